@@ -1,0 +1,79 @@
+"""`python -m server`: run the control plane (or `migrate`, `rotate-signing-key`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from server.app import StartupError, start
+from server.auth.access_tokens import SigningKeys
+from server.config import ConfigError, Settings, load_settings
+from server.db.engine import create_engine, session_factory
+from server.db.migrate import upgrade_to_head
+
+
+async def _serve(settings: Settings) -> None:
+    plane = await start(settings)
+    if plane.generated_admin_password:
+        # Printed once, to stdout, so the person starting it can log in; never logged again.
+        print(
+            "\n  Created user 'admin' with password: "
+            f"{plane.generated_admin_password}\n  (shown once; change it with "
+            "UserService.ChangePassword, or set CAMFLEET_ADMIN_PASSWORD on first start)\n",
+            flush=True,
+        )
+    print(f"camfleet control plane ready on {settings.listen.rsplit(':', 1)[0]}:{plane.port}",
+          flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logging.getLogger("server").info("shutting down")
+    await plane.stop(grace=5.0)
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    print("database schema is up to date")
+
+
+async def _rotate(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_to_head(engine)
+    keys = SigningKeys(session_factory(engine))
+    kid = await keys.rotate()
+    await engine.dispose()
+    print(f"new signing key {kid}; other replicas pick it up on the first token it signs")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        command, settings = load_settings(argv)
+    except ConfigError as exc:
+        print(f"camfleet: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    runner = {"serve": _serve, "migrate": _migrate, "rotate-signing-key": _rotate}[command]
+    try:
+        asyncio.run(runner(settings))
+    except StartupError as exc:
+        print(f"camfleet: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Wiring: build every component of one control-plane process and start the gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from camfleet.v1 import (
+    api_token_pb2,
+    api_token_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    user_pb2,
+    user_pb2_grpc,
+)
+from server.audit.log import AuditLog
+from server.audit.servicer import AuditServicer
+from server.auth.access_tokens import SigningKeys
+from server.auth.api_token_servicer import ApiTokenServicer
+from server.auth.api_tokens import ApiTokenService
+from server.auth.auth_servicer import AuthServicer
+from server.auth.authenticator import Authenticator
+from server.auth.cache import AuthCache
+from server.auth.sessions import SessionService
+from server.auth.user_servicer import UserServicer
+from server.auth.users import UserService
+from server.cameras.service import CameraService
+from server.cameras.servicer import CameraServicer
+from server.common.secrets_store import load_or_create_secret
+from server.config import Settings
+from server.db.engine import create_engine, session_factory
+from server.db.migrate import upgrade_to_head
+from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.transport.interceptor import GuardInterceptor
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+    api_token_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
+    camera_pb2.DESCRIPTOR.services_by_name["CameraService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+
+# Keepalive on the server side: pings every 30 s keep NAT and proxy idle timers from cutting
+# long-lived streams, and clients may ping every 10 s without being told "too_many_pings".
+GRPC_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.so_reuseport", 0),
+)
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message says what to fix."""
+
+
+@dataclass
+class ControlPlane:
+    """A running control plane: its server, port and resources to release on stop."""
+
+    server: grpc.aio.Server
+    port: int
+    engine: AsyncEngine
+    redis: Redis | None
+    health: health.aio.HealthServicer
+    authenticator: Authenticator
+    generated_admin_password: str | None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.authenticator.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def _connect_redis(url: str) -> Redis:
+    client: Redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    try:
+        await client.ping()
+    except Exception as exc:  # redis raises several unrelated types for a bad URL or host
+        await client.aclose()
+        raise StartupError(f"cannot reach Redis at CAMFLEET_REDIS_URL ({exc})") from exc
+    return client
+
+
+async def start(settings: Settings) -> ControlPlane:
+    """Migrate the database, build every service and start listening."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade_to_head(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise StartupError(f"cannot prepare the database ({type(exc).__name__}: {exc})") from exc
+    sessions = session_factory(engine)
+    redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+
+    keys = SigningKeys(sessions)
+    await keys.load()
+    cache = AuthCache()
+    audit = AuditLog(sessions)
+    users = UserService(sessions, cache)
+    generated = await users.ensure_admin(settings.admin_password)
+    authenticator = Authenticator(sessions, keys, cache, audit)
+    cameras = CameraService(
+        sessions,
+        ingest_rtmp_url=settings.ingest_rtmp_url,
+        hls_base_url=settings.hls_base_url,
+        playback_secret=await load_or_create_secret(sessions, "playback"),
+        playback_ttl=settings.playback_url_ttl,
+    )
+
+    server = grpc.aio.server(
+        interceptors=[GuardInterceptor(authenticator, audit, settings)], options=GRPC_OPTIONS
+    )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(
+        AuthServicer(SessionService(sessions, keys, limiter, audit, cache, settings), users), server
+    )
+    user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), server)
+    api_token_pb2_grpc.add_ApiTokenServiceServicer_to_server(
+        ApiTokenServicer(ApiTokenService(sessions, cache)), server
+    )
+    camera_pb2_grpc.add_CameraServiceServicer_to_server(CameraServicer(cameras), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(sessions), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        port = server.add_insecure_port(settings.listen)
+    except RuntimeError as exc:
+        port = 0
+        log.debug("bind failed: %s", exc)
+    if port == 0:
+        await engine.dispose()
+        raise StartupError(f"cannot listen on {settings.listen} (in use, or not a local address)")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
+    return ControlPlane(server, port, engine, redis, health_servicer, authenticator, generated)

@@ -1,0 +1,98 @@
+"""The audit log: mutations are recorded in their own transaction, security events on their own.
+
+`add_audit` joins the caller's transaction, so a change and its audit record commit or roll back
+together. `AuditLog.security_event` writes immediately (a refused call has no transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.auth.principal import Principal, current_call
+from server.db.models import AuditLogRow
+
+log = logging.getLogger(__name__)
+
+# Hostile callers control some of these strings (a 1 MB username on a failed login); the audit
+# log keeps enough to investigate without letting one request bloat it.
+_MAX_FIELD = 200
+_MAX_DETAIL = 1000
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _row(
+    action: str,
+    target: str,
+    outcome: str,
+    details: Mapping[str, str] | None,
+    principal: Principal | None,
+    actor: str,
+) -> AuditLogRow:
+    call = current_call()
+    who = principal or call.principal
+    return AuditLogRow(
+        action=action,
+        target=_clip(target, _MAX_FIELD),
+        outcome=outcome,
+        actor=_clip(who.actor if who else (actor or "anonymous"), _MAX_FIELD),
+        actor_id=who.user_id if who else "",
+        source_address=call.source_address,
+        method=call.method,
+        details={
+            _clip(k, 64): _clip(str(v), _MAX_DETAIL) for k, v in list((details or {}).items())[:32]
+        },
+    )
+
+
+def add_audit(
+    session: AsyncSession,
+    action: str,
+    target: str = "",
+    *,
+    outcome: str = "success",
+    details: Mapping[str, str] | None = None,
+    principal: Principal | None = None,
+    actor: str = "",
+) -> None:
+    """Record `action` in the caller's transaction (actor and address from the current call)."""
+    session.add(_row(action, target, outcome, details, principal, actor))
+
+
+class AuditLog:
+    """Writes security events that happen outside any mutation (refusals, failed logins)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def security_event(
+        self,
+        action: str,
+        target: str = "",
+        *,
+        outcome: str = "denied",
+        details: Mapping[str, str] | None = None,
+        principal: Principal | None = None,
+        actor: str = "",
+    ) -> None:
+        """Record a security event now. A database failure is logged, never raised: refusing
+        the caller must not turn into an INTERNAL error because the audit write failed."""
+        try:
+            async with self._sessions.begin() as session:
+                add_audit(
+                    session,
+                    action,
+                    target,
+                    outcome=outcome,
+                    details=details,
+                    principal=principal,
+                    actor=actor,
+                )
+        except SQLAlchemyError:
+            log.exception("could not write audit event %s for %s", action, target)

@@ -1,0 +1,145 @@
+"""Access tokens: HS256 JWTs with a `kid`, signed by keys kept in the database.
+
+Every replica loads the same keys. A token naming a `kid` this process has not seen makes it
+reload the key table (at most once a second), so a key created by another replica is picked up.
+Only HS256 is accepted: `alg: none` and algorithm confusion are refused by construction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.db.models import SigningKeyRow, utcnow
+from server.errors import Unauthenticated
+
+ALGORITHM = "HS256"
+ISSUER = "camfleet"
+_RELOAD_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a valid access token says."""
+
+    user_id: str
+    session_id: str
+    token_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    secret: bytes
+    retired: bool
+
+
+class SigningKeys:
+    """The set of signing keys, with the newest unretired one used to sign."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._keys: dict[str, _Key] = {}
+        self._active: _Key | None = None
+        self._last_reload = 0.0
+
+    async def load(self) -> None:
+        """Read the key table; create the first key when there is none."""
+        async with self._sessions.begin() as session:
+            rows = (await session.scalars(select(SigningKeyRow))).all()
+            if not any(r.retired_at is None for r in rows):
+                row = SigningKeyRow(kid=secrets.token_hex(8), secret=secrets.token_hex(32))
+                session.add(row)
+                rows = [*rows, row]
+        self._apply(list(rows))
+
+    async def rotate(self) -> str:
+        """Create a new signing key and retire the others for signing; returns the new kid."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(SigningKeyRow)
+                .where(SigningKeyRow.retired_at.is_(None))
+                .values(retired_at=utcnow())
+            )
+            row = SigningKeyRow(kid=secrets.token_hex(8), secret=secrets.token_hex(32))
+            session.add(row)
+        await self.load()
+        return row.kid
+
+    def _apply(self, rows: list[SigningKeyRow]) -> None:
+        self._keys = {
+            r.kid: _Key(r.kid, bytes.fromhex(r.secret), r.retired_at is not None) for r in rows
+        }
+        live = sorted((r for r in rows if r.retired_at is None), key=lambda r: r.created_at)
+        self._active = self._keys[live[-1].kid] if live else None
+        self._last_reload = time.monotonic()
+
+    def issue(self, user_id: str, session_id: str, ttl: timedelta) -> tuple[str, datetime]:
+        """A signed access token for `user_id` in session `session_id`, and its expiry."""
+        if self._active is None:
+            raise RuntimeError("signing keys not loaded")
+        now = utcnow()
+        expires = now + ttl
+        claims = {
+            "iss": ISSUER,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": uuid.uuid4().hex,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "typ": "access",
+        }
+        token = jwt.encode(
+            claims, self._active.secret, algorithm=ALGORITHM, headers={"kid": self._active.kid}
+        )
+        return token, expires
+
+    async def verify(self, token: str) -> AccessClaims:
+        """Claims of a valid token; Unauthenticated (with the reason) for anything else."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("access token is malformed; log in again") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise Unauthenticated("access token is not signed by this server; log in again")
+        key = self._keys.get(kid)
+        if key is None and time.monotonic() - self._last_reload > _RELOAD_INTERVAL_S:
+            await self.load()
+            key = self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("access token is not signed by this server; log in again")
+        try:
+            claims = jwt.decode(
+                token,
+                key.secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "sid", "jti", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated(
+                "access token has expired; refresh it or log in again",
+                reason="ERROR_REASON_TOKEN_EXPIRED",
+            ) from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("access token is invalid; log in again") from None
+        if claims.get("typ") != "access":
+            raise Unauthenticated("this token is not an access token")
+        sub, sid = claims["sub"], claims["sid"]
+        if not isinstance(sub, str) or not isinstance(sid, str):
+            raise Unauthenticated("access token is invalid; log in again")
+        return AccessClaims(
+            user_id=sub,
+            session_id=sid,
+            token_id=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
+        )

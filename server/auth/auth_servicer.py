@@ -1,0 +1,56 @@
+"""camfleet.v1.AuthService over SessionService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from camfleet.v1 import auth_pb2, auth_pb2_grpc
+from server.auth.principal import current_principal
+from server.auth.sessions import SessionService, TokenPair
+from server.auth.user_servicer import user_to_proto
+from server.auth.users import UserService
+from server.transport.convert import timestamp
+
+
+def _pair(pair: TokenPair) -> auth_pb2.TokenPair:
+    return auth_pb2.TokenPair(
+        access_token=pair.access_token,
+        access_token_expire_time=timestamp(pair.access_expires_at),
+        refresh_token=pair.refresh_token,
+        refresh_token_expire_time=timestamp(pair.refresh_expires_at),
+        token_type="Bearer",
+    )
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
+    """Login, Refresh, Logout, WhoAmI."""
+
+    def __init__(self, sessions: SessionService, users: UserService) -> None:
+        self._sessions = sessions
+        self._users = users
+
+    async def Login(self, request: auth_pb2.LoginRequest, context: Any) -> auth_pb2.LoginResponse:
+        pair, user = await self._sessions.login(request.username, request.password)
+        return auth_pb2.LoginResponse(tokens=_pair(pair), user=user_to_proto(user))
+
+    async def Refresh(
+        self, request: auth_pb2.RefreshRequest, context: Any
+    ) -> auth_pb2.RefreshResponse:
+        pair, user = await self._sessions.refresh(request.refresh_token)
+        return auth_pb2.RefreshResponse(tokens=_pair(pair), user=user_to_proto(user))
+
+    async def Logout(self, request: auth_pb2.LogoutRequest, context: Any) -> auth_pb2.LogoutResponse:
+        count = await self._sessions.logout(
+            current_principal(), request.refresh_token, request.all_sessions
+        )
+        return auth_pb2.LogoutResponse(revoked_count=count)
+
+    async def WhoAmI(self, request: auth_pb2.WhoAmIRequest, context: Any) -> auth_pb2.WhoAmIResponse:
+        principal = current_principal()
+        user = await self._users.get(principal.user_id)
+        return auth_pb2.WhoAmIResponse(
+            user=user_to_proto(user),
+            permissions=sorted(p.value for p in principal.permissions),
+            auth_method=principal.auth_method,
+            api_token_id=principal.api_token_id,
+        )

@@ -1,0 +1,244 @@
+"""User accounts: create, read, update, delete, passwords, and the first admin."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.audit.log import add_audit
+from server.auth.cache import AuthCache
+from server.auth.passwords import check_password_policy, hash_password, verify_password
+from server.auth.permissions import Permission, Role
+from server.auth.principal import Principal
+from server.common.listing import FieldKind, FieldSpec, FilterSchema, OrderSchema, Page, fetch_page
+from server.common.validation import clean_text, require_id, resolve_update_mask
+from server.db.models import RefreshTokenRow, UserRow, utcnow
+from server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
+UPDATABLE_FIELDS = frozenset({"display_name", "role", "disabled"})
+
+FILTER = FilterSchema(
+    fields={
+        "username": FieldSpec(UserRow.username, FieldKind.STRING),
+        "display_name": FieldSpec(UserRow.display_name, FieldKind.STRING),
+        "role": FieldSpec(UserRow.role, FieldKind.ENUM, {r.name: r.value for r in Role}),
+        "disabled": FieldSpec(UserRow.disabled, FieldKind.BOOL),
+        "create_time": FieldSpec(UserRow.created_at, FieldKind.TIMESTAMP),
+        "last_login_time": FieldSpec(UserRow.last_login_at, FieldKind.TIMESTAMP),
+    },
+    text_columns=(UserRow.username, UserRow.display_name),
+)
+ORDER = OrderSchema(
+    fields={
+        "username": UserRow.username_key,
+        "display_name": UserRow.display_name,
+        "role": UserRow.role,
+        "create_time": UserRow.created_at,
+        "last_login_time": UserRow.last_login_at,
+    },
+    default="username",
+    tiebreaker=UserRow.id,
+)
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """What CreateUser asks for."""
+
+    username: str
+    display_name: str
+    role: Role | None
+    disabled: bool
+    password: str
+
+
+def check_username(username: str, field: str = "user.username") -> str:
+    """A valid username or InvalidArgument saying what is allowed."""
+    if not USERNAME_RE.match(username):
+        raise InvalidArgument.for_field(
+            field, "must be 3–64 characters of letters, digits, '.', '_', '-' or '@'"
+        )
+    return username
+
+
+class UserService:
+    """Domain logic for accounts."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: AuthCache) -> None:
+        self._sessions = sessions
+        self._cache = cache
+
+    async def ensure_admin(self, password: str) -> str | None:
+        """On an empty user table create `admin`; returns the generated password if one was made."""
+        async with self._sessions.begin() as session:
+            if await session.scalar(select(func.count()).select_from(UserRow)):
+                return None
+            generated = None
+            if not password:
+                password = generated = secrets.token_urlsafe(12)
+            session.add(
+                UserRow(
+                    username="admin",
+                    username_key="admin",
+                    display_name="Administrator",
+                    role=Role.ADMIN.value,
+                    password_hash=await hash_password(password),
+                )
+            )
+            add_audit(session, "user.create", "users/admin", actor="system",
+                      details={"reason": "first start"})
+        return generated
+
+    async def create(self, new: NewUser) -> UserRow:
+        """Create an account; the username must be free (case-insensitively)."""
+        username = check_username(new.username)
+        display_name = clean_text(new.display_name, "user.display_name", max_len=200)
+        if new.role is None:
+            raise InvalidArgument.for_field("user.role", "is required (ROLE_ADMIN, ROLE_OPERATOR, "
+                                            "ROLE_VIEWER or ROLE_API)")
+        check_password_policy(new.password)
+        row = UserRow(
+            username=username,
+            username_key=username.lower(),
+            display_name=display_name,
+            role=new.role.value,
+            disabled=new.disabled,
+            password_hash=await hash_password(new.password),
+        )
+        try:
+            async with self._sessions.begin() as session:
+                if await session.scalar(select(UserRow.id).where(UserRow.username_key == row.username_key)):
+                    raise AlreadyExists(f"username {username!r} is taken")
+                session.add(row)
+                await session.flush()
+                add_audit(session, "user.create", f"users/{row.id}",
+                          details={"username": username, "role": row.role})
+        except IntegrityError:  # a concurrent create won the race
+            raise AlreadyExists(f"username {username!r} is taken") from None
+        return row
+
+    async def get(self, user_id: str) -> UserRow:
+        """One user, or NotFound."""
+        require_id(user_id)
+        async with self._sessions() as session:
+            row = await session.get(UserRow, user_id)
+        if row is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return row
+
+    async def list(self, page_size: int, page_token: str, filter_text: str, order_by: str) -> Page[UserRow]:
+        """A page of users."""
+        async with self._sessions() as session:
+            return await fetch_page(
+                session, select(UserRow), page_size=page_size, page_token=page_token,
+                filter_text=filter_text, order_by=order_by, filter_schema=FILTER,
+                order_schema=ORDER, fingerprint_parts=("users",),
+            )
+
+    async def update(
+        self, actor: Principal, user_id: str, mask: list[str], values: Mapping[str, object]
+    ) -> UserRow:
+        """Change display_name, role or disabled; the last enabled admin cannot be demoted or
+        disabled, so nobody locks everyone out."""
+        require_id(user_id, "user.id")
+        fields = resolve_update_mask(mask, UPDATABLE_FIELDS)
+        changes: dict[str, object] = {}
+        if "display_name" in fields:
+            changes["display_name"] = clean_text(str(values["display_name"]), "user.display_name", max_len=200)
+        if "role" in fields:
+            role = values["role"]
+            if not isinstance(role, Role):
+                raise InvalidArgument.for_field("user.role", "must be ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API")
+            changes["role"] = role.value
+        if "disabled" in fields:
+            changes["disabled"] = bool(values["disabled"])
+        async with self._sessions.begin() as session:
+            row = await session.get(UserRow, user_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"user {user_id} does not exist")
+            loses_admin = row.role == Role.ADMIN.value and not row.disabled and (
+                changes.get("role", row.role) != Role.ADMIN.value or changes.get("disabled") is True)
+            if loses_admin:
+                await self._keep_one_admin(session, row.id, "demote or disable")
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            if changes.get("disabled") is True:
+                await revoke_sessions(session, row.id)
+            add_audit(session, "user.update", f"users/{row.id}",
+                      details={k: str(v) for k, v in changes.items()})
+        self._cache.forget_user(user_id)
+        return row
+
+    async def delete(self, actor: Principal, user_id: str) -> None:
+        """Delete an account (its sessions and API tokens go with it)."""
+        require_id(user_id)
+        if user_id == actor.user_id:
+            raise FailedPrecondition("you cannot delete your own account; ask another admin")
+        async with self._sessions.begin() as session:
+            row = await session.get(UserRow, user_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"user {user_id} does not exist")
+            if row.role == Role.ADMIN.value and not row.disabled:
+                await self._keep_one_admin(session, row.id, "delete")
+            await session.delete(row)
+            add_audit(session, "user.delete", f"users/{user_id}", details={"username": row.username})
+        self._cache.forget_user(user_id)
+
+    async def change_password(
+        self, actor: Principal, user_id: str, current: str, new_password: str
+    ) -> None:
+        """Own password with the current one; someone else's needs users.write. Ends every
+        session of that user."""
+        target = user_id or actor.user_id
+        require_id(target, "user_id")
+        own = target == actor.user_id
+        if not own and not actor.can(Permission.USERS_WRITE):
+            raise PermissionDenied("changing another user's password needs users.write")
+        check_password_policy(new_password, "new_password")
+        async with self._sessions.begin() as session:
+            row = await session.get(UserRow, target, with_for_update=True)
+            if row is None:
+                raise NotFound(f"user {target} does not exist")
+            if own and not await verify_password(row.password_hash, current):
+                raise InvalidArgument.for_field("current_password", "is not your current password")
+            row.password_hash = await hash_password(new_password)
+            row.updated_at = utcnow()
+            await revoke_sessions(session, row.id)
+            add_audit(session, "user.change_password", f"users/{row.id}")
+        self._cache.forget_user(target)
+
+    @staticmethod
+    async def _keep_one_admin(session: AsyncSession, user_id: str, verb: str) -> None:
+        others = await session.scalar(
+            select(func.count()).select_from(UserRow).where(
+                UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False), UserRow.id != user_id
+            )
+        )
+        if not others:
+            raise FailedPrecondition(f"cannot {verb} the last enabled admin; make another admin first")
+
+
+async def revoke_sessions(session: AsyncSession, user_id: str) -> int:
+    """End every session (refresh-token family) of `user_id`; returns how many tokens stopped."""
+    result = await session.execute(
+        update(RefreshTokenRow)
+        .where(RefreshTokenRow.user_id == user_id, RefreshTokenRow.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+

@@ -1,0 +1,391 @@
+"""Cameras: validation, CRUD, stream keys, activation, recording flags, batch actions, URLs."""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.audit.log import add_audit
+from server.cameras.playback import hls_url
+from server.common.listing import (
+    FieldKind,
+    FieldSpec,
+    FilterSchema,
+    OrderSchema,
+    Page,
+    compile_search,
+    fetch_page,
+)
+from server.common.validation import clean_text, require_id, resolve_update_mask
+from server.db.models import CameraLabelRow, CameraRow, utcnow
+from server.errors import AlreadyExists, InvalidArgument, NotFound
+
+
+class CameraStatus(enum.StrEnum):
+    """Stored status values."""
+
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    ERROR = "error"
+
+
+class IngestMode(enum.StrEnum):
+    """How media reaches a node."""
+
+    PUSH = "push"
+    PULL = "pull"
+
+
+class CameraAction(enum.Enum):
+    """Actions of BatchCameraAction."""
+
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    START_RECORDING = "start_recording"
+    STOP_RECORDING = "stop_recording"
+    DELETE = "delete"
+    ROTATE_STREAM_KEY = "rotate_stream_key"
+
+
+UPDATABLE_FIELDS = frozenset(
+    {"name", "description", "location", "active", "recording_enabled", "ingest_mode",
+     "source_url", "labels"}
+)
+PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
+LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_LABELS = 32
+MAX_BATCH = 1000
+
+
+def new_stream_key() -> str:
+    """192 random bits, URL-safe: unguessable and usable as an RTMP stream name."""
+    return secrets.token_urlsafe(24)
+
+
+def _label_condition(key: str, op: str, value: str | None) -> ColumnElement[bool]:
+    """`labels.<key>` in a filter: presence (`:*`), equality, inequality or containment."""
+    base = and_(CameraLabelRow.camera_id == CameraRow.id, CameraLabelRow.key == key)
+    if value is None:
+        return exists().where(base)
+    if op == "=":
+        return exists().where(base, CameraLabelRow.value == value)
+    if op == "!=":
+        return ~exists().where(base, CameraLabelRow.value == value)
+    if op == ":":
+        pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return exists().where(base, CameraLabelRow.value.ilike(pattern, escape="\\"))
+    raise InvalidArgument.for_field("filter", f"labels.{key} supports =, != and : only")
+
+
+_STATUS = {s.name: s.value for s in CameraStatus} | {f"CAMERA_STATUS_{s.name}": s.value for s in CameraStatus}
+_MODES = {m.name: m.value for m in IngestMode} | {f"INGEST_MODE_{m.name}": m.value for m in IngestMode}
+
+FILTER = FilterSchema(
+    fields={
+        "name": FieldSpec(CameraRow.name, FieldKind.STRING),
+        "description": FieldSpec(CameraRow.description, FieldKind.STRING),
+        "location": FieldSpec(CameraRow.location, FieldKind.STRING),
+        "status": FieldSpec(CameraRow.status, FieldKind.ENUM, _STATUS),
+        "active": FieldSpec(CameraRow.active, FieldKind.BOOL),
+        "recording_enabled": FieldSpec(CameraRow.recording_enabled, FieldKind.BOOL),
+        "ingest_mode": FieldSpec(CameraRow.ingest_mode, FieldKind.ENUM, _MODES),
+        "create_time": FieldSpec(CameraRow.created_at, FieldKind.TIMESTAMP),
+        "update_time": FieldSpec(CameraRow.updated_at, FieldKind.TIMESTAMP),
+    },
+    text_columns=(CameraRow.name, CameraRow.description, CameraRow.location),
+    map_fields={"labels": _label_condition},
+)
+ORDER = OrderSchema(
+    fields={
+        "name": CameraRow.name_key,
+        "status": CameraRow.status,
+        "create_time": CameraRow.created_at,
+        "update_time": CameraRow.updated_at,
+    },
+    default="name",
+    tiebreaker=CameraRow.id,
+)
+
+
+@dataclass
+class CameraFields:
+    """Caller-settable camera fields, as the transport decoded them."""
+
+    name: str = ""
+    description: str = ""
+    location: str = ""
+    active: bool = True
+    recording_enabled: bool = False
+    ingest_mode: IngestMode | None = None
+    source_url: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamUrls:
+    """Where to publish and where to watch."""
+
+    rtmp_publish_url: str
+    hls_playback_url: str
+    expires_at: datetime
+
+
+def _check_source_url(url: str, mode: IngestMode) -> str:
+    url = clean_text(url, "camera.source_url", max_len=2000)
+    if mode is IngestMode.PUSH:
+        if url:
+            raise InvalidArgument.for_field(
+                "camera.source_url", "is only used with INGEST_MODE_PULL; leave it empty for PUSH")
+        return url
+    if not url:
+        raise InvalidArgument.for_field("camera.source_url", "is required for INGEST_MODE_PULL")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme.lower() not in PULL_SCHEMES or not host or " " in url:
+        raise InvalidArgument.for_field(
+            "camera.source_url",
+            "must be an absolute rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// URL "
+            "with a host")
+    return url
+
+
+def _check_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise InvalidArgument.for_field("camera.labels", f"at most {MAX_LABELS} labels")
+    out = {}
+    for key, value in labels.items():
+        if not LABEL_KEY_RE.match(key):
+            raise InvalidArgument.for_field(
+                f"camera.labels[{key[:64]!r}]",
+                "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter or digit")
+        out[key] = clean_text(value, f"camera.labels[{key!r}]", max_len=200)
+    return out
+
+
+def redact_url_password(url: str) -> str:
+    """The URL with any password replaced by '***' (for callers who may not see secrets)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+class CameraService:
+    """Domain logic of CameraService."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ingest_rtmp_url: str,
+        hls_base_url: str,
+        playback_secret: bytes,
+        playback_ttl: timedelta,
+    ) -> None:
+        self._sessions = sessions
+        self._ingest = ingest_rtmp_url
+        self._hls_base = hls_base_url
+        self._playback_secret = playback_secret
+        self._playback_ttl = playback_ttl
+
+    async def create(self, fields: CameraFields) -> CameraRow:
+        """Create a camera with a fresh stream key; names are unique case-insensitively."""
+        name = clean_text(fields.name, "camera.name", max_len=200, required=True)
+        mode = fields.ingest_mode or IngestMode.PUSH
+        row = CameraRow(
+            name=name,
+            name_key=name.lower(),
+            description=clean_text(fields.description, "camera.description", max_len=2000,
+                                   multiline=True),
+            location=clean_text(fields.location, "camera.location", max_len=200),
+            ingest_mode=mode.value,
+            source_url=_check_source_url(fields.source_url, mode),
+            active=fields.active,
+            recording_enabled=fields.recording_enabled,
+            stream_key=new_stream_key(),
+            status=CameraStatus.OFFLINE.value,
+        )
+        labels = _check_labels(fields.labels)
+        row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
+        try:
+            async with self._sessions.begin() as session:
+                await self._ensure_name_free(session, row.name_key, name)
+                session.add(row)
+                await session.flush()
+                add_audit(session, "camera.create", f"cameras/{row.id}", details={"name": name})
+        except IntegrityError:
+            raise AlreadyExists(f"a camera named {name!r} already exists") from None
+        return row
+
+    async def get(self, camera_id: str) -> CameraRow:
+        """One camera or NotFound."""
+        require_id(camera_id)
+        async with self._sessions() as session:
+            row = await session.get(CameraRow, camera_id)
+        if row is None:
+            raise NotFound(f"camera {camera_id} does not exist")
+        return row
+
+    async def list(
+        self, page_size: int, page_token: str, filter_text: str, order_by: str, search: str
+    ) -> Page[CameraRow]:
+        """A page of cameras matching filter and free-text search."""
+        search = clean_text(search, "search", max_len=200)
+        stmt = select(CameraRow)
+        condition = compile_search(search, FILTER)
+        if condition is not None:
+            stmt = stmt.where(condition)
+        async with self._sessions() as session:
+            return await fetch_page(
+                session, stmt, page_size=page_size, page_token=page_token,
+                filter_text=filter_text, order_by=order_by, filter_schema=FILTER,
+                order_schema=ORDER, fingerprint_parts=("cameras", search),
+            )
+
+    async def update(self, camera_id: str, mask: Sequence[str], fields: CameraFields) -> CameraRow:
+        """Change the fields named in `mask`; nothing else moves."""
+        require_id(camera_id, "camera.id")
+        paths = resolve_update_mask(mask, UPDATABLE_FIELDS)
+        changes: dict[str, object] = {}
+        if "name" in paths:
+            changes["name"] = clean_text(fields.name, "camera.name", max_len=200, required=True)
+        if "description" in paths:
+            changes["description"] = clean_text(fields.description, "camera.description",
+                                                max_len=2000, multiline=True)
+        if "location" in paths:
+            changes["location"] = clean_text(fields.location, "camera.location", max_len=200)
+        if "active" in paths:
+            changes["active"] = fields.active
+        if "recording_enabled" in paths:
+            changes["recording_enabled"] = fields.recording_enabled
+        if "ingest_mode" in paths:
+            if fields.ingest_mode is None:
+                raise InvalidArgument.for_field("camera.ingest_mode",
+                                                "must be INGEST_MODE_PUSH or INGEST_MODE_PULL")
+            changes["ingest_mode"] = fields.ingest_mode.value
+        labels = _check_labels(fields.labels) if "labels" in paths else None
+        try:
+            async with self._sessions.begin() as session:
+                row = await self._load(session, camera_id)
+                mode = IngestMode(changes.get("ingest_mode", row.ingest_mode))
+                if "source_url" in paths:
+                    changes["source_url"] = _check_source_url(fields.source_url, mode)
+                elif mode is IngestMode.PUSH and row.source_url:
+                    changes["source_url"] = ""  # switching to push drops the pull source
+                elif mode is IngestMode.PULL and not row.source_url:
+                    _check_source_url("", mode)
+                if "name" in changes:
+                    name = str(changes["name"])
+                    if name.lower() != row.name_key:
+                        await self._ensure_name_free(session, name.lower(), name)
+                    changes["name_key"] = name.lower()
+                for key, value in changes.items():
+                    setattr(row, key, value)
+                if labels is not None:
+                    row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
+                row.updated_at = utcnow()
+                add_audit(session, "camera.update", f"cameras/{row.id}",
+                          details={"fields": ",".join(sorted(paths))})
+        except IntegrityError:
+            raise AlreadyExists(f"a camera named {changes.get('name')!r} already exists") from None
+        return row
+
+    async def delete(self, camera_id: str) -> None:
+        """Delete a camera (its stream key stops working at once)."""
+        require_id(camera_id)
+        await self.batch([require_id(camera_id)], CameraAction.DELETE)
+
+    async def rotate_stream_key(self, camera_id: str) -> CameraRow:
+        """New key; the old one is refused from now on."""
+        return (await self.batch([require_id(camera_id)], CameraAction.ROTATE_STREAM_KEY))[0]
+
+    async def set_active(self, camera_id: str, active: bool) -> CameraRow:
+        """Activate or deactivate one camera."""
+        action = CameraAction.ACTIVATE if active else CameraAction.DEACTIVATE
+        return (await self.batch([require_id(camera_id)], action))[0]
+
+    async def set_recording(self, camera_id: str, enabled: bool) -> CameraRow:
+        """Turn recording on or off for one camera."""
+        action = CameraAction.START_RECORDING if enabled else CameraAction.STOP_RECORDING
+        return (await self.batch([require_id(camera_id)], action))[0]
+
+    async def batch(self, ids: Sequence[str], action: CameraAction) -> list[CameraRow]:
+        """Apply `action` to every camera in `ids` in one transaction, or to none of them."""
+        if not ids:
+            raise InvalidArgument.for_field("ids", "name at least one camera")
+        if len(ids) > MAX_BATCH:
+            raise InvalidArgument.for_field("ids", f"at most {MAX_BATCH} cameras per call")
+        for i, camera_id in enumerate(ids):
+            require_id(camera_id, f"ids[{i}]")
+        if len(set(ids)) != len(ids):
+            raise InvalidArgument.for_field("ids", "must not repeat a camera")
+        async with self._sessions.begin() as session:
+            rows = (await session.scalars(
+                select(CameraRow).where(CameraRow.id.in_(ids)).with_for_update()
+            )).all()
+            found = {r.id: r for r in rows}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+                raise NotFound(f"camera {', '.join(missing[:3])}{more} does not exist; "
+                               "nothing was changed")
+            ordered = [found[i] for i in ids]
+            now = utcnow()
+            for row in ordered:
+                add_audit(session, f"camera.{action.value}", f"cameras/{row.id}",
+                          details={"name": row.name})
+                if action is CameraAction.DELETE:
+                    await session.delete(row)
+                    continue
+                self._apply(row, action)
+                row.updated_at = now
+        return [] if action is CameraAction.DELETE else ordered
+
+    @staticmethod
+    def _apply(row: CameraRow, action: CameraAction) -> None:
+        if action is CameraAction.ACTIVATE:
+            row.active = True
+        elif action is CameraAction.DEACTIVATE:
+            row.active = False
+        elif action is CameraAction.START_RECORDING:
+            row.recording_enabled = True
+        elif action is CameraAction.STOP_RECORDING:
+            row.recording_enabled = False
+        elif action is CameraAction.ROTATE_STREAM_KEY:
+            row.stream_key = new_stream_key()
+
+    async def stream_urls(self, camera_id: str, include_publish_url: bool) -> StreamUrls:
+        """RTMP publish URL (only for those who may see keys) and a signed HLS URL."""
+        row = await self.get(camera_id)
+        url, expires = hls_url(self._hls_base, self._playback_secret, row.id, self._playback_ttl)
+        publish = f"{self._ingest}/{row.stream_key}" if include_publish_url else ""
+        return StreamUrls(publish, url, expires)
+
+    @staticmethod
+    async def _load(session: AsyncSession, camera_id: str) -> CameraRow:
+        row = await session.get(CameraRow, camera_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"camera {camera_id} does not exist")
+        return row
+
+    @staticmethod
+    async def _ensure_name_free(session: AsyncSession, name_key: str, name: str) -> None:
+        if await session.scalar(select(CameraRow.id).where(CameraRow.name_key == name_key)):
+            raise AlreadyExists(f"a camera named {name!r} already exists")

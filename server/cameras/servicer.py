@@ -1,0 +1,186 @@
+"""camfleet.v1.CameraService over CameraService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from camfleet.v1 import camera_pb2, camera_pb2_grpc
+from server.auth.permissions import Permission
+from server.auth.principal import current_principal
+from server.cameras.service import (
+    CameraAction,
+    CameraFields,
+    CameraService,
+    CameraStatus,
+    IngestMode,
+    redact_url_password,
+)
+from server.db.models import CameraRow
+from server.errors import InvalidArgument
+from server.transport.convert import timestamp
+
+_STATUS = {
+    CameraStatus.OFFLINE: camera_pb2.CAMERA_STATUS_OFFLINE,
+    CameraStatus.CONNECTING: camera_pb2.CAMERA_STATUS_CONNECTING,
+    CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
+    CameraStatus.ERROR: camera_pb2.CAMERA_STATUS_ERROR,
+}
+_MODE_TO_PROTO = {IngestMode.PUSH: camera_pb2.INGEST_MODE_PUSH, IngestMode.PULL: camera_pb2.INGEST_MODE_PULL}
+_MODE_FROM_PROTO = {v: k for k, v in _MODE_TO_PROTO.items()}
+_ACTIONS = {
+    camera_pb2.CAMERA_ACTION_ACTIVATE: CameraAction.ACTIVATE,
+    camera_pb2.CAMERA_ACTION_DEACTIVATE: CameraAction.DEACTIVATE,
+    camera_pb2.CAMERA_ACTION_START_RECORDING: CameraAction.START_RECORDING,
+    camera_pb2.CAMERA_ACTION_STOP_RECORDING: CameraAction.STOP_RECORDING,
+    camera_pb2.CAMERA_ACTION_DELETE: CameraAction.DELETE,
+    camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction.ROTATE_STREAM_KEY,
+}
+
+
+def camera_to_proto(row: CameraRow, *, show_secrets: bool) -> camera_pb2.Camera:
+    """API view of a camera; stream key and source credentials only with `show_secrets`."""
+    return camera_pb2.Camera(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        location=row.location,
+        status=_STATUS[CameraStatus(row.status)],
+        status_reason=row.status_reason,
+        active=row.active,
+        recording_enabled=row.recording_enabled,
+        ingest_mode=_MODE_TO_PROTO[IngestMode(row.ingest_mode)],
+        source_url=row.source_url if show_secrets else redact_url_password(row.source_url),
+        stream_key=row.stream_key if show_secrets else "",
+        labels={label.key: label.value for label in row.labels},
+        create_time=timestamp(row.created_at),
+        update_time=timestamp(row.updated_at),
+        status_change_time=timestamp(row.status_changed_at),
+    )
+
+
+def _fields(camera: camera_pb2.Camera) -> CameraFields:
+    mode = None
+    if camera.ingest_mode != camera_pb2.INGEST_MODE_UNSPECIFIED:
+        mode = _MODE_FROM_PROTO.get(camera.ingest_mode)
+        if mode is None:
+            raise InvalidArgument.for_field(
+                "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL")
+    return CameraFields(
+        name=camera.name,
+        description=camera.description,
+        location=camera.location,
+        active=camera.active,
+        recording_enabled=camera.recording_enabled,
+        ingest_mode=mode,
+        source_url=camera.source_url,
+        labels=dict(camera.labels),
+    )
+
+
+def _show_secrets() -> bool:
+    return current_principal().can(Permission.STREAM_KEYS_READ)
+
+
+class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
+    """Camera management."""
+
+    def __init__(self, cameras: CameraService) -> None:
+        self._cameras = cameras
+
+    def _out(self, row: CameraRow) -> camera_pb2.Camera:
+        return camera_to_proto(row, show_secrets=_show_secrets())
+
+    async def CreateCamera(
+        self, request: camera_pb2.CreateCameraRequest, context: Any
+    ) -> camera_pb2.CreateCameraResponse:
+        fields = _fields(request.camera)
+        # `active` has presence in the proto: unset means the documented default, true.
+        fields.active = request.camera.active if request.camera.HasField("active") else True
+        row = await self._cameras.create(fields)
+        return camera_pb2.CreateCameraResponse(camera=self._out(row))
+
+    async def GetCamera(
+        self, request: camera_pb2.GetCameraRequest, context: Any
+    ) -> camera_pb2.GetCameraResponse:
+        return camera_pb2.GetCameraResponse(camera=self._out(await self._cameras.get(request.id)))
+
+    async def ListCameras(
+        self, request: camera_pb2.ListCamerasRequest, context: Any
+    ) -> camera_pb2.ListCamerasResponse:
+        page = await self._cameras.list(
+            request.page_size, request.page_token, request.filter, request.order_by, request.search
+        )
+        show = _show_secrets()
+        return camera_pb2.ListCamerasResponse(
+            cameras=[camera_to_proto(r, show_secrets=show) for r in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+        )
+
+    async def UpdateCamera(
+        self, request: camera_pb2.UpdateCameraRequest, context: Any
+    ) -> camera_pb2.UpdateCameraResponse:
+        row = await self._cameras.update(
+            request.camera.id, list(request.update_mask.paths), _fields(request.camera)
+        )
+        return camera_pb2.UpdateCameraResponse(camera=self._out(row))
+
+    async def DeleteCamera(
+        self, request: camera_pb2.DeleteCameraRequest, context: Any
+    ) -> camera_pb2.DeleteCameraResponse:
+        await self._cameras.delete(request.id)
+        return camera_pb2.DeleteCameraResponse()
+
+    async def RotateStreamKey(
+        self, request: camera_pb2.RotateStreamKeyRequest, context: Any
+    ) -> camera_pb2.RotateStreamKeyResponse:
+        row = await self._cameras.rotate_stream_key(request.id)
+        return camera_pb2.RotateStreamKeyResponse(camera=self._out(row))
+
+    async def ActivateCamera(
+        self, request: camera_pb2.ActivateCameraRequest, context: Any
+    ) -> camera_pb2.ActivateCameraResponse:
+        row = await self._cameras.set_active(request.id, True)
+        return camera_pb2.ActivateCameraResponse(camera=self._out(row))
+
+    async def DeactivateCamera(
+        self, request: camera_pb2.DeactivateCameraRequest, context: Any
+    ) -> camera_pb2.DeactivateCameraResponse:
+        row = await self._cameras.set_active(request.id, False)
+        return camera_pb2.DeactivateCameraResponse(camera=self._out(row))
+
+    async def StartRecording(
+        self, request: camera_pb2.StartRecordingRequest, context: Any
+    ) -> camera_pb2.StartRecordingResponse:
+        row = await self._cameras.set_recording(request.id, True)
+        return camera_pb2.StartRecordingResponse(camera=self._out(row))
+
+    async def StopRecording(
+        self, request: camera_pb2.StopRecordingRequest, context: Any
+    ) -> camera_pb2.StopRecordingResponse:
+        row = await self._cameras.set_recording(request.id, False)
+        return camera_pb2.StopRecordingResponse(camera=self._out(row))
+
+    async def BatchCameraAction(
+        self, request: camera_pb2.BatchCameraActionRequest, context: Any
+    ) -> camera_pb2.BatchCameraActionResponse:
+        action = _ACTIONS.get(request.action)
+        if action is None:
+            raise InvalidArgument.for_field(
+                "action", "must be one of " + ", ".join(camera_pb2.CameraAction.Name(a) for a in _ACTIONS))
+        rows = await self._cameras.batch(list(request.ids), action)
+        show = _show_secrets()
+        return camera_pb2.BatchCameraActionResponse(
+            cameras=[camera_to_proto(r, show_secrets=show) for r in rows],
+            affected_count=len(request.ids),
+        )
+
+    async def GetStreamUrls(
+        self, request: camera_pb2.GetStreamUrlsRequest, context: Any
+    ) -> camera_pb2.GetStreamUrlsResponse:
+        urls = await self._cameras.stream_urls(request.id, include_publish_url=_show_secrets())
+        return camera_pb2.GetStreamUrlsResponse(
+            rtmp_publish_url=urls.rtmp_publish_url,
+            hls_playback_url=urls.hls_playback_url,
+            expire_time=timestamp(urls.expires_at),
+        )

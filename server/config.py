@@ -1,0 +1,222 @@
+"""Server configuration: command-line flags, each with a CAMFLEET_* environment equivalent.
+
+Flags win over the environment, the environment over defaults. `OPTIONS` is the single list;
+the README's configuration table is written from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, environment variable, default and meaning."""
+
+    flag: str
+    env: str
+    default: str
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--listen", "CAMFLEET_LISTEN", "127.0.0.1:50051", "gRPC address to listen on"),
+    Option("--data-dir", "CAMFLEET_DATA_DIR", "./data", "where the embedded SQLite file lives"),
+    Option(
+        "--database-url",
+        "CAMFLEET_DATABASE_URL",
+        "",
+        "SQLAlchemy URL; empty: sqlite+aiosqlite:///<data-dir>/camfleet.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    ),
+    Option(
+        "--redis-url",
+        "CAMFLEET_REDIS_URL",
+        "",
+        "redis://host:6379/0 for shared rate limits; empty: in-process stand-ins",
+    ),
+    Option(
+        "--admin-password",
+        "CAMFLEET_ADMIN_PASSWORD",
+        "",
+        "password of user `admin`, created on an empty database; empty: random, printed once",
+    ),
+    Option(
+        "--ingest-rtmp-url",
+        "CAMFLEET_INGEST_RTMP_URL",
+        "rtmp://127.0.0.1:1935/live",
+        "RTMP base URL cameras publish to (the key is appended)",
+    ),
+    Option(
+        "--hls-base-url",
+        "CAMFLEET_HLS_BASE_URL",
+        "http://127.0.0.1:8088",
+        "base URL of a node's HTTP server for HLS playback",
+    ),
+    Option(
+        "--trusted-proxies",
+        "CAMFLEET_TRUSTED_PROXIES",
+        "",
+        "comma-separated CIDRs whose x-forwarded-for is believed (e.g. Envoy's address)",
+    ),
+    Option("--access-token-ttl", "CAMFLEET_ACCESS_TOKEN_TTL", "900", "access JWT life, seconds"),
+    Option(
+        "--refresh-token-ttl",
+        "CAMFLEET_REFRESH_TOKEN_TTL",
+        "2592000",
+        "refresh token life, seconds (default 30 days)",
+    ),
+    Option(
+        "--login-limit-per-user",
+        "CAMFLEET_LOGIN_LIMIT_PER_USER",
+        "5",
+        "failed logins per username per window before RESOURCE_EXHAUSTED",
+    ),
+    Option(
+        "--login-limit-per-address",
+        "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS",
+        "20",
+        "failed logins per source address per window",
+    ),
+    Option("--login-limit-window", "CAMFLEET_LOGIN_LIMIT_WINDOW", "60", "rate window, seconds"),
+    Option(
+        "--playback-url-ttl",
+        "CAMFLEET_PLAYBACK_URL_TTL",
+        "3600",
+        "life of signed playback URLs, seconds",
+    ),
+    Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one control-plane process."""
+
+    listen: str = "127.0.0.1:50051"
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str = ""
+    admin_password: str = ""
+    ingest_rtmp_url: str = "rtmp://127.0.0.1:1935/live"
+    hls_base_url: str = "http://127.0.0.1:8088"
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    login_limit_per_user: int = 5
+    login_limit_per_address: int = 20
+    login_limit_window: timedelta = timedelta(seconds=60)
+    playback_url_ttl: timedelta = timedelta(hours=1)
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one, or the embedded SQLite file."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """URL of the embedded SQLite database inside `data_dir`."""
+    return f"sqlite+aiosqlite:///{(data_dir / 'camfleet.db').resolve()}"
+
+
+def default_database_url() -> str:
+    """The database URL from the environment alone (used by Alembic's CLI)."""
+    url = os.environ.get("CAMFLEET_DATABASE_URL", "")
+    return url or sqlite_url(Path(os.environ.get("CAMFLEET_DATA_DIR", "./data")))
+
+
+def _seconds(name: str, raw: str) -> timedelta:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return timedelta(seconds=value)
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    nets = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"CAMFLEET_TRUSTED_PROXIES: {part!r} is not a CIDR") from None
+    return tuple(nets)
+
+
+def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
+    """The flags of `python -m server`, one per OPTIONS entry."""
+    parser = argparse.ArgumentParser(prog=prog, description="camfleet control plane")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate", "rotate-signing-key"],
+        help="serve (default), migrate (apply migrations and exit), rotate-signing-key",
+    )
+    for opt in OPTIONS:
+        parser.add_argument(opt.flag, default=None, help=f"{opt.help} [${opt.env}]")
+    return parser
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str, Settings]:
+    """Parse flags and environment into (command, Settings); raises ConfigError on bad values."""
+    env = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    raw: dict[str, str] = {}
+    for opt in OPTIONS:
+        dest = opt.flag.removeprefix("--").replace("-", "_")
+        given = getattr(args, dest)
+        raw[dest] = given if given is not None else env.get(opt.env, opt.default)
+    log_level = raw["log_level"].upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"CAMFLEET_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level}")
+    settings = Settings(
+        listen=raw["listen"],
+        data_dir=Path(raw["data_dir"]),
+        database_url=raw["database_url"],
+        redis_url=raw["redis_url"],
+        admin_password=raw["admin_password"],
+        ingest_rtmp_url=raw["ingest_rtmp_url"].rstrip("/"),
+        hls_base_url=raw["hls_base_url"].rstrip("/"),
+        trusted_proxies=_networks(raw["trusted_proxies"]),
+        access_token_ttl=_seconds("CAMFLEET_ACCESS_TOKEN_TTL", raw["access_token_ttl"]),
+        refresh_token_ttl=_seconds("CAMFLEET_REFRESH_TOKEN_TTL", raw["refresh_token_ttl"]),
+        login_limit_per_user=_positive_int(
+            "CAMFLEET_LOGIN_LIMIT_PER_USER", raw["login_limit_per_user"]
+        ),
+        login_limit_per_address=_positive_int(
+            "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS", raw["login_limit_per_address"]
+        ),
+        login_limit_window=_seconds("CAMFLEET_LOGIN_LIMIT_WINDOW", raw["login_limit_window"]),
+        playback_url_ttl=_seconds("CAMFLEET_PLAYBACK_URL_TTL", raw["playback_url_ttl"]),
+        log_level=log_level,
+    )
+    if settings.admin_password and len(settings.admin_password) < 8:
+        raise ConfigError("CAMFLEET_ADMIN_PASSWORD must be at least 8 characters")
+    return args.command, settings

@@ -1,0 +1,101 @@
+"""Fixed-window counters for rate limits: in Redis when configured, in process otherwise.
+
+Both backends implement `RateLimiter` with the same semantics, and the tests run both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the action may proceed, and when a refused one can be tried again."""
+
+    allowed: bool
+    count: int
+    retry_after_seconds: float
+
+
+class RateLimiter(Protocol):
+    """Counts events per key in fixed windows."""
+
+    async def check(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        """Is `key` under `limit` in the current window? Does not count anything."""
+        ...
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        """Count one event for `key` and say whether it was within `limit`."""
+        ...
+
+    async def reset(self, key: str, window_seconds: float) -> None:
+        """Forget `key`'s count in the current window (e.g. after a successful login)."""
+        ...
+
+
+def _window(window_seconds: float) -> tuple[int, float]:
+    now = time.time()
+    index = math.floor(now / window_seconds)
+    return index, (index + 1) * window_seconds - now
+
+
+class MemoryRateLimiter:
+    """In-process limiter for the embedded default (one control-plane process)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+
+    def _current(self, key: str, index: int) -> int:
+        stored = self._counts.get(key)
+        return stored[1] if stored and stored[0] == index else 0
+
+    async def check(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        index, remaining = _window(window_seconds)
+        count = self._current(key, index)
+        return Verdict(count < limit, count, remaining if count >= limit else 0.0)
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        index, remaining = _window(window_seconds)
+        count = self._current(key, index) + 1
+        self._counts[key] = (index, count)
+        if len(self._counts) > 100_000:  # bound memory under a flood of distinct keys
+            self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
+        return Verdict(count <= limit, count, remaining if count > limit else 0.0)
+
+    async def reset(self, key: str, window_seconds: float) -> None:
+        self._counts.pop(key, None)
+
+
+class RedisRateLimiter:
+    """Limiter shared by every replica through Redis (INCR + EXPIRE per window)."""
+
+    def __init__(self, redis: Redis, prefix: str = "camfleet:rl:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, key: str, index: int) -> str:
+        return f"{self._prefix}{key}:{index}"
+
+    async def check(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        index, remaining = _window(window_seconds)
+        raw = await self._redis.get(self._key(key, index))
+        count = int(raw or 0)
+        return Verdict(count < limit, count, remaining if count >= limit else 0.0)
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> Verdict:
+        index, remaining = _window(window_seconds)
+        name = self._key(key, index)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, math.ceil(window_seconds) + 1)
+            count, _ = await pipe.execute()
+        return Verdict(int(count) <= limit, int(count), remaining if count > limit else 0.0)
+
+    async def reset(self, key: str, window_seconds: float) -> None:
+        index, _ = _window(window_seconds)
+        await self._redis.delete(self._key(key, index))

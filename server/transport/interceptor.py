@@ -1,0 +1,212 @@
+"""The one server interceptor: decode safely, authenticate, authorize, map errors.
+
+Every RPC passes through here:
+1. a request that does not decode becomes INVALID_ARGUMENT (grpc's default would be INTERNAL);
+2. the method's rule from the permission table is enforced (no rule → refused: fail closed);
+3. refusals are written to the audit log as security events;
+4. domain errors become their status codes with google.rpc details; anything unexpected is
+   logged with a reference and answered INTERNAL without internals; a database that is down is
+   UNAVAILABLE (retryable), not the caller's fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any, NoReturn
+
+import grpc
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from server.audit.log import AuditLog
+from server.auth.authenticator import Authenticator
+from server.auth.permissions import Access, Rule, rule_for
+from server.auth.principal import CallInfo, set_current_call
+from server.config import Settings
+from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
+from server.transport.peer import client_address
+from server.transport.status import to_grpc_status
+
+log = logging.getLogger(__name__)
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not decode."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _safe_deserializer(
+    deserialize: Callable[[bytes], Any] | None, type_name: str
+) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        if deserialize is None:
+            return data
+        try:
+            return deserialize(data)
+        except Exception:  # any decode failure is the sender's, whatever protobuf raises
+            return _Malformed(type_name)
+
+    return decode
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else ""
+    return ""
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """Authentication, authorization, audit of refusals and error mapping for every call."""
+
+    def __init__(self, authenticator: Authenticator, audit: AuditLog, settings: Settings) -> None:
+        self._auth = authenticator
+        self._audit = audit
+        self._proxies = settings.trusted_proxies
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler  # unknown method: grpc answers UNIMPLEMENTED
+        method = handler_call_details.method
+        rule = rule_for(method)
+        if rule is not None and rule.access is Access.PUBLIC and method.startswith("/grpc."):
+            return handler  # health and reflection: nothing to guard or map
+        return self._wrap(handler, method, rule)
+
+    def _wrap(self, handler: Any, method: str, rule: Rule | None) -> Any:
+        type_name = method.rsplit("/", 1)[-1] + "Request"
+        decode = _safe_deserializer(handler.request_deserializer, type_name)
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: Any) -> Any:
+                try:
+                    token = await self._begin(method, rule, request, context)
+                    try:
+                        return await inner_uu(request, context)
+                    finally:
+                        token.var.reset(token)
+                except Exception as exc:
+                    await self._fail(context, method, exc)
+
+            return handler._replace(unary_unary=unary_unary, request_deserializer=decode)
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                try:
+                    token = await self._begin(method, rule, request, context)
+                    try:
+                        async for item in inner_us(request, context):
+                            yield item
+                    finally:
+                        token.var.reset(token)
+                except Exception as exc:
+                    await self._fail(context, method, exc)
+
+            return handler._replace(unary_stream=unary_stream, request_deserializer=decode)
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: AsyncIterator[Any], context: Any) -> Any:
+                try:
+                    token = await self._begin(method, rule, None, context)
+                    try:
+                        return await inner_su(_checked(requests), context)
+                    finally:
+                        token.var.reset(token)
+                except Exception as exc:
+                    await self._fail(context, method, exc)
+
+            return handler._replace(stream_unary=stream_unary, request_deserializer=decode)
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+            try:
+                token = await self._begin(method, rule, None, context)
+                try:
+                    async for item in inner_ss(_checked(requests), context):
+                        yield item
+                finally:
+                    token.var.reset(token)
+            except Exception as exc:
+                await self._fail(context, method, exc)
+
+        return handler._replace(stream_stream=stream_stream, request_deserializer=decode)
+
+    async def _begin(self, method: str, rule: Rule | None, request: Any, context: Any) -> Any:
+        call = CallInfo(
+            method=method,
+            source_address=client_address(
+                context.peer() or "", _metadata(context, "x-forwarded-for"), self._proxies
+            ),
+            user_agent=_metadata(context, "user-agent")[:200],
+        )
+        token = set_current_call(call)
+        if rule is None:
+            await self._refuse(PermissionDenied(f"{method} is not open to any caller"), "authz.denied")
+        if isinstance(request, _Malformed):
+            raise InvalidArgument(
+                f"the request could not be decoded as camfleet.v1.{request.type_name}; "
+                "check the message type and that strings are valid UTF-8")
+        assert rule is not None
+        if rule.access is Access.PUBLIC:
+            return token
+        try:
+            principal = await self._auth.authenticate(
+                _metadata(context, "authorization"), call.source_address
+            )
+        except (Unauthenticated, PermissionDenied) as err:
+            await self._refuse(err, "authn.failed")
+        if rule.permission is not None and not principal.can(rule.permission):
+            set_current_call(replace(call, principal=principal))
+            await self._refuse(
+                PermissionDenied(
+                    f"{principal.username} ({principal.role.value}"
+                    f"{', API token' if principal.api_token_id else ''}) may not call "
+                    f"{method.rsplit('/', 1)[-1]}: it needs the {rule.permission.value} permission"
+                ),
+                "authz.denied",
+            )
+        set_current_call(replace(call, principal=principal))
+        return token
+
+    async def _refuse(self, err: DomainError, action: str) -> NoReturn:
+        await self._audit.security_event(
+            action, outcome="denied", details={"reason": err.message})
+        raise err
+
+    async def _fail(self, context: Any, method: str, exc: Exception) -> NoReturn:
+        if isinstance(exc, DomainError):
+            status = to_grpc_status(exc)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        if isinstance(exc, (OperationalError, PoolTimeout)) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        ):
+            log.warning("database unavailable during %s: %s", method, exc)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry shortly")
+        if isinstance(exc, grpc.aio.AbortError) or context.code() is not None:
+            raise exc  # the handler already chose a status
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unexpected error in %s (ref %s)", method, ref)
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has details")
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Client-streamed messages, with an undecodable one turned into INVALID_ARGUMENT."""
+    async for message in requests:
+        if isinstance(message, _Malformed):
+            raise InvalidArgument(f"a streamed message could not be decoded as {message.type_name}")
+        yield message
