@@ -87,8 +87,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         py_tmp, ts_tmp = Path(tmp) / "py", Path(tmp) / "ts"
         run_protoc(py_tmp, ts_tmp)
-        problems = [f"clients/python/camfleet/v1/{p}" for p in tree_diff(
-            py_tmp / PY_GENERATED, PY_OUT / PY_GENERATED)]
+        problems = [
+            f"clients/python/camfleet/v1/{p}"
+            for p in tree_diff(py_tmp / PY_GENERATED, PY_OUT / PY_GENERATED)
+        ]
         problems += [f"clients/typescript/src/gen/{p}" for p in tree_diff(ts_tmp, TS_OUT)]
     if problems:
         print("generated code is stale; run `python scripts/generate.py`:", *problems, sep="\n  ")

@@ -25,8 +25,10 @@ async def _serve(settings: Settings) -> None:
             "UserService.ChangePassword, or set CAMFLEET_ADMIN_PASSWORD on first start)\n",
             flush=True,
         )
-    print(f"camfleet control plane ready on {settings.listen.rsplit(':', 1)[0]}:{plane.port}",
-          flush=True)
+    print(
+        f"camfleet control plane ready on {settings.listen.rsplit(':', 1)[0]}:{plane.port}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

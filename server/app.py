@@ -6,11 +6,6 @@ import logging
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from camfleet.v1 import (
     api_token_pb2,
     api_token_pb2_grpc,
@@ -23,6 +18,12 @@ from camfleet.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from server.audit.log import AuditLog
 from server.audit.servicer import AuditServicer
 from server.auth.access_tokens import SigningKeys
@@ -77,7 +78,7 @@ class ControlPlane:
     port: int
     engine: AsyncEngine
     redis: Redis | None
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     authenticator: Authenticator
     generated_admin_password: str | None
 
@@ -113,7 +114,9 @@ async def start(settings: Settings) -> ControlPlane:
         raise StartupError(f"cannot prepare the database ({type(exc).__name__}: {exc})") from exc
     sessions = session_factory(engine)
     redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
-    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis, f"{settings.redis_prefix}rl:") if redis else MemoryRateLimiter()
+    )
 
     keys = SigningKeys(sessions)
     await keys.load()
@@ -142,7 +145,7 @@ async def start(settings: Settings) -> ControlPlane:
     )
     camera_pb2_grpc.add_CameraServiceServicer_to_server(CameraServicer(cameras), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(sessions), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

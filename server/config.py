@@ -42,6 +42,12 @@ OPTIONS: tuple[Option, ...] = (
         "redis://host:6379/0 for shared rate limits; empty: in-process stand-ins",
     ),
     Option(
+        "--redis-prefix",
+        "CAMFLEET_REDIS_PREFIX",
+        "camfleet:",
+        "prefix of every Redis key, so deployments can share one Redis",
+    ),
+    Option(
         "--admin-password",
         "CAMFLEET_ADMIN_PASSWORD",
         "",
@@ -107,6 +113,7 @@ class Settings:
     data_dir: Path = Path("./data")
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = "camfleet:"
     admin_password: str = ""
     ingest_rtmp_url: str = "rtmp://127.0.0.1:1935/live"
     hls_base_url: str = "http://127.0.0.1:8088"
@@ -195,12 +202,15 @@ def load_settings(
         raw[dest] = given if given is not None else env.get(opt.env, opt.default)
     log_level = raw["log_level"].upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"CAMFLEET_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level}")
+        raise ConfigError(
+            f"CAMFLEET_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level}"
+        )
     settings = Settings(
         listen=raw["listen"],
         data_dir=Path(raw["data_dir"]),
         database_url=raw["database_url"],
         redis_url=raw["redis_url"],
+        redis_prefix=raw["redis_prefix"],
         admin_password=raw["admin_password"],
         ingest_rtmp_url=raw["ingest_rtmp_url"].rstrip("/"),
         hls_base_url=raw["hls_base_url"].rstrip("/"),

@@ -43,7 +43,9 @@ class InvalidArgument(DomainError):
     @classmethod
     def for_field(cls, field_name: str, description: str) -> InvalidArgument:
         """One-field shortcut: the message is the field's description, prefixed by its name."""
-        return cls(f"{field_name}: {description}", violations=[FieldViolation(field_name, description)])
+        return cls(
+            f"{field_name}: {description}", violations=[FieldViolation(field_name, description)]
+        )
 
 
 @dataclass

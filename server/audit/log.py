@@ -30,6 +30,7 @@ def _clip(value: str, limit: int) -> str:
 def _row(
     action: str,
     target: str,
+    *,
     outcome: str,
     details: Mapping[str, str] | None,
     principal: Principal | None,
@@ -62,7 +63,9 @@ def add_audit(
     actor: str = "",
 ) -> None:
     """Record `action` in the caller's transaction (actor and address from the current call)."""
-    session.add(_row(action, target, outcome, details, principal, actor))
+    session.add(
+        _row(action, target, outcome=outcome, details=details, principal=principal, actor=actor)
+    )
 
 
 class AuditLog:

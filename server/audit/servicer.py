@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from camfleet.v1 import audit_pb2, audit_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from camfleet.v1 import audit_pb2, audit_pb2_grpc
 from server.audit.query import list_audit_logs
 from server.db.models import AuditLogRow
 from server.transport.convert import timestamp

@@ -102,10 +102,11 @@ def _check_text(text: str, field_name: str) -> None:
     for pos, ch in enumerate(text):
         code = ord(ch)
         # Surrogates cannot be encoded for the database driver; control characters are noise.
-        if (code < 0x20 and ch not in "\t\n") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+        surrogate = 0xD800 <= code <= 0xDFFF
+        if (code < 0x20 and ch not in "\t\n") or code == 0x7F or surrogate:
+            what = "an unpaired surrogate" if surrogate else "the control character"
             raise InvalidArgument.for_field(
-                field_name,
-                f"contains the control character U+{code:04X} at position {pos}; remove it",
+                field_name, f"contains {what} U+{code:04X} at position {pos}; remove it"
             )
 
 

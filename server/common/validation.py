@@ -30,7 +30,10 @@ def _bad_char(value: str, multiline: bool) -> str | None:
             continue
         # Cc: control characters (NUL breaks PostgreSQL text); Cs: lone surrogates;
         # Zl/Zp and bidi overrides can make names render differently from what is stored.
-        if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        if (
+            unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"}
+            or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        ):
             return f"U+{ord(ch):04X}"
     return None
 

@@ -102,7 +102,7 @@ class ApiTokenRow(Base):
 
 
 class SecretRow(Base):
-    """A named server-wide secret (e.g. the playback URL key), generated once, shared by replicas."""
+    """A named server-wide secret (e.g. the playback URL key), made once, shared by replicas."""
 
     __tablename__ = "secrets"
 

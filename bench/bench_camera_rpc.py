@@ -1,0 +1,746 @@
+"""Throughput of authenticated GetCamera / ListCameras against a bare grpc.aio echo server.
+
+    python bench/bench_camera_rpc.py [--seconds 10] [--concurrency 64] [--clients 1]
+                                     [--backend sqlite|postgres] [--page-size 20]
+
+In one run it starts the real control plane (`python -m server`) and a bare echo server
+(bench/echo_server.py) as subprocesses on free loopback ports, creates cameras and credentials,
+then drives each scenario with `--concurrency` concurrent callers for `--seconds` after a
+warm-up, and prints requests per second, latency percentiles, CPU use and the ratio of each
+camera RPC to the echo baseline (the issue's target: GetCamera/echo >= 0.5). Every server it
+starts is stopped and every database, Redis key and temporary directory it creates is removed,
+also when it fails. Traffic goes to 127.0.0.1 only. A run with any failed call says so and exits
+with status 1. See bench/README.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# Runnable from a bare checkout too (an editable install already provides both).
+for _path in (REPO, REPO / "clients" / "python"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import grpc  # noqa: E402
+from camfleet.v1 import (  # noqa: E402
+    api_token_pb2,
+    api_token_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    common_pb2,
+    user_pb2,
+    user_pb2_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+LOOPBACK = "127.0.0.1"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ECHO_METHOD = "/bench.Echo/Echo"
+GET_CAMERA = "/camfleet.v1.CameraService/GetCamera"
+LIST_CAMERAS = "/camfleet.v1.CameraService/ListCameras"
+LIST_FILTER = 'active = true AND name:"cam"'
+CALL_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+# Each load channel gets its own TCP connection instead of sharing the process-wide subchannel
+# (the setup channel to the same server would otherwise carry the load too).
+CLIENT_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
+
+Metadata = tuple[tuple[str, str], ...]
+# A LoadResult as plain data: calls, errors, latencies (array bytes), client CPU, warm-up errors.
+Wire = tuple[int, dict[str, int], bytes, float, dict[str, int]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generation (runs in this process, or in `--clients` spawned processes)
+
+
+@dataclass
+class LoadResult:
+    """What one load run (or one client process of it) observed inside the measured window."""
+
+    calls: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    client_cpu_s: float = 0.0
+    # Warm-up errors too: a scenario that fails only while warming up still failed.
+    warmup_errors: Counter[str] = field(default_factory=Counter)
+
+    def to_wire(self) -> Wire:
+        """Plain data for the pipe (classes of a spawned `__main__` do not unpickle here)."""
+        return (self.calls, dict(self.errors), self.latencies_ms.tobytes(), self.client_cpu_s,
+                dict(self.warmup_errors))
+
+    @classmethod
+    def from_wire(cls, data: Wire) -> LoadResult:
+        """Inverse of `to_wire`."""
+        latencies = array("d")
+        latencies.frombytes(data[2])
+        return cls(data[0], Counter(data[1]), latencies, data[3], Counter(data[4]))
+
+    def merge(self, other: LoadResult) -> None:
+        """Add another client's observations."""
+        self.calls += other.calls
+        self.errors.update(other.errors)
+        self.latencies_ms.extend(other.latencies_ms)
+        self.client_cpu_s += other.client_cpu_s
+        self.warmup_errors.update(other.warmup_errors)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One scenario's traffic: where, which method, which request bytes, which credential."""
+
+    target: str
+    method: str
+    payloads: tuple[bytes, ...]
+    metadata: Metadata
+    concurrency: int
+    warmup_s: float
+    seconds: float
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _drive(spec: LoadSpec, start_mono: float, channel: grpc.aio.Channel) -> LoadResult:
+    """`spec.concurrency` callers in a loop from `start_mono`; only the window after warm-up counts.
+
+    Requests and responses stay raw bytes (no protobuf work in the client), so the client costs
+    the same for every scenario and as little as grpc.aio allows.
+    """
+    call = channel.unary_unary(
+        spec.method, request_serializer=_identity, response_deserializer=_identity
+    )
+    window_start = start_mono + spec.warmup_s
+    window_end = window_start + spec.seconds
+    result = LoadResult()
+    payloads, n = spec.payloads, len(spec.payloads)
+
+    async def caller(index: int) -> None:
+        k = index
+        while True:
+            began = time.monotonic()
+            if began >= window_end:
+                return
+            code = ""
+            try:
+                await call(payloads[k % n], metadata=spec.metadata, timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code().name
+            k += 1
+            done = time.monotonic()
+            if window_start <= done <= window_end:
+                if code:
+                    result.errors[code] += 1
+                else:
+                    result.calls += 1
+                    result.latencies_ms.append((done - began) * 1000.0)
+            elif code:
+                result.warmup_errors[code] += 1
+                if done < window_start:
+                    # A failing call returns at once; do not spin the CPU the server needs.
+                    await asyncio.sleep(0.01)
+
+    async def cpu_meter() -> None:
+        await _sleep_until(window_start)
+        before = time.process_time()
+        await _sleep_until(window_end)
+        result.client_cpu_s = time.process_time() - before
+
+    await _sleep_until(start_mono)
+    await asyncio.gather(cpu_meter(), *(caller(i) for i in range(spec.concurrency)))
+    return result
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def _child_main(spec: LoadSpec, conn: Connection) -> None:
+    """Entry point of one spawned client process: connect, report ready, wait for go, drive."""
+
+    async def run() -> LoadResult:
+        async with grpc.aio.insecure_channel(spec.target, options=CLIENT_OPTIONS) as channel:
+            await asyncio.wait_for(channel.channel_ready(), CALL_TIMEOUT_S)
+            conn.send("ready")
+            start_wall: float = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+            start_mono = time.monotonic() + (start_wall - time.time())
+            return await _drive(spec, start_mono, channel)
+
+    try:
+        conn.send(asyncio.run(run()).to_wire())
+    except Exception as exc:  # report any failure to the parent instead of hanging it
+        conn.send(f"client process failed: {type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+
+
+class CpuMeter:
+    """CPU seconds of other processes (the servers) over the measured window, from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self._path = Path(f"/proc/{pid}/stat")
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def read(self) -> float | None:
+        """utime + stime of the process in seconds, or None where /proc is not available."""
+        try:
+            fields = self._path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self._tick
+
+
+async def run_load(
+    spec: LoadSpec, clients: int, server: CpuMeter
+) -> tuple[LoadResult, float | None]:
+    """Drive `spec` from `clients` processes (1: this one); returns results and server CPU s."""
+    if clients <= 1:
+        async with grpc.aio.insecure_channel(spec.target, options=CLIENT_OPTIONS) as channel:
+            await asyncio.wait_for(channel.channel_ready(), CALL_TIMEOUT_S)
+            start = time.monotonic() + 0.05
+            driving = asyncio.ensure_future(_drive(spec, start, channel))
+            server_cpu = await _server_cpu(server, start + spec.warmup_s, spec.seconds)
+            return await driving, server_cpu
+    # Spawn, never fork: a forked child of a process with live gRPC objects can hang.
+    ctx = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    pipes: list[Connection] = []
+    procs: list[multiprocessing.process.BaseProcess] = []
+    try:
+        for share in _split(spec.concurrency, clients):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(
+                target=_child_main,
+                args=(replace(spec, concurrency=share), child_end),
+                daemon=True,
+            )
+            proc.start()
+            child_end.close()
+            pipes.append(parent_end)
+            procs.append(proc)
+        for pipe in pipes:
+            if not await loop.run_in_executor(None, pipe.poll, START_TIMEOUT_S):
+                raise RuntimeError("a client process did not connect in time")
+            message = pipe.recv()
+            if message != "ready":
+                raise RuntimeError(str(message))
+        start_wall = time.time() + 0.1
+        for pipe in pipes:
+            pipe.send(start_wall)
+        start_mono = time.monotonic() + (start_wall - time.time())
+        server_cpu = await _server_cpu(server, start_mono + spec.warmup_s, spec.seconds)
+        total = LoadResult()
+        for pipe in pipes:
+            deadline = spec.warmup_s + spec.seconds + CALL_TIMEOUT_S + 10
+            if not await loop.run_in_executor(None, pipe.poll, deadline):
+                raise RuntimeError("a client process did not report in time")
+            part = pipe.recv()
+            if not isinstance(part, tuple):
+                raise RuntimeError(str(part))
+            total.merge(LoadResult.from_wire(part))
+        return total, server_cpu
+    finally:
+        for pipe in pipes:
+            pipe.close()
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+
+
+async def _server_cpu(meter: CpuMeter, window_start: float, seconds: float) -> float | None:
+    await _sleep_until(window_start)
+    before = meter.read()
+    await _sleep_until(window_start + seconds)
+    after = meter.read()
+    return None if before is None or after is None else after - before
+
+
+# ---------------------------------------------------------------------------------------------
+# Subprocesses: the control plane and the echo server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class Child:
+    """A subprocess whose output goes to a log file; stopped by PID with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                list(argv), env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    @property
+    def pid(self) -> int:
+        """Process id."""
+        return self.proc.pid
+
+    def check_alive(self) -> None:
+        """Raise with the tail of its log if it has exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with status {self.proc.returncode}:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of its output."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL if it is still running after a timeout."""
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            print(f"  {self.name} (pid {self.pid}) ignored SIGTERM; killing it", file=sys.stderr)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+async def wait_serving(channel: grpc.aio.Channel, child: Child) -> None:
+    """Poll the standard health check until the server says SERVING."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        child.check_alive()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            resp = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+            if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(
+        f"{child.name} was not SERVING after {START_TIMEOUT_S:.0f} s:\n{child.tail()}")
+
+
+async def wait_echo(channel: grpc.aio.Channel, child: Child) -> None:
+    """Wait until the echo server answers a call."""
+    echo = channel.unary_unary(
+        ECHO_METHOD, request_serializer=_identity, response_deserializer=_identity)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        child.check_alive()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            if await echo(b"ping", timeout=1.0) == b"ping":
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(
+        f"{child.name} did not answer after {START_TIMEOUT_S:.0f} s:\n{child.tail()}")
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A throwaway database on the local PostgreSQL; yields its URL and drops it afterwards."""
+    import psycopg
+
+    name = f"camfleet_bench_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.format(name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A key prefix unique to this run on the local Redis; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"camfleet-bench-{secrets.token_hex(6)}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def server_env(data_dir: Path, port: int, admin_password: str, database_url: str,
+               redis_prefix_value: str) -> dict[str, str]:
+    """Environment of the control-plane subprocess (no CAMFLEET_* leaks in from ours)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
+    env.update(
+        CAMFLEET_LISTEN=f"{LOOPBACK}:{port}",
+        CAMFLEET_DATA_DIR=str(data_dir),
+        CAMFLEET_ADMIN_PASSWORD=admin_password,
+        CAMFLEET_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    if database_url:
+        env["CAMFLEET_DATABASE_URL"] = database_url
+    if redis_prefix_value:
+        env["CAMFLEET_REDIS_URL"] = REDIS_URL
+        env["CAMFLEET_REDIS_PREFIX"] = redis_prefix_value
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixture data and scenarios
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What the scenarios need: credentials and cameras of a freshly started control plane."""
+
+    jwt: Metadata
+    api_token: Metadata
+    camera_ids: tuple[str, ...]
+    sample_response: bytes  # a real GetCameraResponse, the echo payload
+
+
+def _bearer(token: str) -> Metadata:
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def make_fixture(channel: grpc.aio.Channel, admin_password: str, cameras: int) -> Fixture:
+    """Log in as admin, create `cameras` cameras and an API token with cameras.read."""
+    auth = auth_pb2_grpc.AuthServiceStub(channel)
+    login = await auth.Login(auth_pb2.LoginRequest(username="admin", password=admin_password))
+    admin = _bearer(login.tokens.access_token)
+    stub = camera_pb2_grpc.CameraServiceStub(channel)
+    limit = asyncio.Semaphore(8)
+
+    async def create(i: int) -> str:
+        # Realistic rows: text fields and two labels (labels are a second query per read);
+        # every fourth camera inactive so the filtered list really filters.
+        camera = camera_pb2.Camera(
+            name=f"bench-cam-{i:04d}", description=f"benchmark camera {i}",
+            location=f"building {i % 7}, floor {i % 5}", active=i % 4 != 0,
+            labels={"site": f"site-{i % 3}", "zone": f"zone-{i % 10}"},
+        )
+        async with limit:
+            resp = await stub.CreateCamera(
+                camera_pb2.CreateCameraRequest(camera=camera), metadata=admin, timeout=30)
+        return str(resp.camera.id)
+
+    ids = tuple(await asyncio.gather(*(create(i) for i in range(cameras))))
+    owner = await user_pb2_grpc.UserServiceStub(channel).CreateUser(
+        user_pb2.CreateUserRequest(
+            user=user_pb2.User(username=f"bench-{secrets.token_hex(4)}", role=common_pb2.ROLE_API),
+            password=secrets.token_urlsafe(16)),
+        metadata=admin)
+    token = await api_token_pb2_grpc.ApiTokenServiceStub(channel).CreateApiToken(
+        api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
+            name="bench", owner_user_id=owner.user.id, scopes=["cameras.read"])),
+        metadata=admin)
+    sample = await stub.GetCamera(camera_pb2.GetCameraRequest(id=ids[0]), metadata=admin)
+    return Fixture(admin, _bearer(token.secret), ids, sample.SerializeToString())
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the table."""
+
+    label: str
+    target: str
+    method: str
+    payloads: tuple[bytes, ...]
+    metadata: Metadata
+    # Checks one real response before the load, so a fast wrong answer cannot pass as speed.
+    check: Callable[[bytes], None]
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise RuntimeError(f"sanity check failed: {what}")
+
+
+def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scenario]:
+    """Echo first (the baseline), then the camera RPCs."""
+    gets = tuple(camera_pb2.GetCameraRequest(id=i).SerializeToString() for i in fx.camera_ids)
+    known = set(fx.camera_ids)
+
+    def check_get(data: bytes) -> None:
+        _expect(camera_pb2.GetCameraResponse.FromString(data).camera.id in known,
+                "GetCamera returned an unknown camera")
+
+    def check_list(filtered: bool) -> Callable[[bytes], None]:
+        def check(data: bytes) -> None:
+            resp = camera_pb2.ListCamerasResponse.FromString(data)
+            _expect(len(resp.cameras) == min(page_size, len(known)),
+                    f"ListCameras returned {len(resp.cameras)} cameras, not {page_size}")
+            _expect(all(c.active for c in resp.cameras) or not filtered,
+                    "the filtered list returned an inactive camera")
+        return check
+
+    def check_echo(data: bytes) -> None:
+        _expect(data == fx.sample_response, "the echo server changed the payload")
+
+    plain = camera_pb2.ListCamerasRequest(page_size=page_size).SerializeToString()
+    filtered = camera_pb2.ListCamerasRequest(
+        page_size=page_size, filter=LIST_FILTER).SerializeToString()
+    return [
+        # The echo call carries the same credential so both servers parse the same metadata.
+        Scenario("echo (bare grpc.aio)", echo, ECHO_METHOD, (fx.sample_response,), fx.jwt,
+                 check_echo),
+        Scenario("GetCamera (JWT)", server, GET_CAMERA, gets, fx.jwt, check_get),
+        Scenario("GetCamera (API token)", server, GET_CAMERA, gets, fx.api_token, check_get),
+        Scenario(f"ListCameras ({page_size}/page)", server, LIST_CAMERAS, (plain,), fx.jwt,
+                 check_list(False)),
+        Scenario("ListCameras (filter)", server, LIST_CAMERAS, (filtered,), fx.jwt,
+                 check_list(True)),
+    ]
+
+
+async def sanity_check(channel_for: Callable[[str], grpc.aio.Channel], sc: Scenario) -> None:
+    """One call of the scenario, decoded and checked."""
+    call = channel_for(sc.target).unary_unary(
+        sc.method, request_serializer=_identity, response_deserializer=_identity)
+    sc.check(await call(sc.payloads[0], metadata=sc.metadata, timeout=CALL_TIMEOUT_S))
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass(frozen=True)
+class Row:
+    """Measured numbers of one scenario."""
+
+    label: str
+    result: LoadResult
+    seconds: float
+    server_cpu_s: float | None
+
+    @property
+    def rps(self) -> float:
+        """Completed calls per second inside the window."""
+        return self.result.calls / self.seconds
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile in ms (nearest rank)."""
+        lat = sorted(self.result.latencies_ms)
+        if not lat:
+            return float("nan")
+        return lat[min(len(lat) - 1, max(0, round(q * len(lat)) - 1))]
+
+    @property
+    def error_count(self) -> int:
+        """Failed calls, in the window and during warm-up."""
+        return sum(self.result.errors.values()) + sum(self.result.warmup_errors.values())
+
+
+def _pct(cpu_s: float | None, seconds: float) -> str:
+    return "   -" if cpu_s is None else f"{100 * cpu_s / seconds:4.0f}%"
+
+
+def format_row(row: Row, baseline: float | None) -> str:
+    """One table line."""
+    per_call = (
+        f"{1e6 * row.server_cpu_s / row.result.calls:6.0f}"
+        if row.server_cpu_s is not None and row.result.calls else "     -"
+    )
+    ratio = f"{row.rps / baseline:5.2f}" if baseline else "    -"
+    return (
+        f"  {row.label:<24} {row.rps:7.0f} {row.percentile(0.50):7.1f} {row.percentile(0.99):7.1f}"
+        f" {row.error_count:6d}   {_pct(row.server_cpu_s, row.seconds)}   {per_call}"
+        f"   {_pct(row.result.client_cpu_s, row.seconds)}   {ratio}"
+    )
+
+
+HEADER = (
+    f"  {'scenario':<24} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    f"   {'server CPU':>5} {'µs/call':>7}  {'client CPU':>5}  {'ratio':>5}"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix: str) -> int:
+    """Start both servers, build the fixture, run every scenario and print the table."""
+    admin_password = secrets.token_urlsafe(18)
+    server_port, echo_port = free_port(), free_port()
+    server = Child(
+        "control plane",
+        [sys.executable, "-m", "server"],
+        server_env(work / "data", server_port, admin_password, database_url, prefix),
+        work / "server.log",
+    )
+    echo: Child | None = None
+    channels: dict[str, grpc.aio.Channel] = {}
+    try:
+        echo = Child(
+            "echo server",
+            [sys.executable, str(Path(__file__).with_name("echo_server.py")),
+             "--listen", f"{LOOPBACK}:{echo_port}"],
+            {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")},
+            work / "echo.log",
+        )
+        server_target, echo_target = f"{LOOPBACK}:{server_port}", f"{LOOPBACK}:{echo_port}"
+
+        def channel_for(target: str) -> grpc.aio.Channel:
+            if target not in channels:
+                channels[target] = grpc.aio.insecure_channel(target)
+            return channels[target]
+
+        await wait_serving(channel_for(server_target), server)
+        await wait_echo(channel_for(echo_target), echo)
+        fixture = await make_fixture(channel_for(server_target), admin_password, args.cameras)
+        plan = scenarios(fixture, server_target, echo_target, args.page_size)
+        for sc in plan:
+            await sanity_check(channel_for, sc)
+
+        print(
+            f"bench_camera_rpc: backend={args.backend} concurrency={args.concurrency} "
+            f"clients={args.clients} seconds={args.seconds:g} warmup={args.warmup:g} "
+            f"cameras={args.cameras} ({os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"grpcio {grpc.__version__})",
+            flush=True,
+        )
+        print(HEADER, flush=True)
+        rows: list[Row] = []
+        baseline: float | None = None
+        for sc in plan:
+            child = echo if sc.target == echo_target else server
+            child.check_alive()
+            spec = LoadSpec(sc.target, sc.method, sc.payloads, sc.metadata, args.concurrency,
+                            args.warmup, args.seconds)
+            result, server_cpu = await run_load(spec, args.clients, CpuMeter(child.pid))
+            row = Row(sc.label, result, args.seconds, server_cpu)
+            rows.append(row)
+            print(format_row(row, baseline), flush=True)
+            if baseline is None:
+                baseline = row.rps or None
+        server.check_alive()
+        return report(rows, baseline, args)
+    finally:
+        for channel in channels.values():
+            await channel.close()
+        for child in (server, echo):
+            if child is not None:
+                child.stop()
+
+
+def report(rows: list[Row], baseline: float | None, args: argparse.Namespace) -> int:
+    """Print the ratios, the errors and the verdict; returns the exit status."""
+    status = 0
+    if baseline:
+        get = next(r for r in rows if r.label == "GetCamera (JWT)")
+        lists = next(r for r in rows if r.label.startswith("ListCameras ("))
+        ratio = get.rps / baseline
+        verdict = "met" if ratio >= 0.5 else "NOT MET"
+        print(f"\n  GetCamera/echo   = {ratio:.2f}  (target >= 0.50: {verdict})")
+        print(f"  ListCameras/echo = {lists.rps / baseline:.2f}")
+        if args.fail_below is not None and ratio < args.fail_below:
+            print(f"  GetCamera/echo is below --fail-below {args.fail_below}", file=sys.stderr)
+            status = 3
+    failed = [r for r in rows if r.error_count]
+    if failed:
+        print("\n  !!! CALLS FAILED — these numbers are not valid !!!", file=sys.stderr)
+        for r in failed:
+            codes = r.result.errors + r.result.warmup_errors
+            detail = ", ".join(f"{code} x{n}" for code, n in codes.most_common())
+            print(f"  !!! {r.label}: {r.error_count} failed calls ({detail})", file=sys.stderr)
+        status = 1
+    if any(r.result.calls == 0 for r in rows):
+        print("  !!! a scenario completed no call", file=sys.stderr)
+        status = 1
+    return status
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="bench_camera_rpc.py", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each")
+    parser.add_argument("--concurrency", type=int, default=64, help="calls in flight (all clients)")
+    parser.add_argument(
+        "--clients", type=int, default=1,
+        help="client processes sharing --concurrency (1: the bench process itself)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--page-size", type=int, default=20, help="ListCameras page_size")
+    parser.add_argument("--cameras", type=int, default=100, help="cameras to create")
+    parser.add_argument(
+        "--fail-below", type=float, default=None,
+        help="exit with status 3 when GetCamera/echo is below this ratio")
+    args = parser.parse_args(argv)
+    # Bounded by construction: at most 10 minutes of load per scenario, sane fan-out.
+    if not 0 < args.seconds <= 600 or not 0 <= args.warmup <= 60:
+        parser.error("--seconds must be in (0, 600] and --warmup in [0, 60]")
+    if not 1 <= args.concurrency <= 4096 or not 1 <= args.clients <= 64:
+        parser.error("--concurrency must be 1..4096 and --clients 1..64")
+    if args.clients > args.concurrency:
+        parser.error("--clients cannot exceed --concurrency")
+    if not 1 <= args.page_size <= 1000 or not 1 <= args.cameras <= 10_000:
+        parser.error("--page-size must be 1..1000 and --cameras 1..10000")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit status 0 ok, 1 failed calls or setup, 3 below --fail-below."""
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="camfleet-bench-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            database_url = prefix = ""
+            if args.backend == "postgres":
+                database_url = stack.enter_context(postgres_database())
+                prefix = stack.enter_context(redis_prefix())
+            return asyncio.run(bench(args, work, database_url, prefix))
+    except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
+        print(f"bench_camera_rpc: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { AuthService, type TokenPair } from "./gen/camfleet/v1/auth_pb.js";
+
+/** Where a session keeps its tokens (memory by default; a browser may use sessionStorage). */
+export interface TokenStore {
+  load(): TokenPair | undefined;
+  save(tokens: TokenPair | undefined): void;
+}
+
+class MemoryStore implements TokenStore {
+  private tokens: TokenPair | undefined;
+  load() { return this.tokens; }
+  save(tokens: TokenPair | undefined) { this.tokens = tokens; }
+}
+
+/**
+ * A logged-in session. `interceptor` adds the access token to every call and, when the token is
+ * about to expire or a call fails UNAUTHENTICATED, refreshes once (single-flight) and retries.
+ */
+export class Session {
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly store: TokenStore = new MemoryStore(),
+  ) {}
+
+  /** Log in with a password and keep the tokens. */
+  async login(username: string, password: string): Promise<void> {
+    const auth = createClient(AuthService, this.transport);
+    const resp = await auth.login({ username, password });
+    this.store.save(resp.tokens);
+  }
+
+  /** Use an API token instead of a password session. */
+  useApiToken(secret: string): void {
+    this.store.save({ $typeName: "camfleet.v1.TokenPair", accessToken: secret, refreshToken: "", tokenType: "Bearer" });
+  }
+
+  /** Forget the tokens locally (call AuthService.Logout first to end the session server-side). */
+  clear(): void { this.store.save(undefined); }
+
+  get loggedIn(): boolean { return this.store.load() !== undefined; }
+
+  readonly interceptor: Interceptor = (next) => async (req) => {
+    if (this.expiresSoon()) await this.refresh();
+    const token = this.store.load()?.accessToken;
+    if (token) req.header.set("authorization", `Bearer ${token}`);
+    try {
+      return await next(req);
+    } catch (err) {
+      const canRetry = ConnectError.from(err).code === Code.Unauthenticated && this.store.load()?.refreshToken;
+      if (!canRetry || req.stream) throw err;
+      await this.refresh();
+      req.header.set("authorization", `Bearer ${this.store.load()?.accessToken ?? ""}`);
+      return await next(req);
+    }
+  };
+
+  private expiresSoon(): boolean {
+    const tokens = this.store.load();
+    if (!tokens?.refreshToken || !tokens.accessTokenExpireTime) return false;
+    return timestampDate(tokens.accessTokenExpireTime).getTime() - Date.now() < 30_000;
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const refreshToken = this.store.load()?.refreshToken ?? "";
+        const auth = createClient(AuthService, this.transport);
+        const resp = await auth.refresh({ refreshToken });
+        this.store.save(resp.tokens);
+      } catch (err) {
+        this.store.save(undefined);
+        throw err;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install what this machine lacks for camfleet: Debian packages, the Python environment (from
+# uv.lock) and npm packages (from package-lock.json). Safe to run again: it only adds what is
+# missing. Sourced by ./start and ./test.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+log() { printf '\033[1m[camfleet]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  # Only the packages that are not installed yet; `apt-get update` once, when needed.
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "please install: ${missing[*]} (no apt-get on this machine)"; return 1
+  fi
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"; as_root apt-get update -qq; APT_UPDATED=1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_system() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    log "camfleet needs Python 3.11 or newer (found $(python3 --version))"; exit 1; }
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  command -v npm >/dev/null || apt_install nodejs npm
+}
+
+ensure_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$VENV/bin/python" -m pip install -q uv
+  fi
+  # --frozen: exactly the versions in uv.lock; the project itself is installed editable.
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$VENV" "$VENV/bin/uv" sync -q --frozen --extra dev \
+    --python "$VENV/bin/python")
+}
+
+ensure_npm() {
+  local dir="$ROOT/clients/typescript"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "npm ci in clients/typescript"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+bootstrap() {
+  ensure_system
+  ensure_python
+  ensure_npm
+}

@@ -1,0 +1,76 @@
+"""Shared fixtures: a control plane on each backend (SQLite + in-process stand-ins, and
+PostgreSQL + Redis), started in process on an ephemeral port and stopped at the end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from server.config import Settings
+from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from tests.support.platform import Platform, start_platform, stop_platform, test_settings
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    with throwaway_redis_prefix() as prefix:
+        yield prefix
+
+
+def backend_settings(
+    backend: str, tmp: Path, request: pytest.FixtureRequest, **overrides: object
+) -> Settings:
+    """Settings for `backend`: "sqlite" (embedded) or "postgres" (with Redis)."""
+    if backend == "postgres":
+        overrides.setdefault("database_url", request.getfixturevalue("postgres_url"))
+        overrides.setdefault("redis_url", REDIS_URL)
+        overrides.setdefault("redis_prefix", request.getfixturevalue("redis_prefix"))
+    return test_settings(tmp, **overrides)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """The shared control plane of a backend; tests create uniquely named resources on it."""
+    backend = str(request.param)
+    settings = backend_settings(backend, tmp_path_factory.mktemp(backend), request)
+    p = await start_platform(settings, backend)
+    yield p
+    await stop_platform(p)
+
+
+PlatformFactory = Callable[..., Awaitable[Platform]]
+
+
+@pytest.fixture
+async def make_platform(
+    platform: Platform, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PlatformFactory]:
+    """Start extra control planes (same backend as `platform`, own database) with overrides."""
+    with ExitStack() as databases:
+        started: list[Platform] = []
+
+        async def make(**overrides: object) -> Platform:
+            tmp = tmp_path_factory.mktemp("extra")
+            if platform.backend == "postgres":
+                overrides.setdefault("database_url", databases.enter_context(throwaway_postgres()))
+            settings = backend_settings(platform.backend, tmp, request, **overrides)
+            p = await start_platform(settings, platform.backend)
+            started.append(p)
+            return p
+
+        yield make
+        for p in started:  # stop servers before their databases are dropped
+            await stop_platform(p)

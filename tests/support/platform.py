@@ -1,0 +1,158 @@
+"""A running control plane for tests, with typed stubs and helpers to log in as any role."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import grpc
+from camfleet.v1 import (
+    api_token_pb2,
+    api_token_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    common_pb2,
+    user_pb2,
+    user_pb2_grpc,
+)
+from google.protobuf import field_mask_pb2
+
+from server.app import ControlPlane, start
+from server.config import Settings
+
+ADMIN_PASSWORD = "admin-password-1"
+Metadata = tuple[tuple[str, str], ...]
+
+
+def bearer(token: str) -> Metadata:
+    """Call metadata carrying `token`."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+@dataclass
+class Platform:
+    """One control plane on an ephemeral port and a channel to it."""
+
+    plane: ControlPlane
+    settings: Settings
+    channel: grpc.aio.Channel
+    backend: str
+    admin: Metadata = ()
+    _role_tokens: dict[int, Metadata] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.plane.port}"
+
+    @property
+    def auth(self) -> auth_pb2_grpc.AuthServiceStub:
+        return auth_pb2_grpc.AuthServiceStub(self.channel)
+
+    @property
+    def users(self) -> user_pb2_grpc.UserServiceStub:
+        return user_pb2_grpc.UserServiceStub(self.channel)
+
+    @property
+    def tokens(self) -> api_token_pb2_grpc.ApiTokenServiceStub:
+        return api_token_pb2_grpc.ApiTokenServiceStub(self.channel)
+
+    @property
+    def cameras(self) -> camera_pb2_grpc.CameraServiceStub:
+        return camera_pb2_grpc.CameraServiceStub(self.channel)
+
+    @property
+    def audit(self) -> audit_pb2_grpc.AuditServiceStub:
+        return audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    async def login(self, username: str, password: str) -> auth_pb2.LoginResponse:
+        return await self.auth.Login(auth_pb2.LoginRequest(username=username, password=password))
+
+    async def create_user(
+        self, role: common_pb2.Role.ValueType, password: str = "password-123", name: str = ""
+    ) -> tuple[user_pb2.User, str]:
+        """A new user with a unique name; returns it and its password."""
+        username = name or f"u{secrets.token_hex(5)}"
+        resp = await self.users.CreateUser(
+            user_pb2.CreateUserRequest(
+                user=user_pb2.User(username=username, role=role), password=password
+            ),
+            metadata=self.admin,
+        )
+        return resp.user, password
+
+    async def as_role(self, role: common_pb2.Role.ValueType) -> Metadata:
+        """Metadata of a fresh session of a new user with `role` (cached per role)."""
+        if role not in self._role_tokens:
+            user, password = await self.create_user(role)
+            resp = await self.login(user.username, password)
+            self._role_tokens[role] = bearer(resp.tokens.access_token)
+        return self._role_tokens[role]
+
+    async def api_token(self, scopes: list[str], **fields: object) -> str:
+        """Secret of a new API token of a new ROLE_API user with `scopes`."""
+        owner, _ = await self.create_user(common_pb2.ROLE_API)
+        resp = await self.tokens.CreateApiToken(
+            api_token_pb2.CreateApiTokenRequest(
+                api_token=api_token_pb2.ApiToken(
+                    name=f"t{secrets.token_hex(4)}",
+                    owner_user_id=owner.id,
+                    scopes=scopes,
+                    **fields,  # type: ignore[arg-type]
+                )
+            ),
+            metadata=self.admin,
+        )
+        return resp.secret
+
+    async def new_camera(self, name: str = "", **fields: object) -> camera_pb2.Camera:
+        """A camera with a unique name."""
+        resp = await self.cameras.CreateCamera(
+            camera_pb2.CreateCameraRequest(
+                camera=camera_pb2.Camera(name=name or f"cam-{secrets.token_hex(5)}", **fields)  # type: ignore[arg-type]
+            ),
+            metadata=self.admin,
+        )
+        return resp.camera
+
+    async def audit_logs(self, filter_text: str) -> list[audit_pb2.AuditLog]:
+        resp = await self.audit.ListAuditLogs(
+            audit_pb2.ListAuditLogsRequest(filter=filter_text, page_size=1000), metadata=self.admin
+        )
+        return list(resp.audit_logs)
+
+
+def mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+def test_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for an in-process test server on an ephemeral loopback port."""
+    base = Settings(
+        listen="127.0.0.1:0",
+        data_dir=data_dir,
+        admin_password=ADMIN_PASSWORD,
+        # Every test connects from 127.0.0.1: a per-address limit this low would make unrelated
+        # tests refuse each other. The rate-limit tests start servers with their own limits.
+        login_limit_per_address=10_000,
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+async def start_platform(settings: Settings, backend: str) -> Platform:
+    """Start a control plane and log in as admin."""
+    plane = await start(settings)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{plane.port}")
+    platform = Platform(plane=plane, settings=settings, channel=channel, backend=backend)
+    resp = await platform.login("admin", ADMIN_PASSWORD)
+    platform.admin = bearer(resp.tokens.access_token)
+    return platform
+
+
+async def stop_platform(platform: Platform) -> None:
+    await platform.channel.close()
+    await platform.plane.stop(grace=1.0)
