@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
         "--trusted-proxies",
         "CAMFLEET_TRUSTED_PROXIES",
         "",
-        "comma-separated CIDRs whose x-forwarded-for is believed (e.g. Envoy's address)",
+        "comma-separated CIDRs whose x-forwarded-for is believed (Envoy's address); '*' "
+        "trusts every peer: only when the server is reachable through the proxy alone",
     ),
     Option("--access-token-ttl", "CAMFLEET_ACCESS_TOKEN_TTL", "900", "access JWT life, seconds"),
     Option(
@@ -118,6 +119,7 @@ class Settings:
     ingest_rtmp_url: str = "rtmp://127.0.0.1:1935/live"
     hls_base_url: str = "http://127.0.0.1:8088"
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trust_any_proxy: bool = False
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
     login_limit_per_user: int = 5
@@ -214,7 +216,10 @@ def load_settings(
         admin_password=raw["admin_password"],
         ingest_rtmp_url=raw["ingest_rtmp_url"].rstrip("/"),
         hls_base_url=raw["hls_base_url"].rstrip("/"),
-        trusted_proxies=_networks(raw["trusted_proxies"]),
+        trusted_proxies=() if raw["trusted_proxies"].strip() == "*" else _networks(
+            raw["trusted_proxies"]
+        ),
+        trust_any_proxy=raw["trusted_proxies"].strip() == "*",
         access_token_ttl=_seconds("CAMFLEET_ACCESS_TOKEN_TTL", raw["access_token_ttl"]),
         refresh_token_ttl=_seconds("CAMFLEET_REFRESH_TOKEN_TTL", raw["refresh_token_ttl"]),
         login_limit_per_user=_positive_int(

@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from camfleet.v1 import auth_pb2, common_pb2, user_pb2
+from camfleet.v1 import auth_pb2, camera_pb2, common_pb2, user_pb2
 from server.auth.access_tokens import SigningKeys
 from server.auth.permissions import Permission
 from server.db.engine import session_factory
@@ -148,7 +148,7 @@ async def test_admin_login_returns_tokens_and_the_user(platform: Platform) -> No
     assert abs(access_expiry - (before + settings.access_token_ttl)) < timedelta(seconds=5)
     assert abs(refresh_expiry - (before + settings.refresh_token_ttl)) < timedelta(seconds=5)
     # The JWT says the same as the response.
-    assert unverified_claims(tokens.access_token)["exp"] == int(access_expiry.timestamp())
+    assert unverified_claims(tokens.access_token)["exp"] == access_expiry.timestamp()
 
 
 async def test_whoami_shows_user_method_and_permissions(platform: Platform) -> None:
@@ -324,6 +324,8 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
     )
     assert expired_refresh.reason == "TOKEN_EXPIRED"
     assert "expired" in expired_refresh.message
+    # The audit check needs a live admin token (the fixture's has expired as well).
+    short.admin = bearer((await short.login("admin", "admin-password-1")).tokens.access_token)
     message = await denied_with_audit(short, bearer(login.tokens.access_token), "TOKEN_EXPIRED")
     assert "refresh it or log in again" in message
 
@@ -535,9 +537,10 @@ async def test_forged_or_malformed_credentials_are_refused(platform: Platform, a
     message = await denied_with_audit(platform, metadata, reason)
     assert hint in message, message
     # A protected method that needs a permission refuses it the same way (never INTERNAL).
-    await refused(platform.cameras.ListCameras(
-        __import__("camfleet.v1.camera_pb2", fromlist=["x"]).ListCamerasRequest(),
-        metadata=metadata), UNAUTHENTICATED)
+    await refused(
+        platform.cameras.ListCameras(camera_pb2.ListCamerasRequest(), metadata=metadata),
+        UNAUTHENTICATED,
+    )
     # The genuine token of the same session still works: the attack did not end it.
     assert (await whoami(platform, bearer(login.tokens.access_token))).user.id == user.id
 

@@ -7,6 +7,7 @@ Only HS256 is accepted: `alg: none` and algorithm confusion are refused by const
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import uuid
@@ -87,7 +88,9 @@ class SigningKeys:
         if self._active is None:
             raise RuntimeError("signing keys not loaded")
         now = utcnow()
-        expires = now + ttl
+        # JWT times are whole seconds: round the expiry up and report exactly what the token
+        # says, so a client refreshing at the reported time never holds an already-dead token.
+        expires = datetime.fromtimestamp(math.ceil((now + ttl).timestamp()), tz=now.tzinfo)
         claims = {
             "iss": ISSUER,
             "sub": user_id,

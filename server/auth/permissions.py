@@ -97,9 +97,11 @@ _PKG = "/camfleet.v1."
 
 RPC_RULES: Mapping[str, Rule] = {
     # Infrastructure: load balancers and grpcurl must reach these without credentials.
+    # Only what the server serves is listed (grpcio-reflection serves v1alpha; clients that try
+    # v1 first get UNIMPLEMENTED and fall back): tests/test_permissions.py checks both ways.
     "/grpc.health.v1.Health/Check": PUBLIC,
+    "/grpc.health.v1.Health/List": PUBLIC,  # registered by grpcio-health-checking (unimplemented)
     "/grpc.health.v1.Health/Watch": PUBLIC,
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": PUBLIC,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,
     # AuthService
     f"{_PKG}AuthService/Login": PUBLIC,

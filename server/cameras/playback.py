@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from server.db.models import utcnow
@@ -21,7 +21,9 @@ def playback_signature(secret: bytes, camera_id: str, expires: int) -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def verify_playback(secret: bytes, camera_id: str, expires: int, signature: str, now: float) -> bool:
+def verify_playback(
+    secret: bytes, camera_id: str, expires: int, signature: str, now: float
+) -> bool:
     """True when the signature matches and `expires` (unix seconds) is still in the future."""
     if expires <= now:
         return False
@@ -30,7 +32,9 @@ def verify_playback(secret: bytes, camera_id: str, expires: int, signature: str,
 
 def hls_url(base_url: str, secret: bytes, camera_id: str, ttl: timedelta) -> tuple[str, datetime]:
     """Signed HLS playlist URL of a camera's live stream, and when it expires."""
-    expires_at = utcnow() + ttl
-    expires = int(expires_at.timestamp())
+    expires = int((utcnow() + ttl).timestamp())
+    # Report the whole second that was signed: a fractional expiry would promise validity for
+    # up to a second after the node starts refusing the URL.
+    expires_at = datetime.fromtimestamp(expires, UTC)
     query = urlencode({"expires": expires, "sig": playback_signature(secret, camera_id, expires)})
     return f"{base_url}/hls/{camera_id}/index.m3u8?{query}", expires_at

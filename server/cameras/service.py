@@ -67,6 +67,17 @@ MAX_LABELS = 32
 MAX_BATCH = 1000
 
 
+def name_key(name: str) -> str:
+    """The case-insensitive form of a camera name: what uniqueness and ordering use.
+
+    Never longer than the name: str.lower() turns "İ" (U+0130, the only such character) into
+    two code points, which would push a valid 200-character name past the 200-character key
+    column (an error from the database instead of a created camera). Its simple lower case "i"
+    keeps the length.
+    """
+    return name.replace("\u0130", "i").lower()
+
+
 def new_stream_key() -> str:
     """192 random bits, URL-safe: unguessable and usable as an RTMP stream name."""
     return secrets.token_urlsafe(24)
@@ -87,8 +98,12 @@ def _label_condition(key: str, op: str, value: str | None) -> ColumnElement[bool
     raise InvalidArgument.for_field("filter", f"labels.{key} supports =, != and : only")
 
 
-_STATUS = {s.name: s.value for s in CameraStatus} | {f"CAMERA_STATUS_{s.name}": s.value for s in CameraStatus}
-_MODES = {m.name: m.value for m in IngestMode} | {f"INGEST_MODE_{m.name}": m.value for m in IngestMode}
+_STATUS = {s.name: s.value for s in CameraStatus} | {
+    f"CAMERA_STATUS_{s.name}": s.value for s in CameraStatus
+}
+_MODES = {m.name: m.value for m in IngestMode} | {
+    f"INGEST_MODE_{m.name}": m.value for m in IngestMode
+}
 
 FILTER = FilterSchema(
     fields={
@@ -115,6 +130,10 @@ ORDER = OrderSchema(
     default="name",
     tiebreaker=CameraRow.id,
 )
+
+
+# The class below has a method called `list`, which hides the builtin in its annotations.
+CameraRows = list[CameraRow]
 
 
 @dataclass
@@ -170,7 +189,8 @@ def _check_labels(labels: Mapping[str, str]) -> dict[str, str]:
         if not LABEL_KEY_RE.match(key):
             raise InvalidArgument.for_field(
                 f"camera.labels[{key[:64]!r}]",
-                "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter or digit")
+                "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter "  # noqa: RUF001
+                "or digit")
         out[key] = clean_text(value, f"camera.labels[{key!r}]", max_len=200)
     return out
 
@@ -209,9 +229,10 @@ class CameraService:
         """Create a camera with a fresh stream key; names are unique case-insensitively."""
         name = clean_text(fields.name, "camera.name", max_len=200, required=True)
         mode = fields.ingest_mode or IngestMode.PUSH
+        now = utcnow()
         row = CameraRow(
             name=name,
-            name_key=name.lower(),
+            name_key=name_key(name),
             description=clean_text(fields.description, "camera.description", max_len=2000,
                                    multiline=True),
             location=clean_text(fields.location, "camera.location", max_len=200),
@@ -221,6 +242,10 @@ class CameraService:
             recording_enabled=fields.recording_enabled,
             stream_key=new_stream_key(),
             status=CameraStatus.OFFLINE.value,
+            # One instant for all three, so a new camera's update_time equals its create_time.
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
         )
         labels = _check_labels(fields.labels)
         row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
@@ -284,7 +309,7 @@ class CameraService:
         try:
             async with self._sessions.begin() as session:
                 row = await self._load(session, camera_id)
-                mode = IngestMode(changes.get("ingest_mode", row.ingest_mode))
+                mode = IngestMode(str(changes.get("ingest_mode", row.ingest_mode)))
                 if "source_url" in paths:
                     changes["source_url"] = _check_source_url(fields.source_url, mode)
                 elif mode is IngestMode.PUSH and row.source_url:
@@ -293,9 +318,10 @@ class CameraService:
                     _check_source_url("", mode)
                 if "name" in changes:
                     name = str(changes["name"])
-                    if name.lower() != row.name_key:
-                        await self._ensure_name_free(session, name.lower(), name)
-                    changes["name_key"] = name.lower()
+                    key = name_key(name)
+                    if key != row.name_key:
+                        await self._ensure_name_free(session, key, name)
+                    changes["name_key"] = key
                 for key, value in changes.items():
                     setattr(row, key, value)
                 if labels is not None:
@@ -326,7 +352,7 @@ class CameraService:
         action = CameraAction.START_RECORDING if enabled else CameraAction.STOP_RECORDING
         return (await self.batch([require_id(camera_id)], action))[0]
 
-    async def batch(self, ids: Sequence[str], action: CameraAction) -> list[CameraRow]:
+    async def batch(self, ids: Sequence[str], action: CameraAction) -> CameraRows:
         """Apply `action` to every camera in `ids` in one transaction, or to none of them."""
         if not ids:
             raise InvalidArgument.for_field("ids", "name at least one camera")

@@ -67,7 +67,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, authenticator: Authenticator, audit: AuditLog, settings: Settings) -> None:
         self._auth = authenticator
         self._audit = audit
-        self._proxies = settings.trusted_proxies
+        self._proxies = None if settings.trust_any_proxy else settings.trusted_proxies
 
     async def intercept_service(
         self,

@@ -19,7 +19,9 @@ def peer_address(peer: str) -> str:
     return peer
 
 
-def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+def _trusted(address: str, proxies: Sequence[Network] | None) -> bool:
+    if proxies is None:  # '*': every peer is a proxy (the server is reachable only through one)
+        return True
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -27,10 +29,13 @@ def _trusted(address: str, proxies: Sequence[Network]) -> bool:
     return any(ip in net for net in proxies)
 
 
-def client_address(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
+def client_address(
+    peer: str, forwarded_for: str | None, proxies: Sequence[Network] | None
+) -> str:
     """The caller's address. x-forwarded-for is believed only when the direct peer is a trusted
     proxy, and then only up to the first hop that is not itself a trusted proxy (rightmost
-    untrusted), so a client cannot forge its address by sending the header itself."""
+    untrusted), so a client cannot forge its address by sending the header itself. `proxies`
+    None trusts every peer."""
     address = peer_address(peer)
     if not forwarded_for or not _trusted(address, proxies):
         return address

@@ -1,0 +1,177 @@
+"""The browser's path: grpc-web and CORS through a real Envoy, and plain gRPC through it too."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import ipaddress
+import struct
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc
+
+from tests.conftest import PlatformFactory
+from tests.support.envoy import running_envoy
+from tests.support.platform import ADMIN_PASSWORD, Platform
+
+
+@pytest.fixture
+async def envoy_port(platform: Platform, tmp_path: Path) -> AsyncIterator[int]:
+    async with running_envoy([("127.0.0.1", platform.plane.port)], tmp_path) as port:
+        yield port
+
+
+def _grpc_web_call(
+    port: int, method: str, message: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, str], list[bytes], dict[str, str]]:
+    """POST one grpc-web request; returns HTTP status, headers, data frames and trailers."""
+    body = struct.pack(">BI", 0, len(message)) + message
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{method}",
+        data=body,
+        method="POST",
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        raw, status, resp_headers = resp.read(), resp.status, dict(resp.headers.items())
+    frames, trailers, i = [], {}, 0
+    while i < len(raw):
+        flag, length = struct.unpack(">BI", raw[i : i + 5])
+        payload = raw[i + 5 : i + 5 + length]
+        i += 5 + length
+        if flag & 0x80:
+            for line in payload.decode().split("\r\n"):
+                if line:
+                    key, _, value = line.partition(":")
+                    trailers[key.strip().lower()] = value.strip()
+        else:
+            frames.append(payload)
+    return status, {k.lower(): v for k, v in resp_headers.items()}, frames, trailers
+
+
+async def test_grpc_web_login_and_list_through_envoy(envoy_port: int) -> None:
+    login = auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD).SerializeToString()
+    status, _, frames, trailers = await asyncio.to_thread(
+        _grpc_web_call, envoy_port, "/camfleet.v1.AuthService/Login", login, {}
+    )
+    assert status == 200 and trailers.get("grpc-status") == "0", trailers
+    token = auth_pb2.LoginResponse.FromString(frames[0]).tokens.access_token
+    status, _, frames, trailers = await asyncio.to_thread(
+        _grpc_web_call,
+        envoy_port,
+        "/camfleet.v1.CameraService/ListCameras",
+        camera_pb2.ListCamerasRequest(page_size=5).SerializeToString(),
+        {"authorization": f"Bearer {token}"},
+    )
+    assert trailers.get("grpc-status") == "0", trailers
+    assert camera_pb2.ListCamerasResponse.FromString(frames[0]).total_size >= 0
+
+
+async def test_grpc_web_errors_carry_status_message_and_details(envoy_port: int) -> None:
+    status, headers, frames, trailers = await asyncio.to_thread(
+        _grpc_web_call, envoy_port, "/camfleet.v1.CameraService/ListCameras", b"", {}
+    )
+    # Errors may come in trailers or, without a body, in the headers: a client reads both.
+    meta = {**headers, **trailers}
+    assert meta["grpc-status"] == str(grpc.StatusCode.UNAUTHENTICATED.value[0])
+    assert "needs a credential" in urllib.parse.unquote(meta["grpc-message"])
+    assert base64.b64decode(meta["grpc-status-details-bin"] + "==")
+
+
+async def test_cors_preflight_allows_the_browser_headers(envoy_port: int) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{envoy_port}/camfleet.v1.CameraService/ListCameras",
+        method="OPTIONS",
+        headers={
+            "origin": "http://127.0.0.1:5173",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type,x-grpc-web,x-user-agent",
+        },
+    )
+    resp = await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
+    allowed = resp.headers["access-control-allow-headers"]
+    for header in ("authorization", "x-grpc-web", "x-user-agent", "grpc-timeout"):
+        assert header in allowed
+    assert resp.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
+    assert "grpc-status-details-bin" in resp.headers["access-control-expose-headers"]
+
+
+async def test_plain_grpc_through_the_same_listener(envoy_port: int, platform: Platform) -> None:
+    camera = await platform.new_camera()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{envoy_port}") as channel:
+        login = await auth_pb2_grpc.AuthServiceStub(channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD)
+        )
+        got = await camera_pb2_grpc.CameraServiceStub(channel).GetCamera(
+            camera_pb2.GetCameraRequest(id=camera.id),
+            metadata=(("authorization", f"Bearer {login.tokens.access_token}"),),
+        )
+    assert got.camera.name == camera.name
+
+
+def test_compose_config_is_valid_for_envoy() -> None:
+    from tests.support.envoy import envoy_binary
+    from tests.support.processes import ROOT
+
+    result = __import__("subprocess").run(
+        [
+            envoy_binary(),
+            "--mode",
+            "validate",
+            "-c",
+            str(ROOT / "envoy" / "envoy.yaml"),
+            "--disable-hot-restart",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _grpc_web_from(source: str, port: int, method: str, message: bytes) -> dict[str, str]:
+    """A grpc-web call whose TCP connection starts from loopback address `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request(
+            "POST",
+            method,
+            body=struct.pack(">BI", 0, len(message)) + message,
+            headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        return {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+async def test_audit_shows_the_browser_address_behind_a_trusted_proxy(
+    make_platform: PlatformFactory, tmp_path: Path
+) -> None:
+    behind = await make_platform(trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    bad = auth_pb2.LoginRequest(username="admin", password="not-it").SerializeToString()
+    async with running_envoy([("127.0.0.1", behind.plane.port)], tmp_path) as port:
+        await asyncio.to_thread(
+            _grpc_web_from, "127.0.0.2", port, "/camfleet.v1.AuthService/Login", bad
+        )
+    failed = await behind.audit_logs('action = "auth.login_failed"')
+    assert [a.source_address for a in failed] == ["127.0.0.2"]
+
+
+async def test_a_direct_client_cannot_claim_another_address(platform: Platform) -> None:
+    name = f"nobody-{id(platform)}-{asyncio.get_running_loop().time()}"
+    with pytest.raises(grpc.aio.AioRpcError):
+        await platform.auth.Login(
+            auth_pb2.LoginRequest(username=name, password="not-it"),
+            metadata=(("x-forwarded-for", "127.0.0.9"),),
+        )
+    failed = await platform.audit_logs(f'action = "auth.login_failed" AND actor = "{name}"')
+    assert [a.source_address for a in failed] == ["127.0.0.1"]
