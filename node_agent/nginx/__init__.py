@@ -1,0 +1,1 @@
+"""nginx with the rtmp module, run and configured by the agent."""

@@ -1,0 +1,147 @@
+"""Run a child process, restart it with backoff when it dies, and notice crash loops.
+
+Used for nginx now and ffmpeg recorders later. The child gets SIGTERM on stop (SIGKILL if it
+does not go in time), and a parent-death signal so an agent killed with -9 leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node_agent.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+_SETPRIV = shutil.which("setpriv")
+
+
+def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    """`argv` run so that it gets SIGTERM if the agent dies (even by SIGKILL).
+
+    util-linux's setpriv sets PR_SET_PDEATHSIG and execs; a Python preexec_fn would do the same
+    but forces a fork with Python code in the child, unsafe with gRPC's threads running.
+    """
+    if _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
+
+
+@dataclass
+class ExitRecord:
+    """One unexpected exit of the child."""
+
+    time: float
+    returncode: int
+    uptime: float
+
+
+@dataclass
+class Supervisor:
+    """Keeps `argv` running until stop(). `on_exit` hears about every unexpected exit."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    cwd: Path | None = None
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
+    # A child that ran this long was healthy: the backoff starts over.
+    healthy_after_s: float = 10.0
+    # This many exits within `crash_window_s` is a crash loop.
+    crash_limit: int = 5
+    crash_window_s: float = 60.0
+    on_exit: Callable[[ExitRecord, bool], None] | None = None
+    exits: list[ExitRecord] = field(default_factory=list)
+    restarts: int = 0
+    _proc: asyncio.subprocess.Process | None = None
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+    _started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running child, if any."""
+        return self._proc.pid if self._proc and self._proc.returncode is None else None
+
+    @property
+    def crash_looping(self) -> bool:
+        """True when the child died `crash_limit` times within the window."""
+        recent = [e for e in self.exits if e.time > time.monotonic() - self.crash_window_s]
+        return len(recent) >= self.crash_limit
+
+    async def start(self) -> None:
+        """Spawn the child and keep it running in the background."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"supervise-{self.name}")
+        await asyncio.wait_for(self._started.wait(), timeout=10)
+
+    async def wait_for_restart(self, old_pid: int, timeout: float = 30.0) -> int:
+        """Wait until a child other than `old_pid` runs; its PID."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid is not None and self.pid != old_pid:
+                return self.pid
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"{self.name} did not restart within {timeout}s")
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            return await asyncio.create_subprocess_exec(
+                *with_parent_death_signal(self.argv), cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._proc = await self._spawn()
+            except OSError as exc:
+                log.error("cannot start %s: %s", self.name, exc)
+                self._record(ExitRecord(time.monotonic(), -1, 0.0))
+                await asyncio.sleep(self.backoff.next_delay())
+                continue
+            started = time.monotonic()
+            self._started.set()
+            code = await self._proc.wait()
+            if self._stopping:
+                return
+            uptime = time.monotonic() - started
+            if uptime >= self.healthy_after_s:
+                self.backoff.reset()
+            self._record(ExitRecord(time.monotonic(), code, uptime))
+            delay = self.backoff.next_delay()
+            log.warning("%s exited with %s after %.1fs; restarting in %.1fs",
+                        self.name, code, uptime, delay)
+            await asyncio.sleep(delay)
+            self.restarts += 1
+
+    def _record(self, record: ExitRecord) -> None:
+        self.exits = [*self.exits[-50:], record]
+        if self.on_exit is not None:
+            self.on_exit(record, self.crash_looping)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the child (SIGKILL after `timeout`) and stop restarting it."""
+        self._stopping = True
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
