@@ -82,21 +82,24 @@ class Supervisor:
         self._task = asyncio.create_task(self._run(), name=f"supervise-{self.name}")
         await asyncio.wait_for(self._started.wait(), timeout=10)
 
-    async def wait_for_restart(self, old_pid: int, timeout: float = 30.0) -> int:
+    async def wait_for_restart(self, old_pid: int, within_s: float = 30.0) -> int:
         """Wait until a child other than `old_pid` runs; its PID."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             if self.pid is not None and self.pid != old_pid:
                 return self.pid
             await asyncio.sleep(0.05)
-        raise TimeoutError(f"{self.name} did not restart within {timeout}s")
+        raise TimeoutError(f"{self.name} did not restart within {within_s}s")
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             return await asyncio.create_subprocess_exec(
-                *with_parent_death_signal(self.argv), cwd=self.cwd,
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+                *with_parent_death_signal(self.argv),
+                cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
             )
 
     async def _run(self) -> None:
@@ -118,8 +121,9 @@ class Supervisor:
                 self.backoff.reset()
             self._record(ExitRecord(time.monotonic(), code, uptime))
             delay = self.backoff.next_delay()
-            log.warning("%s exited with %s after %.1fs; restarting in %.1fs",
-                        self.name, code, uptime, delay)
+            log.warning(
+                "%s exited with %s after %.1fs; restarting in %.1fs", self.name, code, uptime, delay
+            )
             await asyncio.sleep(delay)
             self.restarts += 1
 
@@ -128,15 +132,15 @@ class Supervisor:
         if self.on_exit is not None:
             self.on_exit(record, self.crash_looping)
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the child (SIGKILL after `timeout`) and stop restarting it."""
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the child (SIGKILL after `grace_s`) and stop restarting it."""
         self._stopping = True
         proc = self._proc
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), timeout)
+                await asyncio.wait_for(proc.wait(), grace_s)
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()

@@ -216,9 +216,9 @@ def load_settings(
         admin_password=raw["admin_password"],
         ingest_rtmp_url=raw["ingest_rtmp_url"].rstrip("/"),
         hls_base_url=raw["hls_base_url"].rstrip("/"),
-        trusted_proxies=() if raw["trusted_proxies"].strip() == "*" else _networks(
-            raw["trusted_proxies"]
-        ),
+        trusted_proxies=()
+        if raw["trusted_proxies"].strip() == "*"
+        else _networks(raw["trusted_proxies"]),
         trust_any_proxy=raw["trusted_proxies"].strip() == "*",
         access_token_ttl=_seconds("CAMFLEET_ACCESS_TOKEN_TTL", raw["access_token_ttl"]),
         refresh_token_ttl=_seconds("CAMFLEET_REFRESH_TOKEN_TTL", raw["refresh_token_ttl"]),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -16,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import jwt
 import pytest
+from camfleet.v1 import api_token_pb2, auth_pb2, camera_pb2, common_pb2, user_pb2
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from camfleet.v1 import auth_pb2, camera_pb2, common_pb2, user_pb2
 from server.auth.access_tokens import SigningKeys
 from server.auth.permissions import Permission
 from server.db.engine import session_factory
@@ -27,7 +29,7 @@ from server.db.models import SigningKeyRow
 from tests.conftest import PlatformFactory
 from tests.support.assertions import audit_since, now_filter, refused
 from tests.support.databases import REDIS_URL
-from tests.support.platform import Metadata, Platform, bearer, mask
+from tests.support.platform import ADMIN_PASSWORD, Metadata, Platform, bearer, mask
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 VIEWER_PERMISSIONS = ["cameras.read", "recordings.read", "streams.read"]
@@ -111,7 +113,8 @@ async def isolated_limits(
     the session's, which is cleaned up at the end) so failures of other tests do not count."""
     overrides: dict[str, object] = {"login_limit_window": LONG_WINDOW, **limits}
     if platform.backend == "postgres":
-        overrides["redis_prefix"] = f"{platform.settings.redis_prefix}limits-{secrets.token_hex(4)}:"
+        prefix = platform.settings.redis_prefix
+        overrides["redis_prefix"] = f"{prefix}limits-{secrets.token_hex(4)}:"
     return await make_platform(**overrides)
 
 
@@ -133,7 +136,7 @@ async def fail_login(platform: Platform, username: str) -> None:
 
 async def test_admin_login_returns_tokens_and_the_user(platform: Platform) -> None:
     before = datetime.now(UTC)
-    resp = await platform.login("admin", "admin-password-1")
+    resp = await platform.login("admin", ADMIN_PASSWORD)
 
     assert resp.user.username == "admin"
     assert resp.user.role == common_pb2.ROLE_ADMIN
@@ -152,7 +155,7 @@ async def test_admin_login_returns_tokens_and_the_user(platform: Platform) -> No
 
 
 async def test_whoami_shows_user_method_and_permissions(platform: Platform) -> None:
-    resp = await platform.login("admin", "admin-password-1")
+    resp = await platform.login("admin", ADMIN_PASSWORD)
     me = await whoami(platform, bearer(resp.tokens.access_token))
     assert me.user.id == resp.user.id
     assert me.auth_method == "password"
@@ -167,7 +170,9 @@ async def test_whoami_shows_user_method_and_permissions(platform: Platform) -> N
 
 
 async def test_username_is_case_insensitive_at_login(platform: Platform) -> None:
-    user, password = await platform.create_user(common_pb2.ROLE_VIEWER, name=f"Mixed{secrets.token_hex(3)}")
+    user, password = await platform.create_user(
+        common_pb2.ROLE_VIEWER, name=f"Mixed{secrets.token_hex(3)}"
+    )
     resp = await platform.login(user.username.upper(), password)
     assert resp.user.id == user.id
 
@@ -185,8 +190,13 @@ async def test_wrong_password_and_unknown_user_look_the_same(platform: Platform)
 
 @pytest.mark.parametrize(
     ("username", "password", "field"),
-    [("", "some-password", "username"), ("someone", "", "password"), ("x" * 65, "pw-123456", "username")],
-    ids=["empty-username", "empty-password", "long-username"],
+    [
+        ("", "some-password", "username"),
+        ("someone", "", "password"),
+        ("x" * 65, "pw-123456", "username"),
+        ("nul\x00name", "pw-123456", "username"),
+    ],
+    ids=["empty-username", "empty-password", "long-username", "nul-in-username"],
 )
 async def test_login_with_missing_fields_is_invalid_argument(
     platform: Platform, username: str, password: str, field: str
@@ -210,7 +220,9 @@ async def test_disabled_user_cannot_log_in(platform: Platform) -> None:
 
 async def test_api_account_cannot_log_in_with_a_password(platform: Platform) -> None:
     user, password = await platform.create_user(common_pb2.ROLE_API)
-    refusal = await refused(platform.login(user.username, password), grpc.StatusCode.PERMISSION_DENIED)
+    refusal = await refused(
+        platform.login(user.username, password), grpc.StatusCode.PERMISSION_DENIED
+    )
     assert "API token" in refusal.message
 
 
@@ -241,15 +253,16 @@ async def test_refresh_rotates_the_pair(platform: Platform) -> None:
     assert refreshed.tokens.refresh_token != login.tokens.refresh_token
     assert refreshed.tokens.access_token != login.tokens.access_token
     # Same session: the new access token carries the session id of the login.
-    old, new = unverified_claims(login.tokens.access_token), unverified_claims(refreshed.tokens.access_token)
-    assert old["sid"] == new["sid"]
+    old = unverified_claims(login.tokens.access_token)
+    assert unverified_claims(refreshed.tokens.access_token)["sid"] == old["sid"]
     me = await whoami(platform, bearer(refreshed.tokens.access_token))
     assert me.user.id == user.id
     # The new refresh token works in turn.
     again = await platform.auth.Refresh(
         auth_pb2.RefreshRequest(refresh_token=refreshed.tokens.refresh_token)
     )
-    assert again.tokens.refresh_token not in {login.tokens.refresh_token, refreshed.tokens.refresh_token}
+    spent = {login.tokens.refresh_token, refreshed.tokens.refresh_token}
+    assert again.tokens.refresh_token not in spent
 
 
 async def test_reused_refresh_token_revokes_the_whole_session(platform: Platform) -> None:
@@ -314,7 +327,24 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
     short = await make_platform(
         access_token_ttl=timedelta(seconds=1), refresh_token_ttl=timedelta(seconds=1)
     )
-    login = await short.login("admin", "admin-password-1")
+    # The audit check at the end reads with an API token, which does not follow the JWT TTL.
+    # Each admin call here gets a token fresh from a login: they last only a second.
+    async def fresh_admin() -> Metadata:
+        return bearer((await short.login("admin", ADMIN_PASSWORD)).tokens.access_token)
+
+    owner = await short.users.CreateUser(
+        user_pb2.CreateUserRequest(
+            user=user_pb2.User(username="auditor", role=common_pb2.ROLE_API),
+            password="password-123",
+        ),
+        metadata=await fresh_admin(),
+    )
+    auditor = bearer((await short.tokens.CreateApiToken(
+        api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
+            name="auditor", owner_user_id=owner.user.id, scopes=["audit.read"])),
+        metadata=await fresh_admin(),
+    )).secret)
+    login = await short.login("admin", ADMIN_PASSWORD)
     await whoami(short, bearer(login.tokens.access_token))
     # JWT expiry has a resolution of one second.
     await asyncio.sleep(2.1)
@@ -324,8 +354,7 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
     )
     assert expired_refresh.reason == "TOKEN_EXPIRED"
     assert "expired" in expired_refresh.message
-    # The audit check needs a live admin token (the fixture's has expired as well).
-    short.admin = bearer((await short.login("admin", "admin-password-1")).tokens.access_token)
+    short.admin = auditor
     message = await denied_with_audit(short, bearer(login.tokens.access_token), "TOKEN_EXPIRED")
     assert "refresh it or log in again" in message
 
@@ -347,9 +376,22 @@ async def test_logout_ends_the_current_session(platform: Platform) -> None:
     assert refusal.reason == "TOKEN_REVOKED"
 
 
+async def test_logout_counts_the_refresh_tokens_that_stopped_working(platform: Platform) -> None:
+    _, _, login = await session_of(platform)
+    refreshed = await platform.auth.Refresh(
+        auth_pb2.RefreshRequest(refresh_token=login.tokens.refresh_token)
+    )
+    resp = await platform.auth.Logout(
+        auth_pb2.LogoutRequest(), metadata=bearer(refreshed.tokens.access_token)
+    )
+    # The spent first token had already stopped working: one session, one token.
+    assert resp.revoked_count == 1
+
+
 async def test_logout_by_refresh_token_ends_that_session_only(platform: Platform) -> None:
     user, password, first = await session_of(platform)
     second = await platform.login(user.username, password)
+    await whoami(platform, bearer(second.tokens.access_token))  # cached by the server now
     resp = await platform.auth.Logout(
         auth_pb2.LogoutRequest(refresh_token=second.tokens.refresh_token),
         metadata=bearer(first.tokens.access_token),
@@ -464,7 +506,10 @@ async def _rs256_header(p: Platform, v: Victim) -> str:
 async def _hs512_with_real_key(p: Platform, v: Victim) -> str:
     kid, key = await active_signing_key(p)
     claims = claims_for(v.user_id, v.session_id)
-    return "Bearer " + jwt.encode(claims, key, algorithm="HS512", headers={"kid": kid})
+    header = b64json({"alg": "HS512", "typ": "JWT", "kid": kid})
+    body = b64json(claims)
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha512).digest()
+    return f"Bearer {header}.{body}.{b64url(signature)}"
 
 
 async def _not_an_access_token(p: Platform, v: Victim) -> str:
@@ -519,30 +564,38 @@ ATTACKS: dict[str, tuple[Forge, str, str]] = {
 }
 
 
-@pytest.mark.parametrize("attack", list(ATTACKS))
-async def test_forged_or_malformed_credentials_are_refused(platform: Platform, attack: str) -> None:
-    forge, reason, hint = ATTACKS[attack]
+@pytest.fixture(scope="module")
+async def victim(platform: Platform) -> Victim:
+    """One genuine session that every attack starts from (logins cost an argon2 hash each)."""
     user, _, login = await session_of(platform)
     admin = await whoami(platform, platform.admin)
-    victim = Victim(
+    return Victim(
         user_id=user.id,
         session_id=str(unverified_claims(login.tokens.access_token)["sid"]),
         access_token=login.tokens.access_token,
         refresh_token=login.tokens.refresh_token,
         admin_id=admin.user.id,
     )
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+async def test_forged_or_malformed_credentials_are_refused(
+    platform: Platform, victim: Victim, attack: str
+) -> None:
+    forge, reason, hint = ATTACKS[attack]
     authorization = await forge(platform, victim)
     metadata: Metadata = (("authorization", authorization),) if authorization else ()
 
     message = await denied_with_audit(platform, metadata, reason)
     assert hint in message, message
-    # A protected method that needs a permission refuses it the same way (never INTERNAL).
+    # A method that needs a permission refuses it the same way (never INTERNAL).
     await refused(
         platform.cameras.ListCameras(camera_pb2.ListCamerasRequest(), metadata=metadata),
         UNAUTHENTICATED,
     )
-    # The genuine token of the same session still works: the attack did not end it.
-    assert (await whoami(platform, bearer(login.tokens.access_token))).user.id == user.id
+    # The genuine token of the session still works: the attack did not end it.
+    me = await whoami(platform, bearer(victim.access_token))
+    assert me.user.id == victim.user_id
 
 
 async def test_token_of_a_deleted_user_is_refused(platform: Platform) -> None:
@@ -559,7 +612,7 @@ async def test_token_of_a_deleted_user_is_refused(platform: Platform) -> None:
 
 async def test_signing_key_rotation(make_platform: PlatformFactory) -> None:
     p = await make_platform()
-    before = await p.login("admin", "admin-password-1")
+    before = await p.login("admin", ADMIN_PASSWORD)
     old_kid = jwt.get_unverified_header(before.tokens.access_token)["kid"]
 
     # As `python -m server rotate-signing-key` does: another process rotates in the database.
@@ -569,7 +622,7 @@ async def test_signing_key_rotation(make_platform: PlatformFactory) -> None:
     # Tokens signed by the retired key keep working until they expire.
     assert (await whoami(p, bearer(before.tokens.access_token))).user.username == "admin"
     # New logins and refreshes are signed with the new key.
-    after = await p.login("admin", "admin-password-1")
+    after = await p.login("admin", ADMIN_PASSWORD)
     assert jwt.get_unverified_header(after.tokens.access_token)["kid"] == new_kid
     refreshed = await p.auth.Refresh(
         auth_pb2.RefreshRequest(refresh_token=before.tokens.refresh_token)
@@ -644,3 +697,19 @@ async def test_failed_logins_per_address_are_limited(
     assert "try again in" in limited.message
     rows = await audit_since(p, since, "auth.rate_limited", f'actor = "{user.username}"')
     assert [r.details["limit"] for r in rows] == ["addr"]
+
+
+async def test_concurrent_guesses_cannot_exceed_the_username_limit(
+    platform: Platform, make_platform: PlatformFactory
+) -> None:
+    p = await isolated_limits(platform, make_platform, login_limit_per_user=3)
+    user, password = await p.create_user(common_pb2.ROLE_VIEWER)
+    # A burst of guesses at once: checking the limit first and counting only after the slow
+    # password check would let every one of them through.
+    attempts = [p.login(user.username, f"guess-{i}-password") for i in range(8)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    codes = [r.code() for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(codes) == len(attempts)
+    assert codes.count(UNAUTHENTICATED) == 3, codes
+    assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 5, codes
+    await refused(p.login(user.username, password), grpc.StatusCode.RESOURCE_EXHAUSTED)

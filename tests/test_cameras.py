@@ -6,6 +6,7 @@ with a label no other test uses (`labels.t = <uuid>`) and lists through that lab
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -15,10 +16,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
+from camfleet.v1 import audit_pb2, camera_pb2, common_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from camfleet.v1 import audit_pb2, camera_pb2, common_pb2
 from server.cameras.playback import verify_playback
 from server.common.secrets_store import load_or_create_secret
 from server.db.engine import session_factory
@@ -112,12 +113,16 @@ async def create(
     return resp.camera
 
 
-def create_call(platform: Platform, **fields: Any) -> Awaitable[Any]:
-    """A CreateCamera call as admin (to await or hand to expect_status)."""
+def create_call_as(platform: Platform, metadata: Metadata, **fields: Any) -> Awaitable[Any]:
+    """A CreateCamera call with the given credentials (to await or hand to expect_status)."""
     return platform.cameras.CreateCamera(
-        camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(**fields)),
-        metadata=platform.admin,
+        camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(**fields)), metadata=metadata
     )
+
+
+def create_call(platform: Platform, **fields: Any) -> Awaitable[Any]:
+    """A CreateCamera call as admin."""
+    return create_call_as(platform, platform.admin, **fields)
 
 
 async def get(platform: Platform, camera_id: str) -> camera_pb2.Camera:
@@ -276,12 +281,29 @@ async def test_duplicate_name_is_already_exists_case_insensitively(platform: Pla
     count = await camera_count(platform)
     for clash in (name, name.upper(), name.lower(), f"  {name}  "):
         err = await expect_status(
-            create_call(platform, name=clash, labels={"t": tag}), Code.ALREADY_EXISTS, "already exists"
+            create_call(platform, name=clash, labels={"t": tag}),
+            Code.ALREADY_EXISTS, "already exists",
         )
         info, _ = rich_status(err)
         assert info.reason == "ALREADY_EXISTS"
     assert await camera_count(platform) == count
     assert [c.name for c in await tagged(platform, tag)] == [name]
+
+
+async def test_concurrent_creates_of_one_name_make_one_camera(platform: Platform) -> None:
+    tag = new_tag()
+    name = unique_name("race")
+    results = await asyncio.gather(
+        *(create(platform, tag, name if i % 2 else name.upper()) for i in range(8)),
+        return_exceptions=True,
+    )
+    created = [r for r in results if isinstance(r, camera_pb2.Camera)]
+    refused = [r for r in results if not isinstance(r, camera_pb2.Camera)]
+    assert len(created) == 1, results
+    for err in refused:
+        assert isinstance(err, grpc.aio.AioRpcError), err
+        assert err.code() == Code.ALREADY_EXISTS, (err.code(), err.details())
+    assert [c.id for c in await tagged(platform, tag)] == [created[0].id]
 
 
 async def test_bad_names_are_invalid_argument_naming_camera_name(platform: Platform) -> None:
@@ -310,7 +332,7 @@ async def test_bad_names_are_invalid_argument_naming_camera_name(platform: Platf
 
 async def test_name_whose_lowercase_is_longer_is_accepted(platform: Platform) -> None:
     # "İ" (U+0130) lower-cases to two code points; a 150-character name is within the
-    # documented 1–200, so it must be accepted (not INTERNAL from a too-long key column).
+    # documented 1 to 200, so it must be accepted (not INTERNAL from a too-long key column).
     tag = new_tag()
     name = "\u0130" * 140 + secrets.token_hex(5)
     cam = await create(platform, tag, name)
@@ -392,7 +414,7 @@ async def test_bad_label_keys_and_values_are_refused(platform: Platform) -> None
     for key in ("Site", "", "-lead", ".lead", "a b", "k" * 64, "ключ", "a/b", "a\x00"):
         await expect_invalid(
             create_call(platform, name=unique_name(), labels={"t": tag, key: "v"}),
-            "camera.labels", "keys are 1–63 characters", prefix=True,
+            "camera.labels", "keys are 1\u201363 characters", prefix=True,
         )
     await expect_invalid(
         create_call(platform, name=unique_name(), labels={"t": tag, "k": "v" * 201}),
@@ -420,16 +442,14 @@ async def test_bad_label_keys_and_values_are_refused(platform: Platform) -> None
 
 async def test_get_unknown_and_malformed_ids(platform: Platform) -> None:
     missing = str(uuid.uuid4())
+    stub, md = platform.cameras, platform.admin
     err = await expect_status(
-        platform.cameras.GetCamera(camera_pb2.GetCameraRequest(id=missing), metadata=platform.admin),
+        stub.GetCamera(camera_pb2.GetCameraRequest(id=missing), metadata=md),
         Code.NOT_FOUND, missing,
     )
     assert rich_status(err)[0].reason == "NOT_FOUND"
     for bad in ("", "not-a-uuid", "1 OR 1=1", "' OR ''='", "x" * ONE_MB, missing + "x"):
-        await expect_invalid(
-            platform.cameras.GetCamera(camera_pb2.GetCameraRequest(id=bad), metadata=platform.admin),
-            "id",
-        )
+        await expect_invalid(stub.GetCamera(camera_pb2.GetCameraRequest(id=bad), metadata=md), "id")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -956,12 +976,15 @@ async def test_activation_and_recording_flags_are_audited(platform: Platform) ->
     off = (await stub.DeactivateCamera(
         camera_pb2.DeactivateCameraRequest(id=cam.id), metadata=md)).camera
     assert off.active is False
-    on = (await stub.ActivateCamera(camera_pb2.ActivateCameraRequest(id=cam.id), metadata=md)).camera
+    on = (await stub.ActivateCamera(
+        camera_pb2.ActivateCameraRequest(id=cam.id), metadata=md)).camera
     assert on.active is True
-    rec = (await stub.StartRecording(camera_pb2.StartRecordingRequest(id=cam.id), metadata=md)).camera
+    rec = (await stub.StartRecording(
+        camera_pb2.StartRecordingRequest(id=cam.id), metadata=md)).camera
     assert rec.recording_enabled is True
     assert (await get(platform, cam.id)).recording_enabled is True
-    stop = (await stub.StopRecording(camera_pb2.StopRecordingRequest(id=cam.id), metadata=md)).camera
+    stop = (await stub.StopRecording(
+        camera_pb2.StopRecordingRequest(id=cam.id), metadata=md)).camera
     assert stop.recording_enabled is False
     assert as_time(stop.update_time) > as_time(cam.update_time)
     for action in ("camera.create", "camera.activate", "camera.deactivate",
@@ -1001,7 +1024,8 @@ async def test_batch_applies_to_all(platform: Platform) -> None:
     assert all(c.recording_enabled for c in resp.cameras)
     assert {c.id for c in await tagged(platform, tag, "recording_enabled = true")} == set(ids)
     resp = await batch_call(platform, ids, camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY)
-    assert all(new.stream_key != old.stream_key for new, old in zip(resp.cameras, cams, strict=True))
+    for new, old in zip(resp.cameras, cams, strict=True):
+        assert new.stream_key != old.stream_key
     for cam in cams:
         await assert_audited(platform, cam.id, "camera.start_recording")
         await assert_audited(platform, cam.id, "camera.rotate_stream_key")
@@ -1128,6 +1152,28 @@ async def test_viewer_reads_without_secrets(platform: Platform) -> None:
     assert (await get(platform, cam.id)).source_url == url
 
 
+async def test_viewer_does_not_see_credentials_in_query_strings(platform: Platform) -> None:
+    # Many cameras take credentials as query parameters rather than user:password@.
+    tag = new_tag()
+    cases = {
+        "http://127.0.0.1/video.cgi?user=admin&pwd=hunter2&res=hd":
+            "http://127.0.0.1/video.cgi?user=admin&pwd=***&res=hd",
+        "rtsp://127.0.0.1/live?token=abc123&keyframe=2":
+            "rtsp://127.0.0.1/live?token=***&keyframe=2",
+        "http://u:pw1@127.0.0.1/snap?loginuse=u&loginpas=pw2":
+            "http://u:***@127.0.0.1/snap?loginuse=u&loginpas=***",
+        "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast":
+            "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast",
+    }
+    viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
+    for url, shown in cases.items():
+        cam = await create(platform, tag, ingest_mode=PULL, source_url=url)
+        seen = (await platform.cameras.GetCamera(
+            camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer)).camera
+        assert seen.source_url == shown
+        assert (await get(platform, cam.id)).source_url == url
+
+
 async def test_viewer_cannot_change_anything(platform: Platform) -> None:
     tag = new_tag()
     cam = await create(platform, tag)
@@ -1147,7 +1193,7 @@ async def test_viewer_cannot_change_anything(platform: Platform) -> None:
     for call in denied:
         err = await expect_status(call, Code.PERMISSION_DENIED, "cameras.write", "viewer")
         assert rich_status(err)[0].reason == "PERMISSION_DENIED"
-    assert [c for c in await tagged(platform, tag)] == [cam]
+    assert await tagged(platform, tag) == [cam]
     for action in ("camera.update", "camera.delete", "camera.rotate_stream_key",
                    "camera.deactivate", "camera.start_recording"):
         assert await audit_rows(platform, cam.id, action) == []
@@ -1169,6 +1215,35 @@ async def test_operator_manages_cameras_and_sees_keys(platform: Platform) -> Non
     assert urls.rtmp_publish_url.endswith(cam.stream_key)
     await assert_audited(platform, cam.id, "camera.create", actor=username)
     await assert_audited(platform, cam.id, "camera.update", actor=username)
+
+
+async def test_api_token_scopes_decide_what_an_integration_sees(platform: Platform) -> None:
+    tag = new_tag()
+    cam = await create(platform, tag)
+    reader = bearer(await platform.api_token(["cameras.read"]))
+    keyholder = bearer(await platform.api_token(["cameras.read", "stream_keys.read"]))
+    request = camera_pb2.GetCameraRequest(id=cam.id)
+    assert (await platform.cameras.GetCamera(request, metadata=reader)).camera.stream_key == ""
+    seen = (await platform.cameras.GetCamera(request, metadata=keyholder)).camera
+    assert seen.stream_key == cam.stream_key
+    await expect_status(
+        create_call_as(platform, reader, name=unique_name(), labels={"t": tag}),
+        Code.PERMISSION_DENIED, "cameras.write",
+    )
+    await expect_status(
+        platform.cameras.GetStreamUrls(camera_pb2.GetStreamUrlsRequest(id=cam.id),
+                                       metadata=reader),
+        Code.PERMISSION_DENIED, "streams.read",
+    )
+    # No credential at all.
+    await expect_status(
+        platform.cameras.ListCameras(camera_pb2.ListCamerasRequest()), Code.UNAUTHENTICATED
+    )
+    await expect_status(
+        create_call_as(platform, bearer("not-a-token"), name=unique_name(), labels={"t": tag}),
+        Code.UNAUTHENTICATED,
+    )
+    assert [c.id for c in await tagged(platform, tag)] == [cam.id]
 
 
 # ---------------------------------------------------------------------------------------------

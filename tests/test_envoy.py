@@ -77,6 +77,7 @@ async def test_grpc_web_errors_carry_status_message_and_details(envoy_port: int)
     status, headers, frames, trailers = await asyncio.to_thread(
         _grpc_web_call, envoy_port, "/camfleet.v1.CameraService/ListCameras", b"", {}
     )
+    assert status == 200 and frames == []  # grpc-web: the error is in the status, not HTTP
     # Errors may come in trailers or, without a body, in the headers: a client reads both.
     meta = {**headers, **trailers}
     assert meta["grpc-status"] == str(grpc.StatusCode.UNAUTHENTICATED.value[0])

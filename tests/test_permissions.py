@@ -221,7 +221,7 @@ def table(mismatches: Sequence[Mismatch]) -> str:
     return f"{len(mismatches)} mismatch(es) with the permission table:\n" + "\n".join(lines)
 
 
-async def _user_session(platform: Platform, role: common_pb2.Role.ValueType) -> tuple[
+async def _user_session(platform: Platform, role: int) -> tuple[
         user_pb2.User, Metadata, Metadata]:
     """A new user of `role` with two independent sessions (the second one is for Logout)."""
     user, password = await platform.create_user(role)

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+# /hls/<camera id>/<expires>/<signature>/<file>; node_agent.http_api.HLS_PATH is the same shape.
+HLS_LOCATION = (
+    r"^/hls/(?<camera>[0-9a-f-]{36})/(?<expires>[0-9]{1,12})/(?<sig>[A-Za-z0-9_-]{16,100})/"
+    r"(?<file>[A-Za-z0-9_.-]{1,64}\.(m3u8|ts))$"
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ http {{
         listen {ports.http_listen};
         # /hls/<camera id>/<expires>/<signature>/<file>: the signature is in the path so the
         # playlist's relative segment URLs carry it too.
-        location ~ "^/hls/(?<camera>[0-9a-f-]{{36}})/(?<expires>[0-9]{{1,12}})/(?<sig>[A-Za-z0-9_-]{{16,100}})/(?<file>[A-Za-z0-9_.-]{{1,64}}\\.(m3u8|ts))$" {{
+        location ~ "{HLS_LOCATION}" {{
             auth_request /_auth_hls;
             auth_request_set $stream_dir $upstream_http_x_stream_dir;
             alias {layout.hls}/$stream_dir/$file;

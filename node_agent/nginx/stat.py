@@ -54,7 +54,9 @@ def parse_stat(xml_text: str, application: str = "live") -> list[StreamStat]:
                     publishing=stream.find("publishing") is not None,
                     width=_int(video, "width"),
                     height=_int(video, "height"),
-                    fps=float(fps_text) if fps_text and fps_text.replace(".", "", 1).isdigit() else 0.0,
+                    fps=float(fps_text)
+                    if fps_text and fps_text.replace(".", "", 1).isdigit()
+                    else 0.0,
                     video_codec=(video.findtext("codec") or "") if video is not None else "",
                     audio_codec=stream.findtext("meta/audio/codec") or "",
                     bytes_in=_int(stream, "bytes_in"),

@@ -83,8 +83,31 @@ class SigningKeys:
         self._active = self._keys[live[-1].kid] if live else None
         self._last_reload = time.monotonic()
 
-    def issue(self, user_id: str, session_id: str, ttl: timedelta) -> tuple[str, datetime]:
-        """A signed access token for `user_id` in session `session_id`, and its expiry."""
+    async def _follow_rotation(self) -> None:
+        """Reload when the database's newest live key is not the one this process signs with.
+
+        `rotate-signing-key` runs in another process (or replica): without this check a running
+        server would go on signing with the retired key until restarted. One indexed read of a
+        tiny table per issued token is cheap next to a login or a refresh.
+        """
+        async with self._sessions() as session:
+            newest = await session.scalar(
+                select(SigningKeyRow.kid)
+                .where(SigningKeyRow.retired_at.is_(None))
+                .order_by(SigningKeyRow.created_at.desc())
+                .limit(1)
+            )
+            if newest is None or (self._active is not None and newest == self._active.kid):
+                return
+            # Read only: the caller may be inside a write transaction (refresh), which a write
+            # here would wait on under SQLite.
+            rows = (await session.scalars(select(SigningKeyRow))).all()
+        self._apply(list(rows))
+
+    async def issue(self, user_id: str, session_id: str, ttl: timedelta) -> tuple[str, datetime]:
+        """A token for `user_id` in session `session_id` signed with the newest live key, and
+        its expiry."""
+        await self._follow_rotation()
         if self._active is None:
             raise RuntimeError("signing keys not loaded")
         now = utcnow()

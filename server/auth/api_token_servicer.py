@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from camfleet.v1 import api_token_pb2, api_token_pb2_grpc
+
 from server.auth.api_tokens import ApiTokenService, NewApiToken, display_prefix
 from server.auth.principal import current_principal
 from server.db.models import ApiTokenRow
@@ -47,7 +48,8 @@ class ApiTokenServicer(api_token_pb2_grpc.ApiTokenServiceServicer):
                 allowed_cidrs=list(t.allowed_cidrs),
                 expires_at=(
                     from_timestamp(t.expire_time, "api_token.expire_time")
-                    if t.HasField("expire_time") else None
+                    if t.HasField("expire_time")
+                    else None
                 ),
                 ttl=from_duration(request.ttl, "ttl") if request.HasField("ttl") else None,
             ),

@@ -74,7 +74,7 @@ def split_token(token: str) -> tuple[str, str] | None:
     """(id, secret) of a well-formed API token string, else None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    token_id, sep, secret = token[len(TOKEN_PREFIX):].partition("_")
+    token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
     if not sep or not secret or len(token_id) != 32 or token_id.strip(_HEX):
         return None
     return str(uuid.UUID(hex=token_id)), secret
@@ -118,14 +118,22 @@ class ApiTokenService:
         if unknown:
             known = ", ".join(sorted(p.value for p in ROLE_PERMISSIONS[Role.ADMIN]))
             raise InvalidArgument.for_field(
-                "api_token.scopes", f"unknown scope {unknown[0][:64]!r}; known scopes: {known}")
+                "api_token.scopes", f"unknown scope {unknown[0][:64]!r}; known scopes: {known}"
+            )
         if not scopes:
             raise InvalidArgument.for_field("api_token.scopes", "at least one scope is required")
         cidrs = _check_cidrs(new.allowed_cidrs)
         now = utcnow()
-        expires = now + new.ttl if new.ttl is not None else new.expires_at
-        if new.ttl is not None and new.ttl <= timedelta(0):
-            raise InvalidArgument.for_field("ttl", "must be positive")
+        expires = new.expires_at
+        if new.ttl is not None:
+            if new.ttl <= timedelta(0):
+                raise InvalidArgument.for_field("ttl", "must be positive")
+            try:
+                expires = now + new.ttl
+            except OverflowError:  # a Duration may span 10000 years; a datetime may not
+                raise InvalidArgument.for_field(
+                    "ttl", "ends after the year 9999; use a shorter lifetime"
+                ) from None
         if expires is not None and expires <= now:
             raise InvalidArgument.for_field("api_token.expire_time", "must be in the future")
         token_id = new_id()
@@ -140,16 +148,25 @@ class ApiTokenService:
             if beyond:
                 raise PermissionDenied(
                     f"user {owner.username} (role {owner.role}) cannot hold scope "
-                    f"{sorted(beyond)[0].value}; a token cannot exceed its owner's role")
+                    f"{sorted(beyond)[0].value}; a token cannot exceed its owner's role"
+                )
             row = ApiTokenRow(
-                id=token_id, name=name, owner_user_id=owner_id, secret_hash=hash_secret(secret),
-                scopes=sorted(p.value for p in scopes), allowed_cidrs=cidrs, expires_at=expires,
+                id=token_id,
+                name=name,
+                owner_user_id=owner_id,
+                secret_hash=hash_secret(secret),
+                scopes=sorted(p.value for p in scopes),
+                allowed_cidrs=cidrs,
+                expires_at=expires,
                 created_by=actor.user_id,
             )
             session.add(row)
-            add_audit(session, "api_token.create", f"api_tokens/{token_id}",
-                      details={"name": name, "owner": owner.username,
-                               "scopes": ",".join(row.scopes)})
+            add_audit(
+                session,
+                "api_token.create",
+                f"api_tokens/{token_id}",
+                details={"name": name, "owner": owner.username, "scopes": ",".join(row.scopes)},
+            )
         return row, f"{TOKEN_PREFIX}{token_id.replace('-', '')}_{secret}"
 
     async def get(self, token_id: str) -> ApiTokenRow:
@@ -167,9 +184,15 @@ class ApiTokenService:
         """A page of tokens."""
         async with self._sessions() as session:
             return await fetch_page(
-                session, select(ApiTokenRow).where(true()), page_size=page_size,
-                page_token=page_token, filter_text=filter_text, order_by=order_by,
-                filter_schema=FILTER, order_schema=ORDER, fingerprint_parts=("api_tokens",),
+                session,
+                select(ApiTokenRow).where(true()),
+                page_size=page_size,
+                page_token=page_token,
+                filter_text=filter_text,
+                order_by=order_by,
+                filter_schema=FILTER,
+                order_schema=ORDER,
+                fingerprint_parts=("api_tokens",),
             )
 
     async def revoke(self, token_id: str) -> ApiTokenRow:
@@ -181,7 +204,11 @@ class ApiTokenService:
                 raise NotFound(f"API token {token_id} does not exist")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-                add_audit(session, "api_token.revoke", f"api_tokens/{token_id}",
-                          details={"name": row.name})
+                add_audit(
+                    session,
+                    "api_token.revoke",
+                    f"api_tokens/{token_id}",
+                    details={"name": row.name},
+                )
         self._cache.forget(token_key(token_id))
         return row

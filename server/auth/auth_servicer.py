@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
+
 from server.auth.principal import current_principal
 from server.auth.sessions import SessionService, TokenPair
 from server.auth.user_servicer import user_to_proto
@@ -39,13 +40,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         pair, user = await self._sessions.refresh(request.refresh_token)
         return auth_pb2.RefreshResponse(tokens=_pair(pair), user=user_to_proto(user))
 
-    async def Logout(self, request: auth_pb2.LogoutRequest, context: Any) -> auth_pb2.LogoutResponse:
+    async def Logout(
+        self, request: auth_pb2.LogoutRequest, context: Any
+    ) -> auth_pb2.LogoutResponse:
         count = await self._sessions.logout(
             current_principal(), request.refresh_token, request.all_sessions
         )
         return auth_pb2.LogoutResponse(revoked_count=count)
 
-    async def WhoAmI(self, request: auth_pb2.WhoAmIRequest, context: Any) -> auth_pb2.WhoAmIResponse:
+    async def WhoAmI(
+        self, request: auth_pb2.WhoAmIRequest, context: Any
+    ) -> auth_pb2.WhoAmIResponse:
         principal = current_principal()
         user = await self._users.get(principal.user_id)
         return auth_pb2.WhoAmIResponse(

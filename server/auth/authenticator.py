@@ -50,7 +50,8 @@ class Authenticator:
         if not authorization:
             raise Unauthenticated(
                 "this call needs a credential: send metadata 'authorization: Bearer <token>' "
-                "(get one from AuthService.Login or an API token)")
+                "(get one from AuthService.Login or an API token)"
+            )
         if scheme.lower() != "bearer" or not credential:
             raise Unauthenticated("authorization metadata must read 'Bearer <token>'")
         if credential.startswith(TOKEN_PREFIX):
@@ -66,23 +67,31 @@ class Authenticator:
         async with self._sessions() as session:
             user = await session.get(UserRow, claims.user_id)
             live = await session.scalar(
-                select(RefreshTokenRow.id).where(
+                select(RefreshTokenRow.id)
+                .where(
                     RefreshTokenRow.family_id == claims.session_id,
                     RefreshTokenRow.user_id == claims.user_id,
                     RefreshTokenRow.revoked_at.is_(None),
-                ).limit(1)
+                )
+                .limit(1)
             )
         if user is None:
             raise Unauthenticated("the account of this token no longer exists")
         if user.disabled:
-            raise Unauthenticated("this account is disabled", reason="ERROR_REASON_ACCOUNT_DISABLED")
+            raise Unauthenticated(
+                "this account is disabled", reason="ERROR_REASON_ACCOUNT_DISABLED"
+            )
         if live is None:
-            raise Unauthenticated("this session has ended; log in again",
-                                  reason="ERROR_REASON_TOKEN_REVOKED")
+            raise Unauthenticated(
+                "this session has ended; log in again", reason="ERROR_REASON_TOKEN_REVOKED"
+            )
         role = Role(user.role)
         principal = Principal(
-            user_id=user.id, username=user.username, role=role,
-            permissions=ROLE_PERMISSIONS[role], auth_method="password",
+            user_id=user.id,
+            username=user.username,
+            role=role,
+            permissions=ROLE_PERMISSIONS[role],
+            auth_method="password",
             session_id=claims.session_id,
         )
         self._cache.put(key, principal)
@@ -97,27 +106,39 @@ class Authenticator:
         entry = self._cache.get(token_key(token_id))
         if entry is None:
             principal, expires_at, cidrs, stored_hash = await self._load_token(token_id)
-            self._cache.put(token_key(token_id), principal, token_expires_at=expires_at,
-                            allowed_cidrs=cidrs, secret_hash=stored_hash)
+            self._cache.put(
+                token_key(token_id),
+                principal,
+                token_expires_at=expires_at,
+                allowed_cidrs=cidrs,
+                secret_hash=stored_hash,
+            )
         else:
             principal, expires_at = entry.principal, entry.token_expires_at
             cidrs, stored_hash = entry.allowed_cidrs, entry.secret_hash
         if not hmac.compare_digest(presented_hash, stored_hash):
             raise Unauthenticated("API token is not valid")
         if expires_at is not None and expires_at <= time.time():
-            raise Unauthenticated("API token has expired; create a new one",
-                                  reason="ERROR_REASON_TOKEN_EXPIRED")
+            raise Unauthenticated(
+                "API token has expired; create a new one", reason="ERROR_REASON_TOKEN_EXPIRED"
+            )
         if cidrs and not _address_in(source_address, cidrs):
             await self._audit.security_event(
-                "api_token.address_refused", f"api_tokens/{token_id}", principal=principal,
-                details={"address": source_address})
+                "api_token.address_refused",
+                f"api_tokens/{token_id}",
+                principal=principal,
+                details={"address": source_address},
+            )
             raise PermissionDenied(
                 f"this API token may not be used from {source_address or 'this address'}",
-                reason="ERROR_REASON_IP_NOT_ALLOWED")
+                reason="ERROR_REASON_IP_NOT_ALLOWED",
+            )
         self._note_use(token_id, source_address, principal)
         return principal
 
-    async def _load_token(self, token_id: str) -> tuple[Principal, float | None, tuple[str, ...], str]:
+    async def _load_token(
+        self, token_id: str
+    ) -> tuple[Principal, float | None, tuple[str, ...], str]:
         async with self._sessions() as session:
             row = await session.get(ApiTokenRow, token_id)
             owner = await session.get(UserRow, row.owner_user_id) if row else None
@@ -126,13 +147,17 @@ class Authenticator:
         if row.revoked_at is not None:
             raise Unauthenticated("API token has been revoked", reason="ERROR_REASON_TOKEN_REVOKED")
         if owner.disabled:
-            raise Unauthenticated("the account of this API token is disabled",
-                                  reason="ERROR_REASON_ACCOUNT_DISABLED")
+            raise Unauthenticated(
+                "the account of this API token is disabled", reason="ERROR_REASON_ACCOUNT_DISABLED"
+            )
         role = Role(owner.role)
         scopes, _ = parse_scopes(list(row.scopes))
         principal = Principal(
-            user_id=owner.id, username=owner.username, role=role,
-            permissions=scopes & ROLE_PERMISSIONS[role], auth_method="api_token",
+            user_id=owner.id,
+            username=owner.username,
+            role=role,
+            permissions=scopes & ROLE_PERMISSIONS[role],
+            auth_method="api_token",
             api_token_id=row.id,
         )
         expires = row.expires_at.timestamp() if row.expires_at else None
@@ -152,16 +177,23 @@ class Authenticator:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _record_use(self, token_id: str, address: str, principal: Principal, audit: bool) -> None:
+    async def _record_use(
+        self, token_id: str, address: str, principal: Principal, audit: bool
+    ) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
-                update(ApiTokenRow).where(ApiTokenRow.id == token_id)
+                update(ApiTokenRow)
+                .where(ApiTokenRow.id == token_id)
                 .values(last_used_at=utcnow(), last_used_address=address)
             )
         if audit:
             await self._audit.security_event(
-                "api_token.new_address", f"api_tokens/{token_id}", outcome="success",
-                principal=principal, details={"address": address})
+                "api_token.new_address",
+                f"api_tokens/{token_id}",
+                outcome="success",
+                principal=principal,
+                details={"address": address},
+            )
 
     async def close(self) -> None:
         """Wait for pending last-used writes (graceful shutdown)."""

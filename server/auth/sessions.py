@@ -9,11 +9,13 @@ it was copied: the whole family is revoked, so the thief and the owner both have
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog, add_audit
@@ -31,7 +33,7 @@ from server.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from server.kv.ratelimit import RateLimiter
+from server.kv.ratelimit import RateLimiter, Verdict
 
 REFRESH_PREFIX = "rt_"
 
@@ -53,7 +55,7 @@ def _hash(token: str) -> str:
 class SessionService:
     """Domain logic of AuthService."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 -- server/app.py wires the collaborators positionally
         self,
         sessions: async_sessionmaker[AsyncSession],
         keys: SigningKeys,
@@ -76,6 +78,8 @@ class SessionService:
             raise InvalidArgument.for_field("username", "is required")
         if not password:
             raise InvalidArgument.for_field("password", "is required")
+        if "\x00" in username:  # no username holds one, and PostgreSQL cannot compare it
+            raise InvalidArgument.for_field("username", "must not contain NUL characters")
         if len(username) > 64 or len(password) > MAX_PASSWORD_LENGTH:
             raise InvalidArgument.for_field(
                 "username" if len(username) > 64 else "password", "is too long"
@@ -83,34 +87,52 @@ class SessionService:
         user_key = f"login:user:{username.lower()}"
         address_key = f"login:addr:{current_call().source_address}"
         await self._check_limits(username, user_key, address_key)
+        address_slot = await self._reserve_attempt(username, user_key, address_key)
 
         async with self._sessions() as session:
-            user = await session.scalar(select(UserRow).where(UserRow.username_key == username.lower()))
-        if not await verify_password(user.password_hash if user else None, password):
-            await self._count_failure(user_key, address_key)
-            await self._audit.security_event(
-                "auth.login_failed", f"users/{user.id}" if user else "",
-                outcome="failure", actor=username, details={"username": username},
+            user = await session.scalar(
+                select(UserRow).where(UserRow.username_key == username.lower())
             )
-            raise Unauthenticated("username or password is incorrect",
-                                  reason="ERROR_REASON_INVALID_CREDENTIALS")
+        if not await verify_password(user.password_hash if user else None, password):
+            # The reserved attempt stays counted: it was a failure.
+            await self._audit.security_event(
+                "auth.login_failed",
+                f"users/{user.id}" if user else "",
+                outcome="failure",
+                actor=username,
+                details={"username": username},
+            )
+            raise Unauthenticated(
+                "username or password is incorrect", reason="ERROR_REASON_INVALID_CREDENTIALS"
+            )
         assert user is not None
-        if user.disabled:
-            await self._audit.security_event("auth.login_failed", f"users/{user.id}",
-                                             outcome="failure", actor=username,
-                                             details={"reason": "account disabled"})
-            raise Unauthenticated("this account is disabled; ask an admin",
-                                  reason="ERROR_REASON_ACCOUNT_DISABLED")
-        if user.role == Role.API.value:
-            await self._audit.security_event("auth.login_failed", f"users/{user.id}",
-                                             actor=username,
-                                             details={"reason": "API account used a password"})
-            raise PermissionDenied("API accounts cannot log in with a password; use an API token")
+        # The right password is not a guess: take the attempt back, and a success clears the
+        # username's failures.
         await self._limiter.reset(user_key, self._window)
+        await self._limiter.release(address_key, address_slot)
+        if user.disabled:
+            await self._audit.security_event(
+                "auth.login_failed",
+                f"users/{user.id}",
+                outcome="failure",
+                actor=username,
+                details={"reason": "account disabled"},
+            )
+            raise Unauthenticated(
+                "this account is disabled; ask an admin", reason="ERROR_REASON_ACCOUNT_DISABLED"
+            )
+        if user.role == Role.API.value:
+            await self._audit.security_event(
+                "auth.login_failed",
+                f"users/{user.id}",
+                actor=username,
+                details={"reason": "API account used a password"},
+            )
+            raise PermissionDenied("API accounts cannot log in with a password; use an API token")
         async with self._sessions.begin() as session:
             user = await session.merge(user)
             user.last_login_at = utcnow()
-            pair = self._open(session, user.id, new_id())
+            pair = await self._open(session, user.id, new_id())
             add_audit(session, "auth.login", f"users/{user.id}", actor=user.username)
         return pair, user
 
@@ -128,11 +150,13 @@ class SessionService:
             if row is None:
                 raise Unauthenticated("refresh token is not valid; log in again")
             if row.revoked_at is not None:
-                raise Unauthenticated("this session has ended; log in again",
-                                      reason="ERROR_REASON_TOKEN_REVOKED")
+                raise Unauthenticated(
+                    "this session has ended; log in again", reason="ERROR_REASON_TOKEN_REVOKED"
+                )
             if row.expires_at <= now:
-                raise Unauthenticated("refresh token has expired; log in again",
-                                      reason="ERROR_REASON_TOKEN_EXPIRED")
+                raise Unauthenticated(
+                    "refresh token has expired; log in again", reason="ERROR_REASON_TOKEN_EXPIRED"
+                )
             # Spend the token atomically: of two concurrent refreshes only one can win.
             spent = await session.execute(
                 update(RefreshTokenRow)
@@ -142,52 +166,69 @@ class SessionService:
             reused = not getattr(spent, "rowcount", 0)
             user = await session.get(UserRow, row.user_id)
             if not reused and user is not None and not user.disabled:
-                pair = self._open(session, user.id, row.family_id)
+                pair = await self._open(session, user.id, row.family_id)
                 return pair, user
         if reused:
             await self._revoke_family(row.family_id)
             await self._audit.security_event(
-                "auth.refresh_token_reused", f"users/{row.user_id}",
+                "auth.refresh_token_reused",
+                f"users/{row.user_id}",
                 details={"session": row.family_id, "action": "session revoked"},
             )
             raise Unauthenticated(
                 "refresh token was already used: the session is revoked for safety; log in again",
                 reason="ERROR_REASON_REFRESH_TOKEN_REUSED",
             )
-        raise Unauthenticated("this account is disabled; ask an admin",
-                              reason="ERROR_REASON_ACCOUNT_DISABLED")
+        raise Unauthenticated(
+            "this account is disabled; ask an admin", reason="ERROR_REASON_ACCOUNT_DISABLED"
+        )
 
     async def logout(self, principal: Principal, refresh_token: str, all_sessions: bool) -> int:
         """End the given session, the caller's current one, or all of the caller's sessions."""
+        ended_session = principal.session_id
         async with self._sessions.begin() as session:
             if all_sessions:
                 where = [RefreshTokenRow.user_id == principal.user_id]
             elif refresh_token:
                 row = await session.scalar(
-                    select(RefreshTokenRow).where(RefreshTokenRow.token_hash == _hash(refresh_token))
+                    select(RefreshTokenRow).where(
+                        RefreshTokenRow.token_hash == _hash(refresh_token)
+                    )
                 )
                 if row is None or row.user_id != principal.user_id:
-                    raise InvalidArgument.for_field("refresh_token",
-                                                    "is not a session of the calling user")
+                    raise InvalidArgument.for_field(
+                        "refresh_token", "is not a session of the calling user"
+                    )
                 where = [RefreshTokenRow.family_id == row.family_id]
+                ended_session = row.family_id
             elif principal.session_id:
                 where = [RefreshTokenRow.family_id == principal.session_id]
             else:
                 raise FailedPrecondition(
-                    "an API token has no session to end; revoke the token instead")
-            result = await session.execute(
-                update(RefreshTokenRow)
-                .where(*where, RefreshTokenRow.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
+                    "an API token has no session to end; revoke the token instead"
+                )
+            live = [*where, RefreshTokenRow.revoked_at.is_(None)]
+            # Spent tokens are revoked too (so reuse detection stays quiet), but only unspent
+            # ones "stop working" in the sense the caller is told about.
+            count = await session.scalar(
+                select(func.count())
+                .select_from(RefreshTokenRow)
+                .where(*live, RefreshTokenRow.used_at.is_(None))
             )
-            count = int(getattr(result, "rowcount", 0) or 0)
-            add_audit(session, "auth.logout", f"users/{principal.user_id}",
-                      details={"all_sessions": str(all_sessions)})
+            await session.execute(update(RefreshTokenRow).where(*live).values(revoked_at=utcnow()))
+            add_audit(
+                session,
+                "auth.logout",
+                f"users/{principal.user_id}",
+                details={"all_sessions": str(all_sessions)},
+            )
         if all_sessions:
             self._cache.forget_user(principal.user_id)
         else:
-            self._cache.forget(session_key(principal.session_id))
-        return count
+            # The session that ended, which need not be the caller's: its access tokens must
+            # stop working now, not when the principal cache expires.
+            self._cache.forget(session_key(ended_session))
+        return int(count or 0)
 
     @property
     def _window(self) -> float:
@@ -195,33 +236,59 @@ class SessionService:
 
     async def _check_limits(self, username: str, user_key: str, address_key: str) -> None:
         s = self._settings
-        for key, limit in ((user_key, s.login_limit_per_user),
-                           (address_key, s.login_limit_per_address)):
+        for key, limit in (
+            (user_key, s.login_limit_per_user),
+            (address_key, s.login_limit_per_address),
+        ):
             verdict = await self._limiter.check(key, limit, self._window)
             if not verdict.allowed:
-                await self._audit.security_event(
-                    "auth.rate_limited", actor=username,
-                    details={"limit": key.split(":")[1], "username": username},
-                )
-                raise ResourceExhausted(
-                    f"too many failed logins; try again in {verdict.retry_after_seconds:.0f} s",
-                    retry_after_seconds=verdict.retry_after_seconds,
-                )
+                await self._refuse_limited(username, key, verdict)
 
-    async def _count_failure(self, user_key: str, address_key: str) -> None:
+    async def _reserve_attempt(self, username: str, user_key: str, address_key: str) -> Verdict:
+        """Count this attempt as a failure before the (slow) password check.
+
+        Counting only after the check would let a burst of concurrent guesses all pass
+        `_check_limits` before the first one is counted. Returns the address verdict, for
+        `release` when the password turns out right.
+        """
         s = self._settings
-        await self._limiter.hit(user_key, s.login_limit_per_user, self._window)
-        await self._limiter.hit(address_key, s.login_limit_per_address, self._window)
+        user = await self._limiter.hit(user_key, s.login_limit_per_user, self._window)
+        address = await self._limiter.hit(address_key, s.login_limit_per_address, self._window)
+        for key, verdict in ((user_key, user), (address_key, address)):
+            if not verdict.allowed:
+                # Refused attempts check no password, so they do not count.
+                await self._limiter.release(user_key, user)
+                await self._limiter.release(address_key, address)
+                await self._refuse_limited(username, key, verdict)
+        return address
 
-    def _open(self, session: AsyncSession, user_id: str, family_id: str) -> TokenPair:
+    async def _refuse_limited(self, username: str, key: str, verdict: Verdict) -> NoReturn:
+        await self._audit.security_event(
+            "auth.rate_limited",
+            actor=username,
+            details={"limit": key.split(":")[1], "username": username},
+        )
+        # Rounded up: "try again in 0 s" would invite an immediate, refused retry.
+        wait = max(1, math.ceil(verdict.retry_after_seconds))
+        raise ResourceExhausted(
+            f"too many failed logins; try again in {wait} s",
+            retry_after_seconds=verdict.retry_after_seconds,
+        )
+
+    async def _open(self, session: AsyncSession, user_id: str, family_id: str) -> TokenPair:
         s = self._settings
         refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
         refresh_expires = utcnow() + s.refresh_token_ttl
-        session.add(RefreshTokenRow(
-            family_id=family_id, user_id=user_id, token_hash=_hash(refresh),
-            expires_at=refresh_expires, source_address=current_call().source_address,
-        ))
-        access, access_expires = self._keys.issue(user_id, family_id, s.access_token_ttl)
+        session.add(
+            RefreshTokenRow(
+                family_id=family_id,
+                user_id=user_id,
+                token_hash=_hash(refresh),
+                expires_at=refresh_expires,
+                source_address=current_call().source_address,
+            )
+        )
+        access, access_expires = await self._keys.issue(user_id, family_id, s.access_token_ttl)
         return TokenPair(access, access_expires, refresh, refresh_expires)
 
     async def _revoke_family(self, family_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from camfleet.v1 import user_pb2, user_pb2_grpc
+
 from server.auth.principal import current_principal
 from server.auth.users import NewUser, UserService
 from server.db.models import UserRow
@@ -36,11 +37,15 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     ) -> user_pb2.CreateUserResponse:
         u = request.user
         row = await self._users.create(
-            NewUser(u.username, u.display_name, role_from_proto(u.role), u.disabled, request.password)
+            NewUser(
+                u.username, u.display_name, role_from_proto(u.role), u.disabled, request.password
+            )
         )
         return user_pb2.CreateUserResponse(user=user_to_proto(row))
 
-    async def GetUser(self, request: user_pb2.GetUserRequest, context: Any) -> user_pb2.GetUserResponse:
+    async def GetUser(
+        self, request: user_pb2.GetUserRequest, context: Any
+    ) -> user_pb2.GetUserResponse:
         return user_pb2.GetUserResponse(user=user_to_proto(await self._users.get(request.id)))
 
     async def ListUsers(
@@ -63,7 +68,11 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             current_principal(),
             u.id,
             list(request.update_mask.paths),
-            {"display_name": u.display_name, "role": role_from_proto(u.role), "disabled": u.disabled},
+            {
+                "display_name": u.display_name,
+                "role": role_from_proto(u.role),
+                "disabled": u.disabled,
+            },
         )
         return user_pb2.UpdateUserResponse(user=user_to_proto(row))
 

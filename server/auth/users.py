@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -27,7 +27,8 @@ from server.errors import (
     PermissionDenied,
 )
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
+# Matched with fullmatch: "$" would also accept a name ending in a newline.
+USERNAME_RE = re.compile(r"[A-Za-z0-9._@-]{3,64}")
 UPDATABLE_FIELDS = frozenset({"display_name", "role", "disabled"})
 
 FILTER = FilterSchema(
@@ -67,9 +68,11 @@ class NewUser:
 
 def check_username(username: str, field: str = "user.username") -> str:
     """A valid username or InvalidArgument saying what is allowed."""
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise InvalidArgument.for_field(
-            field, "must be 3–64 characters of letters, digits, '.', '_', '-' or '@'"
+            # The en dash matches the proto's documentation of the rule.
+            field,
+            "must be 3–64 characters of letters, digits, '.', '_', '-' or '@'",  # noqa: RUF001
         )
     return username
 
@@ -98,8 +101,13 @@ class UserService:
                     password_hash=await hash_password(password),
                 )
             )
-            add_audit(session, "user.create", "users/admin", actor="system",
-                      details={"reason": "first start"})
+            add_audit(
+                session,
+                "user.create",
+                "users/admin",
+                actor="system",
+                details={"reason": "first start"},
+            )
         return generated
 
     async def create(self, new: NewUser) -> UserRow:
@@ -107,8 +115,9 @@ class UserService:
         username = check_username(new.username)
         display_name = clean_text(new.display_name, "user.display_name", max_len=200)
         if new.role is None:
-            raise InvalidArgument.for_field("user.role", "is required (ROLE_ADMIN, ROLE_OPERATOR, "
-                                            "ROLE_VIEWER or ROLE_API)")
+            raise InvalidArgument.for_field(
+                "user.role", "is required (ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API)"
+            )
         check_password_policy(new.password)
         row = UserRow(
             username=username,
@@ -120,12 +129,19 @@ class UserService:
         )
         try:
             async with self._sessions.begin() as session:
-                if await session.scalar(select(UserRow.id).where(UserRow.username_key == row.username_key)):
+                taken = await session.scalar(
+                    select(UserRow.id).where(UserRow.username_key == row.username_key)
+                )
+                if taken:
                     raise AlreadyExists(f"username {username!r} is taken")
                 session.add(row)
                 await session.flush()
-                add_audit(session, "user.create", f"users/{row.id}",
-                          details={"username": username, "role": row.role})
+                add_audit(
+                    session,
+                    "user.create",
+                    f"users/{row.id}",
+                    details={"username": username, "role": row.role},
+                )
         except IntegrityError:  # a concurrent create won the race
             raise AlreadyExists(f"username {username!r} is taken") from None
         return row
@@ -139,17 +155,25 @@ class UserService:
             raise NotFound(f"user {user_id} does not exist")
         return row
 
-    async def list(self, page_size: int, page_token: str, filter_text: str, order_by: str) -> Page[UserRow]:
+    async def list(
+        self, page_size: int, page_token: str, filter_text: str, order_by: str
+    ) -> Page[UserRow]:
         """A page of users."""
         async with self._sessions() as session:
             return await fetch_page(
-                session, select(UserRow), page_size=page_size, page_token=page_token,
-                filter_text=filter_text, order_by=order_by, filter_schema=FILTER,
-                order_schema=ORDER, fingerprint_parts=("users",),
+                session,
+                select(UserRow),
+                page_size=page_size,
+                page_token=page_token,
+                filter_text=filter_text,
+                order_by=order_by,
+                filter_schema=FILTER,
+                order_schema=ORDER,
+                fingerprint_parts=("users",),
             )
 
     async def update(
-        self, actor: Principal, user_id: str, mask: list[str], values: Mapping[str, object]
+        self, actor: Principal, user_id: str, mask: Sequence[str], values: Mapping[str, object]
     ) -> UserRow:
         """Change display_name, role or disabled; the last enabled admin cannot be demoted or
         disabled, so nobody locks everyone out."""
@@ -157,29 +181,45 @@ class UserService:
         fields = resolve_update_mask(mask, UPDATABLE_FIELDS)
         changes: dict[str, object] = {}
         if "display_name" in fields:
-            changes["display_name"] = clean_text(str(values["display_name"]), "user.display_name", max_len=200)
+            changes["display_name"] = clean_text(
+                str(values["display_name"]), "user.display_name", max_len=200
+            )
         if "role" in fields:
             role = values["role"]
             if not isinstance(role, Role):
-                raise InvalidArgument.for_field("user.role", "must be ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API")
+                raise InvalidArgument.for_field(
+                    "user.role", "must be ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API"
+                )
             changes["role"] = role.value
         if "disabled" in fields:
             changes["disabled"] = bool(values["disabled"])
         async with self._sessions.begin() as session:
+            if "role" in changes or "disabled" in changes:
+                await _lock_enabled_admins(session)
             row = await session.get(UserRow, user_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"user {user_id} does not exist")
-            loses_admin = row.role == Role.ADMIN.value and not row.disabled and (
-                changes.get("role", row.role) != Role.ADMIN.value or changes.get("disabled") is True)
-            if loses_admin:
-                await self._keep_one_admin(session, row.id, "demote or disable")
+            loses_admin = (
+                row.role == Role.ADMIN.value
+                and not row.disabled
+                and (
+                    changes.get("role", row.role) != Role.ADMIN.value
+                    or changes.get("disabled") is True
+                )
+            )
             for name, value in changes.items():
                 setattr(row, name, value)
             row.updated_at = utcnow()
+            if loses_admin:
+                await _keep_one_admin(session, "demote or disable")
             if changes.get("disabled") is True:
                 await revoke_sessions(session, row.id)
-            add_audit(session, "user.update", f"users/{row.id}",
-                      details={k: str(v) for k, v in changes.items()})
+            add_audit(
+                session,
+                "user.update",
+                f"users/{row.id}",
+                details={k: str(v) for k, v in changes.items()},
+            )
         self._cache.forget_user(user_id)
         return row
 
@@ -189,13 +229,16 @@ class UserService:
         if user_id == actor.user_id:
             raise FailedPrecondition("you cannot delete your own account; ask another admin")
         async with self._sessions.begin() as session:
+            await _lock_enabled_admins(session)
             row = await session.get(UserRow, user_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"user {user_id} does not exist")
-            if row.role == Role.ADMIN.value and not row.disabled:
-                await self._keep_one_admin(session, row.id, "delete")
             await session.delete(row)
-            add_audit(session, "user.delete", f"users/{user_id}", details={"username": row.username})
+            if row.role == Role.ADMIN.value and not row.disabled:
+                await _keep_one_admin(session, "delete")
+            add_audit(
+                session, "user.delete", f"users/{user_id}", details={"username": row.username}
+            )
         self._cache.forget_user(user_id)
 
     async def change_password(
@@ -221,15 +264,33 @@ class UserService:
             add_audit(session, "user.change_password", f"users/{row.id}")
         self._cache.forget_user(target)
 
-    @staticmethod
-    async def _keep_one_admin(session: AsyncSession, user_id: str, verb: str) -> None:
-        others = await session.scalar(
-            select(func.count()).select_from(UserRow).where(
-                UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False), UserRow.id != user_id
-            )
-        )
-        if not others:
-            raise FailedPrecondition(f"cannot {verb} the last enabled admin; make another admin first")
+
+# The last-admin rule is a check across rows: two admins demoting each other at the same time
+# would each see the other one and both succeed (write skew), leaving nobody able to manage the
+# system. So a change that can take admin rights away first locks every enabled admin row, in
+# id order (PostgreSQL; the same order everywhere cannot deadlock), and counts the admins left
+# after writing its own change (SQLite serializes writers, so the later writer sees the first).
+
+
+async def _lock_enabled_admins(session: AsyncSession) -> None:
+    await session.execute(
+        select(UserRow.id)
+        .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
+        .order_by(UserRow.id)
+        .with_for_update()
+    )
+
+
+async def _keep_one_admin(session: AsyncSession, verb: str) -> None:
+    """Refuse (rolling the change back) when the pending change leaves no enabled admin."""
+    await session.flush()
+    left = await session.scalar(
+        select(func.count())
+        .select_from(UserRow)
+        .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
+    )
+    if not left:
+        raise FailedPrecondition(f"cannot {verb} the last enabled admin; make another admin first")
 
 
 async def revoke_sessions(session: AsyncSession, user_id: str) -> int:
@@ -240,5 +301,3 @@ async def revoke_sessions(session: AsyncSession, user_id: str) -> int:
         .values(revoked_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-

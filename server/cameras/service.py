@@ -58,8 +58,16 @@ class CameraAction(enum.Enum):
 
 
 UPDATABLE_FIELDS = frozenset(
-    {"name", "description", "location", "active", "recording_enabled", "ingest_mode",
-     "source_url", "labels"}
+    {
+        "name",
+        "description",
+        "location",
+        "active",
+        "recording_enabled",
+        "ingest_mode",
+        "source_url",
+        "labels",
+    }
 )
 PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
 LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -164,7 +172,8 @@ def _check_source_url(url: str, mode: IngestMode) -> str:
     if mode is IngestMode.PUSH:
         if url:
             raise InvalidArgument.for_field(
-                "camera.source_url", "is only used with INGEST_MODE_PULL; leave it empty for PUSH")
+                "camera.source_url", "is only used with INGEST_MODE_PULL; leave it empty for PUSH"
+            )
         return url
     if not url:
         raise InvalidArgument.for_field("camera.source_url", "is required for INGEST_MODE_PULL")
@@ -177,7 +186,8 @@ def _check_source_url(url: str, mode: IngestMode) -> str:
         raise InvalidArgument.for_field(
             "camera.source_url",
             "must be an absolute rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// URL "
-            "with a host")
+            "with a host",
+        )
     return url
 
 
@@ -186,25 +196,51 @@ def _check_labels(labels: Mapping[str, str]) -> dict[str, str]:
         raise InvalidArgument.for_field("camera.labels", f"at most {MAX_LABELS} labels")
     out = {}
     for key, value in labels.items():
-        if not LABEL_KEY_RE.match(key):
+        if not LABEL_KEY_RE.fullmatch(key):
             raise InvalidArgument.for_field(
                 f"camera.labels[{key[:64]!r}]",
                 "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter "  # noqa: RUF001
-                "or digit")
+                "or digit",
+            )
         out[key] = clean_text(value, f"camera.labels[{key!r}]", max_len=200)
     return out
 
 
+# Query parameters that carry credentials in camera URLs (`?user=admin&pwd=...`,
+# `?loginpas=...`, `?token=...`): matched as substrings of the lower-cased name...
+_SECRET_PARAM_PARTS = ("pass", "pwd", "secret", "token", "credential")
+# ...or exactly, for names too short to match as substrings without hiding harmless ones.
+_SECRET_PARAM_NAMES = frozenset(
+    {"key", "apikey", "api_key", "auth", "sig", "signature", "loginpas", "pw"}
+)
+
+
+def _redact_param(param: str) -> str:
+    name, eq, value = param.partition("=")
+    lowered = name.lower()
+    if (
+        eq
+        and value
+        and (lowered in _SECRET_PARAM_NAMES or any(part in lowered for part in _SECRET_PARAM_PARTS))
+    ):
+        return f"{name}=***"
+    return param
+
+
 def redact_url_password(url: str) -> str:
-    """The URL with any password replaced by '***' (for callers who may not see secrets)."""
+    """The URL with its password, and the values of query parameters that carry credentials,
+    replaced by '***' (for callers who may not see secrets)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return ""
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: return it exactly as configured
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 class CameraService:
@@ -233,8 +269,9 @@ class CameraService:
         row = CameraRow(
             name=name,
             name_key=name_key(name),
-            description=clean_text(fields.description, "camera.description", max_len=2000,
-                                   multiline=True),
+            description=clean_text(
+                fields.description, "camera.description", max_len=2000, multiline=True
+            ),
             location=clean_text(fields.location, "camera.location", max_len=200),
             ingest_mode=mode.value,
             source_url=_check_source_url(fields.source_url, mode),
@@ -279,9 +316,15 @@ class CameraService:
             stmt = stmt.where(condition)
         async with self._sessions() as session:
             return await fetch_page(
-                session, stmt, page_size=page_size, page_token=page_token,
-                filter_text=filter_text, order_by=order_by, filter_schema=FILTER,
-                order_schema=ORDER, fingerprint_parts=("cameras", search),
+                session,
+                stmt,
+                page_size=page_size,
+                page_token=page_token,
+                filter_text=filter_text,
+                order_by=order_by,
+                filter_schema=FILTER,
+                order_schema=ORDER,
+                fingerprint_parts=("cameras", search),
             )
 
     async def update(self, camera_id: str, mask: Sequence[str], fields: CameraFields) -> CameraRow:
@@ -292,8 +335,9 @@ class CameraService:
         if "name" in paths:
             changes["name"] = clean_text(fields.name, "camera.name", max_len=200, required=True)
         if "description" in paths:
-            changes["description"] = clean_text(fields.description, "camera.description",
-                                                max_len=2000, multiline=True)
+            changes["description"] = clean_text(
+                fields.description, "camera.description", max_len=2000, multiline=True
+            )
         if "location" in paths:
             changes["location"] = clean_text(fields.location, "camera.location", max_len=200)
         if "active" in paths:
@@ -302,8 +346,9 @@ class CameraService:
             changes["recording_enabled"] = fields.recording_enabled
         if "ingest_mode" in paths:
             if fields.ingest_mode is None:
-                raise InvalidArgument.for_field("camera.ingest_mode",
-                                                "must be INGEST_MODE_PUSH or INGEST_MODE_PULL")
+                raise InvalidArgument.for_field(
+                    "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
+                )
             changes["ingest_mode"] = fields.ingest_mode.value
         labels = _check_labels(fields.labels) if "labels" in paths else None
         try:
@@ -327,8 +372,12 @@ class CameraService:
                 if labels is not None:
                     row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
                 row.updated_at = utcnow()
-                add_audit(session, "camera.update", f"cameras/{row.id}",
-                          details={"fields": ",".join(sorted(paths))})
+                add_audit(
+                    session,
+                    "camera.update",
+                    f"cameras/{row.id}",
+                    details={"fields": ",".join(sorted(paths))},
+                )
         except IntegrityError:
             raise AlreadyExists(f"a camera named {changes.get('name')!r} already exists") from None
         return row
@@ -363,20 +412,27 @@ class CameraService:
         if len(set(ids)) != len(ids):
             raise InvalidArgument.for_field("ids", "must not repeat a camera")
         async with self._sessions.begin() as session:
-            rows = (await session.scalars(
-                select(CameraRow).where(CameraRow.id.in_(ids)).with_for_update()
-            )).all()
+            rows = (
+                await session.scalars(
+                    select(CameraRow).where(CameraRow.id.in_(ids)).with_for_update()
+                )
+            ).all()
             found = {r.id: r for r in rows}
             missing = [i for i in ids if i not in found]
             if missing:
                 more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-                raise NotFound(f"camera {', '.join(missing[:3])}{more} does not exist; "
-                               "nothing was changed")
+                raise NotFound(
+                    f"camera {', '.join(missing[:3])}{more} does not exist; nothing was changed"
+                )
             ordered = [found[i] for i in ids]
             now = utcnow()
             for row in ordered:
-                add_audit(session, f"camera.{action.value}", f"cameras/{row.id}",
-                          details={"name": row.name})
+                add_audit(
+                    session,
+                    f"camera.{action.value}",
+                    f"cameras/{row.id}",
+                    details={"name": row.name},
+                )
                 if action is CameraAction.DELETE:
                     await session.delete(row)
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from camfleet.v1 import camera_pb2, camera_pb2_grpc
+
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
 from server.cameras.service import (
@@ -25,7 +26,10 @@ _STATUS = {
     CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
     CameraStatus.ERROR: camera_pb2.CAMERA_STATUS_ERROR,
 }
-_MODE_TO_PROTO = {IngestMode.PUSH: camera_pb2.INGEST_MODE_PUSH, IngestMode.PULL: camera_pb2.INGEST_MODE_PULL}
+_MODE_TO_PROTO = {
+    IngestMode.PUSH: camera_pb2.INGEST_MODE_PUSH,
+    IngestMode.PULL: camera_pb2.INGEST_MODE_PULL,
+}
 _MODE_FROM_PROTO = {v: k for k, v in _MODE_TO_PROTO.items()}
 _ACTIONS = {
     camera_pb2.CAMERA_ACTION_ACTIVATE: CameraAction.ACTIVATE,
@@ -64,7 +68,8 @@ def _fields(camera: camera_pb2.Camera) -> CameraFields:
         mode = _MODE_FROM_PROTO.get(camera.ingest_mode)
         if mode is None:
             raise InvalidArgument.for_field(
-                "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL")
+                "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
+            )
     return CameraFields(
         name=camera.name,
         description=camera.description,
@@ -167,7 +172,9 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         action = _ACTIONS.get(request.action)
         if action is None:
             raise InvalidArgument.for_field(
-                "action", "must be one of " + ", ".join(camera_pb2.CameraAction.Name(a) for a in _ACTIONS))
+                "action",
+                "must be one of " + ", ".join(camera_pb2.CameraAction.Name(a) for a in _ACTIONS),
+            )
         rows = await self._cameras.batch(list(request.ids), action)
         show = _show_secrets()
         return camera_pb2.BatchCameraActionResponse(

@@ -16,7 +16,7 @@ def require_id(value: str, field: str = "id") -> str:
     """A resource id: a lower-case UUID. Anything else is the caller's mistake."""
     if not value:
         raise InvalidArgument.for_field(field, "is required")
-    if not _UUID_RE.match(value):
+    if not _UUID_RE.fullmatch(value):
         shown = value if len(value) <= 40 else value[:40] + "…"
         raise InvalidArgument.for_field(
             field, f"must be a UUID like {uuid.UUID(int=0)}, got {shown!r}"

@@ -20,6 +20,8 @@ class Verdict:
     allowed: bool
     count: int
     retry_after_seconds: float
+    # The fixed window the verdict was given in, so `release` takes back from the same one.
+    window_index: int = 0
 
 
 class RateLimiter(Protocol):
@@ -35,6 +37,12 @@ class RateLimiter(Protocol):
 
     async def reset(self, key: str, window_seconds: float) -> None:
         """Forget `key`'s count in the current window (e.g. after a successful login)."""
+        ...
+
+    async def release(self, key: str, verdict: Verdict) -> None:
+        """Take back the event counted by the `hit` that returned `verdict` (it turned out not
+        to count, e.g. the login succeeded). Never goes below zero; a no-op once that window
+        has passed."""
         ...
 
 
@@ -57,7 +65,7 @@ class MemoryRateLimiter:
     async def check(self, key: str, limit: int, window_seconds: float) -> Verdict:
         index, remaining = _window(window_seconds)
         count = self._current(key, index)
-        return Verdict(count < limit, count, remaining if count >= limit else 0.0)
+        return Verdict(count < limit, count, remaining if count >= limit else 0.0, index)
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> Verdict:
         index, remaining = _window(window_seconds)
@@ -65,10 +73,23 @@ class MemoryRateLimiter:
         self._counts[key] = (index, count)
         if len(self._counts) > 100_000:  # bound memory under a flood of distinct keys
             self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
-        return Verdict(count <= limit, count, remaining if count > limit else 0.0)
+        return Verdict(count <= limit, count, remaining if count > limit else 0.0, index)
 
     async def reset(self, key: str, window_seconds: float) -> None:
         self._counts.pop(key, None)
+
+    async def release(self, key: str, verdict: Verdict) -> None:
+        stored = self._counts.get(key)
+        if stored and stored[0] == verdict.window_index and stored[1] > 0:
+            self._counts[key] = (stored[0], stored[1] - 1)
+
+
+# DECR only an existing counter: a missing one (expired, reset) must not come back as -1.
+_RELEASE_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class RedisRateLimiter:
@@ -85,7 +106,7 @@ class RedisRateLimiter:
         index, remaining = _window(window_seconds)
         raw = await self._redis.get(self._key(key, index))
         count = int(raw or 0)
-        return Verdict(count < limit, count, remaining if count >= limit else 0.0)
+        return Verdict(count < limit, count, remaining if count >= limit else 0.0, index)
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> Verdict:
         index, remaining = _window(window_seconds)
@@ -94,8 +115,12 @@ class RedisRateLimiter:
             pipe.incr(name)
             pipe.expire(name, math.ceil(window_seconds) + 1)
             count, _ = await pipe.execute()
-        return Verdict(int(count) <= limit, int(count), remaining if count > limit else 0.0)
+        count = int(count)
+        return Verdict(count <= limit, count, remaining if count > limit else 0.0, index)
 
     async def reset(self, key: str, window_seconds: float) -> None:
         index, _ = _window(window_seconds)
         await self._redis.delete(self._key(key, index))
+
+    async def release(self, key: str, verdict: Verdict) -> None:
+        await self._redis.eval(_RELEASE_SCRIPT, 1, self._key(key, verdict.window_index))

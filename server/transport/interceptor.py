@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -61,7 +61,13 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str:
     return ""
 
 
-class GuardInterceptor(grpc.aio.ServerInterceptor):
+if TYPE_CHECKING:
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # not subscriptable at run time
+    _Interceptor = grpc.aio.ServerInterceptor
+
+
+class GuardInterceptor(_Interceptor):
     """Authentication, authorization, audit of refusals and error mapping for every call."""
 
     def __init__(self, authenticator: Authenticator, audit: AuditLog, settings: Settings) -> None:
@@ -71,9 +77,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler  # unknown method: grpc answers UNIMPLEMENTED
@@ -81,7 +89,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         rule = rule_for(method)
         if rule is not None and rule.access is Access.PUBLIC and method.startswith("/grpc."):
             return handler  # health and reflection: nothing to guard or map
-        return self._wrap(handler, method, rule)
+        wrapped: grpc.RpcMethodHandler[Any, Any] = self._wrap(handler, method, rule)
+        return wrapped
 
     def _wrap(self, handler: Any, method: str, rule: Rule | None) -> Any:
         type_name = method.rsplit("/", 1)[-1] + "Request"
@@ -154,11 +163,14 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         )
         token = set_current_call(call)
         if rule is None:
-            await self._refuse(PermissionDenied(f"{method} is not open to any caller"), "authz.denied")
+            await self._refuse(
+                PermissionDenied(f"{method} is not open to any caller"), "authz.denied"
+            )
         if isinstance(request, _Malformed):
             raise InvalidArgument(
                 f"the request could not be decoded as camfleet.v1.{request.type_name}; "
-                "check the message type and that strings are valid UTF-8")
+                "check the message type and that strings are valid UTF-8"
+            )
         assert rule is not None
         if rule.access is Access.PUBLIC:
             return token
@@ -182,8 +194,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         return token
 
     async def _refuse(self, err: DomainError, action: str) -> NoReturn:
-        await self._audit.security_event(
-            action, outcome="denied", details={"reason": err.message})
+        await self._audit.security_event(action, outcome="denied", details={"reason": err.message})
         raise err
 
     async def _fail(self, context: Any, method: str, exc: Exception) -> NoReturn:
@@ -195,13 +206,16 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         ):
             log.warning("database unavailable during %s: %s", method, exc)
             await context.abort(
-                grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry shortly")
+                grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry shortly"
+            )
         if isinstance(exc, grpc.aio.AbortError) or context.code() is not None:
             raise exc  # the handler already chose a status
         ref = uuid.uuid4().hex[:12]
         log.exception("unexpected error in %s (ref %s)", method, ref)
         await context.abort(
-            grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has details")
+            grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has details"
+        )
+        raise RuntimeError("context.abort returned")  # it raises; this tells the type checker
 
 
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:

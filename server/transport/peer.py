@@ -29,9 +29,7 @@ def _trusted(address: str, proxies: Sequence[Network] | None) -> bool:
     return any(ip in net for net in proxies)
 
 
-def client_address(
-    peer: str, forwarded_for: str | None, proxies: Sequence[Network] | None
-) -> str:
+def client_address(peer: str, forwarded_for: str | None, proxies: Sequence[Network] | None) -> str:
     """The caller's address. x-forwarded-for is believed only when the direct peer is a trusted
     proxy, and then only up to the first hop that is not itself a trusted proxy (rightmost
     untrusted), so a client cannot forge its address by sending the header itself. `proxies`

@@ -1,0 +1,103 @@
+"""The agent's loopback HTTP API, called by its own nginx.
+
+- POST /rtmp/on_publish, /rtmp/on_publish_done: nginx-rtmp's form-encoded notifications. A 2xx
+  lets a publish through; anything else refuses it (nginx fails closed, so an agent that is down
+  refuses too).
+- GET /auth/hls: nginx's auth_request for every HLS file. 200 with `X-Stream-Dir` names the
+  stream's directory (the key never appears in a URL); 403 otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+# Same shape as the nginx location; anything else is refused before any lookup.
+HLS_PATH = re.compile(
+    r"^/hls/(?P<camera>[0-9a-f-]{36})/(?P<expires>[0-9]{1,12})/(?P<sig>[A-Za-z0-9_-]{16,100})/"
+    r"(?P<file>[A-Za-z0-9_.-]{1,64}\.(?:m3u8|ts))$"
+)
+_MAX_FIELD = 512
+
+
+@dataclass(frozen=True)
+class PublishDecision:
+    """Whether a publish may go ahead, for which camera, and why not."""
+
+    allowed: bool
+    camera_id: str = ""
+    reason: str = ""
+
+
+class Callbacks(Protocol):
+    """What the HTTP API asks of the agent."""
+
+    async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
+        """Decide on a publish of `stream_key` from `remote_address`."""
+        ...
+
+    async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
+        """A publisher went away."""
+        ...
+
+    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
+        """The HLS directory of a validly signed, unexpired camera URL, else None."""
+        ...
+
+
+def _field(form: dict[str, str], name: str) -> str:
+    return form.get(name, "")[:_MAX_FIELD]
+
+
+def build_app(callbacks: Callbacks) -> web.Application:
+    """The aiohttp application serving nginx's callbacks."""
+
+    async def read_form(request: web.Request) -> dict[str, str] | None:
+        if request.content_length is not None and request.content_length > 16_384:
+            return None
+        try:
+            data = await request.post()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return {k: v for k, v in data.items() if isinstance(v, str)}
+
+    async def on_publish(request: web.Request) -> web.Response:
+        form = await read_form(request)
+        if form is None or _field(form, "call") != "publish" or _field(form, "app") != "live":
+            return web.Response(status=400, text="malformed publish notification\n")
+        key, address = _field(form, "name"), _field(form, "addr")
+        if not key:
+            return web.Response(status=403, text="a stream key is required\n")
+        decision = await callbacks.on_publish(key, address)
+        if decision.allowed:
+            return web.Response(status=200, text="ok\n")
+        log.info("refused publish from %s: %s", address, decision.reason)
+        return web.Response(status=403, text=f"{decision.reason}\n")
+
+    async def on_publish_done(request: web.Request) -> web.Response:
+        form = await read_form(request)
+        if form is None:
+            return web.Response(status=400, text="malformed notification\n")
+        await callbacks.on_publish_done(_field(form, "name"), _field(form, "addr"))
+        return web.Response(status=200, text="ok\n")
+
+    async def auth_hls(request: web.Request) -> web.Response:
+        match = HLS_PATH.match(request.headers.get("X-Original-URI", "").split("?", 1)[0])
+        if match is None:
+            return web.Response(status=403)
+        directory = callbacks.hls_stream_dir(match["camera"], int(match["expires"]), match["sig"])
+        if directory is None:
+            return web.Response(status=403)
+        return web.Response(status=200, headers={"X-Stream-Dir": directory})
+
+    app = web.Application(client_max_size=16_384)
+    app.router.add_post("/rtmp/on_publish", on_publish)
+    app.router.add_post("/rtmp/on_publish_done", on_publish_done)
+    app.router.add_get("/auth/hls", auth_hls)
+    return app
