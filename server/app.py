@@ -40,6 +40,7 @@ from server.cameras.servicer import CameraServicer
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
 from server.db.engine import create_engine, session_factory
+from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.transport.interceptor import GuardInterceptor
@@ -81,6 +82,7 @@ class ControlPlane:
     health: health_aio.HealthServicer
     authenticator: Authenticator
     generated_admin_password: str | None
+    reads: FastReads
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
@@ -89,6 +91,7 @@ class ControlPlane:
         await self.authenticator.close()
         if self.redis is not None:
             await self.redis.aclose()
+        self.reads.close()
         await self.engine.dispose()
 
 
@@ -125,8 +128,10 @@ async def start(settings: Settings) -> ControlPlane:
     users = UserService(sessions, cache)
     generated = await users.ensure_admin(settings.admin_password)
     authenticator = Authenticator(sessions, keys, cache, audit)
+    reads = FastReads(engine)
     cameras = CameraService(
         sessions,
+        reads,
         ingest_rtmp_url=settings.ingest_rtmp_url,
         hls_base_url=settings.hls_base_url,
         playback_secret=await load_or_create_secret(sessions, "playback"),
@@ -162,4 +167,6 @@ async def start(settings: Settings) -> ControlPlane:
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
-    return ControlPlane(server, port, engine, redis, health_servicer, authenticator, generated)
+    return ControlPlane(
+        server, port, engine, redis, health_servicer, authenticator, generated, reads
+    )

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, exists, select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
 from server.cameras.playback import hls_url
+from server.cameras.reads import select_camera
 from server.common.listing import (
     FieldKind,
     FieldSpec,
@@ -26,6 +28,7 @@ from server.common.listing import (
     fetch_page,
 )
 from server.common.validation import clean_text, require_id, resolve_update_mask
+from server.db.fast_reads import FastReads
 from server.db.models import CameraLabelRow, CameraRow, utcnow
 from server.errors import AlreadyExists, InvalidArgument, NotFound
 
@@ -249,6 +252,7 @@ class CameraService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        reads: FastReads,
         *,
         ingest_rtmp_url: str,
         hls_base_url: str,
@@ -256,6 +260,7 @@ class CameraService:
         playback_ttl: timedelta,
     ) -> None:
         self._sessions = sessions
+        self._reads = reads
         self._ingest = ingest_rtmp_url
         self._hls_base = hls_base_url
         self._playback_secret = playback_secret
@@ -299,8 +304,7 @@ class CameraService:
     async def get(self, camera_id: str) -> CameraRow:
         """One camera or NotFound."""
         require_id(camera_id)
-        async with self._sessions() as session:
-            row = await session.get(CameraRow, camera_id)
+        row = await self._reads.run(partial(select_camera, camera_id=camera_id))
         if row is None:
             raise NotFound(f"camera {camera_id} does not exist")
         return row

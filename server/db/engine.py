@@ -19,12 +19,13 @@ def create_engine(url: str) -> AsyncEngine:
     """Engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """Settings every SQLite connection needs (attached to the engine's connect event)."""
     # WAL lets readers run while one writer commits; NORMAL sync is durable across process
     # crashes in WAL mode; foreign keys are off by default in SQLite.
     cursor: Any = dbapi_conn.cursor()

@@ -19,13 +19,19 @@ _ROLE_TO_PROTO: dict[Role, common_pb2.Role] = {
 _PROTO_TO_ROLE: dict[int, Role] = {int(v): k for k, v in _ROLE_TO_PROTO.items()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """Timestamp message, or None (leaves the field unset)."""
     if value is None:
         return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
+    # Direct arithmetic: Timestamp.FromDatetime goes through time tuples and costs 4x more,
+    # which shows on every camera of every list.
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime:

@@ -54,11 +54,16 @@ def _safe_deserializer(
     return decode
 
 
-def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str:
+_WANTED = frozenset({"authorization", "x-forwarded-for", "user-agent"})
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    """The few metadata values the guard reads, in one pass (first value of each wins)."""
+    found: dict[str, str] = {}
     for key, value in context.invocation_metadata() or ():
-        if key == name:
-            return value if isinstance(value, str) else ""
-    return ""
+        if key in _WANTED and key not in found and isinstance(value, str):
+            found[key] = value
+    return found
 
 
 if TYPE_CHECKING:
@@ -74,6 +79,8 @@ class GuardInterceptor(_Interceptor):
         self._auth = authenticator
         self._audit = audit
         self._proxies = None if settings.trust_any_proxy else settings.trusted_proxies
+        # Wrapped handlers by method: building the closures per call cost more than using them.
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -82,15 +89,19 @@ class GuardInterceptor(_Interceptor):
         ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler  # unknown method: grpc answers UNIMPLEMENTED
-        method = handler_call_details.method
         rule = rule_for(method)
         if rule is not None and rule.access is Access.PUBLIC and method.startswith("/grpc."):
             return handler  # health and reflection: nothing to guard or map
-        wrapped: grpc.RpcMethodHandler[Any, Any] = self._wrap(handler, method, rule)
-        return wrapped
+        built: grpc.RpcMethodHandler[Any, Any] = self._wrap(handler, method, rule)
+        self._wrapped[method] = built
+        return built
 
     def _wrap(self, handler: Any, method: str, rule: Rule | None) -> Any:
         type_name = method.rsplit("/", 1)[-1] + "Request"
@@ -154,12 +165,13 @@ class GuardInterceptor(_Interceptor):
         return handler._replace(stream_stream=stream_stream, request_deserializer=decode)
 
     async def _begin(self, method: str, rule: Rule | None, request: Any, context: Any) -> Any:
+        metadata = _metadata(context)
         call = CallInfo(
             method=method,
             source_address=client_address(
-                context.peer() or "", _metadata(context, "x-forwarded-for"), self._proxies
+                context.peer() or "", metadata.get("x-forwarded-for"), self._proxies
             ),
-            user_agent=_metadata(context, "user-agent")[:200],
+            user_agent=metadata.get("user-agent", "")[:200],
         )
         token = set_current_call(call)
         if rule is None:
@@ -176,7 +188,7 @@ class GuardInterceptor(_Interceptor):
             return token
         try:
             principal = await self._auth.authenticate(
-                _metadata(context, "authorization"), call.source_address
+                metadata.get("authorization", ""), call.source_address
             )
         except (Unauthenticated, PermissionDenied) as err:
             await self._refuse(err, "authn.failed")
