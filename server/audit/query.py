@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.common.listing import FieldKind, FieldSpec, FilterSchema, OrderSchema, Page, fetch_page
+from server.common.listing import (
+    FieldKind,
+    FieldSpec,
+    FilterSchema,
+    Listing,
+    ListRequest,
+    OrderSchema,
+    Page,
+)
 from server.db.models import AuditLogRow
 
 FILTER = FilterSchema(
@@ -31,25 +39,11 @@ ORDER = OrderSchema(
     # Newest first must stay newest first among records of the same instant.
     tiebreaker=AuditLogRow.id,
 )
+AUDIT_LOGS = Listing("audit", FILTER, ORDER)
 
 
 async def list_audit_logs(
-    sessions: async_sessionmaker[AsyncSession],
-    page_size: int,
-    page_token: str,
-    filter_text: str,
-    order_by: str,
+    sessions: async_sessionmaker[AsyncSession], request: ListRequest
 ) -> Page[AuditLogRow]:
     """A page of audit records."""
-    async with sessions() as session:
-        return await fetch_page(
-            session,
-            select(AuditLogRow),
-            page_size=page_size,
-            page_token=page_token,
-            filter_text=filter_text,
-            order_by=order_by,
-            filter_schema=FILTER,
-            order_schema=ORDER,
-            fingerprint_parts=("audit",),
-        )
+    return await AUDIT_LOGS.page(sessions, select(AuditLogRow), request)

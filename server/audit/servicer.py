@@ -8,6 +8,7 @@ from camfleet.v1 import audit_pb2, audit_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.query import list_audit_logs
+from server.common.listing import ListRequest
 from server.db.models import AuditLogRow
 from server.transport.convert import timestamp
 
@@ -37,9 +38,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def ListAuditLogs(
         self, request: audit_pb2.ListAuditLogsRequest, context: Any
     ) -> audit_pb2.ListAuditLogsResponse:
-        page = await list_audit_logs(
-            self._sessions, request.page_size, request.page_token, request.filter, request.order_by
-        )
+        page = await list_audit_logs(self._sessions, ListRequest.of(request))
         return audit_pb2.ListAuditLogsResponse(
             audit_logs=[audit_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,

@@ -8,6 +8,7 @@ from camfleet.v1 import api_token_pb2, api_token_pb2_grpc
 
 from server.auth.api_tokens import ApiTokenService, NewApiToken, display_prefix
 from server.auth.principal import current_principal
+from server.common.listing import ListRequest
 from server.db.models import ApiTokenRow
 from server.transport.convert import from_duration, from_timestamp, timestamp
 
@@ -66,9 +67,7 @@ class ApiTokenServicer(api_token_pb2_grpc.ApiTokenServiceServicer):
     async def ListApiTokens(
         self, request: api_token_pb2.ListApiTokensRequest, context: Any
     ) -> api_token_pb2.ListApiTokensResponse:
-        page = await self._tokens.list(
-            request.page_size, request.page_token, request.filter, request.order_by
-        )
+        page = await self._tokens.list(ListRequest.of(request))
         return api_token_pb2.ListApiTokensResponse(
             api_tokens=[token_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,

@@ -14,14 +14,22 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, true
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
 from server.auth.cache import AuthCache, token_key
 from server.auth.permissions import ROLE_PERMISSIONS, Role, parse_scopes
 from server.auth.principal import Principal
-from server.common.listing import FieldKind, FieldSpec, FilterSchema, OrderSchema, Page, fetch_page
+from server.common.listing import (
+    FieldKind,
+    FieldSpec,
+    FilterSchema,
+    Listing,
+    ListRequest,
+    OrderSchema,
+    Page,
+)
 from server.common.validation import clean_text, require_id
 from server.db.models import ApiTokenRow, UserRow, new_id, utcnow
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -51,6 +59,7 @@ ORDER = OrderSchema(
     default="create_time desc",
     tiebreaker=ApiTokenRow.id,
 )
+API_TOKENS = Listing("api_tokens", FILTER, ORDER)
 
 
 @dataclass(frozen=True)
@@ -178,22 +187,9 @@ class ApiTokenService:
             raise NotFound(f"API token {token_id} does not exist")
         return row
 
-    async def list(
-        self, page_size: int, page_token: str, filter_text: str, order_by: str
-    ) -> Page[ApiTokenRow]:
+    async def list(self, request: ListRequest) -> Page[ApiTokenRow]:
         """A page of tokens."""
-        async with self._sessions() as session:
-            return await fetch_page(
-                session,
-                select(ApiTokenRow).where(true()),
-                page_size=page_size,
-                page_token=page_token,
-                filter_text=filter_text,
-                order_by=order_by,
-                filter_schema=FILTER,
-                order_schema=ORDER,
-                fingerprint_parts=("api_tokens",),
-            )
+        return await API_TOKENS.page(self._sessions, select(ApiTokenRow), request)
 
     async def revoke(self, token_id: str) -> ApiTokenRow:
         """Revoke now; revoking a revoked token is a no-op that returns it unchanged."""

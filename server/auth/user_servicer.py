@@ -8,6 +8,7 @@ from camfleet.v1 import user_pb2, user_pb2_grpc
 
 from server.auth.principal import current_principal
 from server.auth.users import NewUser, UserService
+from server.common.listing import ListRequest
 from server.db.models import UserRow
 from server.transport.convert import role_from_proto, role_to_proto, timestamp
 
@@ -51,9 +52,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     async def ListUsers(
         self, request: user_pb2.ListUsersRequest, context: Any
     ) -> user_pb2.ListUsersResponse:
-        page = await self._users.list(
-            request.page_size, request.page_token, request.filter, request.order_by
-        )
+        page = await self._users.list(ListRequest.of(request))
         return user_pb2.ListUsersResponse(
             users=[user_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,

@@ -16,7 +16,15 @@ from server.auth.cache import AuthCache
 from server.auth.passwords import check_password_policy, hash_password, verify_password
 from server.auth.permissions import Permission, Role
 from server.auth.principal import Principal
-from server.common.listing import FieldKind, FieldSpec, FilterSchema, OrderSchema, Page, fetch_page
+from server.common.listing import (
+    FieldKind,
+    FieldSpec,
+    FilterSchema,
+    Listing,
+    ListRequest,
+    OrderSchema,
+    Page,
+)
 from server.common.validation import clean_text, require_id, resolve_update_mask
 from server.db.models import RefreshTokenRow, UserRow, utcnow
 from server.errors import (
@@ -53,6 +61,7 @@ ORDER = OrderSchema(
     default="username",
     tiebreaker=UserRow.id,
 )
+USERS = Listing("users", FILTER, ORDER)
 
 
 @dataclass(frozen=True)
@@ -155,22 +164,9 @@ class UserService:
             raise NotFound(f"user {user_id} does not exist")
         return row
 
-    async def list(
-        self, page_size: int, page_token: str, filter_text: str, order_by: str
-    ) -> Page[UserRow]:
+    async def list(self, request: ListRequest) -> Page[UserRow]:
         """A page of users."""
-        async with self._sessions() as session:
-            return await fetch_page(
-                session,
-                select(UserRow),
-                page_size=page_size,
-                page_token=page_token,
-                filter_text=filter_text,
-                order_by=order_by,
-                filter_schema=FILTER,
-                order_schema=ORDER,
-                fingerprint_parts=("users",),
-            )
+        return await USERS.page(self._sessions, select(UserRow), request)
 
     async def update(
         self, actor: Principal, user_id: str, mask: Sequence[str], values: Mapping[str, object]

@@ -6,7 +6,7 @@ import enum
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
@@ -22,10 +22,10 @@ from server.common.listing import (
     FieldKind,
     FieldSpec,
     FilterSchema,
+    Listing,
+    ListRequest,
     OrderSchema,
     Page,
-    compile_search,
-    fetch_page,
 )
 from server.common.validation import clean_text, require_id, resolve_update_mask
 from server.db.fast_reads import FastReads
@@ -141,6 +141,7 @@ ORDER = OrderSchema(
     default="name",
     tiebreaker=CameraRow.id,
 )
+CAMERAS = Listing("cameras", FILTER, ORDER)
 
 
 # The class below has a method called `list`, which hides the builtin in its annotations.
@@ -309,27 +310,12 @@ class CameraService:
             raise NotFound(f"camera {camera_id} does not exist")
         return row
 
-    async def list(
-        self, page_size: int, page_token: str, filter_text: str, order_by: str, search: str
-    ) -> Page[CameraRow]:
+    async def list(self, request: ListRequest) -> Page[CameraRow]:
         """A page of cameras matching filter and free-text search."""
-        search = clean_text(search, "search", max_len=200)
-        stmt = select(CameraRow)
-        condition = compile_search(search, FILTER)
-        if condition is not None:
-            stmt = stmt.where(condition)
-        async with self._sessions() as session:
-            return await fetch_page(
-                session,
-                stmt,
-                page_size=page_size,
-                page_token=page_token,
-                filter_text=filter_text,
-                order_by=order_by,
-                filter_schema=FILTER,
-                order_schema=ORDER,
-                fingerprint_parts=("cameras", search),
-            )
+        search = clean_text(request.search, "search", max_len=200)
+        return await CAMERAS.page(
+            self._sessions, select(CameraRow), replace(request, search=search)
+        )
 
     async def update(self, camera_id: str, mask: Sequence[str], fields: CameraFields) -> CameraRow:
         """Change the fields named in `mask`; nothing else moves."""

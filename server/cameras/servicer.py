@@ -16,6 +16,7 @@ from server.cameras.service import (
     IngestMode,
     redact_url_password,
 )
+from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
 from server.transport.convert import timestamp
@@ -112,9 +113,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     async def ListCameras(
         self, request: camera_pb2.ListCamerasRequest, context: Any
     ) -> camera_pb2.ListCamerasResponse:
-        page = await self._cameras.list(
-            request.page_size, request.page_token, request.filter, request.order_by, request.search
-        )
+        page = await self._cameras.list(ListRequest.of(request))
         show = _show_secrets()
         return camera_pb2.ListCamerasResponse(
             cameras=[camera_to_proto(r, show_secrets=show) for r in page.items],

@@ -30,7 +30,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.errors import InvalidArgument
 
@@ -748,3 +748,52 @@ async def fetch_page(
         total_size = offset + len(items)  # this page reached the end: the count is known
     next_token = encode_page_token(offset + size, fingerprint) if has_more else ""
     return Page(items=items, next_page_token=next_token, total_size=total_size)
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """The paging, filtering and ordering fields of a List RPC (AIP-132/158/160)."""
+
+    page_size: int = 0
+    page_token: str = ""
+    filter: str = ""
+    order_by: str = ""
+    search: str = ""
+
+    @classmethod
+    def of(cls, request: object) -> ListRequest:
+        """Read them from a List*Request message (`search` only where the message has it)."""
+        return cls(
+            page_size=int(getattr(request, "page_size", 0)),
+            page_token=str(getattr(request, "page_token", "")),
+            filter=str(getattr(request, "filter", "")),
+            order_by=str(getattr(request, "order_by", "")),
+            search=str(getattr(request, "search", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How one resource is listed: what can be filtered, searched and ordered."""
+
+    resource: str
+    filter_schema: FilterSchema
+    order_schema: OrderSchema
+
+    async def page(
+        self, sessions: async_sessionmaker[AsyncSession], stmt: Select[T], request: ListRequest
+    ) -> Page[T]:
+        """One page of `stmt` (a `select(SomeRow)`) for `request`."""
+        async with sessions() as session:
+            return await fetch_page(
+                session,
+                stmt,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                filter_text=request.filter,
+                order_by=request.order_by,
+                filter_schema=self.filter_schema,
+                order_schema=self.order_schema,
+                fingerprint_parts=(self.resource,),
+                search=request.search,
+            )
