@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from envoy.local import render
-from tests.support.processes import free_port
+from tests.support.processes import free_port, stop_by_pid
 
 
 def envoy_binary() -> str:
@@ -58,11 +56,5 @@ async def running_envoy(upstreams: list[tuple[str, int]], workdir: Path) -> Asyn
             await asyncio.sleep(0.2)
         yield port
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_by_pid(proc, grace_s=10)
         log.close()

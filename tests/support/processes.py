@@ -39,6 +39,18 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30.
     raise AssertionError(f"{needle!r} not printed in {timeout}s; got: {''.join(lines)}")
 
 
+def stop_by_pid(proc: subprocess.Popen[str] | subprocess.Popen[bytes], grace_s: float = 15) -> None:
+    """End a process the tests started: SIGTERM, then SIGKILL if it has not gone in `grace_s`."""
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @contextmanager
 def server_process(env: Mapping[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
     """`python -m server` with `env` added; SIGTERM (then SIGKILL) on exit, by PID."""
@@ -53,10 +65,4 @@ def server_process(env: Mapping[str, str], *args: str) -> Iterator[subprocess.Po
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_by_pid(proc)
