@@ -100,14 +100,16 @@ async def test_redis_replicas_share_one_ordered_log(redis_prefix: str) -> None:
     a, client_a = await _redis_log(prefix)
     b, client_b = await _redis_log(prefix)
     try:
-        start = await a.append("seed", "s", b"")  # 0 would mean "from now"
-        watcher = asyncio.create_task(_take(b, start, 40))
-        writes = [a.append("k", "s", b"a") for _ in range(20)] + [
-            b.append("k", "s", b"b") for _ in range(20)]
-        revs = await asyncio.gather(*writes)
-        assert sorted(revs) == list(range(start + 1, start + 41))
-        seen = await watcher
-        assert [e.revision for e in seen] == list(range(start + 1, start + 41))
+        async with asyncio.timeout(30):
+            start = await a.append("seed", "s", b"")  # 0 would mean "from now"
+            watcher = asyncio.create_task(_take(b, start, 40))
+            writes = [a.append("k", "s", b"a") for _ in range(20)] + [
+                b.append("k", "s", b"b") for _ in range(20)
+            ]
+            revs = await asyncio.gather(*writes)
+            assert sorted(revs) == list(range(start + 1, start + 41))
+            seen = await watcher
+            assert [e.revision for e in seen] == list(range(start + 1, start + 41))
     finally:
         for log, client in ((a, client_a), (b, client_b)):
             await log.close()
