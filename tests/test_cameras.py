@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import grpc
 from camfleet.v1 import audit_pb2, camera_pb2, common_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from node_agent.http_api import HLS_PATH
 from server.cameras.playback import verify_playback
 from server.common.secrets_store import load_or_create_secret
 from server.db.engine import session_factory
@@ -62,9 +63,7 @@ async def expect_status(
     raise AssertionError(f"expected {code.name}, but the call succeeded")
 
 
-def rich_status(err: grpc.aio.AioRpcError) -> tuple[
-    error_details_pb2.ErrorInfo, dict[str, str]
-]:
+def rich_status(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, dict[str, str]]:
     """The ErrorInfo and the BadRequest field violations (field -> description) of an error."""
     status = rpc_status.from_call(err)  # type: ignore[arg-type]
     assert status is not None, "the error has no grpc-status-details-bin trailer"
@@ -282,7 +281,8 @@ async def test_duplicate_name_is_already_exists_case_insensitively(platform: Pla
     for clash in (name, name.upper(), name.lower(), f"  {name}  "):
         err = await expect_status(
             create_call(platform, name=clash, labels={"t": tag}),
-            Code.ALREADY_EXISTS, "already exists",
+            Code.ALREADY_EXISTS,
+            "already exists",
         )
         info, _ = rich_status(err)
         assert info.reason == "ALREADY_EXISTS"
@@ -348,11 +348,13 @@ async def test_other_bad_text_fields_are_refused(platform: Platform) -> None:
     count = await camera_count(platform)
     await expect_invalid(
         create_call(platform, name=unique_name(), description="d" * 2001),
-        "camera.description", "at most 2000",
+        "camera.description",
+        "at most 2000",
     )
     await expect_invalid(
         create_call(platform, name=unique_name(), location="l" * 201),
-        "camera.location", "at most 200",
+        "camera.location",
+        "at most 200",
     )
     await expect_invalid(
         create_call(platform, name=unique_name(), location="a\x00b"), "camera.location", "U+0000"
@@ -362,7 +364,8 @@ async def test_other_bad_text_fields_are_refused(platform: Platform) -> None:
     assert cam.description == "line one\nline two\tindented"
     await expect_invalid(
         create_call(platform, name=unique_name(), description="nul\x00"),
-        "camera.description", "U+0000",
+        "camera.description",
+        "U+0000",
     )
     assert await camera_count(platform) == count + 1
 
@@ -372,7 +375,8 @@ async def test_ingest_mode_and_source_url_rules(platform: Platform) -> None:
     count = await camera_count(platform)
     await expect_invalid(
         create_call(platform, name=unique_name(), ingest_mode=PULL),
-        "camera.source_url", "required for INGEST_MODE_PULL",
+        "camera.source_url",
+        "required for INGEST_MODE_PULL",
     )
     for bad in (
         "file:///etc/passwd",
@@ -385,14 +389,17 @@ async def test_ingest_mode_and_source_url_rules(platform: Platform) -> None:
     ):
         await expect_invalid(
             create_call(platform, name=unique_name(), ingest_mode=PULL, source_url=bad),
-            "camera.source_url", "rtsp://",
+            "camera.source_url",
+            "rtsp://",
         )
     await expect_invalid(
         create_call(platform, name=unique_name(), source_url="rtsp://127.0.0.1/cam"),
-        "camera.source_url", "only used with INGEST_MODE_PULL",
+        "camera.source_url",
+        "only used with INGEST_MODE_PULL",
     )
     await expect_invalid(
-        create_call(platform, name=unique_name(), ingest_mode=7), "camera.ingest_mode",
+        create_call(platform, name=unique_name(), ingest_mode=7),
+        "camera.ingest_mode",
         "INGEST_MODE_PUSH or INGEST_MODE_PULL",
     )
     assert await camera_count(platform) == count
@@ -414,19 +421,26 @@ async def test_bad_label_keys_and_values_are_refused(platform: Platform) -> None
     for key in ("Site", "", "-lead", ".lead", "a b", "k" * 64, "ключ", "a/b", "a\x00"):
         await expect_invalid(
             create_call(platform, name=unique_name(), labels={"t": tag, key: "v"}),
-            "camera.labels", "keys are 1\u201363 characters", prefix=True,
+            "camera.labels",
+            "keys are 1\u201363 characters",
+            prefix=True,
         )
     await expect_invalid(
         create_call(platform, name=unique_name(), labels={"t": tag, "k": "v" * 201}),
-        "camera.labels", "at most 200", prefix=True,
+        "camera.labels",
+        "at most 200",
+        prefix=True,
     )
     await expect_invalid(
         create_call(platform, name=unique_name(), labels={"t": tag, "k": "a\x00b"}),
-        "camera.labels", "U+0000", prefix=True,
+        "camera.labels",
+        "U+0000",
+        prefix=True,
     )
     await expect_invalid(
         create_call(platform, name=unique_name(), labels={f"k{i}": "v" for i in range(33)}),
-        "camera.labels", "at most 32 labels",
+        "camera.labels",
+        "at most 32 labels",
     )
     assert await camera_count(platform) == count
     assert await tagged(platform, tag) == []
@@ -445,7 +459,8 @@ async def test_get_unknown_and_malformed_ids(platform: Platform) -> None:
     stub, md = platform.cameras, platform.admin
     err = await expect_status(
         stub.GetCamera(camera_pb2.GetCameraRequest(id=missing), metadata=md),
-        Code.NOT_FOUND, missing,
+        Code.NOT_FOUND,
+        missing,
     )
     assert rich_status(err)[0].reason == "NOT_FOUND"
     for bad in ("", "not-a-uuid", "1 OR 1=1", "' OR ''='", "x" * ONE_MB, missing + "x"):
@@ -542,15 +557,18 @@ async def test_filter_boolean_logic_follows_aip160_precedence(platform: Platform
 
     # AIP-160: OR binds tighter than AND, so this is  alpha-or-recording AND tag.
     assert await names(platform, f'name = "alpha*" OR recording_enabled = true AND {t}') == {
-        alpha.name, beta.name,
+        alpha.name,
+        beta.name,
     }
     assert await names(platform, f'{t} AND name = "alpha*" OR recording_enabled = true') == {
-        alpha.name, beta.name,
+        alpha.name,
+        beta.name,
     }
     # Parentheses override it.
-    assert await names(
-        platform, f'({t} AND name = "alpha*") OR labels.t = "{other}"'
-    ) == {alpha.name, outsider.name}
+    assert await names(platform, f'({t} AND name = "alpha*") OR labels.t = "{other}"') == {
+        alpha.name,
+        outsider.name,
+    }
     # NOT, "-" and juxtaposition (implicit AND).
     assert await names(platform, f"{t} AND NOT active = true") == {alpha.name}
     assert await names(platform, f'{t} -name:"alpha"') == {beta.name, gamma.name}
@@ -692,16 +710,19 @@ async def test_pagination_returns_each_camera_once_in_order(platform: Platform) 
     token = first.next_page_token
     # The token belongs to its query: another filter, search or order_by is refused.
     await expect_invalid(
-        list_page(platform, filter=f'{flt} AND active = true', page_size=2, page_token=token),
-        "page_token", "does not belong to this query",
+        list_page(platform, filter=f"{flt} AND active = true", page_size=2, page_token=token),
+        "page_token",
+        "does not belong to this query",
     )
     await expect_invalid(
         list_page(platform, filter=flt, order_by="name desc", page_size=2, page_token=token),
-        "page_token", "does not belong to this query",
+        "page_token",
+        "does not belong to this query",
     )
     await expect_invalid(
         list_page(platform, filter=flt, search="p1", page_size=2, page_token=token),
-        "page_token", "does not belong to this query",
+        "page_token",
+        "does not belong to this query",
     )
     # Another page size with the same query is fine (AIP-158).
     resp = await list_page(platform, filter=flt, page_size=3, page_token=token)
@@ -709,7 +730,8 @@ async def test_pagination_returns_each_camera_once_in_order(platform: Platform) 
     # Junk, forged ({"o":-1,"f":"x"}) and oversized tokens: refused with the way out.
     for garbage in ("garbage!", "Zm9v", "eyJvIjotMSwiZiI6IngifQ", "A" * 10_000, "' OR 1=1 --"):
         await expect_invalid(
-            list_page(platform, filter=flt, page_token=garbage), "page_token",
+            list_page(platform, filter=flt, page_token=garbage),
+            "page_token",
             "start again without page_token",
         )
 
@@ -741,8 +763,13 @@ async def test_update_changes_only_masked_fields(platform: Platform) -> None:
     resp = await update_call(
         platform,
         camera_pb2.Camera(
-            id=cam.id, name=unique_name(), description="d1", location="l1", active=False,
-            recording_enabled=True, labels={"t": tag},
+            id=cam.id,
+            name=unique_name(),
+            description="d1",
+            location="l1",
+            active=False,
+            recording_enabled=True,
+            labels={"t": tag},
         ),
         "description",
     )
@@ -767,11 +794,18 @@ async def test_update_star_replaces_every_updatable_field(platform: Platform) ->
     resp = await update_call(
         platform,
         camera_pb2.Camera(
-            id=cam.id, name=new_name, description="d1", location="l1", active=False,
-            recording_enabled=True, ingest_mode=PULL, source_url="rtsp://127.0.0.1/s",
+            id=cam.id,
+            name=new_name,
+            description="d1",
+            location="l1",
+            active=False,
+            recording_enabled=True,
+            ingest_mode=PULL,
+            source_url="rtsp://127.0.0.1/s",
             labels={"t": tag, "b": "2"},
             # Output-only fields in the request are ignored, even with "*".
-            stream_key="chosen", status=camera_pb2.CAMERA_STATUS_ONLINE,
+            stream_key="chosen",
+            status=camera_pb2.CAMERA_STATUS_ONLINE,
         ),
         "*",
     )
@@ -788,11 +822,16 @@ async def test_update_mask_errors_change_nothing(platform: Platform) -> None:
     tag = new_tag()
     cam = await create(platform, tag, description="d0")
     changed = camera_pb2.Camera(id=cam.id, description="d1", stream_key="x" * 32)
-    await expect_invalid(
-        update_call(platform, changed), "update_mask", "is required", UPDATABLE
-    )
-    for paths in (("stream_key",), ("status",), ("description", "stream_key"), ("id",),
-                  ("create_time",), ("labels.site",), ("* ", "name")):
+    await expect_invalid(update_call(platform, changed), "update_mask", "is required", UPDATABLE)
+    for paths in (
+        ("stream_key",),
+        ("status",),
+        ("description", "stream_key"),
+        ("id",),
+        ("create_time",),
+        ("labels.site",),
+        ("* ", "name"),
+    ):
         await expect_invalid(
             update_call(platform, changed, *paths), "update_mask", "cannot update", UPDATABLE
         )
@@ -804,7 +843,8 @@ async def test_update_unknown_and_malformed_ids(platform: Platform) -> None:
     missing = str(uuid.uuid4())
     await expect_status(
         update_call(platform, camera_pb2.Camera(id=missing, description="x"), "description"),
-        Code.NOT_FOUND, missing,
+        Code.NOT_FOUND,
+        missing,
     )
     await expect_invalid(
         update_call(platform, camera_pb2.Camera(id="nope", description="x"), "description"),
@@ -824,8 +864,11 @@ async def test_update_validates_values(platform: Platform) -> None:
         (camera_pb2.Camera(id=cam.id, name="n" * 201), "name", "camera.name"),
         (camera_pb2.Camera(id=cam.id, labels={"BAD": "x"}), "labels", "camera.labels"),
         (camera_pb2.Camera(id=cam.id), "ingest_mode", "camera.ingest_mode"),
-        (camera_pb2.Camera(id=cam.id, source_url="rtsp://127.0.0.1/x"), "source_url",
-         "camera.source_url"),
+        (
+            camera_pb2.Camera(id=cam.id, source_url="rtsp://127.0.0.1/x"),
+            "source_url",
+            "camera.source_url",
+        ),
     ]
     for camera, path, field in bad:
         await expect_invalid(update_call(platform, camera, path), field, prefix=True)
@@ -839,7 +882,8 @@ async def test_rename_rules(platform: Platform) -> None:
     for clash in (taken.name, taken.name.upper(), f" {taken.name.lower()} "):
         await expect_status(
             update_call(platform, camera_pb2.Camera(id=cam.id, name=clash), "name"),
-            Code.ALREADY_EXISTS, "already exists",
+            Code.ALREADY_EXISTS,
+            "already exists",
         )
     assert await get(platform, cam.id) == cam
     # Changing only the case of one's own name is not a clash.
@@ -858,32 +902,39 @@ async def test_switching_ingest_mode(platform: Platform) -> None:
     # PUSH -> PULL needs a source.
     await expect_invalid(
         update_call(platform, camera_pb2.Camera(id=cam.id, ingest_mode=PULL), "ingest_mode"),
-        "camera.source_url", "required for INGEST_MODE_PULL",
+        "camera.source_url",
+        "required for INGEST_MODE_PULL",
     )
     await expect_invalid(
         update_call(
             platform,
             camera_pb2.Camera(id=cam.id, ingest_mode=PULL, source_url="file:///etc/passwd"),
-            "ingest_mode", "source_url",
+            "ingest_mode",
+            "source_url",
         ),
         "camera.source_url",
     )
     assert (await get(platform, cam.id)).ingest_mode == PUSH
     url = "rtsp://user:pw@127.0.0.1:554/live"
-    pulled = (await update_call(
-        platform, camera_pb2.Camera(id=cam.id, ingest_mode=PULL, source_url=url),
-        "ingest_mode", "source_url",
-    )).camera
+    pulled = (
+        await update_call(
+            platform,
+            camera_pb2.Camera(id=cam.id, ingest_mode=PULL, source_url=url),
+            "ingest_mode",
+            "source_url",
+        )
+    ).camera
     assert pulled.ingest_mode == PULL and pulled.source_url == url
     # A PULL camera cannot lose its source while staying PULL.
     await expect_invalid(
         update_call(platform, camera_pb2.Camera(id=cam.id, source_url=""), "source_url"),
-        "camera.source_url", "required",
+        "camera.source_url",
+        "required",
     )
     # PULL -> PUSH drops the pull source.
-    pushed = (await update_call(
-        platform, camera_pb2.Camera(id=cam.id, ingest_mode=PUSH), "ingest_mode"
-    )).camera
+    pushed = (
+        await update_call(platform, camera_pb2.Camera(id=cam.id, ingest_mode=PUSH), "ingest_mode")
+    ).camera
     assert pushed.ingest_mode == PUSH and pushed.source_url == ""
     assert (await get(platform, cam.id)).source_url == ""
 
@@ -891,13 +942,15 @@ async def test_switching_ingest_mode(platform: Platform) -> None:
 async def test_update_replaces_labels_and_advances_update_time(platform: Platform) -> None:
     tag = new_tag()
     cam = await create(platform, tag, labels={"a": "1", "b": "2"})
-    first = (await update_call(
-        platform, camera_pb2.Camera(id=cam.id, labels={"t": tag, "c": "3"}), "labels"
-    )).camera
+    first = (
+        await update_call(
+            platform, camera_pb2.Camera(id=cam.id, labels={"t": tag, "c": "3"}), "labels"
+        )
+    ).camera
     assert first.labels == {"t": tag, "c": "3"}
-    second = (await update_call(
-        platform, camera_pb2.Camera(id=cam.id, location="x"), "location"
-    )).camera
+    second = (
+        await update_call(platform, camera_pb2.Camera(id=cam.id, location="x"), "location")
+    ).camera
     assert as_time(cam.update_time) < as_time(first.update_time) < as_time(second.update_time)
     assert second.labels == {"t": tag, "c": "3"}
     assert [c.id for c in await tagged(platform, tag, 'labels.c = "3"')] == [cam.id]
@@ -917,14 +970,16 @@ async def test_delete(platform: Platform) -> None:
     )
     await expect_status(
         platform.cameras.GetCamera(camera_pb2.GetCameraRequest(id=cam.id), metadata=platform.admin),
-        Code.NOT_FOUND, cam.id,
+        Code.NOT_FOUND,
+        cam.id,
     )
     assert [c.id for c in await tagged(platform, tag)] == [keep.id]
     await expect_status(
         platform.cameras.DeleteCamera(
             camera_pb2.DeleteCameraRequest(id=cam.id), metadata=platform.admin
         ),
-        Code.NOT_FOUND, cam.id,
+        Code.NOT_FOUND,
+        cam.id,
     )
     await expect_invalid(
         platform.cameras.DeleteCamera(
@@ -973,27 +1028,37 @@ async def test_activation_and_recording_flags_are_audited(platform: Platform) ->
     cam = await create(platform, new_tag())
     stub, md = platform.cameras, platform.admin
 
-    off = (await stub.DeactivateCamera(
-        camera_pb2.DeactivateCameraRequest(id=cam.id), metadata=md)).camera
+    off = (
+        await stub.DeactivateCamera(camera_pb2.DeactivateCameraRequest(id=cam.id), metadata=md)
+    ).camera
     assert off.active is False
-    on = (await stub.ActivateCamera(
-        camera_pb2.ActivateCameraRequest(id=cam.id), metadata=md)).camera
+    on = (
+        await stub.ActivateCamera(camera_pb2.ActivateCameraRequest(id=cam.id), metadata=md)
+    ).camera
     assert on.active is True
-    rec = (await stub.StartRecording(
-        camera_pb2.StartRecordingRequest(id=cam.id), metadata=md)).camera
+    rec = (
+        await stub.StartRecording(camera_pb2.StartRecordingRequest(id=cam.id), metadata=md)
+    ).camera
     assert rec.recording_enabled is True
     assert (await get(platform, cam.id)).recording_enabled is True
-    stop = (await stub.StopRecording(
-        camera_pb2.StopRecordingRequest(id=cam.id), metadata=md)).camera
+    stop = (
+        await stub.StopRecording(camera_pb2.StopRecordingRequest(id=cam.id), metadata=md)
+    ).camera
     assert stop.recording_enabled is False
     assert as_time(stop.update_time) > as_time(cam.update_time)
-    for action in ("camera.create", "camera.activate", "camera.deactivate",
-                   "camera.start_recording", "camera.stop_recording"):
+    for action in (
+        "camera.create",
+        "camera.activate",
+        "camera.deactivate",
+        "camera.start_recording",
+        "camera.stop_recording",
+    ):
         await assert_audited(platform, cam.id, action)
     missing = str(uuid.uuid4())
     await expect_status(
         stub.ActivateCamera(camera_pb2.ActivateCameraRequest(id=missing), metadata=md),
-        Code.NOT_FOUND, missing,
+        Code.NOT_FOUND,
+        missing,
     )
     await expect_invalid(
         stub.StartRecording(camera_pb2.StartRecordingRequest(id=""), metadata=md), "id"
@@ -1042,8 +1107,11 @@ async def test_batch_is_all_or_nothing(platform: Platform) -> None:
     cams = [await create(platform, tag) for _ in range(3)]
     missing = str(uuid.uuid4())
     ids = [cams[0].id, missing, cams[1].id, cams[2].id]
-    for action in (camera_pb2.CAMERA_ACTION_DEACTIVATE, camera_pb2.CAMERA_ACTION_DELETE,
-                   camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY):
+    for action in (
+        camera_pb2.CAMERA_ACTION_DEACTIVATE,
+        camera_pb2.CAMERA_ACTION_DELETE,
+        camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY,
+    ):
         await expect_status(
             batch_call(platform, ids, action), Code.NOT_FOUND, missing, "nothing was changed"
         )
@@ -1064,7 +1132,8 @@ async def test_batch_request_validation(platform: Platform) -> None:
     too_many = [str(uuid.uuid4()) for _ in range(1001)]
     await expect_invalid(batch_call(platform, too_many, act), "ids", "at most 1000")
     await expect_invalid(
-        batch_call(platform, [cam.id], camera_pb2.CAMERA_ACTION_UNSPECIFIED), "action",
+        batch_call(platform, [cam.id], camera_pb2.CAMERA_ACTION_UNSPECIFIED),
+        "action",
         "CAMERA_ACTION_ACTIVATE",
     )
     await expect_invalid(batch_call(platform, [cam.id], 42), "action")
@@ -1087,10 +1156,11 @@ async def test_stream_urls_are_signed_and_expire(platform: Platform) -> None:
 
     url = urlsplit(resp.hls_playback_url)
     assert resp.hls_playback_url.startswith(platform.settings.hls_base_url + "/")
-    assert cam.id in url.path
-    query = parse_qs(url.query)
-    assert set(query) == {"expires", "sig"}
-    expires, sig = int(query["expires"][0]), query["sig"][0]
+    # /hls/<camera>/<expires>/<signature>/index.m3u8, the shape the node's nginx serves
+    match = HLS_PATH.match(url.path)
+    assert match and not url.query, resp.hls_playback_url
+    assert match["camera"] == cam.id and match["file"] == "index.m3u8"
+    expires, sig = int(match["expires"]), match["sig"]
 
     ttl = platform.settings.playback_url_ttl.total_seconds()
     assert before + ttl - 2 <= expires <= time.time() + ttl + 1
@@ -1132,8 +1202,9 @@ async def test_viewer_reads_without_secrets(platform: Platform) -> None:
     pushed = await create(platform, tag)
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
 
-    seen = (await platform.cameras.GetCamera(
-        camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer)).camera
+    seen = (
+        await platform.cameras.GetCamera(camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer)
+    ).camera
     assert seen.stream_key == ""
     assert seen.source_url == "rtsp://user:***@127.0.0.1:554/stream1"
     assert seen.name == cam.name and seen.labels == cam.labels
@@ -1147,7 +1218,7 @@ async def test_viewer_reads_without_secrets(platform: Platform) -> None:
         camera_pb2.GetStreamUrlsRequest(id=pushed.id), metadata=viewer
     )
     assert urls.rtmp_publish_url == ""
-    assert pushed.id in urls.hls_playback_url and "sig=" in urls.hls_playback_url
+    assert HLS_PATH.match(urlsplit(urls.hls_playback_url).path)["camera"] == pushed.id  # type: ignore[index]
     # Admins still see what they configured.
     assert (await get(platform, cam.id)).source_url == url
 
@@ -1156,20 +1227,19 @@ async def test_viewer_does_not_see_credentials_in_query_strings(platform: Platfo
     # Many cameras take credentials as query parameters rather than user:password@.
     tag = new_tag()
     cases = {
-        "http://127.0.0.1/video.cgi?user=admin&pwd=hunter2&res=hd":
-            "http://127.0.0.1/video.cgi?user=admin&pwd=***&res=hd",
-        "rtsp://127.0.0.1/live?token=abc123&keyframe=2":
-            "rtsp://127.0.0.1/live?token=***&keyframe=2",
-        "http://u:pw1@127.0.0.1/snap?loginuse=u&loginpas=pw2":
-            "http://u:***@127.0.0.1/snap?loginuse=u&loginpas=***",
-        "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast":
-            "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast",
+        "http://127.0.0.1/video.cgi?user=admin&pwd=hunter2&res=hd": "http://127.0.0.1/video.cgi?user=admin&pwd=***&res=hd",
+        "rtsp://127.0.0.1/live?token=abc123&keyframe=2": "rtsp://127.0.0.1/live?token=***&keyframe=2",
+        "http://u:pw1@127.0.0.1/snap?loginuse=u&loginpas=pw2": "http://u:***@127.0.0.1/snap?loginuse=u&loginpas=***",
+        "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast": "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast",
     }
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
     for url, shown in cases.items():
         cam = await create(platform, tag, ingest_mode=PULL, source_url=url)
-        seen = (await platform.cameras.GetCamera(
-            camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer)).camera
+        seen = (
+            await platform.cameras.GetCamera(
+                camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer
+            )
+        ).camera
         assert seen.source_url == shown
         assert (await get(platform, cam.id)).source_url == url
 
@@ -1180,10 +1250,15 @@ async def test_viewer_cannot_change_anything(platform: Platform) -> None:
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
     stub = platform.cameras
     denied = [
-        stub.CreateCamera(camera_pb2.CreateCameraRequest(
-            camera=camera_pb2.Camera(name=unique_name(), labels={"t": tag})), metadata=viewer),
-        update_call(platform, camera_pb2.Camera(id=cam.id, name="hijacked"), "name",
-                    metadata=viewer),
+        stub.CreateCamera(
+            camera_pb2.CreateCameraRequest(
+                camera=camera_pb2.Camera(name=unique_name(), labels={"t": tag})
+            ),
+            metadata=viewer,
+        ),
+        update_call(
+            platform, camera_pb2.Camera(id=cam.id, name="hijacked"), "name", metadata=viewer
+        ),
         stub.DeleteCamera(camera_pb2.DeleteCameraRequest(id=cam.id), metadata=viewer),
         stub.RotateStreamKey(camera_pb2.RotateStreamKeyRequest(id=cam.id), metadata=viewer),
         stub.DeactivateCamera(camera_pb2.DeactivateCameraRequest(id=cam.id), metadata=viewer),
@@ -1194,8 +1269,13 @@ async def test_viewer_cannot_change_anything(platform: Platform) -> None:
         err = await expect_status(call, Code.PERMISSION_DENIED, "cameras.write", "viewer")
         assert rich_status(err)[0].reason == "PERMISSION_DENIED"
     assert await tagged(platform, tag) == [cam]
-    for action in ("camera.update", "camera.delete", "camera.rotate_stream_key",
-                   "camera.deactivate", "camera.start_recording"):
+    for action in (
+        "camera.update",
+        "camera.delete",
+        "camera.rotate_stream_key",
+        "camera.deactivate",
+        "camera.start_recording",
+    ):
         assert await audit_rows(platform, cam.id, action) == []
 
 
@@ -1204,10 +1284,14 @@ async def test_operator_manages_cameras_and_sees_keys(platform: Platform) -> Non
     username, operator = await login_as(platform, common_pb2.ROLE_OPERATOR)
     cam = await create(platform, tag, metadata=operator)
     assert len(cam.stream_key) >= 22
-    updated = (await update_call(
-        platform, camera_pb2.Camera(id=cam.id, description="by operator"), "description",
-        metadata=operator,
-    )).camera
+    updated = (
+        await update_call(
+            platform,
+            camera_pb2.Camera(id=cam.id, description="by operator"),
+            "description",
+            metadata=operator,
+        )
+    ).camera
     assert updated.description == "by operator"
     urls = await platform.cameras.GetStreamUrls(
         camera_pb2.GetStreamUrlsRequest(id=cam.id), metadata=operator
@@ -1228,12 +1312,13 @@ async def test_api_token_scopes_decide_what_an_integration_sees(platform: Platfo
     assert seen.stream_key == cam.stream_key
     await expect_status(
         create_call_as(platform, reader, name=unique_name(), labels={"t": tag}),
-        Code.PERMISSION_DENIED, "cameras.write",
+        Code.PERMISSION_DENIED,
+        "cameras.write",
     )
     await expect_status(
-        platform.cameras.GetStreamUrls(camera_pb2.GetStreamUrlsRequest(id=cam.id),
-                                       metadata=reader),
-        Code.PERMISSION_DENIED, "streams.read",
+        platform.cameras.GetStreamUrls(camera_pb2.GetStreamUrlsRequest(id=cam.id), metadata=reader),
+        Code.PERMISSION_DENIED,
+        "streams.read",
     )
     # No credential at all.
     await expect_status(
@@ -1281,7 +1366,7 @@ async def test_hostile_filters_and_searches_never_fail_internally(platform: Plat
         "name = x; DROP TABLE cameras",
         'name:"%"',
         'name:"_"',
-        "description = \"'; DELETE FROM cameras; --\"",
+        'description = "\'; DELETE FROM cameras; --"',
         'labels.t = "x\' OR 1=1 --"',
         'name = "\\\\"',
         'labels.%_ = "1"',
@@ -1294,7 +1379,7 @@ async def test_hostile_filters_and_searches_never_fail_internally(platform: Plat
     for text in ("status = 'OFFLINE' OR 1", "*", '"*"', "name = *"):
         assert [c.id for c in await tagged(platform, tag, text)] == [cam.id], text
     refused = {
-        "labels.x'y = \"1\"": "unterminated string",
+        'labels.x\'y = "1"': "unterminated string",
         "' OR 1=1 --": "unterminated string",
         "1=1": 'unknown field "1"',
         "name=x)--": 'unexpected ")"',
@@ -1321,8 +1406,10 @@ async def test_megabyte_strings_are_invalid_argument_and_change_nothing(
         ({"name": big}, "camera.name"),
         ({"name": unique_name(), "description": big}, "camera.description"),
         ({"name": unique_name(), "location": big}, "camera.location"),
-        ({"name": unique_name(), "ingest_mode": PULL, "source_url": "rtsp://127.0.0.1/" + big},
-         "camera.source_url"),
+        (
+            {"name": unique_name(), "ingest_mode": PULL, "source_url": "rtsp://127.0.0.1/" + big},
+            "camera.source_url",
+        ),
         ({"name": unique_name(), "labels": {"t": tag, "k": big}}, "camera.labels"),
         ({"name": unique_name(), "labels": {"t": tag, "k" * 1000: "v"}}, "camera.labels"),
     ]

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 from server.db.models import utcnow
 
@@ -36,5 +35,7 @@ def hls_url(base_url: str, secret: bytes, camera_id: str, ttl: timedelta) -> tup
     # Report the whole second that was signed: a fractional expiry would promise validity for
     # up to a second after the node starts refusing the URL.
     expires_at = datetime.fromtimestamp(expires, UTC)
-    query = urlencode({"expires": expires, "sig": playback_signature(secret, camera_id, expires)})
-    return f"{base_url}/hls/{camera_id}/index.m3u8?{query}", expires_at
+    # Expiry and signature live in the path, not the query: the playlist names its segments
+    # relatively, so they resolve under the same signed prefix (node_agent/nginx/config.py).
+    signature = playback_signature(secret, camera_id, expires)
+    return f"{base_url}/hls/{camera_id}/{expires}/{signature}/index.m3u8", expires_at
