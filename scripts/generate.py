@@ -52,7 +52,10 @@ def run_protoc(py_out: Path, ts_out: Path) -> None:
         "--es_opt=target=ts,import_extension=js",
         *proto_files(),
     ]
-    subprocess.run(cmd, check=True, cwd=PROTO_ROOT)
+    # Plugins chatter on stderr ("Writing mypy to …"); show it only when something failed.
+    result = subprocess.run(cmd, cwd=PROTO_ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"protoc failed:\n{result.stdout}{result.stderr}")
     (py_out / PY_GENERATED / "__init__.py").write_text('"""Generated from protos/camfleet/v1."""\n')
 
 

@@ -15,6 +15,8 @@ from camfleet.v1 import (
     auth_pb2_grpc,
     camera_pb2,
     camera_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
     user_pb2,
     user_pb2_grpc,
 )
@@ -42,6 +44,9 @@ from server.config import Settings
 from server.db.engine import create_engine, session_factory
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
+from server.events.log import EventLog, MemoryEventLog, RedisEventLog
+from server.events.publisher import EventPublisher
+from server.events.servicer import EventServicer
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.transport.interceptor import GuardInterceptor
 
@@ -53,6 +58,7 @@ SERVICE_NAMES = (
     api_token_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
     camera_pb2.DESCRIPTOR.services_by_name["CameraService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
 )
 
 # Keepalive on the server side: pings every 30 s keep NAT and proxy idle timers from cutting
@@ -83,12 +89,14 @@ class ControlPlane:
     authenticator: Authenticator
     generated_admin_password: str | None
     reads: FastReads
+    events: EventLog
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.authenticator.close()
+        await self.events.close()
         if self.redis is not None:
             await self.redis.aclose()
         self.reads.close()
@@ -103,6 +111,14 @@ async def _connect_redis(url: str) -> Redis:
         await client.aclose()
         raise StartupError(f"cannot reach Redis at CAMFLEET_REDIS_URL ({exc})") from exc
     return client
+
+
+async def _event_log(redis: Redis | None, settings: Settings) -> EventLog:
+    if redis is None:
+        return MemoryEventLog()
+    log = RedisEventLog(redis, settings.redis_prefix)
+    await log.start()
+    return log
 
 
 async def start(settings: Settings) -> ControlPlane:
@@ -129,6 +145,8 @@ async def start(settings: Settings) -> ControlPlane:
     generated = await users.ensure_admin(settings.admin_password)
     authenticator = Authenticator(sessions, keys, cache, audit)
     reads = FastReads(engine)
+    events = await _event_log(redis, settings)
+    publisher = EventPublisher(events)
     cameras = CameraService(
         sessions,
         reads,
@@ -136,6 +154,7 @@ async def start(settings: Settings) -> ControlPlane:
         hls_base_url=settings.hls_base_url,
         playback_secret=await load_or_create_secret(sessions, "playback"),
         playback_ttl=settings.playback_url_ttl,
+        on_change=publisher.camera_changed,
     )
 
     server = grpc.aio.server(
@@ -148,7 +167,10 @@ async def start(settings: Settings) -> ControlPlane:
     api_token_pb2_grpc.add_ApiTokenServiceServicer_to_server(
         ApiTokenServicer(ApiTokenService(sessions, cache)), server
     )
-    camera_pb2_grpc.add_CameraServiceServicer_to_server(CameraServicer(cameras), server)
+    camera_pb2_grpc.add_CameraServiceServicer_to_server(CameraServicer(cameras, events), server)
+    event_pb2_grpc.add_EventServiceServicer_to_server(
+        EventServicer(events, settings.event_bookmark_interval.total_seconds()), server
+    )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(sessions), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -168,5 +190,5 @@ async def start(settings: Settings) -> ControlPlane:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(
-        server, port, engine, redis, health_servicer, authenticator, generated, reads
+        server, port, engine, redis, health_servicer, authenticator, generated, reads, events
     )

@@ -98,6 +98,12 @@ OPTIONS: tuple[Option, ...] = (
         "3600",
         "life of signed playback URLs, seconds",
     ),
+    Option(
+        "--event-bookmark-interval",
+        "CAMFLEET_EVENT_BOOKMARK_INTERVAL",
+        "30",
+        "seconds of silence after which WatchEvents sends a bookmark",
+    ),
     Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -126,6 +132,7 @@ class Settings:
     login_limit_per_address: int = 20
     login_limit_window: timedelta = timedelta(seconds=60)
     playback_url_ttl: timedelta = timedelta(hours=1)
+    event_bookmark_interval: timedelta = timedelta(seconds=30)
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -230,6 +237,9 @@ def load_settings(
         ),
         login_limit_window=_seconds("CAMFLEET_LOGIN_LIMIT_WINDOW", raw["login_limit_window"]),
         playback_url_ttl=_seconds("CAMFLEET_PLAYBACK_URL_TTL", raw["playback_url_ttl"]),
+        event_bookmark_interval=_seconds(
+            "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
+        ),
         log_level=log_level,
     )
     if settings.admin_password and len(settings.admin_password) < 8:

@@ -11,7 +11,7 @@ import pytest
 
 from server.config import Settings
 from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
-from tests.support.platform import Platform, start_platform, stop_platform, test_settings
+from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -36,7 +36,7 @@ def backend_settings(
         overrides.setdefault("database_url", request.getfixturevalue("postgres_url"))
         overrides.setdefault("redis_url", REDIS_URL)
         overrides.setdefault("redis_prefix", request.getfixturevalue("redis_prefix"))
-    return test_settings(tmp, **overrides)
+    return settings_for_tests(tmp, **overrides)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -35,7 +35,9 @@ async def create_token(
     resp = await platform.tokens.CreateApiToken(
         api_token_pb2.CreateApiTokenRequest(
             api_token=api_token_pb2.ApiToken(
-                name=f"t{secrets.token_hex(5)}", owner_user_id=owner.id, scopes=scopes,
+                name=f"t{secrets.token_hex(5)}",
+                owner_user_id=owner.id,
+                scopes=scopes,
                 **fields,  # type: ignore[arg-type]
             ),
             ttl=ttl,
@@ -122,8 +124,10 @@ async def test_token_without_owner_acts_as_its_creator(platform: Platform) -> No
     creator = await platform.as_role(common_pb2.ROLE_ADMIN)
     resp = await platform.tokens.CreateApiToken(
         api_token_pb2.CreateApiTokenRequest(
-            api_token=api_token_pb2.ApiToken(name=f"t{secrets.token_hex(4)}",
-                                             scopes=["cameras.read"])),
+            api_token=api_token_pb2.ApiToken(
+                name=f"t{secrets.token_hex(4)}", scopes=["cameras.read"]
+            )
+        ),
         metadata=creator,
     )
     me = await whoami(platform, creator)
@@ -136,8 +140,11 @@ async def test_unknown_scope_is_refused_with_the_known_ones(platform: Platform) 
     owner, _ = await platform.create_user(common_pb2.ROLE_API)
     refusal = await refused(
         platform.tokens.CreateApiToken(
-            api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-                name=name, owner_user_id=owner.id, scopes=["cameras.read", "cameras.destroy"])),
+            api_token_pb2.CreateApiTokenRequest(
+                api_token=api_token_pb2.ApiToken(
+                    name=name, owner_user_id=owner.id, scopes=["cameras.read", "cameras.destroy"]
+                )
+            ),
             metadata=platform.admin,
         ),
         INVALID,
@@ -168,8 +175,12 @@ async def test_a_token_cannot_exceed_its_owners_role(platform: Platform) -> None
 
 @pytest.mark.parametrize(
     ("ttl_seconds", "expire_in", "field"),
-    [(-60, None, "ttl"), (0, None, "ttl"), (None, -60, "api_token.expire_time"),
-     (315_576_000_000, None, "ttl")],
+    [
+        (-60, None, "ttl"),
+        (0, None, "ttl"),
+        (None, -60, "api_token.expire_time"),
+        (315_576_000_000, None, "ttl"),
+    ],
     ids=["negative-ttl", "zero-ttl", "expire-time-in-the-past", "ttl-beyond-year-9999"],
 )
 async def test_lifetimes_must_end_in_the_future(
@@ -185,17 +196,20 @@ async def test_lifetimes_must_end_in_the_future(
 
 async def test_ttl_sets_the_expiry(platform: Platform) -> None:
     before = datetime.now(UTC)
-    created, _ = await create_token(platform, ["cameras.read"],
-                                    ttl=duration_pb2.Duration(seconds=3600))
+    created, _ = await create_token(
+        platform, ["cameras.read"], ttl=duration_pb2.Duration(seconds=3600)
+    )
     expiry = created.api_token.expire_time.ToDatetime(tzinfo=UTC)
     assert abs(expiry - (before + timedelta(hours=1))) < timedelta(seconds=5)
 
 
 @pytest.mark.parametrize(
     ("cidrs", "bad_field"),
-    [(["localhost"], "api_token.allowed_cidrs[0]"),
-     (["127.0.0.1/32", "127.0.0.1/33"], "api_token.allowed_cidrs[1]"),
-     (["::1/129"], "api_token.allowed_cidrs[0]")],
+    [
+        (["localhost"], "api_token.allowed_cidrs[0]"),
+        (["127.0.0.1/32", "127.0.0.1/33"], "api_token.allowed_cidrs[1]"),
+        (["::1/129"], "api_token.allowed_cidrs[0]"),
+    ],
     ids=["hostname", "second-bad-prefix", "ipv6-bad-prefix"],
 )
 async def test_invalid_cidrs_are_refused(
@@ -210,8 +224,9 @@ async def test_only_holders_of_api_tokens_write_create_tokens(platform: Platform
     operator = await platform.as_role(common_pb2.ROLE_OPERATOR)
     refusal = await refused(
         platform.tokens.CreateApiToken(
-            api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-                name="mine", scopes=["cameras.read"])),
+            api_token_pb2.CreateApiTokenRequest(
+                api_token=api_token_pb2.ApiToken(name="mine", scopes=["cameras.read"])
+            ),
             metadata=operator,
         ),
         DENIED,
@@ -242,12 +257,11 @@ async def test_a_token_authenticates_with_its_scopes(platform: Platform) -> None
         DENIED,
     )
     assert "cameras.write" in refusal.message and "API token" in refusal.message
-    rows = await audit_since(platform, since, "authz.denied",
-                             f'actor_id = "{owner.id}" AND outcome = "denied"')
-    assert [r.actor for r in rows] == [f"{owner.username} (token:{created.api_token.id})"]
-    await refused(
-        platform.users.ListUsers(user_pb2.ListUsersRequest(), metadata=metadata), DENIED
+    rows = await audit_since(
+        platform, since, "authz.denied", f'actor_id = "{owner.id}" AND outcome = "denied"'
     )
+    assert [r.actor for r in rows] == [f"{owner.username} (token:{created.api_token.id})"]
+    await refused(platform.users.ListUsers(user_pb2.ListUsersRequest(), metadata=metadata), DENIED)
 
 
 async def test_permissions_are_scopes_narrowed_by_the_owners_role(platform: Platform) -> None:
@@ -255,12 +269,12 @@ async def test_permissions_are_scopes_narrowed_by_the_owners_role(platform: Plat
         platform, ["cameras.read", "cameras.write"], owner_role=common_pb2.ROLE_OPERATOR
     )
     metadata = bearer(created.secret)
-    assert list((await whoami(platform, metadata)).permissions) == ["cameras.read",
-                                                                    "cameras.write"]
+    assert list((await whoami(platform, metadata)).permissions) == ["cameras.read", "cameras.write"]
     # Demoting the owner narrows the token at once, whatever its scopes say.
     await platform.users.UpdateUser(
-        user_pb2.UpdateUserRequest(user=user_pb2.User(id=owner.id, role=common_pb2.ROLE_VIEWER),
-                                   update_mask=mask("role")),
+        user_pb2.UpdateUserRequest(
+            user=user_pb2.User(id=owner.id, role=common_pb2.ROLE_VIEWER), update_mask=mask("role")
+        ),
         metadata=platform.admin,
     )
     assert list((await whoami(platform, metadata)).permissions) == ["cameras.read"]
@@ -284,22 +298,31 @@ async def test_revoked_token_is_refused_at_once(platform: Platform) -> None:
     refusal = await refused(list_cameras(platform, metadata), UNAUTHENTICATED)
     assert refusal.reason == "TOKEN_REVOKED"
     assert "revoked" in refusal.message
-    rows = await audit_since(platform, since, "api_token.revoke",
-                             f'target = "api_tokens/{created.api_token.id}"')
+    rows = await audit_since(
+        platform, since, "api_token.revoke", f'target = "api_tokens/{created.api_token.id}"'
+    )
     assert [(r.actor, r.outcome) for r in rows] == [("admin", "success")]
 
     # Revoking again is fine, changes nothing and is not audited twice.
     again = await revoke(platform, created.api_token.id)
     assert again.revoke_time == revoked.revoke_time
-    assert len(await audit_since(platform, since, "api_token.revoke",
-                                 f'target = "api_tokens/{created.api_token.id}"')) == 1
+    assert (
+        len(
+            await audit_since(
+                platform, since, "api_token.revoke", f'target = "api_tokens/{created.api_token.id}"'
+            )
+        )
+        == 1
+    )
     assert await token_names(platform, f'name = "{created.api_token.name}" AND revoked = true') == [
-        created.api_token.name]
+        created.api_token.name
+    ]
 
 
 async def test_expired_token_is_refused(platform: Platform) -> None:
-    created, _ = await create_token(platform, ["cameras.read"],
-                                    ttl=duration_pb2.Duration(seconds=1))
+    created, _ = await create_token(
+        platform, ["cameras.read"], ttl=duration_pb2.Duration(seconds=1)
+    )
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
     await asyncio.sleep(1.2)
@@ -323,14 +346,17 @@ async def test_address_allowlist(platform: Platform) -> None:
         assert list(here.api_token.allowed_cidrs) == cidrs
         await list_cameras(platform, bearer(here.secret))
 
-    elsewhere, _ = await create_token(platform, ["cameras.read"],
-                                      allowed_cidrs=["127.0.0.2/32"])
+    elsewhere, _ = await create_token(platform, ["cameras.read"], allowed_cidrs=["127.0.0.2/32"])
     since = now_filter()
     refusal = await refused(list_cameras(platform, bearer(elsewhere.secret)), DENIED)
     assert refusal.reason == "IP_NOT_ALLOWED"
     assert "127.0.0.1" in refusal.message
-    rows = await audit_since(platform, since, "api_token.address_refused",
-                             f'target = "api_tokens/{elsewhere.api_token.id}"')
+    rows = await audit_since(
+        platform,
+        since,
+        "api_token.address_refused",
+        f'target = "api_tokens/{elsewhere.api_token.id}"',
+    )
     assert len(rows) == 1
     assert rows[0].details["address"] == "127.0.0.1"
     assert rows[0].source_address == "127.0.0.1"
@@ -343,8 +369,9 @@ async def test_last_use_is_recorded(platform: Platform) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     await list_cameras(platform, bearer(created.secret))
     # Written in the background, so that a hot token does not cost a write per call.
-    token = await eventually(lambda: get_token(platform, created.api_token.id),
-                             lambda t: t.HasField("last_used_time"))
+    token = await eventually(
+        lambda: get_token(platform, created.api_token.id), lambda t: t.HasField("last_used_time")
+    )
     assert token.last_used_address == "127.0.0.1"
     used = token.last_used_time.ToDatetime(tzinfo=UTC)
     assert before <= used <= datetime.now(UTC)
@@ -355,8 +382,9 @@ async def test_token_of_a_disabled_owner_is_refused(platform: Platform) -> None:
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
     await platform.users.UpdateUser(
-        user_pb2.UpdateUserRequest(user=user_pb2.User(id=owner.id, disabled=True),
-                                   update_mask=mask("disabled")),
+        user_pb2.UpdateUserRequest(
+            user=user_pb2.User(id=owner.id, disabled=True), update_mask=mask("disabled")
+        ),
         metadata=platform.admin,
     )
     refusal = await refused(list_cameras(platform, metadata), UNAUTHENTICATED)
@@ -367,11 +395,16 @@ async def test_token_of_a_deleted_owner_is_refused(platform: Platform) -> None:
     created, owner = await create_token(platform, ["cameras.read"])
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
-    await platform.users.DeleteUser(user_pb2.DeleteUserRequest(id=owner.id),
-                                    metadata=platform.admin)
+    await platform.users.DeleteUser(
+        user_pb2.DeleteUserRequest(id=owner.id), metadata=platform.admin
+    )
     await refused(list_cameras(platform, metadata), UNAUTHENTICATED)
-    await refused(platform.tokens.GetApiToken(api_token_pb2.GetApiTokenRequest(
-        id=created.api_token.id), metadata=platform.admin), grpc.StatusCode.NOT_FOUND)
+    await refused(
+        platform.tokens.GetApiToken(
+            api_token_pb2.GetApiTokenRequest(id=created.api_token.id), metadata=platform.admin
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
 
 
 async def test_an_api_token_has_no_session_to_log_out(platform: Platform) -> None:

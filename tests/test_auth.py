@@ -82,8 +82,13 @@ def claims_for(user_id: str, session_id: str, **overrides: object) -> dict[str, 
     """Claims shaped like the server's own access tokens."""
     now = int(time.time())
     claims: dict[str, object] = {
-        "iss": "camfleet", "sub": user_id, "sid": session_id, "jti": uuid.uuid4().hex,
-        "iat": now, "exp": now + 600, "typ": "access",
+        "iss": "camfleet",
+        "sub": user_id,
+        "sid": session_id,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 600,
+        "typ": "access",
     }
     claims.update(overrides)
     return claims
@@ -99,8 +104,10 @@ async def denied_with_audit(
     assert refusal.reason == reason, refusal
     rows = await audit_since(platform, since, "authn.failed")
     assert any(
-        r.outcome == "denied" and r.details["reason"] == refusal.message
-        and r.source_address == "127.0.0.1" and r.method.endswith("AuthService/WhoAmI")
+        r.outcome == "denied"
+        and r.details["reason"] == refusal.message
+        and r.source_address == "127.0.0.1"
+        and r.method.endswith("AuthService/WhoAmI")
         for r in rows
     ), f"no authn.failed audit row for {refusal.message!r}"
     return refusal.message
@@ -209,8 +216,9 @@ async def test_login_with_missing_fields_is_invalid_argument(
 async def test_disabled_user_cannot_log_in(platform: Platform) -> None:
     user, password = await platform.create_user(common_pb2.ROLE_VIEWER)
     await platform.users.UpdateUser(
-        user_pb2.UpdateUserRequest(user=user_pb2.User(id=user.id, disabled=True),
-                                   update_mask=mask("disabled")),
+        user_pb2.UpdateUserRequest(
+            user=user_pb2.User(id=user.id, disabled=True), update_mask=mask("disabled")
+        ),
         metadata=platform.admin,
     )
     refusal = await refused(platform.login(user.username, password), UNAUTHENTICATED)
@@ -292,8 +300,9 @@ async def test_reused_refresh_token_revokes_the_whole_session(platform: Platform
     await denied_with_audit(platform, bearer(newest.tokens.access_token), "TOKEN_REVOKED")
     await denied_with_audit(platform, bearer(login.tokens.access_token), "TOKEN_REVOKED")
 
-    rows = await audit_since(platform, since, "auth.refresh_token_reused",
-                             f'target = "users/{user.id}"')
+    rows = await audit_since(
+        platform, since, "auth.refresh_token_reused", f'target = "users/{user.id}"'
+    )
     assert len(rows) == 1
     assert rows[0].details["session"] == unverified_claims(login.tokens.access_token)["sid"]
 
@@ -327,6 +336,7 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
     short = await make_platform(
         access_token_ttl=timedelta(seconds=1), refresh_token_ttl=timedelta(seconds=1)
     )
+
     # The audit check at the end reads with an API token, which does not follow the JWT TTL.
     # Each admin call here gets a token fresh from a login: they last only a second.
     async def fresh_admin() -> Metadata:
@@ -339,11 +349,18 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
         ),
         metadata=await fresh_admin(),
     )
-    auditor = bearer((await short.tokens.CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-            name="auditor", owner_user_id=owner.user.id, scopes=["audit.read"])),
-        metadata=await fresh_admin(),
-    )).secret)
+    auditor = bearer(
+        (
+            await short.tokens.CreateApiToken(
+                api_token_pb2.CreateApiTokenRequest(
+                    api_token=api_token_pb2.ApiToken(
+                        name="auditor", owner_user_id=owner.user.id, scopes=["audit.read"]
+                    )
+                ),
+                metadata=await fresh_admin(),
+            )
+        ).secret
+    )
     login = await short.login("admin", ADMIN_PASSWORD)
     await whoami(short, bearer(login.tokens.access_token))
     # JWT expiry has a resolution of one second.
@@ -415,13 +432,16 @@ async def test_logout_all_sessions_ends_every_session_of_the_user(platform: Plat
     for login in (first, second):
         await denied_with_audit(platform, bearer(login.tokens.access_token), "TOKEN_REVOKED")
         await refused(
-            platform.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=login.tokens.refresh_token)),
+            platform.auth.Refresh(
+                auth_pb2.RefreshRequest(refresh_token=login.tokens.refresh_token)
+            ),
             UNAUTHENTICATED,
         )
     # Other users keep their sessions.
     await whoami(platform, bystander)
-    rows = await audit_since(platform, "1970-01-01T00:00:00Z", "auth.logout",
-                             f'target = "users/{user.id}"')
+    rows = await audit_since(
+        platform, "1970-01-01T00:00:00Z", "auth.logout", f'target = "users/{user.id}"'
+    )
     assert [r.details["all_sessions"] for r in rows] == ["True"]
 
 
@@ -473,8 +493,9 @@ async def _expired(p: Platform, v: Victim) -> str:
 async def _wrong_key(p: Platform, v: Victim) -> str:
     kid, _ = await active_signing_key(p)
     claims = claims_for(v.user_id, v.session_id)
-    return "Bearer " + jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256",
-                                  headers={"kid": kid})
+    return "Bearer " + jwt.encode(
+        claims, secrets.token_bytes(32), algorithm="HS256", headers={"kid": kid}
+    )
 
 
 async def _alg_none(p: Platform, v: Victim) -> str:
@@ -485,8 +506,9 @@ async def _alg_none(p: Platform, v: Victim) -> str:
 
 async def _unknown_kid(p: Platform, v: Victim) -> str:
     claims = claims_for(v.user_id, v.session_id)
-    return "Bearer " + jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256",
-                                  headers={"kid": secrets.token_hex(8)})
+    return "Bearer " + jwt.encode(
+        claims, secrets.token_bytes(32), algorithm="HS256", headers={"kid": secrets.token_hex(8)}
+    )
 
 
 async def _tampered_payload(p: Platform, v: Victim) -> str:
@@ -554,12 +576,21 @@ ATTACKS: dict[str, tuple[Forge, str, str]] = {
     "refresh-token-as-bearer": (_refresh_token_as_bearer, "TOKEN_INVALID", "log in again"),
     "bearer-without-token": (lambda p, v: _constant("Bearer"), "TOKEN_INVALID", "Bearer <token>"),
     "bearer-blank-token": (lambda p, v: _constant("Bearer    "), "TOKEN_INVALID", "Bearer <token>"),
-    "basic-scheme": (lambda p, v: _constant("Basic YWRtaW46YWRtaW4="), "TOKEN_INVALID",
-                     "Bearer <token>"),
-    "garbage": (lambda p, v: _constant("Bearer " + secrets.token_urlsafe(40)), "TOKEN_INVALID",
-                "log in again"),
-    "three-garbage-parts": (lambda p, v: _constant("Bearer a.b.c"), "TOKEN_INVALID",
-                            "log in again"),
+    "basic-scheme": (
+        lambda p, v: _constant("Basic YWRtaW46YWRtaW4="),
+        "TOKEN_INVALID",
+        "Bearer <token>",
+    ),
+    "garbage": (
+        lambda p, v: _constant("Bearer " + secrets.token_urlsafe(40)),
+        "TOKEN_INVALID",
+        "log in again",
+    ),
+    "three-garbage-parts": (
+        lambda p, v: _constant("Bearer a.b.c"),
+        "TOKEN_INVALID",
+        "log in again",
+    ),
     "no-credential": (lambda p, v: _constant(""), "TOKEN_INVALID", "authorization: Bearer"),
 }
 

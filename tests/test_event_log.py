@@ -21,9 +21,7 @@ async def _redis_log(prefix: str, retain: int = 100_000) -> tuple[RedisEventLog,
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def make_log(
-    request: pytest.FixtureRequest, redis_prefix: str
-) -> AsyncIterator[object]:
+async def make_log(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[object]:
     """A factory of logs that share one backend (for Redis: the same stream, like replicas)."""
     made: list[tuple[EventLog, Redis | None]] = []
     prefix = f"{redis_prefix}{request.node.name}:"

@@ -12,9 +12,22 @@ from tests.support.processes import ROOT
 
 def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = tmp_path.glob("camfleet-*.whl")
@@ -33,5 +46,7 @@ def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path
     ):
         assert needed in names, needed
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "camfleet-server = server.__main__:main" in zipfile.ZipFile(wheel).read(
-        entry_points).decode()
+    assert (
+        "camfleet-server = server.__main__:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )

@@ -41,8 +41,10 @@ from server.auth.permissions import (
 from tests.support.platform import Metadata, Platform, bearer
 
 # Statuses that mean "the guard refused the call"; anything else proves it got past the guard.
-_REFUSALS = {grpc.StatusCode.UNAUTHENTICATED: "unauthenticated",
-             grpc.StatusCode.PERMISSION_DENIED: "denied"}
+_REFUSALS = {
+    grpc.StatusCode.UNAUTHENTICATED: "unauthenticated",
+    grpc.StatusCode.PERMISSION_DENIED: "denied",
+}
 # A server that answers these for a minimal request is broken, whatever the table says.
 _BROKEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE}
 _UNARY_TIMEOUT = 15.0
@@ -174,8 +176,9 @@ class Mismatch:
     message: str
 
 
-async def _check(platform: Platform, rpc: Rpc, caller: Caller, metadata: Metadata,
-                 limit: asyncio.Semaphore) -> Mismatch | None:
+async def _check(
+    platform: Platform, rpc: Rpc, caller: Caller, metadata: Metadata, limit: asyncio.Semaphore
+) -> Mismatch | None:
     async with limit:
         code, message = await call_rpc(platform.channel, rpc, metadata)
     rule = RPC_RULES[rpc.name]
@@ -192,8 +195,12 @@ async def _check(platform: Platform, rpc: Rpc, caller: Caller, metadata: Metadat
     return Mismatch(rpc.short, caller.label, want, problem, code.name, message[:120])
 
 
-async def walk(platform: Platform, rpcs: Sequence[Rpc], callers: Iterable[Caller],
-               logout_sessions: dict[str, Metadata] | None = None) -> list[Mismatch]:
+async def walk(
+    platform: Platform,
+    rpcs: Sequence[Rpc],
+    callers: Iterable[Caller],
+    logout_sessions: dict[str, Metadata] | None = None,
+) -> list[Mismatch]:
     """Call every RPC as every caller; return every disagreement with the table.
 
     `logout_sessions` maps a caller label to a separate session used only for Logout: an empty
@@ -202,9 +209,15 @@ async def walk(platform: Platform, rpcs: Sequence[Rpc], callers: Iterable[Caller
     """
     limit = asyncio.Semaphore(8)
     checks = [
-        _check(platform, rpc, caller,
-               (logout_sessions or {}).get(caller.label, caller.metadata)
-               if rpc.name == LOGOUT else caller.metadata, limit)
+        _check(
+            platform,
+            rpc,
+            caller,
+            (logout_sessions or {}).get(caller.label, caller.metadata)
+            if rpc.name == LOGOUT
+            else caller.metadata,
+            limit,
+        )
         for caller in callers
         for rpc in rpcs
     ]
@@ -216,13 +229,14 @@ def table(mismatches: Sequence[Mismatch]) -> str:
     head = ("RPC", "caller", "table says", "server did", "status", "message")
     rows = [head] + [(m.rpc, m.caller, m.expected, m.got, m.code, m.message) for m in mismatches]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-             for r in rows]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
     return f"{len(mismatches)} mismatch(es) with the permission table:\n" + "\n".join(lines)
 
 
-async def _user_session(platform: Platform, role: int) -> tuple[
-        user_pb2.User, Metadata, Metadata]:
+async def _user_session(platform: Platform, role: int) -> tuple[user_pb2.User, Metadata, Metadata]:
     """A new user of `role` with two independent sessions (the second one is for Logout)."""
     user, password = await platform.create_user(role)
     first = await platform.login(user.username, password)
@@ -239,13 +253,23 @@ async def _token_callers(
     callers = []
     for label, scopes in wanted:
         resp = await platform.tokens.CreateApiToken(
-            api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-                name=f"t{secrets.token_hex(4)}", owner_user_id=owner.id,
-                scopes=sorted(p.value for p in scopes))),
+            api_token_pb2.CreateApiTokenRequest(
+                api_token=api_token_pb2.ApiToken(
+                    name=f"t{secrets.token_hex(4)}",
+                    owner_user_id=owner.id,
+                    scopes=sorted(p.value for p in scopes),
+                )
+            ),
             metadata=platform.admin,
         )
-        callers.append(Caller(label, bearer(resp.secret), scopes & ROLE_PERMISSIONS[Role.API],
-                              f'actor = "{owner.username} (token:{resp.api_token.id})"'))
+        callers.append(
+            Caller(
+                label,
+                bearer(resp.secret),
+                scopes & ROLE_PERMISSIONS[Role.API],
+                f'actor = "{owner.username} (token:{resp.api_token.id})"',
+            )
+        )
     return callers
 
 
@@ -261,11 +285,17 @@ def test_every_camfleet_rpc_has_a_rule() -> None:
     """A new RPC without an entry in RPC_RULES fails here with its name (the server would refuse
     it to everyone, fail closed)."""
     services = {r.descriptor.containing_service.name for r in RPCS}
-    assert services >= {"AuthService", "UserService", "ApiTokenService", "CameraService",
-                        "AuditService"}, f"the descriptor walk found only {services}"
+    assert services >= {
+        "AuthService",
+        "UserService",
+        "ApiTokenService",
+        "CameraService",
+        "AuditService",
+    }, f"the descriptor walk found only {services}"
     missing = [r.name for r in RPCS if r.name not in RPC_RULES]
     assert not missing, "RPCs without a rule in RPC_RULES (server/auth/permissions.py):\n" + (
-        "\n".join(missing))
+        "\n".join(missing)
+    )
     for rpc in RPCS:  # a rule that needs a permission must name one, and vice versa
         rule = RPC_RULES[rpc.name]
         assert (rule.access is Access.PERMISSION) == (rule.permission is not None), rpc.name
@@ -276,7 +306,8 @@ async def test_rule_table_names_only_methods_the_server_serves(platform: Platfor
     method it serves (its own, health, reflection) has an entry."""
     stub = reflection_pb2_grpc.ServerReflectionStub(platform.channel)
     call = stub.ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     services = {s.name async for r in call for s in r.list_services_response.service}
     assert "camfleet.v1.CameraService" in services, services
     pool = descriptor_pool.Default()
@@ -377,12 +408,17 @@ async def test_api_token_scopes_grant_exactly_their_permissions(platform: Platfo
     """For every permission P: a token holding only P may call every RPC that needs P (and the
     ones that need no permission), and a token holding everything but P is refused exactly the
     RPCs that need P, with a message naming P."""
-    callers = await _token_callers(platform, [
-        wanted
-        for p in sorted(ALL_PERMISSIONS)
-        for wanted in ((f"token {{{p.value}}}", frozenset({p})),
-                       (f"token all-but {p.value}", ALL_PERMISSIONS - {p}))
-    ])
+    callers = await _token_callers(
+        platform,
+        [
+            wanted
+            for p in sorted(ALL_PERMISSIONS)
+            for wanted in (
+                (f"token {{{p.value}}}", frozenset({p})),
+                (f"token all-but {p.value}", ALL_PERMISSIONS - {p}),
+            )
+        ],
+    )
     mismatches = await walk(platform, RPCS, callers)
     assert not mismatches, table(mismatches)
 
@@ -391,7 +427,8 @@ async def test_api_token_scopes_grant_exactly_their_permissions(platform: Platfo
     missing = next(iter(ALL_PERMISSIONS - (narrowed.permissions or frozenset())))
     rows = await platform.audit_logs(f'action = "authz.denied" AND {narrowed.audit_actor}')
     assert {row.method for row in rows} == {
-        r.name for r in RPCS if RPC_RULES[r.name].permission is missing}
+        r.name for r in RPCS if RPC_RULES[r.name].permission is missing
+    }
     assert all("(token:" in row.actor for row in rows)
 
 
@@ -400,14 +437,19 @@ async def test_token_scopes_cannot_exceed_the_owners_role(platform: Platform) ->
     viewer, _ = await platform.create_user(common_pb2.ROLE_VIEWER)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await platform.tokens.CreateApiToken(
-            api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-                name=f"t{secrets.token_hex(4)}", owner_user_id=viewer.id,
-                scopes=[Permission.USERS_WRITE.value])),
+            api_token_pb2.CreateApiTokenRequest(
+                api_token=api_token_pb2.ApiToken(
+                    name=f"t{secrets.token_hex(4)}",
+                    owner_user_id=viewer.id,
+                    scopes=[Permission.USERS_WRITE.value],
+                )
+            ),
             metadata=platform.admin,
         )
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "users.write" in (err.value.details() or "")
     listed = await platform.tokens.ListApiTokens(
         api_token_pb2.ListApiTokensRequest(filter=f'owner_user_id = "{viewer.id}"'),
-        metadata=platform.admin)
+        metadata=platform.admin,
+    )
     assert listed.total_size == 0

@@ -164,7 +164,9 @@ async def test_both_backends_give_the_same_verdicts() -> None:
 
         expected = [
             (True, 0, False),  # fresh
-            (True, 1, False), (True, 2, False), (False, 3, True),  # hits
+            (True, 1, False),
+            (True, 2, False),
+            (False, 3, True),  # hits
             (False, 3, True),  # check at the limit
             (False, 2, True),  # released one, still at the limit of 2
             (True, 1, False),  # after reset

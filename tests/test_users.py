@@ -44,8 +44,9 @@ async def create(
 
 
 async def get(platform: Platform, user_id: str) -> user_pb2.User:
-    return (await platform.users.GetUser(user_pb2.GetUserRequest(id=user_id),
-                                         metadata=platform.admin)).user
+    return (
+        await platform.users.GetUser(user_pb2.GetUserRequest(id=user_id), metadata=platform.admin)
+    ).user
 
 
 async def update(
@@ -83,8 +84,7 @@ async def change_password(
     platform: Platform, metadata: Metadata, new: str, current: str = "", user_id: str = ""
 ) -> None:
     await platform.users.ChangePassword(
-        user_pb2.ChangePasswordRequest(user_id=user_id, current_password=current,
-                                       new_password=new),
+        user_pb2.ChangePasswordRequest(user_id=user_id, current_password=current, new_password=new),
         metadata=metadata,
     )
 
@@ -94,10 +94,30 @@ async def change_password(
 
 @pytest.mark.parametrize(
     "username",
-    ["ab", "x" * 65, "with space", "slash/name", "colon:name", "ünïcode", "quote'name", "",
-     "newline\n", "nul\x00name"],
-    ids=["too-short", "too-long", "space", "slash", "colon", "non-ascii", "quote", "empty",
-         "trailing-newline", "nul"],
+    [
+        "ab",
+        "x" * 65,
+        "with space",
+        "slash/name",
+        "colon:name",
+        "ünïcode",
+        "quote'name",
+        "",
+        "newline\n",
+        "nul\x00name",
+    ],
+    ids=[
+        "too-short",
+        "too-long",
+        "space",
+        "slash",
+        "colon",
+        "non-ascii",
+        "quote",
+        "empty",
+        "trailing-newline",
+        "nul",
+    ],
 )
 async def test_create_refuses_bad_usernames(platform: Platform, username: str) -> None:
     refusal = await refused(create(platform, username), INVALID)
@@ -158,16 +178,19 @@ async def test_only_admins_manage_users(platform: Platform) -> None:
 
 
 async def test_get_returns_the_user_and_never_a_password(platform: Platform) -> None:
-    created = await create(platform, unique(), display_name="Front Desk",
-                           password="secret-password-1")
+    created = await create(
+        platform, unique(), display_name="Front Desk", password="secret-password-1"
+    )
     got = await get(platform, created.id)
     assert got == created
     assert got.display_name == "Front Desk"
     assert b"secret-password-1" not in got.SerializeToString()
 
     missing = await refused(
-        platform.users.GetUser(user_pb2.GetUserRequest(id="7f0c9e1e-0000-4000-8000-000000000000"),
-                               metadata=platform.admin),
+        platform.users.GetUser(
+            user_pb2.GetUserRequest(id="7f0c9e1e-0000-4000-8000-000000000000"),
+            metadata=platform.admin,
+        ),
         grpc.StatusCode.NOT_FOUND,
     )
     assert "does not exist" in missing.message
@@ -187,17 +210,23 @@ async def test_list_filters_searches_and_orders(platform: Platform) -> None:
     assert await usernames(platform, tag, "username") == [f"{tag}.a", f"{tag}.b", f"{tag}.c"]
     assert await usernames(platform, tag, "username desc") == [f"{tag}.c", f"{tag}.b", f"{tag}.a"]
     assert await usernames(platform, f"{tag} AND role = VIEWER", "username") == [
-        f"{tag}.a", f"{tag}.c"]
+        f"{tag}.a",
+        f"{tag}.c",
+    ]
     assert await usernames(platform, f"{tag} AND disabled = false", "username") == [
-        f"{tag}.a", f"{tag}.b"]
+        f"{tag}.a",
+        f"{tag}.b",
+    ]
     assert await usernames(platform, f"role = VIEWER AND disabled = false AND {tag}") == [
-        f"{tag}.a"]
+        f"{tag}.a"
+    ]
     # Bare words search the display name too, case-insensitively.
     assert await usernames(platform, word.upper()) == [f"{tag}.a"]
 
     bad = await refused(
-        platform.users.ListUsers(user_pb2.ListUsersRequest(filter="password = x"),
-                                 metadata=platform.admin),
+        platform.users.ListUsers(
+            user_pb2.ListUsersRequest(filter="password = x"), metadata=platform.admin
+        ),
         INVALID,
     )
     assert "filter" in bad.fields
@@ -208,12 +237,16 @@ async def test_list_filters_searches_and_orders(platform: Platform) -> None:
 
 async def test_update_changes_only_the_masked_fields(platform: Platform) -> None:
     user = await create(platform, unique(), common_pb2.ROLE_VIEWER, display_name="Old")
-    wanted = user_pb2.User(id=user.id, display_name="New Name", role=common_pb2.ROLE_OPERATOR,
-                           disabled=True)
+    wanted = user_pb2.User(
+        id=user.id, display_name="New Name", role=common_pb2.ROLE_OPERATOR, disabled=True
+    )
 
     renamed = await update(platform, wanted, "display_name")
     assert (renamed.display_name, renamed.role, renamed.disabled) == (
-        "New Name", common_pb2.ROLE_VIEWER, False)
+        "New Name",
+        common_pb2.ROLE_VIEWER,
+        False,
+    )
     assert renamed.update_time.ToDatetime() >= user.update_time.ToDatetime()
 
     promoted = await update(platform, wanted, "role")
@@ -224,7 +257,8 @@ async def test_update_changes_only_the_masked_fields(platform: Platform) -> None
 
 
 @pytest.mark.parametrize(
-    "paths", [("password_hash",), ("username",), ("display_name", "id"), ()],
+    "paths",
+    [("password_hash",), ("username",), ("display_name", "id"), ()],
     ids=["password-hash", "username", "id", "empty"],
 )
 async def test_update_refuses_fields_it_cannot_change(
@@ -282,8 +316,10 @@ async def test_role_change_applies_to_live_sessions(platform: Platform) -> None:
 async def test_delete_removes_the_user(platform: Platform) -> None:
     user = await create(platform, unique())
     await platform.users.DeleteUser(user_pb2.DeleteUserRequest(id=user.id), metadata=platform.admin)
-    await refused(platform.users.GetUser(user_pb2.GetUserRequest(id=user.id),
-                                         metadata=platform.admin), grpc.StatusCode.NOT_FOUND)
+    await refused(
+        platform.users.GetUser(user_pb2.GetUserRequest(id=user.id), metadata=platform.admin),
+        grpc.StatusCode.NOT_FOUND,
+    )
     await refused(platform.login(user.username, "password-123"), UNAUTHENTICATED)
     await refused(
         platform.users.DeleteUser(user_pb2.DeleteUserRequest(id=user.id), metadata=platform.admin),
@@ -313,8 +349,11 @@ async def users_write_token(p: Platform) -> Metadata:
     delete the only admin."""
     owner = await create(p, unique("bot"), common_pb2.ROLE_API)
     resp = await p.tokens.CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-            name=unique("t"), owner_user_id=owner.id, scopes=["users.read", "users.write"])),
+        api_token_pb2.CreateApiTokenRequest(
+            api_token=api_token_pb2.ApiToken(
+                name=unique("t"), owner_user_id=owner.id, scopes=["users.read", "users.write"]
+            )
+        ),
         metadata=p.admin,
     )
     return bearer(resp.secret)
@@ -329,8 +368,9 @@ async def test_the_last_enabled_admin_cannot_be_removed(make_platform: PlatformF
     attempts = {
         "demote": update(p, user_pb2.User(id=admin.id, role=common_pb2.ROLE_OPERATOR), "role"),
         "disable": update(p, user_pb2.User(id=admin.id, disabled=True), "disabled"),
-        "delete": p.users.DeleteUser(user_pb2.DeleteUserRequest(id=admin.id),
-                                     metadata=await users_write_token(p)),
+        "delete": p.users.DeleteUser(
+            user_pb2.DeleteUserRequest(id=admin.id), metadata=await users_write_token(p)
+        ),
     }
     for what, attempt in attempts.items():
         refusal = await refused(attempt, FAILED_PRECONDITION)
@@ -346,8 +386,12 @@ async def test_the_last_enabled_admin_cannot_be_removed(make_platform: PlatformF
     assert demoted.role == common_pb2.ROLE_VIEWER
     # ... and now the spare is the last one.
     await refused(
-        update(p, user_pb2.User(id=spare.id, disabled=True), "disabled",
-               metadata=await login_metadata(p, spare.username, "password-123")),
+        update(
+            p,
+            user_pb2.User(id=spare.id, disabled=True),
+            "disabled",
+            metadata=await login_metadata(p, spare.username, "password-123"),
+        ),
         FAILED_PRECONDITION,
     )
 
@@ -381,13 +425,18 @@ async def test_change_own_password_ends_every_session(platform: Platform) -> Non
     for login in (first, second):
         await whoami(platform, bearer(login.tokens.access_token))
 
-    await change_password(platform, bearer(first.tokens.access_token), "new-password-1",
-                          current="old-password-1")
+    await change_password(
+        platform, bearer(first.tokens.access_token), "new-password-1", current="old-password-1"
+    )
 
     for login in (first, second):
         await refused(whoami(platform, bearer(login.tokens.access_token)), UNAUTHENTICATED)
-        await refused(platform.auth.Refresh(
-            auth_pb2.RefreshRequest(refresh_token=login.tokens.refresh_token)), UNAUTHENTICATED)
+        await refused(
+            platform.auth.Refresh(
+                auth_pb2.RefreshRequest(refresh_token=login.tokens.refresh_token)
+            ),
+            UNAUTHENTICATED,
+        )
     old = await refused(platform.login(user.username, "old-password-1"), UNAUTHENTICATED)
     assert old.reason == "INVALID_CREDENTIALS"
     assert (await platform.login(user.username, "new-password-1")).user.id == user.id
@@ -414,8 +463,9 @@ async def test_only_admins_change_other_users_passwords(platform: Platform) -> N
     victim = await create(platform, unique(), password="victim-password")
     operator = await platform.as_role(common_pb2.ROLE_OPERATOR)
     refusal = await refused(
-        change_password(platform, operator, "taken-over-1", current="victim-password",
-                        user_id=victim.id),
+        change_password(
+            platform, operator, "taken-over-1", current="victim-password", user_id=victim.id
+        ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     assert "users.write" in refusal.message

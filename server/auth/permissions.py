@@ -135,6 +135,8 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}CameraService/StopRecording": needs(_P.CAMERAS_WRITE),
     f"{_PKG}CameraService/BatchCameraAction": needs(_P.CAMERAS_WRITE),
     f"{_PKG}CameraService/GetStreamUrls": needs(_P.STREAMS_READ),
+    # EventService: camera events need cameras.read (secrets are stripped per watcher).
+    f"{_PKG}EventService/WatchEvents": needs(_P.CAMERAS_READ),
     # AuditService
     f"{_PKG}AuditService/ListAuditLogs": needs(_P.AUDIT_READ),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -247,6 +247,23 @@ def redact_url_password(url: str) -> str:
     return parts._replace(netloc=netloc, query=query).geturl()
 
 
+class ChangeKind(enum.StrEnum):
+    """What happened to a camera, for the event stream."""
+
+    CREATED = "camera.created"
+    UPDATED = "camera.updated"
+    DELETED = "camera.deleted"
+    STATUS_CHANGED = "camera.status_changed"
+
+
+# Told about every committed change: (kind, the camera after it, a sentence for people).
+ChangeListener = Callable[[ChangeKind, CameraRow, str], Awaitable[None]]
+
+
+async def _ignore_change(kind: ChangeKind, row: CameraRow, message: str) -> None:
+    return None
+
+
 class CameraService:
     """Domain logic of CameraService."""
 
@@ -259,8 +276,10 @@ class CameraService:
         hls_base_url: str,
         playback_secret: bytes,
         playback_ttl: timedelta,
+        on_change: ChangeListener = _ignore_change,
     ) -> None:
         self._sessions = sessions
+        self._on_change = on_change
         self._reads = reads
         self._ingest = ingest_rtmp_url
         self._hls_base = hls_base_url
@@ -300,6 +319,7 @@ class CameraService:
                 add_audit(session, "camera.create", f"cameras/{row.id}", details={"name": name})
         except IntegrityError:
             raise AlreadyExists(f"a camera named {name!r} already exists") from None
+        await self._on_change(ChangeKind.CREATED, row, f"camera {name} was created")
         return row
 
     async def get(self, camera_id: str) -> CameraRow:
@@ -370,6 +390,9 @@ class CameraService:
                 )
         except IntegrityError:
             raise AlreadyExists(f"a camera named {changes.get('name')!r} already exists") from None
+        await self._on_change(
+            ChangeKind.UPDATED, row, f"camera {row.name} was updated ({', '.join(sorted(paths))})"
+        )
         return row
 
     async def delete(self, camera_id: str) -> None:
@@ -428,7 +451,12 @@ class CameraService:
                     continue
                 self._apply(row, action)
                 row.updated_at = now
-        return [] if action is CameraAction.DELETE else ordered
+        deleted = action is CameraAction.DELETE
+        verb = "was deleted" if deleted else f"was changed ({action.value.replace('_', ' ')})"
+        for row in ordered:
+            kind = ChangeKind.DELETED if deleted else ChangeKind.UPDATED
+            await self._on_change(kind, row, f"camera {row.name} {verb}")
+        return [] if deleted else ordered
 
     @staticmethod
     def _apply(row: CameraRow, action: CameraAction) -> None:

@@ -19,6 +19,7 @@ from server.cameras.service import (
 from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
+from server.events.log import EventLog
 from server.transport.convert import timestamp
 
 _STATUS = {
@@ -90,8 +91,9 @@ def _show_secrets() -> bool:
 class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     """Camera management."""
 
-    def __init__(self, cameras: CameraService) -> None:
+    def __init__(self, cameras: CameraService, events: EventLog) -> None:
         self._cameras = cameras
+        self._events = events
 
     def _out(self, row: CameraRow) -> camera_pb2.Camera:
         return camera_to_proto(row, show_secrets=_show_secrets())
@@ -113,12 +115,16 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     async def ListCameras(
         self, request: camera_pb2.ListCamerasRequest, context: Any
     ) -> camera_pb2.ListCamerasResponse:
+        # Taken before the query: watching from it may replay a change the list already shows
+        # (harmless), but never misses one.
+        revision = await self._events.current_revision()
         page = await self._cameras.list(ListRequest.of(request))
         show = _show_secrets()
         return camera_pb2.ListCamerasResponse(
             cameras=[camera_to_proto(r, show_secrets=show) for r in page.items],
             next_page_token=page.next_page_token,
             total_size=page.total_size,
+            revision=revision,
         )
 
     async def UpdateCamera(

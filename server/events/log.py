@@ -113,13 +113,17 @@ class _Ring:
             await self.wait_past(cursor, at_most_s=30.0)
 
 
+def _time_base() -> int:
+    """Milliseconds since the epoch times 1024: above any revision handed out before now (at
+    most 1024 events a millisecond on average), well inside int64."""
+    return int(time.time() * 1000) << 10
+
+
 class MemoryEventLog:
     """In-process log for the embedded default."""
 
     def __init__(self, retain: int = DEFAULT_RETAIN) -> None:
-        # Milliseconds since the epoch times 1024: above any revision an earlier run handed out
-        # (at most 1024 events a millisecond on average), well inside int64.
-        self._base = int(time.time() * 1000) << 10
+        self._base = _time_base()
         self._ring = _Ring(retain, self._base)
         self._lock = asyncio.Lock()
 
@@ -146,9 +150,11 @@ class MemoryEventLog:
         return None
 
 
+# Lua numbers are doubles: '..' would print a large revision as "1.8e+15", so format it as an
+# integer (exact below 2^53; the time-based base stays below that until the year 2248).
 _APPEND = """
 local rev = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-' .. rev,
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], string.format('0-%d', rev),
            'k', ARGV[1], 's', ARGV[2], 'p', ARGV[3])
 return rev
 """
@@ -195,6 +201,10 @@ class RedisEventLog:
 
     async def start(self) -> None:
         """Begin tailing the stream from its current end."""
+        # Seed the counter like the in-process log (never 0, which means "from now"): if Redis
+        # loses it, new revisions still start above every old one and stale resume points get
+        # REVISION_COMPACTED instead of silently skipping events.
+        await self._redis.set(self._counter, _time_base(), nx=True)
         current = await self.current_revision()
         self._ring = _Ring(min(self._retain, 10_000), current)
         self._tail_task = asyncio.create_task(self._tail(current), name="event-log-tail")

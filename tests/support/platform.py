@@ -130,7 +130,7 @@ def mask(*paths: str) -> field_mask_pb2.FieldMask:
     return field_mask_pb2.FieldMask(paths=list(paths))
 
 
-def test_settings(data_dir: Path, **overrides: object) -> Settings:
+def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
     """Settings for an in-process test server on an ephemeral loopback port."""
     base = Settings(
         listen="127.0.0.1:0",

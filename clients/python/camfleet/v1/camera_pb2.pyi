@@ -130,14 +130,16 @@ class ListCamerasRequest(_message.Message):
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ..., search: _Optional[str] = ...) -> None: ...
 
 class ListCamerasResponse(_message.Message):
-    __slots__ = ("cameras", "next_page_token", "total_size")
+    __slots__ = ("cameras", "next_page_token", "total_size", "revision")
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     cameras: _containers.RepeatedCompositeFieldContainer[Camera]
     next_page_token: str
     total_size: int
-    def __init__(self, cameras: _Optional[_Iterable[_Union[Camera, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+    revision: int
+    def __init__(self, cameras: _Optional[_Iterable[_Union[Camera, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class UpdateCameraRequest(_message.Message):
     __slots__ = ("camera", "update_mask")

@@ -1,0 +1,56 @@
+import datetime
+
+from camfleet.v1 import camera_pb2 as _camera_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
+    EVENT_TYPE_CAMERA_CREATED: _ClassVar[EventType]
+    EVENT_TYPE_CAMERA_UPDATED: _ClassVar[EventType]
+    EVENT_TYPE_CAMERA_DELETED: _ClassVar[EventType]
+    EVENT_TYPE_CAMERA_STATUS_CHANGED: _ClassVar[EventType]
+    EVENT_TYPE_BOOKMARK: _ClassVar[EventType]
+EVENT_TYPE_UNSPECIFIED: EventType
+EVENT_TYPE_CAMERA_CREATED: EventType
+EVENT_TYPE_CAMERA_UPDATED: EventType
+EVENT_TYPE_CAMERA_DELETED: EventType
+EVENT_TYPE_CAMERA_STATUS_CHANGED: EventType
+EVENT_TYPE_BOOKMARK: EventType
+
+class Event(_message.Message):
+    __slots__ = ("revision", "type", "time", "subject", "message", "camera")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    type: EventType
+    time: _timestamp_pb2.Timestamp
+    subject: str
+    message: str
+    camera: _camera_pb2.Camera
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("after_revision", "filter")
+    AFTER_REVISION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    after_revision: int
+    filter: str
+    def __init__(self, after_revision: _Optional[int] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class WatchEventsResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: Event
+    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
