@@ -140,7 +140,7 @@ async def start(settings: Settings) -> ControlPlane:
     keys = SigningKeys(sessions)
     await keys.load()
     cache = AuthCache()
-    audit = AuditLog(sessions)
+    audit = AuditLog(sessions, flood_limit=settings.audit_flood_limit)
     users = UserService(sessions, cache)
     generated = await users.ensure_admin(settings.admin_password)
     authenticator = Authenticator(sessions, keys, cache, audit)

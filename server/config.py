@@ -99,6 +99,12 @@ OPTIONS: tuple[Option, ...] = (
         "life of signed playback URLs, seconds",
     ),
     Option(
+        "--audit-flood-limit",
+        "CAMFLEET_AUDIT_FLOOD_LIMIT",
+        "30",
+        "refusals recorded one by one per source address and kind each minute; more are counted",
+    ),
+    Option(
         "--event-bookmark-interval",
         "CAMFLEET_EVENT_BOOKMARK_INTERVAL",
         "30",
@@ -133,6 +139,7 @@ class Settings:
     login_limit_window: timedelta = timedelta(seconds=60)
     playback_url_ttl: timedelta = timedelta(hours=1)
     event_bookmark_interval: timedelta = timedelta(seconds=30)
+    audit_flood_limit: int = 30
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -237,6 +244,7 @@ def load_settings(
         ),
         login_limit_window=_seconds("CAMFLEET_LOGIN_LIMIT_WINDOW", raw["login_limit_window"]),
         playback_url_ttl=_seconds("CAMFLEET_PLAYBACK_URL_TTL", raw["playback_url_ttl"]),
+        audit_flood_limit=_positive_int("CAMFLEET_AUDIT_FLOOD_LIMIT", raw["audit_flood_limit"]),
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
         ),

@@ -7,7 +7,9 @@ together. `AuditLog.security_event` writes immediately (a refused call has no tr
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,11 +70,49 @@ def add_audit(
     )
 
 
-class AuditLog:
-    """Writes security events that happen outside any mutation (refusals, failed logins)."""
+@dataclass
+class _Flood:
+    window: int
+    written: int = 0
+    suppressed: int = 0
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+
+class AuditLog:
+    """Writes security events that happen outside any mutation (refusals, failed logins).
+
+    Anyone can send refused calls, so refusals are coalesced per (source address, action): the
+    first `flood_limit` in each window are written one by one, the rest are counted and the
+    count is written with the next record of that kind ("suppressed_before": N). The audit log
+    stays readable and bounded under a flood, and no refusal goes uncounted.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        flood_limit: int = 30,
+        flood_window_s: float = 60.0,
+    ) -> None:
         self._sessions = sessions
+        self._flood_limit = flood_limit
+        self._flood_window = flood_window_s
+        self._floods: dict[tuple[str, str], _Flood] = {}
+
+    def _admit(self, action: str) -> int | None:
+        """None to suppress this record; else how many were suppressed before it."""
+        key = (current_call().source_address, action)
+        window = int(time.monotonic() // self._flood_window)
+        flood = self._floods.get(key)
+        if flood is None or flood.window != window:
+            carried = flood.suppressed if flood else 0
+            if len(self._floods) > 10_000:  # bounded under many distinct addresses
+                self._floods.clear()
+            flood = self._floods[key] = _Flood(window, suppressed=carried)
+        if flood.written >= self._flood_limit:
+            flood.suppressed += 1
+            return None
+        flood.written += 1
+        suppressed, flood.suppressed = flood.suppressed, 0
+        return suppressed
 
     async def security_event(
         self,
@@ -86,6 +126,11 @@ class AuditLog:
     ) -> None:
         """Record a security event now. A database failure is logged, never raised: refusing
         the caller must not turn into an INTERNAL error because the audit write failed."""
+        suppressed = self._admit(action)
+        if suppressed is None:
+            return
+        if suppressed:
+            details = {**(details or {}), "suppressed_before": str(suppressed)}
         try:
             async with self._sessions.begin() as session:
                 add_audit(

@@ -139,6 +139,9 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
         # Every test connects from 127.0.0.1: a per-address limit this low would make unrelated
         # tests refuse each other. The rate-limit tests start servers with their own limits.
         login_limit_per_address=10_000,
+        # Likewise the audit log's flood guard: the permission walk refuses hundreds of calls
+        # from 127.0.0.1 on purpose and checks each one was recorded.
+        audit_flood_limit=1_000_000,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
