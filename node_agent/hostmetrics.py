@@ -28,11 +28,18 @@ class HostMetrics:
         self._last = self._cpu_times()
 
     @staticmethod
-    def _cpu_times() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
+    def parse_cpu_line(line: str) -> tuple[int, int]:
+        """(total, idle) jiffies from /proc/stat's "cpu" line. guest and guest_nice (the 9th
+        and 10th numbers) are already included in user and nice, so they are not added again:
+        a host running VMs would otherwise look idler than it is."""
+        fields = [int(x) for x in line.split()[1:9]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
         return sum(fields), idle
+
+    @classmethod
+    def _cpu_times(cls) -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            return cls.parse_cpu_line(f.readline())
 
     @staticmethod
     def _memory() -> tuple[int, int]:

@@ -23,7 +23,11 @@ HLS_PATH = re.compile(
     r"^/hls/(?P<camera>[0-9a-f-]{36})/(?P<expires>[0-9]{1,12})/(?P<sig>[A-Za-z0-9_-]{16,100})/"
     r"(?P<file>[A-Za-z0-9_.-]{1,64}\.(?:m3u8|ts))$"
 )
+# nginx-rtmp's own limit on names is shorter; anything longer did not come from it.
 _MAX_FIELD = 512
+_MAX_BODY = 16_384
+# The fields the agent reads; nginx also appends the publisher's query arguments, ignored here.
+_FIELDS = ("call", "app", "name", "addr")
 
 
 @dataclass(frozen=True)
@@ -52,20 +56,26 @@ class Callbacks(Protocol):
 
 
 def _field(form: dict[str, str], name: str) -> str:
-    return form.get(name, "")[:_MAX_FIELD]
+    return form.get(name, "")
 
 
 def build_app(callbacks: Callbacks) -> web.Application:
     """The aiohttp application serving nginx's callbacks."""
 
     async def read_form(request: web.Request) -> dict[str, str] | None:
-        if request.content_length is not None and request.content_length > 16_384:
+        """The notification's fields, or None when it is not one nginx could have sent."""
+        if request.content_length is not None and request.content_length > _MAX_BODY:
             return None
         try:
             data = await request.post()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, web.HTTPRequestEntityTooLarge):
+            # HTTPRequestEntityTooLarge: a chunked body (no Content-Length) over the limit.
             return None
-        return {k: v for k, v in data.items() if isinstance(v, str)}
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+        # Refuse rather than truncate: a cut-down stream key could match another key.
+        if any(len(form.get(name, "")) > _MAX_FIELD for name in _FIELDS):
+            return None
+        return form
 
     async def on_publish(request: web.Request) -> web.Response:
         form = await read_form(request)
@@ -96,7 +106,7 @@ def build_app(callbacks: Callbacks) -> web.Application:
             return web.Response(status=403)
         return web.Response(status=200, headers={"X-Stream-Dir": directory})
 
-    app = web.Application(client_max_size=16_384)
+    app = web.Application(client_max_size=_MAX_BODY)
     app.router.add_post("/rtmp/on_publish", on_publish)
     app.router.add_post("/rtmp/on_publish_done", on_publish_done)
     app.router.add_get("/auth/hls", auth_hls)

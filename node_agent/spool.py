@@ -39,6 +39,8 @@ class Spool:
     """A durable FIFO of serialized events keyed by event id."""
 
     def __init__(self, path: Path, max_events: int = 1_000_000) -> None:
+        if max_events < 1:
+            raise ValueError(f"max_events must be at least 1, not {max_events}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -54,8 +56,11 @@ class Spool:
                 (event_id, payload, time.time()),
             )
             # Bounded: a node cut off for weeks drops its oldest events rather than its disk.
+            # Counted in rows, not seq numbers: acks leave gaps in seq.
             self._db.execute(
-                "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?", (self._max,)
+                "DELETE FROM events WHERE seq <= "
+                "(SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (self._max,),
             )
 
     async def put(self, event_id: str, payload: bytes) -> None:

@@ -2,6 +2,9 @@
 
 Used for nginx now and ffmpeg recorders later. The child gets SIGTERM on stop (SIGKILL if it
 does not go in time), and a parent-death signal so an agent killed with -9 leaves no orphan.
+Each child leads its own process group, and whatever is left in that group when the child
+exits is killed: nginx's workers outlive a master killed with -9 and keep its listening
+sockets, so without this the restarted master fails to bind, over and over.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import time
@@ -58,12 +62,15 @@ class Supervisor:
     crash_limit: int = 5
     crash_window_s: float = 60.0
     on_exit: Callable[[ExitRecord, bool], None] | None = None
+    # start() gives up (and stops retrying) when the child cannot be spawned this long.
+    start_timeout_s: float = 10.0
     exits: list[ExitRecord] = field(default_factory=list)
     restarts: int = 0
     _proc: asyncio.subprocess.Process | None = None
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     _started: asyncio.Event = field(default_factory=asyncio.Event)
+    _spawn_error: str = ""
 
     @property
     def pid(self) -> int | None:
@@ -80,7 +87,17 @@ class Supervisor:
         """Spawn the child and keep it running in the background."""
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"supervise-{self.name}")
-        await asyncio.wait_for(self._started.wait(), timeout=10)
+        try:
+            # asyncio.timeout, not wait_for, which can swallow a cancellation on 3.11.
+            async with asyncio.timeout(self.start_timeout_s):
+                await self._started.wait()
+        except TimeoutError:
+            # Never spawned (e.g. a missing working directory): do not leave the retry loop
+            # running, and say why.
+            await self.stop()
+            raise TimeoutError(
+                f"{self.name} did not start within {self.start_timeout_s}s: {self._spawn_error}"
+            ) from None
 
     async def wait_for_restart(self, old_pid: int, within_s: float = 30.0) -> int:
         """Wait until a child other than `old_pid` runs; its PID."""
@@ -100,7 +117,19 @@ class Supervisor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
+                # Its own process group (id = its PID), so leftovers can be found and killed.
+                start_new_session=True,
             )
+
+    @staticmethod
+    def _kill_leftovers(pid: int) -> None:
+        """SIGKILL what the exited child `pid` left in its process group (e.g. nginx workers).
+
+        Called right after the leader was reaped: the group id cannot be reused while any member
+        is alive, so this reaches only processes the child started.
+        """
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -108,12 +137,14 @@ class Supervisor:
                 self._proc = await self._spawn()
             except OSError as exc:
                 log.error("cannot start %s: %s", self.name, exc)
+                self._spawn_error = str(exc)
                 self._record(ExitRecord(time.monotonic(), -1, 0.0))
                 await asyncio.sleep(self.backoff.next_delay())
                 continue
             started = time.monotonic()
             self._started.set()
             code = await self._proc.wait()
+            self._kill_leftovers(self._proc.pid)
             if self._stopping:
                 return
             uptime = time.monotonic() - started
@@ -140,11 +171,14 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), grace_s)
+                async with asyncio.timeout(grace_s):
+                    await proc.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+        if proc is not None:
+            self._kill_leftovers(proc.pid)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -31,6 +31,17 @@ def _int(node: ET.Element | None, path: str) -> int:
         return 0
 
 
+def _bitrate(stream: ET.Element) -> int:
+    """Bits per second in. nginx-rtmp recomputes `bw_in` once per 10 s interval and reports 0
+    for a stream's first interval, so a new stream would look dead for 10 s; until then the
+    average since the stream started stands in."""
+    bw_in = _int(stream, "bw_in")
+    uptime_ms = _int(stream, "time")
+    if bw_in > 0 or uptime_ms <= 0:
+        return bw_in
+    return _int(stream, "bytes_in") * 8 * 1000 // uptime_ms
+
+
 def parse_stat(xml_text: str, application: str = "live") -> list[StreamStat]:
     """Streams of `application` in an rtmp_stat document; malformed input gives []."""
     try:
@@ -44,14 +55,15 @@ def parse_stat(xml_text: str, application: str = "live") -> list[StreamStat]:
         for stream in app.iterfind("live/stream"):
             video = stream.find("meta/video")
             fps_text = video.findtext("frame_rate") if video is not None else None
+            publishing = stream.find("publishing") is not None
             streams.append(
                 StreamStat(
                     name=stream.findtext("name") or "",
                     uptime_ms=_int(stream, "time"),
-                    bitrate_bps=_int(stream, "bw_in"),
-                    # nclients counts the publisher too.
-                    clients=max(0, _int(stream, "nclients") - 1),
-                    publishing=stream.find("publishing") is not None,
+                    bitrate_bps=_bitrate(stream),
+                    # nclients counts the publisher too, when there is one.
+                    clients=max(0, _int(stream, "nclients") - int(publishing)),
+                    publishing=publishing,
                     width=_int(video, "width"),
                     height=_int(video, "height"),
                     fps=float(fps_text)

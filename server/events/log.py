@@ -96,10 +96,14 @@ class _Ring:
         return [e for e in self.events if e.revision > cursor]
 
     async def wait_past(self, cursor: int, at_most_s: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # races with the wake-up (CPython gh-86296), and a watcher that loses its cancellation
+        # loops here forever.
         async with self.changed:
             if self.revision <= cursor:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.changed.wait(), at_most_s)
+                    async with asyncio.timeout(at_most_s):
+                        await self.changed.wait()
 
     async def follow(self, cursor: int) -> AsyncIterator[StoredEvent]:
         """Events after `cursor` from the ring, forever; REVISION_COMPACTED if the reader falls
@@ -198,6 +202,7 @@ class RedisEventLog:
         self._script = redis.register_script(_APPEND)
         self._ring: _Ring | None = None
         self._tail_task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> None:
         """Begin tailing the stream from its current end."""
@@ -211,13 +216,17 @@ class RedisEventLog:
 
     async def _tail(self, cursor: int) -> None:
         assert self._ring is not None
-        while True:
+        while not self._closing:
             try:
                 # Block under redis-py's default 5 s socket timeout, then loop.
                 reply = await self._redis.xread(
                     {self._stream: f"0-{cursor}"}, count=1000, block=2_000
                 )
             except RedisError as exc:
+                # redis-py can turn a cancellation during a blocking read into a RedisError;
+                # when closing, that is the end, not a reason to retry.
+                if self._closing:
+                    return
                 log.warning("event stream read failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
                 continue
@@ -269,6 +278,7 @@ class RedisEventLog:
             yield event
 
     async def close(self) -> None:
+        self._closing = True
         if self._tail_task is not None:
             self._tail_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -51,7 +51,9 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), self._bookmark_every)
+                    # asyncio.timeout, not wait_for: see _Ring.wait_past in server/events/log.py.
+                    async with asyncio.timeout(self._bookmark_every):
+                        item = await queue.get()
                 except TimeoutError:
                     last = max(last, await self._log.current_revision())
                     yield event_pb2.WatchEventsResponse(

@@ -1,0 +1,1 @@
+"""Tests of the node agent's building blocks, with the real nginx-rtmp and ffmpeg."""
