@@ -38,6 +38,8 @@ ensure_system() {
     log "camfleet needs Python 3.11 or newer (found $(python3 --version))"; exit 1; }
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   command -v npm >/dev/null || apt_install nodejs npm
+  # The node agent's media stack: nginx with the RTMP module (ingest, live HLS) and ffmpeg.
+  apt_install nginx libnginx-mod-rtmp ffmpeg
 }
 
 ensure_python() {

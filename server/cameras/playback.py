@@ -1,32 +1,13 @@
-"""Signed, expiring playback URLs (HMAC-SHA256 over camera id and expiry).
-
-The node that serves HLS checks the same signature before sending a byte, so a URL leaked from a
-browser stops working at `expires`, and changing the camera id or expiry breaks the signature.
-"""
+"""Signed, expiring playback URLs; the signature itself is in camfleet.playback, which the node
+agent uses to check them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 
+from camfleet.playback import playback_signature
+
 from server.db.models import utcnow
-
-
-def playback_signature(secret: bytes, camera_id: str, expires: int) -> str:
-    """URL-safe signature of (camera_id, expires)."""
-    mac = hmac.new(secret, f"{camera_id}\n{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def verify_playback(
-    secret: bytes, camera_id: str, expires: int, signature: str, now: float
-) -> bool:
-    """True when the signature matches and `expires` (unix seconds) is still in the future."""
-    if expires <= now:
-        return False
-    return hmac.compare_digest(playback_signature(secret, camera_id, expires), signature)
 
 
 def hls_url(base_url: str, secret: bytes, camera_id: str, ttl: timedelta) -> tuple[str, datetime]:

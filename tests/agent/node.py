@@ -22,7 +22,7 @@ from aiohttp import web
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.supervisor import Supervisor
-from server.cameras.playback import verify_playback
+from camfleet.playback import verify_playback
 from tests.support.processes import free_port, stop_by_pid
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cameras.playback import hls_url, playback_signature
+from camfleet.playback import playback_signature
+from server.cameras.playback import hls_url
 from tests.agent.node import (
     FFPROBE,
     Node,

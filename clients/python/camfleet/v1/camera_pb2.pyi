@@ -51,7 +51,7 @@ CAMERA_ACTION_DELETE: CameraAction
 CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction
 
 class Camera(_message.Message):
-    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time")
+    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class Camera(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -89,7 +90,8 @@ class Camera(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     status_change_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    node_id: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class CreateCameraRequest(_message.Message):
     __slots__ = ("camera",)

@@ -6,6 +6,10 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Camera } from "./camera_pb.js";
 import { file_camfleet_v1_camera } from "./camera_pb.js";
+import type { Node } from "./node_pb.js";
+import { file_camfleet_v1_node } from "./node_pb.js";
+import type { StreamStatus } from "./stream_pb.js";
+import { file_camfleet_v1_stream } from "./stream_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/event.proto.
  */
 export const file_camfleet_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEivgEKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAQgoKCHJlc291cmNlIjwKEldhdGNoRXZlbnRzUmVxdWVzdBIWCg5hZnRlcl9yZXZpc2lvbhgBIAEoAxIOCgZmaWx0ZXIYAiABKAkiOAoTV2F0Y2hFdmVudHNSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLmNhbWZsZWV0LnYxLkV2ZW50KsMBCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX0NSRUFURUQQARIdChlFVkVOVF9UWVBFX0NBTUVSQV9VUERBVEVEEAISHQoZRVZFTlRfVFlQRV9DQU1FUkFfREVMRVRFRBADEiQKIEVWRU5UX1RZUEVfQ0FNRVJBX1NUQVRVU19DSEFOR0VEEAQSFwoTRVZFTlRfVFlQRV9CT09LTUFSSxAKMmIKDEV2ZW50U2VydmljZRJSCgtXYXRjaEV2ZW50cxIfLmNhbWZsZWV0LnYxLldhdGNoRXZlbnRzUmVxdWVzdBogLmNhbWZsZWV0LnYxLldhdGNoRXZlbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_camfleet_v1_camera, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEijgIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQq2wIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQCjJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.Event
@@ -36,7 +40,7 @@ export type Event = Message<"camfleet.v1.Event"> & {
   time?: Timestamp | undefined;
 
   /**
-   * Resource name the event is about: "cameras/<id>".
+   * Resource name the event is about: "cameras/<id>", "nodes/<id>" or "streams/<camera id>".
    *
    * @generated from field: string subject = 4;
    */
@@ -60,6 +64,20 @@ export type Event = Message<"camfleet.v1.Event"> & {
      */
     value: Camera;
     case: "camera";
+  } | {
+    /**
+     * Node events need nodes.read; watchers without it do not receive them.
+     *
+     * @generated from field: camfleet.v1.Node node = 11;
+     */
+    value: Node;
+    case: "node";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.StreamStatus stream = 12;
+     */
+    value: StreamStatus;
+    case: "stream";
   } | { case: undefined; value?: undefined };
 };
 
@@ -142,6 +160,40 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_CAMERA_STATUS_CHANGED = 4;
    */
   CAMERA_STATUS_CHANGED = 4,
+
+  /**
+   * A node registered with a join token.
+   *
+   * @generated from enum value: EVENT_TYPE_NODE_JOINED = 5;
+   */
+  NODE_JOINED = 5,
+
+  /**
+   * A node became READY, LOST or OFFLINE (state_reason says why).
+   *
+   * @generated from enum value: EVENT_TYPE_NODE_STATE_CHANGED = 6;
+   */
+  NODE_STATE_CHANGED = 6,
+
+  /**
+   * Cordoned, uncordoned, draining.
+   *
+   * @generated from enum value: EVENT_TYPE_NODE_UPDATED = 7;
+   */
+  NODE_UPDATED = 7,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_NODE_DELETED = 8;
+   */
+  NODE_DELETED = 8,
+
+  /**
+   * A live stream's metrics moved enough to show (resolution, codec, clients, or bitrate/fps by
+   * more than a fifth); at most one per camera every few seconds.
+   *
+   * @generated from enum value: EVENT_TYPE_STREAM_UPDATED = 9;
+   */
+  STREAM_UPDATED = 9,
 
   /**
    * No change: the current revision, sent when nothing else happened for a while, so an idle

@@ -1,0 +1,221 @@
+import datetime
+
+from camfleet.v1 import node_pb2 as _node_pb2
+from camfleet.v1 import stream_pb2 as _stream_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AssignedIngest(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSIGNED_INGEST_UNSPECIFIED: _ClassVar[AssignedIngest]
+    ASSIGNED_INGEST_PUSH: _ClassVar[AssignedIngest]
+    ASSIGNED_INGEST_PULL: _ClassVar[AssignedIngest]
+ASSIGNED_INGEST_UNSPECIFIED: AssignedIngest
+ASSIGNED_INGEST_PUSH: AssignedIngest
+ASSIGNED_INGEST_PULL: AssignedIngest
+
+class RegisterNodeRequest(_message.Message):
+    __slots__ = ("join_token", "name")
+    JOIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    join_token: str
+    name: str
+    def __init__(self, join_token: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RegisterNodeResponse(_message.Message):
+    __slots__ = ("node_id", "credential")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    credential: str
+    def __init__(self, node_id: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+
+class ConnectRequest(_message.Message):
+    __slots__ = ("event_id", "time", "hello", "heartbeat", "stream_event", "ack", "nack")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_EVENT_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    NACK_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    time: _timestamp_pb2.Timestamp
+    hello: Hello
+    heartbeat: Heartbeat
+    stream_event: StreamEvent
+    ack: AssignmentAck
+    nack: AssignmentNack
+    def __init__(self, event_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., stream_event: _Optional[_Union[StreamEvent, _Mapping]] = ..., ack: _Optional[_Union[AssignmentAck, _Mapping]] = ..., nack: _Optional[_Union[AssignmentNack, _Mapping]] = ...) -> None: ...
+
+class ConnectResponse(_message.Message):
+    __slots__ = ("welcome", "assignment", "drain", "ping", "event_ack")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ACK_FIELD_NUMBER: _ClassVar[int]
+    welcome: Welcome
+    assignment: Assignment
+    drain: Drain
+    ping: Ping
+    event_ack: EventAck
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., event_ack: _Optional[_Union[EventAck, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("version", "capacity", "rtmp_url", "http_url", "streams", "assignment_version")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    RTMP_URL_FIELD_NUMBER: _ClassVar[int]
+    HTTP_URL_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    capacity: int
+    rtmp_url: str
+    http_url: str
+    streams: _containers.RepeatedCompositeFieldContainer[StreamReport]
+    assignment_version: int
+    def __init__(self, version: _Optional[str] = ..., capacity: _Optional[int] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ..., assignment_version: _Optional[int] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("session_id", "heartbeat_interval", "playback_secret", "node_id", "lost_after")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    PLAYBACK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOST_AFTER_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    heartbeat_interval: _duration_pb2.Duration
+    playback_secret: str
+    node_id: str
+    lost_after: _duration_pb2.Duration
+    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., playback_secret: _Optional[str] = ..., node_id: _Optional[str] = ..., lost_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class StreamReport(_message.Message):
+    __slots__ = ("camera_id", "bitrate_bps", "fps", "width", "height", "video_codec", "audio_codec", "clients", "publish_start_time", "media_flowing")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    BITRATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_CODEC_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CODEC_FIELD_NUMBER: _ClassVar[int]
+    CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FLOWING_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    bitrate_bps: int
+    fps: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str
+    clients: int
+    publish_start_time: _timestamp_pb2.Timestamp
+    media_flowing: bool
+    def __init__(self, camera_id: _Optional[str] = ..., bitrate_bps: _Optional[int] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., video_codec: _Optional[str] = ..., audio_codec: _Optional[str] = ..., clients: _Optional[int] = ..., publish_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_flowing: _Optional[bool] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("host", "streams")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    host: _node_pb2.HostMetrics
+    streams: _containers.RepeatedCompositeFieldContainer[StreamReport]
+    def __init__(self, host: _Optional[_Union[_node_pb2.HostMetrics, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ...) -> None: ...
+
+class StreamEvent(_message.Message):
+    __slots__ = ("type", "camera_id", "message", "remote_address", "stream_key_prefix")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_KEY_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    type: _stream_pb2.StreamEventType
+    camera_id: str
+    message: str
+    remote_address: str
+    stream_key_prefix: str
+    def __init__(self, type: _Optional[_Union[_stream_pb2.StreamEventType, str]] = ..., camera_id: _Optional[str] = ..., message: _Optional[str] = ..., remote_address: _Optional[str] = ..., stream_key_prefix: _Optional[str] = ...) -> None: ...
+
+class AssignmentAck(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
+
+class AssignmentNack(_message.Message):
+    __slots__ = ("version", "error")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    error: str
+    def __init__(self, version: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class Ping(_message.Message):
+    __slots__ = ("nonce",)
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    nonce: int
+    def __init__(self, nonce: _Optional[int] = ...) -> None: ...
+
+class Drain(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class EventAck(_message.Message):
+    __slots__ = ("event_ids",)
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AssignedCamera(_message.Message):
+    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INGEST_FIELD_NUMBER: _ClassVar[int]
+    STREAM_KEY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URL_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    name: str
+    ingest: AssignedIngest
+    stream_key: str
+    source_url: str
+    record: bool
+    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ...) -> None: ...
+
+class Assignment(_message.Message):
+    __slots__ = ("version", "cameras")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    cameras: _containers.RepeatedCompositeFieldContainer[AssignedCamera]
+    def __init__(self, version: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[AssignedCamera, _Mapping]]] = ...) -> None: ...
+
+class CheckStreamKeyRequest(_message.Message):
+    __slots__ = ("stream_key", "remote_address")
+    STREAM_KEY_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    stream_key: str
+    remote_address: str
+    def __init__(self, stream_key: _Optional[str] = ..., remote_address: _Optional[str] = ...) -> None: ...
+
+class CheckStreamKeyResponse(_message.Message):
+    __slots__ = ("allowed", "camera_id", "reason")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    camera_id: str
+    reason: str
+    def __init__(self, allowed: _Optional[bool] = ..., camera_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
