@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import grpc
 from camfleet.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
     api_token_pb2,
     api_token_pb2_grpc,
     audit_pb2,
@@ -17,6 +19,10 @@ from camfleet.v1 import (
     camera_pb2_grpc,
     event_pb2,
     event_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    stream_pb2,
+    stream_pb2_grpc,
     user_pb2,
     user_pb2_grpc,
 )
@@ -39,15 +45,29 @@ from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
 from server.cameras.service import CameraService
 from server.cameras.servicer import CameraServicer
+from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
 from server.db.engine import create_engine, session_factory
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
-from server.events.log import EventLog, MemoryEventLog, RedisEventLog
+from server.events.log import EventLog, RedisEventLog
 from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer
+from server.events.sql_log import SqlEventLog
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.nodes.agent_servicer import AgentServicer
+from server.nodes.assignments import AssignmentBuilder
+from server.nodes.hub import AgentHub
+from server.nodes.join_tokens import JoinTokenService
+from server.nodes.operations import NodeOperations
+from server.nodes.presence import MemoryPresence, Presence, RedisPresence
+from server.nodes.publish_check import PublishCheck
+from server.nodes.registry import NodeRegistry
+from server.nodes.servicer import NodeServicer
+from server.nodes.stream_events import StreamEventStore
+from server.streams.service import StreamQueries
+from server.streams.servicer import StreamServicer
 from server.transport.interceptor import GuardInterceptor
 
 log = logging.getLogger(__name__)
@@ -59,6 +79,9 @@ SERVICE_NAMES = (
     camera_pb2.DESCRIPTOR.services_by_name["CameraService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    stream_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
 )
 
 # Keepalive on the server side: pings every 30 s keep NAT and proxy idle timers from cutting
@@ -90,10 +113,13 @@ class ControlPlane:
     generated_admin_password: str | None
     reads: FastReads
     events: EventLog
+    hub: AgentHub
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
         await self.health.enter_graceful_shutdown()
+        # Agent streams never finish by themselves: end them so agents reconnect elsewhere.
+        await self.hub.close()
         await self.server.stop(grace)
         await self.authenticator.close()
         await self.events.close()
@@ -113,15 +139,17 @@ async def _connect_redis(url: str) -> Redis:
     return client
 
 
-async def _event_log(redis: Redis | None, settings: Settings) -> EventLog:
-    if redis is None:
-        return MemoryEventLog()
-    log = RedisEventLog(redis, settings.redis_prefix)
+async def _event_log(redis: Redis | None, settings: Settings, engine: AsyncEngine) -> EventLog:
+    # Without Redis there is one process: its database keeps the log, so watchers resume
+    # across restarts. With Redis, replicas share a stream.
+    log: RedisEventLog | SqlEventLog = (
+        RedisEventLog(redis, settings.redis_prefix) if redis else SqlEventLog(engine)
+    )
     await log.start()
     return log
 
 
-async def start(settings: Settings) -> ControlPlane:
+async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring reads as one list)
     """Migrate the database, build every service and start listening."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,18 +171,37 @@ async def start(settings: Settings) -> ControlPlane:
     audit = AuditLog(sessions, flood_limit=settings.audit_flood_limit)
     users = UserService(sessions, cache)
     generated = await users.ensure_admin(settings.admin_password)
-    authenticator = Authenticator(sessions, keys, cache, audit)
+    registry = NodeRegistry(sessions, audit)
+    authenticator = Authenticator(sessions, keys, cache, audit, registry)
     reads = FastReads(engine)
-    events = await _event_log(redis, settings)
+    events = await _event_log(redis, settings, engine)
     publisher = EventPublisher(events)
+    playback_secret = await load_or_create_secret(sessions, "playback")
     cameras = CameraService(
         sessions,
         reads,
         ingest_rtmp_url=settings.ingest_rtmp_url,
         hls_base_url=settings.hls_base_url,
-        playback_secret=await load_or_create_secret(sessions, "playback"),
+        playback_secret=playback_secret,
         playback_ttl=settings.playback_url_ttl,
         on_change=publisher.camera_changed,
+        locate_node=registry.ready_node_urls,
+    )
+    presence: Presence = RedisPresence(redis, settings.redis_prefix) if redis else MemoryPresence()
+    status = CameraStatusWriter(sessions, publisher.camera_changed)
+    stream_events = StreamEventStore(sessions)
+    hub = AgentHub(
+        registry=registry,
+        assignments=AssignmentBuilder(sessions),
+        presence=presence,
+        status=status,
+        stream_events=stream_events,
+        publisher=publisher,
+        audit=audit,
+        events=events,
+        heartbeat_interval=settings.heartbeat_interval,
+        lost_after=settings.node_lost_after,
+        playback_secret=playback_secret,
     )
 
     server = grpc.aio.server(
@@ -172,6 +219,26 @@ async def start(settings: Settings) -> ControlPlane:
         EventServicer(events, settings.event_bookmark_interval.total_seconds()), server
     )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(sessions), server)
+    node_pb2_grpc.add_NodeServiceServicer_to_server(
+        NodeServicer(
+            JoinTokenService(sessions),
+            NodeOperations(registry, presence, hub, status, publisher),
+        ),
+        server,
+    )
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(
+        AgentServicer(
+            registry,
+            hub,
+            PublishCheck(
+                sessions, limiter, audit, publisher.camera_changed, settings.unknown_key_limit
+            ),
+        ),
+        server,
+    )
+    stream_pb2_grpc.add_StreamServiceServicer_to_server(
+        StreamServicer(StreamQueries(cameras, presence, stream_events)), server
+    )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -183,12 +250,14 @@ async def start(settings: Settings) -> ControlPlane:
         port = 0
         log.debug("bind failed: %s", exc)
     if port == 0:
+        await events.close()
         await engine.dispose()
         raise StartupError(f"cannot listen on {settings.listen} (in use, or not a local address)")
     await server.start()
+    await hub.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(
-        server, port, engine, redis, health_servicer, authenticator, generated, reads, events
+        server, port, engine, redis, health_servicer, authenticator, generated, reads, events, hub
     )

@@ -110,6 +110,24 @@ OPTIONS: tuple[Option, ...] = (
         "30",
         "seconds of silence after which WatchEvents sends a bookmark",
     ),
+    Option(
+        "--heartbeat-interval",
+        "CAMFLEET_HEARTBEAT_INTERVAL",
+        "1",
+        "seconds between node agent heartbeats (told to agents in Welcome)",
+    ),
+    Option(
+        "--node-lost-after",
+        "CAMFLEET_NODE_LOST_AFTER",
+        "3",
+        "seconds without a heartbeat after which a node is LOST and its cameras OFFLINE",
+    ),
+    Option(
+        "--unknown-key-limit",
+        "CAMFLEET_UNKNOWN_KEY_LIMIT",
+        "10",
+        "refused stream keys per publisher address per minute before checks are rate limited",
+    ),
     Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -140,6 +158,9 @@ class Settings:
     playback_url_ttl: timedelta = timedelta(hours=1)
     event_bookmark_interval: timedelta = timedelta(seconds=30)
     audit_flood_limit: int = 30
+    heartbeat_interval: timedelta = timedelta(seconds=1)
+    node_lost_after: timedelta = timedelta(seconds=3)
+    unknown_key_limit: int = 10
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -248,8 +269,16 @@ def load_settings(
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
         ),
+        heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
+        node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),
+        unknown_key_limit=_positive_int("CAMFLEET_UNKNOWN_KEY_LIMIT", raw["unknown_key_limit"]),
         log_level=log_level,
     )
+    if settings.node_lost_after < settings.heartbeat_interval * 2:
+        raise ConfigError(
+            "CAMFLEET_NODE_LOST_AFTER must be at least twice CAMFLEET_HEARTBEAT_INTERVAL, or one "
+            "late heartbeat marks a healthy node lost"
+        )
     if settings.admin_password and len(settings.admin_password) < 8:
         raise ConfigError("CAMFLEET_ADMIN_PASSWORD must be at least 8 characters")
     return args.command, settings

@@ -89,3 +89,10 @@ class ResourceExhausted(DomainError):
 
     retry_after_seconds: float = 1.0
     reason: str = "ERROR_REASON_RATE_LIMITED"
+
+
+@dataclass
+class Unavailable(DomainError):
+    """Try again shortly (the peer should reconnect or retry); not the caller's fault."""
+
+    reason: str = "ERROR_REASON_UNAVAILABLE"

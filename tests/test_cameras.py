@@ -16,12 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
+from camfleet.playback import verify_playback
 from camfleet.v1 import audit_pb2, camera_pb2, common_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from node_agent.http_api import HLS_PATH
-from camfleet.playback import verify_playback
 from server.common.secrets_store import load_or_create_secret
 from server.db.engine import session_factory
 from tests.support.platform import Metadata, Platform, bearer, mask

@@ -22,7 +22,7 @@ from typing import Any
 import camfleet.v1
 import grpc
 import pytest
-from camfleet.v1 import api_token_pb2, common_pb2, user_pb2
+from camfleet.v1 import api_token_pb2, common_pb2, node_pb2, user_pb2
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
@@ -143,6 +143,7 @@ class Caller:
     metadata: Metadata
     permissions: frozenset[Permission] | None  # None: no credential at all
     audit_actor: str = ""  # ListAuditLogs filter term that selects this caller's records
+    node: bool = False  # a node agent's credential
 
 
 def expected(rule: Rule, caller: Caller) -> str:
@@ -151,7 +152,10 @@ def expected(rule: Rule, caller: Caller) -> str:
         return "allowed"
     if caller.permissions is None:
         return "unauthenticated"
-    if rule.access is Access.AUTHENTICATED:
+    # Node credentials open the agent API only, and only node credentials open it.
+    if (rule.access is Access.NODE) != caller.node:
+        return "denied"
+    if rule.access in (Access.AUTHENTICATED, Access.NODE):
         return "allowed"
     assert rule.permission is not None
     return "allowed" if rule.permission in caller.permissions else "denied"
@@ -188,7 +192,12 @@ async def _check(
         problem = got
     elif code in _BROKEN:
         problem = f"{got}, but {code.name}"
-    elif got == "denied" and rule.permission and rule.permission.value not in message:
+    elif (
+        got == "denied"
+        and rule.permission
+        and not caller.node
+        and (rule.permission.value not in message)
+    ):
         problem = f"denied without naming {rule.permission.value}"
     if not problem:
         return None
@@ -291,6 +300,9 @@ def test_every_camfleet_rpc_has_a_rule() -> None:
         "ApiTokenService",
         "CameraService",
         "AuditService",
+        "NodeService",
+        "AgentService",
+        "StreamService",
     }, f"the descriptor walk found only {services}"
     missing = [r.name for r in RPCS if r.name not in RPC_RULES]
     assert not missing, "RPCs without a rule in RPC_RULES (server/auth/permissions.py):\n" + (
@@ -299,6 +311,7 @@ def test_every_camfleet_rpc_has_a_rule() -> None:
     for rpc in RPCS:  # a rule that needs a permission must name one, and vice versa
         rule = RPC_RULES[rpc.name]
         assert (rule.access is Access.PERMISSION) == (rule.permission is not None), rpc.name
+        assert rule.access is not Access.NODE or rpc.short.startswith("AgentService/"), rpc.name
 
 
 async def test_rule_table_names_only_methods_the_server_serves(platform: Platform) -> None:
@@ -337,7 +350,8 @@ async def test_health_and_reflection_need_no_credential(platform: Platform) -> N
 
 
 async def test_every_rpc_as_every_role_matches_the_table(platform: Platform) -> None:
-    """Admin, operator, viewer, an API token with every scope, and no credential at all: each
+    """Admin, operator, viewer, an API token with every scope, a node agent's credential and no
+    credential at all: each
     RPC is refused or let through exactly as RPC_RULES and ROLE_PERMISSIONS say; every refusal
     names the missing permission and is in the audit log."""
     started = datetime.now(UTC)
@@ -349,6 +363,15 @@ async def test_every_rpc_as_every_role_matches_the_table(platform: Platform) -> 
         logout_sessions[role.value] = spare
     callers += await _token_callers(platform, [("api (all scopes)", ALL_PERMISSIONS)])
     callers.append(Caller("no credential", (), None))
+    node = await platform.register_node()
+    name = (
+        await platform.nodes.GetNode(
+            node_pb2.GetNodeRequest(id=node.node_id), metadata=platform.admin
+        )
+    ).node.name
+    callers.append(
+        Caller("node agent", bearer(node.credential), frozenset(), f'actor = "node:{name}"', True)
+    )
 
     mismatches = await walk(platform, RPCS, callers, logout_sessions)
     assert not mismatches, table(mismatches)
@@ -427,7 +450,9 @@ async def test_api_token_scopes_grant_exactly_their_permissions(platform: Platfo
     missing = next(iter(ALL_PERMISSIONS - (narrowed.permissions or frozenset())))
     rows = await platform.audit_logs(f'action = "authz.denied" AND {narrowed.audit_actor}')
     assert {row.method for row in rows} == {
-        r.name for r in RPCS if RPC_RULES[r.name].permission is missing
+        r.name
+        for r in RPCS
+        if RPC_RULES[r.name].permission is missing or RPC_RULES[r.name].access is Access.NODE
     }
     assert all("(token:" in row.actor for row in rows)
 

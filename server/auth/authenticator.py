@@ -19,6 +19,8 @@ from server.auth.permissions import ROLE_PERMISSIONS, Role, parse_scopes
 from server.auth.principal import Principal
 from server.db.models import ApiTokenRow, RefreshTokenRow, UserRow, utcnow
 from server.errors import PermissionDenied, Unauthenticated
+from server.nodes.credentials import NODE_CREDENTIAL_PREFIX
+from server.nodes.registry import NodeRegistry
 
 # last_used_* is written at most this often per token: a hot token must not become a write per
 # call (a change of address is always written and audited).
@@ -34,8 +36,10 @@ class Authenticator:
         keys: SigningKeys,
         cache: AuthCache,
         audit: AuditLog,
+        nodes: NodeRegistry,
     ) -> None:
         self._sessions = sessions
+        self._nodes = nodes
         self._keys = keys
         self._cache = cache
         self._audit = audit
@@ -56,6 +60,16 @@ class Authenticator:
             raise Unauthenticated("authorization metadata must read 'Bearer <token>'")
         if credential.startswith(TOKEN_PREFIX):
             return await self._api_token(credential, source_address)
+        if credential.startswith(NODE_CREDENTIAL_PREFIX):
+            node_id, name = await self._nodes.authenticate_cached(credential)
+            return Principal(
+                user_id="",
+                username=f"node:{name}",
+                role=Role.API,
+                permissions=frozenset(),
+                auth_method="node",
+                node_id=node_id,
+            )
         return await self._access_token(credential)
 
     async def _access_token(self, token: str) -> Principal:

@@ -73,6 +73,7 @@ class Access(enum.Enum):
     PUBLIC = "public"  # no credential needed (login, health, reflection)
     AUTHENTICATED = "authenticated"  # any valid credential (WhoAmI, own password)
     PERMISSION = "permission"  # a credential holding `permission`
+    NODE = "node"  # a node agent's own credential (`cfn_…`); user credentials are refused
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Rule:
 
 PUBLIC = Rule(Access.PUBLIC)
 AUTHENTICATED = Rule(Access.AUTHENTICATED)
+NODE = Rule(Access.NODE)
 
 
 def needs(permission: Permission) -> Rule:
@@ -139,6 +141,25 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}EventService/WatchEvents": needs(_P.CAMERAS_READ),
     # AuditService
     f"{_PKG}AuditService/ListAuditLogs": needs(_P.AUDIT_READ),
+    # NodeService
+    f"{_PKG}NodeService/CreateJoinToken": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/ListJoinTokens": needs(_P.NODES_READ),
+    f"{_PKG}NodeService/RevokeJoinToken": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/ListNodes": needs(_P.NODES_READ),
+    f"{_PKG}NodeService/GetNode": needs(_P.NODES_READ),
+    f"{_PKG}NodeService/CordonNode": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/UncordonNode": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/DrainNode": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/DeleteNode": needs(_P.NODES_WRITE),
+    # AgentService: the join token in the request is the credential of RegisterNode (refusals
+    # are audited); the rest run as the node.
+    f"{_PKG}AgentService/RegisterNode": PUBLIC,
+    f"{_PKG}AgentService/Connect": NODE,
+    f"{_PKG}AgentService/CheckStreamKey": NODE,
+    # StreamService
+    f"{_PKG}StreamService/GetStream": needs(_P.STREAMS_READ),
+    f"{_PKG}StreamService/ListStreams": needs(_P.STREAMS_READ),
+    f"{_PKG}StreamService/ListStreamEvents": needs(_P.STREAMS_READ),
 }
 
 

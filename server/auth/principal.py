@@ -17,13 +17,16 @@ class Principal:
     username: str
     role: Role
     permissions: frozenset[Permission]
-    auth_method: str  # "password" (JWT session) or "api_token"
+    auth_method: str  # "password" (JWT session), "api_token" or "node"
     session_id: str = ""  # refresh-token family of a JWT session
     api_token_id: str = ""
+    node_id: str = ""  # set for a node agent's credential, which holds no user permissions
 
     @property
     def actor(self) -> str:
         """How the audit log names this caller."""
+        if self.node_id:
+            return self.username
         if self.api_token_id:
             return f"{self.username} (token:{self.api_token_id})"
         return self.username

@@ -258,6 +258,13 @@ class ChangeKind(enum.StrEnum):
 
 # Told about every committed change: (kind, the camera after it, a sentence for people).
 ChangeListener = Callable[[ChangeKind, CameraRow, str], Awaitable[None]]
+# (rtmp base URL, http base URL) of the node for a camera (its own node if READY, else any
+# READY one), or None when no node is up.
+NodeLocator = Callable[[str | None], Awaitable[tuple[str, str] | None]]
+
+
+async def _no_nodes(node_id: str | None) -> tuple[str, str] | None:
+    return None
 
 
 async def _ignore_change(kind: ChangeKind, row: CameraRow, message: str) -> None:
@@ -277,8 +284,10 @@ class CameraService:
         playback_secret: bytes,
         playback_ttl: timedelta,
         on_change: ChangeListener = _ignore_change,
+        locate_node: NodeLocator = _no_nodes,
     ) -> None:
         self._sessions = sessions
+        self._locate_node = locate_node
         self._on_change = on_change
         self._reads = reads
         self._ingest = ingest_rtmp_url
@@ -474,8 +483,13 @@ class CameraService:
     async def stream_urls(self, camera_id: str, include_publish_url: bool) -> StreamUrls:
         """RTMP publish URL (only for those who may see keys) and a signed HLS URL."""
         row = await self.get(camera_id)
-        url, expires = hls_url(self._hls_base, self._playback_secret, row.id, self._playback_ttl)
-        publish = f"{self._ingest}/{row.stream_key}" if include_publish_url else ""
+        # The node that has (or last had) the stream; the configured URLs when none is up.
+        rtmp_base, http_base = await self._locate_node(row.node_id) or (
+            self._ingest,
+            self._hls_base,
+        )
+        url, expires = hls_url(http_base, self._playback_secret, row.id, self._playback_ttl)
+        publish = f"{rtmp_base}/{row.stream_key}" if include_publish_url else ""
         return StreamUrls(publish, url, expires)
 
     @staticmethod

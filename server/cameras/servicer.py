@@ -61,6 +61,7 @@ def camera_to_proto(row: CameraRow, *, show_secrets: bool) -> camera_pb2.Camera:
         create_time=timestamp(row.created_at),
         update_time=timestamp(row.updated_at),
         status_change_time=timestamp(row.status_changed_at),
+        node_id=row.node_id or "",
     )
 
 

@@ -12,6 +12,11 @@ from server.errors import InvalidArgument
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def is_id(value: str) -> bool:
+    """True for a well-formed resource id (a lower-case UUID)."""
+    return bool(_UUID_RE.fullmatch(value))
+
+
 def require_id(value: str, field: str = "id") -> str:
     """A resource id: a lower-case UUID. Anything else is the caller's mistake."""
     if not value:

@@ -12,9 +12,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -143,6 +145,9 @@ class CameraRow(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The node the camera streams to (where it last published). No foreign key: deleting a node
+    # clears it in the same transaction, and a camera outlives its nodes.
+    node_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
     labels: Mapped[list[CameraLabelRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CameraLabelRow.key"
@@ -179,3 +184,87 @@ class AuditLogRow(Base):
     source_address: Mapped[str] = mapped_column(String(64), default="")
     method: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class NodeRow(Base):
+    """A streaming host running a node agent. Live facts (metrics, heartbeats) are in presence;
+    this row holds identity, desired state and the last state the control plane decided."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # SHA-256 of the secret part of the node credential `cfn_<id>_<secret>`.
+    credential_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cordoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    rtmp_url: Mapped[str] = mapped_column(String(500), default="")
+    http_url: Mapped[str] = mapped_column(String(500), default="")
+    capacity: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written when the node connects and at most every few seconds after; presence has the rest.
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The desired-state version sent to the agent, and a hash of its content (a new version is
+    # issued only when the content changes).
+    assignment_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    assignment_hash: Mapped[str] = mapped_column(String(64), default="")
+    acked_assignment_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    join_token_id: Mapped[str] = mapped_column(String(36), default="")
+
+
+class JoinTokenRow(Base):
+    """Lets `max_uses` new agents register until it expires or is revoked."""
+
+    __tablename__ = "join_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(36), default="")
+
+
+class StreamEventRow(Base):
+    """One stream event as a node reported it, stored once by the agent's event id."""
+
+    __tablename__ = "stream_events"
+    __table_args__ = (Index("ix_stream_events_camera_time", "camera_id", "time"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(36), index=True)
+    camera_id: Mapped[str] = mapped_column(String(36), default="")
+    type: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    remote_address: Mapped[str] = mapped_column(String(64), default="")
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventRow(Base):
+    """One WatchEvents event, kept so a watcher can resume after a restart (embedded log).
+
+    The log assigns revisions itself (strictly increasing, gap-free), so the key has no default.
+    """
+
+    __tablename__ = "events"
+
+    # BIGINT on PostgreSQL; INTEGER on SQLite, where only that spelling is the 64-bit rowid.
+    revision: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set by the database: the SQLite log inserts through the driver, past Python defaults.
+    create_time: Mapped[datetime] = mapped_column(
+        UTCDateTime, server_default=text("CURRENT_TIMESTAMP")
+    )

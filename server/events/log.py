@@ -1,10 +1,8 @@
 """The event log behind WatchEvents: every change gets a strictly increasing revision.
 
 Two backends with one interface (the tests run both):
-- `MemoryEventLog` (embedded, one process): a bounded ring of recent events. Revisions start
-  from a time-based base, so after a restart every new revision is above every old one and a
-  client resuming from before the restart gets REVISION_COMPACTED (re-list) instead of silently
-  missing what happened while it was away.
+- `SqlEventLog` (server/events/sql_log.py; embedded default, one process): events in the
+  database, so a watcher resumes across a restart of the control plane.
 - `RedisEventLog` (replicas): a Redis Stream. A Lua script takes the next revision and appends
   in one step, so revisions are gap-free and ordered across replicas. Each replica runs one
   reader that tails the stream into a local ring; watchers fan out from that ring, so 500
@@ -121,37 +119,6 @@ def _time_base() -> int:
     """Milliseconds since the epoch times 1024: above any revision handed out before now (at
     most 1024 events a millisecond on average), well inside int64."""
     return int(time.time() * 1000) << 10
-
-
-class MemoryEventLog:
-    """In-process log for the embedded default."""
-
-    def __init__(self, retain: int = DEFAULT_RETAIN) -> None:
-        self._base = _time_base()
-        self._ring = _Ring(retain, self._base)
-        self._lock = asyncio.Lock()
-
-    async def append(self, kind: str, subject: str, payload: bytes) -> int:
-        async with self._lock:
-            revision = self._ring.revision + 1
-            await self._ring.add(StoredEvent(revision, kind, subject, payload))
-            return revision
-
-    async def current_revision(self) -> int:
-        return self._ring.revision
-
-    async def watch(self, after_revision: int) -> AsyncIterator[StoredEvent]:
-        ring = self._ring
-        if after_revision:
-            if after_revision < self._base or after_revision > ring.revision:
-                raise compacted(after_revision, ring.oldest())
-            if ring.events and after_revision + 1 < ring.oldest():
-                raise compacted(after_revision, ring.oldest())
-        async for event in ring.follow(after_revision or ring.revision):
-            yield event
-
-    async def close(self) -> None:
-        return None
 
 
 # Lua numbers are doubles: '..' would print a large revision as "1.8e+15", so format it as an

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from camfleet.v1 import event_pb2
+from camfleet.v1 import event_pb2, node_pb2, stream_pb2
 
 from server.cameras.service import ChangeKind
 from server.cameras.servicer import camera_to_proto
-from server.db.models import CameraRow, utcnow
+from server.db.models import CameraRow, NodeRow, utcnow
 from server.events.log import EventLog
+from server.nodes.convert import node_to_proto
 from server.transport.convert import timestamp
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,38 @@ class EventPublisher:
             message=message,
             camera=camera_to_proto(row, show_secrets=True),
         )
+        await self._append(kind.value, event)
+
+    async def node_changed(
+        self,
+        event_type: event_pb2.EventType,
+        row: NodeRow,
+        message: str,
+        live: tuple[node_pb2.HostMetrics, int] | None = None,
+    ) -> None:
+        """Publish a node event (joined, state changed, updated, deleted)."""
+        event = event_pb2.Event(
+            type=event_type,
+            time=timestamp(utcnow()),
+            subject=f"nodes/{row.id}",
+            message=message,
+            node=node_to_proto(row, live),
+        )
+        await self._append(event_pb2.EventType.Name(event_type), event)
+
+    async def stream_updated(self, stream: stream_pb2.StreamStatus, message: str) -> None:
+        """Publish a change of a live stream's metrics worth showing."""
+        event = event_pb2.Event(
+            type=event_pb2.EVENT_TYPE_STREAM_UPDATED,
+            time=timestamp(utcnow()),
+            subject=f"streams/{stream.camera_id}",
+            message=message,
+            stream=stream,
+        )
+        await self._append("stream.updated", event)
+
+    async def _append(self, kind: str, event: event_pb2.Event) -> None:
         try:
-            await self._log.append(kind.value, event.subject, event.SerializeToString())
+            await self._log.append(kind, event.subject, event.SerializeToString())
         except Exception:  # the change is committed; a lost event must not fail the call
-            log.exception("could not publish %s for %s", kind.value, event.subject)
+            log.exception("could not publish %s for %s", kind, event.subject)

@@ -13,7 +13,7 @@ from server.auth.permissions import Permission
 from server.auth.principal import current_principal
 from server.cameras.service import redact_url_password
 from server.db.models import utcnow
-from server.errors import DomainError, InvalidArgument
+from server.errors import InvalidArgument
 from server.events.filtering import EventFacts, compile_event_filter
 from server.events.log import EventLog, StoredEvent
 from server.transport.convert import timestamp
@@ -34,16 +34,28 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         if request.after_revision < 0:
             raise InvalidArgument.for_field("after_revision", "must not be negative")
         matches = compile_event_filter(request.filter)
-        show_secrets = current_principal().can(Permission.STREAM_KEYS_READ)
+        principal = current_principal()
+        show_secrets = principal.can(Permission.STREAM_KEYS_READ)
+        # Node and stream events need their own read permission; others never see them.
+        hidden = {
+            resource
+            for resource, permission in (
+                ("node", Permission.NODES_READ),
+                ("stream", Permission.STREAMS_READ),
+            )
+            if not principal.can(permission)
+        }
         # A reader task feeds a queue, so waiting for a bookmark never cancels the log's
-        # iterator mid-step; a reader error (REVISION_COMPACTED) is handed over the same way.
-        queue: asyncio.Queue[StoredEvent | DomainError] = asyncio.Queue(_QUEUE)
+        # iterator mid-step; a reader error is handed over the same way: REVISION_COMPACTED, or
+        # a failed database read, which ends the call (UNAVAILABLE) instead of leaving the
+        # watcher with bookmarks and no events.
+        queue: asyncio.Queue[StoredEvent | Exception] = asyncio.Queue(_QUEUE)
 
         async def read() -> None:
             try:
                 async for stored in self._log.watch(request.after_revision):
                     await queue.put(stored)
-            except DomainError as err:
+            except Exception as err:
                 await queue.put(err)
 
         reader = asyncio.create_task(read())
@@ -64,10 +76,12 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
                         )
                     )
                     continue
-                if isinstance(item, DomainError):
+                if isinstance(item, Exception):
                     raise item
                 last = item.revision
                 event = event_pb2.Event.FromString(item.payload)
+                if event.WhichOneof("resource") in hidden:
+                    continue
                 if not matches(EventFacts(event.type, event.subject)):
                     continue
                 event.revision = item.revision

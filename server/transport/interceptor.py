@@ -192,6 +192,17 @@ class GuardInterceptor(_Interceptor):
             )
         except (Unauthenticated, PermissionDenied) as err:
             await self._refuse(err, "authn.failed")
+        # Node credentials open the agent API and nothing else; user credentials never open it.
+        if (rule.access is Access.NODE) != bool(principal.node_id):
+            set_current_call(replace(call, principal=principal))
+            await self._refuse(
+                PermissionDenied(
+                    f"{method.rsplit('/', 1)[-1]} is for node agents, with their node credential"
+                    if rule.access is Access.NODE
+                    else f"a node credential may not call {method.rsplit('/', 1)[-1]}"
+                ),
+                "authz.denied",
+            )
         if rule.permission is not None and not principal.can(rule.permission):
             set_current_call(replace(call, principal=principal))
             await self._refuse(

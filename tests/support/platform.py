@@ -8,6 +8,8 @@ from pathlib import Path
 
 import grpc
 from camfleet.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
     api_token_pb2,
     api_token_pb2_grpc,
     audit_pb2,
@@ -17,6 +19,9 @@ from camfleet.v1 import (
     camera_pb2,
     camera_pb2_grpc,
     common_pb2,
+    node_pb2,
+    node_pb2_grpc,
+    stream_pb2_grpc,
     user_pb2,
     user_pb2_grpc,
 )
@@ -68,6 +73,34 @@ class Platform:
     @property
     def audit(self) -> audit_pb2_grpc.AuditServiceStub:
         return audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    @property
+    def nodes(self) -> node_pb2_grpc.NodeServiceStub:
+        return node_pb2_grpc.NodeServiceStub(self.channel)
+
+    @property
+    def agents(self) -> agent_pb2_grpc.AgentServiceStub:
+        return agent_pb2_grpc.AgentServiceStub(self.channel)
+
+    @property
+    def streams(self) -> stream_pb2_grpc.StreamServiceStub:
+        return stream_pb2_grpc.StreamServiceStub(self.channel)
+
+    async def join_token(self, max_uses: int = 1) -> str:
+        """A fresh join token's secret, created by the admin."""
+        resp = await self.nodes.CreateJoinToken(
+            node_pb2.CreateJoinTokenRequest(join_token=node_pb2.JoinToken(max_uses=max_uses)),
+            metadata=self.admin,
+        )
+        return resp.secret
+
+    async def register_node(self, name: str = "") -> agent_pb2.RegisterNodeResponse:
+        """A new node registered with a fresh join token: its id and `cfn_` credential."""
+        return await self.agents.RegisterNode(
+            agent_pb2.RegisterNodeRequest(
+                join_token=await self.join_token(), name=name or f"node-{secrets.token_hex(4)}"
+            )
+        )
 
     async def login(self, username: str, password: str) -> auth_pb2.LoginResponse:
         return await self.auth.Login(auth_pb2.LoginRequest(username=username, password=password))

@@ -1,0 +1,201 @@
+"""The node agent assembled: state from the data directory, nginx and its callback API, the
+/stat poller, registration and the Connect stream. `await Agent(config).start()` … `stop()`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import grpc.aio
+from aiohttp import web
+from camfleet.v1 import agent_pb2_grpc
+
+from node_agent import __version__
+from node_agent.assignment import CurrentAssignment
+from node_agent.config import AgentConfig
+from node_agent.connection import Connection, NodeInfo
+from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
+from node_agent.credentials import Credential, load_credential, save_credential
+from node_agent.errors import ConfigError, StartupError
+from node_agent.hostmetrics import HostMetrics
+from node_agent.http_api import PublishDecision, build_app
+from node_agent.nginx.config import NginxLayout, NginxPorts
+from node_agent.nginx.runner import NginxRunner, ensure_can_bind, free_loopback_port
+from node_agent.outbox import Outbox
+from node_agent.playback_auth import PlaybackGate, PlaybackSecret
+from node_agent.publish_auth import PublishGate, RateLimiter
+from node_agent.spool import Spool
+from node_agent.state import DataDir
+from node_agent.streams import StreamTracker
+
+log = logging.getLogger(__name__)
+
+
+class AgentCallbacks:
+    """node_agent.http_api.Callbacks: publishes to the PublishGate, HLS to the PlaybackGate."""
+
+    def __init__(self, publish: PublishGate, playback: PlaybackGate) -> None:
+        self._publish = publish
+        self._playback = playback
+
+    async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
+        """Decide on a publish."""
+        return await self._publish.on_publish(stream_key, remote_address)
+
+    async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
+        """A publisher went away."""
+        await self._publish.on_publish_done(stream_key, remote_address)
+
+    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
+        """The stream directory of a valid signed HLS URL."""
+        return self._playback.hls_stream_dir(camera_id, expires, signature)
+
+
+class Agent:
+    """One node agent. start() returns once nginx serves and the node has a credential (after
+    registering with the join token, which waits for the control plane); stop() undoes it."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.data_dir = DataDir(config.data_dir)
+        self.assignment = CurrentAssignment(self.data_dir)
+        self.streams = StreamTracker()
+        self.playback = PlaybackSecret(self.data_dir)
+        self.credential: Credential | None = None
+        self.spool: Spool | None = None
+        self.outbox: Outbox | None = None
+        self.nginx: NginxRunner | None = None
+        self.connection: Connection | None = None
+        # host:port of the agent's own loopback API (nginx's callbacks).
+        self.api_listen = ""
+        self._channel: grpc.aio.Channel | None = None
+        self._api: web.AppRunner | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def node_id(self) -> str:
+        """This node's id ("" before registration)."""
+        return self.credential.node_id if self.credential else ""
+
+    async def start(self) -> None:
+        """Bring up the data plane, register if needed, and open the Connect stream."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        try:
+            self.data_dir.create()
+        except OSError as exc:
+            raise StartupError(f"cannot create --data-dir {config.data_dir}: {exc}") from None
+        self.credential = load_credential(self.data_dir)
+        if self.credential is None and not config.join_token:
+            raise ConfigError(
+                f"this node has no credential ({self.data_dir.credential}) and no join token: "
+                "create one with NodeService.CreateJoinToken and start the agent with "
+                "--join-token TOKEN (or CAMFLEET_JOIN_TOKEN)"
+            )
+        if self.credential is not None and config.join_token:
+            log.info("using the stored credential of node %s; --join-token ignored", self.node_id)
+        ensure_can_bind("--rtmp-listen", config.rtmp_listen)
+        ensure_can_bind("--http-listen", config.http_listen)
+        self.assignment.load()
+        self.playback.load()
+        self.spool = Spool(self.data_dir.spool)
+        self.outbox = Outbox(self.spool)
+        self._channel = open_channel(str(config.control_plane))
+        stub = agent_pb2_grpc.AgentServiceStub(self._channel)
+        gate = PublishGate(
+            self.assignment,
+            self.streams,
+            GrpcKeyChecker(stub, lambda: self.credential, config.check_timeout_s),
+            self.outbox,
+            RateLimiter(config.unknown_key_limit, config.unknown_key_window_s),
+        )
+        callbacks = AgentCallbacks(gate, PlaybackGate(self.playback, self.streams, self.assignment))
+        await self._start_api(callbacks)
+        self.nginx = NginxRunner(
+            config.nginx_binary,
+            NginxLayout(self.data_dir.nginx),
+            NginxPorts(
+                rtmp_listen=str(config.rtmp_listen),
+                http_listen=str(config.http_listen),
+                stat_listen=f"127.0.0.1:{free_loopback_port()}",
+                agent_listen=self.api_listen,
+            ),
+            config.hls_fragment_s,
+        )
+        await self.nginx.start()
+        self._poller = asyncio.create_task(self._poll_stat(), name="poll-stat")
+        log.info(
+            "data plane up: cameras publish to %s/<key>, HLS at %s",
+            config.rtmp_url,
+            config.http_url,
+        )
+        if self.credential is None:
+            credential = await register_node(stub, config.join_token, config.name)
+            save_credential(self.data_dir, credential)
+            self.credential = credential
+        self.connection = Connection(
+            self._channel,
+            credential=self.credential,
+            info=NodeInfo(__version__, config.capacity, config.rtmp_url, config.http_url),
+            assignment=self.assignment,
+            streams=self.streams,
+            outbox=self.outbox,
+            playback=self.playback,
+            host=HostMetrics(self.data_dir.root),
+            credential_path=self.data_dir.credential,
+        )
+        self.connection.start()
+
+    async def _start_api(self, callbacks: AgentCallbacks) -> None:
+        """The callback API on a loopback port picked by the kernel (no race with others)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.api_listen = f"127.0.0.1:{sock.getsockname()[1]}"
+        self._api = web.AppRunner(build_app(callbacks), access_log=None, shutdown_timeout=1.0)
+        await self._api.setup()
+        await web.SockSite(self._api, sock).start()
+
+    async def _poll_stat(self) -> None:
+        """Read nginx's /stat every stat_interval_s: metrics for reports, MEDIA and vanished
+        streams as events."""
+        assert self.nginx is not None and self.outbox is not None
+        while True:
+            try:
+                stats = await self.nginx.stat()
+                if stats is not None:
+                    for event in self.streams.observe(stats):
+                        await self.outbox.emit(event)
+            except Exception:
+                log.exception("reading nginx's stream statistics failed")
+            await asyncio.sleep(self.config.stat_interval_s)
+
+    async def stop(self) -> None:
+        """Close the Connect stream cleanly, stop nginx (by PID), the API and the spool."""
+        if self.connection is not None:
+            await self.connection.stop()
+            self.connection = None
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self.nginx is not None:
+            await self.nginx.stop()
+            self.nginx = None
+        if self._api is not None:
+            await self._api.cleanup()
+            self._api = None
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+            self._channel = None
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None

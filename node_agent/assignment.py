@@ -1,0 +1,147 @@
+"""The node's current Assignment (desired state from the control plane): validation, the
+ACK/NACK decision, persistence, and stream key ↔ camera lookups.
+
+As in Envoy's xDS, an assignment that cannot be applied is NACKed and the last good one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+from camfleet.v1 import agent_pb2
+
+from node_agent.state import DataDir, load_assignment, save_assignment
+
+log = logging.getLogger(__name__)
+
+# Keys become nginx's HLS directory names (hls_nested): no dots, no slashes, ever.
+STREAM_KEY = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_INGEST_NAMES = {
+    agent_pb2.ASSIGNED_INGEST_PUSH: "push",
+    agent_pb2.ASSIGNED_INGEST_PULL: "pull",
+}
+
+
+def validate_assignment(assignment: agent_pb2.Assignment) -> str | None:
+    """Why `assignment` cannot be applied, or None when it can."""
+    if assignment.version <= 0:
+        return f"version must be positive, got {assignment.version}"
+    cameras: set[str] = set()
+    keys: set[str] = set()
+    for index, camera in enumerate(assignment.cameras):
+        where = f"camera {camera.camera_id!r}" if camera.camera_id else f"cameras[{index}]"
+        if not camera.camera_id:
+            return f"{where}: camera_id is empty"
+        if camera.camera_id in cameras:
+            return f"{where}: assigned twice"
+        cameras.add(camera.camera_id)
+        if camera.ingest not in _INGEST_NAMES:
+            return f"{where}: ingest must be push or pull, got {camera.ingest}"
+        if camera.ingest == agent_pb2.ASSIGNED_INGEST_PUSH:
+            if not camera.stream_key:
+                return f"{where}: a push camera needs a stream key"
+            if not STREAM_KEY.match(camera.stream_key):
+                return f"{where}: stream key has characters other than A-Z a-z 0-9 _ -"
+            if camera.stream_key in keys:
+                return f"{where}: stream key shared with another camera"
+            keys.add(camera.stream_key)
+        elif not camera.source_url:
+            return f"{where}: a pull camera needs a source URL"
+    return None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The reply to an Assignment: an ACK (error empty) or a NACK with the reason."""
+
+    version: int
+    error: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return not self.error
+
+
+class CurrentAssignment:
+    """The last good assignment, persisted to DATA_DIR/assignment.bin."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self._data_dir = data_dir
+        self._assignment = agent_pb2.Assignment()
+        self._by_key: dict[str, agent_pb2.AssignedCamera] = {}
+        self._by_camera: dict[str, agent_pb2.AssignedCamera] = {}
+
+    def load(self) -> None:
+        """Take the persisted assignment, if there is a valid one."""
+        stored = load_assignment(self._data_dir)
+        if stored is None:
+            return
+        error = validate_assignment(stored)
+        if error:
+            log.warning("ignoring the stored assignment: %s", error)
+            return
+        self._swap(stored)
+        log.info(
+            "using the stored assignment version %d (%d cameras)",
+            stored.version,
+            len(stored.cameras),
+        )
+
+    @property
+    def version(self) -> int:
+        """Version of the assignment in force; 0 before the first one."""
+        return self._assignment.version
+
+    @property
+    def assignment(self) -> agent_pb2.Assignment:
+        """A copy of the assignment in force."""
+        copy = agent_pb2.Assignment()
+        copy.CopyFrom(self._assignment)
+        return copy
+
+    def camera_for_key(self, stream_key: str) -> agent_pb2.AssignedCamera | None:
+        """The push camera publishing with `stream_key`, if assigned here."""
+        return self._by_key.get(stream_key)
+
+    def camera(self, camera_id: str) -> agent_pb2.AssignedCamera | None:
+        """The assigned camera `camera_id`, if any."""
+        return self._by_camera.get(camera_id)
+
+    def decide(self, assignment: agent_pb2.Assignment) -> ApplyResult:
+        """ACK or NACK `assignment` without applying it."""
+        error = validate_assignment(assignment)
+        if error is None and assignment.version < self.version:
+            error = f"stale version {assignment.version}: version {self.version} is in force"
+        return ApplyResult(assignment.version, error or "")
+
+    async def apply(self, assignment: agent_pb2.Assignment) -> ApplyResult:
+        """Validate, persist and swap in `assignment`; a NACK leaves the old one in force."""
+        result = self.decide(assignment)
+        if not result.accepted:
+            log.warning("rejected assignment version %d: %s", assignment.version, result.error)
+            return result
+        try:
+            await asyncio.to_thread(save_assignment, self._data_dir, assignment)
+        except OSError as exc:
+            # Not persisted means not safe to run after a restart: say so and keep the old one.
+            log.error("cannot store assignment version %d: %s", assignment.version, exc)
+            return ApplyResult(assignment.version, f"cannot store the assignment: {exc}")
+        self._swap(assignment)
+        log.info(
+            "applied assignment version %d (%d cameras)",
+            assignment.version,
+            len(assignment.cameras),
+        )
+        return result
+
+    def _swap(self, assignment: agent_pb2.Assignment) -> None:
+        copy = agent_pb2.Assignment()
+        copy.CopyFrom(assignment)
+        self._assignment = copy
+        self._by_camera = {c.camera_id: c for c in copy.cameras}
+        self._by_key = {
+            c.stream_key: c for c in copy.cameras if c.ingest == agent_pb2.ASSIGNED_INGEST_PUSH
+        }

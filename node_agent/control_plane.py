@@ -1,0 +1,119 @@
+"""Unary calls to the control plane (RegisterNode, CheckStreamKey) and the shared gRPC channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import grpc
+import grpc.aio
+from camfleet.v1 import agent_pb2, agent_pb2_grpc
+
+from node_agent.backoff import Backoff
+from node_agent.credentials import Credential
+from node_agent.errors import RegistrationRefused
+from node_agent.publish_auth import ControlPlaneUnreachable, KeyCheck, KeyCheckFailed
+
+log = logging.getLogger(__name__)
+
+# The control plane permits a ping every 10 s; ping every 20 s, also while idle, so a dead
+# network is noticed within half a minute even when no heartbeat is due.
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+# Worth retrying: the control plane is away, overloaded or restarting.
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+
+UNREACHABLE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
+
+
+def open_channel(target: str) -> grpc.aio.Channel:
+    """An insecure channel to the control plane at `target` (host:port)."""
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+async def register_node(
+    stub: agent_pb2_grpc.AgentServiceAsyncStub,
+    join_token: str,
+    name: str,
+    backoff: Backoff | None = None,
+    timeout_s: float = 10.0,
+) -> Credential:
+    """Exchange `join_token` for a credential, retrying while the control plane is away.
+
+    Raises RegistrationRefused when the control plane says no (bad, used or expired token).
+    """
+    backoff = backoff or Backoff(base=0.5, cap=30.0)
+    last = ""
+    while True:
+        try:
+            response = await stub.RegisterNode(
+                agent_pb2.RegisterNodeRequest(join_token=join_token, name=name),
+                timeout=timeout_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in RETRYABLE:
+                raise RegistrationRefused(
+                    f"the control plane refused the join token ({exc.code().name}): {exc.details()}"
+                ) from None
+            message = f"{exc.code().name}: {exc.details()}"
+            if message != last:
+                log.warning("cannot register with the control plane yet (%s); retrying", message)
+                last = message
+            await asyncio.sleep(backoff.next_delay())
+            continue
+        if not response.node_id or not response.credential:
+            raise RegistrationRefused(
+                "the control plane answered RegisterNode without a credential"
+            )
+        log.info("registered as node %s", response.node_id)
+        return Credential(response.node_id, response.credential)
+
+
+class GrpcKeyChecker:
+    """CheckStreamKey over the agent's channel, authenticated with the node credential."""
+
+    def __init__(
+        self,
+        stub: agent_pb2_grpc.AgentServiceAsyncStub,
+        credential: Callable[[], Credential | None],
+        timeout_s: float = 3.0,
+    ) -> None:
+        self._stub = stub
+        self._credential = credential
+        self._timeout_s = timeout_s
+
+    async def check(self, stream_key: str, remote_address: str) -> KeyCheck:
+        """The control plane's verdict; KeyCheckFailed (ControlPlaneUnreachable) when none."""
+        credential = self._credential()
+        if credential is None:
+            raise ControlPlaneUnreachable("this node has no credential yet")
+        try:
+            response = await self._stub.CheckStreamKey(
+                agent_pb2.CheckStreamKeyRequest(
+                    stream_key=stream_key, remote_address=remote_address
+                ),
+                metadata=credential.metadata,
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            message = f"{exc.code().name}: {exc.details()}"
+            if exc.code() in UNREACHABLE_CODES:
+                raise ControlPlaneUnreachable(message) from None
+            raise KeyCheckFailed(message) from None
+        return KeyCheck(response.allowed, response.camera_id, response.reason)

@@ -1,0 +1,131 @@
+"""The node's nginx: rendered config, supervised process, readiness and /stat readings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+import aiohttp
+
+from node_agent.config import HostPort
+from node_agent.errors import StartupError
+from node_agent.nginx.config import NginxLayout, NginxPorts, render
+from node_agent.nginx.stat import StreamStat, parse_stat
+from node_agent.supervisor import ExitRecord, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def ensure_can_bind(flag: str, listen: HostPort) -> None:
+    """StartupError naming `flag` if nothing could listen on `listen` (in use, no such address).
+
+    nginx would only log it and exit, over and over under the supervisor; say it once, up front.
+    """
+    try:
+        infos = socket.getaddrinfo(listen.host, listen.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise StartupError(f"{flag} {listen}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # As nginx does, so a port in TIME_WAIT from a previous run is not "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise StartupError(f"{flag} {listen}: {exc.strerror or exc}") from None
+
+
+def free_loopback_port() -> int:
+    """A loopback TCP port nobody listens on right now (for nginx's internal /stat listener)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _accepts(listen: str) -> bool:
+    host, port = listen.rsplit(":", 1)
+    try:
+        _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+class NginxRunner:
+    """Renders nginx.conf into `layout` and keeps nginx running under a Supervisor."""
+
+    def __init__(
+        self, binary: str, layout: NginxLayout, ports: NginxPorts, hls_fragment_s: float = 1.0
+    ) -> None:
+        self.layout = layout
+        self.ports = ports
+        self._fragment = hls_fragment_s
+        self.supervisor = Supervisor(
+            name="nginx",
+            argv=[binary, "-p", str(layout.root), "-c", str(layout.conf)],
+            log_path=layout.logs / "nginx.out",
+            on_exit=self._exited,
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    @staticmethod
+    def _exited(record: ExitRecord, crash_looping: bool) -> None:
+        if crash_looping:
+            log.error("nginx keeps dying (last exit %s); see its error.log", record.returncode)
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the nginx master, if running."""
+        return self.supervisor.pid
+
+    async def start(self, ready_within_s: float = 15.0) -> None:
+        """Write nginx.conf, start nginx, and wait until all its listeners accept."""
+        self.layout.create()
+        self.layout.conf.write_text(render(self.layout, self.ports, self._fragment))
+        try:
+            await self.supervisor.start()
+        except TimeoutError as exc:
+            raise StartupError(f"cannot start nginx: {exc}") from None
+        deadline = time.monotonic() + ready_within_s
+        listeners = (self.ports.rtmp_listen, self.ports.http_listen, self.ports.stat_listen)
+        for listen in listeners:
+            while not await _accepts(listen):
+                if time.monotonic() > deadline:
+                    await self.stop()
+                    raise StartupError(
+                        f"nginx is not listening on {listen} after {ready_within_s:.0f}s; "
+                        f"see {self.layout.logs / 'error.log'}: {self._error_log_tail()}"
+                    )
+                await asyncio.sleep(0.05)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
+
+    def _error_log_tail(self) -> str:
+        try:
+            lines = (self.layout.logs / "error.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no error.log)"
+        emerg = [line for line in lines if "[emerg]" in line]
+        return (emerg or lines or ["(empty)"])[-1]
+
+    async def stat(self) -> list[StreamStat] | None:
+        """Streams nginx reports now; None when it cannot be asked (e.g. restarting)."""
+        if self._session is None:
+            return None
+        try:
+            async with self._session.get(f"http://{self.ports.stat_listen}/stat") as response:
+                if response.status != 200:
+                    return None
+                return parse_stat(await response.text())
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def stop(self) -> None:
+        """Stop nginx (by its PID) and close the /stat client."""
+        await self.supervisor.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

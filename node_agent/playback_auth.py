@@ -1,0 +1,59 @@
+"""Which HLS directory a signed playback URL opens: checked with the playback secret from the
+control plane (kept on disk, so playback works while the control plane is away)."""
+
+from __future__ import annotations
+
+import time
+
+from camfleet.playback import verify_playback
+from camfleet.v1 import agent_pb2
+
+from node_agent.assignment import CurrentAssignment
+from node_agent.state import DataDir, load_playback_secret, save_playback_secret
+from node_agent.streams import StreamTracker
+
+
+class PlaybackSecret:
+    """The current playback secret, persisted to DATA_DIR/playback.key."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self._data_dir = data_dir
+        self.value: bytes | None = None
+
+    def load(self) -> None:
+        """Take the persisted secret, if any."""
+        self.value = load_playback_secret(self._data_dir)
+
+    def update(self, secret: bytes) -> bool:
+        """Persist and use `secret`; False when it was already in use."""
+        if not secret or secret == self.value:
+            return False
+        save_playback_secret(self._data_dir, secret)
+        self.value = secret
+        return True
+
+
+class PlaybackGate:
+    """nginx's auth_request for HLS: a stream directory for a valid URL, else None."""
+
+    def __init__(
+        self, secret: PlaybackSecret, streams: StreamTracker, assignment: CurrentAssignment
+    ) -> None:
+        self._secret = secret
+        self._streams = streams
+        self._assignment = assignment
+
+    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
+        """The HLS directory (the stream key) of a validly signed, unexpired camera URL."""
+        secret = self._secret.value
+        if secret is None or not verify_playback(
+            secret, camera_id, expires, signature, time.time()
+        ):
+            return None
+        live = self._streams.by_camera(camera_id)
+        if live is not None:
+            return live.stream_key
+        camera = self._assignment.camera(camera_id)
+        if camera is not None and camera.ingest == agent_pb2.ASSIGNED_INGEST_PUSH:
+            return camera.stream_key
+        return None

@@ -1,0 +1,140 @@
+"""Live streams on this node: accepted publishes, what nginx's /stat says about them, when media
+starts flowing, and the StreamReports sent in Hello and every Heartbeat."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from camfleet.v1 import agent_pb2, stream_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from node_agent.nginx.stat import StreamStat
+from node_agent.outbox import stream_event
+
+# nginx counts audio/video payload only: the sequence headers alone are some tens of bytes, a
+# single H.264 keyframe or a second of audio is well over this.
+MEDIA_BYTES = 1024
+# A publish absent from /stat this long after it was accepted is gone (nginx restarted, so no
+# on_publish_done will ever come).
+VANISHED_AFTER_S = 5.0
+
+
+@dataclass
+class LivePublish:
+    """One accepted publish."""
+
+    stream_key: str
+    camera_id: str
+    remote_address: str
+    # Wall clock (for reports) and monotonic (for timeouts) of the accept.
+    started: float
+    accepted_at: float
+    media_flowing: bool = False
+    stat: StreamStat | None = None
+    missing_since: float | None = None
+
+
+@dataclass
+class StreamTracker:
+    """Accepted publishes by stream key; nginx's /stat folded in by observe()."""
+
+    vanished_after_s: float = VANISHED_AFTER_S
+    _live: dict[str, LivePublish] = field(default_factory=dict)
+
+    def publish_started(self, stream_key: str, camera_id: str, remote_address: str) -> None:
+        """Remember a publish the agent accepted."""
+        self._live[stream_key] = LivePublish(
+            stream_key, camera_id, remote_address, time.time(), time.monotonic()
+        )
+
+    def publish_ended(self, stream_key: str) -> LivePublish | None:
+        """Forget the publish of `stream_key`; it, if it had been accepted."""
+        return self._live.pop(stream_key, None)
+
+    def by_key(self, stream_key: str) -> LivePublish | None:
+        """The accepted publish of `stream_key`, if live."""
+        return self._live.get(stream_key)
+
+    def by_camera(self, camera_id: str) -> LivePublish | None:
+        """The live publish of `camera_id`, whatever key it used."""
+        for publish in self._live.values():
+            if publish.camera_id == camera_id:
+                return publish
+        return None
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def observe(
+        self, stats: list[StreamStat], now: float | None = None
+    ) -> list[agent_pb2.StreamEvent]:
+        """Fold in a /stat reading; the events it implies (MEDIA once per publish, UNPUBLISH for
+        publishes nginx no longer has)."""
+        now = time.monotonic() if now is None else now
+        by_name = {s.name: s for s in stats if s.publishing}
+        events: list[agent_pb2.StreamEvent] = []
+        for key, publish in list(self._live.items()):
+            stat = by_name.get(key)
+            if stat is None:
+                publish.stat = None
+                if publish.missing_since is None:
+                    publish.missing_since = now
+                gone_for = now - max(publish.missing_since, publish.accepted_at)
+                if now - publish.accepted_at >= self.vanished_after_s and gone_for >= 1.0:
+                    del self._live[key]
+                    events.append(
+                        stream_event(
+                            stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
+                            publish.camera_id,
+                            "the stream is gone from nginx (nginx restarted?)",
+                            publish.remote_address,
+                        )
+                    )
+                continue
+            publish.stat = stat
+            publish.missing_since = None
+            if not publish.media_flowing and stat.bytes_in >= MEDIA_BYTES:
+                publish.media_flowing = True
+                events.append(
+                    stream_event(
+                        stream_pb2.STREAM_EVENT_TYPE_MEDIA,
+                        publish.camera_id,
+                        _describe(stat),
+                        publish.remote_address,
+                    )
+                )
+        return events
+
+    def reports(self) -> list[agent_pb2.StreamReport]:
+        """One StreamReport per live publish."""
+        return [_report(p) for p in self._live.values()]
+
+
+def _describe(stat: StreamStat) -> str:
+    parts = [p for p in (stat.video_codec, stat.audio_codec) if p]
+    if stat.width and stat.height:
+        parts.append(f"{stat.width}x{stat.height}")
+    if stat.fps:
+        parts.append(f"{stat.fps:g} fps")
+    return "media flowing" + (f": {' '.join(parts)}" if parts else "")
+
+
+def _report(publish: LivePublish) -> agent_pb2.StreamReport:
+    start = Timestamp()
+    start.FromNanoseconds(int(publish.started * 1e9))
+    report = agent_pb2.StreamReport(
+        camera_id=publish.camera_id,
+        publish_start_time=start,
+        media_flowing=publish.media_flowing,
+    )
+    stat = publish.stat
+    if stat is not None:
+        report.bitrate_bps = stat.bitrate_bps
+        report.fps = stat.fps
+        report.width = stat.width
+        report.height = stat.height
+        report.video_codec = stat.video_codec
+        report.audio_codec = stat.audio_codec
+        report.clients = stat.clients
+    return report

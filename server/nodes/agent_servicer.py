@@ -1,0 +1,51 @@
+"""camfleet.v1.AgentService: registration, the Connect stream and stream-key checks (agents)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from camfleet.v1 import agent_pb2, agent_pb2_grpc
+
+from server.auth.principal import current_call, current_principal
+from server.nodes.hub import AgentHub
+from server.nodes.publish_check import PublishCheck
+from server.nodes.registry import NodeRegistry
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    """The node agent's API. Connect and CheckStreamKey run as the node (its `cfn_` credential)."""
+
+    def __init__(self, registry: NodeRegistry, hub: AgentHub, check: PublishCheck) -> None:
+        self._registry = registry
+        self._hub = hub
+        self._check = check
+
+    async def RegisterNode(
+        self, request: agent_pb2.RegisterNodeRequest, context: Any
+    ) -> agent_pb2.RegisterNodeResponse:
+        row, credential = await self._registry.register(request.join_token, request.name)
+        return agent_pb2.RegisterNodeResponse(node_id=row.id, credential=credential)
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[agent_pb2.ConnectRequest], context: Any
+    ) -> AsyncIterator[agent_pb2.ConnectResponse]:
+        principal = current_principal()
+        async for response in self._hub.connect(
+            principal.node_id, principal.username, request_iterator
+        ):
+            yield response
+
+    async def CheckStreamKey(
+        self, request: agent_pb2.CheckStreamKeyRequest, context: Any
+    ) -> agent_pb2.CheckStreamKeyResponse:
+        principal = current_principal()
+        verdict = await self._check.check(
+            principal.node_id,
+            principal.username.removeprefix("node:"),
+            request.stream_key,
+            request.remote_address or current_call().source_address,
+        )
+        return agent_pb2.CheckStreamKeyResponse(
+            allowed=verdict.allowed, camera_id=verdict.camera_id, reason=verdict.reason
+        )

@@ -1,0 +1,62 @@
+"""The desired state of one node: which cameras it serves, with keys and recording flags.
+
+A new version is issued only when the content changes (a hash of it is kept with the node), so
+reconnects and repeated recomputations do not churn versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from camfleet.v1 import agent_pb2
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.cameras.service import IngestMode
+from server.db.models import CameraRow, NodeRow
+
+_INGEST = {
+    IngestMode.PUSH.value: agent_pb2.ASSIGNED_INGEST_PUSH,
+    IngestMode.PULL.value: agent_pb2.ASSIGNED_INGEST_PULL,
+}
+
+
+class AssignmentBuilder:
+    """Computes and versions node assignments."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def current(self, node_id: str) -> agent_pb2.Assignment | None:
+        """The node's assignment with its version (bumped if the content changed); None when
+        the node no longer exists."""
+        async with self._sessions.begin() as session:
+            node = await session.get(NodeRow, node_id, with_for_update=True)
+            if node is None:
+                return None
+            cameras = (
+                await session.scalars(
+                    select(CameraRow)
+                    .where(CameraRow.node_id == node_id, CameraRow.active)
+                    .order_by(CameraRow.id)
+                )
+            ).all()
+            assignment = agent_pb2.Assignment(
+                cameras=[
+                    agent_pb2.AssignedCamera(
+                        camera_id=c.id,
+                        name=c.name,
+                        ingest=_INGEST.get(c.ingest_mode, agent_pb2.ASSIGNED_INGEST_PUSH),
+                        stream_key=c.stream_key,
+                        source_url=c.source_url,
+                        record=c.recording_enabled,
+                    )
+                    for c in cameras
+                ]
+            )
+            digest = hashlib.sha256(assignment.SerializeToString(deterministic=True)).hexdigest()
+            if digest != node.assignment_hash or node.assignment_version == 0:
+                node.assignment_version += 1
+                node.assignment_hash = digest
+            assignment.version = node.assignment_version
+        return assignment

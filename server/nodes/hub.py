@@ -1,0 +1,535 @@
+"""The control plane's side of AgentService.Connect: one session per connected node.
+
+The hub owns the sessions of the agents connected to this replica. It
+- records Hello (node READY, cameras reconciled to what the node really streams),
+- keeps presence fresh from heartbeats without touching the database,
+- stores stream events once by id and moves camera status,
+- pushes a new Assignment whenever a camera change touches a node (it follows the event log,
+  so changes made on any replica reach the replica that holds the node's stream),
+- marks nodes LOST when heartbeats stop (every replica sweeps; a conditional update lets one win).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from camfleet.v1 import agent_pb2, camera_pb2, event_pb2, node_pb2, stream_pb2
+from google.protobuf import duration_pb2
+
+from server.audit.log import AuditLog
+from server.cameras.service import CameraStatus
+from server.cameras.status import CameraStatusWriter
+from server.common.validation import is_id
+from server.db.models import StreamEventRow, utcnow
+from server.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
+from server.events.log import EventLog
+from server.events.publisher import EventPublisher
+from server.nodes.assignments import AssignmentBuilder
+from server.nodes.presence import Presence
+from server.nodes.registry import NodeHello, NodeRegistry, NodeState
+from server.nodes.stream_events import EVENT_TYPES, StreamEventStore
+from server.transport.convert import timestamp
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 30.0
+# How often live metrics may produce a STREAM_UPDATED event per camera, and what counts as a
+# change worth showing.
+_METRICS_EVENT_EVERY_S = 5.0
+_METRICS_RELATIVE_CHANGE = 0.2
+_TOUCH_EVERY_S = 5.0
+_STATUS_VALUES = {
+    CameraStatus.CONNECTING: camera_pb2.CAMERA_STATUS_CONNECTING,
+    CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
+}
+
+
+@dataclass
+class _Session:
+    """One connected agent on this replica."""
+
+    node_id: str
+    name: str
+    session_id: str
+    outbox: asyncio.Queue[agent_pb2.ConnectResponse | DomainError | None] = field(
+        default_factory=asyncio.Queue
+    )
+    sent_version: int = 0
+    assigned: frozenset[str] = frozenset()
+    # camera id -> status this session last set (CONNECTING or ONLINE); absent: not live.
+    live: dict[str, CameraStatus] = field(default_factory=dict)
+    shown: dict[str, tuple[stream_pb2.StreamStatus, float]] = field(default_factory=dict)
+
+    def end(self, why: DomainError | None) -> None:
+        """Finish the session's response stream (None: replaced by a newer session)."""
+        self.outbox.put_nowait(why)
+
+
+def _agent_time(message: agent_pb2.ConnectRequest) -> datetime:
+    """When the agent says the message was made; now if unset or absurd."""
+    if message.HasField("time"):
+        with contextlib.suppress(ValueError, OverflowError):
+            return message.time.ToDatetime(tzinfo=UTC)
+    return utcnow()
+
+
+def _stream_status(
+    node_id: str, report: agent_pb2.StreamReport, status: CameraStatus, now: datetime
+) -> stream_pb2.StreamStatus:
+    stream = stream_pb2.StreamStatus(
+        camera_id=report.camera_id,
+        status=_STATUS_VALUES[status],
+        node_id=node_id,
+        bitrate_bps=max(0, report.bitrate_bps),
+        fps=max(0.0, report.fps),
+        width=max(0, report.width),
+        height=max(0, report.height),
+        video_codec=report.video_codec[:32],
+        audio_codec=report.audio_codec[:32],
+        clients=max(0, report.clients),
+        update_time=timestamp(now),
+    )
+    if report.HasField("publish_start_time"):
+        stream.publish_start_time.CopyFrom(report.publish_start_time)
+    return stream
+
+
+def _worth_showing(old: stream_pb2.StreamStatus, new: stream_pb2.StreamStatus) -> bool:
+    def moved(a: float, b: float) -> bool:
+        return abs(a - b) > _METRICS_RELATIVE_CHANGE * max(a, b, 1.0)
+
+    return (
+        (old.width, old.height, old.video_codec, old.audio_codec, old.clients, old.status)
+        != (new.width, new.height, new.video_codec, new.audio_codec, new.clients, new.status)
+        or moved(old.bitrate_bps, new.bitrate_bps)
+        or moved(old.fps, new.fps)
+    )
+
+
+class AgentHub:
+    """Sessions of the agents connected to this replica, and node liveness."""
+
+    def __init__(
+        self,
+        *,
+        registry: NodeRegistry,
+        assignments: AssignmentBuilder,
+        presence: Presence,
+        status: CameraStatusWriter,
+        stream_events: StreamEventStore,
+        publisher: EventPublisher,
+        audit: AuditLog,
+        events: EventLog,
+        heartbeat_interval: timedelta,
+        lost_after: timedelta,
+        playback_secret: bytes,
+    ) -> None:
+        self._registry = registry
+        self._assignments = assignments
+        self._presence = presence
+        self._status = status
+        self._stream_events = stream_events
+        self._publisher = publisher
+        self._audit = audit
+        self._events = events
+        self._heartbeat = heartbeat_interval
+        self._lost_after = lost_after.total_seconds()
+        self._playback_secret = playback_secret
+        self._sessions: dict[str, _Session] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        # Nodes get this long after a restart of the control plane to reconnect before their
+        # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
+        self._grace_until = time.time() + self._lost_after + 10.0
+        self._last_touch = 0.0
+
+    @property
+    def connected(self) -> int:
+        """How many agents hold a session on this replica."""
+        return len(self._sessions)
+
+    async def start(self) -> None:
+        """Start the lost-node sweeper and the assignment follower."""
+        self._tasks = [
+            asyncio.create_task(self._sweep_forever(), name="node-sweeper"),
+            asyncio.create_task(self._follow_cameras(), name="assignment-follower"),
+        ]
+
+    async def close(self) -> None:
+        """Stop background work and end every session (agents reconnect elsewhere)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for session in list(self._sessions.values()):
+            session.end(Unavailable("the control plane is shutting down; reconnect"))
+
+    # --- Connect ---------------------------------------------------------------------------
+
+    async def connect(
+        self, node_id: str, name: str, requests: AsyncIterator[agent_pb2.ConnectRequest]
+    ) -> AsyncIterator[agent_pb2.ConnectResponse]:
+        """Serve one agent's Connect stream."""
+        first = await self._first_message(requests)
+        session = _Session(node_id=node_id, name=name, session_id=uuid.uuid4().hex)
+        await self._hello(session, first)
+        previous = self._sessions.get(node_id)
+        if previous is not None:
+            previous.end(None)
+        self._sessions[node_id] = session
+        reader = asyncio.create_task(self._read(session, requests))
+        clean = False
+        try:
+            yield agent_pb2.ConnectResponse(
+                welcome=agent_pb2.Welcome(
+                    session_id=session.session_id,
+                    node_id=node_id,
+                    heartbeat_interval=duration_pb2.Duration(
+                        seconds=int(self._heartbeat.total_seconds()),
+                        nanos=self._heartbeat.microseconds * 1000,
+                    ),
+                    lost_after=duration_pb2.Duration(
+                        seconds=int(self._lost_after),
+                        nanos=int((self._lost_after % 1) * 1e9),
+                    ),
+                    playback_secret=self._playback_secret.hex(),
+                )
+            )
+            await self._push_assignment(session)
+            while True:
+                item = await session.outbox.get()
+                if isinstance(item, agent_pb2.ConnectResponse):
+                    yield item
+                    continue
+                if item is not None:
+                    raise item
+                if reader.done() and not reader.cancelled() and reader.exception() is None:
+                    clean = self._current(session)
+                return
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            if self._current(session):
+                del self._sessions[node_id]
+                if clean:
+                    await self._went_offline(node_id)
+
+    def _current(self, session: _Session) -> bool:
+        return self._sessions.get(session.node_id) is session
+
+    @staticmethod
+    async def _first_message(
+        requests: AsyncIterator[agent_pb2.ConnectRequest],
+    ) -> agent_pb2.ConnectRequest:
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT_S):
+                first = await anext(requests)
+        except StopAsyncIteration:
+            raise InvalidArgument("the stream ended before a Hello") from None
+        except TimeoutError:
+            raise InvalidArgument(f"no Hello within {HELLO_TIMEOUT_S:.0f} s") from None
+        if first.WhichOneof("body") != "hello":
+            raise InvalidArgument("the first message on Connect must be a Hello")
+        return first
+
+    async def _hello(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
+        hello = message.hello
+        now = _agent_time(message)
+        row, became_ready = await self._registry.connected(
+            session.node_id,
+            NodeHello(hello.version, hello.capacity, hello.rtmp_url, hello.http_url),
+            now,
+        )
+        session.name = row.name
+        streams: list[stream_pb2.StreamStatus] = []
+        for report in hello.streams:
+            if not is_id(report.camera_id):
+                continue
+            status = CameraStatus.ONLINE if report.media_flowing else CameraStatus.CONNECTING
+            # What the node streams now is the truth, whatever older events said.
+            await self._status.set(report.camera_id, status, "", session.node_id, now, force=True)
+            session.live[report.camera_id] = status
+            streams.append(_stream_status(session.node_id, report, status, now))
+        await self._presence.heartbeat(
+            session.node_id, time.time(), node_pb2.HostMetrics(), streams
+        )
+        ended = await self._status.offline_on_node(
+            session.node_id,
+            f"not streaming on node {row.name} when it reconnected",
+            keep=session.live,
+        )
+        await self._presence.drop_streams(c.id for c in ended)
+        if became_ready:
+            await self._publisher.node_changed(
+                event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
+            )
+        log.info("node %s connected (%d live streams)", row.name, len(streams))
+
+    async def _read(
+        self, session: _Session, requests: AsyncIterator[agent_pb2.ConnectRequest]
+    ) -> None:
+        """Handle the agent's messages; the session ends when they end or fail."""
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("body")
+                if kind == "heartbeat":
+                    await self._on_heartbeat(session, message)
+                elif kind == "stream_event":
+                    await self._on_stream_event(session, message)
+                elif kind == "ack":
+                    await self._on_ack(session, message.ack.version)
+                elif kind == "nack":
+                    await self._on_nack(session, message.nack)
+                elif kind == "hello":
+                    raise InvalidArgument("Hello may only be the first message of a stream")
+                else:
+                    raise InvalidArgument(
+                        "empty ConnectRequest: set one of hello, heartbeat, stream_event, ack, nack"
+                    )
+        except DomainError as err:
+            session.end(err)
+            return
+        except Exception:  # e.g. the database went away: the agent reconnects and resends
+            log.exception("node %s: message handling failed", session.name)
+            session.end(Unavailable("the control plane could not process a message; reconnect"))
+            return
+        session.end(None)
+
+    async def _on_heartbeat(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
+        now = utcnow()
+        at = _agent_time(message)
+        streams: list[stream_pb2.StreamStatus] = []
+        for report in message.heartbeat.streams:
+            known = session.live.get(report.camera_id)
+            if known is None:
+                continue  # its PUBLISH event has not arrived yet, or it already ended
+            if known is CameraStatus.CONNECTING and report.media_flowing:
+                # The MEDIA event may still be in the spool; the heartbeat shows it already.
+                await self._status.set(
+                    report.camera_id, CameraStatus.ONLINE, "", session.node_id, at
+                )
+                session.live[report.camera_id] = known = CameraStatus.ONLINE
+            streams.append(_stream_status(session.node_id, report, known, now))
+        await self._presence.heartbeat(
+            session.node_id, time.time(), message.heartbeat.host, streams
+        )
+        for stream in streams:
+            await self._maybe_show(session, stream)
+
+    async def _maybe_show(self, session: _Session, stream: stream_pb2.StreamStatus) -> None:
+        previous = session.shown.get(stream.camera_id)
+        now = time.monotonic()
+        if previous is not None and (
+            now - previous[1] < _METRICS_EVENT_EVERY_S or not _worth_showing(previous[0], stream)
+        ):
+            return
+        session.shown[stream.camera_id] = (stream, now)
+        size = f"{stream.width}x{stream.height}" if stream.width else "unknown size"
+        await self._publisher.stream_updated(
+            stream,
+            f"stream {stream.camera_id}: {size} {stream.video_codec or '?'} "
+            f"{stream.fps:.0f} fps {stream.bitrate_bps // 1000} kbit/s, {stream.clients} clients",
+        )
+
+    async def _on_stream_event(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
+        event = message.stream_event
+        event_id = message.event_id
+        type_name = EVENT_TYPES.get(event.type)
+        if not event_id or len(event_id) > 64:
+            raise InvalidArgument("every stream event needs an event_id of 1-64 characters")
+        if type_name is None or (event.camera_id and not is_id(event.camera_id)):
+            # Acknowledged and dropped: an event no one can use must not block the spool
+            # behind it forever.
+            log.warning("node %s sent an unusable stream event %s", session.name, event_id)
+            session.outbox.put_nowait(
+                agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
+            )
+            return
+        at = _agent_time(message)
+        new = await self._stream_events.record(
+            StreamEventRow(
+                id=event_id,
+                node_id=session.node_id,
+                camera_id=event.camera_id,
+                type=type_name,
+                message=event.message[:2000],
+                remote_address=event.remote_address[:64],
+                time=at,
+                received_at=utcnow(),
+            )
+        )
+        if new:
+            await self._apply(session, event, at)
+        session.outbox.put_nowait(
+            agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
+        )
+
+    async def _apply(self, session: _Session, event: agent_pb2.StreamEvent, at: datetime) -> None:
+        camera_id, node_id = event.camera_id, session.node_id
+        kind = event.type
+        if kind == stream_pb2.STREAM_EVENT_TYPE_REFUSED:
+            await self._audit.security_event(
+                "stream.publish_refused",
+                f"cameras/{camera_id}" if camera_id else f"nodes/{node_id}",
+                actor=f"node:{session.name}",
+                details={
+                    "reason": event.message[:500],
+                    "publisher_address": event.remote_address[:64],
+                    "key_prefix": event.stream_key_prefix[:6],
+                },
+            )
+            return
+        if not camera_id:
+            return
+        if kind == stream_pb2.STREAM_EVENT_TYPE_PUBLISH:
+            await self._status.set(camera_id, CameraStatus.CONNECTING, "", node_id, at)
+            session.live[camera_id] = CameraStatus.CONNECTING
+        elif kind == stream_pb2.STREAM_EVENT_TYPE_MEDIA:
+            await self._status.set(camera_id, CameraStatus.ONLINE, "", node_id, at)
+            session.live[camera_id] = CameraStatus.ONLINE
+        elif kind == stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH:
+            reason = event.message[:500] or "the publisher disconnected"
+            await self._status.set(camera_id, CameraStatus.OFFLINE, reason, node_id, at)
+            session.live.pop(camera_id, None)
+            session.shown.pop(camera_id, None)
+            await self._presence.drop_streams([camera_id])
+        elif kind == stream_pb2.STREAM_EVENT_TYPE_ERROR:
+            reason = event.message[:500] or "the node reported an error"
+            await self._status.set(camera_id, CameraStatus.ERROR, reason, node_id, at)
+            session.live.pop(camera_id, None)
+            await self._presence.drop_streams([camera_id])
+
+    async def _on_ack(self, session: _Session, version: int) -> None:
+        if version > session.sent_version:
+            raise InvalidArgument(
+                f"acknowledged assignment version {version}, which was never sent (the latest "
+                f"is {session.sent_version})"
+            )
+        if version == session.sent_version:
+            await self._registry.acknowledged(session.node_id, version)
+        else:
+            log.info("node %s acknowledged old assignment %d", session.name, version)
+
+    async def _on_nack(self, session: _Session, nack: agent_pb2.AssignmentNack) -> None:
+        log.warning(
+            "node %s refused assignment %d: %s", session.name, nack.version, nack.error[:500]
+        )
+        await self._audit.security_event(
+            "node.assignment_refused",
+            f"nodes/{session.node_id}",
+            outcome="failure",
+            actor=f"node:{session.name}",
+            details={"version": str(nack.version), "error": nack.error[:500]},
+        )
+
+    # --- Desired state ---------------------------------------------------------------------
+
+    async def _push_assignment(self, session: _Session) -> None:
+        assignment = await self._assignments.current(session.node_id)
+        if assignment is None:
+            session.end(Unauthenticated("this node was deleted; register it again"))
+            return
+        session.assigned = frozenset(c.camera_id for c in assignment.cameras)
+        if assignment.version != session.sent_version:
+            session.sent_version = assignment.version
+            session.outbox.put_nowait(agent_pb2.ConnectResponse(assignment=assignment))
+
+    async def _follow_cameras(self) -> None:
+        """Recompute the assignment of every local node a camera change touches."""
+        while True:
+            try:
+                async for stored in self._events.watch(await self._events.current_revision()):
+                    if not stored.subject.startswith("cameras/"):
+                        continue
+                    camera = event_pb2.Event.FromString(stored.payload).camera
+                    for session in list(self._sessions.values()):
+                        if camera.id in session.assigned or camera.node_id == session.node_id:
+                            await self._push_assignment(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # compaction or a broken log: catch up on everything, go on
+                log.exception("assignment follower restarts")
+                for session in list(self._sessions.values()):
+                    with contextlib.suppress(Exception):
+                        await self._push_assignment(session)
+                await asyncio.sleep(1.0)
+
+    def drain(self, node_id: str, reason: str) -> None:
+        """Tell a locally connected node to drain."""
+        session = self._sessions.get(node_id)
+        if session is not None:
+            session.outbox.put_nowait(
+                agent_pb2.ConnectResponse(drain=agent_pb2.Drain(reason=reason))
+            )
+
+    def node_deleted(self, node_id: str) -> None:
+        """End the session of a deleted node."""
+        session = self._sessions.get(node_id)
+        if session is not None:
+            session.end(Unauthenticated("this node was deleted; register it again"))
+
+    # --- Liveness --------------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        every = min(0.5, self._lost_after / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end liveness checks for good
+                log.exception("node sweep failed")
+
+    async def sweep(self) -> None:
+        """Mark READY nodes without a recent heartbeat LOST; drop sessions of deleted nodes."""
+        states = await self._registry.all_states()
+        for node_id, session in list(self._sessions.items()):
+            if node_id not in states:
+                session.end(Unauthenticated("this node was deleted; register it again"))
+        beats = await self._presence.last_heartbeats()
+        now = time.time()
+        for node_id, state in states.items():
+            if state != NodeState.READY.value:
+                continue
+            seen = max(beats.get(node_id, 0.0), self._grace_until - self._lost_after)
+            if now - seen > self._lost_after:
+                await self._lose(node_id, now - beats[node_id] if node_id in beats else None)
+        if now - self._last_touch >= _TOUCH_EVERY_S and self._sessions:
+            self._last_touch = now
+            await self._registry.touch(list(self._sessions), utcnow())
+
+    async def _lose(self, node_id: str, silent_s: float | None) -> None:
+        since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
+        row = await self._registry.leave(node_id, NodeState.LOST, since, only_if=NodeState.READY)
+        if row is None:
+            return  # another replica got there first
+        log.warning("node %s lost: %s", row.name, since)
+        ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
+        await self._presence.drop_streams(c.id for c in ended)
+        await self._presence.forget_node(node_id)
+        await self._publisher.node_changed(
+            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} was lost: {since}"
+        )
+        session = self._sessions.get(node_id)
+        if session is not None:  # a hung agent: make it reconnect and say what it has
+            session.end(Unavailable("heartbeats stopped; reconnect"))
+
+    async def _went_offline(self, node_id: str) -> None:
+        row = await self._registry.leave(node_id, NodeState.OFFLINE, "the agent shut down")
+        if row is None:
+            return
+        ended = await self._status.offline_on_node(node_id, f"node {row.name} shut down")
+        await self._presence.drop_streams(c.id for c in ended)
+        await self._presence.forget_node(node_id)
+        await self._publisher.node_changed(
+            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} shut down"
+        )

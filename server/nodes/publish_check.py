@@ -1,0 +1,140 @@
+"""CheckStreamKey: may this key publish on this node? Asked by agents for keys their assignment
+does not know yet. Refusals are audited; unknown keys are rate limited per publisher address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.audit.log import AuditLog
+from server.cameras.service import CameraStatus, ChangeKind, ChangeListener
+from server.db.models import CameraRow, NodeRow
+from server.errors import ResourceExhausted
+from server.kv.ratelimit import RateLimiter
+
+_WINDOW_S = 60.0
+_MAX_KEY = 200
+_LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """The answer to one check."""
+
+    allowed: bool
+    camera_id: str = ""
+    reason: str = ""
+
+
+class PublishCheck:
+    """Decides publishes for keys that are not in a node's assignment."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        limiter: RateLimiter,
+        audit: AuditLog,
+        on_change: ChangeListener,
+        unknown_key_limit: int,
+    ) -> None:
+        self._sessions = sessions
+        self._limiter = limiter
+        self._audit = audit
+        self._on_change = on_change
+        self._limit = unknown_key_limit
+
+    async def check(
+        self, node_id: str, node_name: str, stream_key: str, remote_address: str
+    ) -> KeyVerdict:
+        """Allow an active camera's key (moving the camera to this node), refuse the rest."""
+        limit_key = f"unknown-key:{remote_address or node_id}"
+        verdict = await self._limiter.check(limit_key, self._limit, _WINDOW_S)
+        if not verdict.allowed:
+            await self._refused(
+                node_id=node_id,
+                node_name=node_name,
+                camera_id="",
+                address=remote_address,
+                stream_key=stream_key,
+                reason="rate limited",
+            )
+            raise ResourceExhausted(
+                f"too many refused stream keys from {remote_address or 'this publisher'}; try "
+                f"again in {max(1, round(verdict.retry_after_seconds))} s",
+                retry_after_seconds=verdict.retry_after_seconds,
+            )
+        camera = None
+        if stream_key and len(stream_key) <= _MAX_KEY:
+            async with self._sessions() as session:
+                camera = await session.scalar(
+                    select(CameraRow).where(CameraRow.stream_key == stream_key)
+                )
+        if camera is None:
+            await self._limiter.hit(limit_key, self._limit, _WINDOW_S)
+            return await self._refused(
+                node_id=node_id,
+                node_name=node_name,
+                camera_id="",
+                address=remote_address,
+                stream_key=stream_key,
+                reason="unknown stream key",
+            )
+        if not camera.active:
+            return await self._refused(
+                node_id=node_id,
+                node_name=node_name,
+                camera_id=camera.id,
+                address=remote_address,
+                stream_key=stream_key,
+                reason=f"camera {camera.name} is deactivated",
+            )
+        if camera.status in _LIVE and camera.node_id not in (None, node_id):
+            async with self._sessions() as session:
+                other = await session.get(NodeRow, camera.node_id)
+            return await self._refused(
+                node_id=node_id,
+                node_name=node_name,
+                camera_id=camera.id,
+                address=remote_address,
+                stream_key=stream_key,
+                reason=f"camera {camera.name} is already publishing on node "
+                f"{other.name if other else camera.node_id}",
+            )
+        if camera.node_id != node_id:
+            await self._move(camera.id, node_id, node_name)
+        return KeyVerdict(True, camera.id)
+
+    async def _move(self, camera_id: str, node_id: str, node_name: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(CameraRow, camera_id, with_for_update=True)
+            if row is None:
+                return
+            row.node_id = node_id
+        # The event makes the hub send the node an assignment that includes this camera.
+        await self._on_change(
+            ChangeKind.UPDATED, row, f"camera {row.name} now streams to node {node_name}"
+        )
+
+    async def _refused(
+        self,
+        *,
+        node_id: str,
+        node_name: str,
+        camera_id: str,
+        address: str,
+        stream_key: str,
+        reason: str,
+    ) -> KeyVerdict:
+        await self._audit.security_event(
+            "stream.publish_refused",
+            f"cameras/{camera_id}" if camera_id else f"nodes/{node_id}",
+            actor=f"node:{node_name}",
+            details={
+                "reason": reason,
+                "publisher_address": address[:64],
+                "key_prefix": stream_key[:6],
+            },
+        )
+        return KeyVerdict(False, camera_id, reason)

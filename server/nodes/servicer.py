@@ -1,0 +1,92 @@
+"""camfleet.v1.NodeService: join tokens and node administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from camfleet.v1 import node_pb2, node_pb2_grpc
+
+from server.common.listing import ListRequest
+from server.db.models import JoinTokenRow
+from server.nodes.join_tokens import JoinTokenService
+from server.nodes.operations import NodeOperations
+from server.transport.convert import from_duration, timestamp
+
+
+def join_token_to_proto(row: JoinTokenRow) -> node_pb2.JoinToken:
+    """API view of a join token (never its secret)."""
+    return node_pb2.JoinToken(
+        id=row.id,
+        description=row.description,
+        max_uses=row.max_uses,
+        uses=row.uses,
+        expire_time=timestamp(row.expires_at),
+        create_time=timestamp(row.created_at),
+        revoke_time=timestamp(row.revoked_at),
+    )
+
+
+class NodeServicer(node_pb2_grpc.NodeServiceServicer):
+    """Join tokens, list/get, cordon/uncordon/drain, delete."""
+
+    def __init__(self, tokens: JoinTokenService, nodes: NodeOperations) -> None:
+        self._tokens = tokens
+        self._nodes = nodes
+
+    async def CreateJoinToken(
+        self, request: node_pb2.CreateJoinTokenRequest, context: Any
+    ) -> node_pb2.CreateJoinTokenResponse:
+        ttl = from_duration(request.ttl, "ttl") if request.HasField("ttl") else None
+        row, secret = await self._tokens.create(
+            request.join_token.description, request.join_token.max_uses, ttl
+        )
+        return node_pb2.CreateJoinTokenResponse(join_token=join_token_to_proto(row), secret=secret)
+
+    async def ListJoinTokens(
+        self, request: node_pb2.ListJoinTokensRequest, context: Any
+    ) -> node_pb2.ListJoinTokensResponse:
+        page = await self._tokens.list(ListRequest.of(request))
+        return node_pb2.ListJoinTokensResponse(
+            join_tokens=[join_token_to_proto(r) for r in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def RevokeJoinToken(
+        self, request: node_pb2.RevokeJoinTokenRequest, context: Any
+    ) -> node_pb2.RevokeJoinTokenResponse:
+        row = await self._tokens.revoke(request.id)
+        return node_pb2.RevokeJoinTokenResponse(join_token=join_token_to_proto(row))
+
+    async def ListNodes(
+        self, request: node_pb2.ListNodesRequest, context: Any
+    ) -> node_pb2.ListNodesResponse:
+        nodes, page = await self._nodes.list(ListRequest.of(request))
+        return node_pb2.ListNodesResponse(
+            nodes=nodes, next_page_token=page.next_page_token, total_size=page.total_size
+        )
+
+    async def GetNode(
+        self, request: node_pb2.GetNodeRequest, context: Any
+    ) -> node_pb2.GetNodeResponse:
+        return node_pb2.GetNodeResponse(node=await self._nodes.get(request.id))
+
+    async def CordonNode(
+        self, request: node_pb2.CordonNodeRequest, context: Any
+    ) -> node_pb2.CordonNodeResponse:
+        return node_pb2.CordonNodeResponse(node=await self._nodes.cordon(request.id, True))
+
+    async def UncordonNode(
+        self, request: node_pb2.UncordonNodeRequest, context: Any
+    ) -> node_pb2.UncordonNodeResponse:
+        return node_pb2.UncordonNodeResponse(node=await self._nodes.cordon(request.id, False))
+
+    async def DrainNode(
+        self, request: node_pb2.DrainNodeRequest, context: Any
+    ) -> node_pb2.DrainNodeResponse:
+        return node_pb2.DrainNodeResponse(node=await self._nodes.drain(request.id))
+
+    async def DeleteNode(
+        self, request: node_pb2.DeleteNodeRequest, context: Any
+    ) -> node_pb2.DeleteNodeResponse:
+        await self._nodes.delete(request.id)
+        return node_pb2.DeleteNodeResponse()

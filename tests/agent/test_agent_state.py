@@ -1,0 +1,116 @@
+"""What the agent keeps in its data directory: the credential, the last good assignment and the
+playback key, owner-only, replaced atomically, and damaged files handled without a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from camfleet.v1 import agent_pb2
+
+from node_agent.credentials import Credential, load_credential, save_credential
+from node_agent.errors import ConfigError
+from node_agent.state import (
+    DataDir,
+    load_assignment,
+    load_playback_secret,
+    save_assignment,
+    save_playback_secret,
+    write_private,
+)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> DataDir:
+    d = DataDir(tmp_path / "node")
+    d.create()
+    return d
+
+
+def test_new_data_dir_is_owner_only(data_dir: DataDir) -> None:
+    assert mode(data_dir.root) == 0o700
+
+
+def test_credential_round_trip_owner_only(data_dir: DataDir) -> None:
+    assert load_credential(data_dir) is None
+    save_credential(data_dir, Credential("node-1", "cfn_secret"))
+    assert mode(data_dir.credential) == 0o600
+    assert json.loads(data_dir.credential.read_text()) == {
+        "node_id": "node-1",
+        "credential": "cfn_secret",
+    }
+    assert load_credential(data_dir) == Credential("node-1", "cfn_secret")
+    # No temporary file is left behind.
+    assert sorted(p.name for p in data_dir.root.iterdir()) == ["credential.json"]
+
+
+def test_credential_metadata_is_a_bearer_token() -> None:
+    assert Credential("n", "cfn_x").metadata == (("authorization", "Bearer cfn_x"),)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"[]", b'{"node_id": "n"}', b'{"node_id": 1, "credential": "x"}', b"\xff"],
+)
+def test_damaged_credential_is_a_clear_error(data_dir: DataDir, content: bytes) -> None:
+    data_dir.credential.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"credential\.json is damaged; delete it"):
+        load_credential(data_dir)
+
+
+def test_too_open_credential_is_tightened(data_dir: DataDir) -> None:
+    data_dir.credential.write_text('{"node_id": "n", "credential": "cfn_x"}')
+    os.chmod(data_dir.credential, 0o644)
+    assert load_credential(data_dir) == Credential("n", "cfn_x")
+    assert mode(data_dir.credential) == 0o600
+
+
+def test_rewrite_keeps_owner_only_even_over_an_open_file(data_dir: DataDir) -> None:
+    path = data_dir.root / "x.bin"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o666)
+    write_private(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert mode(path) == 0o600
+
+
+def test_assignment_round_trip_owner_only(data_dir: DataDir) -> None:
+    assert load_assignment(data_dir) is None
+    assignment = agent_pb2.Assignment(
+        version=7,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id="c1", ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="k" * 32
+            )
+        ],
+    )
+    save_assignment(data_dir, assignment)
+    assert mode(data_dir.assignment) == 0o600
+    assert load_assignment(data_dir) == assignment
+
+
+def test_damaged_assignment_reads_as_none(data_dir: DataDir) -> None:
+    data_dir.assignment.write_bytes(b"\xff\xff\xff garbage")
+    assert load_assignment(data_dir) is None
+
+
+def test_playback_secret_round_trip_owner_only(data_dir: DataDir) -> None:
+    assert load_playback_secret(data_dir) is None
+    secret = os.urandom(32)
+    save_playback_secret(data_dir, secret)
+    assert mode(data_dir.playback_key) == 0o600
+    assert data_dir.playback_key.read_text().strip() == secret.hex()
+    assert load_playback_secret(data_dir) == secret
+
+
+@pytest.mark.parametrize("content", [b"", b"zz-not-hex", b"\xff\xfe"])
+def test_damaged_playback_key_reads_as_none(data_dir: DataDir, content: bytes) -> None:
+    data_dir.playback_key.write_bytes(content)
+    assert load_playback_secret(data_dir) is None

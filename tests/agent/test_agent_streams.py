@@ -1,0 +1,144 @@
+"""The live stream tracker on /stat readings (MEDIA once per publish, a stream nginx lost ends),
+and which HLS directory a signed URL opens."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from camfleet.playback import playback_signature
+from camfleet.v1 import agent_pb2, stream_pb2
+
+from node_agent.assignment import CurrentAssignment
+from node_agent.nginx.stat import StreamStat
+from node_agent.playback_auth import PlaybackGate, PlaybackSecret
+from node_agent.publish_auth import RateLimiter
+from node_agent.state import DataDir
+from node_agent.streams import StreamTracker
+from tests.agent.node import new_camera_id
+
+
+def stat(name: str, bytes_in: int, **extra: object) -> StreamStat:
+    fields: dict[str, object] = {
+        "name": name,
+        "uptime_ms": 1000,
+        "bitrate_bps": 500_000,
+        "clients": 0,
+        "publishing": True,
+        "bytes_in": bytes_in,
+    }
+    fields.update(extra)
+    return StreamStat(**fields)  # type: ignore[arg-type]
+
+
+def test_media_is_reported_once_per_publish() -> None:
+    tracker = StreamTracker()
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    # Only the sequence headers so far (what nginx shows before the first frame).
+    assert tracker.observe([stat("key", 50, width=640, height=360, video_codec="H264")]) == []
+    assert tracker.reports()[0].media_flowing is False
+    [event] = tracker.observe([stat("key", 14_740, width=640, height=360, video_codec="H264")])
+    assert event.type == stream_pb2.STREAM_EVENT_TYPE_MEDIA
+    assert event.camera_id == "cam"
+    assert "640x360" in event.message
+    assert tracker.observe([stat("key", 90_000)]) == []
+    [report] = tracker.reports()
+    assert report.media_flowing is True
+    assert (report.width, report.bitrate_bps) == (0, 500_000)
+    # A new publish of the same camera reports media again.
+    tracker.publish_ended("key")
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    assert len(tracker.observe([stat("key", 20_000)])) == 1
+
+
+def test_stream_missing_from_nginx_ends_after_a_grace() -> None:
+    tracker = StreamTracker(vanished_after_s=5.0)
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    start = time.monotonic()
+    # Just accepted and not in /stat yet: still live.
+    assert tracker.observe([], now=start + 0.5) == []
+    assert tracker.observe([], now=start + 4.0) == []
+    [event] = tracker.observe([], now=start + 6.0)
+    assert event.type == stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH
+    assert event.camera_id == "cam"
+    assert "gone from nginx" in event.message
+    assert tracker.by_key("key") is None
+    assert tracker.observe([], now=start + 7.0) == []
+
+
+def test_stream_present_in_nginx_stays_live() -> None:
+    tracker = StreamTracker(vanished_after_s=1.0)
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    start = time.monotonic()
+    for step in range(5):
+        assert tracker.observe([stat("key", 100)], now=start + 2 * step) == []
+    assert tracker.by_camera("cam") is not None
+
+
+def test_rate_limiter_counts_per_address_and_window() -> None:
+    limiter = RateLimiter(limit=2, window_s=60)
+    assert [limiter.hit("127.0.0.1", now=0) for _ in range(4)] == [1, 2, 3, 4]
+    assert limiter.hit("::1", now=1) == 1
+    assert limiter.hit("127.0.0.1", now=61) == 1
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    limiter = RateLimiter(limit=1, window_s=60, max_addresses=100)
+    for i in range(1000):
+        limiter.hit(f"10.0.{i // 256}.{i % 256}", now=float(i))
+    assert len(limiter._windows) <= 100
+
+
+SECRET = b"s" * 32
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> tuple[PlaybackGate, PlaybackSecret, StreamTracker, CurrentAssignment]:
+    data_dir = DataDir(tmp_path)
+    secret = PlaybackSecret(data_dir)
+    tracker = StreamTracker()
+    current = CurrentAssignment(data_dir)
+    return PlaybackGate(secret, tracker, current), secret, tracker, current
+
+
+async def test_hls_stream_dir_checks_signature_expiry_and_camera(
+    gate: tuple[PlaybackGate, PlaybackSecret, StreamTracker, CurrentAssignment],
+) -> None:
+    playback, secret, tracker, current = gate
+    assigned, live_elsewhere, stranger = new_camera_id(), new_camera_id(), new_camera_id()
+    expires = int(time.time()) + 300
+
+    def sign(camera: str, at: int = expires) -> str:
+        return playback_signature(SECRET, camera, at)
+
+    # No secret yet (never welcomed, nothing on disk): nothing plays.
+    assert playback.hls_stream_dir(assigned, expires, sign(assigned)) is None
+    secret.update(SECRET)
+    await current.apply(
+        agent_pb2.Assignment(
+            version=1,
+            cameras=[
+                agent_pb2.AssignedCamera(
+                    camera_id=assigned, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="akey"
+                )
+            ],
+        )
+    )
+    tracker.publish_started("checked-key", live_elsewhere, "127.0.0.1")
+
+    assert playback.hls_stream_dir(assigned, expires, sign(assigned)) == "akey"
+    # Live here through a key the control plane vouched for (not in the assignment yet).
+    assert playback.hls_stream_dir(live_elsewhere, expires, sign(live_elsewhere)) == "checked-key"
+    # Validly signed, but not a camera of this node.
+    assert playback.hls_stream_dir(stranger, expires, sign(stranger)) is None
+    # A signature for one camera does not open another.
+    assert playback.hls_stream_dir(assigned, expires, sign(live_elsewhere)) is None
+    # Expiry changed: signature breaks.
+    assert playback.hls_stream_dir(assigned, expires + 1, sign(assigned)) is None
+    # Expired.
+    past = int(time.time()) - 1
+    assert playback.hls_stream_dir(assigned, past, sign(assigned, past)) is None
+    # Signed with another secret.
+    other = playback_signature(b"o" * 32, assigned, expires)
+    assert playback.hls_stream_dir(assigned, expires, other) is None
