@@ -41,6 +41,16 @@ UNREACHABLE_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 )
 
+# The control plane failed rather than decided: the agent reports the refusal itself.
+BROKEN_CODES = frozenset(
+    {
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
 
 def open_channel(target: str) -> grpc.aio.Channel:
     """An insecure channel to the control plane at `target` (host:port)."""
@@ -115,5 +125,9 @@ class GrpcKeyChecker:
             message = f"{exc.code().name}: {exc.details()}"
             if exc.code() in UNREACHABLE_CODES:
                 raise ControlPlaneUnreachable(message) from None
-            raise KeyCheckFailed(message) from None
+            if exc.code() in BROKEN_CODES:
+                raise KeyCheckFailed(message) from None
+            # Any other status is the control plane's own refusal (rate limit, bad credential),
+            # which it audits itself: refuse, without a second report.
+            return KeyCheck(False, "", exc.details() or exc.code().name)
         return KeyCheck(response.allowed, response.camera_id, response.reason)

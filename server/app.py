@@ -201,6 +201,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         events=events,
         heartbeat_interval=settings.heartbeat_interval,
         lost_after=settings.node_lost_after,
+        startup_grace=settings.node_startup_grace,
         playback_secret=playback_secret,
     )
 

@@ -123,6 +123,12 @@ OPTIONS: tuple[Option, ...] = (
         "seconds without a heartbeat after which a node is LOST and its cameras OFFLINE",
     ),
     Option(
+        "--node-startup-grace",
+        "CAMFLEET_NODE_STARTUP_GRACE",
+        "15",
+        "seconds after the control plane starts before nodes that have not reconnected are LOST",
+    ),
+    Option(
         "--unknown-key-limit",
         "CAMFLEET_UNKNOWN_KEY_LIMIT",
         "10",
@@ -160,6 +166,7 @@ class Settings:
     audit_flood_limit: int = 30
     heartbeat_interval: timedelta = timedelta(seconds=1)
     node_lost_after: timedelta = timedelta(seconds=3)
+    node_startup_grace: timedelta = timedelta(seconds=15)
     unknown_key_limit: int = 10
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -188,6 +195,16 @@ def _seconds(name: str, raw: str) -> timedelta:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return timedelta(seconds=value)
+
+
+def _non_negative_seconds(name: str, raw: str) -> timedelta:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return timedelta(seconds=value)
 
 
@@ -271,6 +288,9 @@ def load_settings(
         ),
         heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
         node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),
+        node_startup_grace=_non_negative_seconds(
+            "CAMFLEET_NODE_STARTUP_GRACE", raw["node_startup_grace"]
+        ),
         unknown_key_limit=_positive_int("CAMFLEET_UNKNOWN_KEY_LIMIT", raw["unknown_key_limit"]),
         log_level=log_level,
     )

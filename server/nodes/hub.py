@@ -129,6 +129,7 @@ class AgentHub:
         events: EventLog,
         heartbeat_interval: timedelta,
         lost_after: timedelta,
+        startup_grace: timedelta,
         playback_secret: bytes,
     ) -> None:
         self._registry = registry
@@ -146,7 +147,7 @@ class AgentHub:
         self._tasks: list[asyncio.Task[None]] = []
         # Nodes get this long after a restart of the control plane to reconnect before their
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
-        self._grace_until = time.time() + self._lost_after + 10.0
+        self._grace_until = time.time() + max(self._lost_after, startup_grace.total_seconds())
         self._last_touch = 0.0
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -175,6 +176,10 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
         # Likewise the audit log's flood guard: the permission walk refuses hundreds of calls
         # from 127.0.0.1 on purpose and checks each one was recorded.
         audit_flood_limit=1_000_000,
+        # Tests start control planes all the time; nodes must not get a grace after each start.
+        node_startup_grace=timedelta(0),
+        # Every test publisher is 127.0.0.1, like the login limit above.
+        unknown_key_limit=10_000,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
