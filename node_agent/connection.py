@@ -98,7 +98,9 @@ class Connection:
         self._host = host
         self._credential_path = credential_path
         self._welcome_timeout_s = welcome_timeout_s
-        self.backoff = Backoff(base=0.5, cap=30.0)
+        # Capped well below the control plane's startup grace (lost_after + 10 s), so after a
+        # control-plane restart every node is back before it could be marked lost.
+        self.backoff = Backoff(base=0.5, cap=8.0)
         # A node the control plane does not know (deleted) retries, but slowly.
         self.unauthenticated_backoff = Backoff(base=5.0, cap=120.0)
         self.heartbeat_interval_s = DEFAULT_HEARTBEAT_S
@@ -354,11 +356,13 @@ class Connection:
     ) -> None:
         """Half-close the stream (the control plane's sign of a clean shutdown, as opposed to a
         crash) and give it a moment to finish its side."""
-        for task in tasks:
-            if task is not reader:
-                task.cancel()
+        # Under the write lock no write is in flight: cancelling a task inside call.write()
+        # would cancel the whole call, which is just what the control plane reads as a crash.
         async with self._write_lock:
             self._half_closed = True
+            for task in tasks:
+                if task is not reader:
+                    task.cancel()
             with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
                 await call.done_writing()
         with contextlib.suppress(TimeoutError, grpc.aio.AioRpcError, ProtocolError):

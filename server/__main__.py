@@ -1,4 +1,5 @@
-"""`python -m server`: run the control plane (or `migrate`, `rotate-signing-key`)."""
+"""`python -m server`: run the control plane (or `migrate`, `rotate-signing-key`,
+`create-join-token`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from server.auth.access_tokens import SigningKeys
 from server.config import ConfigError, Settings, load_settings
 from server.db.engine import create_engine, session_factory
 from server.db.migrate import upgrade_to_head
+from server.nodes.join_tokens import JoinTokenService
 
 
 async def _serve(settings: Settings) -> None:
@@ -56,6 +58,19 @@ async def _rotate(settings: Settings) -> None:
     print(f"new signing key {kid}; other replicas pick it up on the first token it signs")
 
 
+async def _join_token(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade_to_head(engine)
+    _, secret = await JoinTokenService(session_factory(engine)).create(
+        "created on the command line", 1, None
+    )
+    await engine.dispose()
+    # Only the secret on stdout, so scripts can capture it.
+    print(secret)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     try:
@@ -68,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    runner = {"serve": _serve, "migrate": _migrate, "rotate-signing-key": _rotate}[command]
+    runner = {
+        "serve": _serve,
+        "migrate": _migrate,
+        "rotate-signing-key": _rotate,
+        "create-join-token": _join_token,
+    }[command]
     try:
         asyncio.run(runner(settings))
     except StartupError as exc:

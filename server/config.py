@@ -235,8 +235,9 @@ def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "migrate", "rotate-signing-key"],
-        help="serve (default), migrate (apply migrations and exit), rotate-signing-key",
+        choices=["serve", "migrate", "rotate-signing-key", "create-join-token"],
+        help="serve (default), migrate (apply migrations and exit), rotate-signing-key, "
+        "create-join-token (prints a single-use join token for a node agent, valid 1 hour)",
     )
     for opt in OPTIONS:
         parser.add_argument(opt.flag, default=None, help=f"{opt.help} [${opt.env}]")

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from camfleet.playback import verify_playback
 
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.supervisor import Supervisor
-from camfleet.playback import verify_playback
 from tests.support.processes import free_port, stop_by_pid
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -74,7 +74,7 @@ async def side(tmp_path: Path) -> AsyncIterator[Side]:
         host=HostMetrics(data_dir.root),
     )
     yield Side(data_dir, connection, current, streams, outbox, playback)
-    await channel.close()
+    await channel.close(grace=None)
     spool.close()
 
 

@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from camfleet.playback import playback_signature
+
 from server.cameras.playback import hls_url
 from tests.agent.node import (
     FFPROBE,

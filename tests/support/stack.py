@@ -1,0 +1,246 @@
+"""The streaming stack as operators run it, for end-to-end tests: `python -m server` and
+`python -m node_agent` (with its nginx) as real processes on loopback ports, on either backend.
+Every process is ended by PID, also when a test fails halfway."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from camfleet.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    stream_pb2_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from tests.support.platform import ADMIN_PASSWORD, Metadata, bearer
+from tests.support.processes import ROOT, free_port, stop_by_pid
+
+# Fast enough for tests to see a lost node quickly, slow enough for a loaded 2-core machine.
+HEARTBEAT_S = 0.5
+LOST_AFTER_S = 2.0
+STARTUP_GRACE_S = 12.0
+
+
+@dataclass
+class Stack:
+    """A control plane and one node agent, restartable and killable one by one."""
+
+    backend: str
+    root: Path
+    env: dict[str, str]
+    grpc_port: int
+    rtmp_port: int
+    http_port: int
+    node_name: str = "e2e-node"
+    server: subprocess.Popen[bytes] | None = None
+    agent: subprocess.Popen[bytes] | None = None
+    channel: grpc.aio.Channel | None = None
+    admin: Metadata = ()
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def node_dir(self) -> Path:
+        return self.root / "node"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def rtmp_url(self, key: str) -> str:
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{key}"
+
+    @property
+    def http_listen(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = self.root / f"{name}-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [sys.executable, *argv],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log_text(self) -> str:
+        """Every process log so far, for assertion messages."""
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs
+        )
+
+    async def start_server(self) -> None:
+        """Start the control plane and wait until it is SERVING; log in as admin."""
+        self.server = self._spawn("server", ["-m", "server"], self.env)
+        await self._wait_serving()
+        if self.channel is None:
+            self.channel = grpc.aio.insecure_channel(self.target)
+        resp = await auth_pb2_grpc.AuthServiceStub(self.channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD)
+        )
+        self.admin = bearer(resp.tokens.access_token)
+
+    async def _wait_serving(self, within_s: float = 60.0) -> None:
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            async with asyncio.timeout(within_s):
+                while True:
+                    assert self.server is not None and self.server.poll() is None, self.log_text()
+                    try:
+                        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                            return
+                    except grpc.aio.AioRpcError:
+                        pass
+                    await asyncio.sleep(0.1)
+
+    def kill_server(self) -> None:
+        """SIGKILL the control plane (a crash, not a shutdown)."""
+        assert self.server is not None
+        os.kill(self.server.pid, signal.SIGKILL)
+        self.server.wait()
+
+    async def join_token(self) -> str:
+        resp = await self.nodes.CreateJoinToken(
+            node_pb2.CreateJoinTokenRequest(), metadata=self.admin
+        )
+        return resp.secret
+
+    async def start_agent(self) -> None:
+        """Start the node agent (registering on first start) and wait for its ready line."""
+        env = {"CAMFLEET_LOG_LEVEL": "INFO"}
+        if not (self.node_dir / "credential.json").exists():
+            env["CAMFLEET_JOIN_TOKEN"] = await self.join_token()
+        self.agent = self._spawn(
+            "agent",
+            [
+                "-m",
+                "node_agent",
+                "--control-plane",
+                self.target,
+                "--data-dir",
+                str(self.node_dir),
+                "--name",
+                self.node_name,
+                "--rtmp-listen",
+                f"127.0.0.1:{self.rtmp_port}",
+                "--http-listen",
+                self.http_listen,
+            ],
+            env,
+        )
+        log = self.logs[-1]
+        async with asyncio.timeout(60):
+            while "camfleet node agent ready" not in log.read_text(errors="replace"):
+                assert self.agent.poll() is None, self.log_text()
+                await asyncio.sleep(0.1)
+
+    def kill_agent(self) -> None:
+        """SIGKILL the agent (its nginx follows by the parent-death signal)."""
+        assert self.agent is not None
+        os.kill(self.agent.pid, signal.SIGKILL)
+        self.agent.wait()
+
+    def nginx_pid(self) -> int:
+        return int((self.node_dir / "nginx" / "nginx.pid").read_text().strip())
+
+    @property
+    def cameras(self) -> camera_pb2_grpc.CameraServiceStub:
+        assert self.channel is not None
+        return camera_pb2_grpc.CameraServiceStub(self.channel)
+
+    @property
+    def nodes(self) -> node_pb2_grpc.NodeServiceStub:
+        assert self.channel is not None
+        return node_pb2_grpc.NodeServiceStub(self.channel)
+
+    @property
+    def streams(self) -> stream_pb2_grpc.StreamServiceStub:
+        assert self.channel is not None
+        return stream_pb2_grpc.StreamServiceStub(self.channel)
+
+    def watch(self, after_revision: int, filter_text: str = "") -> grpc.aio.UnaryStreamCall:  # type: ignore[type-arg]
+        assert self.channel is not None
+        return event_pb2_grpc.EventServiceStub(self.channel).WatchEvents(
+            event_pb2.WatchEventsRequest(after_revision=after_revision, filter=filter_text),
+            metadata=self.admin,
+        )
+
+    async def revision(self) -> int:
+        resp = await self.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1), metadata=self.admin
+        )
+        return resp.revision
+
+    async def new_camera(self, name: str) -> camera_pb2.Camera:
+        resp = await self.cameras.CreateCamera(
+            camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(name=name)),
+            metadata=self.admin,
+        )
+        return resp.camera
+
+    def stop(self) -> None:
+        for proc in (self.agent, self.server):
+            if proc is not None:
+                stop_by_pid(proc, grace_s=15)
+
+
+@contextmanager
+def _backend_env(backend: str, root: Path) -> Iterator[dict[str, str]]:
+    env = {
+        "CAMFLEET_DATA_DIR": str(root / "control-plane"),
+        "CAMFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "CAMFLEET_LOG_LEVEL": "INFO",
+        "CAMFLEET_HEARTBEAT_INTERVAL": str(HEARTBEAT_S),
+        "CAMFLEET_NODE_LOST_AFTER": str(LOST_AFTER_S),
+        "CAMFLEET_NODE_STARTUP_GRACE": str(STARTUP_GRACE_S),
+        "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS": "10000",
+        "CAMFLEET_UNKNOWN_KEY_LIMIT": "10000",
+    }
+    with ExitStack() as stack:
+        if backend == "postgres":
+            env["CAMFLEET_DATABASE_URL"] = stack.enter_context(throwaway_postgres())
+            env["CAMFLEET_REDIS_URL"] = REDIS_URL
+            env["CAMFLEET_REDIS_PREFIX"] = stack.enter_context(throwaway_redis_prefix())
+        yield env
+
+
+@asynccontextmanager
+async def running_stack(backend: str) -> AsyncIterator[Stack]:
+    """Control plane + node agent on `backend` ("sqlite" or "postgres"), stopped on exit."""
+    with (
+        tempfile.TemporaryDirectory(prefix="camfleet-e2e-") as tmp,
+        _backend_env(backend, Path(tmp)) as env,
+    ):
+        grpc_port = free_port()
+        env["CAMFLEET_LISTEN"] = f"127.0.0.1:{grpc_port}"
+        stack = Stack(backend, Path(tmp), env, grpc_port, free_port(), free_port())
+        try:
+            await stack.start_server()
+            await stack.start_agent()
+            yield stack
+        finally:
+            stack.stop()
+            if stack.channel is not None:
+                await stack.channel.close()
