@@ -98,9 +98,10 @@ class Connection:
         self._host = host
         self._credential_path = credential_path
         self._welcome_timeout_s = welcome_timeout_s
-        # Capped well below the control plane's startup grace (lost_after + 10 s), so after a
-        # control-plane restart every node is back before it could be marked lost.
-        self.backoff = Backoff(base=0.5, cap=8.0)
+        # Capped well below the control plane's startup grace (15 s by default), so after a
+        # control-plane restart every node is back before it could be marked lost; full jitter
+        # still spreads a fleet's reconnects over the cap.
+        self.backoff = Backoff(base=0.5, cap=4.0)
         # A node the control plane does not know (deleted) retries, but slowly.
         self.unauthenticated_backoff = Backoff(base=5.0, cap=120.0)
         self.heartbeat_interval_s = DEFAULT_HEARTBEAT_S

@@ -1,0 +1,1087 @@
+"""Heartbeat ingest: simulated node agents against the control plane and a bare grpc.aio server.
+
+    python bench/bench_heartbeats.py [--nodes 1000] [--cameras-per-node 10] [--seconds 60]
+                                     [--backend sqlite|postgres] [--processes 2] [--ramp]
+
+The issue's target: 1,000 nodes x 10 cameras heartbeating at 1 Hz on one control-plane process,
+with no node falsely marked LOST. One run starts the real control plane (`python -m server
+--heartbeat-interval 1 --node-lost-after 3 --node-startup-grace 0`) and a bare grpc.aio bidi
+server (bench/bidi_sink_server.py) as subprocesses on free loopback ports, creates the cameras,
+one join token and the nodes, and then drives the same load against each: `--nodes` Connect
+streams from `--processes` spawned load processes, each stream a Hello listing its node's
+cameras as live, then one Heartbeat (host metrics and a StreamReport per camera) per second at a
+random phase. It prints heartbeats sent per second, server CPU and RSS, the load generator's CPU,
+the control plane's responsiveness (health-check round trips during the window), how many nodes
+went LOST (NODE_STATE_CHANGED events watched during the run, and ListNodes at the end) and the
+control-plane / bare CPU ratio. `--ramp` then raises the heartbeat rate step by step until the
+control plane uses ~95 % of a core. Everything it starts is stopped by PID, and every database,
+Redis key and temporary directory it creates is removed, also on failure or Ctrl-C.
+See bench/README.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import platform
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+# Runnable from a bare checkout too (an editable install already provides both); the bench
+# directory for the helpers shared with bench_camera_rpc.py.
+for _path in (REPO, REPO / "clients" / "python", BENCH):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import grpc  # noqa: E402
+from bench_camera_rpc import (  # noqa: E402
+    LOOPBACK,
+    Child,
+    CpuMeter,
+    Usage,
+    free_port,
+    postgres_backends,
+    postgres_database,
+    redis_prefix,
+    server_env,
+    wait_serving,
+)
+from camfleet.v1 import (  # noqa: E402
+    agent_pb2,
+    agent_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+)
+from google.protobuf import timestamp_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+CONNECT = "/camfleet.v1.AgentService/Connect"
+SINK_STATS = "/bench.Sink/Stats"
+CALL_TIMEOUT_S = 30.0
+# How long a Hello may wait for its Welcome: on a loaded control plane a Hello writes the node
+# and each of its cameras, so the first thousand queue up behind each other.
+WELCOME_TIMEOUT_S = 120.0
+PIPE_TIMEOUT_S = 60.0
+PROBE_EVERY_S = 0.2
+RAMP_RATES_HZ = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
+RAMP_SETTLE_S = 3.0
+CPU_LIMIT = 0.95
+HEARTBEAT_FLAGS = ("--heartbeat-interval", "1", "--node-lost-after", "3",
+                   "--node-startup-grace", "0")
+# Each agent's channel is its own TCP connection (as real agents on their own hosts), not the
+# process-wide shared subchannel.
+AGENT_CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
+
+# One agent as plain data for the pipe: (credential, serialized Hello body, serialized
+# ConnectRequest holding only the Heartbeat).
+AgentWire = tuple[str, bytes, bytes]
+# Counters of a load process: sent, send errors, connected now, welcomed ever, reconnects,
+# connect failures {reason: n}, streams ended {status: n}.
+StatsWire = tuple[int, int, int, int, int, dict[str, int], dict[str, int]]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulated agents (each load process runs its share of them in one event loop)
+
+
+@dataclass
+class AgentCounters:
+    """What the agents of one load process did so far."""
+
+    sent: int = 0
+    send_errors: int = 0
+    connected: int = 0
+    welcomed: int = 0
+    reconnects: int = 0
+    connect_failures: Counter[str] = field(default_factory=Counter)
+    ended: Counter[str] = field(default_factory=Counter)
+
+    def to_wire(self) -> StatsWire:
+        """Plain data for the pipe."""
+        return (self.sent, self.send_errors, self.connected, self.welcomed, self.reconnects,
+                dict(self.connect_failures), dict(self.ended))
+
+    @classmethod
+    def from_wire(cls, data: StatsWire) -> AgentCounters:
+        """Inverse of `to_wire`."""
+        return cls(data[0], data[1], data[2], data[3], data[4], Counter(data[5]),
+                   Counter(data[6]))
+
+    def __add__(self, other: AgentCounters) -> AgentCounters:
+        return AgentCounters(
+            self.sent + other.sent, self.send_errors + other.send_errors,
+            self.connected + other.connected, self.welcomed + other.welcomed,
+            self.reconnects + other.reconnects, self.connect_failures + other.connect_failures,
+            self.ended + other.ended,
+        )
+
+
+def _stamped(event_id: str, body: bytes) -> bytes:
+    """A ConnectRequest with a fresh id and time in front of a pre-serialized body.
+
+    Serialized protobuf messages concatenate as a merge, so only the two small header fields
+    are built per message; the heartbeat itself (10 stream reports) is serialized once.
+    """
+    now = time.time_ns()
+    header = agent_pb2.ConnectRequest(
+        event_id=event_id,
+        time=timestamp_pb2.Timestamp(seconds=now // 1_000_000_000, nanos=now % 1_000_000_000),
+    )
+    return header.SerializeToString() + body
+
+
+class AgentFleet:
+    """The agents of one load process: one Connect stream each, reconnecting when it ends."""
+
+    def __init__(self, target: str, agents: Sequence[AgentWire], streams_per_channel: int,
+                 connect_concurrency: int, rate_hz: float) -> None:
+        self.counters = AgentCounters()
+        self.interval = 1.0 / rate_hz
+        self._agents = agents
+        self._channels = [
+            grpc.aio.insecure_channel(target, options=AGENT_CHANNEL_OPTIONS)
+            for _ in range(0, len(agents), streams_per_channel)
+        ]
+        self._per_channel = streams_per_channel
+        self._connecting = asyncio.Semaphore(connect_concurrency)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tag = secrets.token_hex(3)
+        self._closed = False
+
+    def start(self) -> None:
+        """Start every agent (connections are limited to `connect_concurrency` at a time)."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._agent(i)) for i in range(len(self._agents))]
+
+    async def close(self) -> None:
+        """Cancel every stream (the control plane sees the agents vanish) and the channels."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for channel in self._channels:
+            await channel.close(None)
+
+    async def _agent(self, index: int) -> None:
+        credential, hello, heartbeat = self._agents[index]
+        connect = self._channels[index // self._per_channel].stream_stream(
+            CONNECT, request_serializer=_identity, response_deserializer=_identity)
+        metadata = (("authorization", f"Bearer {credential}"),)
+        prefix = f"{self._tag}-{index}-"
+        seq = 0
+        first = True
+        while True:
+            if not first:
+                self.counters.reconnects += 1
+            first = False
+            async with self._connecting:
+                call = connect(metadata=metadata)
+                try:
+                    seq += 1
+                    await call.write(_stamped(f"{prefix}{seq}", hello))
+                    welcome = await asyncio.wait_for(call.read(), WELCOME_TIMEOUT_S)
+                except (grpc.aio.AioRpcError, TimeoutError, asyncio.InvalidStateError) as exc:
+                    call.cancel()
+                    reason = (exc.code().name if isinstance(exc, grpc.aio.AioRpcError)
+                              else type(exc).__name__)
+                    self.counters.connect_failures[reason] += 1
+                    await asyncio.sleep(1.0 + random.random())
+                    continue
+            if welcome is grpc.aio.EOF:
+                self.counters.connect_failures[(await call.code()).name] += 1
+                await asyncio.sleep(1.0 + random.random())
+                continue
+            self.counters.welcomed += 1
+            self.counters.connected += 1
+            try:
+                seq = await self._heartbeats(call, heartbeat, prefix, seq)
+            finally:
+                self.counters.connected -= 1
+                call.cancel()
+            self.counters.ended[(await call.code()).name] += 1
+            # As the real agent: back off with jitter, then say Hello again.
+            await asyncio.sleep(1.0 + random.random())
+
+    async def _heartbeats(self, call: grpc.aio.StreamStreamCall[bytes, bytes], heartbeat: bytes,
+                          prefix: str, seq: int) -> int:
+        """Send heartbeats until the control plane ends the stream; returns the last seq."""
+        writing = asyncio.Lock()
+        reader = asyncio.create_task(self._read(call, writing))
+        loop = asyncio.get_running_loop()
+        # A random phase, so the fleet's heartbeats spread over the second instead of arriving
+        # in one burst (agents start at random times in the field too).
+        due = loop.time() + random.random() * self.interval
+        try:
+            while not reader.done():
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                seq += 1
+                message = _stamped(f"{prefix}{seq}", heartbeat)
+                try:
+                    async with writing:
+                        await call.write(message)
+                except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                    self.counters.send_errors += 1
+                    break
+                self.counters.sent += 1
+                due += self.interval
+                # Fell behind by more than one interval (a stalled loop): do not burst to
+                # catch up, as an agent's timer would not either.
+                now = loop.time()
+                if due < now - self.interval:
+                    due = now
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        return seq
+
+    async def _read(self, call: grpc.aio.StreamStreamCall[bytes, bytes],
+                    writing: asyncio.Lock) -> None:
+        """Read what the control plane sends; acknowledge assignments as an agent does."""
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            while True:
+                data = await call.read()
+                if data is grpc.aio.EOF:
+                    return
+                response = agent_pb2.ConnectResponse.FromString(data)
+                if response.WhichOneof("body") == "assignment":
+                    ack = agent_pb2.ConnectRequest(
+                        event_id=secrets.token_hex(8),
+                        ack=agent_pb2.AssignmentAck(version=response.assignment.version),
+                    )
+                    async with writing:
+                        await call.write(ack.SerializeToString())
+
+
+def _load_process_main(target: str, agents: list[AgentWire], streams_per_channel: int,
+                       connect_concurrency: int, rate_hz: float, conn: Connection) -> None:
+    """Entry point of one spawned load process: obey the parent's commands over `conn`.
+
+    Commands: ("start",), ("stats",), ("rate", hz), ("close",); each is answered with the
+    process's counters as plain data (or an error string).
+    """
+
+    async def run() -> None:
+        fleet = AgentFleet(target, agents, streams_per_channel, connect_concurrency, rate_hz)
+        loop = asyncio.get_running_loop()
+        conn.send("ready")
+        try:
+            while True:
+                command = await loop.run_in_executor(None, conn.recv)
+                if command[0] == "start":
+                    fleet.start()
+                elif command[0] == "rate":
+                    fleet.interval = 1.0 / float(command[1])
+                elif command[0] == "close":
+                    await fleet.close()
+                    conn.send(fleet.counters.to_wire())
+                    return
+                conn.send(fleet.counters.to_wire())
+        finally:
+            await fleet.close()
+
+    try:
+        asyncio.run(run())
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        pass  # the parent went away or Ctrl-C: nothing to report to
+    except Exception as exc:  # report any other failure to the parent instead of hanging it
+        with contextlib.suppress(OSError):
+            conn.send(f"load process failed: {type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+
+
+def _split(items: Sequence[AgentWire], parts: int) -> list[list[AgentWire]]:
+    return [list(items[i::parts]) for i in range(parts)]
+
+
+class LoadProcesses:
+    """The spawned load processes driving one target, commanded over pipes."""
+
+    def __init__(self, target: str, agents: Sequence[AgentWire], processes: int,
+                 streams_per_channel: int, connect_concurrency: int, rate_hz: float) -> None:
+        # Spawn, never fork: a forked child of a process with live gRPC objects can hang.
+        ctx = multiprocessing.get_context("spawn")
+        self._pipes: list[Connection] = []
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        for share in _split(agents, processes):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(
+                target=_load_process_main,
+                args=(target, share, streams_per_channel, connect_concurrency, rate_hz,
+                      child_end),
+                daemon=True,
+            )
+            proc.start()
+            child_end.close()
+            self._pipes.append(parent_end)
+            self._procs.append(proc)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the load processes."""
+        return [p.pid for p in self._procs if p.pid is not None]
+
+    async def _receive(self, pipe: Connection) -> object:
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, pipe.poll, PIPE_TIMEOUT_S):
+            raise RuntimeError("a load process did not answer in time")
+        try:
+            return pipe.recv()
+        except EOFError:
+            raise RuntimeError(
+                "a load process exited without reporting (see its traceback above)") from None
+
+    async def wait_ready(self) -> None:
+        """Wait until every process has imported everything and built its channels."""
+        for pipe in self._pipes:
+            message = await self._receive(pipe)
+            if message != "ready":
+                raise RuntimeError(str(message))
+
+    async def command(self, *command: object) -> AgentCounters:
+        """Send `command` to every process; returns their summed counters."""
+        for pipe in self._pipes:
+            pipe.send(command)
+        total = AgentCounters()
+        for pipe in self._pipes:
+            reply = await self._receive(pipe)
+            if not isinstance(reply, tuple):
+                raise RuntimeError(str(reply))
+            total = total + AgentCounters.from_wire(reply)  # type: ignore[arg-type]
+        return total
+
+    async def close(self) -> AgentCounters | None:
+        """Close every stream and end the processes (killed by PID if they do not exit)."""
+        counters: AgentCounters | None = None
+        with contextlib.suppress(RuntimeError, OSError):
+            counters = await self.command("close")
+        for pipe in self._pipes:
+            pipe.close()
+        for proc in self._procs:
+            await asyncio.get_running_loop().run_in_executor(None, proc.join, 10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        return counters
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixture: cameras, a join token, nodes
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the control plane knows after setup."""
+
+    admin: tuple[tuple[str, str], ...]
+    agents: list[AgentWire]
+    camera_count: int
+    cameras_s: float
+    register_s: float
+
+
+def _report(camera_id: str, i: int) -> agent_pb2.StreamReport:
+    # Values differ between nodes but stay put over time: a live stream's metrics rarely move
+    # by a fifth, so after the first heartbeat no STREAM_UPDATED events are due (as in the
+    # field).
+    return agent_pb2.StreamReport(
+        camera_id=camera_id, bitrate_bps=2_000_000 + 1000 * (i % 500), fps=25.0, width=1280,
+        height=720, video_codec="H264", audio_codec="AAC", clients=i % 4,
+        publish_start_time=timestamp_pb2.Timestamp(seconds=int(time.time()) - 3600),
+        media_flowing=True,
+    )
+
+
+def agent_wire(credential: str, camera_ids: Sequence[str], i: int) -> AgentWire:
+    """One simulated agent: its credential, Hello body and Heartbeat body (serialized once)."""
+    reports = [_report(c, i) for c in camera_ids]
+    hello = agent_pb2.ConnectRequest(hello=agent_pb2.Hello(
+        version="bench-agent", capacity=len(camera_ids) + 6,
+        rtmp_url="rtmp://127.0.0.1:19350/live", http_url="http://127.0.0.1:18080",
+        streams=reports,
+    ))
+    heartbeat = agent_pb2.ConnectRequest(heartbeat=agent_pb2.Heartbeat(
+        host=node_pb2.HostMetrics(
+            cpu_percent=10.0 + i % 50, memory_used_bytes=(2 + i % 4) << 30,
+            memory_total_bytes=16 << 30, disk_used_bytes=(100 + i % 300) << 30,
+            disk_total_bytes=1 << 40, load_average_1m=0.5 + (i % 10) / 10,
+        ),
+        streams=reports,
+    ))
+    return credential, hello.SerializeToString(), heartbeat.SerializeToString()
+
+
+async def _bounded(coros: Sequence[Callable[[], object]], limit: int, what: str) -> list[object]:
+    """Run the calls `limit` at a time, printing progress to stderr."""
+    sem = asyncio.Semaphore(limit)
+    done = 0
+    step = max(1, len(coros) // 10)
+
+    async def one(make: Callable[[], object]) -> object:
+        nonlocal done
+        async with sem:
+            result = await make()  # type: ignore[misc]
+        done += 1
+        if done % step == 0:
+            print(f"  {what}: {done}/{len(coros)}", file=sys.stderr, flush=True)
+        return result
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def make_fleet(channel: grpc.aio.Channel, admin_password: str, nodes: int,
+                     per_node: int) -> Fleet:
+    """Log in as admin, create nodes x per_node cameras, one join token and the nodes."""
+    auth = auth_pb2_grpc.AuthServiceStub(channel)
+    login = await auth.Login(auth_pb2.LoginRequest(username="admin", password=admin_password))
+    admin = (("authorization", f"Bearer {login.tokens.access_token}"),)
+    cameras = camera_pb2_grpc.CameraServiceStub(channel)
+    started = time.monotonic()
+
+    def create(i: int) -> Callable[[], object]:
+        async def call() -> str:
+            camera = camera_pb2.Camera(
+                name=f"bench-n{i // per_node:04d}-c{i % per_node:02d}",
+                location=f"site {i // per_node}", labels={"bench": "heartbeats"},
+            )
+            resp = await cameras.CreateCamera(
+                camera_pb2.CreateCameraRequest(camera=camera), metadata=admin,
+                timeout=CALL_TIMEOUT_S)
+            return str(resp.camera.id)
+        return call
+
+    ids = [str(i) for i in await _bounded(
+        [create(i) for i in range(nodes * per_node)], 16, "cameras created")]
+    cameras_s = time.monotonic() - started
+    started = time.monotonic()
+    token = await node_pb2_grpc.NodeServiceStub(channel).CreateJoinToken(
+        node_pb2.CreateJoinTokenRequest(
+            join_token=node_pb2.JoinToken(description="bench_heartbeats", max_uses=nodes)),
+        metadata=admin)
+    agents_stub = agent_pb2_grpc.AgentServiceStub(channel)
+
+    def register(i: int) -> Callable[[], object]:
+        async def call() -> str:
+            resp = await agents_stub.RegisterNode(
+                agent_pb2.RegisterNodeRequest(join_token=token.secret, name=f"bench-node-{i:04d}"),
+                timeout=CALL_TIMEOUT_S)
+            return str(resp.credential)
+        return call
+
+    credentials = [str(c) for c in await _bounded(
+        [register(i) for i in range(nodes)], 16, "nodes registered")]
+    agents = [
+        agent_wire(cred, ids[i * per_node:(i + 1) * per_node], i)
+        for i, cred in enumerate(credentials)
+    ]
+    return Fleet(admin, agents, len(ids), cameras_s, time.monotonic() - started)
+
+
+# ---------------------------------------------------------------------------------------------
+# Observing the control plane
+
+
+@dataclass
+class NodeStateLog:
+    """NODE_STATE_CHANGED events seen by one watcher: (monotonic time, node id, state, why)."""
+
+    events: list[tuple[float, str, int, str]] = field(default_factory=list)
+    error: str = ""
+
+    def lost(self, since: float = 0.0, until: float = float("inf")) -> list[tuple[str, str]]:
+        """(node id, reason) of LOST events inside [since, until)."""
+        return [(n, why) for t, n, s, why in self.events
+                if s == node_pb2.NODE_STATE_LOST and since <= t < until]
+
+
+async def watch_node_states(channel: grpc.aio.Channel, admin: tuple[tuple[str, str], ...],
+                            after_revision: int, into: NodeStateLog) -> None:
+    """Record every NODE_STATE_CHANGED event from `after_revision` on, until cancelled."""
+    stub = event_pb2_grpc.EventServiceStub(channel)
+    call = stub.WatchEvents(
+        event_pb2.WatchEventsRequest(after_revision=after_revision,
+                                     filter="type = NODE_STATE_CHANGED"),
+        metadata=admin)
+    try:
+        async for resp in call:
+            event = resp.event
+            if event.type == event_pb2.EVENT_TYPE_NODE_STATE_CHANGED:
+                into.events.append((time.monotonic(), event.node.id, event.node.state,
+                                    event.node.state_reason))
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.CANCELLED:
+            into.error = f"{exc.code().name}: {exc.details()}"
+    finally:
+        call.cancel()
+
+
+async def probe(channel: grpc.aio.Channel, until: float, into: array[float],
+                failures: Counter[str]) -> None:
+    """Health-check round trips (ms) every PROBE_EVERY_S until `until`: the event loop's lag."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service="")
+    while time.monotonic() < until:
+        began = time.monotonic()
+        try:
+            await stub.Check(request, timeout=10.0)
+            into.append((time.monotonic() - began) * 1000.0)
+        except grpc.aio.AioRpcError as exc:
+            failures[exc.code().name] += 1
+        await asyncio.sleep(max(0.0, PROBE_EVERY_S - (time.monotonic() - began)))
+
+
+async def count_total(call: Callable[..., object], request: object,
+                      admin: tuple[tuple[str, str], ...]) -> int:
+    """total_size of a List call."""
+    resp = await call(request, metadata=admin, timeout=CALL_TIMEOUT_S)  # type: ignore[misc]
+    return int(resp.total_size)
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS now, peak RSS) of a process in MiB, from /proc (0 when unknown)."""
+    values = {"VmRSS": 0.0, "VmHWM": 0.0}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in values:
+                values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def redis_server_pids() -> tuple[list[int], None]:
+    """Pids of redis-server processes (shared with whatever else uses Redis here)."""
+    pids: list[int] = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "redis-server":
+                    pids.append(int(proc.name))
+    return pids, None
+
+
+@dataclass
+class Window:
+    """What one measured window saw."""
+
+    label: str
+    seconds: float
+    target_rate: float  # heartbeats per second the fleet should send
+    before: AgentCounters
+    after: AgentCounters
+    server: Usage
+    load: Usage
+    db: Usage | None = None
+    redis: Usage | None = None
+    received: int | None = None  # messages the bare server got (None: not countable)
+    rss_mib: tuple[float, float] = (0.0, 0.0)
+    probe_ms: array[float] = field(default_factory=lambda: array("d"))
+    probe_failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def sent_per_s(self) -> float:
+        """Heartbeats sent per second inside the window."""
+        return (self.after.sent - self.before.sent) / self.seconds
+
+    def cpu(self, usage: Usage | None) -> float | None:
+        """A meter's CPU as a share of one core."""
+        if usage is None or usage.cpu_s is None:
+            return None
+        return usage.cpu_s / self.seconds
+
+    @property
+    def us_per_heartbeat(self) -> float | None:
+        """Server CPU microseconds per heartbeat sent."""
+        sent = self.after.sent - self.before.sent
+        if self.server.cpu_s is None or not sent:
+            return None
+        return 1e6 * self.server.cpu_s / sent
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def measure(label: str, seconds: float, target_rate: float, load: LoadProcesses,
+                  server_pid: int, db: CpuMeter | None = None, redis: CpuMeter | None = None,
+                  probe_channel: grpc.aio.Channel | None = None,
+                  sink_channel: grpc.aio.Channel | None = None) -> Window:
+    """Counters, CPU and memory over `seconds` of steady load."""
+    loop = asyncio.get_running_loop()
+    server_meter = CpuMeter.of_pid(server_pid)
+    pids = load.pids
+    load_meter = CpuMeter(lambda: (pids, None))
+    meters = [m for m in (server_meter, load_meter, db, redis) if m is not None]
+    stats = sink_channel.unary_unary(
+        SINK_STATS, request_serializer=_identity, response_deserializer=_identity
+    ) if sink_channel is not None else None
+    received_before = int(await stats(b"", timeout=CALL_TIMEOUT_S)) if stats is not None else 0
+    before_counters = await load.command("stats")
+    # In a thread: the PostgreSQL meter queries the database for its backends.
+    before = [await loop.run_in_executor(None, m.sample) for m in meters]
+    started = time.monotonic()
+    latencies: array[float] = array("d")
+    failures: Counter[str] = Counter()
+    prober = (asyncio.create_task(probe(probe_channel, started + seconds, latencies, failures))
+              if probe_channel is not None else None)
+    await asyncio.sleep(seconds)
+    after = [await loop.run_in_executor(None, m.sample) for m in meters]
+    elapsed = time.monotonic() - started
+    after_counters = await load.command("stats")
+    received_after = int(await stats(b"", timeout=CALL_TIMEOUT_S)) if stats is not None else 0
+    if prober is not None:
+        await prober
+    usage = {id(m): CpuMeter.usage(b, a) for m, b, a in zip(meters, before, after, strict=True)}
+    return Window(
+        label=label, seconds=elapsed, target_rate=target_rate, before=before_counters,
+        after=after_counters, server=usage[id(server_meter)], load=usage[id(load_meter)],
+        db=usage.get(id(db)) if db is not None else None,
+        redis=usage.get(id(redis)) if redis is not None else None,
+        received=(received_after - received_before) if stats is not None else None,
+        rss_mib=memory_mib(server_pid), probe_ms=latencies, probe_failures=failures,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load average: well above the run's own ~2, others are taking CPU."""
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+COLUMNS = ("hb/s sent", "hb/s recv", "srv CPU", "µs/hb", "RSS MiB", "load CPU", "db CPU",
+           "redis CPU", "probe p50", "p99", "max ms")
+WIDTHS = (10, 10, 9, 7, 9, 9, 8, 10, 10, 7, 8)
+HEADER = f"  {'target':<26}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, WIDTHS, strict=True))
+
+
+def format_window(w: Window) -> str:
+    """One table line."""
+    per_hb = w.us_per_heartbeat
+    probes = list(w.probe_ms)
+    cells = (
+        f"{w.sent_per_s:.0f}",
+        "-" if w.received is None else f"{w.received / w.seconds:.0f}",
+        _pct(w.cpu(w.server)),
+        "-" if per_hb is None else f"{per_hb:.0f}",
+        f"{w.rss_mib[0]:.0f}",
+        _pct(w.cpu(w.load)),
+        _pct(w.cpu(w.db)),
+        _pct(w.cpu(w.redis)),
+        "-" if not probes else f"{_percentile(probes, 0.5):.1f}",
+        "-" if not probes else f"{_percentile(probes, 0.99):.1f}",
+        "-" if not probes else f"{max(probes):.0f}",
+    )
+    return f"  {w.label:<26}" + "".join(f"{c:>{w_}}" for c, w_ in zip(cells, WIDTHS, strict=True))
+
+
+def describe_counters(c: AgentCounters) -> str:
+    """Connection troubles of the load processes, if any."""
+    parts = []
+    if c.send_errors:
+        parts.append(f"{c.send_errors} failed sends")
+    if c.reconnects:
+        parts.append(f"{c.reconnects} reconnects")
+    if c.connect_failures:
+        parts.append("connect failures " + ", ".join(
+            f"{k} x{v}" for k, v in c.connect_failures.most_common()))
+    if c.ended:
+        parts.append("streams ended by the server " + ", ".join(
+            f"{k} x{v}" for k, v in c.ended.most_common()))
+    return "; ".join(parts) or "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+@dataclass
+class Outcome:
+    """What the run found, for the verdict and the exit status."""
+
+    false_lost: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+async def wait_connected(load: LoadProcesses, want: int, within_s: float, what: str) -> float:
+    """Poll the load processes until `want` streams were welcomed; returns the seconds taken."""
+    started = time.monotonic()
+    last_print = started
+    while True:
+        counters = await load.command("stats")
+        if counters.connected >= want:
+            return time.monotonic() - started
+        now = time.monotonic()
+        if now - started > within_s:
+            raise RuntimeError(
+                f"{what}: only {counters.connected}/{want} streams welcomed after "
+                f"{within_s:.0f} s ({describe_counters(counters)})")
+        if now - last_print >= 5:
+            last_print = now
+            print(f"  {what}: {counters.connected}/{want} streams welcomed",
+                  file=sys.stderr, flush=True)
+        await asyncio.sleep(0.5)
+
+
+async def baseline_phase(args: argparse.Namespace, target: str, fleet: Fleet, sink: Child,
+                         sink_channel: grpc.aio.Channel) -> Window:
+    """The same load against the bare bidi server."""
+    load = LoadProcesses(target, fleet.agents, args.processes, args.streams_per_channel,
+                         args.connect_concurrency, 1.0)
+    try:
+        await load.wait_ready()
+        await load.command("start")
+        await wait_connected(load, len(fleet.agents), args.connect_timeout, "bare server")
+        await asyncio.sleep(args.warmup)
+        sink.check_alive()
+        window = await measure("bare grpc.aio bidi", args.seconds, len(fleet.agents), load,
+                               sink.pid, sink_channel=sink_channel)
+        sink.check_alive()
+        return window
+    finally:
+        await load.close()
+
+
+async def control_plane_phase(args: argparse.Namespace, target: str, fleet: Fleet,
+                              server: Child, channel: grpc.aio.Channel, database_url: str,
+                              outcome: Outcome) -> list[Window]:
+    """Connect the fleet, measure at 1 Hz, optionally ramp; watches LOST all along."""
+    cameras = camera_pb2_grpc.CameraServiceStub(channel)
+    nodes = node_pb2_grpc.NodeServiceStub(channel)
+    n = len(fleet.agents)
+    revision = (await cameras.ListCameras(
+        camera_pb2.ListCamerasRequest(page_size=1), metadata=fleet.admin)).revision
+    states = NodeStateLog()
+    watcher = asyncio.create_task(watch_node_states(channel, fleet.admin, revision, states))
+    db = CpuMeter(postgres_backends(database_url)) if database_url else None
+    redis = CpuMeter(redis_server_pids) if database_url else None
+    load = LoadProcesses(target, fleet.agents, args.processes, args.streams_per_channel,
+                         args.connect_concurrency, 1.0)
+    windows: list[Window] = []
+    try:
+        await load.wait_ready()
+        started = time.monotonic()
+        await load.command("start")
+        welcomed_s = await wait_connected(load, n, args.connect_timeout, "control plane")
+        while True:
+            server.check_alive()
+            ready = await count_total(nodes.ListNodes, node_pb2.ListNodesRequest(
+                page_size=1, filter="state = READY"), fleet.admin)
+            online = await count_total(cameras.ListCameras, camera_pb2.ListCamerasRequest(
+                page_size=1, filter="status = ONLINE"), fleet.admin)
+            if ready == n and online == fleet.camera_count:
+                break
+            if time.monotonic() - started > args.connect_timeout:
+                raise RuntimeError(f"after {args.connect_timeout:.0f} s only {ready}/{n} nodes "
+                                   f"READY and {online}/{fleet.camera_count} cameras ONLINE")
+            await asyncio.sleep(1.0)
+        all_ready_s = time.monotonic() - started
+        connected = await load.command("stats")
+        print(f"  connect: {n} streams welcomed in {welcomed_s:.1f} s; all {n} nodes READY and "
+              f"{fleet.camera_count} cameras ONLINE after {all_ready_s:.1f} s; "
+              f"LOST while connecting: {len(states.lost())}; "
+              f"stream trouble: {describe_counters(connected)}", flush=True)
+        await asyncio.sleep(args.warmup)
+        window_start = time.monotonic()
+        server.check_alive()
+        main = await measure("control plane", args.seconds, n, load, server.pid, db, redis,
+                             probe_channel=channel)
+        windows.append(main)
+        print(format_window(main), flush=True)
+        main_end = time.monotonic()
+        if args.ramp:
+            windows.extend(await ramp(args, load, server, channel, db, redis, n, states))
+        # Let the sweeper act on anything the last window did (lost_after is 3 s).
+        await asyncio.sleep(4.0)
+        server.check_alive()
+        lost_now = await count_total(nodes.ListNodes, node_pb2.ListNodesRequest(
+            page_size=1, filter="state = LOST"), fleet.admin)
+        ready_now = await count_total(nodes.ListNodes, node_pb2.ListNodesRequest(
+            page_size=1, filter="state = READY"), fleet.admin)
+        final = await load.command("stats")
+        connect_lost = states.lost(0.0, window_start)
+        window_lost = states.lost(window_start, main_end)
+        ramp_lost = states.lost(main_end)
+        outcome.false_lost = len(connect_lost) + len(window_lost)
+        print()
+        print(f"  nodes at the end: {ready_now} READY, {lost_now} LOST (ListNodes)")
+        print(f"  LOST events: {len(connect_lost)} while connecting/warming up, "
+              f"{len(window_lost)} in the 1 Hz window"
+              + (f", {len(ramp_lost)} during the ramp" if args.ramp else ""))
+        for node_id, why in (connect_lost + window_lost + ramp_lost)[:10]:
+            print(f"    nodes/{node_id}: {why}")
+        if states.error:
+            outcome.problems.append(f"the NODE_STATE_CHANGED watch failed: {states.error}")
+        print(f"  stream trouble over the whole run: {describe_counters(final)}")
+        if lost_now and not args.ramp:
+            outcome.false_lost = max(outcome.false_lost, lost_now)
+        return windows
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await load.close()
+
+
+async def ramp(args: argparse.Namespace, load: LoadProcesses, server: Child,
+               channel: grpc.aio.Channel, db: CpuMeter | None, redis: CpuMeter | None, n: int,
+               states: NodeStateLog) -> list[Window]:
+    """Raise the heartbeat rate until the control plane uses CPU_LIMIT of a core."""
+    windows: list[Window] = []
+    print()
+    print(f"  ramp: {args.ramp_step:g} s per step after {RAMP_SETTLE_S:g} s to settle; stops "
+          f"at {100 * CPU_LIMIT:.0f}% server CPU, a LOST node, or a load generator that falls "
+          "behind", flush=True)
+    for hz in (r for r in RAMP_RATES_HZ if r <= args.ramp_max_hz):
+        await load.command("rate", hz)
+        settle_from = time.monotonic()
+        await asyncio.sleep(RAMP_SETTLE_S)
+        server.check_alive()
+        w = await measure(f"control plane @ {hz:g} Hz", args.ramp_step, n * hz, load,
+                          server.pid, db, redis, probe_channel=channel)
+        windows.append(w)
+        print(format_window(w), flush=True)
+        cpu = w.cpu(w.server) or 0.0
+        if states.lost(settle_from):
+            print(f"  ramp stops: {len(states.lost(settle_from))} nodes went LOST at {hz:g} Hz")
+            break
+        if cpu >= CPU_LIMIT:
+            print(f"  ramp stops: the control plane used {100 * cpu:.0f}% of a core at "
+                  f"{w.sent_per_s:.0f} heartbeats/s")
+            break
+        if w.sent_per_s < 0.9 * n * hz:
+            print(f"  ramp stops: the load generator sent {w.sent_per_s:.0f}/s of the "
+                  f"{n * hz:.0f}/s asked (load CPU {_pct(w.cpu(w.load))}): the machine, not the "
+                  "control plane, is the limit here")
+            break
+    await load.command("rate", 1.0)
+    return windows
+
+
+async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix: str) -> int:
+    """Start both servers, build the fleet, run both phases and print the report."""
+    admin_password = secrets.token_urlsafe(18)
+    server_port, sink_port = free_port(), free_port()
+    server = Child(
+        "control plane",
+        [sys.executable, "-m", "server", *HEARTBEAT_FLAGS],
+        server_env(work / "data", server_port, admin_password, database_url, prefix),
+        work / "server.log",
+    )
+    sink: Child | None = None
+    channels: list[grpc.aio.Channel] = []
+    outcome = Outcome()
+    try:
+        sink = Child(
+            "bare bidi server",
+            [sys.executable, str(BENCH / "bidi_sink_server.py"),
+             "--listen", f"{LOOPBACK}:{sink_port}"],
+            {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")},
+            work / "sink.log",
+        )
+        server_target, sink_target = f"{LOOPBACK}:{server_port}", f"{LOOPBACK}:{sink_port}"
+        channel = grpc.aio.insecure_channel(server_target)
+        sink_channel = grpc.aio.insecure_channel(sink_target)
+        channels += [channel, sink_channel]
+        await wait_serving(channel, server)
+        await wait_sink(sink_channel, sink)
+        setup_started = time.monotonic()
+        fleet = await make_fleet(channel, admin_password, args.nodes, args.cameras_per_node)
+        print(
+            f"bench_heartbeats: backend={args.backend} nodes={args.nodes} "
+            f"cameras/node={args.cameras_per_node} rate=1 Hz seconds={args.seconds:g} "
+            f"warmup={args.warmup:g} processes={args.processes} "
+            f"streams/channel={args.streams_per_channel} ({os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, grpcio {grpc.__version__}, load average "
+            f"{load_average()})", flush=True)
+        print(f"  setup: {fleet.camera_count} cameras in {fleet.cameras_s:.1f} s, "
+              f"{args.nodes} nodes registered in {fleet.register_s:.1f} s "
+              f"({time.monotonic() - setup_started:.0f} s in all)", flush=True)
+        windows: list[Window] = []
+        baseline: Window | None = None
+        if not args.no_baseline:
+            baseline = await baseline_phase(args, sink_target, fleet, sink, sink_channel)
+            windows.append(baseline)
+            # The bare server is done: its idle loop should not share the cores from here on.
+            sink.stop()
+        print(HEADER, flush=True)
+        if baseline is not None:
+            print(format_window(baseline), flush=True)
+        windows += await control_plane_phase(args, server_target, fleet, server, channel,
+                                             database_url, outcome)
+        server.check_alive()
+        print(f"  load average after: {load_average()}", flush=True)
+        return verdict(args, baseline, windows, outcome, server)
+    finally:
+        for ch in channels:
+            await ch.close(None)
+        for started in (server, sink):
+            if started is not None:
+                started.stop()
+
+
+def verdict(args: argparse.Namespace, baseline: Window | None, windows: list[Window],
+            outcome: Outcome, server: Child) -> int:
+    """Print the ratio, the capacity figure and the headline; returns the exit status."""
+    main = next((w for w in windows if w.label == "control plane"), None)
+    status = 0
+    print()
+    if main is not None and baseline is not None:
+        cp, bare = main.cpu(main.server), baseline.cpu(baseline.server)
+        if cp is not None and bare:
+            print(f"  control plane CPU / bare CPU = {cp / bare:.1f} "
+                  f"({_pct(cp)} vs {_pct(bare)} of a core at {main.sent_per_s:.0f} heartbeats/s)")
+    ramped = [w for w in windows if w.label.startswith("control plane @")]
+    if main is not None:
+        per_hb = main.us_per_heartbeat
+        if per_hb:
+            print(f"  control plane CPU per heartbeat at 1 Hz: {per_hb:.0f} µs -> about "
+                  f"{CPU_LIMIT * 1e6 / per_hb:.0f} heartbeats/s at {100 * CPU_LIMIT:.0f}% of a "
+                  "core if it scaled linearly")
+    if ramped:
+        under = [w for w in [main, *ramped] if w is not None
+                 and (w.cpu(w.server) or 0.0) < CPU_LIMIT and w.sent_per_s >= 0.9 * w.target_rate]
+        best = max(under, key=lambda w: w.sent_per_s, default=None)
+        hit = next((w for w in ramped if (w.cpu(w.server) or 0.0) >= CPU_LIMIT), None)
+        if hit is not None:
+            print(f"  max sustainable (ramp): {hit.cpu(hit.server) and _pct(hit.cpu(hit.server))}"
+                  f" of a core at {hit.sent_per_s:.0f} heartbeats/s")
+        elif best is not None:
+            print(f"  max sustainable (ramp): not reached; highest step {best.sent_per_s:.0f} "
+                  f"heartbeats/s at {_pct(best.cpu(best.server))} of a core")
+    if main is not None and main.sent_per_s < 0.95 * main.target_rate:
+        outcome.problems.append(
+            f"the load generator sent {main.sent_per_s:.0f} heartbeats/s of the "
+            f"{main.target_rate:.0f}/s asked: the 1 Hz figures understate the load")
+    print(f"  false lost: {outcome.false_lost}", flush=True)
+    for problem in outcome.problems:
+        print(f"  !!! {problem}", file=sys.stderr)
+        status = 1
+    if outcome.false_lost:
+        print("  !!! nodes that kept heartbeating were marked LOST; server log tail:",
+              file=sys.stderr)
+        print(server.tail(20), file=sys.stderr)
+        status = 2
+    return status
+
+
+async def wait_sink(channel: grpc.aio.Channel, child: Child) -> None:
+    """Wait until the bare server answers Stats."""
+    stats = channel.unary_unary(
+        SINK_STATS, request_serializer=_identity, response_deserializer=_identity)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        child.check_alive()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await stats(b"", timeout=1.0)
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{child.name} did not answer after 60 s:\n{child.tail()}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="bench_heartbeats.py", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=1000, help="simulated agents")
+    parser.add_argument("--cameras-per-node", type=int, default=10,
+                        help="cameras each node streams (one StreamReport each)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds at 1 Hz")
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="unmeasured seconds after every node is READY")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--processes", type=int, default=2, help="load processes")
+    parser.add_argument("--streams-per-channel", type=int, default=1,
+                        help="agents sharing one TCP connection (1: one each, as in the field)")
+    parser.add_argument("--connect-concurrency", type=int, default=16,
+                        help="Hellos waiting for their Welcome at once, per load process")
+    parser.add_argument("--connect-timeout", type=float, default=600.0,
+                        help="seconds for every node to become READY")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare server phase")
+    parser.add_argument("--ramp", action="store_true",
+                        help="after the 1 Hz window, raise the rate until ~95%% server CPU")
+    parser.add_argument("--ramp-step", type=float, default=10.0, help="measured seconds per step")
+    parser.add_argument("--ramp-max-hz", type=float, default=32.0,
+                        help="highest heartbeat rate per node to try")
+    args = parser.parse_args(argv)
+    # Bounded by construction: at most 10 minutes per window, a sane fleet.
+    if not 0 < args.seconds <= 600 or not 0 <= args.warmup <= 120:
+        parser.error("--seconds must be in (0, 600] and --warmup in [0, 120]")
+    if not 1 <= args.nodes <= 5000 or not 1 <= args.cameras_per_node <= 50:
+        parser.error("--nodes must be 1..5000 and --cameras-per-node 1..50")
+    if not 1 <= args.processes <= 16 or args.processes > args.nodes:
+        parser.error("--processes must be 1..16 and at most --nodes")
+    if not 1 <= args.streams_per_channel <= 1000 or not 1 <= args.connect_concurrency <= 1000:
+        parser.error("--streams-per-channel and --connect-concurrency must be 1..1000")
+    if not 10 <= args.connect_timeout <= 3600 or not 1 <= args.ramp_step <= 120:
+        parser.error("--connect-timeout must be 10..3600 and --ramp-step 1..120")
+    if not 1 < args.ramp_max_hz <= 100:
+        parser.error("--ramp-max-hz must be in (1, 100]")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit status 0 ok, 1 a setup or load problem, 2 false LOST nodes."""
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="camfleet-bench-hb-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            database_url = prefix = ""
+            if args.backend == "postgres":
+                database_url = stack.enter_context(postgres_database())
+                prefix = stack.enter_context(redis_prefix())
+            return asyncio.run(bench(args, work, database_url, prefix))
+    except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
+        print(f"bench_heartbeats: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench_heartbeats: interrupted; servers stopped, temporary data removed",
+              file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
