@@ -1,6 +1,10 @@
-# The control plane image (later also the node agent, which adds nginx + ffmpeg).
+# One image for the control plane (`python -m server`, the default) and the node agent
+# (`python -m node_agent`, which runs nginx with the RTMP module and ffmpeg).
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx libnginx-mod-rtmp ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 RUN pip install --no-cache-dir uv
 COPY pyproject.toml uv.lock README.md ./
@@ -14,5 +18,5 @@ RUN uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \
 RUN useradd --system --home /data camfleet && mkdir -p /data && chown camfleet /data
 USER camfleet
 ENV CAMFLEET_DATA_DIR=/data CAMFLEET_LISTEN=0.0.0.0:50051
-EXPOSE 50051
+EXPOSE 50051 1935 8088
 ENTRYPOINT ["python", "-m", "server"]

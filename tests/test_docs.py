@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from node_agent.config import OPTIONS as AGENT_OPTIONS
 from server.config import OPTIONS
 from tests.support.processes import ROOT
 
@@ -13,6 +14,12 @@ README = (ROOT / "README.md").read_text()
 def test_every_setting_is_in_the_configuration_table() -> None:
     rows = {line for line in README.splitlines() if line.startswith("| `--")}
     for option in OPTIONS:
+        assert any(f"`{option.flag}`" in r and f"`{option.env}`" in r for r in rows), option.env
+
+
+def test_every_node_agent_setting_is_in_the_nodes_table() -> None:
+    rows = {line for line in README.splitlines() if line.startswith("| `--")}
+    for option in AGENT_OPTIONS:
         assert any(f"`{option.flag}`" in r and f"`{option.env}`" in r for r in rows), option.env
 
 

@@ -5,7 +5,9 @@ every path is set explicitly inside the agent's data directory. Three listeners:
 - RTMP ingest (`rtmp_listen`): cameras publish; on_publish asks the agent (fails closed);
 - public HTTP (`http_listen`): signed HLS only — every request is checked by the agent through
   auth_request, which also names the stream's directory, so keys never appear in URLs;
-- internal HTTP (`stat_listen`, loopback): rtmp_stat XML for the agent's metrics.
+- internal HTTP (`stat_listen`, loopback): rtmp_stat XML for the agent's metrics, and
+  rtmp_control, through which the agent drops publishers whose stream key was revoked. Never on
+  the public listener: anyone reaching /control could disconnect every camera.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ http {{
     server {{
         listen {ports.stat_listen};
         location = /stat {{ rtmp_stat all; }}
+        # /control/drop/publisher?app=live&name=<key>: the agent ends revoked publishes.
+        location /control {{ rtmp_control all; }}
     }}
 }}
 """
