@@ -1,5 +1,5 @@
 """The node agent assembled: state from the data directory, nginx and its callback API, the
-/stat poller, registration and the Connect stream. `await Agent(config).start()` … `stop()`."""
+/stat poller, registration, the Connect stream, and revoked publishes disconnected. `await Agent(config).start()` … `stop()`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from node_agent.nginx.runner import NginxRunner, ensure_can_bind, free_loopback_
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import PublishGate, RateLimiter
+from node_agent.revocation import KeyRevoker
 from node_agent.spool import Spool
 from node_agent.state import DataDir
 from node_agent.streams import StreamTracker
@@ -68,6 +69,7 @@ class Agent:
         self.outbox: Outbox | None = None
         self.nginx: NginxRunner | None = None
         self.connection: Connection | None = None
+        self.revoker: KeyRevoker | None = None
         # host:port of the agent's own loopback API (nginx's callbacks).
         self.api_listen = ""
         self._channel: grpc.aio.Channel | None = None
@@ -110,10 +112,11 @@ class Agent:
         self.outbox = Outbox(self.spool)
         self._channel = open_channel(str(config.control_plane))
         stub = agent_pb2_grpc.AgentServiceStub(self._channel)
+        checker = GrpcKeyChecker(stub, lambda: self.credential, config.check_timeout_s)
         gate = PublishGate(
             self.assignment,
             self.streams,
-            GrpcKeyChecker(stub, lambda: self.credential, config.check_timeout_s),
+            checker,
             self.outbox,
             RateLimiter(config.unknown_key_limit, config.unknown_key_window_s),
         )
@@ -131,6 +134,7 @@ class Agent:
             config.hls_fragment_s,
         )
         await self.nginx.start()
+        self.revoker = KeyRevoker(self.streams, checker, self.nginx)
         self._poller = asyncio.create_task(self._poll_stat(), name="poll-stat")
         log.info(
             "data plane up: cameras publish to %s/<key>, HLS at %s",
@@ -151,6 +155,7 @@ class Agent:
             playback=self.playback,
             host=HostMetrics(self.data_dir.root),
             credential_path=self.data_dir.credential,
+            on_applied=self.revoker.assignment_applied,
         )
         self.connection.start()
 
@@ -187,6 +192,9 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        if self.revoker is not None:
+            await self.revoker.close()
+            self.revoker = None
         if self.nginx is not None:
             await self.nginx.stop()
             self.nginx = None

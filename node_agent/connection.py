@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,7 @@ class Connection:
         host: HostMetrics,
         credential_path: Path | None = None,
         welcome_timeout_s: float = 30.0,
+        on_applied: Callable[[agent_pb2.Assignment], None] | None = None,
     ) -> None:
         self._connect: grpc.aio.StreamStreamMultiCallable[
             agent_pb2.ConnectRequest | bytes, agent_pb2.ConnectResponse
@@ -98,6 +99,8 @@ class Connection:
         self._host = host
         self._credential_path = credential_path
         self._welcome_timeout_s = welcome_timeout_s
+        # Told of every assignment applied (node_agent.revocation ends revoked publishes).
+        self._on_applied = on_applied
         # Capped well below the control plane's startup grace (15 s by default), so after a
         # control-plane restart every node is back before it could be marked lost; full jitter
         # still spreads a fleet's reconnects over the cap.
@@ -202,6 +205,8 @@ class Connection:
         """Apply `assignment`; the AssignmentAck, or the AssignmentNack saying why not."""
         result = await self._assignment.apply(assignment)
         if result.accepted:
+            if self._on_applied is not None:
+                self._on_applied(self._assignment.assignment)
             return stamped(
                 agent_pb2.ConnectRequest(ack=agent_pb2.AssignmentAck(version=result.version))
             )

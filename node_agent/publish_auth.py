@@ -96,7 +96,7 @@ class PublishGate:
         """Allow or refuse a publish of `stream_key` from `remote_address`."""
         camera = self._assignment.camera_for_key(stream_key)
         if camera is not None:
-            return await self._accept(stream_key, camera.camera_id, remote_address)
+            return await self._accept(stream_key, camera.camera_id, remote_address, assigned=True)
         attempts = self._limiter.hit(remote_address)
         if attempts > self._limiter.limit:
             # One event per address and window: a flood must not fill the spool.
@@ -117,15 +117,21 @@ class PublishGate:
         if not verdict.allowed:
             # The control plane audits its own refusals.
             return PublishDecision(allowed=False, reason=verdict.reason or "stream key refused")
-        return await self._accept(stream_key, verdict.camera_id, remote_address)
+        return await self._accept(stream_key, verdict.camera_id, remote_address, assigned=False)
 
     async def _accept(
-        self, stream_key: str, camera_id: str, remote_address: str
+        self, stream_key: str, camera_id: str, remote_address: str, *, assigned: bool
     ) -> PublishDecision:
         if self._streams.by_camera(camera_id) is not None:
             await self._refused(ALREADY_PUBLISHING, remote_address, camera_id=camera_id)
             return PublishDecision(allowed=False, camera_id=camera_id, reason=ALREADY_PUBLISHING)
-        self._streams.publish_started(stream_key, camera_id, remote_address)
+        self._streams.publish_started(
+            stream_key,
+            camera_id,
+            remote_address,
+            assignment_version=self._assignment.version,
+            assigned=assigned,
+        )
         await self._outbox.emit(
             stream_event(
                 stream_pb2.STREAM_EVENT_TYPE_PUBLISH, camera_id, remote_address=remote_address
@@ -149,7 +155,8 @@ class PublishGate:
         )
 
     async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
-        """A publisher went away: UNPUBLISH, if its publish had been accepted."""
+        """A publisher went away: UNPUBLISH, if its publish had been accepted (with the reason
+        when the agent dropped it)."""
         publish = self._streams.publish_ended(stream_key)
         if publish is None:
             return
@@ -157,7 +164,11 @@ class PublishGate:
             stream_event(
                 stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
                 publish.camera_id,
+                publish.end_reason,
                 remote_address=publish.remote_address,
             )
         )
-        log.info("camera %s stopped publishing", publish.camera_id)
+        if publish.end_reason:
+            log.info("camera %s disconnected: %s", publish.camera_id, publish.end_reason)
+        else:
+            log.info("camera %s stopped publishing", publish.camera_id)

@@ -30,6 +30,13 @@ class LivePublish:
     # Wall clock (for reports) and monotonic (for timeouts) of the accept.
     started: float
     accepted_at: float
+    # Version of the assignment in force when the publish was accepted.
+    assignment_version: int = 0
+    # True when an assignment granted the key (at the accept or since); False while only
+    # CheckStreamKey vouches for it. node_agent.revocation decides on this.
+    assigned: bool = False
+    # Set when the agent ends the publish itself: the UNPUBLISH event's message.
+    end_reason: str = ""
     media_flowing: bool = False
     stat: StreamStat | None = None
     missing_since: float | None = None
@@ -42,10 +49,24 @@ class StreamTracker:
     vanished_after_s: float = VANISHED_AFTER_S
     _live: dict[str, LivePublish] = field(default_factory=dict)
 
-    def publish_started(self, stream_key: str, camera_id: str, remote_address: str) -> None:
-        """Remember a publish the agent accepted."""
+    def publish_started(
+        self,
+        stream_key: str,
+        camera_id: str,
+        remote_address: str,
+        *,
+        assignment_version: int = 0,
+        assigned: bool = False,
+    ) -> None:
+        """Remember a publish the agent accepted (`assigned`: the assignment had its key)."""
         self._live[stream_key] = LivePublish(
-            stream_key, camera_id, remote_address, time.time(), time.monotonic()
+            stream_key,
+            camera_id,
+            remote_address,
+            time.time(),
+            time.monotonic(),
+            assignment_version=assignment_version,
+            assigned=assigned,
         )
 
     def publish_ended(self, stream_key: str) -> LivePublish | None:
@@ -62,6 +83,10 @@ class StreamTracker:
             if publish.camera_id == camera_id:
                 return publish
         return None
+
+    def live(self) -> list[LivePublish]:
+        """Every accepted publish still live."""
+        return list(self._live.values())
 
     def __len__(self) -> int:
         return len(self._live)
@@ -87,7 +112,8 @@ class StreamTracker:
                         stream_event(
                             stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
                             publish.camera_id,
-                            "the stream is gone from nginx (nginx restarted?)",
+                            publish.end_reason
+                            or "the stream is gone from nginx (nginx restarted?)",
                             publish.remote_address,
                         )
                     )

@@ -14,6 +14,7 @@ import pytest
 from camfleet.v1 import (
     agent_pb2,
     camera_pb2,
+    common_pb2,
     event_pb2,
     event_pb2_grpc,
     node_pb2,
@@ -24,7 +25,7 @@ from google.protobuf import duration_pb2
 from tests.conftest import PlatformFactory
 from tests.support.agent_stream import connect, heartbeat, hello, message, report, stream_event
 from tests.support.assertions import audit_since, eventually, now_filter, refused
-from tests.support.platform import Platform, bearer
+from tests.support.platform import Metadata, Platform, bearer
 
 S = stream_pb2
 
@@ -498,3 +499,44 @@ async def test_cordon_drain_and_delete(platform: Platform) -> None:
     await asyncio.sleep(2.1)  # the credential cache's life
     async with connect(platform.channel, node.credential, hello()) as again:
         assert await again.status() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_node_events_need_nodes_read(platform: Platform) -> None:
+    """A viewer's watch carries camera and stream events but never node events."""
+    viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
+    revision = (
+        await platform.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1), metadata=platform.admin
+        )
+    ).revision
+    node = await platform.register_node()
+    camera = await platform.new_camera()
+    async with connect(platform.channel, node.credential, hello(report(camera.id))) as stream:
+        await stream.receive_kind("welcome")
+        await _wait_status(platform, camera.id, camera_pb2.CAMERA_STATUS_ONLINE)
+
+    async def first_events(metadata: Metadata) -> list[event_pb2.Event]:
+        call = event_pb2_grpc.EventServiceStub(platform.channel).WatchEvents(
+            event_pb2.WatchEventsRequest(after_revision=revision), metadata=metadata
+        )
+        seen: list[event_pb2.Event] = []
+        try:
+            async with asyncio.timeout(10):
+                async for resp in call:
+                    seen.append(resp.event)
+                    if resp.event.camera.id == camera.id and resp.event.camera.status == (
+                        camera_pb2.CAMERA_STATUS_ONLINE
+                    ):
+                        break
+        finally:
+            call.cancel()
+        return seen
+
+    admin_sees = {
+        e.WhichOneof("resource")
+        for e in await first_events(platform.admin)
+        if e.subject == f"nodes/{node.node_id}" or e.camera.id == camera.id
+    }
+    viewer_sees = {e.WhichOneof("resource") for e in await first_events(viewer)}
+    assert "node" in admin_sees
+    assert "node" not in viewer_sees and "camera" in viewer_sees

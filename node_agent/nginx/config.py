@@ -12,6 +12,7 @@ every path is set explicitly inside the agent's data directory. Three listeners:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,22 @@ class NginxPorts:
     agent_listen: str
 
 
+def is_loopback(listen: str) -> bool:
+    """True when host:port (IPv6 in brackets) names a loopback IP address."""
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def render(layout: NginxLayout, ports: NginxPorts, hls_fragment_s: float = 1.0) -> str:
-    """The complete nginx.conf text."""
+    """The complete nginx.conf text; ValueError if the internal listener is not loopback."""
+    if not is_loopback(ports.stat_listen):
+        # It serves rtmp_control: whoever reaches it can disconnect every camera.
+        raise ValueError(
+            f"the internal listener must be a loopback address, not {ports.stat_listen}"
+        )
     agent = f"http://{ports.agent_listen}"
     temp = layout.temp
     user = "user root;\n" if os.geteuid() == 0 else ""

@@ -1,4 +1,5 @@
-"""The node's nginx: rendered config, supervised process, readiness and /stat readings."""
+"""The node's nginx: rendered config, supervised process, readiness, /stat readings and
+publishers dropped through rtmp_control."""
 
 from __future__ import annotations
 
@@ -122,6 +123,24 @@ class NginxRunner:
                 return parse_stat(await response.text())
         except (aiohttp.ClientError, TimeoutError):
             return None
+
+    async def drop_publisher(self, stream_key: str) -> int | None:
+        """Disconnect whoever publishes `stream_key` (nginx then calls on_publish_done); how many
+        publishers nginx dropped, None when it cannot be asked (e.g. restarting)."""
+        if self._session is None:
+            return None
+        url = f"http://{self.ports.stat_listen}/control/drop/publisher"
+        try:
+            async with self._session.get(url, params={"app": "live", "name": stream_key}) as reply:
+                body = await reply.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot ask nginx to drop a publisher: %r", exc)
+            return None
+        # rtmp_control answers 200 with the number of sessions it dropped ("0" for none).
+        if reply.status != 200 or not body.strip().isdigit():
+            log.warning("nginx refused to drop a publisher: HTTP %d %s", reply.status, body[:200])
+            return None
+        return int(body.strip())
 
     async def stop(self) -> None:
         """Stop nginx (by its PID) and close the /stat client."""

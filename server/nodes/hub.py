@@ -250,6 +250,10 @@ class AgentHub:
             now,
         )
         session.name = row.name
+        if became_ready:  # announced before the cameras it brings back, as it happened
+            await self._publisher.node_changed(
+                event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
+            )
         streams: list[stream_pb2.StreamStatus] = []
         for report in hello.streams:
             if not is_id(report.camera_id):
@@ -268,10 +272,6 @@ class AgentHub:
             keep=session.live,
         )
         await self._presence.drop_streams(c.id for c in ended)
-        if became_ready:
-            await self._publisher.node_changed(
-                event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
-            )
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 
     async def _read(
