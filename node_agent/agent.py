@@ -1,5 +1,6 @@
 """The node agent assembled: state from the data directory, nginx and its callback API, the
-/stat poller, registration, the Connect stream, and revoked publishes disconnected. `await Agent(config).start()` … `stop()`."""
+/stat poller, registration, the Connect stream, and revoked publishes disconnected.
+`await Agent(config).start()` … `stop()`."""
 
 from __future__ import annotations
 

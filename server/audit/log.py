@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,8 +91,10 @@ class AuditLog:
         sessions: async_sessionmaker[AsyncSession],
         flood_limit: int = 30,
         flood_window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._flood_limit = flood_limit
         self._flood_window = flood_window_s
         self._floods: dict[tuple[str, str], _Flood] = {}
@@ -100,7 +102,7 @@ class AuditLog:
     def _admit(self, action: str) -> int | None:
         """None to suppress this record; else how many were suppressed before it."""
         key = (current_call().source_address, action)
-        window = int(time.monotonic() // self._flood_window)
+        window = int(self._clock() // self._flood_window)
         flood = self._floods.get(key)
         if flood is None or flood.window != window:
             carried = flood.suppressed if flood else 0
