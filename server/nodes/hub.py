@@ -244,6 +244,8 @@ class AgentHub:
     async def _hello(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
         hello = message.hello
         now = _agent_time(message)
+        # Presence first: the sweeper must never see the node READY without a heartbeat.
+        await self._presence.heartbeat(session.node_id, time.time(), node_pb2.HostMetrics(), [])
         row, became_ready = await self._registry.connected(
             session.node_id,
             NodeHello(hello.version, hello.capacity, hello.rtmp_url, hello.http_url),

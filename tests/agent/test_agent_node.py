@@ -1,7 +1,8 @@
 """The whole agent in process (node_agent.agent.Agent) with its real nginx and ffmpeg publishing,
 while the control plane is unreachable: the data plane runs from what the data directory holds
-(credential, assignment, playback key), every stream event waits in the spool, and unknown keys
-are refused and rate limited."""
+(credential, assignment, playback key), every stream event waits in the spool, unknown keys
+are refused and rate limited, and a publisher whose key a new assignment takes away is
+disconnected."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
 from node_agent.credentials import Credential, save_credential
 from node_agent.publish_auth import ALREADY_PUBLISHING, RATE_LIMITED, UNREACHABLE
+from node_agent.revocation import KEY_REVOKED
 from node_agent.state import DataDir, save_assignment, save_playback_secret
 from server.cameras.playback import hls_url
 from tests.agent.node import (
@@ -38,15 +40,22 @@ from tests.support.processes import free_port
 SECRET = secrets.token_bytes(32)
 LIVE_KEY, LIVE_CAMERA = "live" + secrets.token_hex(8), new_camera_id()
 BUSY_KEY, BUSY_CAMERA = "busy" + secrets.token_hex(8), new_camera_id()
-ASSIGNMENT = agent_pb2.Assignment(
-    version=4,
-    cameras=[
-        agent_pb2.AssignedCamera(
-            camera_id=camera, name=key, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key=key
-        )
-        for key, camera in ((LIVE_KEY, LIVE_CAMERA), (BUSY_KEY, BUSY_CAMERA))
-    ],
-)
+
+
+def assignment(version: int, *keys: tuple[str, str]) -> agent_pb2.Assignment:
+    """An assignment of push cameras, given as (stream key, camera id)."""
+    return agent_pb2.Assignment(
+        version=version,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id=camera, name=key, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key=key
+            )
+            for key, camera in keys
+        ],
+    )
+
+
+ASSIGNMENT = assignment(4, (LIVE_KEY, LIVE_CAMERA), (BUSY_KEY, BUSY_CAMERA))
 
 
 def agent_config(root: Path, **overrides: object) -> AgentConfig:
@@ -231,3 +240,84 @@ async def test_unknown_keys_are_rate_limited_and_events_survive_a_restart(
         replace(config, rtmp_listen=HostPort("127.0.0.1", free_port()))
     ) as again:
         assert [r.event_id for r in spooled(again)] == before
+
+
+async def apply(agent: Agent, new: agent_pb2.Assignment) -> None:
+    """Hand `new` to the agent as the control plane would; it must be ACKed."""
+    assert agent.connection is not None
+    [reply] = await agent.connection.handle(agent_pb2.ConnectResponse(assignment=new))
+    assert reply.WhichOneof("body") == "ack", reply
+    assert reply.ack.version == new.version
+
+
+async def published_keys(agent: Agent) -> list[str]:
+    """Stream keys nginx's /stat shows publishing now."""
+    assert agent.nginx is not None
+    stats = await agent.nginx.stat()
+    assert stats is not None
+    return [s.name for s in stats if s.publishing]
+
+
+async def test_publisher_of_a_revoked_key_is_disconnected_and_others_stay(
+    tmp_path: Path,
+) -> None:
+    prepare_data_dir(tmp_path)
+    async with (
+        running_agent(agent_config(tmp_path)) as agent,
+        publishing(rtmp_url(agent, LIVE_KEY), seconds=120) as rotated_away,
+        publishing(rtmp_url(agent, BUSY_KEY), seconds=120) as kept,
+    ):
+        revoker = agent.revoker
+        assert revoker is not None
+        await until(
+            lambda: all(
+                "MEDIA" in kinds(stream_events(agent, c)) for c in (LIVE_CAMERA, BUSY_CAMERA)
+            ),
+            "both cameras' media",
+        )
+
+        # The public port has no /control: nobody outside can drop a camera.
+        drop = f"/control/drop/publisher?app=live&name={BUSY_KEY}"
+        assert (await http_get(str(agent.config.http_listen), drop))[0] == 403
+
+        # LIVE_CAMERA's key is rotated; BUSY_CAMERA keeps its key.
+        new_key = "rotated" + secrets.token_hex(8)
+        await apply(agent, assignment(5, (new_key, LIVE_CAMERA), (BUSY_KEY, BUSY_CAMERA)))
+        await until(
+            lambda: rotated_away.poll() is not None, "the old key's publisher to go", within_s=5
+        )
+        assert rotated_away.returncode != 0
+        await until(
+            lambda: "UNPUBLISH" in kinds(stream_events(agent, LIVE_CAMERA)), "its UNPUBLISH"
+        )
+        assert kinds(stream_events(agent, LIVE_CAMERA)) == ["PUBLISH", "MEDIA", "UNPUBLISH"]
+        unpublish = stream_events(agent, LIVE_CAMERA)[-1]
+        assert unpublish.message == KEY_REVOKED
+        assert unpublish.remote_address == "127.0.0.1"
+        assert LIVE_KEY not in await published_keys(agent)
+
+        # The kept key's publisher was not touched.
+        await until(lambda: not revoker.busy, "the revocation to finish")
+        assert kept.poll() is None, "the publisher of a kept key was dropped"
+        assert BUSY_KEY in await published_keys(agent)
+        assert kinds(stream_events(agent, BUSY_CAMERA)) == ["PUBLISH", "MEDIA"]
+
+        # The camera comes back with its new key (its old publish no longer blocks it).
+        async with publishing(rtmp_url(agent, new_key), seconds=120) as again:
+            await until(
+                lambda: kinds(stream_events(agent, LIVE_CAMERA)).count("MEDIA") == 2,
+                "the new key's media",
+            )
+            assert again.poll() is None
+
+            # BUSY_CAMERA is deactivated (gone from the assignment); the new key stays.
+            await apply(agent, assignment(6, (new_key, LIVE_CAMERA)))
+            await until(lambda: kept.poll() is not None, "the removed camera's publisher to go")
+            assert kept.returncode != 0
+            await until(
+                lambda: "UNPUBLISH" in kinds(stream_events(agent, BUSY_CAMERA)), "its UNPUBLISH"
+            )
+            assert stream_events(agent, BUSY_CAMERA)[-1].message == KEY_REVOKED
+            await until(lambda: not revoker.busy, "the revocation to finish")
+            assert again.poll() is None
+            assert await published_keys(agent) == [new_key]

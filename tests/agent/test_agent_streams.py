@@ -67,6 +67,20 @@ def test_stream_missing_from_nginx_ends_after_a_grace() -> None:
     assert tracker.observe([], now=start + 7.0) == []
 
 
+def test_stream_the_agent_was_ending_says_why_when_it_vanishes() -> None:
+    tracker = StreamTracker(vanished_after_s=1.0)
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    publish = tracker.by_key("key")
+    assert publish is not None
+    # Being dropped for a revoked key when nginx restarted: no on_publish_done will come.
+    publish.end_reason = "stream key no longer valid"
+    start = time.monotonic()
+    assert tracker.observe([], now=start + 0.5) == []
+    [event] = tracker.observe([], now=start + 2.0)
+    assert event.type == stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH
+    assert event.message == "stream key no longer valid"
+
+
 def test_stream_present_in_nginx_stays_live() -> None:
     tracker = StreamTracker(vanished_after_s=1.0)
     tracker.publish_started("key", "cam", "127.0.0.1")

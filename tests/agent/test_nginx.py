@@ -1,24 +1,27 @@
 """The node's nginx as rendered by node_agent.nginx.config, run by the Supervisor, with ffmpeg
 publishing: publish authorisation, HLS output, the signed-URL contract end to end
-(server.cameras.playback signs, the agent verifies, nginx serves), restart after a crash, and a
-clean stop."""
+(server.cameras.playback signs, the agent verifies, nginx serves), rtmp_control on the internal
+listener only, restart after a crash, and a clean stop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from camfleet.playback import playback_signature
 
+from node_agent.nginx.config import NginxLayout, NginxPorts, render
+from node_agent.nginx.stat import parse_stat
 from server.cameras.playback import hls_url
 from tests.agent.node import (
     FFPROBE,
@@ -260,6 +263,10 @@ REFUSED_PATHS = [
     (403, "/{key}/index.m3u8"),
     (403, "/auth/hls"),
     (403, "/rtmp/on_publish"),
+    # rtmp_control lives on the internal listener only.
+    (403, "/control"),
+    (403, "/control/drop/publisher?app=live&name={key}"),
+    (403, "/control/drop/client?app=live&name={key}"),
     # The auth_request location is internal: nginx answers 404 from outside.
     (404, "/_auth_hls"),
 ]
@@ -280,6 +287,60 @@ async def test_refused_paths(live: Live, status: int, template: str) -> None:
     assert b"rtmp" not in body
     # The agent never saw a signature to check.
     assert len(live.node.callbacks.hls_checks) == asked
+
+
+def server_blocks(conf: str) -> dict[str, str]:
+    """Each `server { … }` block of an nginx.conf, by the address it listens on."""
+    blocks: dict[str, str] = {}
+    for match in re.finditer(r"\bserver \{", conf):
+        depth = 0
+        for end in range(match.end() - 1, len(conf)):
+            depth += {"{": 1, "}": -1}.get(conf[end], 0)
+            if depth == 0:
+                break
+        block = conf[match.start() : end + 1]
+        listen = re.search(r"^\s*listen (\S+);", block, re.MULTILINE)
+        assert listen is not None, block
+        blocks[listen[1]] = block
+    return blocks
+
+
+def test_control_is_only_on_the_internal_listener(tmp_path: Path) -> None:
+    ports = NginxPorts(
+        rtmp_listen="127.0.0.1:1935",
+        http_listen="127.0.0.1:8088",
+        stat_listen="127.0.0.1:18088",
+        agent_listen="127.0.0.1:18089",
+    )
+    conf = render(NginxLayout(tmp_path), ports)
+    blocks = server_blocks(conf)
+    assert set(blocks) == {ports.rtmp_listen, ports.http_listen, ports.stat_listen}
+    assert conf.count("rtmp_control") == 1
+    assert "location /control { rtmp_control all; }" in blocks[ports.stat_listen]
+    assert "rtmp_control" not in blocks[ports.http_listen]
+    assert "rtmp_stat" not in blocks[ports.http_listen]
+    # IPv6 loopback is loopback too.
+    assert "rtmp_control" in render(NginxLayout(tmp_path), replace(ports, stat_listen="[::1]:1"))
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:18088", "[::]:18088", "localhost:18088", "18088"])
+def test_internal_listener_off_loopback_is_refused(tmp_path: Path, listen: str) -> None:
+    ports = NginxPorts("127.0.0.1:1935", "127.0.0.1:8088", listen, "127.0.0.1:18089")
+    with pytest.raises(ValueError, match="internal listener must be a loopback address"):
+        render(NginxLayout(tmp_path), ports)
+
+
+async def test_public_listener_cannot_drop_a_publisher(live: Live) -> None:
+    node = live.node
+    ended = len(node.callbacks.done)
+    status, _ = await http_get(
+        node.ports.http_listen, f"/control/drop/publisher?app=live&name={LIVE_KEY}"
+    )
+    assert status == 403
+    # The internal listener still shows the stream published, and no publish ended.
+    _, body = await http_get(node.ports.stat_listen, "/stat")
+    assert LIVE_KEY in [s.name for s in parse_stat(body.decode()) if s.publishing]
+    assert len(node.callbacks.done) == ended
 
 
 async def test_query_string_is_ignored(live: Live) -> None:

@@ -339,3 +339,21 @@ async def test_streams_survive_a_control_plane_crash_and_spooled_events_arrive_o
             assert revisions == sorted(set(revisions)) and revisions[0] > resume_from
         finally:
             resumed.close()
+
+
+async def test_rotating_the_key_of_a_live_camera_cuts_the_publisher(stack: Stack) -> None:
+    camera = await stack.new_camera("rotated")
+    watcher = Watcher(stack, await stack.revision())
+    try:
+        async with publishing(stack, camera.stream_key) as proc:
+            await watcher.until_status(camera.id, S.CAMERA_STATUS_ONLINE)
+            await stack.cameras.RotateStreamKey(
+                camera_pb2.RotateStreamKeyRequest(id=camera.id), metadata=stack.admin
+            )
+            await watcher.until_status(camera.id, S.CAMERA_STATUS_OFFLINE)
+            code = await asyncio.to_thread(proc.wait, 20)  # type: ignore[attr-defined]
+            assert code != 0, "ffmpeg kept publishing with a rotated key"
+        offline = await _camera(stack, camera.id)
+        assert "no longer valid" in offline.status_reason
+    finally:
+        watcher.close()
