@@ -31,13 +31,8 @@ class ControlPlaneUnreachable(KeyCheckFailed):
     """The control plane could not be reached in time (down, unreachable, too slow)."""
 
 
-@dataclass(frozen=True)
-class KeyCheck:
-    """The control plane's answer to CheckStreamKey."""
-
-    allowed: bool
-    camera_id: str = ""
-    reason: str = ""
+# The control plane's answer to CheckStreamKey has the shape of the decision given to nginx.
+KeyCheck = PublishDecision
 
 
 class KeyChecker(Protocol):

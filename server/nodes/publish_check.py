@@ -28,6 +28,14 @@ class KeyVerdict:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Request:
+    node_id: str
+    node_name: str
+    stream_key: str
+    address: str
+
+
 class PublishCheck:
     """Decides publishes for keys that are not in a node's assignment."""
 
@@ -49,17 +57,11 @@ class PublishCheck:
         self, node_id: str, node_name: str, stream_key: str, remote_address: str
     ) -> KeyVerdict:
         """Allow an active camera's key (moving the camera to this node), refuse the rest."""
+        request = _Request(node_id, node_name, stream_key, remote_address)
         limit_key = f"unknown-key:{remote_address or node_id}"
         verdict = await self._limiter.check(limit_key, self._limit, _WINDOW_S)
         if not verdict.allowed:
-            await self._refused(
-                node_id=node_id,
-                node_name=node_name,
-                camera_id="",
-                address=remote_address,
-                stream_key=stream_key,
-                reason="rate limited",
-            )
+            await self._refused(request, "", "rate limited")
             raise ResourceExhausted(
                 f"too many refused stream keys from {remote_address or 'this publisher'}; try "
                 f"again in {max(1, round(verdict.retry_after_seconds))} s",
@@ -73,34 +75,15 @@ class PublishCheck:
                 )
         if camera is None:
             await self._limiter.hit(limit_key, self._limit, _WINDOW_S)
-            return await self._refused(
-                node_id=node_id,
-                node_name=node_name,
-                camera_id="",
-                address=remote_address,
-                stream_key=stream_key,
-                reason="unknown stream key",
-            )
+            return await self._refused(request, "", "unknown stream key")
         if not camera.active:
-            return await self._refused(
-                node_id=node_id,
-                node_name=node_name,
-                camera_id=camera.id,
-                address=remote_address,
-                stream_key=stream_key,
-                reason=f"camera {camera.name} is deactivated",
-            )
+            return await self._refused(request, camera.id, f"camera {camera.name} is deactivated")
         if camera.status in _LIVE and camera.node_id not in (None, node_id):
             async with self._sessions() as session:
                 other = await session.get(NodeRow, camera.node_id)
+            where = other.name if other else camera.node_id
             return await self._refused(
-                node_id=node_id,
-                node_name=node_name,
-                camera_id=camera.id,
-                address=remote_address,
-                stream_key=stream_key,
-                reason=f"camera {camera.name} is already publishing on node "
-                f"{other.name if other else camera.node_id}",
+                request, camera.id, f"camera {camera.name} is already publishing on node {where}"
             )
         if camera.node_id != node_id:
             await self._move(camera.id, node_id, node_name)
@@ -117,24 +100,15 @@ class PublishCheck:
             ChangeKind.UPDATED, row, f"camera {row.name} now streams to node {node_name}"
         )
 
-    async def _refused(
-        self,
-        *,
-        node_id: str,
-        node_name: str,
-        camera_id: str,
-        address: str,
-        stream_key: str,
-        reason: str,
-    ) -> KeyVerdict:
+    async def _refused(self, request: _Request, camera_id: str, reason: str) -> KeyVerdict:
         await self._audit.security_event(
             "stream.publish_refused",
-            f"cameras/{camera_id}" if camera_id else f"nodes/{node_id}",
-            actor=f"node:{node_name}",
+            f"cameras/{camera_id}" if camera_id else f"nodes/{request.node_id}",
+            actor=f"node:{request.node_name}",
             details={
                 "reason": reason,
-                "publisher_address": address[:64],
-                "key_prefix": stream_key[:6],
+                "publisher_address": request.address[:64],
+                "key_prefix": request.stream_key[:6],
             },
         )
         return KeyVerdict(False, camera_id, reason)
