@@ -7,10 +7,10 @@ spool cannot undo what a later reconnect established.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.service import CameraStatus, ChangeKind, ChangeListener
@@ -59,6 +59,38 @@ class CameraStatusWriter:
             row.node_id = node_id
         await self._announce(row)
         return row
+
+    async def reconcile_node(
+        self, node_id: str, live: Mapping[str, CameraStatus], at: datetime, gone_reason: str
+    ) -> list[CameraRow]:
+        """After a node (re)connects, in one transaction: the cameras it streams take the given
+        status on it, whatever older events said; its other live cameras go OFFLINE."""
+        async with self._sessions.begin() as session:
+            rows = list(
+                await session.scalars(
+                    select(CameraRow)
+                    .where(
+                        or_(
+                            CameraRow.id.in_(list(live)),
+                            and_(CameraRow.node_id == node_id, CameraRow.status.in_(_LIVE)),
+                        )
+                    )
+                    .with_for_update()
+                )
+            )
+            changed = []
+            for row in rows:
+                status = live.get(row.id, CameraStatus.OFFLINE)
+                reason = "" if row.id in live else gone_reason
+                if (row.status, row.node_id, row.status_reason) == (status.value, node_id, reason):
+                    continue
+                row.status, row.status_reason, row.status_changed_at = status.value, reason, at
+                if row.id in live:
+                    row.node_id = node_id
+                changed.append(row)
+        for row in changed:
+            await self._announce(row)
+        return changed
 
     async def offline_on_node(
         self, node_id: str, reason: str, keep: Collection[str] = ()

@@ -261,19 +261,19 @@ class AgentHub:
             if not is_id(report.camera_id):
                 continue
             status = CameraStatus.ONLINE if report.media_flowing else CameraStatus.CONNECTING
-            # What the node streams now is the truth, whatever older events said.
-            await self._status.set(report.camera_id, status, "", session.node_id, now, force=True)
             session.live[report.camera_id] = status
             streams.append(_stream_status(session.node_id, report, status, now))
         await self._presence.heartbeat(
             session.node_id, time.time(), node_pb2.HostMetrics(), streams
         )
-        ended = await self._status.offline_on_node(
+        # What the node streams now is the truth, whatever older events said.
+        changed = await self._status.reconcile_node(
             session.node_id,
+            session.live,
+            now,
             f"not streaming on node {row.name} when it reconnected",
-            keep=session.live,
         )
-        await self._presence.drop_streams(c.id for c in ended)
+        await self._presence.drop_streams(c.id for c in changed if c.id not in session.live)
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 
     async def _read(
