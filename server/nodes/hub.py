@@ -6,7 +6,7 @@ The hub owns the sessions of the agents connected to this replica. It
 - stores stream events once by id and moves camera status,
 - pushes a new Assignment whenever a camera change touches a node (it follows the event log,
   so changes made on any replica reach the replica that holds the node's stream),
-- marks nodes LOST when heartbeats stop (every replica sweeps; a conditional update lets one win).
+- has node liveness (server/nodes/liveness.py) mark nodes LOST when heartbeats stop.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from server.errors import DomainError, InvalidArgument, Unauthenticated, Unavail
 from server.events.log import EventLog
 from server.events.publisher import EventPublisher
 from server.nodes.assignments import AssignmentBuilder
+from server.nodes.liveness import NodeLiveness
 from server.nodes.presence import Presence
-from server.nodes.registry import NodeHello, NodeRegistry, NodeState
+from server.nodes.registry import NodeHello, NodeRegistry
 from server.nodes.stream_events import EVENT_TYPES, StreamEventStore
 from server.transport.convert import timestamp
 
@@ -44,7 +45,6 @@ HELLO_TIMEOUT_S = 30.0
 # change worth showing.
 _METRICS_EVENT_EVERY_S = 5.0
 _METRICS_RELATIVE_CHANGE = 0.2
-_TOUCH_EVERY_S = 5.0
 _STATUS_VALUES = {
     CameraStatus.CONNECTING: camera_pb2.CAMERA_STATUS_CONNECTING,
     CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
@@ -147,8 +147,14 @@ class AgentHub:
         self._tasks: list[asyncio.Task[None]] = []
         # Nodes get this long after a restart of the control plane to reconnect before their
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
-        self._grace_until = time.time() + max(self._lost_after, startup_grace.total_seconds())
-        self._last_touch = 0.0
+        self._liveness = NodeLiveness(
+            registry=registry,
+            status=status,
+            presence=presence,
+            publisher=publisher,
+            lost_after_s=self._lost_after,
+            startup_grace_s=startup_grace.total_seconds(),
+        )
 
     @property
     def connected(self) -> int:
@@ -158,7 +164,10 @@ class AgentHub:
     async def start(self) -> None:
         """Start the lost-node sweeper and the assignment follower."""
         self._tasks = [
-            asyncio.create_task(self._sweep_forever(), name="node-sweeper"),
+            asyncio.create_task(
+                self._liveness.run_forever(lambda: list(self._sessions), self._end_session),
+                name="node-sweeper",
+            ),
             asyncio.create_task(self._follow_cameras(), name="assignment-follower"),
         ]
 
@@ -221,7 +230,7 @@ class AgentHub:
             if self._current(session):
                 del self._sessions[node_id]
                 if clean:
-                    await self._went_offline(node_id)
+                    await self._liveness.went_offline(node_id)
 
     def _current(self, session: _Session) -> bool:
         return self._sessions.get(session.node_id) is session
@@ -475,64 +484,13 @@ class AgentHub:
 
     def node_deleted(self, node_id: str) -> None:
         """End the session of a deleted node."""
+        self._end_session(node_id, Unauthenticated("this node was deleted; register it again"))
+
+    def _end_session(self, node_id: str, why: DomainError) -> None:
         session = self._sessions.get(node_id)
         if session is not None:
-            session.end(Unauthenticated("this node was deleted; register it again"))
-
-    # --- Liveness --------------------------------------------------------------------------
-
-    async def _sweep_forever(self) -> None:
-        every = min(0.5, self._lost_after / 4)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a database hiccup must not end liveness checks for good
-                log.exception("node sweep failed")
+            session.end(why)
 
     async def sweep(self) -> None:
-        """Mark READY nodes without a recent heartbeat LOST; drop sessions of deleted nodes."""
-        states = await self._registry.all_states()
-        for node_id, session in list(self._sessions.items()):
-            if node_id not in states:
-                session.end(Unauthenticated("this node was deleted; register it again"))
-        beats = await self._presence.last_heartbeats()
-        now = time.time()
-        for node_id, state in states.items():
-            if state != NodeState.READY.value:
-                continue
-            seen = max(beats.get(node_id, 0.0), self._grace_until - self._lost_after)
-            if now - seen > self._lost_after:
-                await self._lose(node_id, now - beats[node_id] if node_id in beats else None)
-        if now - self._last_touch >= _TOUCH_EVERY_S and self._sessions:
-            self._last_touch = now
-            await self._registry.touch(list(self._sessions), utcnow())
-
-    async def _lose(self, node_id: str, silent_s: float | None) -> None:
-        since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
-        row = await self._registry.leave(node_id, NodeState.LOST, since, only_if=NodeState.READY)
-        if row is None:
-            return  # another replica got there first
-        log.warning("node %s lost: %s", row.name, since)
-        ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
-        await self._presence.drop_streams(c.id for c in ended)
-        await self._presence.forget_node(node_id)
-        await self._publisher.node_changed(
-            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} was lost: {since}"
-        )
-        session = self._sessions.get(node_id)
-        if session is not None:  # a hung agent: make it reconnect and say what it has
-            session.end(Unavailable("heartbeats stopped; reconnect"))
-
-    async def _went_offline(self, node_id: str) -> None:
-        row = await self._registry.leave(node_id, NodeState.OFFLINE, "the agent shut down")
-        if row is None:
-            return
-        ended = await self._status.offline_on_node(node_id, f"node {row.name} shut down")
-        await self._presence.drop_streams(c.id for c in ended)
-        await self._presence.forget_node(node_id)
-        await self._publisher.node_changed(
-            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} shut down"
-        )
+        """One liveness pass (the background task runs it continuously)."""
+        await self._liveness.sweep(list(self._sessions), self._end_session)

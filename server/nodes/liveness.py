@@ -1,0 +1,111 @@
+"""Node liveness: READY nodes whose heartbeats stop become LOST, their cameras OFFLINE.
+
+Every replica sweeps; a conditional update lets exactly one of them record each loss. Heartbeat
+times come from presence, so a heartbeat that reached any replica counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from camfleet.v1 import event_pb2
+
+from server.cameras.status import CameraStatusWriter
+from server.db.models import utcnow
+from server.errors import DomainError, Unauthenticated, Unavailable
+from server.events.publisher import EventPublisher
+from server.nodes.presence import Presence
+from server.nodes.registry import NodeRegistry, NodeState
+
+log = logging.getLogger(__name__)
+
+_TOUCH_EVERY_S = 5.0
+# Ends the local session of a node with a status for its agent.
+EndSession = Callable[[str, DomainError], None]
+LocalNodes = Callable[[], list[str]]
+
+
+class NodeLiveness:
+    """Marks silent nodes LOST and cleanly departed ones OFFLINE."""
+
+    def __init__(
+        self,
+        *,
+        registry: NodeRegistry,
+        status: CameraStatusWriter,
+        presence: Presence,
+        publisher: EventPublisher,
+        lost_after_s: float,
+        startup_grace_s: float,
+    ) -> None:
+        self._registry = registry
+        self._status = status
+        self._presence = presence
+        self._publisher = publisher
+        self._lost_after = lost_after_s
+        # Nodes get this long after a restart of the control plane to reconnect before their
+        # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
+        self._grace_until = time.time() + max(lost_after_s, startup_grace_s)
+        self._last_touch = 0.0
+
+    async def run_forever(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
+        """Sweep a few times per grace period until cancelled."""
+        every = min(0.5, self._lost_after / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep(local_nodes(), end_session)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end liveness checks for good
+                log.exception("node sweep failed")
+
+    async def sweep(self, local_nodes: list[str], end_session: EndSession) -> None:
+        """Mark READY nodes without a recent heartbeat LOST; end sessions of deleted nodes."""
+        states = await self._registry.all_states()
+        for node_id in local_nodes:
+            if node_id not in states:
+                end_session(node_id, Unauthenticated("this node was deleted; register it again"))
+        beats = await self._presence.last_heartbeats()
+        now = time.time()
+        for node_id, state in states.items():
+            if state != NodeState.READY.value:
+                continue
+            seen = max(beats.get(node_id, 0.0), self._grace_until - self._lost_after)
+            if now - seen > self._lost_after:
+                silent = now - beats[node_id] if node_id in beats else None
+                if await self._lose(node_id, silent):
+                    # A hung agent: make it reconnect and say what it has.
+                    end_session(node_id, Unavailable("heartbeats stopped; reconnect"))
+        if now - self._last_touch >= _TOUCH_EVERY_S and local_nodes:
+            self._last_touch = now
+            await self._registry.touch(local_nodes, utcnow())
+
+    async def _lose(self, node_id: str, silent_s: float | None) -> bool:
+        since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
+        row = await self._registry.leave(node_id, NodeState.LOST, since, only_if=NodeState.READY)
+        if row is None:
+            return False  # another replica got there first
+        log.warning("node %s lost: %s", row.name, since)
+        ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
+        await self._presence.drop_streams(c.id for c in ended)
+        await self._presence.forget_node(node_id)
+        await self._publisher.node_changed(
+            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} was lost: {since}"
+        )
+        return True
+
+    async def went_offline(self, node_id: str) -> None:
+        """The agent closed its stream cleanly: OFFLINE, and so are its cameras."""
+        row = await self._registry.leave(node_id, NodeState.OFFLINE, "the agent shut down")
+        if row is None:
+            return
+        ended = await self._status.offline_on_node(node_id, f"node {row.name} shut down")
+        await self._presence.drop_streams(c.id for c in ended)
+        await self._presence.forget_node(node_id)
+        await self._publisher.node_changed(
+            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} shut down"
+        )
