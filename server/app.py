@@ -30,7 +30,7 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog
 from server.audit.servicer import AuditServicer
@@ -48,7 +48,7 @@ from server.cameras.servicer import CameraServicer
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
-from server.db.engine import create_engine, session_factory
+from server.db.engine import create_engine, session_factory, write_turn
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.events.log import EventLog, RedisEventLog
@@ -139,11 +139,18 @@ async def _connect_redis(url: str) -> Redis:
     return client
 
 
-async def _event_log(redis: Redis | None, settings: Settings, engine: AsyncEngine) -> EventLog:
+async def _event_log(
+    redis: Redis | None,
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+) -> EventLog:
     # Without Redis there is one process: its database keeps the log, so watchers resume
     # across restarts. With Redis, replicas share a stream.
     log: RedisEventLog | SqlEventLog = (
-        RedisEventLog(redis, settings.redis_prefix) if redis else SqlEventLog(engine)
+        RedisEventLog(redis, settings.redis_prefix)
+        if redis
+        else SqlEventLog(engine, write_turn=lambda: write_turn(sessions))
     )
     await log.start()
     return log
@@ -174,7 +181,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     registry = NodeRegistry(sessions, audit)
     authenticator = Authenticator(sessions, keys, cache, audit, registry)
     reads = FastReads(engine)
-    events = await _event_log(redis, settings, engine)
+    events = await _event_log(redis, settings, engine, sessions)
     publisher = EventPublisher(events)
     playback_secret = await load_or_create_secret(sessions, "playback")
     cameras = CameraService(

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 import aiosqlite
 from sqlalchemy import Row, delete, func, insert, select
@@ -48,10 +49,14 @@ class SqlEventLog:
         retain: int = DEFAULT_RETAIN,
         ring_size: int = 10_000,
         trim_every_s: float = 5.0,
+        write_turn: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
     ) -> None:
         if retain < 1:
             raise ValueError("retain must keep at least one event")
         self._engine = engine
+        # Shared with the session factory on SQLite, so event inserts queue behind other
+        # writes in process instead of sleeping in SQLite's busy handler.
+        self._write_turn = write_turn
         self._retain = retain
         self._ring_size = min(retain, ring_size)
         self._trim_every = trim_every_s
@@ -120,12 +125,13 @@ class SqlEventLog:
 
     async def _insert(self, revision: int, kind: str, subject: str, payload: bytes) -> None:
         if self._sqlite is not None:
-            try:
-                await self._sqlite.execute(_SQLITE_INSERT, (revision, kind, subject, payload))
-                await self._sqlite.commit()
-            except BaseException:  # never leave the writer inside a transaction
-                await self._sqlite.rollback()
-                raise
+            async with self._write_turn():
+                try:
+                    await self._sqlite.execute(_SQLITE_INSERT, (revision, kind, subject, payload))
+                    await self._sqlite.commit()
+                except BaseException:  # never leave the writer inside a transaction
+                    await self._sqlite.rollback()
+                    raise
             return
         async with self._engine.begin() as conn:
             await conn.execute(
