@@ -93,8 +93,13 @@ class LoadResult:
 
     def to_wire(self) -> Wire:
         """Plain data for the pipe (classes of a spawned `__main__` do not unpickle here)."""
-        return (self.calls, dict(self.errors), self.latencies_ms.tobytes(), self.client_cpu_s,
-                dict(self.warmup_errors))
+        return (
+            self.calls,
+            dict(self.errors),
+            self.latencies_ms.tobytes(),
+            self.client_cpu_s,
+            dict(self.warmup_errors),
+        )
 
     @classmethod
     def from_wire(cls, data: Wire) -> LoadResult:
@@ -219,8 +224,11 @@ class Usage:
     sessions: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(_add(self.cpu_s, other.cpu_s), self.exited + other.exited,
-                     _add_int(self.sessions, other.sessions))
+        return Usage(
+            _add(self.cpu_s, other.cpu_s),
+            self.exited + other.exited,
+            _add_int(self.sessions, other.sessions),
+        )
 
 
 Snapshot = tuple[dict[int, float], int | None]
@@ -265,7 +273,8 @@ class CpuMeter:
         return Usage(
             cpu_s=sum(cpu - cpu_before.get(pid, 0.0) for pid, cpu in cpu_after.items()),
             exited=len(cpu_before.keys() - cpu_after.keys()),
-            sessions=None if count_before is None or count_after is None
+            sessions=None
+            if count_before is None or count_after is None
             else count_after - count_before,
         )
 
@@ -287,8 +296,9 @@ def _receive(pipe: Connection) -> object:
     try:
         return pipe.recv()
     except EOFError:
-        raise RuntimeError("a client process exited without reporting (see its traceback above)"
-                           ) from None
+        raise RuntimeError(
+            "a client process exited without reporting (see its traceback above)"
+        ) from None
 
 
 async def run_load(
@@ -376,7 +386,11 @@ class Child:
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                list(argv), env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                list(argv),
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
 
@@ -389,7 +403,8 @@ class Child:
         """Raise with the tail of its log if it has exited."""
         if self.proc.poll() is not None:
             raise RuntimeError(
-                f"{self.name} exited with status {self.proc.returncode}:\n{self.tail()}")
+                f"{self.name} exited with status {self.proc.returncode}:\n{self.tail()}"
+            )
 
     def tail(self, lines: int = 30) -> str:
         """The last lines of its output."""
@@ -426,13 +441,15 @@ async def wait_serving(channel: grpc.aio.Channel, child: Child) -> None:
                 return
         await asyncio.sleep(0.1)
     raise RuntimeError(
-        f"{child.name} was not SERVING after {START_TIMEOUT_S:.0f} s:\n{child.tail()}")
+        f"{child.name} was not SERVING after {START_TIMEOUT_S:.0f} s:\n{child.tail()}"
+    )
 
 
 async def wait_echo(channel: grpc.aio.Channel, child: Child) -> None:
     """Wait until the echo server answers a call."""
     echo = channel.unary_unary(
-        ECHO_METHOD, request_serializer=_identity, response_deserializer=_identity)
+        ECHO_METHOD, request_serializer=_identity, response_deserializer=_identity
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         child.check_alive()
@@ -441,7 +458,8 @@ async def wait_echo(channel: grpc.aio.Channel, child: Child) -> None:
                 return
         await asyncio.sleep(0.1)
     raise RuntimeError(
-        f"{child.name} did not answer after {START_TIMEOUT_S:.0f} s:\n{child.tail()}")
+        f"{child.name} did not answer after {START_TIMEOUT_S:.0f} s:\n{child.tail()}"
+    )
 
 
 @contextlib.contextmanager
@@ -483,8 +501,9 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
-def server_env(data_dir: Path, port: int, admin_password: str, database_url: str,
-               redis_prefix_value: str) -> dict[str, str]:
+def server_env(
+    data_dir: Path, port: int, admin_password: str, database_url: str, redis_prefix_value: str
+) -> dict[str, str]:
     """Environment of the control-plane subprocess (no CAMFLEET_* leaks in from ours)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
     env.update(
@@ -532,25 +551,34 @@ async def make_fixture(channel: grpc.aio.Channel, admin_password: str, cameras: 
         # Realistic rows: text fields and two labels (labels are a second query per read);
         # every fourth camera inactive so the filtered list really filters.
         camera = camera_pb2.Camera(
-            name=f"bench-cam-{i:04d}", description=f"benchmark camera {i}",
-            location=f"building {i % 7}, floor {i % 5}", active=i % 4 != 0,
+            name=f"bench-cam-{i:04d}",
+            description=f"benchmark camera {i}",
+            location=f"building {i % 7}, floor {i % 5}",
+            active=i % 4 != 0,
             labels={"site": f"site-{i % 3}", "zone": f"zone-{i % 10}"},
         )
         async with limit:
             resp = await stub.CreateCamera(
-                camera_pb2.CreateCameraRequest(camera=camera), metadata=admin, timeout=30)
+                camera_pb2.CreateCameraRequest(camera=camera), metadata=admin, timeout=30
+            )
         return str(resp.camera.id)
 
     ids = tuple(await asyncio.gather(*(create(i) for i in range(cameras))))
     owner = await user_pb2_grpc.UserServiceStub(channel).CreateUser(
         user_pb2.CreateUserRequest(
             user=user_pb2.User(username=f"bench-{secrets.token_hex(4)}", role=common_pb2.ROLE_API),
-            password=secrets.token_urlsafe(16)),
-        metadata=admin)
+            password=secrets.token_urlsafe(16),
+        ),
+        metadata=admin,
+    )
     token = await api_token_pb2_grpc.ApiTokenServiceStub(channel).CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(api_token=api_token_pb2.ApiToken(
-            name="bench", owner_user_id=owner.user.id, scopes=["cameras.read"])),
-        metadata=admin)
+        api_token_pb2.CreateApiTokenRequest(
+            api_token=api_token_pb2.ApiToken(
+                name="bench", owner_user_id=owner.user.id, scopes=["cameras.read"]
+            )
+        ),
+        metadata=admin,
+    )
     sample = await stub.GetCamera(camera_pb2.GetCameraRequest(id=ids[0]), metadata=admin)
     return Fixture(admin, _bearer(token.secret), ids, sample.SerializeToString())
 
@@ -580,8 +608,10 @@ def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scena
     known = set(fx.camera_ids)
 
     def check_get(data: bytes) -> None:
-        _expect(camera_pb2.GetCameraResponse.FromString(data).camera.id in known,
-                "GetCamera returned an unknown camera")
+        _expect(
+            camera_pb2.GetCameraResponse.FromString(data).camera.id in known,
+            "GetCamera returned an unknown camera",
+        )
 
     # make_fixture leaves every fourth camera (index 0, 4, 8, ...) inactive.
     active = sum(1 for i in range(len(fx.camera_ids)) if i % 4 != 0)
@@ -591,10 +621,15 @@ def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scena
 
         def check(data: bytes) -> None:
             resp = camera_pb2.ListCamerasResponse.FromString(data)
-            _expect(len(resp.cameras) == want,
-                    f"ListCameras returned {len(resp.cameras)} cameras, not {want}")
-            _expect(all(c.active for c in resp.cameras) or not filtered,
-                    "the filtered list returned an inactive camera")
+            _expect(
+                len(resp.cameras) == want,
+                f"ListCameras returned {len(resp.cameras)} cameras, not {want}",
+            )
+            _expect(
+                all(c.active for c in resp.cameras) or not filtered,
+                "the filtered list returned an inactive camera",
+            )
+
         return check
 
     def check_echo(data: bytes) -> None:
@@ -602,18 +637,41 @@ def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scena
 
     plain = camera_pb2.ListCamerasRequest(page_size=page_size).SerializeToString()
     filtered = camera_pb2.ListCamerasRequest(
-        page_size=page_size, filter=LIST_FILTER).SerializeToString()
+        page_size=page_size, filter=LIST_FILTER
+    ).SerializeToString()
     return [
         # The echo call carries the same credential so both servers parse the same metadata.
-        Scenario("echo", "echo (bare grpc.aio)", echo, ECHO_METHOD, (fx.sample_response,),
-                 fx.jwt, check_echo),
+        Scenario(
+            "echo",
+            "echo (bare grpc.aio)",
+            echo,
+            ECHO_METHOD,
+            (fx.sample_response,),
+            fx.jwt,
+            check_echo,
+        ),
         Scenario("get", "GetCamera (JWT)", server, GET_CAMERA, gets, fx.jwt, check_get),
-        Scenario("get-token", "GetCamera (API token)", server, GET_CAMERA, gets, fx.api_token,
-                 check_get),
-        Scenario("list", f"ListCameras ({page_size}/page)", server, LIST_CAMERAS, (plain,),
-                 fx.jwt, check_list(False)),
-        Scenario("list-filter", "ListCameras (filter)", server, LIST_CAMERAS, (filtered,),
-                 fx.jwt, check_list(True)),
+        Scenario(
+            "get-token", "GetCamera (API token)", server, GET_CAMERA, gets, fx.api_token, check_get
+        ),
+        Scenario(
+            "list",
+            f"ListCameras ({page_size}/page)",
+            server,
+            LIST_CAMERAS,
+            (plain,),
+            fx.jwt,
+            check_list(False),
+        ),
+        Scenario(
+            "list-filter",
+            "ListCameras (filter)",
+            server,
+            LIST_CAMERAS,
+            (filtered,),
+            fx.jwt,
+            check_list(True),
+        ),
     ]
 
 
@@ -623,7 +681,8 @@ SCENARIO_KEYS = ("echo", "get", "get-token", "list", "list-filter")
 async def sanity_check(channel_for: Callable[[str], grpc.aio.Channel], sc: Scenario) -> None:
     """One call of the scenario, decoded and checked."""
     call = channel_for(sc.target).unary_unary(
-        sc.method, request_serializer=_identity, response_deserializer=_identity)
+        sc.method, request_serializer=_identity, response_deserializer=_identity
+    )
     sc.check(await call(sc.payloads[0], metadata=sc.metadata, timeout=CALL_TIMEOUT_S))
 
 
@@ -688,8 +747,18 @@ def _pct(cpu_s: float | None, seconds: float) -> str:
     return "-" if cpu_s is None else f"{100 * cpu_s / seconds:.0f}%"
 
 
-COLUMNS = ("rps", "p50 ms", "p99 ms", "errors", "srv CPU", "µs/call", "cli CPU", "db CPU",
-           "db conn/s", "ratio")
+COLUMNS = (
+    "rps",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "srv CPU",
+    "µs/call",
+    "cli CPU",
+    "db CPU",
+    "db conn/s",
+    "ratio",
+)
 HEADER = f"  {'scenario':<24}" + "".join(f"{c:>10}" for c in COLUMNS)
 
 
@@ -700,10 +769,14 @@ def format_row(row: Row, baseline: float | None) -> str:
     # ">=": backends that exited in the window took their last CPU with them.
     db_cpu = (">=" if db.exited else "") + _pct(db.cpu_s, row.seconds)
     cells = (
-        f"{row.rps:.0f}", f"{row.percentile(0.50):.1f}", f"{row.percentile(0.99):.1f}",
-        str(row.error_count), _pct(row.server.cpu_s, row.seconds),
+        f"{row.rps:.0f}",
+        f"{row.percentile(0.50):.1f}",
+        f"{row.percentile(0.99):.1f}",
+        str(row.error_count),
+        _pct(row.server.cpu_s, row.seconds),
         "-" if per_call is None else f"{per_call:.0f}",
-        _pct(row.result.client_cpu_s, row.seconds), db_cpu,
+        _pct(row.result.client_cpu_s, row.seconds),
+        db_cpu,
         "-" if db.sessions is None else f"{db.sessions / row.seconds:.0f}",
         f"{row.rps / baseline:.2f}" if baseline else "-",
     )
@@ -719,10 +792,12 @@ def postgres_backends(database_url: str) -> ProcessList:
     def processes() -> tuple[list[int], int | None]:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+            ).fetchall()
             # Counted when a session starts (PostgreSQL 14+): the pool's connection churn.
             count = conn.execute(
-                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
+                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)
+            ).fetchone()
         return [int(r[0]) for r in rows], int(count[0]) if count else None
 
     return processes
@@ -747,8 +822,12 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     try:
         echo = Child(
             "echo server",
-            [sys.executable, str(Path(__file__).with_name("echo_server.py")),
-             "--listen", f"{LOOPBACK}:{echo_port}"],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("echo_server.py")),
+                "--listen",
+                f"{LOOPBACK}:{echo_port}",
+            ],
             {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")},
             work / "echo.log",
         )
@@ -762,8 +841,11 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         await wait_serving(channel_for(server_target), server)
         await wait_echo(channel_for(echo_target), echo)
         fixture = await make_fixture(channel_for(server_target), admin_password, args.cameras)
-        plan = [sc for sc in scenarios(fixture, server_target, echo_target, args.page_size)
-                if sc.key in args.scenarios]
+        plan = [
+            sc
+            for sc in scenarios(fixture, server_target, echo_target, args.page_size)
+            if sc.key in args.scenarios
+        ]
         for sc in plan:
             await sanity_check(channel_for, sc)
         db_meter = CpuMeter(postgres_backends(database_url)) if database_url else None
@@ -789,8 +871,15 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             for sc in plan:
                 child: Child = echo if sc.target == echo_target else server
                 child.check_alive()
-                spec = LoadSpec(sc.target, sc.method, sc.payloads, sc.metadata,
-                                args.concurrency, args.warmup, slice_s)
+                spec = LoadSpec(
+                    sc.target,
+                    sc.method,
+                    sc.payloads,
+                    sc.metadata,
+                    args.concurrency,
+                    args.warmup,
+                    slice_s,
+                )
                 meters = [CpuMeter.of_pid(child.pid)]
                 if db_meter is not None and child is server:
                     meters.append(db_meter)
@@ -803,8 +892,14 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 if not last_round:
                     continue
                 # A scenario's row is complete after its slice of the last round.
-                row = Row(sc.key, sc.label, result, args.seconds, usage[0],
-                          usage[1] if usage[1:] else None)
+                row = Row(
+                    sc.key,
+                    sc.label,
+                    result,
+                    args.seconds,
+                    usage[0],
+                    usage[1] if usage[1:] else None,
+                )
                 rows.append(row)
                 if sc.key == "echo":
                     baseline = row.rps or None
@@ -837,15 +932,20 @@ def report(rows: list[Row], baseline: float | None, args: argparse.Namespace) ->
         # less than rps when other processes compete for the two cores.
         cpu = (
             f"{echo.cpu_per_call_us / row.cpu_per_call_us:.2f}"
-            if echo.cpu_per_call_us and row.cpu_per_call_us else "n/a"
+            if echo.cpu_per_call_us and row.cpu_per_call_us
+            else "n/a"
         )
         target = ""
         if key == "get":
             target = f"  (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT MET'})"
         print(f"  {name + '/echo':<17} = {ratio:.2f} by rps, {cpu} by server CPU per call{target}")
     get = by_key.get("get")
-    if (args.fail_below is not None and baseline and get is not None
-            and get.rps / baseline < args.fail_below):
+    if (
+        args.fail_below is not None
+        and baseline
+        and get is not None
+        and get.rps / baseline < args.fail_below
+    ):
         print(f"  GetCamera/echo is below --fail-below {args.fail_below}", file=sys.stderr)
         status = 3
     failed = [r for r in rows if r.error_count]
@@ -865,25 +965,37 @@ def report(rows: list[Row], baseline: float | None, args: argparse.Namespace) ->
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     parser = argparse.ArgumentParser(
-        prog="bench_camera_rpc.py", description=(__doc__ or "").splitlines()[0])
+        prog="bench_camera_rpc.py", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each")
     parser.add_argument(
-        "--rounds", type=int, default=1,
-        help="split --seconds into this many slices, alternating the scenarios (noisy machines)")
+        "--rounds",
+        type=int,
+        default=1,
+        help="split --seconds into this many slices, alternating the scenarios (noisy machines)",
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="calls in flight (all clients)")
     parser.add_argument(
-        "--clients", type=int, default=1,
-        help="client processes sharing --concurrency (1: the bench process itself)")
+        "--clients",
+        type=int,
+        default=1,
+        help="client processes sharing --concurrency (1: the bench process itself)",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--page-size", type=int, default=20, help="ListCameras page_size")
     parser.add_argument("--cameras", type=int, default=100, help="cameras to create")
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIO_KEYS),
-        help=f"comma-separated subset of {', '.join(SCENARIO_KEYS)} (ratios need echo and get)")
+        "--scenarios",
+        default=",".join(SCENARIO_KEYS),
+        help=f"comma-separated subset of {', '.join(SCENARIO_KEYS)} (ratios need echo and get)",
+    )
     parser.add_argument(
-        "--fail-below", type=float, default=None,
-        help="exit with status 3 when GetCamera/echo is below this ratio")
+        "--fail-below",
+        type=float,
+        default=None,
+        help="exit with status 3 when GetCamera/echo is below this ratio",
+    )
     args = parser.parse_args(argv)
     # Bounded by construction: at most 10 minutes of load per scenario, sane fan-out.
     if not 0 < args.seconds <= 600 or not 0 <= args.warmup <= 60:
@@ -918,8 +1030,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench_camera_rpc: FAILED: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("bench_camera_rpc: interrupted; servers stopped, temporary data removed",
-              file=sys.stderr)
+        print(
+            "bench_camera_rpc: interrupted; servers stopped, temporary data removed",
+            file=sys.stderr,
+        )
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)

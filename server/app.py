@@ -29,7 +29,7 @@ from camfleet.v1 import (
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog
@@ -130,7 +130,16 @@ class ControlPlane:
 
 
 async def _connect_redis(url: str) -> Redis:
-    client: Redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    # A blocking pool: when every connection is busy a caller waits for one, where the default
+    # pool raises MaxConnectionsError (1,000 agents heartbeating hit it at once).
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=200,
+        timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    client: Redis = Redis(connection_pool=pool)
     try:
         await client.ping()
     except Exception as exc:  # redis raises several unrelated types for a bad URL or host

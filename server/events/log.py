@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -91,7 +92,12 @@ class _Ring:
     def after(self, cursor: int) -> list[StoredEvent]:
         if not self.events or self.events[-1].revision <= cursor:
             return []
-        return [e for e in self.events if e.revision > cursor]
+        # Revisions in the ring are consecutive, so the position is arithmetic: scanning the
+        # whole ring on every wake-up of every watcher cost 5-12x per delivery once it was full.
+        start = cursor + 1 - self.events[0].revision
+        if 0 <= start < len(self.events) and self.events[start].revision == cursor + 1:
+            return list(itertools.islice(self.events, start, None))
+        return [e for e in self.events if e.revision > cursor]  # a gap: the slow, sure way
 
     async def wait_past(self, cursor: int, at_most_s: float) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that

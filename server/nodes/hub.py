@@ -339,9 +339,12 @@ class AgentHub:
     async def _maybe_show(self, session: _Session, stream: stream_pb2.StreamStatus) -> None:
         previous = session.shown.get(stream.camera_id)
         now = time.monotonic()
-        if previous is not None and (
-            now - previous[1] < _METRICS_EVENT_EVERY_S or not _worth_showing(previous[0], stream)
-        ):
+        if previous is None:
+            # The first report of a stream adds nothing to the status event that announced it;
+            # publishing it cost a connect storm ten event appends per node.
+            session.shown[stream.camera_id] = (stream, now)
+            return
+        if now - previous[1] < _METRICS_EVENT_EVERY_S or not _worth_showing(previous[0], stream):
             return
         session.shown[stream.camera_id] = (stream, now)
         size = f"{stream.width}x{stream.height}" if stream.width else "unknown size"
