@@ -31,10 +31,11 @@ import tempfile
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # Runnable from a bare checkout too (an editable install already provides both).
@@ -1015,28 +1016,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; exit status 0 ok, 1 failed calls or setup, 3 below --fail-below."""
-    args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="camfleet-bench-"))
+BenchFn = Callable[[argparse.Namespace, Path, str, str], Coroutine[Any, Any, int]]
+
+
+def run_bench(name: str, run: BenchFn, args: argparse.Namespace) -> int:
+    """Run `run(args, work dir, database URL, Redis prefix)` with a temporary work directory and,
+    for `--backend postgres`, a throwaway database and key prefix; everything is removed after,
+    also on failure or Ctrl-C (exit status 130)."""
+    work = Path(tempfile.mkdtemp(prefix=f"camfleet-{name}-"))
     try:
         with contextlib.ExitStack() as stack:
             database_url = prefix = ""
             if args.backend == "postgres":
                 database_url = stack.enter_context(postgres_database())
                 prefix = stack.enter_context(redis_prefix())
-            return asyncio.run(bench(args, work, database_url, prefix))
+            return asyncio.run(run(args, work, database_url, prefix))
     except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
-        print(f"bench_camera_rpc: FAILED: {exc}", file=sys.stderr)
+        print(f"{name}: FAILED: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(
-            "bench_camera_rpc: interrupted; servers stopped, temporary data removed",
-            file=sys.stderr,
-        )
+        print(f"{name}: interrupted; servers stopped, temporary data removed", file=sys.stderr)
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit status 0 ok, 1 failed calls or setup, 3 below --fail-below."""
+    args = parse_args(argv)
+    return run_bench("bench_camera_rpc", bench, args)
 
 
 if __name__ == "__main__":

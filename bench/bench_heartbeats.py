@@ -33,7 +33,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from array import array
 from collections import Counter
@@ -58,8 +57,7 @@ from bench_camera_rpc import (  # noqa: E402
     Usage,
     free_port,
     postgres_backends,
-    postgres_database,
-    redis_prefix,
+    run_bench,
     server_env,
     wait_serving,
 )
@@ -1598,25 +1596,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit status 0 ok, 1 a setup or load problem, 2 false LOST nodes."""
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="camfleet-bench-hb-"))
-    try:
-        with contextlib.ExitStack() as stack:
-            database_url = prefix = ""
-            if args.backend == "postgres":
-                database_url = stack.enter_context(postgres_database())
-                prefix = stack.enter_context(redis_prefix())
-            return asyncio.run(bench(args, work, database_url, prefix))
-    except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
-        print(f"bench_heartbeats: FAILED: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(
-            "bench_heartbeats: interrupted; servers stopped, temporary data removed",
-            file=sys.stderr,
-        )
-        return 130
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_bench("bench_heartbeats", bench, args)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,7 @@ import multiprocessing
 import os
 import platform
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from array import array
 from collections import Counter
@@ -53,8 +51,7 @@ from bench_camera_rpc import (  # noqa: E402
     Usage,
     free_port,
     postgres_backends,
-    postgres_database,
-    redis_prefix,
+    run_bench,
     server_env,
     wait_serving,
 )
@@ -720,25 +717,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit status 0 ok, 1 missed deliveries, failures or setup problems."""
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="camfleet-bench-fanout-"))
-    try:
-        with contextlib.ExitStack() as stack:
-            database_url = prefix = ""
-            if args.backend == "postgres":
-                database_url = stack.enter_context(postgres_database())
-                prefix = stack.enter_context(redis_prefix())
-            return asyncio.run(bench(args, work, database_url, prefix))
-    except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
-        print(f"bench_watch_fanout: FAILED: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(
-            "bench_watch_fanout: interrupted; server stopped, temporary data removed",
-            file=sys.stderr,
-        )
-        return 130
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_bench("bench_watch_fanout", bench, args)
 
 
 if __name__ == "__main__":
