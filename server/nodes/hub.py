@@ -144,6 +144,10 @@ class AgentHub:
         self._lost_after = lost_after.total_seconds()
         self._playback_secret = playback_secret
         self._sessions: dict[str, _Session] = {}
+        # camera id -> the local node whose last assignment holds it; nodes owing a new one.
+        self._camera_node: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         # Nodes get this long after a restart of the control plane to reconnect before their
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
@@ -169,6 +173,7 @@ class AgentHub:
                 name="node-sweeper",
             ),
             asyncio.create_task(self._follow_cameras(), name="assignment-follower"),
+            asyncio.create_task(self._push_dirty(), name="assignment-pusher"),
         ]
 
     async def close(self) -> None:
@@ -452,30 +457,54 @@ class AgentHub:
         if assignment is None:
             session.end(Unauthenticated("this node was deleted; register it again"))
             return
-        session.assigned = frozenset(c.camera_id for c in assignment.cameras)
-        if assignment.version != session.sent_version:
+        assigned = frozenset(c.camera_id for c in assignment.cameras)
+        for camera_id in session.assigned - assigned:
+            if self._camera_node.get(camera_id) == session.node_id:
+                del self._camera_node[camera_id]
+        for camera_id in assigned:
+            self._camera_node[camera_id] = session.node_id
+        session.assigned = assigned
+        if assignment.version > session.sent_version:  # a slower, older computation loses
             session.sent_version = assignment.version
             session.outbox.put_nowait(agent_pb2.ConnectResponse(assignment=assignment))
 
     async def _follow_cameras(self) -> None:
-        """Recompute the assignment of every local node a camera change touches."""
+        """Mark every local node a camera change touches for a new assignment. The follower
+        only marks; `_push_dirty` recomputes each marked node once, however many changes came
+        (a fleet reconnecting makes thousands of camera events in seconds)."""
         while True:
             try:
                 async for stored in self._events.watch(await self._events.current_revision()):
                     if not stored.subject.startswith("cameras/"):
                         continue
                     camera = event_pb2.Event.FromString(stored.payload).camera
-                    for session in list(self._sessions.values()):
-                        if camera.id in session.assigned or camera.node_id == session.node_id:
-                            await self._push_assignment(session)
+                    for node_id in (camera.node_id, self._camera_node.get(camera.id, "")):
+                        if node_id in self._sessions:
+                            self._dirty.add(node_id)
+                            self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # compaction or a broken log: catch up on everything, go on
                 log.exception("assignment follower restarts")
-                for session in list(self._sessions.values()):
-                    with contextlib.suppress(Exception):
-                        await self._push_assignment(session)
+                self._dirty.update(self._sessions)
+                self._wake.set()
                 await asyncio.sleep(1.0)
+
+    async def _push_dirty(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for node_id in dirty:
+                session = self._sessions.get(node_id)
+                if session is None:
+                    continue
+                try:
+                    await self._push_assignment(session)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # retried on the next change; the agent keeps its last one
+                    log.exception("could not compute the assignment of node %s", session.name)
 
     def drain(self, node_id: str, reason: str) -> None:
         """Tell a locally connected node to drain."""
