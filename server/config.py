@@ -188,23 +188,15 @@ def default_database_url() -> str:
     return url or sqlite_url(Path(os.environ.get("CAMFLEET_DATA_DIR", "./data")))
 
 
-def _seconds(name: str, raw: str) -> timedelta:
+def _seconds(name: str, raw: str, *, zero_ok: bool = False) -> timedelta:
     try:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return timedelta(seconds=value)
-
-
-def _non_negative_seconds(name: str, raw: str) -> timedelta:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise ConfigError(
+            f"{name} must be {'non-negative' if zero_ok else 'positive'}, got {raw!r}"
+        )
     return timedelta(seconds=value)
 
 
@@ -289,8 +281,8 @@ def load_settings(
         ),
         heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
         node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),
-        node_startup_grace=_non_negative_seconds(
-            "CAMFLEET_NODE_STARTUP_GRACE", raw["node_startup_grace"]
+        node_startup_grace=_seconds(
+            "CAMFLEET_NODE_STARTUP_GRACE", raw["node_startup_grace"], zero_ok=True
         ),
         unknown_key_limit=_positive_int("CAMFLEET_UNKNOWN_KEY_LIMIT", raw["unknown_key_limit"]),
         log_level=log_level,

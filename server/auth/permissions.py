@@ -160,6 +160,14 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}StreamService/GetStream": needs(_P.STREAMS_READ),
     f"{_PKG}StreamService/ListStreams": needs(_P.STREAMS_READ),
     f"{_PKG}StreamService/ListStreamEvents": needs(_P.STREAMS_READ),
+    # RecordingService: downloading, exporting and playing back are reads (as watching live is).
+    f"{_PKG}RecordingService/ListRecordings": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/GetRecording": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/GetTimeline": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/GetDownloadUrl": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/ExportClip": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/GetPlaybackUrl": needs(_P.RECORDINGS_READ),
+    f"{_PKG}RecordingService/DeleteRecording": needs(_P.RECORDINGS_WRITE),
 }
 
 

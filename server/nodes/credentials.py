@@ -6,18 +6,14 @@ the 256-bit secret is stored (as for API tokens: a slow hash buys nothing for a 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
+
+from server.auth.api_tokens import hash_secret
 
 JOIN_TOKEN_PREFIX = "cfj_"
 NODE_CREDENTIAL_PREFIX = "cfn_"
 _HEX = frozenset("0123456789abcdef")
-
-
-def hash_secret(secret: str) -> str:
-    """Stored form of a secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def issue(prefix: str, row_id: str) -> tuple[str, str]:

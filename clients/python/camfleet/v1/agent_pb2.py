@@ -23,56 +23,65 @@ _sym_db = _symbol_database.Default()
 
 
 from camfleet.v1 import node_pb2 as camfleet_dot_v1_dot_node__pb2
+from camfleet.v1 import recording_pb2 as camfleet_dot_v1_dot_recording__pb2
 from camfleet.v1 import stream_pb2 as camfleet_dot_v1_dot_stream__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61mfleet/v1/agent.proto\x12\x0b\x63\x61mfleet.v1\x1a\x16\x63\x61mfleet/v1/node.proto\x1a\x18\x63\x61mfleet/v1/stream.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\x13RegisterNodeRequest\x12\x12\n\njoin_token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\";\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\xb0\x02\n\x0e\x43onnectRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05hello\x18\n \x01(\x0b\x32\x12.camfleet.v1.HelloH\x00\x12+\n\theartbeat\x18\x0b \x01(\x0b\x32\x16.camfleet.v1.HeartbeatH\x00\x12\x30\n\x0cstream_event\x18\x0c \x01(\x0b\x32\x18.camfleet.v1.StreamEventH\x00\x12)\n\x03\x61\x63k\x18\r \x01(\x0b\x32\x1a.camfleet.v1.AssignmentAckH\x00\x12+\n\x04nack\x18\x0e \x01(\x0b\x32\x1b.camfleet.v1.AssignmentNackH\x00\x42\x06\n\x04\x62ody\"\xe5\x01\n\x0f\x43onnectResponse\x12\'\n\x07welcome\x18\n \x01(\x0b\x32\x14.camfleet.v1.WelcomeH\x00\x12-\n\nassignment\x18\x0b \x01(\x0b\x32\x17.camfleet.v1.AssignmentH\x00\x12#\n\x05\x64rain\x18\x0c \x01(\x0b\x32\x12.camfleet.v1.DrainH\x00\x12!\n\x04ping\x18\r \x01(\x0b\x32\x11.camfleet.v1.PingH\x00\x12*\n\tevent_ack\x18\x0e \x01(\x0b\x32\x15.camfleet.v1.EventAckH\x00\x42\x06\n\x04\x62ody\"\x96\x01\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\x12\x10\n\x08rtmp_url\x18\x03 \x01(\t\x12\x10\n\x08http_url\x18\x04 \x01(\t\x12*\n\x07streams\x18\x05 \x03(\x0b\x32\x19.camfleet.v1.StreamReport\x12\x1a\n\x12\x61ssignment_version\x18\x06 \x01(\x03\"\xad\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fplayback_secret\x18\x03 \x01(\t\x12\x0f\n\x07node_id\x18\x04 \x01(\t\x12-\n\nlost_after\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xec\x01\n\x0cStreamReport\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62itrate_bps\x18\x02 \x01(\x03\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x01\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x13\n\x0bvideo_codec\x18\x06 \x01(\t\x12\x13\n\x0b\x61udio_codec\x18\x07 \x01(\t\x12\x0f\n\x07\x63lients\x18\x08 \x01(\x05\x12\x36\n\x12publish_start_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmedia_flowing\x18\n \x01(\x08\"_\n\tHeartbeat\x12&\n\x04host\x18\x01 \x01(\x0b\x32\x18.camfleet.v1.HostMetrics\x12*\n\x07streams\x18\x02 \x03(\x0b\x32\x19.camfleet.v1.StreamReport\"\x90\x01\n\x0bStreamEvent\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x1c.camfleet.v1.StreamEventType\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x19\n\x11stream_key_prefix\x18\x05 \x01(\t\" \n\rAssignmentAck\x12\x0f\n\x07version\x18\x01 \x01(\x03\"0\n\x0e\x41ssignmentNack\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x03\"\x17\n\x05\x44rain\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x08\x45ventAck\x12\x11\n\tevent_ids\x18\x01 \x03(\t\"\x96\x01\n\x0e\x41ssignedCamera\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\x06ingest\x18\x03 \x01(\x0e\x32\x1b.camfleet.v1.AssignedIngest\x12\x12\n\nstream_key\x18\x04 \x01(\t\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x0e\n\x06record\x18\x06 \x01(\x08\"K\n\nAssignment\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12,\n\x07\x63\x61meras\x18\x02 \x03(\x0b\x32\x1b.camfleet.v1.AssignedCamera\"C\n\x15\x43heckStreamKeyRequest\x12\x12\n\nstream_key\x18\x01 \x01(\t\x12\x16\n\x0eremote_address\x18\x02 \x01(\t\"L\n\x16\x43heckStreamKeyResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*e\n\x0e\x41ssignedIngest\x12\x1f\n\x1b\x41SSIGNED_INGEST_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSIGNED_INGEST_PUSH\x10\x01\x12\x18\n\x14\x41SSIGNED_INGEST_PULL\x10\x02\x32\x88\x02\n\x0c\x41gentService\x12S\n\x0cRegisterNode\x12 .camfleet.v1.RegisterNodeRequest\x1a!.camfleet.v1.RegisterNodeResponse\x12H\n\x07\x43onnect\x12\x1b.camfleet.v1.ConnectRequest\x1a\x1c.camfleet.v1.ConnectResponse(\x01\x30\x01\x12Y\n\x0e\x43heckStreamKey\x12\".camfleet.v1.CheckStreamKeyRequest\x1a#.camfleet.v1.CheckStreamKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61mfleet/v1/agent.proto\x12\x0b\x63\x61mfleet.v1\x1a\x16\x63\x61mfleet/v1/node.proto\x1a\x1b\x63\x61mfleet/v1/recording.proto\x1a\x18\x63\x61mfleet/v1/stream.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\x13RegisterNodeRequest\x12\x12\n\njoin_token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\";\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\x9a\x03\n\x0e\x43onnectRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05hello\x18\n \x01(\x0b\x32\x12.camfleet.v1.HelloH\x00\x12+\n\theartbeat\x18\x0b \x01(\x0b\x32\x16.camfleet.v1.HeartbeatH\x00\x12\x30\n\x0cstream_event\x18\x0c \x01(\x0b\x32\x18.camfleet.v1.StreamEventH\x00\x12)\n\x03\x61\x63k\x18\r \x01(\x0b\x32\x1a.camfleet.v1.AssignmentAckH\x00\x12+\n\x04nack\x18\x0e \x01(\x0b\x32\x1b.camfleet.v1.AssignmentNackH\x00\x12\x32\n\rsegment_event\x18\x0f \x01(\x0b\x32\x19.camfleet.v1.SegmentEventH\x00\x12\x34\n\x0erecorder_event\x18\x10 \x01(\x0b\x32\x1a.camfleet.v1.RecorderEventH\x00\x42\x06\n\x04\x62ody\"\x9d\x02\n\x0f\x43onnectResponse\x12\'\n\x07welcome\x18\n \x01(\x0b\x32\x14.camfleet.v1.WelcomeH\x00\x12-\n\nassignment\x18\x0b \x01(\x0b\x32\x17.camfleet.v1.AssignmentH\x00\x12#\n\x05\x64rain\x18\x0c \x01(\x0b\x32\x12.camfleet.v1.DrainH\x00\x12!\n\x04ping\x18\r \x01(\x0b\x32\x11.camfleet.v1.PingH\x00\x12*\n\tevent_ack\x18\x0e \x01(\x0b\x32\x15.camfleet.v1.EventAckH\x00\x12\x36\n\x0f\x64\x65lete_segments\x18\x0f \x01(\x0b\x32\x1b.camfleet.v1.DeleteSegmentsH\x00\x42\x06\n\x04\x62ody\"\x96\x01\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\x12\x10\n\x08rtmp_url\x18\x03 \x01(\t\x12\x10\n\x08http_url\x18\x04 \x01(\t\x12*\n\x07streams\x18\x05 \x03(\x0b\x32\x19.camfleet.v1.StreamReport\x12\x1a\n\x12\x61ssignment_version\x18\x06 \x01(\x03\"\xad\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fplayback_secret\x18\x03 \x01(\t\x12\x0f\n\x07node_id\x18\x04 \x01(\t\x12-\n\nlost_after\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xec\x01\n\x0cStreamReport\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62itrate_bps\x18\x02 \x01(\x03\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x01\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x13\n\x0bvideo_codec\x18\x06 \x01(\t\x12\x13\n\x0b\x61udio_codec\x18\x07 \x01(\t\x12\x0f\n\x07\x63lients\x18\x08 \x01(\x05\x12\x36\n\x12publish_start_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmedia_flowing\x18\n \x01(\x08\"_\n\tHeartbeat\x12&\n\x04host\x18\x01 \x01(\x0b\x32\x18.camfleet.v1.HostMetrics\x12*\n\x07streams\x18\x02 \x03(\x0b\x32\x19.camfleet.v1.StreamReport\"\x90\x01\n\x0bStreamEvent\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x1c.camfleet.v1.StreamEventType\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x19\n\x11stream_key_prefix\x18\x05 \x01(\t\" \n\rAssignmentAck\x12\x0f\n\x07version\x18\x01 \x01(\x03\"0\n\x0e\x41ssignmentNack\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x03\"\x17\n\x05\x44rain\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x08\x45ventAck\x12\x11\n\tevent_ids\x18\x01 \x03(\t\"\xa0\x02\n\x0e\x41ssignedCamera\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\x06ingest\x18\x03 \x01(\x0e\x32\x1b.camfleet.v1.AssignedIngest\x12\x12\n\nstream_key\x18\x04 \x01(\t\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x0e\n\x06record\x18\x06 \x01(\x08\x12\x35\n\x0erecord_profile\x18\x07 \x01(\x0e\x32\x1d.camfleet.v1.RecordingProfile\x12\x34\n\x11retention_max_age\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13retention_max_bytes\x18\t \x01(\x03\"K\n\nAssignment\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12,\n\x07\x63\x61meras\x18\x02 \x03(\x0b\x32\x1b.camfleet.v1.AssignedCamera\"C\n\x15\x43heckStreamKeyRequest\x12\x12\n\nstream_key\x18\x01 \x01(\t\x12\x16\n\x0eremote_address\x18\x02 \x01(\t\"L\n\x16\x43heckStreamKeyResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"t\n\x0cSegmentEvent\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x1d.camfleet.v1.SegmentEventType\x12\'\n\x07segment\x18\x02 \x01(\x0b\x32\x16.camfleet.v1.Recording\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x87\x01\n\rRecorderEvent\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.camfleet.v1.RecordingState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12&\n\x03gap\x18\x04 \x01(\x0b\x32\x19.camfleet.v1.RecordingGap\"\'\n\x0e\x44\x65leteSegments\x12\x15\n\rrecording_ids\x18\x01 \x03(\t*e\n\x0e\x41ssignedIngest\x12\x1f\n\x1b\x41SSIGNED_INGEST_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSIGNED_INGEST_PUSH\x10\x01\x12\x18\n\x14\x41SSIGNED_INGEST_PULL\x10\x02*\x93\x01\n\x10SegmentEventType\x12\"\n\x1eSEGMENT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_EVENT_TYPE_CLOSED\x10\x01\x12\x1c\n\x18SEGMENT_EVENT_TYPE_MOVED\x10\x02\x12\x1e\n\x1aSEGMENT_EVENT_TYPE_DELETED\x10\x03\x32\x88\x02\n\x0c\x41gentService\x12S\n\x0cRegisterNode\x12 .camfleet.v1.RegisterNodeRequest\x1a!.camfleet.v1.RegisterNodeResponse\x12H\n\x07\x43onnect\x12\x1b.camfleet.v1.ConnectRequest\x1a\x1c.camfleet.v1.ConnectResponse(\x01\x30\x01\x12Y\n\x0e\x43heckStreamKey\x12\".camfleet.v1.CheckStreamKeyRequest\x1a#.camfleet.v1.CheckStreamKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'camfleet.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASSIGNEDINGEST']._serialized_start=2164
-  _globals['_ASSIGNEDINGEST']._serialized_end=2265
-  _globals['_REGISTERNODEREQUEST']._serialized_start=155
-  _globals['_REGISTERNODEREQUEST']._serialized_end=210
-  _globals['_REGISTERNODERESPONSE']._serialized_start=212
-  _globals['_REGISTERNODERESPONSE']._serialized_end=271
-  _globals['_CONNECTREQUEST']._serialized_start=274
-  _globals['_CONNECTREQUEST']._serialized_end=578
-  _globals['_CONNECTRESPONSE']._serialized_start=581
-  _globals['_CONNECTRESPONSE']._serialized_end=810
-  _globals['_HELLO']._serialized_start=813
-  _globals['_HELLO']._serialized_end=963
-  _globals['_WELCOME']._serialized_start=966
-  _globals['_WELCOME']._serialized_end=1139
-  _globals['_STREAMREPORT']._serialized_start=1142
-  _globals['_STREAMREPORT']._serialized_end=1378
-  _globals['_HEARTBEAT']._serialized_start=1380
-  _globals['_HEARTBEAT']._serialized_end=1475
-  _globals['_STREAMEVENT']._serialized_start=1478
-  _globals['_STREAMEVENT']._serialized_end=1622
-  _globals['_ASSIGNMENTACK']._serialized_start=1624
-  _globals['_ASSIGNMENTACK']._serialized_end=1656
-  _globals['_ASSIGNMENTNACK']._serialized_start=1658
-  _globals['_ASSIGNMENTNACK']._serialized_end=1706
-  _globals['_PING']._serialized_start=1708
-  _globals['_PING']._serialized_end=1729
-  _globals['_DRAIN']._serialized_start=1731
-  _globals['_DRAIN']._serialized_end=1754
-  _globals['_EVENTACK']._serialized_start=1756
-  _globals['_EVENTACK']._serialized_end=1785
-  _globals['_ASSIGNEDCAMERA']._serialized_start=1788
-  _globals['_ASSIGNEDCAMERA']._serialized_end=1938
-  _globals['_ASSIGNMENT']._serialized_start=1940
-  _globals['_ASSIGNMENT']._serialized_end=2015
-  _globals['_CHECKSTREAMKEYREQUEST']._serialized_start=2017
-  _globals['_CHECKSTREAMKEYREQUEST']._serialized_end=2084
-  _globals['_CHECKSTREAMKEYRESPONSE']._serialized_start=2086
-  _globals['_CHECKSTREAMKEYRESPONSE']._serialized_end=2162
-  _globals['_AGENTSERVICE']._serialized_start=2268
-  _globals['_AGENTSERVICE']._serialized_end=2532
+  _globals['_ASSIGNEDINGEST']._serialized_start=2790
+  _globals['_ASSIGNEDINGEST']._serialized_end=2891
+  _globals['_SEGMENTEVENTTYPE']._serialized_start=2894
+  _globals['_SEGMENTEVENTTYPE']._serialized_end=3041
+  _globals['_REGISTERNODEREQUEST']._serialized_start=184
+  _globals['_REGISTERNODEREQUEST']._serialized_end=239
+  _globals['_REGISTERNODERESPONSE']._serialized_start=241
+  _globals['_REGISTERNODERESPONSE']._serialized_end=300
+  _globals['_CONNECTREQUEST']._serialized_start=303
+  _globals['_CONNECTREQUEST']._serialized_end=713
+  _globals['_CONNECTRESPONSE']._serialized_start=716
+  _globals['_CONNECTRESPONSE']._serialized_end=1001
+  _globals['_HELLO']._serialized_start=1004
+  _globals['_HELLO']._serialized_end=1154
+  _globals['_WELCOME']._serialized_start=1157
+  _globals['_WELCOME']._serialized_end=1330
+  _globals['_STREAMREPORT']._serialized_start=1333
+  _globals['_STREAMREPORT']._serialized_end=1569
+  _globals['_HEARTBEAT']._serialized_start=1571
+  _globals['_HEARTBEAT']._serialized_end=1666
+  _globals['_STREAMEVENT']._serialized_start=1669
+  _globals['_STREAMEVENT']._serialized_end=1813
+  _globals['_ASSIGNMENTACK']._serialized_start=1815
+  _globals['_ASSIGNMENTACK']._serialized_end=1847
+  _globals['_ASSIGNMENTNACK']._serialized_start=1849
+  _globals['_ASSIGNMENTNACK']._serialized_end=1897
+  _globals['_PING']._serialized_start=1899
+  _globals['_PING']._serialized_end=1920
+  _globals['_DRAIN']._serialized_start=1922
+  _globals['_DRAIN']._serialized_end=1945
+  _globals['_EVENTACK']._serialized_start=1947
+  _globals['_EVENTACK']._serialized_end=1976
+  _globals['_ASSIGNEDCAMERA']._serialized_start=1979
+  _globals['_ASSIGNEDCAMERA']._serialized_end=2267
+  _globals['_ASSIGNMENT']._serialized_start=2269
+  _globals['_ASSIGNMENT']._serialized_end=2344
+  _globals['_CHECKSTREAMKEYREQUEST']._serialized_start=2346
+  _globals['_CHECKSTREAMKEYREQUEST']._serialized_end=2413
+  _globals['_CHECKSTREAMKEYRESPONSE']._serialized_start=2415
+  _globals['_CHECKSTREAMKEYRESPONSE']._serialized_end=2491
+  _globals['_SEGMENTEVENT']._serialized_start=2493
+  _globals['_SEGMENTEVENT']._serialized_end=2609
+  _globals['_RECORDEREVENT']._serialized_start=2612
+  _globals['_RECORDEREVENT']._serialized_end=2747
+  _globals['_DELETESEGMENTS']._serialized_start=2749
+  _globals['_DELETESEGMENTS']._serialized_end=2788
+  _globals['_AGENTSERVICE']._serialized_start=3044
+  _globals['_AGENTSERVICE']._serialized_end=3308
 # @@protoc_insertion_point(module_scope)

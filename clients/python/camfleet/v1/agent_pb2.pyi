@@ -1,6 +1,7 @@
 import datetime
 
 from camfleet.v1 import node_pb2 as _node_pb2
+from camfleet.v1 import recording_pb2 as _recording_pb2
 from camfleet.v1 import stream_pb2 as _stream_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -18,9 +19,20 @@ class AssignedIngest(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ASSIGNED_INGEST_UNSPECIFIED: _ClassVar[AssignedIngest]
     ASSIGNED_INGEST_PUSH: _ClassVar[AssignedIngest]
     ASSIGNED_INGEST_PULL: _ClassVar[AssignedIngest]
+
+class SegmentEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEGMENT_EVENT_TYPE_UNSPECIFIED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_CLOSED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_MOVED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_DELETED: _ClassVar[SegmentEventType]
 ASSIGNED_INGEST_UNSPECIFIED: AssignedIngest
 ASSIGNED_INGEST_PUSH: AssignedIngest
 ASSIGNED_INGEST_PULL: AssignedIngest
+SEGMENT_EVENT_TYPE_UNSPECIFIED: SegmentEventType
+SEGMENT_EVENT_TYPE_CLOSED: SegmentEventType
+SEGMENT_EVENT_TYPE_MOVED: SegmentEventType
+SEGMENT_EVENT_TYPE_DELETED: SegmentEventType
 
 class RegisterNodeRequest(_message.Message):
     __slots__ = ("join_token", "name")
@@ -39,7 +51,7 @@ class RegisterNodeResponse(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
 
 class ConnectRequest(_message.Message):
-    __slots__ = ("event_id", "time", "hello", "heartbeat", "stream_event", "ack", "nack")
+    __slots__ = ("event_id", "time", "hello", "heartbeat", "stream_event", "ack", "nack", "segment_event", "recorder_event")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +59,8 @@ class ConnectRequest(_message.Message):
     STREAM_EVENT_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     NACK_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_EVENT_FIELD_NUMBER: _ClassVar[int]
+    RECORDER_EVENT_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     time: _timestamp_pb2.Timestamp
     hello: Hello
@@ -54,21 +68,25 @@ class ConnectRequest(_message.Message):
     stream_event: StreamEvent
     ack: AssignmentAck
     nack: AssignmentNack
-    def __init__(self, event_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., stream_event: _Optional[_Union[StreamEvent, _Mapping]] = ..., ack: _Optional[_Union[AssignmentAck, _Mapping]] = ..., nack: _Optional[_Union[AssignmentNack, _Mapping]] = ...) -> None: ...
+    segment_event: SegmentEvent
+    recorder_event: RecorderEvent
+    def __init__(self, event_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., stream_event: _Optional[_Union[StreamEvent, _Mapping]] = ..., ack: _Optional[_Union[AssignmentAck, _Mapping]] = ..., nack: _Optional[_Union[AssignmentNack, _Mapping]] = ..., segment_event: _Optional[_Union[SegmentEvent, _Mapping]] = ..., recorder_event: _Optional[_Union[RecorderEvent, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ("welcome", "assignment", "drain", "ping", "event_ack")
+    __slots__ = ("welcome", "assignment", "drain", "ping", "event_ack", "delete_segments")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     EVENT_ACK_FIELD_NUMBER: _ClassVar[int]
+    DELETE_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     assignment: Assignment
     drain: Drain
     ping: Ping
     event_ack: EventAck
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., event_ack: _Optional[_Union[EventAck, _Mapping]] = ...) -> None: ...
+    delete_segments: DeleteSegments
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., event_ack: _Optional[_Union[EventAck, _Mapping]] = ..., delete_segments: _Optional[_Union[DeleteSegments, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("version", "capacity", "rtmp_url", "http_url", "streams", "assignment_version")
@@ -179,20 +197,26 @@ class EventAck(_message.Message):
     def __init__(self, event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AssignedCamera(_message.Message):
-    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record")
+    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record", "record_profile", "retention_max_age", "retention_max_bytes")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INGEST_FIELD_NUMBER: _ClassVar[int]
     STREAM_KEY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URL_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
+    RECORD_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     name: str
     ingest: AssignedIngest
     stream_key: str
     source_url: str
     record: bool
-    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ...) -> None: ...
+    record_profile: _recording_pb2.RecordingProfile
+    retention_max_age: _duration_pb2.Duration
+    retention_max_bytes: int
+    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
     __slots__ = ("version", "cameras")
@@ -219,3 +243,31 @@ class CheckStreamKeyResponse(_message.Message):
     camera_id: str
     reason: str
     def __init__(self, allowed: _Optional[bool] = ..., camera_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SegmentEvent(_message.Message):
+    __slots__ = ("type", "segment", "reason")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    type: SegmentEventType
+    segment: _recording_pb2.Recording
+    reason: str
+    def __init__(self, type: _Optional[_Union[SegmentEventType, str]] = ..., segment: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RecorderEvent(_message.Message):
+    __slots__ = ("camera_id", "state", "message", "gap")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    state: _recording_pb2.RecordingState
+    message: str
+    gap: _recording_pb2.RecordingGap
+    def __init__(self, camera_id: _Optional[str] = ..., state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., message: _Optional[str] = ..., gap: _Optional[_Union[_recording_pb2.RecordingGap, _Mapping]] = ...) -> None: ...
+
+class DeleteSegments(_message.Message):
+    __slots__ = ("recording_ids",)
+    RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
+    recording_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from camfleet.v1 import recording_pb2 as camfleet_dot_v1_dot_recording__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61mfleet/v1/camera.proto\x12\x0b\x63\x61mfleet.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x04\n\x06\x43\x61mera\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.camfleet.v1.CameraStatus\x12\x15\n\rstatus_reason\x18\x06 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x19\n\x11recording_enabled\x18\x08 \x01(\x08\x12,\n\x0bingest_mode\x18\t \x01(\x0e\x32\x17.camfleet.v1.IngestMode\x12\x12\n\nsource_url\x18\n \x01(\t\x12\x12\n\nstream_key\x18\x0b \x01(\t\x12/\n\x06labels\x18\x0c \x03(\x0b\x32\x1f.camfleet.v1.Camera.LabelsEntry\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12status_change_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07node_id\x18\x10 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\t\n\x07_active\":\n\x13\x43reateCameraRequest\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\";\n\x14\x43reateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"\x1e\n\x10GetCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x11GetCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"m\n\x12ListCamerasRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\"z\n\x13ListCamerasResponse\x12$\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x13.camfleet.v1.Camera\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x10\n\x08revision\x18\x04 \x01(\x03\"k\n\x13UpdateCameraRequest\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x14UpdateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"!\n\x13\x44\x65leteCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteCameraResponse\"$\n\x16RotateStreamKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x17RotateStreamKeyResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"#\n\x15\x41\x63tivateCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x16\x41\x63tivateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"%\n\x17\x44\x65\x61\x63tivateCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x18\x44\x65\x61\x63tivateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"#\n\x15StartRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x16StartRecordingResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"\"\n\x14StopRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x15StopRecordingResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"R\n\x18\x42\x61tchCameraActionRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.camfleet.v1.CameraAction\"Y\n\x19\x42\x61tchCameraActionResponse\x12$\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x13.camfleet.v1.Camera\x12\x16\n\x0e\x61\x66\x66\x65\x63ted_count\x18\x02 \x01(\x05\"\"\n\x14GetStreamUrlsRequest\x12\n\n\x02id\x18\x01 \x01(\t\"|\n\x15GetStreamUrlsResponse\x12\x18\n\x10rtmp_publish_url\x18\x01 \x01(\t\x12\x18\n\x10hls_playback_url\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x99\x01\n\x0c\x43\x61meraStatus\x12\x1d\n\x19\x43\x41MERA_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41MERA_STATUS_OFFLINE\x10\x01\x12\x1c\n\x18\x43\x41MERA_STATUS_CONNECTING\x10\x02\x12\x18\n\x14\x43\x41MERA_STATUS_ONLINE\x10\x03\x12\x17\n\x13\x43\x41MERA_STATUS_ERROR\x10\x04*U\n\nIngestMode\x12\x1b\n\x17INGEST_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10INGEST_MODE_PUSH\x10\x01\x12\x14\n\x10INGEST_MODE_PULL\x10\x02*\xeb\x01\n\x0c\x43\x61meraAction\x12\x1d\n\x19\x43\x41MERA_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41MERA_ACTION_ACTIVATE\x10\x01\x12\x1c\n\x18\x43\x41MERA_ACTION_DEACTIVATE\x10\x02\x12!\n\x1d\x43\x41MERA_ACTION_START_RECORDING\x10\x03\x12 \n\x1c\x43\x41MERA_ACTION_STOP_RECORDING\x10\x04\x12\x18\n\x14\x43\x41MERA_ACTION_DELETE\x10\x05\x12#\n\x1f\x43\x41MERA_ACTION_ROTATE_STREAM_KEY\x10\x06\x32\xb5\x08\n\rCameraService\x12S\n\x0c\x43reateCamera\x12 .camfleet.v1.CreateCameraRequest\x1a!.camfleet.v1.CreateCameraResponse\x12J\n\tGetCamera\x12\x1d.camfleet.v1.GetCameraRequest\x1a\x1e.camfleet.v1.GetCameraResponse\x12P\n\x0bListCameras\x12\x1f.camfleet.v1.ListCamerasRequest\x1a .camfleet.v1.ListCamerasResponse\x12S\n\x0cUpdateCamera\x12 .camfleet.v1.UpdateCameraRequest\x1a!.camfleet.v1.UpdateCameraResponse\x12S\n\x0c\x44\x65leteCamera\x12 .camfleet.v1.DeleteCameraRequest\x1a!.camfleet.v1.DeleteCameraResponse\x12\\\n\x0fRotateStreamKey\x12#.camfleet.v1.RotateStreamKeyRequest\x1a$.camfleet.v1.RotateStreamKeyResponse\x12Y\n\x0e\x41\x63tivateCamera\x12\".camfleet.v1.ActivateCameraRequest\x1a#.camfleet.v1.ActivateCameraResponse\x12_\n\x10\x44\x65\x61\x63tivateCamera\x12$.camfleet.v1.DeactivateCameraRequest\x1a%.camfleet.v1.DeactivateCameraResponse\x12Y\n\x0eStartRecording\x12\".camfleet.v1.StartRecordingRequest\x1a#.camfleet.v1.StartRecordingResponse\x12V\n\rStopRecording\x12!.camfleet.v1.StopRecordingRequest\x1a\".camfleet.v1.StopRecordingResponse\x12\x62\n\x11\x42\x61tchCameraAction\x12%.camfleet.v1.BatchCameraActionRequest\x1a&.camfleet.v1.BatchCameraActionResponse\x12V\n\rGetStreamUrls\x12!.camfleet.v1.GetStreamUrlsRequest\x1a\".camfleet.v1.GetStreamUrlsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61mfleet/v1/camera.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1b\x63\x61mfleet/v1/recording.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x06\n\x06\x43\x61mera\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.camfleet.v1.CameraStatus\x12\x15\n\rstatus_reason\x18\x06 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x19\n\x11recording_enabled\x18\x08 \x01(\x08\x12,\n\x0bingest_mode\x18\t \x01(\x0e\x32\x17.camfleet.v1.IngestMode\x12\x12\n\nsource_url\x18\n \x01(\t\x12\x12\n\nstream_key\x18\x0b \x01(\t\x12/\n\x06labels\x18\x0c \x03(\x0b\x32\x1f.camfleet.v1.Camera.LabelsEntry\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12status_change_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07node_id\x18\x10 \x01(\t\x12\x34\n\x0frecording_state\x18\x11 \x01(\x0e\x32\x1b.camfleet.v1.RecordingState\x12\x1e\n\x16recording_state_reason\x18\x12 \x01(\t\x12\x38\n\x11recording_profile\x18\x13 \x01(\x0e\x32\x1d.camfleet.v1.RecordingProfile\x12\x34\n\x11retention_max_age\x18\x14 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13retention_max_bytes\x18\x15 \x01(\x03\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\t\n\x07_active\":\n\x13\x43reateCameraRequest\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\";\n\x14\x43reateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"\x1e\n\x10GetCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x11GetCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"m\n\x12ListCamerasRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\x0e\n\x06search\x18\x05 \x01(\t\"z\n\x13ListCamerasResponse\x12$\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x13.camfleet.v1.Camera\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x10\n\x08revision\x18\x04 \x01(\x03\"k\n\x13UpdateCameraRequest\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x14UpdateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"!\n\x13\x44\x65leteCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteCameraResponse\"$\n\x16RotateStreamKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x17RotateStreamKeyResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"#\n\x15\x41\x63tivateCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x16\x41\x63tivateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"%\n\x17\x44\x65\x61\x63tivateCameraRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x18\x44\x65\x61\x63tivateCameraResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"#\n\x15StartRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x16StartRecordingResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"\"\n\x14StopRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x15StopRecordingResponse\x12#\n\x06\x63\x61mera\x18\x01 \x01(\x0b\x32\x13.camfleet.v1.Camera\"R\n\x18\x42\x61tchCameraActionRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.camfleet.v1.CameraAction\"Y\n\x19\x42\x61tchCameraActionResponse\x12$\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x13.camfleet.v1.Camera\x12\x16\n\x0e\x61\x66\x66\x65\x63ted_count\x18\x02 \x01(\x05\"\"\n\x14GetStreamUrlsRequest\x12\n\n\x02id\x18\x01 \x01(\t\"|\n\x15GetStreamUrlsResponse\x12\x18\n\x10rtmp_publish_url\x18\x01 \x01(\t\x12\x18\n\x10hls_playback_url\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x99\x01\n\x0c\x43\x61meraStatus\x12\x1d\n\x19\x43\x41MERA_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41MERA_STATUS_OFFLINE\x10\x01\x12\x1c\n\x18\x43\x41MERA_STATUS_CONNECTING\x10\x02\x12\x18\n\x14\x43\x41MERA_STATUS_ONLINE\x10\x03\x12\x17\n\x13\x43\x41MERA_STATUS_ERROR\x10\x04*U\n\nIngestMode\x12\x1b\n\x17INGEST_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10INGEST_MODE_PUSH\x10\x01\x12\x14\n\x10INGEST_MODE_PULL\x10\x02*\xeb\x01\n\x0c\x43\x61meraAction\x12\x1d\n\x19\x43\x41MERA_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41MERA_ACTION_ACTIVATE\x10\x01\x12\x1c\n\x18\x43\x41MERA_ACTION_DEACTIVATE\x10\x02\x12!\n\x1d\x43\x41MERA_ACTION_START_RECORDING\x10\x03\x12 \n\x1c\x43\x41MERA_ACTION_STOP_RECORDING\x10\x04\x12\x18\n\x14\x43\x41MERA_ACTION_DELETE\x10\x05\x12#\n\x1f\x43\x41MERA_ACTION_ROTATE_STREAM_KEY\x10\x06\x32\xb5\x08\n\rCameraService\x12S\n\x0c\x43reateCamera\x12 .camfleet.v1.CreateCameraRequest\x1a!.camfleet.v1.CreateCameraResponse\x12J\n\tGetCamera\x12\x1d.camfleet.v1.GetCameraRequest\x1a\x1e.camfleet.v1.GetCameraResponse\x12P\n\x0bListCameras\x12\x1f.camfleet.v1.ListCamerasRequest\x1a .camfleet.v1.ListCamerasResponse\x12S\n\x0cUpdateCamera\x12 .camfleet.v1.UpdateCameraRequest\x1a!.camfleet.v1.UpdateCameraResponse\x12S\n\x0c\x44\x65leteCamera\x12 .camfleet.v1.DeleteCameraRequest\x1a!.camfleet.v1.DeleteCameraResponse\x12\\\n\x0fRotateStreamKey\x12#.camfleet.v1.RotateStreamKeyRequest\x1a$.camfleet.v1.RotateStreamKeyResponse\x12Y\n\x0e\x41\x63tivateCamera\x12\".camfleet.v1.ActivateCameraRequest\x1a#.camfleet.v1.ActivateCameraResponse\x12_\n\x10\x44\x65\x61\x63tivateCamera\x12$.camfleet.v1.DeactivateCameraRequest\x1a%.camfleet.v1.DeactivateCameraResponse\x12Y\n\x0eStartRecording\x12\".camfleet.v1.StartRecordingRequest\x1a#.camfleet.v1.StartRecordingResponse\x12V\n\rStopRecording\x12!.camfleet.v1.StopRecordingRequest\x1a\".camfleet.v1.StopRecordingResponse\x12\x62\n\x11\x42\x61tchCameraAction\x12%.camfleet.v1.BatchCameraActionRequest\x1a&.camfleet.v1.BatchCameraActionResponse\x12V\n\rGetStreamUrls\x12!.camfleet.v1.GetStreamUrlsRequest\x1a\".camfleet.v1.GetStreamUrlsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,64 +37,64 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CAMERA_LABELSENTRY']._loaded_options = None
   _globals['_CAMERA_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_CAMERASTATUS']._serialized_start=2179
-  _globals['_CAMERASTATUS']._serialized_end=2332
-  _globals['_INGESTMODE']._serialized_start=2334
-  _globals['_INGESTMODE']._serialized_end=2419
-  _globals['_CAMERAACTION']._serialized_start=2422
-  _globals['_CAMERAACTION']._serialized_end=2657
-  _globals['_CAMERA']._serialized_start=109
-  _globals['_CAMERA']._serialized_end=660
-  _globals['_CAMERA_LABELSENTRY']._serialized_start=604
-  _globals['_CAMERA_LABELSENTRY']._serialized_end=649
-  _globals['_CREATECAMERAREQUEST']._serialized_start=662
-  _globals['_CREATECAMERAREQUEST']._serialized_end=720
-  _globals['_CREATECAMERARESPONSE']._serialized_start=722
-  _globals['_CREATECAMERARESPONSE']._serialized_end=781
-  _globals['_GETCAMERAREQUEST']._serialized_start=783
-  _globals['_GETCAMERAREQUEST']._serialized_end=813
-  _globals['_GETCAMERARESPONSE']._serialized_start=815
-  _globals['_GETCAMERARESPONSE']._serialized_end=871
-  _globals['_LISTCAMERASREQUEST']._serialized_start=873
-  _globals['_LISTCAMERASREQUEST']._serialized_end=982
-  _globals['_LISTCAMERASRESPONSE']._serialized_start=984
-  _globals['_LISTCAMERASRESPONSE']._serialized_end=1106
-  _globals['_UPDATECAMERAREQUEST']._serialized_start=1108
-  _globals['_UPDATECAMERAREQUEST']._serialized_end=1215
-  _globals['_UPDATECAMERARESPONSE']._serialized_start=1217
-  _globals['_UPDATECAMERARESPONSE']._serialized_end=1276
-  _globals['_DELETECAMERAREQUEST']._serialized_start=1278
-  _globals['_DELETECAMERAREQUEST']._serialized_end=1311
-  _globals['_DELETECAMERARESPONSE']._serialized_start=1313
-  _globals['_DELETECAMERARESPONSE']._serialized_end=1335
-  _globals['_ROTATESTREAMKEYREQUEST']._serialized_start=1337
-  _globals['_ROTATESTREAMKEYREQUEST']._serialized_end=1373
-  _globals['_ROTATESTREAMKEYRESPONSE']._serialized_start=1375
-  _globals['_ROTATESTREAMKEYRESPONSE']._serialized_end=1437
-  _globals['_ACTIVATECAMERAREQUEST']._serialized_start=1439
-  _globals['_ACTIVATECAMERAREQUEST']._serialized_end=1474
-  _globals['_ACTIVATECAMERARESPONSE']._serialized_start=1476
-  _globals['_ACTIVATECAMERARESPONSE']._serialized_end=1537
-  _globals['_DEACTIVATECAMERAREQUEST']._serialized_start=1539
-  _globals['_DEACTIVATECAMERAREQUEST']._serialized_end=1576
-  _globals['_DEACTIVATECAMERARESPONSE']._serialized_start=1578
-  _globals['_DEACTIVATECAMERARESPONSE']._serialized_end=1641
-  _globals['_STARTRECORDINGREQUEST']._serialized_start=1643
-  _globals['_STARTRECORDINGREQUEST']._serialized_end=1678
-  _globals['_STARTRECORDINGRESPONSE']._serialized_start=1680
-  _globals['_STARTRECORDINGRESPONSE']._serialized_end=1741
-  _globals['_STOPRECORDINGREQUEST']._serialized_start=1743
-  _globals['_STOPRECORDINGREQUEST']._serialized_end=1777
-  _globals['_STOPRECORDINGRESPONSE']._serialized_start=1779
-  _globals['_STOPRECORDINGRESPONSE']._serialized_end=1839
-  _globals['_BATCHCAMERAACTIONREQUEST']._serialized_start=1841
-  _globals['_BATCHCAMERAACTIONREQUEST']._serialized_end=1923
-  _globals['_BATCHCAMERAACTIONRESPONSE']._serialized_start=1925
-  _globals['_BATCHCAMERAACTIONRESPONSE']._serialized_end=2014
-  _globals['_GETSTREAMURLSREQUEST']._serialized_start=2016
-  _globals['_GETSTREAMURLSREQUEST']._serialized_end=2050
-  _globals['_GETSTREAMURLSRESPONSE']._serialized_start=2052
-  _globals['_GETSTREAMURLSRESPONSE']._serialized_end=2176
-  _globals['_CAMERASERVICE']._serialized_start=2660
-  _globals['_CAMERASERVICE']._serialized_end=3737
+  _globals['_CAMERASTATUS']._serialized_start=2467
+  _globals['_CAMERASTATUS']._serialized_end=2620
+  _globals['_INGESTMODE']._serialized_start=2622
+  _globals['_INGESTMODE']._serialized_end=2707
+  _globals['_CAMERAACTION']._serialized_start=2710
+  _globals['_CAMERAACTION']._serialized_end=2945
+  _globals['_CAMERA']._serialized_start=170
+  _globals['_CAMERA']._serialized_end=948
+  _globals['_CAMERA_LABELSENTRY']._serialized_start=892
+  _globals['_CAMERA_LABELSENTRY']._serialized_end=937
+  _globals['_CREATECAMERAREQUEST']._serialized_start=950
+  _globals['_CREATECAMERAREQUEST']._serialized_end=1008
+  _globals['_CREATECAMERARESPONSE']._serialized_start=1010
+  _globals['_CREATECAMERARESPONSE']._serialized_end=1069
+  _globals['_GETCAMERAREQUEST']._serialized_start=1071
+  _globals['_GETCAMERAREQUEST']._serialized_end=1101
+  _globals['_GETCAMERARESPONSE']._serialized_start=1103
+  _globals['_GETCAMERARESPONSE']._serialized_end=1159
+  _globals['_LISTCAMERASREQUEST']._serialized_start=1161
+  _globals['_LISTCAMERASREQUEST']._serialized_end=1270
+  _globals['_LISTCAMERASRESPONSE']._serialized_start=1272
+  _globals['_LISTCAMERASRESPONSE']._serialized_end=1394
+  _globals['_UPDATECAMERAREQUEST']._serialized_start=1396
+  _globals['_UPDATECAMERAREQUEST']._serialized_end=1503
+  _globals['_UPDATECAMERARESPONSE']._serialized_start=1505
+  _globals['_UPDATECAMERARESPONSE']._serialized_end=1564
+  _globals['_DELETECAMERAREQUEST']._serialized_start=1566
+  _globals['_DELETECAMERAREQUEST']._serialized_end=1599
+  _globals['_DELETECAMERARESPONSE']._serialized_start=1601
+  _globals['_DELETECAMERARESPONSE']._serialized_end=1623
+  _globals['_ROTATESTREAMKEYREQUEST']._serialized_start=1625
+  _globals['_ROTATESTREAMKEYREQUEST']._serialized_end=1661
+  _globals['_ROTATESTREAMKEYRESPONSE']._serialized_start=1663
+  _globals['_ROTATESTREAMKEYRESPONSE']._serialized_end=1725
+  _globals['_ACTIVATECAMERAREQUEST']._serialized_start=1727
+  _globals['_ACTIVATECAMERAREQUEST']._serialized_end=1762
+  _globals['_ACTIVATECAMERARESPONSE']._serialized_start=1764
+  _globals['_ACTIVATECAMERARESPONSE']._serialized_end=1825
+  _globals['_DEACTIVATECAMERAREQUEST']._serialized_start=1827
+  _globals['_DEACTIVATECAMERAREQUEST']._serialized_end=1864
+  _globals['_DEACTIVATECAMERARESPONSE']._serialized_start=1866
+  _globals['_DEACTIVATECAMERARESPONSE']._serialized_end=1929
+  _globals['_STARTRECORDINGREQUEST']._serialized_start=1931
+  _globals['_STARTRECORDINGREQUEST']._serialized_end=1966
+  _globals['_STARTRECORDINGRESPONSE']._serialized_start=1968
+  _globals['_STARTRECORDINGRESPONSE']._serialized_end=2029
+  _globals['_STOPRECORDINGREQUEST']._serialized_start=2031
+  _globals['_STOPRECORDINGREQUEST']._serialized_end=2065
+  _globals['_STOPRECORDINGRESPONSE']._serialized_start=2067
+  _globals['_STOPRECORDINGRESPONSE']._serialized_end=2127
+  _globals['_BATCHCAMERAACTIONREQUEST']._serialized_start=2129
+  _globals['_BATCHCAMERAACTIONREQUEST']._serialized_end=2211
+  _globals['_BATCHCAMERAACTIONRESPONSE']._serialized_start=2213
+  _globals['_BATCHCAMERAACTIONRESPONSE']._serialized_end=2302
+  _globals['_GETSTREAMURLSREQUEST']._serialized_start=2304
+  _globals['_GETSTREAMURLSREQUEST']._serialized_end=2338
+  _globals['_GETSTREAMURLSRESPONSE']._serialized_start=2340
+  _globals['_GETSTREAMURLSRESPONSE']._serialized_end=2464
+  _globals['_CAMERASERVICE']._serialized_start=2948
+  _globals['_CAMERASERVICE']._serialized_end=4025
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 import datetime
 
+from camfleet.v1 import recording_pb2 as _recording_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -51,7 +53,7 @@ CAMERA_ACTION_DELETE: CameraAction
 CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction
 
 class Camera(_message.Message):
-    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id")
+    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id", "recording_state", "recording_state_reason", "recording_profile", "retention_max_age", "retention_max_bytes")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +77,11 @@ class Camera(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     STATUS_CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_STATE_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -91,7 +98,12 @@ class Camera(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     status_change_time: _timestamp_pb2.Timestamp
     node_id: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ...) -> None: ...
+    recording_state: _recording_pb2.RecordingState
+    recording_state_reason: str
+    recording_profile: _recording_pb2.RecordingProfile
+    retention_max_age: _duration_pb2.Duration
+    retention_max_bytes: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ..., recording_state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., recording_state_reason: _Optional[str] = ..., recording_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ...) -> None: ...
 
 class CreateCameraRequest(_message.Message):
     __slots__ = ("camera",)

@@ -2,6 +2,7 @@ import datetime
 
 from camfleet.v1 import camera_pb2 as _camera_pb2
 from camfleet.v1 import node_pb2 as _node_pb2
+from camfleet.v1 import recording_pb2 as _recording_pb2
 from camfleet.v1 import stream_pb2 as _stream_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -25,6 +26,8 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_NODE_DELETED: _ClassVar[EventType]
     EVENT_TYPE_STREAM_UPDATED: _ClassVar[EventType]
     EVENT_TYPE_BOOKMARK: _ClassVar[EventType]
+    EVENT_TYPE_RECORDING_STATE_CHANGED: _ClassVar[EventType]
+    EVENT_TYPE_RECORDING_ADDED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_CAMERA_CREATED: EventType
 EVENT_TYPE_CAMERA_UPDATED: EventType
@@ -36,9 +39,11 @@ EVENT_TYPE_NODE_UPDATED: EventType
 EVENT_TYPE_NODE_DELETED: EventType
 EVENT_TYPE_STREAM_UPDATED: EventType
 EVENT_TYPE_BOOKMARK: EventType
+EVENT_TYPE_RECORDING_STATE_CHANGED: EventType
+EVENT_TYPE_RECORDING_ADDED: EventType
 
 class Event(_message.Message):
-    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream")
+    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream", "recording")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +52,7 @@ class Event(_message.Message):
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: EventType
     time: _timestamp_pb2.Timestamp
@@ -55,7 +61,8 @@ class Event(_message.Message):
     camera: _camera_pb2.Camera
     node: _node_pb2.Node
     stream: _stream_pb2.StreamStatus
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ...) -> None: ...
+    recording: _recording_pb2.Recording
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ..., recording: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("after_revision", "filter")

@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { HostMetrics } from "./node_pb.js";
 import { file_camfleet_v1_node } from "./node_pb.js";
+import type { Recording, RecordingGap, RecordingProfile, RecordingState } from "./recording_pb.js";
+import { file_camfleet_v1_recording } from "./recording_pb.js";
 import type { StreamEventType } from "./stream_pb.js";
 import { file_camfleet_v1_stream } from "./stream_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/agent.proto.
  */
 export const file_camfleet_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEiNwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEgwKBG5hbWUYAiABKAkiOwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRISCgpjcmVkZW50aWFsGAIgASgJIrACCg5Db25uZWN0UmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVoZWxsbxgKIAEoCzISLmNhbWZsZWV0LnYxLkhlbGxvSAASKwoJaGVhcnRiZWF0GAsgASgLMhYuY2FtZmxlZXQudjEuSGVhcnRiZWF0SAASMAoMc3RyZWFtX2V2ZW50GAwgASgLMhguY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRIABIpCgNhY2sYDSABKAsyGi5jYW1mbGVldC52MS5Bc3NpZ25tZW50QWNrSAASKwoEbmFjaxgOIAEoCzIbLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnROYWNrSABCBgoEYm9keSLlAQoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYCiABKAsyFC5jYW1mbGVldC52MS5XZWxjb21lSAASLQoKYXNzaWdubWVudBgLIAEoCzIXLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnRIABIjCgVkcmFpbhgMIAEoCzISLmNhbWZsZWV0LnYxLkRyYWluSAASIQoEcGluZxgNIAEoCzIRLmNhbWZsZWV0LnYxLlBpbmdIABIqCglldmVudF9hY2sYDiABKAsyFS5jYW1mbGVldC52MS5FdmVudEFja0gAQgYKBGJvZHkilgEKBUhlbGxvEg8KB3ZlcnNpb24YASABKAkSEAoIY2FwYWNpdHkYAiABKAUSEAoIcnRtcF91cmwYAyABKAkSEAoIaHR0cF91cmwYBCABKAkSKgoHc3RyZWFtcxgFIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydBIaChJhc3NpZ25tZW50X3ZlcnNpb24YBiABKAMirQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcGxheWJhY2tfc2VjcmV0GAMgASgJEg8KB25vZGVfaWQYBCABKAkSLQoKbG9zdF9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLsAQoMU3RyZWFtUmVwb3J0EhEKCWNhbWVyYV9pZBgBIAEoCRITCgtiaXRyYXRlX2JwcxgCIAEoAxILCgNmcHMYAyABKAESDQoFd2lkdGgYBCABKAUSDgoGaGVpZ2h0GAUgASgFEhMKC3ZpZGVvX2NvZGVjGAYgASgJEhMKC2F1ZGlvX2NvZGVjGAcgASgJEg8KB2NsaWVudHMYCCABKAUSNgoScHVibGlzaF9zdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZWRpYV9mbG93aW5nGAogASgIIl8KCUhlYXJ0YmVhdBImCgRob3N0GAEgASgLMhguY2FtZmxlZXQudjEuSG9zdE1ldHJpY3MSKgoHc3RyZWFtcxgCIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydCKQAQoLU3RyZWFtRXZlbnQSKgoEdHlwZRgBIAEoDjIcLmNhbWZsZWV0LnYxLlN0cmVhbUV2ZW50VHlwZRIRCgljYW1lcmFfaWQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgEIAEoCRIZChFzdHJlYW1fa2V5X3ByZWZpeBgFIAEoCSIgCg1Bc3NpZ25tZW50QWNrEg8KB3ZlcnNpb24YASABKAMiMAoOQXNzaWdubWVudE5hY2sSDwoHdmVyc2lvbhgBIAEoAxINCgVlcnJvchgCIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgDIhcKBURyYWluEg4KBnJlYXNvbhgBIAEoCSIdCghFdmVudEFjaxIRCglldmVudF9pZHMYASADKAkilgEKDkFzc2lnbmVkQ2FtZXJhEhEKCWNhbWVyYV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKBmluZ2VzdBgDIAEoDjIbLmNhbWZsZWV0LnYxLkFzc2lnbmVkSW5nZXN0EhIKCnN0cmVhbV9rZXkYBCABKAkSEgoKc291cmNlX3VybBgFIAEoCRIOCgZyZWNvcmQYBiABKAgiSwoKQXNzaWdubWVudBIPCgd2ZXJzaW9uGAEgASgDEiwKB2NhbWVyYXMYAiADKAsyGy5jYW1mbGVldC52MS5Bc3NpZ25lZENhbWVyYSJDChVDaGVja1N0cmVhbUtleVJlcXVlc3QSEgoKc3RyZWFtX2tleRgBIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgCIAEoCSJMChZDaGVja1N0cmVhbUtleVJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSEQoJY2FtZXJhX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSplCg5Bc3NpZ25lZEluZ2VzdBIfChtBU1NJR05FRF9JTkdFU1RfVU5TUEVDSUZJRUQQABIYChRBU1NJR05FRF9JTkdFU1RfUFVTSBABEhgKFEFTU0lHTkVEX0lOR0VTVF9QVUxMEAIyiAIKDEFnZW50U2VydmljZRJTCgxSZWdpc3Rlck5vZGUSIC5jYW1mbGVldC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0GiEuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USSAoHQ29ubmVjdBIbLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXF1ZXN0GhwuY2FtZmxlZXQudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJZCg5DaGVja1N0cmVhbUtleRIiLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVxdWVzdBojLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVzcG9uc2ViBnByb3RvMw", [file_camfleet_v1_node, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEiNwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEgwKBG5hbWUYAiABKAkiOwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRISCgpjcmVkZW50aWFsGAIgASgJIpoDCg5Db25uZWN0UmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVoZWxsbxgKIAEoCzISLmNhbWZsZWV0LnYxLkhlbGxvSAASKwoJaGVhcnRiZWF0GAsgASgLMhYuY2FtZmxlZXQudjEuSGVhcnRiZWF0SAASMAoMc3RyZWFtX2V2ZW50GAwgASgLMhguY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRIABIpCgNhY2sYDSABKAsyGi5jYW1mbGVldC52MS5Bc3NpZ25tZW50QWNrSAASKwoEbmFjaxgOIAEoCzIbLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnROYWNrSAASMgoNc2VnbWVudF9ldmVudBgPIAEoCzIZLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudEgAEjQKDnJlY29yZGVyX2V2ZW50GBAgASgLMhouY2FtZmxlZXQudjEuUmVjb3JkZXJFdmVudEgAQgYKBGJvZHkinQIKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAogASgLMhQuY2FtZmxlZXQudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYCyABKAsyFy5jYW1mbGVldC52MS5Bc3NpZ25tZW50SAASIwoFZHJhaW4YDCABKAsyEi5jYW1mbGVldC52MS5EcmFpbkgAEiEKBHBpbmcYDSABKAsyES5jYW1mbGVldC52MS5QaW5nSAASKgoJZXZlbnRfYWNrGA4gASgLMhUuY2FtZmxlZXQudjEuRXZlbnRBY2tIABI2Cg9kZWxldGVfc2VnbWVudHMYDyABKAsyGy5jYW1mbGVldC52MS5EZWxldGVTZWdtZW50c0gAQgYKBGJvZHkilgEKBUhlbGxvEg8KB3ZlcnNpb24YASABKAkSEAoIY2FwYWNpdHkYAiABKAUSEAoIcnRtcF91cmwYAyABKAkSEAoIaHR0cF91cmwYBCABKAkSKgoHc3RyZWFtcxgFIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydBIaChJhc3NpZ25tZW50X3ZlcnNpb24YBiABKAMirQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcGxheWJhY2tfc2VjcmV0GAMgASgJEg8KB25vZGVfaWQYBCABKAkSLQoKbG9zdF9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLsAQoMU3RyZWFtUmVwb3J0EhEKCWNhbWVyYV9pZBgBIAEoCRITCgtiaXRyYXRlX2JwcxgCIAEoAxILCgNmcHMYAyABKAESDQoFd2lkdGgYBCABKAUSDgoGaGVpZ2h0GAUgASgFEhMKC3ZpZGVvX2NvZGVjGAYgASgJEhMKC2F1ZGlvX2NvZGVjGAcgASgJEg8KB2NsaWVudHMYCCABKAUSNgoScHVibGlzaF9zdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZWRpYV9mbG93aW5nGAogASgIIl8KCUhlYXJ0YmVhdBImCgRob3N0GAEgASgLMhguY2FtZmxlZXQudjEuSG9zdE1ldHJpY3MSKgoHc3RyZWFtcxgCIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydCKQAQoLU3RyZWFtRXZlbnQSKgoEdHlwZRgBIAEoDjIcLmNhbWZsZWV0LnYxLlN0cmVhbUV2ZW50VHlwZRIRCgljYW1lcmFfaWQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgEIAEoCRIZChFzdHJlYW1fa2V5X3ByZWZpeBgFIAEoCSIgCg1Bc3NpZ25tZW50QWNrEg8KB3ZlcnNpb24YASABKAMiMAoOQXNzaWdubWVudE5hY2sSDwoHdmVyc2lvbhgBIAEoAxINCgVlcnJvchgCIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgDIhcKBURyYWluEg4KBnJlYXNvbhgBIAEoCSIdCghFdmVudEFjaxIRCglldmVudF9pZHMYASADKAkioAIKDkFzc2lnbmVkQ2FtZXJhEhEKCWNhbWVyYV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKBmluZ2VzdBgDIAEoDjIbLmNhbWZsZWV0LnYxLkFzc2lnbmVkSW5nZXN0EhIKCnN0cmVhbV9rZXkYBCABKAkSEgoKc291cmNlX3VybBgFIAEoCRIOCgZyZWNvcmQYBiABKAgSNQoOcmVjb3JkX3Byb2ZpbGUYByABKA4yHS5jYW1mbGVldC52MS5SZWNvcmRpbmdQcm9maWxlEjQKEXJldGVudGlvbl9tYXhfYWdlGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhsKE3JldGVudGlvbl9tYXhfYnl0ZXMYCSABKAMiSwoKQXNzaWdubWVudBIPCgd2ZXJzaW9uGAEgASgDEiwKB2NhbWVyYXMYAiADKAsyGy5jYW1mbGVldC52MS5Bc3NpZ25lZENhbWVyYSJDChVDaGVja1N0cmVhbUtleVJlcXVlc3QSEgoKc3RyZWFtX2tleRgBIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgCIAEoCSJMChZDaGVja1N0cmVhbUtleVJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSEQoJY2FtZXJhX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJ0CgxTZWdtZW50RXZlbnQSKwoEdHlwZRgBIAEoDjIdLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudFR5cGUSJwoHc2VnbWVudBgCIAEoCzIWLmNhbWZsZWV0LnYxLlJlY29yZGluZxIOCgZyZWFzb24YAyABKAkihwEKDVJlY29yZGVyRXZlbnQSEQoJY2FtZXJhX2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsuY2FtZmxlZXQudjEuUmVjb3JkaW5nU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRImCgNnYXAYBCABKAsyGS5jYW1mbGVldC52MS5SZWNvcmRpbmdHYXAiJwoORGVsZXRlU2VnbWVudHMSFQoNcmVjb3JkaW5nX2lkcxgBIAMoCSplCg5Bc3NpZ25lZEluZ2VzdBIfChtBU1NJR05FRF9JTkdFU1RfVU5TUEVDSUZJRUQQABIYChRBU1NJR05FRF9JTkdFU1RfUFVTSBABEhgKFEFTU0lHTkVEX0lOR0VTVF9QVUxMEAIqkwEKEFNlZ21lbnRFdmVudFR5cGUSIgoeU0VHTUVOVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZU0VHTUVOVF9FVkVOVF9UWVBFX0NMT1NFRBABEhwKGFNFR01FTlRfRVZFTlRfVFlQRV9NT1ZFRBACEh4KGlNFR01FTlRfRVZFTlRfVFlQRV9ERUxFVEVEEAMyiAIKDEFnZW50U2VydmljZRJTCgxSZWdpc3Rlck5vZGUSIC5jYW1mbGVldC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0GiEuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USSAoHQ29ubmVjdBIbLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXF1ZXN0GhwuY2FtZmxlZXQudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJZCg5DaGVja1N0cmVhbUtleRIiLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVxdWVzdBojLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVzcG9uc2ViBnByb3RvMw", [file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.RegisterNodeRequest
@@ -115,6 +117,18 @@ export type ConnectRequest = Message<"camfleet.v1.ConnectRequest"> & {
      */
     value: AssignmentNack;
     case: "nack";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.SegmentEvent segment_event = 15;
+     */
+    value: SegmentEvent;
+    case: "segmentEvent";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.RecorderEvent recorder_event = 16;
+     */
+    value: RecorderEvent;
+    case: "recorderEvent";
   } | { case: undefined; value?: undefined };
 };
 
@@ -166,6 +180,14 @@ export type ConnectResponse = Message<"camfleet.v1.ConnectResponse"> & {
      */
     value: EventAck;
     case: "eventAck";
+  } | {
+    /**
+     * Delete these segments from disk (DeleteRecording); the agent answers with DELETED events.
+     *
+     * @generated from field: camfleet.v1.DeleteSegments delete_segments = 15;
+     */
+    value: DeleteSegments;
+    case: "deleteSegments";
   } | { case: undefined; value?: undefined };
 };
 
@@ -520,6 +542,27 @@ export type AssignedCamera = Message<"camfleet.v1.AssignedCamera"> & {
    * @generated from field: bool record = 6;
    */
   record: boolean;
+
+  /**
+   * Default ORIGINAL.
+   *
+   * @generated from field: camfleet.v1.RecordingProfile record_profile = 7;
+   */
+  recordProfile: RecordingProfile;
+
+  /**
+   * Retention: delete this camera's segments older than this (0: no age limit) …
+   *
+   * @generated from field: google.protobuf.Duration retention_max_age = 8;
+   */
+  retentionMaxAge?: Duration | undefined;
+
+  /**
+   * … and the oldest once they add up to more than this (0: no limit).
+   *
+   * @generated from field: int64 retention_max_bytes = 9;
+   */
+  retentionMaxBytes: bigint;
 };
 
 /**
@@ -605,6 +648,94 @@ export const CheckStreamKeyResponseSchema: GenMessage<CheckStreamKeyResponse> = 
   messageDesc(file_camfleet_v1_agent, 17);
 
 /**
+ * A change to one recorded segment. Sent through the spool, so exactly once per event id.
+ *
+ * @generated from message camfleet.v1.SegmentEvent
+ */
+export type SegmentEvent = Message<"camfleet.v1.SegmentEvent"> & {
+  /**
+   * @generated from field: camfleet.v1.SegmentEventType type = 1;
+   */
+  type: SegmentEventType;
+
+  /**
+   * CLOSED: every field but node_id and create_time. MOVED: id, camera_id, tier. DELETED: id,
+   * camera_id.
+   *
+   * @generated from field: camfleet.v1.Recording segment = 2;
+   */
+  segment?: Recording | undefined;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message camfleet.v1.SegmentEvent.
+ * Use `create(SegmentEventSchema)` to create a new message.
+ */
+export const SegmentEventSchema: GenMessage<SegmentEvent> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 18);
+
+/**
+ * A camera's recorder changed state.
+ *
+ * @generated from message camfleet.v1.RecorderEvent
+ */
+export type RecorderEvent = Message<"camfleet.v1.RecorderEvent"> & {
+  /**
+   * @generated from field: string camera_id = 1;
+   */
+  cameraId: string;
+
+  /**
+   * @generated from field: camfleet.v1.RecordingState state = 2;
+   */
+  state: RecordingState;
+
+  /**
+   * Why (for ERROR), or what happened ("recorder restarted after exit code -9").
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * Media the camera published but no recorder wrote, when the agent knows it (a recorder
+   * crash, a full disk).
+   *
+   * @generated from field: camfleet.v1.RecordingGap gap = 4;
+   */
+  gap?: RecordingGap | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.RecorderEvent.
+ * Use `create(RecorderEventSchema)` to create a new message.
+ */
+export const RecorderEventSchema: GenMessage<RecorderEvent> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 19);
+
+/**
+ * @generated from message camfleet.v1.DeleteSegments
+ */
+export type DeleteSegments = Message<"camfleet.v1.DeleteSegments"> & {
+  /**
+   * @generated from field: repeated string recording_ids = 1;
+   */
+  recordingIds: string[];
+};
+
+/**
+ * Describes the message camfleet.v1.DeleteSegments.
+ * Use `create(DeleteSegmentsSchema)` to create a new message.
+ */
+export const DeleteSegmentsSchema: GenMessage<DeleteSegments> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 20);
+
+/**
  * @generated from enum camfleet.v1.AssignedIngest
  */
 export enum AssignedIngest {
@@ -629,6 +760,43 @@ export enum AssignedIngest {
  */
 export const AssignedIngestSchema: GenEnum<AssignedIngest> = /*@__PURE__*/
   enumDesc(file_camfleet_v1_agent, 0);
+
+/**
+ * @generated from enum camfleet.v1.SegmentEventType
+ */
+export enum SegmentEventType {
+  /**
+   * @generated from enum value: SEGMENT_EVENT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A segment file was closed (or, after a crash, finalized) and indexed.
+   *
+   * @generated from enum value: SEGMENT_EVENT_TYPE_CLOSED = 1;
+   */
+  CLOSED = 1,
+
+  /**
+   * It moved to another tier (segment.tier says where).
+   *
+   * @generated from enum value: SEGMENT_EVENT_TYPE_MOVED = 2;
+   */
+  MOVED = 2,
+
+  /**
+   * It was deleted (retention, disk space, or a DeleteSegments request; reason says which).
+   *
+   * @generated from enum value: SEGMENT_EVENT_TYPE_DELETED = 3;
+   */
+  DELETED = 3,
+}
+
+/**
+ * Describes the enum camfleet.v1.SegmentEventType.
+ */
+export const SegmentEventTypeSchema: GenEnum<SegmentEventType> = /*@__PURE__*/
+  enumDesc(file_camfleet_v1_agent, 1);
 
 /**
  * The node agent protocol (agents only). An agent registers once with a join token and from

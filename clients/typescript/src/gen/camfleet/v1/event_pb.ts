@@ -8,6 +8,8 @@ import type { Camera } from "./camera_pb.js";
 import { file_camfleet_v1_camera } from "./camera_pb.js";
 import type { Node } from "./node_pb.js";
 import { file_camfleet_v1_node } from "./node_pb.js";
+import type { Recording } from "./recording_pb.js";
+import { file_camfleet_v1_recording } from "./recording_pb.js";
 import type { StreamStatus } from "./stream_pb.js";
 import { file_camfleet_v1_stream } from "./stream_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/event.proto.
  */
 export const file_camfleet_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEijgIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQq2wIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQCjJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEiuwIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSAASKwoJcmVjb3JkaW5nGA0gASgLMhYuY2FtZmxlZXQudjEuUmVjb3JkaW5nSABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQqowMKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQChImCiJFVkVOVF9UWVBFX1JFQ09SRElOR19TVEFURV9DSEFOR0VEEAsSHgoaRVZFTlRfVFlQRV9SRUNPUkRJTkdfQURERUQQDDJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.Event
@@ -78,6 +80,12 @@ export type Event = Message<"camfleet.v1.Event"> & {
      */
     value: StreamStatus;
     case: "stream";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.Recording recording = 13;
+     */
+    value: Recording;
+    case: "recording";
   } | { case: undefined; value?: undefined };
 };
 
@@ -202,6 +210,20 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_BOOKMARK = 10;
    */
   BOOKMARK = 10,
+
+  /**
+   * A camera's recorder changed state (camera.recording_state, recording_state_reason).
+   *
+   * @generated from enum value: EVENT_TYPE_RECORDING_STATE_CHANGED = 11;
+   */
+  RECORDING_STATE_CHANGED = 11,
+
+  /**
+   * A recorded segment was indexed (recording); needs recordings.read.
+   *
+   * @generated from enum value: EVENT_TYPE_RECORDING_ADDED = 12;
+   */
+  RECORDING_ADDED = 12,
 }
 
 /**
