@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -148,6 +149,14 @@ class CameraRow(Base):
     # The node the camera streams to (where it last published). No foreign key: deleting a node
     # clears it in the same transaction, and a camera outlives its nodes.
     node_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # The recorder as its node reports it (idle, recording, error) and why, for ERROR.
+    recording_state: Mapped[str] = mapped_column(String(16), default="idle")
+    recording_state_reason: Mapped[str] = mapped_column(Text, default="")
+    # original (stream copy) or low/medium/high/ultra (re-encoded on the node).
+    recording_profile: Mapped[str] = mapped_column(String(16), default="original")
+    # Retention on the node; 0 means no limit.
+    retention_max_age_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    retention_max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
     labels: Mapped[list[CameraLabelRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CameraLabelRow.key"
@@ -268,3 +277,65 @@ class EventRow(Base):
     create_time: Mapped[datetime] = mapped_column(
         UTCDateTime, server_default=text("CURRENT_TIMESTAMP")
     )
+
+
+class RecordingRow(Base):
+    """One recorded segment, as the node that holds it reported it. The id is the node's."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_camera_start", "camera_id", "start_time"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # No foreign keys: segments arrive from spools after their camera or node may be gone.
+    camera_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36), index=True)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Media duration as measured by the node (ffprobe), seconds.
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    tier: Mapped[str] = mapped_column(String(8), default="hot")
+    profile: Mapped[str] = mapped_column(String(16), default="original")
+    container: Mapped[str] = mapped_column(String(16), default="mpegts")
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingGapRow(Base):
+    """Time a camera should have been recorded and was not, with the reason a node (or the
+    control plane, for a lost node) gave. An open gap (no end) lasts until its node is back."""
+
+    __tablename__ = "recording_gaps"
+    __table_args__ = (Index("ix_recording_gaps_camera_start", "camera_id", "start_time"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    camera_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36), default="")
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingEventRow(Base):
+    """The id of every segment and recorder event applied, so a replay changes nothing."""
+
+    __tablename__ = "recording_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingSegmentDeletionRow(Base):
+    """A segment deleted from the index whose node has not yet confirmed deleting the file;
+    sent again in every session of that node until it does."""
+
+    __tablename__ = "pending_segment_deletions"
+
+    recording_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(36), index=True)
+    camera_id: Mapped[str] = mapped_column(String(36), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
