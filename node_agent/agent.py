@@ -27,6 +27,8 @@ from node_agent.nginx.runner import NginxRunner, ensure_can_bind, free_loopback_
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import PublishGate, RateLimiter
+from node_agent.recording.index import SegmentIndex
+from node_agent.recording.tiers import node_tiers
 from node_agent.revocation import KeyRevoker
 from node_agent.spool import Spool
 from node_agent.state import DataDir
@@ -65,6 +67,10 @@ class Agent:
         self.assignment = CurrentAssignment(self.data_dir)
         self.streams = StreamTracker()
         self.playback = PlaybackSecret(self.data_dir)
+        # Recorded segments on this node's tiers (opened on first use).
+        self.segments = SegmentIndex(
+            self.data_dir.root / "recordings.db", node_tiers(config.data_dir, config.warm_dir)
+        )
         self.credential: Credential | None = None
         self.spool: Spool | None = None
         self.outbox: Outbox | None = None
@@ -208,3 +214,4 @@ class Agent:
         if self.spool is not None:
             self.spool.close()
             self.spool = None
+        self.segments.close()

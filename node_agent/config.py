@@ -68,6 +68,30 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--capacity", "CAMFLEET_CAPACITY", "32", "how many streams this node can take"),
     Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Option(
+        "--segment-seconds",
+        "CAMFLEET_SEGMENT_SECONDS",
+        "10",
+        "length of recorded segments (cut on the next keyframe after it)",
+    ),
+    Option(
+        "--warm-dir",
+        "CAMFLEET_WARM_DIR",
+        "",
+        "second directory for older recordings, e.g. a mounted share (default: none)",
+    ),
+    Option(
+        "--warm-after",
+        "CAMFLEET_WARM_AFTER",
+        "86400",
+        "seconds after which a recorded segment moves to --warm-dir",
+    ),
+    Option(
+        "--min-free-bytes",
+        "CAMFLEET_MIN_FREE_BYTES",
+        "1073741824",
+        "free space kept on each recordings disk; below it the oldest segments are deleted",
+    ),
 )
 
 
@@ -136,6 +160,15 @@ class AgentConfig:
     stat_interval_s: float = 1.0
     hls_fragment_s: float = 1.0
     nginx_binary: str = shutil.which("nginx") or "/usr/sbin/nginx"
+    # Recording.
+    segment_s: float = 10.0
+    warm_dir: Path | None = None
+    warm_after_s: float = 86400.0
+    min_free_bytes: int = 1 << 30
+    ffmpeg_binary: str = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+    ffprobe_binary: str = shutil.which("ffprobe") or "/usr/bin/ffprobe"
+    # How often retention, free space and tier moves are checked.
+    housekeeping_interval_s: float = 5.0
 
     def _public(self, listen: HostPort) -> str:
         if self.public_host:
@@ -179,6 +212,26 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _non_negative_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of bytes, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _seconds_between(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, got {raw!r}")
+    return value
+
+
 def load_config(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> AgentConfig:
@@ -214,4 +267,8 @@ def load_config(
         public_host=public_host,
         capacity=_positive_int("--capacity", raw["capacity"]),
         log_level=log_level,
+        segment_s=_seconds_between("--segment-seconds", raw["segment_seconds"], 1, 3600),
+        warm_dir=Path(raw["warm_dir"]) if raw["warm_dir"].strip() else None,
+        warm_after_s=_seconds_between("--warm-after", raw["warm_after"], 1, 10 * 365 * 86400),
+        min_free_bytes=_non_negative_int("--min-free-bytes", raw["min_free_bytes"]),
     )

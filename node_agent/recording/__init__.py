@@ -1,0 +1,2 @@
+"""Recording on the node: ffmpeg recorders per camera, the local segment index, tiers and
+retention."""

@@ -1,0 +1,137 @@
+"""Where segment files live. A tier maps a segment's path relative to its root to a real file,
+takes files in durably and removes them. Hot is the node's data directory, warm a second
+directory (e.g. a mounted share); an object-storage cold tier implements the same protocol."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from camfleet.v1 import recording_pb2
+
+
+class UnsafePath(ValueError):
+    """A relative segment path that would leave its tier's root."""
+
+
+def safe_relative(relative: str) -> PurePosixPath:
+    """`relative` as a path that stays under a root (no `..`, not absolute); UnsafePath if not."""
+    path = PurePosixPath(relative)
+    if not relative or path.is_absolute() or any(p in ("..", "") for p in path.parts):
+        raise UnsafePath(f"not a path inside a tier: {relative!r}")
+    return path
+
+
+class Tier(Protocol):
+    """One storage tier of segment files."""
+
+    @property
+    def tier(self) -> int:
+        """Its recording_pb2.StorageTier value."""
+        ...
+
+    def path_for(self, relative: str) -> Path:
+        """Where the file with this relative path is (or would be) readable now."""
+        ...
+
+    def store(self, source: Path, relative: str) -> Path:
+        """Copy `source` in under `relative`, durably (synced) before returning its path; the
+        source is left alone."""
+        ...
+
+    def remove(self, relative: str) -> None:
+        """Delete the file (a file already gone is not an error)."""
+        ...
+
+    def files(self) -> list[str]:
+        """Relative paths of every segment file in the tier."""
+        ...
+
+    def free_bytes(self) -> int:
+        """Space left for new files."""
+        ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class DirectoryTier:
+    """A tier that is a local directory (hot: the data directory's recordings; warm: a share)."""
+
+    root: Path
+    tier: int = recording_pb2.STORAGE_TIER_HOT
+    # Segment files end in these; anything else in the directory is not ours.
+    suffixes: tuple[str, ...] = (".ts", ".mp4")
+
+    def path_for(self, relative: str) -> Path:
+        """Where `relative` is under the root."""
+        return self.root.joinpath(*safe_relative(relative).parts)
+
+    def store(self, source: Path, relative: str) -> Path:
+        """Copy to a temporary name, fsync, rename into place, fsync the directory."""
+        target = self.path_for(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.partial")
+        try:
+            with source.open("rb") as src, tmp.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_dir(target.parent)
+        return target
+
+    def remove(self, relative: str) -> None:
+        """Unlink the file and prune its now-empty directories (never the root)."""
+        path = self.path_for(relative)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        parent = path.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def files(self) -> list[str]:
+        """Every segment file under the root (temporary copies excluded), relative, sorted."""
+        if not self.root.is_dir():
+            return []
+        found = [
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.suffix in self.suffixes and not p.name.startswith(".") and p.is_file()
+        ]
+        return sorted(found)
+
+    def free_bytes(self) -> int:
+        """Bytes available to this process on the root's filesystem."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.root).free
+
+
+def node_tiers(data_root: Path, warm_dir: Path | None) -> dict[int, Tier]:
+    """The tiers of a node: hot under its data directory, warm where --warm-dir says."""
+    tiers: dict[int, Tier] = {
+        recording_pb2.STORAGE_TIER_HOT: DirectoryTier(data_root / "recordings"),
+    }
+    if warm_dir is not None:
+        tiers[recording_pb2.STORAGE_TIER_WARM] = DirectoryTier(
+            warm_dir, recording_pb2.STORAGE_TIER_WARM
+        )
+    return tiers
