@@ -21,6 +21,8 @@ from camfleet.v1 import (
     event_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
+    recording_pb2,
+    recording_pb2_grpc,
     stream_pb2,
     stream_pb2_grpc,
     user_pb2,
@@ -66,6 +68,9 @@ from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry
 from server.nodes.servicer import NodeServicer
 from server.nodes.stream_events import StreamEventStore
+from server.recordings.ingest import RecordingIngest
+from server.recordings.service import RecordingService
+from server.recordings.servicer import RecordingServicer
 from server.streams.service import StreamQueries
 from server.streams.servicer import StreamServicer
 from server.transport.interceptor import GuardInterceptor
@@ -82,6 +87,7 @@ SERVICE_NAMES = (
     node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     stream_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
+    recording_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
 )
 
 # Keepalive on the server side: pings every 30 s keep NAT and proxy idle timers from cutting
@@ -212,6 +218,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         presence=presence,
         status=status,
         stream_events=stream_events,
+        recordings=RecordingIngest(sessions, publisher),
         publisher=publisher,
         audit=audit,
         events=events,
@@ -255,6 +262,17 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     )
     stream_pb2_grpc.add_StreamServiceServicer_to_server(
         StreamServicer(StreamQueries(cameras, presence, stream_events)), server
+    )
+    recording_pb2_grpc.add_RecordingServiceServicer_to_server(
+        RecordingServicer(
+            RecordingService(
+                sessions,
+                playback_secret=playback_secret,
+                url_ttl=settings.playback_url_ttl,
+                on_delete=hub.send_deletions,
+            )
+        ),
+        server,
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -70,8 +71,13 @@ UPDATABLE_FIELDS = frozenset(
         "ingest_mode",
         "source_url",
         "labels",
+        "recording_profile",
+        "retention_max_age",
+        "retention_max_bytes",
     }
 )
+RECORDING_PROFILES = ("original", "low", "medium", "high", "ultra")
+RECORDING_STATES = ("idle", "recording", "error")
 PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
 LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_LABELS = 32
@@ -115,6 +121,12 @@ _STATUS = {s.name: s.value for s in CameraStatus} | {
 _MODES = {m.name: m.value for m in IngestMode} | {
     f"INGEST_MODE_{m.name}": m.value for m in IngestMode
 }
+_PROFILES = {p.upper(): p for p in RECORDING_PROFILES} | {
+    f"RECORDING_PROFILE_{p.upper()}": p for p in RECORDING_PROFILES
+}
+_RECORDING_STATES = {s.upper(): s for s in RECORDING_STATES} | {
+    f"RECORDING_STATE_{s.upper()}": s for s in RECORDING_STATES
+}
 
 FILTER = FilterSchema(
     fields={
@@ -125,6 +137,9 @@ FILTER = FilterSchema(
         "active": FieldSpec(CameraRow.active, FieldKind.BOOL),
         "recording_enabled": FieldSpec(CameraRow.recording_enabled, FieldKind.BOOL),
         "ingest_mode": FieldSpec(CameraRow.ingest_mode, FieldKind.ENUM, _MODES),
+        "recording_profile": FieldSpec(CameraRow.recording_profile, FieldKind.ENUM, _PROFILES),
+        "recording_state": FieldSpec(CameraRow.recording_state, FieldKind.ENUM, _RECORDING_STATES),
+        "retention_max_bytes": FieldSpec(CameraRow.retention_max_bytes, FieldKind.INT),
         "create_time": FieldSpec(CameraRow.created_at, FieldKind.TIMESTAMP),
         "update_time": FieldSpec(CameraRow.updated_at, FieldKind.TIMESTAMP),
     },
@@ -160,6 +175,24 @@ class CameraFields:
     ingest_mode: IngestMode | None = None
     source_url: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    # None: the default (original); the transport refuses values it cannot name.
+    recording_profile: str | None = None
+    # Seconds; 0 means no limit. Negative values are refused.
+    retention_max_age_s: float = 0.0
+    retention_max_bytes: int = 0
+
+
+def _check_retention(fields: CameraFields) -> tuple[int, int]:
+    """(max age in whole seconds, rounded up; max bytes), or InvalidArgument."""
+    if fields.retention_max_age_s < 0:
+        raise InvalidArgument.for_field(
+            "camera.retention_max_age", "must not be negative (0 or unset: no age limit)"
+        )
+    if fields.retention_max_bytes < 0:
+        raise InvalidArgument.for_field(
+            "camera.retention_max_bytes", "must not be negative (0: no size limit)"
+        )
+    return math.ceil(fields.retention_max_age_s), fields.retention_max_bytes
 
 
 @dataclass(frozen=True)
@@ -320,6 +353,9 @@ class CameraService:
         )
         labels = _check_labels(fields.labels)
         row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
+        row.recording_profile = fields.recording_profile or "original"
+        row.retention_max_age_s, row.retention_max_bytes = _check_retention(fields)
+        row.recording_state, row.recording_state_reason = "idle", ""
         try:
             async with self._sessions.begin() as session:
                 await self._ensure_name_free(session, row.name_key, name)
@@ -369,6 +405,13 @@ class CameraService:
                     "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
                 )
             changes["ingest_mode"] = fields.ingest_mode.value
+        if "recording_profile" in paths:
+            changes["recording_profile"] = fields.recording_profile or "original"
+        max_age, max_bytes = _check_retention(fields)
+        if "retention_max_age" in paths:
+            changes["retention_max_age_s"] = max_age
+        if "retention_max_bytes" in paths:
+            changes["retention_max_bytes"] = max_bytes
         labels = _check_labels(fields.labels) if "labels" in paths else None
         try:
             async with self._sessions.begin() as session:

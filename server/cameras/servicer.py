@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from camfleet.v1 import camera_pb2, camera_pb2_grpc
+from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
+from google.protobuf import duration_pb2
 
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
@@ -20,7 +21,8 @@ from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
 from server.events.log import EventLog
-from server.transport.convert import timestamp
+from server.recordings.convert import PROFILE_NAMES, PROFILES, STATES
+from server.transport.convert import from_duration, timestamp
 
 _STATUS = {
     CameraStatus.OFFLINE: camera_pb2.CAMERA_STATUS_OFFLINE,
@@ -62,6 +64,13 @@ def camera_to_proto(row: CameraRow, *, show_secrets: bool) -> camera_pb2.Camera:
         update_time=timestamp(row.updated_at),
         status_change_time=timestamp(row.status_changed_at),
         node_id=row.node_id or "",
+        recording_state=STATES.get(row.recording_state, recording_pb2.RECORDING_STATE_IDLE),
+        recording_state_reason=row.recording_state_reason,
+        recording_profile=PROFILES.get(
+            row.recording_profile, recording_pb2.RECORDING_PROFILE_ORIGINAL
+        ),
+        retention_max_age=duration_pb2.Duration(seconds=row.retention_max_age_s),
+        retention_max_bytes=row.retention_max_bytes,
     )
 
 
@@ -73,7 +82,24 @@ def _fields(camera: camera_pb2.Camera) -> CameraFields:
             raise InvalidArgument.for_field(
                 "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
             )
+    profile = None
+    if camera.recording_profile != recording_pb2.RECORDING_PROFILE_UNSPECIFIED:
+        profile = PROFILE_NAMES.get(camera.recording_profile)
+        if profile is None:
+            raise InvalidArgument.for_field(
+                "camera.recording_profile",
+                "must be one of "
+                + ", ".join(recording_pb2.RecordingProfile.Name(p) for p in PROFILE_NAMES),
+            )
+    max_age = camera.retention_max_age
+    if max_age.seconds < 0 or max_age.nanos < 0:
+        max_age_s = -1.0  # refused by the domain, with the field named
+    else:
+        max_age_s = from_duration(max_age, "camera.retention_max_age").total_seconds()
     return CameraFields(
+        recording_profile=profile,
+        retention_max_age_s=max_age_s,
+        retention_max_bytes=camera.retention_max_bytes,
         name=camera.name,
         description=camera.description,
         location=camera.location,

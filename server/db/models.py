@@ -319,13 +319,21 @@ class RecordingGapRow(Base):
 
 
 class RecordingEventRow(Base):
-    """The id of every segment and recorder event applied, so a replay changes nothing."""
+    """Every segment and recorder event applied, by the agent's event id, so a replay changes
+    nothing. Recorder events keep their state and time: the timeline reads when recording
+    stopped on purpose (idle) from them, so a pause is not reported as an unexplained gap."""
 
     __tablename__ = "recording_events"
+    __table_args__ = (Index("ix_recording_events_camera_time", "camera_id", "time"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     node_id: Mapped[str] = mapped_column(String(36))
+    # "segment" or "recorder".
     kind: Mapped[str] = mapped_column(String(16))
+    camera_id: Mapped[str] = mapped_column(String(36), default="")
+    # Recorder events: the state reported (idle, recording, error).
+    state: Mapped[str] = mapped_column(String(16), default="")
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from camfleet.v1 import event_pb2, node_pb2, stream_pb2
+from camfleet.v1 import event_pb2, node_pb2, recording_pb2, stream_pb2
 
 from server.cameras.service import ChangeKind
 from server.cameras.servicer import camera_to_proto
@@ -68,6 +68,28 @@ class EventPublisher:
             stream=stream,
         )
         await self._append("stream.updated", event)
+
+    async def recording_state_changed(self, row: CameraRow, message: str) -> None:
+        """Publish a change of a camera's recorder state (after it committed)."""
+        event = event_pb2.Event(
+            type=event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED,
+            time=timestamp(utcnow()),
+            subject=f"cameras/{row.id}",
+            message=message,
+            camera=camera_to_proto(row, show_secrets=True),
+        )
+        await self._append("camera.recording_state_changed", event)
+
+    async def recording_added(self, recording: recording_pb2.Recording, message: str) -> None:
+        """Publish a newly indexed segment (watchers need recordings.read to see it)."""
+        event = event_pb2.Event(
+            type=event_pb2.EVENT_TYPE_RECORDING_ADDED,
+            time=timestamp(utcnow()),
+            subject=f"recordings/{recording.id}",
+            message=message,
+            recording=recording,
+        )
+        await self._append("recording.added", event)
 
     async def _append(self, kind: str, event: event_pb2.Event) -> None:
         try:

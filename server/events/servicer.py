@@ -36,12 +36,14 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         matches = compile_event_filter(request.filter)
         principal = current_principal()
         show_secrets = principal.can(Permission.STREAM_KEYS_READ)
-        # Node and stream events need their own read permission; others never see them.
+        # Node, stream and recording events need their own read permission; others never see
+        # them.
         hidden = {
             resource
             for resource, permission in (
                 ("node", Permission.NODES_READ),
                 ("stream", Permission.STREAMS_READ),
+                ("recording", Permission.RECORDINGS_READ),
             )
             if not principal.can(permission)
         }

@@ -1,4 +1,5 @@
-"""The desired state of one node: which cameras it serves, with keys and recording flags.
+"""The desired state of one node: which cameras it serves, with keys, recording flags,
+recording profiles and retention.
 
 A new version is issued only when the content changes (a hash of it is kept with the node), so
 reconnects and repeated recomputations do not churn versions.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 
-from camfleet.v1 import agent_pb2
+from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf import duration_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.service import IngestMode
 from server.db.models import CameraRow, NodeRow
+from server.recordings.convert import PROFILES
 
 _INGEST = {
     IngestMode.PUSH.value: agent_pb2.ASSIGNED_INGEST_PUSH,
@@ -50,6 +53,11 @@ class AssignmentBuilder:
                         stream_key=c.stream_key,
                         source_url=c.source_url,
                         record=c.recording_enabled,
+                        record_profile=PROFILES.get(
+                            c.recording_profile, recording_pb2.RECORDING_PROFILE_ORIGINAL
+                        ),
+                        retention_max_age=duration_pb2.Duration(seconds=c.retention_max_age_s),
+                        retention_max_bytes=c.retention_max_bytes,
                     )
                     for c in cameras
                 ]

@@ -6,7 +6,10 @@ The hub owns the sessions of the agents connected to this replica. It
 - stores stream events once by id and moves camera status,
 - pushes a new Assignment whenever a camera change touches a node (it follows the event log,
   so changes made on any replica reach the replica that holds the node's stream),
-- has node liveness (server/nodes/liveness.py) mark nodes LOST when heartbeats stop.
+- has node liveness (server/nodes/liveness.py) mark nodes LOST when heartbeats stop,
+- hands segment and recorder events to the recordings ingest (server/recordings/ingest.py) and
+  tells nodes which segments to delete (on DeleteRecording, on every Hello, and again while
+  they stay pending).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +39,7 @@ from server.nodes.liveness import NodeLiveness
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeHello, NodeRegistry
 from server.nodes.stream_events import EVENT_TYPES, StreamEventStore
+from server.recordings.ingest import RecordingIngest, UnusableEvent
 from server.transport.convert import timestamp
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,9 @@ HELLO_TIMEOUT_S = 30.0
 # change worth showing.
 _METRICS_EVENT_EVERY_S = 5.0
 _METRICS_RELATIVE_CHANGE = 0.2
+# Deletions a node has not confirmed after this long are sent again (the request may have been
+# made on another replica, or lost with a stream).
+_RESEND_DELETIONS_S = 15.0
 _STATUS_VALUES = {
     CameraStatus.CONNECTING: camera_pb2.CAMERA_STATUS_CONNECTING,
     CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
@@ -124,6 +131,7 @@ class AgentHub:
         presence: Presence,
         status: CameraStatusWriter,
         stream_events: StreamEventStore,
+        recordings: RecordingIngest,
         publisher: EventPublisher,
         audit: AuditLog,
         events: EventLog,
@@ -137,6 +145,7 @@ class AgentHub:
         self._presence = presence
         self._status = status
         self._stream_events = stream_events
+        self._recordings = recordings
         self._publisher = publisher
         self._audit = audit
         self._events = events
@@ -158,6 +167,7 @@ class AgentHub:
             publisher=publisher,
             lost_after_s=self._lost_after,
             startup_grace_s=startup_grace.total_seconds(),
+            on_lost=recordings.node_lost,
         )
 
     @property
@@ -174,6 +184,7 @@ class AgentHub:
             ),
             asyncio.create_task(self._follow_cameras(), name="assignment-follower"),
             asyncio.create_task(self._push_dirty(), name="assignment-pusher"),
+            asyncio.create_task(self._resend_deletions(), name="deletion-resender"),
         ]
 
     async def close(self) -> None:
@@ -218,6 +229,8 @@ class AgentHub:
                 )
             )
             await self._push_assignment(session)
+            pending = await self._recordings.pending_deletions([node_id])
+            self.send_deletions(node_id, pending.get(node_id, []))
             while True:
                 item = await session.outbox.get()
                 if isinstance(item, agent_pb2.ConnectResponse):
@@ -266,6 +279,7 @@ class AgentHub:
             now,
         )
         session.name = row.name
+        await self._recordings.node_back(session.node_id, now)
         if became_ready:  # announced before the cameras it brings back, as it happened
             await self._publisher.node_changed(
                 event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
@@ -301,6 +315,8 @@ class AgentHub:
                     await self._on_heartbeat(session, message)
                 elif kind == "stream_event":
                     await self._on_stream_event(session, message)
+                elif kind in ("segment_event", "recorder_event"):
+                    await self._on_recording_event(session, message)
                 elif kind == "ack":
                     await self._on_ack(session, message.ack.version)
                 elif kind == "nack":
@@ -309,7 +325,8 @@ class AgentHub:
                     raise InvalidArgument("Hello may only be the first message of a stream")
                 else:
                     raise InvalidArgument(
-                        "empty ConnectRequest: set one of hello, heartbeat, stream_event, ack, nack"
+                        "empty ConnectRequest: set one of hello, heartbeat, stream_event, "
+                        "segment_event, recorder_event, ack, nack"
                     )
         except DomainError as err:
             session.end(err)
@@ -359,19 +376,48 @@ class AgentHub:
             f"{stream.fps:.0f} fps {stream.bitrate_bps // 1000} kbit/s, {stream.clients} clients",
         )
 
+    @staticmethod
+    def _event_id(message: agent_pb2.ConnectRequest) -> str:
+        event_id = message.event_id
+        if not event_id or len(event_id) > 64:
+            kind = (message.WhichOneof("body") or "").replace("_", " ")
+            raise InvalidArgument(f"every {kind} needs an event_id of 1-64 characters")
+        return event_id
+
+    @staticmethod
+    def _ack(session: _Session, event_id: str) -> None:
+        session.outbox.put_nowait(
+            agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
+        )
+
+    async def _on_recording_event(
+        self, session: _Session, message: agent_pb2.ConnectRequest
+    ) -> None:
+        event_id = self._event_id(message)
+        at = _agent_time(message)
+        try:
+            if message.HasField("segment_event"):
+                await self._recordings.segment_event(
+                    session.node_id, event_id, message.segment_event, at
+                )
+            else:
+                await self._recordings.recorder_event(
+                    session.node_id, event_id, message.recorder_event, at
+                )
+        except UnusableEvent as why:
+            # Acknowledged and dropped, like an unusable stream event.
+            log.warning("node %s sent an unusable event %s: %s", session.name, event_id, why)
+        self._ack(session, event_id)
+
     async def _on_stream_event(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
         event = message.stream_event
-        event_id = message.event_id
+        event_id = self._event_id(message)
         type_name = EVENT_TYPES.get(event.type)
-        if not event_id or len(event_id) > 64:
-            raise InvalidArgument("every stream event needs an event_id of 1-64 characters")
         if type_name is None or (event.camera_id and not is_id(event.camera_id)):
             # Acknowledged and dropped: an event no one can use must not block the spool
             # behind it forever.
             log.warning("node %s sent an unusable stream event %s", session.name, event_id)
-            session.outbox.put_nowait(
-                agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
-            )
+            self._ack(session, event_id)
             return
         at = _agent_time(message)
         new = await self._stream_events.record(
@@ -388,9 +434,7 @@ class AgentHub:
         )
         if new:
             await self._apply(session, event, at)
-        session.outbox.put_nowait(
-            agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
-        )
+        self._ack(session, event_id)
 
     async def _apply(self, session: _Session, event: agent_pb2.StreamEvent, at: datetime) -> None:
         camera_id, node_id = event.camera_id, session.node_id
@@ -505,6 +549,32 @@ class AgentHub:
                     raise
                 except Exception:  # retried on the next change; the agent keeps its last one
                     log.exception("could not compute the assignment of node %s", session.name)
+
+    def send_deletions(self, node_id: str, recording_ids: Sequence[str]) -> None:
+        """Tell a locally connected node to delete these segments (no-op otherwise: the node
+        gets them on its next Hello, or from the replica that holds its stream)."""
+        session = self._sessions.get(node_id)
+        if session is not None and recording_ids:
+            session.outbox.put_nowait(
+                agent_pb2.ConnectResponse(
+                    delete_segments=agent_pb2.DeleteSegments(recording_ids=list(recording_ids))
+                )
+            )
+
+    async def _resend_deletions(self) -> None:
+        while True:
+            await asyncio.sleep(_RESEND_DELETIONS_S)
+            try:
+                pending = await self._recordings.pending_deletions(
+                    list(self._sessions), older_than=timedelta(seconds=_RESEND_DELETIONS_S)
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("could not read pending segment deletions")
+                continue
+            for node_id, ids in pending.items():
+                self.send_deletions(node_id, ids)
 
     def drain(self, node_id: str, reason: str) -> None:
         """Tell a locally connected node to drain."""

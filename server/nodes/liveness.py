@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from camfleet.v1 import event_pb2
 
@@ -26,6 +27,12 @@ _TOUCH_EVERY_S = 5.0
 # Ends the local session of a node with a status for its agent.
 EndSession = Callable[[str, DomainError], None]
 LocalNodes = Callable[[], list[str]]
+# Told (node id, last heartbeat time) once a node is marked LOST.
+LostListener = Callable[[str, datetime], Awaitable[None]]
+
+
+async def _ignore_loss(node_id: str, since: datetime) -> None:
+    return None
 
 
 class NodeLiveness:
@@ -40,8 +47,10 @@ class NodeLiveness:
         publisher: EventPublisher,
         lost_after_s: float,
         startup_grace_s: float,
+        on_lost: LostListener = _ignore_loss,
     ) -> None:
         self._registry = registry
+        self._on_lost = on_lost
         self._status = status
         self._presence = presence
         self._publisher = publisher
@@ -90,6 +99,11 @@ class NodeLiveness:
         if row is None:
             return False  # another replica got there first
         log.warning("node %s lost: %s", row.name, since)
+        silent_since = datetime.fromtimestamp(time.time() - (silent_s or self._lost_after), UTC)
+        try:
+            await self._on_lost(node_id, silent_since)
+        except Exception:  # the loss is recorded; a failed listener must not undo the sweep
+            log.exception("handling the loss of node %s failed", row.name)
         ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
         await self._presence.drop_streams(c.id for c in ended)
         await self._presence.forget_node(node_id)

@@ -63,8 +63,14 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("node_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("camera_id", sa.String(length=36), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("time", server.db.types.UTCDateTime(), nullable=False),
         sa.Column("received_at", server.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recording_events")),
+    )
+    op.create_index(
+        "ix_recording_events_camera_time", "recording_events", ["camera_id", "time"], unique=False
     )
     op.create_table(
         "pending_segment_deletions",
@@ -83,7 +89,9 @@ def upgrade() -> None:
     # Server defaults fill the existing cameras; new rows get the models' Python defaults.
     with op.batch_alter_table("cameras") as batch:
         batch.add_column(
-            sa.Column("recording_state", sa.String(length=16), nullable=False, server_default="idle")
+            sa.Column(
+                "recording_state", sa.String(length=16), nullable=False, server_default="idle"
+            )
         )
         batch.add_column(
             sa.Column("recording_state_reason", sa.Text(), nullable=False, server_default="")
@@ -115,6 +123,7 @@ def downgrade() -> None:
         op.f("ix_pending_segment_deletions_node_id"), table_name="pending_segment_deletions"
     )
     op.drop_table("pending_segment_deletions")
+    op.drop_index("ix_recording_events_camera_time", table_name="recording_events")
     op.drop_table("recording_events")
     op.drop_index("ix_recording_gaps_camera_start", table_name="recording_gaps")
     op.drop_table("recording_gaps")
