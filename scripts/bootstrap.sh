@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what this machine lacks for camfleet: Debian packages, the Python environment (from
 # uv.lock) and npm packages (from package-lock.json). Safe to run again: it only adds what is
-# missing. Sourced by ./start and ./test.
+# missing. Builds the browser UI (clients/web/dist) when it is missing or older than its sources.
+# Sourced by ./start and ./test.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +41,8 @@ ensure_system() {
   command -v npm >/dev/null || apt_install nodejs npm
   # The node agent's media stack: nginx with the RTMP module (ingest, live HLS) and ffmpeg.
   apt_install nginx libnginx-mod-rtmp ffmpeg
+  # Browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+  apt_install chromium
 }
 
 ensure_python() {
@@ -55,16 +58,44 @@ ensure_python() {
     --python "$VENV/bin/python")
 }
 
-ensure_npm() {
-  local dir="$ROOT/clients/typescript"
+npm_ci() {
+  # `npm ci` in $1 when its node_modules is missing or older than its package-lock.json.
+  local dir="$1"
+  if [ ! -f "$dir/package-lock.json" ]; then
+    log "no package-lock.json in ${dir#"$ROOT"/}: skipped"; return 0
+  fi
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    log "npm ci in clients/typescript"
+    log "npm ci in ${dir#"$ROOT"/}"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+}
+
+ensure_npm() {
+  npm_ci "$ROOT/clients/typescript"
+  npm_ci "$ROOT/clients/web"
+}
+
+ensure_ui() {
+  # The UI's static files (served through Envoy by ./start): rebuilt when dist is missing or
+  # anything it is built from changed since.
+  local web="$ROOT/clients/web"
+  if [ ! -f "$web/package.json" ]; then
+    log "no clients/web/package.json yet: the browser UI is not built"; return 0
+  fi
+  local stamp="$web/dist/index.html"
+  if [ -f "$stamp" ] && [ -z "$(find "$web/src" "$web/public" "$web/index.html" "$web/package-lock.json" \
+      "$web"/vite.config.* "$web"/tsconfig*.json "$ROOT/clients/typescript/src" \
+      -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    return 0
+  fi
+  log "building the browser UI (clients/web/dist)"
+  (cd "$web" && npm run --silent build >/dev/null) || {
+    log "the browser UI did not build (see above): fix clients/web or run npm run build there"; return 1; }
 }
 
 bootstrap() {
   ensure_system
   ensure_python
   ensure_npm
+  ensure_ui
 }

@@ -1,4 +1,5 @@
-"""The browser's path: grpc-web and CORS through a real Envoy, and plain gRPC through it too."""
+"""The browser's path: grpc-web and CORS through a real Envoy, plain gRPC through it too, and
+the UI's static files from the same port."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc
 from tests.conftest import PlatformFactory
 from tests.support.envoy import running_envoy
 from tests.support.platform import ADMIN_PASSWORD, Platform
+from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
 
 @pytest.fixture
@@ -192,3 +194,55 @@ def test_compose_node_agent_settings_exist() -> None:
     assert set(agent["environment"]) <= known, set(agent["environment"]) - known
     assert agent["environment"]["CAMFLEET_CONTROL_PLANE"] == "envoy:8080"
     assert "create-join-token" in " ".join(compose["services"]["join-token"]["entrypoint"])
+
+
+@pytest.fixture
+async def envoy_with_ui(platform: Platform, tmp_path: Path) -> AsyncIterator[int]:
+    """Envoy as ./start and compose run it: gRPC to the control plane, the rest to the UI."""
+    with running_ui_server(make_dist(tmp_path)) as ui:
+        async with running_envoy([("127.0.0.1", platform.plane.port)], tmp_path, ui=ui) as port:
+            yield port
+
+
+def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+async def test_the_ui_grpc_web_and_grpc_share_one_port(envoy_with_ui: int) -> None:
+    port = envoy_with_ui
+    status, headers, body = await asyncio.to_thread(_get, port, "/")
+    assert (status, body.decode()) == (200, INDEX_HTML)
+    assert headers["cache-control"] == "no-cache"
+    status, headers, _ = await asyncio.to_thread(_get, port, f"/{ASSET}")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert "immutable" in headers["cache-control"]
+    # A client-side route reloaded in the browser still gets the app.
+    status, _, body = await asyncio.to_thread(_get, port, "/cameras/some-id")
+    assert (status, body.decode()) == (200, INDEX_HTML)
+
+    login = auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD).SerializeToString()
+    status, _, frames, trailers = await asyncio.to_thread(
+        _grpc_web_call, port, "/camfleet.v1.AuthService/Login", login, {}
+    )
+    assert trailers.get("grpc-status") == "0", trailers
+    assert auth_pb2.LoginResponse.FromString(frames[0]).tokens.access_token
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        reply = await auth_pb2_grpc.AuthServiceStub(channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD)
+        )
+    assert reply.tokens.access_token
+
+
+async def test_an_unknown_rpc_is_a_grpc_error_not_the_ui(envoy_with_ui: int) -> None:
+    _, headers, _, trailers = await asyncio.to_thread(
+        _grpc_web_call, envoy_with_ui, "/camfleet.v1.CameraService/NoSuchMethod", b"", {}
+    )
+    meta = {**headers, **trailers}
+    assert meta["grpc-status"] == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
+    assert not headers["content-type"].startswith("text/html")
