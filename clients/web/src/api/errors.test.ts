@@ -48,7 +48,7 @@ function grpcStatusHeaders(code: number, message: string, details: Detail[] = []
 }
 
 /** A grpc-web body holding only a trailer frame. */
-function trailerFrame(headers: Record<string, string>): Uint8Array {
+function trailerFrame(headers: Record<string, string>): Uint8Array<ArrayBuffer> {
   const text = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
   const payload = new TextEncoder().encode(text);
   const frame = new Uint8Array(5 + payload.length);

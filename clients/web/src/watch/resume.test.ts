@@ -8,13 +8,11 @@ import { backoffDelay, BACKOFF_MAX_MS, runWatchLoop, type WatchPhase } from "./r
 type Ev = { revision: bigint };
 type Step = Ev | Error;
 
-const compacted = () =>
-  new ConnectError("revision too old", Code.FailedPrecondition, undefined, [
-    {
-      type: "google.rpc.ErrorInfo",
-      value: new BinaryWriter().uint32(10).string("REVISION_COMPACTED").finish(),
-    },
-  ]);
+const compacted = () => {
+  const err = new ConnectError("revision too old", Code.FailedPrecondition);
+  err.details.push({ type: "google.rpc.ErrorInfo", value: new BinaryWriter().uint32(10).string("REVISION_COMPACTED").finish() });
+  return err;
+};
 const dropped = () => new ConnectError("network error", Code.Unavailable);
 
 /** Runs the loop over scripted watch sessions; the watch after the last one stops the loop. */

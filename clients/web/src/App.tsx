@@ -1,0 +1,51 @@
+import { lazy, Suspense } from "react";
+import { Center, Loader } from "@mantine/core";
+import { Navigate, Route, Routes } from "react-router";
+import { useAuth } from "./auth/AuthContext";
+import { Shell } from "./components/Shell";
+import { LoginPage } from "./pages/Login";
+import { DashboardPage } from "./pages/Dashboard";
+import { CamerasPage } from "./pages/Cameras";
+import { LivePage } from "./pages/Live";
+import { AccountPage } from "./pages/Account";
+import { FleetProvider } from "./watch/FleetContext";
+
+// Admin pages and the recordings player are loaded when first opened.
+const RecordingsPage = lazy(() => import("./pages/Recordings"));
+const NodesPage = lazy(() => import("./pages/Nodes"));
+const UsersPage = lazy(() => import("./pages/Users"));
+const TokensPage = lazy(() => import("./pages/Tokens"));
+const AuditPage = lazy(() => import("./pages/Audit"));
+
+const spinner = (
+  <Center h="60vh">
+    <Loader data-testid="loading" />
+  </Center>
+);
+
+export function App() {
+  const { user, abilities } = useAuth();
+  if (user === undefined) return spinner;
+  if (user === null) return <LoginPage />;
+  const can = abilities.can.bind(abilities);
+  return (
+    <FleetProvider>
+    <Shell>
+      <Suspense fallback={spinner}>
+        <Routes>
+          {can("cameras.read") && <Route path="/dashboard" element={<DashboardPage />} />}
+          {can("cameras.read") && <Route path="/cameras" element={<CamerasPage />} />}
+          {can("streams.read") && <Route path="/live" element={<LivePage />} />}
+          {can("recordings.read") && <Route path="/recordings" element={<RecordingsPage />} />}
+          {can("nodes.read") && <Route path="/nodes" element={<NodesPage />} />}
+          {can("users.read") && <Route path="/users" element={<UsersPage />} />}
+          {can("api_tokens.read") && <Route path="/tokens" element={<TokensPage />} />}
+          {can("audit.read") && <Route path="/audit" element={<AuditPage />} />}
+          <Route path="/account" element={<AccountPage />} />
+          <Route path="*" element={<Navigate to={abilities.home()} replace />} />
+        </Routes>
+      </Suspense>
+    </Shell>
+    </FleetProvider>
+  );
+}

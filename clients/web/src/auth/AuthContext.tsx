@@ -1,0 +1,70 @@
+// Who is signed in, what they may do, and login/logout. WhoAmI is the source of both the user
+// and the permissions, so navigation and edit controls follow the server's permission table.
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import type { User } from "@camfleet/client/gen/camfleet/v1/user_pb.js";
+import type { Api } from "../api/client";
+import { Abilities } from "./navigation";
+
+export interface AuthState {
+  api: Api;
+  /** undefined while the stored session is being checked. */
+  user: User | null | undefined;
+  abilities: Abilities;
+  login(username: string, password: string): Promise<void>;
+  logout(): Promise<void>;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+export function AuthProvider({ api, children }: { api: Api; children: ReactNode }) {
+  const [user, setUser] = useState<User | null | undefined>(api.session.loggedIn ? undefined : null);
+  const [abilities, setAbilities] = useState(() => new Abilities([]));
+
+  const loadMe = useCallback(async () => {
+    try {
+      const me = await api.auth.whoAmI({});
+      setAbilities(new Abilities(me.permissions, me.user?.role));
+      setUser(me.user ?? null);
+    } catch {
+      api.session.clear();
+      setUser(null);
+    }
+  }, [api]);
+
+  useEffect(() => {
+    if (api.session.loggedIn) void loadMe();
+    // A refresh that fails (session ended elsewhere, refresh token reused) clears the store:
+    // go back to the login page.
+    return api.store.subscribe((loggedIn) => {
+      if (!loggedIn) setUser(null);
+    });
+  }, [api, loadMe]);
+
+  const login = useCallback(async (username: string, password: string) => {
+    await api.session.login(username, password);
+    await loadMe();
+  }, [api, loadMe]);
+
+  const logout = useCallback(async () => {
+    try {
+      await api.auth.logout({});
+    } catch {
+      // The session may already be gone server-side; forgetting it locally is what matters.
+    }
+    api.session.clear();
+  }, [api]);
+
+  const value = useMemo(() => ({ api, user, abilities, login, logout }), [api, user, abilities, login, logout]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthState {
+  const ctx = useContext(AuthContext);
+  if (!ctx) throw new Error("useAuth outside AuthProvider");
+  return ctx;
+}
+
+/** The API clients (inside a signed-in page). */
+export function useApi(): Api {
+  return useAuth().api;
+}

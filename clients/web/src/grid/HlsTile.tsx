@@ -1,0 +1,111 @@
+// One live tile: the camera's signed HLS stream through hls.js. A tile downloads only while it
+// is on screen and the tab is visible: off-screen or hidden, hls.js stops loading (and after a
+// while is destroyed, freeing its buffer); back in view it resumes at the live edge.
+import { useEffect, useRef, useState } from "react";
+import { Badge, Box, Group, Text } from "@mantine/core";
+import Hls from "hls.js";
+import { CameraStatus, type Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
+import { describeError } from "../api/errors";
+import { useApi } from "../auth/AuthContext";
+import { cameraStatusColor, cameraStatusLabel } from "../format";
+import { useDocumentVisible, useInView } from "./visibility";
+
+// A tile out of view for this long drops its player entirely; shorter absences only pause it.
+const DESTROY_AFTER_MS = 30_000;
+
+type TileState = "idle" | "loading" | "playing" | "paused" | "error";
+
+export function HlsTile({ camera }: { camera: Camera }) {
+  const api = useApi();
+  const box = useRef<HTMLDivElement>(null);
+  const video = useRef<HTMLVideoElement>(null);
+  const inView = useInView(box);
+  const visible = useDocumentVisible();
+  const wanted = inView && visible && camera.status === CameraStatus.ONLINE;
+  const [state, setState] = useState<TileState>("idle");
+  const [message, setMessage] = useState("");
+  const hls = useRef<Hls | null>(null);
+  const destroyTimer = useRef<number | undefined>(undefined);
+
+  useEffect(() => {
+    const el = video.current;
+    if (!el) return;
+    let cancelled = false;
+    window.clearTimeout(destroyTimer.current);
+
+    if (!wanted) {
+      if (hls.current) {
+        hls.current.stopLoad();
+        el.pause();
+        setState("paused");
+        const h = hls.current;
+        destroyTimer.current = window.setTimeout(() => {
+          h.destroy();
+          if (hls.current === h) hls.current = null;
+        }, DESTROY_AFTER_MS);
+      }
+      return;
+    }
+    if (hls.current) {
+      hls.current.startLoad(-1);
+      void el.play().catch(() => undefined);
+      setState("playing");
+      return;
+    }
+    setState("loading");
+    api.cameras.getStreamUrls({ id: camera.id }).then((urls) => {
+      if (cancelled) return;
+      if (!Hls.isSupported()) {
+        el.src = urls.hlsPlaybackUrl; // Safari plays HLS natively.
+      } else {
+        const h = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, manifestLoadingMaxRetry: 6, manifestLoadingRetryDelay: 1000 });
+        hls.current = h;
+        h.on(Hls.Events.ERROR, (_e, data) => {
+          if (!data.fatal) return;
+          if (data.type === Hls.ErrorTypes.MEDIA_ERROR) h.recoverMediaError();
+          else {
+            setState("error");
+            setMessage(data.response?.code === 403 ? "The playback link expired or was refused." : "The stream could not be loaded; retrying.");
+            window.setTimeout(() => h.startLoad(-1), 3000);
+          }
+        });
+        h.on(Hls.Events.FRAG_BUFFERED, () => setState("playing"));
+        h.loadSource(urls.hlsPlaybackUrl);
+        h.attachMedia(el);
+      }
+      void el.play().catch(() => undefined);
+    }, (err) => {
+      if (cancelled) return;
+      setState("error");
+      setMessage(describeError(err).sentence);
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [api, camera.id, wanted]);
+
+  // Unmount: free everything.
+  useEffect(() => () => {
+    window.clearTimeout(destroyTimer.current);
+    hls.current?.destroy();
+    hls.current = null;
+  }, []);
+
+  const online = camera.status === CameraStatus.ONLINE;
+  return (
+    <Box ref={box} pos="relative" bg="black" style={{ aspectRatio: "16 / 9", overflow: "hidden", borderRadius: 4 }}
+      data-testid="grid-tile" data-name={camera.name} data-status={cameraStatusLabel(camera.status)} data-state={state}>
+      <video ref={video} muted playsInline autoPlay style={{ width: "100%", height: "100%", objectFit: "contain", display: online ? "block" : "none" }} data-testid="grid-video" />
+      {!online && (
+        <Text c="gray.5" ta="center" pos="absolute" top="45%" w="100%" data-testid="tile-offline">
+          {camera.status === CameraStatus.CONNECTING ? "Connecting…" : camera.status === CameraStatus.ERROR ? (camera.statusReason || "Stream error") : "Camera offline"}
+        </Text>
+      )}
+      {online && state === "error" && <Text c="red.3" size="xs" ta="center" pos="absolute" top="45%" w="100%">{message}</Text>}
+      <Group pos="absolute" top={4} left={6} gap={6}>
+        <Badge size="xs" color={cameraStatusColor(camera.status)}>{cameraStatusLabel(camera.status)}</Badge>
+        <Text size="xs" c="white" style={{ textShadow: "0 0 3px black" }}>{camera.name}</Text>
+      </Group>
+    </Box>
+  );
+}

@@ -1,0 +1,29 @@
+import "@mantine/core/styles.css";
+import "@mantine/notifications/styles.css";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { MantineProvider, createTheme } from "@mantine/core";
+import { Notifications } from "@mantine/notifications";
+import { ModalsProvider } from "@mantine/modals";
+import { HashRouter } from "react-router";
+import { createApi } from "./api/client";
+import { AuthProvider } from "./auth/AuthContext";
+import { App } from "./App";
+
+const theme = createTheme({ primaryColor: "indigo", defaultRadius: "sm" });
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <MantineProvider theme={theme} defaultColorScheme="auto">
+      <Notifications position="top-right" />
+      <ModalsProvider>
+      {/* Hash routes: Envoy serves index.html at "/" only, and deep links must survive reloads. */}
+      <HashRouter>
+        <AuthProvider api={createApi()}>
+          <App />
+        </AuthProvider>
+      </HashRouter>
+      </ModalsProvider>
+    </MantineProvider>
+  </StrictMode>,
+);

@@ -1,0 +1,208 @@
+// Recordings: per camera and day, the timeline of recorded spans and gaps; a player over the
+// signed VOD playlist (hls.js seeks across segments); segment download; clip export.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Anchor, Badge, Box, Button, Card, Group, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import Hls from "hls.js";
+import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
+import type { Recording, GetTimelineResponse } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
+import { useApi } from "../auth/AuthContext";
+import { attempt, ErrorAlert, notifyError } from "../components/feedback";
+import { formatBytes } from "../format";
+import { dayBounds, instantAt, place, playableFrom, type Interval } from "../recordings/timeline";
+import { useFleet } from "../watch/FleetContext";
+
+const toDateInput = (ms: number) => {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour12: false });
+const atTimeOf = (dayStart: number, hhmmss: string) => {
+  const [h, m, s] = hhmmss.split(":").map(Number);
+  return dayStart + ((h || 0) * 3600 + (m || 0) * 60 + (s || 0)) * 1000;
+};
+
+function Player({ url, startedAt }: { url: string | null; startedAt: number | null }) {
+  const video = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    const el = video.current;
+    if (!el || !url) return;
+    let h: Hls | undefined;
+    if (Hls.isSupported()) {
+      h = new Hls();
+      h.loadSource(url);
+      h.attachMedia(el);
+    } else el.src = url;
+    void el.play().catch(() => undefined);
+    return () => h?.destroy();
+  }, [url]);
+  return (
+    <Stack gap={4}>
+      <Box bg="black" style={{ aspectRatio: "16 / 9", borderRadius: 4, overflow: "hidden" }}>
+        <video ref={video} controls muted playsInline style={{ width: "100%", height: "100%" }} data-testid="recording-video" />
+      </Box>
+      <Text size="xs" c="dimmed" data-testid="player-position">
+        {url ? `Playing from ${startedAt ? new Date(startedAt).toLocaleString() : "the start"}` : "Pick a segment or click the timeline to play."}
+      </Text>
+    </Stack>
+  );
+}
+
+function TimelineBar({ timeline, range, onPick }: { timeline: GetTimelineResponse; range: Interval; onPick(ms: number): void }) {
+  const spans = place(timeline.spans.map((s) => ({ start: timestampDate(s.startTime!).getTime(), end: timestampDate(s.endTime!).getTime() })), range);
+  const gaps = place(timeline.gaps.map((g) => ({ start: timestampDate(g.startTime!).getTime(), end: timestampDate(g.endTime!).getTime() })), range);
+  return (
+    <Stack gap={2}>
+      <Box pos="relative" h={28} bg="gray.2" style={{ borderRadius: 4, cursor: "pointer" }} data-testid="timeline"
+        onClick={(e) => {
+          const r = e.currentTarget.getBoundingClientRect();
+          onPick(instantAt((e.clientX - r.left) / r.width, range));
+        }}>
+        {spans.map((s) => (
+          <Tooltip key={`s${s.start}`} label={`Recorded ${clock(s.start)}–${clock(s.end)}`}>
+            <Box pos="absolute" top={0} h="100%" bg="teal.6" style={{ left: `${s.left}%`, width: `max(${s.width}%, 2px)` }} data-testid="timeline-span" />
+          </Tooltip>
+        ))}
+        {gaps.map((g, i) => (
+          <Tooltip key={`g${i}`} label={`Gap ${clock(g.start)}–${clock(g.end)}: ${timeline.gaps[i]?.reason ?? ""}`}>
+            <Box pos="absolute" top={0} h="100%" bg="red.6" opacity={0.8} style={{ left: `${g.left}%`, width: `max(${g.width}%, 2px)` }} data-testid="timeline-gap" />
+          </Tooltip>
+        ))}
+      </Box>
+      <Group justify="space-between">
+        {[0, 6, 12, 18, 24].map((h) => <Text key={h} size="xs" c="dimmed">{String(h).padStart(2, "0")}:00</Text>)}
+      </Group>
+    </Stack>
+  );
+}
+
+export default function RecordingsPage() {
+  const api = useApi();
+  const fleet = useFleet();
+  const cameras = useMemo(() => [...fleet.cameras.values()].sort((a, b) => a.name.localeCompare(b.name)), [fleet.cameras]);
+  const [cameraId, setCameraId] = useState<string | null>(null);
+  const [day, setDay] = useState(() => toDateInput(Date.now()));
+  const [timeline, setTimeline] = useState<GetTimelineResponse | null>(null);
+  const [recordings, setRecordings] = useState<Recording[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [playUrl, setPlayUrl] = useState<string | null>(null);
+  const [playFrom, setPlayFrom] = useState<number | null>(null);
+  const [clipFrom, setClipFrom] = useState("");
+  const [clipTo, setClipTo] = useState("");
+  const [clipUrl, setClipUrl] = useState<string | null>(null);
+
+  const range = useMemo(() => dayBounds(new Date(`${day}T12:00:00`).getTime()), [day]);
+  const end = Math.min(range.end, Date.now());
+
+  useEffect(() => {
+    if (!cameraId && cameras.length) setCameraId(cameras[0].id);
+  }, [cameras, cameraId]);
+
+  const load = useCallback(async () => {
+    if (!cameraId) return;
+    setError(null);
+    try {
+      const [t, list] = await Promise.all([
+        api.recordings.getTimeline({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(Math.max(range.start + 1000, end)) }),
+        api.recordings.listRecordings({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(range.end), pageSize: 1000 }),
+      ]);
+      setTimeline(t);
+      setRecordings(list.recordings);
+    } catch (err) {
+      setTimeline(null);
+      setRecordings([]);
+      setError(err);
+    }
+  }, [api, cameraId, range, end]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  // A new segment for this camera refreshes the timeline.
+  const lastRecordingEvent = fleet.recent.find((e) => e.resource.case === "recording" && e.resource.value.cameraId === cameraId)?.revision;
+  useEffect(() => {
+    if (lastRecordingEvent !== undefined) void load();
+  }, [lastRecordingEvent, load]);
+
+  const play = async (from: number, to: number) => {
+    if (!cameraId) return;
+    try {
+      const r = await api.recordings.getPlaybackUrl({ cameraId, startTime: timestampFromMs(from), endTime: timestampFromMs(to) });
+      setPlayUrl(r.url);
+      setPlayFrom(from);
+    } catch (err) {
+      notifyError(err, "Cannot play");
+    }
+  };
+
+  const spans: Interval[] = (timeline?.spans ?? []).map((s) => ({ start: timestampDate(s.startTime!).getTime(), end: timestampDate(s.endTime!).getTime() }));
+
+  return (
+    <Stack>
+      <Title order={2}>Recordings</Title>
+      <Group>
+        <Select label="Camera" searchable w={260} value={cameraId} onChange={setCameraId} data-testid="recordings-camera"
+          data={cameras.map((c) => ({ value: c.id, label: c.name }))} />
+        <TextInput label="Day" type="date" value={day} onChange={(e) => setDay(e.currentTarget.value)} data-testid="recordings-day" />
+        {timeline && (
+          <Badge mt="lg" color={timeline.coverage >= 0.99 ? "teal" : "orange"} data-testid="coverage">
+            {(timeline.coverage * 100).toFixed(1)} % recorded
+          </Badge>
+        )}
+      </Group>
+      <ErrorAlert error={error} testId="recordings-error" />
+      {timeline && <TimelineBar timeline={timeline} range={range} onPick={(ms) => {
+        const from = playableFrom(ms, spans);
+        if (from === undefined) notifyError(new Error("Nothing was recorded after that point."), "Nothing to play");
+        else void play(from, Math.min(from + 24 * 3600_000, Date.now()));
+      }} />}
+      <Group align="flex-start" grow>
+        <Player url={playUrl} startedAt={playFrom} />
+        <Card withBorder>
+          <Stack gap="xs">
+            <Title order={5}>Export a clip</Title>
+            <Text size="xs" c="dimmed">Times on {day}, HH:MM:SS. At most 6 hours; a range with a gap is refused.</Text>
+            <Group grow>
+              <TextInput label="From" placeholder="12:00:00" value={clipFrom} onChange={(e) => setClipFrom(e.currentTarget.value)} data-testid="clip-from" />
+              <TextInput label="To" placeholder="12:05:00" value={clipTo} onChange={(e) => setClipTo(e.currentTarget.value)} data-testid="clip-to" />
+            </Group>
+            <Button disabled={!cameraId || !clipFrom || !clipTo} data-testid="clip-export" onClick={() => void attempt(async () => {
+              const r = await api.recordings.exportClip({ cameraId: cameraId!, startTime: timestampFromMs(atTimeOf(range.start, clipFrom)), endTime: timestampFromMs(atTimeOf(range.start, clipTo)) });
+              setClipUrl(r.url);
+            })}>Export MP4</Button>
+            {clipUrl && <Anchor href={clipUrl} download data-testid="clip-link">Download the clip</Anchor>}
+          </Stack>
+        </Card>
+      </Group>
+      <Table data-testid="recordings-table">
+        <Table.Thead>
+          <Table.Tr><Table.Th>Start</Table.Th><Table.Th>End</Table.Th><Table.Th>Duration</Table.Th><Table.Th>Size</Table.Th><Table.Th /></Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {recordings.length === 0 && !error && <Table.Tr><Table.Td colSpan={5}><Text c="dimmed">Nothing recorded on this day.</Text></Table.Td></Table.Tr>}
+          {recordings.map((r) => {
+            const s = timestampDate(r.startTime!).getTime();
+            const e = timestampDate(r.endTime!).getTime();
+            return (
+              <Table.Tr key={r.id} data-testid="recording-row">
+                <Table.Td>{clock(s)}{r.recovered && <Badge ml="xs" size="xs" color="orange">recovered</Badge>}</Table.Td>
+                <Table.Td>{clock(e)}</Table.Td>
+                <Table.Td>{r.duration ? `${(durationMs(r.duration) / 1000).toFixed(1)} s` : "—"}</Table.Td>
+                <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
+                <Table.Td>
+                  <Group gap="xs" justify="flex-end">
+                    <Button size="xs" variant="light" data-testid="recording-play" onClick={() => void play(s, e)}>Play</Button>
+                    <Button size="xs" variant="default" data-testid="recording-download" onClick={() => void attempt(async () => {
+                      const u = await api.recordings.getDownloadUrl({ id: r.id });
+                      window.open(u.url, "_blank", "noopener");
+                    })}>Download</Button>
+                  </Group>
+                </Table.Td>
+              </Table.Tr>
+            );
+          })}
+        </Table.Tbody>
+      </Table>
+    </Stack>
+  );
+}

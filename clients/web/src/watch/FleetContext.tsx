@@ -1,0 +1,157 @@
+// The app's live picture of the fleet: cameras and nodes listed once, then kept current by one
+// WatchEvents stream shared by every page (runWatchLoop resumes it after drops and re-lists
+// after compaction). Updates are batched so a busy fleet repaints a few times a second at most.
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import type { Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
+import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
+import type { StreamStatus } from "@camfleet/client/gen/camfleet/v1/stream_pb.js";
+import { EventType, type Event } from "@camfleet/client/gen/camfleet/v1/event_pb.js";
+import type { Api } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { runWatchLoop, type WatchPhase } from "./resume";
+
+const RECENT_LIMIT = 50;
+
+export interface FleetSnapshot {
+  cameras: ReadonlyMap<string, Camera>;
+  nodes: ReadonlyMap<string, Node>;
+  streams: ReadonlyMap<string, StreamStatus>;
+  /** Newest first, bookmarks and metric updates left out. */
+  recent: readonly Event[];
+  phase: WatchPhase;
+  /** Events received on the stream since the page loaded (bookmarks included). */
+  received: number;
+  /** Bumped on every camera change, so lists that filter server-side know to reload. */
+  cameraVersion: number;
+}
+
+/** Mutable state behind an immutable snapshot for React. */
+class FleetStore {
+  private cameras = new Map<string, Camera>();
+  private nodes = new Map<string, Node>();
+  private streams = new Map<string, StreamStatus>();
+  private recent: Event[] = [];
+  private phase: WatchPhase = { kind: "listing" };
+  private received = 0;
+  private cameraVersion = 0;
+  private snapshot: FleetSnapshot = this.build();
+  private listeners = new Set<() => void>();
+  private scheduled = false;
+
+  subscribe = (l: () => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+
+  getSnapshot = () => this.snapshot;
+
+  async list(api: Api, canNodes: boolean, canStreams: boolean): Promise<bigint> {
+    // Nodes and streams first, cameras last: the cameras' revision is where the watch starts,
+    // so anything that changed while listing arrives as an event.
+    const nodes = canNodes ? (await api.nodes.listNodes({ pageSize: 1000 })).nodes : [];
+    const streams = canStreams ? (await api.streams.listStreams({})).streams : [];
+    const cameras: Camera[] = [];
+    let revision = 0n;
+    let pageToken = "";
+    do {
+      const page = await api.cameras.listCameras({ pageSize: 1000, pageToken, orderBy: "name" });
+      cameras.push(...page.cameras);
+      if (!pageToken) revision = page.revision;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    this.cameras = new Map(cameras.map((c) => [c.id, c]));
+    this.nodes = new Map(nodes.map((n) => [n.id, n]));
+    this.streams = new Map(streams.map((s) => [s.cameraId, s]));
+    this.cameraVersion++;
+    this.changed();
+    return revision;
+  }
+
+  apply(e: Event): void {
+    this.received++;
+    const r = e.resource;
+    switch (e.type) {
+      case EventType.CAMERA_DELETED:
+        if (r.case === "camera") this.cameras.delete(r.value.id);
+        this.cameraVersion++;
+        break;
+      case EventType.NODE_DELETED:
+        if (r.case === "node") this.nodes.delete(r.value.id);
+        break;
+      default:
+        if (r.case === "camera") {
+          this.cameras.set(r.value.id, r.value);
+          this.cameraVersion++;
+        } else if (r.case === "node") this.nodes.set(r.value.id, r.value);
+        else if (r.case === "stream") this.streams.set(r.value.cameraId, r.value);
+    }
+    if (e.type !== EventType.BOOKMARK && e.type !== EventType.STREAM_UPDATED) {
+      this.recent = [e, ...this.recent].slice(0, RECENT_LIMIT);
+    }
+    this.changed();
+  }
+
+  setPhase(p: WatchPhase): void {
+    this.phase = p;
+    this.changed();
+  }
+
+  private build(): FleetSnapshot {
+    return {
+      cameras: new Map(this.cameras),
+      nodes: new Map(this.nodes),
+      streams: new Map(this.streams),
+      recent: this.recent,
+      phase: this.phase,
+      received: this.received,
+      cameraVersion: this.cameraVersion,
+    };
+  }
+
+  private changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      this.snapshot = this.build();
+      for (const l of this.listeners) l();
+    }, 100);
+  }
+}
+
+const FleetContext = createContext<FleetStore | null>(null);
+
+export function FleetProvider({ children }: { children: ReactNode }) {
+  const { api, abilities } = useAuth();
+  const store = useMemo(() => new FleetStore(), []);
+  const canNodes = abilities.can("nodes.read");
+  const canStreams = abilities.can("streams.read");
+  const enabled = abilities.can("cameras.read");
+
+  useEffect(() => {
+    if (!enabled) return;
+    const ctrl = new AbortController();
+    void runWatchLoop<Event>(
+      {
+        list: () => store.list(api, canNodes, canStreams),
+        watch: async function* (afterRevision, signal) {
+          for await (const resp of api.events.watchEvents({ afterRevision }, { signal })) {
+            if (resp.event) yield resp.event;
+          }
+        },
+        onEvent: (e) => store.apply(e),
+        onPhase: (p) => store.setPhase(p),
+      },
+      ctrl.signal,
+    );
+    return () => ctrl.abort();
+  }, [api, store, canNodes, canStreams, enabled]);
+
+  return <FleetContext.Provider value={store}>{children}</FleetContext.Provider>;
+}
+
+export function useFleet(): FleetSnapshot {
+  const store = useContext(FleetContext);
+  if (!store) throw new Error("useFleet outside FleetProvider");
+  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+}
