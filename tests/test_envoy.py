@@ -19,6 +19,7 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc
 
 from tests.conftest import PlatformFactory
 from tests.support.envoy import running_envoy
+from tests.support.grpc_web import grpc_web_call as _grpc_web_call
 from tests.support.platform import ADMIN_PASSWORD, Platform
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
@@ -27,34 +28,6 @@ from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_ser
 async def envoy_port(platform: Platform, tmp_path: Path) -> AsyncIterator[int]:
     async with running_envoy([("127.0.0.1", platform.plane.port)], tmp_path) as port:
         yield port
-
-
-def _grpc_web_call(
-    port: int, method: str, message: bytes, headers: dict[str, str]
-) -> tuple[int, dict[str, str], list[bytes], dict[str, str]]:
-    """POST one grpc-web request; returns HTTP status, headers, data frames and trailers."""
-    body = struct.pack(">BI", 0, len(message)) + message
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{method}",
-        data=body,
-        method="POST",
-        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers},
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        raw, status, resp_headers = resp.read(), resp.status, dict(resp.headers.items())
-    frames, trailers, i = [], {}, 0
-    while i < len(raw):
-        flag, length = struct.unpack(">BI", raw[i : i + 5])
-        payload = raw[i + 5 : i + 5 + length]
-        i += 5 + length
-        if flag & 0x80:
-            for line in payload.decode().split("\r\n"):
-                if line:
-                    key, _, value = line.partition(":")
-                    trailers[key.strip().lower()] = value.strip()
-        else:
-            frames.append(payload)
-    return status, {k.lower(): v for k, v in resp_headers.items()}, frames, trailers
 
 
 async def test_grpc_web_login_and_list_through_envoy(envoy_port: int) -> None:

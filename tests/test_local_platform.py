@@ -1,88 +1,243 @@
-"""`./start`'s launcher (scripts/local_platform.py): control plane and node agent come up
-together, the node registers itself, and one Ctrl-C stops every process it started."""
+"""`./start`'s launcher (scripts/local_platform.py) as a newcomer runs it: everything comes up
+behind one URL (the UI, grpc-web and gRPC through Envoy), `--demo N` cameras go ONLINE and
+play, a dead demo publisher is restarted, and one Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
-import subprocess
-import sys
+import stat
+import time
+import urllib.request
 from pathlib import Path
 
 import grpc
-from camfleet.v1 import auth_pb2, auth_pb2_grpc, node_pb2, node_pb2_grpc
+from camfleet.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+)
 
-from tests.agent.node import process_tree, survivors_after
-from tests.support.assertions import eventually
-from tests.support.platform import ADMIN_PASSWORD, bearer
-from tests.support.processes import ROOT, free_port, stop_by_pid
+from tests.agent.node import process_alive, process_tree, survivors_after
+from tests.support.grpc_web import grpc_web_call
+from tests.support.local_platform import run_local_platform
+from tests.support.platform import Metadata, bearer
+from tests.support.processes import ROOT
 
-
-async def _nodes(target: str) -> list[node_pb2.Node]:
-    async with grpc.aio.insecure_channel(target) as channel:
-        try:
-            login = await auth_pb2_grpc.AuthServiceStub(channel).Login(
-                auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD), timeout=2
-            )
-            resp = await node_pb2_grpc.NodeServiceStub(channel).ListNodes(
-                node_pb2.ListNodesRequest(),
-                metadata=bearer(login.tokens.access_token),
-                timeout=2,
-            )
-        except grpc.aio.AioRpcError:
-            return []
-        return list(resp.nodes)
+UI_DIST = ROOT / "clients" / "web" / "dist"
 
 
-async def _start(data: Path, target: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "scripts/local_platform.py",
-            "--data-dir",
-            str(data),
-            "--listen",
-            target,
-            "--rtmp-listen",
-            f"127.0.0.1:{free_port()}",
-            "--http-listen",
-            f"127.0.0.1:{free_port()}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "CAMFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _role(argv: list[str]) -> str | None:
+    """Which part of the platform a command line is (the setpriv wrapper execs, so argv is the
+    program's own)."""
+    joined = " ".join(argv)
+    if "-m server.ui" in joined:
+        return "ui server"
+    if "-m server" in joined:
+        return "control plane"
+    if "-m node_agent" in joined:
+        return "node agent"
+    if argv and argv[0].startswith("nginx"):
+        return "nginx"
+    for name in ("envoy", "ffmpeg"):
+        if argv and Path(argv[0]).name == name:
+            return name
+    return None
+
+
+def _roles(pid: int) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for child in process_tree(pid):
+        role = _role(_cmdline(child))
+        if role:
+            found.setdefault(role, []).append(child)
+    return found
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+
+
+async def _admin(channel: grpc.aio.Channel, password: str) -> Metadata:
+    login = await auth_pb2_grpc.AuthServiceStub(channel).Login(
+        auth_pb2.LoginRequest(username="admin", password=password), timeout=10
     )
+    return bearer(login.tokens.access_token)
 
 
-async def test_start_runs_a_ready_node_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    target = f"127.0.0.1:{free_port()}"
-    launcher = await _start(tmp_path, target)
-    try:
-        nodes = await eventually(
-            lambda: _nodes(target),
-            lambda found: [n.state for n in found] == [node_pb2.NODE_STATE_READY],
-            within_seconds=90,
+async def _wait_gone(pid: int, start: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while process_alive(pid, start):
+        assert time.monotonic() < deadline, f"pid {pid} still there after {within_s}s"
+        await asyncio.sleep(0.05)
+
+
+async def test_start_serves_everything_on_one_url_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    assert (UI_DIST / "index.html").exists(), "the UI is not built: ./start and ./test build it"
+    with run_local_platform(tmp_path, demo=1) as lp:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", lp.url)
+        roles = _roles(lp.pid)
+        for role in ("control plane", "node agent", "nginx", "envoy", "ui server", "ffmpeg"):
+            assert role in roles, (role, roles)
+
+        # The browser's first requests: the app and its bundle, through Envoy.
+        status, headers, body = await asyncio.to_thread(_get, lp.url)
+        assert status == 200 and headers["cache-control"] == "no-cache"
+        assert headers["content-type"].startswith("text/html")
+        asset = re.search(rb'src="/(assets/[^"]+\.js)"', body)
+        assert asset, body[:500]
+        status, headers, script = await asyncio.to_thread(_get, lp.url + asset[1].decode())
+        assert status == 200 and script
+        assert headers["content-type"].startswith("text/javascript")
+        assert "immutable" in headers["cache-control"]
+
+        # grpc-web (the UI's transport) and plain gRPC on that same port.
+        port = int(lp.url.rstrip("/").rsplit(":", 1)[1])
+        login = auth_pb2.LoginRequest(username="admin", password=lp.admin_password)
+        _, _, frames, trailers = await asyncio.to_thread(
+            grpc_web_call, port, "/camfleet.v1.AuthService/Login", login.SerializeToString(), {}
         )
-        assert [(n.name, n.state) for n in nodes] == [("local", node_pb2.NODE_STATE_READY)]
-        tree = process_tree(launcher.pid)
-        assert len(tree) >= 4, tree  # launcher, control plane, agent, nginx (master + worker)
-        os.kill(launcher.pid, signal.SIGINT)
-        assert await asyncio.to_thread(launcher.wait, 60) == 0
-        assert await survivors_after(tree, within_s=10) == []
-    finally:
-        stop_by_pid(launcher)
-    # A second start reuses the node's stored credential: still one node, ready again.
-    again = await _start(tmp_path, target)
+        assert trailers.get("grpc-status") == "0", trailers
+        assert auth_pb2.LoginResponse.FromString(frames[0]).tokens.access_token
+        async with grpc.aio.insecure_channel(lp.envoy_target) as channel:
+            auth = await _admin(channel, lp.admin_password)
+            cameras = await camera_pb2_grpc.CameraServiceStub(channel).ListCameras(
+                camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10
+            )
+        assert [c.name for c in cameras.cameras] == ["Demo 1"]
+
+        tree = process_tree(lp.pid)
+        launcher_start = tree[lp.pid]
+        os.kill(lp.pid, signal.SIGINT)
+        await _wait_gone(lp.pid, launcher_start, within_s=30)
+        assert await survivors_after(tree, within_s=5) == []
+    assert "Traceback" not in lp.log_text()
+
+
+async def _watch_until_online(
+    channel: grpc.aio.Channel, auth: Metadata, names: list[str], within_s: float
+) -> dict[str, camera_pb2.Camera]:
+    """Follow WatchEvents (from the revision of a list) until every camera in `names` is
+    ONLINE; the cameras as last seen."""
+    cameras = camera_pb2_grpc.CameraServiceStub(channel)
+    listed = await cameras.ListCameras(camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10)
+    seen = {c.name: c for c in listed.cameras}
+    online = camera_pb2.CAMERA_STATUS_ONLINE
+
+    def done() -> bool:
+        return all(n in seen and seen[n].status == online for n in names)
+
+    if done():
+        return seen
+    watch = event_pb2_grpc.EventServiceStub(channel).WatchEvents(
+        event_pb2.WatchEventsRequest(after_revision=listed.revision),
+        metadata=auth,
+    )
     try:
-        nodes = await eventually(
-            lambda: _nodes(target),
-            lambda found: [n.state for n in found] == [node_pb2.NODE_STATE_READY],
-            within_seconds=90,
-        )
-        assert len(nodes) == 1
-        os.kill(again.pid, signal.SIGINT)
-        assert await asyncio.to_thread(again.wait, 60) == 0
+        async with asyncio.timeout(within_s):
+            async for event in watch:
+                if event.HasField("camera"):
+                    seen[event.camera.name] = event.camera
+                if done():
+                    return seen
     finally:
-        stop_by_pid(again)
+        watch.cancel()
+    raise AssertionError(f"not all ONLINE: { {n: c.status for n, c in seen.items()} }")
+
+
+async def test_demo_cameras_go_online_play_and_a_dead_publisher_is_restarted(
+    tmp_path: Path,
+) -> None:
+    with run_local_platform(tmp_path, demo=2) as lp:
+        async with grpc.aio.insecure_channel(lp.grpc_target) as channel:
+            auth = await _admin(channel, lp.admin_password)
+            seen = await _watch_until_online(channel, auth, ["Demo 1", "Demo 2"], within_s=90)
+            assert sorted(seen) == ["Demo 1", "Demo 2"]
+            assert all(c.recording_enabled for c in seen.values())
+
+            stub = camera_pb2_grpc.CameraServiceStub(channel)
+            demo1 = seen["Demo 1"]
+            urls = await stub.GetStreamUrls(
+                camera_pb2.GetStreamUrlsRequest(id=demo1.id), metadata=auth, timeout=10
+            )
+            assert urls.hls_playback_url.startswith(lp.hls_base_url)
+            playlist = await _eventually_fetch(urls.hls_playback_url, within_s=30)
+            assert playlist.startswith(b"#EXTM3U"), playlist[:200]
+
+            # Kill Demo 1's publisher: the launcher starts another, and the camera comes back.
+            ffmpegs = _roles(lp.pid)["ffmpeg"]
+            victim = next(p for p in ffmpegs if urls.rtmp_publish_url in _cmdline(p))
+            victim_start = process_tree(lp.pid)[victim]
+            killed_at = time.time()
+            os.kill(victim, signal.SIGKILL)
+            await _wait_gone(victim, victim_start, within_s=10)
+            deadline = time.monotonic() + 30
+            while not [
+                p
+                for p in _roles(lp.pid).get("ffmpeg", [])
+                if p != victim and urls.rtmp_publish_url in _cmdline(p)
+            ]:
+                assert time.monotonic() < deadline, "the dead publisher was not restarted"
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 60
+            while True:
+                got = await stub.GetCamera(
+                    camera_pb2.GetCameraRequest(id=demo1.id), metadata=auth, timeout=10
+                )
+                back = got.camera.status_change_time.ToDatetime().timestamp() > killed_at - 1
+                if got.camera.status == camera_pb2.CAMERA_STATUS_ONLINE and back:
+                    break
+                assert time.monotonic() < deadline, got.camera
+                await asyncio.sleep(0.2)
+    assert "restarting" in lp.log_text()
+
+
+async def _eventually_fetch(url: str, within_s: float) -> bytes:
+    """The body of `url` once it answers 200 (live HLS needs its first segment first)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            status, _, body = await asyncio.to_thread(_get, url)
+            if status == 200:
+                return body
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer 200 in {within_s}s"
+        await asyncio.sleep(0.5)
+
+
+async def test_a_second_start_shows_the_same_password_and_node(tmp_path: Path) -> None:
+    with run_local_platform(tmp_path) as first:
+        kept = first.data_dir / "admin-password"
+        assert kept.read_text().strip() == first.admin_password
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    with run_local_platform(tmp_path) as again:
+        assert again.admin_password == first.admin_password
+        async with grpc.aio.insecure_channel(again.envoy_target) as channel:
+            auth = await _admin(channel, again.admin_password)
+            deadline = time.monotonic() + 60
+            while True:
+                nodes = await node_pb2_grpc.NodeServiceStub(channel).ListNodes(
+                    node_pb2.ListNodesRequest(), metadata=auth, timeout=10
+                )
+                states = [(n.name, n.state) for n in nodes.nodes]
+                if states == [("local", node_pb2.NODE_STATE_READY)]:
+                    break
+                assert time.monotonic() < deadline, states
+                await asyncio.sleep(0.2)
