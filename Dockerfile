@@ -1,5 +1,16 @@
-# One image for the control plane (`python -m server`, the default) and the node agent
-# (`python -m node_agent`, which runs nginx with the RTMP module and ffmpeg).
+# One image for the control plane (`python -m server`, the default), the node agent
+# (`python -m node_agent`, which runs nginx with the RTMP module and ffmpeg) and the browser UI's
+# static server (`python -m server.ui`, serving /app/ui behind Envoy).
+
+# The UI, built from the locked npm packages; it compiles the generated client's sources too.
+FROM node:20-bookworm-slim AS web
+WORKDIR /src/clients
+COPY clients/web/package.json clients/web/package-lock.json ./web/
+RUN cd web && npm ci --no-audit --no-fund --loglevel=error
+COPY clients/typescript/src ./typescript/src
+COPY clients/web ./web
+RUN cd web && npm run build
+
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN apt-get update \
@@ -15,8 +26,9 @@ COPY clients/python ./clients/python
 RUN uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && pip install --no-cache-dir --no-deps .
+COPY --from=web /src/clients/web/dist /app/ui
 RUN useradd --system --home /data camfleet && mkdir -p /data && chown camfleet /data
 USER camfleet
-ENV CAMFLEET_DATA_DIR=/data CAMFLEET_LISTEN=0.0.0.0:50051
-EXPOSE 50051 1935 8088
+ENV CAMFLEET_DATA_DIR=/data CAMFLEET_LISTEN=0.0.0.0:50051 CAMFLEET_UI_DIST=/app/ui
+EXPOSE 50051 1935 8088 8081
 ENTRYPOINT ["python", "-m", "server"]

@@ -219,3 +219,30 @@ async def test_an_unknown_rpc_is_a_grpc_error_not_the_ui(envoy_with_ui: int) -> 
     meta = {**headers, **trailers}
     assert meta["grpc-status"] == str(grpc.StatusCode.UNIMPLEMENTED.value[0])
     assert not headers["content-type"].startswith("text/html")
+
+
+def test_compose_runs_the_ui_where_envoy_sends_it() -> None:
+    """Envoy's UI cluster names the compose `ui` service and its port, and that service serves
+    the directory the image builds the UI into."""
+    import yaml
+
+    from scripts.envoy_config import TEMPLATE
+    from tests.support.processes import ROOT
+
+    envoy = yaml.safe_load(TEMPLATE.read_text())
+    (ui,) = [c for c in envoy["static_resources"]["clusters"] if c["name"] == "ui"]
+    (endpoint,) = ui["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    address = endpoint["endpoint"]["address"]["socket_address"]
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    service = compose["services"][address["address"]]
+    assert service["entrypoint"] == ["python", "-m", "server.ui"]
+    assert service["environment"]["CAMFLEET_UI_LISTEN"] == f"0.0.0.0:{address['port_value']}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"/src/clients/web/dist {service['environment']['CAMFLEET_UI_DIST']}" in dockerfile
+    routes = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    matches = [
+        (r["match"]["prefix"], r["route"]["cluster"])
+        for r in routes["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    ]
+    # gRPC first: the UI's catch-all must never shadow an RPC.
+    assert matches == [("/camfleet.v1.", "control_plane"), ("/grpc.", "control_plane"), ("/", "ui")]
