@@ -338,8 +338,9 @@ class RecordingEventRow(Base):
 
 
 class PendingSegmentDeletionRow(Base):
-    """A segment deleted from the index whose node has not yet confirmed deleting the file;
-    sent again in every session of that node until it does."""
+    """A segment deleted through the API. Until its node confirms deleting the file, it is
+    sent again in every session of that node; afterwards the row stays as a tombstone, so a
+    late report of the segment never brings it back into the index."""
 
     __tablename__ = "pending_segment_deletions"
 
@@ -347,3 +348,4 @@ class PendingSegmentDeletionRow(Base):
     node_id: Mapped[str] = mapped_column(String(36), index=True)
     camera_id: Mapped[str] = mapped_column(String(36), default="")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

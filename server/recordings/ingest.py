@@ -162,9 +162,12 @@ class RecordingIngest:
                     )
                 )
                 await session.execute(
-                    delete(PendingSegmentDeletionRow).where(
-                        PendingSegmentDeletionRow.recording_id == segment.id
+                    update(PendingSegmentDeletionRow)
+                    .where(
+                        PendingSegmentDeletionRow.recording_id == segment.id,
+                        PendingSegmentDeletionRow.confirmed_at.is_(None),
                     )
+                    .values(confirmed_at=utcnow())
                 )
         if added is not None:
             seconds = (added.end_time - added.start_time).total_seconds()
@@ -274,6 +277,7 @@ class RecordingIngest:
                     .where(
                         PendingSegmentDeletionRow.node_id.in_(list(node_ids)),
                         PendingSegmentDeletionRow.requested_at <= cutoff,
+                        PendingSegmentDeletionRow.confirmed_at.is_(None),
                     )
                     .order_by(PendingSegmentDeletionRow.requested_at)
                 )

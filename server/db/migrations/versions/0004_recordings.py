@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("node_id", sa.String(length=36), nullable=False),
         sa.Column("camera_id", sa.String(length=36), nullable=False),
         sa.Column("requested_at", server.db.types.UTCDateTime(), nullable=False),
+        sa.Column("confirmed_at", server.db.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("recording_id", name=op.f("pk_pending_segment_deletions")),
     )
     op.create_index(
