@@ -22,12 +22,13 @@ from node_agent.credentials import Credential, load_credential, save_credential
 from node_agent.errors import ConfigError, StartupError
 from node_agent.hostmetrics import HostMetrics
 from node_agent.http_api import PublishDecision, build_app
-from node_agent.nginx.config import NginxLayout, NginxPorts
+from node_agent.nginx.config import NginxLayout, NginxPorts, loopback_rtmp
 from node_agent.nginx.runner import NginxRunner, ensure_can_bind, free_loopback_port
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import PublishGate, RateLimiter
 from node_agent.recording.index import SegmentIndex
+from node_agent.recording.manager import RecordingManager, RecordingSettings
 from node_agent.recording.tiers import node_tiers
 from node_agent.revocation import KeyRevoker
 from node_agent.spool import Spool
@@ -77,6 +78,7 @@ class Agent:
         self.nginx: NginxRunner | None = None
         self.connection: Connection | None = None
         self.revoker: KeyRevoker | None = None
+        self.recording: RecordingManager | None = None
         # host:port of the agent's own loopback API (nginx's callbacks).
         self.api_listen = ""
         self._channel: grpc.aio.Channel | None = None
@@ -143,6 +145,24 @@ class Agent:
         await self.nginx.start()
         self.revoker = KeyRevoker(self.streams, checker, self.nginx)
         self._poller = asyncio.create_task(self._poll_stat(), name="poll-stat")
+        # Before registration: recording never waits for the control plane.
+        self.recording = RecordingManager(
+            RecordingSettings(
+                rtmp_source=loopback_rtmp(str(config.rtmp_listen)),
+                ffmpeg=config.ffmpeg_binary,
+                ffprobe=config.ffprobe_binary,
+                segment_s=config.segment_s,
+                min_free_bytes=config.min_free_bytes,
+                warm_after_s=config.warm_after_s,
+                log_dir=self.data_dir.root / "logs",
+                housekeeping_interval_s=config.housekeeping_interval_s,
+            ),
+            self.segments,
+            self.outbox,
+            self.assignment,
+            self.streams,
+        )
+        await self.recording.start()
         log.info(
             "data plane up: cameras publish to %s/<key>, HLS at %s",
             config.rtmp_url,
@@ -163,6 +183,7 @@ class Agent:
             host=HostMetrics(self.data_dir.root),
             credential_path=self.data_dir.credential,
             on_applied=self.revoker.assignment_applied,
+            on_delete_segments=self.recording.delete_requested,
         )
         self.connection.start()
 
@@ -194,6 +215,10 @@ class Agent:
         if self.connection is not None:
             await self.connection.stop()
             self.connection = None
+        if self.recording is not None:
+            # Each recorder closes, indexes and spools its last segment.
+            await self.recording.stop()
+            self.recording = None
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -82,6 +82,7 @@ class Connection:
         credential_path: Path | None = None,
         welcome_timeout_s: float = 30.0,
         on_applied: Callable[[agent_pb2.Assignment], None] | None = None,
+        on_delete_segments: Callable[[list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self._connect: grpc.aio.StreamStreamMultiCallable[
             agent_pb2.ConnectRequest | bytes, agent_pb2.ConnectResponse
@@ -101,6 +102,8 @@ class Connection:
         self._welcome_timeout_s = welcome_timeout_s
         # Told of every assignment applied (node_agent.revocation ends revoked publishes).
         self._on_applied = on_applied
+        # DeleteSegments go to node_agent.recording, which reports each deletion as an event.
+        self._on_delete_segments = on_delete_segments
         # Capped well below the control plane's startup grace (15 s by default), so after a
         # control-plane restart every node is back before it could be marked lost; full jitter
         # still spreads a fleet's reconnects over the cap.
@@ -162,6 +165,9 @@ class Connection:
             return [await self.on_assignment(response.assignment)]
         elif body == "event_ack":
             await self.on_event_ack(response.event_ack)
+        elif body == "delete_segments":
+            if self._on_delete_segments is not None:
+                await self._on_delete_segments(list(response.delete_segments.recording_ids))
         elif body == "drain":
             log.warning("the control plane asks this node to drain: %s", response.drain.reason)
         elif body == "ping":

@@ -2,7 +2,8 @@
 
 Debian's nginx keeps compiled-in paths (/run/nginx.pid, /var/lib/nginx/*) even with `-p`, so
 every path is set explicitly inside the agent's data directory. Three listeners:
-- RTMP ingest (`rtmp_listen`): cameras publish; on_publish asks the agent (fails closed);
+- RTMP ingest (`rtmp_listen`): cameras publish; on_publish asks the agent (fails closed); only
+  loopback may play (the agent's recorders);
 - public HTTP (`http_listen`): signed HLS only — every request is checked by the agent through
   auth_request, which also names the stream's directory, so keys never appear in URLs;
 - internal HTTP (`stat_listen`, loopback): rtmp_stat XML for the agent's metrics, and
@@ -72,6 +73,26 @@ def is_loopback(listen: str) -> bool:
         return False
 
 
+def _host_port(listen: str) -> tuple[str, str]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), port
+
+
+def loopback_rtmp(rtmp_listen: str) -> str:
+    """host:port on which the agent's own recorders reach the RTMP server: loopback always,
+    since play is allowed from loopback only."""
+    host, port = _host_port(rtmp_listen)
+    return f"[::1]:{port}" if host in ("::", "::1") else f"127.0.0.1:{port}"
+
+
+def _recorder_listen(rtmp_listen: str) -> str:
+    """An extra loopback listener when the ingest one is bound to another single address."""
+    host, port = _host_port(rtmp_listen)
+    if host in ("127.0.0.1", "::1", "0.0.0.0", "::"):  # noqa: S104 - names, not binds
+        return ""
+    return f"\n        listen 127.0.0.1:{port};"
+
+
 def render(layout: NginxLayout, ports: NginxPorts, hls_fragment_s: float = 1.0) -> str:
     """The complete nginx.conf text; ValueError if the internal listener is not loopback."""
     if not is_loopback(ports.stat_listen):
@@ -93,13 +114,18 @@ events {{ worker_connections 1024; }}
 
 rtmp {{
     server {{
-        listen {ports.rtmp_listen};
+        listen {ports.rtmp_listen};{_recorder_listen(ports.rtmp_listen)}
         chunk_size 4096;
         application live {{
             live on;
             # One publisher per key: a second one is refused while the first is live.
             allow publish all;
+            # Only the agent's recorders play, from loopback; viewers get signed HLS instead.
+            allow play 127.0.0.1;
+            allow play ::1;
             deny play all;
+            # Players are cut off when the publisher leaves, so a recorder ends with its publish.
+            idle_streams off;
             drop_idle_publisher 10s;
             on_publish {agent}/rtmp/on_publish;
             on_publish_done {agent}/rtmp/on_publish_done;

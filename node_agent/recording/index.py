@@ -103,6 +103,11 @@ class SegmentIndex:
             self._db = db
         return self._db
 
+    @property
+    def tiers(self) -> dict[int, Tier]:
+        """This node's tiers by StorageTier value."""
+        return dict(self._tiers)
+
     def tier(self, tier: int) -> Tier:
         """The Tier of a StorageTier value (KeyError if this node has no such tier)."""
         return self._tiers[tier]

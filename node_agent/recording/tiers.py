@@ -51,6 +51,10 @@ class Tier(Protocol):
         """Relative paths of every segment file in the tier."""
         ...
 
+    def discard_incomplete(self) -> None:
+        """Remove what an interrupted store() left behind."""
+        ...
+
     def free_bytes(self) -> int:
         """Space left for new files."""
         ...
@@ -118,6 +122,13 @@ class DirectoryTier:
             if p.suffix in self.suffixes and not p.name.startswith(".") and p.is_file()
         ]
         return sorted(found)
+
+    def discard_incomplete(self) -> None:
+        """Delete temporary copies left by a store() that a crash interrupted."""
+        if self.root.is_dir():
+            for leftover in self.root.rglob(".*.partial"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def free_bytes(self) -> int:
         """Bytes available to this process on the root's filesystem."""

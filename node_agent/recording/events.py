@@ -1,0 +1,135 @@
+"""Recording events for the control plane (SegmentEvent, RecorderEvent), spooled like stream
+events so each is delivered exactly once even across restarts of either side."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import cast
+
+from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from node_agent.outbox import Outbox, stamped
+from node_agent.recording.index import Segment
+
+log = logging.getLogger(__name__)
+
+# Event ids of segment events derive from the segment id and the change, so re-spooling one
+# after a crash (index written, spool not yet) gives the same id, which the control plane
+# stores only once.
+_NAMESPACE = uuid.UUID("5b0c7c55-2b8e-4c3e-9a43-0f2f3d6e7a11")
+
+
+def segment_event_id(segment_id: str, change: str) -> str:
+    """The event id of `change` ("closed", "deleted", "moved:2") to `segment_id`."""
+    return uuid.uuid5(_NAMESPACE, f"{segment_id}/{change}").hex
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    """`moment` as a protobuf Timestamp."""
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def recording(segment: Segment) -> recording_pb2.Recording:
+    """What a CLOSED event says about `segment`."""
+    duration = Duration()
+    duration.FromNanoseconds(round(segment.duration_s * 1e9))
+    return recording_pb2.Recording(
+        id=segment.id,
+        camera_id=segment.camera_id,
+        start_time=timestamp(segment.start),
+        end_time=timestamp(segment.end),
+        duration=duration,
+        size_bytes=segment.size_bytes,
+        sha256=segment.sha256,
+        tier=cast(recording_pb2.StorageTier, segment.tier),
+        profile=cast(recording_pb2.RecordingProfile, segment.profile),
+        container=segment.container,
+        recovered=segment.recovered,
+    )
+
+
+async def spool(outbox: Outbox, request: agent_pb2.ConnectRequest, event_id: str = "") -> str:
+    """Stamp `request` (with `event_id` when given) and spool it for sending; its event id."""
+    stamped(request)
+    if event_id:
+        request.event_id = event_id
+    await outbox.spool.put(request.event_id, request.SerializeToString())
+    outbox.changed.set()
+    return request.event_id
+
+
+async def segment_closed(outbox: Outbox, segment: Segment) -> str:
+    """Spool the CLOSED event of `segment`."""
+    event = agent_pb2.SegmentEvent(
+        type=agent_pb2.SEGMENT_EVENT_TYPE_CLOSED, segment=recording(segment)
+    )
+    return await spool(
+        outbox,
+        agent_pb2.ConnectRequest(segment_event=event),
+        segment_event_id(segment.id, "closed"),
+    )
+
+
+async def segment_moved(outbox: Outbox, segment: Segment) -> str:
+    """Spool the MOVED event of `segment` (now in `segment.tier`)."""
+    event = agent_pb2.SegmentEvent(
+        type=agent_pb2.SEGMENT_EVENT_TYPE_MOVED,
+        segment=recording_pb2.Recording(
+            id=segment.id,
+            camera_id=segment.camera_id,
+            tier=cast(recording_pb2.StorageTier, segment.tier),
+        ),
+    )
+    return await spool(
+        outbox,
+        agent_pb2.ConnectRequest(segment_event=event),
+        segment_event_id(segment.id, f"moved:{segment.tier}"),
+    )
+
+
+async def segment_deleted(outbox: Outbox, segment_id: str, camera_id: str, reason: str) -> str:
+    """Spool the DELETED event of a segment, saying why."""
+    event = agent_pb2.SegmentEvent(
+        type=agent_pb2.SEGMENT_EVENT_TYPE_DELETED,
+        segment=recording_pb2.Recording(id=segment_id, camera_id=camera_id),
+        reason=reason,
+    )
+    return await spool(
+        outbox,
+        agent_pb2.ConnectRequest(segment_event=event),
+        segment_event_id(segment_id, "deleted"),
+    )
+
+
+async def recorder_changed(
+    outbox: Outbox,
+    camera_id: str,
+    state: recording_pb2.RecordingState,
+    message: str,
+    gap: tuple[datetime, datetime, str] | None = None,
+) -> str:
+    """Spool a RecorderEvent (with the gap a crash or full disk left, when known)."""
+    event = agent_pb2.RecorderEvent(camera_id=camera_id, state=state, message=message)
+    if gap is not None:
+        start, end, reason = gap
+        event.gap.CopyFrom(
+            recording_pb2.RecordingGap(
+                camera_id=camera_id,
+                start_time=timestamp(start),
+                end_time=timestamp(end),
+                reason=reason,
+            )
+        )
+    log.info(
+        "recorder %s: %s %s",
+        camera_id,
+        recording_pb2.RecordingState.Name(state),
+        message,
+    )
+    return await spool(outbox, agent_pb2.ConnectRequest(recorder_event=event))

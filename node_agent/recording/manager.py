@@ -1,0 +1,275 @@
+"""Recording on this node, assembled: one Recorder per camera whose assignment says `record`
+and whose stream is live here, their segments indexed and reported, retention, free space and
+tier moves applied periodically, and DeleteSegments requests carried out.
+
+Everything here runs from the assignment and streams the agent already has, so recording goes
+on while the control plane is away; its events wait in the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from camfleet.v1 import recording_pb2
+
+from node_agent.assignment import CurrentAssignment
+from node_agent.outbox import Outbox
+from node_agent.recording import events
+from node_agent.recording.index import Segment, SegmentIndex
+from node_agent.recording.media import effective_profile
+from node_agent.recording.recorder import Gap, Recorder, RecorderSpec, SegmentFile
+from node_agent.recording.retention import HOT, Housekeeper, Limits
+from node_agent.recording.store import Recovery, SegmentStore
+from node_agent.recording.tiers import DirectoryTier
+from node_agent.streams import StreamTracker
+
+log = logging.getLogger(__name__)
+
+DELETED_BY_REQUEST = "deleted by request"
+# Camera ids become directory names.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# A publish is recorded once media flows, or this long after it was accepted.
+_START_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """What the recording side needs from the agent's configuration."""
+
+    rtmp_source: str  # loopback host:port of nginx's RTMP
+    ffmpeg: str
+    ffprobe: str
+    segment_s: float
+    min_free_bytes: int
+    warm_after_s: float
+    log_dir: Path
+    reconcile_interval_s: float = 0.5
+    housekeeping_interval_s: float = 5.0
+
+
+class RecordingManager:
+    """Recorders of this node and the housekeeping of what they wrote."""
+
+    def __init__(
+        self,
+        settings: RecordingSettings,
+        index: SegmentIndex,
+        outbox: Outbox,
+        assignment: CurrentAssignment,
+        streams: StreamTracker,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.store = SegmentStore(index, index.tiers, outbox, settings.ffprobe)
+        self.housekeeper = Housekeeper(self.store, settings.min_free_bytes, settings.warm_after_s)
+        self._outbox = outbox
+        self._assignment = assignment
+        self._streams = streams
+        self.recorders: dict[str, Recorder] = {}
+        self.recovery = Recovery()
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._ended: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._disk_error = False
+        self._last_size: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def hot(self) -> DirectoryTier:
+        tier = self.store.tiers[HOT]
+        assert isinstance(tier, DirectoryTier)
+        return tier
+
+    async def start(self) -> None:
+        """Reconcile disk and index, then record and keep house in the background."""
+        self.recovery = await self.store.recover()
+        self._tasks = [
+            asyncio.create_task(self._loop(self.reconcile, self.settings.reconcile_interval_s)),
+            asyncio.create_task(
+                self._loop(self.housekeeping, self.settings.housekeeping_interval_s)
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop every recorder (each closes and indexes its last segment) and the loops."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await asyncio.gather(
+            *(r.stop("the node agent is stopping") for r in self.recorders.values()),
+            return_exceptions=True,
+        )
+        self.recorders.clear()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+
+    @staticmethod
+    async def _loop(work: Callable[[], Awaitable[None]], interval_s: float) -> None:
+        while True:
+            try:
+                await work()
+            except Exception:
+                log.exception("recording housekeeping failed")
+            await asyncio.sleep(interval_s)
+
+    # ----- which cameras record -----------------------------------------------------------
+
+    def wanted(self) -> dict[str, RecorderSpec]:
+        """Cameras that should be recording now, with what to record."""
+        specs: dict[str, RecorderSpec] = {}
+        now = time.monotonic()
+        for camera in self._assignment.assignment.cameras:
+            if not camera.record or not _SAFE_ID.match(camera.camera_id):
+                continue
+            publish = self._streams.by_camera(camera.camera_id)
+            if publish is None or publish.end_reason:
+                continue
+            if not publish.media_flowing and now - publish.accepted_at < _START_AFTER_S:
+                continue
+            specs[camera.camera_id] = RecorderSpec(
+                camera.camera_id,
+                f"rtmp://{self.settings.rtmp_source}/live/{publish.stream_key}",
+                effective_profile(camera.record_profile),
+            )
+        return specs
+
+    async def reconcile(self) -> None:
+        """Start and stop recorders to match the assignment and the live streams."""
+        wanted = self.wanted()
+        now = time.monotonic()
+        for camera_id, recorder in list(self.recorders.items()):
+            spec = wanted.get(camera_id)
+            if recorder.finished:
+                del self.recorders[camera_id]
+                self._ended[camera_id] = now
+            elif spec != recorder.spec:
+                del self.recorders[camera_id]
+                self._ended[camera_id] = now
+                self._stop_later(recorder, self._why_stopped(camera_id, spec))
+        for camera_id, spec in wanted.items():
+            # A recorder whose input just ended is not restarted in a tight loop.
+            if camera_id in self.recorders or now - self._ended.get(camera_id, 0.0) < 1.0:
+                continue
+            recorder = Recorder(
+                spec=spec,
+                hot=self.hot,
+                sink=self,
+                ffmpeg=self.settings.ffmpeg,
+                segment_s=self.settings.segment_s,
+                log_path=self.settings.log_dir / f"recorder-{camera_id}.log",
+                is_live=functools.partial(self._live, camera_id),
+            )
+            self.recorders[camera_id] = recorder
+            recorder.start()
+
+    def _live(self, camera_id: str) -> bool:
+        publish = self._streams.by_camera(camera_id)
+        return publish is not None and not publish.end_reason
+
+    def _why_stopped(self, camera_id: str, spec: RecorderSpec | None) -> str:
+        if spec is not None:
+            return "the recording profile changed"
+        camera = self._assignment.camera(camera_id)
+        if camera is None or not camera.record:
+            return "recording turned off"
+        return "the stream ended"
+
+    def _stop_later(self, recorder: Recorder, message: str) -> None:
+        task = asyncio.create_task(recorder.stop(message))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    # ----- RecorderSink ---------------------------------------------------------------------
+
+    async def segment(self, file: SegmentFile) -> Segment | None:
+        """A recorder finished a file: index and report it, then keep the camera in quota."""
+        segment = await self.store.add(file)
+        if segment is None:
+            return None
+        self._last_size[file.camera_id] = segment.size_bytes
+        camera = self._assignment.camera(file.camera_id)
+        if camera is not None:
+            # Room for the segment being written now, so the camera stays within its quota.
+            await self.housekeeper.retain(
+                file.camera_id, Limits.of(camera), reserve_bytes=segment.size_bytes * 3 // 2
+            )
+        return segment
+
+    async def state(
+        self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None
+    ) -> None:
+        """Report a recorder's state change."""
+        await events.recorder_changed(self._outbox, camera_id, state, message, gap)
+
+    async def crashed(self, camera_id: str, reason: str) -> None:
+        """A recorder died; if the disk is the reason, make room before it restarts."""
+        async with self._lock:
+            floor = max(self.settings.min_free_bytes, 4 * max(self._last_size.values(), default=0))
+            result = await self.housekeeper.free_space(HOT, floor)
+        if result.deleted or result.exhausted:
+            await self._disk_warning(result.deleted, result.freed_bytes, result.exhausted)
+
+    # ----- housekeeping ---------------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Retention per camera, the free-space floor per tier, tier moves, retried events."""
+        await self.store.retry()
+        for camera in self._assignment.assignment.cameras:
+            await self.housekeeper.retain(camera.camera_id, Limits.of(camera))
+        async with self._lock:
+            deleted = freed = 0
+            exhausted = False
+            for tier in self.store.tiers:
+                result = await self.housekeeper.free_space(tier)
+                deleted += result.deleted
+                freed += result.freed_bytes
+                exhausted = exhausted or (result.exhausted and tier == HOT)
+        if deleted or exhausted or self._disk_error:
+            await self._disk_warning(deleted, freed, exhausted)
+        await self.housekeeper.move_old()
+
+    async def _disk_warning(self, deleted: int, freed: int, exhausted: bool) -> None:
+        """Tell the control plane, per recording camera, that the disk is (or was) short."""
+        if exhausted:
+            message = (
+                f"disk full: less than {self.settings.min_free_bytes} bytes free and no "
+                "segment left to delete"
+            )
+            state = recording_pb2.RECORDING_STATE_ERROR
+            if self._disk_error:
+                return  # said already
+        elif deleted:
+            message = f"disk space low: deleted the {deleted} oldest segments ({freed} bytes)"
+            state = recording_pb2.RECORDING_STATE_RECORDING
+        elif self._disk_error:
+            message, state = "disk space recovered", recording_pb2.RECORDING_STATE_RECORDING
+        else:
+            return
+        self._disk_error = exhausted
+        for camera_id in list(self.recorders):
+            await events.recorder_changed(self._outbox, camera_id, state, message)
+
+    # ----- requests from the control plane --------------------------------------------------
+
+    async def delete_requested(self, segment_ids: list[str]) -> int:
+        """DeleteSegments: delete the files and rows of known ids (unknown ones are ignored);
+        how many were deleted."""
+        deleted = 0
+        for segment_id in segment_ids:
+            segment = await asyncio.to_thread(self.index.get, segment_id)
+            if segment is None:
+                log.info("asked to delete segment %s, which this node does not have", segment_id)
+                continue
+            deleted += await self.store.delete(segment, DELETED_BY_REQUEST)
+        return deleted

@@ -1,0 +1,121 @@
+"""ffmpeg and ffprobe for recording: the recorder's command line per profile, and what a
+finished file holds (measured duration, size, SHA-256)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from camfleet.v1 import recording_pb2
+
+ORIGINAL = recording_pb2.RECORDING_PROFILE_ORIGINAL
+CONTAINER = "mpegts"
+SUFFIX = ".ts"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A re-encoding profile: libx264 at this height and video bitrate."""
+
+    name: str
+    height: int
+    bitrate_kbps: int
+
+
+# As recording.proto's RecordingProfile comments say.
+PROFILES: dict[int, Encoding] = {
+    recording_pb2.RECORDING_PROFILE_LOW: Encoding("low", 360, 800),
+    recording_pb2.RECORDING_PROFILE_MEDIUM: Encoding("medium", 720, 2500),
+    recording_pb2.RECORDING_PROFILE_HIGH: Encoding("high", 1080, 5000),
+    recording_pb2.RECORDING_PROFILE_ULTRA: Encoding("ultra", 2160, 16000),
+}
+PROFILE_NAMES = {ORIGINAL: "original", **{k: v.name for k, v in PROFILES.items()}}
+PROFILE_BY_NAME = {name: value for value, name in PROFILE_NAMES.items()}
+
+
+def effective_profile(profile: int) -> int:
+    """UNSPECIFIED (and anything unknown) records the original stream."""
+    return profile if profile in PROFILES else ORIGINAL
+
+
+def recorder_argv(
+    ffmpeg: str, source_url: str, output_pattern: str, segment_s: float, profile: int
+) -> list[str]:
+    """ffmpeg reading `source_url` into MPEG-TS segments of about `segment_s` cut on
+    keyframes; each closed segment is printed to stdout as a CSV line `name,start,end`.
+
+    MPEG-TS, because a segment cut short by kill -9 still plays (an MP4 without its moov does
+    not); packets are flushed as they are muxed, so such a cut loses almost nothing.
+    """
+    argv = [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning",
+        # The RTMP header says which streams there are; a second of probing is plenty.
+        "-analyzeduration", "1000000",
+        "-i", source_url,
+        "-map", "0:v?", "-map", "0:a?",
+    ]  # fmt: skip
+    encoding = PROFILES.get(profile)
+    if encoding is None:
+        argv += ["-c", "copy"]
+    else:
+        rate = f"{encoding.bitrate_kbps}k"
+        argv += [
+            "-c:v", "libx264", "-preset", "veryfast",
+            "-vf", f"scale=-2:{encoding.height}",
+            "-b:v", rate, "-maxrate", rate, "-bufsize", f"{encoding.bitrate_kbps * 2}k",
+            # Keyframes on the segment boundaries, so segments are cut where asked.
+            "-force_key_frames", f"expr:gte(t,n_forced*{segment_s:g})",
+            "-c:a", "aac", "-b:a", "96k",
+        ]  # fmt: skip
+    argv += [
+        "-f", "segment",
+        "-segment_time", f"{segment_s:g}",
+        "-segment_format", "mpegts",
+        "-flush_packets", "1",
+        "-segment_list", "pipe:1",
+        "-segment_list_type", "csv",
+        output_pattern,
+    ]  # fmt: skip
+    return argv
+
+
+async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 30.0) -> float | None:
+    """Media duration of `path` in seconds as ffprobe measures it; None when the file holds no
+    decodable media (empty, cut before the first packet, not media)."""
+    proc = await asyncio.create_subprocess_exec(
+        ffprobe, "-v", "error",
+        "-show_entries", "format=duration",
+        "-of", "default=noprint_wrappers=1:nokey=1",
+        str(path),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return None
+    if proc.returncode != 0:
+        return None
+    try:
+        duration = float(out.decode().strip())
+    except ValueError:
+        return None
+    return duration if duration > 0 else None
+
+
+def digest(path: Path) -> tuple[int, str]:
+    """Size and hex SHA-256 of `path` (blocking: run it in a thread)."""
+    sha = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()

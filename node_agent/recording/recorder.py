@@ -1,0 +1,389 @@
+"""One camera's recorder: ffmpeg reading the camera's stream from the local nginx into
+segments, restarted with backoff when it crashes, each closed (or, after a crash, partial)
+segment handed to a sink, and its state changes and gaps reported.
+
+An ffmpeg that ends on its own with exit code 0, or once the publish is gone, ended because
+the publisher left: that is no crash. Anything else is, and the media between the last
+segment's end and the next recorder's first one is reported as a gap with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from camfleet.v1 import recording_pb2
+
+from node_agent.backoff import Backoff
+from node_agent.recording.index import Segment
+from node_agent.recording.media import PROFILE_NAMES, SUFFIX, recorder_argv
+from node_agent.recording.tiers import DirectoryTier
+from node_agent.supervisor import with_parent_death_signal
+
+log = logging.getLogger(__name__)
+
+RECORDING = recording_pb2.RECORDING_STATE_RECORDING
+IDLE = recording_pb2.RECORDING_STATE_IDLE
+ERROR = recording_pb2.RECORDING_STATE_ERROR
+
+Gap = tuple[datetime, datetime, str]
+
+
+@dataclass(frozen=True)
+class RecorderSpec:
+    """What to record: a camera, where its stream is, and the profile."""
+
+    camera_id: str
+    source_url: str
+    profile: int
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """A segment file the recorder finished with."""
+
+    camera_id: str
+    profile: int
+    # Relative to the hot tier's root.
+    relative_path: str
+    path: Path
+    # Wall time of its first media.
+    start: datetime
+    # Wall time of its end; None for a partial one (start + its measured duration).
+    end: datetime | None
+    # Cut short by the recorder's death.
+    recovered: bool
+
+
+class RecorderSink(Protocol):
+    """Where a recorder's segments and state changes go (node_agent.recording.manager)."""
+
+    async def segment(self, file: SegmentFile) -> Segment | None:
+        """Measure, index and report a finished file; the Segment, or None if it held no
+        media (the file is then gone)."""
+        ...
+
+    async def state(
+        self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None
+    ) -> None:
+        """The recorder changed state (or restarted after a crash, leaving `gap`)."""
+        ...
+
+    async def crashed(self, camera_id: str, reason: str) -> None:
+        """The recorder died (e.g. a full disk: the sink may free space before the restart)."""
+        ...
+
+
+def parse_segment_line(line: bytes) -> tuple[str, float, float] | None:
+    """ffmpeg's CSV segment list entry `name,start,end`; None for anything else."""
+    parts = line.decode(errors="replace").strip().rsplit(",", 2)
+    if len(parts) != 3 or not parts[0]:
+        return None
+    try:
+        return parts[0].strip('"'), float(parts[1]), float(parts[2])
+    except ValueError:
+        return None
+
+
+def exit_reason(returncode: int, last_line: str = "") -> str:
+    """Why a recorder exited, for gaps and events."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown"
+        return f"recorder exited (signal {-returncode}, {name})"
+    reason = f"recorder exited with code {returncode}"
+    return f"{reason}: {last_line}" if last_line else reason
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _last_line(path: Path, since: int) -> str:
+    """The last non-empty line written to `path` after offset `since`."""
+    try:
+        with path.open("rb") as f:
+            f.seek(since)
+            text = f.read()[-4096:].decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+@dataclass
+class Recorder:
+    """Keeps one camera's ffmpeg recording until stop() or until its input ends."""
+
+    spec: RecorderSpec
+    hot: DirectoryTier
+    sink: RecorderSink
+    ffmpeg: str
+    segment_s: float
+    log_path: Path
+    # Whether the camera still publishes (an exit after the publish ended is no crash).
+    is_live: Callable[[], bool] = lambda: True
+    # First restart well under a second, so a kill -9 costs about a second of video.
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
+    healthy_after_s: float = 10.0
+    crash_limit: int = 5
+    crash_window_s: float = 60.0
+    # Unexpected exits (monotonic time, exit code) and the gaps they left.
+    exits: list[tuple[float, int]] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    segments: int = 0
+    _proc: asyncio.subprocess.Process | None = None
+    _task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop_message: str = ""
+    _last_end: datetime | None = None
+    _pending_gap: tuple[datetime, str] | None = None
+    _announced: bool = False
+    _in_error: bool = False
+    _log_offset: int = 0
+    _leftovers: asyncio.Task[None] | None = None
+
+    @property
+    def camera_id(self) -> str:
+        return self.spec.camera_id
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running ffmpeg, if any."""
+        return self._proc.pid if self._proc and self._proc.returncode is None else None
+
+    @property
+    def finished(self) -> bool:
+        """True once the recorder ended (its input ended, or stop())."""
+        return self._task is not None and self._task.done()
+
+    @property
+    def crash_looping(self) -> bool:
+        """`crash_limit` exits within the window."""
+        since = time.monotonic() - self.crash_window_s
+        return sum(1 for t, _ in self.exits if t > since) >= self.crash_limit
+
+    def start(self) -> None:
+        """Record in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"recorder-{self.camera_id}")
+
+    async def stop(self, message: str, grace_s: float = 10.0) -> None:
+        """SIGTERM ffmpeg (it closes its segment, which is indexed) and stop; `message` says
+        why in the IDLE event."""
+        self._stop_message = message
+        self._stop.set()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        task = self._task
+        if task is None:
+            return
+        try:
+            async with asyncio.timeout(grace_s):
+                await asyncio.shield(task)
+        except TimeoutError:
+            if proc is not None and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_s):
+                    await asyncio.shield(task)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        message = "the stream ended"
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                code = await self._run_once()
+                if self._stop.is_set():
+                    break
+                # A publisher leaving ends the play cleanly (0) or with an error, never with a
+                # signal: a signal is always a crash, and the restart must not wait.
+                if code == 0 or (code > 0 and not await self._still_live()):
+                    break
+                uptime = time.monotonic() - started
+                if uptime >= self.healthy_after_s:
+                    self.backoff.reset()
+                await self._crashed(code)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.backoff.next_delay()):
+                        await self._stop.wait()
+            message = self._stop_message or message
+        except Exception:
+            log.exception("recorder of %s failed", self.camera_id)
+            message = "the recorder failed (see the agent log)"
+        finally:
+            await self._wait_leftovers()
+            gap = None
+            if self._pending_gap is not None:
+                start, reason = self._pending_gap
+                gap = (start, max(start, datetime.now(UTC)), reason)
+                self.gaps.append(gap)
+            with contextlib.suppress(Exception):
+                await self.sink.state(self.camera_id, IDLE, message, gap)
+
+    async def _still_live(self, within_s: float = 1.5) -> bool:
+        """Whether the publish is still on, giving nginx's on_publish_done time to arrive."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if not self.is_live():
+                return False
+            await asyncio.sleep(0.1)
+        return self.is_live()
+
+    async def _crashed(self, code: int) -> None:
+        reason = exit_reason(code, _last_line(self.log_path, self._log_offset))
+        self.exits = [*self.exits[-50:], (time.monotonic(), code)]
+        log.warning("recorder of %s: %s", self.camera_id, reason)
+        if self._pending_gap is None:
+            # Its start is the end of the last segment, known once the leftovers are measured.
+            self._pending_gap = (self._last_end or datetime.now(UTC), reason)
+        await self.sink.crashed(self.camera_id, reason)
+        if self.crash_looping and not self._in_error:
+            self._in_error = True
+            recent = sum(1 for t, _ in self.exits if t > time.monotonic() - self.crash_window_s)
+            await self.sink.state(
+                self.camera_id,
+                ERROR,
+                f"recorder crash loop ({recent} exits in {self.crash_window_s:.0f}s): {reason}",
+                None,
+            )
+
+    async def _run_once(self) -> int:
+        """One ffmpeg run; its exit code once every file it wrote is handed to the sink."""
+        now = datetime.now(UTC)
+        directory = f"{self.camera_id}/{now:%Y%m%d}"
+        prefix = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-"
+        prefix += f"{PROFILE_NAMES.get(self.spec.profile, 'original')}-"
+        out_dir = self.hot.path_for(directory)
+        await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+        argv = recorder_argv(
+            self.ffmpeg,
+            self.spec.source_url,
+            str(out_dir / f"{prefix}%05d{SUFFIX}"),
+            self.segment_s,
+            self.spec.profile,
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as err:
+            self._log_offset = err.tell()
+            proc = await asyncio.create_subprocess_exec(
+                *with_parent_death_signal(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
+        self._proc = proc
+        # The CSV times count from the run's first packet, which arrives just after the spawn;
+        # a segment closing sooner than that implies pulls the anchor back.
+        anchor = time.time()
+        seen: set[str] = set()
+        media_end = 0.0
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                entry = parse_segment_line(line)
+                if entry is None:
+                    continue
+                name, start_s, end_s = entry
+                anchor = min(anchor, time.time() - end_s)
+                await self._wait_leftovers()
+                seen.add(name)
+                media_end = end_s
+                await self._deliver(
+                    name,
+                    directory,
+                    out_dir,
+                    start=_utc(anchor + start_s),
+                    end=_utc(anchor + end_s),
+                    recovered=False,
+                )
+        finally:
+            code = await proc.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        # Whatever it wrote but never closed (the segment it was in when it died) is measured
+        # and indexed while the next run starts: a restart must not wait for ffprobe.
+        self._leftovers = asyncio.create_task(
+            self._finish_run(directory, out_dir, prefix, seen, _utc(anchor + media_end))
+        )
+        return code
+
+    async def _finish_run(
+        self, directory: str, out_dir: Path, prefix: str, seen: set[str], start: datetime
+    ) -> None:
+        names = await asyncio.to_thread(lambda: [p.name for p in out_dir.glob(f"{prefix}*")])
+        for name in sorted(n for n in names if n not in seen and n.endswith(SUFFIX)):
+            await self._deliver(name, directory, out_dir, start=start, end=None, recovered=True)
+
+    async def _wait_leftovers(self) -> None:
+        """Until the previous run's unclosed files are indexed (keeps segments in order)."""
+        task, self._leftovers = self._leftovers, None
+        if task is not None:
+            try:
+                await task
+            except Exception:
+                log.exception(
+                    "finishing the files of %s's previous recorder failed", self.camera_id
+                )
+
+    async def _deliver(
+        self,
+        name: str,
+        directory: str,
+        out_dir: Path,
+        *,
+        start: datetime,
+        end: datetime | None,
+        recovered: bool,
+    ) -> None:
+        if self._last_end is not None and abs((start - self._last_end).total_seconds()) < 0.05:
+            start = self._last_end  # contiguous within a run: no slivers from rounding
+        file = SegmentFile(
+            camera_id=self.camera_id,
+            profile=self.spec.profile,
+            relative_path=f"{directory}/{name}",
+            path=out_dir / name,
+            start=start,
+            end=end,
+            recovered=recovered,
+        )
+        segment = await self.sink.segment(file)
+        if segment is None:
+            return
+        self.segments += 1
+        self._last_end = max(self._last_end or segment.end, segment.end)
+        if self._pending_gap is not None and recovered:
+            # The partial segment of the crashed run: the gap starts where it ends.
+            self._pending_gap = (self._last_end, self._pending_gap[1])
+        elif self._pending_gap is not None:
+            gap_start, reason = self._pending_gap
+            gap = (gap_start, max(gap_start, segment.start), reason)
+            self._pending_gap = None
+            self._in_error = False
+            self._announced = True
+            self.gaps.append(gap)
+            seconds = (gap[1] - gap[0]) / timedelta(seconds=1)
+            await self.sink.state(
+                self.camera_id, RECORDING, f"recorder restarted ({seconds:.2f}s lost)", gap
+            )
+        elif not self._announced:
+            self._announced = True
+            await self.sink.state(self.camera_id, RECORDING, "recording", None)

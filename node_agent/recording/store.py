@@ -1,0 +1,236 @@
+"""Segment files and their index kept in step: a finished file is measured, indexed and
+reported; a deletion or tier move updates files, index and control plane together; and on
+start, what a crash left behind is reconciled (unindexed files finalized, moves finished,
+rows without files dropped, unreported segments reported).
+
+Order matters for crash safety: a file is indexed only once complete; a move copies and syncs
+before the index points at the copy, and only then removes the original; a deletion drops the
+row before the file, so the index never names a file that is gone for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from camfleet.v1 import recording_pb2
+
+from node_agent.outbox import Outbox
+from node_agent.recording import events
+from node_agent.recording.index import Segment, SegmentIndex
+from node_agent.recording.media import CONTAINER, ORIGINAL, PROFILE_BY_NAME, digest, probe_duration
+from node_agent.recording.recorder import SegmentFile
+from node_agent.recording.tiers import Tier
+
+log = logging.getLogger(__name__)
+
+HOT = recording_pb2.STORAGE_TIER_HOT
+FILE_MISSING = "the file was gone from disk"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What the start-up rescan did."""
+
+    finalized: int = 0
+    discarded: int = 0
+    moves_finished: int = 0
+    rows_dropped: int = 0
+
+
+def describe_path(relative: str) -> tuple[str, int] | None:
+    """Camera id and profile of a recorder's file `camera/day/stamp-profile-n.ts`."""
+    parts = relative.split("/")
+    if len(parts) != 3:
+        return None
+    fields = parts[2].rsplit("-", 2)
+    if len(fields) != 3:
+        return None
+    return parts[0], PROFILE_BY_NAME.get(fields[1], ORIGINAL)
+
+
+class SegmentStore:
+    """Files, index and events of this node's segments."""
+
+    def __init__(self, index: SegmentIndex, tiers: dict[int, Tier], outbox: Outbox, ffprobe: str):
+        self.index = index
+        self.tiers = tiers
+        self._outbox = outbox
+        self._ffprobe = ffprobe
+        # Events that could not be spooled (a full disk): retried by retry().
+        self._unsent: list[tuple[str, str, str]] = []
+
+    # ----- new segments -----------------------------------------------------------------------
+
+    async def add(self, file: SegmentFile, tier: int = HOT) -> Segment | None:
+        """Measure `file`, index it and report it; None (file removed) if it holds no media."""
+        place = self.tiers[tier]
+        duration = await probe_duration(self._ffprobe, file.path)
+        if duration is None:
+            log.warning("%s holds no playable media; removed", file.path)
+            await asyncio.to_thread(place.remove, file.relative_path)
+            return None
+        size, sha = await asyncio.to_thread(digest, file.path)
+        end = file.end or file.start + timedelta(seconds=duration)
+        segment = Segment(
+            id=str(uuid.uuid4()),
+            camera_id=file.camera_id,
+            start=file.start,
+            end=end,
+            duration_s=round(duration, 3),
+            size_bytes=size,
+            sha256=sha,
+            tier=tier,
+            profile=file.profile,
+            container=CONTAINER,
+            recovered=file.recovered,
+            relative_path=file.relative_path,
+            path=file.path,
+        )
+        try:
+            await asyncio.to_thread(self.index.add, segment)
+        except sqlite3.Error as exc:
+            # Left on disk: the next start's rescan indexes it.
+            log.error("cannot index %s (%s); it is indexed at the next start", file.path, exc)
+            return None
+        await self._report(segment)
+        return segment
+
+    async def _report(self, segment: Segment) -> None:
+        try:
+            await events.segment_closed(self._outbox, segment)
+            await asyncio.to_thread(self.index.mark_reported, segment.id)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot spool segment %s yet (%s); retried later", segment.id, exc)
+
+    async def report_unreported(self) -> int:
+        """Spool the CLOSED event of every segment not reported yet (same event ids as any
+        earlier attempt, so none is stored twice); how many."""
+        pending = await asyncio.to_thread(self.index.unreported)
+        for segment in pending:
+            await self._report(segment)
+        return len(pending)
+
+    # ----- deletions and moves ----------------------------------------------------------------
+
+    async def delete(self, segment: Segment, reason: str) -> bool:
+        """Delete `segment` (row, then file) and report it; False if it could not be done."""
+        place = self.tiers.get(segment.tier)
+        try:
+            await asyncio.to_thread(self.index.remove, segment.id)
+        except sqlite3.Error as exc:
+            if place is None:
+                return False
+            # Probably a full disk, which this deletion is meant to cure: free the file's
+            # space first and try again; a row left behind is dropped by the next rescan.
+            log.warning("cannot drop segment %s from the index (%s); file first", segment.id, exc)
+            await asyncio.to_thread(place.remove, segment.relative_path)
+            try:
+                await asyncio.to_thread(self.index.remove, segment.id)
+            except sqlite3.Error:
+                return False
+        if place is not None:
+            await asyncio.to_thread(place.remove, segment.relative_path)
+        await self._send_deleted(segment.id, segment.camera_id, reason)
+        return True
+
+    async def _send_deleted(self, segment_id: str, camera_id: str, reason: str) -> None:
+        try:
+            await events.segment_deleted(self._outbox, segment_id, camera_id, reason)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot spool the deletion of %s yet (%s)", segment_id, exc)
+            self._unsent.append((segment_id, camera_id, reason))
+
+    async def move(self, segment: Segment, tier: int) -> Segment | None:
+        """Move `segment`'s file to `tier`: copy and sync, point the index at the copy, then
+        remove the original; the moved Segment."""
+        source, target = self.tiers[segment.tier], self.tiers[tier]
+        await asyncio.to_thread(target.store, segment.path, segment.relative_path)
+        moved = await asyncio.to_thread(self.index.moved, segment.id, tier, segment.relative_path)
+        await asyncio.to_thread(source.remove, segment.relative_path)
+        if moved is not None:
+            try:
+                await events.segment_moved(self._outbox, moved)
+            except (sqlite3.Error, OSError) as exc:
+                log.error("cannot spool the move of %s (%s)", segment.id, exc)
+        return moved
+
+    async def retry(self) -> None:
+        """Spool what could not be spooled before."""
+        unsent, self._unsent = self._unsent, []
+        for segment_id, camera_id, reason in unsent:
+            await self._send_deleted(segment_id, camera_id, reason)
+        await self.report_unreported()
+
+    # ----- after a crash ------------------------------------------------------------------------
+
+    async def recover(self) -> Recovery:
+        """Reconcile disk and index after a start (no recorder may be running yet)."""
+        finalized = discarded = moves = dropped = 0
+        for tier_value, tier in self.tiers.items():
+            await asyncio.to_thread(tier.discard_incomplete)
+            files = await asyncio.to_thread(tier.files)
+            indexed = await asyncio.to_thread(self.index.paths, tier_value)
+            for relative in files:
+                if relative in indexed:
+                    continue
+                if await self._finish_move(tier_value, relative):
+                    moves += 1
+                    continue
+                if await self._finalize(tier_value, relative):
+                    finalized += 1
+                else:
+                    discarded += 1
+            for relative in indexed - set(files):
+                segment = await asyncio.to_thread(self.index.by_path, tier_value, relative)
+                if segment is None or await asyncio.to_thread(segment.path.exists):
+                    continue
+                log.warning("segment %s is indexed but %s is gone", segment.id, segment.path)
+                await asyncio.to_thread(self.index.remove, segment.id)
+                await self._send_deleted(segment.id, segment.camera_id, FILE_MISSING)
+                dropped += 1
+        await self.report_unreported()
+        result = Recovery(finalized, discarded, moves, dropped)
+        if result != Recovery():
+            log.info("recordings rescanned: %s", result)
+        return result
+
+    async def _finish_move(self, tier: int, relative: str) -> bool:
+        """If another tier's row names `relative`, a move was interrupted after its copy: keep
+        the indexed file if it is there, else point the row at this one. Whether it was so."""
+        for other in self.tiers:
+            if other == tier:
+                continue
+            found = await asyncio.to_thread(self.index.by_path, other, relative)
+            if found is None:
+                continue
+            if await asyncio.to_thread(found.path.exists):
+                await asyncio.to_thread(self.tiers[tier].remove, relative)
+            else:
+                await asyncio.to_thread(self.index.moved, found.id, tier, relative)
+            return True
+        return False
+
+    async def _finalize(self, tier: int, relative: str) -> bool:
+        """Index a file no index row names (the one being written when the agent died)."""
+        place = self.tiers[tier]
+        described = describe_path(relative)
+        path = place.path_for(relative)
+        if described is None:
+            log.warning("%s is not a recorder's file; left alone", path)
+            return False
+        camera_id, profile = described
+        try:
+            modified = (await asyncio.to_thread(path.stat)).st_mtime
+        except OSError:
+            return False
+        duration = await probe_duration(self._ffprobe, path)
+        # Its last write is its end; measured media before that is its start.
+        end = datetime.fromtimestamp(modified, UTC)
+        start = end - timedelta(seconds=duration or 0.0)
+        file = SegmentFile(camera_id, profile, relative, path, start, end, recovered=True)
+        return await self.add(file, tier) is not None
