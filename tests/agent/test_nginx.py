@@ -6,6 +6,7 @@ listener only, restart after a crash, and a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import secrets
 import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -119,12 +121,50 @@ async def test_second_publisher_on_a_live_key_is_refused(live: Live) -> None:
     assert "already publishing" in (node.layout.logs / "error.log").read_text()
 
 
-async def test_rtmp_playback_is_denied(live: Live) -> None:
-    # Viewers get signed HLS only; the stream key must not be a playback URL.
+@asynccontextmanager
+async def relayed_from(source_host: str, target: str) -> AsyncIterator[int]:
+    """A loopback TCP port whose connections reach `target` from `source_host`: how a player
+    on another machine looks to nginx, without leaving loopback."""
+    host, port = target.rsplit(":", 1)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                host, int(port), local_addr=(source_host, 0)
+            )
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+
+
+async def test_rtmp_playback_is_denied_except_to_the_agents_recorders(live: Live) -> None:
+    # Viewers get signed HLS only; the stream key must not be a playback URL for anyone but
+    # the agent's own recorders, which play from 127.0.0.1.
+    async with relayed_from("127.0.0.2", live.node.ports.rtmp_listen) as port:
+        code, output = await run(
+            [FFPROBE, "-v", "error", "-rw_timeout", "5000000",
+             f"rtmp://127.0.0.1:{port}/live/{LIVE_KEY}"]
+        )  # fmt: skip
+    assert code != 0, output
+    assert "access forbidden by rule" in (live.node.layout.logs / "error.log").read_text()
     code, output = await run(
         [FFPROBE, "-v", "error", "-rw_timeout", "5000000", live.node.rtmp_url(LIVE_KEY)]
     )
-    assert code != 0, output
+    assert code == 0, output
 
 
 def video_streams(ffprobe_json: str) -> list[tuple[str, int, int]]:
