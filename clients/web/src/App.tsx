@@ -27,20 +27,21 @@ export function App() {
   const { user, abilities } = useAuth();
   if (user === undefined) return spinner;
   if (user === null) return <LoginPage />;
-  const can = abilities.can.bind(abilities);
   return (
     <FleetProvider>
     <Shell>
       <Suspense fallback={spinner}>
+        {/* Every page is routed for everyone: the navigation offers only what the person may
+            use, and a page opened from a link shows the server's refusal in words. */}
         <Routes>
-          {can("cameras.read") && <Route path="/dashboard" element={<DashboardPage />} />}
-          {can("cameras.read") && <Route path="/cameras" element={<CamerasPage />} />}
-          {can("streams.read") && <Route path="/live" element={<LivePage />} />}
-          {can("recordings.read") && <Route path="/recordings" element={<RecordingsPage />} />}
-          {can("nodes.read") && <Route path="/nodes" element={<NodesPage />} />}
-          {can("users.read") && <Route path="/users" element={<UsersPage />} />}
-          {can("api_tokens.read") && <Route path="/tokens" element={<TokensPage />} />}
-          {can("audit.read") && <Route path="/audit" element={<AuditPage />} />}
+          <Route path="/dashboard" element={<DashboardPage />} />
+          <Route path="/cameras" element={<CamerasPage />} />
+          <Route path="/live" element={<LivePage />} />
+          <Route path="/recordings" element={<RecordingsPage />} />
+          <Route path="/nodes" element={<NodesPage />} />
+          <Route path="/users" element={<UsersPage />} />
+          <Route path="/tokens" element={<TokensPage />} />
+          <Route path="/audit" element={<AuditPage />} />
           <Route path="/account" element={<AccountPage />} />
           <Route path="*" element={<Navigate to={abilities.home()} replace />} />
         </Routes>

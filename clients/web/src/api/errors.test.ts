@@ -86,7 +86,7 @@ describe("describeError", () => {
     expect(d.code).toBe(Code.PermissionDenied);
     expect(d.reason).toBe("PERMISSION_DENIED");
     expect(d.sentence).toBe(
-      "Your account is not allowed to do this. Vic (viewer) may not call CreateCamera: it needs the cameras.write permission.",
+      "Your account is not allowed to do this. The server said: “vic (viewer) may not call CreateCamera: it needs the cameras.write permission”.",
     );
   });
 

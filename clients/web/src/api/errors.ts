@@ -181,7 +181,9 @@ export function describeError(thrown: unknown): ErrorDescription {
     parts.push(BY_REASON[reason]);
   } else if (err.code === Code.PermissionDenied) {
     parts.push(FALLBACK[Code.PermissionDenied]!);
-    if (serverSays) parts.push(serverSays);
+    // Quoted as is: it starts with a username, which must not be re-cased.
+    const raw = err.rawMessage.trim();
+    if (raw) parts.push(`The server said: “${raw}”.`);
   } else if (err.code === Code.Unavailable || err.code === Code.Internal || err.code === Code.Unknown) {
     // Transport-level text ("Failed to fetch", "HTTP 503") helps nobody at the screen.
     parts.push(FALLBACK[err.code]!);

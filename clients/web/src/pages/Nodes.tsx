@@ -1,10 +1,10 @@
 // Nodes: health from the live feed, cordon/uncordon/drain/delete, and join tokens for new nodes.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Badge, Button, Code, Group, Menu, Modal, Stack, Table, Text, Title } from "@mantine/core";
 import { modals } from "@mantine/modals";
 import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
-import { attempt } from "../components/feedback";
+import { attempt, ErrorAlert } from "../components/feedback";
 import { formatBytes, formatTime, nodeStateColor, nodeStateLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
 
@@ -15,6 +15,13 @@ export default function NodesPage() {
   const canEdit = abilities.can("nodes.write");
   const nodes = [...fleet.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   const [joinSecret, setJoinSecret] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  // The live feed carries nodes only for those who may read them; anyone else opening this
+  // page gets the server's answer, in words.
+  useEffect(() => {
+    if (!abilities.can("nodes.read")) api.nodes.listNodes({ pageSize: 1 }).catch(setError);
+  }, [api, abilities]);
 
   const act = (n: Node, label: string, fn: () => Promise<unknown>, danger?: string) => {
     const run = () => void attempt(fn, `${n.name}: ${label.toLowerCase()} done.`);
@@ -33,6 +40,7 @@ export default function NodesPage() {
           })}>Add a node</Button>
         )}
       </Group>
+      <ErrorAlert error={error} />
       <Table data-testid="node-table">
         <Table.Thead>
           <Table.Tr>

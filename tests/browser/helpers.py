@@ -1,0 +1,49 @@
+"""What a person does in the UI, as small steps the browser tests share."""
+
+from __future__ import annotations
+
+import subprocess
+
+from playwright.sync_api import Page, expect
+
+
+def log_in(page: Page, url: str, username: str, password: str) -> None:
+    """Open the UI and sign in; returns once the navigation is shown."""
+    page.goto(url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("nav")).to_be_visible()
+
+
+def nav_labels(page: Page) -> list[str]:
+    return [t.strip() for t in page.get_by_test_id("nav").locator("a").all_inner_texts()]
+
+
+def publish(rtmp_publish_url: str) -> subprocess.Popen[bytes]:
+    """An ffmpeg test pattern publishing to `rtmp_publish_url` (one keyframe a second)."""
+    return subprocess.Popen(
+        [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+            "-f", "flv", rtmp_publish_url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def video_advances(page: Page, selector: str, by_s: float = 1.0, timeout_ms: int = 60_000) -> None:
+    """Wait until the <video> at `selector` has played `by_s` seconds past where it first was."""
+    page.wait_for_function(
+        """([sel, by]) => {
+            const v = document.querySelector(sel);
+            if (!v || v.readyState < 2) return false;
+            v.dataset.firstTime ??= String(v.currentTime);
+            return v.currentTime - Number(v.dataset.firstTime) >= by;
+        }""",
+        arg=[selector, by_s],
+        timeout=timeout_ms,
+        polling=250,
+    )

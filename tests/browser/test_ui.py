@@ -1,0 +1,136 @@
+"""The browser UI end to end, as an operator and a viewer see it: Debian's chromium, the real
+platform (`./start`), grpc-web through Envoy, a real ffmpeg publisher, real HLS in <video>."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+
+import grpc
+import pytest
+from playwright.sync_api import Page, expect
+
+from camfleet.v1 import auth_pb2, auth_pb2_grpc, common_pb2, user_pb2, user_pb2_grpc
+from tests.browser.conftest import screenshot
+from tests.browser.helpers import log_in, nav_labels, publish, video_advances
+from tests.support.local_platform import LocalPlatform
+
+ADMIN_PAGES = ["Dashboard", "Cameras", "Live view", "Recordings", "Nodes", "Users", "API tokens", "Audit log"]
+
+
+def test_login_refuses_a_wrong_password_in_words_then_signs_in(
+    page: Page, local_platform: LocalPlatform
+) -> None:
+    page.goto(local_platform.url)
+    page.get_by_test_id("login-username").fill("admin")
+    page.get_by_test_id("login-password").fill("not the password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("Wrong username or password.")
+
+    page.get_by_test_id("login-password").fill(local_platform.admin_password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("current-role")).to_have_text("admin")
+    assert nav_labels(page) == [*ADMIN_PAGES, "My account"]
+
+    # A reload keeps the session (this tab's sessionStorage); logging out ends it.
+    page.reload()
+    expect(page.get_by_test_id("current-user")).to_have_text("Administrator")
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    page.reload()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+
+
+@pytest.mark.timeout(420)
+def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
+    page: Page, local_platform: LocalPlatform, publishers: list[subprocess.Popen[bytes]]
+) -> None:
+    name = f"Door {secrets.token_hex(3)}"
+    log_in(page, local_platform.url, "admin", local_platform.admin_password)
+
+    # Create the camera in the UI, recording on; the publish URL is shown next.
+    page.get_by_test_id("nav-cameras").click()
+    page.get_by_test_id("camera-new").click()
+    page.get_by_test_id("camera-name").fill(name)
+    page.get_by_test_id("camera-recording").check()
+    page.get_by_test_id("camera-save").click()
+    publish_url = page.get_by_test_id("publish-url")
+    expect(publish_url).to_have_value(re.compile(f"^{re.escape(local_platform.rtmp_url)}/.+"))
+    rtmp = publish_url.input_value()
+    page.keyboard.press("Escape")
+    expect(page.locator(f'[data-testid="camera-row"][data-name="{name}"]')).to_have_attribute("data-status", "OFFLINE")
+
+    # The dashboard is open and live before anything publishes: it must turn ONLINE by itself.
+    page.get_by_test_id("nav-dashboard").click()
+    expect(page.get_by_test_id("watch-phase")).to_have_attribute("data-phase", "live")
+    badge = page.locator(f'[data-testid="dashboard-camera"][data-name="{name}"]')
+    expect(badge).to_have_attribute("data-status", "OFFLINE")
+    online_before = int(page.get_by_test_id("count-online").inner_text())
+    page.evaluate("window.__sameDocument = true")
+
+    publishers.append(publish(rtmp))
+    expect(badge).to_have_attribute("data-status", "ONLINE", timeout=60_000)
+    expect(page.get_by_test_id("count-online")).to_have_text(str(online_before + 1))
+    # Same document: the change came over the grpc-web server stream, not a reload.
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator('[data-testid="recent-event"][data-type="CAMERA_STATUS_CHANGED"]').first).to_be_visible()
+    expect(page.locator('[data-testid="dashboard-node"][data-state="READY"]')).to_have_count(1)
+    screenshot(page, "dashboard")
+
+    # The live grid plays the signed HLS stream.
+    page.get_by_test_id("nav-live").click()
+    tile = page.locator(f'[data-testid="grid-tile"][data-name="{name}"]')
+    expect(tile).to_have_attribute("data-status", "ONLINE")
+    video_advances(page, f'[data-testid="grid-tile"][data-name="{name}"] video', by_s=2.0)
+    expect(tile).to_have_attribute("data-state", "playing")
+    screenshot(page, "grid")
+
+    # Recordings: the camera's segments appear on the day's timeline and one plays.
+    page.get_by_test_id("nav-recordings").click()
+    page.get_by_test_id("recordings-camera").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.get_by_test_id("recordings-error")).to_have_count(0)
+    expect(page.get_by_test_id("recording-row").first).to_be_visible(timeout=90_000)
+    expect(page.get_by_test_id("timeline-span").first).to_be_attached()
+    page.get_by_test_id("recording-play").first.click()
+    video_advances(page, '[data-testid="recording-video"]', by_s=2.0)
+    screenshot(page, "recordings")
+
+
+def _create_viewer(platform: LocalPlatform, username: str, password: str) -> None:
+    """An admin creates a viewer through UserService (plain gRPC to the control plane)."""
+    with grpc.insecure_channel(platform.grpc_target) as channel:
+        login = auth_pb2_grpc.AuthServiceStub(channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=platform.admin_password), timeout=30
+        )
+        user_pb2_grpc.UserServiceStub(channel).CreateUser(
+            user_pb2.CreateUserRequest(
+                user=user_pb2.User(username=username, role=common_pb2.ROLE_VIEWER), password=password
+            ),
+            metadata=[("authorization", f"Bearer {login.tokens.access_token}")],
+            timeout=30,
+        )
+
+
+def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(
+    page: Page, local_platform: LocalPlatform
+) -> None:
+    username, password = f"vic-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    _create_viewer(local_platform, username, password)
+    log_in(page, local_platform.url, username, password)
+
+    expect(page.get_by_test_id("current-role")).to_have_text("viewer")
+    assert nav_labels(page) == ["Dashboard", "Cameras", "Live view", "Recordings", "My account"]
+
+    page.get_by_test_id("nav-cameras").click()
+    expect(page.get_by_test_id("camera-table")).to_be_visible()
+    for control in ["camera-new", "camera-select", "camera-actions", "camera-active", "camera-recording-toggle", "bulk-menu"]:
+        expect(page.get_by_test_id(control)).to_have_count(0)
+
+    # A link to an admin page (say, from a colleague): the server refuses and the page says why.
+    page.goto(f"{local_platform.url}#/audit")
+    expect(page.get_by_test_id("error")).to_have_text(
+        "Your account is not allowed to do this. The server said: "
+        f"“{username} (viewer) may not call ListAuditLogs: it needs the audit.read permission”."
+    )
