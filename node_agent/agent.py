@@ -30,6 +30,7 @@ from node_agent.publish_auth import PublishGate, RateLimiter
 from node_agent.recording.index import SegmentIndex
 from node_agent.recording.manager import RecordingManager, RecordingSettings
 from node_agent.recording.tiers import node_tiers
+from node_agent.recording_http import RecordedMedia
 from node_agent.revocation import KeyRevoker
 from node_agent.spool import Spool
 from node_agent.state import DataDir
@@ -73,6 +74,7 @@ class Agent:
             self.data_dir.root / "recordings.db", node_tiers(config.data_dir, config.warm_dir)
         )
         self.credential: Credential | None = None
+        self.media: RecordedMedia | None = None
         self.spool: Spool | None = None
         self.outbox: Outbox | None = None
         self.nginx: NginxRunner | None = None
@@ -192,7 +194,15 @@ class Agent:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self.api_listen = f"127.0.0.1:{sock.getsockname()[1]}"
-        self._api = web.AppRunner(build_app(callbacks), access_log=None, shutdown_timeout=1.0)
+        # Downloads, VOD and clips: signed URLs, files found through the segment index.
+        self.media = RecordedMedia(
+            lambda: self.playback.value,
+            self.segments,
+            self.data_dir.root / "exports",
+            ffmpeg=self.config.ffmpeg_binary,
+        )
+        app = build_app(callbacks, self.media)
+        self._api = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._api.setup()
         await web.SockSite(self._api, sock).start()
 
@@ -230,6 +240,8 @@ class Agent:
         if self.nginx is not None:
             await self.nginx.stop()
             self.nginx = None
+        if self.media is not None:
+            await self.media.close()
         if self._api is not None:
             await self._api.cleanup()
             self._api = None

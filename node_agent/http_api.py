@@ -5,6 +5,8 @@
   refuses too).
 - GET /auth/hls: nginx's auth_request for every HLS file. 200 with `X-Stream-Dir` names the
   stream's directory (the key never appears in a URL); 403 otherwise.
+- /recordings/, /vod/, /exports/: recorded media behind signed URLs, proxied by nginx
+  (node_agent/recording_http.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
+
+from node_agent.recording_http import RecordedMedia
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +63,8 @@ def _field(form: dict[str, str], name: str) -> str:
     return form.get(name, "")
 
 
-def build_app(callbacks: Callbacks) -> web.Application:
-    """The aiohttp application serving nginx's callbacks."""
+def build_app(callbacks: Callbacks, media: RecordedMedia | None = None) -> web.Application:
+    """The aiohttp application serving nginx's callbacks (and recorded media, if given)."""
 
     async def read_form(request: web.Request) -> dict[str, str] | None:
         """The notification's fields, or None when it is not one nginx could have sent."""
@@ -110,4 +114,6 @@ def build_app(callbacks: Callbacks) -> web.Application:
     app.router.add_post("/rtmp/on_publish", on_publish)
     app.router.add_post("/rtmp/on_publish_done", on_publish_done)
     app.router.add_get("/auth/hls", auth_hls)
+    if media is not None:
+        media.add_routes(app)
     return app

@@ -18,7 +18,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from node_agent.recording_http import MEDIA_PREFIX
+
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+# Response headers a browser's script may read from recorded media (partial downloads).
+_EXPOSED = "Content-Length, Content-Range, Accept-Ranges"
 # /hls/<camera id>/<expires>/<signature>/<file>; node_agent.http_api.HLS_PATH is the same shape.
 HLS_LOCATION = (
     r"^/hls/(?<camera>[0-9a-f-]{36})/(?<expires>[0-9]{1,12})/(?<sig>[A-Za-z0-9_-]{16,100})/"
@@ -163,6 +167,25 @@ http {{
             alias {layout.hls}/$stream_dir/$file;
             add_header Access-Control-Allow-Origin * always;
             add_header Cache-Control no-cache always;
+        }}
+        # Recorded media (node_agent/recording_http.py): the agent checks the signed URL and
+        # names the file, found through its segment index, in X-Accel-Redirect; nginx sends it
+        # from /_media/ with Range support. Proxied as sent (no URI part), so the agent sees
+        # the raw path; exports may take minutes to assemble on first request.
+        location ~ "^/(recordings|vod|exports)/" {{
+            proxy_pass {agent};
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_read_timeout 900s;
+            add_header Access-Control-Allow-Origin * always;
+            add_header Access-Control-Expose-Headers "{_EXPOSED}" always;
+        }}
+        location {MEDIA_PREFIX}/ {{
+            # Only X-Accel-Redirect from the agent reaches this; a client asking gets 404.
+            internal;
+            alias /;
+            add_header Access-Control-Allow-Origin * always;
+            add_header Access-Control-Expose-Headers "{_EXPOSED}" always;
         }}
         location = /_auth_hls {{
             internal;
