@@ -238,7 +238,7 @@ class Recorder:
             with contextlib.suppress(Exception):
                 await self.sink.state(self.camera_id, IDLE, message, gap)
 
-    async def _still_live(self, within_s: float = 1.5) -> bool:
+    async def _still_live(self, within_s: float = 0.5) -> bool:
         """Whether the publish is still on, giving nginx's on_publish_done time to arrive."""
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
