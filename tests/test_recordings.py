@@ -427,7 +427,8 @@ async def test_a_node_lost_while_recording_leaves_a_gap(
 async def test_paging_and_ranges(platform: Platform) -> None:
     node, camera = await node_with_camera(platform)
     async with connect(platform.channel, node.credential, hello()) as stream:
-        sent = [closed(camera.id, 10 * i) for i in range(5)]
+        # Sub-millisecond start times, as real segments have: pages neither repeat nor skip.
+        sent = [closed(camera.id, 10 * i + 0.000_7) for i in range(5)]
         await send_all(stream, *sent)
     ids = [s.segment_event.segment.id for s in sent]
     assert [r.id for r in await listed(platform, camera.id, size=2)] == ids

@@ -124,7 +124,8 @@ def _overlapping(camera_id: str, lo: datetime, hi: datetime) -> list[ColumnEleme
 
 
 def _encode_token(row: RecordingRow, fingerprint: str) -> str:
-    payload = {"t": _iso(row.start_time), "i": row.id, "f": fingerprint}
+    # Microseconds, as stored: a coarser time would show rows of the same millisecond twice.
+    payload = {"t": row.start_time.isoformat(), "i": row.id, "f": fingerprint}
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -50,6 +50,8 @@ class Stack:
     rtmp_port: int
     http_port: int
     node_name: str = "e2e-node"
+    # Extra command-line flags for the agent (e.g. ["--segment-seconds", "2"]).
+    agent_args: list[str] = field(default_factory=list)
     server: subprocess.Popen[bytes] | None = None
     agent: subprocess.Popen[bytes] | None = None
     channel: grpc.aio.Channel | None = None
@@ -147,6 +149,7 @@ class Stack:
                 f"127.0.0.1:{self.rtmp_port}",
                 "--http-listen",
                 self.http_listen,
+                *self.agent_args,
             ],
             env,
         )
@@ -227,7 +230,7 @@ def _backend_env(backend: str, root: Path) -> Iterator[dict[str, str]]:
 
 
 @asynccontextmanager
-async def running_stack(backend: str) -> AsyncIterator[Stack]:
+async def running_stack(backend: str, agent_args: list[str] | None = None) -> AsyncIterator[Stack]:
     """Control plane + node agent on `backend` ("sqlite" or "postgres"), stopped on exit."""
     with (
         tempfile.TemporaryDirectory(prefix="camfleet-e2e-") as tmp,
@@ -236,6 +239,7 @@ async def running_stack(backend: str) -> AsyncIterator[Stack]:
         grpc_port = free_port()
         env["CAMFLEET_LISTEN"] = f"127.0.0.1:{grpc_port}"
         stack = Stack(backend, Path(tmp), env, grpc_port, free_port(), free_port())
+        stack.agent_args = list(agent_args or [])
         try:
             await stack.start_server()
             await stack.start_agent()
