@@ -6,13 +6,23 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
+from collections.abc import Callable
 
 import grpc
 import pytest
 from playwright.sync_api import Page, expect
 
-from camfleet.v1 import auth_pb2, auth_pb2_grpc, common_pb2, user_pb2, user_pb2_grpc
+from camfleet.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    common_pb2,
+    user_pb2,
+    user_pb2_grpc,
+)
 from tests.browser.conftest import screenshot
+from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.browser.helpers import log_in, nav_labels, publish, video_advances
 from tests.support.local_platform import LocalPlatform
 
@@ -98,19 +108,64 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     screenshot(page, "recordings")
 
 
-def _create_viewer(platform: LocalPlatform, username: str, password: str) -> None:
-    """An admin creates a viewer through UserService (plain gRPC to the control plane)."""
+def _as_admin(platform: LocalPlatform, call: Callable[[grpc.Channel, list[tuple[str, str]]], object]) -> None:
+    """Make a call as admin over plain gRPC to the control plane (not through the browser)."""
     with grpc.insecure_channel(platform.grpc_target) as channel:
         login = auth_pb2_grpc.AuthServiceStub(channel).Login(
             auth_pb2.LoginRequest(username="admin", password=platform.admin_password), timeout=30
         )
-        user_pb2_grpc.UserServiceStub(channel).CreateUser(
+        call(channel, [("authorization", f"Bearer {login.tokens.access_token}")])
+
+
+def _create_viewer(platform: LocalPlatform, username: str, password: str) -> None:
+    """An admin creates a viewer through UserService."""
+    _as_admin(
+        platform,
+        lambda channel, auth: user_pb2_grpc.UserServiceStub(channel).CreateUser(
             user_pb2.CreateUserRequest(
                 user=user_pb2.User(username=username, role=common_pb2.ROLE_VIEWER), password=password
             ),
-            metadata=[("authorization", f"Bearer {login.tokens.access_token}")],
+            metadata=auth,
             timeout=30,
-        )
+        ),
+    )
+
+
+def test_the_dashboard_resumes_after_the_connection_drops_without_a_reload(
+    page: Page, local_platform: LocalPlatform
+) -> None:
+    # The browser reaches Envoy through a proxy the test can cut (Chromium's offline emulation
+    # leaves an open stream alone; a real network drop does not).
+    host, _, port = local_platform.envoy_target.partition(":")
+    with cuttable_proxy((host, int(port))) as proxy:
+        _resume_after_drop(page, local_platform, proxy)
+
+
+def _resume_after_drop(page: Page, local_platform: LocalPlatform, proxy: CuttableProxy) -> None:
+    log_in(page, f"http://127.0.0.1:{proxy.port}/", "admin", local_platform.admin_password)
+    page.get_by_test_id("nav-dashboard").click()
+    phase = page.get_by_test_id("watch-phase")
+    expect(phase).to_have_attribute("data-phase", "live")
+    page.evaluate("window.__sameDocument = true")
+
+    # The connection drops: the WatchEvents stream fails and the page says so.
+    proxy.cut()
+    expect(phase).to_have_attribute("data-phase", "reconnecting", timeout=30_000)
+
+    # Meanwhile someone adds a camera.
+    name = f"Yard {secrets.token_hex(3)}"
+    _as_admin(
+        local_platform,
+        lambda channel, auth: camera_pb2_grpc.CameraServiceStub(channel).CreateCamera(
+            camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(name=name)), metadata=auth, timeout=30
+        ),
+    )
+
+    # Back: the watch resumes from the last revision it saw and replays what it missed.
+    proxy.restore()
+    expect(phase).to_have_attribute("data-phase", "live", timeout=30_000)
+    expect(page.locator(f'[data-testid="dashboard-camera"][data-name="{name}"]')).to_be_visible(timeout=30_000)
+    assert page.evaluate("window.__sameDocument") is True
 
 
 def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(

@@ -11,6 +11,7 @@ import { useAuth } from "../auth/AuthContext";
 import { runWatchLoop, type WatchPhase } from "./resume";
 
 const RECENT_LIMIT = 50;
+const NODE_POLL_MS = 5000;
 
 export interface FleetSnapshot {
   cameras: ReadonlyMap<string, Camera>;
@@ -91,6 +92,13 @@ class FleetStore {
     this.changed();
   }
 
+  /** Node health (CPU, memory, disk, stream count) travels in heartbeats, not events: re-read it. */
+  async refreshNodes(api: Api): Promise<void> {
+    const nodes = (await api.nodes.listNodes({ pageSize: 1000 })).nodes;
+    this.nodes = new Map(nodes.map((n) => [n.id, n]));
+    this.changed();
+  }
+
   setPhase(p: WatchPhase): void {
     this.phase = p;
     this.changed();
@@ -144,7 +152,15 @@ export function FleetProvider({ children }: { children: ReactNode }) {
       },
       ctrl.signal,
     );
-    return () => ctrl.abort();
+    const poll = canNodes
+      ? window.setInterval(() => {
+          if (document.visibilityState === "visible") store.refreshNodes(api).catch(() => undefined);
+        }, NODE_POLL_MS)
+      : undefined;
+    return () => {
+      ctrl.abort();
+      window.clearInterval(poll);
+    };
   }, [api, store, canNodes, canStreams, enabled]);
 
   return <FleetContext.Provider value={store}>{children}</FleetContext.Provider>;

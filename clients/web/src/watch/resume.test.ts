@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { backoffDelay, BACKOFF_MAX_MS, runWatchLoop, type WatchPhase } from "./resume";
+import { backoffDelay, BACKOFF_MAX_MS, runWatchLoop, WatchIdleError, type WatchPhase } from "./resume";
 
 type Ev = { revision: bigint };
 type Step = Ev | Error;
@@ -93,6 +93,37 @@ describe("runWatchLoop", () => {
     const r = await run({ lists: [7n], sessions: [[ev(8)]], listErrors: 2 });
     expect(r.calls.slice(0, 4)).toEqual(["list", "list", "list", "watch>7"]);
     expect(r.events).toEqual([8n]);
+  });
+});
+
+describe("idle watchdog", () => {
+  it("reopens a stream that went silent (no event, no bookmark) and resumes from its revision", async () => {
+    const ctrl = new AbortController();
+    const calls: string[] = [];
+    const phases: WatchPhase[] = [];
+    await runWatchLoop<Ev>(
+      {
+        list: async () => 5n,
+        async *watch(after, signal) {
+          calls.push(`watch>${after}`);
+          if (calls.length > 1) {
+            ctrl.abort();
+            return;
+          }
+          yield ev(6);
+          // Then silence, like a half-open TCP connection: only the abort ends the wait.
+          await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        },
+        onEvent: () => undefined,
+        onPhase: (p) => phases.push(p),
+        sleep: async () => undefined,
+        idleTimeoutMs: 30,
+      },
+      ctrl.signal,
+    );
+    expect(calls).toEqual(["watch>5", "watch>6"]);
+    const reconnect = phases.find((p) => p.kind === "reconnecting");
+    expect(reconnect?.kind === "reconnecting" && reconnect.error).toBeInstanceOf(WatchIdleError);
   });
 });
 

@@ -28,6 +28,21 @@ export interface WatchLoopDeps<E extends RevisionedEvent> {
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** 0..1; injectable so tests are deterministic. */
   random?(): number;
+  /**
+   * A stream silent for this long is presumed dead and reopened. The server sends a bookmark
+   * after --event-bookmark-interval (30 s) of quiet, so a half-open connection (a laptop that
+   * slept, a NAT that forgot us) is noticed instead of showing stale data as live.
+   */
+  idleTimeoutMs?: number;
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 75_000;
+
+/** Raised into the stream when it stayed silent past idleTimeoutMs. */
+export class WatchIdleError extends Error {
+  constructor(ms: number) {
+    super(`no event or bookmark for ${Math.round(ms / 1000)} s`);
+  }
 }
 
 export const BACKOFF_BASE_MS = 500;
@@ -57,6 +72,7 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function runWatchLoop<E extends RevisionedEvent>(deps: WatchLoopDeps<E>, signal: AbortSignal): Promise<void> {
   const sleep = deps.sleep ?? abortableSleep;
   const random = deps.random ?? Math.random;
+  const idleTimeoutMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   let revision: bigint | undefined;
   let attempt = 0;
 
@@ -68,12 +84,33 @@ export async function runWatchLoop<E extends RevisionedEvent>(deps: WatchLoopDep
         attempt = 0;
       }
       deps.onPhase({ kind: "live", revision });
-      for await (const event of deps.watch(revision, signal)) {
-        if (event.revision <= revision) continue;
-        revision = event.revision;
-        // A stream that delivers is healthy: the next failure starts the backoff from scratch.
-        attempt = 0;
-        deps.onEvent(event);
+      const stream = new AbortController();
+      const stopStream = () => stream.abort();
+      signal.addEventListener("abort", stopStream, { once: true });
+      let idle: ReturnType<typeof setTimeout> | undefined;
+      let idleError: WatchIdleError | undefined;
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          idleError = new WatchIdleError(idleTimeoutMs);
+          stream.abort(idleError);
+        }, idleTimeoutMs);
+      };
+      try {
+        arm();
+        for await (const event of deps.watch(revision, stream.signal)) {
+          arm();
+          if (event.revision <= revision) continue;
+          revision = event.revision;
+          // A stream that delivers is healthy: the next failure starts the backoff from scratch.
+          attempt = 0;
+          deps.onEvent(event);
+        }
+      } catch (err) {
+        throw idleError ?? err;
+      } finally {
+        clearTimeout(idle);
+        signal.removeEventListener("abort", stopStream);
       }
       // The server ended the stream cleanly (e.g. a replica shutting down): resume at once.
     } catch (err) {
