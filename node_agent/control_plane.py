@@ -24,6 +24,12 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # gRPC's own subchannel backoff (1 s growing ×1.6 to 120 s) would otherwise sit under our
+    # jittered retry loop: after a 20 s outage the channel waited up to ~17 s more before even
+    # trying the restarted control plane. Cap it at the Connect loop's own 4 s.
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 4_000),
 ]
 # Worth retrying: the control plane is away, overloaded or restarting.
 RETRYABLE = frozenset(
