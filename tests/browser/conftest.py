@@ -21,7 +21,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="module")
 def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     """One `./start` per test module (starting it costs tens of seconds on two cores)."""
-    assert (ROOT / "clients/web/dist/index.html").exists(), "build the UI: npm run build in clients/web"
+    assert (ROOT / "clients/web/dist/index.html").exists(), (
+        "build the UI: npm run build in clients/web"
+    )
     with run_local_platform(tmp_path_factory.mktemp("platform"), demo=0) as platform:
         yield platform
 

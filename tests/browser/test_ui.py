@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from playwright.sync_api import Page, expect
-
 from camfleet.v1 import (
     auth_pb2,
     auth_pb2_grpc,
@@ -21,12 +19,23 @@ from camfleet.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
+from playwright.sync_api import Page, expect
+
 from tests.browser.conftest import screenshot
-from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.browser.helpers import log_in, nav_labels, publish, video_advances
+from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.support.local_platform import LocalPlatform
 
-ADMIN_PAGES = ["Dashboard", "Cameras", "Live view", "Recordings", "Nodes", "Users", "API tokens", "Audit log"]
+ADMIN_PAGES = [
+    "Dashboard",
+    "Cameras",
+    "Live view",
+    "Recordings",
+    "Nodes",
+    "Users",
+    "API tokens",
+    "Audit log",
+]
 
 
 def test_login_refuses_a_wrong_password_in_words_then_signs_in(
@@ -69,7 +78,9 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     expect(publish_url).to_have_value(re.compile(f"^{re.escape(local_platform.rtmp_url)}/.+"))
     rtmp = publish_url.input_value()
     page.keyboard.press("Escape")
-    expect(page.locator(f'[data-testid="camera-row"][data-name="{name}"]')).to_have_attribute("data-status", "OFFLINE")
+    expect(page.locator(f'[data-testid="camera-row"][data-name="{name}"]')).to_have_attribute(
+        "data-status", "OFFLINE"
+    )
 
     # The dashboard is open and live before anything publishes: it must turn ONLINE by itself.
     page.get_by_test_id("nav-dashboard").click()
@@ -84,7 +95,9 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     expect(page.get_by_test_id("count-online")).to_have_text(str(online_before + 1))
     # Same document: the change came over the grpc-web server stream, not a reload.
     assert page.evaluate("window.__sameDocument") is True
-    expect(page.locator('[data-testid="recent-event"][data-type="CAMERA_STATUS_CHANGED"]').first).to_be_visible()
+    expect(
+        page.locator('[data-testid="recent-event"][data-type="CAMERA_STATUS_CHANGED"]').first
+    ).to_be_visible()
     expect(page.locator('[data-testid="dashboard-node"][data-state="READY"]')).to_have_count(1)
     screenshot(page, "dashboard")
 
@@ -108,7 +121,9 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     screenshot(page, "recordings")
 
 
-def _as_admin(platform: LocalPlatform, call: Callable[[grpc.Channel, list[tuple[str, str]]], object]) -> None:
+def _as_admin(
+    platform: LocalPlatform, call: Callable[[grpc.Channel, list[tuple[str, str]]], object]
+) -> None:
     """Make a call as admin over plain gRPC to the control plane (not through the browser)."""
     with grpc.insecure_channel(platform.grpc_target) as channel:
         login = auth_pb2_grpc.AuthServiceStub(channel).Login(
@@ -123,7 +138,8 @@ def _create_viewer(platform: LocalPlatform, username: str, password: str) -> Non
         platform,
         lambda channel, auth: user_pb2_grpc.UserServiceStub(channel).CreateUser(
             user_pb2.CreateUserRequest(
-                user=user_pb2.User(username=username, role=common_pb2.ROLE_VIEWER), password=password
+                user=user_pb2.User(username=username, role=common_pb2.ROLE_VIEWER),
+                password=password,
             ),
             metadata=auth,
             timeout=30,
@@ -157,14 +173,18 @@ def _resume_after_drop(page: Page, local_platform: LocalPlatform, proxy: Cuttabl
     _as_admin(
         local_platform,
         lambda channel, auth: camera_pb2_grpc.CameraServiceStub(channel).CreateCamera(
-            camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(name=name)), metadata=auth, timeout=30
+            camera_pb2.CreateCameraRequest(camera=camera_pb2.Camera(name=name)),
+            metadata=auth,
+            timeout=30,
         ),
     )
 
     # Back: the watch resumes from the last revision it saw and replays what it missed.
     proxy.restore()
     expect(phase).to_have_attribute("data-phase", "live", timeout=30_000)
-    expect(page.locator(f'[data-testid="dashboard-camera"][data-name="{name}"]')).to_be_visible(timeout=30_000)
+    expect(page.locator(f'[data-testid="dashboard-camera"][data-name="{name}"]')).to_be_visible(
+        timeout=30_000
+    )
     assert page.evaluate("window.__sameDocument") is True
 
 
@@ -180,7 +200,14 @@ def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(
 
     page.get_by_test_id("nav-cameras").click()
     expect(page.get_by_test_id("camera-table")).to_be_visible()
-    for control in ["camera-new", "camera-select", "camera-actions", "camera-active", "camera-recording-toggle", "bulk-menu"]:
+    for control in [
+        "camera-new",
+        "camera-select",
+        "camera-actions",
+        "camera-active",
+        "camera-recording-toggle",
+        "bulk-menu",
+    ]:
         expect(page.get_by_test_id(control)).to_have_count(0)
 
     # A link to an admin page (say, from a colleague): the server refuses and the page says why.
