@@ -135,7 +135,8 @@ class Recorder:
     log_path: Path
     # Whether the camera still publishes (an exit after the publish ended is no crash).
     is_live: Callable[[], bool] = lambda: True
-    # First restart well under a second, so a kill -9 costs about a second of video.
+    # After the first crash of a healthy recorder it restarts at once (every moment it is down
+    # is video lost); after that, with backoff.
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
     healthy_after_s: float = 10.0
     crash_limit: int = 5
@@ -153,6 +154,7 @@ class Recorder:
     _announced: bool = False
     _in_error: bool = False
     _log_offset: int = 0
+    _quick_restart: bool = True
     _leftovers: asyncio.Task[None] | None = None
 
     @property
@@ -220,9 +222,12 @@ class Recorder:
                 uptime = time.monotonic() - started
                 if uptime >= self.healthy_after_s:
                     self.backoff.reset()
+                    self._quick_restart = True
                 await self._crashed(code)
+                delay = 0.0 if self._quick_restart else self.backoff.next_delay()
+                self._quick_restart = False
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.backoff.next_delay()):
+                    async with asyncio.timeout(delay):
                         await self._stop.wait()
             message = self._stop_message or message
         except Exception:

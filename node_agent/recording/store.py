@@ -75,11 +75,15 @@ class SegmentStore:
             await asyncio.to_thread(place.remove, file.relative_path)
             return None
         size, sha = await asyncio.to_thread(digest, file.path)
-        end = file.end or file.start + timedelta(seconds=duration)
+        start, end = file.start, file.end or file.start + timedelta(seconds=duration)
+        if file.end is not None and file.end - timedelta(seconds=duration + 0.1) > start:
+            # ffmpeg drops what comes before the first keyframe: the media starts later than
+            # the run's clock says, by what the measured duration lacks.
+            start = file.end - timedelta(seconds=duration)
         segment = Segment(
             id=str(uuid.uuid4()),
             camera_id=file.camera_id,
-            start=file.start,
+            start=start,
             end=end,
             duration_s=round(duration, 3),
             size_bytes=size,

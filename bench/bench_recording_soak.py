@@ -1,0 +1,109 @@
+"""Recorded ÷ expected over a soak with the recorder killed (-9) every N seconds.
+
+One node agent in process (node_agent.agent.Agent, its own nginx-rtmp, the control plane
+unreachable: recording never needs it), one camera publishing the 720p25 test pattern (x264
+ultrafast, a keyframe every second) for --seconds, its recorder killed every --kill-every
+seconds. Afterwards, from the segment index: recorded = the sum of the segments' measured
+(ffprobe) durations; expected = from the start of the first segment to the end of the last;
+and the gaps the agent reported, each with how long the new ffmpeg took to start.
+
+    .venv/bin/python bench/bench_recording_soak.py [--seconds 240] [--kill-every 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.agent.node import new_camera_id  # noqa: E402
+from tests.agent.recording_node import (  # noqa: E402
+    camera,
+    config,
+    prepare,
+    recorded_camera,
+    running,
+    segments,
+    until,
+)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=240.0)
+    parser.add_argument("--kill-every", type=float, default=30.0)
+    parser.add_argument("--segment-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    key, camera_id = "soak" + secrets.token_hex(6), new_camera_id()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
+    print(
+        f"bench_recording_soak: {args.seconds:.0f} s of 720p25, recorder killed every "
+        f"{args.kill_every:.0f} s, {args.segment_seconds:g} s segments "
+        f"({os.cpu_count()} cores, load average {_load()})"
+    )
+    restarts: list[float] = []
+    try:
+        prepare(workdir, recorded_camera(key, camera_id))
+        cfg = config(workdir, segment_s=args.segment_seconds, housekeeping_interval_s=5.0)
+        async with running(cfg) as agent:
+            assert agent.recording is not None
+            async with camera(f"{agent.config.rtmp_url}/{key}", seconds=args.seconds + 60):
+                await until(lambda: camera_id in agent.recording.recorders, "a recorder", 30)  # type: ignore[union-attr]
+                started = time.monotonic()
+                next_kill = started + args.kill_every
+                while time.monotonic() - started < args.seconds:
+                    await asyncio.sleep(0.1)
+                    rec = agent.recording.recorders.get(camera_id)
+                    if rec is None or time.monotonic() < next_kill or rec.pid is None:
+                        continue
+                    pid = rec.pid
+                    killed = time.monotonic()
+                    os.kill(pid, signal.SIGKILL)
+                    # A PID has no event to wait on: poll it finely.
+                    while rec.pid in (None, pid) and time.monotonic() - killed < 30:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)
+                    restarts.append(time.monotonic() - killed)
+                    next_kill += args.kill_every
+                rec = agent.recording.recorders[camera_id]
+            await until(lambda: rec.finished, "the recorder to end with the stream", 60)
+            found = segments(agent, camera_id)
+            gaps = list(rec.gaps)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    recorded = sum(s.duration_s for s in found)
+    expected = (found[-1].end - found[0].start) / timedelta(seconds=1)
+    gap_s = [(end - start) / timedelta(seconds=1) for start, end, _ in gaps]
+    print(f"  segments {len(found)} ({sum(s.recovered for s in found)} finalized after a kill)")
+    print(f"  kills {len(restarts)}: new ffmpeg after median {statistics.median(restarts):.2f} s, "
+          f"max {max(restarts):.2f} s" if restarts else "  no kills")  # fmt: skip
+    if gap_s:
+        print(
+            f"  gaps reported {len(gap_s)}: median {statistics.median(gap_s):.2f} s, "
+            f"max {max(gap_s):.2f} s, total {sum(gap_s):.2f} s"
+        )
+    ratio = recorded / expected if expected else 0.0
+    verdict = "met" if ratio >= 0.995 else "NOT MET"
+    print(f"  recorded {recorded:.1f} s / expected {expected:.1f} s = {ratio:.2%}  "
+          f"(target >= 99.5 %: {verdict})")  # fmt: skip
+    print(f"  load average after: {_load()}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
