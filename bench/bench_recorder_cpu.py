@@ -1,0 +1,207 @@
+"""CPU of a camfleet copy recorder against nginx-rtmp's own `record all`, on the same input in
+one run.
+
+Three nginx-rtmp servers rendered by node_agent.nginx.config (the node's real configuration),
+one publisher encoding the 720p25 test pattern once and sending it to all three (ffmpeg's tee
+muxer), so each server ingests the same stream:
+
+- A: the node's configuration plus `record all` (nginx-rtmp writes FLV itself);
+- B: the node's configuration, played by one recorder exactly as the agent runs it
+  (node_agent.recording.media.recorder_argv: stream copy into MPEG-TS segments);
+- C: the node's configuration alone, the baseline (ingest and live HLS).
+
+nginx's recording costs A - C; ours costs the recorder's ffmpeg plus B - C (nginx sending the
+stream to it). CPU from /proc/<pid>/stat (utime + stime) of each process tree over the window.
+
+    .venv/bin/python bench/bench_recorder_cpu.py [--seconds 60] [--segment-seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiohttp import web  # noqa: E402
+from camfleet.v1 import recording_pb2  # noqa: E402
+
+from node_agent.http_api import build_app  # noqa: E402
+from node_agent.nginx.config import NginxLayout, NginxPorts, render  # noqa: E402
+from node_agent.recording.media import recorder_argv  # noqa: E402
+from node_agent.supervisor import Supervisor  # noqa: E402
+from tests.agent.node import FFMPEG, NGINX, NodeCallbacks, process_tree, wait_for_port  # noqa: E402
+from tests.support.processes import free_port, stop_by_pid  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+KEY = "bench" + secrets.token_hex(6)
+
+
+@dataclass
+class Server:
+    """One running nginx-rtmp."""
+
+    name: str
+    layout: NginxLayout
+    rtmp_port: int
+    nginx: Supervisor
+
+    def url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{KEY}"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of `pids` (those still alive), in seconds."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+@asynccontextmanager
+async def nginx_server(root: Path, name: str, record_all: bool) -> AsyncIterator[Server]:
+    """nginx with the node's configuration (plus `record all` if asked) and a callback API
+    that accepts KEY."""
+    layout = NginxLayout(root / name)
+    layout.create()
+    ports = NginxPorts(*(f"127.0.0.1:{free_port()}" for _ in range(4)))
+    conf = render(layout, ports)
+    if record_all:
+        (layout.root / "record").mkdir()
+        conf = conf.replace(
+            "            hls on;\n",
+            f"            record all;\n            record_path {layout.root / 'record'};\n"
+            "            record_unique on;\n            hls on;\n",
+        )
+    layout.conf.write_text(conf)
+    api = web.AppRunner(build_app(NodeCallbacks(secret=b"x" * 32, keys={KEY: name})))
+    await api.setup()
+    host, port = ports.agent_listen.rsplit(":", 1)
+    await web.TCPSite(api, host, int(port)).start()
+    nginx = Supervisor(
+        name=f"nginx-{name}",
+        argv=[NGINX, "-p", str(layout.root), "-c", str(layout.conf)],
+        log_path=layout.logs / "nginx.out",
+    )
+    try:
+        await nginx.start()
+        await wait_for_port(ports.rtmp_listen)
+        yield Server(name, layout, int(ports.rtmp_listen.rsplit(":", 1)[1]), nginx)
+    finally:
+        await nginx.stop()
+        await api.cleanup()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--segment-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-recorder-cpu-"))
+    print(
+        f"bench_recorder_cpu: 720p25 x264 ultrafast -g 25, {args.seconds:.0f} s window "
+        f"({os.cpu_count()} cores, load average {_load()})"
+    )
+    publisher: subprocess.Popen[bytes] | None = None
+    recorder: subprocess.Popen[bytes] | None = None
+    try:
+        async with (
+            nginx_server(workdir, "A-record-all", record_all=True) as a,
+            nginx_server(workdir, "B-recorder", record_all=False) as b,
+            nginx_server(workdir, "C-baseline", record_all=False) as c,
+        ):
+            outputs = "|".join(f"[f=flv]{s.url()}" for s in (a, b, c))
+            # Popen, not asyncio's: stop_by_pid ends it (SIGTERM, then SIGKILL) by PID.
+            publisher = subprocess.Popen(  # noqa: ASYNC220
+                [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
+                 "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+                 "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+                 # The tee muxer's FLV outputs need the SPS/PPS as global extradata.
+                 "-flags", "+global_header",
+                 "-map", "0:v", "-f", "tee", outputs],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=(workdir / "publisher.log").open("wb"),
+            )  # fmt: skip
+            await asyncio.sleep(2.0)
+            out = workdir / "segments"
+            out.mkdir()
+            recorder = subprocess.Popen(  # noqa: ASYNC220
+                recorder_argv(
+                    FFMPEG,
+                    b.url(),
+                    str(out / "seg-%05d.ts"),
+                    args.segment_seconds,
+                    recording_pb2.RECORDING_PROFILE_ORIGINAL,
+                ),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.sleep(args.warmup)
+            trees = {s.name: list(process_tree(s.nginx.pid or 0)) for s in (a, b, c)}
+            trees["recorder"] = [recorder.pid]
+            before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+            started = time.monotonic()
+            size_a, size_out = _size(a.layout.root / "record"), _size(out)
+            await asyncio.sleep(args.seconds)
+            elapsed = time.monotonic() - started
+            used = {name: cpu_seconds(pids) - before[name] for name, pids in trees.items()}
+            written_a = _size(a.layout.root / "record") - size_a
+            written_out = _size(out) - size_out
+            alive = publisher.poll() is None and recorder.poll() is None
+    finally:
+        for proc in (recorder, publisher):
+            if proc is not None:
+                stop_by_pid(proc, grace_s=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    share = {name: 100 * seconds / elapsed for name, seconds in used.items()}
+    nginx_record = share["A-record-all"] - share["C-baseline"]
+    ours = share["recorder"] + share["B-recorder"] - share["C-baseline"]
+    for name in ("A-record-all", "B-recorder", "C-baseline"):
+        print(f"  nginx {name:<14} {share[name]:6.2f} % of a core")
+    print(f"  recorder ffmpeg      {share['recorder']:6.2f} % of a core")
+    print(f"  nginx record all (A - C)              {nginx_record:6.2f} %  "
+          f"wrote {written_a / elapsed * 8 / 1e6:.2f} Mbit/s")  # fmt: skip
+    print(f"  copy recorder (ffmpeg + B - C)        {ours:6.2f} %  "
+          f"wrote {written_out / elapsed * 8 / 1e6:.2f} Mbit/s")  # fmt: skip
+    if nginx_record > 0:
+        ratio = ours / nginx_record
+        verdict = "met" if ratio <= 1.5 else "NOT MET"
+        print(f"  ratio {ratio:.2f}  (target <= 1.5: {verdict})")
+    else:
+        print("  nginx's recording cost was below measurement noise; no ratio")
+    total, whole_a = share["recorder"] + share["B-recorder"], share["A-record-all"]
+    if whole_a > 0:
+        print(f"  whole node per stream: {total:.2f} % (B + recorder) vs {whole_a:.2f} % (A): "
+              f"ratio {total / whole_a:.2f}")  # fmt: skip
+    if not alive:
+        print("  !!! the publisher or the recorder died during the window: numbers invalid")
+    print(f"  load average after: {_load()}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
