@@ -6,11 +6,11 @@ import { Shell } from "./components/Shell";
 import { LoginPage } from "./pages/Login";
 import { DashboardPage } from "./pages/Dashboard";
 import { CamerasPage } from "./pages/Cameras";
-import { LivePage } from "./pages/Live";
 import { AccountPage } from "./pages/Account";
 import { FleetProvider } from "./watch/FleetContext";
 
-// Admin pages and the recordings player are loaded when first opened.
+// Pages beyond the dashboard and cameras load when first opened (hls.js only with the players).
+const LivePage = lazy(() => import("./pages/Live"));
 const RecordingsPage = lazy(() => import("./pages/Recordings"));
 const NodesPage = lazy(() => import("./pages/Nodes"));
 const UsersPage = lazy(() => import("./pages/Users"));

@@ -7,7 +7,8 @@ import Hls from "hls.js";
 import { CameraStatus, type Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { describeError } from "../api/errors";
 import { useApi } from "../auth/AuthContext";
-import { cameraStatusColor, cameraStatusLabel } from "../format";
+import { cameraStatusColor, cameraStatusLabel, formatBitrate } from "../format";
+import type { StreamStatus } from "@camfleet/client/gen/camfleet/v1/stream_pb.js";
 import { useDocumentVisible, useInView } from "./visibility";
 
 // A tile out of view for this long drops its player entirely; shorter absences only pause it.
@@ -15,7 +16,7 @@ const DESTROY_AFTER_MS = 30_000;
 
 type TileState = "idle" | "loading" | "playing" | "paused" | "error";
 
-export function HlsTile({ camera }: { camera: Camera }) {
+export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamStatus }) {
   const api = useApi();
   const box = useRef<HTMLDivElement>(null);
   const video = useRef<HTMLVideoElement>(null);
@@ -102,9 +103,17 @@ export function HlsTile({ camera }: { camera: Camera }) {
         </Text>
       )}
       {online && state === "error" && <Text c="red.3" size="xs" ta="center" pos="absolute" top="45%" w="100%">{message}</Text>}
-      <Group pos="absolute" top={4} left={6} gap={6}>
-        <Badge size="xs" color={cameraStatusColor(camera.status)}>{cameraStatusLabel(camera.status)}</Badge>
-        <Text size="xs" c="white" style={{ textShadow: "0 0 3px black" }}>{camera.name}</Text>
+      <Group pos="absolute" bottom={0} left={0} right={0} px={6} py={3} gap={6} justify="space-between" wrap="nowrap"
+        style={{ background: "linear-gradient(transparent, rgba(0,0,0,.75))" }}>
+        <Group gap={6} wrap="nowrap">
+          <Badge size="xs" color={cameraStatusColor(camera.status)}>{cameraStatusLabel(camera.status)}</Badge>
+          <Text size="xs" c="white" truncate>{camera.name}</Text>
+        </Group>
+        {online && stream && stream.width > 0 && (
+          <Text size="xs" c="gray.4" data-testid="tile-metrics" style={{ whiteSpace: "nowrap" }}>
+            {stream.width}×{stream.height} · {stream.fps.toFixed(0)} fps · {formatBitrate(stream.bitrateBps)}
+          </Text>
+        )}
       </Group>
     </Box>
   );

@@ -7,7 +7,7 @@ import { HlsTile } from "../grid/HlsTile";
 import { gridShape, LAYOUTS, pageCount, pageItems, parseLayout } from "../grid/layout";
 import { useFleet } from "../watch/FleetContext";
 
-export function LivePage() {
+export default function LivePage() {
   const fleet = useFleet();
   const [params, setParams] = useSearchParams();
   const layout = parseLayout(params.get("layout") ?? localStorage.getItem("camfleet.layout"));
@@ -40,7 +40,7 @@ export function LivePage() {
       </Group>
       {cameras.length === 0 && <Text c="dimmed">No active cameras.</Text>}
       <Box data-testid="grid" data-layout={layout} style={{ display: "grid", gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`, gap: 6 }}>
-        {shown.map((c) => <HlsTile key={c.id} camera={c} />)}
+        {shown.map((c) => <HlsTile key={c.id} camera={c} stream={fleet.streams.get(c.id)} />)}
       </Box>
       {pages > 1 && <Pagination total={pages} value={Math.min(page + 1, pages)} onChange={(p) => set("page", String(p))} />}
     </Stack>
