@@ -1,7 +1,9 @@
 """Node liveness: READY nodes whose heartbeats stop become LOST, their cameras OFFLINE.
 
 Every replica sweeps; a conditional update lets exactly one of them record each loss. Heartbeat
-times come from presence, so a heartbeat that reached any replica counts.
+times come from presence, so a heartbeat that reached any replica counts. The timeout grows by
+this process's own recent event-loop lag (server/nodes/loop_lag.py): under a connect storm the
+heartbeats are there, only not read yet.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from server.cameras.status import CameraStatusWriter
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.events.publisher import EventPublisher
+from server.nodes.loop_lag import LoopLag
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeRegistry, NodeState
 
@@ -59,18 +62,26 @@ class NodeLiveness:
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
         self._grace_until = time.time() + max(lost_after_s, startup_grace_s)
         self._last_touch = 0.0
+        self.lag = LoopLag(window_s=max(lost_after_s, 1.0))
 
     async def run_forever(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
         """Sweep a few times per grace period until cancelled."""
         every = min(0.5, self._lost_after / 4)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.sweep(local_nodes(), end_session)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a database hiccup must not end liveness checks for good
-                log.exception("node sweep failed")
+        sampler = asyncio.create_task(self.lag.run_forever(), name="loop-lag")
+        try:
+            while True:
+                started = time.monotonic()
+                await asyncio.sleep(every)
+                # The sampler slept through the same stall: count it before judging anyone.
+                self.lag.note(time.monotonic() - started - every)
+                try:
+                    await self.sweep(local_nodes(), end_session)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a database hiccup must not end liveness checks for good
+                    log.exception("node sweep failed")
+        finally:
+            sampler.cancel()
 
     async def sweep(self, local_nodes: list[str], end_session: EndSession) -> None:
         """Mark READY nodes without a recent heartbeat LOST; end sessions of deleted nodes."""
@@ -80,11 +91,12 @@ class NodeLiveness:
                 end_session(node_id, Unauthenticated("this node was deleted; register it again"))
         beats = await self._presence.last_heartbeats()
         now = time.time()
+        allowed = self._lost_after + self.lag.recent_max()
         for node_id, state in states.items():
             if state != NodeState.READY.value:
                 continue
             seen = max(beats.get(node_id, 0.0), self._grace_until - self._lost_after)
-            if now - seen > self._lost_after:
+            if now - seen > allowed:
                 silent = now - beats[node_id] if node_id in beats else None
                 if await self._lose(node_id, silent):
                     # A hung agent: make it reconnect and say what it has.
