@@ -95,7 +95,7 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
   const online = camera.status === CameraStatus.ONLINE;
   return (
     <Box ref={box} pos="relative" bg="black" style={{ aspectRatio: "16 / 9", overflow: "hidden", borderRadius: 4 }}
-      data-testid="grid-tile" data-name={camera.name} data-status={cameraStatusLabel(camera.status)} data-state={state}>
+      data-testid="grid-tile" data-camera-id={camera.id} data-name={camera.name} data-status={cameraStatusLabel(camera.status)} data-state={state}>
       <video ref={video} muted playsInline autoPlay style={{ width: "100%", height: "100%", objectFit: "contain", display: online ? "block" : "none" }} data-testid="grid-video" />
       {!online && (
         <Text c="gray.5" ta="center" pos="absolute" top="45%" w="100%" data-testid="tile-offline">
