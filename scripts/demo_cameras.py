@@ -87,19 +87,25 @@ async def login(channel: grpc.aio.Channel, password: str) -> Metadata:
         )
     except grpc.aio.AioRpcError as exc:
         raise DemoError(
-            f"cannot log in as admin to create the demo cameras ({exc.details()}); set "
-            "CAMFLEET_ADMIN_PASSWORD to admin's current password"
+            f"cannot log in as admin ({exc.details()}); set CAMFLEET_ADMIN_PASSWORD to "
+            "admin's current password"
         ) from None
     return (("authorization", f"Bearer {resp.tokens.access_token}"),)
 
 
 async def wait_node_ready(
-    channel: grpc.aio.Channel, auth: Metadata, name: str, within_s: float
+    channel: grpc.aio.Channel,
+    auth: Metadata,
+    name: str,
+    within_s: float,
+    check_alive: Callable[[], None],
 ) -> None:
-    """Until the node `name` is READY (its nginx takes publishes); DemoError after `within_s`."""
+    """Until the node `name` is READY (its nginx takes publishes); DemoError after `within_s`.
+    `check_alive` raises when a process it depends on died (no point waiting then)."""
     nodes = node_pb2_grpc.NodeServiceStub(channel)
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
+        check_alive()
         resp = await nodes.ListNodes(node_pb2.ListNodesRequest(), metadata=auth, timeout=10)
         if any(n.name == name and n.state == node_pb2.NODE_STATE_READY for n in resp.nodes):
             return

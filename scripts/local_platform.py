@@ -31,7 +31,15 @@ from pathlib import Path
 
 import aiohttp
 import grpc
-from demo_cameras import DemoError, ensure_cameras, login, start_publishers, wait_node_ready
+from camfleet.v1 import node_pb2, node_pb2_grpc
+from demo_cameras import (
+    DemoError,
+    Metadata,
+    ensure_cameras,
+    login,
+    start_publishers,
+    wait_node_ready,
+)
 from envoy_config import render
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -172,9 +180,9 @@ class Platform:
         tail = path.read_text(errors="replace").strip().splitlines()[-5:]
         return f"; last lines of {path}:\n    " + "\n    ".join(tail)
 
-    async def start(self, password: AdminPassword, agent_env: dict[str, str]) -> None:
-        """Every part, in dependency order; returns once Envoy routes to a healthy control
-        plane and the demo publishers run."""
+    async def start(self, password: AdminPassword) -> None:
+        """Every part, each as soon as what it needs is up; returns once Envoy routes to a
+        healthy control plane and the demo publishers run."""
         args = self.args
         self.logs.mkdir(parents=True, exist_ok=True)
         env = {
@@ -193,30 +201,71 @@ class Platform:
             [PYTHON, "-m", "server.ui", "--listen", "127.0.0.1:0", "--dist", args.ui_dist],
             stdout=asyncio.subprocess.PIPE,
         )
-        ui_address = await self._ui_address(ui)
+        envoy_admin = await self._spawn_envoy(await self._ui_address(ui))
         await self._wait_healthy(args.listen)
-        await self.spawn(
-            "node agent",
-            [
-                PYTHON,
-                "-m",
-                "node_agent",
-                "--control-plane",
-                args.listen,
-                "--data-dir",
-                str(self.data / "node"),
-                "--name",
-                args.node_name,
-                "--rtmp-listen",
-                args.rtmp_listen,
-                "--http-listen",
-                args.http_listen,
-            ],
-            {**env, **agent_env},
+        async with grpc.aio.insecure_channel(args.listen) as channel:
+            auth = await self._login(channel, password)
+            await self.spawn(
+                "node agent",
+                [
+                    PYTHON,
+                    "-m",
+                    "node_agent",
+                    "--control-plane",
+                    args.listen,
+                    "--data-dir",
+                    str(self.data / "node"),
+                    "--name",
+                    args.node_name,
+                    "--rtmp-listen",
+                    args.rtmp_listen,
+                    "--http-listen",
+                    args.http_listen,
+                ],
+                {**env, **await self._join_token(channel, auth, env)},
+            )
+            await self._wait_envoy(envoy_admin)
+            if args.demo <= 0:
+                return
+            if auth is None:
+                raise DemoError(f"--demo needs admin's password: {password.where}")
+            await wait_node_ready(
+                channel, auth, args.node_name, STARTUP_TIMEOUT_S, self.check_alive
+            )
+            cameras = await ensure_cameras(channel, auth, args.demo)
+        self.publishers = await start_publishers(cameras, self.logs)
+
+    async def _login(self, channel: grpc.aio.Channel, password: AdminPassword) -> Metadata | None:
+        """admin's credentials, or None when the password is unknown or no longer admin's
+        (then `password` says so; the platform still starts, without demo cameras)."""
+        if password.value is None:
+            return None
+        try:
+            return await login(channel, password.value)
+        except DemoError:
+            log.warning("the kept admin password (%s) no longer works", password.where)
+            password.value = None
+            password.where = "changed since the first start; CAMFLEET_ADMIN_PASSWORD sets none"
+            return None
+
+    async def _join_token(
+        self, channel: grpc.aio.Channel, auth: Metadata | None, env: dict[str, str]
+    ) -> dict[str, str]:
+        """CAMFLEET_JOIN_TOKEN for an agent without a credential yet (first start): made
+        through the API when logged in (no second Python process to wait for), else with
+        `python -m server create-join-token`."""
+        if (self.data / "node" / "credential.json").exists():
+            return {}
+        if auth is None:
+            return await asyncio.to_thread(_join_token_env, env)
+        made = await node_pb2_grpc.NodeServiceStub(channel).CreateJoinToken(
+            node_pb2.CreateJoinTokenRequest(
+                join_token=node_pb2.JoinToken(description="./start's local node", max_uses=1)
+            ),
+            metadata=auth,
+            timeout=10,
         )
-        await self._start_envoy(ui_address)
-        if args.demo > 0:
-            await self._start_demo(password)
+        return {"CAMFLEET_JOIN_TOKEN": made.secret}
 
     async def _ui_address(self, ui: asyncio.subprocess.Process) -> tuple[str, int]:
         assert ui.stdout is not None
@@ -240,7 +289,8 @@ class Platform:
                 await asyncio.sleep(0.1)
         raise LaunchError(f"the control plane did not answer on {target} in time")
 
-    async def _start_envoy(self, ui: tuple[str, int]) -> None:
+    async def _spawn_envoy(self, ui: tuple[str, int]) -> Path:
+        """Start Envoy; the file where it will write its admin address."""
         run = self.data / "run"
         run.mkdir(parents=True, exist_ok=True)
         config = run / "envoy.yaml"
@@ -267,29 +317,20 @@ class Platform:
                 stdout=out.fileno(),
                 stderr=subprocess.STDOUT,
             )
+        return admin_file
+
+    async def _wait_envoy(self, admin_file: Path) -> None:
+        """Until Envoy routes to a control plane that passed its gRPC health check."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 self.check_alive()
-                admin = admin_file.read_text().strip() if admin_file.exists() else ""
+                admin = _read_if_there(admin_file)
                 if admin and await _routes_to_control_plane(http, admin):
                     self.url = f"http://{self.args.envoy_listen}/"
                     return
                 await asyncio.sleep(0.1)
         raise LaunchError(f"envoy did not become ready{self._hint('envoy')}")
-
-    async def _start_demo(self, password: AdminPassword) -> None:
-        if password.value is None:
-            raise DemoError(
-                "--demo needs admin's password: set CAMFLEET_ADMIN_PASSWORD (it is "
-                + password.where
-                + ")"
-            )
-        async with grpc.aio.insecure_channel(self.args.listen) as channel:
-            auth = await login(channel, password.value)
-            await wait_node_ready(channel, auth, self.args.node_name, STARTUP_TIMEOUT_S)
-            cameras = await ensure_cameras(channel, auth, self.args.demo)
-        self.publishers = await start_publishers(cameras, self.logs)
 
     async def stop(self) -> None:
         """Publishers first (their streams end cleanly), then every other child, by PID:
@@ -317,6 +358,14 @@ class Platform:
         return waits[next(iter(done))]
 
 
+def _read_if_there(path: Path) -> str:
+    """The stripped text of `path`, or "" while it does not exist yet (a tiny local file)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
 async def _routes_to_control_plane(http: aiohttp.ClientSession, admin: str) -> bool:
     """True once Envoy has a control plane that passed its gRPC health check."""
     try:
@@ -330,10 +379,8 @@ async def _routes_to_control_plane(http: aiohttp.ClientSession, admin: str) -> b
     )
 
 
-def _join_token_env(data: Path, env: dict[str, str]) -> dict[str, str]:
-    """CAMFLEET_JOIN_TOKEN for an agent that has no credential yet (first start)."""
-    if (data / "node" / "credential.json").exists():
-        return {}
+def _join_token_env(env: dict[str, str]) -> dict[str, str]:
+    """CAMFLEET_JOIN_TOKEN made on the command line (works without admin's password)."""
     made = subprocess.run(
         [PYTHON, "-m", "server", "create-join-token"],
         env=env,
@@ -371,7 +418,6 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
 
 async def run(args: argparse.Namespace, data: Path, password: AdminPassword) -> int:
     """Start everything, wait for Ctrl-C/SIGTERM (or a part failing), stop everything."""
-    env = {**os.environ, "CAMFLEET_DATA_DIR": str(data), "CAMFLEET_LISTEN": args.listen}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -379,8 +425,7 @@ async def run(args: argparse.Namespace, data: Path, password: AdminPassword) -> 
     platform = Platform(args, data)
     stopped = asyncio.create_task(stop.wait())
     try:
-        agent_env = await asyncio.to_thread(_join_token_env, data, env)
-        starting = asyncio.create_task(platform.start(password, agent_env))
+        starting = asyncio.create_task(platform.start(password))
         await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
             starting.cancel()

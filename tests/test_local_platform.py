@@ -69,6 +69,21 @@ def _roles(pid: int) -> dict[str, list[int]]:
     return found
 
 
+def _publishers(launcher: int, url: str) -> list[int]:
+    """The demo ffmpeg publishing to `url`: a child of the launcher (the node's recorders read
+    the same RTMP URL, but are the agent's children)."""
+    found = []
+    for pid in _roles(launcher).get("ffmpeg", []):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if parent == launcher and _cmdline(pid)[-1:] == [url]:
+            found.append(pid)
+    return found
+
+
 def _get(url: str) -> tuple[int, dict[str, str], bytes]:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
@@ -151,9 +166,9 @@ async def _watch_until_online(
     )
     try:
         async with asyncio.timeout(within_s):
-            async for event in watch:
-                if event.HasField("camera"):
-                    seen[event.camera.name] = event.camera
+            async for resp in watch:
+                if resp.event.HasField("camera"):
+                    seen[resp.event.camera.name] = resp.event.camera
                 if done():
                     return seen
     finally:
@@ -181,18 +196,13 @@ async def test_demo_cameras_go_online_play_and_a_dead_publisher_is_restarted(
             assert playlist.startswith(b"#EXTM3U"), playlist[:200]
 
             # Kill Demo 1's publisher: the launcher starts another, and the camera comes back.
-            ffmpegs = _roles(lp.pid)["ffmpeg"]
-            victim = next(p for p in ffmpegs if urls.rtmp_publish_url in _cmdline(p))
+            (victim,) = _publishers(lp.pid, urls.rtmp_publish_url)
             victim_start = process_tree(lp.pid)[victim]
             killed_at = time.time()
             os.kill(victim, signal.SIGKILL)
             await _wait_gone(victim, victim_start, within_s=10)
             deadline = time.monotonic() + 30
-            while not [
-                p
-                for p in _roles(lp.pid).get("ffmpeg", [])
-                if p != victim and urls.rtmp_publish_url in _cmdline(p)
-            ]:
+            while not [p for p in _publishers(lp.pid, urls.rtmp_publish_url) if p != victim]:
                 assert time.monotonic() < deadline, "the dead publisher was not restarted"
                 await asyncio.sleep(0.1)
             deadline = time.monotonic() + 60
