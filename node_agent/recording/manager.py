@@ -237,7 +237,9 @@ class RecordingManager:
                 exhausted = exhausted or (result.exhausted and tier == HOT)
         if deleted or exhausted or self._disk_error:
             await self._disk_warning(deleted, freed, exhausted)
-        await self.housekeeper.move_old()
+        # Under the lock: a deletion must not slip between a move's copy and its index update.
+        async with self._lock:
+            await self.housekeeper.move_old()
 
     async def _disk_warning(self, deleted: int, freed: int, exhausted: bool) -> None:
         """Tell the control plane, per recording camera, that the disk is (or was) short."""
@@ -267,9 +269,12 @@ class RecordingManager:
         how many were deleted."""
         deleted = 0
         for segment_id in segment_ids:
-            segment = await asyncio.to_thread(self.index.get, segment_id)
-            if segment is None:
-                log.info("asked to delete segment %s, which this node does not have", segment_id)
-                continue
-            deleted += await self.store.delete(segment, DELETED_BY_REQUEST)
+            async with self._lock:
+                segment = await asyncio.to_thread(self.index.get, segment_id)
+                if segment is None:
+                    log.info(
+                        "asked to delete segment %s, which this node does not have", segment_id
+                    )
+                    continue
+                deleted += await self.store.delete(segment, DELETED_BY_REQUEST)
         return deleted

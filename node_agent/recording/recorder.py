@@ -111,6 +111,15 @@ def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def _rotate(path: Path, keep_bytes: int = 1 << 20) -> None:
+    """Keep a recorder's log bounded: past `keep_bytes` it becomes `<name>.1` (replacing the
+    previous one), so a crash loop cannot fill the disk with ffmpeg's complaints."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > keep_bytes:
+            path.replace(path.with_name(path.name + ".1"))
+
+
 def _last_line(path: Path, since: int) -> str:
     """The last non-empty line written to `path` after offset `since`."""
     try:
@@ -285,7 +294,7 @@ class Recorder:
             self.segment_s,
             self.spec.profile,
         )
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_rotate, self.log_path)
         with self.log_path.open("ab") as err:
             self._log_offset = err.tell()
             proc = await asyncio.create_subprocess_exec(
@@ -296,6 +305,8 @@ class Recorder:
                 start_new_session=True,
             )
         self._proc = proc
+        if self._stop.is_set():
+            proc.send_signal(signal.SIGTERM)  # stop() came while it was being spawned
         # The CSV times count from the run's first packet, which arrives just after the spawn;
         # a segment closing sooner than that implies pulls the anchor back.
         anchor = time.time()

@@ -123,9 +123,15 @@ class SegmentStore:
 
     async def delete(self, segment: Segment, reason: str) -> bool:
         """Delete `segment` (row, then file) and report it; False if it could not be done."""
+        # Where the file is now (a move may have come in between).
+        current = await asyncio.to_thread(self.index.get, segment.id)
+        if current is None:
+            return False
+        segment = current
         place = self.tiers.get(segment.tier)
         try:
-            await asyncio.to_thread(self.index.remove, segment.id)
+            if not await asyncio.to_thread(self.index.remove, segment.id):
+                return False  # deleted already (retention and a request at once)
         except sqlite3.Error as exc:
             if place is None:
                 return False
@@ -155,12 +161,15 @@ class SegmentStore:
         source, target = self.tiers[segment.tier], self.tiers[tier]
         await asyncio.to_thread(target.store, segment.path, segment.relative_path)
         moved = await asyncio.to_thread(self.index.moved, segment.id, tier, segment.relative_path)
+        if moved is None:
+            # Deleted while it was being copied: the copy must not outlive it.
+            await asyncio.to_thread(target.remove, segment.relative_path)
+            return None
         await asyncio.to_thread(source.remove, segment.relative_path)
-        if moved is not None:
-            try:
-                await events.segment_moved(self._outbox, moved)
-            except (sqlite3.Error, OSError) as exc:
-                log.error("cannot spool the move of %s (%s)", segment.id, exc)
+        try:
+            await events.segment_moved(self._outbox, moved)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot spool the move of %s (%s)", segment.id, exc)
         return moved
 
     async def retry(self) -> None:

@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from node_agent.config import AgentConfig, HostPort
 from node_agent.credentials import Credential, save_credential
 from node_agent.recording.index import Segment
 from node_agent.state import DataDir, save_assignment, save_playback_secret
-from tests.agent.node import FFMPEG, FFPROBE, process_tree, survivors_after
+from tests.agent.node import FFMPEG, FFPROBE
+from tests.agent.test_agent_node import running_agent
 from tests.support.processes import free_port, stop_by_pid
 
 
@@ -71,18 +72,9 @@ def config(root: Path, **overrides: object) -> AgentConfig:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-@asynccontextmanager
-async def running(cfg: AgentConfig) -> AsyncIterator[Agent]:
+def running(cfg: AgentConfig) -> AbstractAsyncContextManager[Agent]:
     """An Agent on `cfg`, stopped on exit; nothing it started may outlive it."""
-    agent = Agent(cfg)
-    await agent.start()
-    assert agent.nginx is not None and agent.nginx.pid is not None
-    tree = process_tree(agent.nginx.pid)
-    try:
-        yield agent
-    finally:
-        await agent.stop()
-        assert await survivors_after(tree, within_s=10) == []
+    return running_agent(cfg)
 
 
 def publish_argv(url: str, seconds: float, size: str = "1280x720") -> list[str]:

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from tests.agent.recording_node import (
     spooled,
     until,
 )
+from tests.agent.test_agent_process import agent_argv, clean_env
 from tests.support.processes import ROOT, free_port, stop_by_pid
 
 CLOSED = agent_pb2.SEGMENT_EVENT_TYPE_CLOSED
@@ -193,25 +193,19 @@ async def test_a_full_disk_degrades_and_recording_goes_on(
 # ----- an agent killed with -9, and the rescan ----------------------------------------------
 
 
-def agent_argv(root: Path, rtmp_port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "node_agent",
-        "--data-dir", str(root),
-        "--control-plane", f"127.0.0.1:{free_port()}",
-        "--rtmp-listen", f"127.0.0.1:{rtmp_port}",
-        "--http-listen", f"127.0.0.1:{free_port()}",
-        "--segment-seconds", "2",
-        "--min-free-bytes", "0",
-    ]  # fmt: skip
-
-
 @contextlib.contextmanager
 def agent_process(root: Path, rtmp_port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m node_agent` on `root`; ended by PID on exit (if still running)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
+    argv = agent_argv(
+        root,
+        # Given again, so this one wins: the test publishes to it.
+        "--rtmp-listen", f"127.0.0.1:{rtmp_port}",
+        "--segment-seconds", "2",
+        "--min-free-bytes", "0",
+    )  # fmt: skip
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            agent_argv(root, rtmp_port), cwd=ROOT, env=env,
+            argv, cwd=ROOT, env=clean_env(),
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -376,3 +370,41 @@ def _file(camera_id: str, relative: str, path: Path) -> SegmentFile:
     return SegmentFile(
         camera_id, recording_pb2.RECORDING_PROFILE_ORIGINAL, relative, path, start, None, False
     )
+
+
+async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path) -> None:
+    from node_agent.recording.retention import Housekeeper, Limits
+
+    camera_id = new_camera_id()
+    tiers = node_tiers(tmp_path, None)
+    index = SegmentIndex(tmp_path / "recordings.db", tiers)
+    spool = Spool(tmp_path / "spool.db")
+    store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
+    try:
+        added: list[Segment] = []
+        for n, minutes_ago in enumerate((50, 40, 30, 5)):
+            relative = f"{camera_id}/20261201/20261201T120000.000Z-original-{n:05d}.ts"
+            path = tiers[HOT].path_for(relative)
+            await _ts_file(path, 1.0)
+            start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+            file = SegmentFile(
+                camera_id, recording_pb2.RECORDING_PROFILE_ORIGINAL, relative, path, start,
+                start + timedelta(seconds=1), False,
+            )  # fmt: skip
+            segment = await store.add(file)
+            assert segment is not None
+            added.append(segment)
+        keeper = Housekeeper(store, min_free_bytes=0, warm_after_s=3600)
+        assert await keeper.retain(camera_id, Limits(max_age_s=35 * 60)) == 2
+        assert [s.id for s in all_segments(index, camera_id)] == [s.id for s in added[2:]]
+        for gone in added[:2]:
+            assert not gone.path.exists()
+        requests = [agent_pb2.ConnectRequest.FromString(e.payload) for e in spool.pending()]
+        deleted = segment_events(requests, DELETED)
+        assert [e.segment.id for e in deleted] == [s.id for s in added[:2]]
+        assert {e.reason for e in deleted} == {"retention: older than 2100s"}
+        # Nothing else is old enough: a second pass deletes nothing.
+        assert await keeper.retain(camera_id, Limits(max_age_s=35 * 60)) == 0
+    finally:
+        index.close()
+        spool.close()
