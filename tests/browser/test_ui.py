@@ -216,3 +216,104 @@ def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(
         "Your account is not allowed to do this. The server said: "
         f"“{username} (viewer) may not call ListAuditLogs: it needs the audit.read permission”."
     )
+
+
+def _create_camera(platform: LocalPlatform, name: str) -> None:
+    _as_admin(
+        platform,
+        lambda channel, auth: camera_pb2_grpc.CameraServiceStub(channel).CreateCamera(
+            camera_pb2.CreateCameraRequest(
+                camera=camera_pb2.Camera(name=name, labels={"site": "lot"})
+            ),
+            metadata=auth,
+            timeout=30,
+        ),
+    )
+
+
+@pytest.mark.timeout(300)
+def test_an_admin_manages_cameras_tokens_nodes_and_reads_the_audit_log(
+    page: Page, local_platform: LocalPlatform
+) -> None:
+    tag = secrets.token_hex(3)
+    names = [f"Lot {tag} A", f"Lot {tag} B"]
+    for name in names:
+        _create_camera(local_platform, name)
+    log_in(page, local_platform.url, "admin", local_platform.admin_password)
+    page.get_by_test_id("nav-cameras").click()
+    rows = page.get_by_test_id("camera-row")
+
+    # Search narrows the list to the two cameras.
+    page.get_by_test_id("camera-search").fill(tag)
+    expect(rows).to_have_count(2)
+
+    # Bulk: deactivate both; the inactive filter then shows exactly them.
+    for i in range(2):
+        rows.nth(i).get_by_test_id("camera-select").check()
+    page.get_by_test_id("bulk-menu").click()
+    page.get_by_test_id("bulk-DEACTIVATE").click()
+    for i in range(2):
+        expect(rows.nth(i).get_by_test_id("camera-active")).not_to_be_checked()
+    # One back on with its own switch, recording on with the other switch.
+    first = page.locator(f'[data-testid="camera-row"][data-name="{names[0]}"]')
+    first.get_by_test_id("camera-active").click()
+    expect(first.get_by_test_id("camera-active")).to_be_checked()
+    first.get_by_test_id("camera-recording-toggle").click()
+    expect(first.get_by_test_id("camera-recording-toggle")).to_be_checked()
+
+    # Rotating the key changes the publish URL.
+    def publish_url() -> str:
+        first.get_by_test_id("camera-actions").click()
+        page.get_by_test_id("camera-publish-url").click()
+        field = page.get_by_test_id("publish-url")
+        expect(field).to_have_value(re.compile(r"^rtmp://"))
+        url = field.input_value()
+        page.keyboard.press("Escape")
+        expect(field).to_have_count(0)
+        return url
+
+    before = publish_url()
+    first.get_by_test_id("camera-actions").click()
+    page.get_by_test_id("camera-rotate").click()
+    page.get_by_test_id("confirm").click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=confirm]')")
+    assert publish_url() != before
+
+    # Delete the second camera from its row.
+    second = page.locator(f'[data-testid="camera-row"][data-name="{names[1]}"]')
+    second.get_by_test_id("camera-actions").click()
+    page.get_by_test_id("camera-delete").click()
+    page.get_by_test_id("confirm").click()
+    expect(rows).to_have_count(1)
+
+    # An API token's secret is shown once, at creation.
+    page.get_by_test_id("nav-tokens").click()
+    page.get_by_test_id("token-new").click()
+    page.get_by_test_id("token-name").fill(f"ci {tag}")
+    page.get_by_test_id("token-save").click()
+    secret = page.get_by_test_id("token-secret").inner_text()
+    assert secret.startswith("cft_")
+    page.keyboard.press("Escape")
+    expect(page.locator(f'[data-testid="token-row"][data-name="ci {tag}"]')).to_be_visible()
+    assert secret not in page.content()
+
+    # Cordon the node and back.
+    page.get_by_test_id("nav-nodes").click()
+    node = page.locator('[data-testid="node-row"][data-name="local"]')
+    node.get_by_test_id("node-actions").click()
+    page.get_by_test_id("node-cordon").click()
+    expect(node.get_by_test_id("node-cordoned")).to_have_text("cordoned")
+    node.get_by_test_id("node-actions").click()
+    page.get_by_test_id("node-uncordon").click()
+    expect(node.get_by_test_id("node-cordoned")).to_have_count(0)
+
+    # The audit log, filtered, shows what was just done.
+    page.get_by_test_id("nav-audit").click()
+    page.get_by_test_id("audit-action").fill("camera.rotate_stream_key")
+    audit_rows = page.get_by_test_id("audit-row")
+    expect(audit_rows.first).to_have_attribute("data-action", "camera.rotate_stream_key")
+    expect(
+        page.locator('[data-testid="audit-row"]:not([data-action="camera.rotate_stream_key"])')
+    ).to_have_count(0)
+    page.get_by_test_id("audit-action").fill("node.cordon")
+    expect(audit_rows.first).to_have_attribute("data-action", "node.cordon")
