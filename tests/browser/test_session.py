@@ -1,0 +1,65 @@
+"""Sessions in the browser: short access tokens are refreshed silently (single-flight, so the
+rotating refresh token is never presented twice and the session survives), logout ends it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from camfleet.v1 import auth_pb2, auth_pb2_grpc
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import log_in
+from tests.support.local_platform import LocalPlatform, run_local_platform
+
+# The UI refreshes when less than 30 s are left: with 31 s tokens, nearly every call refreshes.
+ACCESS_TOKEN_TTL_S = 31
+
+
+@pytest.fixture(scope="module")
+def short_token_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CAMFLEET_ACCESS_TOKEN_TTL", str(ACCESS_TOKEN_TTL_S))
+        with run_local_platform(tmp_path_factory.mktemp("short-tokens")) as platform:
+            yield platform
+
+
+def _refresh_token(page: Page) -> str:
+    raw = page.evaluate("sessionStorage.getItem('camfleet.tokens')")
+    assert raw, "no session in this tab"
+    return str(json.loads(raw)["refreshToken"])
+
+
+@pytest.mark.timeout(300)
+def test_expiring_access_tokens_are_refreshed_without_the_person_noticing(
+    page: Page, short_token_platform: LocalPlatform
+) -> None:
+    platform = short_token_platform
+    log_in(page, platform.url, "admin", platform.admin_password)
+    first = _refresh_token(page)
+
+    # Several pages, each firing calls at once (lists, the watch, node polling), past expiry.
+    for _ in range(3):
+        for nav in ["nav-cameras", "nav-users", "nav-audit", "nav-nodes", "nav-dashboard"]:
+            page.get_by_test_id(nav).click()
+            expect(page.get_by_test_id("error")).to_have_count(0)
+        page.wait_for_timeout(2_000)
+
+    expect(page.get_by_test_id("current-role")).to_have_text("admin")
+    expect(page.get_by_test_id("watch-phase")).to_have_attribute("data-phase", "live")
+    assert _refresh_token(page) != first, "the access token was never refreshed"
+
+    # Logging out ends the session on the server: the refresh token no longer works.
+    last = _refresh_token(page)
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    with (
+        grpc.insecure_channel(platform.grpc_target) as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        auth_pb2_grpc.AuthServiceStub(channel).Refresh(
+            auth_pb2.RefreshRequest(refresh_token=last), timeout=30
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
