@@ -1,0 +1,161 @@
+"""Time from the README's first command to live video: `./start --demo N` (bootstrap included,
+on a machine already set up, fresh data directory) until
+  1. the launcher's ready line (`camfleet is up: …`),
+  2. every demo camera ONLINE (polling ListCameras over gRPC),
+  3. a browser (Debian's chromium via Playwright) logged in on the live grid with every demo
+     tile's <video> playing (currentTime past 1 s).
+The browser starts right after the ready line, as a person opening the printed URL would.
+
+    .venv/bin/python bench/bench_start_to_live.py --demo 4 --runs 3
+
+Ports are free loopback ports; everything started is stopped by PID (Ctrl-C to the launcher,
+then SIGKILL to anything of its process tree still there) and the data directory is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import grpc  # noqa: E402
+from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.agent.node import kill_survivors, process_tree  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
+
+READY = "camfleet is up:"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def wait_ready(proc: subprocess.Popen[bytes], log: Path, within_s: float) -> str:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(READY):
+                return line
+        if proc.poll() is not None:
+            raise SystemExit(f"./start exited:\n{log.read_text()}")
+        time.sleep(0.05)
+    raise SystemExit(f"no ready line in {within_s}s:\n{log.read_text()}")
+
+
+def poll_online(target: str, password: str, count: int, t0: float, out: dict[str, float]) -> None:
+    """Record (in `out`) when all `count` cameras are first ONLINE."""
+    with grpc.insecure_channel(target) as channel:
+        login = auth_pb2_grpc.AuthServiceStub(channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=password), timeout=30
+        )
+        auth = (("authorization", f"Bearer {login.tokens.access_token}"),)
+        cameras = camera_pb2_grpc.CameraServiceStub(channel)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            listed = cameras.ListCameras(camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10)
+            online = [c for c in listed.cameras if c.status == camera_pb2.CAMERA_STATUS_ONLINE]
+            if len(online) >= count:
+                out["online"] = time.monotonic() - t0
+                return
+            time.sleep(0.1)
+
+
+def browse_until_live(url: str, password: str, count: int, t0: float) -> float:
+    """Log in, open the live grid, wait until `count` tiles play; seconds since t0."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(url)
+            page.get_by_test_id("login-username").fill("admin")
+            page.get_by_test_id("login-password").fill(password)
+            page.get_by_test_id("login-submit").click()
+            page.get_by_test_id("nav-live").click()
+            page.wait_for_function(
+                """(n) => [...document.querySelectorAll('[data-testid="grid-tile"] video')]
+                    .filter(v => v.readyState >= 2 && v.currentTime > 1).length >= n""",
+                arg=count,
+                timeout=180_000,
+                polling=100,
+            )
+            return time.monotonic() - t0
+        finally:
+            browser.close()
+
+
+def one_run(demo: int, keep_log: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="camfleet-bench-start-") as tmp:
+        data, log = Path(tmp) / "data", Path(tmp) / "start.log"
+        listen, envoy = free_port(), free_port()
+        argv = [
+            str(ROOT / "start"),
+            "--demo",
+            str(demo),
+            "--data-dir",
+            str(data),
+            "--listen",
+            f"127.0.0.1:{listen}",
+            "--envoy-listen",
+            f"127.0.0.1:{envoy}",
+            "--rtmp-listen",
+            f"127.0.0.1:{free_port()}",
+            "--http-listen",
+            f"127.0.0.1:{free_port()}",
+        ]
+        env = {k: v for k, v in os.environ.items() if k != "CAMFLEET_ADMIN_PASSWORD"}
+        times: dict[str, float] = {}
+        t0 = time.monotonic()
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            line = wait_ready(proc, log, within_s=300)
+            times["ready"] = time.monotonic() - t0
+            url, _, rest = line.removeprefix(READY).strip().partition("  user admin  password ")
+            password = rest.strip()
+            poller = threading.Thread(
+                target=poll_online, args=(f"127.0.0.1:{listen}", password, demo, t0, times)
+            )
+            poller.start()
+            times["page live"] = browse_until_live(url, password, demo, t0)
+            poller.join()
+        finally:
+            tree = process_tree(proc.pid)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            time.sleep(1)
+            left = kill_survivors(tree)
+            if left:
+                print(f"  (killed survivors {left})")
+            if keep_log:
+                print(log.read_text())
+        return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demo", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--show-log", action="store_true")
+    args = parser.parse_args()
+    print(f"./start --demo {args.demo}; load average {os.getloadavg()}, {os.cpu_count()} cores")
+    for n in range(1, args.runs + 1):
+        times = one_run(args.demo, args.show_log)
+        shown = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(times.items(), key=lambda i: i[1]))
+        print(f"run {n}: {shown}   (load average {os.getloadavg()[0]:.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
