@@ -291,9 +291,6 @@ class AgentHub:
             status = CameraStatus.ONLINE if report.media_flowing else CameraStatus.CONNECTING
             session.live[report.camera_id] = status
             streams.append(_stream_status(session.node_id, report, status, now))
-        await self._presence.heartbeat(
-            session.node_id, time.time(), node_pb2.HostMetrics(), streams
-        )
         # What the node streams now is the truth, whatever older events said.
         changed = await self._status.reconcile_node(
             session.node_id,
@@ -302,6 +299,12 @@ class AgentHub:
             f"not streaming on node {row.name} when it reconnected",
         )
         await self._presence.drop_streams(c.id for c in changed if c.id not in session.live)
+        # The node is heard from now, not when its Hello arrived: under a connect storm the
+        # writes above wait their turn for seconds, and the sweeper must not blame the node for
+        # that (its first heartbeat comes only after the Welcome).
+        await self._presence.heartbeat(
+            session.node_id, time.time(), node_pb2.HostMetrics(), streams
+        )
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 
     async def _read(
