@@ -25,6 +25,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.helpers import log_in, nav_labels, publish, video_advances
 from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.support.local_platform import LocalPlatform
+from tests.support.processes import stop_by_pid
 
 ADMIN_PAGES = [
     "Dashboard",
@@ -119,6 +120,12 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     page.get_by_test_id("recording-play").first.click()
     video_advances(page, '[data-testid="recording-video"]', by_s=2.0)
     screenshot(page, "recordings")
+
+    # The publisher stops: its tile says the camera is offline.
+    stop_by_pid(publishers.pop(), grace_s=5)
+    page.get_by_test_id("nav-live").click()
+    expect(tile).to_have_attribute("data-status", "OFFLINE", timeout=60_000)
+    expect(tile.get_by_test_id("tile-offline")).to_have_text("Camera offline")
 
 
 def _as_admin(
