@@ -9,23 +9,15 @@ data directory reuses the cameras it finds by name.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from camfleet.v1 import (
-    auth_pb2,
-    auth_pb2_grpc,
-    camera_pb2,
-    camera_pb2_grpc,
-    node_pb2,
-    node_pb2_grpc,
-)
+from camfleet.v1 import camera_pb2, camera_pb2_grpc
+from platform_api import Metadata
 
 from node_agent.backoff import Backoff
 from node_agent.supervisor import ExitRecord, Supervisor
@@ -33,11 +25,6 @@ from node_agent.supervisor import ExitRecord, Supervisor
 log = logging.getLogger("camfleet.demo")
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
-Metadata = tuple[tuple[str, str], ...]
-
-
-class DemoError(Exception):
-    """The demo cameras could not be set up; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -77,40 +64,6 @@ def publisher_argv(publish_url: str) -> list[str]:
         "flv",
         publish_url,
     ]
-
-
-async def login(channel: grpc.aio.Channel, password: str) -> Metadata:
-    """Bearer metadata for `admin`; DemoError when the password is not admin's."""
-    try:
-        resp = await auth_pb2_grpc.AuthServiceStub(channel).Login(
-            auth_pb2.LoginRequest(username="admin", password=password), timeout=30
-        )
-    except grpc.aio.AioRpcError as exc:
-        raise DemoError(
-            f"cannot log in as admin ({exc.details()}); set CAMFLEET_ADMIN_PASSWORD to "
-            "admin's current password"
-        ) from None
-    return (("authorization", f"Bearer {resp.tokens.access_token}"),)
-
-
-async def wait_node_ready(
-    channel: grpc.aio.Channel,
-    auth: Metadata,
-    name: str,
-    within_s: float,
-    check_alive: Callable[[], None],
-) -> None:
-    """Until the node `name` is READY (its nginx takes publishes); DemoError after `within_s`.
-    `check_alive` raises when a process it depends on died (no point waiting then)."""
-    nodes = node_pb2_grpc.NodeServiceStub(channel)
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        check_alive()
-        resp = await nodes.ListNodes(node_pb2.ListNodesRequest(), metadata=auth, timeout=10)
-        if any(n.name == name and n.state == node_pb2.NODE_STATE_READY for n in resp.nodes):
-            return
-        await asyncio.sleep(0.2)
-    raise DemoError(f"node {name!r} was not READY within {within_s:.0f}s")
 
 
 async def ensure_cameras(channel: grpc.aio.Channel, auth: Metadata, count: int) -> list[DemoCamera]:

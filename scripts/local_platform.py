@@ -31,17 +31,17 @@ from pathlib import Path
 
 import aiohttp
 import grpc
-from camfleet.v1 import node_pb2, node_pb2_grpc
-from demo_cameras import (
-    DemoError,
-    Metadata,
-    ensure_cameras,
-    login,
-    start_publishers,
-    wait_node_ready,
-)
+from demo_cameras import ensure_cameras, start_publishers
 from envoy_config import render
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from platform_api import (
+    AdminError,
+    Metadata,
+    WrongPassword,
+    create_join_token,
+    login,
+    wait_node_ready,
+)
 
 from node_agent.supervisor import Supervisor, with_parent_death_signal
 
@@ -51,6 +51,8 @@ ENVOY = str(Path(sys.executable).with_name("envoy"))
 STARTUP_TIMEOUT_S = 90.0
 STOP_GRACE_S = 10.0
 READY = "camfleet is up:"
+# Each demo publisher encodes in real time; more than this would starve a small machine.
+MAX_DEMO = 64
 PASSWORD_FILE = "admin-password"
 
 log = logging.getLogger("camfleet")
@@ -96,6 +98,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not 0 <= args.demo <= MAX_DEMO:
+        parser.error(f"--demo takes 0 to {MAX_DEMO} cameras, got {args.demo}")
+    for flag in ("listen", "envoy_listen", "rtmp_listen", "http_listen"):
+        host, _, port = getattr(args, flag).rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(
+                f"--{flag.replace('_', '-')} must be HOST:PORT, got {getattr(args, flag)!r}"
+            )
+    return args
+
+
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)
@@ -115,9 +131,9 @@ def admin_password(data: Path) -> AdminPassword:
     kept = data / PASSWORD_FILE
     chosen = os.environ.get("CAMFLEET_ADMIN_PASSWORD", "")
     if chosen:
-        return AdminPassword(chosen, "CAMFLEET_ADMIN_PASSWORD")
+        return AdminPassword(chosen, "from CAMFLEET_ADMIN_PASSWORD")
     if kept.exists():
-        return AdminPassword(kept.read_text().strip(), str(kept))
+        return AdminPassword(kept.read_text().strip(), f"kept in {kept}")
     if os.environ.get("CAMFLEET_DATABASE_URL") or (data / "camfleet.db").exists():
         # Created before passwords were kept here: only its owner knows it.
         return AdminPassword(
@@ -128,7 +144,7 @@ def admin_password(data: Path) -> AdminPassword:
     fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
-    return AdminPassword(password, str(kept))
+    return AdminPassword(password, f"kept in {kept}")
 
 
 @dataclass
@@ -225,13 +241,16 @@ class Platform:
                 {**env, **await self._join_token(channel, auth, env)},
             )
             await self._wait_envoy(envoy_admin)
-            if args.demo <= 0:
-                return
             if auth is None:
-                raise DemoError(f"--demo needs admin's password: {password.where}")
+                if args.demo > 0:
+                    raise LaunchError(f"--demo needs admin's password: {password.where}")
+                return
+            # "Up" means a node takes publishes: the UI shows it READY from the first load.
             await wait_node_ready(
                 channel, auth, args.node_name, STARTUP_TIMEOUT_S, self.check_alive
             )
+            if args.demo <= 0:
+                return
             cameras = await ensure_cameras(channel, auth, args.demo)
         self.publishers = await start_publishers(cameras, self.logs)
 
@@ -242,10 +261,10 @@ class Platform:
             return None
         try:
             return await login(channel, password.value)
-        except DemoError:
-            log.warning("the kept admin password (%s) no longer works", password.where)
+        except WrongPassword:
+            log.warning("admin's password (%s) is refused: changed since?", password.where)
             password.value = None
-            password.where = "changed since the first start; CAMFLEET_ADMIN_PASSWORD sets none"
+            password.where = "changed: set CAMFLEET_ADMIN_PASSWORD to the current one"
             return None
 
     async def _join_token(
@@ -258,14 +277,7 @@ class Platform:
             return {}
         if auth is None:
             return await asyncio.to_thread(_join_token_env, env)
-        made = await node_pb2_grpc.NodeServiceStub(channel).CreateJoinToken(
-            node_pb2.CreateJoinTokenRequest(
-                join_token=node_pb2.JoinToken(description="./start's local node", max_uses=1)
-            ),
-            metadata=auth,
-            timeout=10,
-        )
-        return {"CAMFLEET_JOIN_TOKEN": made.secret}
+        return {"CAMFLEET_JOIN_TOKEN": await create_join_token(channel, auth)}
 
     async def _ui_address(self, ui: asyncio.subprocess.Process) -> tuple[str, int]:
         assert ui.stdout is not None
@@ -400,7 +412,7 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         "",
         "  camfleet is running",
         f"    open       {platform.url}   (the UI; grpc-web and gRPC on the same port)",
-        f"    log in     admin / {shown}   (kept in {password.where})"
+        f"    log in     admin / {shown}   ({password.where})"
         if password.value
         else f"    log in     admin / {shown}",
         f"    gRPC       {args.listen} (the control plane itself)",
@@ -441,7 +453,7 @@ async def run(args: argparse.Namespace, data: Path, password: AdminPassword) -> 
             return 1
         exited.cancel()
         return 0
-    except (LaunchError, DemoError, TimeoutError) as exc:
+    except (LaunchError, AdminError, TimeoutError) as exc:
         log.error("%s", exc or "timed out while starting")
         return 1
     finally:
@@ -451,7 +463,7 @@ async def run(args: argparse.Namespace, data: Path, password: AdminPassword) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[camfleet] %(message)s", stream=sys.stderr)
     if not (Path(args.ui_dist) / "index.html").exists():
         log.warning("the UI is not built (%s): `npm run build` in clients/web", args.ui_dist)

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import pytest
 from camfleet.v1 import (
     auth_pb2,
     auth_pb2_grpc,
@@ -32,6 +33,9 @@ from tests.support.platform import Metadata, bearer
 from tests.support.processes import ROOT
 
 UI_DIST = ROOT / "clients" / "web" / "dist"
+# Each test starts the whole platform (two Python servers, nginx, Envoy, ffmpeg): on two busy
+# cores that alone can take a minute.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _cmdline(pid: int) -> list[str]:
