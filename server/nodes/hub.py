@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -73,6 +74,8 @@ class _Session:
     # camera id -> status this session last set (CONNECTING or ONLINE); absent: not live.
     live: dict[str, CameraStatus] = field(default_factory=dict)
     shown: dict[str, tuple[stream_pb2.StreamStatus, float]] = field(default_factory=dict)
+    # Smallest (receive time - agent's send time) seen: clock offset plus network latency.
+    fastest_delivery_s: float = math.inf
 
     def end(self, why: DomainError | None) -> None:
         """Finish the session's response stream (None: replaced by a newer session)."""
@@ -343,6 +346,12 @@ class AgentHub:
     async def _on_heartbeat(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
         now = utcnow()
         at = _agent_time(message)
+        # How much longer than this node's best this heartbeat took to be read: a backlog in this
+        # process (unread messages wait in gRPC's buffers, which the loop-lag sampler cannot
+        # see). Liveness allows for it rather than blame the nodes (the offset cancels out).
+        delivery = now.timestamp() - at.timestamp()
+        session.fastest_delivery_s = min(session.fastest_delivery_s, delivery)
+        self._liveness.lag.note(delivery - session.fastest_delivery_s)
         streams: list[stream_pb2.StreamStatus] = []
         for report in message.heartbeat.streams:
             known = session.live.get(report.camera_id)

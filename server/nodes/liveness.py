@@ -91,7 +91,8 @@ class NodeLiveness:
                 end_session(node_id, Unauthenticated("this node was deleted; register it again"))
         beats = await self._presence.last_heartbeats()
         now = time.time()
-        allowed = self._lost_after + self.lag.recent_max()
+        # Bounded, so a node whose clock jumps back cannot stall loss detection for long.
+        allowed = self._lost_after + min(self.lag.recent_max(), 4 * self._lost_after)
         for node_id, state in states.items():
             if state != NodeState.READY.value:
                 continue
