@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,23 +30,14 @@ import grpc  # noqa: E402
 from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.agent.node import kill_survivors, process_tree  # noqa: E402
-from tests.support.processes import free_port  # noqa: E402
+from tests.support.local_platform import (  # noqa: E402
+    Ports,
+    newcomer_env,
+    stop_launcher,
+    wait_ready,
+)
 
-READY = "camfleet is up:"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def wait_ready(proc: subprocess.Popen[bytes], log: Path, within_s: float) -> str:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith(READY):
-                return line
-        if proc.poll() is not None:
-            raise SystemExit(f"./start exited:\n{log.read_text()}")
-        time.sleep(0.05)
-    raise SystemExit(f"no ready line in {within_s}s:\n{log.read_text()}")
 
 
 def poll_online(target: str, password: str, count: int, t0: float, out: dict[str, float]) -> None:
@@ -94,49 +84,28 @@ def browse_until_live(url: str, password: str, count: int, t0: float) -> float:
 def one_run(demo: int, keep_log: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="camfleet-bench-start-") as tmp:
         data, log = Path(tmp) / "data", Path(tmp) / "start.log"
-        listen, envoy = free_port(), free_port()
-        argv = [
-            str(ROOT / "start"),
-            "--demo",
-            str(demo),
-            "--data-dir",
-            str(data),
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--envoy-listen",
-            f"127.0.0.1:{envoy}",
-            "--rtmp-listen",
-            f"127.0.0.1:{free_port()}",
-            "--http-listen",
-            f"127.0.0.1:{free_port()}",
-        ]
-        env = {k: v for k, v in os.environ.items() if k != "CAMFLEET_ADMIN_PASSWORD"}
+        ports = Ports()
         times: dict[str, float] = {}
         t0 = time.monotonic()
         with log.open("wb") as out:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [str(ROOT / "start"), *ports.flags(data, demo)],
+                cwd=ROOT,
+                env=newcomer_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            line = wait_ready(proc, log, within_s=300)
+            url, password = wait_ready(proc, log, within_s=300)
             times["ready"] = time.monotonic() - t0
-            url, _, rest = line.removeprefix(READY).strip().partition("  user admin  password ")
-            password = rest.strip()
             poller = threading.Thread(
-                target=poll_online, args=(f"127.0.0.1:{listen}", password, demo, t0, times)
+                target=poll_online, args=(f"127.0.0.1:{ports.listen}", password, demo, t0, times)
             )
             poller.start()
             times["page live"] = browse_until_live(url, password, demo, t0)
             poller.join()
         finally:
-            tree = process_tree(proc.pid)
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            time.sleep(1)
-            left = kill_survivors(tree)
+            left = stop_launcher(proc)
             if left:
                 print(f"  (killed survivors {left})")
             if keep_log:

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.agent.node import kill_survivors, process_alive, process_tree
@@ -51,16 +51,61 @@ class LocalPlatform:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> str:
-    """The launcher's ready line; AssertionError (with its output) if it never comes."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+@dataclass(frozen=True)
+class Ports:
+    """Free loopback ports for one launcher."""
+
+    listen: int = field(default_factory=free_port)
+    envoy: int = field(default_factory=free_port)
+    rtmp: int = field(default_factory=free_port)
+    http: int = field(default_factory=free_port)
+
+    def flags(self, data: Path, demo: int) -> list[str]:
+        """The launcher's flags for these ports, `data` and `demo` cameras."""
+        flags = ["--data-dir", str(data), "--listen", f"127.0.0.1:{self.listen}"]
+        flags += ["--envoy-listen", f"127.0.0.1:{self.envoy}"]
+        flags += ["--rtmp-listen", f"127.0.0.1:{self.rtmp}"]
+        flags += ["--http-listen", f"127.0.0.1:{self.http}"]
+        return [*flags, "--demo", str(demo)] if demo else flags
+
+
+def newcomer_env() -> dict[str, str]:
+    """This environment as a newcomer's: no password or data directory chosen, so the
+    launcher makes and shows a password."""
+    chosen = ("CAMFLEET_ADMIN_PASSWORD", "CAMFLEET_DATA_DIR", "CAMFLEET_DATABASE_URL")
+    return {k: v for k, v in os.environ.items() if k not in chosen}
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], log_path: Path, within_s: float = STARTUP_TIMEOUT_S
+) -> tuple[str, str]:
+    """(URL, admin password) from the launcher's ready line; AssertionError (with its output)
+    if it exits or never prints it."""
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         for line in log_path.read_text(errors="replace").splitlines():
             if line.startswith(READY):
-                return line
+                url, _, rest = line.removeprefix(READY).strip().partition("  user admin  password ")
+                return url, rest.strip()
         assert proc.poll() is None, f"./start exited ({proc.returncode}):\n{log_path.read_text()}"
-        time.sleep(0.1)
-    raise AssertionError(f"./start was not up in {STARTUP_TIMEOUT_S}s:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    raise AssertionError(f"./start was not up in {within_s}s:\n{log_path.read_text()}")
+
+
+def stop_launcher(proc: subprocess.Popen[bytes]) -> list[int]:
+    """Ctrl-C the launcher and wait; then SIGKILL whatever of its process tree is still there
+    (by PID). The PIDs that had to be killed: none, when the launcher did its job."""
+    tree = process_tree(proc.pid)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stop_by_pid(proc, grace_s=5)
+    deadline = time.monotonic() + 10
+    while any(process_alive(p, s) for p, s in tree.items()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return kill_survivors(tree)
 
 
 @contextmanager
@@ -69,56 +114,24 @@ def run_local_platform(tmp_path: Path, demo: int = 0) -> Iterator[LocalPlatform]
     its ready line; Ctrl-C on exit, and nothing it started may outlive it."""
     data = tmp_path / "data"
     log_path = tmp_path / "local-platform.log"
-    listen, envoy = free_port(), free_port()
-    rtmp, http = free_port(), free_port()
-    argv = [
-        sys.executable,
-        "scripts/local_platform.py",
-        "--data-dir",
-        str(data),
-        "--listen",
-        f"127.0.0.1:{listen}",
-        "--envoy-listen",
-        f"127.0.0.1:{envoy}",
-        "--rtmp-listen",
-        f"127.0.0.1:{rtmp}",
-        "--http-listen",
-        f"127.0.0.1:{http}",
-    ]
-    if demo:
-        argv += ["--demo", str(demo)]
-    # As a newcomer runs it: no password chosen, so the launcher makes and shows one.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CAMFLEET_ADMIN_PASSWORD", "CAMFLEET_DATA_DIR", "CAMFLEET_DATABASE_URL")
-    }
+    ports = Ports()
+    argv = [sys.executable, "scripts/local_platform.py", *ports.flags(data, demo)]
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    tree: dict[int, str] = {}
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=newcomer_env(), stdout=out, stderr=subprocess.STDOUT
+        )
     try:
-        ready = _wait_ready(proc, log_path)
-        url, _, rest = ready.removeprefix(READY).strip().partition("  user admin  password ")
+        url, password = wait_ready(proc, log_path)
         yield LocalPlatform(
             url=url,
-            grpc_target=f"127.0.0.1:{listen}",
-            rtmp_url=f"rtmp://127.0.0.1:{rtmp}/live",
-            admin_password=rest.strip(),
+            grpc_target=f"127.0.0.1:{ports.listen}",
+            rtmp_url=f"rtmp://127.0.0.1:{ports.rtmp}/live",
+            admin_password=password,
             pid=proc.pid,
             data_dir=data,
             log_path=log_path,
-            hls_base_url=f"http://127.0.0.1:{http}",
+            hls_base_url=f"http://127.0.0.1:{ports.http}",
         )
     finally:
-        tree = process_tree(proc.pid)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                stop_by_pid(proc, grace_s=5)
-        deadline = time.monotonic() + 10
-        while any(process_alive(p, s) for p, s in tree.items()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = kill_survivors(tree)
+        left = stop_launcher(proc)
     assert not left, f"./start left processes behind after Ctrl-C: {left}"
