@@ -27,6 +27,7 @@ from camfleet.v1 import (
 )
 
 from tests.agent.node import process_alive, process_tree, survivors_after
+from tests.support.envoy import running_envoy
 from tests.support.grpc_web import grpc_web_call
 from tests.support.local_platform import run_local_platform
 from tests.support.platform import Metadata, bearer
@@ -100,6 +101,11 @@ async def _admin(channel: grpc.aio.Channel, password: str) -> Metadata:
     return bearer(login.tokens.access_token)
 
 
+async def _admin_at(target: str, password: str) -> Metadata:
+    async with grpc.aio.insecure_channel(target) as channel:
+        return await _admin(channel, password)
+
+
 async def _wait_gone(pid: int, start: str, within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while process_alive(pid, start):
@@ -140,6 +146,11 @@ async def test_start_serves_everything_on_one_url_and_ctrl_c_stops_it(tmp_path: 
                 camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10
             )
         assert [c.name for c in cameras.cameras] == ["Demo 1"]
+
+        # A second Envoy (here the tests') runs beside ./start's: no hot-restart clash.
+        control_plane = ("127.0.0.1", int(lp.grpc_target.rsplit(":", 1)[1]))
+        async with running_envoy([control_plane], tmp_path) as second:
+            assert await _admin_at(f"127.0.0.1:{second}", lp.admin_password)
 
         tree = process_tree(lp.pid)
         launcher_start = tree[lp.pid]
