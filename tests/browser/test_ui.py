@@ -121,6 +121,14 @@ def test_camera_created_in_the_ui_goes_online_live_plays_and_is_recorded(
     video_advances(page, '[data-testid="recording-video"]', by_s=2.0)
     screenshot(page, "recordings")
 
+    # Clip export (the last recorded minute is offered): the link serves an MP4.
+    page.get_by_test_id("clip-export").click()
+    clip = page.get_by_test_id("clip-link")
+    expect(clip).to_be_visible(timeout=30_000)
+    response = page.request.get(clip.get_attribute("href") or "", timeout=120_000)
+    assert response.status == 200, response.text()[:300]
+    assert response.body()[4:8] == b"ftyp", "the clip is not an MP4"
+
     # The publisher stops: its tile says the camera is offline.
     stop_by_pid(publishers.pop(), grace_s=5)
     page.get_by_test_id("nav-live").click()

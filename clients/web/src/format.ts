@@ -48,3 +48,14 @@ export function formatBitrate(bps: bigint | number): string {
   const v = Number(bps);
   return v >= 1e6 ? `${(v / 1e6).toFixed(1)} Mbit/s` : `${Math.round(v / 1e3)} kbit/s`;
 }
+
+/** "5 s ago", "3 min ago"; the full time for anything older than a day. */
+export function formatAgo(ts: Timestamp | undefined, now: number = Date.now()): string {
+  if (!ts) return "never";
+  const ms = timestampDate(ts).getTime();
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ms).toLocaleString();
+}

@@ -5,7 +5,7 @@ import { CameraStatus } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { EventType } from "@camfleet/client/gen/camfleet/v1/event_pb.js";
 import { useAuth } from "../auth/AuthContext";
 import { ConnectionBadge } from "../components/ConnectionBadge";
-import { cameraStatusColor, cameraStatusLabel, formatTime, nodeStateColor, nodeStateLabel } from "../format";
+import { cameraStatusColor, cameraStatusLabel, formatAgo, formatTime, nodeStateColor, nodeStateLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
 
 function Stat({ label, value, color, testId }: { label: string; value: number; color?: string; testId: string }) {
@@ -79,7 +79,7 @@ export function DashboardPage() {
                   <Table.Td w={110}><Progress value={n.host?.cpuPercent ?? 0} size="sm" /><Text size="xs">{(n.host?.cpuPercent ?? 0).toFixed(0)} %</Text></Table.Td>
                   <Table.Td w={110}><Progress value={pct(n.host?.memoryUsedBytes ?? 0n, n.host?.memoryTotalBytes ?? 0n)} size="sm" /></Table.Td>
                   <Table.Td w={110}><Progress value={pct(n.host?.diskUsedBytes ?? 0n, n.host?.diskTotalBytes ?? 0n)} size="sm" /></Table.Td>
-                  <Table.Td>{formatTime(n.lastHeartbeatTime)}</Table.Td>
+                  <Table.Td>{formatAgo(n.lastHeartbeatTime)}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

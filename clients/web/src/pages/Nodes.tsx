@@ -5,7 +5,7 @@ import { modals } from "@mantine/modals";
 import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { attempt, ErrorAlert } from "../components/feedback";
-import { formatBytes, formatTime, nodeStateColor, nodeStateLabel } from "../format";
+import { formatAgo, formatBytes, nodeStateColor, nodeStateLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
 
 export default function NodesPage() {
@@ -63,7 +63,7 @@ export default function NodesPage() {
               <Table.Td>{formatBytes(n.host?.memoryUsedBytes ?? 0n)} / {formatBytes(n.host?.memoryTotalBytes ?? 0n)}</Table.Td>
               <Table.Td>{formatBytes(n.host?.diskUsedBytes ?? 0n)} / {formatBytes(n.host?.diskTotalBytes ?? 0n)}</Table.Td>
               <Table.Td>{n.version}</Table.Td>
-              <Table.Td>{formatTime(n.lastHeartbeatTime)}</Table.Td>
+              <Table.Td>{formatAgo(n.lastHeartbeatTime)}</Table.Td>
               {canEdit && (
                 <Table.Td>
                   <Menu position="bottom-end">

@@ -1,7 +1,7 @@
 // Recordings: per camera and day, the timeline of recorded spans and gaps; a player over the
 // signed VOD playlist (hls.js seeks across segments); segment download; clip export.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Anchor, Badge, Box, Button, Card, Group, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Box, Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
 import type { Recording, GetTimelineResponse } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
@@ -15,6 +15,7 @@ const toDateInput = (ms: number) => {
   const d = new Date(ms);
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 };
+const clockAt = (ms: number) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
 const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour12: false });
 const atTimeOf = (dayStart: number, hhmmss: string) => {
   const [h, m, s] = hhmmss.split(":").map(Number);
@@ -69,7 +70,9 @@ function TimelineBar({ timeline, range, onPick }: { timeline: GetTimelineRespons
         ))}
       </Box>
       <Group justify="space-between">
-        {[0, 6, 12, 18, 24].map((h) => <Text key={h} size="xs" c="dimmed">{String(h).padStart(2, "0")}:00</Text>)}
+        {[0, 0.25, 0.5, 0.75, 1].map((f) => (
+          <Text key={f} size="xs" c="dimmed">{new Date(instantAt(f, range)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}</Text>
+        ))}
       </Group>
     </Stack>
   );
@@ -91,7 +94,11 @@ export default function RecordingsPage() {
   const [clipUrl, setClipUrl] = useState<string | null>(null);
 
   const range = useMemo(() => dayBounds(new Date(`${day}T12:00:00`).getTime()), [day]);
-  const end = Math.min(range.end, Date.now());
+  const [zoom, setZoom] = useState<string>(String(24 * 3600_000));
+  // The bar shows `zoom` ending now (today) or at midnight (a past day); recomputed on every
+  // reload so "now" moves with the recordings.
+  const [viewEnd, setViewEnd] = useState(() => Math.min(range.end, Date.now()));
+  const view = useMemo(() => ({ start: Math.max(range.start, viewEnd - Number(zoom)), end: Math.max(viewEnd, range.start + Number(zoom)) }), [range, viewEnd, zoom]);
 
   useEffect(() => {
     if (!cameraId && cameras.length) setCameraId(cameras[0].id);
@@ -100,26 +107,38 @@ export default function RecordingsPage() {
   const load = useCallback(async () => {
     if (!cameraId) return;
     setError(null);
+    const end = Math.min(range.end, Date.now());
+    setViewEnd(end);
     try {
       const [t, list] = await Promise.all([
         api.recordings.getTimeline({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(Math.max(range.start + 1000, end)) }),
         api.recordings.listRecordings({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(range.end), pageSize: 1000 }),
       ]);
       setTimeline(t);
-      setRecordings(list.recordings);
+      // Newest first: what an operator looks for is usually what just happened.
+      setRecordings([...list.recordings].reverse());
+      // Offer the last recorded minute as the clip, unless one is being typed.
+      const last = t.spans.at(-1)?.endTime;
+      if (last) {
+        const lastMs = timestampDate(last).getTime();
+        const firstMs = Math.max(timestampDate(t.spans.at(-1)!.startTime!).getTime(), lastMs - 60_000);
+        // Whole seconds inside the recorded span (the inputs have no milliseconds).
+        setClipFrom((v) => v || clockAt(Math.ceil(firstMs / 1000) * 1000));
+        setClipTo((v) => v || clockAt(Math.floor(lastMs / 1000) * 1000));
+      }
     } catch (err) {
       setTimeline(null);
       setRecordings([]);
       setError(err);
     }
-  }, [api, cameraId, range, end]);
+  }, [api, cameraId, range]);
 
   useEffect(() => {
     void load();
   }, [load]);
 
   // A new segment for this camera refreshes the timeline.
-  const lastRecordingEvent = fleet.recent.find((e) => e.resource.case === "recording" && e.resource.value.cameraId === cameraId)?.revision;
+  const lastRecordingEvent = cameraId ? fleet.recordingRevisions.get(cameraId) : undefined;
   useEffect(() => {
     if (lastRecordingEvent !== undefined) void load();
   }, [lastRecordingEvent, load]);
@@ -144,6 +163,12 @@ export default function RecordingsPage() {
         <Select label="Camera" searchable w={260} value={cameraId} onChange={setCameraId} data-testid="recordings-camera"
           data={cameras.map((c) => ({ value: c.id, label: c.name }))} />
         <TextInput label="Day" type="date" value={day} onChange={(e) => setDay(e.currentTarget.value)} data-testid="recordings-day" />
+        <SegmentedControl mt="lg" value={zoom} onChange={setZoom} data-testid="timeline-zoom" data={[
+          { value: String(24 * 3600_000), label: "24 h" },
+          { value: String(6 * 3600_000), label: "6 h" },
+          { value: String(3600_000), label: "1 h" },
+          { value: String(600_000), label: "10 min" },
+        ]} />
         {timeline && (
           <Badge mt="lg" color={timeline.coverage >= 0.99 ? "teal" : "orange"} data-testid="coverage">
             {(timeline.coverage * 100).toFixed(1)} % recorded
@@ -151,7 +176,7 @@ export default function RecordingsPage() {
         )}
       </Group>
       <ErrorAlert error={error} testId="recordings-error" />
-      {timeline && <TimelineBar timeline={timeline} range={range} onPick={(ms) => {
+      {timeline && <TimelineBar timeline={timeline} range={view} onPick={(ms) => {
         const from = playableFrom(ms, spans);
         if (from === undefined) notifyError(new Error("Nothing was recorded after that point."), "Nothing to play");
         else void play(from, Math.min(from + 24 * 3600_000, Date.now()));

@@ -24,7 +24,12 @@ export interface FleetSnapshot {
   received: number;
   /** Bumped on every camera change, so lists that filter server-side know to reload. */
   cameraVersion: number;
+  /** Per camera, the revision of its newest RECORDING_ADDED: the recordings page reloads on it. */
+  recordingRevisions: ReadonlyMap<string, bigint>;
 }
+
+// Frequent, machine-level events stay out of the "recent events" list people read.
+const NOT_RECENT = new Set([EventType.BOOKMARK, EventType.STREAM_UPDATED, EventType.RECORDING_ADDED]);
 
 /** Mutable state behind an immutable snapshot for React. */
 class FleetStore {
@@ -35,6 +40,7 @@ class FleetStore {
   private phase: WatchPhase = { kind: "listing" };
   private received = 0;
   private cameraVersion = 0;
+  private recordingRevisions = new Map<string, bigint>();
   private snapshot: FleetSnapshot = this.build();
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -85,8 +91,9 @@ class FleetStore {
           this.cameraVersion++;
         } else if (r.case === "node") this.nodes.set(r.value.id, r.value);
         else if (r.case === "stream") this.streams.set(r.value.cameraId, r.value);
+        else if (r.case === "recording") this.recordingRevisions.set(r.value.cameraId, e.revision);
     }
-    if (e.type !== EventType.BOOKMARK && e.type !== EventType.STREAM_UPDATED) {
+    if (!NOT_RECENT.has(e.type)) {
       this.recent = [e, ...this.recent].slice(0, RECENT_LIMIT);
     }
     this.changed();
@@ -113,6 +120,7 @@ class FleetStore {
       phase: this.phase,
       received: this.received,
       cameraVersion: this.cameraVersion,
+      recordingRevisions: new Map(this.recordingRevisions),
     };
   }
 
