@@ -58,17 +58,25 @@ def poll_online(target: str, password: str, count: int, t0: float, out: dict[str
             time.sleep(0.1)
 
 
-def browse_until_live(url: str, password: str, count: int, t0: float) -> float:
-    """Log in, open the live grid, wait until `count` tiles play; seconds since t0."""
+def browse_until_live(
+    url: str, password: str, count: int, t0: float, out: dict[str, float]
+) -> None:
+    """Log in, open the live grid, wait until `count` tiles play; records (in `out`) seconds
+    since t0 at each step."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
+            out["browser up"] = time.monotonic() - t0
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(url)
+            page.get_by_test_id("login-username").wait_for()
+            out["login page"] = time.monotonic() - t0
             page.get_by_test_id("login-username").fill("admin")
             page.get_by_test_id("login-password").fill(password)
             page.get_by_test_id("login-submit").click()
             page.get_by_test_id("nav-live").click()
+            page.locator('[data-testid="grid-tile"] video').nth(count - 1).wait_for()
+            out["grid shown"] = time.monotonic() - t0
             page.wait_for_function(
                 """(n) => [...document.querySelectorAll('[data-testid="grid-tile"] video')]
                     .filter(v => v.readyState >= 2 && v.currentTime > 1).length >= n""",
@@ -76,7 +84,7 @@ def browse_until_live(url: str, password: str, count: int, t0: float) -> float:
                 timeout=180_000,
                 polling=100,
             )
-            return time.monotonic() - t0
+            out["page live"] = time.monotonic() - t0
         finally:
             browser.close()
 
@@ -102,7 +110,7 @@ def one_run(demo: int, keep_log: bool) -> dict[str, float]:
                 target=poll_online, args=(f"127.0.0.1:{ports.listen}", password, demo, t0, times)
             )
             poller.start()
-            times["page live"] = browse_until_live(url, password, demo, t0)
+            browse_until_live(url, password, demo, t0, times)
             poller.join()
         finally:
             left = stop_launcher(proc)
