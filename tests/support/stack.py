@@ -92,10 +92,10 @@ class Stack:
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs
         )
 
-    async def start_server(self) -> None:
+    async def start_server(self, within_s: float = 60.0) -> None:
         """Start the control plane and wait until it is SERVING; log in as admin."""
         self.server = self._spawn("server", ["-m", "server"], self.env)
-        await self._wait_serving()
+        await self._wait_serving(within_s)
         if self.channel is None:
             self.channel = grpc.aio.insecure_channel(self.target)
         resp = await auth_pb2_grpc.AuthServiceStub(self.channel).Login(
