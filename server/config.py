@@ -126,7 +126,10 @@ OPTIONS: tuple[Option, ...] = (
         "--node-startup-grace",
         "CAMFLEET_NODE_STARTUP_GRACE",
         "15",
-        "seconds after the control plane starts before nodes that have not reconnected are LOST",
+        (
+            "seconds after the control plane starts before nodes that have not reconnected are "
+            "LOST, and after a node connects before its first heartbeat is due"
+        ),
     ),
     Option(
         "--unknown-key-limit",

@@ -302,11 +302,11 @@ class AgentHub:
             f"not streaming on node {row.name} when it reconnected",
         )
         await self._presence.drop_streams(c.id for c in changed if c.id not in session.live)
-        # The node is heard from now, not when its Hello arrived: under a connect storm the
-        # writes above wait their turn for seconds, and the sweeper must not blame the node for
-        # that (its first heartbeat comes only after the Welcome).
+        # Counted from the end of the handshake, not its start, and with a startup grace: under
+        # a connect storm the writes above wait their turn for seconds, and the first heartbeat
+        # comes only after the Welcome.
         await self._presence.heartbeat(
-            session.node_id, time.time(), node_pb2.HostMetrics(), streams
+            session.node_id, self._liveness.heard_at_connect(), node_pb2.HostMetrics(), streams
         )
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 

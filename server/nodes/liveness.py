@@ -61,6 +61,7 @@ class NodeLiveness:
         # Nodes get this long after a restart of the control plane to reconnect before their
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
         self._grace_until = time.time() + max(lost_after_s, startup_grace_s)
+        self._startup_grace = startup_grace_s
         self._last_touch = 0.0
         self.lag = LoopLag(window_s=max(lost_after_s, 1.0))
 
@@ -82,6 +83,13 @@ class NodeLiveness:
                     log.exception("node sweep failed")
         finally:
             sampler.cancel()
+
+    def heard_at_connect(self) -> float:
+        """The heartbeat time to record when a node's handshake ends: as Kubernetes' node
+        startup grace, a node that just connected is judged only once it has had that long to
+        deliver a heartbeat (under a connect storm its Welcome and first heartbeats wait in
+        this process's queues for seconds; that is not the node's silence)."""
+        return time.time() + max(0.0, self._startup_grace - self._lost_after)
 
     async def sweep(self, local_nodes: list[str], end_session: EndSession) -> None:
         """Mark READY nodes without a recent heartbeat LOST; end sessions of deleted nodes."""
