@@ -49,6 +49,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--kill-every", type=float, default=30.0)
     parser.add_argument("--segment-seconds", type=float, default=10.0)
+    parser.add_argument("--verbose", action="store_true", help="print every segment and gap")
     args = parser.parse_args()
     key, camera_id = "soak" + secrets.token_hex(6), new_camera_id()
     workdir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
@@ -72,6 +73,8 @@ async def main() -> None:
                     rec = agent.recording.recorders.get(camera_id)
                     if rec is None or time.monotonic() < next_kill or rec.pid is None:
                         continue
+                    if started + args.seconds - time.monotonic() < args.kill_every / 2:
+                        continue  # too near the end for the restart to be seen
                     pid = rec.pid
                     killed = time.monotonic()
                     os.kill(pid, signal.SIGKILL)
@@ -87,6 +90,12 @@ async def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    if args.verbose:
+        for s in found:
+            print(f"  segment {s.start:%H:%M:%S.%f} - {s.end:%H:%M:%S.%f} {s.duration_s:6.2f} s"
+                  f"{' recovered' if s.recovered else ''}")  # fmt: skip
+        for start, end, reason in gaps:
+            print(f"  gap     {start:%H:%M:%S.%f} - {end:%H:%M:%S.%f} {reason}")
     recorded = sum(s.duration_s for s in found)
     expected = (found[-1].end - found[0].start) / timedelta(seconds=1)
     gap_s = [(end - start) / timedelta(seconds=1) for start, end, _ in gaps]

@@ -190,16 +190,14 @@ class SegmentIndex:
             rows = self._conn().execute("SELECT DISTINCT camera_id FROM segments").fetchall()
         return [str(r[0]) for r in rows]
 
-    def bytes_for(self, camera_id: str) -> int:
-        """Total size of `camera_id`'s segments."""
+    def bytes_for(self, camera_id: str, tier: int | None = None) -> int:
+        """Total size of `camera_id`'s segments (in one tier, if given)."""
+        query = "SELECT COALESCE(SUM(size), 0) FROM segments WHERE camera_id = ?"
+        args: tuple[object, ...] = (camera_id,)
+        if tier is not None:
+            query, args = query + " AND tier = ?", (camera_id, tier)
         with self._lock:
-            row = (
-                self._conn()
-                .execute(
-                    "SELECT COALESCE(SUM(size), 0) FROM segments WHERE camera_id = ?", (camera_id,)
-                )
-                .fetchone()
-            )
+            row = self._conn().execute(query, args).fetchone()
         return int(row[0])
 
     def __len__(self) -> int:

@@ -199,12 +199,26 @@ class RecordingManager:
             return None
         self._last_size[file.camera_id] = segment.size_bytes
         camera = self._assignment.camera(file.camera_id)
-        if camera is not None:
-            # Room for the segment being written now, so the camera stays within its quota.
+        if camera is not None and camera.retention_max_bytes > 0:
+            # Room for what is on disk but not indexed yet (the file being written, any closed
+            # one still being measured) and for the next segment to grow, so the camera's
+            # directory stays within its quota.
+            pending = await asyncio.to_thread(self._unindexed_bytes, file.camera_id)
             await self.housekeeper.retain(
-                file.camera_id, Limits.of(camera), reserve_bytes=segment.size_bytes * 3 // 2
+                file.camera_id,
+                Limits.of(camera),
+                reserve_bytes=pending + segment.size_bytes * 3 // 2,
             )
         return segment
+
+    def _unindexed_bytes(self, camera_id: str) -> int:
+        """Bytes of `camera_id`'s files in the hot tier that the index does not count yet."""
+        total = 0
+        for path in self.hot.path_for(camera_id).rglob("*"):
+            with contextlib.suppress(OSError):
+                if path.is_file():
+                    total += path.stat().st_size
+        return max(0, total - self.index.bytes_for(camera_id, HOT))
 
     async def state(
         self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None

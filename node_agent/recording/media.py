@@ -83,9 +83,14 @@ def recorder_argv(
     return argv
 
 
-async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 30.0) -> float | None:
+class ProbeFailed(Exception):
+    """ffprobe could not say (it timed out on a busy machine): the file may be fine."""
+
+
+async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 60.0) -> float | None:
     """Media duration of `path` in seconds as ffprobe measures it; None when the file holds no
-    decodable media (empty, cut before the first packet, not media)."""
+    decodable media (empty, cut before the first packet, not media); ProbeFailed when ffprobe
+    did not answer in time."""
     proc = await asyncio.create_subprocess_exec(
         ffprobe, "-v", "error",
         "-show_entries", "format=duration",
@@ -100,7 +105,7 @@ async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 30.0) -> f
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        return None
+        raise ProbeFailed(f"ffprobe took over {timeout_s:g}s on {path}") from None
     if proc.returncode != 0:
         return None
     try:

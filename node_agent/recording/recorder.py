@@ -63,6 +63,8 @@ class SegmentFile:
     end: datetime | None
     # Cut short by the recorder's death.
     recovered: bool
+    # The end of the camera's previous segment: this one is moved later if it would overlap.
+    not_before: datetime | None = None
 
 
 class RecorderSink(Protocol):
@@ -307,9 +309,13 @@ class Recorder:
         self._proc = proc
         if self._stop.is_set():
             proc.send_signal(signal.SIGTERM)  # stop() came while it was being spawned
-        # The CSV times count from the run's first packet, which arrives just after the spawn;
-        # a segment closing sooner than that implies pulls the anchor back.
-        anchor = time.time()
+        # The CSV times count from the run's first packet, which comes right after the spawn
+        # (a live play starts at once): the spawn is the run's clock. It is never moved, so
+        # segments of one run stay contiguous even when the publisher falls behind and
+        # catches up in a burst; and it is not taken from when ffmpeg prints its lines, which
+        # on a starved CPU can lag by seconds.
+        spawned = time.time()
+        anchor: float | None = None
         seen: set[str] = set()
         media_end = 0.0
         assert proc.stdout is not None
@@ -319,7 +325,8 @@ class Recorder:
                 if entry is None:
                     continue
                 name, start_s, end_s = entry
-                anchor = min(anchor, time.time() - end_s)
+                if anchor is None:
+                    anchor = spawned
                 await self._wait_leftovers()
                 seen.add(name)
                 media_end = end_s
@@ -337,17 +344,35 @@ class Recorder:
                 os.killpg(proc.pid, signal.SIGKILL)
         # Whatever it wrote but never closed (the segment it was in when it died) is measured
         # and indexed while the next run starts: a restart must not wait for ffprobe.
+        await self._wait_leftovers()  # a run that closed nothing never waited for the last
+        start = None if anchor is None else _utc(anchor + media_end)
         self._leftovers = asyncio.create_task(
-            self._finish_run(directory, out_dir, prefix, seen, _utc(anchor + media_end))
+            self._finish_run(directory, out_dir, prefix, seen, start)
         )
         return code
 
     async def _finish_run(
-        self, directory: str, out_dir: Path, prefix: str, seen: set[str], start: datetime
+        self, directory: str, out_dir: Path, prefix: str, seen: set[str], start: datetime | None
     ) -> None:
-        names = await asyncio.to_thread(lambda: [p.name for p in out_dir.glob(f"{prefix}*")])
-        for name in sorted(n for n in names if n not in seen and n.endswith(SUFFIX)):
-            await self._deliver(name, directory, out_dir, start=start, end=None, recovered=True)
+        paths = await asyncio.to_thread(lambda: list(out_dir.glob(f"{prefix}*{SUFFIX}")))
+        for path in sorted(p for p in paths if p.name not in seen):
+            end = None
+            if start is None:
+                # Nothing closed in this run, so it has no clock: the file's last write is
+                # its end (the store measures back from it).
+                try:
+                    modified = (await asyncio.to_thread(path.stat)).st_mtime
+                except OSError:
+                    continue
+                end = _utc(modified)
+            await self._deliver(
+                path.name,
+                directory,
+                out_dir,
+                start=start or _utc(0),
+                end=end,
+                recovered=True,
+            )
 
     async def _wait_leftovers(self) -> None:
         """Until the previous run's unclosed files are indexed (keeps segments in order)."""
@@ -370,8 +395,6 @@ class Recorder:
         end: datetime | None,
         recovered: bool,
     ) -> None:
-        if self._last_end is not None and abs((start - self._last_end).total_seconds()) < 0.05:
-            start = self._last_end  # contiguous within a run: no slivers from rounding
         file = SegmentFile(
             camera_id=self.camera_id,
             profile=self.spec.profile,
@@ -380,6 +403,8 @@ class Recorder:
             start=start,
             end=end,
             recovered=recovered,
+            # A new run's clock is an estimate: it must not overlap what is recorded already.
+            not_before=self._last_end,
         )
         segment = await self.sink.segment(file)
         if segment is None:

@@ -22,7 +22,14 @@ from camfleet.v1 import recording_pb2
 from node_agent.outbox import Outbox
 from node_agent.recording import events
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.media import CONTAINER, ORIGINAL, PROFILE_BY_NAME, digest, probe_duration
+from node_agent.recording.media import (
+    CONTAINER,
+    ORIGINAL,
+    PROFILE_BY_NAME,
+    ProbeFailed,
+    digest,
+    probe_duration,
+)
 from node_agent.recording.recorder import SegmentFile
 from node_agent.recording.tiers import Tier
 
@@ -63,13 +70,21 @@ class SegmentStore:
         self._ffprobe = ffprobe
         # Events that could not be spooled (a full disk): retried by retry().
         self._unsent: list[tuple[str, str, str]] = []
+        # Files ffprobe did not answer about in time: retried by retry().
+        self._unmeasured: list[tuple[SegmentFile, int]] = []
 
     # ----- new segments -----------------------------------------------------------------------
 
     async def add(self, file: SegmentFile, tier: int = HOT) -> Segment | None:
         """Measure `file`, index it and report it; None (file removed) if it holds no media."""
         place = self.tiers[tier]
-        duration = await probe_duration(self._ffprobe, file.path)
+        try:
+            duration = await probe_duration(self._ffprobe, file.path)
+        except ProbeFailed as exc:
+            # Never delete what could not be measured: try again later.
+            log.warning("%s; measured again later", exc)
+            self._unmeasured.append((file, tier))
+            return None
         if duration is None:
             log.warning("%s holds no playable media; removed", file.path)
             await asyncio.to_thread(place.remove, file.relative_path)
@@ -80,6 +95,9 @@ class SegmentStore:
             # ffmpeg drops what comes before the first keyframe: the media starts later than
             # the run's clock says, by what the measured duration lacks.
             start = file.end - timedelta(seconds=duration)
+        if file.not_before is not None and start < file.not_before:
+            shift = file.not_before - start
+            start, end = start + shift, end + shift
         segment = Segment(
             id=str(uuid.uuid4()),
             camera_id=file.camera_id,
@@ -174,6 +192,9 @@ class SegmentStore:
 
     async def retry(self) -> None:
         """Spool what could not be spooled before."""
+        unmeasured, self._unmeasured = self._unmeasured, []
+        for file, tier in unmeasured:
+            await self.add(file, tier)
         unsent, self._unsent = self._unsent, []
         for segment_id, camera_id, reason in unsent:
             await self._send_deleted(segment_id, camera_id, reason)
@@ -241,7 +262,10 @@ class SegmentStore:
             modified = (await asyncio.to_thread(path.stat)).st_mtime
         except OSError:
             return False
-        duration = await probe_duration(self._ffprobe, path)
+        try:
+            duration = await probe_duration(self._ffprobe, path)
+        except ProbeFailed:
+            duration = None  # add() measures again, and keeps the file if it fails again
         # Its last write is its end; measured media before that is its start.
         end = datetime.fromtimestamp(modified, UTC)
         start = end - timedelta(seconds=duration or 0.0)
