@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.local_platform import LocalPlatform, run_local_platform
 from tests.support.processes import ROOT, stop_by_pid
@@ -16,6 +16,10 @@ from tests.support.processes import ROOT, stop_by_pid
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"
+
+# Two cores shared with the whole platform (and other tests): generous waits for what a person
+# would see, never fixed sleeps.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

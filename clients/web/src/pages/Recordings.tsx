@@ -5,7 +5,8 @@ import { Anchor, Badge, Box, Button, Card, Group, SegmentedControl, Select, Stac
 import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
 import type { Recording, GetTimelineResponse } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
-import { useApi } from "../auth/AuthContext";
+import { useApi, useAuth } from "../auth/AuthContext";
+import { modals } from "@mantine/modals";
 import { attempt, ErrorAlert, notifyError } from "../components/feedback";
 import { formatBytes } from "../format";
 import { dayBounds, instantAt, place, playableFrom, type Interval } from "../recordings/timeline";
@@ -80,6 +81,7 @@ function TimelineBar({ timeline, range, onPick }: { timeline: GetTimelineRespons
 
 export default function RecordingsPage() {
   const api = useApi();
+  const { abilities } = useAuth();
   const fleet = useFleet();
   const cameras = useMemo(() => [...fleet.cameras.values()].sort((a, b) => a.name.localeCompare(b.name)), [fleet.cameras]);
   const [cameraId, setCameraId] = useState<string | null>(null);
@@ -221,6 +223,15 @@ export default function RecordingsPage() {
                       const u = await api.recordings.getDownloadUrl({ id: r.id });
                       window.open(u.url, "_blank", "noopener");
                     })}>Download</Button>
+                    {abilities.can("recordings.write") && (
+                      <Button size="xs" variant="subtle" color="red" data-testid="recording-delete" onClick={() => modals.openConfirmModal({
+                        title: `Delete the segment ${clock(s)}–${clock(e)}?`,
+                        children: <Text size="sm">The file is removed from its node; the timeline shows a gap here.</Text>,
+                        labels: { confirm: "Delete", cancel: "Cancel" },
+                        confirmProps: { color: "red" },
+                        onConfirm: () => void attempt(async () => { await api.recordings.deleteRecording({ id: r.id }); await load(); }, "Segment deleted."),
+                      })}>Delete</Button>
+                    )}
                   </Group>
                 </Table.Td>
               </Table.Tr>
