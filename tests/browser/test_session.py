@@ -55,6 +55,7 @@ def test_expiring_access_tokens_are_refreshed_without_the_person_noticing(
     last = _refresh_token(page)
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()
+    expect(page.get_by_test_id("session-ended")).to_have_count(0)
     with (
         grpc.insecure_channel(platform.grpc_target) as channel,
         pytest.raises(grpc.RpcError) as refused,
@@ -63,3 +64,30 @@ def test_expiring_access_tokens_are_refreshed_without_the_person_noticing(
             auth_pb2.RefreshRequest(refresh_token=last), timeout=30
         )
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_session_ended_elsewhere_returns_to_the_login_page_saying_so(
+    page: Page, short_token_platform: LocalPlatform
+) -> None:
+    platform = short_token_platform
+    log_in(page, platform.url, "admin", platform.admin_password)
+    page.get_by_test_id("nav-nodes").click()
+    expect(page.get_by_test_id("node-row")).to_have_count(1)
+
+    # "Log out everywhere" from another device ends this tab's session too.
+    with grpc.insecure_channel(platform.grpc_target) as channel:
+        auth = auth_pb2_grpc.AuthServiceStub(channel)
+        other = auth.Login(
+            auth_pb2.LoginRequest(username="admin", password=platform.admin_password), timeout=30
+        )
+        auth.Logout(
+            auth_pb2.LogoutRequest(all_sessions=True),
+            metadata=[("authorization", f"Bearer {other.tokens.access_token}")],
+            timeout=30,
+        )
+
+    # The page's next call needs a refresh, which is refused: back to the login form, with why.
+    expect(page.get_by_test_id("session-ended")).to_have_text(
+        "Your session has ended. Please sign in again.", timeout=60_000
+    )
+    expect(page.get_by_test_id("login-form")).to_be_visible()

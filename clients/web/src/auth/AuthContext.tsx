@@ -1,6 +1,6 @@
 // Who is signed in, what they may do, and login/logout. WhoAmI is the source of both the user
 // and the permissions, so navigation and edit controls follow the server's permission table.
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { User } from "@camfleet/client/gen/camfleet/v1/user_pb.js";
 import type { Api } from "../api/client";
 import { Abilities } from "./navigation";
@@ -10,6 +10,8 @@ export interface AuthState {
   /** undefined while the stored session is being checked. */
   user: User | null | undefined;
   abilities: Abilities;
+  /** Set when the session ended without the person logging out (refresh refused, revoked). */
+  endedNotice: string | null;
   login(username: string, password: string): Promise<void>;
   logout(): Promise<void>;
 }
@@ -19,6 +21,8 @@ const AuthContext = createContext<AuthState | null>(null);
 export function AuthProvider({ api, children }: { api: Api; children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(api.session.loggedIn ? undefined : null);
   const [abilities, setAbilities] = useState(() => new Abilities([]));
+  const [endedNotice, setEndedNotice] = useState<string | null>(null);
+  const loggingOut = useRef(false);
 
   const loadMe = useCallback(async () => {
     try {
@@ -36,25 +40,30 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
     // A refresh that fails (session ended elsewhere, refresh token reused) clears the store:
     // go back to the login page.
     return api.store.subscribe((loggedIn) => {
-      if (!loggedIn) setUser(null);
+      if (loggedIn) return;
+      if (!loggingOut.current) setEndedNotice("Your session has ended. Please sign in again.");
+      setUser(null);
     });
   }, [api, loadMe]);
 
   const login = useCallback(async (username: string, password: string) => {
     await api.session.login(username, password);
+    setEndedNotice(null);
     await loadMe();
   }, [api, loadMe]);
 
   const logout = useCallback(async () => {
+    loggingOut.current = true;
     try {
       await api.auth.logout({});
     } catch {
       // The session may already be gone server-side; forgetting it locally is what matters.
     }
     api.session.clear();
+    loggingOut.current = false;
   }, [api]);
 
-  const value = useMemo(() => ({ api, user, abilities, login, logout }), [api, user, abilities, login, logout]);
+  const value = useMemo(() => ({ api, user, abilities, endedNotice, login, logout }), [api, user, abilities, endedNotice, login, logout]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -1,6 +1,6 @@
 // Cameras: search and filter (server-side, AIP-160), create/edit/delete, publish URL, stream key
 // rotation, activate/deactivate, recording on/off, and the same actions on a selection.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ActionIcon, Badge, Button, Checkbox, Group, Menu, Select, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { modals } from "@mantine/modals";
@@ -12,6 +12,8 @@ import { PublishUrl } from "../cameras/PublishUrl";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { cameraStatusColor, cameraStatusLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
+
+const PAGE = 200;
 
 const BULK: { action: CameraAction; label: string; danger?: boolean }[] = [
   { action: CameraAction.ACTIVATE, label: "Activate" },
@@ -41,6 +43,9 @@ export function CamerasPage() {
   const [filters, setFilters] = useState<CameraFilters>({});
   const [debouncedSearch] = useDebouncedValue(search, 250);
   const [cameras, setCameras] = useState<Camera[]>([]);
+  const [nextPage, setNextPage] = useState("");
+  const shownRef = useRef(0);
+  shownRef.current = cameras.length;
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -50,8 +55,10 @@ export function CamerasPage() {
   const filter = useMemo(() => cameraFilter(filters), [filters]);
   const reload = useCallback(async () => {
     try {
-      const r = await api.cameras.listCameras({ search: debouncedSearch, filter, orderBy: "name", pageSize: 500 });
+      // Keep as many rows as are shown (a reload after "Load more" must not shrink the list).
+      const r = await api.cameras.listCameras({ search: debouncedSearch, filter, orderBy: "name", pageSize: Math.max(PAGE, shownRef.current) });
       setCameras(r.cameras);
+      setNextPage(r.nextPageToken);
       setTotal(r.totalSize);
       setError(null);
       setSelected((s) => new Set([...s].filter((id) => r.cameras.some((c) => c.id === id))));
@@ -177,6 +184,13 @@ export function CamerasPage() {
           })}
         </Table.Tbody>
       </Table>
+      {nextPage && (
+        <Button variant="light" data-testid="camera-more" onClick={() => void attempt(async () => {
+          const r = await api.cameras.listCameras({ search: debouncedSearch, filter, orderBy: "name", pageSize: PAGE, pageToken: nextPage });
+          setCameras((prev) => [...prev, ...r.cameras]);
+          setNextPage(r.nextPageToken);
+        })}>Load more ({cameras.length} of {total})</Button>
+      )}
       {editing !== undefined && (
         <CameraForm camera={editing} onClose={() => setEditing(undefined)} onSaved={(c) => {
           setEditing(undefined);

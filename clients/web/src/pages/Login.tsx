@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
-import { Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorAlert } from "../components/feedback";
 
 export function LoginPage() {
-  const { login } = useAuth();
+  const { login, endedNotice } = useAuth();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -33,6 +33,7 @@ export function LoginPage() {
               onChange={(e) => setUsername(e.currentTarget.value)} data-testid="login-username" />
             <PasswordInput label="Password" autoComplete="current-password" required value={password}
               onChange={(e) => setPassword(e.currentTarget.value)} data-testid="login-password" />
+            {endedNotice && !error && <Alert color="orange" variant="light" data-testid="session-ended">{endedNotice}</Alert>}
             <ErrorAlert error={error} testId="login-error" />
             <Button type="submit" loading={busy} data-testid="login-submit">Sign in</Button>
           </Stack>
