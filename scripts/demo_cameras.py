@@ -1,5 +1,6 @@
 """`./start --demo N`: N cameras ("Demo 1".."Demo N", recording on) created through the API as
-admin, each fed by an ffmpeg test pattern that is restarted whenever it dies.
+admin, each fed by an ffmpeg test pattern that is restarted whenever it dies (with the camera's
+current stream key; a deleted camera's publisher stops).
 
 The cameras are made exactly as a user would make them (CameraService over gRPC), so the demo
 exercises the real paths: the publish URL comes from GetStreamUrls, the node authorizes the
@@ -9,15 +10,16 @@ data directory reuses the cameras it finds by name.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 from camfleet.v1 import camera_pb2, camera_pb2_grpc
-from platform_api import Metadata
+from platform_api import AdminError, Metadata, login
 
 from node_agent.backoff import Backoff
 from node_agent.supervisor import ExitRecord, Supervisor
@@ -100,25 +102,67 @@ async def ensure_cameras(channel: grpc.aio.Channel, auth: Metadata, count: int) 
     return made
 
 
-def _report_exit(name: str) -> Callable[[ExitRecord, bool], None]:
-    def hook(record: ExitRecord, crash_looping: bool) -> None:
-        if crash_looping:
-            log.warning("%s keeps failing (exit %s); see its log", name, record.returncode)
+@dataclass
+class DemoPublishers:
+    """One supervised ffmpeg per demo camera, restarted with backoff when it dies. After each
+    exit the camera is asked for again, as admin: a rotated stream key is picked up, and a
+    deleted camera's publisher stops instead of knocking forever."""
 
-    return hook
+    target: str  # the control plane
+    password: str  # admin's
+    logs: Path
+    running: dict[str, Supervisor] = field(default_factory=dict)
+    _checks: set[asyncio.Task[None]] = field(default_factory=set)
 
+    async def start(self, cameras: list[DemoCamera]) -> None:
+        for n, camera in enumerate(cameras, start=1):
+            publisher = Supervisor(
+                name=f"demo publisher {n} ({camera.name})",
+                argv=publisher_argv(camera.publish_url),
+                log_path=self.logs / f"demo-{n}.log",
+                backoff=Backoff(base=0.5, cap=5.0),
+                on_exit=self._on_exit(camera),
+            )
+            await publisher.start()
+            self.running[camera.id] = publisher
 
-async def start_publishers(cameras: list[DemoCamera], logs: Path) -> list[Supervisor]:
-    """One supervised ffmpeg per camera (restarted with backoff if it dies)."""
-    publishers: list[Supervisor] = []
-    for n, camera in enumerate(cameras, start=1):
-        publisher = Supervisor(
-            name=f"demo publisher {n} ({camera.name})",
-            argv=publisher_argv(camera.publish_url),
-            log_path=logs / f"demo-{n}.log",
-            backoff=Backoff(base=0.5, cap=5.0),
-            on_exit=_report_exit(camera.name),
-        )
-        await publisher.start()
-        publishers.append(publisher)
-    return publishers
+    def _on_exit(self, camera: DemoCamera) -> Callable[[ExitRecord, bool], None]:
+        def hook(record: ExitRecord, crash_looping: bool) -> None:
+            if crash_looping:
+                log.warning(
+                    "%s keeps failing (exit %s); see its log", camera.name, record.returncode
+                )
+            # The restart waits out the backoff meanwhile; a late answer counts from the next.
+            check = asyncio.get_running_loop().create_task(self._follow(camera))
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
+
+        return hook
+
+    async def _follow(self, camera: DemoCamera) -> None:
+        publisher = self.running.get(camera.id)
+        if publisher is None:
+            return
+        try:
+            async with grpc.aio.insecure_channel(self.target) as channel:
+                auth = await login(channel, self.password)
+                urls = await camera_pb2_grpc.CameraServiceStub(channel).GetStreamUrls(
+                    camera_pb2.GetStreamUrlsRequest(id=camera.id), metadata=auth, timeout=10
+                )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                del self.running[camera.id]
+                await publisher.stop()
+                log.info("%s was deleted: its demo publisher stopped", camera.name)
+            return
+        except AdminError:
+            return  # admin's password changed meanwhile: keep the URL we have
+        argv = publisher_argv(urls.rtmp_publish_url)
+        if list(publisher.argv) != argv:
+            log.info("%s has a new stream key: its demo publisher uses it", camera.name)
+            publisher.argv = argv
+
+    async def stop(self) -> None:
+        for check in list(self._checks):
+            check.cancel()
+        await asyncio.gather(*(p.stop(grace_s=5.0) for p in self.running.values()))

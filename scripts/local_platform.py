@@ -31,7 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import grpc
-from demo_cameras import ensure_cameras, start_publishers
+from demo_cameras import DemoPublishers, ensure_cameras
 from envoy_config import render
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from platform_api import (
@@ -43,7 +43,7 @@ from platform_api import (
     wait_node_ready,
 )
 
-from node_agent.supervisor import Supervisor, with_parent_death_signal
+from node_agent.supervisor import with_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -154,7 +154,7 @@ class Platform:
     args: argparse.Namespace
     data: Path
     children: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-    publishers: list[Supervisor] = field(default_factory=list)
+    demo: DemoPublishers | None = None
     url: str = ""
 
     @property
@@ -252,7 +252,9 @@ class Platform:
             if args.demo <= 0:
                 return
             cameras = await ensure_cameras(channel, auth, args.demo)
-        self.publishers = await start_publishers(cameras, self.logs)
+        assert password.value is not None  # logged in with it
+        self.demo = DemoPublishers(args.listen, password.value, self.logs)
+        await self.demo.start(cameras)
 
     async def _login(self, channel: grpc.aio.Channel, password: AdminPassword) -> Metadata | None:
         """admin's credentials, or None when the password is unknown or no longer admin's
@@ -347,7 +349,8 @@ class Platform:
     async def stop(self) -> None:
         """Publishers first (their streams end cleanly), then every other child, by PID:
         SIGTERM, and SIGKILL for any still there after STOP_GRACE_S."""
-        await asyncio.gather(*(p.stop(grace_s=5.0) for p in self.publishers))
+        if self.demo is not None:
+            await self.demo.stop()
         alive = [p for p in self.children.values() if p.returncode is None]
         for proc in alive:
             with contextlib.suppress(ProcessLookupError):

@@ -191,7 +191,7 @@ async def _watch_until_online(
     raise AssertionError(f"not all ONLINE: { {n: c.status for n, c in seen.items()} }")
 
 
-async def test_demo_cameras_go_online_play_and_a_dead_publisher_is_restarted(
+async def test_demo_cameras_go_online_play_and_follow_restarts_rotations_and_deletes(
     tmp_path: Path,
 ) -> None:
     with run_local_platform(tmp_path, demo=2) as lp:
@@ -220,17 +220,50 @@ async def test_demo_cameras_go_online_play_and_a_dead_publisher_is_restarted(
             while not [p for p in _publishers(lp.pid, urls.rtmp_publish_url) if p != victim]:
                 assert time.monotonic() < deadline, "the dead publisher was not restarted"
                 await asyncio.sleep(0.1)
-            deadline = time.monotonic() + 60
-            while True:
-                got = await stub.GetCamera(
-                    camera_pb2.GetCameraRequest(id=demo1.id), metadata=auth, timeout=10
+            await _online_again(stub, auth, demo1.id, since=killed_at)
+
+            # Rotating Demo 2's key drops its publisher; the launcher restarts it with the new key.
+            demo2 = seen["Demo 2"]
+            rotated_at = time.time()
+            await stub.RotateStreamKey(
+                camera_pb2.RotateStreamKeyRequest(id=demo2.id), metadata=auth, timeout=10
+            )
+            new_url = (
+                await stub.GetStreamUrls(
+                    camera_pb2.GetStreamUrlsRequest(id=demo2.id), metadata=auth, timeout=10
                 )
-                back = got.camera.status_change_time.ToDatetime().timestamp() > killed_at - 1
-                if got.camera.status == camera_pb2.CAMERA_STATUS_ONLINE and back:
-                    break
-                assert time.monotonic() < deadline, got.camera
+            ).rtmp_publish_url
+            await _online_again(stub, auth, demo2.id, since=rotated_at)
+            assert _publishers(lp.pid, new_url)
+
+            # A deleted demo camera's publisher stops instead of knocking forever.
+            await stub.DeleteCamera(
+                camera_pb2.DeleteCameraRequest(id=demo1.id), metadata=auth, timeout=10
+            )
+            deadline = time.monotonic() + 60
+            while "Demo 1 was deleted" not in lp.log_text():
+                assert time.monotonic() < deadline, "the launcher did not notice the deletion"
                 await asyncio.sleep(0.2)
-    assert "restarting" in lp.log_text()
+            assert not _publishers(lp.pid, urls.rtmp_publish_url)
+    log = lp.log_text()
+    assert "restarting" in log
+    assert "Demo 2 has a new stream key" in log
+
+
+async def _online_again(
+    stub: camera_pb2_grpc.CameraServiceStub, auth: Metadata, camera_id: str, since: float
+) -> None:
+    """Until the camera is ONLINE by a status change after `since` (a Unix time)."""
+    deadline = time.monotonic() + 60
+    while True:
+        got = await stub.GetCamera(
+            camera_pb2.GetCameraRequest(id=camera_id), metadata=auth, timeout=10
+        )
+        changed = got.camera.status_change_time.ToMilliseconds() / 1000
+        if got.camera.status == camera_pb2.CAMERA_STATUS_ONLINE and changed > since - 1:
+            return
+        assert time.monotonic() < deadline, got.camera
+        await asyncio.sleep(0.2)
 
 
 async def _eventually_fetch(url: str, within_s: float) -> bytes:
