@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import http.client
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import ROOT
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
 Response = tuple[int, dict[str, str], bytes]
@@ -118,3 +121,17 @@ def test_an_unbuilt_ui_says_how_to_build_it(tmp_path: Path) -> None:
     assert status == 503
     assert b"npm run build" in body
     assert headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize("listen", ["8081", "127.0.0.1:http", "127.0.0.1:70000", ":8081"])
+def test_a_bad_listen_address_is_refused_clearly(listen: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.ui", "--listen", listen, "--dist", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"--listen must be HOST:PORT, got {listen!r}" in done.stderr
