@@ -240,18 +240,20 @@ class Platform:
                 ],
                 {**env, **await self._join_token(channel, auth, env)},
             )
-            await self._wait_envoy(envoy_admin)
             if auth is None:
                 if args.demo > 0:
                     raise LaunchError(f"--demo needs admin's password: {password.where}")
+                await self._wait_envoy(envoy_admin)
                 return
+            # While the agent boots: the demo cameras need no node to exist.
+            cameras = await ensure_cameras(channel, auth, args.demo) if args.demo > 0 else []
+            await self._wait_envoy(envoy_admin)
             # "Up" means a node takes publishes: the UI shows it READY from the first load.
             await wait_node_ready(
                 channel, auth, args.node_name, STARTUP_TIMEOUT_S, self.check_alive
             )
-            if args.demo <= 0:
-                return
-            cameras = await ensure_cameras(channel, auth, args.demo)
+        if not cameras:
+            return
         assert password.value is not None  # logged in with it
         self.demo = DemoPublishers(args.listen, password.value, self.logs)
         await self.demo.start(cameras)
