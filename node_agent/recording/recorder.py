@@ -63,7 +63,7 @@ class SegmentFile:
     end: datetime | None
     # Cut short by the recorder's death.
     recovered: bool
-    # The end of the camera's previous segment: this one is moved later if it would overlap.
+    # The end of the camera's previous segment: this one starts no earlier.
     not_before: datetime | None = None
 
 
@@ -403,7 +403,7 @@ class Recorder:
             start=start,
             end=end,
             recovered=recovered,
-            # A new run's clock is an estimate: it must not overlap what is recorded already.
+            # A new run's clock is an estimate: never overlap what is recorded already.
             not_before=self._last_end,
         )
         segment = await self.sink.segment(file)

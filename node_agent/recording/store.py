@@ -96,8 +96,9 @@ class SegmentStore:
             # the run's clock says, by what the measured duration lacks.
             start = file.end - timedelta(seconds=duration)
         if file.not_before is not None and start < file.not_before:
-            shift = file.not_before - start
-            start, end = start + shift, end + shift
+            # The previous run's clock ran ahead (its publisher caught up in a burst): trim the
+            # overlap here rather than push this run later, which would carry the error on.
+            start = min(file.not_before, end)
         segment = Segment(
             id=str(uuid.uuid4()),
             camera_id=file.camera_id,

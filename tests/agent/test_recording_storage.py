@@ -114,6 +114,12 @@ async def test_tier_move_keeps_segments_readable_through_the_index(tmp_path: Pat
                 90,
             )
         found = segments(agent, camera_id)
+
+        def reported() -> set[str]:
+            return {e.segment.id for e in segment_events(spooled(agent), MOVED)}
+
+        # A move updates the index, removes the hot file, then spools its event.
+        await until(lambda: {s.id for s in found if s.tier == WARM} <= reported(), "MOVED events")
         moved_events = segment_events(spooled(agent), MOVED)
 
     moved = [s for s in found if s.tier == WARM]
