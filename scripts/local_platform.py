@@ -25,11 +25,11 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import grpc
 from demo_cameras import DemoPublishers, ensure_cameras
 from envoy_config import render
@@ -338,14 +338,14 @@ class Platform:
     async def _wait_envoy(self, admin_file: Path) -> None:
         """Until Envoy routes to a control plane that passed its gRPC health check."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                self.check_alive()
-                admin = _read_if_there(admin_file)
-                if admin and await _routes_to_control_plane(http, admin):
-                    self.url = f"http://{self.args.envoy_listen}/"
-                    return
-                await asyncio.sleep(0.1)
+        while time.monotonic() < deadline:
+            self.check_alive()
+            admin = _read_if_there(admin_file)
+            routed = bool(admin) and await asyncio.to_thread(_routes_to_control_plane, admin)
+            if routed:
+                self.url = f"http://{self.args.envoy_listen}/"
+                return
+            await asyncio.sleep(0.1)
         raise LaunchError(f"envoy did not become ready{self._hint('envoy')}")
 
     async def stop(self) -> None:
@@ -383,12 +383,13 @@ def _read_if_there(path: Path) -> str:
         return ""
 
 
-async def _routes_to_control_plane(http: aiohttp.ClientSession, admin: str) -> bool:
-    """True once Envoy has a control plane that passed its gRPC health check."""
+def _routes_to_control_plane(admin: str) -> bool:
+    """True once Envoy has a control plane that passed its gRPC health check. (urllib in a
+    thread rather than aiohttp: one import less before the platform is up.)"""
     try:
-        async with http.get(f"http://{admin}/clusters", timeout=aiohttp.ClientTimeout(2)) as r:
-            text = await r.text()
-    except aiohttp.ClientError:
+        with urllib.request.urlopen(f"http://{admin}/clusters", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
         return False
     return any(
         line.startswith("control_plane::") and line.endswith("health_flags::healthy")
