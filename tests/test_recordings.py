@@ -688,3 +688,35 @@ async def test_bad_recording_settings_are_refused(
         Code.INVALID_ARGUMENT,
     )
     assert field in err.fields
+
+
+async def test_ranges_at_the_edges_of_time_are_answered(platform: Platform) -> None:
+    """Timestamps may name the year 1 or 9999: empty answers, not server errors."""
+    camera = await platform.new_camera()
+    first = timestamp_pb2.Timestamp(seconds=-62_135_596_800)  # 0001-01-01
+    last = timestamp_pb2.Timestamp(seconds=253_402_300_799)  # 9999-12-31T23:59:59
+    s, meta = stub(platform), platform.admin
+    resp = await s.ListRecordings(
+        R.ListRecordingsRequest(camera_id=camera.id, start_time=first, end_time=last), metadata=meta
+    )
+    assert list(resp.recordings) == []
+    line = await s.GetTimeline(
+        R.GetTimelineRequest(
+            camera_id=camera.id,
+            start_time=first,
+            end_time=timestamp_pb2.Timestamp(seconds=first.seconds + 86_400),
+        ),
+        metadata=meta,
+    )
+    assert (list(line.spans), line.coverage) == ([], 1.0)
+    await refused(
+        s.ExportClip(
+            R.ExportClipRequest(
+                camera_id=camera.id,
+                start_time=timestamp_pb2.Timestamp(seconds=last.seconds - 60),
+                end_time=last,
+            ),
+            metadata=meta,
+        ),
+        Code.NOT_FOUND,
+    )

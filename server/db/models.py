@@ -283,7 +283,8 @@ class RecordingRow(Base):
     """One recorded segment, as the node that holds it reported it. The id is the node's."""
 
     __tablename__ = "recordings"
-    __table_args__ = (Index("ix_recordings_camera_start", "camera_id", "start_time"),)
+    # The id too: ListRecordings pages by (start_time, id) straight from the index.
+    __table_args__ = (Index("ix_recordings_camera_start", "camera_id", "start_time", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # No foreign keys: segments arrive from spools after their camera or node may be gone.

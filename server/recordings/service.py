@@ -10,8 +10,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
@@ -39,6 +40,7 @@ PLAYBACK_MAX_SPAN = timedelta(hours=24)
 # A hole longer than this inside an export is a gap the clip would hide: refused.
 EXPORT_MAX_HOLE_S = 1.0
 _READY = "ready"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXTENSIONS = {"mpegts": "ts", "mp4": "mp4"}
 # Stream events after which a camera was not publishing (so nothing was expected).
 _STOPPED = ("unpublish", "error")
@@ -104,7 +106,9 @@ def check_range(
             "end_time",
             f"the range may span at most {_span(max_span)}, got {_span(hi - lo)}; ask in parts",
         )
-    return lo, hi
+    # Nothing was recorded before 1970; clamping keeps index arithmetic (lo - MAX_SEGMENT)
+    # away from the year 1 that a Timestamp may name.
+    return max(lo, _EPOCH), max(hi, _EPOCH)
 
 
 def _span(delta: timedelta) -> str:
@@ -121,6 +125,50 @@ def _overlapping(camera_id: str, lo: datetime, hi: datetime) -> list[ColumnEleme
         RecordingRow.start_time > lo - MAX_SEGMENT,
         RecordingRow.end_time > lo,
     ]
+
+
+def _seconds_between(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """`later - earlier` in seconds, in SQL (SQLite keeps times as text)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86_400.0
+    return extract("epoch", later - earlier)
+
+
+async def _spans(
+    session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The camera's segments overlapping [lo, hi) merged into spans (holes up to MERGE_S
+    closed) by the database: gaps and islands, so a month of segments comes back as a handful
+    of rows instead of hundreds of thousands."""
+    ordered = RecordingRow.start_time
+    previous_end = (
+        func.max(RecordingRow.end_time)
+        .over(order_by=ordered, rows=(None, -1))
+        .label("previous_end")
+    )
+    rows = (
+        select(RecordingRow.start_time, RecordingRow.end_time, previous_end)
+        .where(*_overlapping(camera_id, lo, hi))
+        .subquery()
+    )
+    starts_island = case(
+        (rows.c.previous_end.is_(None), 1),
+        (_seconds_between(session, rows.c.start_time, rows.c.previous_end) > timeline.MERGE_S, 1),
+        else_=0,
+    )
+    flagged = select(
+        rows.c.start_time,
+        rows.c.end_time,
+        func.sum(starts_island)
+        .over(order_by=rows.c.start_time, rows=(None, 0))
+        .label("island"),
+    ).subquery()
+    result = await session.execute(
+        select(func.min(flagged.c.start_time), func.max(flagged.c.end_time))
+        .group_by(flagged.c.island)
+        .order_by(func.min(flagged.c.start_time))
+    )
+    return [(start, end) for start, end in result.all()]
 
 
 def _encode_token(row: RecordingRow, fingerprint: str) -> str:
@@ -222,13 +270,7 @@ class RecordingService:
         lo, hi = check_range(start, end, TIMELINE_MAX_SPAN, required=True)
         async with self._sessions() as session:
             await self._camera(session, camera_id)
-            segments = (
-                await session.execute(
-                    select(RecordingRow.start_time, RecordingRow.end_time)
-                    .where(*_overlapping(camera_id, lo, hi))
-                    .order_by(RecordingRow.start_time)
-                )
-            ).all()
+            segments = await _spans(session, camera_id, lo, hi)
             gaps = (
                 await session.scalars(
                     select(RecordingGapRow).where(
@@ -242,7 +284,7 @@ class RecordingService:
         return timeline.build(
             lo,
             hi,
-            segments=[(s, e) for s, e in segments],
+            segments=segments,
             stored_gaps=[StoredGap(g.start_time, g.end_time, g.reason) for g in gaps],
             stops=stops,
             now=utcnow(),

@@ -38,7 +38,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recordings")),
     )
     op.create_index(
-        "ix_recordings_camera_start", "recordings", ["camera_id", "start_time"], unique=False
+        "ix_recordings_camera_start",
+        "recordings",
+        ["camera_id", "start_time", "id"],
+        unique=False,
     )
     op.create_index(op.f("ix_recordings_node_id"), "recordings", ["node_id"], unique=False)
     op.create_table(
