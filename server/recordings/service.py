@@ -159,9 +159,7 @@ async def _spans(
     flagged = select(
         rows.c.start_time,
         rows.c.end_time,
-        func.sum(starts_island)
-        .over(order_by=rows.c.start_time, rows=(None, 0))
-        .label("island"),
+        func.sum(starts_island).over(order_by=rows.c.start_time, rows=(None, 0)).label("island"),
     ).subquery()
     result = await session.execute(
         select(func.min(flagged.c.start_time), func.max(flagged.c.end_time))
