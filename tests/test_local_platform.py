@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import stat
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -299,3 +300,19 @@ async def test_a_second_start_shows_the_same_password_and_node(tmp_path: Path) -
                     break
                 assert time.monotonic() < deadline, states
                 await asyncio.sleep(0.2)
+
+
+def test_the_readme_command_offers_the_demo_and_ports() -> None:
+    """`./start --help` (bootstrap, then the launcher) lists what the README documents."""
+    done = subprocess.run(
+        [str(ROOT / "start"), "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for flag in ("--demo", "--envoy-listen", "--listen", "--rtmp-listen", "--http-listen"):
+        assert flag in done.stdout
+    assert "--data-dir" in done.stdout
