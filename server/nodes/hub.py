@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +47,9 @@ from server.transport.convert import timestamp
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 30.0
+# Messages of one session waiting for their writes; past this the reader waits too (backpressure
+# on the agent, whose spool keeps its events).
+_WORK_BACKLOG = 256
 # How often live metrics may produce a STREAM_UPDATED event per camera, and what counts as a
 # change worth showing.
 _METRICS_EVENT_EVERY_S = 5.0
@@ -313,20 +317,28 @@ class AgentHub:
     async def _read(
         self, session: _Session, requests: AsyncIterator[agent_pb2.ConnectRequest]
     ) -> None:
-        """Handle the agent's messages; the session ends when they end or fail."""
+        """Read the agent's messages; the session ends when they end or fail.
+
+        Heartbeats reach presence here, at once; everything that writes (events, ACKs, status
+        changes) runs in order on a worker. Under a connect storm a write waits seconds for its
+        turn, and a reader blocked on it would leave the node's next heartbeats unread: the
+        sweeper would declare a healthy node LOST.
+        """
+        work: asyncio.Queue[Awaitable[None]] = asyncio.Queue(maxsize=_WORK_BACKLOG)
+        worker = asyncio.create_task(self._work(session, work), name=f"node-{session.name}")
         try:
             async for message in requests:
                 kind = message.WhichOneof("body")
                 if kind == "heartbeat":
-                    await self._on_heartbeat(session, message)
+                    await work.put(await self._on_heartbeat(session, message))
                 elif kind == "stream_event":
-                    await self._on_stream_event(session, message)
+                    await work.put(self._on_stream_event(session, message))
                 elif kind in ("segment_event", "recorder_event"):
-                    await self._on_recording_event(session, message)
+                    await work.put(self._on_recording_event(session, message))
                 elif kind == "ack":
-                    await self._on_ack(session, message.ack.version)
+                    await work.put(self._on_ack(session, message.ack.version))
                 elif kind == "nack":
-                    await self._on_nack(session, message.nack)
+                    await work.put(self._on_nack(session, message.nack))
                 elif kind == "hello":
                     raise InvalidArgument("Hello may only be the first message of a stream")
                 else:
@@ -334,16 +346,42 @@ class AgentHub:
                         "empty ConnectRequest: set one of hello, heartbeat, stream_event, "
                         "segment_event, recorder_event, ack, nack"
                     )
+            await work.join()
         except DomainError as err:
             session.end(err)
             return
-        except Exception:  # e.g. the database went away: the agent reconnects and resends
-            log.exception("node %s: message handling failed", session.name)
-            session.end(Unavailable("the control plane could not process a message; reconnect"))
-            return
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            while not work.empty():  # never awaited: close them so Python does not warn
+                pending = work.get_nowait()
+                if inspect.iscoroutine(pending):
+                    pending.close()
         session.end(None)
 
-    async def _on_heartbeat(self, session: _Session, message: agent_pb2.ConnectRequest) -> None:
+    async def _work(self, session: _Session, work: asyncio.Queue[Awaitable[None]]) -> None:
+        """Handle the session's messages in the order they came, until cancelled or one fails."""
+        while True:
+            job = await work.get()
+            try:
+                await job
+            except DomainError as err:
+                session.end(err)
+                return
+            except Exception:  # e.g. the database went away: the agent reconnects and resends
+                log.exception("node %s: message handling failed", session.name)
+                session.end(
+                    Unavailable("the control plane could not process a message; reconnect")
+                )
+                return
+            finally:
+                work.task_done()
+
+    async def _on_heartbeat(
+        self, session: _Session, message: agent_pb2.ConnectRequest
+    ) -> Awaitable[None]:
+        """Record the heartbeat in presence now; return what remains to write (in order)."""
         now = utcnow()
         at = _agent_time(message)
         # How much longer than this node's best this heartbeat took to be read: a backlog in this
@@ -353,20 +391,30 @@ class AgentHub:
         session.fastest_delivery_s = min(session.fastest_delivery_s, delivery)
         self._liveness.lag.note(delivery - session.fastest_delivery_s)
         streams: list[stream_pb2.StreamStatus] = []
+        flowing: list[str] = []
         for report in message.heartbeat.streams:
             known = session.live.get(report.camera_id)
             if known is None:
                 continue  # its PUBLISH event has not arrived yet, or it already ended
             if known is CameraStatus.CONNECTING and report.media_flowing:
                 # The MEDIA event may still be in the spool; the heartbeat shows it already.
-                await self._status.set(
-                    report.camera_id, CameraStatus.ONLINE, "", session.node_id, at
-                )
                 session.live[report.camera_id] = known = CameraStatus.ONLINE
+                flowing.append(report.camera_id)
             streams.append(_stream_status(session.node_id, report, known, now))
         await self._presence.heartbeat(
             session.node_id, time.time(), message.heartbeat.host, streams
         )
+        return self._after_heartbeat(session, flowing, at, streams)
+
+    async def _after_heartbeat(
+        self,
+        session: _Session,
+        flowing: list[str],
+        at: datetime,
+        streams: list[stream_pb2.StreamStatus],
+    ) -> None:
+        for camera_id in flowing:
+            await self._status.set(camera_id, CameraStatus.ONLINE, "", session.node_id, at)
         for stream in streams:
             await self._maybe_show(session, stream)
 
