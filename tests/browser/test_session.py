@@ -27,7 +27,7 @@ def short_token_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 def _refresh_token(page: Page) -> str:
-    raw = page.evaluate("sessionStorage.getItem('camfleet.tokens')")
+    raw = page.evaluate("localStorage.getItem('camfleet.tokens')")
     assert raw, "no session in this tab"
     return str(json.loads(raw)["refreshToken"])
 
@@ -90,4 +90,32 @@ def test_a_session_ended_elsewhere_returns_to_the_login_page_saying_so(
     expect(page.get_by_test_id("session-ended")).to_have_text(
         "Your session has ended. Please sign in again.", timeout=60_000
     )
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+
+
+def test_tabs_share_one_session_and_take_turns_refreshing_it(
+    page: Page, short_token_platform: LocalPlatform
+) -> None:
+    platform = short_token_platform
+    log_in(page, platform.url, "admin", platform.admin_password)
+    # A second tab opens signed in (the session is shared by the browser's tabs).
+    other = page.context.new_page()
+    other.goto(f"{platform.url}#/cameras")
+    expect(other.get_by_test_id("current-role")).to_have_text("admin")
+    first = _refresh_token(page)
+
+    # Both tabs keep calling past expiry; each refresh rotates the token, and a token presented
+    # twice would end the session for both (reuse detection). They must take turns.
+    for _ in range(3):
+        for nav in ["nav-users", "nav-nodes", "nav-dashboard"]:
+            page.get_by_test_id(nav).click()
+            other.get_by_test_id(nav).click()
+        page.wait_for_timeout(2_000)
+    for tab in (page, other):
+        expect(tab.get_by_test_id("current-role")).to_have_text("admin")
+        expect(tab.get_by_test_id("error")).to_have_count(0)
+    assert _refresh_token(page) != first
+
+    # Logging out in one tab signs the other out too.
+    other.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()

@@ -53,7 +53,7 @@ def test_login_refuses_a_wrong_password_in_words_then_signs_in(
     expect(page.get_by_test_id("current-role")).to_have_text("admin")
     assert nav_labels(page) == [*ADMIN_PAGES, "My account"]
 
-    # A reload keeps the session (this tab's sessionStorage); logging out ends it.
+    # A reload keeps the session; logging out ends it.
     page.reload()
     expect(page.get_by_test_id("current-user")).to_have_text("Administrator")
     page.get_by_test_id("logout").click()

@@ -15,6 +15,13 @@ class MemoryStore implements TokenStore {
 }
 
 /**
+ * Runs `fn` while holding a lock shared with every other holder of the same tokens (browser tabs
+ * sharing one store use the Web Locks API). Refresh tokens rotate with reuse detection, so two
+ * holders must never present the same one: the second waits, then finds the new pair.
+ */
+export type RefreshLock = (fn: () => Promise<void>) => Promise<void>;
+
+/**
  * A logged-in session. `interceptor` adds the access token to every call and, when the token is
  * about to expire or a call fails UNAUTHENTICATED, refreshes once (single-flight) and retries.
  */
@@ -24,6 +31,7 @@ export class Session {
   constructor(
     private readonly transport: Transport,
     private readonly store: TokenStore = new MemoryStore(),
+    private readonly lock: RefreshLock = (fn) => fn(),
   ) {}
 
   /** Log in with a password and keep the tokens. */
@@ -66,11 +74,19 @@ export class Session {
 
   private refresh(): Promise<void> {
     this.refreshing ??= (async () => {
+      const stale = this.store.load()?.refreshToken ?? "";
       try {
-        const refreshToken = this.store.load()?.refreshToken ?? "";
-        const auth = createClient(AuthService, this.transport);
-        const resp = await auth.refresh({ refreshToken });
-        this.store.save(resp.tokens);
+        await this.lock(async () => {
+          // Another holder of the store may have refreshed while we waited: use its pair.
+          const current = this.store.load();
+          if (current?.refreshToken !== stale) {
+            if (!current) throw new ConnectError("the session has ended", Code.Unauthenticated);
+            return;
+          }
+          const auth = createClient(AuthService, this.transport);
+          const resp = await auth.refresh({ refreshToken: stale });
+          this.store.save(resp.tokens);
+        });
       } catch (err) {
         this.store.save(undefined);
         throw err;

@@ -39,8 +39,12 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
     if (api.session.loggedIn) void loadMe();
     // A refresh that fails (session ended elsewhere, refresh token reused) clears the store:
     // go back to the login page.
-    return api.store.subscribe((loggedIn) => {
-      if (loggedIn) return;
+    return api.store.subscribe((loggedIn, otherTab) => {
+      if (loggedIn) {
+        // Signed in from another tab: this one follows.
+        if (otherTab) void loadMe();
+        return;
+      }
       if (!loggingOut.current) setEndedNotice("Your session has ended. Please sign in again.");
       setUser(null);
     });
