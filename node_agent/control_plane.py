@@ -24,7 +24,7 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
-    # gRPC's own subchannel backoff (1 s growing ×1.6 to 120 s) would otherwise sit under our
+    # gRPC's own subchannel backoff (1 s growing by 1.6x to 120 s) would otherwise sit under our
     # jittered retry loop: after a 20 s outage the channel waited up to ~17 s more before even
     # trying the restarted control plane. Cap it at the Connect loop's own 4 s.
     ("grpc.initial_reconnect_backoff_ms", 250),
