@@ -100,11 +100,7 @@ def parse_segment_line(line: bytes) -> tuple[str, float, float] | None:
 def exit_reason(returncode: int, last_line: str = "") -> str:
     """Why a recorder exited, for gaps and events."""
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = "unknown"
-        return f"recorder exited (signal {-returncode}, {name})"
+        return f"recorder exited (signal {-returncode})"
     reason = f"recorder exited with code {returncode}"
     return f"{reason}: {last_line}" if last_line else reason
 

@@ -169,7 +169,7 @@ async def test_kill_9_mid_segment_keeps_the_partial_and_reports_the_gap(agent: A
     [(gap_start, gap_end, reason)] = rec.gaps
     gap_s = seconds(gap_end - gap_start)
     print(f"\nkill -9 of a recorder: new ffmpeg after {back_after:.2f}s, gap {gap_s:.2f}s")
-    assert reason == "recorder exited (signal 9, SIGKILL)"
+    assert reason == "recorder exited (signal 9)"
     # The gap runs from the end of the partial segment to the first one after the restart.
     assert gap_start == partial.end
     after = [s for s in found if s.start >= gap_end]
