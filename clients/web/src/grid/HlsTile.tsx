@@ -22,28 +22,39 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
   const video = useRef<HTMLVideoElement>(null);
   const inView = useInView(box);
   const visible = useDocumentVisible();
-  const wanted = inView && visible && camera.status === CameraStatus.ONLINE;
+  const online = camera.status === CameraStatus.ONLINE;
   const [state, setState] = useState<TileState>("idle");
   const [message, setMessage] = useState("");
+  // Bumped to start over with a freshly signed URL (the old one expired or was refused).
+  const [generation, setGeneration] = useState(0);
   const hls = useRef<Hls | null>(null);
   const destroyTimer = useRef<number | undefined>(undefined);
+
+  const drop = () => {
+    window.clearTimeout(destroyTimer.current);
+    hls.current?.destroy();
+    hls.current = null;
+  };
 
   useEffect(() => {
     const el = video.current;
     if (!el) return;
     let cancelled = false;
+    const later = (ms: number, fn: () => void) => window.setTimeout(() => { if (!cancelled) fn(); }, ms);
     window.clearTimeout(destroyTimer.current);
 
-    if (!wanted) {
+    if (!online) {
+      // The publish ended: a new one is a new stream, so nothing of this player is worth keeping.
+      drop();
+      setState("idle");
+      return;
+    }
+    if (!inView || !visible) {
       if (hls.current) {
         hls.current.stopLoad();
         el.pause();
         setState("paused");
-        const h = hls.current;
-        destroyTimer.current = window.setTimeout(() => {
-          h.destroy();
-          if (hls.current === h) hls.current = null;
-        }, DESTROY_AFTER_MS);
+        destroyTimer.current = window.setTimeout(drop, DESTROY_AFTER_MS);
       }
       return;
     }
@@ -63,11 +74,18 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
         hls.current = h;
         h.on(Hls.Events.ERROR, (_e, data) => {
           if (!data.fatal) return;
-          if (data.type === Hls.ErrorTypes.MEDIA_ERROR) h.recoverMediaError();
-          else {
+          if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+            h.recoverMediaError();
+          } else if (data.response?.code === 403) {
+            // Signed URLs expire (--playback-url-ttl): sign a new one and start over.
             setState("error");
-            setMessage(data.response?.code === 403 ? "The playback link expired or was refused." : "The stream could not be loaded; retrying.");
-            window.setTimeout(() => h.startLoad(-1), 3000);
+            setMessage("The playback link expired; renewing it.");
+            drop();
+            later(1000, () => setGeneration((g) => g + 1));
+          } else {
+            setState("error");
+            setMessage("The stream could not be loaded; retrying.");
+            later(3000, () => h.startLoad(-1));
           }
         });
         h.on(Hls.Events.FRAG_BUFFERED, () => setState("playing"));
@@ -79,20 +97,16 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
       if (cancelled) return;
       setState("error");
       setMessage(describeError(err).sentence);
+      later(5000, () => setGeneration((g) => g + 1));
     });
     return () => {
       cancelled = true;
     };
-  }, [api, camera.id, wanted]);
+  }, [api, camera.id, online, inView, visible, generation]);
 
   // Unmount: free everything.
-  useEffect(() => () => {
-    window.clearTimeout(destroyTimer.current);
-    hls.current?.destroy();
-    hls.current = null;
-  }, []);
+  useEffect(() => drop, []);
 
-  const online = camera.status === CameraStatus.ONLINE;
   return (
     <Box ref={box} pos="relative" bg="black" style={{ aspectRatio: "16 / 9", overflow: "hidden", borderRadius: 4 }}
       data-testid="grid-tile" data-camera-id={camera.id} data-name={camera.name} data-status={cameraStatusLabel(camera.status)} data-state={state}>
