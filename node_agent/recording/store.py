@@ -220,6 +220,16 @@ class SegmentStore:
                     finalized += 1
                 else:
                     discarded += 1
+            if indexed and not files:
+                # Every indexed file gone at once is an unmounted share, not a deletion: keep
+                # the rows and say so.
+                log.error(
+                    "no segment files in the %s tier although %d are indexed there; is it "
+                    "mounted? The index is kept as it is",
+                    recording_pb2.StorageTier.Name(tier_value),
+                    len(indexed),
+                )
+                continue
             for relative in indexed - set(files):
                 segment = await asyncio.to_thread(self.index.by_path, tier_value, relative)
                 if segment is None or await asyncio.to_thread(segment.path.exists):

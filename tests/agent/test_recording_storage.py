@@ -414,3 +414,30 @@ async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path
     finally:
         index.close()
         spool.close()
+
+
+async def test_rescan_keeps_the_index_of_a_tier_that_is_not_there(tmp_path: Path) -> None:
+    camera_id = new_camera_id()
+    tiers = node_tiers(tmp_path, tmp_path / "share")
+    index = SegmentIndex(tmp_path / "recordings.db", tiers)
+    spool = Spool(tmp_path / "spool.db")
+    store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
+    try:
+        relative = f"{camera_id}/20261201/20261201T120000.000Z-original-00000.ts"
+        await _ts_file(tiers[HOT].path_for(relative), 1.0)
+        segment = await store.add(_file(camera_id, relative, tiers[HOT].path_for(relative)))
+        assert segment is not None
+        moved = await store.move(segment, WARM)
+        assert moved is not None and moved.path.exists()
+        # The share is unmounted: its directory is there, empty.
+        shutil.rmtree(tmp_path / "share")
+        (tmp_path / "share").mkdir()
+
+        result = await store.recover()
+        assert result.rows_dropped == 0
+        assert index.get(segment.id) is not None
+        requests = [agent_pb2.ConnectRequest.FromString(e.payload) for e in spool.pending()]
+        assert segment_events(requests, DELETED) == []
+    finally:
+        index.close()
+        spool.close()
