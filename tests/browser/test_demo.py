@@ -33,8 +33,9 @@ def test_demo_cameras_play_in_the_live_grid(browser: Browser, tmp_path: Path) ->
             expect(tiles).to_have_count(DEMO_CAMERAS)
             for i in range(DEMO_CAMERAS):
                 expect(tiles.nth(i)).to_have_attribute("data-status", "ONLINE", timeout=90_000)
+                name = tiles.nth(i).get_attribute("data-name")
                 video_advances(
-                    page, f'[data-testid="grid-tile"]:nth-child({i + 1}) video', by_s=1.0
+                    page, f'[data-testid="grid-tile"][data-name="{name}"] video', by_s=1.0
                 )
             playing_s = time.monotonic() - started
             screenshot(page, "demo-grid")
@@ -103,3 +104,11 @@ def _tiles_out_of_sight_stop_downloading(page: Page) -> None:
     # Scrolled into view, a bottom tile plays again.
     tiles.nth(2).scroll_into_view_if_needed()
     expect(tiles.nth(2)).to_have_attribute("data-state", "playing")
+
+    # Double-click: that camera alone, then back to the 2x2 grid.
+    tiles.nth(3).dblclick()
+    expect(page.get_by_test_id("grid")).to_have_attribute("data-layout", "1")
+    expect(tiles).to_have_count(1)
+    expect(tiles.first).to_have_attribute("data-camera-id", ids[3])
+    tiles.first.dblclick()
+    expect(tiles).to_have_count(DEMO_CAMERAS)

@@ -1,5 +1,5 @@
 // The frame around every page: navigation the person may use, who they are, logout.
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, useLocation } from "react-router";
@@ -10,6 +10,10 @@ export function Shell({ children }: { children: ReactNode }) {
   const { user, abilities, logout } = useAuth();
   const [opened, { toggle }] = useDisclosure();
   const location = useLocation();
+  const current = abilities.navigation().find((item) => location.pathname.startsWith(item.path));
+  useEffect(() => {
+    document.title = current ? `${current.label} · camfleet` : "camfleet";
+  }, [current]);
   return (
     <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>

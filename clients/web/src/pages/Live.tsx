@@ -40,7 +40,19 @@ export default function LivePage() {
       </Group>
       {cameras.length === 0 && <Text c="dimmed">No active cameras.</Text>}
       <Box data-testid="grid" data-layout={layout} style={{ display: "grid", gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`, gap: 6 }}>
-        {shown.map((c) => <HlsTile key={c.id} camera={c} stream={fleet.streams.get(c.id)} />)}
+        {shown.map((c) => (
+          // Double-click: this camera alone (layout 1 on its page); double-click again: back to 4.
+          <div key={c.id} onDoubleClick={() => {
+            const n = new URLSearchParams(params);
+            const index = cameras.indexOf(c);
+            const next = layout === 1 ? 4 : 1;
+            n.set("layout", String(next));
+            n.set("page", String(Math.floor(index / next) + 1));
+            setParams(n, { replace: true });
+          }}>
+            <HlsTile camera={c} stream={fleet.streams.get(c.id)} />
+          </div>
+        ))}
       </Box>
       {pages > 1 && <Pagination total={pages} value={Math.min(page + 1, pages)} onChange={(p) => set("page", String(p))} />}
     </Stack>
