@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -223,8 +224,20 @@ class RecordingManager:
     async def state(
         self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None
     ) -> None:
-        """Report a recorder's state change."""
-        await events.recorder_changed(self._outbox, camera_id, state, message, gap)
+        """Report a recorder's state change (a full disk under the spool must not stop it)."""
+        await self._report_state(camera_id, state, message, gap)
+
+    async def _report_state(
+        self,
+        camera_id: str,
+        state: recording_pb2.RecordingState,
+        message: str,
+        gap: Gap | None = None,
+    ) -> None:
+        try:
+            await events.recorder_changed(self._outbox, camera_id, state, message, gap)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot spool the recorder state of %s (%s): %s", camera_id, exc, message)
 
     async def crashed(self, camera_id: str, reason: str) -> None:
         """A recorder died; if the disk is the reason, make room before it restarts."""
@@ -274,7 +287,7 @@ class RecordingManager:
             return
         self._disk_error = exhausted
         for camera_id in list(self.recorders):
-            await events.recorder_changed(self._outbox, camera_id, state, message)
+            await self._report_state(camera_id, state, message)
 
     # ----- requests from the control plane --------------------------------------------------
 

@@ -89,7 +89,11 @@ class SegmentStore:
             log.warning("%s holds no playable media; removed", file.path)
             await asyncio.to_thread(place.remove, file.relative_path)
             return None
-        size, sha = await asyncio.to_thread(digest, file.path)
+        try:
+            size, sha = await asyncio.to_thread(digest, file.path)
+        except OSError as exc:
+            log.error("cannot read %s to index it: %s", file.path, exc)
+            return None
         start, end = file.start, file.end or file.start + timedelta(seconds=duration)
         if file.end is not None and file.end - timedelta(seconds=duration + 0.1) > start:
             # ffmpeg drops what comes before the first keyframe: the media starts later than
