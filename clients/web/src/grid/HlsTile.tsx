@@ -50,10 +50,10 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
       return;
     }
     if (!inView || !visible) {
+      setState("paused");
       if (hls.current) {
         hls.current.stopLoad();
         el.pause();
-        setState("paused");
         destroyTimer.current = window.setTimeout(drop, DESTROY_AFTER_MS);
       }
       return;
