@@ -13,6 +13,9 @@ import { useDocumentVisible, useInView } from "./visibility";
 
 // A tile out of view for this long drops its player entirely; shorter absences only pause it.
 const DESTROY_AFTER_MS = 30_000;
+// A live picture that stands still this long (a stalled buffer, a player that never started)
+// gets a fresh player and URL: operators watch walls of tiles and never press "retry".
+const STALL_RESTART_MS = 10_000;
 
 type TileState = "idle" | "loading" | "playing" | "paused" | "error";
 
@@ -103,6 +106,26 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
       cancelled = true;
     };
   }, [api, camera.id, online, inView, visible, generation]);
+
+  // The stall watchdog: only while the tile should be playing.
+  useEffect(() => {
+    const el = video.current;
+    if (!el || !online || !inView || !visible) return;
+    let last = el.currentTime;
+    let since = Date.now();
+    const timer = window.setInterval(() => {
+      if (el.currentTime !== last) {
+        last = el.currentTime;
+        since = Date.now();
+      } else if (Date.now() - since > STALL_RESTART_MS) {
+        since = Date.now();
+        drop();
+        setState("loading");
+        setGeneration((g) => g + 1);
+      }
+    }, 1000);
+    return () => window.clearInterval(timer);
+  }, [online, inView, visible, generation]);
 
   // Unmount: free everything.
   useEffect(() => drop, []);
