@@ -6,12 +6,15 @@ one publisher encoding the 720p25 test pattern once and sending it to all three 
 muxer), so each server ingests the same stream:
 
 - A: the node's configuration plus `record all` (nginx-rtmp writes FLV itself);
-- B: the node's configuration, played by one recorder exactly as the agent runs it
-  (node_agent.recording.media.recorder_argv: stream copy into MPEG-TS segments);
+- B: the node's configuration, recorded by one copy recorder exactly as the agent runs it
+  (node_agent.recording.media.collector_argv: the stream's live HLS fragments joined into
+  MPEG-TS segments);
 - C: the node's configuration alone, the baseline (ingest and live HLS).
 
-nginx's recording costs A - C; ours costs the recorder's ffmpeg plus B - C (nginx sending the
-stream to it). CPU from /proc/<pid>/stat (utime + stime) of each process tree over the window.
+nginx's recording costs A - C; ours costs the recorder process plus B - C (whatever the
+recorder makes nginx do). CPU from /proc/<pid>/stat (utime + stime) of each process tree over
+the window. `--ffmpeg-recorder` measures, instead, an ffmpeg playing B's RTMP stream with
+stream copy into MPEG-TS segments (the recorder the agent ran before).
 
     .venv/bin/python bench/bench_recorder_cpu.py [--seconds 60] [--segment-seconds 10]
 """
@@ -37,11 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
-from camfleet.v1 import recording_pb2  # noqa: E402
 
 from node_agent.http_api import build_app  # noqa: E402
 from node_agent.nginx.config import NginxLayout, NginxPorts, render  # noqa: E402
-from node_agent.recording.media import recorder_argv  # noqa: E402
+from node_agent.recording.media import collector_argv  # noqa: E402
 from node_agent.supervisor import Supervisor  # noqa: E402
 from tests.agent.node import FFMPEG, NGINX, NodeCallbacks, process_tree, wait_for_port  # noqa: E402
 from tests.support.processes import free_port, stop_by_pid  # noqa: E402
@@ -121,6 +123,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--segment-seconds", type=float, default=10.0)
+    parser.add_argument("--ffmpeg-recorder", action="store_true", help="ffmpeg -c copy instead")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-recorder-cpu-"))
     print(
@@ -150,15 +153,25 @@ async def main() -> None:
             await asyncio.sleep(2.0)
             out = workdir / "segments"
             out.mkdir()
-            recorder = subprocess.Popen(  # noqa: ASYNC220
-                recorder_argv(
-                    FFMPEG,
-                    b.url(),
+            if args.ffmpeg_recorder:
+                argv = [
+                    FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning",
+                    "-i", b.url(), "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+                    "-f", "segment", "-segment_time", f"{args.segment_seconds:g}",
+                    "-segment_format", "mpegts", "-segment_list", "pipe:1",
+                    "-segment_list_type", "csv", str(out / "seg-%05d.ts"),
+                ]  # fmt: skip
+            else:
+                argv = collector_argv(
+                    sys.executable,
+                    b.layout.hls / KEY,
                     str(out / "seg-%05d.ts"),
                     args.segment_seconds,
-                    recording_pb2.RECORDING_PROFILE_ORIGINAL,
-                ),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    time.time(),
+                )
+            recorder = subprocess.Popen(  # noqa: ASYNC220
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(args.warmup)
             trees = {s.name: list(process_tree(s.nginx.pid or 0)) for s in (a, b, c)}
@@ -183,10 +196,11 @@ async def main() -> None:
     ours = share["recorder"] + share["B-recorder"] - share["C-baseline"]
     for name in ("A-record-all", "B-recorder", "C-baseline"):
         print(f"  nginx {name:<14} {share[name]:6.2f} % of a core")
-    print(f"  recorder ffmpeg      {share['recorder']:6.2f} % of a core")
+    kind = "ffmpeg -c copy" if args.ffmpeg_recorder else "collector"
+    print(f"  recorder ({kind:<14}) {share['recorder']:6.2f} % of a core")
     print(f"  nginx record all (A - C)              {nginx_record:6.2f} %  "
           f"wrote {written_a / elapsed * 8 / 1e6:.2f} Mbit/s")  # fmt: skip
-    print(f"  copy recorder (ffmpeg + B - C)        {ours:6.2f} %  "
+    print(f"  copy recorder (recorder + B - C)      {ours:6.2f} %  "
           f"wrote {written_out / elapsed * 8 / 1e6:.2f} Mbit/s")  # fmt: skip
     if nginx_record > 0:
         ratio = ours / nginx_record

@@ -8,7 +8,8 @@ seconds. Afterwards, from the segment index: recorded = the sum of the segments'
 start to the last one's end, and the media a reference recorder (a plain ffmpeg copying the
 same stream into one file, never killed, started with ours) got, which is what the publisher
 really delivered (on a starved CPU the publisher itself falls behind real time). Also the gaps
-the agent reported, and how long each new ffmpeg took to start.
+the agent reported, any overlap between segments (media recorded twice, not counted), and
+how long each new recorder took to start.
 
     .venv/bin/python bench/bench_recording_soak.py [--seconds 240] [--kill-every 30]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import secrets
 import shutil
@@ -115,11 +117,17 @@ async def main() -> None:
                   f"{' recovered' if s.recovered else ''}")  # fmt: skip
         for start, end, reason in gaps:
             print(f"  gap     {start:%H:%M:%S.%f} - {end:%H:%M:%S.%f} {reason}")
-    recorded = sum(s.duration_s for s in found)
+    # Media in two segments (a resumed recorder re-taking a fragment) counts once.
+    overlap = sum(
+        max(0.0, (a.end - b.start) / timedelta(seconds=1))
+        for a, b in itertools.pairwise(found)
+    )
+    recorded = sum(s.duration_s for s in found) - overlap
     expected = (found[-1].end - found[0].start) / timedelta(seconds=1)
     gap_s = [(end - start) / timedelta(seconds=1) for start, end, _ in gaps]
     print(f"  segments {len(found)} ({sum(s.recovered for s in found)} finalized after a kill)")
-    print(f"  kills {len(restarts)}: new ffmpeg after median {statistics.median(restarts):.2f} s, "
+    print(f"  overlap between segments {overlap:.3f} s")
+    print(f"  kills {len(restarts)}: restarted after median {statistics.median(restarts):.2f} s, "
           f"max {max(restarts):.2f} s" if restarts else "  no kills")  # fmt: skip
     if gap_s:
         print(

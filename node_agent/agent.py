@@ -151,6 +151,7 @@ class Agent:
         self.recording = RecordingManager(
             RecordingSettings(
                 rtmp_source=loopback_rtmp(str(config.rtmp_listen)),
+                hls_root=self.nginx.layout.hls,
                 ffmpeg=config.ffmpeg_binary,
                 ffprobe=config.ffprobe_binary,
                 segment_s=config.segment_s,
@@ -200,6 +201,7 @@ class Agent:
             self.segments,
             self.data_dir.root / "exports",
             ffmpeg=self.config.ffmpeg_binary,
+            ffprobe=self.config.ffprobe_binary,
         )
         app = build_app(callbacks, self.media)
         self._api = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

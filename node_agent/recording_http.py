@@ -40,6 +40,7 @@ from aiohttp import web
 from camfleet.playback import clip_resource, recording_resource, verify_resource, vod_resource
 
 from node_agent.recording.index import Segment
+from node_agent.recording.media import has_audio
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,14 @@ class RecordedMedia:
         exports_dir: Path,
         *,
         ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
         now: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret
         self._index = index
         self._exports = exports_dir
         self._ffmpeg = ffmpeg
+        self._ffprobe = ffprobe
         self._now = now
         self._building: dict[Path, asyncio.Task[bool]] = {}
 
@@ -250,11 +253,12 @@ class RecordedMedia:
         first = segments[0].start
         offset = max(0.0, (signed.start - first).total_seconds())
         duration = (signed.end - max(signed.start, first)).total_seconds()
+        audio = ["-map", "0:a"] if await has_audio(self._ffprobe, segments[0].path) else []
         argv = [
             self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             # Input-side seek: the copy starts at the keyframe at or before the start.
             "-ss", f"{offset:.3f}", "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-t", f"{duration:.3f}", "-map", "0:v?", "-map", "0:a?",
+            "-t", f"{duration:.3f}", "-map", "0:v?", *audio,
             "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart",
             "-f", "mp4", str(partial),
         ]  # fmt: skip

@@ -140,6 +140,10 @@ rtmp {{
             hls_fragment {round(hls_fragment_s * 1000)}ms;
             hls_playlist_length {round(max(6.0, hls_fragment_s * 6) * 1000)}ms;
             hls_cleanup on;
+            # A fragment is named by the wall time (ms) its first packet arrived: recordings
+            # are made of these fragments (node_agent.recording.fragments) and take their
+            # times from the names, and names never repeat across publishes.
+            hls_fragment_naming system;
         }}
     }}
 }}

@@ -46,6 +46,7 @@ class RecordingSettings:
     """What the recording side needs from the agent's configuration."""
 
     rtmp_source: str  # loopback host:port of nginx's RTMP
+    hls_root: Path  # nginx's live HLS, a directory per stream key
     ffmpeg: str
     ffprobe: str
     segment_s: float
@@ -142,6 +143,8 @@ class RecordingManager:
                 camera.camera_id,
                 f"rtmp://{self.settings.rtmp_source}/live/{publish.stream_key}",
                 effective_profile(camera.record_profile),
+                fragments=self.settings.hls_root / publish.stream_key,
+                since=publish.started,
             )
         return specs
 

@@ -42,36 +42,53 @@ def effective_profile(profile: int) -> int:
     return profile if profile in PROFILES else ORIGINAL
 
 
-def recorder_argv(
-    ffmpeg: str, source_url: str, output_pattern: str, segment_s: float, profile: int
+def collector_argv(
+    python: str, fragments: Path, output_pattern: str, segment_s: float, since: float
 ) -> list[str]:
-    """ffmpeg reading `source_url` into MPEG-TS segments of about `segment_s` cut on
-    keyframes; each closed segment is printed to stdout as a CSV line `name,start,end`.
+    """The `original` profile's recorder: node_agent.recording.collector joining the stream's
+    live HLS fragments (already MPEG-TS on disk, written by nginx-rtmp) into segments of about
+    `segment_s`, from wall time `since` on; each closed segment is printed to stdout as a CSV
+    line `name,start,end` in wall-clock seconds.
+
+    Why not an ffmpeg playing the RTMP stream with `-c copy`: measured here (bench/README.md),
+    such an ffmpeg costs 2.5-4 times what nginx's own `record all` does, almost all of it in
+    reading RTMP; and one restarted after a crash waits for the next keyframe (nginx-rtmp keeps
+    no GOP cache), losing ~0.7 s each time, where a restarted collector takes up from the
+    fragments still on disk and loses nothing.
+    """
+    return [
+        python, "-m", "node_agent.recording.collector",
+        "--fragments", str(fragments),
+        "--output", output_pattern,
+        "--segment-seconds", f"{segment_s:g}",
+        "--since", f"{since:.3f}",
+    ]  # fmt: skip
+
+
+def encoder_argv(
+    ffmpeg: str, source_url: str, output_pattern: str, segment_s: float, encoding: Encoding
+) -> list[str]:
+    """A re-encoding profile's recorder: ffmpeg reading `source_url` (the local nginx-rtmp) and
+    encoding at `encoding` into MPEG-TS segments of about `segment_s`, keyframes forced on the
+    cuts; each closed segment is printed to stdout as a CSV line `name,start,end`, in seconds
+    since the run's first packet.
 
     MPEG-TS, because a segment cut short by kill -9 still plays (an MP4 without its moov does
     not); packets are flushed as they are muxed, so such a cut loses almost nothing.
     """
-    argv = [
+    rate = f"{encoding.bitrate_kbps}k"
+    return [
         ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning",
         # The RTMP header says which streams there are; a second of probing is plenty.
         "-analyzeduration", "1000000",
         "-i", source_url,
         "-map", "0:v?", "-map", "0:a?",
-    ]  # fmt: skip
-    encoding = PROFILES.get(profile)
-    if encoding is None:
-        argv += ["-c", "copy"]
-    else:
-        rate = f"{encoding.bitrate_kbps}k"
-        argv += [
-            "-c:v", "libx264", "-preset", "veryfast",
-            "-vf", f"scale=-2:{encoding.height}",
-            "-b:v", rate, "-maxrate", rate, "-bufsize", f"{encoding.bitrate_kbps * 2}k",
-            # Keyframes on the segment boundaries, so segments are cut where asked.
-            "-force_key_frames", f"expr:gte(t,n_forced*{segment_s:g})",
-            "-c:a", "aac", "-b:a", "96k",
-        ]  # fmt: skip
-    argv += [
+        "-c:v", "libx264", "-preset", "veryfast",
+        "-vf", f"scale=-2:{encoding.height}",
+        "-b:v", rate, "-maxrate", rate, "-bufsize", f"{encoding.bitrate_kbps * 2}k",
+        # Keyframes on the segment boundaries, so segments are cut where asked.
+        "-force_key_frames", f"expr:gte(t,n_forced*{segment_s:g})",
+        "-c:a", "aac", "-b:a", "96k",
         "-f", "segment",
         "-segment_time", f"{segment_s:g}",
         "-segment_format", "mpegts",
@@ -80,7 +97,6 @@ def recorder_argv(
         "-segment_list_type", "csv",
         output_pattern,
     ]  # fmt: skip
-    return argv
 
 
 class ProbeFailed(Exception):
@@ -124,3 +140,27 @@ def digest(path: Path) -> tuple[int, str]:
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()
+
+
+async def has_audio(ffprobe: str, path: Path, timeout_s: float = 30.0) -> bool:
+    """Whether `path` carries audio that can be copied into an MP4.
+
+    nginx-rtmp's MPEG-TS declares an AAC stream in every fragment, audio or not; for a camera
+    without audio that stream has no sample rate, and ffmpeg refuses to write it into an MP4
+    ("sample rate not set"). So a clip maps audio only when there is some.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        ffprobe, "-v", "error", "-select_streams", "a",
+        "-show_entries", "stream=sample_rate", "-of", "csv=p=0", str(path),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return False
+    rates = [line.strip() for line in out.decode(errors="replace").splitlines()]
+    return any(rate.isdigit() and int(rate) > 0 for rate in rates)

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,13 @@ from camfleet.v1 import recording_pb2
 
 from node_agent.backoff import Backoff
 from node_agent.recording.index import Segment
-from node_agent.recording.media import PROFILE_NAMES, SUFFIX, recorder_argv
+from node_agent.recording.media import (
+    PROFILE_NAMES,
+    PROFILES,
+    SUFFIX,
+    collector_argv,
+    encoder_argv,
+)
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.supervisor import with_parent_death_signal
 
@@ -38,14 +45,24 @@ ERROR = recording_pb2.RECORDING_STATE_ERROR
 
 Gap = tuple[datetime, datetime, str]
 
+# How far back (seconds) a camera's first recorder takes fragments: the moments of the
+# publish before recording was started, not what an earlier recorder of it already took.
+FIRST_LOOKBACK_S = 5.0
+
 
 @dataclass(frozen=True)
 class RecorderSpec:
     """What to record: a camera, where its stream is, and the profile."""
 
     camera_id: str
+    # The local nginx-rtmp stream (what a re-encoding profile's ffmpeg reads).
     source_url: str
     profile: int
+    # The stream's live HLS fragments (what the `original` profile's collector joins).
+    fragments: Path = Path()
+    # Wall time the publish began: the first recorder takes what came since (at most
+    # FIRST_LOOKBACK_S before it started).
+    since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,9 @@ class Recorder:
     exits: list[tuple[float, int]] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     segments: int = 0
+    # The Python that runs node_agent.recording.collector (the agent's own).
+    python: str = sys.executable
+    _created: float = field(default_factory=time.time)
     _proc: asyncio.subprocess.Process | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -277,21 +297,39 @@ class Recorder:
                 None,
             )
 
+    def _command(self, output_pattern: str) -> tuple[list[str], bool]:
+        """This run's argv, and whether its segment lines carry wall-clock times (the
+        collector's) rather than seconds since the run's first packet (ffmpeg's)."""
+        encoding = PROFILES.get(self.spec.profile)
+        if encoding is not None:
+            argv = encoder_argv(
+                self.ffmpeg, self.spec.source_url, output_pattern, self.segment_s, encoding
+            )
+            return argv, False
+        if self._last_end is not None:
+            # Where the last file (closed, or cut short by a crash) ended: nothing is lost
+            # while the fragments in between are still on disk.
+            since = self._last_end.timestamp()
+        else:
+            since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
+        argv = collector_argv(
+            self.python, self.spec.fragments, output_pattern, self.segment_s, since
+        )
+        return argv, True
+
     async def _run_once(self) -> int:
-        """One ffmpeg run; its exit code once every file it wrote is handed to the sink."""
+        """One recorder run; its exit code once every file it wrote is handed to the sink."""
+        if self.spec.profile not in PROFILES:
+            # The collector resumes where the last file ended, so that file (a crashed run's
+            # partial) is measured first. ffmpeg cannot resume: it starts at once instead.
+            await self._wait_leftovers()
         now = datetime.now(UTC)
         directory = f"{self.camera_id}/{now:%Y%m%d}"
         prefix = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-"
         prefix += f"{PROFILE_NAMES.get(self.spec.profile, 'original')}-"
         out_dir = self.hot.path_for(directory)
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        argv = recorder_argv(
-            self.ffmpeg,
-            self.spec.source_url,
-            str(out_dir / f"{prefix}%05d{SUFFIX}"),
-            self.segment_s,
-            self.spec.profile,
-        )
+        argv, wall_clock = self._command(str(out_dir / f"{prefix}%05d{SUFFIX}"))
         await asyncio.to_thread(_rotate, self.log_path)
         with self.log_path.open("ab") as err:
             self._log_offset = err.tell()
@@ -305,8 +343,8 @@ class Recorder:
         self._proc = proc
         if self._stop.is_set():
             proc.send_signal(signal.SIGTERM)  # stop() came while it was being spawned
-        # The CSV times count from the run's first packet, which comes right after the spawn
-        # (a live play starts at once): the spawn is the run's clock. It is never moved, so
+        # ffmpeg's CSV times count from the run's first packet, which comes right after the
+        # spawn (a live play starts at once): the spawn is the run's clock. It is never moved, so
         # segments of one run stay contiguous even when the publisher falls behind and
         # catches up in a burst; and it is not taken from when ffmpeg prints its lines, which
         # on a starved CPU can lag by seconds.
@@ -322,7 +360,7 @@ class Recorder:
                     continue
                 name, start_s, end_s = entry
                 if anchor is None:
-                    anchor = spawned
+                    anchor = 0.0 if wall_clock else spawned
                 await self._wait_leftovers()
                 seen.add(name)
                 media_end = end_s

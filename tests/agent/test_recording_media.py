@@ -1,28 +1,27 @@
-"""The recorder's pieces that need no process: its ffmpeg command per profile, the segment list
-lines it reads, exit reasons, and what a file name says."""
+"""The recorder's pieces that need no process: its command per profile, the segment list lines
+it reads, exit reasons, and what a file name says."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from camfleet.v1 import recording_pb2
 
-from node_agent.recording.media import effective_profile, recorder_argv
+from node_agent.recording.media import PROFILES, collector_argv, effective_profile, encoder_argv
 from node_agent.recording.recorder import exit_reason, parse_segment_line
 from node_agent.recording.store import describe_path
 
 SOURCE = "rtmp://127.0.0.1:1935/live/key"
 
 
-def test_original_is_a_stream_copy_into_mpegts_segments() -> None:
-    argv = recorder_argv(
-        "ffmpeg", SOURCE, "/d/x-%05d.ts", 10, recording_pb2.RECORDING_PROFILE_ORIGINAL
-    )
-    joined = " ".join(argv)
-    assert "-c copy" in joined and "libx264" not in joined
-    assert "-f segment -segment_time 10 -segment_format mpegts" in joined
-    assert "-segment_list pipe:1 -segment_list_type csv" in joined
-    assert argv[-1] == "/d/x-%05d.ts"
-    assert argv[argv.index("-i") + 1] == SOURCE
+def test_original_joins_the_live_fragments_from_where_it_resumes() -> None:
+    argv = collector_argv("/venv/bin/python", Path("/hls/key"), "/d/x-%05d.ts", 10, 1764590400.25)
+    assert argv[:3] == ["/venv/bin/python", "-m", "node_agent.recording.collector"]
+    assert argv[argv.index("--fragments") + 1] == "/hls/key"
+    assert argv[argv.index("--output") + 1] == "/d/x-%05d.ts"
+    assert argv[argv.index("--segment-seconds") + 1] == "10"
+    assert argv[argv.index("--since") + 1] == "1764590400.250"
 
 
 @pytest.mark.parametrize(
@@ -37,7 +36,11 @@ def test_original_is_a_stream_copy_into_mpegts_segments() -> None:
 def test_profiles_reencode_at_their_size_with_keyframes_on_the_cuts(
     profile: int, height: int, rate: str
 ) -> None:
-    argv = recorder_argv("ffmpeg", SOURCE, "/d/x-%05d.ts", 4, profile)
+    argv = encoder_argv("ffmpeg", SOURCE, "/d/x-%05d.ts", 4, PROFILES[profile])
+    assert argv[argv.index("-i") + 1] == SOURCE
+    assert "-f segment -segment_time 4 -segment_format mpegts" in " ".join(argv)
+    assert "-segment_list pipe:1 -segment_list_type csv" in " ".join(argv)
+    assert argv[-1] == "/d/x-%05d.ts"
     assert argv[argv.index("-c:v") + 1] == "libx264"
     assert argv[argv.index("-preset") + 1] == "veryfast"
     assert argv[argv.index("-vf") + 1] == f"scale=-2:{height}"

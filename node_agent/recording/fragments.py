@@ -1,0 +1,103 @@
+"""nginx-rtmp's live HLS fragments of one stream, read as a recording source.
+
+nginx-rtmp already writes every stream to disk as MPEG-TS fragments cut on keyframes (its
+live HLS). With `hls_fragment_naming system` a fragment's name is the wall time, in
+milliseconds, at which its first packet arrived; index.m3u8 lists the fragments nginx closed,
+with their media durations. A fragment stays on disk for about three playlist lengths
+(`hls_cleanup`), so a recorder that died can take up again where it stopped.
+
+Stdlib only: node_agent.recording.collector imports this and starts once per camera.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PLAYLIST = "index.m3u8"
+_SUFFIX = ".ts"
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One closed fragment."""
+
+    path: Path
+    # Wall time (seconds since the epoch) of its first packet, from its name.
+    start: float
+    # Media seconds: the playlist's EXTINF, or up to the next fragment's start.
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+def playlist_durations(text: str) -> dict[str, float]:
+    """File name -> EXTINF seconds of every fragment a playlist lists."""
+    durations: dict[str, float] = {}
+    pending: float | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#EXTINF:"):
+            try:
+                pending = float(line[len("#EXTINF:") :].split(",", 1)[0])
+            except ValueError:
+                pending = None
+        elif line and not line.startswith("#"):
+            if pending is not None and pending > 0:
+                durations[line.rsplit("/", 1)[-1]] = pending
+            pending = None
+    return durations
+
+
+def _name_time(name: str) -> float | None:
+    stem = name[: -len(_SUFFIX)]
+    return int(stem) / 1000 if stem.isdigit() and len(stem) >= 10 else None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a stream's fragment directory holds now."""
+
+    closed: list[Fragment]
+    # The fragment nginx is still writing, if any.
+    writing: Path | None
+
+
+def scan(directory: Path) -> Scan:
+    """The fragments nginx has finished, oldest first, and the one it is writing.
+
+    A fragment is finished when the playlist lists it or a newer one exists; the newest file
+    that the playlist does not list is the one nginx is still writing. Files not named by
+    time (another naming, a stray file) are ignored.
+    """
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(_SUFFIX)]
+    except FileNotFoundError:
+        return Scan([], None)
+    try:
+        listed = playlist_durations((directory / PLAYLIST).read_text(errors="replace"))
+    except FileNotFoundError:
+        listed = {}
+    timed = sorted((t, n) for n in names if (t := _name_time(n)) is not None)
+    closed: list[Fragment] = []
+    for i, (start, name) in enumerate(timed):
+        duration = listed.get(name)
+        if duration is None:
+            if i + 1 == len(timed):
+                return Scan(closed, directory / name)
+            duration = timed[i + 1][0] - start
+        closed.append(Fragment(directory / name, start, duration))
+    return Scan(closed, None)
+
+
+def taken_from(fragments: list[Fragment], since: float) -> list[Fragment]:
+    """The fragments a recorder resuming at wall time `since` takes: those mostly after it.
+
+    Fragment times come from arrival times and durations from media, so a resumed recorder's
+    `since` (where its previous file ended) lands a few milliseconds either side of a fragment
+    boundary; the midpoint rule takes the right fragment in both cases.
+    """
+    return [f for f in fragments if f.start + f.duration / 2 > since]
