@@ -197,7 +197,7 @@ async def main() -> None:
     for name in ("A-record-all", "B-recorder", "C-baseline"):
         print(f"  nginx {name:<14} {share[name]:6.2f} % of a core")
     kind = "ffmpeg -c copy" if args.ffmpeg_recorder else "collector"
-    print(f"  recorder ({kind:<14}) {share['recorder']:6.2f} % of a core")
+    print(f"  recorder: {kind:<14} {share['recorder']:6.2f} % of a core")
     print(f"  nginx record all (A - C)              {nginx_record:6.2f} %  "
           f"wrote {written_a / elapsed * 8 / 1e6:.2f} Mbit/s")  # fmt: skip
     print(f"  copy recorder (recorder + B - C)      {ours:6.2f} %  "

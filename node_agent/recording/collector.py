@@ -29,8 +29,9 @@ from typing import BinaryIO, TextIO
 
 from node_agent.recording.fragments import PLAYLIST, Fragment, scan, taken_from
 
-# Fragments last about a second: twice a second finds each soon enough.
-POLL_S = 0.5
+# A fragment lasts about a second, and a recording need not be up to the second: once a
+# second is soon enough, and each poll costs a wakeup.
+POLL_S = 1.0
 # A wall-clock step between fragments beyond this is a hole (the publisher stalled, or the
 # camera's clock drifted from the wall's): the segment ends there and the next one starts at
 # the wall time, so segment times never drift from the wall by more than this.
@@ -132,14 +133,17 @@ def collect(
     last: float | None = None
     heard = time.monotonic()
     finish_by: float | None = None
-    seen_change = (-1, -1)
+    seen_change = -1
     writing: Path | None = None
     while True:
         if stopping[0] and finish_by is None:
             finish_by = time.monotonic() + FINISH_WAIT_S
-        # nginx adds a fragment and renames a new playlist into place about once a fragment
-        # length: while neither the directory nor the playlist changed there is nothing new.
-        change = (_mtime(fragments), _mtime(fragments / PLAYLIST))
+        # nginx renames a new playlist into place each time it closes a fragment: while the
+        # playlist stands still there is nothing new (one stat per poll). Before the first
+        # playlist, the directory's own mtime says when files come and go.
+        change = _mtime(fragments / PLAYLIST)
+        if change < 0:
+            change = _mtime(fragments)
         if change != seen_change:
             seen_change = change
             found = scan(fragments)
