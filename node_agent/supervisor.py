@@ -1,10 +1,11 @@
 """Run a child process, restart it with backoff when it dies, and notice crash loops.
 
-Used for nginx now and ffmpeg recorders later. The child gets SIGTERM on stop (SIGKILL if it
-does not go in time), and a parent-death signal so an agent killed with -9 leaves no orphan.
-Each child leads its own process group, and whatever is left in that group when the child
-exits is killed: nginx's workers outlive a master killed with -9 and keep its listening
-sockets, so without this the restarted master fails to bind, over and over.
+Used for nginx (recorders have their own loop, node_agent.recording.recorder). The child gets
+SIGTERM on stop (SIGKILL if it does not go in time), and a parent-death signal so an agent
+killed with -9 leaves no orphan. Each child leads its own process group, and whatever is left
+in that group when the child exits is killed: nginx's workers outlive a master killed with -9
+and keep its listening sockets, so without this the restarted master fails to bind, over and
+over.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""ffmpeg and ffprobe for recording: the recorder's command line per profile, and what a
-finished file holds (measured duration, size, SHA-256)."""
+"""Recording's processes: the recorder's command line per profile (the collector, or
+ffmpeg), and what a finished file holds (ffprobe's duration, audio; size, SHA-256)."""
 
 from __future__ import annotations
 
@@ -103,15 +103,11 @@ class ProbeFailed(Exception):
     """ffprobe could not say (it timed out on a busy machine): the file may be fine."""
 
 
-async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 60.0) -> float | None:
-    """Media duration of `path` in seconds as ffprobe measures it; None when the file holds no
-    decodable media (empty, cut before the first packet, not media); ProbeFailed when ffprobe
-    did not answer in time."""
+async def _ffprobe(ffprobe: str, args: list[str], path: Path, timeout_s: float) -> bytes | None:
+    """ffprobe's stdout for `args` on `path`; None if it failed; ProbeFailed if it did not
+    answer within `timeout_s` (it is killed)."""
     proc = await asyncio.create_subprocess_exec(
-        ffprobe, "-v", "error",
-        "-show_entries", "format=duration",
-        "-of", "default=noprint_wrappers=1:nokey=1",
-        str(path),
+        ffprobe, "-v", "error", *args, str(path),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -122,10 +118,21 @@ async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 60.0) -> f
             proc.kill()
         await proc.wait()
         raise ProbeFailed(f"ffprobe took over {timeout_s:g}s on {path}") from None
-    if proc.returncode != 0:
-        return None
+    return out if proc.returncode == 0 else None
+
+
+async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 60.0) -> float | None:
+    """Media duration of `path` in seconds as ffprobe measures it; None when the file holds no
+    decodable media (empty, cut before the first packet, not media); ProbeFailed when ffprobe
+    did not answer in time."""
+    out = await _ffprobe(
+        ffprobe,
+        ["-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1"],
+        path,
+        timeout_s,
+    )
     try:
-        duration = float(out.decode().strip())
+        duration = float((out or b"").decode().strip())
     except ValueError:
         return None
     return duration if duration > 0 else None
@@ -149,18 +156,14 @@ async def has_audio(ffprobe: str, path: Path, timeout_s: float = 30.0) -> bool:
     without audio that stream has no sample rate, and ffmpeg refuses to write it into an MP4
     ("sample rate not set"). So a clip maps audio only when there is some.
     """
-    proc = await asyncio.create_subprocess_exec(
-        ffprobe, "-v", "error", "-select_streams", "a",
-        "-show_entries", "stream=sample_rate", "-of", "csv=p=0", str(path),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     try:
-        async with asyncio.timeout(timeout_s):
-            out, _ = await proc.communicate()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+        out = await _ffprobe(
+            ffprobe,
+            ["-select_streams", "a", "-show_entries", "stream=sample_rate", "-of", "csv=p=0"],
+            path,
+            timeout_s,
+        )
+    except ProbeFailed:
         return False
-    rates = [line.strip() for line in out.decode(errors="replace").splitlines()]
+    rates = [line.strip() for line in (out or b"").decode(errors="replace").splitlines()]
     return any(rate.isdigit() and int(rate) > 0 for rate in rates)

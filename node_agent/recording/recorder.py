@@ -1,10 +1,15 @@
-"""One camera's recorder: ffmpeg reading the camera's stream from the local nginx into
-segments, restarted with backoff when it crashes, each closed (or, after a crash, partial)
-segment handed to a sink, and its state changes and gaps reported.
+"""One camera's recorder: a child process writing the camera's stream into segments, restarted
+with backoff when it crashes, each closed (or, after a crash, partial) segment handed to a
+sink, and its state changes and gaps reported.
 
-An ffmpeg that ends on its own with exit code 0, or once the publish is gone, ended because
-the publisher left: that is no crash. Anything else is, and the media between the last
-segment's end and the next recorder's first one is reported as a gap with the reason.
+The child is node_agent.recording.collector for the `original` profile (joining nginx-rtmp's
+live HLS fragments; a new one resumes where the last file ended, from the fragments still on
+disk) and ffmpeg for a re-encoding profile (reading the local RTMP stream; a new one starts at
+the live edge). Both print a CSV line per closed segment.
+
+A child that ends on its own with exit code 0, or once the publish is gone, ended because the
+publisher left: that is no crash. Anything else is, and the media between the last segment's
+end and the next run's first one is reported as a gap with the reason.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ class RecorderSink(Protocol):
 
 
 def parse_segment_line(line: bytes) -> tuple[str, float, float] | None:
-    """ffmpeg's CSV segment list entry `name,start,end`; None for anything else."""
+    """A segment list entry `name,start,end` (ffmpeg's CSV, or the collector's in the same
+    shape); None for anything else."""
     parts = line.decode(errors="replace").strip().rsplit(",", 2)
     if len(parts) != 3 or not parts[0]:
         return None
@@ -149,7 +155,7 @@ def _last_line(path: Path, since: int) -> str:
 
 @dataclass
 class Recorder:
-    """Keeps one camera's ffmpeg recording until stop() or until its input ends."""
+    """Keeps one camera recording until stop() or until its input ends."""
 
     spec: RecorderSpec
     hot: DirectoryTier
@@ -190,7 +196,7 @@ class Recorder:
 
     @property
     def pid(self) -> int | None:
-        """PID of the running ffmpeg, if any."""
+        """PID of the running recorder process (collector or ffmpeg), if any."""
         return self._proc.pid if self._proc and self._proc.returncode is None else None
 
     @property
@@ -209,8 +215,8 @@ class Recorder:
         self._task = asyncio.create_task(self._run(), name=f"recorder-{self.camera_id}")
 
     async def stop(self, message: str, grace_s: float = 10.0) -> None:
-        """SIGTERM ffmpeg (it closes its segment, which is indexed) and stop; `message` says
-        why in the IDLE event."""
+        """SIGTERM the child (it closes its segment, which is indexed) and stop; `message`
+        says why in the IDLE event."""
         self._stop_message = message
         self._stop.set()
         proc = self._proc
