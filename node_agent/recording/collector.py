@@ -81,6 +81,10 @@ class SegmentWriter:
         # The end of the last fragment taken, on the run's clock.
         self._clock: float | None = None
 
+    def follows(self, fragment: Fragment) -> bool:
+        """Whether `fragment` carries on from what this run took last (no hole between)."""
+        return self._clock is None or abs(fragment.start - self._clock) <= MAX_STEP_S
+
     def add(self, fragment: Fragment) -> bool:
         """Append `fragment`; False if it is gone (nginx's cleanup got to it first)."""
         try:
@@ -92,7 +96,7 @@ class SegmentWriter:
         return True
 
     def _append(self, fragment: Fragment, src: BinaryIO) -> None:
-        if self._clock is None or abs(fragment.start - self._clock) > MAX_STEP_S:
+        if self._clock is None or not self.follows(fragment):
             self.close()
             self._clock = fragment.start
         if self._file is None:
@@ -151,6 +155,12 @@ def collect(
             for fragment in taken_from(found.closed, since):
                 if last is not None and fragment.start <= last:
                     continue
+                if finish_by is not None and not writer.follows(fragment):
+                    # Finishing takes only the media this run was in. After a hole, the
+                    # fragments are a new publish of the same key (nginx restarted and the
+                    # camera came back), which the camera's next recorder takes from its start.
+                    writing = None
+                    break
                 if not writer.add(fragment):
                     continue
                 last = fragment.start

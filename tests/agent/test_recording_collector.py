@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from node_agent.recording.collector import SegmentWriter
+from node_agent.recording.collector import SegmentWriter, collect
 from node_agent.recording.fragments import Fragment, playlist_durations, scan, taken_from
 
 T0 = 1_796_000_000.0  # 2026-12-01, a wall time in seconds
@@ -194,3 +194,21 @@ def test_it_starts_quickly(tmp_path: Path) -> None:
     for heavy in ("grpc", "camfleet", "aiohttp", "google.protobuf", "asyncio"):
         assert f"'{heavy}'" not in modules, heavy
     assert os.access(sys.executable, os.X_OK)
+
+
+def test_finishing_stops_at_a_hole_left_for_the_next_publish(tmp_path: Path) -> None:
+    # nginx restarted and the camera came back under the same key 6 s later: a run told to
+    # stop leaves the new publish's fragments to the next recorder.
+    hls = tmp_path / "hls"
+    write_stream(hls, [T0, T0 + 1, T0 + 2, T0 + 8, T0 + 9], listed=5)
+    out = io.StringIO()
+    writer = SegmentWriter(str(tmp_path / "seg-%05d.ts"), 10.0, out)
+    collect(hls, writer, since=T0, stopping=[True], idle_exit_s=30)
+    times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
+    assert times == [approx((T0, T0 + 3))]
+    # Running, not stopping, it would have gone on into the new publish.
+    out = io.StringIO()
+    writer = SegmentWriter(str(tmp_path / "again-%05d.ts"), 10.0, out)
+    collect(hls, writer, since=T0, stopping=[False], idle_exit_s=0.5)
+    times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
+    assert times == [approx((T0, T0 + 3)), approx((T0 + 8, T0 + 10))]
