@@ -26,7 +26,7 @@ from node_agent.outbox import Outbox
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.recorder import SegmentFile
 from node_agent.recording.store import FILE_MISSING, SegmentStore
-from node_agent.recording.tiers import node_tiers
+from node_agent.recording.tiers import Tier, node_tiers
 from node_agent.spool import Spool
 from tests.agent.node import FFMPEG, FFPROBE, new_camera_id, process_tree, survivors_after
 from tests.agent.recording_node import (
@@ -306,6 +306,21 @@ async def test_agent_killed_mid_recording_loses_and_duplicates_nothing(tmp_path:
     assert len({r.event_id for r in requests}) == len(requests)
 
 
+@contextlib.contextmanager
+def local_store(
+    root: Path, warm: Path | None
+) -> Iterator[tuple[dict[int, Tier], SegmentIndex, Spool, SegmentStore]]:
+    """A node's segment store under `root` (tiers, index, spool), closed afterwards."""
+    tiers = node_tiers(root, warm)
+    index = SegmentIndex(root / "recordings.db", tiers)
+    spool = Spool(root / "spool.db")
+    try:
+        yield tiers, index, spool, SegmentStore(index, tiers, Outbox(spool), FFPROBE)
+    finally:
+        index.close()
+        spool.close()
+
+
 async def _ts_file(path: Path, seconds: float) -> None:
     """A real MPEG-TS file of `seconds` of the test pattern."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,13 +334,9 @@ async def _ts_file(path: Path, seconds: float) -> None:
 
 async def test_rescan_finalizes_orphans_finishes_moves_and_drops_missing(tmp_path: Path) -> None:
     camera_id = new_camera_id()
-    tiers = node_tiers(tmp_path, tmp_path / "warm")
-    index = SegmentIndex(tmp_path / "recordings.db", tiers)
-    spool = Spool(tmp_path / "spool.db")
-    store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
-    hot, warm = tiers[HOT], tiers[WARM]
-    day = f"{camera_id}/20261201"
-    try:
+    with local_store(tmp_path, tmp_path / "warm") as (tiers, index, spool, store):
+        hot, warm = tiers[HOT], tiers[WARM]
+        day = f"{camera_id}/20261201"
         # A segment the agent never indexed (it died while ffmpeg wrote it).
         orphan = f"{day}/20261201T120000.000Z-original-00003.ts"
         await _ts_file(hot.path_for(orphan), 1.5)
@@ -366,9 +377,6 @@ async def test_rescan_finalizes_orphans_finishes_moves_and_drops_missing(tmp_pat
         again = await store.recover()
         assert again.finalized == again.discarded == again.moves_finished == again.rows_dropped == 0
         assert len(spool.pending()) == len(requests)
-    finally:
-        index.close()
-        spool.close()
 
 
 def _file(camera_id: str, relative: str, path: Path) -> SegmentFile:
@@ -382,11 +390,7 @@ async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path
     from node_agent.recording.retention import Housekeeper, Limits
 
     camera_id = new_camera_id()
-    tiers = node_tiers(tmp_path, None)
-    index = SegmentIndex(tmp_path / "recordings.db", tiers)
-    spool = Spool(tmp_path / "spool.db")
-    store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
-    try:
+    with local_store(tmp_path, None) as (tiers, index, spool, store):
         added: list[Segment] = []
         for n, minutes_ago in enumerate((50, 40, 30, 5)):
             relative = f"{camera_id}/20261201/20261201T120000.000Z-original-{n:05d}.ts"
@@ -411,18 +415,11 @@ async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path
         assert {e.reason for e in deleted} == {"retention: older than 2100s"}
         # Nothing else is old enough: a second pass deletes nothing.
         assert await keeper.retain(camera_id, Limits(max_age_s=35 * 60)) == 0
-    finally:
-        index.close()
-        spool.close()
 
 
 async def test_rescan_keeps_the_index_of_a_tier_that_is_not_there(tmp_path: Path) -> None:
     camera_id = new_camera_id()
-    tiers = node_tiers(tmp_path, tmp_path / "share")
-    index = SegmentIndex(tmp_path / "recordings.db", tiers)
-    spool = Spool(tmp_path / "spool.db")
-    store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
-    try:
+    with local_store(tmp_path, tmp_path / "share") as (tiers, index, spool, store):
         relative = f"{camera_id}/20261201/20261201T120000.000Z-original-00000.ts"
         await _ts_file(tiers[HOT].path_for(relative), 1.0)
         segment = await store.add(_file(camera_id, relative, tiers[HOT].path_for(relative)))
@@ -438,6 +435,3 @@ async def test_rescan_keeps_the_index_of_a_tier_that_is_not_there(tmp_path: Path
         assert index.get(segment.id) is not None
         requests = [agent_pb2.ConnectRequest.FromString(e.payload) for e in spool.pending()]
         assert segment_events(requests, DELETED) == []
-    finally:
-        index.close()
-        spool.close()
