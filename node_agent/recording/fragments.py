@@ -29,10 +29,6 @@ class Fragment:
     # Media seconds: the playlist's EXTINF, or up to the next fragment's start.
     duration: float
 
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
-
 
 def playlist_durations(text: str) -> dict[str, float]:
     """File name -> EXTINF seconds of every fragment a playlist lists."""

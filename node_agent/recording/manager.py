@@ -228,15 +228,6 @@ class RecordingManager:
         self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None
     ) -> None:
         """Report a recorder's state change (a full disk under the spool must not stop it)."""
-        await self._report_state(camera_id, state, message, gap)
-
-    async def _report_state(
-        self,
-        camera_id: str,
-        state: recording_pb2.RecordingState,
-        message: str,
-        gap: Gap | None = None,
-    ) -> None:
         try:
             await events.recorder_changed(self._outbox, camera_id, state, message, gap)
         except (sqlite3.Error, OSError) as exc:
@@ -290,7 +281,7 @@ class RecordingManager:
             return
         self._disk_error = exhausted
         for camera_id in list(self.recorders):
-            await self._report_state(camera_id, state, message)
+            await self.state(camera_id, state, message, None)
 
     # ----- requests from the control plane --------------------------------------------------
 

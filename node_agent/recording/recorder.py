@@ -303,29 +303,32 @@ class Recorder:
                 None,
             )
 
-    def _command(self, output_pattern: str) -> tuple[list[str], bool]:
-        """This run's argv, and whether its segment lines carry wall-clock times (the
-        collector's) rather than seconds since the run's first packet (ffmpeg's)."""
+    @property
+    def _collects(self) -> bool:
+        """The `original` profile: the collector, whose segment lines carry wall-clock times
+        and which resumes from disk (ffmpeg's lines count from the run's first packet)."""
+        return self.spec.profile not in PROFILES
+
+    def _command(self, output_pattern: str) -> list[str]:
+        """This run's argv."""
         encoding = PROFILES.get(self.spec.profile)
         if encoding is not None:
-            argv = encoder_argv(
+            return encoder_argv(
                 self.ffmpeg, self.spec.source_url, output_pattern, self.segment_s, encoding
             )
-            return argv, False
         if self._last_end is not None:
             # Where the last file (closed, or cut short by a crash) ended: nothing is lost
             # while the fragments in between are still on disk.
             since = self._last_end.timestamp()
         else:
             since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
-        argv = collector_argv(
+        return collector_argv(
             self.python, self.spec.fragments, output_pattern, self.segment_s, since
         )
-        return argv, True
 
     async def _run_once(self) -> int:
         """One recorder run; its exit code once every file it wrote is handed to the sink."""
-        if self.spec.profile not in PROFILES:
+        if self._collects:
             # The collector resumes where the last file ended, so that file (a crashed run's
             # partial) is measured first. ffmpeg cannot resume: it starts at once instead.
             await self._wait_leftovers()
@@ -335,7 +338,7 @@ class Recorder:
         prefix += f"{PROFILE_NAMES.get(self.spec.profile, 'original')}-"
         out_dir = self.hot.path_for(directory)
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        argv, wall_clock = self._command(str(out_dir / f"{prefix}%05d{SUFFIX}"))
+        argv = self._command(str(out_dir / f"{prefix}%05d{SUFFIX}"))
         await asyncio.to_thread(_rotate, self.log_path)
         with self.log_path.open("ab") as err:
             self._log_offset = err.tell()
@@ -366,7 +369,7 @@ class Recorder:
                     continue
                 name, start_s, end_s = entry
                 if anchor is None:
-                    anchor = 0.0 if wall_clock else spawned
+                    anchor = 0.0 if self._collects else spawned
                 await self._wait_leftovers()
                 seen.add(name)
                 media_end = end_s
