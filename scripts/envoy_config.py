@@ -43,13 +43,21 @@ def render(
     admin: Address,
     control_planes: list[Address],
     ui: Address | None = None,
+    control_plane_socket: str | None = None,
 ) -> dict[str, Any]:
     """The compose config listening on `listen`, with its admin interface on `admin` (port 0:
     any free port) and its clusters pointing at these upstreams. Without `ui` the UI route
-    stays but has no endpoint (Envoy answers 503)."""
+    stays but has no endpoint (Envoy answers 503). With `control_plane_socket` Envoy reaches
+    the control plane on that Unix socket instead (./start): the control plane believes the
+    x-forwarded-for of peers on its proxy socket only, and only Envoy connects there."""
     config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
     config["admin"]["address"] = _socket(admin)
     config["static_resources"]["listeners"][0]["address"] = _socket(listen)
     _point(_cluster(config, "control_plane"), control_planes)
+    if control_plane_socket:
+        endpoint = {"endpoint": {"address": {"pipe": {"path": control_plane_socket}}}}
+        _cluster(config, "control_plane")["load_assignment"]["endpoints"][0]["lb_endpoints"] = [
+            endpoint
+        ]
     _point(_cluster(config, "ui"), [ui] if ui else [])
     return config
