@@ -219,12 +219,38 @@ class AssignedCamera(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("version", "cameras")
+    __slots__ = ("version", "cameras", "revoked_grants", "playback")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_GRANTS_FIELD_NUMBER: _ClassVar[int]
+    PLAYBACK_FIELD_NUMBER: _ClassVar[int]
     version: int
     cameras: _containers.RepeatedCompositeFieldContainer[AssignedCamera]
-    def __init__(self, version: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[AssignedCamera, _Mapping]]] = ...) -> None: ...
+    revoked_grants: _containers.RepeatedCompositeFieldContainer[RevokedGrant]
+    playback: PlaybackPolicy
+    def __init__(self, version: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[AssignedCamera, _Mapping]]] = ..., revoked_grants: _Optional[_Iterable[_Union[RevokedGrant, _Mapping]]] = ..., playback: _Optional[_Union[PlaybackPolicy, _Mapping]] = ...) -> None: ...
+
+class RevokedGrant(_message.Message):
+    __slots__ = ("principal", "not_before")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    principal: str
+    not_before: _timestamp_pb2.Timestamp
+    def __init__(self, principal: _Optional[str] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PlaybackPolicy(_message.Message):
+    __slots__ = ("max_url_ttl", "max_clip_duration", "export_cache_bytes", "exports_per_node", "exports_per_principal")
+    MAX_URL_TTL_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLIP_DURATION_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_PER_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    max_url_ttl: _duration_pb2.Duration
+    max_clip_duration: _duration_pb2.Duration
+    export_cache_bytes: int
+    exports_per_node: int
+    exports_per_principal: int
+    def __init__(self, max_url_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_clip_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., export_cache_bytes: _Optional[int] = ..., exports_per_node: _Optional[int] = ..., exports_per_principal: _Optional[int] = ...) -> None: ...
 
 class CheckStreamKeyRequest(_message.Message):
     __slots__ = ("stream_key", "remote_address")

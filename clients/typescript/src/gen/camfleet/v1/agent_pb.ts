@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/agent.proto.
  */
 export const file_camfleet_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEiNwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEgwKBG5hbWUYAiABKAkiOwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRISCgpjcmVkZW50aWFsGAIgASgJIpoDCg5Db25uZWN0UmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVoZWxsbxgKIAEoCzISLmNhbWZsZWV0LnYxLkhlbGxvSAASKwoJaGVhcnRiZWF0GAsgASgLMhYuY2FtZmxlZXQudjEuSGVhcnRiZWF0SAASMAoMc3RyZWFtX2V2ZW50GAwgASgLMhguY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRIABIpCgNhY2sYDSABKAsyGi5jYW1mbGVldC52MS5Bc3NpZ25tZW50QWNrSAASKwoEbmFjaxgOIAEoCzIbLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnROYWNrSAASMgoNc2VnbWVudF9ldmVudBgPIAEoCzIZLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudEgAEjQKDnJlY29yZGVyX2V2ZW50GBAgASgLMhouY2FtZmxlZXQudjEuUmVjb3JkZXJFdmVudEgAQgYKBGJvZHkinQIKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAogASgLMhQuY2FtZmxlZXQudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYCyABKAsyFy5jYW1mbGVldC52MS5Bc3NpZ25tZW50SAASIwoFZHJhaW4YDCABKAsyEi5jYW1mbGVldC52MS5EcmFpbkgAEiEKBHBpbmcYDSABKAsyES5jYW1mbGVldC52MS5QaW5nSAASKgoJZXZlbnRfYWNrGA4gASgLMhUuY2FtZmxlZXQudjEuRXZlbnRBY2tIABI2Cg9kZWxldGVfc2VnbWVudHMYDyABKAsyGy5jYW1mbGVldC52MS5EZWxldGVTZWdtZW50c0gAQgYKBGJvZHkilgEKBUhlbGxvEg8KB3ZlcnNpb24YASABKAkSEAoIY2FwYWNpdHkYAiABKAUSEAoIcnRtcF91cmwYAyABKAkSEAoIaHR0cF91cmwYBCABKAkSKgoHc3RyZWFtcxgFIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydBIaChJhc3NpZ25tZW50X3ZlcnNpb24YBiABKAMirQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcGxheWJhY2tfc2VjcmV0GAMgASgJEg8KB25vZGVfaWQYBCABKAkSLQoKbG9zdF9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLsAQoMU3RyZWFtUmVwb3J0EhEKCWNhbWVyYV9pZBgBIAEoCRITCgtiaXRyYXRlX2JwcxgCIAEoAxILCgNmcHMYAyABKAESDQoFd2lkdGgYBCABKAUSDgoGaGVpZ2h0GAUgASgFEhMKC3ZpZGVvX2NvZGVjGAYgASgJEhMKC2F1ZGlvX2NvZGVjGAcgASgJEg8KB2NsaWVudHMYCCABKAUSNgoScHVibGlzaF9zdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZWRpYV9mbG93aW5nGAogASgIIl8KCUhlYXJ0YmVhdBImCgRob3N0GAEgASgLMhguY2FtZmxlZXQudjEuSG9zdE1ldHJpY3MSKgoHc3RyZWFtcxgCIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydCKQAQoLU3RyZWFtRXZlbnQSKgoEdHlwZRgBIAEoDjIcLmNhbWZsZWV0LnYxLlN0cmVhbUV2ZW50VHlwZRIRCgljYW1lcmFfaWQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgEIAEoCRIZChFzdHJlYW1fa2V5X3ByZWZpeBgFIAEoCSIgCg1Bc3NpZ25tZW50QWNrEg8KB3ZlcnNpb24YASABKAMiMAoOQXNzaWdubWVudE5hY2sSDwoHdmVyc2lvbhgBIAEoAxINCgVlcnJvchgCIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgDIhcKBURyYWluEg4KBnJlYXNvbhgBIAEoCSIdCghFdmVudEFjaxIRCglldmVudF9pZHMYASADKAkioAIKDkFzc2lnbmVkQ2FtZXJhEhEKCWNhbWVyYV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKBmluZ2VzdBgDIAEoDjIbLmNhbWZsZWV0LnYxLkFzc2lnbmVkSW5nZXN0EhIKCnN0cmVhbV9rZXkYBCABKAkSEgoKc291cmNlX3VybBgFIAEoCRIOCgZyZWNvcmQYBiABKAgSNQoOcmVjb3JkX3Byb2ZpbGUYByABKA4yHS5jYW1mbGVldC52MS5SZWNvcmRpbmdQcm9maWxlEjQKEXJldGVudGlvbl9tYXhfYWdlGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhsKE3JldGVudGlvbl9tYXhfYnl0ZXMYCSABKAMiSwoKQXNzaWdubWVudBIPCgd2ZXJzaW9uGAEgASgDEiwKB2NhbWVyYXMYAiADKAsyGy5jYW1mbGVldC52MS5Bc3NpZ25lZENhbWVyYSJDChVDaGVja1N0cmVhbUtleVJlcXVlc3QSEgoKc3RyZWFtX2tleRgBIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgCIAEoCSJMChZDaGVja1N0cmVhbUtleVJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSEQoJY2FtZXJhX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJ0CgxTZWdtZW50RXZlbnQSKwoEdHlwZRgBIAEoDjIdLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudFR5cGUSJwoHc2VnbWVudBgCIAEoCzIWLmNhbWZsZWV0LnYxLlJlY29yZGluZxIOCgZyZWFzb24YAyABKAkihwEKDVJlY29yZGVyRXZlbnQSEQoJY2FtZXJhX2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsuY2FtZmxlZXQudjEuUmVjb3JkaW5nU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRImCgNnYXAYBCABKAsyGS5jYW1mbGVldC52MS5SZWNvcmRpbmdHYXAiJwoORGVsZXRlU2VnbWVudHMSFQoNcmVjb3JkaW5nX2lkcxgBIAMoCSplCg5Bc3NpZ25lZEluZ2VzdBIfChtBU1NJR05FRF9JTkdFU1RfVU5TUEVDSUZJRUQQABIYChRBU1NJR05FRF9JTkdFU1RfUFVTSBABEhgKFEFTU0lHTkVEX0lOR0VTVF9QVUxMEAIqkwEKEFNlZ21lbnRFdmVudFR5cGUSIgoeU0VHTUVOVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZU0VHTUVOVF9FVkVOVF9UWVBFX0NMT1NFRBABEhwKGFNFR01FTlRfRVZFTlRfVFlQRV9NT1ZFRBACEh4KGlNFR01FTlRfRVZFTlRfVFlQRV9ERUxFVEVEEAMyiAIKDEFnZW50U2VydmljZRJTCgxSZWdpc3Rlck5vZGUSIC5jYW1mbGVldC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0GiEuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USSAoHQ29ubmVjdBIbLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXF1ZXN0GhwuY2FtZmxlZXQudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJZCg5DaGVja1N0cmVhbUtleRIiLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVxdWVzdBojLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVzcG9uc2ViBnByb3RvMw", [file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEiNwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpqb2luX3Rva2VuGAEgASgJEgwKBG5hbWUYAiABKAkiOwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRISCgpjcmVkZW50aWFsGAIgASgJIpoDCg5Db25uZWN0UmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVoZWxsbxgKIAEoCzISLmNhbWZsZWV0LnYxLkhlbGxvSAASKwoJaGVhcnRiZWF0GAsgASgLMhYuY2FtZmxlZXQudjEuSGVhcnRiZWF0SAASMAoMc3RyZWFtX2V2ZW50GAwgASgLMhguY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRIABIpCgNhY2sYDSABKAsyGi5jYW1mbGVldC52MS5Bc3NpZ25tZW50QWNrSAASKwoEbmFjaxgOIAEoCzIbLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnROYWNrSAASMgoNc2VnbWVudF9ldmVudBgPIAEoCzIZLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudEgAEjQKDnJlY29yZGVyX2V2ZW50GBAgASgLMhouY2FtZmxlZXQudjEuUmVjb3JkZXJFdmVudEgAQgYKBGJvZHkinQIKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAogASgLMhQuY2FtZmxlZXQudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYCyABKAsyFy5jYW1mbGVldC52MS5Bc3NpZ25tZW50SAASIwoFZHJhaW4YDCABKAsyEi5jYW1mbGVldC52MS5EcmFpbkgAEiEKBHBpbmcYDSABKAsyES5jYW1mbGVldC52MS5QaW5nSAASKgoJZXZlbnRfYWNrGA4gASgLMhUuY2FtZmxlZXQudjEuRXZlbnRBY2tIABI2Cg9kZWxldGVfc2VnbWVudHMYDyABKAsyGy5jYW1mbGVldC52MS5EZWxldGVTZWdtZW50c0gAQgYKBGJvZHkilgEKBUhlbGxvEg8KB3ZlcnNpb24YASABKAkSEAoIY2FwYWNpdHkYAiABKAUSEAoIcnRtcF91cmwYAyABKAkSEAoIaHR0cF91cmwYBCABKAkSKgoHc3RyZWFtcxgFIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydBIaChJhc3NpZ25tZW50X3ZlcnNpb24YBiABKAMirQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcGxheWJhY2tfc2VjcmV0GAMgASgJEg8KB25vZGVfaWQYBCABKAkSLQoKbG9zdF9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLsAQoMU3RyZWFtUmVwb3J0EhEKCWNhbWVyYV9pZBgBIAEoCRITCgtiaXRyYXRlX2JwcxgCIAEoAxILCgNmcHMYAyABKAESDQoFd2lkdGgYBCABKAUSDgoGaGVpZ2h0GAUgASgFEhMKC3ZpZGVvX2NvZGVjGAYgASgJEhMKC2F1ZGlvX2NvZGVjGAcgASgJEg8KB2NsaWVudHMYCCABKAUSNgoScHVibGlzaF9zdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZWRpYV9mbG93aW5nGAogASgIIl8KCUhlYXJ0YmVhdBImCgRob3N0GAEgASgLMhguY2FtZmxlZXQudjEuSG9zdE1ldHJpY3MSKgoHc3RyZWFtcxgCIAMoCzIZLmNhbWZsZWV0LnYxLlN0cmVhbVJlcG9ydCKQAQoLU3RyZWFtRXZlbnQSKgoEdHlwZRgBIAEoDjIcLmNhbWZsZWV0LnYxLlN0cmVhbUV2ZW50VHlwZRIRCgljYW1lcmFfaWQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgEIAEoCRIZChFzdHJlYW1fa2V5X3ByZWZpeBgFIAEoCSIgCg1Bc3NpZ25tZW50QWNrEg8KB3ZlcnNpb24YASABKAMiMAoOQXNzaWdubWVudE5hY2sSDwoHdmVyc2lvbhgBIAEoAxINCgVlcnJvchgCIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgDIhcKBURyYWluEg4KBnJlYXNvbhgBIAEoCSIdCghFdmVudEFjaxIRCglldmVudF9pZHMYASADKAkioAIKDkFzc2lnbmVkQ2FtZXJhEhEKCWNhbWVyYV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKBmluZ2VzdBgDIAEoDjIbLmNhbWZsZWV0LnYxLkFzc2lnbmVkSW5nZXN0EhIKCnN0cmVhbV9rZXkYBCABKAkSEgoKc291cmNlX3VybBgFIAEoCRIOCgZyZWNvcmQYBiABKAgSNQoOcmVjb3JkX3Byb2ZpbGUYByABKA4yHS5jYW1mbGVldC52MS5SZWNvcmRpbmdQcm9maWxlEjQKEXJldGVudGlvbl9tYXhfYWdlGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhsKE3JldGVudGlvbl9tYXhfYnl0ZXMYCSABKAMirQEKCkFzc2lnbm1lbnQSDwoHdmVyc2lvbhgBIAEoAxIsCgdjYW1lcmFzGAIgAygLMhsuY2FtZmxlZXQudjEuQXNzaWduZWRDYW1lcmESMQoOcmV2b2tlZF9ncmFudHMYAyADKAsyGS5jYW1mbGVldC52MS5SZXZva2VkR3JhbnQSLQoIcGxheWJhY2sYBCABKAsyGy5jYW1mbGVldC52MS5QbGF5YmFja1BvbGljeSJRCgxSZXZva2VkR3JhbnQSEQoJcHJpbmNpcGFsGAEgASgJEi4KCm5vdF9iZWZvcmUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIssBCg5QbGF5YmFja1BvbGljeRIuCgttYXhfdXJsX3R0bBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFtYXhfY2xpcF9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIaChJleHBvcnRfY2FjaGVfYnl0ZXMYAyABKAMSGAoQZXhwb3J0c19wZXJfbm9kZRgEIAEoBRIdChVleHBvcnRzX3Blcl9wcmluY2lwYWwYBSABKAUiQwoVQ2hlY2tTdHJlYW1LZXlSZXF1ZXN0EhIKCnN0cmVhbV9rZXkYASABKAkSFgoOcmVtb3RlX2FkZHJlc3MYAiABKAkiTAoWQ2hlY2tTdHJlYW1LZXlSZXNwb25zZRIPCgdhbGxvd2VkGAEgASgIEhEKCWNhbWVyYV9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkidAoMU2VnbWVudEV2ZW50EisKBHR5cGUYASABKA4yHS5jYW1mbGVldC52MS5TZWdtZW50RXZlbnRUeXBlEicKB3NlZ21lbnQYAiABKAsyFi5jYW1mbGVldC52MS5SZWNvcmRpbmcSDgoGcmVhc29uGAMgASgJIocBCg1SZWNvcmRlckV2ZW50EhEKCWNhbWVyYV9pZBgBIAEoCRIqCgVzdGF0ZRgCIAEoDjIbLmNhbWZsZWV0LnYxLlJlY29yZGluZ1N0YXRlEg8KB21lc3NhZ2UYAyABKAkSJgoDZ2FwGAQgASgLMhkuY2FtZmxlZXQudjEuUmVjb3JkaW5nR2FwIicKDkRlbGV0ZVNlZ21lbnRzEhUKDXJlY29yZGluZ19pZHMYASADKAkqZQoOQXNzaWduZWRJbmdlc3QSHwobQVNTSUdORURfSU5HRVNUX1VOU1BFQ0lGSUVEEAASGAoUQVNTSUdORURfSU5HRVNUX1BVU0gQARIYChRBU1NJR05FRF9JTkdFU1RfUFVMTBACKpMBChBTZWdtZW50RXZlbnRUeXBlEiIKHlNFR01FTlRfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh0KGVNFR01FTlRfRVZFTlRfVFlQRV9DTE9TRUQQARIcChhTRUdNRU5UX0VWRU5UX1RZUEVfTU9WRUQQAhIeChpTRUdNRU5UX0VWRU5UX1RZUEVfREVMRVRFRBADMogCCgxBZ2VudFNlcnZpY2USUwoMUmVnaXN0ZXJOb2RlEiAuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBohLmNhbWZsZWV0LnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkgKB0Nvbm5lY3QSGy5jYW1mbGVldC52MS5Db25uZWN0UmVxdWVzdBocLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXNwb25zZSgBMAESWQoOQ2hlY2tTdHJlYW1LZXkSIi5jYW1mbGVldC52MS5DaGVja1N0cmVhbUtleVJlcXVlc3QaIy5jYW1mbGVldC52MS5DaGVja1N0cmVhbUtleVJlc3BvbnNlYgZwcm90bzM", [file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.RegisterNodeRequest
@@ -587,6 +587,22 @@ export type Assignment = Message<"camfleet.v1.Assignment"> & {
    * @generated from field: repeated camfleet.v1.AssignedCamera cameras = 2;
    */
   cameras: AssignedCamera[];
+
+  /**
+   * Principals whose signed URLs issued before their `not_before` the node refuses (a disabled
+   * or deleted user, revoked sessions, a revoked API token); each is kept for as long as a URL
+   * issued before it could live.
+   *
+   * @generated from field: repeated camfleet.v1.RevokedGrant revoked_grants = 3;
+   */
+  revokedGrants: RevokedGrant[];
+
+  /**
+   * How the node serves signed URLs and exports.
+   *
+   * @generated from field: camfleet.v1.PlaybackPolicy playback = 4;
+   */
+  playback?: PlaybackPolicy | undefined;
 };
 
 /**
@@ -595,6 +611,76 @@ export type Assignment = Message<"camfleet.v1.Assignment"> & {
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
   messageDesc(file_camfleet_v1_agent, 15);
+
+/**
+ * @generated from message camfleet.v1.RevokedGrant
+ */
+export type RevokedGrant = Message<"camfleet.v1.RevokedGrant"> & {
+  /**
+   * A user id or an API token id, as a signed URL's grant carries it.
+   *
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_before = 2;
+   */
+  notBefore?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.RevokedGrant.
+ * Use `create(RevokedGrantSchema)` to create a new message.
+ */
+export const RevokedGrantSchema: GenMessage<RevokedGrant> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 16);
+
+/**
+ * @generated from message camfleet.v1.PlaybackPolicy
+ */
+export type PlaybackPolicy = Message<"camfleet.v1.PlaybackPolicy"> & {
+  /**
+   * The longest lifetime the control plane gives a signed URL: the node refuses expiries further
+   * out (a URL forged with a stolen secret).
+   *
+   * @generated from field: google.protobuf.Duration max_url_ttl = 1;
+   */
+  maxUrlTtl?: Duration | undefined;
+
+  /**
+   * The longest clip the node assembles.
+   *
+   * @generated from field: google.protobuf.Duration max_clip_duration = 2;
+   */
+  maxClipDuration?: Duration | undefined;
+
+  /**
+   * Bytes of assembled clips the node keeps; least recently used clips go first.
+   *
+   * @generated from field: int64 export_cache_bytes = 3;
+   */
+  exportCacheBytes: bigint;
+
+  /**
+   * Clips assembled at once on the node, and per principal (user or API token).
+   *
+   * @generated from field: int32 exports_per_node = 4;
+   */
+  exportsPerNode: number;
+
+  /**
+   * @generated from field: int32 exports_per_principal = 5;
+   */
+  exportsPerPrincipal: number;
+};
+
+/**
+ * Describes the message camfleet.v1.PlaybackPolicy.
+ * Use `create(PlaybackPolicySchema)` to create a new message.
+ */
+export const PlaybackPolicySchema: GenMessage<PlaybackPolicy> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 17);
 
 /**
  * @generated from message camfleet.v1.CheckStreamKeyRequest
@@ -616,7 +702,7 @@ export type CheckStreamKeyRequest = Message<"camfleet.v1.CheckStreamKeyRequest">
  * Use `create(CheckStreamKeyRequestSchema)` to create a new message.
  */
 export const CheckStreamKeyRequestSchema: GenMessage<CheckStreamKeyRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 16);
+  messageDesc(file_camfleet_v1_agent, 18);
 
 /**
  * @generated from message camfleet.v1.CheckStreamKeyResponse
@@ -645,7 +731,7 @@ export type CheckStreamKeyResponse = Message<"camfleet.v1.CheckStreamKeyResponse
  * Use `create(CheckStreamKeyResponseSchema)` to create a new message.
  */
 export const CheckStreamKeyResponseSchema: GenMessage<CheckStreamKeyResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 17);
+  messageDesc(file_camfleet_v1_agent, 19);
 
 /**
  * A change to one recorded segment. Sent through the spool, so exactly once per event id.
@@ -677,7 +763,7 @@ export type SegmentEvent = Message<"camfleet.v1.SegmentEvent"> & {
  * Use `create(SegmentEventSchema)` to create a new message.
  */
 export const SegmentEventSchema: GenMessage<SegmentEvent> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 18);
+  messageDesc(file_camfleet_v1_agent, 20);
 
 /**
  * A camera's recorder changed state.
@@ -716,7 +802,7 @@ export type RecorderEvent = Message<"camfleet.v1.RecorderEvent"> & {
  * Use `create(RecorderEventSchema)` to create a new message.
  */
 export const RecorderEventSchema: GenMessage<RecorderEvent> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 19);
+  messageDesc(file_camfleet_v1_agent, 21);
 
 /**
  * @generated from message camfleet.v1.DeleteSegments
@@ -733,7 +819,7 @@ export type DeleteSegments = Message<"camfleet.v1.DeleteSegments"> & {
  * Use `create(DeleteSegmentsSchema)` to create a new message.
  */
 export const DeleteSegmentsSchema: GenMessage<DeleteSegments> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 20);
+  messageDesc(file_camfleet_v1_agent, 22);
 
 /**
  * @generated from enum camfleet.v1.AssignedIngest
