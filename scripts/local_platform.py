@@ -117,6 +117,13 @@ def _host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _media_origin(http_listen: str) -> str:
+    """The one node's HTTP origin, which the UI's CSP lets it fetch and play video from; for a
+    wildcard bind the node advertises the host's name instead, so allow any (the UI default)."""
+    host = _host_port(http_listen)[0]
+    return "" if host in {"0.0.0.0", "::", ""} else f"http://{http_listen}"  # noqa: S104
+
+
 @dataclass
 class AdminPassword:
     """admin's password as far as this launcher knows it, and where it came from."""
@@ -215,6 +222,8 @@ class Platform:
         ui = await self.spawn(
             "ui server",
             [PYTHON, "-m", "server.ui", "--listen", "127.0.0.1:0", "--dist", args.ui_dist],
+            # A CAMFLEET_UI_MEDIA_ORIGINS of the caller wins (more nodes than this one).
+            {"CAMFLEET_UI_MEDIA_ORIGINS": _media_origin(args.http_listen), **os.environ},
             stdout=asyncio.subprocess.PIPE,
         )
         envoy_admin = await self._spawn_envoy(await self._ui_address(ui))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,3 +136,120 @@ def test_a_bad_listen_address_is_refused_clearly(listen: str, tmp_path: Path) ->
     )
     assert done.returncode == 2
     assert f"--listen must be HOST:PORT, got {listen!r}" in done.stderr
+
+
+# --- Security headers: what a browser is told about framing, sniffing, scripts and styles ---
+
+MEDIA = "http://127.0.0.1:8088"
+
+
+def policy(headers: dict[str, str]) -> dict[str, list[str]]:
+    """The Content-Security-Policy header as {directive: sources}."""
+    directives = [d.split() for d in headers["content-security-policy"].split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+def assert_hardened(headers: dict[str, str]) -> dict[str, list[str]]:
+    """Headers every response carries; returns the parsed CSP."""
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    csp = policy(headers)
+    assert csp["frame-ancestors"] == ["'none'"]
+    return csp
+
+
+@pytest.fixture(scope="module")
+def built_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A build with Vite's style-nonce placeholder, one node origin configured for media."""
+    dist = make_dist(tmp_path_factory.mktemp("built-ui"), nonce_placeholder=True)
+    with running_ui_server(dist, "--media-origins", f"{MEDIA}/") as address:
+        yield address
+
+
+@pytest.mark.parametrize("route", ["/", "/index.html", "/cameras/42"])
+def test_the_app_page_allows_only_its_own_scripts_and_no_framing(
+    built_ui: tuple[str, int], route: str
+) -> None:
+    status, headers, body = fetch(built_ui, route)
+    assert status == 200
+    csp = assert_hardened(headers)
+    assert csp["script-src"] == ["'self'"]  # no inline script, no eval
+    assert csp["object-src"] == ["'none'"]
+    assert csp["base-uri"] == ["'self'"]
+    assert csp["default-src"] == ["'self'"]
+    # The API is this origin; video comes from the configured node (hls.js feeds MSE: blob:).
+    assert csp["connect-src"] == ["'self'", MEDIA]
+    assert csp["media-src"] == ["'self'", "blob:", MEDIA]
+    # Styles: this origin's files and Mantine's <style> elements carrying this page's nonce.
+    nonce = re.search(r'<meta property="csp-nonce" nonce="([A-Za-z0-9_-]{16,})">', body.decode())
+    assert nonce, body
+    assert csp["style-src"] == ["'self'", f"'nonce-{nonce[1]}'"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert "CAMFLEET_CSP_NONCE" not in body.decode()
+    assert headers["cache-control"] == "no-cache"
+    assert "etag" not in headers and "last-modified" not in headers  # never a 304 of an old nonce
+
+
+def test_every_page_load_gets_a_new_style_nonce(built_ui: tuple[str, int]) -> None:
+    nonces = {policy(fetch(built_ui, "/")[1])["style-src"][1] for _ in range(5)}
+    assert len(nonces) == 5
+
+
+def test_files_carry_the_headers_too(built_ui: tuple[str, int]) -> None:
+    for path in (f"/{ASSET}", "/assets/index-D2f0a1Zz.css", "/favicon.svg"):
+        status, headers, _ = fetch(built_ui, path)
+        assert status == 200, path
+        csp = assert_hardened(headers)
+        assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"], path
+
+
+@pytest.mark.parametrize("path", ["/assets/index-OLDHASH.js", "/../secret.txt"])
+def test_errors_carry_a_policy_that_allows_nothing(built_ui: tuple[str, int], path: str) -> None:
+    status, headers, _ = fetch(built_ui, path)
+    assert status in (400, 404)
+    assert assert_hardened(headers)["default-src"] == ["'none'"]
+    status, headers, _ = fetch(built_ui, "/", method="POST")
+    assert status == 405
+    assert assert_hardened(headers)["default-src"] == ["'none'"]
+
+
+def test_without_a_nonce_placeholder_no_inline_style_is_allowed(ui: tuple[str, int]) -> None:
+    status, headers, body = fetch(ui, "/")
+    assert (status, body.decode()) == (200, INDEX_HTML)
+    assert assert_hardened(headers)["style-src"] == ["'self'"]
+
+
+def test_media_may_come_from_any_web_origin_when_none_is_configured(ui: tuple[str, int]) -> None:
+    csp = policy(fetch(ui, "/")[1])
+    assert csp["connect-src"] == ["'self'", "http:", "https:"]
+    assert csp["media-src"] == ["'self'", "blob:", "http:", "https:"]
+    assert csp["script-src"] == ["'self'"]
+
+
+def test_media_origins_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMFLEET_UI_MEDIA_ORIGINS", "http://node1:8088, https://[::1]:9443")
+    with running_ui_server(make_dist(tmp_path)) as address:
+        csp = policy(fetch(address, "/")[1])
+    assert csp["connect-src"] == ["'self'", "http://node1:8088", "https://[::1]:9443"]
+    assert csp["media-src"] == ["'self'", "blob:", "http://node1:8088", "https://[::1]:9443"]
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["node1:8088", "ftp://node1", "http://node1:8088/path", "http://node1:99999", "javascript:x"],
+)
+def test_a_bad_media_origin_is_refused_clearly(origins: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.ui", "--dist", str(tmp_path), "--media-origins", origins],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--media-origins: a media origin is scheme://host[:port]" in done.stderr
+    assert repr(origins) in done.stderr

@@ -15,6 +15,9 @@ export default defineConfig({
     dedupe: ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-web"],
   },
   server: { fs: { allow: [".", "../typescript/src"] } },
+  // A placeholder the UI server (server/ui) replaces with a fresh nonce per page load: it lets
+  // Mantine's <style> elements through a CSP that allows no other inline style (see main.tsx).
+  html: { cspNonce: "CAMFLEET_CSP_NONCE" },
   build: { outDir: "dist", sourcemap: true, chunkSizeWarningLimit: 1500 },
   test: { environment: "node", include: ["src/**/*.test.ts"] },
 });

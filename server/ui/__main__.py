@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.ui.headers import parse_origins
 from server.ui.static import build_app
 
 
@@ -31,11 +32,20 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("CAMFLEET_UI_DIST", "clients/web/dist"),
         help="the built UI directory (env CAMFLEET_UI_DIST)",
     )
+    parser.add_argument(
+        "--media-origins",
+        default=os.environ.get("CAMFLEET_UI_MEDIA_ORIGINS", ""),
+        help=(
+            "the nodes' HTTP origins the UI may fetch and play video from, comma-separated "
+            "(http://node1:8088,https://node2); unset: any http(s) origin, since nodes join at "
+            "run time (env CAMFLEET_UI_MEDIA_ORIGINS)"
+        ),
+    )
     return parser
 
 
-async def _serve(host: str, port: int, dist: Path) -> None:
-    runner = web.AppRunner(build_app(dist), access_log=None)
+async def _serve(host: str, port: int, dist: Path, media_origins: tuple[str, ...]) -> None:
+    runner = web.AppRunner(build_app(dist, media_origins), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -59,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"server.ui: --listen must be HOST:PORT, got {args.listen!r}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(host, int(port_text), Path(args.dist)))
+        media_origins = parse_origins(args.media_origins)
+    except ValueError as exc:
+        print(f"server.ui: --media-origins: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(host, int(port_text), Path(args.dist), media_origins))
     except OSError as exc:
         print(f"server.ui: cannot listen on {args.listen}: {exc}", file=sys.stderr)
         return 1

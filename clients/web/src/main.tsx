@@ -11,10 +11,14 @@ import { AuthProvider } from "./auth/AuthContext";
 import { App } from "./App";
 
 const theme = createTheme({ primaryColor: "indigo", defaultRadius: "sm" });
+// The page's style nonce (server/ui puts a fresh one in this meta tag and in the CSP): Mantine
+// injects <style> elements, which the CSP refuses without it. Read once: browsers hide the
+// attribute after parsing, the `nonce` property keeps it.
+const styleNonce = document.querySelector<HTMLMetaElement>("meta[property=csp-nonce]")?.nonce ?? "";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="auto">
+    <MantineProvider theme={theme} defaultColorScheme="auto" getStyleNonce={() => styleNonce}>
       <Notifications position="top-right" />
       <ModalsProvider>
       {/* Hash routes: Envoy serves index.html at "/" only, and deep links must survive reloads. */}
