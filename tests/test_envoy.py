@@ -24,9 +24,16 @@ from tests.support.platform import ADMIN_PASSWORD, Platform
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
 
+# A page served elsewhere that may call the API (vite's dev server): allowed by configuration
+# (CAMFLEET_CORS_ORIGINS), as every origin but the UI's own must be.
+DEV_ORIGIN = "http://127.0.0.1:5173"
+
+
 @pytest.fixture
 async def envoy_port(platform: Platform, tmp_path: Path) -> AsyncIterator[int]:
-    async with running_envoy([("127.0.0.1", platform.plane.port)], tmp_path) as port:
+    async with running_envoy(
+        [("127.0.0.1", platform.plane.port)], tmp_path, cors_origins=[DEV_ORIGIN]
+    ) as port:
         yield port
 
 
@@ -65,7 +72,7 @@ async def test_cors_preflight_allows_the_browser_headers(envoy_port: int) -> Non
         f"http://127.0.0.1:{envoy_port}/camfleet.v1.CameraService/ListCameras",
         method="OPTIONS",
         headers={
-            "origin": "http://127.0.0.1:5173",
+            "origin": DEV_ORIGIN,
             "access-control-request-method": "POST",
             "access-control-request-headers": "authorization,content-type,x-grpc-web,x-user-agent",
         },
@@ -74,7 +81,7 @@ async def test_cors_preflight_allows_the_browser_headers(envoy_port: int) -> Non
     allowed = resp.headers["access-control-allow-headers"]
     for header in ("authorization", "x-grpc-web", "x-user-agent", "grpc-timeout"):
         assert header in allowed
-    assert resp.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
+    assert resp.headers["access-control-allow-origin"] == DEV_ORIGIN
     assert "grpc-status-details-bin" in resp.headers["access-control-expose-headers"]
 
 
@@ -241,8 +248,11 @@ def test_compose_runs_the_ui_where_envoy_sends_it() -> None:
     assert f"/src/clients/web/dist {service['environment']['CAMFLEET_UI_DIST']}" in dockerfile
     routes = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
     matches = [
-        (r["match"]["prefix"], r["route"]["cluster"])
+        (r["match"].get("prefix") or r["match"]["path"], r["route"]["cluster"])
         for r in routes["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
     ]
-    # gRPC first: the UI's catch-all must never shadow an RPC.
-    assert matches == [("/camfleet.v1.", "control_plane"), ("/grpc.", "control_plane"), ("/", "ui")]
+    # gRPC first (streaming RPCs by name, then the rest): the UI's catch-all must never shadow
+    # an RPC.
+    assert matches[-1] == ("/", "ui")
+    assert {cluster for _, cluster in matches[:-1]} == {"control_plane"}
+    assert {"/camfleet.v1.", "/grpc."} <= {match for match, _ in matches}

@@ -24,11 +24,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from server.audit.log import AuditLog
 from server.auth.authenticator import Authenticator
 from server.auth.permissions import Access, Rule, rule_for
-from server.auth.principal import CallInfo, set_current_call
+from server.auth.principal import CallInfo, current_call, set_current_call
 from server.config import Settings
 from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
 from server.transport.peer import client_address
 from server.transport.status import to_grpc_status
+from server.transport.stream_limits import StreamLimits, bounded_public_stream
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ class GuardInterceptor(_Interceptor):
         self._auth = authenticator
         self._audit = audit
         self._proxies = None if settings.trust_any_proxy else settings.trusted_proxies
+        self._streams = StreamLimits(
+            settings.max_public_streams_per_address, settings.max_streams_per_principal
+        )
         # Wrapped handlers by method: building the closures per call cost more than using them.
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
@@ -98,7 +102,14 @@ class GuardInterceptor(_Interceptor):
             return handler  # unknown method: grpc answers UNIMPLEMENTED
         rule = rule_for(method)
         if rule is not None and rule.access is Access.PUBLIC and method.startswith("/grpc."):
-            return handler  # health and reflection: nothing to guard or map
+            # Health and reflection: nothing to guard or map; their streams bounded per address.
+            if not (handler.unary_stream or handler.stream_stream):
+                return handler
+            public: grpc.RpcMethodHandler[Any, Any] = bounded_public_stream(
+                handler, self._streams, lambda context: self._call(method, context)
+            )
+            self._wrapped[method] = public
+            return public
         built: grpc.RpcMethodHandler[Any, Any] = self._wrap(handler, method, rule)
         self._wrapped[method] = built
         return built
@@ -127,8 +138,9 @@ class GuardInterceptor(_Interceptor):
                 try:
                     token = await self._begin(method, rule, request, context)
                     try:
-                        async for item in inner_us(request, context):
-                            yield item
+                        with self._streams.slot(current_call()):
+                            async for item in inner_us(request, context):
+                                yield item
                     finally:
                         token.var.reset(token)
                 except Exception as exc:
@@ -155,8 +167,9 @@ class GuardInterceptor(_Interceptor):
             try:
                 token = await self._begin(method, rule, None, context)
                 try:
-                    async for item in inner_ss(_checked(requests), context):
-                        yield item
+                    with self._streams.slot(current_call()):
+                        async for item in inner_ss(_checked(requests), context):
+                            yield item
                 finally:
                     token.var.reset(token)
             except Exception as exc:
@@ -164,15 +177,22 @@ class GuardInterceptor(_Interceptor):
 
         return handler._replace(stream_stream=stream_stream, request_deserializer=decode)
 
-    async def _begin(self, method: str, rule: Rule | None, request: Any, context: Any) -> Any:
-        metadata = _metadata(context)
-        call = CallInfo(
+    def _call(
+        self, method: str, context: Any, metadata: dict[str, str] | None = None
+    ) -> CallInfo:
+        """Who calls, before authentication: the method, client address and user agent."""
+        metadata = _metadata(context) if metadata is None else metadata
+        return CallInfo(
             method=method,
             source_address=client_address(
                 context.peer() or "", metadata.get("x-forwarded-for"), self._proxies
             ),
             user_agent=metadata.get("user-agent", "")[:200],
         )
+
+    async def _begin(self, method: str, rule: Rule | None, request: Any, context: Any) -> Any:
+        metadata = _metadata(context)
+        call = self._call(method, context, metadata)
         token = set_current_call(call)
         if rule is None:
             await self._refuse(

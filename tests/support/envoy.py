@@ -8,21 +8,25 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.envoy_admin import ADMIN_SOCKET, routes_to_control_plane
 from scripts.envoy_config import render
 from tests.support.processes import free_port, stop_by_pid
 
 
-def _render(
-    listen_port: int, admin_port: int, upstreams: list[tuple[str, int]], ui: tuple[str, int] | None
-) -> dict[str, Any]:
-    """The compose config (the same rendering ./start uses) on loopback ports."""
-    return render(("127.0.0.1", listen_port), ("127.0.0.1", admin_port), upstreams, ui)
+@dataclass(frozen=True)
+class Edge:
+    """A running Envoy: its listener port, admin socket, PID and rendered config."""
+
+    port: int
+    admin_socket: Path
+    pid: int
+    config: dict[str, Any]
 
 
 def envoy_binary() -> str:
@@ -31,45 +35,53 @@ def envoy_binary() -> str:
     return found
 
 
-def _healthy(admin: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/clusters", timeout=1) as r:
-            lines = r.read().decode().splitlines()
-    except OSError:
-        return False
-    # The UI cluster has no health check (always "healthy"): wait for a control plane.
-    return any(
-        line.startswith("control_plane::") and "health_flags::healthy" in line for line in lines
-    )
-
-
 @asynccontextmanager
-async def running_envoy(
-    upstreams: list[tuple[str, int]], workdir: Path, ui: tuple[str, int] | None = None
-) -> AsyncIterator[int]:
+async def running_edge(
+    upstreams: list[tuple[str, int]],
+    workdir: Path,
+    ui: tuple[str, int] | None = None,
+    **render_options: Any,
+) -> AsyncIterator[Edge]:
     """Envoy on a free loopback port routing gRPC to `upstreams` (and other paths to the UI
-    server `ui`); yields the listener port.
+    server `ui`), rendered as ./start renders it (`render_options`: scripts.envoy_config.render's
+    keyword options); its admin interface on `workdir`/envoy-admin.sock.
 
     Async, because the control planes under test run on this event loop: waiting here with a
     blocking sleep would starve them of the health checks Envoy is waiting for."""
-    port, admin = free_port(), free_port()
+    port = free_port()
+    rendered = render(("127.0.0.1", port), ADMIN_SOCKET, upstreams, ui, **render_options)
     config = workdir / "envoy.json"
-    config.write_text(json.dumps(_render(port, admin, upstreams, ui)))
+    config.write_text(json.dumps(rendered))
+    admin = workdir / ADMIN_SOCKET
     log = (workdir / "envoy.log").open("w")
     # --disable-hot-restart: several Envoys may run on one machine (tests, a dev's platform).
+    # Run in `workdir`: the admin socket's path is relative to it (short, however deep workdir).
     proc = subprocess.Popen(
         [envoy_binary(), "-c", str(config), "--disable-hot-restart", "--log-level", "warning"],
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=workdir,
     )
     try:
         deadline = time.monotonic() + 30
         # Ready when an upstream has passed Envoy's gRPC health check.
-        while not await asyncio.to_thread(_healthy, admin):
+        while not await asyncio.to_thread(routes_to_control_plane, admin):
             assert proc.poll() is None, (workdir / "envoy.log").read_text()
             assert time.monotonic() < deadline, "envoy did not become ready"
             await asyncio.sleep(0.2)
-        yield port
+        yield Edge(port=port, admin_socket=admin, pid=proc.pid, config=rendered)
     finally:
         stop_by_pid(proc, grace_s=10)
         log.close()
+
+
+@asynccontextmanager
+async def running_envoy(
+    upstreams: list[tuple[str, int]],
+    workdir: Path,
+    ui: tuple[str, int] | None = None,
+    **render_options: Any,
+) -> AsyncIterator[int]:
+    """running_edge, yielding only the listener port."""
+    async with running_edge(upstreams, workdir, ui, **render_options) as edge:
+        yield edge.port
