@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from server.app import StartupError, start
 from server.auth.access_tokens import SigningKeys
 from server.config import ConfigError, Settings, load_settings
-from server.db.engine import create_engine, session_factory
+from server.db.engine import create_engine, secure_data_dir, secure_sqlite_file, session_factory
 from server.db.migrate import upgrade_to_head
 from server.nodes.join_tokens import JoinTokenService
 
@@ -40,16 +41,23 @@ async def _serve(settings: Settings) -> None:
     await plane.stop(grace=5.0)
 
 
-async def _migrate(settings: Settings) -> None:
-    engine = create_engine(settings.resolved_database_url)
+def _prepare_files(settings: Settings) -> None:
+    """The data directory 0700 and the SQLite files 0600, before anything opens them."""
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
+    secure_sqlite_file(settings.resolved_database_url)
+
+
+async def _migrate(settings: Settings) -> None:
+    _prepare_files(settings)
+    engine = create_engine(settings.resolved_database_url)
     await upgrade_to_head(engine)
     await engine.dispose()
     print("database schema is up to date")
 
 
 async def _rotate(settings: Settings) -> None:
+    _prepare_files(settings)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_to_head(engine)
     keys = SigningKeys(session_factory(engine))
@@ -59,9 +67,8 @@ async def _rotate(settings: Settings) -> None:
 
 
 async def _join_token(settings: Settings) -> None:
+    _prepare_files(settings)
     engine = create_engine(settings.resolved_database_url)
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade_to_head(engine)
     _, secret = await JoinTokenService(session_factory(engine)).create(
         "created on the command line", 1, None
@@ -73,6 +80,9 @@ async def _join_token(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    # Everything this process creates (SQLite's WAL and SHM, sockets, …) is owner-only: the
+    # database holds the signing keys, the playback secret and every stream key.
+    os.umask(0o077)
     try:
         command, settings = load_settings(argv)
     except ConfigError as exc:

@@ -42,6 +42,7 @@ from server.auth.api_tokens import ApiTokenService
 from server.auth.auth_servicer import AuthServicer
 from server.auth.authenticator import Authenticator
 from server.auth.cache import AuthCache
+from server.auth.password_policy import PasswordPolicy
 from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
@@ -50,7 +51,13 @@ from server.cameras.servicer import CameraServicer
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
-from server.db.engine import create_engine, session_factory, write_turn
+from server.db.engine import (
+    create_engine,
+    secure_data_dir,
+    secure_sqlite_file,
+    session_factory,
+    write_turn,
+)
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.events.log import EventLog, RedisEventLog
@@ -76,6 +83,7 @@ from server.streams.servicer import StreamServicer
 from server.transport.interceptor import GuardInterceptor
 
 log = logging.getLogger(__name__)
+from server.transport.peer import listen_on_proxy_socket
 
 SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
@@ -174,7 +182,8 @@ async def _event_log(
 async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring reads as one list)
     """Migrate the database, build every service and start listening."""
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
+    secure_sqlite_file(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)
@@ -187,11 +196,13 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         RedisRateLimiter(redis, f"{settings.redis_prefix}rl:") if redis else MemoryRateLimiter()
     )
 
-    keys = SigningKeys(sessions)
+    keys = SigningKeys(sessions, max_lifetime=settings.access_token_ttl)
     await keys.load()
     cache = AuthCache()
     audit = AuditLog(sessions, flood_limit=settings.audit_flood_limit)
-    users = UserService(sessions, cache)
+    users = UserService(
+        sessions, cache, PasswordPolicy(settings.password_min_length, settings.password_min_score)
+    )
     generated = await users.ensure_admin(settings.admin_password)
     registry = NodeRegistry(sessions, audit)
     authenticator = Authenticator(sessions, keys, cache, audit, registry)
@@ -287,10 +298,14 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     if port == 0:
         await events.close()
         await engine.dispose()
-        raise StartupError(f"cannot listen on {settings.listen} (in use, or not a local address)")
+        where = settings.listen + (f" and {settings.proxy_socket}" if settings.proxy_socket else "")
+        raise StartupError(f"cannot listen on {where} (in use, or not a local address)")
     await server.start()
     await hub.start()
     for name in ("", *SERVICE_NAMES):
+    proxy_socket = settings.proxy_socket
+    if port and proxy_socket and not listen_on_proxy_socket(server, proxy_socket):
+        port = 0
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from server.auth.password_policy import password_problem
+
 
 @dataclass(frozen=True)
 class Option:
@@ -69,8 +71,22 @@ OPTIONS: tuple[Option, ...] = (
         "--trusted-proxies",
         "CAMFLEET_TRUSTED_PROXIES",
         "",
-        "comma-separated CIDRs whose x-forwarded-for is believed (Envoy's address); '*' "
+        "comma-separated CIDRs of the proxies (Envoy) whose x-forwarded-for is believed; '*' "
         "trusts every peer: only when the server is reachable through the proxy alone",
+    ),
+    Option(
+        "--trusted-proxy-hops",
+        "CAMFLEET_TRUSTED_PROXY_HOPS",
+        "1",
+        "trusted proxies in front of the server (Envoy alone: 1); the client is that many "
+        "x-forwarded-for entries from the right, and entries further left are ignored",
+    ),
+    Option(
+        "--proxy-socket",
+        "CAMFLEET_PROXY_SOCKET",
+        "",
+        "a Unix socket (made 0600) the server also listens on for a proxy on this host; "
+        "calls on it come through the proxy, so their x-forwarded-for is believed",
     ),
     Option("--access-token-ttl", "CAMFLEET_ACCESS_TOKEN_TTL", "900", "access JWT life, seconds"),
     Option(
@@ -80,10 +96,10 @@ OPTIONS: tuple[Option, ...] = (
         "refresh token life, seconds (default 30 days)",
     ),
     Option(
-        "--login-limit-per-user",
-        "CAMFLEET_LOGIN_LIMIT_PER_USER",
+        "--login-limit-per-account-address",
+        "CAMFLEET_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS",
         "5",
-        "failed logins per username per window before RESOURCE_EXHAUSTED",
+        "failed logins per (username, source address) per window before RESOURCE_EXHAUSTED",
     ),
     Option(
         "--login-limit-per-address",
@@ -92,6 +108,32 @@ OPTIONS: tuple[Option, ...] = (
         "failed logins per source address per window",
     ),
     Option("--login-limit-window", "CAMFLEET_LOGIN_LIMIT_WINDOW", "60", "rate window, seconds"),
+    Option(
+        "--login-account-backoff-after",
+        "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER",
+        "10",
+        "failed logins of one username in an hour, from any addresses, after which its logins "
+        "from addresses it never logged in from are spaced out (never locked)",
+    ),
+    Option(
+        "--login-account-backoff-max",
+        "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_MAX",
+        "45",
+        "longest spacing of those logins, seconds (doubling from 2; 45 keeps an account under "
+        "100 failed guesses an hour, OWASP ASVS 2.2.1)",
+    ),
+    Option(
+        "--password-min-length",
+        "CAMFLEET_PASSWORD_MIN_LENGTH",
+        "12",
+        "shortest password accepted for a user (OWASP ASVS 2.1.1)",
+    ),
+    Option(
+        "--password-min-score",
+        "CAMFLEET_PASSWORD_MIN_SCORE",
+        "3",
+        "lowest zxcvbn strength score (0-4) accepted; 3 refuses common and guessable passwords",
+    ),
     Option(
         "--playback-url-ttl",
         "CAMFLEET_PLAYBACK_URL_TTL",
@@ -175,7 +217,7 @@ class Settings:
     trust_any_proxy: bool = False
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
-    login_limit_per_user: int = 5
+    login_limit_per_account_address: int = 5
     login_limit_per_address: int = 20
     login_limit_window: timedelta = timedelta(seconds=60)
     playback_url_ttl: timedelta = timedelta(hours=1)
@@ -198,11 +240,17 @@ class Settings:
 
 def sqlite_url(data_dir: Path) -> str:
     """URL of the embedded SQLite database inside `data_dir`."""
+    trusted_proxy_hops: int = 1
+    proxy_socket: str = ""
     return f"sqlite+aiosqlite:///{(data_dir / 'camfleet.db').resolve()}"
 
 
 def default_database_url() -> str:
     """The database URL from the environment alone (used by Alembic's CLI)."""
+    login_account_backoff_after: int = 10
+    login_account_backoff_max: timedelta = timedelta(seconds=45)
+    password_min_length: int = 12
+    password_min_score: int = 3
     url = os.environ.get("CAMFLEET_DATABASE_URL", "")
     return url or sqlite_url(Path(os.environ.get("CAMFLEET_DATA_DIR", "./data")))
 
@@ -258,6 +306,14 @@ def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
 def load_settings(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, Settings]:
+def _score(raw: str) -> int:
+    if raw.strip() not in {"0", "1", "2", "3", "4"}:
+        raise ConfigError(
+            f"CAMFLEET_PASSWORD_MIN_SCORE must be 0 to 4 (zxcvbn's scale), got {raw!r}"
+        )
+    return int(raw)
+
+
     """Parse flags and environment into (command, Settings); raises ConfigError on bad values."""
     env = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
@@ -286,8 +342,8 @@ def load_settings(
         trust_any_proxy=raw["trusted_proxies"].strip() == "*",
         access_token_ttl=_seconds("CAMFLEET_ACCESS_TOKEN_TTL", raw["access_token_ttl"]),
         refresh_token_ttl=_seconds("CAMFLEET_REFRESH_TOKEN_TTL", raw["refresh_token_ttl"]),
-        login_limit_per_user=_positive_int(
-            "CAMFLEET_LOGIN_LIMIT_PER_USER", raw["login_limit_per_user"]
+        login_limit_per_account_address=_positive_int(
+            "CAMFLEET_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", raw["login_limit_per_account_address"]
         ),
         login_limit_per_address=_positive_int(
             "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS", raw["login_limit_per_address"]
@@ -313,10 +369,34 @@ def load_settings(
         log_level=log_level,
     )
     if settings.node_lost_after < settings.heartbeat_interval * 2:
+        trusted_proxy_hops=_positive_int("CAMFLEET_TRUSTED_PROXY_HOPS", raw["trusted_proxy_hops"]),
+        proxy_socket=raw["proxy_socket"].strip(),
         raise ConfigError(
             "CAMFLEET_NODE_LOST_AFTER must be at least twice CAMFLEET_HEARTBEAT_INTERVAL, or one "
             "late heartbeat marks a healthy node lost"
         )
-    if settings.admin_password and len(settings.admin_password) < 8:
-        raise ConfigError("CAMFLEET_ADMIN_PASSWORD must be at least 8 characters")
+    if settings.proxy_socket and settings.listen.startswith("unix:"):
+        raise ConfigError(
+            "CAMFLEET_LISTEN cannot be a Unix socket beside CAMFLEET_PROXY_SOCKET: every peer "
+            "on a Unix socket would count as the proxy"
+        )
+    if settings.admin_password:
+        problem = password_problem(
+            settings.admin_password,
+            settings.password_min_length,
+            settings.password_min_score,
+            ("admin",),
+        )
+        if problem:
+            raise ConfigError(f"CAMFLEET_ADMIN_PASSWORD {problem}")
     return args.command, settings
+        login_account_backoff_after=_positive_int(
+            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER", raw["login_account_backoff_after"]
+        ),
+        login_account_backoff_max=_seconds(
+            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_MAX", raw["login_account_backoff_max"]
+        ),
+        password_min_length=_positive_int(
+            "CAMFLEET_PASSWORD_MIN_LENGTH", raw["password_min_length"]
+        ),
+        password_min_score=_score(raw["password_min_score"]),

@@ -27,7 +27,7 @@ from server.auth.permissions import Access, Rule, rule_for
 from server.auth.principal import CallInfo, current_call, set_current_call
 from server.config import Settings
 from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
-from server.transport.peer import client_address
+from server.transport.peer import client_address, trusted_proxies
 from server.transport.status import to_grpc_status
 from server.transport.stream_limits import StreamLimits, bounded_public_stream
 
@@ -62,8 +62,11 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
     """The few metadata values the guard reads, in one pass (first value of each wins)."""
     found: dict[str, str] = {}
     for key, value in context.invocation_metadata() or ():
-        if key in _WANTED and key not in found and isinstance(value, str):
-            found[key] = value
+        if key in _WANTED and isinstance(value, str):
+            if key not in found:
+                found[key] = value
+            elif key == "x-forwarded-for":  # repeated: one list, in order (its last entry counts)
+                found[key] += "," + value
     return found
 
 
@@ -79,7 +82,7 @@ class GuardInterceptor(_Interceptor):
     def __init__(self, authenticator: Authenticator, audit: AuditLog, settings: Settings) -> None:
         self._auth = authenticator
         self._audit = audit
-        self._proxies = None if settings.trust_any_proxy else settings.trusted_proxies
+        self._proxies = trusted_proxies(settings)
         self._streams = StreamLimits(
             settings.max_public_streams_per_address, settings.max_streams_per_principal
         )
