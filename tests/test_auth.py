@@ -345,7 +345,7 @@ async def test_tokens_expire_after_their_ttl(make_platform: PlatformFactory) -> 
     owner = await short.users.CreateUser(
         user_pb2.CreateUserRequest(
             user=user_pb2.User(username="auditor", role=common_pb2.ROLE_API),
-            password="password-123",
+            password="lantern-orchid-4821",
         ),
         metadata=await fresh_admin(),
     )
@@ -666,16 +666,18 @@ async def test_signing_key_rotation(make_platform: PlatformFactory) -> None:
 # --- rate limits ---------------------------------------------------------------------------
 
 
-async def test_failed_logins_per_username_are_limited(
+async def test_failed_logins_per_username_and_address_are_limited(
     platform: Platform, make_platform: PlatformFactory
 ) -> None:
-    p = await isolated_limits(platform, make_platform, login_limit_per_user=3)
+    p = await isolated_limits(platform, make_platform, login_limit_per_account_address=3)
     user, password = await p.create_user(common_pb2.ROLE_VIEWER)
     other, other_password = await p.create_user(common_pb2.ROLE_VIEWER)
     for _ in range(3):
         await fail_login(p, user.username)
     if p.backend == "postgres":  # the counters live in Redis, shared by every replica
-        assert await redis_keys(p.settings.redis_prefix, f"rl:login:user:{user.username.lower()}:*")
+        assert await redis_keys(
+            p.settings.redis_prefix, f"rl:login:pair:{user.username.lower()}|127.0.0.1:*"
+        )
     else:
         assert p.plane.redis is None
 
@@ -690,7 +692,7 @@ async def test_failed_logins_per_username_are_limited(
     await refused(p.login(user.username.upper(), password), grpc.StatusCode.RESOURCE_EXHAUSTED)
     rows = await audit_since(p, since, "auth.rate_limited", f'actor = "{user.username}"')
     assert len(rows) == 1
-    assert rows[0].details["limit"] == "user"
+    assert rows[0].details["limit"] == "account_address"
 
     # Other usernames are not affected.
     assert (await p.login(other.username, other_password)).user.id == other.id
@@ -699,7 +701,7 @@ async def test_failed_logins_per_username_are_limited(
 async def test_successful_login_resets_the_username_counter(
     platform: Platform, make_platform: PlatformFactory
 ) -> None:
-    p = await isolated_limits(platform, make_platform, login_limit_per_user=3)
+    p = await isolated_limits(platform, make_platform, login_limit_per_account_address=3)
     user, password = await p.create_user(common_pb2.ROLE_VIEWER)
     for _ in range(2):
         await fail_login(p, user.username)
@@ -714,7 +716,7 @@ async def test_failed_logins_per_address_are_limited(
     platform: Platform, make_platform: PlatformFactory
 ) -> None:
     p = await isolated_limits(
-        platform, make_platform, login_limit_per_address=4, login_limit_per_user=100
+        platform, make_platform, login_limit_per_address=4, login_limit_per_account_address=100
     )
     user, password = await p.create_user(common_pb2.ROLE_VIEWER)
     for _ in range(4):  # each failure under a different username
@@ -727,13 +729,13 @@ async def test_failed_logins_per_address_are_limited(
     assert limited.retry_delay_seconds is not None and limited.retry_delay_seconds > 0
     assert "try again in" in limited.message
     rows = await audit_since(p, since, "auth.rate_limited", f'actor = "{user.username}"')
-    assert [r.details["limit"] for r in rows] == ["addr"]
+    assert [r.details["limit"] for r in rows] == ["address"]
 
 
 async def test_concurrent_guesses_cannot_exceed_the_username_limit(
     platform: Platform, make_platform: PlatformFactory
 ) -> None:
-    p = await isolated_limits(platform, make_platform, login_limit_per_user=3)
+    p = await isolated_limits(platform, make_platform, login_limit_per_account_address=3)
     user, password = await p.create_user(common_pb2.ROLE_VIEWER)
     # A burst of guesses at once: checking the limit first and counting only after the slow
     # password check would let every one of them through.

@@ -76,7 +76,7 @@ def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
     assert "CAMFLEET_ACCESS_TOKEN_TTL" in result.stderr
     result = _run(env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_ADMIN_PASSWORD": "short"})
     assert result.returncode == 2
-    assert "at least 8" in result.stderr
+    assert "at least 12" in result.stderr
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
             env={
                 "CAMFLEET_DATA_DIR": str(tmp_path),
                 "CAMFLEET_LISTEN": f"127.0.0.1:{port}",
-                "CAMFLEET_ADMIN_PASSWORD": "password-1",
+                "CAMFLEET_ADMIN_PASSWORD": "start-admin-7341",
             }
         )
     assert result.returncode == 1
@@ -104,7 +104,7 @@ def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
             "CAMFLEET_DATA_DIR": str(tmp_path),
             "CAMFLEET_LISTEN": "127.0.0.1:0",
             "CAMFLEET_REDIS_URL": f"redis://127.0.0.1:{port}/0",
-            "CAMFLEET_ADMIN_PASSWORD": "password-1",
+            "CAMFLEET_ADMIN_PASSWORD": "start-admin-7341",
         }
     )
     assert result.returncode == 1

@@ -942,7 +942,7 @@ async def test_oversized_creates_are_refused_and_leave_no_trace(platform: Platfo
         platform.users.CreateUser(
             user_pb2.CreateUserRequest(
                 user=user_pb2.User(username=tag + "u" * (1 << 20), role=common_pb2.ROLE_VIEWER),
-                password="password-123",
+                password="lantern-orchid-4821",
             ),
             metadata=platform.admin,
         )
@@ -1019,7 +1019,7 @@ async def test_login_with_nul_in_the_username_is_a_clean_refusal(platform: Platf
     """PostgreSQL cannot compare text holding U+0000: the server must refuse it, not crash."""
     for username in ("a\x00b", "\x00"):
         code, details = await _code(
-            platform.auth.Login(auth_pb2.LoginRequest(username=username, password="password-123"))
+            platform.auth.Login(auth_pb2.LoginRequest(username=username, password="lantern-orchid-4821"))
         )
         assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED), (
             f"{username!r}: {code.name} {details}"
@@ -1061,7 +1061,7 @@ async def test_a_trailing_newline_does_not_slip_past_validation(platform: Platfo
         platform.users.CreateUser(
             user_pb2.CreateUserRequest(
                 user=user_pb2.User(username=name + "\n", role=common_pb2.ROLE_VIEWER),
-                password="password-123",
+                password="lantern-orchid-4821",
             ),
             metadata=platform.admin,
         )

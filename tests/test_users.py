@@ -30,7 +30,7 @@ async def create(
     platform: Platform,
     username: str,
     role: common_pb2.Role.ValueType = common_pb2.ROLE_VIEWER,
-    password: str = "password-123",
+    password: str = "lantern-orchid-4821",
     **fields: object,
 ) -> user_pb2.User:
     resp = await platform.users.CreateUser(
@@ -142,13 +142,13 @@ async def test_create_requires_a_role(platform: Platform) -> None:
     assert not await exists(platform, username)
 
 
-async def test_create_requires_a_password_of_eight_characters(platform: Platform) -> None:
+async def test_create_requires_a_password_of_twelve_characters(platform: Platform) -> None:
     username = unique()
-    refusal = await refused(create(platform, username, password="seven77"), INVALID)
-    assert "at least 8" in refusal.fields["password"]
+    refusal = await refused(create(platform, username, password="elevenchars"), INVALID)
+    assert "at least 12" in refusal.fields["password"]
     assert not await exists(platform, username)
-    user = await create(platform, username, password="eight888")
-    assert (await platform.login(user.username, "eight888")).user.id == user.id
+    user = await create(platform, username, password="quiet-orbit9")
+    assert (await platform.login(user.username, "quiet-orbit9")).user.id == user.id
 
 
 async def test_duplicate_username_differing_in_case_is_refused(platform: Platform) -> None:
@@ -165,7 +165,7 @@ async def test_only_admins_manage_users(platform: Platform) -> None:
         platform.users.CreateUser(
             user_pb2.CreateUserRequest(
                 user=user_pb2.User(username=unique(), role=common_pb2.ROLE_ADMIN),
-                password="password-123",
+                password="lantern-orchid-4821",
             ),
             metadata=operator,
         ),
@@ -283,7 +283,7 @@ async def test_update_refuses_an_unspecified_role(platform: Platform) -> None:
 
 async def test_disabling_a_user_ends_their_sessions_at_once(platform: Platform) -> None:
     user = await create(platform, unique())
-    login = await platform.login(user.username, "password-123")
+    login = await platform.login(user.username, "lantern-orchid-4821")
     metadata = bearer(login.tokens.access_token)
     await whoami(platform, metadata)  # now cached in the server
 
@@ -299,12 +299,12 @@ async def test_disabling_a_user_ends_their_sessions_at_once(platform: Platform) 
     await update(platform, user_pb2.User(id=user.id, disabled=False), "disabled")
     ended = await refused(whoami(platform, metadata), UNAUTHENTICATED)
     assert ended.reason == "TOKEN_REVOKED"
-    await whoami(platform, await login_metadata(platform, user.username, "password-123"))
+    await whoami(platform, await login_metadata(platform, user.username, "lantern-orchid-4821"))
 
 
 async def test_role_change_applies_to_live_sessions(platform: Platform) -> None:
     user = await create(platform, unique(), common_pb2.ROLE_OPERATOR)
-    metadata = await login_metadata(platform, user.username, "password-123")
+    metadata = await login_metadata(platform, user.username, "lantern-orchid-4821")
     assert "cameras.write" in (await whoami(platform, metadata)).permissions
     await update(platform, user_pb2.User(id=user.id, role=common_pb2.ROLE_VIEWER), "role")
     assert "cameras.write" not in (await whoami(platform, metadata)).permissions
@@ -320,7 +320,7 @@ async def test_delete_removes_the_user(platform: Platform) -> None:
         platform.users.GetUser(user_pb2.GetUserRequest(id=user.id), metadata=platform.admin),
         grpc.StatusCode.NOT_FOUND,
     )
-    await refused(platform.login(user.username, "password-123"), UNAUTHENTICATED)
+    await refused(platform.login(user.username, "lantern-orchid-4821"), UNAUTHENTICATED)
     await refused(
         platform.users.DeleteUser(user_pb2.DeleteUserRequest(id=user.id), metadata=platform.admin),
         grpc.StatusCode.NOT_FOUND,
@@ -331,7 +331,7 @@ async def test_delete_removes_the_user(platform: Platform) -> None:
 
 async def test_nobody_deletes_their_own_account(platform: Platform) -> None:
     me = await create(platform, unique(), common_pb2.ROLE_ADMIN)
-    metadata = await login_metadata(platform, me.username, "password-123")
+    metadata = await login_metadata(platform, me.username, "lantern-orchid-4821")
     refusal = await refused(
         platform.users.DeleteUser(user_pb2.DeleteUserRequest(id=me.id), metadata=metadata),
         FAILED_PRECONDITION,
@@ -390,7 +390,7 @@ async def test_the_last_enabled_admin_cannot_be_removed(make_platform: PlatformF
             p,
             user_pb2.User(id=spare.id, disabled=True),
             "disabled",
-            metadata=await login_metadata(p, spare.username, "password-123"),
+            metadata=await login_metadata(p, spare.username, "lantern-orchid-4821"),
         ),
         FAILED_PRECONDITION,
     )

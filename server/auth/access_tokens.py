@@ -25,6 +25,8 @@ ALGORITHM = "HS256"
 ISSUER = "camfleet"
 _RELOAD_INTERVAL_S = 1.0
 _VERIFIED_CACHE_SIZE = 20_000
+# Clock difference between replicas that a token's times may show.
+LEEWAY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,15 @@ class _Key:
 class SigningKeys:
     """The set of signing keys, with the newest unretired one used to sign."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_lifetime: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._sessions = sessions
+        # CAMFLEET_ACCESS_TOKEN_TTL: no token this server issues lives longer, so a longer-lived
+        # one was not issued by it, whatever its signature (a stolen key signs anything).
+        self._max_lifetime = max_lifetime
         self._keys: dict[str, _Key] = {}
         self._active: _Key | None = None
         self._last_reload = 0.0
@@ -146,6 +155,23 @@ class SigningKeys:
         self._verified[token] = claims
         return claims
 
+    def _check_lifetime(self, claims: dict[str, object]) -> None:
+        """Refuse a token that claims a longer life than this server gives (CAMFLEET_ACCESS_
+        TOKEN_TTL), an issue time in the future, or an expiry beyond what a token issued now
+        could have."""
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not isinstance(iat, int | float) or not isinstance(exp, int | float):
+            raise Unauthenticated("access token has no valid issue or expiry time; log in again")
+        now = utcnow().timestamp()
+        cap = (self._max_lifetime + LEEWAY).total_seconds()
+        if exp - iat > cap or exp - now > cap:
+            raise Unauthenticated(
+                "access token claims a longer life than this server issues "
+                f"({int(self._max_lifetime.total_seconds())} s); log in again"
+            )
+        if iat - now > LEEWAY.total_seconds():
+            raise Unauthenticated("access token is issued in the future; log in again")
+
     async def _verify_signature(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
@@ -177,6 +203,7 @@ class SigningKeys:
             raise Unauthenticated("access token is invalid; log in again") from None
         if claims.get("typ") != "access":
             raise Unauthenticated("this token is not an access token")
+        self._check_lifetime(claims)
         sub, sid = claims["sub"], claims["sid"]
         if not isinstance(sub, str) or not isinstance(sid, str):
             raise Unauthenticated("access token is invalid; log in again")

@@ -7,25 +7,14 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from server.errors import InvalidArgument
+from server.auth.password_policy import MAX_PASSWORD_LENGTH
+
+__all__ = ["MAX_PASSWORD_LENGTH", "hash_password", "verify_password"]
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong username costs the same time as a
 # wrong password and does not reveal which usernames exist.
 _DUMMY_HASH = _hasher.hash("camfleet-dummy-password")
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
-
-
-def check_password_policy(password: str, field: str = "password") -> None:
-    """Reject passwords that are too short, absurdly long, or contain NUL."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidArgument.for_field(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidArgument.for_field(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
-    if "\x00" in password:
-        raise InvalidArgument.for_field(field, "must not contain NUL characters")
 
 
 async def hash_password(password: str) -> str:

@@ -9,11 +9,9 @@ it was copied: the whole family is revoked, so the thief and the owner both have
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.audit.log import AuditLog, add_audit
 from server.auth.access_tokens import SigningKeys
 from server.auth.cache import AuthCache, session_key
+from server.auth.login_limits import LoginLimits
 from server.auth.passwords import MAX_PASSWORD_LENGTH, verify_password
 from server.auth.permissions import Role
 from server.auth.principal import Principal, current_call
@@ -30,10 +29,9 @@ from server.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
-    ResourceExhausted,
     Unauthenticated,
 )
-from server.kv.ratelimit import RateLimiter, Verdict
+from server.kv.ratelimit import RateLimiter
 
 REFRESH_PREFIX = "rt_"
 
@@ -70,10 +68,11 @@ class SessionService:
         self._audit = audit
         self._cache = cache
         self._settings = settings
+        self._limits = LoginLimits(limiter, audit, settings, sessions)
 
     async def login(self, username: str, password: str) -> tuple[TokenPair, UserRow]:
-        """Check the password and open a session. Failed attempts count towards rate limits per
-        username and per source address."""
+        """Check the password and open a session. Failed attempts count towards the login
+        limits (server/auth/login_limits.py)."""
         if not username:
             raise InvalidArgument.for_field("username", "is required")
         if not password:
@@ -84,10 +83,7 @@ class SessionService:
             raise InvalidArgument.for_field(
                 "username" if len(username) > 64 else "password", "is too long"
             )
-        user_key = f"login:user:{username.lower()}"
-        address_key = f"login:addr:{current_call().source_address}"
-        await self._check_limits(username, user_key, address_key)
-        address_slot = await self._reserve_attempt(username, user_key, address_key)
+        attempt = await self._limits.begin(username, current_call().source_address)
 
         async with self._sessions() as session:
             user = await session.scalar(
@@ -106,10 +102,8 @@ class SessionService:
                 "username or password is incorrect", reason="ERROR_REASON_INVALID_CREDENTIALS"
             )
         assert user is not None
-        # The right password is not a guess: take the attempt back, and a success clears the
-        # username's failures.
-        await self._limiter.reset(user_key, self._window)
-        await self._limiter.release(address_key, address_slot)
+        # The right password is not a guess: take the attempt back.
+        await self._limits.succeeded(attempt)
         if user.disabled:
             await self._audit.security_event(
                 "auth.login_failed",
@@ -229,51 +223,6 @@ class SessionService:
             # stop working now, not when the principal cache expires.
             self._cache.forget(session_key(ended_session))
         return int(count or 0)
-
-    @property
-    def _window(self) -> float:
-        return self._settings.login_limit_window.total_seconds()
-
-    async def _check_limits(self, username: str, user_key: str, address_key: str) -> None:
-        s = self._settings
-        for key, limit in (
-            (user_key, s.login_limit_per_user),
-            (address_key, s.login_limit_per_address),
-        ):
-            verdict = await self._limiter.check(key, limit, self._window)
-            if not verdict.allowed:
-                await self._refuse_limited(username, key, verdict)
-
-    async def _reserve_attempt(self, username: str, user_key: str, address_key: str) -> Verdict:
-        """Count this attempt as a failure before the (slow) password check.
-
-        Counting only after the check would let a burst of concurrent guesses all pass
-        `_check_limits` before the first one is counted. Returns the address verdict, for
-        `release` when the password turns out right.
-        """
-        s = self._settings
-        user = await self._limiter.hit(user_key, s.login_limit_per_user, self._window)
-        address = await self._limiter.hit(address_key, s.login_limit_per_address, self._window)
-        for key, verdict in ((user_key, user), (address_key, address)):
-            if not verdict.allowed:
-                # Refused attempts check no password, so they do not count.
-                await self._limiter.release(user_key, user)
-                await self._limiter.release(address_key, address)
-                await self._refuse_limited(username, key, verdict)
-        return address
-
-    async def _refuse_limited(self, username: str, key: str, verdict: Verdict) -> NoReturn:
-        await self._audit.security_event(
-            "auth.rate_limited",
-            actor=username,
-            details={"limit": key.split(":")[1], "username": username},
-        )
-        # Rounded up: "try again in 0 s" would invite an immediate, refused retry.
-        wait = max(1, math.ceil(verdict.retry_after_seconds))
-        raise ResourceExhausted(
-            f"too many failed logins; try again in {wait} s",
-            retry_after_seconds=verdict.retry_after_seconds,
-        )
 
     async def _open(self, session: AsyncSession, user_id: str, family_id: str) -> TokenPair:
         s = self._settings

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
 from server.auth.cache import AuthCache
-from server.auth.passwords import check_password_policy, hash_password, verify_password
+from server.auth.password_policy import PasswordPolicy
+from server.auth.passwords import hash_password, verify_password
 from server.auth.permissions import Permission, Role
 from server.auth.principal import Principal
 from server.common.listing import (
@@ -89,9 +90,15 @@ def check_username(username: str, field: str = "user.username") -> str:
 class UserService:
     """Domain logic for accounts."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: AuthCache) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cache: AuthCache,
+        policy: PasswordPolicy | None = None,
+    ) -> None:
         self._sessions = sessions
         self._cache = cache
+        self._policy = policy or PasswordPolicy()
 
     async def ensure_admin(self, password: str) -> str | None:
         """On an empty user table create `admin`; returns the generated password if one was made."""
@@ -127,7 +134,7 @@ class UserService:
             raise InvalidArgument.for_field(
                 "user.role", "is required (ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API)"
             )
-        check_password_policy(new.password)
+        self._policy.check(new.password, "password", (username, display_name))
         row = UserRow(
             username=username,
             username_key=username.lower(),
@@ -247,11 +254,11 @@ class UserService:
         own = target == actor.user_id
         if not own and not actor.can(Permission.USERS_WRITE):
             raise PermissionDenied("changing another user's password needs users.write")
-        check_password_policy(new_password, "new_password")
         async with self._sessions.begin() as session:
             row = await session.get(UserRow, target, with_for_update=True)
             if row is None:
                 raise NotFound(f"user {target} does not exist")
+            self._policy.check(new_password, "new_password", (row.username, row.display_name))
             if own and not await verify_password(row.password_hash, current):
                 raise InvalidArgument.for_field("current_password", "is not your current password")
             row.password_hash = await hash_password(new_password)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,6 +27,39 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+# Companions SQLite keeps beside a database file. It creates them with the database file's own
+# mode, so a database made 0600 gets 0600 companions; ones left by older versions are tightened.
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """Make the data directory owner-only (0700) and every file directly in it (the database,
+    its WAL, the kept admin password) 0600: they hold the signing keys, the playback secret
+    and every stream key. Also tightens a directory made by an older version (0755/0644)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    for entry in data_dir.iterdir():
+        if entry.is_file() and not entry.is_symlink() and entry.stat().st_mode & 0o077:
+            os.chmod(entry, 0o600)
+
+
+def secure_sqlite_file(url: str) -> None:
+    """For a SQLite `url`: create its file 0600 if it does not exist yet (before SQLite does,
+    with the umask's mode) and tighten it and its companions (-wal, -shm) to 0600."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a new database
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            os.chmod(companion, 0o600)
 
 
 def sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -45,6 +45,11 @@ class RateLimiter(Protocol):
         has passed."""
         ...
 
+    async def take_turn(self, key: str, spacing_seconds: float) -> float:
+        """Take `key`'s turn, which then stays taken for `spacing_seconds` (events spaced out,
+        one per spacing): 0.0 when taken now, else the seconds until the turn is free."""
+        ...
+
 
 def _window(window_seconds: float) -> tuple[int, float]:
     now = time.time()
@@ -57,6 +62,7 @@ class MemoryRateLimiter:
 
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+        self._turns: dict[str, float] = {}  # key -> monotonic time its turn is free again
 
     def _current(self, key: str, index: int) -> int:
         stored = self._counts.get(key)
@@ -82,6 +88,16 @@ class MemoryRateLimiter:
         stored = self._counts.get(key)
         if stored and stored[0] == verdict.window_index and stored[1] > 0:
             self._counts[key] = (stored[0], stored[1] - 1)
+
+    async def take_turn(self, key: str, spacing_seconds: float) -> float:
+        now = time.monotonic()
+        free_at = self._turns.get(key, 0.0)
+        if free_at > now:
+            return free_at - now
+        self._turns[key] = now + spacing_seconds
+        if len(self._turns) > 100_000:  # bound memory under a flood of distinct keys
+            self._turns = {k: v for k, v in self._turns.items() if v > now}
+        return 0.0
 
 
 # DECR only an existing counter: a missing one (expired, reset) must not come back as -1.
@@ -124,3 +140,12 @@ class RedisRateLimiter:
 
     async def release(self, key: str, verdict: Verdict) -> None:
         await self._redis.eval(_RELEASE_SCRIPT, 1, self._key(key, verdict.window_index))
+
+    async def take_turn(self, key: str, spacing_seconds: float) -> float:
+        name = f"{self._prefix}turn:{key}"
+        spacing_ms = max(1, math.ceil(spacing_seconds * 1000))
+        if await self._redis.set(name, 1, nx=True, px=spacing_ms):
+            return 0.0
+        left_ms = int(await self._redis.pttl(name))
+        # -2: it expired between the two commands; the turn is (nearly) free.
+        return max(left_ms, 1) / 1000

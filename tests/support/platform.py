@@ -107,7 +107,7 @@ class Platform:
         return await self.auth.Login(auth_pb2.LoginRequest(username=username, password=password))
 
     async def create_user(
-        self, role: common_pb2.Role.ValueType, password: str = "password-123", name: str = ""
+        self, role: common_pb2.Role.ValueType, password: str = "lantern-orchid-4821", name: str = ""
     ) -> tuple[user_pb2.User, str]:
         """A new user with a unique name; returns it and its password."""
         username = name or f"u{secrets.token_hex(5)}"
