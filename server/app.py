@@ -81,9 +81,9 @@ from server.recordings.servicer import RecordingServicer
 from server.streams.service import StreamQueries
 from server.streams.servicer import StreamServicer
 from server.transport.interceptor import GuardInterceptor
+from server.transport.peer import listen_on_proxy_socket
 
 log = logging.getLogger(__name__)
-from server.transport.peer import listen_on_proxy_socket
 
 SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
@@ -295,6 +295,9 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     except RuntimeError as exc:
         port = 0
         log.debug("bind failed: %s", exc)
+    proxy_socket = settings.proxy_socket
+    if port and proxy_socket and not listen_on_proxy_socket(server, proxy_socket):
+        port = 0
     if port == 0:
         await events.close()
         await engine.dispose()
@@ -303,9 +306,6 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     await server.start()
     await hub.start()
     for name in ("", *SERVICE_NAMES):
-    proxy_socket = settings.proxy_socket
-    if port and proxy_socket and not listen_on_proxy_socket(server, proxy_socket):
-        port = 0
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(

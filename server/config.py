@@ -153,20 +153,6 @@ OPTIONS: tuple[Option, ...] = (
         "seconds of silence after which WatchEvents sends a bookmark",
     ),
     Option(
-        "--max-public-streams-per-address",
-        "CAMFLEET_MAX_PUBLIC_STREAMS_PER_ADDRESS",
-        "8",
-        "unauthenticated streams (health watches, reflection) one client address may hold "
-        "open; more get RESOURCE_EXHAUSTED",
-    ),
-    Option(
-        "--max-streams-per-principal",
-        "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL",
-        "100",
-        "streams (WatchEvents, agent connections) one user, API token or node may hold open; "
-        "more get RESOURCE_EXHAUSTED",
-    ),
-    Option(
         "--heartbeat-interval",
         "CAMFLEET_HEARTBEAT_INTERVAL",
         "1",
@@ -215,15 +201,19 @@ class Settings:
     hls_base_url: str = "http://127.0.0.1:8088"
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     trust_any_proxy: bool = False
+    trusted_proxy_hops: int = 1
+    proxy_socket: str = ""
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
     login_limit_per_account_address: int = 5
     login_limit_per_address: int = 20
     login_limit_window: timedelta = timedelta(seconds=60)
+    login_account_backoff_after: int = 10
+    login_account_backoff_max: timedelta = timedelta(seconds=45)
+    password_min_length: int = 12
+    password_min_score: int = 3
     playback_url_ttl: timedelta = timedelta(hours=1)
     event_bookmark_interval: timedelta = timedelta(seconds=30)
-    max_public_streams_per_address: int = 8
-    max_streams_per_principal: int = 100
     audit_flood_limit: int = 30
     heartbeat_interval: timedelta = timedelta(seconds=1)
     node_lost_after: timedelta = timedelta(seconds=3)
@@ -240,17 +230,11 @@ class Settings:
 
 def sqlite_url(data_dir: Path) -> str:
     """URL of the embedded SQLite database inside `data_dir`."""
-    trusted_proxy_hops: int = 1
-    proxy_socket: str = ""
     return f"sqlite+aiosqlite:///{(data_dir / 'camfleet.db').resolve()}"
 
 
 def default_database_url() -> str:
     """The database URL from the environment alone (used by Alembic's CLI)."""
-    login_account_backoff_after: int = 10
-    login_account_backoff_max: timedelta = timedelta(seconds=45)
-    password_min_length: int = 12
-    password_min_score: int = 3
     url = os.environ.get("CAMFLEET_DATABASE_URL", "")
     return url or sqlite_url(Path(os.environ.get("CAMFLEET_DATA_DIR", "./data")))
 
@@ -275,6 +259,14 @@ def _positive_int(name: str, raw: str) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _score(raw: str) -> int:
+    if raw.strip() not in {"0", "1", "2", "3", "4"}:
+        raise ConfigError(
+            f"CAMFLEET_PASSWORD_MIN_SCORE must be 0 to 4 (zxcvbn's scale), got {raw!r}"
+        )
+    return int(raw)
 
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -306,14 +298,6 @@ def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
 def load_settings(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, Settings]:
-def _score(raw: str) -> int:
-    if raw.strip() not in {"0", "1", "2", "3", "4"}:
-        raise ConfigError(
-            f"CAMFLEET_PASSWORD_MIN_SCORE must be 0 to 4 (zxcvbn's scale), got {raw!r}"
-        )
-    return int(raw)
-
-
     """Parse flags and environment into (command, Settings); raises ConfigError on bad values."""
     env = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
@@ -340,6 +324,8 @@ def _score(raw: str) -> int:
         if raw["trusted_proxies"].strip() == "*"
         else _networks(raw["trusted_proxies"]),
         trust_any_proxy=raw["trusted_proxies"].strip() == "*",
+        trusted_proxy_hops=_positive_int("CAMFLEET_TRUSTED_PROXY_HOPS", raw["trusted_proxy_hops"]),
+        proxy_socket=raw["proxy_socket"].strip(),
         access_token_ttl=_seconds("CAMFLEET_ACCESS_TOKEN_TTL", raw["access_token_ttl"]),
         refresh_token_ttl=_seconds("CAMFLEET_REFRESH_TOKEN_TTL", raw["refresh_token_ttl"]),
         login_limit_per_account_address=_positive_int(
@@ -349,16 +335,20 @@ def _score(raw: str) -> int:
             "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS", raw["login_limit_per_address"]
         ),
         login_limit_window=_seconds("CAMFLEET_LOGIN_LIMIT_WINDOW", raw["login_limit_window"]),
+        login_account_backoff_after=_positive_int(
+            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER", raw["login_account_backoff_after"]
+        ),
+        login_account_backoff_max=_seconds(
+            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_MAX", raw["login_account_backoff_max"]
+        ),
+        password_min_length=_positive_int(
+            "CAMFLEET_PASSWORD_MIN_LENGTH", raw["password_min_length"]
+        ),
+        password_min_score=_score(raw["password_min_score"]),
         playback_url_ttl=_seconds("CAMFLEET_PLAYBACK_URL_TTL", raw["playback_url_ttl"]),
         audit_flood_limit=_positive_int("CAMFLEET_AUDIT_FLOOD_LIMIT", raw["audit_flood_limit"]),
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
-        ),
-        max_public_streams_per_address=_positive_int(
-            "CAMFLEET_MAX_PUBLIC_STREAMS_PER_ADDRESS", raw["max_public_streams_per_address"]
-        ),
-        max_streams_per_principal=_positive_int(
-            "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL", raw["max_streams_per_principal"]
         ),
         heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
         node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),
@@ -369,8 +359,6 @@ def _score(raw: str) -> int:
         log_level=log_level,
     )
     if settings.node_lost_after < settings.heartbeat_interval * 2:
-        trusted_proxy_hops=_positive_int("CAMFLEET_TRUSTED_PROXY_HOPS", raw["trusted_proxy_hops"]),
-        proxy_socket=raw["proxy_socket"].strip(),
         raise ConfigError(
             "CAMFLEET_NODE_LOST_AFTER must be at least twice CAMFLEET_HEARTBEAT_INTERVAL, or one "
             "late heartbeat marks a healthy node lost"
@@ -390,13 +378,3 @@ def _score(raw: str) -> int:
         if problem:
             raise ConfigError(f"CAMFLEET_ADMIN_PASSWORD {problem}")
     return args.command, settings
-        login_account_backoff_after=_positive_int(
-            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER", raw["login_account_backoff_after"]
-        ),
-        login_account_backoff_max=_seconds(
-            "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_MAX", raw["login_account_backoff_max"]
-        ),
-        password_min_length=_positive_int(
-            "CAMFLEET_PASSWORD_MIN_LENGTH", raw["password_min_length"]
-        ),
-        password_min_score=_score(raw["password_min_score"]),
