@@ -16,6 +16,24 @@ def log_in(page: Page, url: str, username: str, password: str) -> None:
     expect(page.get_by_test_id("nav")).to_be_visible()
 
 
+def stored_session(page: Page) -> str | None:
+    """The token pair the UI keeps for this origin's tabs (IndexedDB, see clients/web/src/api/
+    tokenStore.ts), as the JSON it wrote, or None when signed out."""
+    raw = page.evaluate(
+        """() => new Promise((resolve, reject) => {
+            const open = indexedDB.open("camfleet", 1);
+            open.onupgradeneeded = () => open.result.createObjectStore("kv");
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+                const get = open.result.transaction("kv").objectStore("kv").get("camfleet.tokens");
+                get.onsuccess = () => { open.result.close(); resolve(get.result ?? null); };
+                get.onerror = () => reject(get.error);
+            };
+        })"""
+    )
+    return None if raw is None else str(raw)
+
+
 def nav_labels(page: Page) -> list[str]:
     return [t.strip() for t in page.get_by_test_id("nav").locator("a").all_inner_texts()]
 

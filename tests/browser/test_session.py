@@ -11,7 +11,7 @@ import pytest
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import log_in
+from tests.browser.helpers import log_in, stored_session
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
 # The UI refreshes when less than 30 s are left: with 31 s tokens, nearly every call refreshes.
@@ -27,7 +27,7 @@ def short_token_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 def _refresh_token(page: Page) -> str:
-    raw = page.evaluate("localStorage.getItem('camfleet.tokens')")
+    raw = stored_session(page)
     assert raw, "no session in this tab"
     return str(json.loads(raw)["refreshToken"])
 

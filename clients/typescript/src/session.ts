@@ -2,7 +2,7 @@ import { Code, ConnectError, createClient, type Interceptor, type Transport } fr
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthService, type TokenPair } from "./gen/camfleet/v1/auth_pb.js";
 
-/** Where a session keeps its tokens (memory by default; a browser may use sessionStorage). */
+/** Where a session keeps its tokens (memory by default; the browser UI shares them through IndexedDB). */
 export interface TokenStore {
   load(): TokenPair | undefined;
   save(tokens: TokenPair | undefined): void;
