@@ -20,6 +20,7 @@ from node_agent.connection import Connection, NodeInfo
 from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
 from node_agent.credentials import Credential, load_credential, save_credential
 from node_agent.errors import ConfigError, StartupError
+from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.nginx.config import NginxLayout, NginxPorts, loopback_rtmp
@@ -54,9 +55,11 @@ class AgentCallbacks:
         """A publisher went away."""
         await self._publish.on_publish_done(stream_key, remote_address)
 
-    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
+    def hls_stream_dir(
+        self, camera_id: str, grant: str, expires: int, signature: str
+    ) -> str | None:
         """The stream directory of a valid signed HLS URL."""
-        return self._playback.hls_stream_dir(camera_id, expires, signature)
+        return self._playback.hls_stream_dir(camera_id, grant, expires, signature)
 
 
 class Agent:
@@ -165,6 +168,8 @@ class Agent:
             self.assignment,
             self.streams,
         )
+        # The free-space floor drops exported clips before any recording.
+        self.recording.housekeeper.exports = self.media.exports if self.media else None
         await self.recording.start()
         log.info(
             "data plane up: cameras publish to %s/<key>, HLS at %s",
@@ -200,6 +205,7 @@ class Agent:
             lambda: self.playback.value,
             self.segments,
             self.data_dir.root / "exports",
+            grants=GrantCheck(self.assignment),
             ffmpeg=self.config.ffmpeg_binary,
             ffprobe=self.config.ffprobe_binary,
         )

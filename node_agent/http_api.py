@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
+from camfleet.playback import GRANT_PATTERN
 
 from node_agent.recording_http import RecordedMedia
 
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 # Same shape as the nginx location; anything else is refused before any lookup.
 HLS_PATH = re.compile(
-    r"^/hls/(?P<camera>[0-9a-f-]{36})/(?P<expires>[0-9]{1,12})/(?P<sig>[A-Za-z0-9_-]{16,100})/"
+    rf"^/hls/(?P<camera>[0-9a-f-]{{36}})/(?P<grant>{GRANT_PATTERN})/"
+    r"(?P<expires>[0-9]{1,12})/(?P<sig>[A-Za-z0-9_-]{16,100})/"
     r"(?P<file>[A-Za-z0-9_.-]{1,64}\.(?:m3u8|ts))$"
 )
 # nginx-rtmp's own limit on names is shorter; anything longer did not come from it.
@@ -54,7 +56,9 @@ class Callbacks(Protocol):
         """A publisher went away."""
         ...
 
-    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
+    def hls_stream_dir(
+        self, camera_id: str, grant: str, expires: int, signature: str
+    ) -> str | None:
         """The HLS directory of a validly signed, unexpired camera URL, else None."""
         ...
 
@@ -105,7 +109,9 @@ def build_app(callbacks: Callbacks, media: RecordedMedia | None = None) -> web.A
         match = HLS_PATH.match(request.headers.get("X-Original-URI", "").split("?", 1)[0])
         if match is None:
             return web.Response(status=403)
-        directory = callbacks.hls_stream_dir(match["camera"], int(match["expires"]), match["sig"])
+        directory = callbacks.hls_stream_dir(
+            match["camera"], match["grant"], int(match["expires"]), match["sig"]
+        )
         if directory is None:
             return web.Response(status=403)
         return web.Response(status=200, headers={"X-Stream-Dir": directory})

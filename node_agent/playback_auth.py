@@ -1,14 +1,16 @@
 """Which HLS directory a signed playback URL opens: checked with the playback secret from the
-control plane (kept on disk, so playback works while the control plane is away)."""
+control plane (kept on disk, so playback works while the control plane is away), and its grant
+against the revocations and URL lifetime of the current assignment (node_agent.grants)."""
 
 from __future__ import annotations
 
 import time
 
-from camfleet.playback import verify_playback
+from camfleet.playback import Grant, verify_playback
 from camfleet.v1 import agent_pb2
 
 from node_agent.assignment import CurrentAssignment
+from node_agent.grants import GrantCheck
 from node_agent.state import DataDir, load_playback_secret, save_playback_secret
 from node_agent.streams import StreamTracker
 
@@ -42,12 +44,21 @@ class PlaybackGate:
         self._secret = secret
         self._streams = streams
         self._assignment = assignment
+        self.grants = GrantCheck(assignment)
 
-    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
-        """The HLS directory (the stream key) of a validly signed, unexpired camera URL."""
+    def hls_stream_dir(
+        self, camera_id: str, grant: str, expires: int, signature: str
+    ) -> str | None:
+        """The HLS directory (the stream key) of a validly signed, unexpired camera URL whose
+        grant still holds."""
         secret = self._secret.value
-        if secret is None or not verify_playback(
-            secret, camera_id, expires, signature, time.time()
+        decoded = Grant.decode(grant)
+        now = time.time()
+        if (
+            secret is None
+            or decoded is None
+            or not verify_playback(secret, camera_id, expires, signature, now, grant=decoded)
+            or not self.grants.allows(decoded, expires, now)
         ):
             return None
         live = self._streams.by_camera(camera_id)

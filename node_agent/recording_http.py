@@ -3,30 +3,29 @@ exported MP4 clips.
 
 nginx proxies /recordings/, /vod/ and /exports/ to the agent's loopback API. The agent checks
 the URL's shape, signature (camfleet.playback, a typed resource: a live-HLS signature opens
-none of these, and each opens only its own kind) and expiry before anything else, finds the
+none of these, and each opens only its own kind), expiry and grant (node_agent.grants: not
+revoked, no longer-lived than the control plane signs) before anything else, finds the
 file only through the segment index (whichever tier it is in: a URL never names a path), and
 answers with `X-Accel-Redirect` to nginx's internal /_media/ location. nginx then sends the
 file itself, with Range requests (206, 416) for free and without the bytes passing through
 Python. Playlists and errors are answered by the agent directly.
 
-- /recordings/<id>/<expires>/<sig>/<name>.ts — one segment's file (<name> is only the name a
-  browser saves it under);
-- /vod/<camera>/<start_ms>-<end_ms>/<expires>/<sig>/index.m3u8 — a VOD playlist of the
+- /recordings/<id>/<grant>/<expires>/<sig>/<name>.ts — one segment's file (<name> is only the
+  name a browser saves it under);
+- /vod/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/index.m3u8 — a VOD playlist of the
   camera's segments overlapping the range, with discontinuities between non-contiguous ones;
   its segment URIs `seg/<recording id>.ts` resolve under the same signed prefix, and each must
   belong to that camera and range;
-- /exports/<camera>/<start_ms>-<end_ms>/<expires>/<sig>/clip.mp4 — the range as one MP4,
-  assembled on first request with ffmpeg (concat demuxer over the segments, stream copy) and
-  kept in DATA_DIR/exports until the URL expires.
+- /exports/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/clip.mp4 — the range as one
+  MP4, assembled on first request with ffmpeg (concat demuxer over the segments, stream copy)
+  and kept in DATA_DIR/exports until the URL expires, within the bounds of
+  node_agent.recording.exports (429 when too many are under way, for the node or the user).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -37,15 +36,23 @@ from typing import Protocol
 from urllib.parse import quote
 
 from aiohttp import web
-from camfleet.playback import clip_resource, recording_resource, verify_resource, vod_resource
+from camfleet.playback import (
+    GRANT_PATTERN,
+    Grant,
+    clip_resource,
+    recording_resource,
+    verify_resource,
+    vod_resource,
+)
 
+from node_agent.grants import GrantCheck
+from node_agent.recording.exports import ClipRequest, ExportBusy, ExportCache, ExportTooLarge
 from node_agent.recording.index import Segment
-from node_agent.recording.media import has_audio
 
 log = logging.getLogger(__name__)
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_SIGNED = r"(?P<expires>[0-9]{1,12})/(?P<sig>[A-Za-z0-9_-]{16,100})"
+_SIGNED = rf"(?P<grant>{GRANT_PATTERN})/(?P<expires>[0-9]{{1,12}})/(?P<sig>[A-Za-z0-9_-]{{16,100}})"
 _RANGE = r"(?P<start>[0-9]{1,15})-(?P<end>[0-9]{1,15})"
 # Matched against the raw request path: no percent-encoding, no dot segments, no query games.
 DOWNLOAD_PATH = re.compile(
@@ -59,7 +66,6 @@ EXPORT_PATH = re.compile(rf"^/exports/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/cli
 MEDIA_PREFIX = "/_media"
 # Segments closer than this count as contiguous in a VOD playlist (no discontinuity).
 _CONTIGUOUS_S = 0.5
-EXPORT_TIMEOUT_S = 900.0
 _CONTENT_TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4"}
 
 
@@ -82,6 +88,7 @@ class _Range:
     end: datetime
     start_ms: int
     end_ms: int
+    grant: Grant
 
 
 def _text(status: int, text: str) -> web.Response:
@@ -113,11 +120,6 @@ def _accel(path: Path, content_type: str, download_name: str = "") -> web.Respon
     return web.Response(status=200, headers=headers)
 
 
-def _concat_line(path: Path) -> str:
-    # ffconcat quoting: a single quote ends the string, so it is closed, escaped and reopened.
-    return "file '" + str(path).replace("'", "'\\''") + "'\n"
-
-
 class RecordedMedia:
     """Serves recorded media for signed URLs; files are found only through the index."""
 
@@ -127,34 +129,43 @@ class RecordedMedia:
         index: SegmentLookup,
         exports_dir: Path,
         *,
+        grants: GrantCheck | None = None,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         now: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret
         self._index = index
-        self._exports = exports_dir
-        self._ffmpeg = ffmpeg
-        self._ffprobe = ffprobe
+        # Without an assignment to follow: the default policy, nothing revoked.
+        self._grants = grants or GrantCheck()
         self._now = now
-        self._building: dict[Path, asyncio.Task[bool]] = {}
+        self.exports = ExportCache(
+            exports_dir, lambda: self._grants.policy, ffmpeg=ffmpeg, ffprobe=ffprobe, now=now
+        )
 
     # --- signatures -------------------------------------------------------------------------
 
-    def _valid(self, resource: str, match: re.Match[str]) -> bool:
+    def _valid(self, resource: str, match: re.Match[str]) -> Grant | None:
+        """The URL's grant when signature, expiry and grant hold, else None."""
         secret = self._secret()
-        return secret is not None and verify_resource(
-            secret, resource, int(match["expires"]), match["sig"], self._now()
-        )
+        grant = Grant.decode(match["grant"])
+        expires, now = int(match["expires"]), self._now()
+        if (
+            secret is None
+            or grant is None
+            or not verify_resource(secret, resource, expires, match["sig"], now, grant=grant)
+            or not self._grants.allows(grant, expires, now)
+        ):
+            return None
+        return grant
 
     def _range(self, match: re.Match[str], kind: Callable[[str, int, int], str]) -> _Range | None:
         """The signed camera range of a VOD or export URL, None when the signature is bad."""
         start_ms, end_ms = int(match["start"]), int(match["end"])
-        if not self._valid(kind(match["camera"], start_ms, end_ms), match):
+        grant = self._valid(kind(match["camera"], start_ms, end_ms), match)
+        if grant is None or end_ms <= start_ms:
             return None
-        if end_ms <= start_ms:
-            return None
-        return _Range(match["camera"], _ms(start_ms), _ms(end_ms), start_ms, end_ms)
+        return _Range(match["camera"], _ms(start_ms), _ms(end_ms), start_ms, end_ms, grant)
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -182,7 +193,7 @@ class RecordedMedia:
         return _not_found("not a recording URL")
 
     def _download(self, match: re.Match[str]) -> web.Response:
-        if not self._valid(recording_resource(match["id"]), match):
+        if self._valid(recording_resource(match["id"]), match) is None:
             return _forbidden()
         segment = self._index.get(match["id"])
         if segment is None or not segment.path.is_file():
@@ -221,89 +232,36 @@ class RecordedMedia:
         signed = self._range(match, clip_resource)
         if signed is None:
             return _forbidden()
-        self.remove_expired_exports()
-        expires = int(match["expires"])
-        target = (
-            self._exports / f"{signed.camera_id}_{signed.start_ms}_{signed.end_ms}_{expires}.mp4"
+        longest = self._grants.policy.max_clip_s
+        if (signed.end_ms - signed.start_ms) / 1000 > longest:
+            return _text(400, f"a clip may be at most {longest:g} seconds long on this node")
+        self.exports.remove_expired()
+        target = self.exports.path_for(
+            signed.camera_id, signed.start_ms, signed.end_ms, int(match["expires"])
         )
-        if not target.is_file():
+        if not self.exports.cached(target):
             segments = self._index.for_camera(signed.camera_id, signed.start, signed.end)
             if not segments:
                 return _not_found("no recordings in this range")
-            task = self._building.get(target)
-            if task is None:
-                task = asyncio.create_task(self._assemble(segments, signed, target))
-                self._building[target] = task
-                task.add_done_callback(lambda _: self._building.pop(target, None))
-            # Shielded: a client that gives up does not stop the clip for the next request.
-            if not await asyncio.shield(task):
-                return _text(503, "the clip could not be assembled; try again")
+            clip = ClipRequest(segments, signed.start, signed.end, target, signed.grant.user)
+            try:
+                if not await self.exports.get(clip):
+                    return _text(503, "the clip could not be assembled; try again")
+            except ExportBusy as busy:
+                response = _text(429, str(busy))
+                response.headers["Retry-After"] = str(busy.retry_after_s)
+                return response
+            except ExportTooLarge as large:
+                return _text(507, str(large))
         return _accel(target, "video/mp4", f"clip-{signed.start_ms}-{signed.end_ms}.mp4")
 
-    # --- exports ----------------------------------------------------------------------------
-
-    async def _assemble(self, segments: list[Segment], signed: _Range, target: Path) -> bool:
-        """ffmpeg stream copy of the segments, trimmed to the range, into `target`."""
-        self._exports.mkdir(parents=True, exist_ok=True)
-        listing = target.with_suffix(".ffconcat")
-        partial = target.with_suffix(".part.mp4")
-        listing.write_text(
-            "ffconcat version 1.0\n" + "".join(_concat_line(s.path) for s in segments)
-        )
-        first = segments[0].start
-        offset = max(0.0, (signed.start - first).total_seconds())
-        duration = (signed.end - max(signed.start, first)).total_seconds()
-        audio = ["-map", "0:a"] if await has_audio(self._ffprobe, segments[0].path) else []
-        argv = [
-            self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-            # Input-side seek: the copy starts at the keyframe at or before the start.
-            "-ss", f"{offset:.3f}", "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-t", f"{duration:.3f}", "-map", "0:v?", *audio,
-            "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart",
-            "-f", "mp4", str(partial),
-        ]  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            async with asyncio.timeout(EXPORT_TIMEOUT_S):
-                _, err = await proc.communicate()
-        except BaseException:  # timeout or agent shutdown: no ffmpeg outlives its request
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            listing.unlink(missing_ok=True)
-        if proc.returncode != 0 or not partial.is_file():
-            log.warning("export %s failed: %s", target.name, err.decode(errors="replace")[-500:])
-            partial.unlink(missing_ok=True)
-            return False
-        os.replace(partial, target)  # whole or absent: nginx never serves half a clip
-        return True
-
     def remove_expired_exports(self) -> None:
-        """Delete cached clips whose URL has expired (the expiry is in the file name)."""
-        if not self._exports.is_dir():
-            return
-        now = self._now()
-        for path in self._exports.glob("*.mp4"):
-            expires = path.stem.rsplit("_", 1)[-1]
-            if expires.isdigit() and int(expires) <= now and path not in self._building:
-                path.unlink(missing_ok=True)
+        """Delete cached clips whose URL has expired."""
+        self.exports.remove_expired()
 
     async def close(self) -> None:
         """Stop clips being assembled (their ffmpeg is killed)."""
-        tasks = list(self._building.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.exports.close()
 
     def add_routes(self, app: web.Application) -> None:
         """Route the three URL families to `handle`."""

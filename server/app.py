@@ -67,6 +67,8 @@ from server.events.sql_log import SqlEventLog
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.nodes.agent_servicer import AgentServicer
 from server.nodes.assignments import AssignmentBuilder
+from server.nodes.grants import RevokedGrants
+from server.nodes.policy import playback_policy
 from server.nodes.hub import AgentHub
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.operations import NodeOperations
@@ -225,7 +227,11 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     stream_events = StreamEventStore(sessions)
     hub = AgentHub(
         registry=registry,
-        assignments=AssignmentBuilder(sessions),
+        assignments=AssignmentBuilder(
+            sessions,
+            grants=RevokedGrants(sessions, settings.playback_url_ttl),
+            playback=playback_policy(settings),
+        ),
         presence=presence,
         status=status,
         stream_events=stream_events,
@@ -280,6 +286,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 sessions,
                 playback_secret=playback_secret,
                 url_ttl=settings.playback_url_ttl,
+                export_max_clip=settings.export_max_clip,
                 on_delete=hub.send_deletions,
             )
         ),

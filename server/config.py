@@ -141,6 +141,31 @@ OPTIONS: tuple[Option, ...] = (
         "life of signed playback URLs, seconds",
     ),
     Option(
+        "--export-max-clip",
+        "CAMFLEET_EXPORT_MAX_CLIP",
+        "3600",
+        "longest clip ExportClip signs and a node assembles, seconds",
+    ),
+    Option(
+        "--export-cache-bytes",
+        "CAMFLEET_EXPORT_CACHE_BYTES",
+        "2147483648",
+        "bytes of assembled clips each node keeps (least recently used go first; recordings "
+        "are never deleted for them)",
+    ),
+    Option(
+        "--exports-per-node",
+        "CAMFLEET_EXPORTS_PER_NODE",
+        "2",
+        "clips a node assembles at once; more get HTTP 429 with Retry-After",
+    ),
+    Option(
+        "--exports-per-user",
+        "CAMFLEET_EXPORTS_PER_USER",
+        "1",
+        "clips a node assembles at once for one user or API token",
+    ),
+    Option(
         "--audit-flood-limit",
         "CAMFLEET_AUDIT_FLOOD_LIMIT",
         "30",
@@ -213,6 +238,10 @@ class Settings:
     password_min_length: int = 12
     password_min_score: int = 3
     playback_url_ttl: timedelta = timedelta(hours=1)
+    export_max_clip: timedelta = timedelta(hours=1)
+    export_cache_bytes: int = 2 * 1024**3
+    exports_per_node: int = 2
+    exports_per_user: int = 1
     event_bookmark_interval: timedelta = timedelta(seconds=30)
     audit_flood_limit: int = 30
     heartbeat_interval: timedelta = timedelta(seconds=1)
@@ -346,6 +375,10 @@ def load_settings(
         ),
         password_min_score=_score(raw["password_min_score"]),
         playback_url_ttl=_seconds("CAMFLEET_PLAYBACK_URL_TTL", raw["playback_url_ttl"]),
+        export_max_clip=_seconds("CAMFLEET_EXPORT_MAX_CLIP", raw["export_max_clip"]),
+        export_cache_bytes=_positive_int("CAMFLEET_EXPORT_CACHE_BYTES", raw["export_cache_bytes"]),
+        exports_per_node=_positive_int("CAMFLEET_EXPORTS_PER_NODE", raw["exports_per_node"]),
+        exports_per_user=_positive_int("CAMFLEET_EXPORTS_PER_USER", raw["exports_per_user"]),
         audit_flood_limit=_positive_int("CAMFLEET_AUDIT_FLOOD_LIMIT", raw["audit_flood_limit"]),
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
-from camfleet.playback import verify_playback
+from camfleet.playback import Grant, verify_playback
 from camfleet.v1 import audit_pb2, camera_pb2, common_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -1157,11 +1157,15 @@ async def test_stream_urls_are_signed_and_expire(platform: Platform) -> None:
 
     url = urlsplit(resp.hls_playback_url)
     assert resp.hls_playback_url.startswith(platform.settings.hls_base_url + "/")
-    # /hls/<camera>/<expires>/<signature>/index.m3u8, the shape the node's nginx serves
+    # /hls/<camera>/<grant>/<expires>/<signature>/index.m3u8, the shape the node's nginx serves
     match = HLS_PATH.match(url.path)
     assert match and not url.query, resp.hls_playback_url
     assert match["camera"] == cam.id and match["file"] == "index.m3u8"
     expires, sig = int(match["expires"]), match["sig"]
+    grant = Grant.decode(match["grant"])
+    # Signed for the caller (the admin user), issued now.
+    assert grant is not None and len(grant.principals) == 1
+    assert before - 1 <= grant.issued <= time.time()
 
     ttl = platform.settings.playback_url_ttl.total_seconds()
     assert before + ttl - 2 <= expires <= time.time() + ttl + 1
@@ -1170,13 +1174,20 @@ async def test_stream_urls_are_signed_and_expire(platform: Platform) -> None:
 
     secret = await load_or_create_secret(session_factory(platform.plane.engine), "playback")
     now = time.time()
-    assert verify_playback(secret, cam.id, expires, sig, now)
-    assert not verify_playback(secret, cam.id, expires + 3600, sig, now)  # stretched expiry
-    assert not verify_playback(secret, other.id, expires, sig, now)  # someone else's camera
-    assert not verify_playback(secret, cam.id, expires, sig, expires)  # expired
-    assert not verify_playback(secret, cam.id, expires, sig, expires + 1)
-    assert not verify_playback(secret, cam.id, expires, sig[::-1], now)
-    assert not verify_playback(b"another secret", cam.id, expires, sig, now)
+    assert verify_playback(secret, cam.id, expires, sig, now, grant=grant)
+    assert not verify_playback(secret, cam.id, expires + 3600, sig, now, grant=grant)  # stretched
+    assert not verify_playback(secret, other.id, expires, sig, now, grant=grant)  # other camera
+    assert not verify_playback(secret, cam.id, expires, sig, expires, grant=grant)  # expired
+    assert not verify_playback(secret, cam.id, expires, sig, expires + 1, grant=grant)
+    assert not verify_playback(secret, cam.id, expires, sig[::-1], now, grant=grant)
+    assert not verify_playback(b"another secret", cam.id, expires, sig, now, grant=grant)
+    # Someone else's grant, or a later issue time (dodging a revocation), breaks the signature.
+    assert not verify_playback(
+        secret, cam.id, expires, sig, now, grant=Grant(("someone-else",), grant.issued)
+    )
+    assert not verify_playback(
+        secret, cam.id, expires, sig, now, grant=Grant(grant.principals, grant.issued + 60)
+    )
 
     await expect_status(
         platform.cameras.GetStreamUrls(
@@ -1198,7 +1209,7 @@ async def test_stream_urls_are_signed_and_expire(platform: Platform) -> None:
 
 async def test_viewer_reads_without_secrets(platform: Platform) -> None:
     tag = new_tag()
-    url = "rtsp://user:s3cret-pw@127.0.0.1:554/stream1"
+    url = "rtsp://user:s3cret-pw@127.0.0.1:554/stream1?x=1"
     cam = await create(platform, tag, ingest_mode=PULL, source_url=url)
     pushed = await create(platform, tag)
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
@@ -1207,13 +1218,14 @@ async def test_viewer_reads_without_secrets(platform: Platform) -> None:
         await platform.cameras.GetCamera(camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer)
     ).camera
     assert seen.stream_key == ""
-    assert seen.source_url == "rtsp://user:***@127.0.0.1:554/stream1"
+    # A source URL is a secret as a whole (a key may sit in its path): scheme and host only.
+    assert seen.source_url == "rtsp://127.0.0.1"
     assert seen.name == cam.name and seen.labels == cam.labels
     listed = {c.id: c for c in await tagged(platform, tag, metadata=viewer)}
     assert set(listed) == {cam.id, pushed.id}
     assert all(c.stream_key == "" for c in listed.values())
-    assert listed[cam.id].source_url == "rtsp://user:***@127.0.0.1:554/stream1"
-    assert "s3cret-pw" not in str(listed[cam.id])
+    assert listed[cam.id].source_url == "rtsp://127.0.0.1"
+    assert "s3cret-pw" not in str(listed[cam.id]) and "stream1" not in str(listed[cam.id])
 
     urls = await platform.cameras.GetStreamUrls(
         camera_pb2.GetStreamUrlsRequest(id=pushed.id), metadata=viewer
@@ -1224,24 +1236,35 @@ async def test_viewer_reads_without_secrets(platform: Platform) -> None:
     assert (await get(platform, cam.id)).source_url == url
 
 
-async def test_viewer_does_not_see_credentials_in_query_strings(platform: Platform) -> None:
-    # Many cameras take credentials as query parameters rather than user:password@.
+async def test_source_urls_show_as_much_as_the_caller_may_change(platform: Platform) -> None:
+    # Many cameras take credentials as query parameters rather than user:password@, and RTMP
+    # sources carry a key in the path: a viewer sees scheme and host only; a token that may
+    # change cameras but not read keys sees enough to edit it, credentials masked.
     tag = new_tag()
     cases = {
-        "http://127.0.0.1/video.cgi?user=admin&pwd=hunter2&res=hd": "http://127.0.0.1/video.cgi?user=admin&pwd=***&res=hd",
-        "rtsp://127.0.0.1/live?token=abc123&keyframe=2": "rtsp://127.0.0.1/live?token=***&keyframe=2",
-        "http://u:pw1@127.0.0.1/snap?loginuse=u&loginpas=pw2": "http://u:***@127.0.0.1/snap?loginuse=u&loginpas=***",
-        "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast": "rtsp://127.0.0.1:554/Streaming/Channels/101?transportmode=unicast",
+        "http://127.0.0.1/video.cgi?user=admin&pwd=hunter2&res=hd": (
+            "http://127.0.0.1",
+            "http://127.0.0.1/video.cgi?user=admin&pwd=***&res=hd",
+        ),
+        "rtsp://127.0.0.1/live?token=abc123&keyframe=2": (
+            "rtsp://127.0.0.1",
+            "rtsp://127.0.0.1/live?token=***&keyframe=2",
+        ),
+        "http://u:pw1@127.0.0.1/snap?loginuse=u&loginpas=pw2": (
+            "http://127.0.0.1",
+            "http://u:***@127.0.0.1/snap?loginuse=u&loginpas=***",
+        ),
+        "rtmp://[::1]:1935/live/s3cr3t-key": ("rtmp://[::1]", "rtmp://[::1]:1935/live/s3cr3t-key"),
     }
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
-    for url, shown in cases.items():
+    editor = bearer(await platform.api_token(["cameras.read", "cameras.write"]))
+    for url, (to_viewer, to_editor) in cases.items():
         cam = await create(platform, tag, ingest_mode=PULL, source_url=url)
-        seen = (
-            await platform.cameras.GetCamera(
-                camera_pb2.GetCameraRequest(id=cam.id), metadata=viewer
-            )
-        ).camera
-        assert seen.source_url == shown
+        request = camera_pb2.GetCameraRequest(id=cam.id)
+        seen = (await platform.cameras.GetCamera(request, metadata=viewer)).camera
+        assert seen.source_url == to_viewer
+        edited = (await platform.cameras.GetCamera(request, metadata=editor)).camera
+        assert edited.source_url == to_editor
         assert (await get(platform, cam.id)).source_url == url
 
 

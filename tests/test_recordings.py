@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 from camfleet.playback import (
+    GRANT_PATTERN,
+    Grant,
     clip_resource,
     recording_resource,
     verify_playback,
@@ -465,7 +467,7 @@ async def test_paging_and_ranges(platform: Platform) -> None:
         ("ListRecordings", 100, 50, "must be after start_time"),
         ("GetTimeline", 0, 32 * 86400, "at most 31.0 days"),
         ("GetTimeline", 10, 10, "must be after start_time"),
-        ("ExportClip", 0, 6 * 3600 + 1, "at most 6.0 hours"),
+        ("ExportClip", 0, 3600 + 1, "a clip may be at most 3600 seconds long"),
         ("ExportClip", 10, 5, "must be after start_time"),
         ("GetPlaybackUrl", 0, 25 * 3600, "at most 25.0 hours"),
     ],
@@ -529,15 +531,20 @@ async def test_signed_urls_name_resources_at_the_node(platform: Platform) -> Non
         )
         url = urlsplit(download.url)
         assert download.url.startswith("http://127.0.0.1:18080/recordings/")  # the node's URL
-        m = re.fullmatch(r"/recordings/([0-9a-f-]{36})/(\d+)/([\w-]+)/[\w.-]+\.ts", url.path)
+        m = re.fullmatch(
+            rf"/recordings/([0-9a-f-]{{36}})/({GRANT_PATTERN})/(\d+)/([\w-]+)/[\w.-]+\.ts",
+            url.path,
+        )
         assert m and m[1] == a.segment_event.segment.id and not url.query, download.url
-        expires = int(m[2])
+        grant = Grant.decode(m[2])
+        assert grant is not None
+        expires, sig = int(m[3]), m[4]
         assert download.expire_time.seconds == expires > now
-        assert verify_resource(secret, recording_resource(m[1]), expires, m[3], now)
+        assert verify_resource(secret, recording_resource(m[1]), expires, sig, now, grant=grant)
         # A download signature opens neither live HLS nor another recording.
-        assert not verify_playback(secret, camera.id, expires, m[3], now)
+        assert not verify_playback(secret, camera.id, expires, sig, now, grant=grant)
         assert not verify_resource(
-            secret, recording_resource(b.segment_event.segment.id), expires, m[3], now
+            secret, recording_resource(b.segment_event.segment.id), expires, sig, now, grant=grant
         )
 
         clip = await s.ExportClip(
@@ -547,14 +554,19 @@ async def test_signed_urls_name_resources_at_the_node(platform: Platform) -> Non
         # Clipped to what was recorded.
         assert offsets([clip]) == [(0, 15)]
         m = re.fullmatch(
-            r"/exports/([0-9a-f-]{36})/(\d+)-(\d+)/(\d+)/([\w-]+)/clip\.mp4",
+            rf"/exports/([0-9a-f-]{{36}})/(\d+)-(\d+)/({GRANT_PATTERN})/(\d+)/([\w-]+)/clip\.mp4",
             urlsplit(clip.url).path,
         )
         assert m and m[1] == camera.id, clip.url
         start_ms, end_ms = int(m[2]), int(m[3])
         assert (start_ms, end_ms) == (int(at(0).timestamp() * 1000), int(at(15).timestamp() * 1000))
         assert verify_resource(
-            secret, clip_resource(camera.id, start_ms, end_ms), int(m[4]), m[5], now
+            secret,
+            clip_resource(camera.id, start_ms, end_ms),
+            int(m[5]),
+            m[6],
+            now,
+            grant=Grant.decode(m[4]) or grant,
         )
 
         vod = await s.GetPlaybackUrl(
@@ -562,11 +574,17 @@ async def test_signed_urls_name_resources_at_the_node(platform: Platform) -> Non
             metadata=meta,
         )
         m = re.fullmatch(
-            r"/vod/([0-9a-f-]{36})/(\d+)-(\d+)/(\d+)/([\w-]+)/index\.m3u8", urlsplit(vod.url).path
+            rf"/vod/([0-9a-f-]{{36}})/(\d+)-(\d+)/({GRANT_PATTERN})/(\d+)/([\w-]+)/index\.m3u8",
+            urlsplit(vod.url).path,
         )
         assert m and m[1] == camera.id, vod.url
         assert verify_resource(
-            secret, vod_resource(camera.id, int(m[2]), int(m[3])), int(m[4]), m[5], now
+            secret,
+            vod_resource(camera.id, int(m[2]), int(m[3])),
+            int(m[5]),
+            m[6],
+            now,
+            grant=Grant.decode(m[4]) or grant,
         )
 
         # 20..30 has no recording: an export over it names the gap.

@@ -125,6 +125,7 @@ async def test_viewers_get_events_without_secrets(platform: Platform) -> None:
     assert event.camera.name == cam.name
     assert event.camera.stream_key == ""
     assert "hunter2" not in event.camera.source_url
+    assert event.camera.source_url == "rtsp://127.0.0.1"  # scheme and host only
 
 
 async def test_filter_by_type(platform: Platform) -> None:

@@ -23,9 +23,11 @@ from node_agent.recording_http import MEDIA_PREFIX
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 # Response headers a browser's script may read from recorded media (partial downloads).
 _EXPOSED = "Content-Length, Content-Range, Accept-Ranges"
-# /hls/<camera id>/<expires>/<signature>/<file>; node_agent.http_api.HLS_PATH is the same shape.
+# /hls/<camera id>/<grant>/<expires>/<signature>/<file> (grant: camfleet.playback.Grant);
+# node_agent.http_api.HLS_PATH is the same shape.
 HLS_LOCATION = (
-    r"^/hls/(?<camera>[0-9a-f-]{36})/(?<expires>[0-9]{1,12})/(?<sig>[A-Za-z0-9_-]{16,100})/"
+    r"^/hls/(?<camera>[0-9a-f-]{36})/(?<grant>[0-9]{1,12}(?:\.[A-Za-z0-9_-]{1,64}){1,2})/"
+    r"(?<expires>[0-9]{1,12})/(?<sig>[A-Za-z0-9_-]{16,100})/"
     r"(?<file>[A-Za-z0-9_.-]{1,64}\.(m3u8|ts))$"
 )
 

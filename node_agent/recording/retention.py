@@ -1,17 +1,22 @@
 """Retention and disk safety: each camera's maximum age and bytes, a free-space floor on every
-tier (oldest segments of the node go first), and moves from hot to warm by age."""
+tier (the export cache on that disk goes first, then the oldest segments of the node), and
+moves from hot to warm by age."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
 
 from camfleet.v1 import agent_pb2, recording_pb2
 
 from node_agent.recording.index import Segment
 from node_agent.recording.store import SegmentStore
+from node_agent.recording.tiers import Tier
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,29 @@ class Limits:
         )
 
 
+class SpaceReclaimer(Protocol):
+    """Disk space that is worth less than recordings (node_agent.recording.exports)."""
+
+    directory: Path
+
+    async def reclaim(self, needed: int) -> int:
+        """Free up to `needed` bytes; how many were freed."""
+        ...
+
+
+def _same_disk(directory: Path, place: Tier) -> bool:
+    """True when `directory` is on the filesystem of the tier (always for the hot tier's data
+    directory; a warm share is elsewhere)."""
+    root = getattr(place, "root", None)
+    if root is None:
+        return False
+    try:
+        probe = directory if directory.exists() else directory.parent
+        return os.stat(probe).st_dev == os.stat(root).st_dev
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class FreeSpace:
     """The outcome of enforcing the free-space floor on one tier."""
@@ -52,6 +80,8 @@ class Housekeeper:
         self.store = store
         self.min_free_bytes = min_free_bytes
         self.warm_after_s = warm_after_s
+        # Reclaimed before any segment is deleted for space (set by the agent).
+        self.exports: SpaceReclaimer | None = None
 
     async def retain(self, camera_id: str, limits: Limits, reserve_bytes: int = 0) -> int:
         """Delete `camera_id`'s segments older than its age limit, then its oldest while its
@@ -82,11 +112,16 @@ class Housekeeper:
 
     async def free_space(self, tier: int, floor: int | None = None) -> FreeSpace:
         """Delete the tier's oldest segments until it has `floor` (default: --min-free-bytes)
-        bytes free."""
+        bytes free; exported clips on the same disk go first, and may be all that goes."""
         place = self.store.tiers[tier]
         floor = self.min_free_bytes if floor is None else floor
         deleted = freed = 0
         free = await asyncio.to_thread(place.free_bytes)
+        if free < floor and self.exports is not None and _same_disk(self.exports.directory, place):
+            reclaimed = await self.exports.reclaim(floor - free)
+            if reclaimed:
+                log.warning("disk space low: dropped %d bytes of exported clips", reclaimed)
+                free = await asyncio.to_thread(place.free_bytes)
         reason = f"disk space: less than {floor} bytes free"
         while free < floor:
             oldest = await asyncio.to_thread(

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from camfleet.playback import playback_signature
+from camfleet.playback import Grant, playback_signature
 
 from server.db.models import utcnow
 
 
-def hls_url(base_url: str, secret: bytes, camera_id: str, ttl: timedelta) -> tuple[str, datetime]:
-    """Signed HLS playlist URL of a camera's live stream, and when it expires."""
+def hls_url(
+    base_url: str, secret: bytes, camera_id: str, ttl: timedelta, grant: Grant
+) -> tuple[str, datetime]:
+    """Signed HLS playlist URL of a camera's live stream for `grant`, and when it expires."""
     expires = int((utcnow() + ttl).timestamp())
     # Report the whole second that was signed: a fractional expiry would promise validity for
     # up to a second after the node starts refusing the URL.
     expires_at = datetime.fromtimestamp(expires, UTC)
-    # Expiry and signature live in the path, not the query: the playlist names its segments
-    # relatively, so they resolve under the same signed prefix (node_agent/nginx/config.py).
-    signature = playback_signature(secret, camera_id, expires)
-    return f"{base_url}/hls/{camera_id}/{expires}/{signature}/index.m3u8", expires_at
+    # Grant, expiry and signature live in the path, not the query: the playlist names its
+    # segments relatively, so they resolve under the same signed prefix
+    # (node_agent/nginx/config.py).
+    signature = playback_signature(secret, camera_id, expires, grant)
+    return (
+        f"{base_url}/hls/{camera_id}/{grant.encode()}/{expires}/{signature}/index.m3u8",
+        expires_at,
+    )

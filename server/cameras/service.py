@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+from camfleet.playback import Grant
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -523,15 +524,20 @@ class CameraService:
         elif action is CameraAction.ROTATE_STREAM_KEY:
             row.stream_key = new_stream_key()
 
-    async def stream_urls(self, camera_id: str, include_publish_url: bool) -> StreamUrls:
-        """RTMP publish URL (only for those who may see keys) and a signed HLS URL."""
+    async def stream_urls(
+        self, camera_id: str, include_publish_url: bool, grant: Grant
+    ) -> StreamUrls:
+        """RTMP publish URL (only for those who may see keys) and a signed HLS URL for
+        `grant`."""
         row = await self.get(camera_id)
         # The node that has (or last had) the stream; the configured URLs when none is up.
         rtmp_base, http_base = await self._locate_node(row.node_id) or (
             self._ingest,
             self._hls_base,
         )
-        url, expires = hls_url(http_base, self._playback_secret, row.id, self._playback_ttl)
+        url, expires = hls_url(
+            http_base, self._playback_secret, row.id, self._playback_ttl, grant
+        )
         publish = f"{rtmp_base}/{row.stream_key}" if include_publish_url else ""
         return StreamUrls(publish, url, expires)
 

@@ -9,19 +9,20 @@ from google.protobuf import duration_pb2
 
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
+from server.cameras.redaction import may_edit_cameras, shown_source_url
 from server.cameras.service import (
     CameraAction,
     CameraFields,
     CameraService,
     CameraStatus,
     IngestMode,
-    redact_url_password,
 )
 from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
 from server.events.log import EventLog
 from server.recordings.convert import PROFILE_NAMES, PROFILES, STATES
+from server.recordings.urls import grant_for
 from server.transport.convert import from_duration, timestamp
 
 _STATUS = {
@@ -45,8 +46,11 @@ _ACTIONS = {
 }
 
 
-def camera_to_proto(row: CameraRow, *, show_secrets: bool) -> camera_pb2.Camera:
-    """API view of a camera; stream key and source credentials only with `show_secrets`."""
+def camera_to_proto(
+    row: CameraRow, *, show_secrets: bool, may_edit: bool = False
+) -> camera_pb2.Camera:
+    """API view of a camera; stream key and the whole source URL only with `show_secrets`,
+    the source URL's path with `may_edit`, else its scheme and host (server.cameras.redaction)."""
     return camera_pb2.Camera(
         id=row.id,
         name=row.name,
@@ -57,7 +61,7 @@ def camera_to_proto(row: CameraRow, *, show_secrets: bool) -> camera_pb2.Camera:
         active=row.active,
         recording_enabled=row.recording_enabled,
         ingest_mode=_MODE_TO_PROTO[IngestMode(row.ingest_mode)],
-        source_url=row.source_url if show_secrets else redact_url_password(row.source_url),
+        source_url=shown_source_url(row.source_url, show_secrets=show_secrets, may_edit=may_edit),
         stream_key=row.stream_key if show_secrets else "",
         labels={label.key: label.value for label in row.labels},
         create_time=timestamp(row.created_at),
@@ -123,7 +127,9 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         self._events = events
 
     def _out(self, row: CameraRow) -> camera_pb2.Camera:
-        return camera_to_proto(row, show_secrets=_show_secrets())
+        return camera_to_proto(
+            row, show_secrets=_show_secrets(), may_edit=may_edit_cameras(current_principal())
+        )
 
     async def CreateCamera(
         self, request: camera_pb2.CreateCameraRequest, context: Any
@@ -146,9 +152,9 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         # (harmless), but never misses one.
         revision = await self._events.current_revision()
         page = await self._cameras.list(ListRequest.of(request))
-        show = _show_secrets()
+        show, edit = _show_secrets(), may_edit_cameras(current_principal())
         return camera_pb2.ListCamerasResponse(
-            cameras=[camera_to_proto(r, show_secrets=show) for r in page.items],
+            cameras=[camera_to_proto(r, show_secrets=show, may_edit=edit) for r in page.items],
             next_page_token=page.next_page_token,
             total_size=page.total_size,
             revision=revision,
@@ -208,16 +214,18 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
                 "must be one of " + ", ".join(camera_pb2.CameraAction.Name(a) for a in _ACTIONS),
             )
         rows = await self._cameras.batch(list(request.ids), action)
-        show = _show_secrets()
+        show, edit = _show_secrets(), may_edit_cameras(current_principal())
         return camera_pb2.BatchCameraActionResponse(
-            cameras=[camera_to_proto(r, show_secrets=show) for r in rows],
+            cameras=[camera_to_proto(r, show_secrets=show, may_edit=edit) for r in rows],
             affected_count=len(request.ids),
         )
 
     async def GetStreamUrls(
         self, request: camera_pb2.GetStreamUrlsRequest, context: Any
     ) -> camera_pb2.GetStreamUrlsResponse:
-        urls = await self._cameras.stream_urls(request.id, include_publish_url=_show_secrets())
+        urls = await self._cameras.stream_urls(
+            request.id, include_publish_url=_show_secrets(), grant=grant_for(current_principal())
+        )
         return camera_pb2.GetStreamUrlsResponse(
             rtmp_publish_url=urls.rtmp_publish_url,
             hls_playback_url=urls.hls_playback_url,

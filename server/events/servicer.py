@@ -11,7 +11,7 @@ from camfleet.v1 import event_pb2, event_pb2_grpc
 
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
-from server.cameras.service import redact_url_password
+from server.cameras.redaction import may_edit_cameras, shown_source_url
 from server.db.models import utcnow
 from server.errors import InvalidArgument
 from server.events.filtering import EventFacts, compile_event_filter
@@ -36,6 +36,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         matches = compile_event_filter(request.filter)
         principal = current_principal()
         show_secrets = principal.can(Permission.STREAM_KEYS_READ)
+        may_edit = may_edit_cameras(principal)
         # Node, stream and recording events need their own read permission; others never see
         # them.
         hidden = {
@@ -89,7 +90,9 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
                 event.revision = item.revision
                 if not show_secrets and event.HasField("camera"):
                     event.camera.stream_key = ""
-                    event.camera.source_url = redact_url_password(event.camera.source_url)
+                    event.camera.source_url = shown_source_url(
+                        event.camera.source_url, show_secrets=False, may_edit=may_edit
+                    )
                 yield event_pb2.WatchEventsResponse(event=event)
         finally:
             reader.cancel()

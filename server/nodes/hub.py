@@ -192,7 +192,15 @@ class AgentHub:
             asyncio.create_task(self._follow_cameras(), name="assignment-follower"),
             asyncio.create_task(self._push_dirty(), name="assignment-pusher"),
             asyncio.create_task(self._resend_deletions(), name="deletion-resender"),
+            asyncio.create_task(
+                self._assignments.follow_revocations(self.refresh_all), name="grant-follower"
+            ),
         ]
+
+    def refresh_all(self) -> None:
+        """Recompute every local node's assignment (revoked URL grants changed)."""
+        self._dirty.update(self._sessions)
+        self._wake.set()
 
     async def close(self) -> None:
         """Stop background work and end every session (agents reconnect elsewhere)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from camfleet.playback import Grant
 from sqlalchemy import ColumnElement, and_, case, delete, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,7 +36,9 @@ from server.recordings.timeline import StoredGap, Timeline
 
 LIST_DEFAULT_SPAN = timedelta(hours=24)
 TIMELINE_MAX_SPAN = timedelta(days=31)
-EXPORT_MAX_SPAN = timedelta(hours=6)
+# The longest clip ExportClip signs unless configured (--export-max-clip): assembling one costs
+# the node an ffmpeg and disk in its export cache.
+EXPORT_MAX_SPAN = timedelta(hours=1)
 PLAYBACK_MAX_SPAN = timedelta(hours=24)
 # A hole longer than this inside an export is a gap the clip would hide: refused.
 EXPORT_MAX_HOLE_S = 1.0
@@ -207,11 +210,13 @@ class RecordingService:
         *,
         playback_secret: bytes,
         url_ttl: timedelta,
+        export_max_clip: timedelta = EXPORT_MAX_SPAN,
         on_delete: DeletionListener = _ignore_deletion,
     ) -> None:
         self._sessions = sessions
         self._secret = playback_secret
         self._ttl = url_ttl
+        self._max_clip = export_max_clip
         self._on_delete = on_delete
 
     # --- reads ------------------------------------------------------------------------------
@@ -346,22 +351,28 @@ class RecordingService:
 
     # --- signed URLs ------------------------------------------------------------------------
 
-    async def download_url(self, recording_id: str) -> SignedUrl:
-        """A signed URL of one segment's file at its node."""
+    async def download_url(self, recording_id: str, grant: Grant) -> SignedUrl:
+        """A signed URL of one segment's file at its node, for `grant`."""
         row = await self.get(recording_id)
         async with self._sessions() as session:
             base = await self._node_url(session, row.node_id)
         ext = _EXTENSIONS.get(row.container, "ts")
         name = f"{row.camera_id[:8]}-{row.start_time:%Y%m%dT%H%M%S}Z.{ext}"
-        url, at = urls.download_url(base, self._secret, row.id, name, self._ttl)
+        url, at = urls.download_url(base, self._secret, row.id, name, ttl=self._ttl, grant=grant)
         return SignedUrl(url, at)
 
     async def export_clip(
-        self, camera_id: str, start: datetime | None, end: datetime | None
+        self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
     ) -> Clip:
-        """A signed URL of one MP4 of [start, end) (at most 6 hours, no gap over 1 s)."""
+        """A signed URL of one MP4 of [start, end) (at most --export-max-clip, no gap over 1 s)."""
         require_id(camera_id, "camera_id")
-        lo, hi = check_range(start, end, EXPORT_MAX_SPAN, required=True)
+        lo, hi = check_range(start, end, None, required=True)
+        if hi - lo > self._max_clip:
+            raise InvalidArgument.for_field(
+                "end_time",
+                f"a clip may be at most {self._max_clip.total_seconds():g} seconds long "
+                f"(this one is {(hi - lo).total_seconds():g}); export it in parts",
+            )
         async with self._sessions() as session:
             await self._camera(session, camera_id)
             rows = await self._segments(session, camera_id, lo, hi)
@@ -386,11 +397,12 @@ class RecordingService:
             urls.epoch_ms(clip_start),
             urls.epoch_ms(clip_end),
             ttl=self._ttl,
+            grant=grant,
         )
         return Clip(SignedUrl(url, at), clip_start, clip_end)
 
     async def playback_url(
-        self, camera_id: str, start: datetime | None, end: datetime | None
+        self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
     ) -> SignedUrl:
         """A signed URL of a VOD HLS playlist over [start, end) (at most 24 hours)."""
         require_id(camera_id, "camera_id")
@@ -405,7 +417,13 @@ class RecordingService:
             node_id = max(counts, key=lambda n: counts[n])
             base = await self._node_url(session, node_id)
         url, at = urls.vod_url(
-            base, self._secret, camera_id, urls.epoch_ms(lo), urls.epoch_ms(hi), ttl=self._ttl
+            base,
+            self._secret,
+            camera_id,
+            urls.epoch_ms(lo),
+            urls.epoch_ms(hi),
+            ttl=self._ttl,
+            grant=grant,
         )
         return SignedUrl(url, at)
 

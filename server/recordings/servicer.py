@@ -8,8 +8,10 @@ from typing import Any
 from camfleet.v1 import recording_pb2, recording_pb2_grpc
 from google.protobuf import timestamp_pb2
 
+from server.auth.principal import current_principal
 from server.recordings.convert import recording_to_proto, seconds_duration
 from server.recordings.service import RecordingService
+from server.recordings.urls import grant_for
 from server.transport.convert import from_timestamp, timestamp
 
 
@@ -76,7 +78,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     async def GetDownloadUrl(
         self, request: recording_pb2.GetDownloadUrlRequest, context: Any
     ) -> recording_pb2.GetDownloadUrlResponse:
-        signed = await self._recordings.download_url(request.id)
+        signed = await self._recordings.download_url(request.id, grant_for(current_principal()))
         return recording_pb2.GetDownloadUrlResponse(
             url=signed.url, expire_time=timestamp(signed.expires_at)
         )
@@ -91,7 +93,10 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
         self, request: recording_pb2.ExportClipRequest, context: Any
     ) -> recording_pb2.ExportClipResponse:
         clip = await self._recordings.export_clip(
-            request.camera_id, _time(request, "start_time"), _time(request, "end_time")
+            request.camera_id,
+            _time(request, "start_time"),
+            _time(request, "end_time"),
+            grant_for(current_principal()),
         )
         return recording_pb2.ExportClipResponse(
             url=clip.url.url,
@@ -104,7 +109,10 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
         self, request: recording_pb2.GetPlaybackUrlRequest, context: Any
     ) -> recording_pb2.GetPlaybackUrlResponse:
         signed = await self._recordings.playback_url(
-            request.camera_id, _time(request, "start_time"), _time(request, "end_time")
+            request.camera_id,
+            _time(request, "start_time"),
+            _time(request, "end_time"),
+            grant_for(current_principal()),
         )
         return recording_pb2.GetPlaybackUrlResponse(
             url=signed.url, expire_time=timestamp(signed.expires_at)

@@ -1,14 +1,33 @@
 """Signed, expiring URLs of recorded media at the node that holds it. Each names a recording id
-or a camera and a time range, never a path; camfleet.playback signs the typed resource, which
-the node checks (node_agent/recording_http.py) before it sends a byte."""
+or a camera and a time range, never a path; camfleet.playback signs the typed resource and the
+grant (who asked, when), which the node checks (node_agent/recording_http.py) before it sends a
+byte."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from camfleet.playback import clip_resource, recording_resource, sign_resource, vod_resource
+from camfleet.playback import (
+    Grant,
+    clip_resource,
+    recording_resource,
+    sign_resource,
+    vod_resource,
+)
 
+from server.auth.principal import Principal
 from server.db.models import utcnow
+
+
+def grant_for(principal: Principal) -> Grant:
+    """The grant of URLs signed now for `principal`: its user, and its API token if it called
+    with one, so revoking either (node_agent/grants.py) ends the URLs."""
+    ids = (
+        (principal.user_id, principal.api_token_id)
+        if principal.api_token_id
+        else (principal.user_id,)
+    )
+    return Grant(ids, int(utcnow().timestamp()))
 
 
 def epoch_ms(at: datetime) -> int:
@@ -23,30 +42,55 @@ def _expiry(ttl: timedelta) -> tuple[int, datetime]:
     return expires, datetime.fromtimestamp(expires, UTC)
 
 
-def download_url(
-    base_url: str, secret: bytes, recording_id: str, filename: str, ttl: timedelta
-) -> tuple[str, datetime]:
-    """/recordings/<id>/<expires>/<sig>/<filename>: one segment's file."""
+def _signed(secret: bytes, resource: str, grant: Grant, ttl: timedelta) -> tuple[str, datetime]:
+    """`<grant>/<expires>/<sig>` of `resource`, and when it expires."""
     expires, at = _expiry(ttl)
-    sig = sign_resource(secret, recording_resource(recording_id), expires)
-    return f"{base_url}/recordings/{recording_id}/{expires}/{sig}/{filename}", at
+    sig = sign_resource(secret, resource, expires, grant)
+    return f"{grant.encode()}/{expires}/{sig}", at
+
+
+def download_url(
+    base_url: str,
+    secret: bytes,
+    recording_id: str,
+    filename: str,
+    *,
+    ttl: timedelta,
+    grant: Grant,
+) -> tuple[str, datetime]:
+    """/recordings/<id>/<grant>/<expires>/<sig>/<filename>: one segment's file."""
+    signed, at = _signed(secret, recording_resource(recording_id), grant, ttl)
+    return f"{base_url}/recordings/{recording_id}/{signed}/{filename}", at
 
 
 def vod_url(
-    base_url: str, secret: bytes, camera_id: str, start_ms: int, end_ms: int, *, ttl: timedelta
+    base_url: str,
+    secret: bytes,
+    camera_id: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    ttl: timedelta,
+    grant: Grant,
 ) -> tuple[str, datetime]:
-    """/vod/<camera>/<start_ms>-<end_ms>/<expires>/<sig>/index.m3u8: a VOD HLS playlist whose
-    relative segment URLs resolve under the same signed prefix."""
-    expires, at = _expiry(ttl)
-    sig = sign_resource(secret, vod_resource(camera_id, start_ms, end_ms), expires)
-    return f"{base_url}/vod/{camera_id}/{start_ms}-{end_ms}/{expires}/{sig}/index.m3u8", at
+    """/vod/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/index.m3u8: a VOD HLS playlist
+    whose relative segment URLs resolve under the same signed prefix."""
+    signed, at = _signed(secret, vod_resource(camera_id, start_ms, end_ms), grant, ttl)
+    return f"{base_url}/vod/{camera_id}/{start_ms}-{end_ms}/{signed}/index.m3u8", at
 
 
 def clip_url(
-    base_url: str, secret: bytes, camera_id: str, start_ms: int, end_ms: int, *, ttl: timedelta
+    base_url: str,
+    secret: bytes,
+    camera_id: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    ttl: timedelta,
+    grant: Grant,
 ) -> tuple[str, datetime]:
-    """/exports/<camera>/<start_ms>-<end_ms>/<expires>/<sig>/clip.mp4: an MP4 the node
-    assembles on first request and keeps until the URL expires."""
-    expires, at = _expiry(ttl)
-    sig = sign_resource(secret, clip_resource(camera_id, start_ms, end_ms), expires)
-    return f"{base_url}/exports/{camera_id}/{start_ms}-{end_ms}/{expires}/{sig}/clip.mp4", at
+    """/exports/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/clip.mp4: an MP4 the node
+    assembles on first request and keeps (within its export cache budget) until the URL
+    expires."""
+    signed, at = _signed(secret, clip_resource(camera_id, start_ms, end_ms), grant, ttl)
+    return f"{base_url}/exports/{camera_id}/{start_ms}-{end_ms}/{signed}/clip.mp4", at

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from camfleet.playback import playback_signature
+from camfleet.playback import Grant, playback_signature
 from camfleet.v1 import agent_pb2, stream_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from node_agent.assignment import CurrentAssignment
 from node_agent.nginx.stat import StreamStat
@@ -105,6 +106,9 @@ def test_rate_limiter_memory_is_bounded() -> None:
 
 
 SECRET = b"s" * 32
+# URLs here are signed for this user, issued a minute ago.
+USER = Grant(("u-1",), int(time.time()) - 60)
+G = USER.encode()
 
 
 @pytest.fixture
@@ -124,10 +128,10 @@ async def test_hls_stream_dir_checks_signature_expiry_and_camera(
     expires = int(time.time()) + 300
 
     def sign(camera: str, at: int = expires) -> str:
-        return playback_signature(SECRET, camera, at)
+        return playback_signature(SECRET, camera, at, USER)
 
     # No secret yet (never welcomed, nothing on disk): nothing plays.
-    assert playback.hls_stream_dir(assigned, expires, sign(assigned)) is None
+    assert playback.hls_stream_dir(assigned, G, expires, sign(assigned)) is None
     secret.update(SECRET)
     await current.apply(
         agent_pb2.Assignment(
@@ -141,18 +145,91 @@ async def test_hls_stream_dir_checks_signature_expiry_and_camera(
     )
     tracker.publish_started("checked-key", live_elsewhere, "127.0.0.1")
 
-    assert playback.hls_stream_dir(assigned, expires, sign(assigned)) == "akey"
+    assert playback.hls_stream_dir(assigned, G, expires, sign(assigned)) == "akey"
     # Live here through a key the control plane vouched for (not in the assignment yet).
-    assert playback.hls_stream_dir(live_elsewhere, expires, sign(live_elsewhere)) == "checked-key"
+    assert (
+        playback.hls_stream_dir(live_elsewhere, G, expires, sign(live_elsewhere)) == "checked-key"
+    )
     # Validly signed, but not a camera of this node.
-    assert playback.hls_stream_dir(stranger, expires, sign(stranger)) is None
+    assert playback.hls_stream_dir(stranger, G, expires, sign(stranger)) is None
     # A signature for one camera does not open another.
-    assert playback.hls_stream_dir(assigned, expires, sign(live_elsewhere)) is None
+    assert playback.hls_stream_dir(assigned, G, expires, sign(live_elsewhere)) is None
     # Expiry changed: signature breaks.
-    assert playback.hls_stream_dir(assigned, expires + 1, sign(assigned)) is None
+    assert playback.hls_stream_dir(assigned, G, expires + 1, sign(assigned)) is None
     # Expired.
     past = int(time.time()) - 1
-    assert playback.hls_stream_dir(assigned, past, sign(assigned, past)) is None
+    assert playback.hls_stream_dir(assigned, G, past, sign(assigned, past)) is None
     # Signed with another secret.
-    other = playback_signature(b"o" * 32, assigned, expires)
-    assert playback.hls_stream_dir(assigned, expires, other) is None
+    other = playback_signature(b"o" * 32, assigned, expires, USER)
+    assert playback.hls_stream_dir(assigned, G, expires, other) is None
+
+
+def _assignment(
+    version: int, camera: str, revoked: dict[str, float], max_ttl_s: int = 3600
+) -> agent_pb2.Assignment:
+    return agent_pb2.Assignment(
+        version=version,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id=camera, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="akey"
+            )
+        ],
+        revoked_grants=[
+            agent_pb2.RevokedGrant(principal=p, not_before=timestamp_pb2.Timestamp(seconds=int(at)))
+            for p, at in revoked.items()
+        ],
+        playback=agent_pb2.PlaybackPolicy(max_url_ttl=duration_pb2.Duration(seconds=max_ttl_s)),
+    )
+
+
+async def test_a_revoked_grant_refuses_urls_issued_before_it(
+    gate: tuple[PlaybackGate, PlaybackSecret, StreamTracker, CurrentAssignment],
+) -> None:
+    playback, secret, _, current = gate
+    camera = new_camera_id()
+    secret.update(SECRET)
+    now = int(time.time())
+    expires = now + 300
+    user, token = Grant(("u-2",), now - 60), Grant(("u-3", "t-9"), now - 60)
+
+    def allowed(grant: Grant) -> bool:
+        sig = playback_signature(SECRET, camera, expires, grant)
+        return playback.hls_stream_dir(camera, grant.encode(), expires, sig) == "akey"
+
+    await current.apply(_assignment(1, camera, {}))
+    assert allowed(user) and allowed(token)
+    # u-2 disabled 10 s ago, API token t-9 revoked: their URLs issued before are refused...
+    await current.apply(_assignment(2, camera, {"u-2": now - 10, "t-9": now - 10}))
+    assert not allowed(user) and not allowed(token)
+    # ... a URL issued after the revocation (the user enabled again) works, and others' too.
+    assert allowed(Grant(("u-2",), now - 5))
+    assert allowed(USER)
+    # Revoking the token's user also ends the token's URLs.
+    await current.apply(_assignment(3, camera, {"u-3": now - 10}))
+    assert not allowed(token)
+    # Desired state: once the control plane no longer lists it, the revocation is gone.
+    await current.apply(_assignment(4, camera, {}))
+    assert allowed(user) and allowed(token)
+
+
+async def test_expiries_beyond_the_longest_url_life_are_refused(
+    gate: tuple[PlaybackGate, PlaybackSecret, StreamTracker, CurrentAssignment],
+) -> None:
+    """With a stolen secret one signs a URL valid until 2033; the node refuses it anyway."""
+    playback, secret, _, current = gate
+    camera = new_camera_id()
+    secret.update(SECRET)
+    await current.apply(_assignment(1, camera, {}, max_ttl_s=600))
+    now = int(time.time())
+
+    def allowed(grant: Grant, expires: int) -> bool:
+        sig = playback_signature(SECRET, camera, expires, grant)
+        return playback.hls_stream_dir(camera, grant.encode(), expires, sig) == "akey"
+
+    assert allowed(Grant(("u",), now), now + 600)
+    far = int(time.mktime((2033, 1, 1, 0, 0, 0, 0, 0, 0)))
+    assert not allowed(Grant(("u",), now), far)
+    assert not allowed(Grant(("u",), now), now + 600 + 120)
+    # Issued "in the future", or living longer than any URL the control plane signs.
+    assert not allowed(Grant(("u",), now + 3600), now + 600)
+    assert not allowed(Grant(("u",), now - 7200), now + 300)

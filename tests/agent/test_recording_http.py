@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from camfleet.playback import (
+    Grant,
     clip_resource,
     playback_signature,
     recording_resource,
@@ -60,20 +61,30 @@ class Recorded:
     def expires(self, ttl_s: float = 600) -> int:
         return int(time.time() + ttl_s)
 
-    def download(self, recording_id: str, expires: int | None = None, name: str = "a.ts") -> str:
-        exp = expires or self.expires()
-        sig = sign_resource(self.secret, recording_resource(recording_id), exp)
-        return f"/recordings/{recording_id}/{exp}/{sig}/{name}"
+    def download(
+        self,
+        recording_id: str,
+        expires: int | None = None,
+        name: str = "a.ts",
+        grant: Grant | None = None,
+    ) -> str:
+        exp, g = expires or self.expires(), grant or USER
+        sig = sign_resource(self.secret, recording_resource(recording_id), exp, g)
+        return f"/recordings/{recording_id}/{g.encode()}/{exp}/{sig}/{name}"
 
     def vod(self, start: datetime, end: datetime, file: str = "index.m3u8") -> str:
         s, e, exp = _ms(start), _ms(end), self.expires()
-        sig = sign_resource(self.secret, vod_resource(self.camera_id, s, e), exp)
-        return f"/vod/{self.camera_id}/{s}-{e}/{exp}/{sig}/{file}"
+        sig = sign_resource(self.secret, vod_resource(self.camera_id, s, e), exp, USER)
+        return f"/vod/{self.camera_id}/{s}-{e}/{USER.encode()}/{exp}/{sig}/{file}"
 
-    def export(self, start: datetime, end: datetime) -> str:
-        s, e, exp = _ms(start), _ms(end), self.expires()
-        sig = sign_resource(self.secret, clip_resource(self.camera_id, s, e), exp)
-        return f"/exports/{self.camera_id}/{s}-{e}/{exp}/{sig}/clip.mp4"
+    def export(self, start: datetime, end: datetime, grant: Grant | None = None) -> str:
+        s, e, exp, g = _ms(start), _ms(end), self.expires(), grant or USER
+        sig = sign_resource(self.secret, clip_resource(self.camera_id, s, e), exp, g)
+        return f"/exports/{self.camera_id}/{s}-{e}/{g.encode()}/{exp}/{sig}/clip.mp4"
+
+
+# The grant URLs are signed for: a user, issued a minute ago.
+USER = Grant((str(uuid.uuid4()),), int(time.time()) - 60)
 
 
 def _ms(at: datetime) -> int:
@@ -151,22 +162,27 @@ async def test_a_segment_moved_to_the_warm_tier_still_downloads(recorded: Record
 async def test_bad_download_urls_are_refused(recorded: Recorded) -> None:
     segment = recorded.segments()[0]
     good = recorded.download(segment.id)
-    parts = good.split("/")
-    sig = parts[4]
-    tampered = "/".join([*parts[:4], sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB"), parts[5]])
-    longer = "/".join([*parts[:3], str(int(parts[3]) + 3600), *parts[4:]])
+    parts = good.split("/")  # '', recordings, id, grant, expires, sig, name
+    grant, exp, sig = parts[3], parts[4], parts[5]
+    tampered = "/".join([*parts[:5], sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB"), parts[6]])
+    longer = "/".join([*parts[:4], str(int(exp) + 3600), *parts[5:]])
+    # Another principal, or a later issue time (to dodge a revocation), under the same signature.
+    someone = "/".join([*parts[:3], Grant(("someone",), USER.issued).encode(), *parts[4:]])
+    reissued = "/".join([*parts[:3], Grant(USER.principals, USER.issued + 30).encode(), *parts[4:]])
     past = int(time.time()) - 1
     expired = recorded.download(segment.id, expires=past)
     # A live-HLS signature of the camera does not open a download, nor a download signature
     # the camera's live HLS.
-    live_sig = playback_signature(recorded.secret, segment.id, recorded.expires())
-    live = f"/recordings/{segment.id}/{parts[3]}/{live_sig}/a.ts"
-    rec_sig = sign_resource(recorded.secret, recording_resource(recorded.camera_id), int(parts[3]))
-    hls = f"/hls/{recorded.camera_id}/{parts[3]}/{rec_sig}/index.m3u8"
+    live_sig = playback_signature(recorded.secret, segment.id, int(exp), USER)
+    live = f"/recordings/{segment.id}/{grant}/{exp}/{live_sig}/a.ts"
+    rec_sig = sign_resource(recorded.secret, recording_resource(recorded.camera_id), int(exp), USER)
+    hls = f"/hls/{recorded.camera_id}/{grant}/{exp}/{rec_sig}/index.m3u8"
     other = recorded.download(str(uuid.uuid4()))
     for path, wanted in [
         (tampered, 403),
         (longer, 403),
+        (someone, 403),
+        (reissued, 403),
         (expired, 403),
         (live, 403),
         (hls, 403),
@@ -180,22 +196,28 @@ async def test_bad_download_urls_are_refused(recorded: Recorded) -> None:
     "template",
     [
         "/recordings/../../../etc/passwd",
-        "/recordings/{id}/{exp}/{sig}/..%2f..%2f..%2fetc%2fpasswd",
-        "/recordings/{id}/{exp}/{sig}/%2e%2e/a.ts",
-        "/recordings/%2e%2e%2f%2e%2e%2fetc/{exp}/{sig}/a.ts",
-        "/recordings/{id}/{exp}/{sig}/a.ts/../../../../etc/passwd",
+        "/recordings/{id}/{grant}/{exp}/{sig}/..%2f..%2f..%2fetc%2fpasswd",
+        "/recordings/{id}/{grant}/{exp}/{sig}/%2e%2e/a.ts",
+        "/recordings/%2e%2e%2f%2e%2e%2fetc/{grant}/{exp}/{sig}/a.ts",
+        "/recordings/{id}/{grant}/{exp}/{sig}/a.ts/../../../../etc/passwd",
+        "/recordings/{id}/{grant}.%2e%2e/{exp}/{sig}/a.ts",
         "/_media/etc/passwd",
         "/_media{path}",
-        "/vod/{cam}/1-2/{exp}/{sig}/seg/..%2f..%2fetc%2fpasswd",
-        "/exports/{cam}/0-1/{exp}/{sig}/../../../etc/passwd",
-        "/recordings/{id}/{exp}/{sig}/a.ts?x=/etc/passwd",
+        "/vod/{cam}/1-2/{grant}/{exp}/{sig}/seg/..%2f..%2fetc%2fpasswd",
+        "/exports/{cam}/0-1/{grant}/{exp}/{sig}/../../../etc/passwd",
+        "/recordings/{id}/{grant}/{exp}/{sig}/a.ts?x=/etc/passwd",
     ],
 )
 async def test_traversal_never_reaches_a_file(recorded: Recorded, template: str) -> None:
     segment = recorded.segments()[0]
     parts = recorded.download(segment.id).split("/")
     path = template.format(
-        id=segment.id, exp=parts[3], sig=parts[4], cam=recorded.camera_id, path=segment.path
+        id=segment.id,
+        grant=parts[3],
+        exp=parts[4],
+        sig=parts[5],
+        cam=recorded.camera_id,
+        path=segment.path,
     )
     status, body = await http_get(recorded.base.removeprefix("http://"), path)
     if path.endswith("a.ts?x=/etc/passwd"):

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import grpc
 import pytest
-from camfleet.playback import playback_signature
+from camfleet.playback import Grant, playback_signature
 from camfleet.v1 import audit_pb2, audit_pb2_grpc, camera_pb2, event_pb2, node_pb2, stream_pb2
 
 from tests.agent.node import FFPROBE, ffmpeg_publish_argv, http_get, run
@@ -160,13 +160,16 @@ async def test_publish_goes_online_and_signed_hls_plays(stack: Stack, tmp_path: 
             assert (video["codec_name"], video["width"], video["height"]) == ("h264", 1280, 720)
 
             # Tampered, unsigned and expired URLs are refused before a byte is sent.
-            _, _, cam, expires, sig, name = url.path.split("/")
-            tampered = f"/hls/{cam}/{int(expires) + 60}/{sig}/{name}"
+            _, _, cam, grant, expires, sig, name = url.path.split("/")
+            tampered = f"/hls/{cam}/{grant}/{int(expires) + 60}/{sig}/{name}"
             assert (await http_get(stack.http_listen, tampered))[0] == 403
             assert (await http_get(stack.http_listen, f"/hls/{cam}/index.m3u8"))[0] == 403
             secret = bytes.fromhex((stack.node_dir / "playback.key").read_text().strip())
             past = int(time.time()) - 5
-            expired = f"/hls/{cam}/{past}/{playback_signature(secret, cam, past)}/{name}"
+            signed = Grant.decode(grant)
+            assert signed is not None
+            past_sig = playback_signature(secret, cam, past, signed)
+            expired = f"/hls/{cam}/{grant}/{past}/{past_sig}/{name}"
             assert (await http_get(stack.http_listen, expired))[0] == 403
 
             live = await stack.streams.GetStream(

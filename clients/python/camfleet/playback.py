@@ -1,10 +1,16 @@
-"""Signatures of playback and download URLs: HMAC-SHA256 over a typed resource and an expiry.
+"""Signatures of playback and download URLs: HMAC-SHA256 over a typed resource, a grant and an
+expiry.
 
 Shared by the control plane, which signs the URLs it hands out, and the node agent, which checks
 them before serving a byte: a URL leaked from a browser stops working at `expires`, and changing
-the resource or the expiry breaks the signature. The resource names its kind ("live:", "rec:",
-"vod:", "clip:"), so a signature for watching a camera live never opens a download or an export,
-and the other way round.
+the resource, the grant or the expiry breaks the signature. The resource names its kind ("live:",
+"rec:", "vod:", "clip:"), so a signature for watching a camera live never opens a download or an
+export, and the other way round.
+
+The grant says whom the URL was signed for and when: the user's id (and the API token's id when
+the URL was asked for with one) and the issue time. A node refuses URLs of a principal revoked
+after they were issued (a disabled user, a revoked token), counts exports per principal, and
+refuses expiries further out than the longest lifetime the control plane gives.
 """
 
 from __future__ import annotations
@@ -12,6 +18,44 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
+
+# One URL path segment: `<issued>.<user id>[.<api token id>]`.
+GRANT_PATTERN = r"[0-9]{1,12}(?:\.[A-Za-z0-9_-]{1,64}){1,2}"
+_GRANT = re.compile(rf"^{GRANT_PATTERN}$")
+_PRINCIPAL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Who a URL was signed for (user id, then API token id if any) and when (unix seconds)."""
+
+    principals: tuple[str, ...]
+    issued: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.principals) <= 2 or not all(
+            _PRINCIPAL.match(p) for p in self.principals
+        ):
+            raise ValueError(f"not a grant's principals: {self.principals!r}")
+
+    @property
+    def user(self) -> str:
+        """The user the URL was signed for (work such as exports is counted per user)."""
+        return self.principals[0]
+
+    def encode(self) -> str:
+        """The URL path segment."""
+        return ".".join((str(self.issued), *self.principals))
+
+    @classmethod
+    def decode(cls, text: str) -> Grant | None:
+        """The grant of a URL path segment; None when it is not one."""
+        if not _GRANT.match(text):
+            return None
+        issued, *principals = text.split(".")
+        return cls(tuple(principals), int(issued))
 
 
 def live_resource(camera_id: str) -> str:
@@ -34,28 +78,31 @@ def clip_resource(camera_id: str, start_ms: int, end_ms: int) -> str:
     return f"clip:{camera_id}:{start_ms}:{end_ms}"
 
 
-def sign_resource(secret: bytes, resource: str, expires: int) -> str:
-    """URL-safe signature of (resource, expires)."""
+def sign_resource(secret: bytes, resource: str, expires: int, grant: Grant) -> str:
+    """URL-safe signature of (resource, grant, expires)."""
     if "\n" in resource:  # the separator below: no resource may forge another's message
         raise ValueError("a resource must not contain a newline")
-    mac = hmac.new(secret, f"{resource}\n{expires}".encode(), hashlib.sha256).digest()
+    message = f"{resource}\n{grant.encode()}\n{expires}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def verify_resource(secret: bytes, resource: str, expires: int, signature: str, now: float) -> bool:
+def verify_resource(
+    secret: bytes, resource: str, expires: int, signature: str, now: float, *, grant: Grant
+) -> bool:
     """True when the signature matches and `expires` (unix seconds) is still in the future."""
     if expires <= now or "\n" in resource:
         return False
-    return hmac.compare_digest(sign_resource(secret, resource, expires), signature)
+    return hmac.compare_digest(sign_resource(secret, resource, expires, grant), signature)
 
 
-def playback_signature(secret: bytes, camera_id: str, expires: int) -> str:
+def playback_signature(secret: bytes, camera_id: str, expires: int, grant: Grant) -> str:
     """Signature of a camera's live HLS URL."""
-    return sign_resource(secret, live_resource(camera_id), expires)
+    return sign_resource(secret, live_resource(camera_id), expires, grant)
 
 
 def verify_playback(
-    secret: bytes, camera_id: str, expires: int, signature: str, now: float
+    secret: bytes, camera_id: str, expires: int, signature: str, now: float, *, grant: Grant
 ) -> bool:
     """True for a valid, unexpired live HLS signature of `camera_id`."""
-    return verify_resource(secret, live_resource(camera_id), expires, signature, now)
+    return verify_resource(secret, live_resource(camera_id), expires, signature, now, grant=grant)

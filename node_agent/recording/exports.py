@@ -1,0 +1,277 @@
+"""Exported clips: assembled with ffmpeg on first request, kept in a cache of their own.
+
+Work a viewer can trigger is bounded (DESIGN §6):
+- assemblies at once, per node and per user (from the signed URL's grant): over either limit
+  the request is refused with ExportBusy (HTTP 429 with Retry-After) rather than queued, so a
+  burst of URLs never starts a burst of ffmpeg;
+- the cache has its own byte budget: a clip that would not fit in it is refused (ExportTooLarge),
+  and least recently used clips are evicted to make room;
+- the cache sits on the recordings disk, so the free-space floor reclaims it first (reclaim(),
+  called by node_agent.recording.retention before it deletes any recording): an export never
+  costs a recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from node_agent.grants import Policy
+from node_agent.recording.index import Segment
+from node_agent.recording.media import has_audio
+
+log = logging.getLogger(__name__)
+
+EXPORT_TIMEOUT_S = 900.0
+# What a refused request is told to wait before trying again.
+RETRY_AFTER_S = 10
+
+
+class ExportBusy(Exception):
+    """Too many clips are being assembled (on the node, or for this user); try again later."""
+
+    retry_after_s = RETRY_AFTER_S
+
+
+class ExportTooLarge(Exception):
+    """The clip would not fit in the node's export cache."""
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """One clip to assemble: the segments holding it, its range, its file and its user."""
+
+    segments: list[Segment]
+    start: datetime
+    end: datetime
+    target: Path
+    user: str
+
+    @property
+    def estimated_bytes(self) -> int:
+        """Bytes the clip will take: the overlapping share of each segment (stream copy)."""
+        total = 0.0
+        for s in self.segments:
+            span = (s.end - s.start).total_seconds()
+            inside = (min(s.end, self.end) - max(s.start, self.start)).total_seconds()
+            total += s.size_bytes * (max(0.0, inside) / span if span > 0 else 1.0)
+        return int(total)
+
+
+def _concat_line(path: Path) -> str:
+    # ffconcat quoting: a single quote ends the string, so it is closed, escaped and reopened.
+    return "file '" + str(path).replace("'", "'\\''") + "'\n"
+
+
+@dataclass
+class _Build:
+    task: asyncio.Task[bool]
+    user: str
+    estimate: int
+
+
+class ExportCache:
+    """Clips of this node, within the policy's budget and concurrency."""
+
+    def __init__(
+        self,
+        directory: Path,
+        policy: Callable[[], Policy],
+        *,
+        ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self._policy = policy
+        self._ffmpeg = ffmpeg
+        self._ffprobe = ffprobe
+        self._now = now
+        self._building: dict[Path, _Build] = {}
+
+    def path_for(self, camera_id: str, start_ms: int, end_ms: int, expires: int) -> Path:
+        """The file of one clip URL (the expiry is in the name: removed once it passed)."""
+        return self.directory / f"{camera_id}_{start_ms}_{end_ms}_{expires}.mp4"
+
+    def cached(self, target: Path) -> bool:
+        """True when `target` is assembled; marks it used (the cache evicts by last use)."""
+        try:
+            os.utime(target)
+        except OSError:
+            return False
+        return True
+
+    # --- assembling -------------------------------------------------------------------------
+
+    async def get(self, clip: ClipRequest) -> bool:
+        """Assemble `clip` (or wait for the assembly already under way); False if ffmpeg
+        failed. ExportBusy or ExportTooLarge before anything starts."""
+        build = self._building.get(clip.target)
+        if build is None:
+            build = self._start(clip)
+        try:
+            # Shielded: a client that gives up does not stop the clip for the next request.
+            return await asyncio.shield(build.task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if build.task.cancelled() and not (current and current.cancelling()):
+                return False  # stopped to free disk space, not this request cancelled
+            raise
+
+    def _start(self, clip: ClipRequest) -> _Build:
+        policy = self._policy()
+        users = sum(1 for b in self._building.values() if b.user == clip.user)
+        if users >= policy.exports_per_principal:
+            raise ExportBusy(
+                f"you are already exporting {users} clip{'s' * (users != 1)} on this node (the "
+                f"limit per user is {policy.exports_per_principal}); try again when "
+                f"{'it is' if users == 1 else 'they are'} done"
+            )
+        if len(self._building) >= policy.exports_per_node:
+            raise ExportBusy(
+                f"this node is already exporting {len(self._building)} clips (its limit is "
+                f"{policy.exports_per_node}); try again in a moment"
+            )
+        estimate = clip.estimated_bytes
+        if estimate > policy.export_cache_bytes:
+            raise ExportTooLarge(
+                f"this clip (about {estimate / 1e6:.0f} MB) is larger than the node's export "
+                f"cache ({policy.export_cache_bytes / 1e6:.0f} MB); export a shorter range"
+            )
+        pending = sum(b.estimate for b in self._building.values())
+        self._evict(policy.export_cache_bytes - pending - estimate)
+        if self.usage() + pending + estimate > policy.export_cache_bytes:
+            raise ExportBusy(
+                "the node's export cache is taken by clips being assembled; try again in a moment"
+            )
+        build = _Build(asyncio.create_task(self._assemble(clip)), clip.user, estimate)
+        self._building[clip.target] = build
+        build.task.add_done_callback(lambda _: self._building.pop(clip.target, None))
+        return build
+
+    async def _assemble(self, clip: ClipRequest) -> bool:
+        """ffmpeg stream copy of the segments, trimmed to the range, into the clip's file."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target, segments = clip.target, clip.segments
+        listing = target.with_suffix(".ffconcat")
+        partial = target.with_suffix(".part.mp4")
+        listing.write_text(
+            "ffconcat version 1.0\n" + "".join(_concat_line(s.path) for s in segments)
+        )
+        first = segments[0].start
+        offset = max(0.0, (clip.start - first).total_seconds())
+        duration = (clip.end - max(clip.start, first)).total_seconds()
+        audio = ["-map", "0:a"] if await has_audio(self._ffprobe, segments[0].path) else []
+        argv = [
+            self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            # Input-side seek: the copy starts at the keyframe at or before the start.
+            "-ss", f"{offset:.3f}", "-f", "concat", "-safe", "0", "-i", str(listing),
+            "-t", f"{duration:.3f}", "-map", "0:v?", *audio,
+            "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart",
+            "-f", "mp4", str(partial),
+        ]  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with asyncio.timeout(EXPORT_TIMEOUT_S):
+                _, err = await proc.communicate()
+        except BaseException:  # timeout, shutdown or reclaimed: no ffmpeg outlives its clip
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            listing.unlink(missing_ok=True)
+        if proc.returncode != 0 or not partial.is_file():
+            log.warning("export %s failed: %s", target.name, err.decode(errors="replace")[-500:])
+            partial.unlink(missing_ok=True)
+            return False
+        os.replace(partial, target)  # whole or absent: nginx never serves half a clip
+        # The estimate may have been short: the budget holds for what is on disk.
+        self._evict(self._policy().export_cache_bytes, keep=target)
+        return True
+
+    # --- the budget -------------------------------------------------------------------------
+
+    def _clips(self) -> list[tuple[float, int, Path]]:
+        """Assembled clips as (last use, bytes, path), least recently used first."""
+        found = []
+        if not self.directory.is_dir():
+            return []
+        for path in self.directory.glob("*.mp4"):
+            if path.name.endswith(".part.mp4"):
+                continue
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                found.append((stat.st_mtime, stat.st_size, path))
+        return sorted(found)
+
+    def usage(self) -> int:
+        """Bytes the cache holds on disk (partial clips included)."""
+        if not self.directory.is_dir():
+            return 0
+        total = 0
+        for path in self.directory.iterdir():
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        return total
+
+    def _evict(self, allowed: int, keep: Path | None = None) -> int:
+        """Delete least recently used clips until the cache holds at most `allowed` bytes;
+        bytes freed. nginx keeps sending a file it opened already."""
+        freed = 0
+        used = self.usage()
+        for _, size, path in self._clips():
+            if used - freed <= allowed:
+                break
+            if path == keep:
+                continue
+            path.unlink(missing_ok=True)
+            freed += size
+            log.info("export cache: evicted %s (%d bytes)", path.name, size)
+        return freed
+
+    async def reclaim(self, needed: int) -> int:
+        """Free at least `needed` bytes if the cache holds them: least recently used clips
+        first, then clips being assembled (their ffmpeg is stopped); bytes freed. Called when
+        the disk is short, before any recording is deleted."""
+        used = await asyncio.to_thread(self.usage)
+        freed = await asyncio.to_thread(self._evict, max(0, used - needed))
+        if freed < needed and self._building:
+            log.warning("disk short: stopping %d clip export(s) under way", len(self._building))
+            before = await asyncio.to_thread(self.usage)
+            await self._cancel_builds()
+            freed += max(0, before - await asyncio.to_thread(self.usage))
+        return freed
+
+    def remove_expired(self) -> None:
+        """Delete cached clips whose URL has expired (the expiry is in the file name)."""
+        now = self._now()
+        for _, _, path in self._clips():
+            expires = path.stem.rsplit("_", 1)[-1]
+            if expires.isdigit() and int(expires) <= now and path not in self._building:
+                path.unlink(missing_ok=True)
+
+    async def _cancel_builds(self) -> None:
+        tasks = [b.task for b in self._building.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        """Stop clips being assembled (their ffmpeg is killed)."""
+        await self._cancel_builds()
