@@ -489,7 +489,11 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     server = Child(
         "control plane",
         [sys.executable, "-m", "server"],
-        server_env(work / "data", port, admin_password, database_url, prefix),
+        {
+            **server_env(work / "data", port, admin_password, database_url, prefix),
+            # Every subscriber is admin: above the per-principal stream bound (default 100).
+            "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL": str(args.subscribers + 10),
+        },
         work / "server.log",
     )
     target = f"{LOOPBACK}:{port}"

@@ -21,6 +21,7 @@ import os
 import pkgutil
 import stat
 import struct
+import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -37,7 +38,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scripts.envoy_admin import admin_request
 from scripts.envoy_config import TEMPLATE, http_manager, parse_origins, render
 from tests.support.assertions import refused
-from tests.support.envoy import Edge, running_edge
+from tests.support.envoy import Edge, envoy_binary, running_edge
 from tests.support.platform import (
     ADMIN_PASSWORD,
     Platform,
@@ -384,3 +385,40 @@ def test_every_streaming_rpc_has_its_own_route_without_a_timeout() -> None:
         assert by_path[path]["timeout"] == "0s", path
     unary = [r["route"] for r in routes if r["match"].get("prefix") in {"/camfleet.v1.", "/grpc."}]
     assert len(unary) == 2 and all(r["timeout"] == "30s" for r in unary)
+
+
+def _compose_entrypoint(tmp_path: Path, origins: str) -> subprocess.CompletedProcess[str]:
+    """envoy/compose-entrypoint.sh as compose runs it, with Envoy told to validate only."""
+    env = {
+        "PATH": f"{Path(envoy_binary()).parent}:{os.environ['PATH']}",
+        "ENVOY_TEMPLATE": str(TEMPLATE),
+        "ENVOY_CONFIG": str(tmp_path / "envoy.yaml"),
+        "CAMFLEET_PUBLIC_HOST": "cams.example",
+        "CAMFLEET_CORS_ORIGINS": origins,
+    }
+    script = str(TEMPLATE.parent / "compose-entrypoint.sh")
+    return subprocess.run(
+        ["sh", script, "--mode", "validate", "--disable-hot-restart"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_compose_allows_its_own_origin_and_the_configured_ones_only(tmp_path: Path) -> None:
+    done = _compose_entrypoint(tmp_path, "https://ops.example,http://10.0.0.5:3000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rendered = yaml.safe_load((tmp_path / "envoy.yaml").read_text())
+    policy = http_manager(rendered)["route_config"]["virtual_hosts"][0]["typed_per_filter_config"]
+    allowed = policy["envoy.filters.http.cors"]["allow_origin_string_match"]
+    assert allowed == [
+        {"exact": "http://cams.example:8080"},
+        {"exact": "https://ops.example"},
+        {"exact": "http://10.0.0.5:3000"},
+    ]
+    for bad in ("null", "*", "https://ops.example/x", 'https://a"b'):
+        refused_run = _compose_entrypoint(tmp_path, bad)
+        assert refused_run.returncode != 0 and "CAMFLEET_CORS_ORIGINS" in refused_run.stderr
