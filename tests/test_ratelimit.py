@@ -176,3 +176,13 @@ async def test_both_backends_give_the_same_verdicts() -> None:
     finally:
         await drop_keys(client, prefix)
         await client.aclose()
+
+
+async def test_turns_are_spaced_out(limiter: RateLimiter) -> None:
+    name = key()
+    assert await limiter.take_turn(name, 0.5) == 0.0
+    wait = await limiter.take_turn(name, 0.5)
+    assert 0 < wait <= 0.5
+    assert await limiter.take_turn(f"{name}-other", 0.5) == 0.0  # keys are independent
+    await asyncio.sleep(wait + 0.05)
+    assert await limiter.take_turn(name, 0.5) == 0.0

@@ -11,12 +11,16 @@ minimum length defaults to 12 (OWASP ASVS 2.1.1; NIST's 8 assumes a blocklist, w
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # no stubs are published
 
 from server.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
 
 MAX_PASSWORD_LENGTH = 1024
 # zxcvbn refuses longer input (its matching is superlinear): judge the first 72 characters. A
@@ -30,15 +34,26 @@ def password_problem(
     """Why `password` may not be used, as the end of a sentence ("must be …", "is too
     common: …"), or None when it is acceptable. `user_inputs` (the username, …) count as
     known to an attacker."""
-    if len(password) < min_length:
-        return f"must be at least {min_length} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"must be at most {MAX_PASSWORD_LENGTH} characters"
     if "\x00" in password:
         return "must not contain NUL characters"
-    if min_score <= 0:
+    weak = _weakness(password, min_score, user_inputs)
+    if len(password) < min_length:
+        # Both reasons when both hold: "password" is short, but mostly it is everyone's.
+        return f"must be at least {min_length} characters" + (f", and {weak}" if weak else "")
+    return weak
+
+
+def _weakness(password: str, min_score: int, user_inputs: Sequence[str]) -> str | None:
+    """zxcvbn's reason `password` is guessable, or None when it scores `min_score` or more."""
+    if min_score <= 0 or not password:
         return None
-    result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[u for u in user_inputs if u])
+    try:
+        result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[u for u in user_inputs if u])
+    except Exception:  # a bug in the estimator must not pass a password unjudged, nor crash
+        log.exception("zxcvbn failed on a password of %d characters", len(password))
+        return "could not be judged for strength; choose another"
     if int(result["score"]) >= min_score:
         return None
     feedback = result.get("feedback") or {}
@@ -56,10 +71,13 @@ class PasswordPolicy:
     min_length: int = 12
     min_score: int = 3
 
-    def check(
+    async def check(
         self, password: str, field: str = "password", user_inputs: Sequence[str] = ()
     ) -> None:
-        """InvalidArgument naming `field` and saying why, when `password` may not be used."""
-        problem = password_problem(password, self.min_length, self.min_score, user_inputs)
+        """InvalidArgument naming `field` and saying why, when `password` may not be used.
+        Judged in a worker thread: zxcvbn takes up to ~0.2 s of CPU on a long password."""
+        problem = await asyncio.to_thread(
+            password_problem, password, self.min_length, self.min_score, user_inputs
+        )
         if problem:
             raise InvalidArgument.for_field(field, problem)

@@ -134,7 +134,7 @@ class UserService:
             raise InvalidArgument.for_field(
                 "user.role", "is required (ROLE_ADMIN, ROLE_OPERATOR, ROLE_VIEWER or ROLE_API)"
             )
-        self._policy.check(new.password, "password", (username, display_name))
+        await self._policy.check(new.password, "password", (username, display_name))
         row = UserRow(
             username=username,
             username_key=username.lower(),
@@ -254,11 +254,16 @@ class UserService:
         own = target == actor.user_id
         if not own and not actor.can(Permission.USERS_WRITE):
             raise PermissionDenied("changing another user's password needs users.write")
+        async with self._sessions() as session:
+            found = await session.get(UserRow, target)
+        if found is None:
+            raise NotFound(f"user {target} does not exist")
+        # Judged outside the write transaction: it takes CPU time, and SQLite has one writer.
+        await self._policy.check(new_password, "new_password", (found.username, found.display_name))
         async with self._sessions.begin() as session:
             row = await session.get(UserRow, target, with_for_update=True)
             if row is None:
                 raise NotFound(f"user {target} does not exist")
-            self._policy.check(new_password, "new_password", (row.username, row.display_name))
             if own and not await verify_password(row.password_hash, current):
                 raise InvalidArgument.for_field("current_password", "is not your current password")
             row.password_hash = await hash_password(new_password)

@@ -119,11 +119,18 @@ def listen_on_proxy_socket(server: Any, path: str) -> bool:
     socket_path = Path(path).resolve()
     socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(socket_path.parent, 0o700)
+    # Bound by its name from inside its directory: a socket's path is limited to 107 bytes,
+    # which a deep data directory exceeds. grpc binds here and now, and nothing else in this
+    # process depends on the working directory (every path it opens is absolute).
+    cwd = os.getcwd()
+    os.chdir(socket_path.parent)
     try:
-        bound = server.add_insecure_port(f"unix:{socket_path}")
+        bound = server.add_insecure_port(f"unix:{socket_path.name}")
     except RuntimeError as exc:
         log.debug("bind of %s failed: %s", socket_path, exc)
         return False
+    finally:
+        os.chdir(cwd)
     if not bound:
         return False
     os.chmod(socket_path, 0o600)
