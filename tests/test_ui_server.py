@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from server.ui.headers import parse_origins
 from tests.support.processes import ROOT
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
@@ -253,3 +254,15 @@ def test_a_bad_media_origin_is_refused_clearly(origins: str, tmp_path: Path) -> 
     assert done.returncode == 2
     assert "--media-origins: a media origin is scheme://host[:port]" in done.stderr
     assert repr(origins) in done.stderr
+
+
+def test_compose_allows_media_from_the_node_it_runs() -> None:
+    """compose's UI names node-1's public HTTP origin, the one its signed HLS URLs use."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    node = services["node-agent"]["environment"]
+    port = node["CAMFLEET_HTTP_LISTEN"].rpartition(":")[2]
+    node_origin = f"http://{node['CAMFLEET_PUBLIC_HOST']}:{port}"
+    assert services["ui"]["environment"]["CAMFLEET_UI_MEDIA_ORIGINS"] == node_origin
+    assert parse_origins(node_origin.replace("${CAMFLEET_PUBLIC_HOST:-localhost}", "localhost"))

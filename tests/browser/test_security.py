@@ -226,3 +226,19 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
     other.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()
     assert stored_session(page) is None
+
+
+def test_a_weak_password_is_refused_in_the_form_with_the_servers_reason(
+    page: Page, demo_platform: LocalPlatform
+) -> None:
+    log_in(page, demo_platform.url, "admin", demo_platform.admin_password)
+    page.get_by_test_id("nav-users").click()
+    page.get_by_test_id("user-new").click()
+    page.get_by_test_id("user-username").fill("weakling")
+    for weak, why in [("password", "must be at least 12 characters"), ("passwordpassword", "")]:
+        page.get_by_test_id("user-password").fill(weak)
+        page.get_by_test_id("user-save").click()
+        error = page.get_by_test_id("error")
+        expect(error).to_contain_text("Some of what was entered is not valid. Password: ")
+        expect(error).to_contain_text(why or "is too common or easy to guess")
+    expect(page.locator('[data-testid="user-row"]', has_text="weakling")).to_have_count(0)

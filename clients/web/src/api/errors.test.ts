@@ -114,6 +114,14 @@ describe("describeError", () => {
     );
   });
 
+  it("shows the server's reason for refusing a weak password, field named in words", async () => {
+    const why = "is too common or easy to guess (this is a top-10 common password). Add another word or two";
+    const trailer = grpcStatusHeaders(Code.InvalidArgument, `new_password: ${why}`,
+      [errorInfo("INVALID_ARGUMENT"), badRequest(["new_password", why])]);
+    const err = await callAgainst(() => new Response(trailerFrame(trailer), { status: 200, headers: GRPC_WEB }));
+    expect(describeError(err).sentence).toBe(`Some of what was entered is not valid. New password: ${why}.`);
+  });
+
   it("turns RetryInfo into a wait the person can read", async () => {
     const err = await callAgainst(() => new Response(null, {
       status: 200,

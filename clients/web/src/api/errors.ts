@@ -189,7 +189,8 @@ export function describeError(thrown: unknown): ErrorDescription {
     parts.push(FALLBACK[err.code]!);
   } else if (violations.length > 0) {
     parts.push(FALLBACK[Code.InvalidArgument]!);
-    for (const v of violations) parts.push(sentenceCase(v.field ? `${v.field}: ${v.description}` : v.description));
+    // Field paths name proto fields ("new_password"): shown with spaces ("New password: …").
+    for (const v of violations) parts.push(sentenceCase(v.field ? `${v.field.replaceAll("_", " ")}: ${v.description}` : v.description));
   } else {
     parts.push(serverSays || FALLBACK[err.code] || "Something went wrong.");
   }

@@ -26,7 +26,7 @@ export function AccountPage() {
           <Stack>
             <Title order={4}>Change password</Title>
             <PasswordInput label="Current password" required value={current} onChange={(e) => setCurrent(e.currentTarget.value)} />
-            <PasswordInput label="New password" description="At least 8 characters" required value={next} onChange={(e) => setNext(e.currentTarget.value)} />
+            <PasswordInput label="New password" description="Long and uncommon: a few unrelated words work well" required value={next} onChange={(e) => setNext(e.currentTarget.value)} />
             <Button type="submit">Change password</Button>
           </Stack>
         </form>

@@ -36,7 +36,7 @@ function NewUser({ onClose, onCreated }: { onClose(): void; onCreated(): void })
           <TextInput label="Username" required value={username} onChange={(e) => setUsername(e.currentTarget.value)} data-testid="user-username" />
           <TextInput label="Display name" value={displayName} onChange={(e) => setDisplayName(e.currentTarget.value)} />
           <Select label="Role" data={ROLES} value={role} onChange={(v) => setRole(v ?? String(Role.VIEWER))} allowDeselect={false} data-testid="user-role" />
-          <PasswordInput label="Password" description="At least 8 characters" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} data-testid="user-password" />
+          <PasswordInput label="Password" description="Long and uncommon: a few unrelated words work well" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} data-testid="user-password" />
           <ErrorAlert error={error} />
           <Group justify="flex-end"><Button type="submit" data-testid="user-save">Create user</Button></Group>
         </Stack>
