@@ -39,14 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
-
-from node_agent.http_api import build_app  # noqa: E402
-from node_agent.nginx.config import NginxLayout, NginxPorts, render  # noqa: E402
-from node_agent.recording.media import collector_argv  # noqa: E402
+from node_agent.nginx.config import NginxLayout  # noqa: E402
+from node_agent.recording.media import collector_argv, collector_env  # noqa: E402
 from node_agent.supervisor import Supervisor  # noqa: E402
-from tests.agent.node import FFMPEG, NGINX, NodeCallbacks, process_tree, wait_for_port  # noqa: E402
-from tests.support.processes import free_port, stop_by_pid  # noqa: E402
+from tests.agent.node import FFMPEG, Node, NodeCallbacks, process_tree, running_node  # noqa: E402
+from tests.support.processes import stop_by_pid  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 KEY = "bench" + secrets.token_hex(6)
@@ -57,12 +54,18 @@ class Server:
     """One running nginx-rtmp."""
 
     name: str
-    layout: NginxLayout
-    rtmp_port: int
-    nginx: Supervisor
+    node: Node
+
+    @property
+    def layout(self) -> NginxLayout:
+        return self.node.layout
+
+    @property
+    def nginx(self) -> Supervisor:
+        return self.node.nginx
 
     def url(self) -> str:
-        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{KEY}"
+        return self.node.rtmp_url(KEY)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -79,35 +82,20 @@ def cpu_seconds(pids: list[int]) -> float:
 @asynccontextmanager
 async def nginx_server(root: Path, name: str, record_all: bool) -> AsyncIterator[Server]:
     """nginx with the node's configuration (plus `record all` if asked) and a callback API
-    that accepts KEY."""
-    layout = NginxLayout(root / name)
-    layout.create()
-    ports = NginxPorts(*(f"127.0.0.1:{free_port()}" for _ in range(4)))
-    conf = render(layout, ports)
-    if record_all:
-        (layout.root / "record").mkdir()
-        conf = conf.replace(
+    that accepts KEY (camera id: `name`)."""
+    record = root / name / "record"
+
+    def add_record_all(conf: str) -> str:
+        record.mkdir(parents=True)
+        return conf.replace(
             "            hls on;\n",
-            f"            record all;\n            record_path {layout.root / 'record'};\n"
+            f"            record all;\n            record_path {record};\n"
             "            record_unique on;\n            hls on;\n",
         )
-    layout.conf.write_text(conf)
-    api = web.AppRunner(build_app(NodeCallbacks(secret=b"x" * 32, keys={KEY: name})))
-    await api.setup()
-    host, port = ports.agent_listen.rsplit(":", 1)
-    await web.TCPSite(api, host, int(port)).start()
-    nginx = Supervisor(
-        name=f"nginx-{name}",
-        argv=[NGINX, "-p", str(layout.root), "-c", str(layout.conf)],
-        log_path=layout.logs / "nginx.out",
-    )
-    try:
-        await nginx.start()
-        await wait_for_port(ports.rtmp_listen)
-        yield Server(name, layout, int(ports.rtmp_listen.rsplit(":", 1)[1]), nginx)
-    finally:
-        await nginx.stop()
-        await api.cleanup()
+
+    callbacks = NodeCallbacks(secret=b"x" * 32, keys={KEY: name})
+    async with running_node(root / name, callbacks, add_record_all if record_all else None) as node:
+        yield Server(name, node)
 
 
 def _load() -> str:
@@ -156,22 +144,19 @@ async def main() -> None:
             if args.ffmpeg_recorder:
                 argv = [
                     FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning",
-                    "-i", b.url(), "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+                    # By camera id with a one-time token, as the agent's recorders play.
+                    "-i", b.node.recorder_url(b.name), "-map", "0:v?", "-map", "0:a?", "-c", "copy",
                     "-f", "segment", "-segment_time", f"{args.segment_seconds:g}",
                     "-segment_format", "mpegts", "-segment_list", "pipe:1",
                     "-segment_list_type", "csv", str(out / "seg-%05d.ts"),
                 ]  # fmt: skip
             else:
                 argv = collector_argv(
-                    sys.executable,
-                    b.layout.hls / KEY,
-                    str(out / "seg-%05d.ts"),
-                    args.segment_seconds,
-                    time.time(),
+                    sys.executable, str(out / "seg-%05d.ts"), args.segment_seconds, time.time()
                 )
             recorder = subprocess.Popen(  # noqa: ASYNC220
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=collector_env(b.layout.hls / KEY, os.environ),
             )  # fmt: skip
             await asyncio.sleep(args.warmup)
             trees = {s.name: list(process_tree(s.nginx.pid or 0)) for s in (a, b, c)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 
 import grpc.aio
 from aiohttp import web
@@ -23,8 +22,16 @@ from node_agent.errors import ConfigError, StartupError
 from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
 from node_agent.http_api import PublishDecision, build_app
+from node_agent.live_access import HlsLinks, PlayTokens
+from node_agent.nginx.access import (
+    SocketDir,
+    WorkerAccount,
+    hand_socket_to,
+    open_data_dir,
+    worker_account,
+)
 from node_agent.nginx.config import NginxLayout, NginxPorts, loopback_rtmp
-from node_agent.nginx.runner import NginxRunner, ensure_can_bind, free_loopback_port
+from node_agent.nginx.runner import NginxRunner, ensure_can_bind
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import PublishGate, RateLimiter
@@ -41,11 +48,22 @@ log = logging.getLogger(__name__)
 
 
 class AgentCallbacks:
-    """node_agent.http_api.Callbacks: publishes to the PublishGate, HLS to the PlaybackGate."""
+    """node_agent.http_api.Callbacks: publishes to the PublishGate, HLS to the PlaybackGate,
+    recorders' plays to their one-time tokens."""
 
-    def __init__(self, publish: PublishGate, playback: PlaybackGate) -> None:
+    def __init__(
+        self,
+        publish: PublishGate,
+        playback: PlaybackGate,
+        streams: StreamTracker,
+        tokens: PlayTokens,
+        links: HlsLinks,
+    ) -> None:
         self._publish = publish
         self._playback = playback
+        self._streams = streams
+        self._tokens = tokens
+        self._links = links
 
     async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
         """Decide on a publish."""
@@ -55,11 +73,17 @@ class AgentCallbacks:
         """A publisher went away."""
         await self._publish.on_publish_done(stream_key, remote_address)
 
-    def hls_stream_dir(
-        self, camera_id: str, grant: str, expires: int, signature: str
-    ) -> str | None:
-        """The stream directory of a valid signed HLS URL."""
-        return self._playback.hls_stream_dir(camera_id, grant, expires, signature)
+    def hls_allowed(self, camera_id: str, grant: str, expires: int, signature: str) -> bool:
+        """A valid signed HLS URL: its camera's link points at the stream's directory."""
+        key = self._playback.hls_stream_dir(camera_id, grant, expires, signature)
+        return key is not None and self._links.link(camera_id, key)
+
+    def on_play(self, camera_id: str, token: str) -> str | None:
+        """The key of `camera_id`'s live stream, for a recorder holding a token for it."""
+        if not self._tokens.redeem(camera_id, token):
+            return None
+        live = self._streams.by_camera(camera_id)
+        return live.stream_key if live is not None and not live.end_reason else None
 
 
 class Agent:
@@ -84,8 +108,9 @@ class Agent:
         self.connection: Connection | None = None
         self.revoker: KeyRevoker | None = None
         self.recording: RecordingManager | None = None
-        # host:port of the agent's own loopback API (nginx's callbacks).
-        self.api_listen = ""
+        # The Unix sockets of nginx's internals and of the agent's API (nginx's callbacks).
+        self.sockets: SocketDir | None = None
+        self.play_tokens = PlayTokens()
         self._channel: grpc.aio.Channel | None = None
         self._api: web.AppRunner | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -107,6 +132,10 @@ class Agent:
         config = self.config
         try:
             self.data_dir.create()
+            worker = worker_account(
+                self.data_dir.root, *([config.warm_dir] if config.warm_dir else [])
+            )
+            open_data_dir(self.data_dir.root, worker)
         except OSError as exc:
             raise StartupError(f"cannot create --data-dir {config.data_dir}: {exc}") from None
         self.credential = load_credential(self.data_dir)
@@ -134,18 +163,29 @@ class Agent:
             self.outbox,
             RateLimiter(config.unknown_key_limit, config.unknown_key_window_s),
         )
-        callbacks = AgentCallbacks(gate, PlaybackGate(self.playback, self.streams, self.assignment))
-        await self._start_api(callbacks)
+        layout = NginxLayout(self.data_dir.nginx)
+        callbacks = AgentCallbacks(
+            gate,
+            PlaybackGate(self.playback, self.streams, self.assignment),
+            self.streams,
+            self.play_tokens,
+            HlsLinks(layout.by_camera),
+        )
+        self.sockets = SocketDir.choose(layout.root / "run")
+        self.sockets.create(worker)
+        await self._start_api(callbacks, self.sockets, worker)
         self.nginx = NginxRunner(
             config.nginx_binary,
-            NginxLayout(self.data_dir.nginx),
+            layout,
             NginxPorts(
                 rtmp_listen=str(config.rtmp_listen),
                 http_listen=str(config.http_listen),
-                stat_listen=f"127.0.0.1:{free_loopback_port()}",
-                agent_listen=self.api_listen,
+                stat_socket=self.sockets.stat_socket,
+                agent_socket=self.sockets.agent_socket,
+                user_directive=worker.directive,
             ),
             config.hls_fragment_s,
+            worker,
         )
         await self.nginx.start()
         self.revoker = KeyRevoker(self.streams, checker, self.nginx)
@@ -155,6 +195,7 @@ class Agent:
             RecordingSettings(
                 rtmp_source=loopback_rtmp(str(config.rtmp_listen)),
                 hls_root=self.nginx.layout.hls,
+                play_token=self.play_tokens.issue,
                 ffmpeg=config.ffmpeg_binary,
                 ffprobe=config.ffprobe_binary,
                 segment_s=config.segment_s,
@@ -195,11 +236,10 @@ class Agent:
         )
         self.connection.start()
 
-    async def _start_api(self, callbacks: AgentCallbacks) -> None:
-        """The callback API on a loopback port picked by the kernel (no race with others)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.api_listen = f"127.0.0.1:{sock.getsockname()[1]}"
+    async def _start_api(
+        self, callbacks: AgentCallbacks, sockets: SocketDir, worker: WorkerAccount
+    ) -> None:
+        """The callback API on its Unix socket, which only nginx's workers may connect to."""
         # Downloads, VOD and clips: signed URLs, files found through the segment index.
         self.media = RecordedMedia(
             lambda: self.playback.value,
@@ -212,7 +252,8 @@ class Agent:
         app = build_app(callbacks, self.media)
         self._api = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._api.setup()
-        await web.SockSite(self._api, sock).start()
+        await web.UnixSite(self._api, str(sockets.agent_socket)).start()
+        hand_socket_to(sockets.agent_socket, worker)
 
     async def _poll_stat(self) -> None:
         """Read nginx's /stat every stat_interval_s: metrics for reports, MEDIA and vanished
@@ -253,6 +294,9 @@ class Agent:
         if self._api is not None:
             await self._api.cleanup()
             self._api = None
+        if self.sockets is not None:
+            self.sockets.remove()
+            self.sockets = None
         if self._channel is not None:
             await self._channel.close(grace=None)
             self._channel = None

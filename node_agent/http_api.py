@@ -1,10 +1,15 @@
-"""The agent's loopback HTTP API, called by its own nginx.
+"""The agent's HTTP API, called by its own nginx only: it listens on a Unix socket that only
+nginx's workers may connect to (node_agent.nginx.access), so the fields of a notification
+(the stream key, the publisher's address) are what nginx says.
 
 - POST /rtmp/on_publish, /rtmp/on_publish_done: nginx-rtmp's form-encoded notifications. A 2xx
   lets a publish through; anything else refuses it (nginx fails closed, so an agent that is down
   refuses too).
-- GET /auth/hls: nginx's auth_request for every HLS file. 200 with `X-Stream-Dir` names the
-  stream's directory (the key never appears in a URL); 403 otherwise.
+- POST /rtmp/on_play: a recorder plays `<camera id>` with its one-time token (`rec`); the
+  answer is a redirect to the stream's key, which nginx-rtmp applies locally (a rename), so the
+  key is in no recorder's arguments. Every other play is refused.
+- GET /auth/hls: nginx's auth_request for every HLS file: 200 or 403, nothing else (nginx serves
+  the files through hls-by-camera/<camera id>, which the agent keeps linked; no key in a header).
 - /recordings/, /vod/, /exports/: recorded media behind signed URLs, proxied by nginx
   (node_agent/recording_http.py).
 """
@@ -33,7 +38,7 @@ HLS_PATH = re.compile(
 _MAX_FIELD = 512
 _MAX_BODY = 16_384
 # The fields the agent reads; nginx also appends the publisher's query arguments, ignored here.
-_FIELDS = ("call", "app", "name", "addr")
+_FIELDS = ("call", "app", "name", "addr", "rec")
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,12 @@ class Callbacks(Protocol):
         """A publisher went away."""
         ...
 
-    def hls_stream_dir(
-        self, camera_id: str, grant: str, expires: int, signature: str
-    ) -> str | None:
-        """The HLS directory of a validly signed, unexpired camera URL, else None."""
+    def hls_allowed(self, camera_id: str, grant: str, expires: int, signature: str) -> bool:
+        """Whether a signed camera URL is valid and unexpired (and its files are linked)."""
+        ...
+
+    def on_play(self, camera_id: str, token: str) -> str | None:
+        """The stream key a recorder holding `token` for `camera_id` plays, else None."""
         ...
 
 
@@ -105,20 +112,29 @@ def build_app(callbacks: Callbacks, media: RecordedMedia | None = None) -> web.A
         await callbacks.on_publish_done(_field(form, "name"), _field(form, "addr"))
         return web.Response(status=200, text="ok\n")
 
+    async def on_play(request: web.Request) -> web.Response:
+        form = await read_form(request)
+        if form is None or _field(form, "call") != "play" or _field(form, "app") != "live":
+            return web.Response(status=400, text="malformed play notification\n")
+        key = callbacks.on_play(_field(form, "name"), _field(form, "rec"))
+        if key is None:
+            return web.Response(status=403, text="play refused\n")
+        # Not rtmp://: nginx-rtmp renames the play to this stream inside the same server.
+        return web.Response(status=302, headers={"Location": key})
+
     async def auth_hls(request: web.Request) -> web.Response:
         match = HLS_PATH.match(request.headers.get("X-Original-URI", "").split("?", 1)[0])
         if match is None:
             return web.Response(status=403)
-        directory = callbacks.hls_stream_dir(
+        allowed = callbacks.hls_allowed(
             match["camera"], match["grant"], int(match["expires"]), match["sig"]
         )
-        if directory is None:
-            return web.Response(status=403)
-        return web.Response(status=200, headers={"X-Stream-Dir": directory})
+        return web.Response(status=200 if allowed else 403)
 
     app = web.Application(client_max_size=_MAX_BODY)
     app.router.add_post("/rtmp/on_publish", on_publish)
     app.router.add_post("/rtmp/on_publish_done", on_publish_done)
+    app.router.add_post("/rtmp/on_play", on_play)
     app.router.add_get("/auth/hls", auth_hls)
     if media is not None:
         media.add_routes(app)

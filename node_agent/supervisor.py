@@ -63,6 +63,8 @@ class Supervisor:
     crash_limit: int = 5
     crash_window_s: float = 60.0
     on_exit: Callable[[ExitRecord, bool], None] | None = None
+    # Run before every spawn (e.g. removing a Unix socket a killed nginx left behind).
+    before_spawn: Callable[[], None] | None = None
     # start() gives up (and stops retrying) when the child cannot be spawned this long.
     start_timeout_s: float = 10.0
     exits: list[ExitRecord] = field(default_factory=list)
@@ -111,6 +113,8 @@ class Supervisor:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.before_spawn is not None:
+            self.before_spawn()
         with self.log_path.open("ab") as out:
             return await asyncio.create_subprocess_exec(
                 *with_parent_death_signal(self.argv),

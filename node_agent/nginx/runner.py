@@ -1,17 +1,20 @@
 """The node's nginx: rendered config, supervised process, readiness, /stat readings and
-publishers dropped through rtmp_control."""
+publishers dropped through rtmp_control (both on nginx's internal Unix socket)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
+from pathlib import Path
 
 import aiohttp
 
 from node_agent.config import HostPort
 from node_agent.errors import StartupError
+from node_agent.nginx.access import WorkerAccount, chown_tree, set_owner, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.stat import StreamStat, parse_stat
 from node_agent.supervisor import ExitRecord, Supervisor
@@ -38,17 +41,29 @@ def ensure_can_bind(flag: str, listen: HostPort) -> None:
             raise StartupError(f"{flag} {listen}: {exc.strerror or exc}") from None
 
 
-def free_loopback_port() -> int:
-    """A loopback TCP port nobody listens on right now (for nginx's internal /stat listener)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def prepare_layout(layout: NginxLayout, worker: WorkerAccount) -> None:
+    """nginx's directories with the owners and modes its workers need: they write the live HLS
+    fragments and read them through the by-camera links; they never see the logs (nginx logs
+    stream keys) and may only traverse the rest."""
+    layout.create()
+    me, my_gid = os.geteuid(), os.getegid()
+    shared_gid = worker.gid if worker.separate else my_gid
+    set_owner(layout.root, me, shared_gid, 0o710)
+    set_owner(layout.logs, me, my_gid, 0o700)
+    # nginx's master makes the directories under it and gives them to the workers itself.
+    set_owner(layout.temp, me, shared_gid, 0o710)
+    set_owner(layout.by_camera, me, shared_gid, 0o750)
+    chown_tree(layout.hls, worker.uid, worker.gid)
+    os.chmod(layout.hls, 0o700)
 
 
-async def _accepts(listen: str) -> bool:
-    host, port = listen.rsplit(":", 1)
+async def _accepts(listen: str | Path) -> bool:
+    """Whether something accepts connections on host:port (TCP) or a Unix socket's path."""
     try:
-        _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+        if isinstance(listen, Path):
+            _, writer = await asyncio.open_unix_connection(listen)
+        else:
+            _, writer = await asyncio.open_connection(*_split(listen))
     except OSError:
         return False
     writer.close()
@@ -56,20 +71,33 @@ async def _accepts(listen: str) -> bool:
     return True
 
 
+def _split(listen: str) -> tuple[str, int]:
+    host, port = listen.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
 class NginxRunner:
     """Renders nginx.conf into `layout` and keeps nginx running under a Supervisor."""
 
     def __init__(
-        self, binary: str, layout: NginxLayout, ports: NginxPorts, hls_fragment_s: float = 1.0
+        self,
+        binary: str,
+        layout: NginxLayout,
+        ports: NginxPorts,
+        hls_fragment_s: float = 1.0,
+        worker: WorkerAccount | None = None,
     ) -> None:
         self.layout = layout
         self.ports = ports
+        self.worker = worker or worker_account(layout.root)
         self._fragment = hls_fragment_s
         self.supervisor = Supervisor(
             name="nginx",
             argv=[binary, "-p", str(layout.root), "-c", str(layout.conf)],
             log_path=layout.logs / "nginx.out",
             on_exit=self._exited,
+            # A killed nginx leaves its socket behind, and the next one could not bind it.
+            before_spawn=lambda: ports.stat_socket.unlink(missing_ok=True),
         )
         self._session: aiohttp.ClientSession | None = None
 
@@ -85,14 +113,14 @@ class NginxRunner:
 
     async def start(self, ready_within_s: float = 15.0) -> None:
         """Write nginx.conf, start nginx, and wait until all its listeners accept."""
-        self.layout.create()
+        prepare_layout(self.layout, self.worker)
         self.layout.conf.write_text(render(self.layout, self.ports, self._fragment))
         try:
             await self.supervisor.start()
         except TimeoutError as exc:
             raise StartupError(f"cannot start nginx: {exc}") from None
         deadline = time.monotonic() + ready_within_s
-        listeners = (self.ports.rtmp_listen, self.ports.http_listen, self.ports.stat_listen)
+        listeners = (self.ports.rtmp_listen, self.ports.http_listen, self.ports.stat_socket)
         for listen in listeners:
             while not await _accepts(listen):
                 if time.monotonic() > deadline:
@@ -102,7 +130,10 @@ class NginxRunner:
                         f"see {self.layout.logs / 'error.log'}: {self._error_log_tail()}"
                     )
                 await asyncio.sleep(0.05)
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.UnixConnector(path=str(self.ports.stat_socket)),
+            timeout=aiohttp.ClientTimeout(total=2.0),
+        )
 
     def _error_log_tail(self) -> str:
         try:
@@ -117,7 +148,7 @@ class NginxRunner:
         if self._session is None:
             return None
         try:
-            async with self._session.get(f"http://{self.ports.stat_listen}/stat") as response:
+            async with self._session.get("http://nginx/stat") as response:
                 if response.status != 200:
                     return None
                 return parse_stat(await response.text())
@@ -129,7 +160,7 @@ class NginxRunner:
         publishers nginx dropped, None when it cannot be asked (e.g. restarting)."""
         if self._session is None:
             return None
-        url = f"http://{self.ports.stat_listen}/control/drop/publisher"
+        url = "http://nginx/control/drop/publisher"
         try:
             async with self._session.get(url, params={"app": "live", "name": stream_key}) as reply:
                 body = await reply.text()

@@ -1,8 +1,11 @@
 """A camera's copy recorder: the stream's live HLS fragments, which nginx-rtmp has already
 written to disk, joined into recording segments of about --segment-seconds.
 
-    python -m node_agent.recording.collector --fragments DIR --output PATTERN \\
+    CAMFLEET_FRAGMENTS=DIR python -m node_agent.recording.collector --output PATTERN \\
         --segment-seconds S [--since T]
+
+(DIR is named by the stream key: it comes through the environment, which only the collector's
+owner can read, not the arguments, which every local user can; `--fragments DIR` also works.)
 
 node_agent.recording.recorder runs one per camera recording the `original` profile and reads
 its stdout: a line `name,start,end` (wall-clock seconds) per closed segment, the shape of
@@ -28,6 +31,9 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from node_agent.recording.fragments import PLAYLIST, Fragment, scan, taken_from
+
+# The environment variable naming the fragments' directory.
+FRAGMENTS_ENV = "CAMFLEET_FRAGMENTS"
 
 # A fragment lasts about a second, and a recording need not be up to the second: once a
 # second is soon enough, and each poll costs a wakeup.
@@ -176,12 +182,19 @@ def collect(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fragments", type=Path, required=True, help="the stream's HLS dir")
+    parser.add_argument(
+        "--fragments", type=Path, default=None, help=f"the stream's HLS dir [${FRAGMENTS_ENV}]"
+    )
     parser.add_argument("--output", required=True, help="segment path with a %%05d counter")
     parser.add_argument("--segment-seconds", type=float, required=True)
     parser.add_argument("--since", type=float, default=0.0, help="wall time to start from")
     parser.add_argument("--idle-exit", type=float, default=30.0)
     args = parser.parse_args(argv)
+    fragments: Path | None = args.fragments
+    if fragments is None and os.environ.get(FRAGMENTS_ENV):
+        fragments = Path(os.environ[FRAGMENTS_ENV])
+    if fragments is None:
+        parser.error(f"--fragments or ${FRAGMENTS_ENV} is required")
     stopping = [False]
 
     def stop(_signum: int, _frame: object) -> None:
@@ -191,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     writer = SegmentWriter(args.output, args.segment_seconds, sys.stdout)
     try:
-        collect(args.fragments, writer, args.since, stopping, args.idle_exit)
+        collect(fragments, writer, args.since, stopping, args.idle_exit)
     except BrokenPipeError:
         return 1  # the agent is gone
     except OSError as exc:
-        print(f"cannot record: {exc}", file=sys.stderr, flush=True)
+        # The agent logs this line: the directory's name is the stream key.
+        reason = str(exc).replace(str(fragments), "<fragments>")
+        print(f"cannot record: {reason}", file=sys.stderr, flush=True)
         return 1
     return 0
 

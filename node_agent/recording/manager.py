@@ -55,6 +55,8 @@ class RecordingSettings:
     log_dir: Path
     reconcile_interval_s: float = 0.5
     housekeeping_interval_s: float = 5.0
+    # A one-time token for a recorder's play of a camera (node_agent.live_access.PlayTokens).
+    play_token: Callable[[str], str] | None = None
 
 
 class RecordingManager:
@@ -141,7 +143,8 @@ class RecordingManager:
                 continue
             specs[camera.camera_id] = RecorderSpec(
                 camera.camera_id,
-                f"rtmp://{self.settings.rtmp_source}/live/{publish.stream_key}",
+                # By camera id: the key must not be in ffmpeg's arguments (see on_play).
+                f"rtmp://{self.settings.rtmp_source}/live/{camera.camera_id}",
                 effective_profile(camera.record_profile),
                 fragments=self.settings.hls_root / publish.stream_key,
                 since=publish.started,
@@ -173,6 +176,7 @@ class RecordingManager:
                 segment_s=self.settings.segment_s,
                 log_path=self.settings.log_dir / f"recorder-{camera_id}.log",
                 is_live=functools.partial(self._live, camera_id),
+                play_token=self.settings.play_token,
             )
             self.recorders[camera_id] = recorder
             recorder.start()

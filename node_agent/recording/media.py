@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 import hashlib
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from camfleet.v1 import recording_pb2
+
+from node_agent.recording.collector import FRAGMENTS_ENV
 
 ORIGINAL = recording_pb2.RECORDING_PROFILE_ORIGINAL
 CONTAINER = "mpegts"
@@ -42,13 +45,13 @@ def effective_profile(profile: int) -> int:
     return profile if profile in PROFILES else ORIGINAL
 
 
-def collector_argv(
-    python: str, fragments: Path, output_pattern: str, segment_s: float, since: float
-) -> list[str]:
+def collector_argv(python: str, output_pattern: str, segment_s: float, since: float) -> list[str]:
     """The `original` profile's recorder: node_agent.recording.collector joining the stream's
     live HLS fragments (already MPEG-TS on disk, written by nginx-rtmp) into segments of about
     `segment_s`, from wall time `since` on; each closed segment is printed to stdout as a CSV
-    line `name,start,end` in wall-clock seconds.
+    line `name,start,end` in wall-clock seconds. The fragments' directory is named by the stream
+    key, so it goes in the environment (collector_env), never in the arguments, which every
+    local user can read.
 
     Why not an ffmpeg playing the RTMP stream with `-c copy`: measured here (bench/README.md),
     such an ffmpeg costs 2.5-4 times what nginx's own `record all` does, almost all of it in
@@ -58,11 +61,16 @@ def collector_argv(
     """
     return [
         python, "-m", "node_agent.recording.collector",
-        "--fragments", str(fragments),
         "--output", output_pattern,
         "--segment-seconds", f"{segment_s:g}",
         "--since", f"{since:.3f}",
     ]  # fmt: skip
+
+
+def collector_env(fragments: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` plus the collector's fragments directory (readable by its owner only, in
+    /proc/PID/environ)."""
+    return {**base, FRAGMENTS_ENV: str(fragments)}
 
 
 def encoder_argv(

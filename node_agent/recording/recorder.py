@@ -37,6 +37,7 @@ from node_agent.recording.media import (
     PROFILES,
     SUFFIX,
     collector_argv,
+    collector_env,
     encoder_argv,
 )
 from node_agent.recording.tiers import DirectoryTier
@@ -60,7 +61,8 @@ class RecorderSpec:
     """What to record: a camera, where its stream is, and the profile."""
 
     camera_id: str
-    # The local nginx-rtmp stream (what a re-encoding profile's ffmpeg reads).
+    # The local nginx-rtmp stream by camera id (what a re-encoding profile's ffmpeg reads, with
+    # a one-time token: the agent's on_play turns it into the stream's key inside nginx).
     source_url: str
     profile: int
     # The stream's live HLS fragments (what the `original` profile's collector joins).
@@ -177,6 +179,8 @@ class Recorder:
     segments: int = 0
     # The Python that runs node_agent.recording.collector (the agent's own).
     python: str = sys.executable
+    # A one-time token for ffmpeg's play of the camera (node_agent.live_access.PlayTokens).
+    play_token: Callable[[str], str] | None = None
     _created: float = field(default_factory=time.time)
     _proc: asyncio.subprocess.Process | None = None
     _task: asyncio.Task[None] | None = None
@@ -310,21 +314,20 @@ class Recorder:
         return self.spec.profile not in PROFILES
 
     def _command(self, output_pattern: str) -> list[str]:
-        """This run's argv."""
+        """This run's argv (no stream key in it: every local user can read it)."""
         encoding = PROFILES.get(self.spec.profile)
         if encoding is not None:
-            return encoder_argv(
-                self.ffmpeg, self.spec.source_url, output_pattern, self.segment_s, encoding
-            )
+            source = self.spec.source_url
+            if self.play_token is not None:
+                source += f"?rec={self.play_token(self.camera_id)}"
+            return encoder_argv(self.ffmpeg, source, output_pattern, self.segment_s, encoding)
         if self._last_end is not None:
             # Where the last file (closed, or cut short by a crash) ended: nothing is lost
             # while the fragments in between are still on disk.
             since = self._last_end.timestamp()
         else:
             since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
-        return collector_argv(
-            self.python, self.spec.fragments, output_pattern, self.segment_s, since
-        )
+        return collector_argv(self.python, output_pattern, self.segment_s, since)
 
     async def _run_once(self) -> int:
         """One recorder run; its exit code once every file it wrote is handed to the sink."""
@@ -348,6 +351,7 @@ class Recorder:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 start_new_session=True,
+                env=collector_env(self.spec.fragments, os.environ) if self._collects else None,
             )
         self._proc = proc
         if self._stop.is_set():

@@ -1,6 +1,7 @@
 """A real streaming node for tests: nginx-rtmp rendered by node_agent.nginx.config and run under
-node_agent.supervisor.Supervisor, the agent's HTTP API (node_agent.http_api) on loopback, and
-helpers to publish with ffmpeg and to fetch raw URLs. Every process is ended by PID."""
+node_agent.supervisor.Supervisor, the agent's HTTP API (node_agent.http_api) on its Unix
+socket, and helpers to publish with ffmpeg and to fetch raw URLs. Every process is ended by
+PID."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from camfleet.playback import verify_playback
+from camfleet.playback import Grant, verify_playback
 
 from node_agent.http_api import PublishDecision, build_app
+from node_agent.live_access import HlsLinks, PlayTokens
+from node_agent.nginx.access import SocketDir, hand_socket_to, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
+from node_agent.nginx.runner import prepare_layout
 from node_agent.supervisor import Supervisor
 from tests.support.processes import free_port, stop_by_pid
 
@@ -41,7 +46,11 @@ class NodeCallbacks:
     published: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     done: list[tuple[str, str]] = field(default_factory=list)
-    hls_checks: list[tuple[str, int, str]] = field(default_factory=list)
+    hls_checks: list[tuple[str, str, int, str]] = field(default_factory=list)
+    plays: list[tuple[str, str]] = field(default_factory=list)
+    tokens: PlayTokens = field(default_factory=PlayTokens)
+    # Set by running_node.
+    links: HlsLinks | None = None
 
     async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
         camera = self.keys.get(stream_key)
@@ -54,10 +63,22 @@ class NodeCallbacks:
     async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
         self.done.append((stream_key, remote_address))
 
-    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
-        self.hls_checks.append((camera_id, expires, signature))
-        if not verify_playback(self.secret, camera_id, expires, signature, time.time()):
-            return None
+    def hls_allowed(self, camera_id: str, grant: str, expires: int, signature: str) -> bool:
+        self.hls_checks.append((camera_id, grant, expires, signature))
+        decoded = Grant.decode(grant)
+        if decoded is None or not verify_playback(
+            self.secret, camera_id, expires, signature, time.time(), grant=decoded
+        ):
+            return False
+        assert self.links is not None
+        key = self.key_of(camera_id)
+        return key is not None and self.links.link(camera_id, key)
+
+    def on_play(self, camera_id: str, token: str) -> str | None:
+        self.plays.append((camera_id, token))
+        return self.key_of(camera_id) if self.tokens.redeem(camera_id, token) else None
+
+    def key_of(self, camera_id: str) -> str | None:
         for key, camera in self.keys.items():
             if camera == camera_id:
                 return key
@@ -72,6 +93,7 @@ class Node:
     ports: NginxPorts
     nginx: Supervisor
     callbacks: NodeCallbacks
+    sockets: SocketDir
 
     @property
     def rtmp_port(self) -> int:
@@ -80,22 +102,44 @@ class Node:
     def rtmp_url(self, key: str) -> str:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{key}"
 
+    def recorder_url(self, camera_id: str) -> str:
+        """What the agent's recorder plays: the camera id with a fresh one-time token."""
+        return f"{self.rtmp_url(camera_id)}?rec={self.callbacks.tokens.issue(camera_id)}"
+
     @property
     def http_base(self) -> str:
         return f"http://{self.ports.http_listen}"
+
+
+@contextlib.contextmanager
+def worker_reachable_dir(prefix: str = "camfleet-node-") -> Iterator[Path]:
+    """A new directory straight under the temporary directory, removed on exit. pytest's own
+    directories sit below a 0700 one, where nginx's unprivileged workers cannot pass (the agent
+    then runs them as root); under this one they run as www-data, as in a deployment."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _loopback_listen() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
-async def wait_for_port(listen: str, within_s: float = 10.0) -> None:
-    """Until something accepts TCP connections on `listen` (host:port)."""
-    host, port = listen.rsplit(":", 1)
+async def _connect(listen: str | Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if isinstance(listen, Path):
+        return await asyncio.open_unix_connection(listen)
+    host, _, port = str(listen).rpartition(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def wait_for_port(listen: str | Path, within_s: float = 10.0) -> None:
+    """Until something accepts connections on `listen` (host:port, or a Unix socket's path)."""
     deadline = time.monotonic() + within_s
     while True:
         try:
-            _, writer = await asyncio.open_connection(host, int(port))
+            _, writer = await _connect(listen)
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -107,34 +151,45 @@ async def wait_for_port(listen: str, within_s: float = 10.0) -> None:
 
 
 @asynccontextmanager
-async def running_node(root: Path, callbacks: NodeCallbacks) -> AsyncIterator[Node]:
-    """nginx (supervised) and the agent's HTTP API, both ended on exit."""
+async def running_node(
+    root: Path, callbacks: NodeCallbacks, edit_conf: Callable[[str], str] | None = None
+) -> AsyncIterator[Node]:
+    """nginx (supervised) and the agent's HTTP API, both ended on exit; the directories and
+    sockets owned as the agent sets them up (node_agent.nginx.access)."""
+    worker = worker_account(root)
     layout = NginxLayout(root)
-    layout.create()
+    sockets = SocketDir.choose(root / "run")
+    sockets.create(worker)
+    prepare_layout(layout, worker)
     ports = NginxPorts(
         rtmp_listen=_loopback_listen(),
         http_listen=_loopback_listen(),
-        stat_listen=_loopback_listen(),
-        agent_listen=_loopback_listen(),
+        stat_socket=sockets.stat_socket,
+        agent_socket=sockets.agent_socket,
+        user_directive=worker.directive,
     )
-    layout.conf.write_text(render(layout, ports))
+    conf = render(layout, ports)
+    layout.conf.write_text(edit_conf(conf) if edit_conf else conf)
+    callbacks.links = HlsLinks(layout.by_camera)
     runner = web.AppRunner(build_app(callbacks))
     await runner.setup()
-    host, port = ports.agent_listen.rsplit(":", 1)
-    await web.TCPSite(runner, host, int(port)).start()
+    await web.UnixSite(runner, str(sockets.agent_socket)).start()
+    hand_socket_to(sockets.agent_socket, worker)
     nginx = Supervisor(
         name="nginx",
         argv=[NGINX, "-p", str(layout.root), "-c", str(layout.conf)],
         log_path=layout.logs / "nginx.out",
+        before_spawn=lambda: sockets.stat_socket.unlink(missing_ok=True),
     )
     try:
         await nginx.start()
-        for listen in (ports.rtmp_listen, ports.http_listen, ports.stat_listen):
+        for listen in (ports.rtmp_listen, ports.http_listen, ports.stat_socket):
             await wait_for_port(listen)
-        yield Node(layout, ports, nginx, callbacks)
+        yield Node(layout, ports, nginx, callbacks, sockets)
     finally:
         await nginx.stop()
         await runner.cleanup()
+        sockets.remove()
 
 
 async def run(argv: Sequence[str], limit_s: float = 20.0) -> tuple[int, str]:
@@ -177,13 +232,14 @@ async def publishing(url: str, seconds: float = 30.0) -> AsyncIterator[subproces
         proc.stderr.close()
 
 
-async def http_get(listen: str, raw_path: str) -> tuple[int, bytes]:
-    """GET `raw_path` exactly as written (no client-side normalisation of `..` or `%2e`)."""
-    host, port = listen.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
+async def http_get(listen: str | Path, raw_path: str) -> tuple[int, bytes]:
+    """GET `raw_path` exactly as written (no client-side normalisation of `..` or `%2e`), over
+    TCP (host:port) or a Unix socket (its path)."""
+    reader, writer = await _connect(listen)
+    host = listen if isinstance(listen, str) else "localhost"
     try:
         writer.write(
-            f"GET {raw_path} HTTP/1.0\r\nHost: {listen}\r\nConnection: close\r\n\r\n".encode()
+            f"GET {raw_path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
         )
         await writer.drain()
         data = await asyncio.wait_for(reader.read(), timeout=10)

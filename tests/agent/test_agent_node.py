@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from camfleet.playback import Grant
 from camfleet.v1 import agent_pb2, stream_pb2
 
 from node_agent.agent import Agent
@@ -38,6 +39,7 @@ from tests.agent.node import (
 from tests.support.processes import free_port
 
 SECRET = secrets.token_bytes(32)
+GRANT = Grant(("user-1",), int(time.time()))
 LIVE_KEY, LIVE_CAMERA = "live" + secrets.token_hex(8), new_camera_id()
 BUSY_KEY, BUSY_CAMERA = "busy" + secrets.token_hex(8), new_camera_id()
 
@@ -137,7 +139,8 @@ async def test_starts_from_its_data_directory_without_a_control_plane(agent: Age
     assert agent.connection.connected is False
     nginx_conf = (agent.data_dir.nginx / "nginx.conf").read_text()
     assert str(agent.config.rtmp_listen) in nginx_conf
-    assert agent.api_listen in nginx_conf
+    assert agent.sockets is not None
+    assert f"unix:{agent.sockets.agent_socket}:" in nginx_conf
 
 
 async def test_assigned_key_publishes_and_plays(agent: Agent) -> None:
@@ -161,7 +164,7 @@ async def test_assigned_key_publishes_and_plays(agent: Agent) -> None:
 
         # Viewers play it with a URL signed by the control plane's secret, kept on disk here.
         await wait_for_file(agent.data_dir.nginx / "hls" / LIVE_KEY / "index.m3u8")
-        url, _ = hls_url(agent.config.http_url, SECRET, LIVE_CAMERA, timedelta(minutes=5))
+        url, _ = hls_url(agent.config.http_url, SECRET, LIVE_CAMERA, timedelta(minutes=5), GRANT)
         path = url.removeprefix(agent.config.http_url)
         status, body = await http_get(http, path)
         assert status == 200, body

@@ -1,5 +1,7 @@
-"""node_agent.http_api on a real loopback listener: what nginx's notifications and auth
-subrequests get back, and that nothing malformed reaches the agent's callbacks."""
+"""node_agent.http_api on a real listener (loopback TCP here; the agent serves it on its Unix
+socket): what nginx's notifications, recorders' plays and auth subrequests get back, that no
+answer carries a stream key but the play redirect nginx consumes itself, and that nothing
+malformed reaches the agent's callbacks."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from node_agent.http_api import PublishDecision, build_app
 GOOD_KEY = "k" * 32
 CAMERA = str(uuid.uuid4())
 SIGNATURE = "s" * 43
-STREAM_DIR = "dir-of-the-key"
+GRANT = "1764590400.user-1"
+TOKEN = "t" * 32
 
 
 @dataclass
@@ -25,7 +28,8 @@ class Recorder:
 
     publishes: list[tuple[str, str]] = field(default_factory=list)
     dones: list[tuple[str, str]] = field(default_factory=list)
-    hls: list[tuple[str, int, str]] = field(default_factory=list)
+    hls: list[tuple[str, str, int, str]] = field(default_factory=list)
+    plays: list[tuple[str, str]] = field(default_factory=list)
 
     async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
         self.publishes.append((stream_key, remote_address))
@@ -36,9 +40,13 @@ class Recorder:
     async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
         self.dones.append((stream_key, remote_address))
 
-    def hls_stream_dir(self, camera_id: str, expires: int, signature: str) -> str | None:
-        self.hls.append((camera_id, expires, signature))
-        return STREAM_DIR if (camera_id, signature) == (CAMERA, SIGNATURE) else None
+    def hls_allowed(self, camera_id: str, grant: str, expires: int, signature: str) -> bool:
+        self.hls.append((camera_id, grant, expires, signature))
+        return (camera_id, signature) == (CAMERA, SIGNATURE)
+
+    def on_play(self, camera_id: str, token: str) -> str | None:
+        self.plays.append((camera_id, token))
+        return GOOD_KEY if (camera_id, token) == (CAMERA, TOKEN) else None
 
 
 @dataclass
@@ -184,23 +192,75 @@ async def test_publish_done_with_unreadable_body_does_not_reach_the_agent(api: A
 
 
 def hls_uri(camera: str = CAMERA, expires: str = "1900000000", sig: str = SIGNATURE,
-            file: str = "index.m3u8") -> str:  # fmt: skip
-    return f"/hls/{camera}/{expires}/{sig}/{file}"
+            file: str = "index.m3u8", grant: str = GRANT) -> str:  # fmt: skip
+    return f"/hls/{camera}/{grant}/{expires}/{sig}/{file}"
 
 
-async def test_hls_auth_names_the_stream_directory(api: Api) -> None:
+def no_key_in(response: aiohttp.ClientResponse) -> None:
+    """Neither headers nor body of an answer name the stream key."""
+    assert all(GOOD_KEY not in f"{k}: {v}" for k, v in response.headers.items())
+
+
+async def test_hls_auth_answers_yes_and_nothing_else(api: Api) -> None:
     for uri in (hls_uri(), hls_uri(file="12.ts"), hls_uri() + "?cache=1"):
         response = await api.client.get("/auth/hls", headers={"X-Original-URI": uri})
         assert response.status == 200, uri
-        assert response.headers["X-Stream-Dir"] == STREAM_DIR
-    assert api.calls.hls == [(CAMERA, 1900000000, SIGNATURE)] * 3
+        no_key_in(response)
+        assert "X-Stream-Dir" not in response.headers
+        assert await response.read() == b""
+    assert api.calls.hls == [(CAMERA, GRANT, 1900000000, SIGNATURE)] * 3
 
 
 async def test_hls_auth_refuses_when_the_agent_says_no(api: Api) -> None:
     response = await api.client.get("/auth/hls", headers={"X-Original-URI": hls_uri(sig="t" * 43)})
     assert response.status == 403
-    assert "X-Stream-Dir" not in response.headers
-    assert api.calls.hls == [(CAMERA, 1900000000, "t" * 43)]
+    no_key_in(response)
+    assert api.calls.hls == [(CAMERA, GRANT, 1900000000, "t" * 43)]
+
+
+def play_form(**overrides: str) -> dict[str, str]:
+    """What nginx-rtmp 1.2 posts for a play (captured from a live nginx; the play URL's query
+    arguments are appended as fields)."""
+    form = {
+        "app": "live", "flashver": "LNX 9,0,124,2", "swfurl": "",
+        "tcurl": "rtmp://127.0.0.1:1935/live", "pageurl": "", "addr": "127.0.0.1",
+        "clientid": "9", "call": "play", "name": CAMERA, "start": "4294965296",
+        "duration": "0", "reset": "0", "rec": TOKEN,
+    }  # fmt: skip
+    form.update(overrides)
+    return form
+
+
+async def test_a_recorder_with_its_token_is_redirected_to_the_stream(api: Api) -> None:
+    response = await api.client.post("/rtmp/on_play", data=play_form(), allow_redirects=False)
+    assert response.status == 302
+    # A name, not rtmp://...: nginx-rtmp renames the play locally (only nginx sees this).
+    assert response.headers["Location"] == GOOD_KEY
+    assert api.calls.plays == [(CAMERA, TOKEN)]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        play_form(rec="x" * 32),
+        play_form(rec=""),
+        {k: v for k, v in play_form().items() if k != "rec"},
+        play_form(name=GOOD_KEY, rec=""),
+        play_form(name=str(uuid.uuid4())),
+    ],
+)
+async def test_other_plays_are_refused(api: Api, form: dict[str, str]) -> None:
+    response = await api.client.post("/rtmp/on_play", data=form, allow_redirects=False)
+    assert response.status == 403
+    no_key_in(response)
+    assert GOOD_KEY.encode() not in await response.read()
+
+
+@pytest.mark.parametrize("form", [play_form(call="publish"), play_form(app="other"), {}])
+async def test_malformed_plays_do_not_reach_the_agent(api: Api, form: dict[str, str]) -> None:
+    response = await api.client.post("/rtmp/on_play", data=form, allow_redirects=False)
+    assert response.status == 400
+    assert api.calls.plays == []
 
 
 @pytest.mark.parametrize(
@@ -227,5 +287,5 @@ async def test_hls_auth_without_a_well_formed_uri_is_refused(
 ) -> None:
     response = await api.client.get("/auth/hls", headers=headers)
     assert response.status == 403
-    assert "X-Stream-Dir" not in response.headers
+    no_key_in(response)
     assert api.calls.hls == []

@@ -1,7 +1,8 @@
 """The node's nginx as rendered by node_agent.nginx.config, run by the Supervisor, with ffmpeg
 publishing: publish authorisation, HLS output, the signed-URL contract end to end
-(server.cameras.playback signs, the agent verifies, nginx serves), rtmp_control on the internal
-listener only, restart after a crash, and a clean stop."""
+(server.cameras.playback signs, the agent verifies, nginx serves), plays by the recorders' one-
+time tokens only, rtmp_control on the internal Unix socket only, restart after a crash, and a
+clean stop."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from camfleet.playback import playback_signature
+from camfleet.playback import Grant, playback_signature
 
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.stat import parse_stat
@@ -40,6 +41,7 @@ from tests.agent.node import (
     survivors_after,
     wait_for_file,
     wait_for_port,
+    worker_reachable_dir,
 )
 
 SECRET = secrets.token_bytes(32)
@@ -48,13 +50,17 @@ LIVE_CAMERA = new_camera_id()
 # A second camera with its own (idle) key: URLs signed for one must not open the other.
 OTHER_KEY = "other" + secrets.token_hex(8)
 OTHER_CAMERA = new_camera_id()
+# Whom the test URLs are signed for (camfleet.playback.Grant).
+GRANT = Grant(("user-1",), int(time.time()))
 
 
 @pytest.fixture(scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
+async def node() -> AsyncIterator[Node]:
     callbacks = NodeCallbacks(secret=SECRET, keys={LIVE_KEY: LIVE_CAMERA, OTHER_KEY: OTHER_CAMERA})
-    async with running_node(Path(tmp_path_factory.mktemp("nginx-node")), callbacks) as n:
-        yield n
+    # Workers as www-data (where the platform allows), as the agent runs them.
+    with worker_reachable_dir() as root:
+        async with running_node(root, callbacks) as n:
+            yield n
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ async def live(node: Node) -> AsyncIterator[Live]:
         while playlist.read_text().count(".ts") < 2:
             assert time.monotonic() < deadline, playlist.read_text()
             await asyncio.sleep(0.2)
-        url, _ = hls_url(node.http_base, SECRET, LIVE_CAMERA, timedelta(minutes=5))
+        url, _ = hls_url(node.http_base, SECRET, LIVE_CAMERA, timedelta(minutes=5), GRANT)
         live = Live(node, url, url[len(node.http_base) :].rsplit("/", 1)[0])
         yield live
         assert ffmpeg.poll() is None, "the module's publisher stopped early"
@@ -151,20 +157,34 @@ async def relayed_from(source_host: str, target: str) -> AsyncIterator[int]:
         server.close()
 
 
+async def probe(url: str) -> tuple[int, str]:
+    return await run([FFPROBE, "-v", "error", "-rw_timeout", "5000000", url])
+
+
 async def test_rtmp_playback_is_denied_except_to_the_agents_recorders(live: Live) -> None:
-    # Viewers get signed HLS only; the stream key must not be a playback URL for anyone but
-    # the agent's own recorders, which play from 127.0.0.1.
-    async with relayed_from("127.0.0.2", live.node.ports.rtmp_listen) as port:
-        code, output = await run(
-            [FFPROBE, "-v", "error", "-rw_timeout", "5000000",
-             f"rtmp://127.0.0.1:{port}/live/{LIVE_KEY}"]
-        )  # fmt: skip
+    # Viewers get signed HLS only; RTMP play is for the agent's own recorders, from loopback,
+    # by camera id with a one-time token (so no recorder's arguments carry the stream key).
+    node = live.node
+    async with relayed_from("127.0.0.2", node.ports.rtmp_listen) as port:
+        code, output = await probe(
+            f"rtmp://127.0.0.1:{port}/live/{LIVE_CAMERA}?rec={node.callbacks.tokens.issue(LIVE_CAMERA)}"
+        )
     assert code != 0, output
-    assert "access forbidden by rule" in (live.node.layout.logs / "error.log").read_text()
-    code, output = await run(
-        [FFPROBE, "-v", "error", "-rw_timeout", "5000000", live.node.rtmp_url(LIVE_KEY)]
-    )
+    assert "access forbidden by rule" in (node.layout.logs / "error.log").read_text()
+    # From loopback, the key itself no longer plays, nor the camera id without a token.
+    for url in (node.rtmp_url(LIVE_KEY), node.rtmp_url(LIVE_CAMERA), node.rtmp_url(OTHER_CAMERA)):
+        code, output = await probe(url)
+        assert code != 0, (url, output)
+    # A token plays its camera's stream, once.
+    url = node.recorder_url(LIVE_CAMERA)
+    code, output = await probe(url)
     assert code == 0, output
+    code, output = await probe(url)
+    assert code != 0, output
+    # A token for one camera does not open another.
+    token = node.callbacks.tokens.issue(OTHER_CAMERA)
+    code, output = await probe(f"{node.rtmp_url(LIVE_CAMERA)}?rec={token}")
+    assert code != 0, output
 
 
 def video_streams(ffprobe_json: str) -> list[tuple[str, int, int]]:
@@ -185,7 +205,7 @@ async def test_signed_playlist_and_segment_are_served(live: Live, tmp_path: Path
     playlist = body.decode()
     assert playlist.startswith("#EXTM3U")
     assert (LIVE_CAMERA, *live.prefix.split("/")[3:]) in [
-        (c, str(e), s) for c, e, s in node.callbacks.hls_checks
+        (c, g, str(e), s) for c, g, e, s in node.callbacks.hls_checks
     ]
     segment = [line for line in playlist.splitlines() if line.endswith(".ts")][-1]
     status, media = await http_get(node.ports.http_listen, f"{live.prefix}/{segment}")
@@ -209,8 +229,10 @@ async def test_a_player_follows_the_signed_playlist(live: Live) -> None:
     assert video_streams(output) == [("h264", 640, 360)]
 
 
-def signed_path(camera: str, expires: int, signature: str, file: str = "index.m3u8") -> str:
-    return f"/hls/{camera}/{expires}/{signature}/{file}"
+def signed_path(
+    camera: str, expires: int, signature: str, file: str = "index.m3u8", grant: str = ""
+) -> str:
+    return f"/hls/{camera}/{grant or GRANT.encode()}/{expires}/{signature}/{file}"
 
 
 async def assert_refused_by_agent(live: Live, path: str) -> None:
@@ -223,7 +245,7 @@ async def assert_refused_by_agent(live: Live, path: str) -> None:
 
 
 async def test_tampered_signature_is_refused(live: Live) -> None:
-    _, _, camera, expires, signature = live.prefix.split("/")
+    _, _, camera, _, expires, signature = live.prefix.split("/")
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     await assert_refused_by_agent(live, signed_path(camera, int(expires), flipped))
     # The segments under a bad signature are refused too.
@@ -231,27 +253,29 @@ async def test_tampered_signature_is_refused(live: Live) -> None:
 
 
 async def test_signature_for_another_camera_is_refused(live: Live) -> None:
-    _, _, camera, expires, signature = live.prefix.split("/")
+    _, _, camera, _, expires, signature = live.prefix.split("/")
     assert camera == LIVE_CAMERA
     # OTHER_CAMERA exists and has a stream directory: only the signature stands in the way.
     await assert_refused_by_agent(live, signed_path(OTHER_CAMERA, int(expires), signature))
     # The same holds the other way: OTHER's valid URL does not open LIVE's stream.
-    other_url, _ = hls_url(live.node.http_base, SECRET, OTHER_CAMERA, timedelta(minutes=5))
+    other_url, _ = hls_url(live.node.http_base, SECRET, OTHER_CAMERA, timedelta(minutes=5), GRANT)
     other_path = live.path(other_url).replace(OTHER_CAMERA, LIVE_CAMERA)
     await assert_refused_by_agent(live, other_path)
 
 
 async def test_changed_expiry_is_refused(live: Live) -> None:
-    _, _, camera, expires, signature = live.prefix.split("/")
+    _, _, camera, _, expires, signature = live.prefix.split("/")
     await assert_refused_by_agent(live, signed_path(camera, int(expires) + 3600, signature))
 
 
 async def test_expired_url_is_refused(live: Live) -> None:
-    url, expires_at = hls_url(live.node.http_base, SECRET, LIVE_CAMERA, timedelta(seconds=-2))
+    url, expires_at = hls_url(
+        live.node.http_base, SECRET, LIVE_CAMERA, timedelta(seconds=-2), GRANT
+    )
     assert expires_at.timestamp() < time.time()
     await assert_refused_by_agent(live, live.path(url))
     # Correctly signed, but with another secret (e.g. a node that was re-keyed).
-    wrong, _ = hls_url(live.node.http_base, b"x" * 32, LIVE_CAMERA, timedelta(minutes=5))
+    wrong, _ = hls_url(live.node.http_base, b"x" * 32, LIVE_CAMERA, timedelta(minutes=5), GRANT)
     await assert_refused_by_agent(live, live.path(wrong))
 
 
@@ -259,7 +283,7 @@ async def test_valid_signature_for_camera_without_stream_is_refused(live: Live) 
     camera = new_camera_id()  # signed correctly, but this node has no key for it
     expires = int(time.time()) + 300
     await assert_refused_by_agent(
-        live, signed_path(camera, expires, playback_signature(SECRET, camera, expires))
+        live, signed_path(camera, expires, playback_signature(SECRET, camera, expires, GRANT))
     )
 
 
@@ -314,7 +338,7 @@ REFUSED_PATHS = [
 
 @pytest.mark.parametrize(("status", "template"), REFUSED_PATHS)
 async def test_refused_paths(live: Live, status: int, template: str) -> None:
-    _, _, camera, expires, sig = live.prefix.split("/")
+    _, _, camera, _, expires, sig = live.prefix.split("/")
     path = template.format(
         p=live.prefix, camera=camera, CAMERA=camera.upper(), expires=expires, sig=sig, key=LIVE_KEY
     )
@@ -345,29 +369,38 @@ def server_blocks(conf: str) -> dict[str, str]:
     return blocks
 
 
-def test_control_is_only_on_the_internal_listener(tmp_path: Path) -> None:
+def test_control_is_only_on_the_internal_socket(tmp_path: Path) -> None:
     ports = NginxPorts(
         rtmp_listen="127.0.0.1:1935",
         http_listen="127.0.0.1:8088",
-        stat_listen="127.0.0.1:18088",
-        agent_listen="127.0.0.1:18089",
+        stat_socket=tmp_path / "internal" / "nginx.sock",
+        agent_socket=tmp_path / "callbacks" / "agent.sock",
     )
     conf = render(NginxLayout(tmp_path), ports)
     blocks = server_blocks(conf)
-    assert set(blocks) == {ports.rtmp_listen, ports.http_listen, ports.stat_listen}
+    internal = f"unix:{ports.stat_socket}"
+    assert set(blocks) == {ports.rtmp_listen, ports.http_listen, internal}
     assert conf.count("rtmp_control") == 1
-    assert "location /control { rtmp_control all; }" in blocks[ports.stat_listen]
+    assert "location /control { rtmp_control all; }" in blocks[internal]
     assert "rtmp_control" not in blocks[ports.http_listen]
     assert "rtmp_stat" not in blocks[ports.http_listen]
-    # IPv6 loopback is loopback too.
-    assert "rtmp_control" in render(NginxLayout(tmp_path), replace(ports, stat_listen="[::1]:1"))
+    # The agent is reached on its socket only: no TCP address but the two public listeners.
+    assert f"http://unix:{ports.agent_socket}:/rtmp/on_publish;" in blocks[ports.rtmp_listen]
+    assert f"server unix:{ports.agent_socket};" in conf
+    assert set(re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}:\d+", conf)) == {
+        "127.0.0.1:1935",
+        "127.0.0.1:8088",
+    }
 
 
-@pytest.mark.parametrize("listen", ["0.0.0.0:18088", "[::]:18088", "localhost:18088", "18088"])
-def test_internal_listener_off_loopback_is_refused(tmp_path: Path, listen: str) -> None:
-    ports = NginxPorts("127.0.0.1:1935", "127.0.0.1:8088", listen, "127.0.0.1:18089")
-    with pytest.raises(ValueError, match="internal listener must be a loopback address"):
+@pytest.mark.parametrize("name", ["rel/agent.sock", "/a b/agent.sock", "/a;b/agent.sock", "/a:b"])
+def test_socket_paths_nginx_cannot_take_are_refused(tmp_path: Path, name: str) -> None:
+    path = Path(name)
+    ports = NginxPorts("127.0.0.1:1935", "127.0.0.1:8088", tmp_path / "nginx.sock", path)
+    with pytest.raises(ValueError, match="unusable socket path"):
         render(NginxLayout(tmp_path), ports)
+    with pytest.raises(ValueError, match="unusable socket path"):
+        render(NginxLayout(tmp_path), replace(ports, stat_socket=path, agent_socket=tmp_path))
 
 
 async def test_public_listener_cannot_drop_a_publisher(live: Live) -> None:
@@ -377,8 +410,8 @@ async def test_public_listener_cannot_drop_a_publisher(live: Live) -> None:
         node.ports.http_listen, f"/control/drop/publisher?app=live&name={LIVE_KEY}"
     )
     assert status == 403
-    # The internal listener still shows the stream published, and no publish ended.
-    _, body = await http_get(node.ports.stat_listen, "/stat")
+    # The internal socket still shows the stream published, and no publish ended.
+    _, body = await http_get(node.ports.stat_socket, "/stat")
     assert LIVE_KEY in [s.name for s in parse_stat(body.decode()) if s.publishing]
     assert len(node.callbacks.done) == ended
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from camfleet.v1 import recording_pb2
 
-from node_agent.recording.media import PROFILES, collector_argv, effective_profile, encoder_argv
+from node_agent.recording.media import (
+    PROFILES,
+    collector_argv,
+    collector_env,
+    effective_profile,
+    encoder_argv,
+)
 from node_agent.recording.recorder import exit_reason, parse_segment_line
 from node_agent.recording.store import describe_path
 
@@ -16,9 +22,13 @@ SOURCE = "rtmp://127.0.0.1:1935/live/key"
 
 
 def test_original_joins_the_live_fragments_from_where_it_resumes() -> None:
-    argv = collector_argv("/venv/bin/python", Path("/hls/key"), "/d/x-%05d.ts", 10, 1764590400.25)
+    argv = collector_argv("/venv/bin/python", "/d/x-%05d.ts", 10, 1764590400.25)
     assert argv[:3] == ["/venv/bin/python", "-m", "node_agent.recording.collector"]
-    assert argv[argv.index("--fragments") + 1] == "/hls/key"
+    # The fragments' directory is named by the stream key: in the environment, which only the
+    # collector's owner can read, never in the arguments, which everyone can.
+    assert "--fragments" not in argv
+    env = collector_env(Path("/hls/key"), {"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "CAMFLEET_FRAGMENTS": "/hls/key"}
     assert argv[argv.index("--output") + 1] == "/d/x-%05d.ts"
     assert argv[argv.index("--segment-seconds") + 1] == "10"
     assert argv[argv.index("--since") + 1] == "1764590400.250"

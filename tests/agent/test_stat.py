@@ -27,8 +27,10 @@ async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
 
 async def fetch_stat(node: Node) -> str:
     async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://{node.ports.stat_listen}/stat") as response,
+        aiohttp.ClientSession(
+            connector=aiohttp.UnixConnector(path=str(node.ports.stat_socket))
+        ) as session,
+        session.get("http://nginx/stat") as response,
     ):
         assert response.status == 200
         return await response.text()
