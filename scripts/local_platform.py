@@ -54,6 +54,9 @@ READY = "camfleet is up:"
 # Each demo publisher encodes in real time; more than this would starve a small machine.
 MAX_DEMO = 64
 PASSWORD_FILE = "admin-password"
+# The control plane's proxy socket, in DATA_DIR/run beside Envoy's admin socket: the control
+# plane believes x-forwarded-for only from peers on it, and only Envoy connects there (0600).
+CONTROL_PLANE_SOCKET = "control-plane.sock"
 
 log = logging.getLogger("camfleet")
 
@@ -165,6 +168,16 @@ def admin_password(data: Path) -> AdminPassword:
     return AdminPassword(password, f"kept in {kept}")
 
 
+def _secure(data: Path) -> None:
+    """The data directory owner-only (0700) and the kept password 0600, also when an older
+    version made them 0755/0644 (the control plane tightens its database files itself)."""
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data.chmod(0o700)
+    kept = data / PASSWORD_FILE
+    if kept.exists():
+        kept.chmod(0o600)
+
+
 @dataclass
 class Platform:
     """The processes one launcher started, each ended by PID on stop()."""
@@ -228,6 +241,11 @@ class Platform:
             # Until the node reports its own URLs, the API hands out these.
             "CAMFLEET_INGEST_RTMP_URL": f"rtmp://{args.rtmp_listen}/live",
             "CAMFLEET_HLS_BASE_URL": f"http://{args.http_listen}",
+            # Envoy appends the browser's address to x-forwarded-for and reaches the control
+            # plane on this socket alone: one trusted hop, and no other local process can claim
+            # an address (a direct TCP client is just 127.0.0.1).
+            "CAMFLEET_PROXY_SOCKET": str(self.data / "run" / CONTROL_PLANE_SOCKET),
+            "CAMFLEET_TRUSTED_PROXY_HOPS": "1",
         }
         if password.value:
             env["CAMFLEET_ADMIN_PASSWORD"] = password.value
@@ -341,6 +359,7 @@ class Platform:
             ADMIN_SOCKET,  # relative to Envoy's working directory `run`: short, however deep
             [_host_port(self.args.listen)],
             ui,
+            CONTROL_PLANE_SOCKET,  # relative to `run`, like the admin socket
             cors_origins=self.args.cors_origins,
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
@@ -482,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("the UI is not built (%s): `npm run build` in clients/web", args.ui_dist)
     raise_open_file_limit()  # inherited by Envoy
     data = Path(args.data_dir).resolve()
+    _secure(data)
     return asyncio.run(run(args, data, admin_password(data)))
 
 
