@@ -4,8 +4,8 @@ Work a viewer can trigger is bounded (DESIGN §6):
 - assemblies at once, per node and per user (from the signed URL's grant): over either limit
   the request is refused with ExportBusy (HTTP 429 with Retry-After) rather than queued, so a
   burst of URLs never starts a burst of ffmpeg;
-- the cache has its own byte budget: a clip that would not fit in it is refused (ExportTooLarge),
-  and least recently used clips are evicted to make room;
+- the cache has its own byte budget: least recently used clips are evicted to make room, and a
+  clip larger than the whole budget is not kept (ExportTooLarge, HTTP 507);
 - the cache sits on the recordings disk, so the free-space floor reclaims it first (reclaim(),
   called by node_agent.recording.retention before it deletes any recording): an export never
   costs a recording.
@@ -56,7 +56,8 @@ class ClipRequest:
 
     @property
     def estimated_bytes(self) -> int:
-        """Bytes the clip will take: the overlapping share of each segment (stream copy)."""
+        """At most the bytes the clip will take: the overlapping share of each segment (a
+        stream copy; MPEG-TS carries more overhead than MP4)."""
         total = 0.0
         for s in self.segments:
             span = (s.end - s.start).total_seconds()
@@ -112,7 +113,8 @@ class ExportCache:
 
     async def get(self, clip: ClipRequest) -> bool:
         """Assemble `clip` (or wait for the assembly already under way); False if ffmpeg
-        failed. ExportBusy or ExportTooLarge before anything starts."""
+        failed. ExportBusy before anything starts; ExportTooLarge when the clip turned out
+        larger than the whole cache (it is not kept)."""
         build = self._building.get(clip.target)
         if build is None:
             build = self._start(clip)
@@ -139,18 +141,11 @@ class ExportCache:
                 f"this node is already exporting {len(self._building)} clips (its limit is "
                 f"{policy.exports_per_node}); try again in a moment"
             )
-        estimate = clip.estimated_bytes
-        if estimate > policy.export_cache_bytes:
-            raise ExportTooLarge(
-                f"this clip (about {estimate / 1e6:.0f} MB) is larger than the node's export "
-                f"cache ({policy.export_cache_bytes / 1e6:.0f} MB); export a shorter range"
-            )
+        # Room for it first (the estimate is an upper bound: MPEG-TS carries more overhead
+        # than MP4); whether it fits at all is known once it is assembled.
+        estimate = min(clip.estimated_bytes, policy.export_cache_bytes)
         pending = sum(b.estimate for b in self._building.values())
         self._evict(policy.export_cache_bytes - pending - estimate)
-        if self.usage() + pending + estimate > policy.export_cache_bytes:
-            raise ExportBusy(
-                "the node's export cache is taken by clips being assembled; try again in a moment"
-            )
         build = _Build(asyncio.create_task(self._assemble(clip)), clip.user, estimate)
         self._building[clip.target] = build
         build.task.add_done_callback(lambda _: self._building.pop(clip.target, None))
@@ -198,9 +193,16 @@ class ExportCache:
             log.warning("export %s failed: %s", target.name, err.decode(errors="replace")[-500:])
             partial.unlink(missing_ok=True)
             return False
+        budget = self._policy().export_cache_bytes
+        if partial.stat().st_size > budget:
+            partial.unlink(missing_ok=True)
+            raise ExportTooLarge(
+                f"this clip is larger than the node's export cache ({budget / 1e6:.0f} MB); "
+                "export a shorter range"
+            )
         os.replace(partial, target)  # whole or absent: nginx never serves half a clip
-        # The estimate may have been short: the budget holds for what is on disk.
-        self._evict(self._policy().export_cache_bytes, keep=target)
+        # The cache holds to its budget for what is on disk: least recently used clips go.
+        self._evict(budget, keep=target)
         return True
 
     # --- the budget -------------------------------------------------------------------------

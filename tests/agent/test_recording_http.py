@@ -5,10 +5,12 @@ the index in whichever tier, and every bad URL refused (403/404) before a byte i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,12 +24,20 @@ from camfleet.playback import (
     sign_resource,
     vod_resource,
 )
-from camfleet.v1 import recording_pb2
+from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf import duration_pb2
 
 from node_agent.agent import Agent
-from node_agent.recording.index import Segment
+from node_agent.grants import Policy
+from node_agent.outbox import Outbox
+from node_agent.recording.exports import ClipRequest, ExportCache
+from node_agent.recording.index import Segment, SegmentIndex
+from node_agent.recording.retention import Housekeeper
+from node_agent.recording.store import SegmentStore
+from node_agent.recording.tiers import node_tiers
 from node_agent.recording_http import RecordedMedia, vod_playlist
-from tests.agent.node import http_get, run
+from node_agent.spool import Spool
+from tests.agent.node import http_get, process_tree, run
 from tests.agent.recording_node import (
     FFMPEG,
     FFPROBE,
@@ -40,10 +50,12 @@ from tests.agent.recording_node import (
     segments,
     until,
 )
+from tests.agent.test_recording_storage import all_segments, small_disk
 
 pytestmark = pytest.mark.timeout(240)
 
 WARM = recording_pb2.STORAGE_TIER_WARM
+HOT = recording_pb2.STORAGE_TIER_HOT
 
 
 @dataclass
@@ -347,3 +359,177 @@ class _NoSegments:
 
     def for_camera(self, camera_id: str, start: datetime, end: datetime) -> list[Segment]:
         return []
+
+
+# --- exports are bounded (issue 10, finding 5) ----------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def policy(agent: Agent, **fields: object) -> AsyncIterator[None]:
+    """The agent's assignment with this playback policy, as the control plane would send it;
+    the previous assignment (a newer version with the same content) afterwards."""
+    before = agent.assignment.assignment
+    changed = agent_pb2.Assignment()
+    changed.CopyFrom(before)
+    changed.version = before.version + 1
+    changed.playback.CopyFrom(agent_pb2.PlaybackPolicy(**fields))  # type: ignore[arg-type]
+    assert (await agent.assignment.apply(changed)).accepted
+    try:
+        yield
+    finally:
+        before.version = changed.version + 1
+        assert (await agent.assignment.apply(before)).accepted
+
+
+def assemblies(pid: int) -> int:
+    """ffmpeg processes under `pid` assembling a clip (the concat demuxer)."""
+    count = 0
+    for child in process_tree(pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if argv and argv[0].endswith(b"ffmpeg") and b"concat" in argv:
+                count += 1
+    return count
+
+
+async def burst(
+    rec: Recorded, paths: list[str]
+) -> tuple[list[tuple[int, dict[str, str], bytes]], int]:
+    """GET every path at once; the answers, and the most clip assemblies seen running."""
+    most = 0
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal most
+        while not done.is_set():
+            most = max(most, await asyncio.to_thread(assemblies, os.getpid()))
+            await asyncio.sleep(0.01)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        answers = await asyncio.gather(*(fetch(rec, p) for p in paths))
+    finally:
+        done.set()
+        await sampler
+    return answers, most
+
+
+def clip_ranges(rec: Recorded, count: int) -> list[tuple[datetime, datetime]]:
+    """`count` different ranges over the whole recording (each its own clip)."""
+    segs = rec.segments()
+    return [(segs[0].start + timedelta(milliseconds=100 * i), segs[-1].end) for i in range(count)]
+
+
+def clear_exports(rec: Recorded) -> None:
+    for path in (rec.agent.data_dir.root / "exports").glob("*"):
+        path.unlink()
+
+
+async def test_one_user_assembles_one_clip_at_a_time(recorded: Recorded) -> None:
+    """Eight clip URLs of one user fetched at once: one ffmpeg, the rest 429 with Retry-After
+    and a sentence (the issue's reproduction ran eight ffmpeg and cached them all)."""
+    clear_exports(recorded)
+    user = Grant((str(uuid.uuid4()),), int(time.time()))
+    paths = [recorded.export(a, b, user) for a, b in clip_ranges(recorded, 8)]
+    answers, most = await burst(recorded, paths)
+    statuses = sorted(status for status, _, _ in answers)
+    assert most <= 1, statuses
+    assert set(statuses) <= {200, 429} and statuses.count(429) >= 5, statuses
+    for status, headers, body in answers:
+        if status == 429:
+            assert int(headers["Retry-After"]) > 0
+            assert b"the limit per user is 1" in body, body
+    assert len(list((recorded.agent.data_dir.root / "exports").glob("*.mp4"))) == statuses.count(
+        200
+    )
+
+
+async def test_a_node_assembles_at_most_its_limit_of_clips(recorded: Recorded) -> None:
+    clear_exports(recorded)
+    paths = [
+        recorded.export(a, b, Grant((str(uuid.uuid4()),), int(time.time())))
+        for a, b in clip_ranges(recorded, 8)
+    ]
+    answers, most = await burst(recorded, paths)
+    statuses = sorted(status for status, _, _ in answers)
+    assert 1 <= most <= 2, (most, statuses)  # the default limit per node
+    assert set(statuses) <= {200, 429} and statuses.count(429) >= 4, statuses
+    for status, headers, body in answers:
+        if status == 429:
+            assert int(headers["Retry-After"]) > 0
+            assert b"its limit is 2" in body, body
+
+
+async def test_the_export_cache_keeps_to_its_budget(recorded: Recorded) -> None:
+    clear_exports(recorded)
+    exports = recorded.agent.data_dir.root / "exports"
+    # Clips of nearly the same range (so of about the same size).
+    first, second, third = clip_ranges(recorded, 4)[1:]
+    status, _, body = await fetch(recorded, recorded.export(*first))
+    assert status == 200, body[:200]
+    size = sum(p.stat().st_size for p in exports.glob("*.mp4"))
+    budget = int(size * 1.5)  # room for one clip, not two
+    async with policy(recorded.agent, export_cache_bytes=budget):
+        status, _, body = await fetch(recorded, recorded.export(*second))
+        assert status == 200, body[:200]
+        kept = list(exports.glob("*.mp4"))
+        assert sum(p.stat().st_size for p in kept) <= budget
+        # The least recently used clip made room: the second one is the one kept.
+        assert [p.name.split("_")[1] for p in kept] == [str(_ms(second[0]))]
+        # Served clips count as used: the newest request evicts the other one.
+        status, _, _ = await fetch(recorded, recorded.export(*third))
+        assert status == 200
+        assert [p.name.split("_")[1] for p in exports.glob("*.mp4")] == [str(_ms(third[0]))]
+    async with policy(recorded.agent, export_cache_bytes=size // 4):
+        # A clip that cannot fit is refused with a sentence, and not kept.
+        status, _, body = await fetch(recorded, recorded.export(first[0], first[1]))
+        assert status == 507 and b"export a shorter range" in body, body
+        assert sum(p.stat().st_size for p in exports.glob("*")) <= size // 4
+    async with policy(recorded.agent, max_clip_duration=duration_pb2.Duration(seconds=2)):
+        status, _, body = await fetch(recorded, recorded.export(*second))
+        assert status == 400 and b"at most 2 seconds" in body, body
+
+
+async def test_the_free_space_floor_takes_exports_before_recordings(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """A disk below its floor: the export cache goes, every recording stays. The agent wires
+    its export cache into the floor."""
+    agent = recorded.agent
+    assert agent.recording is not None and agent.media is not None
+    assert agent.recording.housekeeper.exports is agent.media.exports
+    if os.geteuid() != 0:
+        pytest.fail("this test mounts a small tmpfs and needs root")
+    disk = tmp_path / "disk"
+    with small_disk(disk, "64m"):
+        tiers = node_tiers(disk, None)
+        index = SegmentIndex(disk / "recordings.db", tiers)
+        spool = Spool(disk / "spool.db")
+        try:
+            store = SegmentStore(index, tiers, Outbox(spool), FFPROBE)
+            kept = []
+            for segment in recorded.segments()[:4]:
+                tiers[HOT].store(segment.path, segment.relative_path)
+                copy = replace(segment, tier=HOT, path=tiers[HOT].path_for(segment.relative_path))
+                index.add(copy)
+                kept.append(copy)
+            cache = ExportCache(disk / "exports", Policy, ffmpeg=FFMPEG, ffprobe=FFPROBE)
+            target = cache.path_for(recorded.camera_id, 1, 2, int(time.time()) + 600)
+            clip = ClipRequest(kept, kept[0].start, kept[-1].end, target, "u")
+            assert await cache.get(clip)
+            clip_bytes = target.stat().st_size
+            keeper = Housekeeper(store, min_free_bytes=0, warm_after_s=3600)
+            keeper.exports = cache
+            free = tiers[HOT].free_bytes()
+            # Short of the floor by less than the cache holds: the cache alone pays.
+            result = await keeper.free_space(HOT, floor=free + clip_bytes // 2)
+            assert (result.deleted, result.exhausted) == (0, False)
+            assert not target.exists()
+            assert [s.id for s in all_segments(index, recorded.camera_id)] == [s.id for s in kept]
+            assert all(s.path.exists() for s in kept)
+            # Without exports to drop, the oldest recording goes, as before.
+            result = await keeper.free_space(HOT, floor=tiers[HOT].free_bytes() + 1)
+            assert result.deleted == 1
+        finally:
+            index.close()
+            spool.close()
