@@ -154,7 +154,7 @@ def assert_hardened(headers: dict[str, str]) -> dict[str, list[str]]:
     """Headers every response carries; returns the parsed CSP."""
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
-    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert headers["referrer-policy"] == "no-referrer"
     csp = policy(headers)
     assert csp["frame-ancestors"] == ["'none'"]
     return csp

@@ -18,10 +18,11 @@ fetches only, because nodes register at run time under whatever public host they
 and the UI server has no list of them; script, style and framing stay locked to this origin
 either way.
 
-Referrer-Policy is strict-origin-when-cross-origin, not no-referrer: under no-referrer Chromium
-sends `Origin: null` on the page's own grpc-web POSTs, which an origin allow-list at the edge
-would then refuse; cross-origin requests (the nodes) still learn only the UI's origin, never a
-path (and the UI's routes live in the URL fragment, which is never sent anyway).
+Referrer-Policy is no-referrer: nothing in the platform reads a Referer, the UI's routes live
+in the URL fragment (never sent) and the nodes learn the page's origin from CORS's Origin header
+anyway, so the strictest policy costs nothing. (Chromium still sends the real Origin on the
+page's own fetch POSTs under it, which the edge's CORS allow-list sees: checked in
+tests/browser/test_security.py.)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5}
 STATIC_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 

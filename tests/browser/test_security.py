@@ -205,7 +205,7 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
     assert len(logins) == 1
     refresh_token = _login_reply(logins[0]).tokens.refresh_token
     assert len(refresh_token) > 20
-    # The page's own API calls still carry its real origin (Referrer-Policy is not no-referrer).
+    # Referrer-Policy no-referrer leaves the Origin of the page's own API calls alone.
     assert origins == [platform.url.rstrip("/")]
 
     # The session is the one the login returned, kept in IndexedDB and nowhere in web storage.
