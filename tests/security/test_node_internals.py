@@ -28,6 +28,7 @@ from camfleet.playback import Grant
 from camfleet.v1 import agent_pb2, recording_pb2, stream_pb2
 
 from node_agent.agent import Agent
+from node_agent.nginx.access import SocketDir, worker_account
 from server.cameras.playback import hls_url
 from server.recordings.urls import download_url
 from tests.agent.node import (
@@ -410,3 +411,21 @@ def test_setpriv_and_system_python_are_here() -> None:
     # not turn the attacks into vacuous passes.
     assert shutil.which("setpriv")
     assert Path(SYSTEM_PYTHON).exists()
+
+
+def test_a_data_directory_too_deep_for_a_socket_gets_a_private_one(tmp_path: Path) -> None:
+    # sun_path holds 107 bytes: a deep data directory must not make nginx fail to bind, nor
+    # put the sockets anywhere others may enter.
+    deep = tmp_path / ("d" * 120) / "nginx" / "run"
+    sockets = SocketDir.choose(deep)
+    try:
+        assert sockets.temporary
+        assert len(str(sockets.agent_socket)) <= 100
+        sockets.create(worker_account())
+        assert sockets.internal.stat().st_mode & 0o777 == 0o700
+        assert sockets.callbacks.stat().st_mode & 0o777 == 0o700
+        assert sockets.base.stat().st_mode & 0o007 == 0
+    finally:
+        sockets.remove()
+    assert not sockets.base.exists()
+    assert not SocketDir.choose(tmp_path / "run").temporary
