@@ -155,6 +155,7 @@ def assert_hardened(headers: dict[str, str]) -> dict[str, list[str]]:
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
     csp = policy(headers)
     assert csp["frame-ancestors"] == ["'none'"]
     return csp
