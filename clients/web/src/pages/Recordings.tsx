@@ -188,13 +188,18 @@ export default function RecordingsPage() {
         <Card withBorder>
           <Stack gap="xs">
             <Title order={5}>Export a clip</Title>
-            <Text size="xs" c="dimmed">Times on {day}, HH:MM:SS. At most 6 hours; a range with a gap is refused.</Text>
+            <Text size="xs" c="dimmed">Times on {day}, HH:MM:SS. At most 1 hour (unless configured otherwise); a range with a gap is refused.</Text>
             <Group grow>
               <TextInput label="From" placeholder="12:00:00" value={clipFrom} onChange={(e) => setClipFrom(e.currentTarget.value)} data-testid="clip-from" />
               <TextInput label="To" placeholder="12:05:00" value={clipTo} onChange={(e) => setClipTo(e.currentTarget.value)} data-testid="clip-to" />
             </Group>
             <Button disabled={!cameraId || !clipFrom || !clipTo} data-testid="clip-export" onClick={() => void attempt(async () => {
+              setClipUrl(null);
               const r = await api.recordings.exportClip({ cameraId: cameraId!, startTime: timestampFromMs(atTimeOf(range.start, clipFrom)), endTime: timestampFromMs(atTimeOf(range.start, clipTo)) });
+              // The node assembles the clip on this first (one-byte) request; a busy node
+              // (429: too many exports at once) or a clip too long says why in a sentence.
+              const ready = await fetch(r.url, { headers: { Range: "bytes=0-0" } });
+              if (!ready.ok) throw new Error((await ready.text()).trim() || `the node answered ${ready.status}`);
               setClipUrl(r.url);
             })}>Export MP4</Button>
             {clipUrl && <Anchor href={clipUrl} download data-testid="clip-link">Download the clip</Anchor>}
