@@ -68,10 +68,10 @@ from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.nodes.agent_servicer import AgentServicer
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.grants import RevokedGrants
-from server.nodes.policy import playback_policy
 from server.nodes.hub import AgentHub
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.operations import NodeOperations
+from server.nodes.policy import playback_policy
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
 from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry

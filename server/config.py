@@ -163,7 +163,7 @@ OPTIONS: tuple[Option, ...] = (
         "--exports-per-user",
         "CAMFLEET_EXPORTS_PER_USER",
         "1",
-        "clips a node assembles at once for one user or API token",
+        "clips a node assembles at once for one user (its API tokens included)",
     ),
     Option(
         "--audit-flood-limit",
