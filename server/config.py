@@ -1,7 +1,7 @@
 """Server configuration: command-line flags, each with a CAMFLEET_* environment equivalent.
 
-Flags win over the environment, the environment over defaults. `OPTIONS` is the single list;
-the README's configuration table is written from it.
+Flags win over the environment, the environment over defaults. `OPTIONS` (server/options.py)
+is the single list of them; the README's configuration table is written from it.
 """
 
 from __future__ import annotations
@@ -15,197 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from server.auth.password_policy import password_problem
+from server.options import OPTIONS, Option
 
-
-@dataclass(frozen=True)
-class Option:
-    """One setting: its flag, environment variable, default and meaning."""
-
-    flag: str
-    env: str
-    default: str
-    help: str
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("--listen", "CAMFLEET_LISTEN", "127.0.0.1:50051", "gRPC address to listen on"),
-    Option("--data-dir", "CAMFLEET_DATA_DIR", "./data", "where the embedded SQLite file lives"),
-    Option(
-        "--database-url",
-        "CAMFLEET_DATABASE_URL",
-        "",
-        "SQLAlchemy URL; empty: sqlite+aiosqlite:///<data-dir>/camfleet.db. "
-        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
-    ),
-    Option(
-        "--redis-url",
-        "CAMFLEET_REDIS_URL",
-        "",
-        "redis://host:6379/0 for shared rate limits; empty: in-process stand-ins",
-    ),
-    Option(
-        "--redis-prefix",
-        "CAMFLEET_REDIS_PREFIX",
-        "camfleet:",
-        "prefix of every Redis key, so deployments can share one Redis",
-    ),
-    Option(
-        "--admin-password",
-        "CAMFLEET_ADMIN_PASSWORD",
-        "",
-        "password of user `admin`, created on an empty database; empty: random, printed once",
-    ),
-    Option(
-        "--ingest-rtmp-url",
-        "CAMFLEET_INGEST_RTMP_URL",
-        "rtmp://127.0.0.1:1935/live",
-        "RTMP base URL cameras publish to (the key is appended)",
-    ),
-    Option(
-        "--hls-base-url",
-        "CAMFLEET_HLS_BASE_URL",
-        "http://127.0.0.1:8088",
-        "base URL of a node's HTTP server for HLS playback",
-    ),
-    Option(
-        "--trusted-proxies",
-        "CAMFLEET_TRUSTED_PROXIES",
-        "",
-        "comma-separated CIDRs of the proxies (Envoy) whose x-forwarded-for is believed; '*' "
-        "trusts every peer: only when the server is reachable through the proxy alone",
-    ),
-    Option(
-        "--trusted-proxy-hops",
-        "CAMFLEET_TRUSTED_PROXY_HOPS",
-        "1",
-        "trusted proxies in front of the server (Envoy alone: 1); the client is that many "
-        "x-forwarded-for entries from the right, and entries further left are ignored",
-    ),
-    Option(
-        "--proxy-socket",
-        "CAMFLEET_PROXY_SOCKET",
-        "",
-        "a Unix socket (made 0600) the server also listens on for a proxy on this host; "
-        "calls on it come through the proxy, so their x-forwarded-for is believed",
-    ),
-    Option("--access-token-ttl", "CAMFLEET_ACCESS_TOKEN_TTL", "900", "access JWT life, seconds"),
-    Option(
-        "--refresh-token-ttl",
-        "CAMFLEET_REFRESH_TOKEN_TTL",
-        "2592000",
-        "refresh token life, seconds (default 30 days)",
-    ),
-    Option(
-        "--login-limit-per-account-address",
-        "CAMFLEET_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS",
-        "5",
-        "failed logins per (username, source address) per window before RESOURCE_EXHAUSTED",
-    ),
-    Option(
-        "--login-limit-per-address",
-        "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS",
-        "20",
-        "failed logins per source address per window",
-    ),
-    Option("--login-limit-window", "CAMFLEET_LOGIN_LIMIT_WINDOW", "60", "rate window, seconds"),
-    Option(
-        "--login-account-backoff-after",
-        "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER",
-        "10",
-        "failed logins of one username in an hour, from any addresses, after which its logins "
-        "from addresses it never logged in from are spaced out (never locked)",
-    ),
-    Option(
-        "--login-account-backoff-max",
-        "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_MAX",
-        "45",
-        "longest spacing of those logins, seconds (doubling from 2; 45 keeps an account under "
-        "100 failed guesses an hour, OWASP ASVS 2.2.1)",
-    ),
-    Option(
-        "--password-min-length",
-        "CAMFLEET_PASSWORD_MIN_LENGTH",
-        "12",
-        "shortest password accepted for a user (OWASP ASVS 2.1.1)",
-    ),
-    Option(
-        "--password-min-score",
-        "CAMFLEET_PASSWORD_MIN_SCORE",
-        "3",
-        "lowest zxcvbn strength score (0-4) accepted; 3 refuses common and guessable passwords",
-    ),
-    Option(
-        "--playback-url-ttl",
-        "CAMFLEET_PLAYBACK_URL_TTL",
-        "3600",
-        "life of signed playback URLs, seconds",
-    ),
-    Option(
-        "--export-max-clip",
-        "CAMFLEET_EXPORT_MAX_CLIP",
-        "3600",
-        "longest clip ExportClip signs and a node assembles, seconds",
-    ),
-    Option(
-        "--export-cache-bytes",
-        "CAMFLEET_EXPORT_CACHE_BYTES",
-        "2147483648",
-        "bytes of assembled clips each node keeps (least recently used go first; recordings "
-        "are never deleted for them)",
-    ),
-    Option(
-        "--exports-per-node",
-        "CAMFLEET_EXPORTS_PER_NODE",
-        "2",
-        "clips a node assembles at once; more get HTTP 429 with Retry-After",
-    ),
-    Option(
-        "--exports-per-user",
-        "CAMFLEET_EXPORTS_PER_USER",
-        "1",
-        "clips a node assembles at once for one user (its API tokens included)",
-    ),
-    Option(
-        "--audit-flood-limit",
-        "CAMFLEET_AUDIT_FLOOD_LIMIT",
-        "30",
-        "refusals recorded one by one per source address and kind each minute; more are counted",
-    ),
-    Option(
-        "--event-bookmark-interval",
-        "CAMFLEET_EVENT_BOOKMARK_INTERVAL",
-        "30",
-        "seconds of silence after which WatchEvents sends a bookmark",
-    ),
-    Option(
-        "--heartbeat-interval",
-        "CAMFLEET_HEARTBEAT_INTERVAL",
-        "1",
-        "seconds between node agent heartbeats (told to agents in Welcome)",
-    ),
-    Option(
-        "--node-lost-after",
-        "CAMFLEET_NODE_LOST_AFTER",
-        "3",
-        "seconds without a heartbeat after which a node is LOST and its cameras OFFLINE",
-    ),
-    Option(
-        "--node-startup-grace",
-        "CAMFLEET_NODE_STARTUP_GRACE",
-        "15",
-        (
-            "seconds after the control plane starts before nodes that have not reconnected are "
-            "LOST, and after a node connects before its first heartbeat is due"
-        ),
-    ),
-    Option(
-        "--unknown-key-limit",
-        "CAMFLEET_UNKNOWN_KEY_LIMIT",
-        "10",
-        "refused stream keys per publisher address per minute before checks are rate limited",
-    ),
-    Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
-)
+__all__ = ["OPTIONS", "ConfigError", "Option", "Settings", "load_settings"]
 
 
 class ConfigError(ValueError):
@@ -243,6 +55,8 @@ class Settings:
     exports_per_node: int = 2
     exports_per_user: int = 1
     event_bookmark_interval: timedelta = timedelta(seconds=30)
+    max_public_streams_per_address: int = 8
+    max_streams_per_principal: int = 100
     audit_flood_limit: int = 30
     heartbeat_interval: timedelta = timedelta(seconds=1)
     node_lost_after: timedelta = timedelta(seconds=3)
@@ -382,6 +196,12 @@ def load_settings(
         audit_flood_limit=_positive_int("CAMFLEET_AUDIT_FLOOD_LIMIT", raw["audit_flood_limit"]),
         event_bookmark_interval=_seconds(
             "CAMFLEET_EVENT_BOOKMARK_INTERVAL", raw["event_bookmark_interval"]
+        ),
+        max_public_streams_per_address=_positive_int(
+            "CAMFLEET_MAX_PUBLIC_STREAMS_PER_ADDRESS", raw["max_public_streams_per_address"]
+        ),
+        max_streams_per_principal=_positive_int(
+            "CAMFLEET_MAX_STREAMS_PER_PRINCIPAL", raw["max_streams_per_principal"]
         ),
         heartbeat_interval=_seconds("CAMFLEET_HEARTBEAT_INTERVAL", raw["heartbeat_interval"]),
         node_lost_after=_seconds("CAMFLEET_NODE_LOST_AFTER", raw["node_lost_after"]),
