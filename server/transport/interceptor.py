@@ -59,7 +59,8 @@ _WANTED = frozenset({"authorization", "x-forwarded-for", "user-agent"})
 
 
 def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
-    """The few metadata values the guard reads, in one pass (first value of each wins)."""
+    """The few metadata values the guard reads, in one pass: the first value of each, except
+    x-forwarded-for, whose repeated values are one list in order (the proxy's entry is last)."""
     found: dict[str, str] = {}
     for key, value in context.invocation_metadata() or ():
         if key in _WANTED and isinstance(value, str):
