@@ -34,14 +34,24 @@ def create_engine(url: str) -> AsyncEngine:
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
+# Files of ours directly in the data directory that hold secrets: the database and its
+# companions (signing keys, the playback secret, every stream key) and ./start's kept admin
+# password. Only these: the directory may be one the operator also keeps other files in.
+_SECRET_FILES = ("camfleet.db", "admin-password")
+
+
 def secure_data_dir(data_dir: Path) -> None:
-    """Make the data directory owner-only (0700) and every file directly in it (the database,
-    its WAL, the kept admin password) 0600: they hold the signing keys, the playback secret
-    and every stream key. Also tightens a directory made by an older version (0755/0644)."""
+    """Make the data directory owner-only (0700) and the secret files in it 0600, also when an
+    older version left them 0755/0644."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(data_dir, 0o700)
     for entry in data_dir.iterdir():
-        if entry.is_file() and not entry.is_symlink() and entry.stat().st_mode & 0o077:
+        if (
+            entry.name.startswith(_SECRET_FILES)
+            and entry.is_file()
+            and not entry.is_symlink()
+            and entry.stat().st_mode & 0o077
+        ):
             os.chmod(entry, 0o600)
 
 
