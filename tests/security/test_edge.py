@@ -37,8 +37,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scripts.envoy_admin import admin_request
 from scripts.envoy_config import TEMPLATE, http_manager, parse_origins, render
+from tests.agent.node import process_tree
 from tests.support.assertions import refused
 from tests.support.envoy import Edge, envoy_binary, running_edge
+from tests.support.local_platform import run_local_platform
 from tests.support.platform import (
     ADMIN_PASSWORD,
     Platform,
@@ -422,3 +424,44 @@ def test_compose_allows_its_own_origin_and_the_configured_ones_only(tmp_path: Pa
     for bad in ("null", "*", "https://ops.example/x", 'https://a"b'):
         refused_run = _compose_entrypoint(tmp_path, bad)
         assert refused_run.returncode != 0 and "CAMFLEET_CORS_ORIGINS" in refused_run.stderr
+
+
+def _envoy_of(launcher: int) -> int:
+    """The PID of the Envoy among the launcher's descendants."""
+    for pid in process_tree(launcher):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/exe").resolve().name == "envoy":
+                return pid
+    raise AssertionError("./start runs no envoy")
+
+
+async def test_start_keeps_envoys_admin_off_tcp_and_bounds_health_watches(
+    tmp_path: Path,
+) -> None:
+    """The same through ./start itself (scripts/local_platform.py)."""
+    with run_local_platform(tmp_path) as lp:
+        socket_path = lp.data_dir / "run" / "envoy-admin.sock"
+        mode = socket_path.stat().st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, oct(mode)
+        assert stat.S_IMODE((lp.data_dir / "run").stat().st_mode) == 0o700
+        assert _listening_tcp_ports(_envoy_of(lp.pid)) == {int(lp.envoy_target.split(":")[1])}
+        status, _ = await asyncio.to_thread(admin_request, socket_path, "GET", "/ready")
+        assert status == 200
+        async with grpc.aio.insecure_channel(lp.envoy_target) as channel:
+            calls = [
+                health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+                for _ in range(40)
+            ]
+            try:
+                outcomes = await asyncio.gather(*(c.read() for c in calls), return_exceptions=True)
+                refusals = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+                assert len(outcomes) - len(refusals) <= PUBLIC_STREAMS
+                assert {r.code() for r in refusals} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+                reply = await auth_pb2_grpc.AuthServiceStub(channel).Login(
+                    auth_pb2.LoginRequest(username="admin", password=lp.admin_password),
+                    timeout=10,
+                )
+                assert reply.tokens.access_token
+            finally:
+                for call in calls:
+                    call.cancel()
