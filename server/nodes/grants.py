@@ -118,16 +118,16 @@ class RevokedGrants:
     async def follow(self, on_change: Callable[[], None]) -> None:
         """Read the list every poll interval and call `on_change` when it changed (entries
         added, or aged out of the window); runs until cancelled."""
-        last = await self.read()
+        last: tuple[RevokedGrant, ...] | None = None
         while True:
-            await asyncio.sleep(self._poll_interval_s)
             try:
                 grants = await self.read()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: the nodes keep their list, try again
                 log.exception("reading revoked URL grants failed")
-                continue
-            if grants != last:
+            else:
+                if last is not None and grants != last:
+                    on_change()
                 last = grants
-                on_change()
+            await asyncio.sleep(self._poll_interval_s)
