@@ -32,12 +32,20 @@ import camfleet.v1
 import grpc
 import pytest
 import yaml
-from camfleet.v1 import auth_pb2, auth_pb2_grpc, common_pb2, event_pb2, event_pb2_grpc
+from camfleet.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    common_pb2,
+    event_pb2,
+    event_pb2_grpc,
+    node_pb2,
+)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scripts.envoy_admin import admin_request
 from scripts.envoy_config import TEMPLATE, http_manager, parse_origins, render
 from tests.agent.node import process_tree
+from tests.support.agent_stream import connect, heartbeat, hello
 from tests.support.assertions import refused
 from tests.support.envoy import Edge, envoy_binary, running_edge
 from tests.support.local_platform import run_local_platform
@@ -465,3 +473,27 @@ async def test_start_keeps_envoys_admin_off_tcp_and_bounds_health_watches(
             finally:
                 for call in calls:
                     call.cancel()
+
+
+async def test_an_agent_stream_outlives_the_request_timeout(
+    plane: Platform, tmp_path: Path
+) -> None:
+    """Connect's request never ends (bidirectional); Envoy's request timeout (2 s here) stops
+    counting once the response started, so agents behind Envoy (compose) stay connected."""
+    node = await plane.register_node()
+    async with (
+        edge(plane, tmp_path, request_timeout_s=2) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel,
+        connect(channel, node.credential, hello()) as stream,
+    ):
+        assert (await stream.receive_kind("welcome")).welcome
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < 5:
+            await stream.send(heartbeat())
+            await asyncio.sleep(0.5)
+            assert not stream.call.done(), await stream.call.details()
+        got = await plane.nodes.GetNode(
+            node_pb2.GetNodeRequest(id=node.node_id), metadata=plane.admin
+        )
+        assert got.node.state == node_pb2.NODE_STATE_READY
