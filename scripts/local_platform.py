@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import pwd
 import secrets
 import signal
 import subprocess
@@ -43,6 +44,7 @@ from platform_api import (
     wait_node_ready,
 )
 
+from node_agent.nginx.access import WORKER_ACCOUNT
 from node_agent.supervisor import with_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,12 +172,31 @@ def admin_password(data: Path) -> AdminPassword:
 
 def _secure(data: Path) -> None:
     """The data directory owner-only (0700) and the kept password 0600, also when an older
-    version made them 0755/0644 (the control plane tightens its database files itself)."""
+    version made them 0755/0644 (the control plane tightens its database files itself).
+
+    Run as root with nginx's worker account present, the directory is 0710 and of that
+    account's group instead: the node agent's unprivileged nginx workers must pass through it
+    to DATA_DIR/node; they cannot list it, nor read the control plane's files (0600)."""
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data.chmod(0o700)
+    group = _worker_group()
+    if group is None:
+        data.chmod(0o700)
+    else:
+        os.chown(data, -1, group)
+        data.chmod(0o710)
     kept = data / PASSWORD_FILE
     if kept.exists():
         kept.chmod(0o600)
+
+
+def _worker_group() -> int | None:
+    """The gid of nginx's worker account when this launcher can hand a directory to it."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(WORKER_ACCOUNT).pw_gid
+    except KeyError:
+        return None
 
 
 @dataclass

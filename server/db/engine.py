@@ -42,9 +42,16 @@ _SECRET_FILES = ("camfleet.db", "admin-password")
 
 def secure_data_dir(data_dir: Path) -> None:
     """Make the data directory owner-only (0700) and the secret files in it 0600, also when an
-    older version left them 0755/0644."""
+    older version left them 0755/0644.
+
+    One exception: traversal (0710, no listing) for a group the directory was deliberately
+    given to, another than ours: ./start gives it to nginx's worker group, whose unprivileged
+    workers must pass through to the node agent's media in DATA_DIR/node. They still cannot
+    list the directory or read a secret file (0600)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(data_dir, 0o700)
+    st = data_dir.stat()
+    shared = st.st_gid != os.getegid() and st.st_mode & 0o010
+    os.chmod(data_dir, 0o710 if shared else 0o700)
     for entry in data_dir.iterdir():
         if (
             entry.name.startswith(_SECRET_FILES)
