@@ -254,7 +254,9 @@ class Platform:
         """Every part, each as soon as what it needs is up; returns once Envoy routes to a
         healthy control plane and the demo publishers run."""
         args = self.args
-        self.logs.mkdir(parents=True, exist_ok=True)
+        # Owner-only: nginx's workers may pass through DATA_DIR, and logs are nobody else's.
+        self.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.logs.chmod(0o700)
         env = {
             **os.environ,
             "CAMFLEET_DATA_DIR": str(self.data),

@@ -208,5 +208,6 @@ def test_only_the_owner_reads_the_data_directory_and_reaches_the_proxy_socket(
         assert mode(data / name) == 0o600, name
     run = data / "run"
     assert mode(run) == 0o700
+    assert mode(data / "logs") == 0o700
     socket = run / "control-plane.sock"
     assert stat.S_ISSOCK(socket.stat().st_mode) and mode(socket) == 0o600
