@@ -6,7 +6,8 @@ no flood, in one run.
 
 One run starts the real control plane (`python -m server`, SQLite) and Envoy with the config
 ./start renders (scripts/envoy_config.py: the same routes, timeouts, limits and circuit
-breakers), the control plane believing Envoy's x-forwarded-for as in ./start and compose. Then:
+breakers), Envoy reaching the control plane on its proxy socket as in ./start (so the control
+plane sees each client's own address). Then:
 
 1. quiet: `--logins` Logins as admin (correct password: successful logins count against no
    limit) over plain gRPC from 127.0.0.1, `--concurrency` at a time: straight to the control
@@ -260,12 +261,23 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
     port, edge_port = free_port(), free_port()
     source = server_source()
     env = server_env(work / "data", port, password, "", "")
-    env["CAMFLEET_TRUSTED_PROXIES"] = f"{LOOPBACK}/32"  # Envoy's address, as ./start's proxy
+    # As ./start: Envoy reaches the control plane on its proxy socket, the one peer whose
+    # x-forwarded-for (the flood's address, 127.0.0.2) the control plane believes.
+    proxy_socket = work / "control-plane.sock"
+    env["CAMFLEET_PROXY_SOCKET"] = str(proxy_socket)
     server = Child("control plane", [sys.executable, "-m", "server"], env, work / "server.log")
     admin_socket = work / "envoy-admin.sock"
     config = work / "envoy.json"
     config.write_text(
-        json.dumps(render((LOOPBACK, edge_port), admin_socket, [(LOOPBACK, port)]), indent=1)
+        json.dumps(
+            render(
+                (LOOPBACK, edge_port),
+                admin_socket,
+                [(LOOPBACK, port)],
+                control_plane_socket=str(proxy_socket),
+            ),
+            indent=1,
+        )
     )
     envoy = Child(
         "envoy",
