@@ -23,7 +23,6 @@ from tests.support.grpc_web import grpc_web_call as _grpc_web_call
 from tests.support.platform import ADMIN_PASSWORD, Platform
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
-
 # A page served elsewhere that may call the API (vite's dev server): allowed by configuration
 # (CAMFLEET_CORS_ORIGINS), as every origin but the UI's own must be.
 DEV_ORIGIN = "http://127.0.0.1:5173"
