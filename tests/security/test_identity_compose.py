@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -57,6 +58,9 @@ async def compose(tmp_path: Path) -> AsyncIterator[Compose]:
                     redis_prefix=prefix,
                     trust_any_proxy=True,  # CAMFLEET_TRUSTED_PROXIES: "*" as in compose.yaml
                     login_limit_per_address=20,  # the defaults, not the tests' relaxed ones
+                    # Fixed windows aligned to the clock: one rolling over in the middle of a
+                    # burst would reset the counts checked here.
+                    login_limit_window=timedelta(hours=1),
                     audit_flood_limit=30,
                 )
                 planes.append(await start_platform(settings, "postgres"))

@@ -40,8 +40,13 @@ STRONG = "lantern-orchid-4821"
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    with run_local_platform(tmp_path_factory.mktemp("identity-start")) as lp:
-        yield lp
+    """./start as it is, but for an hour-long login-limit window: the windows are fixed and
+    aligned to the clock, and one that rolled over in the middle of a burst of guesses would
+    reset the counts the tests check."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CAMFLEET_LOGIN_LIMIT_WINDOW", "3600")
+        with run_local_platform(tmp_path_factory.mktemp("identity-start")) as lp:
+            yield lp
 
 
 def envoy_port(lp: LocalPlatform) -> int:
