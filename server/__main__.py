@@ -1,5 +1,5 @@
 """`python -m server`: run the control plane (or `migrate`, `rotate-signing-key`,
-`create-join-token`)."""
+`rotate-playback-secret`, `create-join-token`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from server.app import StartupError, start
 from server.auth.access_tokens import SigningKeys
+from server.common.secrets_store import rotate_secret
 from server.config import ConfigError, Settings, load_settings
 from server.db.engine import create_engine, secure_data_dir, secure_sqlite_file, session_factory
 from server.db.migrate import upgrade_to_head
@@ -66,6 +67,18 @@ async def _rotate(settings: Settings) -> None:
     print(f"new signing key {kid}; other replicas pick it up on the first token it signs")
 
 
+async def _rotate_playback(settings: Settings) -> None:
+    _prepare_files(settings)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_to_head(engine)
+    await rotate_secret(session_factory(engine), "playback")
+    await engine.dispose()
+    print(
+        "new playback secret: restart every control plane; node agents get it when they "
+        "reconnect. Signed media URLs made before stop working."
+    )
+
+
 async def _join_token(settings: Settings) -> None:
     _prepare_files(settings)
     engine = create_engine(settings.resolved_database_url)
@@ -97,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "migrate": _migrate,
         "rotate-signing-key": _rotate,
+        "rotate-playback-secret": _rotate_playback,
         "create-join-token": _join_token,
     }[command]
     try:

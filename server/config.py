@@ -129,8 +129,15 @@ def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "migrate", "rotate-signing-key", "create-join-token"],
+        choices=[
+            "serve",
+            "migrate",
+            "rotate-signing-key",
+            "rotate-playback-secret",
+            "create-join-token",
+        ],
         help="serve (default), migrate (apply migrations and exit), rotate-signing-key, "
+        "rotate-playback-secret (restart the control planes after it), "
         "create-join-token (prints a single-use join token for a node agent, valid 1 hour)",
     )
     for opt in OPTIONS:

@@ -27,3 +27,14 @@ async def load_or_create_secret(sessions: async_sessionmaker[AsyncSession], name
     if row is None:
         raise RuntimeError(f"secret {name} could not be created")
     return bytes.fromhex(row.value)
+
+
+async def rotate_secret(sessions: async_sessionmaker[AsyncSession], name: str) -> None:
+    """Replace the secret called `name` with 256 new random bits (creating it if missing).
+    Processes that loaded the old one keep it until they restart."""
+    async with sessions.begin() as session:
+        row = await session.get(SecretRow, name, with_for_update=True)
+        if row is None:
+            session.add(SecretRow(name=name, value=secrets.token_hex(32)))
+        else:
+            row.value = secrets.token_hex(32)

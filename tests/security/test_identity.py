@@ -173,3 +173,43 @@ def test_the_password_settings_are_checked() -> None:
             assert next(iter(env)) in str(exc)
         else:
             raise AssertionError(f"{env} was accepted")
+
+
+async def test_the_playback_secret_can_be_rotated_after_a_leak(tmp_path: Path) -> None:
+    """A copied database gives away the playback secret: the operator replaces it."""
+    from sqlalchemy import select
+
+    from server.db.engine import session_factory
+    from server.db.models import SecretRow
+
+    async def secret(p: Platform) -> str:
+        async with session_factory(p.plane.engine)() as session:
+            value = await session.scalar(
+                select(SecretRow.value).where(SecretRow.name == "playback")
+            )
+        assert value
+        return value
+
+    data = tmp_path / "data"
+    first = await start_platform(settings_for_tests(data), "sqlite")
+    try:
+        before = await secret(first)
+    finally:
+        await stop_platform(first)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "rotate-playback-secret"],
+        cwd=ROOT,
+        env={**os.environ, "CAMFLEET_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "restart every control plane" in result.stdout
+    again = await start_platform(settings_for_tests(data), "sqlite")
+    try:
+        assert await secret(again) != before
+        assert mode(data / "camfleet.db") == 0o600
+    finally:
+        await stop_platform(again)
