@@ -1019,7 +1019,9 @@ async def test_login_with_nul_in_the_username_is_a_clean_refusal(platform: Platf
     """PostgreSQL cannot compare text holding U+0000: the server must refuse it, not crash."""
     for username in ("a\x00b", "\x00"):
         code, details = await _code(
-            platform.auth.Login(auth_pb2.LoginRequest(username=username, password="lantern-orchid-4821"))
+            platform.auth.Login(
+                auth_pb2.LoginRequest(username=username, password="lantern-orchid-4821")
+            )
         )
         assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED), (
             f"{username!r}: {code.name} {details}"
