@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from camfleet.v1 import auth_pb2, auth_pb2_grpc
+from camfleet.v1 import auth_pb2, auth_pb2_grpc, permission_pb2
 
+from server.auth.permissions import Permission
 from server.auth.principal import current_principal
 from server.auth.sessions import SessionService, TokenPair
 from server.auth.user_servicer import user_to_proto
@@ -23,8 +24,28 @@ def _pair(pair: TokenPair) -> auth_pb2.TokenPair:
     )
 
 
+def permission_infos() -> dict[str, permission_pb2.PermissionInfo]:
+    """Each permission's name → its description, from the options on camfleet.v1.Permission."""
+    infos: dict[str, permission_pb2.PermissionInfo] = {}
+    for value in permission_pb2.Permission.DESCRIPTOR.values:
+        # Typed loosely in the generated stubs: extension values are plain strings here.
+        options: Any = value.GetOptions().Extensions
+        name: str = options[permission_pb2.permission_name]
+        if name:  # PERMISSION_UNSPECIFIED has none
+            infos[name] = permission_pb2.PermissionInfo(
+                permission=value.name,
+                name=name,
+                description=options[permission_pb2.permission_description],
+            )
+    return infos
+
+
+# The server's table (Permission) decides what is listed; the protos say what each one means.
+_PERMISSIONS = permission_infos()
+
+
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    """Login, Refresh, Logout, WhoAmI."""
+    """Login, Refresh, Logout, WhoAmI, ListPermissions."""
 
     def __init__(self, sessions: SessionService, users: UserService) -> None:
         self._sessions = sessions
@@ -58,4 +79,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             permissions=sorted(p.value for p in principal.permissions),
             auth_method=principal.auth_method,
             api_token_id=principal.api_token_id,
+        )
+
+    async def ListPermissions(
+        self, request: auth_pb2.ListPermissionsRequest, context: Any
+    ) -> auth_pb2.ListPermissionsResponse:
+        return auth_pb2.ListPermissionsResponse(
+            permissions=[_PERMISSIONS[p.value] for p in Permission]
         )

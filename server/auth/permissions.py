@@ -22,7 +22,12 @@ class Role(enum.StrEnum):
 
 
 class Permission(enum.StrEnum):
-    """Things a caller may be allowed to do. API token scopes use the same names."""
+    """Things a caller may be allowed to do. API token scopes use the same names.
+
+    Each is declared with its description in protos/camfleet/v1/permission.proto (enum
+    `Permission`, option `permission_name`); tests/unit/test_permission_vocabulary.py fails when
+    the two lists differ.
+    """
 
     CAMERAS_READ = "cameras.read"
     CAMERAS_WRITE = "cameras.write"
@@ -110,6 +115,7 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}AuthService/Refresh": PUBLIC,
     f"{_PKG}AuthService/Logout": AUTHENTICATED,
     f"{_PKG}AuthService/WhoAmI": AUTHENTICATED,
+    f"{_PKG}AuthService/ListPermissions": AUTHENTICATED,
     # UserService
     f"{_PKG}UserService/CreateUser": needs(_P.USERS_WRITE),
     f"{_PKG}UserService/GetUser": needs(_P.USERS_READ),

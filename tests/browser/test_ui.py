@@ -305,6 +305,10 @@ def test_an_admin_manages_cameras_tokens_nodes_and_reads_the_audit_log(
     page.get_by_test_id("nav-tokens").click()
     page.get_by_test_id("token-new").click()
     page.get_by_test_id("token-name").fill(f"ci {tag}")
+    # The scopes on offer are the server's permissions, each with its description.
+    page.get_by_test_id("token-scopes").click()
+    expect(page.get_by_text("Read the audit log.")).to_be_visible()
+    page.get_by_test_id("token-name").click()
     page.get_by_test_id("token-save").click()
     secret = page.get_by_test_id("token-secret").inner_text()
     assert secret.startswith("cft_")

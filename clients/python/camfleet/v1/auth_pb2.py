@@ -22,35 +22,40 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from camfleet.v1 import permission_pb2 as camfleet_dot_v1_dot_permission__pb2
 from camfleet.v1 import user_pb2 as camfleet_dot_v1_dot_user__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61mfleet/v1/auth.proto\x12\x0b\x63\x61mfleet.v1\x1a\x16\x63\x61mfleet/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ntoken_type\x18\x05 \x01(\t\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"X\n\rLoginResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.TokenPair\x12\x1f\n\x04user\x18\x02 \x01(\x0b\x32\x11.camfleet.v1.User\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"Z\n\x0fRefreshResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.TokenPair\x12\x1f\n\x04user\x18\x02 \x01(\x0b\x32\x11.camfleet.v1.User\"<\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\x12\x14\n\x0c\x61ll_sessions\x18\x02 \x01(\x08\"\'\n\x0eLogoutResponse\x12\x15\n\rrevoked_count\x18\x01 \x01(\x05\"\x0f\n\rWhoAmIRequest\"q\n\x0eWhoAmIResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.User\x12\x13\n\x0bpermissions\x18\x02 \x03(\t\x12\x13\n\x0b\x61uth_method\x18\x03 \x01(\t\x12\x14\n\x0c\x61pi_token_id\x18\x04 \x01(\t2\x99\x02\n\x0b\x41uthService\x12>\n\x05Login\x12\x19.camfleet.v1.LoginRequest\x1a\x1a.camfleet.v1.LoginResponse\x12\x44\n\x07Refresh\x12\x1b.camfleet.v1.RefreshRequest\x1a\x1c.camfleet.v1.RefreshResponse\x12\x41\n\x06Logout\x12\x1a.camfleet.v1.LogoutRequest\x1a\x1b.camfleet.v1.LogoutResponse\x12\x41\n\x06WhoAmI\x12\x1a.camfleet.v1.WhoAmIRequest\x1a\x1b.camfleet.v1.WhoAmIResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61mfleet/v1/auth.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1c\x63\x61mfleet/v1/permission.proto\x1a\x16\x63\x61mfleet/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ntoken_type\x18\x05 \x01(\t\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"X\n\rLoginResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.TokenPair\x12\x1f\n\x04user\x18\x02 \x01(\x0b\x32\x11.camfleet.v1.User\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"Z\n\x0fRefreshResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.TokenPair\x12\x1f\n\x04user\x18\x02 \x01(\x0b\x32\x11.camfleet.v1.User\"<\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\x12\x14\n\x0c\x61ll_sessions\x18\x02 \x01(\x08\"\'\n\x0eLogoutResponse\x12\x15\n\rrevoked_count\x18\x01 \x01(\x05\"\x0f\n\rWhoAmIRequest\"q\n\x0eWhoAmIResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.User\x12\x13\n\x0bpermissions\x18\x02 \x03(\t\x12\x13\n\x0b\x61uth_method\x18\x03 \x01(\t\x12\x14\n\x0c\x61pi_token_id\x18\x04 \x01(\t\"\x18\n\x16ListPermissionsRequest\"K\n\x17ListPermissionsResponse\x12\x30\n\x0bpermissions\x18\x01 \x03(\x0b\x32\x1b.camfleet.v1.PermissionInfo2\xf7\x02\n\x0b\x41uthService\x12>\n\x05Login\x12\x19.camfleet.v1.LoginRequest\x1a\x1a.camfleet.v1.LoginResponse\x12\x44\n\x07Refresh\x12\x1b.camfleet.v1.RefreshRequest\x1a\x1c.camfleet.v1.RefreshResponse\x12\x41\n\x06Logout\x12\x1a.camfleet.v1.LogoutRequest\x1a\x1b.camfleet.v1.LogoutResponse\x12\x41\n\x06WhoAmI\x12\x1a.camfleet.v1.WhoAmIRequest\x1a\x1b.camfleet.v1.WhoAmIResponse\x12\\\n\x0fListPermissions\x12#.camfleet.v1.ListPermissionsRequest\x1a$.camfleet.v1.ListPermissionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'camfleet.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TOKENPAIR']._serialized_start=97
-  _globals['_TOKENPAIR']._serialized_end=298
-  _globals['_LOGINREQUEST']._serialized_start=300
-  _globals['_LOGINREQUEST']._serialized_end=350
-  _globals['_LOGINRESPONSE']._serialized_start=352
-  _globals['_LOGINRESPONSE']._serialized_end=440
-  _globals['_REFRESHREQUEST']._serialized_start=442
-  _globals['_REFRESHREQUEST']._serialized_end=481
-  _globals['_REFRESHRESPONSE']._serialized_start=483
-  _globals['_REFRESHRESPONSE']._serialized_end=573
-  _globals['_LOGOUTREQUEST']._serialized_start=575
-  _globals['_LOGOUTREQUEST']._serialized_end=635
-  _globals['_LOGOUTRESPONSE']._serialized_start=637
-  _globals['_LOGOUTRESPONSE']._serialized_end=676
-  _globals['_WHOAMIREQUEST']._serialized_start=678
-  _globals['_WHOAMIREQUEST']._serialized_end=693
-  _globals['_WHOAMIRESPONSE']._serialized_start=695
-  _globals['_WHOAMIRESPONSE']._serialized_end=808
-  _globals['_AUTHSERVICE']._serialized_start=811
-  _globals['_AUTHSERVICE']._serialized_end=1092
+  _globals['_TOKENPAIR']._serialized_start=127
+  _globals['_TOKENPAIR']._serialized_end=328
+  _globals['_LOGINREQUEST']._serialized_start=330
+  _globals['_LOGINREQUEST']._serialized_end=380
+  _globals['_LOGINRESPONSE']._serialized_start=382
+  _globals['_LOGINRESPONSE']._serialized_end=470
+  _globals['_REFRESHREQUEST']._serialized_start=472
+  _globals['_REFRESHREQUEST']._serialized_end=511
+  _globals['_REFRESHRESPONSE']._serialized_start=513
+  _globals['_REFRESHRESPONSE']._serialized_end=603
+  _globals['_LOGOUTREQUEST']._serialized_start=605
+  _globals['_LOGOUTREQUEST']._serialized_end=665
+  _globals['_LOGOUTRESPONSE']._serialized_start=667
+  _globals['_LOGOUTRESPONSE']._serialized_end=706
+  _globals['_WHOAMIREQUEST']._serialized_start=708
+  _globals['_WHOAMIREQUEST']._serialized_end=723
+  _globals['_WHOAMIRESPONSE']._serialized_start=725
+  _globals['_WHOAMIRESPONSE']._serialized_end=838
+  _globals['_LISTPERMISSIONSREQUEST']._serialized_start=840
+  _globals['_LISTPERMISSIONSREQUEST']._serialized_end=864
+  _globals['_LISTPERMISSIONSRESPONSE']._serialized_start=866
+  _globals['_LISTPERMISSIONSRESPONSE']._serialized_end=941
+  _globals['_AUTHSERVICE']._serialized_start=944
+  _globals['_AUTHSERVICE']._serialized_end=1319
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from camfleet.v1 import permission_pb2 as _permission_pb2
 from camfleet.v1 import user_pb2 as _user_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -83,3 +84,13 @@ class WhoAmIResponse(_message.Message):
     auth_method: str
     api_token_id: str
     def __init__(self, user: _Optional[_Union[_user_pb2.User, _Mapping]] = ..., permissions: _Optional[_Iterable[str]] = ..., auth_method: _Optional[str] = ..., api_token_id: _Optional[str] = ...) -> None: ...
+
+class ListPermissionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPermissionsResponse(_message.Message):
+    __slots__ = ("permissions",)
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    permissions: _containers.RepeatedCompositeFieldContainer[_permission_pb2.PermissionInfo]
+    def __init__(self, permissions: _Optional[_Iterable[_Union[_permission_pb2.PermissionInfo, _Mapping]]] = ...) -> None: ...

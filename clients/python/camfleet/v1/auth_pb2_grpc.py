@@ -56,6 +56,11 @@ class AuthServiceStub:
                 request_serializer=camfleet_dot_v1_dot_auth__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=camfleet_dot_v1_dot_auth__pb2.WhoAmIResponse.FromString,
                 _registered_method=True)
+        self.ListPermissions = channel.unary_unary(
+                '/camfleet.v1.AuthService/ListPermissions',
+                request_serializer=camfleet_dot_v1_dot_auth__pb2.ListPermissionsRequest.SerializeToString,
+                response_deserializer=camfleet_dot_v1_dot_auth__pb2.ListPermissionsResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -92,6 +97,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPermissions(self, request, context):
+        """Every permission the server knows, with a one-line description each: the names roles grant,
+        WhoAmI reports and API token scopes use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=camfleet_dot_v1_dot_auth__pb2.WhoAmIRequest.FromString,
                     response_serializer=camfleet_dot_v1_dot_auth__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'ListPermissions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPermissions,
+                    request_deserializer=camfleet_dot_v1_dot_auth__pb2.ListPermissionsRequest.FromString,
+                    response_serializer=camfleet_dot_v1_dot_auth__pb2.ListPermissionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +244,33 @@ class AuthService:
             '/camfleet.v1.AuthService/WhoAmI',
             camfleet_dot_v1_dot_auth__pb2.WhoAmIRequest.SerializeToString,
             camfleet_dot_v1_dot_auth__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPermissions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/camfleet.v1.AuthService/ListPermissions',
+            camfleet_dot_v1_dot_auth__pb2.ListPermissionsRequest.SerializeToString,
+            camfleet_dot_v1_dot_auth__pb2.ListPermissionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class AuthServiceStub:
     """End a session: the refresh token (and its whole family) stops working."""
     WhoAmI: _grpc.UnaryUnaryMultiCallable[_auth_pb2.WhoAmIRequest, _auth_pb2.WhoAmIResponse]
     """Who the caller is and what it may do."""
+    ListPermissions: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListPermissionsRequest, _auth_pb2.ListPermissionsResponse]
+    """Every permission the server knows, with a one-line description each: the names roles grant,
+    WhoAmI reports and API token scopes use.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -63,6 +67,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """End a session: the refresh token (and its whole family) stops working."""
     WhoAmI: _aio.UnaryUnaryMultiCallable[_auth_pb2.WhoAmIRequest, _auth_pb2.WhoAmIResponse]  # type: ignore[assignment]
     """Who the caller is and what it may do."""
+    ListPermissions: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListPermissionsRequest, _auth_pb2.ListPermissionsResponse]  # type: ignore[assignment]
+    """Every permission the server knows, with a one-line description each: the names roles grant,
+    WhoAmI reports and API token scopes use.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Sessions for people: exchange a password for a short-lived access token (JWT) and a rotating
@@ -102,5 +110,15 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.WhoAmIResponse, _abc.Awaitable[_auth_pb2.WhoAmIResponse]]:
         """Who the caller is and what it may do."""
+
+    @_abc_1.abstractmethod
+    def ListPermissions(
+        self,
+        request: _auth_pb2.ListPermissionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListPermissionsResponse, _abc.Awaitable[_auth_pb2.ListPermissionsResponse]]:
+        """Every permission the server knows, with a one-line description each: the names roles grant,
+        WhoAmI reports and API token scopes use.
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,21 +1,23 @@
 // What a signed-in person sees: navigation entries and edit controls follow the permissions
 // WhoAmI reports (the server's one permission table), never a guess from the role name.
+// Permission names come from the protos (camfleet.v1.Permission and its `permission_name`
+// option), so the UI keeps no copy of them.
+import { getOption } from "@bufbuild/protobuf";
 import { Role } from "@camfleet/client/gen/camfleet/v1/common_pb.js";
+import {
+  Permission,
+  PermissionSchema,
+  permission_name,
+} from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
-export type Permission =
-  | "cameras.read"
-  | "cameras.write"
-  | "stream_keys.read"
-  | "streams.read"
-  | "recordings.read"
-  | "recordings.write"
-  | "nodes.read"
-  | "nodes.write"
-  | "users.read"
-  | "users.write"
-  | "api_tokens.read"
-  | "api_tokens.write"
-  | "audit.read";
+const NAMES: ReadonlyMap<Permission, string> = new Map(
+  PermissionSchema.values.map((v) => [v.number as Permission, getOption(v, permission_name)]),
+);
+
+/** The name a permission travels by in WhoAmI and API token scopes, e.g. "cameras.read". */
+export function permissionName(permission: Permission): string {
+  return NAMES.get(permission) ?? "";
+}
 
 export interface NavItem {
   path: string;
@@ -25,14 +27,14 @@ export interface NavItem {
 }
 
 export const NAV_ITEMS: readonly NavItem[] = [
-  { path: "/dashboard", label: "Dashboard", needs: "cameras.read" },
-  { path: "/cameras", label: "Cameras", needs: "cameras.read" },
-  { path: "/live", label: "Live view", needs: "streams.read" },
-  { path: "/recordings", label: "Recordings", needs: "recordings.read" },
-  { path: "/nodes", label: "Nodes", needs: "nodes.read" },
-  { path: "/users", label: "Users", needs: "users.read" },
-  { path: "/tokens", label: "API tokens", needs: "api_tokens.read" },
-  { path: "/audit", label: "Audit log", needs: "audit.read" },
+  { path: "/dashboard", label: "Dashboard", needs: Permission.CAMERAS_READ },
+  { path: "/cameras", label: "Cameras", needs: Permission.CAMERAS_READ },
+  { path: "/live", label: "Live view", needs: Permission.STREAMS_READ },
+  { path: "/recordings", label: "Recordings", needs: Permission.RECORDINGS_READ },
+  { path: "/nodes", label: "Nodes", needs: Permission.NODES_READ },
+  { path: "/users", label: "Users", needs: Permission.USERS_READ },
+  { path: "/tokens", label: "API tokens", needs: Permission.API_TOKENS_READ },
+  { path: "/audit", label: "Audit log", needs: Permission.AUDIT_READ },
 ];
 
 /** A person's abilities, from WhoAmI. */
@@ -44,7 +46,7 @@ export class Abilities {
   }
 
   can(permission: Permission): boolean {
-    return this.granted.has(permission);
+    return this.granted.has(permissionName(permission));
   }
 
   /** The navigation entries this person may open, in menu order. */

@@ -12,6 +12,7 @@ import { PublishUrl } from "../cameras/PublishUrl";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { cameraStatusColor, cameraStatusLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 const PAGE = 200;
 
@@ -38,7 +39,7 @@ export function CamerasPage() {
   const api = useApi();
   const { abilities } = useAuth();
   const fleet = useFleet();
-  const canEdit = abilities.can("cameras.write");
+  const canEdit = abilities.can(Permission.CAMERAS_WRITE);
   const [search, setSearch] = useState("");
   const [filters, setFilters] = useState<CameraFilters>({});
   const [debouncedSearch] = useDebouncedValue(search, 250);

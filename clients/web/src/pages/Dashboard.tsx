@@ -7,6 +7,7 @@ import { useAuth } from "../auth/AuthContext";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { cameraStatusColor, cameraStatusLabel, formatAgo, formatTime, nodeStateColor, nodeStateLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 function Stat({ label, value, color, testId }: { label: string; value: number; color?: string; testId: string }) {
   return (
@@ -59,7 +60,7 @@ export function DashboardPage() {
         </Group>
       </Card>
 
-      {abilities.can("nodes.read") && (
+      {abilities.can(Permission.NODES_READ) && (
         <Card withBorder>
           <Title order={4} mb="xs">Nodes</Title>
           <Table data-testid="dashboard-nodes">

@@ -7,12 +7,13 @@ import { useApi, useAuth } from "../auth/AuthContext";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { formatAgo, formatBytes, nodeStateColor, nodeStateLabel } from "../format";
 import { useFleet } from "../watch/FleetContext";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 export default function NodesPage() {
   const api = useApi();
   const { abilities } = useAuth();
   const fleet = useFleet();
-  const canEdit = abilities.can("nodes.write");
+  const canEdit = abilities.can(Permission.NODES_WRITE);
   const nodes = [...fleet.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   const [joinSecret, setJoinSecret] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -20,7 +21,7 @@ export default function NodesPage() {
   // The live feed carries nodes only for those who may read them; anyone else opening this
   // page gets the server's answer, in words.
   useEffect(() => {
-    if (!abilities.can("nodes.read")) api.nodes.listNodes({ pageSize: 1 }).catch(setError);
+    if (!abilities.can(Permission.NODES_READ)) api.nodes.listNodes({ pageSize: 1 }).catch(setError);
   }, [api, abilities]);
 
   const act = (n: Node, label: string, fn: () => Promise<unknown>, danger?: string) => {

@@ -11,6 +11,7 @@ import { attempt, ErrorAlert, notifyError } from "../components/feedback";
 import { formatBytes } from "../format";
 import { dayBounds, instantAt, place, playableFrom, type Interval } from "../recordings/timeline";
 import { useFleet } from "../watch/FleetContext";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 const toDateInput = (ms: number) => {
   const d = new Date(ms);
@@ -228,7 +229,7 @@ export default function RecordingsPage() {
                       const u = await api.recordings.getDownloadUrl({ id: r.id });
                       window.open(u.url, "_blank", "noopener");
                     })}>Download</Button>
-                    {abilities.can("recordings.write") && (
+                    {abilities.can(Permission.RECORDINGS_WRITE) && (
                       <Button size="xs" variant="subtle" color="red" data-testid="recording-delete" onClick={() => modals.openConfirmModal({
                         title: `Delete the segment ${clock(s)}–${clock(e)}?`,
                         children: <Text size="sm">The file is removed from its node; the timeline shows a gap here.</Text>,

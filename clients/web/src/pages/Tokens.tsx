@@ -4,20 +4,32 @@ import { Badge, Button, Code, CopyButton, Group, Modal, MultiSelect, NumberInput
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ApiTokenSchema, type ApiToken } from "@camfleet/client/gen/camfleet/v1/api_token_pb.js";
+import { Permission, type PermissionInfo } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
+import { permissionName } from "../auth/navigation";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { formatTime } from "../format";
 
-const SCOPES = ["cameras.read", "cameras.write", "stream_keys.read", "streams.read", "recordings.read", "recordings.write",
-  "nodes.read", "nodes.write", "users.read", "users.write", "api_tokens.read", "api_tokens.write", "audit.read"];
+// The scopes on offer are the server's permissions, each with its one-line description
+// (AuthService.ListPermissions, declared in protos/camfleet/v1/permission.proto).
+function useScopes(onError: (err: unknown) => void): PermissionInfo[] {
+  const api = useApi();
+  const [scopes, setScopes] = useState<PermissionInfo[]>([]);
+  useEffect(() => {
+    api.auth.listPermissions({}).then((r) => setScopes(r.permissions), onError);
+  }, [api, onError]);
+  return scopes;
+}
 
 function NewToken({ onClose, onCreated }: { onClose(): void; onCreated(secret: string): void }) {
   const api = useApi();
   const [name, setName] = useState("");
-  const [scopes, setScopes] = useState<string[]>(["cameras.read"]);
+  const [scopes, setScopes] = useState<string[]>([permissionName(Permission.CAMERAS_READ)]);
   const [cidrs, setCidrs] = useState("");
   const [days, setDays] = useState<number | string>(90);
   const [error, setError] = useState<unknown>(null);
+  const known = useScopes(setError);
+  const described = new Map(known.map((p) => [p.name, p.description]));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -35,7 +47,13 @@ function NewToken({ onClose, onCreated }: { onClose(): void; onCreated(secret: s
       <form onSubmit={(e) => void submit(e)}>
         <Stack>
           <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} data-testid="token-name" />
-          <MultiSelect label="Scopes" data={SCOPES} value={scopes} onChange={setScopes} searchable />
+          <MultiSelect label="Scopes" data={known.map((p) => p.name)} value={scopes} onChange={setScopes} searchable data-testid="token-scopes"
+            renderOption={({ option }) => (
+              <Stack gap={0}>
+                <Text size="sm">{option.value}</Text>
+                <Text size="xs" c="dimmed">{described.get(option.value)}</Text>
+              </Stack>
+            )} />
           <TextInput label="Allowed networks" description="CIDRs, comma separated; empty: anywhere" value={cidrs} onChange={(e) => setCidrs(e.currentTarget.value)} />
           <NumberInput label="Expires after (days)" description="0: never (not recommended)" min={0} value={days} onChange={setDays} />
           <ErrorAlert error={error} />
@@ -49,7 +67,7 @@ function NewToken({ onClose, onCreated }: { onClose(): void; onCreated(secret: s
 export default function TokensPage() {
   const api = useApi();
   const { abilities } = useAuth();
-  const canEdit = abilities.can("api_tokens.write");
+  const canEdit = abilities.can(Permission.API_TOKENS_WRITE);
   const [tokens, setTokens] = useState<ApiToken[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [creating, setCreating] = useState(false);

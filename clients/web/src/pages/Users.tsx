@@ -10,6 +10,7 @@ import { useApi, useAuth } from "../auth/AuthContext";
 import { roleLabel } from "../auth/navigation";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { formatTime } from "../format";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 const ROLES = [Role.ADMIN, Role.OPERATOR, Role.VIEWER, Role.API].map((r) => ({ value: String(r), label: roleLabel(r) }));
 
@@ -48,7 +49,7 @@ function NewUser({ onClose, onCreated }: { onClose(): void; onCreated(): void })
 export default function UsersPage() {
   const api = useApi();
   const { abilities, user: me } = useAuth();
-  const canEdit = abilities.can("users.write");
+  const canEdit = abilities.can(Permission.USERS_WRITE);
   const [users, setUsers] = useState<User[]>([]);
   const [search, setSearch] = useState("");
   const [error, setError] = useState<unknown>(null);

@@ -9,6 +9,7 @@ import { EventType, type Event } from "@camfleet/client/gen/camfleet/v1/event_pb
 import type { Api } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { runWatchLoop, type WatchPhase } from "./resume";
+import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 const RECENT_LIMIT = 50;
 const NODE_POLL_MS = 5000;
@@ -140,9 +141,9 @@ const FleetContext = createContext<FleetStore | null>(null);
 export function FleetProvider({ children }: { children: ReactNode }) {
   const { api, abilities } = useAuth();
   const store = useMemo(() => new FleetStore(), []);
-  const canNodes = abilities.can("nodes.read");
-  const canStreams = abilities.can("streams.read");
-  const enabled = abilities.can("cameras.read");
+  const canNodes = abilities.can(Permission.NODES_READ);
+  const canStreams = abilities.can(Permission.STREAMS_READ);
+  const enabled = abilities.can(Permission.CAMERAS_READ);
 
   useEffect(() => {
     if (!enabled) return;

@@ -38,7 +38,7 @@ export type ApiToken = Message<"camfleet.v1.ApiToken"> & {
   ownerUserId: string;
 
   /**
-   * Permissions such as "cameras.read", "cameras.write"; see WhoAmI and the README.
+   * Permissions such as "cameras.read", "cameras.write"; AuthService.ListPermissions lists them.
    *
    * @generated from field: repeated string scopes = 4;
    */

@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { PermissionInfo } from "./permission_pb.js";
+import { file_camfleet_v1_permission } from "./permission_pb.js";
 import type { User } from "./user_pb.js";
 import { file_camfleet_v1_user } from "./user_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/auth.proto.
  */
 export const file_camfleet_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZjYW1mbGVldC92MS9hdXRoLnByb3RvEgtjYW1mbGVldC52MSLJAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRI8ChhhY2Nlc3NfdG9rZW5fZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSPQoZcmVmcmVzaF90b2tlbl9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdG9rZW5fdHlwZRgFIAEoCSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiWAoNTG9naW5SZXNwb25zZRImCgZ0b2tlbnMYASABKAsyFi5jYW1mbGVldC52MS5Ub2tlblBhaXISHwoEdXNlchgCIAEoCzIRLmNhbWZsZWV0LnYxLlVzZXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJaCg9SZWZyZXNoUmVzcG9uc2USJgoGdG9rZW5zGAEgASgLMhYuY2FtZmxlZXQudjEuVG9rZW5QYWlyEh8KBHVzZXIYAiABKAsyES5jYW1mbGVldC52MS5Vc2VyIjwKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCRIUCgxhbGxfc2Vzc2lvbnMYAiABKAgiJwoOTG9nb3V0UmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoBSIPCg1XaG9BbUlSZXF1ZXN0InEKDldob0FtSVJlc3BvbnNlEh8KBHVzZXIYASABKAsyES5jYW1mbGVldC52MS5Vc2VyEhMKC3Blcm1pc3Npb25zGAIgAygJEhMKC2F1dGhfbWV0aG9kGAMgASgJEhQKDGFwaV90b2tlbl9pZBgEIAEoCTKZAgoLQXV0aFNlcnZpY2USPgoFTG9naW4SGS5jYW1mbGVldC52MS5Mb2dpblJlcXVlc3QaGi5jYW1mbGVldC52MS5Mb2dpblJlc3BvbnNlEkQKB1JlZnJlc2gSGy5jYW1mbGVldC52MS5SZWZyZXNoUmVxdWVzdBocLmNhbWZsZWV0LnYxLlJlZnJlc2hSZXNwb25zZRJBCgZMb2dvdXQSGi5jYW1mbGVldC52MS5Mb2dvdXRSZXF1ZXN0GhsuY2FtZmxlZXQudjEuTG9nb3V0UmVzcG9uc2USQQoGV2hvQW1JEhouY2FtZmxlZXQudjEuV2hvQW1JUmVxdWVzdBobLmNhbWZsZWV0LnYxLldob0FtSVJlc3BvbnNlYgZwcm90bzM", [file_camfleet_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("ChZjYW1mbGVldC92MS9hdXRoLnByb3RvEgtjYW1mbGVldC52MSLJAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRI8ChhhY2Nlc3NfdG9rZW5fZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSPQoZcmVmcmVzaF90b2tlbl9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdG9rZW5fdHlwZRgFIAEoCSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiWAoNTG9naW5SZXNwb25zZRImCgZ0b2tlbnMYASABKAsyFi5jYW1mbGVldC52MS5Ub2tlblBhaXISHwoEdXNlchgCIAEoCzIRLmNhbWZsZWV0LnYxLlVzZXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJaCg9SZWZyZXNoUmVzcG9uc2USJgoGdG9rZW5zGAEgASgLMhYuY2FtZmxlZXQudjEuVG9rZW5QYWlyEh8KBHVzZXIYAiABKAsyES5jYW1mbGVldC52MS5Vc2VyIjwKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCRIUCgxhbGxfc2Vzc2lvbnMYAiABKAgiJwoOTG9nb3V0UmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoBSIPCg1XaG9BbUlSZXF1ZXN0InEKDldob0FtSVJlc3BvbnNlEh8KBHVzZXIYASABKAsyES5jYW1mbGVldC52MS5Vc2VyEhMKC3Blcm1pc3Npb25zGAIgAygJEhMKC2F1dGhfbWV0aG9kGAMgASgJEhQKDGFwaV90b2tlbl9pZBgEIAEoCSIYChZMaXN0UGVybWlzc2lvbnNSZXF1ZXN0IksKF0xpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlEjAKC3Blcm1pc3Npb25zGAEgAygLMhsuY2FtZmxlZXQudjEuUGVybWlzc2lvbkluZm8y9wIKC0F1dGhTZXJ2aWNlEj4KBUxvZ2luEhkuY2FtZmxlZXQudjEuTG9naW5SZXF1ZXN0GhouY2FtZmxlZXQudjEuTG9naW5SZXNwb25zZRJECgdSZWZyZXNoEhsuY2FtZmxlZXQudjEuUmVmcmVzaFJlcXVlc3QaHC5jYW1mbGVldC52MS5SZWZyZXNoUmVzcG9uc2USQQoGTG9nb3V0EhouY2FtZmxlZXQudjEuTG9nb3V0UmVxdWVzdBobLmNhbWZsZWV0LnYxLkxvZ291dFJlc3BvbnNlEkEKBldob0FtSRIaLmNhbWZsZWV0LnYxLldob0FtSVJlcXVlc3QaGy5jYW1mbGVldC52MS5XaG9BbUlSZXNwb25zZRJcCg9MaXN0UGVybWlzc2lvbnMSIy5jYW1mbGVldC52MS5MaXN0UGVybWlzc2lvbnNSZXF1ZXN0GiQuY2FtZmxlZXQudjEuTGlzdFBlcm1pc3Npb25zUmVzcG9uc2ViBnByb3RvMw", [file_camfleet_v1_permission, file_camfleet_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Tokens returned by Login and Refresh.
@@ -241,6 +243,38 @@ export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
   messageDesc(file_camfleet_v1_auth, 8);
 
 /**
+ * @generated from message camfleet.v1.ListPermissionsRequest
+ */
+export type ListPermissionsRequest = Message<"camfleet.v1.ListPermissionsRequest"> & {
+};
+
+/**
+ * Describes the message camfleet.v1.ListPermissionsRequest.
+ * Use `create(ListPermissionsRequestSchema)` to create a new message.
+ */
+export const ListPermissionsRequestSchema: GenMessage<ListPermissionsRequest> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_auth, 9);
+
+/**
+ * @generated from message camfleet.v1.ListPermissionsResponse
+ */
+export type ListPermissionsResponse = Message<"camfleet.v1.ListPermissionsResponse"> & {
+  /**
+   * In the order of the Permission enum.
+   *
+   * @generated from field: repeated camfleet.v1.PermissionInfo permissions = 1;
+   */
+  permissions: PermissionInfo[];
+};
+
+/**
+ * Describes the message camfleet.v1.ListPermissionsResponse.
+ * Use `create(ListPermissionsResponseSchema)` to create a new message.
+ */
+export const ListPermissionsResponseSchema: GenMessage<ListPermissionsResponse> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_auth, 10);
+
+/**
  * Sessions for people: exchange a password for a short-lived access token (JWT) and a rotating
  * refresh token. Send the access token as metadata `authorization: Bearer <token>`.
  *
@@ -287,6 +321,17 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
+  },
+  /**
+   * Every permission the server knows, with a one-line description each: the names roles grant,
+   * WhoAmI reports and API token scopes use.
+   *
+   * @generated from rpc camfleet.v1.AuthService.ListPermissions
+   */
+  listPermissions: {
+    methodKind: "unary";
+    input: typeof ListPermissionsRequestSchema;
+    output: typeof ListPermissionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_camfleet_v1_auth, 0);
