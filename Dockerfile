@@ -21,6 +21,7 @@ RUN pip install --no-cache-dir uv
 COPY pyproject.toml uv.lock README.md ./
 COPY server ./server
 COPY node_agent ./node_agent
+COPY config_options ./config_options
 COPY clients/python ./clients/python
 # Exactly the locked versions, runtime dependencies only.
 RUN uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \

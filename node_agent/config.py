@@ -1,11 +1,12 @@
 """Agent configuration: command-line flags, each with a CAMFLEET_* environment equivalent.
 
-Flags win over the environment, the environment over defaults. `OPTIONS` is the single list.
+Flags win over the environment, the environment over defaults. `OPTIONS` declares each of them
+once (flag, variable, default, help, parser: see config_options); `AgentConfig` takes its
+defaults and `load_config` its values from there.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import os
 import re
@@ -14,85 +15,26 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
+import config_options
+from config_options import (
+    LOG_LEVEL,
+    Option,
+    OptionParser,
+    add_options,
+    byte_count,
+    defaults,
+    positive_int,
+    read_options,
+    seconds_between,
+    stripped,
+)
 from node_agent.errors import ConfigError
 
 # RFC 1123 host names: labels of letters, digits and inner hyphens.
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 _WILDCARDS = {"0.0.0.0", "::"}  # noqa: S104 - names of the wildcard, not a bind
-
-
-@dataclass(frozen=True)
-class Option:
-    """One setting: its flag, environment variable, default and meaning."""
-
-    flag: str
-    env: str
-    default: str
-    help: str
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "--control-plane",
-        "CAMFLEET_CONTROL_PLANE",
-        "127.0.0.1:50051",
-        "HOST:PORT of the control plane's gRPC endpoint",
-    ),
-    Option(
-        "--join-token",
-        "CAMFLEET_JOIN_TOKEN",
-        "",
-        "join token from NodeService.CreateJoinToken; used only when no credential is stored",
-    ),
-    Option(
-        "--data-dir",
-        "CAMFLEET_AGENT_DATA_DIR",
-        "./data/node",
-        "where the credential, assignment, event spool and nginx files live",
-    ),
-    Option("--name", "CAMFLEET_NODE_NAME", "", "node name (default: this host's name)"),
-    Option(
-        "--rtmp-listen", "CAMFLEET_RTMP_LISTEN", "127.0.0.1:1935", "HOST:PORT cameras publish to"
-    ),
-    Option(
-        "--http-listen", "CAMFLEET_HTTP_LISTEN", "127.0.0.1:8088", "HOST:PORT serving signed HLS"
-    ),
-    Option(
-        "--public-host",
-        "CAMFLEET_PUBLIC_HOST",
-        "",
-        "host name or address in the URLs given to users (default: the listen addresses' host)",
-    ),
-    Option("--capacity", "CAMFLEET_CAPACITY", "32", "how many streams this node can take"),
-    Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
-    Option(
-        "--segment-seconds",
-        "CAMFLEET_SEGMENT_SECONDS",
-        "10",
-        "length of recorded segments (cut on the next keyframe after it)",
-    ),
-    Option(
-        "--warm-dir",
-        "CAMFLEET_WARM_DIR",
-        "",
-        "second directory for older recordings, e.g. a mounted share (default: none)",
-    ),
-    Option(
-        "--warm-after",
-        "CAMFLEET_WARM_AFTER",
-        "86400",
-        "seconds after which a recorded segment moves to --warm-dir",
-    ),
-    Option(
-        "--min-free-bytes",
-        "CAMFLEET_MIN_FREE_BYTES",
-        "1073741824",
-        "free space kept on each recordings disk; below it the oldest segments are deleted",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -139,6 +81,127 @@ def parse_host_port(name: str, raw: str) -> HostPort:
     return HostPort(host, port)
 
 
+def _data_dir(name: str, raw: str) -> Path:
+    if not raw.strip():
+        raise ConfigError(f"{name} must not be empty")
+    return Path(raw)
+
+
+def _node_name(name: str, raw: str) -> str:
+    value = raw.strip() or socket.gethostname()
+    if len(value) > 128 or not value.isprintable():
+        raise ConfigError(f"{name} must be 1-128 printable characters, got {value!r}")
+    return value
+
+
+def _public_host(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _valid_host(value):
+        raise ConfigError(
+            f"{name} must be a host name or IP address (no scheme or port), got {value!r}"
+        )
+    return value
+
+
+def _optional_dir(name: str, raw: str) -> Path | None:
+    return Path(raw) if raw.strip() else None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--control-plane",
+        "CAMFLEET_CONTROL_PLANE",
+        "127.0.0.1:50051",
+        "HOST:PORT of the control plane's gRPC endpoint",
+        parse=parse_host_port,
+    ),
+    Option(
+        "--join-token",
+        "CAMFLEET_JOIN_TOKEN",
+        "",
+        "join token from NodeService.CreateJoinToken; used only when no credential is stored",
+        parse=stripped,
+    ),
+    Option(
+        "--data-dir",
+        "CAMFLEET_AGENT_DATA_DIR",
+        "./data/node",
+        "where the credential, assignment, event spool and nginx files live",
+        parse=_data_dir,
+    ),
+    Option(
+        "--name",
+        "CAMFLEET_NODE_NAME",
+        "",
+        "node name (default: this host's name)",
+        parse=_node_name,
+    ),
+    Option(
+        "--rtmp-listen",
+        "CAMFLEET_RTMP_LISTEN",
+        "127.0.0.1:1935",
+        "HOST:PORT cameras publish to",
+        parse=parse_host_port,
+    ),
+    Option(
+        "--http-listen",
+        "CAMFLEET_HTTP_LISTEN",
+        "127.0.0.1:8088",
+        "HOST:PORT serving signed HLS",
+        parse=parse_host_port,
+    ),
+    Option(
+        "--public-host",
+        "CAMFLEET_PUBLIC_HOST",
+        "",
+        "host name or address in the URLs given to users (default: the listen addresses' host)",
+        parse=_public_host,
+    ),
+    Option(
+        "--capacity",
+        "CAMFLEET_CAPACITY",
+        "32",
+        "how many streams this node can take",
+        parse=positive_int,
+    ),
+    LOG_LEVEL,
+    Option(
+        "--segment-seconds",
+        "CAMFLEET_SEGMENT_SECONDS",
+        "10",
+        "length of recorded segments (cut on the next keyframe after it)",
+        parse=seconds_between(1, 3600),
+        field="segment_s",
+    ),
+    Option(
+        "--warm-dir",
+        "CAMFLEET_WARM_DIR",
+        "",
+        "second directory for older recordings, e.g. a mounted share (default: none)",
+        parse=_optional_dir,
+    ),
+    Option(
+        "--warm-after",
+        "CAMFLEET_WARM_AFTER",
+        "86400",
+        "seconds after which a recorded segment moves to --warm-dir",
+        parse=seconds_between(1, 10 * 365 * 86400),
+        field="warm_after_s",
+    ),
+    Option(
+        "--min-free-bytes",
+        "CAMFLEET_MIN_FREE_BYTES",
+        "1073741824",
+        "free space kept on each recordings disk; below it the oldest segments are deleted",
+        parse=byte_count,
+    ),
+)
+
+
+# Parsed defaults by attribute: a misspelt attribute below fails at import.
+_D = defaults(OPTIONS)
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """Validated configuration of one node agent."""
@@ -148,11 +211,11 @@ class AgentConfig:
     name: str
     rtmp_listen: HostPort
     http_listen: HostPort
-    join_token: str = ""
+    join_token: str = _D["join_token"]
     # "" means: the host of each listen address.
-    public_host: str = ""
-    capacity: int = 32
-    log_level: str = "INFO"
+    public_host: str = _D["public_host"]
+    capacity: int = _D["capacity"]
+    log_level: str = _D["log_level"]
     # Tunables without flags (tests shorten them).
     unknown_key_limit: int = 10
     unknown_key_window_s: float = 60.0
@@ -161,10 +224,10 @@ class AgentConfig:
     hls_fragment_s: float = 1.0
     nginx_binary: str = shutil.which("nginx") or "/usr/sbin/nginx"
     # Recording.
-    segment_s: float = 10.0
-    warm_dir: Path | None = None
-    warm_after_s: float = 86400.0
-    min_free_bytes: int = 1 << 30
+    segment_s: float = _D["segment_s"]
+    warm_dir: Path | None = _D["warm_dir"]
+    warm_after_s: float = _D["warm_after_s"]
+    min_free_bytes: int = _D["min_free_bytes"]
     ffmpeg_binary: str = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
     ffprobe_binary: str = shutil.which("ffprobe") or "/usr/bin/ffprobe"
     # How often retention, free space and tier moves are checked.
@@ -187,49 +250,11 @@ class AgentConfig:
         return f"http://{url_host(self._public(self.http_listen))}:{self.http_listen.port}"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage, so every error is one clear line."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(message)
-
-
-def build_parser(prog: str = "python -m node_agent") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m node_agent") -> OptionParser:
     """The flags of `python -m node_agent`, one per OPTIONS entry."""
-    parser = _Parser(prog=prog, description="camfleet node agent (nginx-rtmp + ffmpeg)")
-    for opt in OPTIONS:
-        parser.add_argument(opt.flag, default=None, help=f"{opt.help} [${opt.env}]")
+    parser = OptionParser(prog=prog, description="camfleet node agent (nginx-rtmp + ffmpeg)")
+    add_options(parser, OPTIONS)
     return parser
-
-
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _non_negative_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number of bytes, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def _seconds_between(name: str, raw: str, low: float, high: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, got {raw!r}")
-    return value
 
 
 def load_config(
@@ -237,38 +262,10 @@ def load_config(
 ) -> AgentConfig:
     """Parse flags and environment into an AgentConfig; raises ConfigError on bad values."""
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
-    raw: dict[str, str] = {}
-    for opt in OPTIONS:
-        dest = opt.flag.removeprefix("--").replace("-", "_")
-        given = getattr(args, dest)
-        raw[dest] = given if given is not None else env.get(opt.env, opt.default)
-    log_level = raw["log_level"].strip().upper()
-    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
-    name = raw["name"].strip() or socket.gethostname()
-    if len(name) > 128 or not name.isprintable():
-        raise ConfigError(f"--name must be 1-128 printable characters, got {name!r}")
-    public_host = raw["public_host"].strip()
-    if public_host and not _valid_host(public_host):
-        raise ConfigError(
-            f"--public-host must be a host name or IP address (no scheme or port), "
-            f"got {public_host!r}"
-        )
-    if not raw["data_dir"].strip():
-        raise ConfigError("--data-dir must not be empty")
-    return AgentConfig(
-        control_plane=parse_host_port("--control-plane", raw["control_plane"]),
-        data_dir=Path(raw["data_dir"]),
-        name=name,
-        rtmp_listen=parse_host_port("--rtmp-listen", raw["rtmp_listen"]),
-        http_listen=parse_host_port("--http-listen", raw["http_listen"]),
-        join_token=raw["join_token"].strip(),
-        public_host=public_host,
-        capacity=_positive_int("--capacity", raw["capacity"]),
-        log_level=log_level,
-        segment_s=_seconds_between("--segment-seconds", raw["segment_seconds"], 1, 3600),
-        warm_dir=Path(raw["warm_dir"]) if raw["warm_dir"].strip() else None,
-        warm_after_s=_seconds_between("--warm-after", raw["warm_after"], 1, 10 * 365 * 86400),
-        min_free_bytes=_non_negative_int("--min-free-bytes", raw["min_free_bytes"]),
-    )
+    try:
+        args = build_parser().parse_args(argv)
+        values = read_options(OPTIONS, args, env, names="flag")
+    except config_options.ConfigError as exc:
+        # The agent's own ConfigError carries its exit code (2).
+        raise ConfigError(str(exc)) from None
+    return AgentConfig(**values)

@@ -10,10 +10,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from config_options import ConfigError
 from server.app import StartupError, start
 from server.auth.access_tokens import SigningKeys
 from server.common.secrets_store import rotate_secret
-from server.config import ConfigError, Settings, load_settings
+from server.config import Settings, load_settings
 from server.db.engine import create_engine, secure_data_dir, secure_sqlite_file, session_factory
 from server.db.migrate import upgrade_to_head
 from server.nodes.join_tokens import JoinTokenService

@@ -1,26 +1,63 @@
 """What a control-plane operator can set: every option with its flag, CAMFLEET_* environment
-variable, default and meaning. The single list: `python -m server --help`, the README's
-configuration table and `server.config.load_settings` all read it.
+variable, default, meaning and parser. The single list: `python -m server --help`, the README's
+configuration table, `server.config.Settings`' defaults and `server.config.load_settings` all
+read it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from typing import NamedTuple
+
+from config_options import (
+    LOG_LEVEL,
+    ConfigError,
+    Option,
+    duration,
+    path,
+    positive_int,
+    stripped,
+)
 
 
-@dataclass(frozen=True)
-class Option:
-    """One setting: its flag, environment variable, default and meaning."""
+class TrustedProxies(NamedTuple):
+    """--trusted-proxies: the networks whose x-forwarded-for is believed, or any peer ('*')."""
 
-    flag: str
-    env: str
-    default: str
-    help: str
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    any_peer: bool
+
+
+def _proxies(name: str, raw: str) -> TrustedProxies:
+    if raw.strip() == "*":
+        return TrustedProxies((), any_peer=True)
+    nets = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not a CIDR") from None
+    return TrustedProxies(tuple(nets), any_peer=False)
+
+
+def _base_url(name: str, raw: str) -> str:
+    return raw.rstrip("/")
+
+
+def _score(name: str, raw: str) -> int:
+    if raw.strip() not in {"0", "1", "2", "3", "4"}:
+        raise ConfigError(f"{name} must be 0 to 4 (zxcvbn's scale), got {raw!r}")
+    return int(raw)
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("--listen", "CAMFLEET_LISTEN", "127.0.0.1:50051", "gRPC address to listen on"),
-    Option("--data-dir", "CAMFLEET_DATA_DIR", "./data", "where the embedded SQLite file lives"),
+    Option(
+        "--data-dir",
+        "CAMFLEET_DATA_DIR",
+        "./data",
+        "where the embedded SQLite file lives",
+        parse=path,
+    ),
     Option(
         "--database-url",
         "CAMFLEET_DATABASE_URL",
@@ -51,12 +88,14 @@ OPTIONS: tuple[Option, ...] = (
         "CAMFLEET_INGEST_RTMP_URL",
         "rtmp://127.0.0.1:1935/live",
         "RTMP base URL cameras publish to (the key is appended)",
+        parse=_base_url,
     ),
     Option(
         "--hls-base-url",
         "CAMFLEET_HLS_BASE_URL",
         "http://127.0.0.1:8088",
         "base URL of a node's HTTP server for HLS playback",
+        parse=_base_url,
     ),
     Option(
         "--trusted-proxies",
@@ -64,6 +103,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "comma-separated CIDRs of the proxies (Envoy) whose x-forwarded-for is believed; '*' "
         "trusts every peer: only when the server is reachable through the proxy alone",
+        parse=_proxies,
     ),
     Option(
         "--trusted-proxy-hops",
@@ -71,6 +111,7 @@ OPTIONS: tuple[Option, ...] = (
         "1",
         "trusted proxies in front of the server (Envoy alone: 1); the client is that many "
         "x-forwarded-for entries from the right, and entries further left are ignored",
+        parse=positive_int,
     ),
     Option(
         "--proxy-socket",
@@ -78,33 +119,50 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "a Unix socket (made 0600) the server also listens on for a proxy on this host; "
         "calls on it come through the proxy, so their x-forwarded-for is believed",
+        parse=stripped,
     ),
-    Option("--access-token-ttl", "CAMFLEET_ACCESS_TOKEN_TTL", "900", "access JWT life, seconds"),
+    Option(
+        "--access-token-ttl",
+        "CAMFLEET_ACCESS_TOKEN_TTL",
+        "900",
+        "access JWT life, seconds",
+        parse=duration(),
+    ),
     Option(
         "--refresh-token-ttl",
         "CAMFLEET_REFRESH_TOKEN_TTL",
         "2592000",
         "refresh token life, seconds (default 30 days)",
+        parse=duration(),
     ),
     Option(
         "--login-limit-per-account-address",
         "CAMFLEET_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS",
         "5",
         "failed logins per (username, source address) per window before RESOURCE_EXHAUSTED",
+        parse=positive_int,
     ),
     Option(
         "--login-limit-per-address",
         "CAMFLEET_LOGIN_LIMIT_PER_ADDRESS",
         "20",
         "failed logins per source address per window",
+        parse=positive_int,
     ),
-    Option("--login-limit-window", "CAMFLEET_LOGIN_LIMIT_WINDOW", "60", "rate window, seconds"),
+    Option(
+        "--login-limit-window",
+        "CAMFLEET_LOGIN_LIMIT_WINDOW",
+        "60",
+        "rate window, seconds",
+        parse=duration(),
+    ),
     Option(
         "--login-account-backoff-after",
         "CAMFLEET_LOGIN_ACCOUNT_BACKOFF_AFTER",
         "10",
         "failed logins of one username in an hour, from any addresses, after which its logins "
         "from addresses it never logged in from are spaced out (never locked)",
+        parse=positive_int,
     ),
     Option(
         "--login-account-backoff-max",
@@ -112,30 +170,35 @@ OPTIONS: tuple[Option, ...] = (
         "45",
         "longest spacing of those logins, seconds (doubling from 2; 45 keeps an account under "
         "100 failed guesses an hour, OWASP ASVS 2.2.1)",
+        parse=duration(),
     ),
     Option(
         "--password-min-length",
         "CAMFLEET_PASSWORD_MIN_LENGTH",
         "12",
         "shortest password accepted for a user (OWASP ASVS 2.1.1)",
+        parse=positive_int,
     ),
     Option(
         "--password-min-score",
         "CAMFLEET_PASSWORD_MIN_SCORE",
         "3",
         "lowest zxcvbn strength score (0-4) accepted; 3 refuses common and guessable passwords",
+        parse=_score,
     ),
     Option(
         "--playback-url-ttl",
         "CAMFLEET_PLAYBACK_URL_TTL",
         "3600",
         "life of signed playback URLs, seconds",
+        parse=duration(),
     ),
     Option(
         "--export-max-clip",
         "CAMFLEET_EXPORT_MAX_CLIP",
         "3600",
         "longest clip ExportClip signs and a node assembles, seconds",
+        parse=duration(),
     ),
     Option(
         "--export-cache-bytes",
@@ -143,30 +206,35 @@ OPTIONS: tuple[Option, ...] = (
         "2147483648",
         "bytes of assembled clips each node keeps (least recently used go first; recordings "
         "are never deleted for them)",
+        parse=positive_int,
     ),
     Option(
         "--exports-per-node",
         "CAMFLEET_EXPORTS_PER_NODE",
         "2",
         "clips a node assembles at once; more get HTTP 429 with Retry-After",
+        parse=positive_int,
     ),
     Option(
         "--exports-per-user",
         "CAMFLEET_EXPORTS_PER_USER",
         "1",
         "clips a node assembles at once for one user (its API tokens included)",
+        parse=positive_int,
     ),
     Option(
         "--audit-flood-limit",
         "CAMFLEET_AUDIT_FLOOD_LIMIT",
         "30",
         "refusals recorded one by one per source address and kind each minute; more are counted",
+        parse=positive_int,
     ),
     Option(
         "--event-bookmark-interval",
         "CAMFLEET_EVENT_BOOKMARK_INTERVAL",
         "30",
         "seconds of silence after which WatchEvents sends a bookmark",
+        parse=duration(),
     ),
     Option(
         "--max-public-streams-per-address",
@@ -174,6 +242,7 @@ OPTIONS: tuple[Option, ...] = (
         "8",
         "unauthenticated streams (health watches, reflection) one client address may hold "
         "open; more get RESOURCE_EXHAUSTED",
+        parse=positive_int,
     ),
     Option(
         "--max-streams-per-principal",
@@ -181,18 +250,21 @@ OPTIONS: tuple[Option, ...] = (
         "100",
         "streams (WatchEvents, agent connections) one user, API token or node may hold open; "
         "more get RESOURCE_EXHAUSTED",
+        parse=positive_int,
     ),
     Option(
         "--heartbeat-interval",
         "CAMFLEET_HEARTBEAT_INTERVAL",
         "1",
         "seconds between node agent heartbeats (told to agents in Welcome)",
+        parse=duration(),
     ),
     Option(
         "--node-lost-after",
         "CAMFLEET_NODE_LOST_AFTER",
         "3",
         "seconds without a heartbeat after which a node is LOST and its cameras OFFLINE",
+        parse=duration(),
     ),
     Option(
         "--node-startup-grace",
@@ -202,12 +274,14 @@ OPTIONS: tuple[Option, ...] = (
             "seconds after the control plane starts before nodes that have not reconnected are "
             "LOST, and after a node connects before its first heartbeat is due"
         ),
+        parse=duration(zero_ok=True),
     ),
     Option(
         "--unknown-key-limit",
         "CAMFLEET_UNKNOWN_KEY_LIMIT",
         "10",
         "refused stream keys per publisher address per minute before checks are rate limited",
+        parse=positive_int,
     ),
-    Option("--log-level", "CAMFLEET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    LOG_LEVEL,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from node_agent.config import OPTIONS as AGENT_OPTIONS
-from server.config import OPTIONS
+from server.options import OPTIONS
 from tests.support.processes import ROOT
 
 README = (ROOT / "README.md").read_text()

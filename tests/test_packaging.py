@@ -39,6 +39,7 @@ def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path
     assert "camfleet/py.typed" in names
     for needed in (
         "server/__main__.py",
+        "config_options/__init__.py",
         "server/db/alembic.ini",
         "server/db/migrations/env.py",
         "server/db/migrations/script.py.mako",

@@ -161,7 +161,8 @@ def test_a_common_admin_password_is_refused_at_start(tmp_path: Path) -> None:
 
 
 def test_the_password_settings_are_checked() -> None:
-    from server.config import ConfigError, load_settings
+    from config_options import ConfigError
+    from server.config import load_settings
 
     _, settings = load_settings([], {})
     assert (settings.password_min_length, settings.password_min_score) == (12, 3)
