@@ -1,11 +1,10 @@
 """Run a child process, restart it with backoff when it dies, and notice crash loops.
 
-Used for nginx (recorders have their own loop, node_agent.recording.recorder). The child gets
-SIGTERM on stop (SIGKILL if it does not go in time), and a parent-death signal so an agent
-killed with -9 leaves no orphan. Each child leads its own process group, and whatever is left
-in that group when the child exits is killed: nginx's workers outlive a master killed with -9
-and keep its listening sockets, so without this the restarted master fails to bind, over and
-over.
+Used for nginx. Restarts, crash loops and the kill sequence follow node_agent.restart_policy,
+which the recorders share. The child also gets a parent-death signal so an agent killed with -9
+leaves no orphan. Each child leads its own process group, and whatever is left in that group when
+the child exits is killed: nginx's workers outlive a master killed with -9 and keep its listening
+sockets, so without this the restarted master fails to bind, over and over.
 """
 
 from __future__ import annotations
@@ -13,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node_agent.backoff import Backoff
+from node_agent.restart_policy import ExitRecord, RestartPolicy, kill_group, terminate
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +37,6 @@ def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
 
 
 @dataclass
-class ExitRecord:
-    """One unexpected exit of the child."""
-
-    time: float
-    returncode: int
-    uptime: float
-
-
-@dataclass
 class Supervisor:
     """Keeps `argv` running until stop(). `on_exit` hears about every unexpected exit."""
 
@@ -56,18 +44,12 @@ class Supervisor:
     argv: Sequence[str]
     log_path: Path
     cwd: Path | None = None
-    backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
-    # A child that ran this long was healthy: the backoff starts over.
-    healthy_after_s: float = 10.0
-    # This many exits within `crash_window_s` is a crash loop.
-    crash_limit: int = 5
-    crash_window_s: float = 60.0
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
     on_exit: Callable[[ExitRecord, bool], None] | None = None
     # Run before every spawn (e.g. removing a Unix socket a killed nginx left behind).
     before_spawn: Callable[[], None] | None = None
     # start() gives up (and stops retrying) when the child cannot be spawned this long.
     start_timeout_s: float = 10.0
-    exits: list[ExitRecord] = field(default_factory=list)
     restarts: int = 0
     _proc: asyncio.subprocess.Process | None = None
     _task: asyncio.Task[None] | None = None
@@ -79,12 +61,6 @@ class Supervisor:
     def pid(self) -> int | None:
         """PID of the running child, if any."""
         return self._proc.pid if self._proc and self._proc.returncode is None else None
-
-    @property
-    def crash_looping(self) -> bool:
-        """True when the child died `crash_limit` times within the window."""
-        recent = [e for e in self.exits if e.time > time.monotonic() - self.crash_window_s]
-        return len(recent) >= self.crash_limit
 
     async def start(self) -> None:
         """Spawn the child and keep it running in the background."""
@@ -126,16 +102,6 @@ class Supervisor:
                 start_new_session=True,
             )
 
-    @staticmethod
-    def _kill_leftovers(pid: int) -> None:
-        """SIGKILL what the exited child `pid` left in its process group (e.g. nginx workers).
-
-        Called right after the leader was reaped: the group id cannot be reused while any member
-        is alive, so this reaches only processes the child started.
-        """
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-
     async def _run(self) -> None:
         while not self._stopping:
             try:
@@ -143,47 +109,34 @@ class Supervisor:
             except OSError as exc:
                 log.error("cannot start %s: %s", self.name, exc)
                 self._spawn_error = str(exc)
-                self._record(ExitRecord(time.monotonic(), -1, 0.0))
-                await asyncio.sleep(self.backoff.next_delay())
+                self._record(-1, 0.0)
+                await asyncio.sleep(self.policy.next_delay())
                 continue
             started = time.monotonic()
             self._started.set()
             code = await self._proc.wait()
-            self._kill_leftovers(self._proc.pid)
+            kill_group(self._proc.pid)
             if self._stopping:
                 return
             uptime = time.monotonic() - started
-            if uptime >= self.healthy_after_s:
-                self.backoff.reset()
-            self._record(ExitRecord(time.monotonic(), code, uptime))
-            delay = self.backoff.next_delay()
+            self._record(code, uptime)
+            delay = self.policy.next_delay()
             log.warning(
                 "%s exited with %s after %.1fs; restarting in %.1fs", self.name, code, uptime, delay
             )
             await asyncio.sleep(delay)
             self.restarts += 1
 
-    def _record(self, record: ExitRecord) -> None:
-        self.exits = [*self.exits[-50:], record]
+    def _record(self, returncode: int, uptime: float) -> None:
+        record = self.policy.exited(returncode, uptime)
         if self.on_exit is not None:
-            self.on_exit(record, self.crash_looping)
+            self.on_exit(record, self.policy.crash_looping)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM the child (SIGKILL after `grace_s`) and stop restarting it."""
         self._stopping = True
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(grace_s):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        if proc is not None:
-            self._kill_leftovers(proc.pid)
+        if self._proc is not None:
+            await terminate(self._proc, grace_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -22,7 +22,8 @@ from camfleet.v1 import camera_pb2, camera_pb2_grpc
 from platform_api import AdminError, Metadata, login
 
 from node_agent.backoff import Backoff
-from node_agent.supervisor import ExitRecord, Supervisor
+from node_agent.restart_policy import ExitRecord, RestartPolicy
+from node_agent.supervisor import Supervisor
 
 log = logging.getLogger("camfleet.demo")
 
@@ -120,7 +121,7 @@ class DemoPublishers:
                 name=f"demo publisher {n} ({camera.name})",
                 argv=publisher_argv(camera.publish_url),
                 log_path=self.logs / f"demo-{n}.log",
-                backoff=Backoff(base=0.5, cap=5.0),
+                policy=RestartPolicy(backoff=Backoff(base=0.5, cap=5.0)),
                 on_exit=self._on_exit(camera),
             )
             await publisher.start()

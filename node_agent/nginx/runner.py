@@ -17,7 +17,8 @@ from node_agent.errors import StartupError
 from node_agent.nginx.access import WorkerAccount, chown_tree, set_owner, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.stat import StreamStat, parse_stat
-from node_agent.supervisor import ExitRecord, Supervisor
+from node_agent.restart_policy import ExitRecord
+from node_agent.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

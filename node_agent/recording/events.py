@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from node_agent.outbox import Outbox, stamped
 from node_agent.recording.index import Segment
+from node_agent.recording.recorder import Gap, RecorderState
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 # after a crash (index written, spool not yet) gives the same id, which the control plane
 # stores only once.
 _NAMESPACE = uuid.UUID("5b0c7c55-2b8e-4c3e-9a43-0f2f3d6e7a11")
+
+
+_RECORDING_STATES = {
+    RecorderState.RECORDING: recording_pb2.RECORDING_STATE_RECORDING,
+    RecorderState.IDLE: recording_pb2.RECORDING_STATE_IDLE,
+    RecorderState.ERROR: recording_pb2.RECORDING_STATE_ERROR,
+}
 
 
 def segment_event_id(segment_id: str, change: str) -> str:
@@ -110,12 +118,14 @@ async def segment_deleted(outbox: Outbox, segment_id: str, camera_id: str, reaso
 async def recorder_changed(
     outbox: Outbox,
     camera_id: str,
-    state: recording_pb2.RecordingState,
+    state: RecorderState,
     message: str,
-    gap: tuple[datetime, datetime, str] | None = None,
+    gap: Gap | None = None,
 ) -> str:
     """Spool a RecorderEvent (with the gap a crash or full disk left, when known)."""
-    event = agent_pb2.RecorderEvent(camera_id=camera_id, state=state, message=message)
+    event = agent_pb2.RecorderEvent(
+        camera_id=camera_id, state=_RECORDING_STATES[state], message=message
+    )
     if gap is not None:
         start, end, reason = gap
         event.gap.CopyFrom(
@@ -126,10 +136,5 @@ async def recorder_changed(
                 reason=reason,
             )
         )
-    log.info(
-        "recorder %s: %s %s",
-        camera_id,
-        recording_pb2.RecordingState.Name(state),
-        message,
-    )
+    log.info("recorder %s: %s %s", camera_id, state.name, message)
     return await spool(outbox, agent_pb2.ConnectRequest(recorder_event=event))

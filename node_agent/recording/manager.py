@@ -19,15 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from camfleet.v1 import recording_pb2
-
 from node_agent.assignment import CurrentAssignment
 from node_agent.outbox import Outbox
 from node_agent.recording import events
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.media import effective_profile
-from node_agent.recording.recorder import Gap, Recorder, RecorderSpec, SegmentFile
+from node_agent.recording.recorder import Gap, Recorder, RecorderSpec, RecorderState
 from node_agent.recording.retention import HOT, Housekeeper, Limits
+from node_agent.recording.run import SegmentFile
 from node_agent.recording.store import Recovery, SegmentStore
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.streams import StreamTracker
@@ -229,7 +228,7 @@ class RecordingManager:
         return max(0, total - self.index.bytes_for(camera_id, HOT))
 
     async def state(
-        self, camera_id: str, state: recording_pb2.RecordingState, message: str, gap: Gap | None
+        self, camera_id: str, state: RecorderState, message: str, gap: Gap | None
     ) -> None:
         """Report a recorder's state change (a full disk under the spool must not stop it)."""
         try:
@@ -273,14 +272,14 @@ class RecordingManager:
                 f"disk full: less than {self.settings.min_free_bytes} bytes free and no "
                 "segment left to delete"
             )
-            state = recording_pb2.RECORDING_STATE_ERROR
+            state = RecorderState.ERROR
             if self._disk_error:
                 return  # said already
         elif deleted:
             message = f"disk space low: deleted the {deleted} oldest segments ({freed} bytes)"
-            state = recording_pb2.RECORDING_STATE_RECORDING
+            state = RecorderState.RECORDING
         elif self._disk_error:
-            message, state = "disk space recovered", recording_pb2.RECORDING_STATE_RECORDING
+            message, state = "disk space recovered", RecorderState.RECORDING
         else:
             return
         self._disk_error = exhausted

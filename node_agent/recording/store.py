@@ -30,7 +30,7 @@ from node_agent.recording.media import (
     digest,
     probe_duration,
 )
-from node_agent.recording.recorder import SegmentFile
+from node_agent.recording.run import SegmentFile
 from node_agent.recording.tiers import Tier
 
 log = logging.getLogger(__name__)

@@ -442,7 +442,7 @@ async def test_nginx_killed_is_restarted_and_publishing_works_again(
         finally:
             kill_survivors(old_tree)
         assert new_pid != old_pid
-        assert [e.returncode for e in node.nginx.exits] == [-signal.SIGKILL]
+        assert [e.returncode for e in node.nginx.policy.exits] == [-signal.SIGKILL]
         for listen in (node.ports.rtmp_listen, node.ports.http_listen):
             await wait_for_port(listen)
 
@@ -473,4 +473,4 @@ async def test_stop_leaves_no_nginx_process(tmp_path: Path) -> None:
             # The publisher noticed: its connection was closed.
             await asyncio.to_thread(ffmpeg.wait, 10)
             assert ffmpeg.returncode != 0
-        assert node.nginx.exits == []  # a requested stop is not a crash
+        assert node.nginx.policy.exits == []  # a requested stop is not a crash

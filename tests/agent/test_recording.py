@@ -200,7 +200,7 @@ async def test_a_crash_loop_is_an_error_and_recovery_records_again(agent: Agent)
         await until(lambda: recorder(agent, camera_id) is not None, "a recorder")
         rec = recorder(agent, camera_id)
         assert rec is not None
-        for _ in range(rec.crash_limit):
+        for _ in range(rec.policy.crash_limit):
             await until(lambda: rec.pid is not None, "the recorder to run", 30)
             pid = rec.pid
             assert pid is not None

@@ -15,7 +15,7 @@ from node_agent.recording.media import (
     effective_profile,
     encoder_argv,
 )
-from node_agent.recording.recorder import exit_reason, parse_segment_line
+from node_agent.recording.run import exit_reason, parse_segment_line
 from node_agent.recording.store import describe_path
 
 SOURCE = "rtmp://127.0.0.1:1935/live/key"

@@ -24,7 +24,7 @@ from camfleet.v1 import agent_pb2, recording_pb2
 
 from node_agent.outbox import Outbox
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.recorder import SegmentFile
+from node_agent.recording.run import SegmentFile
 from node_agent.recording.store import FILE_MISSING, SegmentStore
 from node_agent.recording.tiers import Tier, node_tiers
 from node_agent.spool import Spool

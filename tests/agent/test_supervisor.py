@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from node_agent.backoff import Backoff
-from node_agent.supervisor import ExitRecord, Supervisor
+from node_agent.restart_policy import ExitRecord, RestartPolicy
+from node_agent.supervisor import Supervisor
 from tests.agent.node import kill_survivors, process_alive, process_tree, survivors_after
 from tests.support.processes import ROOT, stop_by_pid
 
@@ -27,8 +28,8 @@ SH = shutil.which("sh") or "/bin/sh"
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
 
-def quick_backoff() -> Backoff:
-    return Backoff(base=0.01, cap=0.02, rng=random.Random(0))
+def quick_policy() -> RestartPolicy:
+    return RestartPolicy(backoff=Backoff(base=0.01, cap=0.02, rng=random.Random(0)))
 
 
 async def wait_until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
@@ -44,9 +45,11 @@ async def test_crash_loop_is_reported(tmp_path: Path) -> None:
         name="false",
         argv=[FALSE],
         log_path=tmp_path / "false.log",
-        backoff=quick_backoff(),
-        crash_limit=3,
-        crash_window_s=60.0,
+        policy=RestartPolicy(
+            backoff=Backoff(base=0.01, cap=0.02, rng=random.Random(0)),
+            crash_limit=3,
+            crash_window_s=60.0,
+        ),
         on_exit=lambda record, looping: heard.append((record, looping)),
     )
     await supervisor.start()
@@ -56,7 +59,7 @@ async def test_crash_loop_is_reported(tmp_path: Path) -> None:
         await supervisor.stop()
     assert [looping for _, looping in heard[:4]] == [False, False, True, True]
     assert all(record.returncode == 1 for record, _ in heard)
-    assert supervisor.crash_looping
+    assert supervisor.policy.crash_looping
     assert supervisor.restarts >= 3
     # Restarting stopped with stop(): no more exits are reported afterwards.
     reported = len(heard)
@@ -70,10 +73,12 @@ async def test_exits_outside_the_window_are_not_a_crash_loop(tmp_path: Path) -> 
         name="false",
         argv=[FALSE],
         log_path=tmp_path / "false.log",
-        backoff=Backoff(base=0.15, cap=0.15, rng=random.Random(0)),
-        crash_limit=3,
-        # Exits are ~0.08 s apart on average; three within 0.01 s does not happen.
-        crash_window_s=0.01,
+        policy=RestartPolicy(
+            backoff=Backoff(base=0.15, cap=0.15, rng=random.Random(0)),
+            crash_limit=3,
+            # Exits are ~0.08 s apart on average; three within 0.01 s does not happen.
+            crash_window_s=0.01,
+        ),
         on_exit=lambda _, looping: heard.append(looping),
     )
     await supervisor.start()
@@ -90,7 +95,7 @@ async def test_child_that_ignores_sigterm_is_killed_with_its_children(tmp_path: 
         name="stubborn",
         argv=[SH, "-c", f'trap "" TERM; {SLEEP} 30 & wait'],
         log_path=tmp_path / "stubborn.log",
-        backoff=quick_backoff(),
+        policy=quick_policy(),
     )
     await supervisor.start()
     pid = supervisor.pid
@@ -103,7 +108,7 @@ async def test_child_that_ignores_sigterm_is_killed_with_its_children(tmp_path: 
         await supervisor.stop(grace_s=0.5)
         assert 0.5 <= time.monotonic() - started < 5
         assert supervisor.pid is None
-        assert supervisor.exits == []  # a requested stop is not a crash
+        assert supervisor.policy.exits == []  # a requested stop is not a crash
         assert await survivors_after(tree) == []
     finally:
         await supervisor.stop()
@@ -117,7 +122,7 @@ async def test_start_gives_up_with_the_reason(tmp_path: Path) -> None:
         argv=[SLEEP, "30"],
         log_path=tmp_path / "nowhere.log",
         cwd=tmp_path / "missing-directory",
-        backoff=quick_backoff(),
+        policy=quick_policy(),
         start_timeout_s=0.5,
         on_exit=lambda record, _: heard.append(record),
     )
