@@ -73,7 +73,7 @@ async def run(url: str, days: int, segment_s: int) -> None:
             )  # fmt: skip
     print(f"{count} segments of {segment_s} s over {days} days loaded in "
           f"{time.perf_counter() - began:.1f} s")  # fmt: skip
-    service = RecordingService(sessions, playback_secret=b"x" * 32, url_ttl=timedelta(hours=1))
+    service = RecordingService(sessions)
     for name, call in (
         ("GetTimeline (whole range)", lambda: service.timeline(camera_id, start, end)),
         (

@@ -78,6 +78,7 @@ from server.nodes.registry import NodeRegistry
 from server.nodes.servicer import NodeServicer
 from server.nodes.stream_events import StreamEventStore
 from server.recordings.ingest import RecordingIngest
+from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.servicer import RecordingServicer
 from server.streams.service import StreamQueries
@@ -282,13 +283,13 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     )
     recording_pb2_grpc.add_RecordingServiceServicer_to_server(
         RecordingServicer(
-            RecordingService(
+            RecordingService(sessions, on_delete=hub.send_deletions),
+            RecordingMedia(
                 sessions,
                 playback_secret=playback_secret,
                 url_ttl=settings.playback_url_ttl,
                 export_max_clip=settings.export_max_clip,
-                on_delete=hub.send_deletions,
-            )
+            ),
         ),
         server,
     )

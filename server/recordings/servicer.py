@@ -1,4 +1,4 @@
-"""camfleet.v1.RecordingService over RecordingService."""
+"""camfleet.v1.RecordingService over RecordingService (the index) and RecordingMedia (URLs)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2
 
 from server.auth.principal import current_principal
 from server.recordings.convert import recording_to_proto, seconds_duration
+from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.urls import grant_for
 from server.transport.convert import from_timestamp, timestamp
@@ -26,8 +27,9 @@ def _time(message: Any, field: str) -> datetime | None:
 class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     """Recorded segments, timelines, and signed URLs to their media."""
 
-    def __init__(self, recordings: RecordingService) -> None:
+    def __init__(self, recordings: RecordingService, media: RecordingMedia) -> None:
         self._recordings = recordings
+        self._media = media
 
     async def ListRecordings(
         self, request: recording_pb2.ListRecordingsRequest, context: Any
@@ -78,7 +80,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     async def GetDownloadUrl(
         self, request: recording_pb2.GetDownloadUrlRequest, context: Any
     ) -> recording_pb2.GetDownloadUrlResponse:
-        signed = await self._recordings.download_url(request.id, grant_for(current_principal()))
+        signed = await self._media.download_url(request.id, grant_for(current_principal()))
         return recording_pb2.GetDownloadUrlResponse(
             url=signed.url, expire_time=timestamp(signed.expires_at)
         )
@@ -92,7 +94,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     async def ExportClip(
         self, request: recording_pb2.ExportClipRequest, context: Any
     ) -> recording_pb2.ExportClipResponse:
-        clip = await self._recordings.export_clip(
+        clip = await self._media.export_clip(
             request.camera_id,
             _time(request, "start_time"),
             _time(request, "end_time"),
@@ -108,7 +110,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     async def GetPlaybackUrl(
         self, request: recording_pb2.GetPlaybackUrlRequest, context: Any
     ) -> recording_pb2.GetPlaybackUrlResponse:
-        signed = await self._recordings.playback_url(
+        signed = await self._media.playback_url(
             request.camera_id,
             _time(request, "start_time"),
             _time(request, "end_time"),

@@ -1,0 +1,202 @@
+"""Signed URLs to recorded media for RecordingService's RPCs: one segment's file, a clip
+exported as one MP4, a VOD playlist. Each is served by the node that holds the media, so each
+first finds that node and checks it can serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from camfleet.playback import Grant
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.common.validation import require_id
+from server.db.models import NodeRow, RecordingGapRow, RecordingRow
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.recordings import timeline, urls
+from server.recordings.queries import (
+    RecordingRows,
+    check_range,
+    find_recording,
+    iso,
+    overlapping,
+    require_camera,
+)
+
+# The longest clip ExportClip signs unless configured (--export-max-clip): assembling one costs
+# the node an ffmpeg and disk in its export cache.
+EXPORT_MAX_SPAN = timedelta(hours=1)
+PLAYBACK_MAX_SPAN = timedelta(hours=24)
+# A hole longer than this inside an export is a gap the clip would hide: refused.
+EXPORT_MAX_HOLE_S = 1.0
+_READY = "ready"
+_EXTENSIONS = {"mpegts": "ts", "mp4": "mp4"}
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A URL at a node and when it stops working."""
+
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Clip:
+    """An export's URL and the range it covers (the request clipped to recorded media)."""
+
+    url: SignedUrl
+    start: datetime
+    end: datetime
+
+
+class RecordingMedia:
+    """Signs URLs to recorded media at the node that holds it."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        playback_secret: bytes,
+        url_ttl: timedelta,
+        export_max_clip: timedelta = EXPORT_MAX_SPAN,
+    ) -> None:
+        self._sessions = sessions
+        self._secret = playback_secret
+        self._ttl = url_ttl
+        self._max_clip = export_max_clip
+
+    async def download_url(self, recording_id: str, grant: Grant) -> SignedUrl:
+        """A signed URL of one segment's file at its node, for `grant`."""
+        require_id(recording_id)
+        async with self._sessions() as session:
+            row = await find_recording(session, recording_id)
+            base = await self._node_url(session, row.node_id)
+        ext = _EXTENSIONS.get(row.container, "ts")
+        name = f"{row.camera_id[:8]}-{row.start_time:%Y%m%dT%H%M%S}Z.{ext}"
+        url, at = urls.download_url(base, self._secret, row.id, name, ttl=self._ttl, grant=grant)
+        return SignedUrl(url, at)
+
+    async def export_clip(
+        self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
+    ) -> Clip:
+        """A signed URL of one MP4 of [start, end) (at most --export-max-clip, no gap over 1 s)."""
+        require_id(camera_id, "camera_id")
+        lo, hi = check_range(start, end, None, required=True)
+        if hi - lo > self._max_clip:
+            raise InvalidArgument.for_field(
+                "end_time",
+                f"a clip may be at most {self._max_clip.total_seconds():g} seconds long "
+                f"(this one is {(hi - lo).total_seconds():g}); export it in parts",
+            )
+        async with self._sessions() as session:
+            await require_camera(session, camera_id)
+            rows = await self._segments(session, camera_id, lo, hi)
+            node_id = self._one_node(rows, "export")
+            clipped = [(max(r.start_time, lo), min(r.end_time, hi)) for r in rows]
+            spans = timeline.merge(clipped, EXPORT_MAX_HOLE_S)
+            if len(spans) > 1:
+                hole = (spans[0][1], spans[1][0])
+                reason = await self._gap_reason(session, camera_id, hole)
+                raise FailedPrecondition(
+                    f"the recording of camera {camera_id} has a gap from {iso(hole[0])} to "
+                    f"{iso(hole[1])} ({reason}); export the parts before and after it "
+                    "separately",
+                    metadata={"gap_start": iso(hole[0]), "gap_end": iso(hole[1])},
+                )
+            base = await self._node_url(session, node_id)
+        clip_start, clip_end = spans[0]
+        url, at = urls.clip_url(
+            base,
+            self._secret,
+            camera_id,
+            urls.epoch_ms(clip_start),
+            urls.epoch_ms(clip_end),
+            ttl=self._ttl,
+            grant=grant,
+        )
+        return Clip(SignedUrl(url, at), clip_start, clip_end)
+
+    async def playback_url(
+        self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
+    ) -> SignedUrl:
+        """A signed URL of a VOD HLS playlist over [start, end) (at most 24 hours)."""
+        require_id(camera_id, "camera_id")
+        lo, hi = check_range(start, end, PLAYBACK_MAX_SPAN, required=True)
+        async with self._sessions() as session:
+            await require_camera(session, camera_id)
+            rows = await self._segments(session, camera_id, lo, hi)
+            # One node serves the playlist from its own index: the one holding most of it.
+            counts: dict[str, int] = {}
+            for row in rows:
+                counts[row.node_id] = counts.get(row.node_id, 0) + 1
+            node_id = max(counts, key=lambda n: counts[n])
+            base = await self._node_url(session, node_id)
+        url, at = urls.vod_url(
+            base,
+            self._secret,
+            camera_id,
+            urls.epoch_ms(lo),
+            urls.epoch_ms(hi),
+            ttl=self._ttl,
+            grant=grant,
+        )
+        return SignedUrl(url, at)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _segments(
+        session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
+    ) -> RecordingRows:
+        rows = list(
+            (
+                await session.scalars(
+                    select(RecordingRow)
+                    .where(*overlapping(camera_id, lo, hi))
+                    .order_by(RecordingRow.start_time)
+                )
+            ).all()
+        )
+        if not rows:
+            raise NotFound(f"camera {camera_id} has no recordings between {iso(lo)} and {iso(hi)}")
+        return rows
+
+    @staticmethod
+    def _one_node(rows: RecordingRows, what: str) -> str:
+        nodes = sorted({r.node_id for r in rows})
+        if len(nodes) > 1:
+            raise FailedPrecondition(
+                f"the range is recorded on {len(nodes)} nodes ({', '.join(nodes)}); an {what} "
+                "is assembled on one node: ask for the part each node holds"
+            )
+        return nodes[0]
+
+    @staticmethod
+    async def _gap_reason(
+        session: AsyncSession, camera_id: str, hole: tuple[datetime, datetime]
+    ) -> str:
+        reason = await session.scalar(
+            select(RecordingGapRow.reason)
+            .where(
+                RecordingGapRow.camera_id == camera_id,
+                RecordingGapRow.start_time < hole[1],
+                or_(RecordingGapRow.end_time.is_(None), RecordingGapRow.end_time > hole[0]),
+            )
+            .limit(1)
+        )
+        return reason or timeline.UNKNOWN
+
+    @staticmethod
+    async def _node_url(session: AsyncSession, node_id: str) -> str:
+        node = await session.get(NodeRow, node_id)
+        if node is None:
+            raise FailedPrecondition(f"the node that recorded this ({node_id}) was deleted")
+        if node.state != _READY or not node.http_url:
+            raise FailedPrecondition(
+                f"node {node.name}, which holds the recording, is {node.state}; try again when "
+                "it is back"
+            )
+        return node.http_url
