@@ -15,7 +15,7 @@ from camfleet.v1 import agent_pb2_grpc
 from node_agent import __version__
 from node_agent.assignment import CurrentAssignment
 from node_agent.config import AgentConfig
-from node_agent.connection import Connection, NodeInfo
+from node_agent.connection import Connection
 from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
 from node_agent.credentials import Credential, load_credential, save_credential
 from node_agent.errors import ConfigError, StartupError
@@ -23,6 +23,7 @@ from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.live_access import HlsLinks, PlayTokens
+from node_agent.messages import AgentMessages, NodeInfo
 from node_agent.nginx.access import (
     SocketDir,
     WorkerAccount,
@@ -221,8 +222,7 @@ class Agent:
             credential = await register_node(stub, config.join_token, config.name)
             save_credential(self.data_dir, credential)
             self.credential = credential
-        self.connection = Connection(
-            self._channel,
+        messages = AgentMessages(
             credential=self.credential,
             info=NodeInfo(__version__, config.capacity, config.rtmp_url, config.http_url),
             assignment=self.assignment,
@@ -230,9 +230,15 @@ class Agent:
             outbox=self.outbox,
             playback=self.playback,
             host=HostMetrics(self.data_dir.root),
-            credential_path=self.data_dir.credential,
             on_applied=self.revoker.assignment_applied,
             on_delete_segments=self.recording.delete_requested,
+        )
+        self.connection = Connection(
+            self._channel,
+            messages,
+            credential=self.credential,
+            outbox=self.outbox,
+            credential_path=self.data_dir.credential,
         )
         self.connection.start()
 

@@ -1,5 +1,5 @@
-"""The node's current Assignment (desired state from the control plane): validation, the
-ACK/NACK decision, persistence, and stream key ↔ camera lookups.
+"""The node's current Assignment (desired state from the control plane, node_agent.desired): its
+validation, the ACK/NACK decision, persistence, and stream key ↔ camera lookups.
 
 As in Envoy's xDS, an assignment that cannot be applied is NACKed and the last good one stays.
 """
@@ -11,21 +11,16 @@ import logging
 import re
 from dataclasses import dataclass
 
-from camfleet.v1 import agent_pb2
-
+from node_agent.desired import AssignedCamera, Assignment, Ingest
 from node_agent.state import DataDir, load_assignment, save_assignment
 
 log = logging.getLogger(__name__)
 
 # Keys become nginx's HLS directory names (hls_nested): no dots, no slashes, ever.
 STREAM_KEY = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-_INGEST_NAMES = {
-    agent_pb2.ASSIGNED_INGEST_PUSH: "push",
-    agent_pb2.ASSIGNED_INGEST_PULL: "pull",
-}
 
 
-def validate_assignment(assignment: agent_pb2.Assignment) -> str | None:
+def validate_assignment(assignment: Assignment) -> str | None:
     """Why `assignment` cannot be applied, or None when it can."""
     if assignment.version <= 0:
         return f"version must be positive, got {assignment.version}"
@@ -38,9 +33,9 @@ def validate_assignment(assignment: agent_pb2.Assignment) -> str | None:
         if camera.camera_id in cameras:
             return f"{where}: assigned twice"
         cameras.add(camera.camera_id)
-        if camera.ingest not in _INGEST_NAMES:
-            return f"{where}: ingest must be push or pull, got {camera.ingest}"
-        if camera.ingest == agent_pb2.ASSIGNED_INGEST_PUSH:
+        if camera.ingest is Ingest.UNSPECIFIED:
+            return f"{where}: ingest must be push or pull"
+        if camera.ingest is Ingest.PUSH:
             if not camera.stream_key:
                 return f"{where}: a push camera needs a stream key"
             if not STREAM_KEY.match(camera.stream_key):
@@ -70,9 +65,9 @@ class CurrentAssignment:
 
     def __init__(self, data_dir: DataDir) -> None:
         self._data_dir = data_dir
-        self._assignment = agent_pb2.Assignment()
-        self._by_key: dict[str, agent_pb2.AssignedCamera] = {}
-        self._by_camera: dict[str, agent_pb2.AssignedCamera] = {}
+        self._assignment = Assignment()
+        self._by_key: dict[str, AssignedCamera] = {}
+        self._by_camera: dict[str, AssignedCamera] = {}
 
     def load(self) -> None:
         """Take the persisted assignment, if there is a valid one."""
@@ -96,28 +91,26 @@ class CurrentAssignment:
         return self._assignment.version
 
     @property
-    def assignment(self) -> agent_pb2.Assignment:
-        """A copy of the assignment in force."""
-        copy = agent_pb2.Assignment()
-        copy.CopyFrom(self._assignment)
-        return copy
+    def assignment(self) -> Assignment:
+        """The assignment in force (immutable: a new one replaces it)."""
+        return self._assignment
 
-    def camera_for_key(self, stream_key: str) -> agent_pb2.AssignedCamera | None:
+    def camera_for_key(self, stream_key: str) -> AssignedCamera | None:
         """The push camera publishing with `stream_key`, if assigned here."""
         return self._by_key.get(stream_key)
 
-    def camera(self, camera_id: str) -> agent_pb2.AssignedCamera | None:
+    def camera(self, camera_id: str) -> AssignedCamera | None:
         """The assigned camera `camera_id`, if any."""
         return self._by_camera.get(camera_id)
 
-    def decide(self, assignment: agent_pb2.Assignment) -> ApplyResult:
+    def decide(self, assignment: Assignment) -> ApplyResult:
         """ACK or NACK `assignment` without applying it."""
         error = validate_assignment(assignment)
         if error is None and assignment.version < self.version:
             error = f"stale version {assignment.version}: version {self.version} is in force"
         return ApplyResult(assignment.version, error or "")
 
-    async def apply(self, assignment: agent_pb2.Assignment) -> ApplyResult:
+    async def apply(self, assignment: Assignment) -> ApplyResult:
         """Validate, persist and swap in `assignment`; a NACK leaves the old one in force."""
         result = self.decide(assignment)
         if not result.accepted:
@@ -137,11 +130,7 @@ class CurrentAssignment:
         )
         return result
 
-    def _swap(self, assignment: agent_pb2.Assignment) -> None:
-        copy = agent_pb2.Assignment()
-        copy.CopyFrom(assignment)
-        self._assignment = copy
-        self._by_camera = {c.camera_id: c for c in copy.cameras}
-        self._by_key = {
-            c.stream_key: c for c in copy.cameras if c.ingest == agent_pb2.ASSIGNED_INGEST_PUSH
-        }
+    def _swap(self, assignment: Assignment) -> None:
+        self._assignment = assignment
+        self._by_camera = {c.camera_id: c for c in assignment.cameras}
+        self._by_key = {c.stream_key: c for c in assignment.cameras if c.ingest is Ingest.PUSH}

@@ -1,5 +1,6 @@
 """Messages to the control plane: every ConnectRequest gets a fresh event id and time, and stream
-events go through the on-disk spool until the control plane acknowledges them."""
+events (node_agent.reports) go through the on-disk spool, in their wire form, until the control
+plane acknowledges them."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import asyncio
 import logging
 import uuid
 
-from camfleet.v1 import agent_pb2, stream_pb2
+from camfleet.v1 import agent_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from node_agent.convert import stream_event_to_proto
+from node_agent.reports import StreamEvent
 from node_agent.spool import Spool
 
 log = logging.getLogger(__name__)
-
-# For refusals of keys the agent cannot map to a camera: never more of a key than this.
-KEY_PREFIX_LENGTH = 6
 
 
 def stamped(request: agent_pb2.ConnectRequest) -> agent_pb2.ConnectRequest:
@@ -27,23 +27,6 @@ def stamped(request: agent_pb2.ConnectRequest) -> agent_pb2.ConnectRequest:
     return request
 
 
-def stream_event(
-    kind: stream_pb2.StreamEventType,
-    camera_id: str = "",
-    message: str = "",
-    remote_address: str = "",
-    stream_key: str = "",
-) -> agent_pb2.StreamEvent:
-    """A StreamEvent; of `stream_key` only the first few characters are kept."""
-    return agent_pb2.StreamEvent(
-        type=kind,
-        camera_id=camera_id,
-        message=message,
-        remote_address=remote_address,
-        stream_key_prefix=stream_key[:KEY_PREFIX_LENGTH],
-    )
-
-
 class Outbox:
     """Spools stream events and wakes whoever sends them."""
 
@@ -52,15 +35,10 @@ class Outbox:
         # Set whenever something is spooled; the sender clears it before looking.
         self.changed = asyncio.Event()
 
-    async def emit(self, event: agent_pb2.StreamEvent) -> str:
+    async def emit(self, event: StreamEvent) -> str:
         """Spool `event` (as a complete ConnectRequest, resent verbatim); its event id."""
-        request = stamped(agent_pb2.ConnectRequest(stream_event=event))
+        request = stamped(agent_pb2.ConnectRequest(stream_event=stream_event_to_proto(event)))
         await self.spool.put(request.event_id, request.SerializeToString())
         self.changed.set()
-        log.debug(
-            "spooled %s %s %s",
-            stream_pb2.StreamEventType.Name(event.type),
-            event.camera_id,
-            request.event_id,
-        )
+        log.debug("spooled %s %s %s", event.kind.name, event.camera_id, request.event_id)
         return request.event_id

@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 from camfleet.playback import Grant, verify_playback
-from camfleet.v1 import agent_pb2
 
 from node_agent.assignment import CurrentAssignment
+from node_agent.desired import Ingest
 from node_agent.grants import GrantCheck
 from node_agent.state import DataDir, load_playback_secret, save_playback_secret
 from node_agent.streams import StreamTracker
@@ -65,6 +65,6 @@ class PlaybackGate:
         if live is not None:
             return live.stream_key
         camera = self._assignment.camera(camera_id)
-        if camera is not None and camera.ingest == agent_pb2.ASSIGNED_INGEST_PUSH:
+        if camera is not None and camera.ingest is Ingest.PUSH:
             return camera.stream_key
         return None

@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from camfleet.v1 import stream_pb2
-
 from node_agent.assignment import CurrentAssignment
 from node_agent.http_api import PublishDecision
-from node_agent.outbox import Outbox, stream_event
+from node_agent.outbox import Outbox
+from node_agent.reports import StreamEventKind, stream_event
 from node_agent.streams import StreamTracker
 
 log = logging.getLogger(__name__)
@@ -128,9 +127,7 @@ class PublishGate:
             assigned=assigned,
         )
         await self._outbox.emit(
-            stream_event(
-                stream_pb2.STREAM_EVENT_TYPE_PUBLISH, camera_id, remote_address=remote_address
-            )
+            stream_event(StreamEventKind.PUBLISH, camera_id, remote_address=remote_address)
         )
         log.info("camera %s publishing from %s", camera_id, remote_address)
         return PublishDecision(allowed=True, camera_id=camera_id)
@@ -140,7 +137,7 @@ class PublishGate:
     ) -> None:
         await self._outbox.emit(
             stream_event(
-                stream_pb2.STREAM_EVENT_TYPE_REFUSED,
+                StreamEventKind.REFUSED,
                 camera_id,
                 reason,
                 remote_address,
@@ -157,7 +154,7 @@ class PublishGate:
             return
         await self._outbox.emit(
             stream_event(
-                stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
+                StreamEventKind.UNPUBLISH,
                 publish.camera_id,
                 publish.end_reason,
                 remote_address=publish.remote_address,

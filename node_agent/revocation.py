@@ -24,8 +24,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from camfleet.v1 import agent_pb2
-
+from node_agent.desired import Assignment, Ingest
 from node_agent.publish_auth import KeyChecker, KeyCheckFailed
 from node_agent.streams import LivePublish, StreamTracker
 
@@ -68,13 +67,13 @@ class KeyRevoker:
         """True while a re-check or a drop is under way."""
         return any(not task.done() for task in self._tasks.values())
 
-    def assignment_applied(self, assignment: agent_pb2.Assignment) -> None:
+    def assignment_applied(self, assignment: Assignment) -> None:
         """Sort the live publishes against `assignment`, just applied; revoked ones are ended in
         the background (the ACK does not wait for nginx or the control plane)."""
         granted = {
             camera.stream_key: camera.camera_id
             for camera in assignment.cameras
-            if camera.ingest == agent_pb2.ASSIGNED_INGEST_PUSH
+            if camera.ingest is Ingest.PUSH
         }
         # Decided here, synchronously, so every assignment is judged against the streams as
         # they were when it was applied, in order.

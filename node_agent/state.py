@@ -16,6 +16,9 @@ from pathlib import Path
 from camfleet.v1 import agent_pb2
 from google.protobuf.message import DecodeError
 
+from node_agent.convert import assignment_from_proto, assignment_to_proto
+from node_agent.desired import Assignment
+
 log = logging.getLogger(__name__)
 
 
@@ -88,12 +91,13 @@ def read_private(path: Path) -> bytes | None:
     return data
 
 
-def save_assignment(data_dir: DataDir, assignment: agent_pb2.Assignment) -> None:
-    """Persist the last good assignment (it holds stream keys: owner-only)."""
-    write_private(data_dir.assignment, assignment.SerializeToString(deterministic=True))
+def save_assignment(data_dir: DataDir, assignment: Assignment) -> None:
+    """Persist the last good assignment, in its wire form (it holds stream keys: owner-only)."""
+    message = assignment_to_proto(assignment)
+    write_private(data_dir.assignment, message.SerializeToString(deterministic=True))
 
 
-def load_assignment(data_dir: DataDir) -> agent_pb2.Assignment | None:
+def load_assignment(data_dir: DataDir) -> Assignment | None:
     """The persisted assignment, or None if there is none or it cannot be read."""
     try:
         data = read_private(data_dir.assignment)
@@ -103,7 +107,7 @@ def load_assignment(data_dir: DataDir) -> agent_pb2.Assignment | None:
     if data is None:
         return None
     try:
-        return agent_pb2.Assignment.FromString(data)
+        return assignment_from_proto(agent_pb2.Assignment.FromString(data))
     except DecodeError:
         # The control plane sends the full assignment on connect; until then, no keys.
         log.warning("%s is damaged; starting without an assignment", data_dir.assignment)

@@ -6,11 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from camfleet.v1 import agent_pb2, stream_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from node_agent.nginx.stat import StreamStat
-from node_agent.outbox import stream_event
+from node_agent.reports import StreamEvent, StreamEventKind, StreamReport, stream_event
 
 # nginx counts audio/video payload only: the sequence headers alone are some tens of bytes, a
 # single H.264 keyframe or a second of audio is well over this.
@@ -91,14 +88,12 @@ class StreamTracker:
     def __len__(self) -> int:
         return len(self._live)
 
-    def observe(
-        self, stats: list[StreamStat], now: float | None = None
-    ) -> list[agent_pb2.StreamEvent]:
+    def observe(self, stats: list[StreamStat], now: float | None = None) -> list[StreamEvent]:
         """Fold in a /stat reading; the events it implies (MEDIA once per publish, UNPUBLISH for
         publishes nginx no longer has)."""
         now = time.monotonic() if now is None else now
         by_name = {s.name: s for s in stats if s.publishing}
-        events: list[agent_pb2.StreamEvent] = []
+        events: list[StreamEvent] = []
         for key, publish in list(self._live.items()):
             stat = by_name.get(key)
             if stat is None:
@@ -110,7 +105,7 @@ class StreamTracker:
                     del self._live[key]
                     events.append(
                         stream_event(
-                            stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
+                            StreamEventKind.UNPUBLISH,
                             publish.camera_id,
                             publish.end_reason
                             or "the stream is gone from nginx (nginx restarted?)",
@@ -124,7 +119,7 @@ class StreamTracker:
                 publish.media_flowing = True
                 events.append(
                     stream_event(
-                        stream_pb2.STREAM_EVENT_TYPE_MEDIA,
+                        StreamEventKind.MEDIA,
                         publish.camera_id,
                         _describe(stat),
                         publish.remote_address,
@@ -132,7 +127,7 @@ class StreamTracker:
                 )
         return events
 
-    def reports(self) -> list[agent_pb2.StreamReport]:
+    def reports(self) -> list[StreamReport]:
         """One StreamReport per live publish."""
         return [_report(p) for p in self._live.values()]
 
@@ -146,21 +141,5 @@ def _describe(stat: StreamStat) -> str:
     return "media flowing" + (f": {' '.join(parts)}" if parts else "")
 
 
-def _report(publish: LivePublish) -> agent_pb2.StreamReport:
-    start = Timestamp()
-    start.FromNanoseconds(int(publish.started * 1e9))
-    report = agent_pb2.StreamReport(
-        camera_id=publish.camera_id,
-        publish_start_time=start,
-        media_flowing=publish.media_flowing,
-    )
-    stat = publish.stat
-    if stat is not None:
-        report.bitrate_bps = stat.bitrate_bps
-        report.fps = stat.fps
-        report.width = stat.width
-        report.height = stat.height
-        report.video_codec = stat.video_codec
-        report.audio_codec = stat.audio_codec
-        report.clients = stat.clients
-    return report
+def _report(publish: LivePublish) -> StreamReport:
+    return StreamReport(publish.camera_id, publish.started, publish.media_flowing, publish.stat)

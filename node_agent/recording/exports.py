@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from node_agent.grants import Policy
+from node_agent.desired import PlaybackPolicy
 from node_agent.recording.index import Segment
 from node_agent.recording.media import has_audio
 
@@ -84,7 +84,7 @@ class ExportCache:
     def __init__(
         self,
         directory: Path,
-        policy: Callable[[], Policy],
+        policy: Callable[[], PlaybackPolicy],
         *,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",

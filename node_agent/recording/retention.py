@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from camfleet.v1 import agent_pb2, recording_pb2
+from camfleet.v1 import recording_pb2
 
+from node_agent.desired import AssignedCamera
 from node_agent.recording.index import Segment
 from node_agent.recording.store import SegmentStore
 from node_agent.recording.tiers import Tier
@@ -32,10 +33,9 @@ class Limits:
     max_bytes: int = 0
 
     @classmethod
-    def of(cls, camera: agent_pb2.AssignedCamera) -> Limits:
-        return cls(
-            camera.retention_max_age.ToTimedelta().total_seconds(), camera.retention_max_bytes
-        )
+    def of(cls, camera: AssignedCamera) -> Limits:
+        """The limits an assignment sets for `camera`."""
+        return cls(camera.retention_max_age_s, camera.retention_max_bytes)
 
 
 class SpaceReclaimer(Protocol):

@@ -18,6 +18,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
+from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.recording.index import Segment
 from node_agent.state import DataDir, save_assignment, save_playback_secret
@@ -52,7 +53,8 @@ def prepare(root: Path, *cameras: agent_pb2.AssignedCamera, version: int = 3) ->
     data_dir = DataDir(root)
     data_dir.create()
     save_credential(data_dir, Credential("node-rec", "cfn_" + secrets.token_urlsafe(16)))
-    save_assignment(data_dir, agent_pb2.Assignment(version=version, cameras=list(cameras)))
+    sent = agent_pb2.Assignment(version=version, cameras=list(cameras))
+    save_assignment(data_dir, assignment_from_proto(sent))
     save_playback_secret(data_dir, secrets.token_bytes(32))
 
 

@@ -11,22 +11,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc.aio
 import pytest
 from camfleet.v1 import agent_pb2, stream_pb2
 from google.protobuf.duration_pb2 import Duration
 
 from node_agent import __version__
 from node_agent.assignment import CurrentAssignment, validate_assignment
-from node_agent.connection import Connection, NodeInfo, _serialize
+from node_agent.connection import _serialize
+from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential
 from node_agent.hostmetrics import HostMetrics
-from node_agent.outbox import Outbox, stream_event
+from node_agent.messages import AgentMessages, NodeInfo
+from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackSecret
+from node_agent.reports import StreamEventKind, stream_event
 from node_agent.spool import Spool
 from node_agent.state import DataDir, load_assignment, load_playback_secret
 from node_agent.streams import StreamTracker
-from tests.support.processes import free_port
 
 INFO = NodeInfo(__version__, 16, "rtmp://127.0.0.1:1935/live", "http://127.0.0.1:8088")
 
@@ -43,10 +44,10 @@ def assignment(version: int, *cameras: agent_pb2.AssignedCamera) -> agent_pb2.As
 
 @dataclass
 class Side:
-    """The agent's state and its Connection (its channel points nowhere; it is never used)."""
+    """The agent's state and its side of the protocol."""
 
     data_dir: DataDir
-    connection: Connection
+    messages: AgentMessages
     assignment: CurrentAssignment
     streams: StreamTracker
     outbox: Outbox
@@ -58,13 +59,11 @@ async def side(tmp_path: Path) -> AsyncIterator[Side]:
     data_dir = DataDir(tmp_path / "node")
     data_dir.create()
     spool = Spool(data_dir.spool)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     current = CurrentAssignment(data_dir)
     streams = StreamTracker()
     outbox = Outbox(spool)
     playback = PlaybackSecret(data_dir)
-    connection = Connection(
-        channel,
+    messages = AgentMessages(
         credential=Credential("node-1", "cfn_x"),
         info=INFO,
         assignment=current,
@@ -73,8 +72,7 @@ async def side(tmp_path: Path) -> AsyncIterator[Side]:
         playback=playback,
         host=HostMetrics(data_dir.root),
     )
-    yield Side(data_dir, connection, current, streams, outbox, playback)
-    await channel.close(grace=None)
+    yield Side(data_dir, messages, current, streams, outbox, playback)
     spool.close()
 
 
@@ -110,24 +108,25 @@ def assert_stamped(request: agent_pb2.ConnectRequest) -> None:
     ],
 )
 def test_invalid_assignments(candidate: agent_pb2.Assignment, error: str) -> None:
-    found = validate_assignment(candidate)
+    found = validate_assignment(assignment_from_proto(candidate))
     assert found is not None
     assert error in found
 
 
 def test_valid_assignments() -> None:
-    assert validate_assignment(assignment(1)) is None  # nothing assigned is a valid state
+    assert validate_assignment(assignment_from_proto(assignment(1))) is None  # nothing: valid
     pull = agent_pb2.AssignedCamera(
         camera_id="c2", ingest=agent_pb2.ASSIGNED_INGEST_PULL, source_url="rtsp://cam/1"
     )
-    assert validate_assignment(assignment(5, push("c1", "Ab_-9" * 6), pull)) is None
+    valid = assignment(5, push("c1", "Ab_-9" * 6), pull)
+    assert validate_assignment(assignment_from_proto(valid)) is None
 
 
 # ----- Assignment ---------------------------------------------------------------------------
 
 
 async def test_assignment_is_acked_applied_and_persisted(side: Side) -> None:
-    [reply] = await side.connection.handle(
+    [reply] = await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(3, push("cam-a", "key-a")))
     )
     assert reply.WhichOneof("body") == "ack"
@@ -137,7 +136,8 @@ async def test_assignment_is_acked_applied_and_persisted(side: Side) -> None:
     camera = side.assignment.camera_for_key("key-a")
     assert camera is not None
     assert camera.camera_id == "cam-a"
-    assert load_assignment(side.data_dir) == assignment(3, push("cam-a", "key-a"))
+    stored = assignment_from_proto(assignment(3, push("cam-a", "key-a")))
+    assert load_assignment(side.data_dir) == stored
     assert stat.S_IMODE(side.data_dir.assignment.stat().st_mode) == 0o600
     # A restarted agent takes it from disk.
     again = CurrentAssignment(side.data_dir)
@@ -147,10 +147,10 @@ async def test_assignment_is_acked_applied_and_persisted(side: Side) -> None:
 
 
 async def test_invalid_assignment_is_nacked_and_the_old_one_stays(side: Side) -> None:
-    await side.connection.handle(
+    await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(3, push("cam-a", "key-a")))
     )
-    [reply] = await side.connection.handle(
+    [reply] = await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(4, push("cam-b", "")))
     )
     assert reply.WhichOneof("body") == "nack"
@@ -165,10 +165,10 @@ async def test_invalid_assignment_is_nacked_and_the_old_one_stays(side: Side) ->
 
 
 async def test_stale_assignment_is_nacked(side: Side) -> None:
-    await side.connection.handle(
+    await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(5, push("cam-a", "key-a")))
     )
-    [reply] = await side.connection.handle(
+    [reply] = await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(4, push("cam-b", "key-b")))
     )
     assert reply.WhichOneof("body") == "nack"
@@ -181,17 +181,17 @@ async def test_stale_assignment_is_nacked(side: Side) -> None:
 async def test_same_version_again_is_acked(side: Side) -> None:
     # A control plane resending the version in force after a reconnect gets an ACK, not a NACK.
     for _ in range(2):
-        [reply] = await side.connection.handle(
+        [reply] = await side.messages.handle(
             agent_pb2.ConnectResponse(assignment=assignment(2, push("cam-a", "key-a")))
         )
         assert reply.WhichOneof("body") == "ack"
 
 
 async def test_new_assignment_replaces_keys(side: Side) -> None:
-    await side.connection.handle(
+    await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(1, push("cam-a", "old-key")))
     )
-    await side.connection.handle(
+    await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(2, push("cam-a", "new-key")))
     )
     assert side.assignment.camera_for_key("old-key") is None
@@ -204,11 +204,11 @@ async def test_new_assignment_replaces_keys(side: Side) -> None:
 
 
 async def test_hello_says_who_this_node_is(side: Side) -> None:
-    await side.connection.handle(
+    await side.messages.handle(
         agent_pb2.ConnectResponse(assignment=assignment(9, push("cam-a", "key-a")))
     )
     side.streams.publish_started("key-a", "cam-a", "127.0.0.1")
-    hello_request = side.connection.hello()
+    hello_request = side.messages.hello()
     assert_stamped(hello_request)
     hello = hello_request.hello
     assert hello.version == __version__
@@ -221,18 +221,18 @@ async def test_hello_says_who_this_node_is(side: Side) -> None:
     assert report.media_flowing is False
     assert abs(report.publish_start_time.ToDatetime().timestamp() - time.time()) < 5
     # Every message is its own event.
-    assert side.connection.hello().event_id != hello_request.event_id
+    assert side.messages.hello().event_id != hello_request.event_id
 
 
 async def test_hello_before_any_assignment_has_version_zero(side: Side) -> None:
-    hello = side.connection.hello().hello
+    hello = side.messages.hello().hello
     assert hello.assignment_version == 0
     assert list(hello.streams) == []
 
 
 async def test_heartbeat_carries_host_metrics_and_streams(side: Side) -> None:
     side.streams.publish_started("key-a", "cam-a", "127.0.0.1")
-    request = side.connection.heartbeat()
+    request = side.messages.heartbeat()
     assert_stamped(request)
     host = request.heartbeat.host
     assert host.memory_total_bytes > host.memory_used_bytes > 0
@@ -246,7 +246,7 @@ async def test_heartbeat_carries_host_metrics_and_streams(side: Side) -> None:
 
 async def test_welcome_sets_the_heartbeat_and_stores_the_playback_secret(side: Side) -> None:
     secret = bytes(range(32))
-    replies = await side.connection.handle(
+    replies = await side.messages.handle(
         agent_pb2.ConnectResponse(
             welcome=agent_pb2.Welcome(
                 session_id="s-1",
@@ -258,9 +258,9 @@ async def test_welcome_sets_the_heartbeat_and_stores_the_playback_secret(side: S
         )
     )
     assert replies == []
-    assert side.connection.heartbeat_interval_s == 2.0
-    assert side.connection.lost_after_s == 6.0
-    assert side.connection.session_id == "s-1"
+    assert side.messages.heartbeat_interval_s == 2.0
+    assert side.messages.lost_after_s == 6.0
+    assert side.messages.session_id == "s-1"
     assert side.playback.value == secret
     assert load_playback_secret(side.data_dir) == secret
     assert stat.S_IMODE(side.data_dir.playback_key.stat().st_mode) == 0o600
@@ -268,19 +268,17 @@ async def test_welcome_sets_the_heartbeat_and_stores_the_playback_secret(side: S
 
 async def test_welcome_with_a_bad_secret_keeps_the_old_one(side: Side) -> None:
     good = bytes(range(32))
-    await side.connection.on_welcome(agent_pb2.Welcome(playback_secret=good.hex()))
-    await side.connection.on_welcome(agent_pb2.Welcome(playback_secret="not hex!"))
+    await side.messages.on_welcome(agent_pb2.Welcome(playback_secret=good.hex()))
+    await side.messages.on_welcome(agent_pb2.Welcome(playback_secret="not hex!"))
     assert side.playback.value == good
     assert load_playback_secret(side.data_dir) == good
 
 
 async def test_welcome_without_an_interval_uses_a_default(side: Side) -> None:
-    await side.connection.on_welcome(agent_pb2.Welcome(session_id="s"))
-    assert side.connection.heartbeat_interval_s == 1.0
-    await side.connection.on_welcome(
-        agent_pb2.Welcome(heartbeat_interval=Duration(nanos=1_000_000))
-    )
-    assert side.connection.heartbeat_interval_s == 0.1  # never a busy loop
+    await side.messages.on_welcome(agent_pb2.Welcome(session_id="s"))
+    assert side.messages.heartbeat_interval_s == 1.0
+    await side.messages.on_welcome(agent_pb2.Welcome(heartbeat_interval=Duration(nanos=1_000_000)))
+    assert side.messages.heartbeat_interval_s == 0.1  # never a busy loop
 
 
 # ----- events -------------------------------------------------------------------------------
@@ -288,7 +286,7 @@ async def test_welcome_without_an_interval_uses_a_default(side: Side) -> None:
 
 async def test_spooled_event_is_a_complete_request_sent_byte_for_byte(side: Side) -> None:
     event_id = await side.outbox.emit(
-        stream_event(stream_pb2.STREAM_EVENT_TYPE_PUBLISH, "cam-a", remote_address="127.0.0.1")
+        stream_event(StreamEventKind.PUBLISH, "cam-a", remote_address="127.0.0.1")
     )
     [spooled] = side.outbox.spool.pending()
     assert spooled.event_id == event_id
@@ -303,10 +301,9 @@ async def test_spooled_event_is_a_complete_request_sent_byte_for_byte(side: Side
 
 async def test_event_ack_trims_the_spool(side: Side) -> None:
     ids = [
-        await side.outbox.emit(stream_event(stream_pb2.STREAM_EVENT_TYPE_MEDIA, f"cam-{i}"))
-        for i in range(3)
+        await side.outbox.emit(stream_event(StreamEventKind.MEDIA, f"cam-{i}")) for i in range(3)
     ]
-    replies = await side.connection.handle(
+    replies = await side.messages.handle(
         agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[ids[0], ids[2], "x"]))
     )
     assert replies == []
@@ -314,18 +311,14 @@ async def test_event_ack_trims_the_spool(side: Side) -> None:
 
 
 async def test_ping_and_drain_need_no_reply(side: Side) -> None:
+    assert await side.messages.handle(agent_pb2.ConnectResponse(ping=agent_pb2.Ping(nonce=1))) == []
     assert (
-        await side.connection.handle(agent_pb2.ConnectResponse(ping=agent_pb2.Ping(nonce=1))) == []
-    )
-    assert (
-        await side.connection.handle(agent_pb2.ConnectResponse(drain=agent_pb2.Drain(reason="x")))
+        await side.messages.handle(agent_pb2.ConnectResponse(drain=agent_pb2.Drain(reason="x")))
         == []
     )
-    assert await side.connection.handle(agent_pb2.ConnectResponse()) == []
+    assert await side.messages.handle(agent_pb2.ConnectResponse()) == []
 
 
 def test_refusal_of_an_unknown_key_keeps_only_its_prefix() -> None:
-    event = stream_event(
-        stream_pb2.STREAM_EVENT_TYPE_REFUSED, message="m", stream_key="abcdefghijkl"
-    )
+    event = stream_event(StreamEventKind.REFUSED, message="m", stream_key="abcdefghijkl")
     assert event.stream_key_prefix == "abcdef"

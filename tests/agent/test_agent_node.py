@@ -21,6 +21,7 @@ from camfleet.v1 import agent_pb2, stream_pb2
 
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
+from node_agent.convert import assignment_from_proto, report_to_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.publish_auth import ALREADY_PUBLISHING, RATE_LIMITED, UNREACHABLE
 from node_agent.revocation import KEY_REVOKED
@@ -78,7 +79,7 @@ def prepare_data_dir(root: Path) -> None:
     data_dir = DataDir(root)
     data_dir.create()
     save_credential(data_dir, Credential("node-test", "cfn_" + secrets.token_urlsafe(16)))
-    save_assignment(data_dir, ASSIGNMENT)
+    save_assignment(data_dir, assignment_from_proto(ASSIGNMENT))
     save_playback_secret(data_dir, SECRET)
 
 
@@ -156,7 +157,8 @@ async def test_assigned_key_publishes_and_plays(agent: Agent) -> None:
         assert "H264" in media.message
 
         # The report the next Heartbeat carries.
-        [report] = [r for r in agent.streams.reports() if r.camera_id == LIVE_CAMERA]
+        reports = [report_to_proto(r) for r in agent.streams.reports()]
+        [report] = [r for r in reports if r.camera_id == LIVE_CAMERA]
         assert report.media_flowing is True
         assert (report.width, report.height) == (640, 360)
         assert report.video_codec == "H264"
@@ -248,7 +250,7 @@ async def test_unknown_keys_are_rate_limited_and_events_survive_a_restart(
 async def apply(agent: Agent, new: agent_pb2.Assignment) -> None:
     """Hand `new` to the agent as the control plane would; it must be ACKed."""
     assert agent.connection is not None
-    [reply] = await agent.connection.handle(agent_pb2.ConnectResponse(assignment=new))
+    [reply] = await agent.connection.messages.handle(agent_pb2.ConnectResponse(assignment=new))
     assert reply.WhichOneof("body") == "ack", reply
     assert reply.ack.version == new.version
 

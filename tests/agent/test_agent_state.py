@@ -9,9 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from camfleet.v1 import agent_pb2
+from camfleet.v1 import agent_pb2, recording_pb2
 
+from node_agent.convert import assignment_from_proto, assignment_to_proto
 from node_agent.credentials import Credential, load_credential, save_credential
+from node_agent.desired import AssignedCamera, Assignment, Ingest, PlaybackPolicy, RevokedGrant
 from node_agent.errors import ConfigError
 from node_agent.state import (
     DataDir,
@@ -83,17 +85,47 @@ def test_rewrite_keeps_owner_only_even_over_an_open_file(data_dir: DataDir) -> N
 
 def test_assignment_round_trip_owner_only(data_dir: DataDir) -> None:
     assert load_assignment(data_dir) is None
-    assignment = agent_pb2.Assignment(
+    assignment = Assignment(
         version=7,
-        cameras=[
-            agent_pb2.AssignedCamera(
-                camera_id="c1", ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="k" * 32
-            )
-        ],
+        cameras=(
+            AssignedCamera("c1", "front door", Ingest.PUSH, stream_key="k" * 32),
+            AssignedCamera(
+                "c2",
+                ingest=Ingest.PULL,
+                source_url="rtsp://cam/2",
+                record=True,
+                record_profile=recording_pb2.RECORDING_PROFILE_LOW,
+                retention_max_age_s=86400.5,
+                retention_max_bytes=1 << 30,
+            ),
+        ),
+        revoked_grants=(RevokedGrant("u-1", 1_764_000_000.25), RevokedGrant("t-2")),
+        playback=PlaybackPolicy(max_url_ttl_s=600, max_clip_s=120, exports_per_node=4),
     )
     save_assignment(data_dir, assignment)
     assert mode(data_dir.assignment) == 0o600
     assert load_assignment(data_dir) == assignment
+
+
+def test_an_assignment_as_sent_becomes_typed_with_defaults_for_what_is_unset() -> None:
+    sent = agent_pb2.Assignment(
+        version=3,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id="c1", ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="key"
+            ),
+            # A value this agent does not know (a newer control plane): NACKed by validation.
+            agent_pb2.AssignedCamera(camera_id="c2", ingest=7),  # type: ignore[arg-type]
+        ],
+        revoked_grants=[agent_pb2.RevokedGrant(principal="u-1")],
+    )
+    typed = assignment_from_proto(sent)
+    assert typed.version == 3
+    assert [c.ingest for c in typed.cameras] == [Ingest.PUSH, Ingest.UNSPECIFIED]
+    assert typed.revoked_grants == (RevokedGrant("u-1", 0.0),)
+    assert typed.playback == PlaybackPolicy()
+    # What the node stores reads back the same.
+    assert assignment_from_proto(assignment_to_proto(typed)) == typed
 
 
 def test_damaged_assignment_reads_as_none(data_dir: DataDir) -> None:

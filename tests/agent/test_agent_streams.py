@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 from camfleet.playback import Grant, playback_signature
-from camfleet.v1 import agent_pb2, stream_pb2
+from camfleet.v1 import agent_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from node_agent.assignment import CurrentAssignment
+from node_agent.convert import assignment_from_proto, report_to_proto
+from node_agent.desired import Assignment
 from node_agent.nginx.stat import StreamStat
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import RateLimiter
+from node_agent.reports import StreamEventKind
 from node_agent.state import DataDir
 from node_agent.streams import StreamTracker
 from tests.agent.node import new_camera_id
@@ -40,11 +43,12 @@ def test_media_is_reported_once_per_publish() -> None:
     assert tracker.observe([stat("key", 50, width=640, height=360, video_codec="H264")]) == []
     assert tracker.reports()[0].media_flowing is False
     [event] = tracker.observe([stat("key", 14_740, width=640, height=360, video_codec="H264")])
-    assert event.type == stream_pb2.STREAM_EVENT_TYPE_MEDIA
+    assert event.kind is StreamEventKind.MEDIA
     assert event.camera_id == "cam"
     assert "640x360" in event.message
     assert tracker.observe([stat("key", 90_000)]) == []
-    [report] = tracker.reports()
+    # As Hello and Heartbeat send it.
+    [report] = [report_to_proto(r) for r in tracker.reports()]
     assert report.media_flowing is True
     assert (report.width, report.bitrate_bps) == (0, 500_000)
     # A new publish of the same camera reports media again.
@@ -61,7 +65,7 @@ def test_stream_missing_from_nginx_ends_after_a_grace() -> None:
     assert tracker.observe([], now=start + 0.5) == []
     assert tracker.observe([], now=start + 4.0) == []
     [event] = tracker.observe([], now=start + 6.0)
-    assert event.type == stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH
+    assert event.kind is StreamEventKind.UNPUBLISH
     assert event.camera_id == "cam"
     assert "gone from nginx" in event.message
     assert tracker.by_key("key") is None
@@ -78,7 +82,7 @@ def test_stream_the_agent_was_ending_says_why_when_it_vanishes() -> None:
     start = time.monotonic()
     assert tracker.observe([], now=start + 0.5) == []
     [event] = tracker.observe([], now=start + 2.0)
-    assert event.type == stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH
+    assert event.kind is StreamEventKind.UNPUBLISH
     assert event.message == "stream key no longer valid"
 
 
@@ -134,13 +138,15 @@ async def test_hls_stream_dir_checks_signature_expiry_and_camera(
     assert playback.hls_stream_dir(assigned, G, expires, sign(assigned)) is None
     secret.update(SECRET)
     await current.apply(
-        agent_pb2.Assignment(
-            version=1,
-            cameras=[
-                agent_pb2.AssignedCamera(
-                    camera_id=assigned, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="akey"
-                )
-            ],
+        assignment_from_proto(
+            agent_pb2.Assignment(
+                version=1,
+                cameras=[
+                    agent_pb2.AssignedCamera(
+                        camera_id=assigned, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key="akey"
+                    )
+                ],
+            )
         )
     )
     tracker.publish_started("checked-key", live_elsewhere, "127.0.0.1")
@@ -166,8 +172,9 @@ async def test_hls_stream_dir_checks_signature_expiry_and_camera(
 
 def _assignment(
     version: int, camera: str, revoked: dict[str, float], max_ttl_s: int = 3600
-) -> agent_pb2.Assignment:
-    return agent_pb2.Assignment(
+) -> Assignment:
+    """As the control plane sends it, converted at the agent's edge."""
+    sent = agent_pb2.Assignment(
         version=version,
         cameras=[
             agent_pb2.AssignedCamera(
@@ -180,6 +187,7 @@ def _assignment(
         ],
         playback=agent_pb2.PlaybackPolicy(max_url_ttl=duration_pb2.Duration(seconds=max_ttl_s)),
     )
+    return assignment_from_proto(sent)
 
 
 async def test_a_revoked_grant_refuses_urls_issued_before_it(

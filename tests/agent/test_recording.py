@@ -237,7 +237,7 @@ async def test_delete_segments_request(agent: Agent) -> None:
     victim = segments(agent, camera_id)[0]
     assert agent.connection is not None
     unknown = "00000000-0000-4000-8000-000000000000"
-    replies = await agent.connection.handle(
+    replies = await agent.connection.messages.handle(
         agent_pb2.ConnectResponse(
             delete_segments=agent_pb2.DeleteSegments(recording_ids=[victim.id, unknown])
         )
@@ -248,7 +248,7 @@ async def test_delete_segments_request(agent: Agent) -> None:
     deleted = segment_events(spooled(agent), DELETED)
     assert [(e.segment.id, e.reason) for e in deleted] == [(victim.id, "deleted by request")]
     # Asked again (a resend): nothing more happens.
-    await agent.connection.handle(
+    await agent.connection.messages.handle(
         agent_pb2.ConnectResponse(
             delete_segments=agent_pb2.DeleteSegments(recording_ids=[victim.id])
         )

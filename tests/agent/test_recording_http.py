@@ -28,7 +28,8 @@ from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf import duration_pb2
 
 from node_agent.agent import Agent
-from node_agent.grants import Policy
+from node_agent.convert import policy_from_proto
+from node_agent.desired import PlaybackPolicy
 from node_agent.outbox import Outbox
 from node_agent.recording.exports import ClipRequest, ExportCache
 from node_agent.recording.index import Segment, SegmentIndex
@@ -369,16 +370,13 @@ async def policy(agent: Agent, **fields: object) -> AsyncIterator[None]:
     """The agent's assignment with this playback policy, as the control plane would send it;
     the previous assignment (a newer version with the same content) afterwards."""
     before = agent.assignment.assignment
-    changed = agent_pb2.Assignment()
-    changed.CopyFrom(before)
-    changed.version = before.version + 1
-    changed.playback.CopyFrom(agent_pb2.PlaybackPolicy(**fields))  # type: ignore[arg-type]
+    sent = agent_pb2.PlaybackPolicy(**fields)  # type: ignore[arg-type]
+    changed = replace(before, version=before.version + 1, playback=policy_from_proto(sent))
     assert (await agent.assignment.apply(changed)).accepted
     try:
         yield
     finally:
-        before.version = changed.version + 1
-        assert (await agent.assignment.apply(before)).accepted
+        assert (await agent.assignment.apply(replace(before, version=changed.version + 1))).accepted
 
 
 def assemblies(pid: int) -> int:
@@ -513,7 +511,7 @@ async def test_the_free_space_floor_takes_exports_before_recordings(
                 copy = replace(segment, tier=HOT, path=tiers[HOT].path_for(segment.relative_path))
                 index.add(copy)
                 kept.append(copy)
-            cache = ExportCache(disk / "exports", Policy, ffmpeg=FFMPEG, ffprobe=FFPROBE)
+            cache = ExportCache(disk / "exports", PlaybackPolicy, ffmpeg=FFMPEG, ffprobe=FFPROBE)
             target = cache.path_for(recorded.camera_id, 1, 2, int(time.time()) + 600)
             clip = ClipRequest(kept, kept[0].start, kept[-1].end, target, "u")
             assert await cache.get(clip)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from camfleet.v1 import agent_pb2
 
 from node_agent.assignment import CurrentAssignment
+from node_agent.desired import AssignedCamera, Assignment, Ingest
 from node_agent.outbox import Outbox
 from node_agent.publish_auth import (
     ControlPlaneUnreachable,
@@ -31,14 +31,12 @@ from node_agent.streams import StreamTracker
 ADDRESS = "127.0.0.1"
 
 
-def push(key: str, camera: str) -> agent_pb2.AssignedCamera:
-    return agent_pb2.AssignedCamera(
-        camera_id=camera, name=camera, ingest=agent_pb2.ASSIGNED_INGEST_PUSH, stream_key=key
-    )
+def push(key: str, camera: str) -> AssignedCamera:
+    return AssignedCamera(camera_id=camera, name=camera, ingest=Ingest.PUSH, stream_key=key)
 
 
-def assignment(version: int, *cameras: agent_pb2.AssignedCamera) -> agent_pb2.Assignment:
-    return agent_pb2.Assignment(version=version, cameras=list(cameras))
+def assignment(version: int, *cameras: AssignedCamera) -> Assignment:
+    return Assignment(version=version, cameras=cameras)
 
 
 @dataclass

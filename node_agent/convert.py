@@ -1,0 +1,166 @@
+"""The agent's edge to the wire: agent_pb2 messages ⇄ the typed objects its logic works on.
+Besides this module, only the edges touch camfleet.v1: node_agent.messages and
+node_agent.connection (the Connect protocol), node_agent.control_plane (unary calls),
+node_agent.outbox and node_agent.recording.events (events spooled in their wire form) and
+node_agent.state (the stored assignment)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from camfleet.v1 import agent_pb2, recording_pb2, stream_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from node_agent.desired import (
+    DEFAULT_EXPORT_CACHE_BYTES,
+    DEFAULT_EXPORTS_PER_NODE,
+    DEFAULT_EXPORTS_PER_PRINCIPAL,
+    DEFAULT_MAX_CLIP_S,
+    DEFAULT_MAX_URL_TTL_S,
+    AssignedCamera,
+    Assignment,
+    Ingest,
+    PlaybackPolicy,
+    RevokedGrant,
+)
+from node_agent.reports import StreamEvent, StreamEventKind, StreamReport
+
+_INGEST = {
+    agent_pb2.ASSIGNED_INGEST_PUSH: Ingest.PUSH,
+    agent_pb2.ASSIGNED_INGEST_PULL: Ingest.PULL,
+}
+_INGEST_WIRE = {ingest: wire for wire, ingest in _INGEST.items()}
+
+
+def _seconds(duration: Duration) -> float:
+    return duration.ToNanoseconds() / 1e9
+
+
+def _duration(seconds: float) -> Duration:
+    duration = Duration()
+    duration.FromNanoseconds(round(seconds * 1e9))
+    return duration
+
+
+def camera_from_proto(camera: agent_pb2.AssignedCamera) -> AssignedCamera:
+    """An AssignedCamera; an ingest this agent does not know is UNSPECIFIED (and NACKed)."""
+    return AssignedCamera(
+        camera_id=camera.camera_id,
+        name=camera.name,
+        ingest=_INGEST.get(camera.ingest, Ingest.UNSPECIFIED),
+        stream_key=camera.stream_key,
+        source_url=camera.source_url,
+        record=camera.record,
+        record_profile=camera.record_profile,
+        retention_max_age_s=_seconds(camera.retention_max_age),
+        retention_max_bytes=camera.retention_max_bytes,
+    )
+
+
+def policy_from_proto(policy: agent_pb2.PlaybackPolicy) -> PlaybackPolicy:
+    """The policy an assignment sends; unset fields keep the defaults."""
+    ttl = _seconds(policy.max_url_ttl)
+    clip = _seconds(policy.max_clip_duration)
+    return PlaybackPolicy(
+        max_url_ttl_s=ttl if ttl > 0 else DEFAULT_MAX_URL_TTL_S,
+        max_clip_s=clip if clip > 0 else DEFAULT_MAX_CLIP_S,
+        export_cache_bytes=policy.export_cache_bytes or DEFAULT_EXPORT_CACHE_BYTES,
+        exports_per_node=policy.exports_per_node or DEFAULT_EXPORTS_PER_NODE,
+        exports_per_principal=policy.exports_per_principal or DEFAULT_EXPORTS_PER_PRINCIPAL,
+    )
+
+
+def assignment_from_proto(assignment: agent_pb2.Assignment) -> Assignment:
+    """The typed Assignment of a wire (or stored) one."""
+    return Assignment(
+        version=assignment.version,
+        cameras=tuple(camera_from_proto(c) for c in assignment.cameras),
+        revoked_grants=tuple(
+            RevokedGrant(
+                g.principal,
+                g.not_before.ToMicroseconds() / 1e6 if g.HasField("not_before") else 0.0,
+            )
+            for g in assignment.revoked_grants
+        ),
+        playback=policy_from_proto(assignment.playback),
+    )
+
+
+def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
+    """The wire form of `assignment` (how the node stores it): assignment_from_proto of it is
+    `assignment` again."""
+    message = agent_pb2.Assignment(version=assignment.version)
+    for camera in assignment.cameras:
+        message.cameras.append(
+            agent_pb2.AssignedCamera(
+                camera_id=camera.camera_id,
+                name=camera.name,
+                ingest=_INGEST_WIRE.get(camera.ingest, agent_pb2.ASSIGNED_INGEST_UNSPECIFIED),
+                stream_key=camera.stream_key,
+                source_url=camera.source_url,
+                record=camera.record,
+                record_profile=cast(recording_pb2.RecordingProfile, camera.record_profile),
+                retention_max_age=_duration(camera.retention_max_age_s),
+                retention_max_bytes=camera.retention_max_bytes,
+            )
+        )
+    for grant in assignment.revoked_grants:
+        revoked = message.revoked_grants.add(principal=grant.principal)
+        if grant.not_before:
+            stamp = Timestamp()
+            # Microseconds: Unix time in nanoseconds is beyond a float's exact integers.
+            stamp.FromMicroseconds(round(grant.not_before * 1e6))
+            revoked.not_before.CopyFrom(stamp)
+    policy = assignment.playback
+    message.playback.CopyFrom(
+        agent_pb2.PlaybackPolicy(
+            max_url_ttl=_duration(policy.max_url_ttl_s),
+            max_clip_duration=_duration(policy.max_clip_s),
+            export_cache_bytes=policy.export_cache_bytes,
+            exports_per_node=policy.exports_per_node,
+            exports_per_principal=policy.exports_per_principal,
+        )
+    )
+    return message
+
+
+_STREAM_EVENT_TYPES = {
+    StreamEventKind.PUBLISH: stream_pb2.STREAM_EVENT_TYPE_PUBLISH,
+    StreamEventKind.MEDIA: stream_pb2.STREAM_EVENT_TYPE_MEDIA,
+    StreamEventKind.UNPUBLISH: stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH,
+    StreamEventKind.ERROR: stream_pb2.STREAM_EVENT_TYPE_ERROR,
+    StreamEventKind.REFUSED: stream_pb2.STREAM_EVENT_TYPE_REFUSED,
+}
+
+
+def stream_event_to_proto(event: StreamEvent) -> agent_pb2.StreamEvent:
+    """The wire form of a stream event."""
+    return agent_pb2.StreamEvent(
+        type=_STREAM_EVENT_TYPES[event.kind],
+        camera_id=event.camera_id,
+        message=event.message,
+        remote_address=event.remote_address,
+        stream_key_prefix=event.stream_key_prefix,
+    )
+
+
+def report_to_proto(report: StreamReport) -> agent_pb2.StreamReport:
+    """The wire form of a stream report (in Hello and Heartbeat)."""
+    start = Timestamp()
+    start.FromNanoseconds(int(report.publish_started * 1e9))
+    message = agent_pb2.StreamReport(
+        camera_id=report.camera_id,
+        publish_start_time=start,
+        media_flowing=report.media_flowing,
+    )
+    stat = report.stat
+    if stat is not None:
+        message.bitrate_bps = stat.bitrate_bps
+        message.fps = stat.fps
+        message.width = stat.width
+        message.height = stat.height
+        message.video_codec = stat.video_codec
+        message.audio_codec = stat.audio_codec
+        message.clients = stat.clients
+    return message
