@@ -46,6 +46,8 @@ export function CamerasPage() {
   const [cameras, setCameras] = useState<Camera[]>([]);
   const [nextPage, setNextPage] = useState("");
   const shownRef = useRef(0);
+  // The latest count for the reload callback, without making it change on every page.
+  // eslint-disable-next-line react-hooks/refs -- read only by that callback, never in render
   shownRef.current = cameras.length;
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<unknown>(null);
