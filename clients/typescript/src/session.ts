@@ -1,4 +1,10 @@
-import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthService, type TokenPair } from "./gen/camfleet/v1/auth_pb.js";
 
@@ -10,8 +16,12 @@ export interface TokenStore {
 
 class MemoryStore implements TokenStore {
   private tokens: TokenPair | undefined;
-  load() { return this.tokens; }
-  save(tokens: TokenPair | undefined) { this.tokens = tokens; }
+  load() {
+    return this.tokens;
+  }
+  save(tokens: TokenPair | undefined) {
+    this.tokens = tokens;
+  }
 }
 
 /**
@@ -43,13 +53,22 @@ export class Session {
 
   /** Use an API token instead of a password session. */
   useApiToken(secret: string): void {
-    this.store.save({ $typeName: "camfleet.v1.TokenPair", accessToken: secret, refreshToken: "", tokenType: "Bearer" });
+    this.store.save({
+      $typeName: "camfleet.v1.TokenPair",
+      accessToken: secret,
+      refreshToken: "",
+      tokenType: "Bearer",
+    });
   }
 
   /** Forget the tokens locally (call AuthService.Logout first to end the session server-side). */
-  clear(): void { this.store.save(undefined); }
+  clear(): void {
+    this.store.save(undefined);
+  }
 
-  get loggedIn(): boolean { return this.store.load() !== undefined; }
+  get loggedIn(): boolean {
+    return this.store.load() !== undefined;
+  }
 
   readonly interceptor: Interceptor = (next) => async (req) => {
     if (this.expiresSoon()) await this.refresh();
@@ -58,7 +77,8 @@ export class Session {
     try {
       return await next(req);
     } catch (err) {
-      const canRetry = ConnectError.from(err).code === Code.Unauthenticated && this.store.load()?.refreshToken;
+      const canRetry =
+        ConnectError.from(err).code === Code.Unauthenticated && this.store.load()?.refreshToken;
       if (!canRetry || req.stream) throw err;
       await this.refresh();
       req.header.set("authorization", `Bearer ${this.store.load()?.accessToken ?? ""}`);

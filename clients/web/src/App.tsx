@@ -29,24 +29,24 @@ export function App() {
   if (user === null) return <LoginPage />;
   return (
     <FleetProvider>
-    <Shell>
-      <Suspense fallback={spinner}>
-        {/* Every page is routed for everyone: the navigation offers only what the person may
+      <Shell>
+        <Suspense fallback={spinner}>
+          {/* Every page is routed for everyone: the navigation offers only what the person may
             use, and a page opened from a link shows the server's refusal in words. */}
-        <Routes>
-          <Route path="/dashboard" element={<DashboardPage />} />
-          <Route path="/cameras" element={<CamerasPage />} />
-          <Route path="/live" element={<LivePage />} />
-          <Route path="/recordings" element={<RecordingsPage />} />
-          <Route path="/nodes" element={<NodesPage />} />
-          <Route path="/users" element={<UsersPage />} />
-          <Route path="/tokens" element={<TokensPage />} />
-          <Route path="/audit" element={<AuditPage />} />
-          <Route path="/account" element={<AccountPage />} />
-          <Route path="*" element={<Navigate to={abilities.home()} replace />} />
-        </Routes>
-      </Suspense>
-    </Shell>
+          <Routes>
+            <Route path="/dashboard" element={<DashboardPage />} />
+            <Route path="/cameras" element={<CamerasPage />} />
+            <Route path="/live" element={<LivePage />} />
+            <Route path="/recordings" element={<RecordingsPage />} />
+            <Route path="/nodes" element={<NodesPage />} />
+            <Route path="/users" element={<UsersPage />} />
+            <Route path="/tokens" element={<TokensPage />} />
+            <Route path="/audit" element={<AuditPage />} />
+            <Route path="/account" element={<AccountPage />} />
+            <Route path="*" element={<Navigate to={abilities.home()} replace />} />
+          </Routes>
+        </Suspense>
+      </Shell>
     </FleetProvider>
   );
 }

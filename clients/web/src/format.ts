@@ -17,11 +17,21 @@ export function cameraStatusLabel(s: CameraStatus): string {
 }
 
 export function cameraStatusColor(s: CameraStatus): string {
-  return { [CameraStatus.ONLINE]: "teal", [CameraStatus.CONNECTING]: "yellow", [CameraStatus.ERROR]: "red" }[s as number] ?? "gray";
+  return (
+    {
+      [CameraStatus.ONLINE]: "teal",
+      [CameraStatus.CONNECTING]: "yellow",
+      [CameraStatus.ERROR]: "red",
+    }[s as number] ?? "gray"
+  );
 }
 
 export function nodeStateLabel(s: NodeState): string {
-  return { [NodeState.READY]: "READY", [NodeState.LOST]: "LOST", [NodeState.OFFLINE]: "OFFLINE" }[s as number] ?? "UNKNOWN";
+  return (
+    { [NodeState.READY]: "READY", [NodeState.LOST]: "LOST", [NodeState.OFFLINE]: "OFFLINE" }[
+      s as number
+    ] ?? "UNKNOWN"
+  );
 }
 
 export function nodeStateColor(s: NodeState): string {

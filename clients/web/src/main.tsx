@@ -19,18 +19,20 @@ const styleNonce = document.querySelector<HTMLMetaElement>("meta[property=csp-no
 const api = createApi();
 // The stored session lives in IndexedDB (asynchronous): load it first, so the first render
 // already knows whether someone is signed in (no flash of the login page).
-void api.store.ready.then(() => createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="auto" getStyleNonce={() => styleNonce}>
-      <Notifications position="top-right" />
-      <ModalsProvider>
-      {/* Hash routes: Envoy serves index.html at "/" only, and deep links must survive reloads. */}
-      <HashRouter>
-        <AuthProvider api={api}>
-          <App />
-        </AuthProvider>
-      </HashRouter>
-      </ModalsProvider>
-    </MantineProvider>
-  </StrictMode>,
-));
+void api.store.ready.then(() =>
+  createRoot(document.getElementById("root")!).render(
+    <StrictMode>
+      <MantineProvider theme={theme} defaultColorScheme="auto" getStyleNonce={() => styleNonce}>
+        <Notifications position="top-right" />
+        <ModalsProvider>
+          {/* Hash routes: Envoy serves index.html at "/" only, and deep links must survive reloads. */}
+          <HashRouter>
+            <AuthProvider api={api}>
+              <App />
+            </AuthProvider>
+          </HashRouter>
+        </ModalsProvider>
+      </MantineProvider>
+    </StrictMode>,
+  ),
+);

@@ -7,7 +7,8 @@ import { Session } from "../session.js";
 import { nodeTransport } from "../node.js";
 
 async function main(): Promise<void> {
-  const [baseUrl = "http://127.0.0.1:50051", username = "admin", password = ""] = process.argv.slice(2);
+  const [baseUrl = "http://127.0.0.1:50051", username = "admin", password = ""] =
+    process.argv.slice(2);
   // The session logs in and refreshes over a bare transport; calls go through its interceptor.
   const session = new Session(nodeTransport(baseUrl));
   await session.login(username, password);

@@ -107,7 +107,9 @@ export function errorDetails(err: ConnectError): {
   violations: FieldViolation[];
   retryAfterMs?: number;
 } {
-  const out: { info?: ErrorInfo; violations: FieldViolation[]; retryAfterMs?: number } = { violations: [] };
+  const out: { info?: ErrorInfo; violations: FieldViolation[]; retryAfterMs?: number } = {
+    violations: [],
+  };
   for (const d of err.details) {
     if (!("value" in d) || !(d.value instanceof Uint8Array)) continue;
     const type = "type" in d && typeof d.type === "string" ? d.type : "";
@@ -137,7 +139,8 @@ const FALLBACK: Partial<Record<Code, string>> = {
   [Code.Aborted]: "Someone else changed this at the same time. Reload and try again.",
   [Code.Unimplemented]: "The server does not support this action (it may be older than this page).",
   [Code.Internal]: "The server hit an internal error.",
-  [Code.Unavailable]: "The server cannot be reached right now. Check the connection; it will be retried.",
+  [Code.Unavailable]:
+    "The server cannot be reached right now. Check the connection; it will be retried.",
   [Code.DataLoss]: "The server lost data while answering.",
   [Code.Unauthenticated]: "Your session has ended. Please log in again.",
 };
@@ -148,7 +151,8 @@ const BY_REASON: Record<string, string> = {
   ACCOUNT_DISABLED: "This account is disabled. Ask an administrator.",
   TOKEN_EXPIRED: "Your session has expired. Please log in again.",
   TOKEN_REVOKED: "Your session was ended. Please log in again.",
-  REFRESH_TOKEN_REUSED: "Your session was ended because it was used from two places. Please log in again.",
+  REFRESH_TOKEN_REUSED:
+    "Your session was ended because it was used from two places. Please log in again.",
   IP_NOT_ALLOWED: "This token may not be used from your network address.",
 };
 
@@ -184,13 +188,20 @@ export function describeError(thrown: unknown): ErrorDescription {
     // Quoted as is: it starts with a username, which must not be re-cased.
     const raw = err.rawMessage.trim();
     if (raw) parts.push(`The server said: “${raw}”.`);
-  } else if (err.code === Code.Unavailable || err.code === Code.Internal || err.code === Code.Unknown) {
+  } else if (
+    err.code === Code.Unavailable ||
+    err.code === Code.Internal ||
+    err.code === Code.Unknown
+  ) {
     // Transport-level text ("Failed to fetch", "HTTP 503") helps nobody at the screen.
     parts.push(FALLBACK[err.code]!);
   } else if (violations.length > 0) {
     parts.push(FALLBACK[Code.InvalidArgument]!);
     // Field paths name proto fields ("new_password"): shown with spaces ("New password: …").
-    for (const v of violations) parts.push(sentenceCase(v.field ? `${v.field.replaceAll("_", " ")}: ${v.description}` : v.description));
+    for (const v of violations)
+      parts.push(
+        sentenceCase(v.field ? `${v.field.replaceAll("_", " ")}: ${v.description}` : v.description),
+      );
   } else {
     parts.push(serverSays || FALLBACK[err.code] || "Something went wrong.");
   }
@@ -201,5 +212,7 @@ export function describeError(thrown: unknown): ErrorDescription {
 /** True when the error says the watch revision was compacted away (list again). */
 export function isRevisionCompacted(thrown: unknown): boolean {
   const err = ConnectError.from(thrown);
-  return err.code === Code.FailedPrecondition && errorDetails(err).info?.reason === "REVISION_COMPACTED";
+  return (
+    err.code === Code.FailedPrecondition && errorDetails(err).info?.reason === "REVISION_COMPACTED"
+  );
 }

@@ -31,5 +31,6 @@ async function run<T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRe
 }
 
 export const idbGet = (key: string) => run<string | undefined>("readonly", (s) => s.get(key));
-export const idbPut = (key: string, value: string) => run<IDBValidKey>("readwrite", (s) => s.put(value, key));
+export const idbPut = (key: string, value: string) =>
+  run<IDBValidKey>("readwrite", (s) => s.put(value, key));
 export const idbDelete = (key: string) => run<undefined>("readwrite", (s) => s.delete(key));

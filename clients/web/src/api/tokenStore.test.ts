@@ -9,16 +9,28 @@ import { BrowserTokenStore, STORAGE_KEY, type SharedKv } from "./tokenStore";
 
 class MemoryStorage {
   readonly items = new Map<string, string>();
-  getItem(key: string) { return this.items.get(key) ?? null; }
-  setItem(key: string, value: string) { this.items.set(key, value); }
-  removeItem(key: string) { this.items.delete(key); }
+  getItem(key: string) {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string) {
+    this.items.set(key, value);
+  }
+  removeItem(key: string) {
+    this.items.delete(key);
+  }
 }
 
 class MemoryKv implements SharedKv {
   readonly items = new Map<string, string>();
-  async get(key: string) { return this.items.get(key); }
-  async put(key: string, value: string) { this.items.set(key, value); }
-  async delete(key: string) { this.items.delete(key); }
+  async get(key: string) {
+    return this.items.get(key);
+  }
+  async put(key: string, value: string) {
+    this.items.set(key, value);
+  }
+  async delete(key: string) {
+    this.items.delete(key);
+  }
 }
 
 /** Web Locks' guarantee, for one lock name: holders run one at a time, in request order. */
@@ -107,7 +119,10 @@ describe("BrowserTokenStore", () => {
 
     a.save(undefined);
     await vi.waitFor(() => expect(b.load()).toBeUndefined());
-    expect(heard).toEqual([[true, true], [false, true]]);
+    expect(heard).toEqual([
+      [true, true],
+      [false, true],
+    ]);
   });
 
   it("never lets an older pair replace a newer one", async () => {

@@ -1,6 +1,15 @@
 // Who is signed in, what they may do, and login/logout. WhoAmI is the source of both the user
 // and the permissions, so navigation and edit controls follow the server's permission table.
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from "react";
 import type { User } from "@camfleet/client/gen/camfleet/v1/user_pb.js";
 import type { Api } from "../api/client";
 import { Abilities } from "./navigation";
@@ -19,7 +28,9 @@ export interface AuthState {
 const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ api, children }: { api: Api; children: ReactNode }) {
-  const [user, setUser] = useState<User | null | undefined>(api.session.loggedIn ? undefined : null);
+  const [user, setUser] = useState<User | null | undefined>(
+    api.session.loggedIn ? undefined : null,
+  );
   const [abilities, setAbilities] = useState(() => new Abilities([]));
   const [endedNotice, setEndedNotice] = useState<string | null>(null);
   const loggingOut = useRef(false);
@@ -50,11 +61,14 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
     });
   }, [api, loadMe]);
 
-  const login = useCallback(async (username: string, password: string) => {
-    await api.session.login(username, password);
-    setEndedNotice(null);
-    await loadMe();
-  }, [api, loadMe]);
+  const login = useCallback(
+    async (username: string, password: string) => {
+      await api.session.login(username, password);
+      setEndedNotice(null);
+      await loadMe();
+    },
+    [api, loadMe],
+  );
 
   const logout = useCallback(async () => {
     loggingOut.current = true;
@@ -67,7 +81,10 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
     loggingOut.current = false;
   }, [api]);
 
-  const value = useMemo(() => ({ api, user, abilities, endedNotice, login, logout }), [api, user, abilities, endedNotice, login, logout]);
+  const value = useMemo(
+    () => ({ api, user, abilities, endedNotice, login, logout }),
+    [api, user, abilities, endedNotice, login, logout],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

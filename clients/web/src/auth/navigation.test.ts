@@ -7,8 +7,22 @@ import { Abilities, permissionName } from "./navigation";
 const P = Permission;
 const names = (...ps: Permission[]) => ps.map(permissionName);
 const VIEWER = names(P.CAMERAS_READ, P.STREAMS_READ, P.RECORDINGS_READ);
-const OPERATOR = [...VIEWER, ...names(P.CAMERAS_WRITE, P.STREAM_KEYS_READ, P.RECORDINGS_WRITE, P.ALERTS_READ, P.ALERTS_WRITE)];
-const ADMIN = [...OPERATOR, ...names(P.NODES_READ, P.NODES_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_TOKENS_READ, P.API_TOKENS_WRITE, P.AUDIT_READ)];
+const OPERATOR = [
+  ...VIEWER,
+  ...names(P.CAMERAS_WRITE, P.STREAM_KEYS_READ, P.RECORDINGS_WRITE, P.ALERTS_READ, P.ALERTS_WRITE),
+];
+const ADMIN = [
+  ...OPERATOR,
+  ...names(
+    P.NODES_READ,
+    P.NODES_WRITE,
+    P.USERS_READ,
+    P.USERS_WRITE,
+    P.API_TOKENS_READ,
+    P.API_TOKENS_WRITE,
+    P.AUDIT_READ,
+  ),
+];
 
 const labels = (a: Abilities) => a.navigation().map((n) => n.label);
 
@@ -29,7 +43,14 @@ describe("role → navigation", () => {
 
   it("gives an admin users, tokens, nodes and audit", () => {
     expect(labels(new Abilities(ADMIN, Role.ADMIN))).toEqual([
-      "Dashboard", "Cameras", "Live view", "Recordings", "Nodes", "Users", "API tokens", "Audit log",
+      "Dashboard",
+      "Cameras",
+      "Live view",
+      "Recordings",
+      "Nodes",
+      "Users",
+      "API tokens",
+      "Audit log",
     ]);
   });
 
@@ -45,7 +66,8 @@ describe("permission names", () => {
   it("come from the protos: every permission has its own wire name", () => {
     expect(permissionName(Permission.CAMERAS_READ)).toBe("cameras.read");
     expect(permissionName(Permission.STREAM_KEYS_READ)).toBe("stream_keys.read");
-    const all = PermissionSchema.values.filter((v) => v.number !== P.UNSPECIFIED)
+    const all = PermissionSchema.values
+      .filter((v) => v.number !== P.UNSPECIFIED)
       .map((v) => permissionName(v.number as Permission));
     expect(all).toContain("alerts.write");
     expect(new Set(all).size).toBe(all.length);

@@ -41,7 +41,10 @@ export const NAV_ITEMS: readonly NavItem[] = [
 export class Abilities {
   private readonly granted: ReadonlySet<string>;
 
-  constructor(permissions: Iterable<string>, readonly role: Role = Role.UNSPECIFIED) {
+  constructor(
+    permissions: Iterable<string>,
+    readonly role: Role = Role.UNSPECIFIED,
+  ) {
     this.granted = new Set(permissions);
   }
 

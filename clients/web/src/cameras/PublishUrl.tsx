@@ -17,14 +17,29 @@ export function PublishUrl({ camera, onClose }: { camera: Camera; onClose(): voi
   return (
     <Modal opened onClose={onClose} title={`Publish to ${camera.name}`} size="lg">
       <Stack>
-        <Text size="sm">Point the camera (or ffmpeg, OBS) at this URL. It contains the stream key: treat it like a password.</Text>
+        <Text size="sm">
+          Point the camera (or ffmpeg, OBS) at this URL. It contains the stream key: treat it like a
+          password.
+        </Text>
         <ErrorAlert error={error} />
         {url !== undefined && (
           <Group wrap="nowrap">
-            <TextInput readOnly value={url} style={{ flex: 1 }} data-testid="publish-url" onFocus={(e) => e.currentTarget.select()} />
+            <TextInput
+              readOnly
+              value={url}
+              style={{ flex: 1 }}
+              data-testid="publish-url"
+              onFocus={(e) => e.currentTarget.select()}
+            />
             <CopyButton value={url}>
               {({ copied, copy }) => (
-                <Button onClick={copy} color={copied ? "teal" : undefined} data-testid="copy-publish-url">{copied ? "Copied" : "Copy"}</Button>
+                <Button
+                  onClick={copy}
+                  color={copied ? "teal" : undefined}
+                  data-testid="copy-publish-url"
+                >
+                  {copied ? "Copied" : "Copy"}
+                </Button>
               )}
             </CopyButton>
           </Group>

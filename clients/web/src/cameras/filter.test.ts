@@ -7,7 +7,9 @@ describe("cameraFilter", () => {
     expect(cameraFilter({ status: null, active: null })).toBe("");
   });
   it("joins terms with AND and quotes label values", () => {
-    expect(cameraFilter({ status: "ONLINE", active: false, recording: true, label: 'site = shop "2"' })).toBe(
+    expect(
+      cameraFilter({ status: "ONLINE", active: false, recording: true, label: 'site = shop "2"' }),
+    ).toBe(
       'status = ONLINE AND active = false AND recording_enabled = true AND labels.site = "shop \\"2\\""',
     );
   });

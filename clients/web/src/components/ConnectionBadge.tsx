@@ -6,9 +6,17 @@ import type { WatchPhase } from "../watch/resume";
 export function ConnectionBadge({ phase }: { phase: WatchPhase }) {
   switch (phase.kind) {
     case "live":
-      return <Badge color="teal" variant="dot" data-testid="watch-phase" data-phase="live">Live</Badge>;
+      return (
+        <Badge color="teal" variant="dot" data-testid="watch-phase" data-phase="live">
+          Live
+        </Badge>
+      );
     case "listing":
-      return <Badge color="gray" variant="dot" data-testid="watch-phase" data-phase="listing">Loading…</Badge>;
+      return (
+        <Badge color="gray" variant="dot" data-testid="watch-phase" data-phase="listing">
+          Loading…
+        </Badge>
+      );
     case "reconnecting":
       return (
         <Tooltip label={describeError(phase.error).sentence}>
@@ -18,6 +26,10 @@ export function ConnectionBadge({ phase }: { phase: WatchPhase }) {
         </Tooltip>
       );
     default:
-      return <Badge color="gray" variant="dot" data-testid="watch-phase" data-phase="stopped">Stopped</Badge>;
+      return (
+        <Badge color="gray" variant="dot" data-testid="watch-phase" data-phase="stopped">
+          Stopped
+        </Badge>
+      );
   }
 }

@@ -15,7 +15,11 @@ export function Shell({ children }: { children: ReactNode }) {
     document.title = current ? `${current.label} · camfleet` : "camfleet";
   }, [current]);
   return (
-    <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+    <AppShell
+      header={{ height: 52 }}
+      navbar={{ width: 200, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="md"
+    >
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
           <Group gap="sm">
@@ -23,8 +27,12 @@ export function Shell({ children }: { children: ReactNode }) {
             <Title order={4}>camfleet</Title>
           </Group>
           <Group gap="sm">
-            <Text size="sm" data-testid="current-user">{user?.displayName || user?.username}</Text>
-            <Badge variant="light" data-testid="current-role">{roleLabel(abilities.role)}</Badge>
+            <Text size="sm" data-testid="current-user">
+              {user?.displayName || user?.username}
+            </Text>
+            <Badge variant="light" data-testid="current-role">
+              {roleLabel(abilities.role)}
+            </Badge>
             <Button size="xs" variant="subtle" data-testid="logout" onClick={() => void logout()}>
               Log out
             </Button>
@@ -42,7 +50,13 @@ export function Shell({ children }: { children: ReactNode }) {
             data-testid={`nav-${item.path.slice(1)}`}
           />
         ))}
-        <NavLink component={RouterLink} to="/account" label="My account" active={location.pathname === "/account"} data-testid="nav-account" />
+        <NavLink
+          component={RouterLink}
+          to="/account"
+          label="My account"
+          active={location.pathname === "/account"}
+          data-testid="nav-account"
+        />
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
     </AppShell>

@@ -14,7 +14,12 @@ export function ErrorAlert({ error, testId = "error" }: { error: unknown; testId
 }
 
 export function notifyError(error: unknown, title = "That did not work"): void {
-  notifications.show({ color: "red", title, message: describeError(error).sentence, autoClose: 8000 });
+  notifications.show({
+    color: "red",
+    title,
+    message: describeError(error).sentence,
+    autoClose: 8000,
+  });
 }
 
 export function notifyDone(message: string): void {

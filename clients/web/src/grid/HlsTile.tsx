@@ -43,7 +43,10 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
     const el = video.current;
     if (!el) return;
     let cancelled = false;
-    const later = (ms: number, fn: () => void) => window.setTimeout(() => { if (!cancelled) fn(); }, ms);
+    const later = (ms: number, fn: () => void) =>
+      window.setTimeout(() => {
+        if (!cancelled) fn();
+      }, ms);
     window.clearTimeout(destroyTimer.current);
 
     if (!online) {
@@ -68,40 +71,48 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
       return;
     }
     setState("loading");
-    api.cameras.getStreamUrls({ id: camera.id }).then((urls) => {
-      if (cancelled) return;
-      if (!Hls.isSupported()) {
-        el.src = urls.hlsPlaybackUrl; // Safari plays HLS natively.
-      } else {
-        const h = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, manifestLoadingMaxRetry: 6, manifestLoadingRetryDelay: 1000 });
-        hls.current = h;
-        h.on(Hls.Events.ERROR, (_e, data) => {
-          if (!data.fatal) return;
-          if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
-            h.recoverMediaError();
-          } else if (data.response?.code === 403) {
-            // Signed URLs expire (--playback-url-ttl): sign a new one and start over.
-            setState("error");
-            setMessage("The playback link expired; renewing it.");
-            drop();
-            later(1000, () => setGeneration((g) => g + 1));
-          } else {
-            setState("error");
-            setMessage("The stream could not be loaded; retrying.");
-            later(3000, () => h.startLoad(-1));
-          }
-        });
-        h.on(Hls.Events.FRAG_BUFFERED, () => setState("playing"));
-        h.loadSource(urls.hlsPlaybackUrl);
-        h.attachMedia(el);
-      }
-      void el.play().catch(() => undefined);
-    }, (err) => {
-      if (cancelled) return;
-      setState("error");
-      setMessage(describeError(err).sentence);
-      later(5000, () => setGeneration((g) => g + 1));
-    });
+    api.cameras.getStreamUrls({ id: camera.id }).then(
+      (urls) => {
+        if (cancelled) return;
+        if (!Hls.isSupported()) {
+          el.src = urls.hlsPlaybackUrl; // Safari plays HLS natively.
+        } else {
+          const h = new Hls({
+            lowLatencyMode: true,
+            liveSyncDurationCount: 2,
+            manifestLoadingMaxRetry: 6,
+            manifestLoadingRetryDelay: 1000,
+          });
+          hls.current = h;
+          h.on(Hls.Events.ERROR, (_e, data) => {
+            if (!data.fatal) return;
+            if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+              h.recoverMediaError();
+            } else if (data.response?.code === 403) {
+              // Signed URLs expire (--playback-url-ttl): sign a new one and start over.
+              setState("error");
+              setMessage("The playback link expired; renewing it.");
+              drop();
+              later(1000, () => setGeneration((g) => g + 1));
+            } else {
+              setState("error");
+              setMessage("The stream could not be loaded; retrying.");
+              later(3000, () => h.startLoad(-1));
+            }
+          });
+          h.on(Hls.Events.FRAG_BUFFERED, () => setState("playing"));
+          h.loadSource(urls.hlsPlaybackUrl);
+          h.attachMedia(el);
+        }
+        void el.play().catch(() => undefined);
+      },
+      (err) => {
+        if (cancelled) return;
+        setState("error");
+        setMessage(describeError(err).sentence);
+        later(5000, () => setGeneration((g) => g + 1));
+      },
+    );
     return () => {
       cancelled = true;
     };
@@ -131,24 +142,68 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
   useEffect(() => drop, []);
 
   return (
-    <Box ref={box} pos="relative" bg="black" style={{ aspectRatio: "16 / 9", overflow: "hidden", borderRadius: 4 }}
-      data-testid="grid-tile" data-camera-id={camera.id} data-name={camera.name} data-status={cameraStatusLabel(camera.status)} data-state={state}>
-      <video ref={video} muted playsInline autoPlay style={{ width: "100%", height: "100%", objectFit: "contain", display: online ? "block" : "none" }} data-testid="grid-video" />
+    <Box
+      ref={box}
+      pos="relative"
+      bg="black"
+      style={{ aspectRatio: "16 / 9", overflow: "hidden", borderRadius: 4 }}
+      data-testid="grid-tile"
+      data-camera-id={camera.id}
+      data-name={camera.name}
+      data-status={cameraStatusLabel(camera.status)}
+      data-state={state}
+    >
+      <video
+        ref={video}
+        muted
+        playsInline
+        autoPlay
+        style={{
+          width: "100%",
+          height: "100%",
+          objectFit: "contain",
+          display: online ? "block" : "none",
+        }}
+        data-testid="grid-video"
+      />
       {!online && (
         <Text c="gray.5" ta="center" pos="absolute" top="45%" w="100%" data-testid="tile-offline">
-          {camera.status === CameraStatus.CONNECTING ? "Connecting…" : camera.status === CameraStatus.ERROR ? (camera.statusReason || "Stream error") : "Camera offline"}
+          {camera.status === CameraStatus.CONNECTING
+            ? "Connecting…"
+            : camera.status === CameraStatus.ERROR
+              ? camera.statusReason || "Stream error"
+              : "Camera offline"}
         </Text>
       )}
-      {online && state === "error" && <Text c="red.3" size="xs" ta="center" pos="absolute" top="45%" w="100%">{message}</Text>}
-      <Group pos="absolute" bottom={0} left={0} right={0} px={6} py={3} gap={6} justify="space-between" wrap="nowrap"
-        style={{ background: "linear-gradient(transparent, rgba(0,0,0,.75))" }}>
+      {online && state === "error" && (
+        <Text c="red.3" size="xs" ta="center" pos="absolute" top="45%" w="100%">
+          {message}
+        </Text>
+      )}
+      <Group
+        pos="absolute"
+        bottom={0}
+        left={0}
+        right={0}
+        px={6}
+        py={3}
+        gap={6}
+        justify="space-between"
+        wrap="nowrap"
+        style={{ background: "linear-gradient(transparent, rgba(0,0,0,.75))" }}
+      >
         <Group gap={6} wrap="nowrap">
-          <Badge size="xs" color={cameraStatusColor(camera.status)}>{cameraStatusLabel(camera.status)}</Badge>
-          <Text size="xs" c="white" truncate>{camera.name}</Text>
+          <Badge size="xs" color={cameraStatusColor(camera.status)}>
+            {cameraStatusLabel(camera.status)}
+          </Badge>
+          <Text size="xs" c="white" truncate>
+            {camera.name}
+          </Text>
         </Group>
         {online && stream && stream.width > 0 && (
           <Text size="xs" c="gray.4" data-testid="tile-metrics" style={{ whiteSpace: "nowrap" }}>
-            {stream.width}×{stream.height} · {stream.fps.toFixed(0)} fps · {formatBitrate(stream.bitrateBps)}
+            {stream.width}×{stream.height} · {stream.fps.toFixed(0)} fps ·{" "}
+            {formatBitrate(stream.bitrateBps)}
           </Text>
         )}
       </Group>

@@ -1,7 +1,22 @@
 // Cameras: search and filter (server-side, AIP-160), create/edit/delete, publish URL, stream key
 // rotation, activate/deactivate, recording on/off, and the same actions on a selection.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { ActionIcon, Badge, Button, Checkbox, Group, Menu, Select, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import {
+  ActionIcon,
+  Badge,
+  Button,
+  Checkbox,
+  Group,
+  Menu,
+  Select,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  Tooltip,
+} from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { modals } from "@mantine/modals";
 import { CameraAction, type Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
@@ -59,7 +74,12 @@ export function CamerasPage() {
   const reload = useCallback(async () => {
     try {
       // Keep as many rows as are shown (a reload after "Load more" must not shrink the list).
-      const r = await api.cameras.listCameras({ search: debouncedSearch, filter, orderBy: "name", pageSize: Math.max(PAGE, shownRef.current) });
+      const r = await api.cameras.listCameras({
+        search: debouncedSearch,
+        filter,
+        orderBy: "name",
+        pageSize: Math.max(PAGE, shownRef.current),
+      });
       setCameras(r.cameras);
       setNextPage(r.nextPageToken);
       setTotal(r.totalSize);
@@ -76,49 +96,121 @@ export function CamerasPage() {
   }, [reload, fleet.cameraVersion]);
 
   const live = (c: Camera) => fleet.cameras.get(c.id) ?? c;
-  const toggle = (id: string) => setSelected((s) => {
-    const n = new Set(s);
-    if (n.has(id)) n.delete(id); else n.add(id);
-    return n;
-  });
+  const toggle = (id: string) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
 
   const bulk = (action: CameraAction, label: string, danger?: boolean) => {
     const ids = [...selected];
-    const run = () => void attempt(async () => {
-      const r = await api.cameras.batchCameraAction({ ids, action });
-      setSelected(new Set());
-      await reload();
-      return r;
-    }, `${label}: ${ids.length} camera${ids.length === 1 ? "" : "s"} done.`);
-    if (danger) confirm(`${label} ${ids.length} cameras?`, action === CameraAction.DELETE ? "Their recordings index entries stay until retention removes them." : "Publishers using the old keys are disconnected.", label, run);
+    const run = () =>
+      void attempt(
+        async () => {
+          const r = await api.cameras.batchCameraAction({ ids, action });
+          setSelected(new Set());
+          await reload();
+          return r;
+        },
+        `${label}: ${ids.length} camera${ids.length === 1 ? "" : "s"} done.`,
+      );
+    if (danger)
+      confirm(
+        `${label} ${ids.length} cameras?`,
+        action === CameraAction.DELETE
+          ? "Their recordings index entries stay until retention removes them."
+          : "Publishers using the old keys are disconnected.",
+        label,
+        run,
+      );
     else run();
   };
 
-  const rowAction = (fn: () => Promise<unknown>, done: string) => void attempt(async () => { await fn(); await reload(); }, done);
+  const rowAction = (fn: () => Promise<unknown>, done: string) =>
+    void attempt(async () => {
+      await fn();
+      await reload();
+    }, done);
 
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Cameras <Text span c="dimmed" size="sm" data-testid="camera-total">{total}</Text></Title>
-        {canEdit && <Button onClick={() => setEditing(null)} data-testid="camera-new">New camera</Button>}
+        <Title order={2}>
+          Cameras{" "}
+          <Text span c="dimmed" size="sm" data-testid="camera-total">
+            {total}
+          </Text>
+        </Title>
+        {canEdit && (
+          <Button onClick={() => setEditing(null)} data-testid="camera-new">
+            New camera
+          </Button>
+        )}
       </Group>
       <Group>
-        <TextInput placeholder="Search name, description, location" value={search} onChange={(e) => setSearch(e.currentTarget.value)} w={280} data-testid="camera-search" />
-        <Select placeholder="Any status" clearable w={150} value={filters.status ?? null} data-testid="filter-status"
-          data={["ONLINE", "CONNECTING", "OFFLINE", "ERROR"]} onChange={(v) => setFilters({ ...filters, status: v as CameraFilters["status"] })} />
-        <Select placeholder="Active or not" clearable w={150} value={filters.active == null ? null : String(filters.active)}
-          data={[{ value: "true", label: "Active" }, { value: "false", label: "Inactive" }]}
-          onChange={(v) => setFilters({ ...filters, active: v == null ? null : v === "true" })} />
-        <Select placeholder="Recording or not" clearable w={170} value={filters.recording == null ? null : String(filters.recording)}
-          data={[{ value: "true", label: "Recording on" }, { value: "false", label: "Recording off" }]}
-          onChange={(v) => setFilters({ ...filters, recording: v == null ? null : v === "true" })} />
-        <TextInput placeholder="label: key=value" w={180} value={filters.label ?? ""} onChange={(e) => setFilters({ ...filters, label: e.currentTarget.value })} />
+        <TextInput
+          placeholder="Search name, description, location"
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
+          w={280}
+          data-testid="camera-search"
+        />
+        <Select
+          placeholder="Any status"
+          clearable
+          w={150}
+          value={filters.status ?? null}
+          data-testid="filter-status"
+          data={["ONLINE", "CONNECTING", "OFFLINE", "ERROR"]}
+          onChange={(v) => setFilters({ ...filters, status: v as CameraFilters["status"] })}
+        />
+        <Select
+          placeholder="Active or not"
+          clearable
+          w={150}
+          value={filters.active == null ? null : String(filters.active)}
+          data={[
+            { value: "true", label: "Active" },
+            { value: "false", label: "Inactive" },
+          ]}
+          onChange={(v) => setFilters({ ...filters, active: v == null ? null : v === "true" })}
+        />
+        <Select
+          placeholder="Recording or not"
+          clearable
+          w={170}
+          value={filters.recording == null ? null : String(filters.recording)}
+          data={[
+            { value: "true", label: "Recording on" },
+            { value: "false", label: "Recording off" },
+          ]}
+          onChange={(v) => setFilters({ ...filters, recording: v == null ? null : v === "true" })}
+        />
+        <TextInput
+          placeholder="label: key=value"
+          w={180}
+          value={filters.label ?? ""}
+          onChange={(e) => setFilters({ ...filters, label: e.currentTarget.value })}
+        />
         {canEdit && selected.size > 0 && (
           <Menu>
-            <Menu.Target><Button variant="light" data-testid="bulk-menu">{selected.size} selected…</Button></Menu.Target>
+            <Menu.Target>
+              <Button variant="light" data-testid="bulk-menu">
+                {selected.size} selected…
+              </Button>
+            </Menu.Target>
             <Menu.Dropdown>
               {BULK.map((b) => (
-                <Menu.Item key={b.action} color={b.danger ? "red" : undefined} onClick={() => bulk(b.action, b.label, b.danger)} data-testid={`bulk-${CameraAction[b.action]}`}>{b.label}</Menu.Item>
+                <Menu.Item
+                  key={b.action}
+                  color={b.danger ? "red" : undefined}
+                  onClick={() => bulk(b.action, b.label, b.danger)}
+                  data-testid={`bulk-${CameraAction[b.action]}`}
+                >
+                  {b.label}
+                </Menu.Item>
               ))}
             </Menu.Dropdown>
           </Menu>
@@ -130,54 +222,176 @@ export function CamerasPage() {
           <Table.Tr>
             {canEdit && (
               <Table.Th w={36}>
-                <Checkbox aria-label="Select all" checked={cameras.length > 0 && selected.size === cameras.length}
+                <Checkbox
+                  aria-label="Select all"
+                  checked={cameras.length > 0 && selected.size === cameras.length}
                   indeterminate={selected.size > 0 && selected.size < cameras.length}
-                  onChange={() => setSelected(selected.size === cameras.length ? new Set() : new Set(cameras.map((c) => c.id)))} />
+                  onChange={() =>
+                    setSelected(
+                      selected.size === cameras.length
+                        ? new Set()
+                        : new Set(cameras.map((c) => c.id)),
+                    )
+                  }
+                />
               </Table.Th>
             )}
-            <Table.Th>Name</Table.Th><Table.Th>Status</Table.Th><Table.Th>Location</Table.Th><Table.Th>Labels</Table.Th>
-            <Table.Th>Active</Table.Th><Table.Th>Recording</Table.Th>{canEdit && <Table.Th />}
+            <Table.Th>Name</Table.Th>
+            <Table.Th>Status</Table.Th>
+            <Table.Th>Location</Table.Th>
+            <Table.Th>Labels</Table.Th>
+            <Table.Th>Active</Table.Th>
+            <Table.Th>Recording</Table.Th>
+            {canEdit && <Table.Th />}
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
-          {cameras.length === 0 && !error && <Table.Tr><Table.Td colSpan={8}><Text c="dimmed">No cameras match.</Text></Table.Td></Table.Tr>}
+          {cameras.length === 0 && !error && (
+            <Table.Tr>
+              <Table.Td colSpan={8}>
+                <Text c="dimmed">No cameras match.</Text>
+              </Table.Td>
+            </Table.Tr>
+          )}
           {cameras.map((c0) => {
             const c = live(c0);
             const active = c.active ?? true;
             return (
-              <Table.Tr key={c.id} data-testid="camera-row" data-name={c.name} data-status={cameraStatusLabel(c.status)}>
-                {canEdit && <Table.Td><Checkbox aria-label={`Select ${c.name}`} checked={selected.has(c.id)} onChange={() => toggle(c.id)} data-testid="camera-select" /></Table.Td>}
-                <Table.Td><Text fw={500}>{c.name}</Text><Text size="xs" c="dimmed" lineClamp={1}>{c.description}</Text></Table.Td>
+              <Table.Tr
+                key={c.id}
+                data-testid="camera-row"
+                data-name={c.name}
+                data-status={cameraStatusLabel(c.status)}
+              >
+                {canEdit && (
+                  <Table.Td>
+                    <Checkbox
+                      aria-label={`Select ${c.name}`}
+                      checked={selected.has(c.id)}
+                      onChange={() => toggle(c.id)}
+                      data-testid="camera-select"
+                    />
+                  </Table.Td>
+                )}
+                <Table.Td>
+                  <Text fw={500}>{c.name}</Text>
+                  <Text size="xs" c="dimmed" lineClamp={1}>
+                    {c.description}
+                  </Text>
+                </Table.Td>
                 <Table.Td>
                   <Tooltip label={c.statusReason || cameraStatusLabel(c.status)}>
-                    <Badge color={cameraStatusColor(c.status)} data-testid="camera-status">{cameraStatusLabel(c.status)}</Badge>
+                    <Badge color={cameraStatusColor(c.status)} data-testid="camera-status">
+                      {cameraStatusLabel(c.status)}
+                    </Badge>
                   </Tooltip>
                 </Table.Td>
                 <Table.Td>{c.location}</Table.Td>
-                <Table.Td>{Object.entries(c.labels).map(([k, v]) => <Badge key={k} variant="outline" size="sm" mr={4}>{k}={v}</Badge>)}</Table.Td>
                 <Table.Td>
-                  {canEdit ? (
-                    <Switch checked={active} aria-label="Active" data-testid="camera-active"
-                      onChange={() => rowAction(() => active ? api.cameras.deactivateCamera({ id: c.id }) : api.cameras.activateCamera({ id: c.id }), `${c.name} ${active ? "deactivated" : "activated"}.`)} />
-                  ) : <Text size="sm">{active ? "yes" : "no"}</Text>}
+                  {Object.entries(c.labels).map(([k, v]) => (
+                    <Badge key={k} variant="outline" size="sm" mr={4}>
+                      {k}={v}
+                    </Badge>
+                  ))}
                 </Table.Td>
                 <Table.Td>
                   {canEdit ? (
-                    <Switch checked={c.recordingEnabled} aria-label="Recording" data-testid="camera-recording-toggle"
-                      onChange={() => rowAction(() => c.recordingEnabled ? api.cameras.stopRecording({ id: c.id }) : api.cameras.startRecording({ id: c.id }), `Recording ${c.recordingEnabled ? "stopped" : "started"} for ${c.name}.`)} />
-                  ) : <Text size="sm">{c.recordingEnabled ? "on" : "off"}</Text>}
+                    <Switch
+                      checked={active}
+                      aria-label="Active"
+                      data-testid="camera-active"
+                      onChange={() =>
+                        rowAction(
+                          () =>
+                            active
+                              ? api.cameras.deactivateCamera({ id: c.id })
+                              : api.cameras.activateCamera({ id: c.id }),
+                          `${c.name} ${active ? "deactivated" : "activated"}.`,
+                        )
+                      }
+                    />
+                  ) : (
+                    <Text size="sm">{active ? "yes" : "no"}</Text>
+                  )}
+                </Table.Td>
+                <Table.Td>
+                  {canEdit ? (
+                    <Switch
+                      checked={c.recordingEnabled}
+                      aria-label="Recording"
+                      data-testid="camera-recording-toggle"
+                      onChange={() =>
+                        rowAction(
+                          () =>
+                            c.recordingEnabled
+                              ? api.cameras.stopRecording({ id: c.id })
+                              : api.cameras.startRecording({ id: c.id }),
+                          `Recording ${c.recordingEnabled ? "stopped" : "started"} for ${c.name}.`,
+                        )
+                      }
+                    />
+                  ) : (
+                    <Text size="sm">{c.recordingEnabled ? "on" : "off"}</Text>
+                  )}
                 </Table.Td>
                 {canEdit && (
                   <Table.Td>
                     <Menu position="bottom-end">
-                      <Menu.Target><ActionIcon variant="subtle" aria-label={`Actions for ${c.name}`} data-testid="camera-actions">⋯</ActionIcon></Menu.Target>
+                      <Menu.Target>
+                        <ActionIcon
+                          variant="subtle"
+                          aria-label={`Actions for ${c.name}`}
+                          data-testid="camera-actions"
+                        >
+                          ⋯
+                        </ActionIcon>
+                      </Menu.Target>
                       <Menu.Dropdown>
-                        <Menu.Item onClick={() => setEditing(c)} data-testid="camera-edit">Edit</Menu.Item>
-                        <Menu.Item onClick={() => setPublishing(c)} data-testid="camera-publish-url">Copy RTMP URL</Menu.Item>
-                        <Menu.Item color="orange" data-testid="camera-rotate" onClick={() => confirm(`Rotate the stream key of ${c.name}?`, "The old key stops working at once; the camera must be given the new URL.", "Rotate",
-                          () => rowAction(() => api.cameras.rotateStreamKey({ id: c.id }), `New stream key for ${c.name}.`))}>Rotate stream key</Menu.Item>
-                        <Menu.Item color="red" data-testid="camera-delete" onClick={() => confirm(`Delete ${c.name}?`, "The camera and its stream key are removed.", "Delete",
-                          () => rowAction(() => api.cameras.deleteCamera({ id: c.id }), `${c.name} deleted.`))}>Delete</Menu.Item>
+                        <Menu.Item onClick={() => setEditing(c)} data-testid="camera-edit">
+                          Edit
+                        </Menu.Item>
+                        <Menu.Item
+                          onClick={() => setPublishing(c)}
+                          data-testid="camera-publish-url"
+                        >
+                          Copy RTMP URL
+                        </Menu.Item>
+                        <Menu.Item
+                          color="orange"
+                          data-testid="camera-rotate"
+                          onClick={() =>
+                            confirm(
+                              `Rotate the stream key of ${c.name}?`,
+                              "The old key stops working at once; the camera must be given the new URL.",
+                              "Rotate",
+                              () =>
+                                rowAction(
+                                  () => api.cameras.rotateStreamKey({ id: c.id }),
+                                  `New stream key for ${c.name}.`,
+                                ),
+                            )
+                          }
+                        >
+                          Rotate stream key
+                        </Menu.Item>
+                        <Menu.Item
+                          color="red"
+                          data-testid="camera-delete"
+                          onClick={() =>
+                            confirm(
+                              `Delete ${c.name}?`,
+                              "The camera and its stream key are removed.",
+                              "Delete",
+                              () =>
+                                rowAction(
+                                  () => api.cameras.deleteCamera({ id: c.id }),
+                                  `${c.name} deleted.`,
+                                ),
+                            )
+                          }
+                        >
+                          Delete
+                        </Menu.Item>
                       </Menu.Dropdown>
                     </Menu>
                   </Table.Td>
@@ -188,19 +402,37 @@ export function CamerasPage() {
         </Table.Tbody>
       </Table>
       {nextPage && (
-        <Button variant="light" data-testid="camera-more" onClick={() => void attempt(async () => {
-          const r = await api.cameras.listCameras({ search: debouncedSearch, filter, orderBy: "name", pageSize: PAGE, pageToken: nextPage });
-          setCameras((prev) => [...prev, ...r.cameras]);
-          setNextPage(r.nextPageToken);
-        })}>Load more ({cameras.length} of {total})</Button>
+        <Button
+          variant="light"
+          data-testid="camera-more"
+          onClick={() =>
+            void attempt(async () => {
+              const r = await api.cameras.listCameras({
+                search: debouncedSearch,
+                filter,
+                orderBy: "name",
+                pageSize: PAGE,
+                pageToken: nextPage,
+              });
+              setCameras((prev) => [...prev, ...r.cameras]);
+              setNextPage(r.nextPageToken);
+            })
+          }
+        >
+          Load more ({cameras.length} of {total})
+        </Button>
       )}
       {editing !== undefined && (
-        <CameraForm camera={editing} onClose={() => setEditing(undefined)} onSaved={(c) => {
-          setEditing(undefined);
-          void reload();
-          // A new push camera needs its publish URL next.
-          if (!editing) setPublishing(c);
-        }} />
+        <CameraForm
+          camera={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(c) => {
+            setEditing(undefined);
+            void reload();
+            // A new push camera needs its publish URL next.
+            if (!editing) setPublishing(c);
+          }}
+        />
       )}
       {publishing && <PublishUrl camera={publishing} onClose={() => setPublishing(null)} />}
     </Stack>

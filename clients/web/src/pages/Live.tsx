@@ -1,6 +1,15 @@
 // Live view: a grid of 1, 4, 8, 16 or 32 tiles, paged, each a signed HLS stream.
 import { useMemo } from "react";
-import { Box, Group, Pagination, SegmentedControl, Stack, Switch, Text, Title } from "@mantine/core";
+import {
+  Box,
+  Group,
+  Pagination,
+  SegmentedControl,
+  Stack,
+  Switch,
+  Text,
+  Title,
+} from "@mantine/core";
 import { useSearchParams } from "react-router";
 import { CameraStatus } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { HlsTile } from "../grid/HlsTile";
@@ -14,9 +23,13 @@ export default function LivePage() {
   const onlineOnly = params.get("online") === "1";
   const page = Number(params.get("page") ?? "1") - 1;
 
-  const cameras = useMemo(() => [...fleet.cameras.values()]
-    .filter((c) => (c.active ?? true) && (!onlineOnly || c.status === CameraStatus.ONLINE))
-    .sort((a, b) => a.name.localeCompare(b.name)), [fleet.cameras, onlineOnly]);
+  const cameras = useMemo(
+    () =>
+      [...fleet.cameras.values()]
+        .filter((c) => (c.active ?? true) && (!onlineOnly || c.status === CameraStatus.ONLINE))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    [fleet.cameras, onlineOnly],
+  );
   const pages = pageCount(cameras.length, layout);
   const shown = pageItems(cameras, layout, page);
   const { columns } = gridShape(layout);
@@ -33,28 +46,56 @@ export default function LivePage() {
       <Group justify="space-between">
         <Title order={2}>Live view</Title>
         <Group>
-          <Switch label="Online only" checked={onlineOnly} onChange={(e) => set("online", e.currentTarget.checked ? "1" : "0")} />
-          <SegmentedControl data-testid="layout-picker" value={String(layout)} data={LAYOUTS.map(String)}
-            onChange={(v) => { localStorage.setItem("camfleet.layout", v); set("layout", v); }} />
+          <Switch
+            label="Online only"
+            checked={onlineOnly}
+            onChange={(e) => set("online", e.currentTarget.checked ? "1" : "0")}
+          />
+          <SegmentedControl
+            data-testid="layout-picker"
+            value={String(layout)}
+            data={LAYOUTS.map(String)}
+            onChange={(v) => {
+              localStorage.setItem("camfleet.layout", v);
+              set("layout", v);
+            }}
+          />
         </Group>
       </Group>
       {cameras.length === 0 && <Text c="dimmed">No active cameras.</Text>}
-      <Box data-testid="grid" data-layout={layout} style={{ display: "grid", gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`, gap: 6 }}>
+      <Box
+        data-testid="grid"
+        data-layout={layout}
+        style={{
+          display: "grid",
+          gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`,
+          gap: 6,
+        }}
+      >
         {shown.map((c) => (
           // Double-click: this camera alone (layout 1 on its page); double-click again: back to 4.
-          <div key={c.id} onDoubleClick={() => {
-            const n = new URLSearchParams(params);
-            const index = cameras.indexOf(c);
-            const next = layout === 1 ? 4 : 1;
-            n.set("layout", String(next));
-            n.set("page", String(Math.floor(index / next) + 1));
-            setParams(n, { replace: true });
-          }}>
+          <div
+            key={c.id}
+            onDoubleClick={() => {
+              const n = new URLSearchParams(params);
+              const index = cameras.indexOf(c);
+              const next = layout === 1 ? 4 : 1;
+              n.set("layout", String(next));
+              n.set("page", String(Math.floor(index / next) + 1));
+              setParams(n, { replace: true });
+            }}
+          >
             <HlsTile camera={c} stream={fleet.streams.get(c.id)} />
           </div>
         ))}
       </Box>
-      {pages > 1 && <Pagination total={pages} value={Math.min(page + 1, pages)} onChange={(p) => set("page", String(p))} />}
+      {pages > 1 && (
+        <Pagination
+          total={pages}
+          value={Math.min(page + 1, pages)}
+          onChange={(p) => set("page", String(p))}
+        />
+      )}
     </Stack>
   );
 }

@@ -1,5 +1,14 @@
 import { useState, type FormEvent } from "react";
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
+import {
+  Alert,
+  Button,
+  Center,
+  Paper,
+  PasswordInput,
+  Stack,
+  TextInput,
+  Title,
+} from "@mantine/core";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorAlert } from "../components/feedback";
 
@@ -29,13 +38,32 @@ export function LoginPage() {
         <form onSubmit={(e) => void submit(e)} data-testid="login-form">
           <Stack>
             <Title order={3}>Sign in to camfleet</Title>
-            <TextInput label="Username" autoComplete="username" required autoFocus value={username}
-              onChange={(e) => setUsername(e.currentTarget.value)} data-testid="login-username" />
-            <PasswordInput label="Password" autoComplete="current-password" required value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)} data-testid="login-password" />
-            {endedNotice && !error && <Alert color="orange" variant="light" data-testid="session-ended">{endedNotice}</Alert>}
+            <TextInput
+              label="Username"
+              autoComplete="username"
+              required
+              autoFocus
+              value={username}
+              onChange={(e) => setUsername(e.currentTarget.value)}
+              data-testid="login-username"
+            />
+            <PasswordInput
+              label="Password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.currentTarget.value)}
+              data-testid="login-password"
+            />
+            {endedNotice && !error && (
+              <Alert color="orange" variant="light" data-testid="session-ended">
+                {endedNotice}
+              </Alert>
+            )}
             <ErrorAlert error={error} testId="login-error" />
-            <Button type="submit" loading={busy} data-testid="login-submit">Sign in</Button>
+            <Button type="submit" loading={busy} data-testid="login-submit">
+              Sign in
+            </Button>
           </Stack>
         </form>
       </Paper>

@@ -1,10 +1,28 @@
 // Recordings: per camera and day, the timeline of recorded spans and gaps; a player over the
 // signed VOD playlist (hls.js seeks across segments); segment download; clip export.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Anchor, Badge, Box, Button, Card, Group, SegmentedControl, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import {
+  Anchor,
+  Badge,
+  Box,
+  Button,
+  Card,
+  Group,
+  SegmentedControl,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  Tooltip,
+} from "@mantine/core";
 import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
-import type { Recording, GetTimelineResponse } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
+import type {
+  Recording,
+  GetTimelineResponse,
+} from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { modals } from "@mantine/modals";
 import { attempt, ErrorAlert, notifyError } from "../components/feedback";
@@ -41,39 +59,98 @@ function Player({ url, startedAt }: { url: string | null; startedAt: number | nu
   return (
     <Stack gap={4}>
       <Box bg="black" style={{ aspectRatio: "16 / 9", borderRadius: 4, overflow: "hidden" }}>
-        <video ref={video} controls muted playsInline style={{ width: "100%", height: "100%" }} data-testid="recording-video" />
+        <video
+          ref={video}
+          controls
+          muted
+          playsInline
+          style={{ width: "100%", height: "100%" }}
+          data-testid="recording-video"
+        />
       </Box>
       <Text size="xs" c="dimmed" data-testid="player-position">
-        {url ? `Playing from ${startedAt ? new Date(startedAt).toLocaleString() : "the start"}` : "Pick a segment or click the timeline to play."}
+        {url
+          ? `Playing from ${startedAt ? new Date(startedAt).toLocaleString() : "the start"}`
+          : "Pick a segment or click the timeline to play."}
       </Text>
     </Stack>
   );
 }
 
-function TimelineBar({ timeline, range, onPick }: { timeline: GetTimelineResponse; range: Interval; onPick(ms: number): void }) {
-  const spans = place(timeline.spans.map((s) => ({ start: timestampDate(s.startTime!).getTime(), end: timestampDate(s.endTime!).getTime() })), range);
-  const gaps = place(timeline.gaps.map((g) => ({ start: timestampDate(g.startTime!).getTime(), end: timestampDate(g.endTime!).getTime() })), range);
+function TimelineBar({
+  timeline,
+  range,
+  onPick,
+}: {
+  timeline: GetTimelineResponse;
+  range: Interval;
+  onPick(ms: number): void;
+}) {
+  const spans = place(
+    timeline.spans.map((s) => ({
+      start: timestampDate(s.startTime!).getTime(),
+      end: timestampDate(s.endTime!).getTime(),
+    })),
+    range,
+  );
+  const gaps = place(
+    timeline.gaps.map((g) => ({
+      start: timestampDate(g.startTime!).getTime(),
+      end: timestampDate(g.endTime!).getTime(),
+    })),
+    range,
+  );
   return (
     <Stack gap={2}>
-      <Box pos="relative" h={28} bg="gray.2" style={{ borderRadius: 4, cursor: "pointer" }} data-testid="timeline"
+      <Box
+        pos="relative"
+        h={28}
+        bg="gray.2"
+        style={{ borderRadius: 4, cursor: "pointer" }}
+        data-testid="timeline"
         onClick={(e) => {
           const r = e.currentTarget.getBoundingClientRect();
           onPick(instantAt((e.clientX - r.left) / r.width, range));
-        }}>
+        }}
+      >
         {spans.map((s) => (
           <Tooltip key={`s${s.start}`} label={`Recorded ${clock(s.start)}–${clock(s.end)}`}>
-            <Box pos="absolute" top={0} h="100%" bg="teal.6" style={{ left: `${s.left}%`, width: `max(${s.width}%, 2px)` }} data-testid="timeline-span" />
+            <Box
+              pos="absolute"
+              top={0}
+              h="100%"
+              bg="teal.6"
+              style={{ left: `${s.left}%`, width: `max(${s.width}%, 2px)` }}
+              data-testid="timeline-span"
+            />
           </Tooltip>
         ))}
         {gaps.map((g, i) => (
-          <Tooltip key={`g${i}`} label={`Gap ${clock(g.start)}–${clock(g.end)}: ${timeline.gaps[i]?.reason ?? ""}`}>
-            <Box pos="absolute" top={0} h="100%" bg="red.6" opacity={0.8} style={{ left: `${g.left}%`, width: `max(${g.width}%, 2px)` }} data-testid="timeline-gap" />
+          <Tooltip
+            key={`g${i}`}
+            label={`Gap ${clock(g.start)}–${clock(g.end)}: ${timeline.gaps[i]?.reason ?? ""}`}
+          >
+            <Box
+              pos="absolute"
+              top={0}
+              h="100%"
+              bg="red.6"
+              opacity={0.8}
+              style={{ left: `${g.left}%`, width: `max(${g.width}%, 2px)` }}
+              data-testid="timeline-gap"
+            />
           </Tooltip>
         ))}
       </Box>
       <Group justify="space-between">
         {[0, 0.25, 0.5, 0.75, 1].map((f) => (
-          <Text key={f} size="xs" c="dimmed">{new Date(instantAt(f, range)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}</Text>
+          <Text key={f} size="xs" c="dimmed">
+            {new Date(instantAt(f, range)).toLocaleTimeString([], {
+              hour: "2-digit",
+              minute: "2-digit",
+              hour12: false,
+            })}
+          </Text>
         ))}
       </Group>
     </Stack>
@@ -84,7 +161,10 @@ export default function RecordingsPage() {
   const api = useApi();
   const { abilities } = useAuth();
   const fleet = useFleet();
-  const cameras = useMemo(() => [...fleet.cameras.values()].sort((a, b) => a.name.localeCompare(b.name)), [fleet.cameras]);
+  const cameras = useMemo(
+    () => [...fleet.cameras.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    [fleet.cameras],
+  );
   const [cameraId, setCameraId] = useState<string | null>(null);
   const [day, setDay] = useState(() => toDateInput(Date.now()));
   const [timeline, setTimeline] = useState<GetTimelineResponse | null>(null);
@@ -101,7 +181,13 @@ export default function RecordingsPage() {
   // The bar shows `zoom` ending now (today) or at midnight (a past day); recomputed on every
   // reload so "now" moves with the recordings.
   const [viewEnd, setViewEnd] = useState(() => Math.min(range.end, Date.now()));
-  const view = useMemo(() => ({ start: Math.max(range.start, viewEnd - Number(zoom)), end: Math.max(viewEnd, range.start + Number(zoom)) }), [range, viewEnd, zoom]);
+  const view = useMemo(
+    () => ({
+      start: Math.max(range.start, viewEnd - Number(zoom)),
+      end: Math.max(viewEnd, range.start + Number(zoom)),
+    }),
+    [range, viewEnd, zoom],
+  );
 
   useEffect(() => {
     if (!cameraId && cameras.length) setCameraId(cameras[0].id);
@@ -114,8 +200,17 @@ export default function RecordingsPage() {
     setViewEnd(end);
     try {
       const [t, list] = await Promise.all([
-        api.recordings.getTimeline({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(Math.max(range.start + 1000, end)) }),
-        api.recordings.listRecordings({ cameraId, startTime: timestampFromMs(range.start), endTime: timestampFromMs(range.end), pageSize: 1000 }),
+        api.recordings.getTimeline({
+          cameraId,
+          startTime: timestampFromMs(range.start),
+          endTime: timestampFromMs(Math.max(range.start + 1000, end)),
+        }),
+        api.recordings.listRecordings({
+          cameraId,
+          startTime: timestampFromMs(range.start),
+          endTime: timestampFromMs(range.end),
+          pageSize: 1000,
+        }),
       ]);
       setTimeline(t);
       // Newest first: what an operator looks for is usually what just happened.
@@ -124,7 +219,10 @@ export default function RecordingsPage() {
       const last = t.spans.at(-1)?.endTime;
       if (last) {
         const lastMs = timestampDate(last).getTime();
-        const firstMs = Math.max(timestampDate(t.spans.at(-1)!.startTime!).getTime(), lastMs - 60_000);
+        const firstMs = Math.max(
+          timestampDate(t.spans.at(-1)!.startTime!).getTime(),
+          lastMs - 60_000,
+        );
         // Whole seconds inside the recorded span (the inputs have no milliseconds).
         setClipFrom((v) => v || clockAt(Math.ceil(firstMs / 1000) * 1000));
         setClipTo((v) => v || clockAt(Math.floor(lastMs / 1000) * 1000));
@@ -149,7 +247,11 @@ export default function RecordingsPage() {
   const play = async (from: number, to: number) => {
     if (!cameraId) return;
     try {
-      const r = await api.recordings.getPlaybackUrl({ cameraId, startTime: timestampFromMs(from), endTime: timestampFromMs(to) });
+      const r = await api.recordings.getPlaybackUrl({
+        cameraId,
+        startTime: timestampFromMs(from),
+        endTime: timestampFromMs(to),
+      });
       setPlayUrl(r.url);
       setPlayFrom(from);
     } catch (err) {
@@ -157,86 +259,208 @@ export default function RecordingsPage() {
     }
   };
 
-  const spans: Interval[] = (timeline?.spans ?? []).map((s) => ({ start: timestampDate(s.startTime!).getTime(), end: timestampDate(s.endTime!).getTime() }));
+  const spans: Interval[] = (timeline?.spans ?? []).map((s) => ({
+    start: timestampDate(s.startTime!).getTime(),
+    end: timestampDate(s.endTime!).getTime(),
+  }));
 
   return (
     <Stack>
       <Title order={2}>Recordings</Title>
       <Group>
-        <Select label="Camera" searchable w={260} value={cameraId} onChange={setCameraId} data-testid="recordings-camera"
-          data={cameras.map((c) => ({ value: c.id, label: c.name }))} />
-        <TextInput label="Day" type="date" value={day} onChange={(e) => setDay(e.currentTarget.value)} data-testid="recordings-day" />
-        <SegmentedControl mt="lg" value={zoom} onChange={setZoom} data-testid="timeline-zoom" data={[
-          { value: String(24 * 3600_000), label: "24 h" },
-          { value: String(6 * 3600_000), label: "6 h" },
-          { value: String(3600_000), label: "1 h" },
-          { value: String(600_000), label: "10 min" },
-        ]} />
+        <Select
+          label="Camera"
+          searchable
+          w={260}
+          value={cameraId}
+          onChange={setCameraId}
+          data-testid="recordings-camera"
+          data={cameras.map((c) => ({ value: c.id, label: c.name }))}
+        />
+        <TextInput
+          label="Day"
+          type="date"
+          value={day}
+          onChange={(e) => setDay(e.currentTarget.value)}
+          data-testid="recordings-day"
+        />
+        <SegmentedControl
+          mt="lg"
+          value={zoom}
+          onChange={setZoom}
+          data-testid="timeline-zoom"
+          data={[
+            { value: String(24 * 3600_000), label: "24 h" },
+            { value: String(6 * 3600_000), label: "6 h" },
+            { value: String(3600_000), label: "1 h" },
+            { value: String(600_000), label: "10 min" },
+          ]}
+        />
         {timeline && (
-          <Badge mt="lg" color={timeline.coverage >= 0.99 ? "teal" : "orange"} data-testid="coverage">
+          <Badge
+            mt="lg"
+            color={timeline.coverage >= 0.99 ? "teal" : "orange"}
+            data-testid="coverage"
+          >
             {(timeline.coverage * 100).toFixed(1)} % recorded
           </Badge>
         )}
       </Group>
       <ErrorAlert error={error} testId="recordings-error" />
-      {timeline && <TimelineBar timeline={timeline} range={view} onPick={(ms) => {
-        const from = playableFrom(ms, spans);
-        if (from === undefined) notifyError(new Error("Nothing was recorded after that point."), "Nothing to play");
-        else void play(from, Math.min(from + 24 * 3600_000, Date.now()));
-      }} />}
+      {timeline && (
+        <TimelineBar
+          timeline={timeline}
+          range={view}
+          onPick={(ms) => {
+            const from = playableFrom(ms, spans);
+            if (from === undefined)
+              notifyError(new Error("Nothing was recorded after that point."), "Nothing to play");
+            else void play(from, Math.min(from + 24 * 3600_000, Date.now()));
+          }}
+        />
+      )}
       <Group align="flex-start" grow>
         <Player url={playUrl} startedAt={playFrom} />
         <Card withBorder>
           <Stack gap="xs">
             <Title order={5}>Export a clip</Title>
-            <Text size="xs" c="dimmed">Times on {day}, HH:MM:SS. At most 1 hour (unless configured otherwise); a range with a gap is refused.</Text>
+            <Text size="xs" c="dimmed">
+              Times on {day}, HH:MM:SS. At most 1 hour (unless configured otherwise); a range with a
+              gap is refused.
+            </Text>
             <Group grow>
-              <TextInput label="From" placeholder="12:00:00" value={clipFrom} onChange={(e) => setClipFrom(e.currentTarget.value)} data-testid="clip-from" />
-              <TextInput label="To" placeholder="12:05:00" value={clipTo} onChange={(e) => setClipTo(e.currentTarget.value)} data-testid="clip-to" />
+              <TextInput
+                label="From"
+                placeholder="12:00:00"
+                value={clipFrom}
+                onChange={(e) => setClipFrom(e.currentTarget.value)}
+                data-testid="clip-from"
+              />
+              <TextInput
+                label="To"
+                placeholder="12:05:00"
+                value={clipTo}
+                onChange={(e) => setClipTo(e.currentTarget.value)}
+                data-testid="clip-to"
+              />
             </Group>
-            <Button disabled={!cameraId || !clipFrom || !clipTo} data-testid="clip-export" onClick={() => void attempt(async () => {
-              setClipUrl(null);
-              const r = await api.recordings.exportClip({ cameraId: cameraId!, startTime: timestampFromMs(atTimeOf(range.start, clipFrom)), endTime: timestampFromMs(atTimeOf(range.start, clipTo)) });
-              // The node assembles the clip on this first (one-byte) request; a busy node
-              // (429: too many exports at once) or a clip too long says why in a sentence.
-              const ready = await fetch(r.url, { headers: { Range: "bytes=0-0" } });
-              if (!ready.ok) throw new Error((await ready.text()).trim() || `the node answered ${ready.status}`);
-              setClipUrl(r.url);
-            })}>Export MP4</Button>
-            {clipUrl && <Anchor href={clipUrl} download data-testid="clip-link">Download the clip</Anchor>}
+            <Button
+              disabled={!cameraId || !clipFrom || !clipTo}
+              data-testid="clip-export"
+              onClick={() =>
+                void attempt(async () => {
+                  setClipUrl(null);
+                  const r = await api.recordings.exportClip({
+                    cameraId: cameraId!,
+                    startTime: timestampFromMs(atTimeOf(range.start, clipFrom)),
+                    endTime: timestampFromMs(atTimeOf(range.start, clipTo)),
+                  });
+                  // The node assembles the clip on this first (one-byte) request; a busy node
+                  // (429: too many exports at once) or a clip too long says why in a sentence.
+                  const ready = await fetch(r.url, { headers: { Range: "bytes=0-0" } });
+                  if (!ready.ok)
+                    throw new Error(
+                      (await ready.text()).trim() || `the node answered ${ready.status}`,
+                    );
+                  setClipUrl(r.url);
+                })
+              }
+            >
+              Export MP4
+            </Button>
+            {clipUrl && (
+              <Anchor href={clipUrl} download data-testid="clip-link">
+                Download the clip
+              </Anchor>
+            )}
           </Stack>
         </Card>
       </Group>
       <Table data-testid="recordings-table">
         <Table.Thead>
-          <Table.Tr><Table.Th>Start</Table.Th><Table.Th>End</Table.Th><Table.Th>Duration</Table.Th><Table.Th>Size</Table.Th><Table.Th /></Table.Tr>
+          <Table.Tr>
+            <Table.Th>Start</Table.Th>
+            <Table.Th>End</Table.Th>
+            <Table.Th>Duration</Table.Th>
+            <Table.Th>Size</Table.Th>
+            <Table.Th />
+          </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
-          {recordings.length === 0 && !error && <Table.Tr><Table.Td colSpan={5}><Text c="dimmed">Nothing recorded on this day.</Text></Table.Td></Table.Tr>}
+          {recordings.length === 0 && !error && (
+            <Table.Tr>
+              <Table.Td colSpan={5}>
+                <Text c="dimmed">Nothing recorded on this day.</Text>
+              </Table.Td>
+            </Table.Tr>
+          )}
           {recordings.map((r) => {
             const s = timestampDate(r.startTime!).getTime();
             const e = timestampDate(r.endTime!).getTime();
             return (
               <Table.Tr key={r.id} data-testid="recording-row">
-                <Table.Td>{clock(s)}{r.recovered && <Badge ml="xs" size="xs" color="orange">recovered</Badge>}</Table.Td>
+                <Table.Td>
+                  {clock(s)}
+                  {r.recovered && (
+                    <Badge ml="xs" size="xs" color="orange">
+                      recovered
+                    </Badge>
+                  )}
+                </Table.Td>
                 <Table.Td>{clock(e)}</Table.Td>
-                <Table.Td>{r.duration ? `${(durationMs(r.duration) / 1000).toFixed(1)} s` : "—"}</Table.Td>
+                <Table.Td>
+                  {r.duration ? `${(durationMs(r.duration) / 1000).toFixed(1)} s` : "—"}
+                </Table.Td>
                 <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
                 <Table.Td>
                   <Group gap="xs" justify="flex-end">
-                    <Button size="xs" variant="light" data-testid="recording-play" onClick={() => void play(s, e)}>Play</Button>
-                    <Button size="xs" variant="default" data-testid="recording-download" onClick={() => void attempt(async () => {
-                      const u = await api.recordings.getDownloadUrl({ id: r.id });
-                      window.open(u.url, "_blank", "noopener");
-                    })}>Download</Button>
+                    <Button
+                      size="xs"
+                      variant="light"
+                      data-testid="recording-play"
+                      onClick={() => void play(s, e)}
+                    >
+                      Play
+                    </Button>
+                    <Button
+                      size="xs"
+                      variant="default"
+                      data-testid="recording-download"
+                      onClick={() =>
+                        void attempt(async () => {
+                          const u = await api.recordings.getDownloadUrl({ id: r.id });
+                          window.open(u.url, "_blank", "noopener");
+                        })
+                      }
+                    >
+                      Download
+                    </Button>
                     {abilities.can(Permission.RECORDINGS_WRITE) && (
-                      <Button size="xs" variant="subtle" color="red" data-testid="recording-delete" onClick={() => modals.openConfirmModal({
-                        title: `Delete the segment ${clock(s)}–${clock(e)}?`,
-                        children: <Text size="sm">The file is removed from its node; the timeline shows a gap here.</Text>,
-                        labels: { confirm: "Delete", cancel: "Cancel" },
-                        confirmProps: { color: "red" },
-                        onConfirm: () => void attempt(async () => { await api.recordings.deleteRecording({ id: r.id }); await load(); }, "Segment deleted."),
-                      })}>Delete</Button>
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        color="red"
+                        data-testid="recording-delete"
+                        onClick={() =>
+                          modals.openConfirmModal({
+                            title: `Delete the segment ${clock(s)}–${clock(e)}?`,
+                            children: (
+                              <Text size="sm">
+                                The file is removed from its node; the timeline shows a gap here.
+                              </Text>
+                            ),
+                            labels: { confirm: "Delete", cancel: "Cancel" },
+                            confirmProps: { color: "red" },
+                            onConfirm: () =>
+                              void attempt(async () => {
+                                await api.recordings.deleteRecording({ id: r.id });
+                                await load();
+                              }, "Segment deleted."),
+                          })
+                        }
+                      >
+                        Delete
+                      </Button>
                     )}
                   </Group>
                 </Table.Td>

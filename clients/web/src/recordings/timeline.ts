@@ -28,7 +28,12 @@ export function place(intervals: readonly Interval[], range: Interval): Placed[]
     const start = Math.max(i.start, range.start);
     const end = Math.min(i.end, range.end);
     if (end <= start) continue;
-    out.push({ start, end, left: ((start - range.start) / span) * 100, width: ((end - start) / span) * 100 });
+    out.push({
+      start,
+      end,
+      left: ((start - range.start) / span) * 100,
+      width: ((end - start) / span) * 100,
+    });
   }
   return out;
 }

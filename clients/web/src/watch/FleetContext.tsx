@@ -1,7 +1,14 @@
 // The app's live picture of the fleet: cameras and nodes listed once, then kept current by one
 // WatchEvents stream shared by every page (runWatchLoop resumes it after drops and re-lists
 // after compaction). Updates are batched so a busy fleet repaints a few times a second at most.
-import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useMemo,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
 import type { Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
 import type { StreamStatus } from "@camfleet/client/gen/camfleet/v1/stream_pb.js";
@@ -30,7 +37,11 @@ export interface FleetSnapshot {
 }
 
 // Frequent, machine-level events stay out of the "recent events" list people read.
-const NOT_RECENT = new Set([EventType.BOOKMARK, EventType.STREAM_UPDATED, EventType.RECORDING_ADDED]);
+const NOT_RECENT = new Set([
+  EventType.BOOKMARK,
+  EventType.STREAM_UPDATED,
+  EventType.RECORDING_ADDED,
+]);
 
 /** Mutable state behind an immutable snapshot for React. */
 class FleetStore {
@@ -163,7 +174,8 @@ export function FleetProvider({ children }: { children: ReactNode }) {
     );
     const poll = canNodes
       ? window.setInterval(() => {
-          if (document.visibilityState === "visible") store.refreshNodes(api).catch(() => undefined);
+          if (document.visibilityState === "visible")
+            store.refreshNodes(api).catch(() => undefined);
         }, NODE_POLL_MS)
       : undefined;
     return () => {

@@ -3,14 +3,23 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { backoffDelay, BACKOFF_MAX_MS, runWatchLoop, WatchIdleError, type WatchPhase } from "./resume";
+import {
+  backoffDelay,
+  BACKOFF_MAX_MS,
+  runWatchLoop,
+  WatchIdleError,
+  type WatchPhase,
+} from "./resume";
 
 type Ev = { revision: bigint };
 type Step = Ev | Error;
 
 const compacted = () => {
   const err = new ConnectError("revision too old", Code.FailedPrecondition);
-  err.details.push({ type: "google.rpc.ErrorInfo", value: new BinaryWriter().uint32(10).string("REVISION_COMPACTED").finish() });
+  err.details.push({
+    type: "google.rpc.ErrorInfo",
+    value: new BinaryWriter().uint32(10).string("REVISION_COMPACTED").finish(),
+  });
   return err;
 };
 const dropped = () => new ConnectError("network error", Code.Unavailable);
@@ -46,7 +55,9 @@ async function run(opts: { lists: bigint[]; sessions: Step[][]; listErrors?: num
       },
       onEvent: (e) => events.push(e.revision),
       onPhase: (p) => phases.push(p),
-      sleep: async (ms) => { delays.push(ms); },
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
       random: () => 1,
     },
     ctrl.signal,
@@ -61,7 +72,14 @@ describe("runWatchLoop", () => {
     const r = await run({ lists: [10n], sessions: [[ev(11), ev(12), dropped()], [ev(13)]] });
     expect(r.calls).toEqual(["list", "watch>10", "watch>12", "watch>13"]);
     expect(r.events).toEqual([11n, 12n, 13n]);
-    expect(r.phases.map((p) => p.kind)).toEqual(["listing", "live", "reconnecting", "live", "live", "stopped"]);
+    expect(r.phases.map((p) => p.kind)).toEqual([
+      "listing",
+      "live",
+      "reconnecting",
+      "live",
+      "live",
+      "stopped",
+    ]);
   });
 
   it("re-lists on REVISION_COMPACTED, then watches from the new revision without waiting", async () => {
@@ -83,7 +101,10 @@ describe("runWatchLoop", () => {
   });
 
   it("backs off on consecutive failures and starts over after a delivered event", async () => {
-    const r = await run({ lists: [1n], sessions: [[dropped()], [dropped()], [dropped()], [ev(2), dropped()]] });
+    const r = await run({
+      lists: [1n],
+      sessions: [[dropped()], [dropped()], [dropped()], [ev(2), dropped()]],
+    });
     const attempts = r.phases.flatMap((p) => (p.kind === "reconnecting" ? [p.attempt] : []));
     expect(attempts).toEqual([1, 2, 3, 1]);
     expect(r.delays).toEqual([500, 1000, 2000, 500]);
@@ -112,7 +133,9 @@ describe("idle watchdog", () => {
           }
           yield ev(6);
           // Then silence, like a half-open TCP connection: only the abort ends the wait.
-          await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+          await new Promise((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason)),
+          );
         },
         onEvent: () => undefined,
         onPhase: (p) => phases.push(p),

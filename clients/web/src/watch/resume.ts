@@ -57,10 +57,14 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -69,7 +73,10 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
  * with backoff like watch errors; events with a revision at or below the last one are dropped
  * (a replay never applies the same change twice).
  */
-export async function runWatchLoop<E extends RevisionedEvent>(deps: WatchLoopDeps<E>, signal: AbortSignal): Promise<void> {
+export async function runWatchLoop<E extends RevisionedEvent>(
+  deps: WatchLoopDeps<E>,
+  signal: AbortSignal,
+): Promise<void> {
   const sleep = deps.sleep ?? abortableSleep;
   const random = deps.random ?? Math.random;
   const idleTimeoutMs = deps.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -122,7 +129,13 @@ export async function runWatchLoop<E extends RevisionedEvent>(deps: WatchLoopDep
       }
       attempt += 1;
       const delayMs = backoffDelay(attempt, random);
-      deps.onPhase({ kind: "reconnecting", revision: revision ?? 0n, attempt, delayMs, error: err });
+      deps.onPhase({
+        kind: "reconnecting",
+        revision: revision ?? 0n,
+        attempt,
+        delayMs,
+        error: err,
+      });
       await sleep(delayMs, signal);
     }
   }
