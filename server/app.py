@@ -69,6 +69,7 @@ from server.nodes.agent_servicer import AgentServicer
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.grants import RevokedGrants
 from server.nodes.hub import AgentHub
+from server.nodes.hub_deps import HubFeeds, NodeStores, SessionTerms
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.operations import NodeOperations
 from server.nodes.policy import playback_policy
@@ -227,23 +228,25 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     status = CameraStatusWriter(sessions, publisher.camera_changed)
     stream_events = StreamEventStore(sessions)
     hub = AgentHub(
-        registry=registry,
-        assignments=AssignmentBuilder(
-            sessions,
-            grants=RevokedGrants(sessions, settings.playback_url_ttl),
-            playback=playback_policy(settings),
+        NodeStores(
+            registry=registry,
+            presence=presence,
+            status=status,
+            stream_events=stream_events,
+            assignments=AssignmentBuilder(
+                sessions,
+                grants=RevokedGrants(sessions, settings.playback_url_ttl),
+                playback=playback_policy(settings),
+            ),
+            recordings=RecordingIngest(sessions, publisher),
         ),
-        presence=presence,
-        status=status,
-        stream_events=stream_events,
-        recordings=RecordingIngest(sessions, publisher),
-        publisher=publisher,
-        audit=audit,
-        events=events,
-        heartbeat_interval=settings.heartbeat_interval,
-        lost_after=settings.node_lost_after,
-        startup_grace=settings.node_startup_grace,
-        playback_secret=playback_secret,
+        HubFeeds(publisher=publisher, audit=audit, events=events),
+        SessionTerms(
+            heartbeat_interval=settings.heartbeat_interval,
+            lost_after=settings.node_lost_after,
+            startup_grace=settings.node_startup_grace,
+            playback_secret=playback_secret,
+        ),
     )
 
     server = grpc.aio.server(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from camfleet.v1 import event_pb2, node_pb2, recording_pb2, stream_pb2
+from camfleet.v1 import event_pb2, recording_pb2
 
 from server.cameras.service import ChangeKind
 from server.cameras.servicer import camera_to_proto
 from server.db.models import CameraRow, NodeRow, utcnow
 from server.events.log import EventLog
-from server.nodes.convert import node_to_proto
+from server.nodes.convert import node_to_proto, stream_to_proto
+from server.nodes.live import LiveStream, NodeLive
 from server.transport.convert import timestamp
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class EventPublisher:
         event_type: event_pb2.EventType,
         row: NodeRow,
         message: str,
-        live: tuple[node_pb2.HostMetrics, int] | None = None,
+        live: NodeLive | None = None,
     ) -> None:
         """Publish a node event (joined, state changed, updated, deleted)."""
         event = event_pb2.Event(
@@ -58,14 +59,14 @@ class EventPublisher:
         )
         await self._append(event_pb2.EventType.Name(event_type), event)
 
-    async def stream_updated(self, stream: stream_pb2.StreamStatus, message: str) -> None:
+    async def stream_updated(self, stream: LiveStream, message: str) -> None:
         """Publish a change of a live stream's metrics worth showing."""
         event = event_pb2.Event(
             type=event_pb2.EVENT_TYPE_STREAM_UPDATED,
             time=timestamp(utcnow()),
             subject=f"streams/{stream.camera_id}",
             message=message,
-            stream=stream,
+            stream=stream_to_proto(stream),
         )
         await self._append("stream.updated", event)
 

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 
-from camfleet.v1 import agent_pb2, recording_pb2
-from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.service import IngestMode
 from server.db.models import CameraRow, NodeRow
+from server.nodes.agent_wire import assignment_to_proto
+from server.nodes.desired import AssignedCamera, Assignment, PlaybackPolicy
 from server.nodes.grants import RevokedGrants
-from server.recordings.convert import PROFILES
-
-_INGEST = {
-    IngestMode.PUSH.value: agent_pb2.ASSIGNED_INGEST_PUSH,
-    IngestMode.PULL.value: agent_pb2.ASSIGNED_INGEST_PULL,
-}
 
 
 class AssignmentBuilder:
@@ -35,11 +30,11 @@ class AssignmentBuilder:
         sessions: async_sessionmaker[AsyncSession],
         *,
         grants: RevokedGrants | None = None,
-        playback: agent_pb2.PlaybackPolicy | None = None,
+        playback: PlaybackPolicy | None = None,
     ) -> None:
         self._sessions = sessions
         self._grants = grants
-        self._playback = playback or agent_pb2.PlaybackPolicy()
+        self._playback = playback or PlaybackPolicy()
 
     async def follow_revocations(self, on_change: Callable[[], None]) -> None:
         """Call `on_change` whenever the revoked grants change (every node's assignment then
@@ -47,7 +42,7 @@ class AssignmentBuilder:
         if self._grants is not None:
             await self._grants.follow(on_change)
 
-    async def current(self, node_id: str) -> agent_pb2.Assignment | None:
+    async def current(self, node_id: str) -> Assignment | None:
         """The node's assignment with its version (bumped if the content changed); None when
         the node no longer exists."""
         revoked = await self._grants.current() if self._grants is not None else ()
@@ -62,38 +57,30 @@ class AssignmentBuilder:
                     .order_by(CameraRow.id)
                 )
             ).all()
-            assignment = agent_pb2.Assignment(
-                cameras=[
-                    agent_pb2.AssignedCamera(
+            assignment = Assignment(
+                version=0,
+                cameras=tuple(
+                    AssignedCamera(
                         camera_id=c.id,
                         name=c.name,
-                        ingest=_INGEST.get(c.ingest_mode, agent_pb2.ASSIGNED_INGEST_PUSH),
+                        ingest=IngestMode(c.ingest_mode),
                         stream_key=c.stream_key,
                         source_url=c.source_url,
                         record=c.recording_enabled,
-                        record_profile=PROFILES.get(
-                            c.recording_profile, recording_pb2.RECORDING_PROFILE_ORIGINAL
-                        ),
-                        retention_max_age=duration_pb2.Duration(seconds=c.retention_max_age_s),
+                        record_profile=c.recording_profile,
+                        retention_max_age_s=c.retention_max_age_s,
                         retention_max_bytes=c.retention_max_bytes,
                     )
                     for c in cameras
-                ],
-                revoked_grants=[
-                    agent_pb2.RevokedGrant(
-                        principal=g.principal,
-                        not_before=timestamp_pb2.Timestamp(
-                            seconds=int(g.not_before.timestamp()),
-                            nanos=g.not_before.microsecond * 1000,
-                        ),
-                    )
-                    for g in revoked
-                ],
+                ),
+                revoked_grants=tuple(revoked),
                 playback=self._playback,
             )
-            digest = hashlib.sha256(assignment.SerializeToString(deterministic=True)).hexdigest()
+            # The digest of what the node receives: the same content never gets a new version.
+            wire = assignment_to_proto(assignment).SerializeToString(deterministic=True)
+            digest = hashlib.sha256(wire).hexdigest()
             if digest != node.assignment_hash or node.assignment_version == 0:
                 node.assignment_version += 1
                 node.assignment_hash = digest
-            assignment.version = node.assignment_version
-        return assignment
+            version = node.assignment_version
+        return replace(assignment, version=version)

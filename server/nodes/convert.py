@@ -1,10 +1,23 @@
-"""Node and stream rows ⇄ protos (shared by servicers and the event publisher)."""
+"""Nodes, live streams and stream events ⇄ camfleet.v1 messages (shared by the servicers, the
+agent session's edge and the event publisher)."""
 
 from __future__ import annotations
 
-from camfleet.v1 import node_pb2
+from dataclasses import asdict, fields
+from typing import cast
 
-from server.db.models import NodeRow
+from camfleet.v1 import camera_pb2, event_pb2, node_pb2, stream_pb2
+
+from server.cameras.service import CameraStatus
+from server.db.models import NodeRow, StreamEventRow
+from server.nodes.live import (
+    LIVE_STATUSES,
+    HostMetrics,
+    LiveStream,
+    NodeLive,
+    NodeView,
+    StreamEventKind,
+)
 from server.nodes.registry import NodeState
 from server.transport.convert import timestamp
 
@@ -13,12 +26,30 @@ NODE_STATES = {
     NodeState.LOST.value: node_pb2.NODE_STATE_LOST,
     NodeState.OFFLINE.value: node_pb2.NODE_STATE_OFFLINE,
 }
+EVENT_KINDS = {
+    stream_pb2.STREAM_EVENT_TYPE_PUBLISH: StreamEventKind.PUBLISH,
+    stream_pb2.STREAM_EVENT_TYPE_MEDIA: StreamEventKind.MEDIA,
+    stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH: StreamEventKind.UNPUBLISH,
+    stream_pb2.STREAM_EVENT_TYPE_ERROR: StreamEventKind.ERROR,
+    stream_pb2.STREAM_EVENT_TYPE_REFUSED: StreamEventKind.REFUSED,
+}
+_KIND_VALUES = {kind.value: value for value, kind in EVENT_KINDS.items()}
+# The API's values are named after CameraStatus's members.
+_CAMERA_STATUSES = {
+    status: cast(
+        "camera_pb2.CameraStatus", camera_pb2.CameraStatus.Value(f"CAMERA_STATUS_{status.name}")
+    )
+    for status in CameraStatus
+}
 
 
-def node_to_proto(
-    row: NodeRow, live: tuple[node_pb2.HostMetrics, int] | None = None
-) -> node_pb2.Node:
-    """API view of a node; `live` is (host metrics, stream count) from presence."""
+def host_from_proto(host: node_pb2.HostMetrics) -> HostMetrics:
+    """A heartbeat's host metrics (the domain type has the message's field names)."""
+    return HostMetrics(**{f.name: getattr(host, f.name) for f in fields(HostMetrics)})
+
+
+def node_to_proto(row: NodeRow, live: NodeLive | None = None) -> node_pb2.Node:
+    """API view of a node; `live` is what presence knows of it."""
     node = node_pb2.Node(
         id=row.id,
         name=row.name,
@@ -35,6 +66,56 @@ def node_to_proto(
         acked_assignment_version=row.acked_assignment_version,
     )
     if live is not None and row.state == NodeState.READY.value:
-        node.host.CopyFrom(live[0])
-        node.stream_count = live[1]
+        node.host.CopyFrom(node_pb2.HostMetrics(**asdict(live.host)))
+        node.stream_count = live.stream_count
     return node
+
+
+def node_view_to_proto(view: NodeView) -> node_pb2.Node:
+    """API view of a node with its live facts."""
+    return node_to_proto(view.row, view.live)
+
+
+def stream_to_proto(
+    stream: LiveStream, *, uptime_at: float | None = None
+) -> stream_pb2.StreamStatus:
+    """API view of a stream; with `uptime_at` (unix seconds), a live stream's uptime then."""
+    m = stream.metrics
+    proto = stream_pb2.StreamStatus(
+        camera_id=stream.camera_id,
+        status=_CAMERA_STATUSES[stream.status],
+        status_reason=stream.status_reason,
+        node_id=stream.node_id,
+        bitrate_bps=m.bitrate_bps,
+        fps=m.fps,
+        width=m.width,
+        height=m.height,
+        video_codec=m.video_codec,
+        audio_codec=m.audio_codec,
+        clients=m.clients,
+        publish_start_time=timestamp(m.publish_start),
+        update_time=timestamp(stream.updated),
+    )
+    if uptime_at is not None and m.publish_start and stream.status in LIVE_STATUSES:
+        proto.uptime_seconds = max(0, int(uptime_at) - proto.publish_start_time.seconds)
+    return proto
+
+
+def stream_event_to_proto(row: StreamEventRow) -> stream_pb2.StreamEventRecord:
+    """API view of a stored stream event."""
+    return stream_pb2.StreamEventRecord(
+        id=row.id,
+        camera_id=row.camera_id,
+        node_id=row.node_id,
+        type=_KIND_VALUES.get(row.type, stream_pb2.STREAM_EVENT_TYPE_UNSPECIFIED),
+        message=row.message,
+        remote_address=row.remote_address,
+        time=timestamp(row.time),
+        receive_time=timestamp(row.received_at),
+    )
+
+
+def camera_placement(payload: bytes) -> tuple[str, str]:
+    """(camera id, node id) of a camera event as stored on the event log."""
+    camera = event_pb2.Event.FromString(payload).camera
+    return camera.id, camera.node_id

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from camfleet.v1 import event_pb2, node_pb2
+from camfleet.v1 import event_pb2
 
 from server.cameras.status import CameraStatusWriter
 from server.common.listing import ListRequest, Page
 from server.db.models import NodeRow
 from server.events.publisher import EventPublisher
-from server.nodes.convert import node_to_proto
 from server.nodes.hub import AgentHub
+from server.nodes.live import NodeView
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeRegistry
 
@@ -31,26 +31,26 @@ class NodeOperations:
         self._status = status
         self._publisher = publisher
 
-    async def view(self, row: NodeRow) -> node_pb2.Node:
+    async def view(self, row: NodeRow) -> NodeView:
         """The node with its live host metrics."""
-        return node_to_proto(row, await self._presence.host(row.id))
+        return NodeView(row, await self._presence.host(row.id))
 
-    async def get(self, node_id: str) -> node_pb2.Node:
+    async def get(self, node_id: str) -> NodeView:
         """One node, live facts included."""
         return await self.view(await self._registry.get(node_id))
 
-    async def list(self, request: ListRequest) -> tuple[list[node_pb2.Node], Page[NodeRow]]:
+    async def list(self, request: ListRequest) -> tuple[list[NodeView], Page[NodeRow]]:
         """A page of nodes, live facts included."""
         page = await self._registry.list_page(request)
         return [await self.view(r) for r in page.items], page
 
-    async def cordon(self, node_id: str, cordoned: bool) -> node_pb2.Node:
+    async def cordon(self, node_id: str, cordoned: bool) -> NodeView:
         """Cordon (no new cameras) or uncordon a node."""
         row = await self._registry.set_schedulable(node_id, cordoned=cordoned, draining=False)
         verb = "cordoned" if cordoned else "uncordoned"
         return await self._announce(row, f"node {row.name} was {verb}")
 
-    async def drain(self, node_id: str) -> node_pb2.Node:
+    async def drain(self, node_id: str) -> NodeView:
         """Cordon the node and tell its agent to drain."""
         row = await self._registry.set_schedulable(node_id, cordoned=True, draining=True)
         self._hub.drain(node_id, "drained by an operator")
@@ -68,7 +68,7 @@ class NodeOperations:
             event_pb2.EVENT_TYPE_NODE_DELETED, row, f"node {row.name} was deleted"
         )
 
-    async def _announce(self, row: NodeRow, message: str) -> node_pb2.Node:
+    async def _announce(self, row: NodeRow, message: str) -> NodeView:
         live = await self._presence.host(row.id)
         await self._publisher.node_changed(event_pb2.EVENT_TYPE_NODE_UPDATED, row, message, live)
-        return node_to_proto(row, live)
+        return NodeView(row, live)

@@ -7,12 +7,19 @@ lost-node sweeper sees heartbeats that reached another replica.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
-from camfleet.v1 import node_pb2, stream_pb2
 from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
+
+from server.cameras.service import CameraStatus
+from server.nodes.live import HostMetrics, LiveStream, NodeLive, StreamMetrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Presence(Protocol):
@@ -22,8 +29,8 @@ class Presence(Protocol):
         self,
         node_id: str,
         at: float,
-        host: node_pb2.HostMetrics,
-        streams: Sequence[stream_pb2.StreamStatus],
+        host: HostMetrics,
+        streams: Sequence[LiveStream],
     ) -> None:
         """Record a heartbeat (unix seconds) with host metrics and the node's live streams."""
         ...
@@ -32,21 +39,15 @@ class Presence(Protocol):
         """node id -> time of its last heartbeat."""
         ...
 
-    async def host(self, node_id: str) -> tuple[node_pb2.HostMetrics, int] | None:
-        """(host metrics, live stream count) of a node's last heartbeat."""
-        ...
-
-    async def set_streams(self, streams: Iterable[stream_pb2.StreamStatus]) -> None:
-        """Store the status of these streams."""
+    async def host(self, node_id: str) -> NodeLive | None:
+        """Host metrics and live stream count of a node's last heartbeat."""
         ...
 
     async def drop_streams(self, camera_ids: Iterable[str]) -> None:
         """Forget streams that ended."""
         ...
 
-    async def streams(
-        self, camera_ids: Sequence[str] | None = None
-    ) -> list[stream_pb2.StreamStatus]:
+    async def streams(self, camera_ids: Sequence[str] | None = None) -> list[LiveStream]:
         """Live streams (all, or these cameras')."""
         ...
 
@@ -60,38 +61,32 @@ class MemoryPresence:
 
     def __init__(self) -> None:
         self._beats: dict[str, float] = {}
-        self._hosts: dict[str, tuple[node_pb2.HostMetrics, int]] = {}
-        self._streams: dict[str, stream_pb2.StreamStatus] = {}
+        self._hosts: dict[str, NodeLive] = {}
+        self._streams: dict[str, LiveStream] = {}
 
     async def heartbeat(
         self,
         node_id: str,
         at: float,
-        host: node_pb2.HostMetrics,
-        streams: Sequence[stream_pb2.StreamStatus],
+        host: HostMetrics,
+        streams: Sequence[LiveStream],
     ) -> None:
         self._beats[node_id] = at
-        self._hosts[node_id] = (host, len(streams))
+        self._hosts[node_id] = NodeLive(host, len(streams))
         for stream in streams:
             self._streams[stream.camera_id] = stream
 
     async def last_heartbeats(self) -> dict[str, float]:
         return dict(self._beats)
 
-    async def host(self, node_id: str) -> tuple[node_pb2.HostMetrics, int] | None:
+    async def host(self, node_id: str) -> NodeLive | None:
         return self._hosts.get(node_id)
-
-    async def set_streams(self, streams: Iterable[stream_pb2.StreamStatus]) -> None:
-        for stream in streams:
-            self._streams[stream.camera_id] = stream
 
     async def drop_streams(self, camera_ids: Iterable[str]) -> None:
         for camera_id in camera_ids:
             self._streams.pop(camera_id, None)
 
-    async def streams(
-        self, camera_ids: Sequence[str] | None = None
-    ) -> list[stream_pb2.StreamStatus]:
+    async def streams(self, camera_ids: Sequence[str] | None = None) -> list[LiveStream]:
         if camera_ids is None:
             return list(self._streams.values())
         return [s for c in camera_ids if (s := self._streams.get(c)) is not None]
@@ -114,49 +109,38 @@ class RedisPresence:
         self,
         node_id: str,
         at: float,
-        host: node_pb2.HostMetrics,
-        streams: Sequence[stream_pb2.StreamStatus],
+        host: HostMetrics,
+        streams: Sequence[LiveStream],
     ) -> None:
         # One round trip per heartbeat, whatever the number of streams.
-        node = node_pb2.Node(host=host, stream_count=len(streams))
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(self._beats, node_id, repr(at))
-        pipe.hset(self._hosts, node_id, node.SerializeToString())
+        pipe.hset(self._hosts, node_id, _encode_node(NodeLive(host, len(streams))))
         if streams:
-            pipe.hset(self._streams, mapping={s.camera_id: s.SerializeToString() for s in streams})
+            pipe.hset(self._streams, mapping={s.camera_id: _encode_stream(s) for s in streams})
         await pipe.execute()
 
     async def last_heartbeats(self) -> dict[str, float]:
         raw = await self._redis.hgetall(self._beats)
         return {_text(k): float(v) for k, v in raw.items()}
 
-    async def host(self, node_id: str) -> tuple[node_pb2.HostMetrics, int] | None:
+    async def host(self, node_id: str) -> NodeLive | None:
         raw = await self._redis.hget(self._hosts, node_id)
-        if raw is None:
-            return None
-        node = node_pb2.Node.FromString(_bytes(raw))
-        return node.host, node.stream_count
-
-    async def set_streams(self, streams: Iterable[stream_pb2.StreamStatus]) -> None:
-        mapping: dict[FieldT, EncodableT] = {s.camera_id: s.SerializeToString() for s in streams}
-        if mapping:
-            await self._redis.hset(self._streams, mapping=mapping)
+        return None if raw is None else _decoded(_decode_node, raw)
 
     async def drop_streams(self, camera_ids: Iterable[str]) -> None:
         ids = list(camera_ids)
         if ids:
             await self._redis.hdel(self._streams, *ids)
 
-    async def streams(
-        self, camera_ids: Sequence[str] | None = None
-    ) -> list[stream_pb2.StreamStatus]:
+    async def streams(self, camera_ids: Sequence[str] | None = None) -> list[LiveStream]:
         if camera_ids is None:
             values = list((await self._redis.hgetall(self._streams)).values())
         elif camera_ids:
             values = [v for v in await self._redis.hmget(self._streams, list(camera_ids)) if v]
         else:
             values = []
-        return [stream_pb2.StreamStatus.FromString(_bytes(v)) for v in values]
+        return [s for v in values if (s := _decoded(_decode_stream, v)) is not None]
 
     async def forget_node(self, node_id: str) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -169,5 +153,57 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
+# Presence's own format in Redis: JSON of the domain types, so replicas read what any of them
+# wrote without going through API messages. Times are ISO 8601 strings.
+
+
+def _encode_node(live: NodeLive) -> str:
+    return json.dumps({"host": vars(live.host), "stream_count": live.stream_count})
+
+
+def _decode_node(raw: dict[str, Any]) -> NodeLive:
+    return NodeLive(HostMetrics(**raw["host"]), int(raw["stream_count"]))
+
+
+def _encode_stream(stream: LiveStream) -> str:
+    metrics = dict(vars(stream.metrics), publish_start=_stamp(stream.metrics.publish_start))
+    return json.dumps(
+        {
+            "camera_id": stream.camera_id,
+            "status": stream.status.value,
+            "node_id": stream.node_id,
+            "updated": _stamp(stream.updated),
+            "status_reason": stream.status_reason,
+            "metrics": metrics,
+        }
+    )
+
+
+def _decode_stream(raw: dict[str, Any]) -> LiveStream:
+    metrics = raw["metrics"]
+    return LiveStream(
+        camera_id=raw["camera_id"],
+        status=CameraStatus(raw["status"]),
+        node_id=raw["node_id"],
+        updated=_time(raw["updated"]),
+        status_reason=raw["status_reason"],
+        metrics=StreamMetrics(**dict(metrics, publish_start=_time(metrics["publish_start"]))),
+    )
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _decoded(decode: Callable[[dict[str, Any]], T], raw: bytes | str) -> T | None:
+    """A stored value, or None when it cannot be read (written by another version: the next
+    heartbeat replaces it)."""
+    try:
+        return decode(json.loads(raw))
+    except (ValueError, TypeError, KeyError) as why:
+        log.warning("unreadable presence entry skipped: %s", why)
+        return None

@@ -8,6 +8,7 @@ from camfleet.v1 import node_pb2, node_pb2_grpc
 
 from server.common.listing import ListRequest
 from server.db.models import JoinTokenRow
+from server.nodes.convert import node_view_to_proto
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.operations import NodeOperations
 from server.transport.convert import from_duration, timestamp
@@ -62,28 +63,34 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
     ) -> node_pb2.ListNodesResponse:
         nodes, page = await self._nodes.list(ListRequest.of(request))
         return node_pb2.ListNodesResponse(
-            nodes=nodes, next_page_token=page.next_page_token, total_size=page.total_size
+            nodes=[node_view_to_proto(n) for n in nodes],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
         )
 
     async def GetNode(
         self, request: node_pb2.GetNodeRequest, context: Any
     ) -> node_pb2.GetNodeResponse:
-        return node_pb2.GetNodeResponse(node=await self._nodes.get(request.id))
+        view = await self._nodes.get(request.id)
+        return node_pb2.GetNodeResponse(node=node_view_to_proto(view))
 
     async def CordonNode(
         self, request: node_pb2.CordonNodeRequest, context: Any
     ) -> node_pb2.CordonNodeResponse:
-        return node_pb2.CordonNodeResponse(node=await self._nodes.cordon(request.id, True))
+        view = await self._nodes.cordon(request.id, True)
+        return node_pb2.CordonNodeResponse(node=node_view_to_proto(view))
 
     async def UncordonNode(
         self, request: node_pb2.UncordonNodeRequest, context: Any
     ) -> node_pb2.UncordonNodeResponse:
-        return node_pb2.UncordonNodeResponse(node=await self._nodes.cordon(request.id, False))
+        view = await self._nodes.cordon(request.id, False)
+        return node_pb2.UncordonNodeResponse(node=node_view_to_proto(view))
 
     async def DrainNode(
         self, request: node_pb2.DrainNodeRequest, context: Any
     ) -> node_pb2.DrainNodeResponse:
-        return node_pb2.DrainNodeResponse(node=await self._nodes.drain(request.id))
+        view = await self._nodes.drain(request.id)
+        return node_pb2.DrainNodeResponse(node=node_view_to_proto(view))
 
     async def DeleteNode(
         self, request: node_pb2.DeleteNodeRequest, context: Any

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from camfleet.v1 import stream_pb2
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,16 +18,6 @@ from server.common.listing import (
 )
 from server.common.validation import require_id
 from server.db.models import StreamEventRow
-
-# Stored names of stream_pb2.StreamEventType values.
-EVENT_TYPES = {
-    stream_pb2.STREAM_EVENT_TYPE_PUBLISH: "publish",
-    stream_pb2.STREAM_EVENT_TYPE_MEDIA: "media",
-    stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH: "unpublish",
-    stream_pb2.STREAM_EVENT_TYPE_ERROR: "error",
-    stream_pb2.STREAM_EVENT_TYPE_REFUSED: "refused",
-}
-TYPE_VALUES = {name: value for value, name in EVENT_TYPES.items()}
 
 STREAM_EVENTS = Listing(
     "stream_events",

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
-from camfleet.v1 import camera_pb2, stream_pb2
-
-from server.cameras.service import CameraService
-from server.cameras.servicer import camera_to_proto
+from server.cameras.service import CameraService, CameraStatus
 from server.common.listing import ListRequest, Page
 from server.common.validation import require_id
 from server.db.models import StreamEventRow
+from server.nodes.live import LIVE_STATUSES, LiveStream
 from server.nodes.presence import Presence
 from server.nodes.stream_events import StreamEventStore
-
-_LIVE = (camera_pb2.CAMERA_STATUS_CONNECTING, camera_pb2.CAMERA_STATUS_ONLINE)
-
-
-def _with_uptime(stream: stream_pb2.StreamStatus) -> stream_pb2.StreamStatus:
-    if stream.HasField("publish_start_time") and stream.status in _LIVE:
-        stream.uptime_seconds = max(0, int(time.time()) - stream.publish_start_time.seconds)
-    return stream
 
 
 class StreamQueries:
@@ -33,29 +23,29 @@ class StreamQueries:
         self._presence = presence
         self._events = events
 
-    async def get(self, camera_id: str) -> stream_pb2.StreamStatus:
+    async def get(self, camera_id: str) -> LiveStream:
         """A camera's stream: live metrics when it streams, else its status and reason."""
-        camera = camera_to_proto(await self._cameras.get(camera_id), show_secrets=False)
-        live = await self._presence.streams([camera.id]) if camera.status in _LIVE else []
+        camera = await self._cameras.get(camera_id)
+        status = CameraStatus(camera.status)
+        live = await self._presence.streams([camera.id]) if status in LIVE_STATUSES else []
         if live:
-            stream = live[0]
-            stream.status = camera.status
-            return _with_uptime(stream)
-        return stream_pb2.StreamStatus(
+            # The camera row has the status; presence may lag behind it by a heartbeat.
+            return replace(live[0], status=status)
+        return LiveStream(
             camera_id=camera.id,
-            status=camera.status,
+            status=status,
             status_reason=camera.status_reason,
-            node_id=camera.node_id if camera.status in _LIVE else "",
-            update_time=camera.status_change_time,
+            node_id=(camera.node_id or "") if status in LIVE_STATUSES else "",
+            updated=camera.status_changed_at,
         )
 
-    async def list(self, node_id: str) -> list[stream_pb2.StreamStatus]:
+    async def list(self, node_id: str) -> list[LiveStream]:
         """Every live stream, or those on one node."""
         if node_id:
             require_id(node_id, "node_id")
         streams = await self._presence.streams()
         return sorted(
-            (_with_uptime(s) for s in streams if not node_id or s.node_id == node_id),
+            (s for s in streams if not node_id or s.node_id == node_id),
             key=lambda s: s.camera_id,
         )
 

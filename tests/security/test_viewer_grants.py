@@ -12,6 +12,7 @@ from camfleet.v1 import api_token_pb2, auth_pb2, common_pb2, user_pb2
 from google.protobuf import field_mask_pb2
 
 from server.db.engine import session_factory
+from server.nodes.agent_wire import assignment_to_proto
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.grants import RevokedGrants
 from tests.support.platform import Platform, bearer
@@ -80,5 +81,6 @@ async def test_a_revoked_api_token_is_revoked_and_sent_to_nodes(platform: Platfo
     builder = AssignmentBuilder(sessions, grants=RevokedGrants(sessions, timedelta(hours=1)))
     assignment = await builder.current(node)
     assert assignment is not None
-    sent = {g.principal: g.not_before.seconds for g in assignment.revoked_grants}
+    wire = assignment_to_proto(assignment)
+    sent = {g.principal: g.not_before.seconds for g in wire.revoked_grants}
     assert token_id in sent and sent[token_id] > 0

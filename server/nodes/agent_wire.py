@@ -1,0 +1,196 @@
+"""The agent protocol (camfleet.v1 agent messages) ⇄ the hub's domain terms.
+
+The one place the Connect stream's messages are taken apart and the Welcome is put together;
+agent input is bounded and validated here, before anything stores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from server.cameras.service import IngestMode
+from server.common.validation import is_id
+from server.db.models import utcnow
+from server.errors import InvalidArgument
+from server.nodes.convert import EVENT_KINDS, host_from_proto
+from server.nodes.desired import Assignment, PlaybackPolicy
+from server.nodes.live import HostMetrics, StreamEvent, StreamMetrics, StreamReport
+from server.nodes.registry import NodeHello
+from server.recordings.convert import PROFILES
+
+if TYPE_CHECKING:  # hub_deps needs the assignment builder, which needs this module
+    from server.nodes.hub_deps import SessionTerms
+
+_CODEC_CHARS = 32
+_INGEST = {
+    IngestMode.PUSH: agent_pb2.ASSIGNED_INGEST_PUSH,
+    IngestMode.PULL: agent_pb2.ASSIGNED_INGEST_PULL,
+}
+# Recording events go to the recordings ingest as the agent sent them.
+SegmentEvent = agent_pb2.SegmentEvent
+RecordingEvent = agent_pb2.SegmentEvent | agent_pb2.RecorderEvent
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The first message: who the node is and the streams it serves right now."""
+
+    node: NodeHello
+    streams: list[StreamReport]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat: host metrics and the streams' metrics, made at `at` on the node."""
+
+    host: HostMetrics
+    streams: list[StreamReport]
+    at: datetime
+
+
+def hello_from(message: agent_pb2.ConnectRequest) -> Hello:
+    """The Hello of a ConnectRequest whose body is one."""
+    hello = message.hello
+    return Hello(
+        NodeHello(hello.version, hello.capacity, hello.rtmp_url, hello.http_url),
+        # A report of a camera that cannot exist is no stream of ours.
+        [_report(r) for r in hello.streams if is_id(r.camera_id)],
+        agent_time(message),
+    )
+
+
+def heartbeat_from(message: agent_pb2.ConnectRequest) -> Heartbeat:
+    """The Heartbeat of a ConnectRequest whose body is one."""
+    beat = message.heartbeat
+    return Heartbeat(
+        host_from_proto(beat.host), [_report(r) for r in beat.streams], agent_time(message)
+    )
+
+
+def welcome(session_id: str, node_id: str, terms: SessionTerms) -> agent_pb2.ConnectResponse:
+    """The first response: the session, the heartbeat terms and the playback secret."""
+    heartbeat = terms.heartbeat_interval
+    lost_after = terms.lost_after.total_seconds()
+    return agent_pb2.ConnectResponse(
+        welcome=agent_pb2.Welcome(
+            session_id=session_id,
+            node_id=node_id,
+            heartbeat_interval=duration_pb2.Duration(
+                seconds=int(heartbeat.total_seconds()), nanos=heartbeat.microseconds * 1000
+            ),
+            lost_after=duration_pb2.Duration(
+                seconds=int(lost_after), nanos=int((lost_after % 1) * 1e9)
+            ),
+            playback_secret=terms.playback_secret.hex(),
+        )
+    )
+
+
+def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
+    """The Assignment message of a node's desired state."""
+    return agent_pb2.Assignment(
+        version=assignment.version,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id=c.camera_id,
+                name=c.name,
+                ingest=_INGEST[c.ingest],
+                stream_key=c.stream_key,
+                source_url=c.source_url,
+                record=c.record,
+                record_profile=PROFILES.get(
+                    c.record_profile, recording_pb2.RECORDING_PROFILE_ORIGINAL
+                ),
+                retention_max_age=duration_pb2.Duration(seconds=c.retention_max_age_s),
+                retention_max_bytes=c.retention_max_bytes,
+            )
+            for c in assignment.cameras
+        ],
+        revoked_grants=[
+            agent_pb2.RevokedGrant(
+                principal=g.principal,
+                not_before=timestamp_pb2.Timestamp(
+                    seconds=int(g.not_before.timestamp()), nanos=g.not_before.microsecond * 1000
+                ),
+            )
+            for g in assignment.revoked_grants
+        ],
+        playback=_playback(assignment.playback),
+    )
+
+
+def _playback(policy: PlaybackPolicy) -> agent_pb2.PlaybackPolicy:
+    return agent_pb2.PlaybackPolicy(
+        max_url_ttl=_duration(policy.max_url_ttl),
+        max_clip_duration=_duration(policy.max_clip_duration),
+        export_cache_bytes=policy.export_cache_bytes,
+        exports_per_node=policy.exports_per_node,
+        exports_per_principal=policy.exports_per_principal,
+    )
+
+
+def _duration(value: timedelta | None) -> duration_pb2.Duration | None:
+    if value is None:
+        return None
+    out = duration_pb2.Duration()
+    out.FromTimedelta(value)
+    return out
+
+
+def agent_time(message: agent_pb2.ConnectRequest) -> datetime:
+    """When the agent says the message was made; now if unset or absurd."""
+    if message.HasField("time"):
+        with contextlib.suppress(ValueError, OverflowError):
+            return message.time.ToDatetime(tzinfo=UTC)
+    return utcnow()
+
+
+def event_id(message: agent_pb2.ConnectRequest) -> str:
+    """The id a spooled event is stored (once) and acknowledged by."""
+    value = message.event_id
+    if not value or len(value) > 64:
+        kind = (message.WhichOneof("body") or "").replace("_", " ")
+        raise InvalidArgument(f"every {kind} needs an event_id of 1-64 characters")
+    return value
+
+
+def stream_event_from(message: agent_pb2.ConnectRequest) -> StreamEvent | None:
+    """The stream event in domain terms; None when no one can use it."""
+    event = message.stream_event
+    kind = EVENT_KINDS.get(event.type)
+    if kind is None or (event.camera_id and not is_id(event.camera_id)):
+        return None
+    return StreamEvent(
+        kind=kind,
+        camera_id=event.camera_id,
+        message=event.message[:2000],
+        at=agent_time(message),
+        remote_address=event.remote_address[:64],
+        key_prefix=event.stream_key_prefix[:6],
+    )
+
+
+def _report(report: agent_pb2.StreamReport) -> StreamReport:
+    """A stream report, its numbers clamped to what makes sense."""
+    start = None
+    if report.HasField("publish_start_time"):
+        with contextlib.suppress(ValueError, OverflowError):
+            start = report.publish_start_time.ToDatetime(tzinfo=UTC)
+    metrics = StreamMetrics(
+        bitrate_bps=max(0, report.bitrate_bps),
+        fps=max(0.0, report.fps),
+        width=max(0, report.width),
+        height=max(0, report.height),
+        video_codec=report.video_codec[:_CODEC_CHARS],
+        audio_codec=report.audio_codec[:_CODEC_CHARS],
+        clients=max(0, report.clients),
+        publish_start=start,
+    )
+    return StreamReport(report.camera_id, report.media_flowing, metrics)

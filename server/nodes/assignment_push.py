@@ -1,0 +1,96 @@
+"""Pushing each connected node its assignment whenever a camera change touches it.
+
+The pusher follows the event log, so changes made on any replica reach the replica that holds
+the node's stream. Following only marks nodes; one task recomputes each marked node once,
+however many changes came (a fleet reconnecting makes thousands of camera events in seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from server.errors import Unauthenticated
+from server.events.log import EventLog
+from server.nodes.assignments import AssignmentBuilder
+from server.nodes.convert import camera_placement
+from server.nodes.session import NodeSession
+
+log = logging.getLogger(__name__)
+
+
+class AssignmentPusher:
+    """Keeps the assignments of this replica's sessions current."""
+
+    def __init__(
+        self,
+        assignments: AssignmentBuilder,
+        events: EventLog,
+        sessions: Mapping[str, NodeSession],
+    ) -> None:
+        self._assignments = assignments
+        self._events = events
+        self._sessions = sessions
+        # camera id -> the local node whose last assignment holds it; nodes owing a new one.
+        self._camera_node: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+
+    async def push(self, session: NodeSession) -> None:
+        """Compute the node's assignment and send it if it is newer than the last one sent."""
+        assignment = await self._assignments.current(session.node_id)
+        if assignment is None:
+            session.end(Unauthenticated("this node was deleted; register it again"))
+            return
+        assigned = frozenset(c.camera_id for c in assignment.cameras)
+        for camera_id in session.assigned - assigned:
+            if self._camera_node.get(camera_id) == session.node_id:
+                del self._camera_node[camera_id]
+        for camera_id in assigned:
+            self._camera_node[camera_id] = session.node_id
+        session.assigned = assigned
+        if assignment.version > session.sent_version:  # a slower, older computation loses
+            session.sent_version = assignment.version
+            session.send_assignment(assignment)
+
+    def refresh_all(self) -> None:
+        """Recompute every local node's assignment (e.g. revoked URL grants changed)."""
+        self._dirty.update(self._sessions)
+        self._wake.set()
+
+    async def follow_cameras(self) -> None:
+        """Mark every local node a camera change touches, until cancelled."""
+        while True:
+            try:
+                async for stored in self._events.watch(await self._events.current_revision()):
+                    if not stored.subject.startswith("cameras/"):
+                        continue
+                    camera_id, node_id = camera_placement(stored.payload)
+                    for touched in (node_id, self._camera_node.get(camera_id, "")):
+                        if touched in self._sessions:
+                            self._dirty.add(touched)
+                            self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # compaction or a broken log: catch up on everything, go on
+                log.exception("assignment follower restarts")
+                self.refresh_all()
+                await asyncio.sleep(1.0)
+
+    async def push_marked(self) -> None:
+        """Recompute and push the marked nodes' assignments, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for node_id in dirty:
+                session = self._sessions.get(node_id)
+                if session is None:
+                    continue
+                try:
+                    await self.push(session)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # retried on the next change; the agent keeps its last one
+                    log.exception("could not compute the assignment of node %s", session.name)

@@ -1,0 +1,193 @@
+"""What the control plane does with an agent's messages: the Hello, heartbeats, stream and
+recording events, assignment ACKs and NACKs.
+
+The camera stream states move by the pure transitions of server/nodes/stream_state.py; this
+module carries out their effects (status writes, presence, audit) and keeps presence fresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Iterable
+from datetime import datetime
+
+from camfleet.v1 import event_pb2
+
+from server.db.models import StreamEventRow, utcnow
+from server.errors import InvalidArgument
+from server.nodes.agent_wire import Heartbeat, Hello, RecordingEvent, SegmentEvent
+from server.nodes.hub_deps import HubFeeds, NodeStores
+from server.nodes.live import HostMetrics, LiveStream, StreamEvent
+from server.nodes.liveness import NodeLiveness
+from server.nodes.metrics_events import describe
+from server.nodes.session import NodeSession
+from server.nodes.stream_state import (
+    Effect,
+    PublishRefused,
+    SetStatus,
+    StreamEnded,
+    on_event,
+    on_hello,
+    on_report,
+    reconciled,
+)
+from server.recordings.ingest import UnusableEvent
+
+log = logging.getLogger(__name__)
+
+
+class SessionMessages:
+    """Handles the messages of every session on this replica (a `MessageHandler`)."""
+
+    def __init__(self, stores: NodeStores, feeds: HubFeeds, liveness: NodeLiveness) -> None:
+        self._stores = stores
+        self._feeds = feeds
+        self._liveness = liveness
+
+    async def hello(self, session: NodeSession, hello: Hello) -> None:
+        """Record a Hello: the node READY, its cameras reconciled to what it really streams."""
+        presence, node_id, now = self._stores.presence, session.node_id, hello.at
+        # Presence first: the sweeper must never see the node READY without a heartbeat.
+        await presence.heartbeat(node_id, time.time(), HostMetrics(), [])
+        row, became_ready = await self._stores.registry.connected(node_id, hello.node, now)
+        session.name = row.name
+        await self._stores.recordings.node_back(node_id, now)
+        if became_ready:  # announced before the cameras it brings back, as it happened
+            await self._feeds.publisher.node_changed(
+                event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
+            )
+        streams = []
+        for report in hello.streams:
+            state = session.streams[report.camera_id] = on_hello(report, now)
+            streams.append(LiveStream.reported(report, state.status, node_id, now))
+        # What the node streams now is the truth, whatever older events said.
+        live = reconciled(session.streams)
+        changed = await self._stores.status.reconcile_node(
+            node_id, live, now, f"not streaming on node {row.name} when it reconnected"
+        )
+        await presence.drop_streams(c.id for c in changed if c.id not in live)
+        # Counted from the end of the handshake, not its start, and with a startup grace: under
+        # a connect storm the writes above wait their turn for seconds, and the first heartbeat
+        # comes only after the Welcome.
+        await presence.heartbeat(node_id, self._liveness.heard_at_connect(), HostMetrics(), streams)
+        log.info("node %s connected (%d live streams)", row.name, len(streams))
+
+    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None]:
+        """Record the heartbeat in presence now; return what remains to write (in order)."""
+        now = utcnow()
+        # How much longer than this node's best this heartbeat took to be read: a backlog in this
+        # process (unread messages wait in gRPC's buffers, which the loop-lag sampler cannot
+        # see). Liveness allows for it rather than blame the nodes (the offset cancels out).
+        delivery = now.timestamp() - beat.at.timestamp()
+        session.fastest_delivery_s = min(session.fastest_delivery_s, delivery)
+        self._liveness.lag.note(delivery - session.fastest_delivery_s)
+        streams: list[LiveStream] = []
+        effects: list[Effect] = []
+        for report in beat.streams:
+            step = on_report(session.streams.get(report.camera_id), report, beat.at)
+            if step.state is None or not step.state.live:
+                continue
+            session.streams[report.camera_id] = step.state
+            effects.extend(step.effects)
+            streams.append(LiveStream.reported(report, step.state.status, session.node_id, now))
+        await self._stores.presence.heartbeat(session.node_id, time.time(), beat.host, streams)
+        return self._after_heartbeat(session, effects, streams)
+
+    async def _after_heartbeat(
+        self, session: NodeSession, effects: list[Effect], streams: list[LiveStream]
+    ) -> None:
+        await self._carry_out(session, effects)
+        for stream in streams:
+            if session.metrics.should_publish(stream, time.monotonic()):
+                await self._feeds.publisher.stream_updated(stream, describe(stream))
+
+    async def stream_event(
+        self, session: NodeSession, event_id: str, event: StreamEvent | None
+    ) -> None:
+        """Store the event once by its id; a new one moves the camera's stream state."""
+        if event is None:
+            # Acknowledged and dropped: an event no one can use must not block the spool
+            # behind it forever.
+            log.warning("node %s sent an unusable stream event %s", session.name, event_id)
+            session.ack(event_id)
+            return
+        new = await self._stores.stream_events.record(
+            StreamEventRow(
+                id=event_id,
+                node_id=session.node_id,
+                camera_id=event.camera_id,
+                type=event.kind.value,
+                message=event.message,
+                remote_address=event.remote_address,
+                time=event.at,
+                received_at=utcnow(),
+            )
+        )
+        if new:
+            step = on_event(session.streams.get(event.camera_id), event)
+            if step.state is not None:
+                session.streams[event.camera_id] = step.state
+            await self._carry_out(session, step.effects)
+        session.ack(event_id)
+
+    async def _carry_out(self, session: NodeSession, effects: Iterable[Effect]) -> None:
+        node_id = session.node_id
+        for effect in effects:
+            if isinstance(effect, SetStatus):
+                await self._stores.status.set(
+                    effect.camera_id, effect.status, effect.reason, node_id, effect.at
+                )
+            elif isinstance(effect, StreamEnded):
+                session.metrics.forget(effect.camera_id)
+                await self._stores.presence.drop_streams([effect.camera_id])
+            elif isinstance(effect, PublishRefused):
+                camera_id = effect.camera_id
+                await self._feeds.audit.security_event(
+                    "stream.publish_refused",
+                    f"cameras/{camera_id}" if camera_id else f"nodes/{node_id}",
+                    actor=f"node:{session.name}",
+                    details={
+                        "reason": effect.reason,
+                        "publisher_address": effect.remote_address,
+                        "key_prefix": effect.key_prefix,
+                    },
+                )
+
+    async def recording_event(
+        self, session: NodeSession, event_id: str, event: RecordingEvent, at: datetime
+    ) -> None:
+        """Hand a segment or recorder event to the recordings ingest, then acknowledge it."""
+        recordings = self._stores.recordings
+        try:
+            if isinstance(event, SegmentEvent):
+                await recordings.segment_event(session.node_id, event_id, event, at)
+            else:
+                await recordings.recorder_event(session.node_id, event_id, event, at)
+        except UnusableEvent as why:
+            # Acknowledged and dropped, like an unusable stream event.
+            log.warning("node %s sent an unusable event %s: %s", session.name, event_id, why)
+        session.ack(event_id)
+
+    async def ack(self, session: NodeSession, version: int) -> None:
+        """The agent applied assignment `version` (only the latest one sent is recorded)."""
+        if version > session.sent_version:
+            raise InvalidArgument(
+                f"acknowledged assignment version {version}, which was never sent (the latest "
+                f"is {session.sent_version})"
+            )
+        if version == session.sent_version:
+            await self._stores.registry.acknowledged(session.node_id, version)
+        else:
+            log.info("node %s acknowledged old assignment %d", session.name, version)
+
+    async def nack(self, session: NodeSession, version: int, error: str) -> None:
+        """The agent refused assignment `version`: logged and audited."""
+        log.warning("node %s refused assignment %d: %s", session.name, version, error[:500])
+        await self._feeds.audit.security_event(
+            "node.assignment_refused",
+            f"nodes/{session.node_id}",
+            outcome="failure",
+            actor=f"node:{session.name}",
+            details={"version": str(version), "error": error[:500]},
+        )

@@ -1,0 +1,216 @@
+"""One agent's Connect stream on this replica: the wire edge of the hub.
+
+The first message must be a Hello within HELLO_TIMEOUT_S; every later one is decoded into
+domain terms (server/nodes/agent_wire.py) and handed to a `MessageHandler` through the session's
+work queue, in order; what the control plane says back is queued on the session's outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from camfleet.v1 import agent_pb2
+
+from server.errors import DomainError, InvalidArgument, Unavailable
+from server.nodes.agent_wire import (
+    Heartbeat,
+    Hello,
+    RecordingEvent,
+    agent_time,
+    assignment_to_proto,
+    event_id,
+    heartbeat_from,
+    hello_from,
+    stream_event_from,
+)
+from server.nodes.desired import Assignment
+from server.nodes.live import StreamEvent
+from server.nodes.metrics_events import MetricsThrottle
+from server.nodes.stream_state import CameraStream
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 30.0
+# Messages of one session waiting for their writes; past this the reader waits too (backpressure
+# on the agent, whose spool keeps its events).
+_WORK_BACKLOG = 256
+Outgoing = agent_pb2.ConnectResponse | DomainError | None
+
+
+@dataclass
+class NodeSession:
+    """One connected agent on this replica."""
+
+    node_id: str
+    name: str
+    session_id: str
+    outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
+    sent_version: int = 0
+    assigned: frozenset[str] = frozenset()
+    # camera id -> its stream state in this session (server/nodes/stream_state.py).
+    streams: dict[str, CameraStream] = field(default_factory=dict)
+    metrics: MetricsThrottle = field(default_factory=MetricsThrottle)
+    # Smallest (receive time - agent's send time) seen: clock offset plus network latency.
+    fastest_delivery_s: float = math.inf
+
+    def end(self, why: DomainError | None) -> None:
+        """Finish the session's response stream (None: replaced by a newer session)."""
+        self.outbox.put_nowait(why)
+
+    def send_assignment(self, assignment: Assignment) -> None:
+        """Queue the node's new desired state."""
+        self.outbox.put_nowait(
+            agent_pb2.ConnectResponse(assignment=assignment_to_proto(assignment))
+        )
+
+    def send_deletions(self, recording_ids: Sequence[str]) -> None:
+        """Queue a request to delete these segments."""
+        self.outbox.put_nowait(
+            agent_pb2.ConnectResponse(
+                delete_segments=agent_pb2.DeleteSegments(recording_ids=list(recording_ids))
+            )
+        )
+
+    def send_drain(self, reason: str) -> None:
+        """Queue a request to drain."""
+        self.outbox.put_nowait(agent_pb2.ConnectResponse(drain=agent_pb2.Drain(reason=reason)))
+
+    def ack(self, event_id: str) -> None:
+        """Tell the agent the event is stored (it leaves the spool)."""
+        self.outbox.put_nowait(
+            agent_pb2.ConnectResponse(event_ack=agent_pb2.EventAck(event_ids=[event_id]))
+        )
+
+
+class MessageHandler(Protocol):
+    """What a session does with the agent's messages (server/nodes/messages.py)."""
+
+    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None]:
+        """Record what must be seen at once; return the writes that wait their turn."""
+        ...
+
+    async def stream_event(
+        self, session: NodeSession, event_id: str, event: StreamEvent | None
+    ) -> None:
+        """Store and apply a stream event (None: unusable, acknowledged and dropped)."""
+        ...
+
+    async def recording_event(
+        self, session: NodeSession, event_id: str, event: RecordingEvent, at: datetime
+    ) -> None:
+        """Hand a segment or recorder event to the recordings ingest."""
+        ...
+
+    async def ack(self, session: NodeSession, version: int) -> None:
+        """The agent applied assignment `version`."""
+        ...
+
+    async def nack(self, session: NodeSession, version: int, error: str) -> None:
+        """The agent refused assignment `version`."""
+        ...
+
+
+async def first_message(requests: AsyncIterator[agent_pb2.ConnectRequest]) -> Hello:
+    """The stream's Hello, or InvalidArgument when anything else (or nothing) comes first."""
+    try:
+        async with asyncio.timeout(HELLO_TIMEOUT_S):
+            first = await anext(requests)
+    except StopAsyncIteration:
+        raise InvalidArgument("the stream ended before a Hello") from None
+    except TimeoutError:
+        raise InvalidArgument(f"no Hello within {HELLO_TIMEOUT_S:.0f} s") from None
+    if first.WhichOneof("body") != "hello":
+        raise InvalidArgument("the first message on Connect must be a Hello")
+    return hello_from(first)
+
+
+async def read(
+    session: NodeSession,
+    requests: AsyncIterator[agent_pb2.ConnectRequest],
+    handler: MessageHandler,
+) -> None:
+    """Read the agent's messages; the session ends when they end or fail.
+
+    Heartbeats reach presence here, at once; everything that writes (events, ACKs, status
+    changes) runs in order on a worker. Under a connect storm a write waits seconds for its
+    turn, and a reader blocked on it would leave the node's next heartbeats unread: the
+    sweeper would declare a healthy node LOST.
+    """
+    work: asyncio.Queue[Awaitable[None]] = asyncio.Queue(maxsize=_WORK_BACKLOG)
+    worker = asyncio.create_task(_work(session, work), name=f"node-{session.name}")
+    try:
+        async for message in requests:
+            kind = message.WhichOneof("body")
+            if kind == "heartbeat":
+                await work.put(await handler.heartbeat(session, heartbeat_from(message)))
+            elif kind == "stream_event":
+                await work.put(_on_stream_event(handler, session, message))
+            elif kind in ("segment_event", "recorder_event"):
+                await work.put(_on_recording_event(handler, session, message))
+            elif kind == "ack":
+                await work.put(handler.ack(session, message.ack.version))
+            elif kind == "nack":
+                await work.put(handler.nack(session, message.nack.version, message.nack.error))
+            elif kind == "hello":
+                raise InvalidArgument("Hello may only be the first message of a stream")
+            else:
+                raise InvalidArgument(
+                    "empty ConnectRequest: set one of hello, heartbeat, stream_event, "
+                    "segment_event, recorder_event, ack, nack"
+                )
+        await work.join()
+    except DomainError as err:
+        session.end(err)
+        return
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        while not work.empty():  # never awaited: close them so Python does not warn
+            pending = work.get_nowait()
+            if inspect.iscoroutine(pending):
+                pending.close()
+    session.end(None)
+
+
+async def _work(session: NodeSession, work: asyncio.Queue[Awaitable[None]]) -> None:
+    """Handle the session's messages in the order they came, until cancelled or one fails."""
+    while True:
+        job = await work.get()
+        try:
+            await job
+        except DomainError as err:
+            session.end(err)
+            return
+        except Exception:  # e.g. the database went away: the agent reconnects and resends
+            log.exception("node %s: message handling failed", session.name)
+            session.end(Unavailable("the control plane could not process a message; reconnect"))
+            return
+        finally:
+            work.task_done()
+
+
+# Decoded on the worker, in order: a bad event id ends the session after the messages before it.
+
+
+async def _on_stream_event(
+    handler: MessageHandler, session: NodeSession, message: agent_pb2.ConnectRequest
+) -> None:
+    await handler.stream_event(session, event_id(message), stream_event_from(message))
+
+
+async def _on_recording_event(
+    handler: MessageHandler, session: NodeSession, message: agent_pb2.ConnectRequest
+) -> None:
+    body: RecordingEvent = (
+        message.segment_event if message.HasField("segment_event") else message.recorder_event
+    )
+    await handler.recording_event(session, event_id(message), body, agent_time(message))
