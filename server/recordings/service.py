@@ -154,7 +154,10 @@ class RecordingService:
         require_id(camera_id, "camera_id")
         lo, hi = check_range(start, end, None, required=False)
         size = resolve_page_size(page_size)
-        fingerprint = query_fingerprint("recordings", camera_id, iso(lo), iso(hi))
+        # The query as the caller sent it: a default end ("now") moves between pages.
+        fingerprint = query_fingerprint(
+            "recordings", camera_id, iso(start) if start else "", iso(end) if end else ""
+        )
         after = decode_position(page_token, fingerprint, _read_after, query=_QUERY)
         stmt = select(RecordingRow).where(*overlapping(camera_id, lo, hi))
         if after is not None:
