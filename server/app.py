@@ -32,7 +32,7 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from redis.asyncio import BlockingConnectionPool, Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.audit.log import AuditLog
 from server.audit.servicer import AuditServicer
@@ -52,16 +52,17 @@ from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
 from server.db.engine import (
+    Sessions,
     create_engine,
     secure_data_dir,
     secure_sqlite_file,
     session_factory,
-    write_turn,
 )
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
-from server.events.log import EventLog, RedisEventLog
+from server.events.log import EventLog
 from server.events.publisher import EventPublisher
+from server.events.redis_log import RedisEventLog
 from server.events.servicer import EventServicer
 from server.events.sql_log import SqlEventLog
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -167,17 +168,14 @@ async def _connect_redis(url: str) -> Redis:
 
 
 async def _event_log(
-    redis: Redis | None,
-    settings: Settings,
-    engine: AsyncEngine,
-    sessions: async_sessionmaker[AsyncSession],
+    redis: Redis | None, settings: Settings, engine: AsyncEngine, sessions: Sessions
 ) -> EventLog:
-    # Without Redis there is one process: its database keeps the log, so watchers resume
-    # across restarts. With Redis, replicas share a stream.
+    # Events are rows of the database in either case (the outbox). Without Redis the table is
+    # the log, so watchers resume across restarts; with Redis, replicas relay it to one stream.
     log: RedisEventLog | SqlEventLog = (
-        RedisEventLog(redis, settings.redis_prefix)
+        RedisEventLog(redis, settings.redis_prefix, engine, sessions)
         if redis
-        else SqlEventLog(engine, write_turn=lambda: write_turn(sessions))
+        else SqlEventLog(engine, sessions)
     )
     await log.start()
     return log

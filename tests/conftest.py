@@ -3,6 +3,7 @@ PostgreSQL + Redis), started in process on an ephemeral port and stopped at the 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -66,6 +67,11 @@ async def make_platform(
             tmp = tmp_path_factory.mktemp("extra")
             if platform.backend == "postgres":
                 overrides.setdefault("database_url", databases.enter_context(throwaway_postgres()))
+                # Its own database needs its own Redis prefix: a prefix's event stream is one
+                # database's events (the outbox relays that database's revisions). Inside the
+                # session's prefix, so it is cleaned up with it.
+                prefix = platform.settings.redis_prefix
+                overrides.setdefault("redis_prefix", f"{prefix}extra-{secrets.token_hex(4)}:")
             settings = backend_settings(platform.backend, tmp, request, **overrides)
             p = await start_platform(settings, platform.backend)
             started.append(p)

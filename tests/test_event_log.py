@@ -1,5 +1,5 @@
 """The event log behind WatchEvents: in the database (SQLite and PostgreSQL, the embedded default)
-and on Redis Streams (replicas)."""
+and relayed from it to Redis Streams (replicas)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,20 @@ from server.config import sqlite_url
 from server.db.engine import create_engine
 from server.db.migrate import upgrade_to_head
 from server.errors import FailedPrecondition
-from server.events.log import EventLog, RedisEventLog, StoredEvent
+from server.events.log import EventLog, StoredEvent
+from server.events.redis_log import RedisEventLog
 from server.events.sql_log import SqlEventLog
 from tests.support.databases import REDIS_URL, throwaway_postgres
 
 SQL_BACKENDS = ["sqlite", "postgres"]
 
 
-async def _redis_log(prefix: str, retain: int = 100_000) -> tuple[RedisEventLog, Redis]:
+async def _redis_log(
+    prefix: str, engine: AsyncEngine, retain: int = 100_000
+) -> tuple[RedisEventLog, Redis]:
+    """A replica's log: the events table of `engine` relayed to the stream under `prefix`."""
     client: Redis = Redis.from_url(REDIS_URL)
-    log = RedisEventLog(client, prefix, retain=retain)
+    log = RedisEventLog(client, prefix, engine, retain=retain)
     await log.start()
     return log, client
 
@@ -82,18 +86,18 @@ async def make_log(
     made: list[tuple[EventLog, Redis | None]] = []
     prefix = f"{redis_prefix}{request.node.name}:"
     async with contextlib.AsyncExitStack() as stack:
-        engine = None
-        if backend != "redis":
-            engine = await stack.enter_async_context(_migrated_database(backend, tmp_path))
+        # Redis replicas relay one PostgreSQL database's events table (the outbox).
+        database = "postgres" if backend == "redis" else backend
+        engine = await stack.enter_async_context(_migrated_database(database, tmp_path))
 
         async def make(retain: int = 100_000) -> EventLog:
-            if engine is not None:
+            if backend != "redis":
                 # Retention runs in the background: every 50 ms here instead of every 5 s.
                 sql_log = SqlEventLog(engine, retain=retain, trim_every_s=0.05)
                 await sql_log.start()
                 made.append((sql_log, None))
                 return sql_log
-            redis_log, client = await _redis_log(prefix, retain)
+            redis_log, client = await _redis_log(prefix, engine, retain)
             made.append((redis_log, client))
             return redis_log
 
@@ -169,10 +173,15 @@ async def test_compacted_revision_is_a_clear_error(make_log) -> None:  # type: i
     await _compacted(log, revs[-1] + 1000)  # a revision from the future is not trusted either
 
 
-async def test_redis_replicas_share_one_ordered_log(redis_prefix: str) -> None:
+async def test_redis_replicas_share_one_ordered_log(redis_prefix: str, tmp_path: Path) -> None:
     prefix = f"{redis_prefix}replicas:"
-    a, client_a = await _redis_log(prefix)
-    b, client_b = await _redis_log(prefix)
+    async with _migrated_database("postgres", tmp_path) as engine:
+        await _replicas_share_one_ordered_log(prefix, engine)
+
+
+async def _replicas_share_one_ordered_log(prefix: str, engine: AsyncEngine) -> None:
+    a, client_a = await _redis_log(prefix, engine)
+    b, client_b = await _redis_log(prefix, engine)
     try:
         async with asyncio.timeout(30):
             start = await a.append("seed", "s", b"")  # 0 would mean "from now"

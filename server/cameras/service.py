@@ -290,8 +290,9 @@ class ChangeKind(enum.StrEnum):
     STATUS_CHANGED = "camera.status_changed"
 
 
-# Told about every committed change: (kind, the camera after it, a sentence for people).
-ChangeListener = Callable[[ChangeKind, CameraRow, str], Awaitable[None]]
+# Told about every change inside the transaction that makes it, so its event commits with it
+# (server/db/outbox.py): (that session, kind, the camera after it, a sentence for people).
+ChangeListener = Callable[[AsyncSession, ChangeKind, CameraRow, str], None]
 # (rtmp base URL, http base URL) of the node for a camera (its own node if READY, else any
 # READY one), or None when no node is up.
 NodeLocator = Callable[[str | None], Awaitable[tuple[str, str] | None]]
@@ -301,8 +302,15 @@ async def _no_nodes(node_id: str | None) -> tuple[str, str] | None:
     return None
 
 
-async def _ignore_change(kind: ChangeKind, row: CameraRow, message: str) -> None:
+def _ignore_change(session: AsyncSession, kind: ChangeKind, row: CameraRow, message: str) -> None:
     return None
+
+
+def _batch_change(action: CameraAction) -> tuple[ChangeKind, str]:
+    """The kind of event a batch action makes, and how its message says it."""
+    if action is CameraAction.DELETE:
+        return ChangeKind.DELETED, "was deleted"
+    return ChangeKind.UPDATED, f"was changed ({action.value.replace('_', ' ')})"
 
 
 class CameraService:
@@ -363,9 +371,9 @@ class CameraService:
                 session.add(row)
                 await session.flush()
                 add_audit(session, "camera.create", f"cameras/{row.id}", details={"name": name})
+                self._on_change(session, ChangeKind.CREATED, row, f"camera {name} was created")
         except IntegrityError:
             raise AlreadyExists(f"a camera named {name!r} already exists") from None
-        await self._on_change(ChangeKind.CREATED, row, f"camera {name} was created")
         return row
 
     async def get(self, camera_id: str) -> CameraRow:
@@ -441,11 +449,14 @@ class CameraService:
                     f"cameras/{row.id}",
                     details={"fields": ",".join(sorted(paths))},
                 )
+                self._on_change(
+                    session,
+                    ChangeKind.UPDATED,
+                    row,
+                    f"camera {row.name} was updated ({', '.join(sorted(paths))})",
+                )
         except IntegrityError:
             raise AlreadyExists(f"a camera named {changes.get('name')!r} already exists") from None
-        await self._on_change(
-            ChangeKind.UPDATED, row, f"camera {row.name} was updated ({', '.join(sorted(paths))})"
-        )
         return row
 
     async def delete(self, camera_id: str) -> None:
@@ -492,6 +503,8 @@ class CameraService:
                 )
             ordered = [found[i] for i in ids]
             now = utcnow()
+            deleted = action is CameraAction.DELETE
+            kind, verb = _batch_change(action)
             for row in ordered:
                 add_audit(
                     session,
@@ -499,16 +512,12 @@ class CameraService:
                     f"cameras/{row.id}",
                     details={"name": row.name},
                 )
-                if action is CameraAction.DELETE:
+                if deleted:
                     await session.delete(row)
-                    continue
-                self._apply(row, action)
-                row.updated_at = now
-        deleted = action is CameraAction.DELETE
-        verb = "was deleted" if deleted else f"was changed ({action.value.replace('_', ' ')})"
-        for row in ordered:
-            kind = ChangeKind.DELETED if deleted else ChangeKind.UPDATED
-            await self._on_change(kind, row, f"camera {row.name} {verb}")
+                else:
+                    self._apply(row, action)
+                    row.updated_at = now
+                self._on_change(session, kind, row, f"camera {row.name} {verb}")
         return [] if deleted else ordered
 
     @staticmethod
@@ -535,9 +544,7 @@ class CameraService:
             self._ingest,
             self._hls_base,
         )
-        url, expires = hls_url(
-            http_base, self._playback_secret, row.id, self._playback_ttl, grant
-        )
+        url, expires = hls_url(http_base, self._playback_secret, row.id, self._playback_ttl, grant)
         publish = f"{rtmp_base}/{row.stream_key}" if include_publish_url else ""
         return StreamUrls(publish, url, expires)
 

@@ -5,37 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
-from google.protobuf import duration_pb2
 
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
-from server.cameras.redaction import may_edit_cameras, shown_source_url
+from server.cameras.convert import MODE_TO_PROTO, camera_to_proto
+from server.cameras.redaction import may_edit_cameras
 from server.cameras.service import (
     CameraAction,
     CameraFields,
     CameraService,
-    CameraStatus,
-    IngestMode,
 )
 from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
 from server.events.log import EventLog
-from server.recordings.convert import PROFILE_NAMES, PROFILES, STATES
+from server.recordings.convert import PROFILE_NAMES
 from server.recordings.urls import grant_for
 from server.transport.convert import from_duration, timestamp
 
-_STATUS = {
-    CameraStatus.OFFLINE: camera_pb2.CAMERA_STATUS_OFFLINE,
-    CameraStatus.CONNECTING: camera_pb2.CAMERA_STATUS_CONNECTING,
-    CameraStatus.ONLINE: camera_pb2.CAMERA_STATUS_ONLINE,
-    CameraStatus.ERROR: camera_pb2.CAMERA_STATUS_ERROR,
-}
-_MODE_TO_PROTO = {
-    IngestMode.PUSH: camera_pb2.INGEST_MODE_PUSH,
-    IngestMode.PULL: camera_pb2.INGEST_MODE_PULL,
-}
-_MODE_FROM_PROTO = {v: k for k, v in _MODE_TO_PROTO.items()}
 _ACTIONS = {
     camera_pb2.CAMERA_ACTION_ACTIVATE: CameraAction.ACTIVATE,
     camera_pb2.CAMERA_ACTION_DEACTIVATE: CameraAction.DEACTIVATE,
@@ -44,38 +31,7 @@ _ACTIONS = {
     camera_pb2.CAMERA_ACTION_DELETE: CameraAction.DELETE,
     camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction.ROTATE_STREAM_KEY,
 }
-
-
-def camera_to_proto(
-    row: CameraRow, *, show_secrets: bool, may_edit: bool = False
-) -> camera_pb2.Camera:
-    """API view of a camera; stream key and the whole source URL only with `show_secrets`,
-    the source URL's path with `may_edit`, else its scheme and host (server.cameras.redaction)."""
-    return camera_pb2.Camera(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        location=row.location,
-        status=_STATUS[CameraStatus(row.status)],
-        status_reason=row.status_reason,
-        active=row.active,
-        recording_enabled=row.recording_enabled,
-        ingest_mode=_MODE_TO_PROTO[IngestMode(row.ingest_mode)],
-        source_url=shown_source_url(row.source_url, show_secrets=show_secrets, may_edit=may_edit),
-        stream_key=row.stream_key if show_secrets else "",
-        labels={label.key: label.value for label in row.labels},
-        create_time=timestamp(row.created_at),
-        update_time=timestamp(row.updated_at),
-        status_change_time=timestamp(row.status_changed_at),
-        node_id=row.node_id or "",
-        recording_state=STATES.get(row.recording_state, recording_pb2.RECORDING_STATE_IDLE),
-        recording_state_reason=row.recording_state_reason,
-        recording_profile=PROFILES.get(
-            row.recording_profile, recording_pb2.RECORDING_PROFILE_ORIGINAL
-        ),
-        retention_max_age=duration_pb2.Duration(seconds=row.retention_max_age_s),
-        retention_max_bytes=row.retention_max_bytes,
-    )
+_MODE_FROM_PROTO = {v: k for k, v in MODE_TO_PROTO.items()}
 
 
 def _fields(camera: camera_pb2.Camera) -> CameraFields:

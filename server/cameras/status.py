@@ -20,7 +20,8 @@ _LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)
 
 
 class CameraStatusWriter:
-    """Moves cameras between stream states and announces each change."""
+    """Moves cameras between stream states and announces each change (its event commits with
+    it)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], on_change: ChangeListener
@@ -57,7 +58,7 @@ class CameraStatusWriter:
             row.status_reason = reason
             row.status_changed_at = at
             row.node_id = node_id
-        await self._announce(row)
+            self._announce(session, row)
         return row
 
     async def reconcile_node(
@@ -88,8 +89,7 @@ class CameraStatusWriter:
                 if row.id in live:
                     row.node_id = node_id
                 changed.append(row)
-        for row in changed:
-            await self._announce(row)
+                self._announce(session, row)
         return changed
 
     async def offline_on_node(
@@ -110,12 +110,11 @@ class CameraStatusWriter:
                 row.status = CameraStatus.OFFLINE.value
                 row.status_reason = reason
                 row.status_changed_at = now
-        for row in changed:
-            await self._announce(row)
+                self._announce(session, row)
         return changed
 
-    async def _announce(self, row: CameraRow) -> None:
+    def _announce(self, session: AsyncSession, row: CameraRow) -> None:
+        """Stage the change's event in its transaction."""
         why = f": {row.status_reason}" if row.status_reason else ""
-        await self._on_change(
-            ChangeKind.STATUS_CHANGED, row, f"camera {row.name} is {row.status}{why}"
-        )
+        message = f"camera {row.name} is {row.status}{why}"
+        self._on_change(session, ChangeKind.STATUS_CHANGED, row, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from server.db.outbox import RELAY_SLOT, OutboxSession, Relay, RelaySlot, written_revision
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -116,32 +118,52 @@ class _WriteTurns:
                 self._owner = None
 
 
-class _SqliteSessions(async_sessionmaker[AsyncSession]):
-    """`begin()` waits for its turn to write (see _WriteTurns); plain sessions do not."""
+class Sessions(async_sessionmaker[AsyncSession]):
+    """Sessions that keep loaded objects usable after commit (we map them to protos afterwards)
+    and write the events staged in them in their own transaction (server/db/outbox.py).
+    `begin()` returns once watchers can see those events, so a caller that watches after a
+    change returned never sees it as news."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine, expire_on_commit=False)
-        self._turns = _WriteTurns()
+        self._slot = RelaySlot()
+        super().__init__(
+            engine,
+            expire_on_commit=False,
+            sync_session_class=OutboxSession,
+            info={RELAY_SLOT: self._slot},
+        )
 
-    def write_turn(self) -> AbstractAsyncContextManager[None]:
-        """Wait for this process's turn to write (for writers outside sessions)."""
-        return self._turns.turn()
+    def relay_to(self, relay: Relay) -> None:
+        """Tell `relay` about every commit that wrote events."""
+        self._slot.relay = relay
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
-        async with self._turns.turn(), super().begin() as session:
+        async with self._transaction() as session:
+            yield session
+        revision = written_revision(session)
+        if revision is not None and self._slot.relay is not None:
+            await self._slot.relay.relayed(revision)
+
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return super().begin()
+
+
+class _SqliteSessions(Sessions):
+    """`begin()` waits for its turn to write (see _WriteTurns); plain sessions do not."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._turns = _WriteTurns()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._turns.turn(), super()._transaction() as session:
             yield session
 
 
-def write_turn(sessions: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[None]:
-    """The turn to write that `sessions.begin()` takes (SQLite); a no-op elsewhere."""
-    if isinstance(sessions, _SqliteSessions):
-        return sessions.write_turn()
-    return nullcontext()
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit (we map them to protos afterwards)."""
+def session_factory(engine: AsyncEngine) -> Sessions:
+    """Sessions for `engine` (SQLite's take turns to write: see _WriteTurns)."""
     if engine.dialect.name == "sqlite":
         return _SqliteSessions(engine)
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return Sessions(engine)

@@ -259,9 +259,11 @@ class StreamEventRow(Base):
 
 
 class EventRow(Base):
-    """One WatchEvents event, kept so a watcher can resume after a restart (embedded log).
+    """One WatchEvents event, written in the transaction of the change it reports (the outbox),
+    kept so a watcher can resume after a restart and relayed to Redis when that is configured.
 
-    The log assigns revisions itself (strictly increasing, gap-free), so the key has no default.
+    Revisions come from `EventCounterRow` (strictly increasing, gap-free), so the key has no
+    default.
     """
 
     __tablename__ = "events"
@@ -273,10 +275,21 @@ class EventRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    # Set by the database: the SQLite log inserts through the driver, past Python defaults.
+    # Set by the database, so the outbox's INSERT names only what it knows.
     create_time: Mapped[datetime] = mapped_column(
         UTCDateTime, server_default=text("CURRENT_TIMESTAMP")
     )
+
+
+class EventCounterRow(Base):
+    """The newest event revision handed out (one row). A transaction that writes events raises
+    it by as many as it writes, just before it commits; the row lock that takes makes event
+    writers commit in revision order (server/db/outbox.py says why that matters)."""
+
+    __tablename__ = "event_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 class RecordingRow(Base):

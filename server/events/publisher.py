@@ -1,17 +1,25 @@
-"""Turns domain changes into `camfleet.v1.Event`s on the event log."""
+"""Turns domain changes into `camfleet.v1.Event`s on the event log.
+
+A change's event is staged in the session that makes the change, so it commits with it (the
+outbox, server/db/outbox.py). Live metrics and node events, which the nodes code still commits
+on its own, are appended in their own transaction after the fact.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from camfleet.v1 import event_pb2, recording_pb2
+from camfleet.v1 import event_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.cameras.convert import camera_to_proto
 from server.cameras.service import ChangeKind
-from server.cameras.servicer import camera_to_proto
-from server.db.models import CameraRow, NodeRow, utcnow
+from server.db.models import CameraRow, NodeRow, RecordingRow, utcnow
+from server.db.outbox import stage_event
 from server.events.log import EventLog
 from server.nodes.convert import node_to_proto, stream_to_proto
 from server.nodes.live import LiveStream, NodeLive
+from server.recordings.convert import recording_to_proto
 from server.transport.convert import timestamp
 
 log = logging.getLogger(__name__)
@@ -24,23 +32,48 @@ _TYPES = {
 }
 
 
+def _stage(session: AsyncSession, kind: str, event: event_pb2.Event) -> None:
+    stage_event(session, kind, event.subject, event.SerializeToString())
+
+
+def _camera_event(event_type: event_pb2.EventType, row: CameraRow, message: str) -> event_pb2.Event:
+    return event_pb2.Event(
+        type=event_type,
+        time=timestamp(utcnow()),
+        subject=f"cameras/{row.id}",
+        message=message,
+        camera=camera_to_proto(row, show_secrets=True),
+    )
+
+
 class EventPublisher:
-    """Appends one event per committed change. The stored camera is complete (stream key
-    included); the EventService strips secrets per watcher."""
+    """One event per change. The stored camera is complete (stream key included); the
+    EventService strips secrets per watcher."""
 
     def __init__(self, log: EventLog) -> None:
         self._log = log
 
-    async def camera_changed(self, kind: ChangeKind, row: CameraRow, message: str) -> None:
-        """Publish a camera change (called after the change committed)."""
+    def camera_changed(
+        self, session: AsyncSession, kind: ChangeKind, row: CameraRow, message: str
+    ) -> None:
+        """Stage a camera change in the transaction that makes it (`row` as it will commit)."""
+        _stage(session, kind.value, _camera_event(_TYPES[kind], row, message))
+
+    def recording_state_changed(self, session: AsyncSession, row: CameraRow, message: str) -> None:
+        """Stage a change of a camera's recorder state in its transaction."""
+        event = _camera_event(event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED, row, message)
+        _stage(session, "camera.recording_state_changed", event)
+
+    def recording_added(self, session: AsyncSession, row: RecordingRow, message: str) -> None:
+        """Stage a newly indexed segment in its transaction (watchers need recordings.read)."""
         event = event_pb2.Event(
-            type=_TYPES[kind],
+            type=event_pb2.EVENT_TYPE_RECORDING_ADDED,
             time=timestamp(utcnow()),
-            subject=f"cameras/{row.id}",
+            subject=f"recordings/{row.id}",
             message=message,
-            camera=camera_to_proto(row, show_secrets=True),
+            recording=recording_to_proto(row),
         )
-        await self._append(kind.value, event)
+        _stage(session, "recording.added", event)
 
     async def node_changed(
         self,
@@ -49,7 +82,7 @@ class EventPublisher:
         message: str,
         live: NodeLive | None = None,
     ) -> None:
-        """Publish a node event (joined, state changed, updated, deleted)."""
+        """Publish a node event (joined, state changed, updated, deleted) after its commit."""
         event = event_pb2.Event(
             type=event_type,
             time=timestamp(utcnow()),
@@ -69,28 +102,6 @@ class EventPublisher:
             stream=stream_to_proto(stream),
         )
         await self._append("stream.updated", event)
-
-    async def recording_state_changed(self, row: CameraRow, message: str) -> None:
-        """Publish a change of a camera's recorder state (after it committed)."""
-        event = event_pb2.Event(
-            type=event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED,
-            time=timestamp(utcnow()),
-            subject=f"cameras/{row.id}",
-            message=message,
-            camera=camera_to_proto(row, show_secrets=True),
-        )
-        await self._append("camera.recording_state_changed", event)
-
-    async def recording_added(self, recording: recording_pb2.Recording, message: str) -> None:
-        """Publish a newly indexed segment (watchers need recordings.read to see it)."""
-        event = event_pb2.Event(
-            type=event_pb2.EVENT_TYPE_RECORDING_ADDED,
-            time=timestamp(utcnow()),
-            subject=f"recordings/{recording.id}",
-            message=message,
-            recording=recording,
-        )
-        await self._append("recording.added", event)
 
     async def _append(self, kind: str, event: event_pb2.Event) -> None:
         try:

@@ -95,10 +95,9 @@ class PublishCheck:
             if row is None:
                 return
             row.node_id = node_id
-        # The event makes the hub send the node an assignment that includes this camera.
-        await self._on_change(
-            ChangeKind.UPDATED, row, f"camera {row.name} now streams to node {node_name}"
-        )
+            # The event makes the hub send the node an assignment that includes this camera.
+            moved = f"camera {row.name} now streams to node {node_name}"
+            self._on_change(session, ChangeKind.UPDATED, row, moved)
 
     async def _refused(self, request: _Request, camera_id: str, reason: str) -> KeyVerdict:
         await self._audit.security_event(

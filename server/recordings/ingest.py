@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf import timestamp_pb2
@@ -32,13 +31,11 @@ from server.db.models import (
     RecordingRow,
     utcnow,
 )
-from server.events.publisher import EventPublisher
 from server.recordings.convert import (
     CONTAINERS,
     PROFILE_NAMES,
     STATE_NAMES,
     TIER_NAMES,
-    recording_to_proto,
 )
 
 log = logging.getLogger(__name__)
@@ -97,18 +94,22 @@ def _closed_segment(node_id: str, segment: recording_pb2.Recording) -> dict[str,
     }
 
 
-@dataclass(frozen=True)
-class Applied:
-    """What an event changed, for the events published after the commit."""
+class RecordingEvents(Protocol):
+    """Stages the events of recording changes in their transaction (the event publisher)."""
 
-    added: RecordingRow | None = None
-    camera: CameraRow | None = None
+    def recording_added(self, session: AsyncSession, row: RecordingRow, message: str) -> None:
+        """A segment was indexed."""
+        ...
+
+    def recording_state_changed(self, session: AsyncSession, row: CameraRow, message: str) -> None:
+        """A camera's recorder state changed."""
+        ...
 
 
 class RecordingIngest:
     """Applies segment and recorder events, tracks gaps of lost nodes and pending deletions."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: EventPublisher):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: RecordingEvents):
         self._sessions = sessions
         self._publisher = publisher
 
@@ -128,7 +129,6 @@ class RecordingIngest:
             values = {}
         else:
             raise UnusableEvent(f"unknown segment event type {event.type}")
-        added: RecordingRow | None = None
         async with self._sessions.begin() as session:
             seen = RecordingEventRow(
                 id=event_id,
@@ -146,7 +146,7 @@ class RecordingIngest:
                 if await session.get(PendingSegmentDeletionRow, segment.id) is None and (
                     await insert_ignore(session, RecordingRow, values)
                 ):
-                    added = RecordingRow(**values)
+                    self._added(session, RecordingRow(**values))
             elif event.type == agent_pb2.SEGMENT_EVENT_TYPE_MOVED:
                 tier = TIER_NAMES.get(event.segment.tier)
                 if tier is not None:
@@ -169,13 +169,14 @@ class RecordingIngest:
                     )
                     .values(confirmed_at=utcnow())
                 )
-        if added is not None:
-            seconds = (added.end_time - added.start_time).total_seconds()
-            await self._publisher.recording_added(
-                recording_to_proto(added),
-                f"camera {added.camera_id}: {seconds:.1f} s recorded from "
-                f"{added.start_time:%H:%M:%S}",
-            )
+
+    def _added(self, session: AsyncSession, added: RecordingRow) -> None:
+        seconds = (added.end_time - added.start_time).total_seconds()
+        self._publisher.recording_added(
+            session,
+            added,
+            f"camera {added.camera_id}: {seconds:.1f} s recorded from {added.start_time:%H:%M:%S}",
+        )
 
     async def recorder_event(
         self, node_id: str, event_id: str, event: agent_pb2.RecorderEvent, at: datetime
@@ -198,7 +199,6 @@ class RecordingIngest:
                         reason=(event.gap.reason or event.message or "recorder stopped")[:500],
                     )
         reason = event.message[:2000] if state == "error" else ""
-        changed: CameraRow | None = None
         async with self._sessions.begin() as session:
             seen = RecordingEventRow(
                 id=event_id,
@@ -219,12 +219,10 @@ class RecordingIngest:
                 reason,
             ):
                 camera.recording_state, camera.recording_state_reason = state, reason
-                changed = camera
-        if changed is not None:
-            why = f": {reason}" if reason else ""
-            await self._publisher.recording_state_changed(
-                changed, f"camera {changed.name} recording is {state}{why}"
-            )
+                why = f": {reason}" if reason else ""
+                self._publisher.recording_state_changed(
+                    session, camera, f"camera {camera.name} recording is {state}{why}"
+                )
 
     async def node_lost(self, node_id: str, since: datetime) -> None:
         """Open a "node lost" gap from `since` for every camera the node was recording."""

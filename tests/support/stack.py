@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,21 +230,33 @@ def _backend_env(backend: str, root: Path) -> Iterator[dict[str, str]]:
 
 
 @asynccontextmanager
-async def running_stack(backend: str, agent_args: list[str] | None = None) -> AsyncIterator[Stack]:
-    """Control plane + node agent on `backend` ("sqlite" or "postgres"), stopped on exit."""
+async def running_control_plane(
+    backend: str, adjust: Callable[[dict[str, str]], None] | None = None
+) -> AsyncIterator[Stack]:
+    """Only the control plane (no agent) on `backend`, stopped on exit. `adjust` may change its
+    environment first (e.g. reach PostgreSQL or Redis through a proxy the test controls)."""
     with (
         tempfile.TemporaryDirectory(prefix="camfleet-e2e-") as tmp,
         _backend_env(backend, Path(tmp)) as env,
     ):
         grpc_port = free_port()
         env["CAMFLEET_LISTEN"] = f"127.0.0.1:{grpc_port}"
+        if adjust is not None:
+            adjust(env)
         stack = Stack(backend, Path(tmp), env, grpc_port, free_port(), free_port())
-        stack.agent_args = list(agent_args or [])
         try:
             await stack.start_server()
-            await stack.start_agent()
             yield stack
         finally:
             stack.stop()
             if stack.channel is not None:
                 await stack.channel.close()
+
+
+@asynccontextmanager
+async def running_stack(backend: str, agent_args: list[str] | None = None) -> AsyncIterator[Stack]:
+    """Control plane + node agent on `backend` ("sqlite" or "postgres"), stopped on exit."""
+    async with running_control_plane(backend) as stack:
+        stack.agent_args = list(agent_args or [])
+        await stack.start_agent()
+        yield stack
