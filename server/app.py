@@ -29,9 +29,12 @@ from camfleet.v1 import (
     user_pb2_grpc,
 )
 from grpc_health.v1 import _async as health_aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.audit.log import AuditLog
@@ -85,6 +88,7 @@ from server.recordings.service import RecordingService
 from server.recordings.servicer import RecordingServicer
 from server.streams.service import StreamQueries
 from server.streams.servicer import StreamServicer
+from server.transport.health import HealthProber
 from server.transport.interceptor import GuardInterceptor
 from server.transport.peer import listen_on_proxy_socket
 
@@ -128,6 +132,7 @@ class ControlPlane:
     engine: AsyncEngine
     redis: Redis | None
     health: health_aio.HealthServicer
+    prober: HealthProber
     authenticator: Authenticator
     generated_admin_password: str | None
     reads: FastReads
@@ -137,6 +142,7 @@ class ControlPlane:
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
         await self.health.enter_graceful_shutdown()
+        await self.prober.close()
         # Agent streams never finish by themselves: end them so agents reconnect elsewhere.
         await self.hub.close()
         await self.server.stop(grace)
@@ -157,6 +163,10 @@ async def _connect_redis(url: str) -> Redis:
         timeout=10,
         socket_connect_timeout=5,
         health_check_interval=30,
+        # After an outage every pooled connection is dead: one retry on a fresh connection
+        # keeps the first call on each from failing once Redis is back.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+        retry_on_error=[RedisConnectionError],
     )
     client: Redis = Redis(connection_pool=pool)
     try:
@@ -296,6 +306,13 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    prober = HealthProber(
+        health_servicer,
+        SERVICE_NAMES,
+        database_url=settings.resolved_database_url,
+        engine=engine,
+        redis_url=settings.redis_url or None,
+    )
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
@@ -314,9 +331,18 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         raise StartupError(f"cannot listen on {where} (in use, or not a local address)")
     await server.start()
     await hub.start()
-    for name in ("", *SERVICE_NAMES):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await prober.start()  # SERVING once the stores answer, and only while they do
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(
-        server, port, engine, redis, health_servicer, authenticator, generated, reads, events, hub
+        server,
+        port,
+        engine,
+        redis,
+        health_servicer,
+        prober,
+        authenticator,
+        generated,
+        reads,
+        events,
+        hub,
     )

@@ -18,8 +18,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server.audit.log import AuditLog
 from server.auth.authenticator import Authenticator
@@ -28,7 +26,7 @@ from server.auth.principal import CallInfo, current_call, set_current_call
 from server.config import Settings
 from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
 from server.transport.peer import client_address, trusted_proxies
-from server.transport.status import to_grpc_status
+from server.transport.status import to_grpc_status, unavailable_message
 from server.transport.stream_limits import StreamLimits, bounded_public_stream
 
 log = logging.getLogger(__name__)
@@ -181,9 +179,7 @@ class GuardInterceptor(_Interceptor):
 
         return handler._replace(stream_stream=stream_stream, request_deserializer=decode)
 
-    def _call(
-        self, method: str, context: Any, metadata: dict[str, str] | None = None
-    ) -> CallInfo:
+    def _call(self, method: str, context: Any, metadata: dict[str, str] | None = None) -> CallInfo:
         """Who calls, before authentication: the method, client address and user agent."""
         metadata = _metadata(context) if metadata is None else metadata
         return CallInfo(
@@ -248,13 +244,10 @@ class GuardInterceptor(_Interceptor):
         if isinstance(exc, DomainError):
             status = to_grpc_status(exc)
             await context.abort(status.code, status.details, status.trailing_metadata)
-        if isinstance(exc, (OperationalError, PoolTimeout)) or (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated
-        ):
-            log.warning("database unavailable during %s: %s", method, exc)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry shortly"
-            )
+        unavailable = unavailable_message(exc)
+        if unavailable is not None:
+            log.warning("%s during %s: %s", unavailable, method, exc)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable)
         if isinstance(exc, grpc.aio.AbortError) or context.code() is not None:
             raise exc  # the handler already chose a status
         ref = uuid.uuid4().hex[:12]

@@ -10,6 +10,10 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server import errors
 
@@ -68,3 +72,19 @@ def to_rpc_status(err: errors.DomainError) -> status_pb2.Status:
 def to_grpc_status(err: errors.DomainError) -> grpc.Status:
     """Status ready for `context.abort`, details in the trailer."""
     return rpc_status.to_status(to_rpc_status(err))
+
+
+def unavailable_message(exc: BaseException) -> str | None:
+    """The sentence for a store that did not answer (UNAVAILABLE: retry, not the caller's
+    fault and not a bug), or None when `exc` is something else."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "Redis is unavailable; retry shortly"
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return "the database is unavailable; retry shortly"
+    # Drivers let some failures to connect through unwrapped (asyncpg: ConnectionRefusedError
+    # or TimeoutError while dialling).
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return "the database or Redis is unavailable; retry shortly"
+    return None
