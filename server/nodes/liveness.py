@@ -14,15 +14,13 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from camfleet.v1 import event_pb2
-
 from server.cameras.status import CameraStatusWriter
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.events.publisher import EventPublisher
 from server.nodes.loop_lag import LoopLag
 from server.nodes.presence import Presence
-from server.nodes.registry import NodeRegistry, NodeState
+from server.nodes.registry import NodeChange, NodeRegistry, NodeState
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +127,7 @@ class NodeLiveness:
         await self._presence.drop_streams(c.id for c in ended)
         await self._presence.forget_node(node_id)
         await self._publisher.node_changed(
-            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} was lost: {since}"
+            NodeChange.STATE_CHANGED, row, f"node {row.name} was lost: {since}"
         )
         return True
 
@@ -142,5 +140,5 @@ class NodeLiveness:
         await self._presence.drop_streams(c.id for c in ended)
         await self._presence.forget_node(node_id)
         await self._publisher.node_changed(
-            event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} shut down"
+            NodeChange.STATE_CHANGED, row, f"node {row.name} shut down"
         )

@@ -12,8 +12,6 @@ import time
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
 
-from camfleet.v1 import event_pb2
-
 from server.db.models import StreamEventRow, utcnow
 from server.errors import InvalidArgument
 from server.nodes.agent_wire import Heartbeat, Hello, RecordingEvent, SegmentEvent
@@ -21,6 +19,7 @@ from server.nodes.hub_deps import HubFeeds, NodeStores
 from server.nodes.live import HostMetrics, LiveStream, StreamEvent
 from server.nodes.liveness import NodeLiveness
 from server.nodes.metrics_events import describe
+from server.nodes.registry import NodeChange
 from server.nodes.session import NodeSession
 from server.nodes.stream_state import (
     Effect,
@@ -55,7 +54,7 @@ class SessionMessages:
         await self._stores.recordings.node_back(node_id, now)
         if became_ready:  # announced before the cameras it brings back, as it happened
             await self._feeds.publisher.node_changed(
-                event_pb2.EVENT_TYPE_NODE_STATE_CHANGED, row, f"node {row.name} is ready"
+                NodeChange.STATE_CHANGED, row, f"node {row.name} is ready"
             )
         streams = []
         for report in hello.streams:

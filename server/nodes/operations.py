@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from camfleet.v1 import event_pb2
-
 from server.cameras.status import CameraStatusWriter
 from server.common.listing import ListRequest, Page
 from server.db.models import NodeRow
@@ -11,7 +9,7 @@ from server.events.publisher import EventPublisher
 from server.nodes.hub import AgentHub
 from server.nodes.live import NodeView
 from server.nodes.presence import Presence
-from server.nodes.registry import NodeRegistry
+from server.nodes.registry import NodeChange, NodeRegistry
 
 
 class NodeOperations:
@@ -64,11 +62,9 @@ class NodeOperations:
         row, _ = await self._registry.delete(node_id)
         await self._presence.forget_node(node_id)
         self._hub.node_deleted(node_id)
-        await self._publisher.node_changed(
-            event_pb2.EVENT_TYPE_NODE_DELETED, row, f"node {row.name} was deleted"
-        )
+        await self._publisher.node_changed(NodeChange.DELETED, row, f"node {row.name} was deleted")
 
     async def _announce(self, row: NodeRow, message: str) -> NodeView:
         live = await self._presence.host(row.id)
-        await self._publisher.node_changed(event_pb2.EVENT_TYPE_NODE_UPDATED, row, message, live)
+        await self._publisher.node_changed(NodeChange.UPDATED, row, message, live)
         return NodeView(row, live)

@@ -43,6 +43,14 @@ class NodeState(enum.StrEnum):
     OFFLINE = "offline"
 
 
+class NodeChange(enum.StrEnum):
+    """What happened to a node, for the event stream."""
+
+    STATE_CHANGED = "node.state_changed"
+    UPDATED = "node.updated"
+    DELETED = "node.deleted"
+
+
 NODES = Listing(
     "nodes",
     FilterSchema(
