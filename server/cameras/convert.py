@@ -6,8 +6,8 @@ from __future__ import annotations
 from camfleet.v1 import camera_pb2, recording_pb2
 from google.protobuf import duration_pb2
 
+from server.cameras.model import CameraStatus, IngestMode
 from server.cameras.redaction import shown_source_url
-from server.cameras.service import CameraStatus, IngestMode
 from server.db.models import CameraRow
 from server.recordings.convert import PROFILES, STATES
 from server.transport.convert import timestamp

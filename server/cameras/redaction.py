@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from server.auth.permissions import Permission
 from server.auth.principal import Principal
-from server.cameras.service import redact_url_password
+from server.cameras.fields import redact_url_password
 
 
 def source_origin(url: str) -> str:

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import enum
-import math
-import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from urllib.parse import urlsplit
 
 from camfleet.playback import Grant
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
+from server.cameras.fields import (
+    UPDATABLE_FIELDS,
+    CameraFields,
+    check_labels,
+    check_retention,
+    check_source_url,
+    name_key,
+)
+from server.cameras.listing import CAMERAS
+from server.cameras.model import CameraAction, CameraStatus, ChangeKind, ChangeListener, IngestMode
 from server.cameras.playback import hls_url
 from server.cameras.reads import select_camera
 from server.common.listing import (
-    FieldKind,
-    FieldSpec,
-    FilterSchema,
-    Listing,
     ListRequest,
-    OrderSchema,
     Page,
 )
 from server.common.validation import clean_text, require_id, resolve_update_mask
@@ -34,166 +35,12 @@ from server.db.fast_reads import FastReads
 from server.db.models import CameraLabelRow, CameraRow, utcnow
 from server.errors import AlreadyExists, InvalidArgument, NotFound
 
-
-class CameraStatus(enum.StrEnum):
-    """Stored status values."""
-
-    OFFLINE = "offline"
-    CONNECTING = "connecting"
-    ONLINE = "online"
-    ERROR = "error"
-
-
-class IngestMode(enum.StrEnum):
-    """How media reaches a node."""
-
-    PUSH = "push"
-    PULL = "pull"
-
-
-class CameraAction(enum.Enum):
-    """Actions of BatchCameraAction."""
-
-    ACTIVATE = "activate"
-    DEACTIVATE = "deactivate"
-    START_RECORDING = "start_recording"
-    STOP_RECORDING = "stop_recording"
-    DELETE = "delete"
-    ROTATE_STREAM_KEY = "rotate_stream_key"
-
-
-UPDATABLE_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "location",
-        "active",
-        "recording_enabled",
-        "ingest_mode",
-        "source_url",
-        "labels",
-        "recording_profile",
-        "retention_max_age",
-        "retention_max_bytes",
-    }
-)
-RECORDING_PROFILES = ("original", "low", "medium", "high", "ultra")
-RECORDING_STATES = ("idle", "recording", "error")
-PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
-LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-MAX_LABELS = 32
 MAX_BATCH = 1000
-
-
-def name_key(name: str) -> str:
-    """The case-insensitive form of a camera name: what uniqueness and ordering use.
-
-    Never longer than the name: str.lower() turns "İ" (U+0130, the only such character) into
-    two code points, which would push a valid 200-character name past the 200-character key
-    column (an error from the database instead of a created camera). Its simple lower case "i"
-    keeps the length.
-    """
-    return name.replace("\u0130", "i").lower()
 
 
 def new_stream_key() -> str:
     """192 random bits, URL-safe: unguessable and usable as an RTMP stream name."""
     return secrets.token_urlsafe(24)
-
-
-def _label_condition(key: str, op: str, value: str | None) -> ColumnElement[bool]:
-    """`labels.<key>` in a filter: presence (`:*`), equality, inequality or containment."""
-    base = and_(CameraLabelRow.camera_id == CameraRow.id, CameraLabelRow.key == key)
-    if value is None:
-        return exists().where(base)
-    if op == "=":
-        return exists().where(base, CameraLabelRow.value == value)
-    if op == "!=":
-        return ~exists().where(base, CameraLabelRow.value == value)
-    if op == ":":
-        pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return exists().where(base, CameraLabelRow.value.ilike(pattern, escape="\\"))
-    raise InvalidArgument.for_field("filter", f"labels.{key} supports =, != and : only")
-
-
-_STATUS = {s.name: s.value for s in CameraStatus} | {
-    f"CAMERA_STATUS_{s.name}": s.value for s in CameraStatus
-}
-_MODES = {m.name: m.value for m in IngestMode} | {
-    f"INGEST_MODE_{m.name}": m.value for m in IngestMode
-}
-_PROFILES = {p.upper(): p for p in RECORDING_PROFILES} | {
-    f"RECORDING_PROFILE_{p.upper()}": p for p in RECORDING_PROFILES
-}
-_RECORDING_STATES = {s.upper(): s for s in RECORDING_STATES} | {
-    f"RECORDING_STATE_{s.upper()}": s for s in RECORDING_STATES
-}
-
-FILTER = FilterSchema(
-    fields={
-        "name": FieldSpec(CameraRow.name, FieldKind.STRING),
-        "description": FieldSpec(CameraRow.description, FieldKind.STRING),
-        "location": FieldSpec(CameraRow.location, FieldKind.STRING),
-        "status": FieldSpec(CameraRow.status, FieldKind.ENUM, _STATUS),
-        "active": FieldSpec(CameraRow.active, FieldKind.BOOL),
-        "recording_enabled": FieldSpec(CameraRow.recording_enabled, FieldKind.BOOL),
-        "ingest_mode": FieldSpec(CameraRow.ingest_mode, FieldKind.ENUM, _MODES),
-        "recording_profile": FieldSpec(CameraRow.recording_profile, FieldKind.ENUM, _PROFILES),
-        "recording_state": FieldSpec(CameraRow.recording_state, FieldKind.ENUM, _RECORDING_STATES),
-        "retention_max_bytes": FieldSpec(CameraRow.retention_max_bytes, FieldKind.INT),
-        "create_time": FieldSpec(CameraRow.created_at, FieldKind.TIMESTAMP),
-        "update_time": FieldSpec(CameraRow.updated_at, FieldKind.TIMESTAMP),
-    },
-    text_columns=(CameraRow.name, CameraRow.description, CameraRow.location),
-    map_fields={"labels": _label_condition},
-)
-ORDER = OrderSchema(
-    fields={
-        "name": CameraRow.name_key,
-        "status": CameraRow.status,
-        "create_time": CameraRow.created_at,
-        "update_time": CameraRow.updated_at,
-    },
-    default="name",
-    tiebreaker=CameraRow.id,
-)
-CAMERAS = Listing("cameras", FILTER, ORDER)
-
-
-# The class below has a method called `list`, which hides the builtin in its annotations.
-CameraRows = list[CameraRow]
-
-
-@dataclass
-class CameraFields:
-    """Caller-settable camera fields, as the transport decoded them."""
-
-    name: str = ""
-    description: str = ""
-    location: str = ""
-    active: bool = True
-    recording_enabled: bool = False
-    ingest_mode: IngestMode | None = None
-    source_url: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    # None: the default (original); the transport refuses values it cannot name.
-    recording_profile: str | None = None
-    # Seconds; 0 means no limit. Negative values are refused.
-    retention_max_age_s: float = 0.0
-    retention_max_bytes: int = 0
-
-
-def _check_retention(fields: CameraFields) -> tuple[int, int]:
-    """(max age in whole seconds, rounded up; max bytes), or InvalidArgument."""
-    if fields.retention_max_age_s < 0:
-        raise InvalidArgument.for_field(
-            "camera.retention_max_age", "must not be negative (0 or unset: no age limit)"
-        )
-    if fields.retention_max_bytes < 0:
-        raise InvalidArgument.for_field(
-            "camera.retention_max_bytes", "must not be negative (0: no size limit)"
-        )
-    return math.ceil(fields.retention_max_age_s), fields.retention_max_bytes
 
 
 @dataclass(frozen=True)
@@ -205,94 +52,10 @@ class StreamUrls:
     expires_at: datetime
 
 
-def _check_source_url(url: str, mode: IngestMode) -> str:
-    url = clean_text(url, "camera.source_url", max_len=2000)
-    if mode is IngestMode.PUSH:
-        if url:
-            raise InvalidArgument.for_field(
-                "camera.source_url", "is only used with INGEST_MODE_PULL; leave it empty for PUSH"
-            )
-        return url
-    if not url:
-        raise InvalidArgument.for_field("camera.source_url", "is required for INGEST_MODE_PULL")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        host, parts = None, None
-    if parts is None or parts.scheme.lower() not in PULL_SCHEMES or not host or " " in url:
-        raise InvalidArgument.for_field(
-            "camera.source_url",
-            "must be an absolute rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// URL "
-            "with a host",
-        )
-    return url
+# The class below has a method called `list`, which hides the builtin in its annotations.
+CameraRows = list[CameraRow]
 
 
-def _check_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    if len(labels) > MAX_LABELS:
-        raise InvalidArgument.for_field("camera.labels", f"at most {MAX_LABELS} labels")
-    out = {}
-    for key, value in labels.items():
-        if not LABEL_KEY_RE.fullmatch(key):
-            raise InvalidArgument.for_field(
-                f"camera.labels[{key[:64]!r}]",
-                "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter "  # noqa: RUF001
-                "or digit",
-            )
-        out[key] = clean_text(value, f"camera.labels[{key!r}]", max_len=200)
-    return out
-
-
-# Query parameters that carry credentials in camera URLs (`?user=admin&pwd=...`,
-# `?loginpas=...`, `?token=...`): matched as substrings of the lower-cased name...
-_SECRET_PARAM_PARTS = ("pass", "pwd", "secret", "token", "credential")
-# ...or exactly, for names too short to match as substrings without hiding harmless ones.
-_SECRET_PARAM_NAMES = frozenset(
-    {"key", "apikey", "api_key", "auth", "sig", "signature", "loginpas", "pw"}
-)
-
-
-def _redact_param(param: str) -> str:
-    name, eq, value = param.partition("=")
-    lowered = name.lower()
-    if (
-        eq
-        and value
-        and (lowered in _SECRET_PARAM_NAMES or any(part in lowered for part in _SECRET_PARAM_PARTS))
-    ):
-        return f"{name}=***"
-    return param
-
-
-def redact_url_password(url: str) -> str:
-    """The URL with its password, and the values of query parameters that carry credentials,
-    replaced by '***' (for callers who may not see secrets)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
-    if netloc == parts.netloc and query == parts.query:
-        return url  # nothing secret: return it exactly as configured
-    return parts._replace(netloc=netloc, query=query).geturl()
-
-
-class ChangeKind(enum.StrEnum):
-    """What happened to a camera, for the event stream."""
-
-    CREATED = "camera.created"
-    UPDATED = "camera.updated"
-    DELETED = "camera.deleted"
-    STATUS_CHANGED = "camera.status_changed"
-
-
-# Told about every change inside the transaction that makes it, so its event commits with it
-# (server/db/outbox.py): (that session, kind, the camera after it, a sentence for people).
-ChangeListener = Callable[[AsyncSession, ChangeKind, CameraRow, str], None]
 # (rtmp base URL, http base URL) of the node for a camera (its own node if READY, else any
 # READY one), or None when no node is up.
 NodeLocator = Callable[[str | None], Awaitable[tuple[str, str] | None]]
@@ -350,7 +113,7 @@ class CameraService:
             ),
             location=clean_text(fields.location, "camera.location", max_len=200),
             ingest_mode=mode.value,
-            source_url=_check_source_url(fields.source_url, mode),
+            source_url=check_source_url(fields.source_url, mode),
             active=fields.active,
             recording_enabled=fields.recording_enabled,
             stream_key=new_stream_key(),
@@ -360,10 +123,10 @@ class CameraService:
             updated_at=now,
             status_changed_at=now,
         )
-        labels = _check_labels(fields.labels)
+        labels = check_labels(fields.labels)
         row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
         row.recording_profile = fields.recording_profile or "original"
-        row.retention_max_age_s, row.retention_max_bytes = _check_retention(fields)
+        row.retention_max_age_s, row.retention_max_bytes = check_retention(fields)
         row.recording_state, row.recording_state_reason = "idle", ""
         try:
             async with self._sessions.begin() as session:
@@ -416,22 +179,22 @@ class CameraService:
             changes["ingest_mode"] = fields.ingest_mode.value
         if "recording_profile" in paths:
             changes["recording_profile"] = fields.recording_profile or "original"
-        max_age, max_bytes = _check_retention(fields)
+        max_age, max_bytes = check_retention(fields)
         if "retention_max_age" in paths:
             changes["retention_max_age_s"] = max_age
         if "retention_max_bytes" in paths:
             changes["retention_max_bytes"] = max_bytes
-        labels = _check_labels(fields.labels) if "labels" in paths else None
+        labels = check_labels(fields.labels) if "labels" in paths else None
         try:
             async with self._sessions.begin() as session:
                 row = await self._load(session, camera_id)
                 mode = IngestMode(str(changes.get("ingest_mode", row.ingest_mode)))
                 if "source_url" in paths:
-                    changes["source_url"] = _check_source_url(fields.source_url, mode)
+                    changes["source_url"] = check_source_url(fields.source_url, mode)
                 elif mode is IngestMode.PUSH and row.source_url:
                     changes["source_url"] = ""  # switching to push drops the pull source
                 elif mode is IngestMode.PULL and not row.source_url:
-                    _check_source_url("", mode)
+                    check_source_url("", mode)
                 if "name" in changes:
                     name = str(changes["name"])
                     key = name_key(name)

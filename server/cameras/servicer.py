@@ -9,12 +9,10 @@ from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
 from server.auth.permissions import Permission
 from server.auth.principal import current_principal
 from server.cameras.convert import MODE_TO_PROTO, camera_to_proto
+from server.cameras.fields import CameraFields
+from server.cameras.model import CameraAction
 from server.cameras.redaction import may_edit_cameras
-from server.cameras.service import (
-    CameraAction,
-    CameraFields,
-    CameraService,
-)
+from server.cameras.service import CameraService
 from server.common.listing import ListRequest
 from server.db.models import CameraRow
 from server.errors import InvalidArgument

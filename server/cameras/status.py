@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cameras.service import CameraStatus, ChangeKind, ChangeListener
+from server.cameras.model import CameraStatus, ChangeKind, ChangeListener
 from server.db.models import CameraRow, utcnow
 
 _LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)

@@ -8,7 +8,7 @@ from typing import Any
 from camfleet.v1 import event_pb2
 
 from server.cameras.convert import camera_to_proto
-from server.cameras.service import ChangeKind
+from server.cameras.model import ChangeKind
 from server.db.models import CameraRow, NodeRow, RecordingRow, utcnow
 from server.db.outbox import StagedEvent
 from server.nodes.convert import node_to_proto, stream_to_proto

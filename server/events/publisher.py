@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.cameras.service import ChangeKind
+from server.cameras.model import ChangeKind
 from server.db.models import CameraRow, NodeRow, RecordingRow
 from server.db.outbox import StagedEvent, stage_event
 from server.events import convert

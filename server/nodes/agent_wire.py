@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from server.cameras.service import IngestMode
+from server.cameras.model import IngestMode
 from server.common.validation import is_id
 from server.db.models import utcnow
 from server.errors import InvalidArgument

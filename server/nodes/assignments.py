@@ -15,7 +15,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cameras.service import IngestMode
+from server.cameras.model import IngestMode
 from server.db.models import CameraRow, NodeRow
 from server.nodes.agent_wire import assignment_to_proto
 from server.nodes.desired import AssignedCamera, Assignment, PlaybackPolicy

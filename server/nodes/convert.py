@@ -8,7 +8,7 @@ from typing import cast
 
 from camfleet.v1 import camera_pb2, event_pb2, node_pb2, stream_pb2
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.db.models import NodeRow, StreamEventRow
 from server.nodes.live import (
     LIVE_STATUSES,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from server.cameras.service import IngestMode
+from server.cameras.model import IngestMode
 from server.nodes.grants import RevokedGrant
 
 

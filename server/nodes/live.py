@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.db.models import NodeRow
 
 LIVE_STATUSES = (CameraStatus.CONNECTING, CameraStatus.ONLINE)

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.nodes.live import HostMetrics, LiveStream, NodeLive, StreamMetrics
 
 log = logging.getLogger(__name__)

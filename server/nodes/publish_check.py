@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog
-from server.cameras.service import CameraStatus, ChangeKind, ChangeListener
+from server.cameras.model import CameraStatus, ChangeKind, ChangeListener
 from server.db.models import CameraRow, NodeRow
 from server.errors import ResourceExhausted
 from server.kv.ratelimit import RateLimiter

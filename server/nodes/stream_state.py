@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.nodes.live import LIVE_STATUSES, StreamEvent, StreamEventKind, StreamReport
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from server.cameras.service import CameraService, CameraStatus
+from server.cameras.model import CameraStatus
+from server.cameras.service import CameraService
 from server.common.listing import ListRequest, Page
 from server.common.validation import require_id
 from server.db.models import StreamEventRow

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.nodes.live import LiveStream, StreamMetrics
 from server.nodes.metrics_events import METRICS_EVENT_EVERY_S, MetricsThrottle, describe
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.nodes.live import HostMetrics, LiveStream, NodeLive, StreamMetrics
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
 from tests.support.databases import REDIS_URL

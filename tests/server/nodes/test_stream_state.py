@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server.cameras.service import CameraStatus
+from server.cameras.model import CameraStatus
 from server.nodes.live import StreamEvent, StreamEventKind, StreamReport
 from server.nodes.stream_state import (
     FAILED,

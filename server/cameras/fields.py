@@ -1,0 +1,154 @@
+"""A camera's caller-settable fields and their checks (labels, source URLs, retention), and
+the redaction of credentials in source URLs for callers who may not see secrets."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from server.cameras.model import IngestMode
+from server.common.validation import clean_text
+from server.errors import InvalidArgument
+
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "location",
+        "active",
+        "recording_enabled",
+        "ingest_mode",
+        "source_url",
+        "labels",
+        "recording_profile",
+        "retention_max_age",
+        "retention_max_bytes",
+    }
+)
+PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
+LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_LABELS = 32
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive form of a camera name: what uniqueness and ordering use.
+
+    Never longer than the name: str.lower() turns "İ" (U+0130, the only such character) into
+    two code points, which would push a valid 200-character name past the 200-character key
+    column (an error from the database instead of a created camera). Its simple lower case "i"
+    keeps the length.
+    """
+    return name.replace("\u0130", "i").lower()
+
+
+@dataclass
+class CameraFields:
+    """Caller-settable camera fields, as the transport decoded them."""
+
+    name: str = ""
+    description: str = ""
+    location: str = ""
+    active: bool = True
+    recording_enabled: bool = False
+    ingest_mode: IngestMode | None = None
+    source_url: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # None: the default (original); the transport refuses values it cannot name.
+    recording_profile: str | None = None
+    # Seconds; 0 means no limit. Negative values are refused.
+    retention_max_age_s: float = 0.0
+    retention_max_bytes: int = 0
+
+
+def check_retention(fields: CameraFields) -> tuple[int, int]:
+    """(max age in whole seconds, rounded up; max bytes), or InvalidArgument."""
+    if fields.retention_max_age_s < 0:
+        raise InvalidArgument.for_field(
+            "camera.retention_max_age", "must not be negative (0 or unset: no age limit)"
+        )
+    if fields.retention_max_bytes < 0:
+        raise InvalidArgument.for_field(
+            "camera.retention_max_bytes", "must not be negative (0: no size limit)"
+        )
+    return math.ceil(fields.retention_max_age_s), fields.retention_max_bytes
+
+
+def check_source_url(url: str, mode: IngestMode) -> str:
+    """The source URL of a camera in `mode`, or InvalidArgument naming what to fix."""
+    url = clean_text(url, "camera.source_url", max_len=2000)
+    if mode is IngestMode.PUSH:
+        if url:
+            raise InvalidArgument.for_field(
+                "camera.source_url", "is only used with INGEST_MODE_PULL; leave it empty for PUSH"
+            )
+        return url
+    if not url:
+        raise InvalidArgument.for_field("camera.source_url", "is required for INGEST_MODE_PULL")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme.lower() not in PULL_SCHEMES or not host or " " in url:
+        raise InvalidArgument.for_field(
+            "camera.source_url",
+            "must be an absolute rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// URL "
+            "with a host",
+        )
+    return url
+
+
+def check_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Labels as stored, or InvalidArgument naming the label to fix."""
+    if len(labels) > MAX_LABELS:
+        raise InvalidArgument.for_field("camera.labels", f"at most {MAX_LABELS} labels")
+    out = {}
+    for key, value in labels.items():
+        if not LABEL_KEY_RE.fullmatch(key):
+            raise InvalidArgument.for_field(
+                f"camera.labels[{key[:64]!r}]",
+                "keys are 1–63 characters of a-z, 0-9, '_', '.', '-' starting with a letter "  # noqa: RUF001
+                "or digit",
+            )
+        out[key] = clean_text(value, f"camera.labels[{key!r}]", max_len=200)
+    return out
+
+
+# Query parameters that carry credentials in camera URLs (`?user=admin&pwd=...`,
+# `?loginpas=...`, `?token=...`): matched as substrings of the lower-cased name...
+_SECRET_PARAM_PARTS = ("pass", "pwd", "secret", "token", "credential")
+# ...or exactly, for names too short to match as substrings without hiding harmless ones.
+_SECRET_PARAM_NAMES = frozenset(
+    {"key", "apikey", "api_key", "auth", "sig", "signature", "loginpas", "pw"}
+)
+
+
+def _redact_param(param: str) -> str:
+    name, eq, value = param.partition("=")
+    lowered = name.lower()
+    if (
+        eq
+        and value
+        and (lowered in _SECRET_PARAM_NAMES or any(part in lowered for part in _SECRET_PARAM_PARTS))
+    ):
+        return f"{name}=***"
+    return param
+
+
+def redact_url_password(url: str) -> str:
+    """The URL with its password, and the values of query parameters that carry credentials,
+    replaced by '***' (for callers who may not see secrets)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: return it exactly as configured
+    return parts._replace(netloc=netloc, query=query).geturl()
