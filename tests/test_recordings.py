@@ -41,17 +41,12 @@ from server.db.engine import session_factory
 from tests.support.agent_stream import AgentStream, connect, hello, message, report, stream_event
 from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Metadata, Platform, mask
+from tests.support.stack import ts
 
 R = recording_pb2
 Code = grpc.StatusCode
 # Far enough in the past that nothing else writes there; each test uses its own camera.
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
-
-
-def ts(at: datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(at)
-    return out
 
 
 def at(seconds: float) -> datetime:

@@ -140,7 +140,3 @@ class AgentHub:
         session = self._sessions.get(node_id)
         if session is not None:
             session.end(why)
-
-    async def sweep(self) -> None:
-        """One liveness pass (the background task runs it continuously)."""
-        await self._liveness.sweep(list(self._sessions), self._end_session)

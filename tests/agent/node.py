@@ -318,3 +318,14 @@ def kill_survivors(tree: dict[int, str]) -> list[int]:
 def new_camera_id() -> str:
     """A camera id of the control plane's shape."""
     return str(uuid.uuid4())
+
+
+def assemblies(pid: int) -> int:
+    """ffmpeg processes under `pid` assembling a clip (the concat demuxer)."""
+    count = 0
+    for child in process_tree(pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if argv and argv[0].endswith(b"ffmpeg") and b"concat" in argv:
+                count += 1
+    return count

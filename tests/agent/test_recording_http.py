@@ -38,7 +38,7 @@ from node_agent.recording.store import SegmentStore
 from node_agent.recording.tiers import node_tiers
 from node_agent.recording_http import RecordedMedia, vod_playlist
 from node_agent.spool import Spool
-from tests.agent.node import http_get, process_tree, run
+from tests.agent.node import assemblies, http_get, run
 from tests.agent.recording_node import (
     FFMPEG,
     FFPROBE,
@@ -377,17 +377,6 @@ async def policy(agent: Agent, **fields: object) -> AsyncIterator[None]:
         yield
     finally:
         assert (await agent.assignment.apply(replace(before, version=changed.version + 1))).accepted
-
-
-def assemblies(pid: int) -> int:
-    """ffmpeg processes under `pid` assembling a clip (the concat demuxer)."""
-    count = 0
-    for child in process_tree(pid):
-        with contextlib.suppress(OSError):
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if argv and argv[0].endswith(b"ffmpeg") and b"concat" in argv:
-                count += 1
-    return count
 
 
 async def burst(

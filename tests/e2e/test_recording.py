@@ -15,12 +15,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from camfleet.v1 import camera_pb2, recording_pb2, recording_pb2_grpc
-from google.protobuf import timestamp_pb2
+from camfleet.v1 import camera_pb2, recording_pb2
 
 from tests.agent.node import FFMPEG, FFPROBE, run
 from tests.agent.recording_node import camera as publishing
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, recordings, running_stack, ts
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -35,17 +34,6 @@ STREAM_S = {"sqlite": 60, "postgres": 24}
 async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     async with running_stack(str(request.param), ["--segment-seconds", str(SEGMENT_S)]) as running:
         yield running
-
-
-def ts(at: datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(at)
-    return out
-
-
-def recordings(stack: Stack) -> recording_pb2_grpc.RecordingServiceStub:
-    assert stack.channel is not None
-    return recording_pb2_grpc.RecordingServiceStub(stack.channel)
 
 
 async def recorded_camera(stack: Stack, name: str) -> camera_pb2.Camera:

@@ -13,13 +13,11 @@ and a node agent with its nginx and ffmpeg as processes, a camera publishing and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,16 +32,15 @@ from camfleet.v1 import (
     camera_pb2,
     common_pb2,
     recording_pb2,
-    recording_pb2_grpc,
     user_pb2,
     user_pb2_grpc,
 )
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2
 
-from tests.agent.node import process_tree
+from tests.agent.node import assemblies
 from tests.agent.recording_node import camera as publishing
 from tests.support.platform import Metadata, bearer
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, recordings, running_stack, ts
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -60,17 +57,6 @@ class Recorded:
     stack: Stack
     camera: camera_pb2.Camera
     segments: list[R.Recording]
-
-
-def ts(at: datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(at)
-    return out
-
-
-def recordings(stack: Stack) -> recording_pb2_grpc.RecordingServiceStub:
-    assert stack.channel is not None
-    return recording_pb2_grpc.RecordingServiceStub(stack.channel)
 
 
 def users(stack: Stack) -> user_pb2_grpc.UserServiceStub:
@@ -239,17 +225,6 @@ async def test_export_clip_refuses_a_clip_longer_than_the_limit(recorded: Record
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "a clip may be at most 3600 seconds long" in (refused.value.details() or "")
-
-
-def assemblies(pid: int) -> int:
-    """ffmpeg processes under `pid` assembling a clip (the concat demuxer)."""
-    count = 0
-    for child in process_tree(pid):
-        with contextlib.suppress(OSError):
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if argv and argv[0].endswith(b"ffmpeg") and b"concat" in argv:
-                count += 1
-    return count
 
 
 async def test_eight_clip_urls_at_once_run_one_ffmpeg(recorded: Recorded) -> None:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -25,8 +26,10 @@ from camfleet.v1 import (
     event_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
+    recording_pb2_grpc,
     stream_pb2_grpc,
 )
+from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
@@ -260,3 +263,16 @@ async def running_stack(backend: str, agent_args: list[str] | None = None) -> As
         stack.agent_args = list(agent_args or [])
         await stack.start_agent()
         yield stack
+
+
+def ts(at: datetime) -> timestamp_pb2.Timestamp:
+    """`at` as a protobuf Timestamp."""
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(at)
+    return out
+
+
+def recordings(stack: Stack) -> recording_pb2_grpc.RecordingServiceStub:
+    """The RecordingService of a running stack."""
+    assert stack.channel is not None
+    return recording_pb2_grpc.RecordingServiceStub(stack.channel)
