@@ -1,6 +1,6 @@
 """Throughput of authenticated GetCamera / ListCameras against a bare grpc.aio echo server.
 
-    python bench/bench_camera_rpc.py [--seconds 10] [--concurrency 64] [--clients 1]
+    python -m bench.bench_camera_rpc [--seconds 10] [--concurrency 64] [--clients 1]
                                      [--backend sqlite|postgres] [--page-size 20]
 
 In one run it starts the real control plane (`python -m server`) and a bare echo server
@@ -23,28 +23,19 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# Runnable from a bare checkout too (an editable install already provides both).
-for _path in (REPO, REPO / "clients" / "python"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import grpc  # noqa: E402
-from camfleet.v1 import (  # noqa: E402
+import grpc
+from camfleet.v1 import (
     api_token_pb2,
     api_token_pb2_grpc,
     auth_pb2,
@@ -55,19 +46,19 @@ from camfleet.v1 import (  # noqa: E402
     user_pb2,
     user_pb2_grpc,
 )
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
-LOOPBACK = "127.0.0.1"
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from harness.control_plane import server_env, start_control_plane, wait_serving
+from harness.cpu import CpuMeter, Usage, load_average
+from harness.databases import postgres_backends, throwaway_postgres, throwaway_redis_prefix
+from harness.ports import LOOPBACK, free_port
+from harness.processes import Child
+
 ECHO_METHOD = "/bench.Echo/Echo"
 GET_CAMERA = "/camfleet.v1.CameraService/GetCamera"
 LIST_CAMERAS = "/camfleet.v1.CameraService/ListCameras"
 LIST_FILTER = 'active = true AND name:"cam"'
 CALL_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 # Each load channel gets its own TCP connection instead of sharing the process-wide subchannel
 # (the setup channel to the same server would otherwise carry the load too).
 CLIENT_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
@@ -214,72 +205,6 @@ def _child_main(spec: LoadSpec, conn: Connection) -> None:
         conn.close()
 
 
-@dataclass(frozen=True)
-class Usage:
-    """What a meter saw over the measured window."""
-
-    cpu_s: float | None = None
-    # Processes that ended inside the window: their last CPU is lost, so cpu_s is a lower bound.
-    exited: int = 0
-    # PostgreSQL sessions opened inside the window (connection churn), when known.
-    sessions: int | None = None
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            _add(self.cpu_s, other.cpu_s),
-            self.exited + other.exited,
-            _add_int(self.sessions, other.sessions),
-        )
-
-
-Snapshot = tuple[dict[int, float], int | None]
-ProcessList = Callable[[], tuple[Sequence[int], int | None]]
-
-
-class CpuMeter:
-    """CPU seconds used by a set of processes (a server, the database's backends), from /proc."""
-
-    def __init__(self, processes: ProcessList) -> None:
-        # `processes` returns the pids to watch and, for PostgreSQL, its session counter.
-        self._processes = processes
-        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    @classmethod
-    def of_pid(cls, pid: int) -> CpuMeter:
-        """A meter of one process."""
-
-        def processes() -> tuple[Sequence[int], int | None]:
-            return (pid,), None
-
-        return cls(processes)
-
-    def sample(self) -> Snapshot:
-        """utime + stime of each process in seconds (empty without /proc), and the counter."""
-        pids, counter = self._processes()
-        out: dict[int, float] = {}
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            out[pid] = (int(fields[11]) + int(fields[12])) / self._tick
-        return out, counter
-
-    @staticmethod
-    def usage(before: Snapshot, after: Snapshot) -> Usage:
-        """Usage between two snapshots; a process new in `after` counts in full."""
-        (cpu_before, count_before), (cpu_after, count_after) = before, after
-        if not cpu_after:
-            return Usage()
-        return Usage(
-            cpu_s=sum(cpu - cpu_before.get(pid, 0.0) for pid, cpu in cpu_after.items()),
-            exited=len(cpu_before.keys() - cpu_after.keys()),
-            sessions=None
-            if count_before is None or count_after is None
-            else count_after - count_before,
-        )
-
-
 async def _usage_over_window(
     meters: Sequence[CpuMeter], window_start: float, seconds: float
 ) -> list[Usage]:
@@ -372,80 +297,6 @@ async def run_load(
 # Subprocesses: the control plane and the echo server
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-class Child:
-    """A subprocess whose output goes to a log file; stopped by PID with SIGTERM, then SIGKILL."""
-
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                list(argv),
-                env=env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    @property
-    def pid(self) -> int:
-        """Process id."""
-        return self.proc.pid
-
-    def check_alive(self) -> None:
-        """Raise with the tail of its log if it has exited."""
-        if self.proc.poll() is not None:
-            raise RuntimeError(
-                f"{self.name} exited with status {self.proc.returncode}:\n{self.tail()}"
-            )
-
-    def tail(self, lines: int = 30) -> str:
-        """The last lines of its output."""
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM (graceful shutdown), then SIGKILL if it is still running after a timeout."""
-        if self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            print(f"  {self.name} (pid {self.pid}) ignored SIGTERM; killing it", file=sys.stderr)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-
-
-async def wait_serving(channel: grpc.aio.Channel, child: Child) -> None:
-    """Poll the standard health check until the server says SERVING."""
-    stub = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        child.check_alive()
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            resp = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-            if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(
-        f"{child.name} was not SERVING after {START_TIMEOUT_S:.0f} s:\n{child.tail()}"
-    )
-
-
 async def wait_echo(channel: grpc.aio.Channel, child: Child) -> None:
     """Wait until the echo server answers a call."""
     echo = channel.unary_unary(
@@ -461,65 +312,6 @@ async def wait_echo(channel: grpc.aio.Channel, child: Child) -> None:
     raise RuntimeError(
         f"{child.name} did not answer after {START_TIMEOUT_S:.0f} s:\n{child.tail()}"
     )
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A throwaway database on the local PostgreSQL; yields its URL and drops it afterwards."""
-    import psycopg
-
-    name = f"camfleet_bench_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        raise RuntimeError(f"cannot create a database on {PG_ADMIN_DSN}: {exc}") from exc
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def redis_prefix() -> Iterator[str]:
-    """A key prefix unique to this run on the local Redis; its keys are deleted afterwards."""
-    import redis
-
-    prefix = f"camfleet-bench-{secrets.token_hex(6)}:"
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        raise RuntimeError(f"cannot reach Redis at {REDIS_URL}: {exc}") from exc
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-def server_env(
-    data_dir: Path, port: int, admin_password: str, database_url: str, redis_prefix_value: str
-) -> dict[str, str]:
-    """Environment of the control-plane subprocess (no CAMFLEET_* leaks in from ours)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
-    env.update(
-        CAMFLEET_LISTEN=f"{LOOPBACK}:{port}",
-        CAMFLEET_DATA_DIR=str(data_dir),
-        CAMFLEET_ADMIN_PASSWORD=admin_password,
-        CAMFLEET_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    if database_url:
-        env["CAMFLEET_DATABASE_URL"] = database_url
-    if redis_prefix_value:
-        env["CAMFLEET_REDIS_URL"] = REDIS_URL
-        env["CAMFLEET_REDIS_PREFIX"] = redis_prefix_value
-    return env
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,23 +519,6 @@ class Row:
         return sum(self.result.errors.values()) + sum(self.result.warmup_errors.values())
 
 
-def _add(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a + b
-
-
-def _add_int(a: int | None, b: int | None) -> int | None:
-    return None if a is None or b is None else a + b
-
-
-def _load() -> str:
-    # Other processes on the machine take CPU from the servers and the client: a load average
-    # well above the benchmark's own ~2 means the numbers of this run are not comparable.
-    try:
-        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 def _pct(cpu_s: float | None, seconds: float) -> str:
     return "-" if cpu_s is None else f"{100 * cpu_s / seconds:.0f}%"
 
@@ -784,26 +559,6 @@ def format_row(row: Row, baseline: float | None) -> str:
     return f"  {row.label:<24}" + "".join(f"{c:>10}" for c in cells)
 
 
-def postgres_backends(database_url: str) -> ProcessList:
-    """Backend pids of `database_url`'s database and its count of sessions ever opened."""
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[-1]
-
-    def processes() -> tuple[list[int], int | None]:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
-            ).fetchall()
-            # Counted when a session starts (PostgreSQL 14+): the pool's connection churn.
-            count = conn.execute(
-                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)
-            ).fetchone()
-        return [int(r[0]) for r in rows], int(count[0]) if count else None
-
-    return processes
-
-
 # ---------------------------------------------------------------------------------------------
 # Main
 
@@ -812,9 +567,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     """Start both servers, build the fixture, run every scenario and print the table."""
     admin_password = secrets.token_urlsafe(18)
     server_port, echo_port = free_port(), free_port()
-    server = Child(
-        "control plane",
-        [sys.executable, "-m", "server"],
+    server = start_control_plane(
         server_env(work / "data", server_port, admin_password, database_url, prefix),
         work / "server.log",
     )
@@ -825,7 +578,8 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             "echo server",
             [
                 sys.executable,
-                str(Path(__file__).with_name("echo_server.py")),
+                "-m",
+                "bench.echo_server",
                 "--listen",
                 f"{LOOPBACK}:{echo_port}",
             ],
@@ -839,7 +593,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 channels[target] = grpc.aio.insecure_channel(target)
             return channels[target]
 
-        await wait_serving(channel_for(server_target), server)
+        await wait_serving(server_target, server)
         await wait_echo(channel_for(echo_target), echo)
         fixture = await make_fixture(channel_for(server_target), admin_password, args.cameras)
         plan = [
@@ -856,7 +610,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             f"clients={args.clients} seconds={args.seconds:g} rounds={args.rounds} "
             f"warmup={args.warmup:g} "
             f"cameras={args.cameras} ({os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"grpcio {grpc.__version__}, load average {_load()})",
+            f"grpcio {grpc.__version__}, load average {load_average()})",
             flush=True,
         )
         print(HEADER, flush=True)
@@ -908,7 +662,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             if not last_round:
                 print(f"  (round {round_no + 1}/{args.rounds} done)", file=sys.stderr, flush=True)
         server.check_alive()
-        print(f"  load average after: {_load()}", flush=True)
+        print(f"  load average after: {load_average()}", flush=True)
         return report(rows, baseline, args)
     finally:
         for channel in channels.values():
@@ -966,7 +720,7 @@ def report(rows: list[Row], baseline: float | None, args: argparse.Namespace) ->
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     parser = argparse.ArgumentParser(
-        prog="bench_camera_rpc.py", description=(__doc__ or "").splitlines()[0]
+        prog="python -m bench.bench_camera_rpc", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each")
@@ -1028,8 +782,8 @@ def run_bench(name: str, run: BenchFn, args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             database_url = prefix = ""
             if args.backend == "postgres":
-                database_url = stack.enter_context(postgres_database())
-                prefix = stack.enter_context(redis_prefix())
+                database_url = stack.enter_context(throwaway_postgres("bench"))
+                prefix = stack.enter_context(throwaway_redis_prefix("bench"))
             return asyncio.run(run(args, work, database_url, prefix))
     except (RuntimeError, OSError, grpc.aio.AioRpcError) as exc:
         print(f"{name}: FAILED: {exc}", file=sys.stderr)

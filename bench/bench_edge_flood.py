@@ -1,7 +1,7 @@
 """Login through Envoy while one client floods the edge (issue 10, finding 1), beside Login with
 no flood, in one run.
 
-    python bench/bench_edge_flood.py [--logins 200] [--concurrency 1] [--streams 2000]
+    python -m bench.bench_edge_flood [--logins 200] [--concurrency 1] [--streams 2000]
                                      [--slow 1500]
 
 One run starts the real control plane (`python -m server`, SQLite) and Envoy with the config
@@ -40,16 +40,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-for _path in (REPO, REPO / "clients" / "python", BENCH, REPO / "scripts"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import grpc  # noqa: E402
-from bench_camera_rpc import LOOPBACK, Child, free_port, server_env, wait_serving  # noqa: E402
-from bench_heartbeats import load_average, memory_mib, server_source  # noqa: E402
-from camfleet.v1 import (  # noqa: E402
+import grpc
+from camfleet.v1 import (
     auth_pb2,
     auth_pb2_grpc,
     common_pb2,
@@ -57,9 +49,15 @@ from camfleet.v1 import (  # noqa: E402
     user_pb2,
     user_pb2_grpc,
 )
-from envoy_admin import admin_request, raise_open_file_limit, routes_to_control_plane  # noqa: E402
-from envoy_config import render  # noqa: E402
-from grpc_health.v1 import health_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2
+
+from bench.bench_heartbeats import server_source
+from harness.control_plane import server_env, start_control_plane, wait_serving
+from harness.cpu import load_average, memory_mib
+from harness.ports import LOOPBACK, free_port
+from harness.processes import Child
+from scripts.envoy_admin import admin_request, raise_open_file_limit, routes_to_control_plane
+from scripts.envoy_config import render
 
 ENVOY = str(Path(sys.executable).with_name("envoy"))
 ATTACKER = "127.0.0.2"
@@ -265,7 +263,7 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
     # x-forwarded-for (the flood's address, 127.0.0.2) the control plane believes.
     proxy_socket = work / "control-plane.sock"
     env["CAMFLEET_PROXY_SOCKET"] = str(proxy_socket)
-    server = Child("control plane", [sys.executable, "-m", "server"], env, work / "server.log")
+    server = start_control_plane(env, work / "server.log")
     admin_socket = work / "envoy-admin.sock"
     config = work / "envoy.json"
     config.write_text(
@@ -288,7 +286,7 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
     flood: Flood | None = None
     try:
         async with grpc.aio.insecure_channel(f"{LOOPBACK}:{port}") as direct:
-            await wait_serving(direct, server)
+            await wait_serving(f"{LOOPBACK}:{port}", server)
             login = await auth_pb2_grpc.AuthServiceStub(direct).Login(
                 auth_pb2.LoginRequest(username="admin", password=password)
             )

@@ -1,6 +1,6 @@
 """Heartbeat ingest: simulated node agents against the control plane and a bare grpc.aio server.
 
-    python bench/bench_heartbeats.py [--nodes 1000] [--cameras-per-node 10] [--seconds 60]
+    python -m bench.bench_heartbeats [--nodes 1000] [--cameras-per-node 10] [--seconds 60]
                                      [--backend sqlite|postgres] [--processes 2] [--ramp]
 
 The issue's target: 1,000 nodes x 10 cameras heartbeating at 1 Hz on one control-plane process,
@@ -41,27 +41,8 @@ from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-# Runnable from a bare checkout too (an editable install already provides both); the bench
-# directory for the helpers shared with bench_camera_rpc.py.
-for _path in (REPO, REPO / "clients" / "python", BENCH):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import grpc  # noqa: E402
-from bench_camera_rpc import (  # noqa: E402
-    LOOPBACK,
-    Child,
-    CpuMeter,
-    Usage,
-    free_port,
-    postgres_backends,
-    run_bench,
-    server_env,
-    wait_serving,
-)
-from camfleet.v1 import (  # noqa: E402
+import grpc
+from camfleet.v1 import (
     agent_pb2,
     agent_pb2_grpc,
     auth_pb2,
@@ -73,8 +54,15 @@ from camfleet.v1 import (  # noqa: E402
     node_pb2,
     node_pb2_grpc,
 )
-from google.protobuf import field_mask_pb2, timestamp_pb2  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bench.bench_camera_rpc import run_bench
+from harness.control_plane import server_env, start_control_plane, wait_serving
+from harness.cpu import CpuMeter, Usage, load_average, memory_mib
+from harness.databases import postgres_backends, redis_server_pids
+from harness.ports import LOOPBACK, free_port
+from harness.processes import ROOT, Child
 
 CONNECT = "/camfleet.v1.AgentService/Connect"
 SINK_STATS = "/bench.Sink/Stats"
@@ -756,28 +744,6 @@ async def count_total(
     return int(resp.total_size)
 
 
-def memory_mib(pid: int) -> tuple[float, float]:
-    """(RSS now, peak RSS) of a process in MiB, from /proc (0 when unknown)."""
-    values = {"VmRSS": 0.0, "VmHWM": 0.0}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in values:
-                values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
-
-
-def redis_server_pids() -> tuple[list[int], None]:
-    """Pids of redis-server processes (shared with whatever else uses Redis here)."""
-    pids: list[int] = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (proc / "comm").read_text().strip() == "redis-server":
-                    pids.append(int(proc.name))
-    return pids, None
-
-
 @dataclass
 class Window:
     """What one measured window saw."""
@@ -925,7 +891,7 @@ def server_source() -> str:
     try:
         sha = subprocess.run(
             [git, "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,
@@ -933,7 +899,7 @@ def server_source() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             [git, "status", "--porcelain", "--", "server"],
-            cwd=REPO,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,
@@ -942,14 +908,6 @@ def server_source() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return sha + (" + uncommitted server/ changes" if dirty else "")
-
-
-def load_average() -> str:
-    """The 1/5/15-minute load average: well above the run's own ~2, others are taking CPU."""
-    try:
-        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _seconds(value: float | None) -> str:
@@ -1348,12 +1306,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     env = server_env(work / "data", server_port, admin_password, database_url, prefix)
     env["CAMFLEET_LOG_LEVEL"] = args.server_log_level
     source = server_source()
-    server = Child(
-        "control plane",
-        [sys.executable, "-m", "server", *HEARTBEAT_FLAGS],
-        env,
-        work / "server.log",
-    )
+    server = start_control_plane(env, work / "server.log", args=HEARTBEAT_FLAGS)
     sink: Child | None = None
     channels: list[grpc.aio.Channel] = []
     outcome = Outcome()
@@ -1362,7 +1315,8 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             "bare bidi server",
             [
                 sys.executable,
-                str(BENCH / "bidi_sink_server.py"),
+                "-m",
+                "bench.bidi_sink_server",
                 "--listen",
                 f"{LOOPBACK}:{sink_port}",
             ],
@@ -1373,7 +1327,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         channel = grpc.aio.insecure_channel(server_target)
         sink_channel = grpc.aio.insecure_channel(sink_target)
         channels += [channel, sink_channel]
-        await wait_serving(channel, server)
+        await wait_serving(server_target, server)
         await wait_sink(sink_channel, sink)
         setup_started = time.monotonic()
         fleet = await make_fleet(channel, admin_password, args.nodes, args.cameras_per_node)
@@ -1511,7 +1465,7 @@ async def wait_sink(channel: grpc.aio.Channel, child: Child) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     parser = argparse.ArgumentParser(
-        prog="bench_heartbeats.py", description=(__doc__ or "").splitlines()[0]
+        prog="python -m bench.bench_heartbeats", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--nodes", type=int, default=1000, help="simulated agents")
     parser.add_argument(

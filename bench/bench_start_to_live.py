@@ -6,7 +6,7 @@ on a machine already set up, fresh data directory) until
      tile's <video> playing (currentTime past 1 s).
 The browser starts right after the ready line, as a person opening the printed URL would.
 
-    .venv/bin/python bench/bench_start_to_live.py --demo 4 --runs 3
+    .venv/bin/python -m bench.bench_start_to_live --demo 4 --runs 3
 
 Ports are free loopback ports; everything started is stopped by PID (Ctrl-C to the launcher,
 then SIGKILL to anything of its process tree still there) and the data directory is removed.
@@ -17,20 +17,17 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import grpc
+from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc
+from playwright.sync_api import sync_playwright
 
-import grpc  # noqa: E402
-from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from tests.support.local_platform import (  # noqa: E402
+from harness.processes import ROOT
+from tests.support.local_platform import (
     Ports,
     newcomer_env,
     stop_launcher,

@@ -1,6 +1,6 @@
 """How long GetTimeline's domain work takes over a long range, and a ListRecordings page.
 
-    python bench/bench_timeline.py [--days 31] [--segment-seconds 10] [--backend sqlite|postgres]
+    python -m bench.bench_timeline [--days 31] [--segment-seconds 10] [--backend sqlite|postgres]
 
 Fills a throwaway database (a temporary SQLite file, or a throwaway PostgreSQL database that
 is dropped afterwards) with one camera's back-to-back segments over `--days`, with a few
@@ -13,26 +13,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-for _path in (REPO, REPO / "clients" / "python"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from server.config import sqlite_url  # noqa: E402
-from server.db.engine import create_engine, session_factory  # noqa: E402
-from server.db.migrate import upgrade_to_head  # noqa: E402
-from server.db.models import CameraRow, RecordingGapRow, RecordingRow  # noqa: E402
-from server.recordings.service import RecordingService  # noqa: E402
-from tests.support.databases import throwaway_postgres  # noqa: E402
+from harness.databases import throwaway_postgres
+from server.config import sqlite_url
+from server.db.engine import create_engine, session_factory
+from server.db.migrate import upgrade_to_head
+from server.db.models import CameraRow, RecordingGapRow, RecordingRow
+from server.recordings.service import RecordingService
 
 
 async def run(url: str, days: int, segment_s: int) -> None:
@@ -99,7 +93,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     if args.backend == "postgres":
-        with throwaway_postgres() as url:
+        with throwaway_postgres("bench") as url:
             asyncio.run(run(url, args.days, args.segment_seconds))
         return
     with tempfile.TemporaryDirectory(prefix="camfleet-bench-") as tmp:

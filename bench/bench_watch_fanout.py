@@ -1,6 +1,6 @@
 """WatchEvents fan-out: latency from a camera change to each of many watchers.
 
-    python bench/bench_watch_fanout.py [--subscribers 500] [--rate 20] [--seconds 30]
+    python -m bench.bench_watch_fanout [--subscribers 500] [--rate 20] [--seconds 30]
                                        [--backend sqlite|postgres] [--processes 2]
 
 One run starts the real control plane (`python -m server`) as a subprocess on a free loopback
@@ -35,40 +35,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import cast
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-# Runnable from a bare checkout too (an editable install already provides both); the bench
-# directory for the helpers shared with the other benchmarks.
-for _path in (REPO, REPO / "clients" / "python", BENCH):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import grpc  # noqa: E402
-from bench_camera_rpc import (  # noqa: E402
-    LOOPBACK,
-    Child,
-    CpuMeter,
-    Usage,
-    free_port,
-    postgres_backends,
-    run_bench,
-    server_env,
-    wait_serving,
-)
-from bench_heartbeats import (  # noqa: E402
-    load_average,
-    memory_mib,
-    redis_server_pids,
-    server_source,
-)
-from camfleet.v1 import (  # noqa: E402
+import grpc
+from camfleet.v1 import (
     auth_pb2,
     auth_pb2_grpc,
     camera_pb2,
     camera_pb2_grpc,
     event_pb2,
 )
-from google.protobuf import field_mask_pb2  # noqa: E402
+from google.protobuf import field_mask_pb2
+
+from bench.bench_camera_rpc import run_bench
+from bench.bench_heartbeats import server_source
+from harness.control_plane import server_env, start_control_plane, wait_serving
+from harness.cpu import CpuMeter, Usage, load_average, memory_mib
+from harness.databases import postgres_backends, redis_server_pids
+from harness.ports import LOOPBACK, free_port
 
 WATCH = "/camfleet.v1.EventService/WatchEvents"
 MARK = "bench-fanout"
@@ -486,9 +468,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     admin_password = secrets.token_urlsafe(18)
     port = free_port()
     source = server_source()
-    server = Child(
-        "control plane",
-        [sys.executable, "-m", "server"],
+    server = start_control_plane(
         {
             **server_env(work / "data", port, admin_password, database_url, prefix),
             # Every subscriber is admin: above the per-principal stream bound (default 100).
@@ -500,7 +480,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     channel = grpc.aio.insecure_channel(target)
     subs: SubscriberProcesses | None = None
     try:
-        await wait_serving(channel, server)
+        await wait_serving(target, server)
         login = await auth_pb2_grpc.AuthServiceStub(channel).Login(
             auth_pb2.LoginRequest(username="admin", password=admin_password)
         )
@@ -674,7 +654,7 @@ def report(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     parser = argparse.ArgumentParser(
-        prog="bench_watch_fanout.py", description=(__doc__ or "").splitlines()[0]
+        prog="python -m bench.bench_watch_fanout", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--subscribers", type=int, default=500, help="WatchEvents streams")
     parser.add_argument("--processes", type=int, default=2, help="subscriber processes")

@@ -1,6 +1,6 @@
 """A bare grpc.aio bidi server: the baseline the heartbeat benchmark compares against.
 
-`python bench/bidi_sink_server.py --listen 127.0.0.1:PORT` serves the agent stream's method,
+`python -m bench.bidi_sink_server --listen 127.0.0.1:PORT` serves the agent stream's method,
 `/camfleet.v1.AgentService/Connect`, with the same message shape as the control plane: it
 decodes every ConnectRequest (the control plane must decode too), answers the first one with a
 Welcome and then reads and drops the rest. No interceptor, no authentication, no database, no
@@ -15,23 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc
+from camfleet.v1 import agent_pb2
 
-# Started as a script from anywhere: make the checkout's packages importable (installed
-# editable they already are; this covers a bare checkout too).
-_REPO = Path(__file__).resolve().parent.parent
-for _path in (_REPO, _REPO / "clients" / "python"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from camfleet.v1 import agent_pb2  # noqa: E402
-
-from server.app import GRPC_OPTIONS  # noqa: E402
+from server.app import GRPC_OPTIONS
 
 CONNECT_SERVICE = "camfleet.v1.AgentService"
 STATS_SERVICE = "bench.Sink"

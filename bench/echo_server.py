@@ -1,6 +1,6 @@
 """A bare grpc.aio echo server: the baseline the camera RPC benchmark compares against.
 
-`python bench/echo_server.py --listen 127.0.0.1:PORT` serves one unary method,
+`python -m bench.echo_server --listen 127.0.0.1:PORT` serves one unary method,
 `/bench.Echo/Echo`, that returns the request bytes unchanged. There is no interceptor, no
 protobuf decoding and no database: what it costs is grpc.aio's own per-call price, which is the
 ceiling any handler in this process model can reach. It uses the control plane's channel options
@@ -12,15 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
-from pathlib import Path
 from typing import Any
 
 import grpc
-
-# Started as a script from anywhere: make the checkout's `server` package importable for its
-# channel options (installed editable it already is; this covers a bare checkout too).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.app import GRPC_OPTIONS
 

@@ -1,0 +1,1 @@
+"""Benchmarks, each run from the checkout as `python -m bench.<module>` (see README.md)."""

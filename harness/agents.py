@@ -1,0 +1,68 @@
+"""Node agents as child processes, started as operators start them (`python -m node_agent`):
+each registers with a join token on its first start and keeps its credential in its data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from harness.processes import Child
+
+READY = "camfleet node agent ready"
+START_TIMEOUT_S = 60.0
+
+
+def agent_argv(
+    control_plane: str,
+    data_dir: Path,
+    name: str,
+    rtmp_listen: str,
+    http_listen: str,
+    *,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The command line of one agent of `control_plane` ("host:port")."""
+    return [
+        sys.executable,
+        "-m",
+        "node_agent",
+        "--control-plane",
+        control_plane,
+        "--data-dir",
+        str(data_dir),
+        "--name",
+        name,
+        "--rtmp-listen",
+        rtmp_listen,
+        "--http-listen",
+        http_listen,
+        *extra,
+    ]
+
+
+def start_agent(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    log: Path | None,
+    *,
+    parent_death: bool = False,
+) -> Child:
+    """An agent (`agent_argv`) with `env` (None: ours; add CAMFLEET_JOIN_TOKEN on its first
+    start), its output in `log` (None: ours)."""
+    return Child("node agent", argv, env, log, parent_death=parent_death)
+
+
+async def wait_agent_ready(child: Child, within_s: float = START_TIMEOUT_S) -> None:
+    """Until the agent logged its ready line (connected, nginx up); ChildExited if it exits."""
+    assert child.log is not None, "an agent's ready line is read from its log"
+    deadline = time.monotonic() + within_s
+    while READY not in child.log.read_text(errors="replace"):
+        child.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{child.name} was not ready after {within_s:.0f} s:\n{child.tail()}"
+            )
+        await asyncio.sleep(0.1)
