@@ -1,7 +1,7 @@
 """How the agent restarts and stops its child processes: one policy for nginx
 (node_agent.supervisor) and for every recorder (node_agent.recording.recorder).
 
-Invariants (tests/agent/test_restart_policy.py holds them):
+Invariants (tests/node_agent/test_restart_policy.py holds them):
 - Only unexpected exits count. A child ended by a requested stop is no exit.
 - The n-th restart since the last healthy run waits a jittered delay in [0, min(cap, base·2^n)]
   (node_agent.backoff): it grows, and it never exceeds `cap`.

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from camfleet.v1 import camera_pb2, recording_pb2
 
-from tests.agent.node import FFMPEG, FFPROBE, run
-from tests.agent.recording_node import camera as publishing
+from tests.support.agent_node import FFMPEG, FFPROBE, run
+from tests.support.recording_node import camera as publishing
 from tests.support.stack import Stack, recordings, running_stack, ts
 
 pytestmark = pytest.mark.timeout(600)

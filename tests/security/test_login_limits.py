@@ -16,9 +16,9 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc, common_pb2
 
 from tests.conftest import PlatformFactory
 from tests.support.assertions import audit_since, now_filter, refused
+from tests.support.auth import isolated_limits
 from tests.support.platform import Platform
 from tests.support.source_address import channel_from
-from tests.test_auth import isolated_limits
 
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

@@ -31,14 +31,14 @@ from node_agent.agent import Agent
 from node_agent.nginx.access import SocketDir, worker_account
 from server.cameras.playback import hls_url
 from server.recordings.urls import download_url
-from tests.agent.node import (
+from tests.support.agent_node import (
     ffmpeg_publish_argv,
     new_camera_id,
     process_tree,
     run,
     worker_reachable_dir,
 )
-from tests.agent.recording_node import (
+from tests.support.recording_node import (
     camera,
     config,
     prepare,

@@ -37,9 +37,9 @@ from camfleet.v1 import (
 )
 from google.protobuf import field_mask_pb2
 
-from tests.agent.node import assemblies
-from tests.agent.recording_node import camera as publishing
+from tests.support.agent_node import assemblies
 from tests.support.platform import Metadata, bearer
+from tests.support.recording_node import camera as publishing
 from tests.support.stack import Stack, recordings, running_stack, ts
 
 pytestmark = pytest.mark.timeout(600)

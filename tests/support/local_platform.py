@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.agent.node import kill_survivors, process_alive, process_tree
+from tests.support.agent_node import kill_survivors, process_alive, process_tree
 from tests.support.processes import ROOT, free_port, stop_by_pid
 
 READY = "camfleet is up:"

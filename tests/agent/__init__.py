@@ -1,1 +1,0 @@
-"""Tests of the node agent's building blocks, with the real nginx-rtmp and ffmpeg."""
