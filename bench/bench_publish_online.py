@@ -6,7 +6,7 @@ time until a WatchEvents client sees CONNECTING and then ONLINE for that camera,
 wait for OFFLINE. Prints median, p90 and max per GOP length (the GOP bounds how soon nginx-rtmp
 sees a keyframe, so it is part of the latency).
 
-    .venv/bin/python bench/bench_publish_online.py [--runs 10] [--backend sqlite|postgres]
+    .venv/bin/python -m bench.bench_publish_online [--runs 10] [--backend sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -15,19 +15,14 @@ import argparse
 import asyncio
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from camfleet.v1 import camera_pb2, event_pb2
 
-from camfleet.v1 import camera_pb2, event_pb2  # noqa: E402
-
-from tests.agent.node import FFMPEG  # noqa: E402
-from tests.support.assertions import eventually  # noqa: E402
-from tests.support.processes import stop_by_pid  # noqa: E402
-from tests.support.stack import Stack, running_stack  # noqa: E402
+from tests.support.agent_node import FFMPEG
+from tests.support.assertions import eventually
+from tests.support.processes import stop_by_pid
+from tests.support.stack import Stack, running_stack
 
 
 def _publisher(url: str, gop: int) -> subprocess.Popen[bytes]:

@@ -16,14 +16,13 @@ recorder makes nginx do). CPU from /proc/<pid>/stat (utime + stime) of each proc
 the window. `--ffmpeg-recorder` measures, instead, an ffmpeg playing B's RTMP stream with
 stream copy into MPEG-TS segments (the recorder the agent ran before).
 
-    .venv/bin/python bench/bench_recorder_cpu.py [--seconds 60] [--segment-seconds 10]
+    .venv/bin/python -m bench.bench_recorder_cpu [--seconds 60] [--segment-seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import shutil
@@ -36,16 +35,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness.cpu import cpu_seconds, load_average
+from node_agent.nginx.config import NginxLayout
+from node_agent.recording.media import collector_argv, collector_env
+from node_agent.supervisor import Supervisor
+from tests.support.agent_node import FFMPEG, Node, NodeCallbacks, process_tree, running_node
+from tests.support.processes import stop_by_pid
 
-from node_agent.nginx.config import NginxLayout  # noqa: E402
-from node_agent.recording.media import collector_argv, collector_env  # noqa: E402
-from node_agent.supervisor import Supervisor  # noqa: E402
-from tests.agent.node import FFMPEG, Node, NodeCallbacks, process_tree, running_node  # noqa: E402
-from tests.support.processes import stop_by_pid  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
 KEY = "bench" + secrets.token_hex(6)
 
 
@@ -68,17 +64,6 @@ class Server:
         return self.node.rtmp_url(KEY)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of `pids` (those still alive), in seconds."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
 @asynccontextmanager
 async def nginx_server(root: Path, name: str, record_all: bool) -> AsyncIterator[Server]:
     """nginx with the node's configuration (plus `record all` if asked) and a callback API
@@ -98,10 +83,6 @@ async def nginx_server(root: Path, name: str, record_all: bool) -> AsyncIterator
         yield Server(name, node)
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -116,7 +97,7 @@ async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-recorder-cpu-"))
     print(
         f"bench_recorder_cpu: 720p25 x264 ultrafast -g 25, {args.seconds:.0f} s window "
-        f"({os.cpu_count()} cores, load average {_load()})"
+        f"({os.cpu_count()} cores, load average {load_average()})"
     )
     publisher: subprocess.Popen[bytes] | None = None
     recorder: subprocess.Popen[bytes] | None = None
@@ -199,7 +180,7 @@ async def main() -> None:
               f"ratio {total / whole_a:.2f}")  # fmt: skip
     if not alive:
         print("  !!! the publisher or the recorder died during the window: numbers invalid")
-    print(f"  load average after: {_load()}")
+    print(f"  load average after: {load_average()}")
 
 
 if __name__ == "__main__":

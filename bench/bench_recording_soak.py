@@ -11,7 +11,7 @@ really delivered (on a starved CPU the publisher itself falls behind real time).
 the agent reported, any overlap between segments (media recorded twice, not counted), and
 how long each new recorder took to start.
 
-    .venv/bin/python bench/bench_recording_soak.py [--seconds 240] [--kill-every 30]
+    .venv/bin/python -m bench.bench_recording_soak [--seconds 240] [--kill-every 30]
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from node_agent.recording.media import probe_duration  # noqa: E402
-from tests.agent.node import FFMPEG, FFPROBE, new_camera_id  # noqa: E402
-from tests.agent.recording_node import (  # noqa: E402
+from harness.cpu import load_average
+from node_agent.recording.media import probe_duration
+from tests.support.agent_node import FFMPEG, FFPROBE, new_camera_id
+from tests.support.processes import stop_by_pid
+from tests.support.recording_node import (
     camera,
     config,
     prepare,
@@ -45,11 +43,6 @@ from tests.agent.recording_node import (  # noqa: E402
     segments,
     until,
 )
-from tests.support.processes import stop_by_pid  # noqa: E402
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def main() -> None:
@@ -64,7 +57,7 @@ async def main() -> None:
     print(
         f"bench_recording_soak: {args.seconds:.0f} s of 720p25, recorder killed every "
         f"{args.kill_every:.0f} s, {args.segment_seconds:g} s segments "
-        f"({os.cpu_count()} cores, load average {_load()})"
+        f"({os.cpu_count()} cores, load average {load_average()})"
     )
     restarts: list[float] = []
     reference: subprocess.Popen[bytes] | None = None
@@ -141,7 +134,7 @@ async def main() -> None:
         verdict = "met" if by_media >= 0.995 else "NOT MET"
         print(f"  recorded {recorded:.1f} s / published (reference recorder) {reference_s:.1f} s "
               f"= {by_media:.2%}  (target >= 99.5 %: {verdict})")  # fmt: skip
-    print(f"  load average after: {_load()}")
+    print(f"  load average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import grpc
 from demo_cameras import DemoPublishers, ensure_cameras
 from envoy_admin import ADMIN_SOCKET, raise_open_file_limit, routes_to_control_plane
 from envoy_config import parse_origins, render
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from platform_api import (
     AdminError,
     Metadata,
@@ -44,8 +43,10 @@ from platform_api import (
     wait_node_ready,
 )
 
+from harness.agents import agent_argv, start_agent
+from harness.control_plane import NotServing, start_control_plane, wait_serving
+from harness.processes import Child, first_exit, stop_all
 from node_agent.nginx.access import WORKER_ACCOUNT
-from node_agent.supervisor import with_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -205,7 +206,7 @@ class Platform:
 
     args: argparse.Namespace
     data: Path
-    children: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
     demo: DemoPublishers | None = None
     url: str = ""
 
@@ -213,35 +214,34 @@ class Platform:
     def logs(self) -> Path:
         return self.data / "logs"
 
-    async def spawn(
+    def spawn(
         self,
         name: str,
         argv: Sequence[str],
         env: dict[str, str] | None = None,
-        stdout: int | None = None,
-        stderr: int | None = None,
         *,
+        log: Path | None = None,
+        stdout: int | None = None,
         cwd: Path = ROOT,
-    ) -> asyncio.subprocess.Process:
+    ) -> Child:
         """Start a child: its own session (the launcher decides when it stops, not the
         terminal's Ctrl-C), and a parent-death signal so that even a launcher killed with -9
-        leaves nothing behind."""
-        proc = await asyncio.create_subprocess_exec(
-            *with_parent_death_signal(argv),
-            env=env,
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
+        leaves nothing behind. Its output is the launcher's unless `log` or `stdout` says."""
+        return self.adopt(
+            name, Child(name, argv, env, log, cwd=cwd, stdout=stdout, parent_death=True)
         )
-        self.children[name] = proc
-        return proc
+
+    def adopt(self, name: str, child: Child) -> Child:
+        """`child` (started with a parent-death signal) is this launcher's to watch and stop.
+        Called on the event loop's thread: the kernel sends the parent-death signal when the
+        thread that started the child ends, not only the process."""
+        self.children[name] = child
+        return child
 
     def check_alive(self) -> None:
-        for name, proc in self.children.items():
-            if proc.returncode is not None:
-                raise LaunchError(f"the {name} exited (code {proc.returncode}){self._hint(name)}")
+        for name, child in self.children.items():
+            if child.returncode is not None:
+                raise LaunchError(f"the {name} exited (code {child.returncode}){self._hint(name)}")
 
     def _hint(self, name: str) -> str:
         path = self.logs / f"{name}.log"
@@ -272,37 +272,34 @@ class Platform:
         }
         if password.value:
             env["CAMFLEET_ADMIN_PASSWORD"] = password.value
-        await self.spawn("control plane", [PYTHON, "-m", "server"], env)
-        ui = await self.spawn(
+        control_plane = self.adopt(
+            "control plane", start_control_plane(env, None, parent_death=True)
+        )
+        ui = self.spawn(
             "ui server",
             [PYTHON, "-m", "server.ui", "--listen", "127.0.0.1:0", "--dist", args.ui_dist],
             # A CAMFLEET_UI_MEDIA_ORIGINS of the caller wins (more nodes than this one).
             {"CAMFLEET_UI_MEDIA_ORIGINS": _media_origin(args.http_listen), **os.environ},
-            stdout=asyncio.subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-        envoy_admin = await self._spawn_envoy(await self._ui_address(ui))
-        await self._wait_healthy(args.listen)
+        envoy_admin = self._spawn_envoy(await self._ui_address(ui))
+        try:
+            await wait_serving(args.listen, control_plane, STARTUP_TIMEOUT_S, self.check_alive)
+        except NotServing:
+            raise LaunchError(
+                f"the control plane did not answer on {args.listen} in time"
+            ) from None
         async with grpc.aio.insecure_channel(args.listen) as channel:
             auth = await self._login(channel, password)
-            await self.spawn(
-                "node agent",
-                [
-                    PYTHON,
-                    "-m",
-                    "node_agent",
-                    "--control-plane",
-                    args.listen,
-                    "--data-dir",
-                    str(self.data / "node"),
-                    "--name",
-                    args.node_name,
-                    "--rtmp-listen",
-                    args.rtmp_listen,
-                    "--http-listen",
-                    args.http_listen,
-                ],
-                {**env, **await self._join_token(channel, auth, env)},
+            agent_env = {**env, **await self._join_token(channel, auth, env)}
+            argv = agent_argv(
+                args.listen,
+                self.data / "node",
+                args.node_name,
+                args.rtmp_listen,
+                args.http_listen,
             )
+            self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
             if auth is None:
                 if args.demo > 0:
                     raise LaunchError(f"--demo needs admin's password: {password.where}")
@@ -346,29 +343,19 @@ class Platform:
             return await asyncio.to_thread(_join_token_env, env)
         return {"CAMFLEET_JOIN_TOKEN": await create_join_token(channel, auth)}
 
-    async def _ui_address(self, ui: asyncio.subprocess.Process) -> tuple[str, int]:
-        assert ui.stdout is not None
+    async def _ui_address(self, ui: Child) -> tuple[str, int]:
+        stdout = ui.proc.stdout
+        assert stdout is not None
+        # In a thread: a pipe of a Popen child. Should it time out, the thread's read ends
+        # with the ui server, which stop() ends.
         async with asyncio.timeout(STARTUP_TIMEOUT_S):
-            line = (await ui.stdout.readline()).decode()
+            line = (await asyncio.to_thread(stdout.readline)).decode()
         if "ready on http://" not in line:
             raise LaunchError(f"the ui server did not start: {line.strip() or 'no output'}")
         host_port = line.split("http://", 1)[1].split()[0]
         return _host_port(host_port)
 
-    async def _wait_healthy(self, target: str) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        async with grpc.aio.insecure_channel(target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                self.check_alive()
-                with contextlib.suppress(grpc.aio.AioRpcError):
-                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                await asyncio.sleep(0.1)
-        raise LaunchError(f"the control plane did not answer on {target} in time")
-
-    async def _spawn_envoy(self, ui: tuple[str, int]) -> Path:
+    def _spawn_envoy(self, ui: tuple[str, int]) -> Path:
         """Start Envoy; the Unix socket of its admin interface (DATA_DIR/run/envoy-admin.sock,
         mode 0600: never a TCP port, where anyone on the host could stop Envoy)."""
         run = self.data / "run"
@@ -386,22 +373,20 @@ class Platform:
             cors_origins=self.args.cors_origins,
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
-        with (self.logs / "envoy.log").open("ab") as out:
-            await self.spawn(
-                "envoy",
-                [
-                    ENVOY,
-                    "-c",
-                    str(config),
-                    # Another Envoy (a test, a second platform) may run on this machine.
-                    "--disable-hot-restart",
-                    "--log-level",
-                    "warning",
-                ],
-                stdout=out.fileno(),
-                stderr=subprocess.STDOUT,
-                cwd=run,
-            )
+        self.spawn(
+            "envoy",
+            [
+                ENVOY,
+                "-c",
+                str(config),
+                # Another Envoy (a test, a second platform) may run on this machine.
+                "--disable-hot-restart",
+                "--log-level",
+                "warning",
+            ],
+            log=self.logs / "envoy.log",
+            cwd=run,
+        )
         return admin_socket
 
     async def _wait_envoy(self, admin_socket: Path) -> None:
@@ -420,26 +405,12 @@ class Platform:
         SIGTERM, and SIGKILL for any still there after STOP_GRACE_S."""
         if self.demo is not None:
             await self.demo.stop()
-        alive = [p for p in self.children.values() if p.returncode is None]
-        for proc in alive:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc in alive:
-            try:
-                async with asyncio.timeout(STOP_GRACE_S):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+        procs = [child.proc for child in self.children.values()]
+        await asyncio.to_thread(stop_all, procs, STOP_GRACE_S)
 
     async def wait_for_exit(self) -> str:
         """The name of the first child to exit (none should while the platform runs)."""
-        waits = {asyncio.create_task(proc.wait()): name for name, proc in self.children.items()}
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return waits[next(iter(done))]
+        return await first_exit(self.children)
 
 
 def _join_token_env(env: dict[str, str]) -> dict[str, str]:
