@@ -1,15 +1,13 @@
 """The agent's edge to the wire: agent_pb2 messages ⇄ the typed objects its logic works on.
 Besides this module, only the edges touch camfleet.v1: node_agent.messages and
-node_agent.connection (the Connect protocol), node_agent.control_plane (unary calls),
-node_agent.outbox and node_agent.recording.events (events spooled in their wire form) and
-node_agent.state (the stored assignment)."""
+node_agent.connection (the Connect protocol), node_agent.control_plane (unary calls), and
+node_agent.outbox and node_agent.recording.wire (events spooled in their wire form)."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from camfleet.v1 import agent_pb2, recording_pb2, stream_pb2
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from node_agent.desired import (
@@ -24,23 +22,46 @@ from node_agent.desired import (
     PlaybackPolicy,
     RevokedGrant,
 )
+from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.reports import StreamEvent, StreamEventKind, StreamReport
 
 _INGEST = {
     agent_pb2.ASSIGNED_INGEST_PUSH: Ingest.PUSH,
     agent_pb2.ASSIGNED_INGEST_PULL: Ingest.PULL,
 }
-_INGEST_WIRE = {ingest: wire for wire, ingest in _INGEST.items()}
+_TIERS = {
+    StorageTier.HOT: recording_pb2.STORAGE_TIER_HOT,
+    StorageTier.WARM: recording_pb2.STORAGE_TIER_WARM,
+    StorageTier.COLD: recording_pb2.STORAGE_TIER_COLD,
+}
+_PROFILES = {
+    recording_pb2.RECORDING_PROFILE_ORIGINAL: RecordingProfile.ORIGINAL,
+    recording_pb2.RECORDING_PROFILE_LOW: RecordingProfile.LOW,
+    recording_pb2.RECORDING_PROFILE_MEDIUM: RecordingProfile.MEDIUM,
+    recording_pb2.RECORDING_PROFILE_HIGH: RecordingProfile.HIGH,
+    recording_pb2.RECORDING_PROFILE_ULTRA: RecordingProfile.ULTRA,
+}
+_PROFILES_WIRE = {profile: wire for wire, profile in _PROFILES.items()}
+
+
+def tier_to_proto(tier: StorageTier) -> recording_pb2.StorageTier:
+    """The wire's StorageTier of `tier`."""
+    return _TIERS[tier]
+
+
+def profile_to_proto(profile: RecordingProfile) -> recording_pb2.RecordingProfile:
+    """The wire's RecordingProfile of `profile`."""
+    return _PROFILES_WIRE[profile]
+
+
+def profile_from_proto(profile: recording_pb2.RecordingProfile) -> RecordingProfile:
+    """The profile to record: UNSPECIFIED, and a profile this agent does not know, record the
+    original stream."""
+    return _PROFILES.get(profile, RecordingProfile.ORIGINAL)
 
 
 def _seconds(duration: Duration) -> float:
     return duration.ToNanoseconds() / 1e9
-
-
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromNanoseconds(round(seconds * 1e9))
-    return duration
 
 
 def camera_from_proto(camera: agent_pb2.AssignedCamera) -> AssignedCamera:
@@ -52,7 +73,7 @@ def camera_from_proto(camera: agent_pb2.AssignedCamera) -> AssignedCamera:
         stream_key=camera.stream_key,
         source_url=camera.source_url,
         record=camera.record,
-        record_profile=camera.record_profile,
+        record_profile=profile_from_proto(camera.record_profile),
         retention_max_age_s=_seconds(camera.retention_max_age),
         retention_max_bytes=camera.retention_max_bytes,
     )
@@ -72,7 +93,8 @@ def policy_from_proto(policy: agent_pb2.PlaybackPolicy) -> PlaybackPolicy:
 
 
 def assignment_from_proto(assignment: agent_pb2.Assignment) -> Assignment:
-    """The typed Assignment of a wire (or stored) one."""
+    """The typed Assignment of a wire one (or of the file an agent before the JSON one kept,
+    node_agent.state)."""
     return Assignment(
         version=assignment.version,
         cameras=tuple(camera_from_proto(c) for c in assignment.cameras),
@@ -87,42 +109,13 @@ def assignment_from_proto(assignment: agent_pb2.Assignment) -> Assignment:
     )
 
 
-def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
-    """The wire form of `assignment` (how the node stores it): assignment_from_proto of it is
-    `assignment` again."""
-    message = agent_pb2.Assignment(version=assignment.version)
-    for camera in assignment.cameras:
-        message.cameras.append(
-            agent_pb2.AssignedCamera(
-                camera_id=camera.camera_id,
-                name=camera.name,
-                ingest=_INGEST_WIRE.get(camera.ingest, agent_pb2.ASSIGNED_INGEST_UNSPECIFIED),
-                stream_key=camera.stream_key,
-                source_url=camera.source_url,
-                record=camera.record,
-                record_profile=cast(recording_pb2.RecordingProfile, camera.record_profile),
-                retention_max_age=_duration(camera.retention_max_age_s),
-                retention_max_bytes=camera.retention_max_bytes,
-            )
-        )
-    for grant in assignment.revoked_grants:
-        revoked = message.revoked_grants.add(principal=grant.principal)
-        if grant.not_before:
-            stamp = Timestamp()
-            # Microseconds: Unix time in nanoseconds is beyond a float's exact integers.
-            stamp.FromMicroseconds(round(grant.not_before * 1e6))
-            revoked.not_before.CopyFrom(stamp)
-    policy = assignment.playback
-    message.playback.CopyFrom(
-        agent_pb2.PlaybackPolicy(
-            max_url_ttl=_duration(policy.max_url_ttl_s),
-            max_clip_duration=_duration(policy.max_clip_s),
-            export_cache_bytes=policy.export_cache_bytes,
-            exports_per_node=policy.exports_per_node,
-            exports_per_principal=policy.exports_per_principal,
-        )
-    )
-    return message
+def stored_wire_assignment(data: bytes) -> Assignment:
+    """The assignment in the file agents before the JSON one kept (a serialized
+    agent_pb2.Assignment, node_agent.state); ValueError if it does not parse."""
+    try:
+        return assignment_from_proto(agent_pb2.Assignment.FromString(data))
+    except DecodeError as exc:
+        raise ValueError(f"not a stored assignment: {exc}") from None
 
 
 _STREAM_EVENT_TYPES = {

@@ -1,12 +1,16 @@
 """What the control plane wants this node to run: the Assignment, as typed objects. The wire's
 agent_pb2.Assignment becomes one at the edge (node_agent.convert), so the agent's logic never
-reads protobuf; node_agent.assignment keeps the one in force.
+reads protobuf; node_agent.assignment keeps the one in force, and node_agent.state stores it
+in its own JSON form (assignment_to_json), not the wire's.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+
+from node_agent.recording.model import RecordingProfile
 
 # Until the first assignment says otherwise: the control plane's default URL lifetime.
 DEFAULT_MAX_URL_TTL_S = 3600.0
@@ -34,8 +38,7 @@ class AssignedCamera:
     stream_key: str = ""
     source_url: str = ""
     record: bool = False
-    # A recording_pb2.RecordingProfile value (node_agent.recording.media knows them).
-    record_profile: int = 0
+    record_profile: RecordingProfile = RecordingProfile.ORIGINAL
     # Retention (0: no limit).
     retention_max_age_s: float = 0.0
     retention_max_bytes: int = 0
@@ -69,3 +72,50 @@ class Assignment:
     cameras: tuple[AssignedCamera, ...] = ()
     revoked_grants: tuple[RevokedGrant, ...] = ()
     playback: PlaybackPolicy = field(default_factory=PlaybackPolicy)
+
+
+# The stored form's layout; a file of another (future) format reads as damaged.
+_FORMAT = 1
+
+
+def assignment_to_json(assignment: Assignment) -> bytes:
+    """How node_agent.state stores `assignment`: JSON of these objects (enums by name), so the
+    file depends on this module rather than on the protocol; assignment_from_json reads it back
+    equal."""
+    document = {
+        "format": _FORMAT,
+        "version": assignment.version,
+        "cameras": [
+            {**asdict(c), "ingest": c.ingest.value, "record_profile": c.record_profile.name}
+            for c in assignment.cameras
+        ],
+        "revoked_grants": [asdict(g) for g in assignment.revoked_grants],
+        "playback": asdict(assignment.playback),
+    }
+    return json.dumps(document, sort_keys=True, indent=1).encode()
+
+
+def assignment_from_json(data: bytes) -> Assignment:
+    """The Assignment assignment_to_json wrote; ValueError if `data` is not one."""
+    try:
+        document = json.loads(data)
+        if document["format"] != _FORMAT:
+            raise ValueError(f"unknown assignment format {document['format']!r}")
+        return Assignment(
+            version=int(document["version"]),
+            cameras=tuple(
+                AssignedCamera(
+                    **{
+                        **c,
+                        "ingest": Ingest(c["ingest"]),
+                        "record_profile": RecordingProfile[c["record_profile"]],
+                    }
+                )
+                for c in document["cameras"]
+            ),
+            revoked_grants=tuple(RevokedGrant(**g) for g in document["revoked_grants"]),
+            playback=PlaybackPolicy(**document["playback"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        # json.JSONDecodeError and a bad enum value are ValueErrors already.
+        raise ValueError(f"not a stored assignment: {exc!r}") from None

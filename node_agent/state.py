@@ -13,11 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from camfleet.v1 import agent_pb2
-from google.protobuf.message import DecodeError
-
-from node_agent.convert import assignment_from_proto, assignment_to_proto
-from node_agent.desired import Assignment
+from node_agent.convert import stored_wire_assignment
+from node_agent.desired import Assignment, assignment_from_json, assignment_to_json
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +31,12 @@ class DataDir:
 
     @property
     def assignment(self) -> Path:
+        return self.root / "assignment.json"
+
+    @property
+    def wire_assignment(self) -> Path:
+        """Where agents before the JSON file kept the assignment (an agent_pb2.Assignment): read
+        when there is no JSON one yet, removed once there is."""
         return self.root / "assignment.bin"
 
     @property
@@ -92,26 +95,34 @@ def read_private(path: Path) -> bytes | None:
 
 
 def save_assignment(data_dir: DataDir, assignment: Assignment) -> None:
-    """Persist the last good assignment, in its wire form (it holds stream keys: owner-only)."""
-    message = assignment_to_proto(assignment)
-    write_private(data_dir.assignment, message.SerializeToString(deterministic=True))
+    """Persist the last good assignment, as JSON (it holds stream keys: owner-only)."""
+    write_private(data_dir.assignment, assignment_to_json(assignment))
+    # Written before the old file goes, so a crash in between leaves one of them to read.
+    with contextlib.suppress(FileNotFoundError):
+        data_dir.wire_assignment.unlink()
 
 
 def load_assignment(data_dir: DataDir) -> Assignment | None:
-    """The persisted assignment, or None if there is none or it cannot be read."""
-    try:
-        data = read_private(data_dir.assignment)
-    except OSError as exc:
-        log.warning("cannot read %s (%s); starting without an assignment", data_dir.assignment, exc)
-        return None
-    if data is None:
-        return None
-    try:
-        return assignment_from_proto(agent_pb2.Assignment.FromString(data))
-    except DecodeError:
-        # The control plane sends the full assignment on connect; until then, no keys.
-        log.warning("%s is damaged; starting without an assignment", data_dir.assignment)
-        return None
+    """The persisted assignment (the JSON file, else the wire-form file of an agent upgraded in
+    place), or None if there is none or it cannot be read."""
+    for path, decode in (
+        (data_dir.assignment, assignment_from_json),
+        (data_dir.wire_assignment, stored_wire_assignment),
+    ):
+        try:
+            data = read_private(path)
+        except OSError as exc:
+            log.warning("cannot read %s (%s); starting without an assignment", path, exc)
+            return None
+        if data is None:
+            continue
+        try:
+            return decode(data)
+        except ValueError:
+            # The control plane sends the full assignment on connect; until then, no keys.
+            log.warning("%s is damaged; starting without an assignment", path)
+            return None
+    return None
 
 
 def save_playback_secret(data_dir: DataDir, secret: bytes) -> None:

@@ -5,6 +5,12 @@ A row is written only once its file is complete (closed by ffmpeg, or finalized 
 crash), so the index never names a file that is still growing. `reported` says the segment's
 CLOSED event is in the event spool, which keeps it until the control plane has stored it.
 Paths are kept relative to their tier's root; `Segment.path` is where the file is now.
+
+`tier` and `profile` hold the numbers of StorageTier and RecordingProfile
+(node_agent.recording.model). Agents before those enums wrote camfleet.v1's StorageTier and
+RecordingProfile numbers here; the domain enums keep exactly those numbers, so an index written
+by an earlier agent reads as it is, with no migration. Only HOT and WARM tiers and the five
+profiles were ever written, all members.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.tiers import Tier
 
 _SCHEMA = """
@@ -68,9 +75,8 @@ class Segment:
     duration_s: float
     size_bytes: int
     sha256: str
-    # recording_pb2.StorageTier and RecordingProfile values.
-    tier: int
-    profile: int
+    tier: StorageTier
+    profile: RecordingProfile
     container: str
     # The recorder died mid-segment; the file was finalized afterwards.
     recovered: bool
@@ -85,7 +91,7 @@ class SegmentIndex:
     """Closed segments by id, camera and time. Thread-safe; every call is one short SQLite
     statement, so async code may call it directly."""
 
-    def __init__(self, path: Path, tiers: Mapping[int, Tier]) -> None:
+    def __init__(self, path: Path, tiers: Mapping[StorageTier, Tier]) -> None:
         self._path = path
         self._tiers = dict(tiers)
         self._lock = threading.Lock()
@@ -104,18 +110,18 @@ class SegmentIndex:
         return self._db
 
     @property
-    def tiers(self) -> dict[int, Tier]:
-        """This node's tiers by StorageTier value."""
+    def tiers(self) -> dict[StorageTier, Tier]:
+        """This node's tiers."""
         return dict(self._tiers)
 
-    def tier(self, tier: int) -> Tier:
-        """The Tier of a StorageTier value (KeyError if this node has no such tier)."""
+    def tier(self, tier: StorageTier) -> Tier:
+        """The Tier of `tier` (KeyError if this node has no such tier)."""
         return self._tiers[tier]
 
     def _segment(self, row: tuple[object, ...]) -> Segment:
         (id_, camera, start, end, duration, size, sha, tier, profile, container, recovered,
          path, reported) = row  # fmt: skip
-        tier_value = int(str(tier))
+        tier_value = StorageTier(int(str(tier)))
         relative = str(path)
         where = self._tiers.get(tier_value)
         return Segment(
@@ -127,7 +133,7 @@ class SegmentIndex:
             size_bytes=int(str(size)),
             sha256=str(sha),
             tier=tier_value,
-            profile=int(str(profile)),
+            profile=RecordingProfile(int(str(profile))),
             container=str(container),
             recovered=bool(recovered),
             relative_path=relative,
@@ -157,12 +163,12 @@ class SegmentIndex:
             (camera_id, _seconds(end), _seconds(start)),
         )
 
-    def by_path(self, tier: int, relative_path: str) -> Segment | None:
+    def by_path(self, tier: StorageTier, relative_path: str) -> Segment | None:
         """The segment stored at `relative_path` in `tier`, if indexed."""
         found = self._select("WHERE tier = ? AND path = ?", (tier, relative_path))
         return found[0] if found else None
 
-    def paths(self, tier: int) -> set[str]:
+    def paths(self, tier: StorageTier) -> set[str]:
         """Relative paths of every indexed segment in `tier`."""
         with self._lock:
             rows = self._conn().execute("SELECT path FROM segments WHERE tier = ?", (tier,))
@@ -178,7 +184,9 @@ class SegmentIndex:
             return self._select("ORDER BY end, start LIMIT ?", (limit,))
         return self._select("WHERE camera_id = ? ORDER BY end, start LIMIT ?", (camera_id, limit))
 
-    def ended_before(self, moment: datetime, tier: int, limit: int = 100) -> list[Segment]:
+    def ended_before(
+        self, moment: datetime, tier: StorageTier, limit: int = 100
+    ) -> list[Segment]:
         """Segments in `tier` that ended before `moment`, oldest first."""
         return self._select(
             "WHERE tier = ? AND end < ? ORDER BY end LIMIT ?", (tier, _seconds(moment), limit)
@@ -190,7 +198,7 @@ class SegmentIndex:
             rows = self._conn().execute("SELECT DISTINCT camera_id FROM segments").fetchall()
         return [str(r[0]) for r in rows]
 
-    def bytes_for(self, camera_id: str, tier: int | None = None) -> int:
+    def bytes_for(self, camera_id: str, tier: StorageTier | None = None) -> int:
         """Total size of `camera_id`'s segments (in one tier, if given)."""
         query = "SELECT COALESCE(SUM(size), 0) FROM segments WHERE camera_id = ?"
         args: tuple[object, ...] = (camera_id,)
@@ -220,8 +228,8 @@ class SegmentIndex:
                     segment.duration_s,
                     segment.size_bytes,
                     segment.sha256,
-                    segment.tier,
-                    segment.profile,
+                    int(segment.tier),
+                    int(segment.profile),
                     segment.container,
                     int(segment.recovered),
                     segment.relative_path,
@@ -235,12 +243,12 @@ class SegmentIndex:
         with self._lock:
             self._conn().execute("UPDATE segments SET reported = 1 WHERE id = ?", (segment_id,))
 
-    def moved(self, segment_id: str, tier: int, relative_path: str) -> Segment | None:
+    def moved(self, segment_id: str, tier: StorageTier, relative_path: str) -> Segment | None:
         """The file of `segment_id` now lives in `tier` at `relative_path`; the updated row."""
         with self._lock:
             self._conn().execute(
                 "UPDATE segments SET tier = ?, path = ? WHERE id = ?",
-                (tier, relative_path, segment_id),
+                (int(tier), relative_path, segment_id),
             )
         return self.get(segment_id)
 

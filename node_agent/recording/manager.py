@@ -21,9 +21,8 @@ from pathlib import Path
 
 from node_agent.assignment import CurrentAssignment
 from node_agent.outbox import Outbox
-from node_agent.recording import events
+from node_agent.recording import wire
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.media import effective_profile
 from node_agent.recording.recorder import Gap, Recorder, RecorderSpec, RecorderState
 from node_agent.recording.retention import HOT, Housekeeper, Limits
 from node_agent.recording.run import SegmentFile
@@ -144,7 +143,7 @@ class RecordingManager:
                 camera.camera_id,
                 # By camera id: the key must not be in ffmpeg's arguments (see on_play).
                 f"rtmp://{self.settings.rtmp_source}/live/{camera.camera_id}",
-                effective_profile(camera.record_profile),
+                camera.record_profile,
                 fragments=self.settings.hls_root / publish.stream_key,
                 since=publish.started,
             )
@@ -232,7 +231,7 @@ class RecordingManager:
     ) -> None:
         """Report a recorder's state change (a full disk under the spool must not stop it)."""
         try:
-            await events.recorder_changed(self._outbox, camera_id, state, message, gap)
+            await wire.recorder_changed(self._outbox, camera_id, state, message, gap)
         except (sqlite3.Error, OSError) as exc:
             log.error("cannot spool the recorder state of %s (%s): %s", camera_id, exc, message)
 

@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from camfleet.v1 import recording_pb2
-
 from node_agent.recording.collector import FRAGMENTS_ENV
+from node_agent.recording.model import RecordingProfile
 
-ORIGINAL = recording_pb2.RECORDING_PROFILE_ORIGINAL
 CONTAINER = "mpegts"
 SUFFIX = ".ts"
 
@@ -29,20 +27,20 @@ class Encoding:
     bitrate_kbps: int
 
 
-# As recording.proto's RecordingProfile comments say.
-PROFILES: dict[int, Encoding] = {
-    recording_pb2.RECORDING_PROFILE_LOW: Encoding("low", 360, 800),
-    recording_pb2.RECORDING_PROFILE_MEDIUM: Encoding("medium", 720, 2500),
-    recording_pb2.RECORDING_PROFILE_HIGH: Encoding("high", 1080, 5000),
-    recording_pb2.RECORDING_PROFILE_ULTRA: Encoding("ultra", 2160, 16000),
+# The re-encoding profiles, as recording.proto's RecordingProfile comments say (ORIGINAL
+# copies the camera's stream).
+PROFILES: dict[RecordingProfile, Encoding] = {
+    RecordingProfile.LOW: Encoding("low", 360, 800),
+    RecordingProfile.MEDIUM: Encoding("medium", 720, 2500),
+    RecordingProfile.HIGH: Encoding("high", 1080, 5000),
+    RecordingProfile.ULTRA: Encoding("ultra", 2160, 16000),
 }
-PROFILE_NAMES = {ORIGINAL: "original", **{k: v.name for k, v in PROFILES.items()}}
-PROFILE_BY_NAME = {name: value for value, name in PROFILE_NAMES.items()}
-
-
-def effective_profile(profile: int) -> int:
-    """UNSPECIFIED (and anything unknown) records the original stream."""
-    return profile if profile in PROFILES else ORIGINAL
+# How a segment's file name says its profile (`stamp-low-00001.ts`).
+PROFILE_NAMES = {
+    RecordingProfile.ORIGINAL: "original",
+    **{profile: encoding.name for profile, encoding in PROFILES.items()},
+}
+PROFILE_BY_NAME = {name: profile for profile, name in PROFILE_NAMES.items()}
 
 
 def collector_argv(python: str, output_pattern: str, segment_s: float, since: float) -> list[str]:

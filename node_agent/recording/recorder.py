@@ -38,6 +38,7 @@ from node_agent.recording.media import (
     collector_env,
     encoder_argv,
 )
+from node_agent.recording.model import RecordingProfile
 from node_agent.recording.run import RecorderRun, SegmentFile
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.restart_policy import RestartPolicy, terminate
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 class RecorderState(enum.Enum):
-    """A recorder's state as reported to the control plane (node_agent.recording.events turns it
+    """A recorder's state as reported to the control plane (node_agent.recording.wire turns it
     into the wire's RecordingState)."""
 
     RECORDING = "recording"
@@ -69,7 +70,7 @@ class RecorderSpec:
     # The local nginx-rtmp stream by camera id (what a re-encoding profile's ffmpeg reads, with
     # a one-time token: the agent's on_play turns it into the stream's key inside nginx).
     source_url: str
-    profile: int
+    profile: RecordingProfile
     # The stream's live HLS fragments (what the `original` profile's collector joins).
     fragments: Path = Path()
     # Wall time the publish began: the first recorder takes what came since (at most
@@ -263,7 +264,7 @@ class Recorder:
         now = datetime.now(UTC)
         directory = f"{self.camera_id}/{now:%Y%m%d}"
         prefix = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-"
-        prefix += f"{PROFILE_NAMES.get(self.spec.profile, 'original')}-"
+        prefix += f"{PROFILE_NAMES[self.spec.profile]}-"
         run = RecorderRun(
             camera_id=self.camera_id,
             profile=self.spec.profile,

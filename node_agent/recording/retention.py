@@ -12,17 +12,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from camfleet.v1 import recording_pb2
-
 from node_agent.desired import AssignedCamera
 from node_agent.recording.index import Segment
+from node_agent.recording.model import StorageTier
 from node_agent.recording.store import SegmentStore
 from node_agent.recording.tiers import Tier
 
 log = logging.getLogger(__name__)
 
-HOT = recording_pb2.STORAGE_TIER_HOT
-WARM = recording_pb2.STORAGE_TIER_WARM
+HOT = StorageTier.HOT
+WARM = StorageTier.WARM
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def _same_disk(directory: Path, place: Tier) -> bool:
 class FreeSpace:
     """The outcome of enforcing the free-space floor on one tier."""
 
-    tier: int
+    tier: StorageTier
     deleted: int
     freed_bytes: int
     free_bytes: int
@@ -110,7 +109,7 @@ class Housekeeper:
                 deleted += 1
         return deleted
 
-    async def free_space(self, tier: int, floor: int | None = None) -> FreeSpace:
+    async def free_space(self, tier: StorageTier, floor: int | None = None) -> FreeSpace:
         """Delete the tier's oldest segments until it has `floor` (default: --min-free-bytes)
         bytes free; exported clips on the same disk go first, and may be all that goes."""
         place = self.store.tiers[tier]
@@ -137,7 +136,7 @@ class Housekeeper:
         if deleted:
             log.warning(
                 "tier %s was below %d bytes free: deleted the %d oldest segments (%d bytes)",
-                recording_pb2.StorageTier.Name(tier),
+                tier.name.lower(),
                 floor,
                 deleted,
                 freed,

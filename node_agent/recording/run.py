@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from node_agent.recording.media import SUFFIX
+from node_agent.recording.model import RecordingProfile
 from node_agent.restart_policy import kill_group
 from node_agent.supervisor import with_parent_death_signal
 
@@ -27,7 +28,7 @@ class SegmentFile:
     """A segment file the recorder finished with."""
 
     camera_id: str
-    profile: int
+    profile: RecordingProfile
     # Relative to the hot tier's root.
     relative_path: str
     path: Path
@@ -91,7 +92,7 @@ class RecorderRun:
     """One child process of a camera's recorder: start(), watch() until it exits, finish()."""
 
     camera_id: str
-    profile: int
+    profile: RecordingProfile
     # Where this run writes: `<directory>/<prefix>NNNNN.ts` under the hot tier (`out_dir`).
     directory: str
     out_dir: Path

@@ -17,25 +17,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from camfleet.v1 import recording_pb2
-
 from node_agent.outbox import Outbox
-from node_agent.recording import events
+from node_agent.recording import wire
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.media import (
     CONTAINER,
-    ORIGINAL,
     PROFILE_BY_NAME,
     ProbeFailed,
     digest,
     probe_duration,
 )
+from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.run import SegmentFile
 from node_agent.recording.tiers import Tier
 
 log = logging.getLogger(__name__)
 
-HOT = recording_pb2.STORAGE_TIER_HOT
+HOT = StorageTier.HOT
 FILE_MISSING = "the file was gone from disk"
 
 
@@ -49,7 +47,7 @@ class Recovery:
     rows_dropped: int = 0
 
 
-def describe_path(relative: str) -> tuple[str, int] | None:
+def describe_path(relative: str) -> tuple[str, RecordingProfile] | None:
     """Camera id and profile of a recorder's file `camera/day/stamp-profile-n.ts`."""
     parts = relative.split("/")
     if len(parts) != 3:
@@ -57,13 +55,15 @@ def describe_path(relative: str) -> tuple[str, int] | None:
     fields = parts[2].rsplit("-", 2)
     if len(fields) != 3:
         return None
-    return parts[0], PROFILE_BY_NAME.get(fields[1], ORIGINAL)
+    return parts[0], PROFILE_BY_NAME.get(fields[1], RecordingProfile.ORIGINAL)
 
 
 class SegmentStore:
     """Files, index and events of this node's segments."""
 
-    def __init__(self, index: SegmentIndex, tiers: dict[int, Tier], outbox: Outbox, ffprobe: str):
+    def __init__(
+        self, index: SegmentIndex, tiers: dict[StorageTier, Tier], outbox: Outbox, ffprobe: str
+    ):
         self.index = index
         self.tiers = tiers
         self._outbox = outbox
@@ -71,11 +71,11 @@ class SegmentStore:
         # Events that could not be spooled (a full disk): retried by retry().
         self._unsent: list[tuple[str, str, str]] = []
         # Files ffprobe did not answer about in time: retried by retry().
-        self._unmeasured: list[tuple[SegmentFile, int]] = []
+        self._unmeasured: list[tuple[SegmentFile, StorageTier]] = []
 
     # ----- new segments -----------------------------------------------------------------------
 
-    async def add(self, file: SegmentFile, tier: int = HOT) -> Segment | None:
+    async def add(self, file: SegmentFile, tier: StorageTier = HOT) -> Segment | None:
         """Measure `file`, index it and report it; None (file removed) if it holds no media."""
         place = self.tiers[tier]
         try:
@@ -129,7 +129,7 @@ class SegmentStore:
 
     async def _report(self, segment: Segment) -> None:
         try:
-            await events.segment_closed(self._outbox, segment)
+            await wire.segment_closed(self._outbox, segment)
             await asyncio.to_thread(self.index.mark_reported, segment.id)
         except (sqlite3.Error, OSError) as exc:
             log.error("cannot spool segment %s yet (%s); retried later", segment.id, exc)
@@ -173,12 +173,12 @@ class SegmentStore:
 
     async def _send_deleted(self, segment_id: str, camera_id: str, reason: str) -> None:
         try:
-            await events.segment_deleted(self._outbox, segment_id, camera_id, reason)
+            await wire.segment_deleted(self._outbox, segment_id, camera_id, reason)
         except (sqlite3.Error, OSError) as exc:
             log.error("cannot spool the deletion of %s yet (%s)", segment_id, exc)
             self._unsent.append((segment_id, camera_id, reason))
 
-    async def move(self, segment: Segment, tier: int) -> Segment | None:
+    async def move(self, segment: Segment, tier: StorageTier) -> Segment | None:
         """Move `segment`'s file to `tier`: copy and sync, point the index at the copy, then
         remove the original; the moved Segment."""
         source, target = self.tiers[segment.tier], self.tiers[tier]
@@ -190,7 +190,7 @@ class SegmentStore:
             return None
         await asyncio.to_thread(source.remove, segment.relative_path)
         try:
-            await events.segment_moved(self._outbox, moved)
+            await wire.segment_moved(self._outbox, moved)
         except (sqlite3.Error, OSError) as exc:
             log.error("cannot spool the move of %s (%s)", segment.id, exc)
         return moved
@@ -230,7 +230,7 @@ class SegmentStore:
                 log.error(
                     "no segment files in the %s tier although %d are indexed there; is it "
                     "mounted? The index is kept as it is",
-                    recording_pb2.StorageTier.Name(tier_value),
+                    tier_value.name.lower(),
                     len(indexed),
                 )
                 continue
@@ -248,7 +248,7 @@ class SegmentStore:
             log.info("recordings rescanned: %s", result)
         return result
 
-    async def _finish_move(self, tier: int, relative: str) -> bool:
+    async def _finish_move(self, tier: StorageTier, relative: str) -> bool:
         """If another tier's row names `relative`, a move was interrupted after its copy: keep
         the indexed file if it is there, else point the row at this one. Whether it was so."""
         for other in self.tiers:
@@ -264,7 +264,7 @@ class SegmentStore:
             return True
         return False
 
-    async def _finalize(self, tier: int, relative: str) -> bool:
+    async def _finalize(self, tier: StorageTier, relative: str) -> bool:
         """Index a file no index row names (the one being written when the agent died)."""
         place = self.tiers[tier]
         described = describe_path(relative)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from camfleet.v1 import recording_pb2
+from node_agent.recording.model import StorageTier
 
 
 class UnsafePath(ValueError):
@@ -30,8 +30,8 @@ class Tier(Protocol):
     """One storage tier of segment files."""
 
     @property
-    def tier(self) -> int:
-        """Its recording_pb2.StorageTier value."""
+    def tier(self) -> StorageTier:
+        """Which tier it is."""
         ...
 
     def path_for(self, relative: str) -> Path:
@@ -73,7 +73,7 @@ class DirectoryTier:
     """A tier that is a local directory (hot: the data directory's recordings; warm: a share)."""
 
     root: Path
-    tier: int = recording_pb2.STORAGE_TIER_HOT
+    tier: StorageTier = StorageTier.HOT
     # Segment files end in these; anything else in the directory is not ours.
     suffixes: tuple[str, ...] = (".ts", ".mp4")
 
@@ -136,13 +136,9 @@ class DirectoryTier:
         return shutil.disk_usage(self.root).free
 
 
-def node_tiers(data_root: Path, warm_dir: Path | None) -> dict[int, Tier]:
+def node_tiers(data_root: Path, warm_dir: Path | None) -> dict[StorageTier, Tier]:
     """The tiers of a node: hot under its data directory, warm where --warm-dir says."""
-    tiers: dict[int, Tier] = {
-        recording_pb2.STORAGE_TIER_HOT: DirectoryTier(data_root / "recordings"),
-    }
+    tiers: dict[StorageTier, Tier] = {StorageTier.HOT: DirectoryTier(data_root / "recordings")}
     if warm_dir is not None:
-        tiers[recording_pb2.STORAGE_TIER_WARM] = DirectoryTier(
-            warm_dir, recording_pb2.STORAGE_TIER_WARM
-        )
+        tiers[StorageTier.WARM] = DirectoryTier(warm_dir, StorageTier.WARM)
     return tiers

@@ -24,7 +24,7 @@ from camfleet.playback import (
     sign_resource,
     vod_resource,
 )
-from camfleet.v1 import agent_pb2, recording_pb2
+from camfleet.v1 import agent_pb2
 from google.protobuf import duration_pb2
 
 from node_agent.agent import Agent
@@ -33,6 +33,7 @@ from node_agent.desired import PlaybackPolicy
 from node_agent.outbox import Outbox
 from node_agent.recording.exports import ClipRequest, ExportCache
 from node_agent.recording.index import Segment, SegmentIndex
+from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.retention import Housekeeper
 from node_agent.recording.store import SegmentStore
 from node_agent.recording.tiers import node_tiers
@@ -56,8 +57,8 @@ from tests.support.recording_node import (
 
 pytestmark = pytest.mark.timeout(240)
 
-WARM = recording_pb2.STORAGE_TIER_WARM
-HOT = recording_pb2.STORAGE_TIER_HOT
+WARM = StorageTier.WARM
+HOT = StorageTier.HOT
 
 
 @dataclass
@@ -282,8 +283,8 @@ def test_discontinuities_mark_non_contiguous_segments() -> None:
         return Segment(
             id=str(uuid.uuid4()), camera_id="c", start=t0 + timedelta(seconds=start_s),
             end=t0 + timedelta(seconds=start_s + length_s), duration_s=length_s, size_bytes=1,
-            sha256="", tier=1, profile=1, container="mpegts", recovered=False,
-            relative_path="x", path=Path("/x"),
+            sha256="", tier=HOT, profile=RecordingProfile.ORIGINAL, container="mpegts",
+            recovered=False, relative_path="x", path=Path("/x"),
         )  # fmt: skip
 
     a, b, c = seg(0, 2), seg(2.01, 2), seg(10, 2.5)

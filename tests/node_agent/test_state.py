@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from node_agent.convert import assignment_from_proto, assignment_to_proto
+from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential, load_credential, save_credential
 from node_agent.desired import AssignedCamera, Assignment, Ingest, PlaybackPolicy, RevokedGrant
 from node_agent.errors import ConfigError
+from node_agent.recording.model import RecordingProfile
 from node_agent.state import (
     DataDir,
     load_assignment,
@@ -94,7 +97,7 @@ def test_assignment_round_trip_owner_only(data_dir: DataDir) -> None:
                 ingest=Ingest.PULL,
                 source_url="rtsp://cam/2",
                 record=True,
-                record_profile=recording_pb2.RECORDING_PROFILE_LOW,
+                record_profile=RecordingProfile.LOW,
                 retention_max_age_s=86400.5,
                 retention_max_bytes=1 << 30,
             ),
@@ -105,6 +108,66 @@ def test_assignment_round_trip_owner_only(data_dir: DataDir) -> None:
     save_assignment(data_dir, assignment)
     assert mode(data_dir.assignment) == 0o600
     assert load_assignment(data_dir) == assignment
+    # The agent's own format (JSON of the typed assignment), not the wire's.
+    stored = json.loads(data_dir.assignment.read_bytes())
+    assert stored["version"] == 7
+    assert [c["ingest"] for c in stored["cameras"]] == ["push", "pull"]
+    assert stored["cameras"][1]["record_profile"] == "LOW"
+    assert sorted(p.name for p in data_dir.root.iterdir()) == ["assignment.json"]
+
+
+def test_an_assignment_an_agent_upgraded_in_place_stored_still_loads(data_dir: DataDir) -> None:
+    # What agents before the JSON file wrote: the wire's Assignment, serialized, in assignment.bin.
+    not_before = Timestamp()
+    not_before.FromMicroseconds(1_764_000_000_250_000)
+    old = agent_pb2.Assignment(
+        version=12,
+        cameras=[
+            agent_pb2.AssignedCamera(
+                camera_id="c1",
+                name="gate",
+                ingest=agent_pb2.ASSIGNED_INGEST_PUSH,
+                stream_key="k" * 32,
+                record=True,
+                record_profile=recording_pb2.RECORDING_PROFILE_HIGH,
+                retention_max_age=Duration(seconds=3600),
+                retention_max_bytes=1 << 20,
+            )
+        ],
+        revoked_grants=[agent_pb2.RevokedGrant(principal="u-1", not_before=not_before)],
+        playback=agent_pb2.PlaybackPolicy(max_url_ttl=Duration(seconds=600)),
+    )
+    old_file = data_dir.root / "assignment.bin"
+    old_file.write_bytes(old.SerializeToString(deterministic=True))
+    os.chmod(old_file, 0o600)
+
+    loaded = load_assignment(data_dir)
+    assert loaded == Assignment(
+        version=12,
+        cameras=(
+            AssignedCamera(
+                "c1",
+                "gate",
+                Ingest.PUSH,
+                stream_key="k" * 32,
+                record=True,
+                record_profile=RecordingProfile.HIGH,
+                retention_max_age_s=3600.0,
+                retention_max_bytes=1 << 20,
+            ),
+        ),
+        revoked_grants=(RevokedGrant("u-1", 1_764_000_000.25),),
+        playback=PlaybackPolicy(max_url_ttl_s=600.0),
+    )
+    # The next save writes the new file and drops the old one; it reads back the same.
+    save_assignment(data_dir, loaded)
+    assert sorted(p.name for p in data_dir.root.iterdir()) == ["assignment.json"]
+    assert load_assignment(data_dir) == loaded
+
+
+def test_a_damaged_old_assignment_file_reads_as_none(data_dir: DataDir) -> None:
+    (data_dir.root / "assignment.bin").write_bytes(b"\xff\xff\xff garbage")
+    assert load_assignment(data_dir) is None
 
 
 def test_an_assignment_as_sent_becomes_typed_with_defaults_for_what_is_unset() -> None:
@@ -116,16 +179,26 @@ def test_an_assignment_as_sent_becomes_typed_with_defaults_for_what_is_unset() -
             ),
             # A value this agent does not know (a newer control plane): NACKed by validation.
             agent_pb2.AssignedCamera(camera_id="c2", ingest=7),  # type: ignore[arg-type]
+            agent_pb2.AssignedCamera(
+                camera_id="c3", record_profile=recording_pb2.RECORDING_PROFILE_LOW
+            ),
+            # A profile this agent does not know records the original stream.
+            agent_pb2.AssignedCamera(camera_id="c4", record_profile=99),  # type: ignore[arg-type]
         ],
         revoked_grants=[agent_pb2.RevokedGrant(principal="u-1")],
     )
     typed = assignment_from_proto(sent)
     assert typed.version == 3
-    assert [c.ingest for c in typed.cameras] == [Ingest.PUSH, Ingest.UNSPECIFIED]
+    assert [c.ingest for c in typed.cameras][:2] == [Ingest.PUSH, Ingest.UNSPECIFIED]
+    # Unset (UNSPECIFIED) and unknown profiles record the original stream.
+    assert [c.record_profile for c in typed.cameras] == [
+        RecordingProfile.ORIGINAL,
+        RecordingProfile.ORIGINAL,
+        RecordingProfile.LOW,
+        RecordingProfile.ORIGINAL,
+    ]
     assert typed.revoked_grants == (RevokedGrant("u-1", 0.0),)
     assert typed.playback == PlaybackPolicy()
-    # What the node stores reads back the same.
-    assert assignment_from_proto(assignment_to_proto(typed)) == typed
 
 
 def test_damaged_assignment_reads_as_none(data_dir: DataDir) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,15 +11,21 @@ import pytest
 from camfleet.v1 import recording_pb2
 
 from node_agent.recording.index import Segment, SegmentIndex
+from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.tiers import DirectoryTier, UnsafePath, node_tiers
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-HOT = recording_pb2.STORAGE_TIER_HOT
-WARM = recording_pb2.STORAGE_TIER_WARM
+HOT = StorageTier.HOT
+WARM = StorageTier.WARM
 
 
 def segment(
-    camera: str, start_s: float, length_s: float = 10.0, *, tier: int = HOT, name: str = ""
+    camera: str,
+    start_s: float,
+    length_s: float = 10.0,
+    *,
+    tier: StorageTier = HOT,
+    name: str = "",
 ) -> Segment:
     start = T0 + timedelta(seconds=start_s)
     relative = f"{camera}/{name or uuid.uuid4().hex}.ts"
@@ -31,7 +38,7 @@ def segment(
         size_bytes=1000,
         sha256="0" * 64,
         tier=tier,
-        profile=recording_pb2.RECORDING_PROFILE_ORIGINAL,
+        profile=RecordingProfile.ORIGINAL,
         container="mpegts",
         recovered=False,
         relative_path=relative,
@@ -106,3 +113,48 @@ def test_tier_store_and_remove(tmp_path: Path) -> None:
     assert warm.files() == []
     # Empty directories go with the last file; the root stays.
     assert list((tmp_path / "warm").iterdir()) == []
+
+
+def test_the_domain_enums_keep_the_numbers_earlier_agents_stored() -> None:
+    # The index's tier and profile columns hold these numbers; agents before the domain enums
+    # wrote camfleet.v1's. A renumbered member would misread every existing index.
+    for tier in StorageTier:
+        assert tier == recording_pb2.StorageTier.Value(f"STORAGE_TIER_{tier.name}")
+    for profile in RecordingProfile:
+        assert profile == recording_pb2.RecordingProfile.Value(f"RECORDING_PROFILE_{profile.name}")
+
+
+def test_an_index_an_earlier_agent_wrote_reads_as_domain_values(tmp_path: Path) -> None:
+    path, tiers = tmp_path / "recordings.db", node_tiers(tmp_path, tmp_path / "warm")
+    fresh = SegmentIndex(path, tiers)
+    assert len(fresh) == 0  # creates the schema, which has not changed
+    fresh.close()
+    # A row as an agent before the domain enums wrote it: the wire enums' numbers.
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO segments (id, camera_id, start, end, duration, size, sha256, tier, "
+            "profile, container, recovered, path, reported, created) "
+            "VALUES ('s1', 'cam', ?, ?, 10.0, 1000, ?, ?, ?, 'mpegts', 0, 'cam/a.ts', 1, 0)",
+            (
+                T0.timestamp(),
+                T0.timestamp() + 10,
+                "0" * 64,
+                recording_pb2.STORAGE_TIER_WARM,
+                recording_pb2.RECORDING_PROFILE_MEDIUM,
+            ),
+        )
+    db.close()
+    index = SegmentIndex(path, tiers)
+    found = index.get("s1")
+    assert found is not None
+    assert found.tier is StorageTier.WARM
+    assert found.profile is RecordingProfile.MEDIUM
+    assert found.path == tmp_path / "warm" / "cam/a.ts"
+    assert index.paths(StorageTier.WARM) == {"cam/a.ts"}
+    # What this agent writes is the same numbers again.
+    index.add(segment("cam", 20, tier=HOT, name="b"))
+    index.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT path, tier, profile FROM segments ORDER BY path").fetchall()
+    db.close()
+    assert rows == [("cam/a.ts", 2, 3), ("cam/b.ts", 1, 1)]

@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from camfleet.v1 import recording_pb2
 
 from node_agent.recording.media import (
     PROFILES,
     collector_argv,
     collector_env,
-    effective_profile,
     encoder_argv,
 )
+from node_agent.recording.model import RecordingProfile
 from node_agent.recording.run import exit_reason, parse_segment_line
 from node_agent.recording.store import describe_path
 
@@ -37,14 +36,14 @@ def test_original_joins_the_live_fragments_from_where_it_resumes() -> None:
 @pytest.mark.parametrize(
     ("profile", "height", "rate"),
     [
-        (recording_pb2.RECORDING_PROFILE_LOW, 360, "800k"),
-        (recording_pb2.RECORDING_PROFILE_MEDIUM, 720, "2500k"),
-        (recording_pb2.RECORDING_PROFILE_HIGH, 1080, "5000k"),
-        (recording_pb2.RECORDING_PROFILE_ULTRA, 2160, "16000k"),
+        (RecordingProfile.LOW, 360, "800k"),
+        (RecordingProfile.MEDIUM, 720, "2500k"),
+        (RecordingProfile.HIGH, 1080, "5000k"),
+        (RecordingProfile.ULTRA, 2160, "16000k"),
     ],
 )
 def test_profiles_reencode_at_their_size_with_keyframes_on_the_cuts(
-    profile: int, height: int, rate: str
+    profile: RecordingProfile, height: int, rate: str
 ) -> None:
     argv = encoder_argv("ffmpeg", SOURCE, "/d/x-%05d.ts", 4, PROFILES[profile])
     assert argv[argv.index("-i") + 1] == SOURCE
@@ -56,11 +55,6 @@ def test_profiles_reencode_at_their_size_with_keyframes_on_the_cuts(
     assert argv[argv.index("-vf") + 1] == f"scale=-2:{height}"
     assert argv[argv.index("-b:v") + 1] == rate
     assert argv[argv.index("-force_key_frames") + 1] == "expr:gte(t,n_forced*4)"
-
-
-def test_unspecified_profile_records_the_original() -> None:
-    assert effective_profile(0) == recording_pb2.RECORDING_PROFILE_ORIGINAL
-    assert effective_profile(99) == recording_pb2.RECORDING_PROFILE_ORIGINAL
 
 
 def test_segment_list_lines() -> None:
@@ -85,7 +79,7 @@ def test_file_names_say_camera_and_profile() -> None:
     camera = "0b5c4a36-5a4c-4f55-9f0e-2b7a9d1c0e11"
     assert describe_path(f"{camera}/20261201/20261201T120000.000Z-low-00003.ts") == (
         camera,
-        recording_pb2.RECORDING_PROFILE_LOW,
+        RecordingProfile.LOW,
     )
     assert describe_path(f"{camera}/20261201/odd.ts") is None
     assert describe_path("stray.ts") is None

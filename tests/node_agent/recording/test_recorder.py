@@ -22,6 +22,7 @@ from camfleet.v1 import agent_pb2, recording_pb2
 
 from node_agent.agent import Agent
 from node_agent.recording.index import Segment
+from node_agent.recording.model import RecordingProfile
 from node_agent.recording.recorder import Recorder
 from tests.support.agent_node import new_camera_id
 from tests.support.recording_node import (
@@ -107,7 +108,7 @@ async def test_segments_decode_add_up_and_are_reported_once(agent: Agent) -> Non
         assert segment.path.stat().st_size == segment.size_bytes
         assert hashlib.sha256(segment.path.read_bytes()).hexdigest() == segment.sha256
         assert segment.container == "mpegts" and not segment.recovered
-        assert segment.profile == recording_pb2.RECORDING_PROFILE_ORIGINAL
+        assert segment.profile == RecordingProfile.ORIGINAL
     # Cut about every 2 s on keyframes; the last one is cut short by the end of the stream.
     assert all(1.9 <= s.duration_s <= 2.2 for s in found[:-1]), [s.duration_s for s in found]
     # One after the other, no holes: their durations add up to the time they span.
@@ -226,7 +227,7 @@ async def test_a_profile_reencodes_at_its_size(agent: Agent) -> None:
     async with camera(url(agent, key)):
         await until(lambda: len(segments(agent, camera_id)) >= 2, "two segments", 60)
     first: Segment = segments(agent, camera_id)[0]
-    assert first.profile == recording_pb2.RECORDING_PROFILE_LOW
+    assert first.profile == RecordingProfile.LOW
     media = await probe(first.path)
     assert (media["width"], media["height"]) == (640, 360)
     assert "-low-" in first.path.name

@@ -1,4 +1,5 @@
-"""Recording events for the control plane (SegmentEvent, RecorderEvent), spooled like stream
+"""The recording's wire edge: segment and recorder events for the control plane (SegmentEvent,
+RecorderEvent) built from the domain's Segment and RecorderState, and spooled like stream
 events so each is delivered exactly once even across restarts of either side."""
 
 from __future__ import annotations
@@ -6,12 +7,12 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import cast
 
 from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from node_agent.convert import profile_to_proto, tier_to_proto
 from node_agent.outbox import Outbox, stamped
 from node_agent.recording.index import Segment
 from node_agent.recording.recorder import Gap, RecorderState
@@ -55,8 +56,8 @@ def recording(segment: Segment) -> recording_pb2.Recording:
         duration=duration,
         size_bytes=segment.size_bytes,
         sha256=segment.sha256,
-        tier=cast(recording_pb2.StorageTier, segment.tier),
-        profile=cast(recording_pb2.RecordingProfile, segment.profile),
+        tier=tier_to_proto(segment.tier),
+        profile=profile_to_proto(segment.profile),
         container=segment.container,
         recovered=segment.recovered,
     )
@@ -91,13 +92,14 @@ async def segment_moved(outbox: Outbox, segment: Segment) -> str:
         segment=recording_pb2.Recording(
             id=segment.id,
             camera_id=segment.camera_id,
-            tier=cast(recording_pb2.StorageTier, segment.tier),
+            tier=tier_to_proto(segment.tier),
         ),
     )
     return await spool(
         outbox,
         agent_pb2.ConnectRequest(segment_event=event),
-        segment_event_id(segment.id, f"moved:{segment.tier}"),
+        # The tier's number, as event ids have always been made (a re-spool keeps its id).
+        segment_event_id(segment.id, f"moved:{int(segment.tier)}"),
     )
 
 
