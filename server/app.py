@@ -45,7 +45,6 @@ from server.auth.api_tokens import ApiTokenService
 from server.auth.auth_servicer import AuthServicer
 from server.auth.authenticator import Authenticator
 from server.auth.cache import AuthCache
-from server.auth.password_policy import PasswordPolicy
 from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
@@ -63,11 +62,12 @@ from server.db.engine import (
 )
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
-from server.events.log import EventLog
+from server.eventlog.log import EventLog
+from server.eventlog.redis_log import RedisEventLog
+from server.eventlog.sql_log import SqlEventLog
 from server.events.publisher import EventPublisher
-from server.events.redis_log import RedisEventLog
 from server.events.servicer import EventServicer
-from server.events.sql_log import SqlEventLog
+from server.identity.password_policy import PasswordPolicy
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.nodes.agent_servicer import AgentServicer
 from server.nodes.assignments import AssignmentBuilder
@@ -216,11 +216,11 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         sessions, cache, PasswordPolicy(settings.password_min_length, settings.password_min_score)
     )
     generated = await users.ensure_admin(settings.admin_password)
-    registry = NodeRegistry(sessions, audit)
-    authenticator = Authenticator(sessions, keys, cache, audit, registry)
-    reads = FastReads(engine)
     events = await _event_log(redis, settings, engine, sessions)
     publisher = EventPublisher(events)
+    registry = NodeRegistry(sessions, audit, on_change=publisher.node_changed)
+    authenticator = Authenticator(sessions, keys, cache, audit, registry)
+    reads = FastReads(engine)
     playback_secret = await load_or_create_secret(sessions, "playback")
     cameras = CameraService(
         sessions,
@@ -275,7 +275,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     node_pb2_grpc.add_NodeServiceServicer_to_server(
         NodeServicer(
             JoinTokenService(sessions),
-            NodeOperations(registry, presence, hub, status, publisher),
+            NodeOperations(registry, presence, hub, status),
         ),
         server,
     )

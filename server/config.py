@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config_options import ConfigError, add_options, defaults, read_options
-from server.auth.password_policy import password_problem
+from server.identity.password_policy import password_problem
 from server.options import OPTIONS
 
 # Parsed defaults by attribute: a misspelt attribute below fails at import.

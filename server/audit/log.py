@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.auth.principal import Principal, current_call
 from server.db.models import AuditLogRow
+from server.identity.principal import Principal, current_call
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.query import list_audit_logs
 from server.common.listing import ListRequest
+from server.common.wire import timestamp
 from server.db.models import AuditLogRow
-from server.transport.convert import timestamp
 
 
 def audit_to_proto(row: AuditLogRow) -> audit_pb2.AuditLog:

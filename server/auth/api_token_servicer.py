@@ -7,10 +7,10 @@ from typing import Any
 from camfleet.v1 import api_token_pb2, api_token_pb2_grpc
 
 from server.auth.api_tokens import ApiTokenService, NewApiToken, display_prefix
-from server.auth.principal import current_principal
 from server.common.listing import ListRequest
+from server.common.wire import from_duration, from_timestamp, timestamp
 from server.db.models import ApiTokenRow
-from server.transport.convert import from_duration, from_timestamp, timestamp
+from server.identity.principal import current_principal
 
 
 def token_to_proto(row: ApiTokenRow) -> api_token_pb2.ApiToken:

@@ -7,10 +7,7 @@ and it would cost every API call tens of milliseconds).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
 from server.auth.cache import AuthCache, token_key
-from server.auth.permissions import ROLE_PERMISSIONS, Role, parse_scopes
-from server.auth.principal import Principal
 from server.common.listing import (
     FieldKind,
     FieldSpec,
@@ -33,11 +28,12 @@ from server.common.listing import (
 from server.common.validation import clean_text, require_id
 from server.db.models import ApiTokenRow, UserRow, new_id, utcnow
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from server.identity.credentials import TOKEN_PREFIX, issue
+from server.identity.permissions import ROLE_PERMISSIONS, Role, parse_scopes
+from server.identity.principal import Principal
 
-TOKEN_PREFIX = "cft_"
 MAX_SCOPES = 64
 MAX_CIDRS = 64
-_HEX = "0123456789abcdef"
 
 FILTER = FilterSchema(
     fields={
@@ -72,21 +68,6 @@ class NewApiToken:
     allowed_cidrs: list[str]
     expires_at: datetime | None
     ttl: timedelta | None
-
-
-def hash_secret(secret: str) -> str:
-    """Stored form of a token secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def split_token(token: str) -> tuple[str, str] | None:
-    """(id, secret) of a well-formed API token string, else None."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
-    if not sep or not secret or len(token_id) != 32 or token_id.strip(_HEX):
-        return None
-    return str(uuid.UUID(hex=token_id)), secret
 
 
 def display_prefix(token_id: str) -> str:
@@ -146,7 +127,7 @@ class ApiTokenService:
         if expires is not None and expires <= now:
             raise InvalidArgument.for_field("api_token.expire_time", "must be in the future")
         token_id = new_id()
-        secret = secrets.token_urlsafe(32)
+        token, secret_hash = issue(TOKEN_PREFIX, token_id)
         async with self._sessions.begin() as session:
             owner = await session.get(UserRow, owner_id)
             if owner is None:
@@ -163,7 +144,7 @@ class ApiTokenService:
                 id=token_id,
                 name=name,
                 owner_user_id=owner_id,
-                secret_hash=hash_secret(secret),
+                secret_hash=secret_hash,
                 scopes=sorted(p.value for p in scopes),
                 allowed_cidrs=cidrs,
                 expires_at=expires,
@@ -176,7 +157,7 @@ class ApiTokenService:
                 f"api_tokens/{token_id}",
                 details={"name": name, "owner": owner.username, "scopes": ",".join(row.scopes)},
             )
-        return row, f"{TOKEN_PREFIX}{token_id.replace('-', '')}_{secret}"
+        return row, token
 
     async def get(self, token_id: str) -> ApiTokenRow:
         """One token (never its secret)."""

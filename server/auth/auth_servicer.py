@@ -6,12 +6,12 @@ from typing import Any
 
 from camfleet.v1 import auth_pb2, auth_pb2_grpc, permission_pb2
 
-from server.auth.permissions import Permission
-from server.auth.principal import current_principal
 from server.auth.sessions import SessionService, TokenPair
 from server.auth.user_servicer import user_to_proto
 from server.auth.users import UserService
-from server.transport.convert import timestamp
+from server.common.wire import timestamp
+from server.identity.permissions import Permission
+from server.identity.principal import current_principal
 
 
 def _pair(pair: TokenPair) -> auth_pb2.TokenPair:

@@ -7,24 +7,37 @@ import hmac
 import ipaddress
 import time
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog
 from server.auth.access_tokens import SigningKeys
-from server.auth.api_tokens import TOKEN_PREFIX, hash_secret, split_token
 from server.auth.cache import AuthCache, session_key, token_key
-from server.auth.permissions import ROLE_PERMISSIONS, Role, parse_scopes
-from server.auth.principal import Principal
 from server.db.models import ApiTokenRow, RefreshTokenRow, UserRow, utcnow
 from server.errors import PermissionDenied, Unauthenticated
-from server.nodes.credentials import NODE_CREDENTIAL_PREFIX
-from server.nodes.registry import NodeRegistry
+from server.identity.credentials import (
+    NODE_CREDENTIAL_PREFIX,
+    TOKEN_PREFIX,
+    hash_secret,
+    split_token,
+)
+from server.identity.permissions import ROLE_PERMISSIONS, Role, parse_scopes
+from server.identity.principal import Principal
 
 # last_used_* is written at most this often per token: a hot token must not become a write per
 # call (a change of address is always written and audited).
 _LAST_USED_EVERY = timedelta(seconds=60)
+
+
+class NodeCredentials(Protocol):
+    """How a node credential becomes a node (the node registry; injected, so that auth does not
+    depend on the nodes domain, which depends on it)."""
+
+    async def authenticate_cached(self, credential: str) -> tuple[str, str]:
+        """(node id, node name) of a valid credential; raises Unauthenticated otherwise."""
+        ...
 
 
 class Authenticator:
@@ -36,7 +49,7 @@ class Authenticator:
         keys: SigningKeys,
         cache: AuthCache,
         audit: AuditLog,
-        nodes: NodeRegistry,
+        nodes: NodeCredentials,
     ) -> None:
         self._sessions = sessions
         self._nodes = nodes

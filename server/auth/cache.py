@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from server.auth.principal import Principal
+from server.identity.principal import Principal
 
 
 @dataclass(frozen=True)

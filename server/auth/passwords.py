@@ -7,7 +7,7 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from server.auth.password_policy import MAX_PASSWORD_LENGTH
+from server.identity.password_policy import MAX_PASSWORD_LENGTH
 
 __all__ = ["MAX_PASSWORD_LENGTH", "hash_password", "verify_password"]
 

@@ -1,4 +1,4 @@
-"""The permission table: what each role may do, and what every RPC needs.
+"""The permission table: what every RPC needs (what each role holds: server.identity).
 
 This is the one place authorization is decided. `server.transport.interceptor` looks every call
 up here; a method missing from `RPC_RULES` is refused (fail closed), and a test walks every RPC
@@ -11,65 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-class Role(enum.StrEnum):
-    """Account roles (stored by value)."""
-
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    API = "api"
-
-
-class Permission(enum.StrEnum):
-    """Things a caller may be allowed to do. API token scopes use the same names.
-
-    Each is declared with its description in protos/camfleet/v1/permission.proto (enum
-    `Permission`, option `permission_name`); tests/unit/test_permission_vocabulary.py fails when
-    the two lists differ.
-    """
-
-    CAMERAS_READ = "cameras.read"
-    CAMERAS_WRITE = "cameras.write"
-    # Seeing stream keys and publish URLs is separate from reading cameras: a viewer may watch
-    # but must not be able to impersonate a camera.
-    STREAM_KEYS_READ = "stream_keys.read"
-    STREAMS_READ = "streams.read"
-    RECORDINGS_READ = "recordings.read"
-    RECORDINGS_WRITE = "recordings.write"
-    ALERTS_READ = "alerts.read"
-    ALERTS_WRITE = "alerts.write"
-    NODES_READ = "nodes.read"
-    NODES_WRITE = "nodes.write"
-    USERS_READ = "users.read"
-    USERS_WRITE = "users.write"
-    API_TOKENS_READ = "api_tokens.read"
-    API_TOKENS_WRITE = "api_tokens.write"
-    AUDIT_READ = "audit.read"
-
-
-ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
-
-ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    Role.ADMIN: ALL_PERMISSIONS,
-    Role.OPERATOR: frozenset(
-        {
-            Permission.CAMERAS_READ,
-            Permission.CAMERAS_WRITE,
-            Permission.STREAM_KEYS_READ,
-            Permission.STREAMS_READ,
-            Permission.RECORDINGS_READ,
-            Permission.RECORDINGS_WRITE,
-            Permission.ALERTS_READ,
-            Permission.ALERTS_WRITE,
-        }
-    ),
-    Role.VIEWER: frozenset(
-        {Permission.CAMERAS_READ, Permission.STREAMS_READ, Permission.RECORDINGS_READ}
-    ),
-    # Machine accounts: the ceiling is everything; each token's scopes narrow it.
-    Role.API: ALL_PERMISSIONS,
-}
+from server.identity.permissions import Permission
 
 
 class Access(enum.Enum):
@@ -105,7 +47,8 @@ _PKG = "/camfleet.v1."
 RPC_RULES: Mapping[str, Rule] = {
     # Infrastructure: load balancers and grpcurl must reach these without credentials.
     # Only what the server serves is listed (grpcio-reflection serves v1alpha; clients that try
-    # v1 first get UNIMPLEMENTED and fall back): tests/test_permissions.py checks both ways.
+    # v1 first get UNIMPLEMENTED and fall back): tests/server/auth/test_permissions.py checks both
+    # ways.
     "/grpc.health.v1.Health/Check": PUBLIC,
     "/grpc.health.v1.Health/List": PUBLIC,  # registered by grpcio-health-checking (unimplemented)
     "/grpc.health.v1.Health/Watch": PUBLIC,
@@ -180,15 +123,3 @@ RPC_RULES: Mapping[str, Rule] = {
 def rule_for(method: str) -> Rule | None:
     """The rule of a full method name, or None (which the interceptor treats as deny)."""
     return RPC_RULES.get(method)
-
-
-def parse_scopes(values: list[str]) -> tuple[frozenset[Permission], list[str]]:
-    """Split scope strings into known permissions and the unknown ones (for error messages)."""
-    known: set[Permission] = set()
-    unknown: list[str] = []
-    for value in values:
-        try:
-            known.add(Permission(value))
-        except ValueError:
-            unknown.append(value)
-    return frozenset(known), unknown

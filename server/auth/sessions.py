@@ -21,8 +21,6 @@ from server.auth.access_tokens import SigningKeys
 from server.auth.cache import AuthCache, session_key
 from server.auth.login_limits import LoginLimits
 from server.auth.passwords import MAX_PASSWORD_LENGTH, verify_password
-from server.auth.permissions import Role
-from server.auth.principal import Principal, current_call
 from server.config import Settings
 from server.db.models import RefreshTokenRow, UserRow, new_id, utcnow
 from server.errors import (
@@ -31,6 +29,8 @@ from server.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from server.identity.permissions import Role
+from server.identity.principal import Principal, current_call
 from server.kv.ratelimit import RateLimiter
 
 REFRESH_PREFIX = "rt_"

@@ -6,11 +6,12 @@ from typing import Any
 
 from camfleet.v1 import user_pb2, user_pb2_grpc
 
-from server.auth.principal import current_principal
+from server.auth.convert import role_from_proto, role_to_proto
 from server.auth.users import NewUser, UserService
 from server.common.listing import ListRequest
+from server.common.wire import timestamp
 from server.db.models import UserRow
-from server.transport.convert import role_from_proto, role_to_proto, timestamp
+from server.identity.principal import current_principal
 
 
 def user_to_proto(row: UserRow) -> user_pb2.User:

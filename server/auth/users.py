@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
 from server.auth.cache import AuthCache
-from server.auth.password_policy import PasswordPolicy
 from server.auth.passwords import hash_password, verify_password
-from server.auth.permissions import Permission, Role
-from server.auth.principal import Principal
 from server.common.listing import (
     FieldKind,
     FieldSpec,
@@ -35,6 +32,9 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
+from server.identity.password_policy import PasswordPolicy
+from server.identity.permissions import Permission, Role
+from server.identity.principal import Principal
 
 # Matched with fullmatch: "$" would also accept a name ending in a newline.
 USERNAME_RE = re.compile(r"[A-Za-z0-9._@-]{3,64}")

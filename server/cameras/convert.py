@@ -8,9 +8,9 @@ from google.protobuf import duration_pb2
 
 from server.cameras.model import CameraStatus, IngestMode
 from server.cameras.redaction import shown_source_url
+from server.common.wire import timestamp
 from server.db.models import CameraRow
 from server.recordings.convert import PROFILES, STATES
-from server.transport.convert import timestamp
 
 STATUS_TO_PROTO = {
     CameraStatus.OFFLINE: camera_pb2.CAMERA_STATUS_OFFLINE,

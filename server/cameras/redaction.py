@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from server.auth.permissions import Permission
-from server.auth.principal import Principal
 from server.cameras.fields import redact_url_password
+from server.identity.permissions import Permission
+from server.identity.principal import Principal
 
 
 def source_origin(url: str) -> str:

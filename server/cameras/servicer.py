@@ -6,20 +6,20 @@ from typing import Any
 
 from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
 
-from server.auth.permissions import Permission
-from server.auth.principal import current_principal
 from server.cameras.convert import MODE_TO_PROTO, camera_to_proto
 from server.cameras.fields import CameraFields
 from server.cameras.model import CameraAction
 from server.cameras.redaction import may_edit_cameras
 from server.cameras.service import CameraService
 from server.common.listing import ListRequest
+from server.common.wire import from_duration, timestamp
 from server.db.models import CameraRow
 from server.errors import InvalidArgument
-from server.events.log import EventLog
+from server.eventlog.log import EventLog
+from server.identity.permissions import Permission
+from server.identity.principal import current_principal
 from server.recordings.convert import PROFILE_NAMES
 from server.recordings.urls import grant_for
-from server.transport.convert import from_duration, timestamp
 
 _ACTIONS = {
     camera_pb2.CAMERA_ACTION_ACTIVATE: CameraAction.ACTIVATE,

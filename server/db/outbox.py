@@ -4,7 +4,7 @@ Domain code stages events in the session that makes the change (`stage_event`). 
 that session commits, the staged events take their revisions and are inserted into `events`
 in the same transaction, so a change and its event commit together or not at all: a control
 plane killed between the two can no longer lose the event. After the commit, the event log
-(server/events/) relays the new rows to watchers and, with Redis, to the shared stream; a relay
+(server/eventlog/) relays the new rows to watchers and, with Redis, to the shared stream; a relay
 that died resumes from the table.
 
 Why revisions come from a counter row, taken at the very end of the transaction: relays read

@@ -9,13 +9,14 @@ from camfleet.v1 import event_pb2
 
 from server.cameras.convert import camera_to_proto
 from server.cameras.model import ChangeKind
+from server.common.wire import timestamp
 from server.db.models import CameraRow, NodeRow, RecordingRow, utcnow
 from server.db.outbox import StagedEvent
+from server.events.filtering import EventTypes
 from server.nodes.convert import node_to_proto, stream_to_proto
 from server.nodes.live import LiveStream, NodeLive
 from server.nodes.registry import NodeChange
 from server.recordings.convert import recording_to_proto
-from server.transport.convert import timestamp
 
 _CAMERA_TYPES = {
     ChangeKind.CREATED: event_pb2.EVENT_TYPE_CAMERA_CREATED,
@@ -28,6 +29,18 @@ _NODE_TYPES = {
     NodeChange.UPDATED: event_pb2.EVENT_TYPE_NODE_UPDATED,
     NodeChange.DELETED: event_pb2.EVENT_TYPE_NODE_DELETED,
 }
+
+
+# The event types a WatchEvents filter names: each EventType with or without its EVENT_TYPE_
+# prefix. UNSPECIFIED is accepted (no event has it) but not offered.
+FILTER_TYPES = EventTypes(
+    by_name={
+        spelling: value
+        for name, value in event_pb2.EventType.items()
+        for spelling in (name, name.removeprefix("EVENT_TYPE_"))
+    },
+    offered=tuple(n.removeprefix("EVENT_TYPE_") for n in event_pb2.EventType.keys()[1:]),
+)
 
 
 def _stored(kind: str, event: event_pb2.Event) -> StagedEvent:

@@ -3,17 +3,16 @@
 Grammar (AIP-160 precedence: OR binds tighter than AND):
     filter := group ("AND" group)*        group := term ("OR" term)*
     term   := "type" "=" NAME | "subject" "=" STRING | "subject" ":" STRING
-where NAME is an EventType with or without its EVENT_TYPE_ prefix, and ':' is a prefix match on
-the subject (`subject:"cameras/"`). Parentheses are not needed with this precedence.
+where NAME is an event type of the caller's vocabulary (EventTypes; the servicer's comes from
+server.events.convert), in any case, and ':' is a prefix match on the subject
+(`subject:"cameras/"`). Parentheses are not needed with this precedence.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-from camfleet.v1 import event_pb2
 
 from server.errors import InvalidArgument
 
@@ -21,6 +20,16 @@ _TERM = re.compile(
     r'^\s*(?P<field>type|subject)\s*(?P<op>=|:)\s*(?:"(?P<quoted>[^"\\]*)"|(?P<bare>[A-Za-z_]+))\s*$'
 )
 MAX_FILTER = 2000
+
+
+@dataclass(frozen=True)
+class EventTypes:
+    """The event types a filter may name."""
+
+    # Upper-case name as a filter may write it -> the type an event's EventFacts carry.
+    by_name: Mapping[str, int]
+    # Listed when a filter names a type it does not know.
+    offered: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class EventFacts:
 Matcher = Callable[[EventFacts], bool]
 
 
-def _term(text: str) -> Matcher:
+def _term(text: str, types: EventTypes) -> Matcher:
     m = _TERM.match(text)
     if m is None:
         raise InvalidArgument.for_field(
@@ -46,23 +55,21 @@ def _term(text: str) -> Matcher:
     if m["field"] == "type":
         if m["op"] != "=":
             raise InvalidArgument.for_field("filter", "type supports = only")
-        name = value.upper()
-        name = name if name.startswith("EVENT_TYPE_") else f"EVENT_TYPE_{name}"
-        try:
-            wanted = event_pb2.EventType.Value(name)
-        except ValueError:
-            known = ", ".join(n.removeprefix("EVENT_TYPE_") for n in event_pb2.EventType.keys()[1:])
+        wanted = types.by_name.get(value.upper())
+        if wanted is None:
+            known = ", ".join(types.offered)
             raise InvalidArgument.for_field(
                 "filter", f"unknown event type {value[:40]!r}; known: {known}"
-            ) from None
+            )
         return lambda e: e.type == wanted
     if m["op"] == "=":
         return lambda e: e.subject == value
     return lambda e: e.subject.startswith(value)
 
 
-def compile_event_filter(text: str) -> Matcher:
-    """A predicate over events; InvalidArgument (naming the problem) for anything else."""
+def compile_event_filter(text: str, types: EventTypes) -> Matcher:
+    """A predicate over events whose types are named by `types`; InvalidArgument (naming the
+    problem) for anything else."""
     if len(text) > MAX_FILTER:
         raise InvalidArgument.for_field("filter", f"must be at most {MAX_FILTER} characters")
     if any(ord(c) < 0x20 and c not in "\t\n" for c in text):
@@ -70,6 +77,7 @@ def compile_event_filter(text: str) -> Matcher:
     if not text.strip():
         return lambda e: True
     groups = [
-        [_term(term) for term in re.split(r"\bOR\b", group)] for group in re.split(r"\bAND\b", text)
+        [_term(term, types) for term in re.split(r"\bOR\b", group)]
+        for group in re.split(r"\bAND\b", text)
     ]
     return lambda e: all(any(t(e) for t in group) for group in groups)

@@ -1,8 +1,9 @@
 """Turns domain changes into events on the event log (their payloads: server/events/convert.py).
 
 A change's event is staged in the session that makes the change, so it commits with it (the
-outbox, server/db/outbox.py). Live metrics and node events, which the nodes code still commits
-on its own, are appended in their own transaction after the fact.
+outbox, server/db/outbox.py). Live metrics, which are not a change of record, are appended in
+their own transaction after the fact. The domains take these methods as callbacks (or through a
+Protocol of their own): events are a floor above them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.cameras.model import ChangeKind
 from server.db.models import CameraRow, NodeRow, RecordingRow
 from server.db.outbox import StagedEvent, stage_event
+from server.eventlog.log import EventLog
 from server.events import convert
-from server.events.log import EventLog
 from server.nodes.live import LiveStream, NodeLive
 from server.nodes.registry import NodeChange
 
@@ -46,11 +47,16 @@ class EventPublisher:
         """Stage a newly indexed segment in its transaction (watchers need recordings.read)."""
         _stage(session, convert.recording_added_event(row, message))
 
-    async def node_changed(
-        self, change: NodeChange, row: NodeRow, message: str, live: NodeLive | None = None
+    def node_changed(
+        self,
+        session: AsyncSession,
+        change: NodeChange,
+        row: NodeRow,
+        message: str,
+        live: NodeLive | None,
     ) -> None:
-        """Publish a node event (state changed, updated, deleted) after its commit."""
-        await self._append(convert.node_event(change, row, message, live))
+        """Stage a node event (state changed, updated, deleted) in the transaction that makes it."""
+        _stage(session, convert.node_event(change, row, message, live))
 
     async def stream_updated(self, stream: LiveStream, message: str) -> None:
         """Publish a change of a live stream's metrics worth showing."""

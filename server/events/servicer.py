@@ -9,14 +9,15 @@ from typing import Any
 
 from camfleet.v1 import event_pb2, event_pb2_grpc
 
-from server.auth.permissions import Permission
-from server.auth.principal import current_principal
 from server.cameras.redaction import may_edit_cameras, shown_source_url
+from server.common.wire import timestamp
 from server.db.models import utcnow
 from server.errors import InvalidArgument
+from server.eventlog.log import EventLog, StoredEvent
+from server.events.convert import FILTER_TYPES
 from server.events.filtering import EventFacts, compile_event_filter
-from server.events.log import EventLog, StoredEvent
-from server.transport.convert import timestamp
+from server.identity.permissions import Permission
+from server.identity.principal import current_principal
 
 _QUEUE = 1000
 
@@ -33,7 +34,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
     ) -> AsyncIterator[event_pb2.WatchEventsResponse]:
         if request.after_revision < 0:
             raise InvalidArgument.for_field("after_revision", "must not be negative")
-        matches = compile_event_filter(request.filter)
+        matches = compile_event_filter(request.filter, FILTER_TYPES)
         principal = current_principal()
         show_secrets = principal.can(Permission.STREAM_KEYS_READ)
         may_edit = may_edit_cameras(principal)
@@ -66,7 +67,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         try:
             while True:
                 try:
-                    # asyncio.timeout, not wait_for: see _Ring.wait_past in server/events/log.py.
+                    # asyncio.timeout, not wait_for: see _Ring.wait_past in server/eventlog/log.py.
                     async with asyncio.timeout(self._bookmark_every):
                         item = await queue.get()
                 except TimeoutError:

@@ -7,7 +7,7 @@ from typing import Any
 
 from camfleet.v1 import agent_pb2, agent_pb2_grpc
 
-from server.auth.principal import current_call, current_principal
+from server.identity.principal import current_call, current_principal
 from server.nodes.hub import AgentHub
 from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry

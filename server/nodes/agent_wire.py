@@ -22,7 +22,12 @@ from server.nodes.convert import EVENT_KINDS, host_from_proto
 from server.nodes.desired import Assignment, PlaybackPolicy
 from server.nodes.live import HostMetrics, StreamEvent, StreamMetrics, StreamReport
 from server.nodes.registry import NodeHello
-from server.recordings.convert import PROFILES
+from server.recordings.convert import (
+    PROFILES,
+    recorder_report_from_proto,
+    segment_report_from_proto,
+)
+from server.recordings.reports import RecordingReport, SegmentReport
 
 if TYPE_CHECKING:  # hub_deps needs the assignment builder, which needs this module
     from server.nodes.hub_deps import SessionTerms
@@ -32,9 +37,10 @@ _INGEST = {
     IngestMode.PUSH: agent_pb2.ASSIGNED_INGEST_PUSH,
     IngestMode.PULL: agent_pb2.ASSIGNED_INGEST_PULL,
 }
-# Recording events go to the recordings ingest as the agent sent them.
-SegmentEvent = agent_pb2.SegmentEvent
-RecordingEvent = agent_pb2.SegmentEvent | agent_pb2.RecorderEvent
+# Recording events go to the recordings ingest in its terms (server.recordings.reports).
+# TODO(H4): server/nodes/messages.py to import these from there, then drop the aliases.
+SegmentEvent = SegmentReport
+RecordingEvent = RecordingReport
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,14 @@ def event_id(message: agent_pb2.ConnectRequest) -> str:
         kind = (message.WhichOneof("body") or "").replace("_", " ")
         raise InvalidArgument(f"every {kind} needs an event_id of 1-64 characters")
     return value
+
+
+def recording_event_from(message: agent_pb2.ConnectRequest) -> RecordingReport:
+    """The segment or recorder event of a ConnectRequest whose body is one, as the node sent it
+    (the recordings ingest checks it)."""
+    if message.HasField("segment_event"):
+        return segment_report_from_proto(message.segment_event)
+    return recorder_report_from_proto(message.recorder_event)
 
 
 def stream_event_from(message: agent_pb2.ConnectRequest) -> StreamEvent | None:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from server.errors import Unauthenticated
-from server.events.log import EventLog
+from server.eventlog.log import EventLog
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.convert import camera_placement
 from server.nodes.session import NodeSession

@@ -9,15 +9,15 @@ reconnects and repeated recomputations do not churn versions.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import IngestMode
 from server.db.models import CameraRow, NodeRow
-from server.nodes.agent_wire import assignment_to_proto
 from server.nodes.desired import AssignedCamera, Assignment, PlaybackPolicy
 from server.nodes.grants import RevokedGrants
 
@@ -76,11 +76,17 @@ class AssignmentBuilder:
                 revoked_grants=tuple(revoked),
                 playback=self._playback,
             )
-            # The digest of what the node receives: the same content never gets a new version.
-            wire = assignment_to_proto(assignment).SerializeToString(deterministic=True)
-            digest = hashlib.sha256(wire).hexdigest()
+            # The digest of the desired state: the same content never gets a new version. (Of
+            # the domain object, not its wire form, which is the session's business; the first
+            # build after the upgrade that made this so gives every node one new version.)
+            digest = _digest(assignment)
             if digest != node.assignment_hash or node.assignment_version == 0:
                 node.assignment_version += 1
                 node.assignment_hash = digest
             version = node.assignment_version
         return replace(assignment, version=version)
+
+
+def _digest(assignment: Assignment) -> str:
+    content = json.dumps(asdict(assignment), sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()

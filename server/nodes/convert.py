@@ -9,6 +9,7 @@ from typing import cast
 from camfleet.v1 import camera_pb2, event_pb2, node_pb2, stream_pb2
 
 from server.cameras.model import CameraStatus
+from server.common.wire import timestamp
 from server.db.models import NodeRow, StreamEventRow
 from server.nodes.live import (
     LIVE_STATUSES,
@@ -19,7 +20,6 @@ from server.nodes.live import (
     StreamEventKind,
 )
 from server.nodes.registry import NodeState
-from server.transport.convert import timestamp
 
 NODE_STATES = {
     NodeState.READY.value: node_pb2.NODE_STATE_READY,

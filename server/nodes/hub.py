@@ -45,7 +45,6 @@ class AgentHub:
             registry=stores.registry,
             status=stores.status,
             presence=stores.presence,
-            publisher=feeds.publisher,
             lost_after_s=terms.lost_after.total_seconds(),
             startup_grace_s=terms.startup_grace.total_seconds(),
             on_lost=stores.recordings.node_lost,

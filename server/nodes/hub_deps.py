@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from server.audit.log import AuditLog
 from server.cameras.status import CameraStatusWriter
-from server.events.log import EventLog
-from server.events.publisher import EventPublisher
+from server.eventlog.log import EventLog
 from server.nodes.assignments import AssignmentBuilder
+from server.nodes.live import LiveStream
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeRegistry
 from server.nodes.stream_events import StreamEventStore
@@ -28,11 +29,21 @@ class NodeStores:
     recordings: RecordingIngest
 
 
+class StreamFeed(Protocol):
+    """Where a live stream's metrics go when they change enough to show (the event publisher;
+    injected, as events are a floor above this domain). Live metrics are not a change of
+    record, so they are appended after the fact rather than staged in a transaction."""
+
+    async def stream_updated(self, stream: LiveStream, message: str) -> None:
+        """Publish the stream's new metrics."""
+        ...
+
+
 @dataclass(frozen=True)
 class HubFeeds:
     """The logs the hub writes to and follows."""
 
-    publisher: EventPublisher
+    publisher: StreamFeed
     audit: AuditLog
     events: EventLog
 

@@ -8,7 +8,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
-from server.auth.principal import current_call
 from server.common.listing import (
     FieldKind,
     FieldSpec,
@@ -21,7 +20,8 @@ from server.common.listing import (
 from server.common.validation import clean_text, require_id
 from server.db.models import JoinTokenRow, new_id, utcnow
 from server.errors import InvalidArgument, NotFound, Unauthenticated
-from server.nodes.credentials import JOIN_TOKEN_PREFIX, issue, parse
+from server.identity.credentials import JOIN_TOKEN_PREFIX, issue, parse
+from server.identity.principal import current_call
 
 DEFAULT_TTL = timedelta(hours=1)
 MAX_TTL = timedelta(days=365)

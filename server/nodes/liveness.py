@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from server.cameras.status import CameraStatusWriter
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
-from server.events.publisher import EventPublisher
 from server.nodes.loop_lag import LoopLag
 from server.nodes.presence import Presence
-from server.nodes.registry import NodeChange, NodeRegistry, NodeState
+from server.nodes.registry import NodeRegistry, NodeState
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class NodeLiveness:
         registry: NodeRegistry,
         status: CameraStatusWriter,
         presence: Presence,
-        publisher: EventPublisher,
         lost_after_s: float,
         startup_grace_s: float,
         on_lost: LostListener = _ignore_loss,
@@ -54,7 +52,6 @@ class NodeLiveness:
         self._on_lost = on_lost
         self._status = status
         self._presence = presence
-        self._publisher = publisher
         self._lost_after = lost_after_s
         # Nodes get this long after a restart of the control plane to reconnect before their
         # missing heartbeats count (Kubernetes' node startup grace): the agents are backing off.
@@ -126,9 +123,6 @@ class NodeLiveness:
         ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
         await self._presence.drop_streams(c.id for c in ended)
         await self._presence.forget_node(node_id)
-        await self._publisher.node_changed(
-            NodeChange.STATE_CHANGED, row, f"node {row.name} was lost: {since}"
-        )
         return True
 
     async def went_offline(self, node_id: str) -> None:
@@ -139,6 +133,3 @@ class NodeLiveness:
         ended = await self._status.offline_on_node(node_id, f"node {row.name} shut down")
         await self._presence.drop_streams(c.id for c in ended)
         await self._presence.forget_node(node_id)
-        await self._publisher.node_changed(
-            NodeChange.STATE_CHANGED, row, f"node {row.name} shut down"
-        )

@@ -19,7 +19,6 @@ from server.nodes.hub_deps import HubFeeds, NodeStores
 from server.nodes.live import HostMetrics, LiveStream, StreamEvent
 from server.nodes.liveness import NodeLiveness
 from server.nodes.metrics_events import describe
-from server.nodes.registry import NodeChange
 from server.nodes.session import NodeSession
 from server.nodes.stream_state import (
     Effect,
@@ -49,13 +48,11 @@ class SessionMessages:
         presence, node_id, now = self._stores.presence, session.node_id, hello.at
         # Presence first: the sweeper must never see the node READY without a heartbeat.
         await presence.heartbeat(node_id, time.time(), HostMetrics(), [])
-        row, became_ready = await self._stores.registry.connected(node_id, hello.node, now)
+        row = await self._stores.registry.connected(node_id, hello.node, now)
         session.name = row.name
+        # Its READY event was staged with the change (before the cameras it brings back, as it
+        # happened).
         await self._stores.recordings.node_back(node_id, now)
-        if became_ready:  # announced before the cameras it brings back, as it happened
-            await self._feeds.publisher.node_changed(
-                NodeChange.STATE_CHANGED, row, f"node {row.name} is ready"
-            )
         streams = []
         for report in hello.streams:
             state = session.streams[report.camera_id] = on_hello(report, now)

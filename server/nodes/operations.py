@@ -5,11 +5,10 @@ from __future__ import annotations
 from server.cameras.status import CameraStatusWriter
 from server.common.listing import ListRequest, Page
 from server.db.models import NodeRow
-from server.events.publisher import EventPublisher
 from server.nodes.hub import AgentHub
 from server.nodes.live import NodeView
 from server.nodes.presence import Presence
-from server.nodes.registry import NodeChange, NodeRegistry
+from server.nodes.registry import NodeRegistry
 
 
 class NodeOperations:
@@ -21,13 +20,11 @@ class NodeOperations:
         presence: Presence,
         hub: AgentHub,
         status: CameraStatusWriter,
-        publisher: EventPublisher,
     ) -> None:
         self._registry = registry
         self._presence = presence
         self._hub = hub
         self._status = status
-        self._publisher = publisher
 
     async def view(self, row: NodeRow) -> NodeView:
         """The node with its live host metrics."""
@@ -44,15 +41,16 @@ class NodeOperations:
 
     async def cordon(self, node_id: str, cordoned: bool) -> NodeView:
         """Cordon (no new cameras) or uncordon a node."""
-        row = await self._registry.set_schedulable(node_id, cordoned=cordoned, draining=False)
-        verb = "cordoned" if cordoned else "uncordoned"
-        return await self._announce(row, f"node {row.name} was {verb}")
+        live = await self._presence.host(node_id)
+        row = await self._registry.set_schedulable(node_id, cordoned, draining=False, live=live)
+        return NodeView(row, live)
 
     async def drain(self, node_id: str) -> NodeView:
         """Cordon the node and tell its agent to drain."""
-        row = await self._registry.set_schedulable(node_id, cordoned=True, draining=True)
+        live = await self._presence.host(node_id)
+        row = await self._registry.set_schedulable(node_id, cordoned=True, draining=True, live=live)
         self._hub.drain(node_id, "drained by an operator")
-        return await self._announce(row, f"node {row.name} is draining")
+        return NodeView(row, live)
 
     async def delete(self, node_id: str) -> None:
         """Forget a node: its cameras go OFFLINE, its credential and session end."""
@@ -62,9 +60,3 @@ class NodeOperations:
         row, _ = await self._registry.delete(node_id)
         await self._presence.forget_node(node_id)
         self._hub.node_deleted(node_id)
-        await self._publisher.node_changed(NodeChange.DELETED, row, f"node {row.name} was deleted")
-
-    async def _announce(self, row: NodeRow, message: str) -> NodeView:
-        live = await self._presence.host(row.id)
-        await self._publisher.node_changed(NodeChange.UPDATED, row, message, live)
-        return NodeView(row, live)

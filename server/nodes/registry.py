@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,8 +27,9 @@ from server.common.listing import (
 from server.common.validation import clean_text, require_id
 from server.db.models import CameraRow, NodeRow, new_id, utcnow
 from server.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
-from server.nodes.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
+from server.identity.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
 from server.nodes.join_tokens import JoinTokenService
+from server.nodes.live import NodeLive
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 # A deleted node's credential may keep working on another replica for this long.
@@ -50,6 +51,16 @@ class NodeChange(enum.StrEnum):
     UPDATED = "node.updated"
     DELETED = "node.deleted"
 
+
+# Stages a node's event in the transaction that changes it, so the event commits with the change
+# (the outbox): (session, what happened, the row as it will commit, message, live host facts).
+# The event publisher, injected: events are a floor above the nodes domain.
+StageNodeChange = Callable[[AsyncSession, NodeChange, NodeRow, str, NodeLive | None], None]
+
+_LEFT = {
+    NodeState.LOST: "node {name} was lost: {reason}",
+    NodeState.OFFLINE: "node {name} shut down",
+}
 
 NODES = Listing(
     "nodes",
@@ -101,9 +112,15 @@ def check_node_name(name: str) -> str:
 class NodeRegistry:
     """Domain logic of NodeService and of node identity."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], audit: AuditLog) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        audit: AuditLog,
+        on_change: StageNodeChange,
+    ) -> None:
         self._sessions = sessions
         self._audit = audit
+        self._on_change = on_change
         # credential hash -> (node id, name, until)
         self._verified: dict[str, tuple[str, str, float]] = {}
 
@@ -195,8 +212,10 @@ class NodeRegistry:
             rows = await session.execute(select(NodeRow.id, NodeRow.state))
         return {row[0]: row[1] for row in rows}
 
-    async def set_schedulable(self, node_id: str, cordoned: bool, draining: bool) -> NodeRow:
-        """Cordon, uncordon (clears draining) or drain a node."""
+    async def set_schedulable(
+        self, node_id: str, cordoned: bool, draining: bool, live: NodeLive | None
+    ) -> NodeRow:
+        """Cordon, uncordon (clears draining) or drain a node (`live`: for its event)."""
         require_id(node_id)
         action = "node.drain" if draining else "node.cordon" if cordoned else "node.uncordon"
         async with self._sessions.begin() as session:
@@ -205,6 +224,8 @@ class NodeRegistry:
                 raise NotFound(f"node {node_id} does not exist")
             row.cordoned, row.draining = cordoned, draining
             add_audit(session, action, f"nodes/{node_id}", details={"name": row.name})
+            done = "is draining" if draining else "was cordoned" if cordoned else "was uncordoned"
+            self._on_change(session, NodeChange.UPDATED, row, f"node {row.name} {done}", live)
         return row
 
     async def delete(self, node_id: str) -> tuple[NodeRow, list[CameraRow]]:
@@ -222,11 +243,12 @@ class NodeRegistry:
                 camera.node_id = None
             await session.delete(row)
             add_audit(session, "node.delete", f"nodes/{node_id}", details={"name": row.name})
+            self._on_change(session, NodeChange.DELETED, row, f"node {row.name} was deleted", None)
         self._verified.clear()
         return row, cameras
 
-    async def connected(self, node_id: str, hello: NodeHello, at: datetime) -> tuple[NodeRow, bool]:
-        """Record a (re)connect: READY with what the agent said. True when the state changed."""
+    async def connected(self, node_id: str, hello: NodeHello, at: datetime) -> NodeRow:
+        """Record a (re)connect: READY with what the agent said (an event if it was not)."""
         async with self._sessions.begin() as session:
             row = await session.get(NodeRow, node_id, with_for_update=True)
             if row is None:
@@ -241,7 +263,10 @@ class NodeRegistry:
             row.rtmp_url = hello.rtmp_url[:500]
             row.http_url = hello.http_url[:500]
             row.last_heartbeat_at = at
-        return row, changed
+            if changed:
+                message = f"node {row.name} is ready"
+                self._on_change(session, NodeChange.STATE_CHANGED, row, message, None)
+        return row
 
     async def leave(
         self, node_id: str, state: NodeState, reason: str, only_if: NodeState | None = None
@@ -259,7 +284,11 @@ class NodeRegistry:
             result = await session.execute(stmt)
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            return await session.get(NodeRow, node_id)
+            row = await session.get(NodeRow, node_id)
+            if row is not None:
+                message = _LEFT[state].format(name=row.name, reason=reason)
+                self._on_change(session, NodeChange.STATE_CHANGED, row, message, None)
+            return row
 
     async def touch(self, node_ids: Sequence[str], at: datetime) -> None:
         """Persist the last heartbeat time of several nodes in one statement."""

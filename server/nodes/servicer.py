@@ -7,11 +7,11 @@ from typing import Any
 from camfleet.v1 import node_pb2, node_pb2_grpc
 
 from server.common.listing import ListRequest
+from server.common.wire import from_duration, timestamp
 from server.db.models import JoinTokenRow
 from server.nodes.convert import node_view_to_proto
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.operations import NodeOperations
-from server.transport.convert import from_duration, timestamp
 
 
 def join_token_to_proto(row: JoinTokenRow) -> node_pb2.JoinToken:

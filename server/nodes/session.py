@@ -29,6 +29,7 @@ from server.nodes.agent_wire import (
     event_id,
     heartbeat_from,
     hello_from,
+    recording_event_from,
     stream_event_from,
 )
 from server.nodes.desired import Assignment
@@ -210,7 +211,6 @@ async def _on_stream_event(
 async def _on_recording_event(
     handler: MessageHandler, session: NodeSession, message: agent_pb2.ConnectRequest
 ) -> None:
-    body: RecordingEvent = (
-        message.segment_event if message.HasField("segment_event") else message.recorder_event
+    await handler.recording_event(
+        session, event_id(message), recording_event_from(message), agent_time(message)
     )
-    await handler.recording_event(session, event_id(message), body, agent_time(message))

@@ -1,12 +1,24 @@
-"""Recordings between stored values and protos: tiers, profiles, recorder states, rows."""
+"""Recordings between stored values and protos: tiers, profiles, recorder states, rows, and
+the segment and recorder events nodes send (as server.recordings.reports)."""
 
 from __future__ import annotations
 
-from camfleet.v1 import recording_pb2
-from google.protobuf import duration_pb2
+from datetime import UTC
 
+from camfleet.v1 import agent_pb2, recording_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from server.common.wire import timestamp
 from server.db.models import RecordingGapRow, RecordingRow
-from server.transport.convert import timestamp
+from server.recordings.reports import (
+    BadTime,
+    RecorderReport,
+    ReportedGap,
+    ReportedSegment,
+    SegmentChange,
+    SegmentReport,
+    SentTime,
+)
 
 TIERS = {
     "hot": recording_pb2.STORAGE_TIER_HOT,
@@ -28,7 +40,11 @@ STATES = {
     "error": recording_pb2.RECORDING_STATE_ERROR,
 }
 STATE_NAMES = {v: k for k, v in STATES.items()}
-CONTAINERS = frozenset({"mpegts", "mp4"})
+_SEGMENT_CHANGES = {
+    agent_pb2.SEGMENT_EVENT_TYPE_CLOSED: SegmentChange.CLOSED,
+    agent_pb2.SEGMENT_EVENT_TYPE_MOVED: SegmentChange.MOVED,
+    agent_pb2.SEGMENT_EVENT_TYPE_DELETED: SegmentChange.DELETED,
+}
 
 
 def seconds_duration(seconds: float) -> duration_pb2.Duration:
@@ -63,4 +79,55 @@ def gap_to_proto(row: RecordingGapRow) -> recording_pb2.RecordingGap:
         start_time=timestamp(row.start_time),
         end_time=timestamp(row.end_time),
         reason=row.reason,
+    )
+
+
+def _sent_time(stamp: timestamp_pb2.Timestamp) -> SentTime:
+    """A node's time; unset (the zero Timestamp) or out of range says so instead."""
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return BadTime.MISSING
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return BadTime.INVALID
+
+
+def _duration_s(duration: duration_pb2.Duration) -> float:
+    # Whole microseconds (as Duration.ToTimedelta counts them), without timedelta's range.
+    return (duration.seconds * 1_000_000 + int(duration.nanos / 1000)) / 1_000_000
+
+
+def segment_report_from_proto(event: agent_pb2.SegmentEvent) -> SegmentReport:
+    """A node's SegmentEvent as sent (server.recordings.ingest checks it)."""
+    segment = event.segment
+    return SegmentReport(
+        change=_SEGMENT_CHANGES.get(event.type, int(event.type)),
+        segment=ReportedSegment(
+            id=segment.id,
+            camera_id=segment.camera_id,
+            start=_sent_time(segment.start_time),
+            end=_sent_time(segment.end_time),
+            duration_s=_duration_s(segment.duration),
+            size_bytes=segment.size_bytes,
+            sha256=segment.sha256,
+            tier=TIER_NAMES.get(segment.tier),
+            profile=PROFILE_NAMES.get(segment.profile),
+            container=segment.container,
+            recovered=segment.recovered,
+        ),
+    )
+
+
+def recorder_report_from_proto(event: agent_pb2.RecorderEvent) -> RecorderReport:
+    """A node's RecorderEvent as sent (server.recordings.ingest checks it)."""
+    gap = None
+    if event.HasField("gap"):
+        gap = ReportedGap(
+            _sent_time(event.gap.start_time), _sent_time(event.gap.end_time), event.gap.reason
+        )
+    return RecorderReport(
+        camera_id=event.camera_id,
+        state=STATE_NAMES.get(event.state),
+        message=event.message,
+        gap=gap,
     )

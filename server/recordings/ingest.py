@@ -1,8 +1,9 @@
-"""What nodes tell the control plane about recordings, applied exactly once per event id.
+"""What nodes tell the control plane about recordings (server.recordings.reports, as the agent
+edge decoded them), checked and applied exactly once per event id.
 
-- SegmentEvent CLOSED indexes a segment (a replay, or a second report of the same segment
-  under another event id, changes nothing), MOVED changes its tier, DELETED removes it;
-- RecorderEvent sets the camera's recording state and stores the gap it reports;
+- a segment CLOSED indexes it (a replay, or a second report of the same segment under another
+  event id, changes nothing), MOVED changes its tier, DELETED removes it;
+- a recorder event sets the camera's recording state and stores the gap it reports;
 - a node lost while recording opens a "node lost" gap, closed when the node says Hello again;
 - segments deleted through the API wait here until their node confirms deleting the files.
 """
@@ -12,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from camfleet.v1 import agent_pb2, recording_pb2
-from google.protobuf import timestamp_pb2
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,11 +30,13 @@ from server.db.models import (
     RecordingRow,
     utcnow,
 )
-from server.recordings.convert import (
-    CONTAINERS,
-    PROFILE_NAMES,
-    STATE_NAMES,
-    TIER_NAMES,
+from server.recordings.reports import (
+    BadTime,
+    RecorderReport,
+    ReportedSegment,
+    SegmentChange,
+    SegmentReport,
+    SentTime,
 )
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,17 @@ log = logging.getLogger(__name__)
 NODE_LOST = "node lost"
 # Longer than any real segment: bounds the index range scanned for overlaps.
 MAX_SEGMENT = timedelta(hours=6)
+CONTAINERS = frozenset({"mpegts", "mp4"})
 
 
 class UnusableEvent(Exception):
     """An event no one can use; acknowledged and dropped so it never blocks a spool."""
 
 
-def _time(ts: timestamp_pb2.Timestamp, what: str) -> datetime:
-    if ts.seconds == 0 and ts.nanos == 0:
-        raise UnusableEvent(f"{what} is missing")
-    try:
-        return ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise UnusableEvent(f"{what} is not a valid time") from None
+def _time(sent: SentTime, what: str) -> datetime:
+    if isinstance(sent, BadTime):
+        raise UnusableEvent(f"{what} {sent.value}")
+    return sent
 
 
 async def insert_ignore(session: AsyncSession, table: Any, values: Mapping[str, object]) -> bool:
@@ -66,12 +65,12 @@ async def insert_ignore(session: AsyncSession, table: Any, values: Mapping[str, 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _closed_segment(node_id: str, segment: recording_pb2.Recording) -> dict[str, object]:
+def _closed_segment(node_id: str, segment: ReportedSegment) -> dict[str, object]:
     """Column values of a CLOSED segment, or UnusableEvent naming what is wrong."""
     if not is_id(segment.id) or not is_id(segment.camera_id):
         raise UnusableEvent("segment id and camera_id must be UUIDs")
-    start = _time(segment.start_time, "start_time")
-    end = _time(segment.end_time, "end_time")
+    start = _time(segment.start, "start_time")
+    end = _time(segment.end, "end_time")
     if end < start or end - start > MAX_SEGMENT:
         raise UnusableEvent(f"segment times {start} .. {end} are not a segment")
     container = segment.container or "mpegts"
@@ -83,11 +82,11 @@ def _closed_segment(node_id: str, segment: recording_pb2.Recording) -> dict[str,
         "node_id": node_id,
         "start_time": start,
         "end_time": end,
-        "duration_s": max(0.0, segment.duration.ToTimedelta().total_seconds()),
+        "duration_s": max(0.0, segment.duration_s),
         "size_bytes": max(0, segment.size_bytes),
         "sha256": segment.sha256[:64],
-        "tier": TIER_NAMES.get(segment.tier, "hot"),
-        "profile": PROFILE_NAMES.get(segment.profile, "original"),
+        "tier": segment.tier or "hot",
+        "profile": segment.profile or "original",
         "container": container,
         "recovered": segment.recovered,
         "create_time": utcnow(),
@@ -114,21 +113,18 @@ class RecordingIngest:
         self._publisher = publisher
 
     async def segment_event(
-        self, node_id: str, event_id: str, event: agent_pb2.SegmentEvent, at: datetime
+        self, node_id: str, event_id: str, event: SegmentReport, at: datetime
     ) -> None:
-        """Apply one SegmentEvent once; UnusableEvent when it cannot be applied at all."""
+        """Apply one segment event once; UnusableEvent when it cannot be applied at all."""
         segment = event.segment
-        if event.type == agent_pb2.SEGMENT_EVENT_TYPE_CLOSED:
+        if event.change is SegmentChange.CLOSED:
             values = _closed_segment(node_id, segment)
-        elif event.type in (
-            agent_pb2.SEGMENT_EVENT_TYPE_MOVED,
-            agent_pb2.SEGMENT_EVENT_TYPE_DELETED,
-        ):
+        elif event.change in (SegmentChange.MOVED, SegmentChange.DELETED):
             if not is_id(segment.id):
                 raise UnusableEvent("segment id must be a UUID")
             values = {}
         else:
-            raise UnusableEvent(f"unknown segment event type {event.type}")
+            raise UnusableEvent(f"unknown segment event type {event.change}")
         async with self._sessions.begin() as session:
             seen = RecordingEventRow(
                 id=event_id,
@@ -141,14 +137,14 @@ class RecordingIngest:
             )
             if not await insert_ignore(session, RecordingEventRow, _values(seen)):
                 return  # a replay
-            if event.type == agent_pb2.SEGMENT_EVENT_TYPE_CLOSED:
+            if event.change is SegmentChange.CLOSED:
                 # Deleted through the API while this report waited in a spool: stays deleted.
                 if await session.get(PendingSegmentDeletionRow, segment.id) is None and (
                     await insert_ignore(session, RecordingRow, values)
                 ):
                     self._added(session, RecordingRow(**values))
-            elif event.type == agent_pb2.SEGMENT_EVENT_TYPE_MOVED:
-                tier = TIER_NAMES.get(event.segment.tier)
+            elif event.change is SegmentChange.MOVED:
+                tier = segment.tier
                 if tier is not None:
                     await session.execute(
                         update(RecordingRow)
@@ -179,17 +175,17 @@ class RecordingIngest:
         )
 
     async def recorder_event(
-        self, node_id: str, event_id: str, event: agent_pb2.RecorderEvent, at: datetime
+        self, node_id: str, event_id: str, event: RecorderReport, at: datetime
     ) -> None:
-        """Apply one RecorderEvent once: the camera's recording state, and its gap."""
-        state = STATE_NAMES.get(event.state)
+        """Apply one recorder event once: the camera's recording state, and its gap."""
+        state = event.state
         if not is_id(event.camera_id) or state is None:
             raise UnusableEvent("a recorder event needs a camera UUID and a state")
         gap: RecordingGapRow | None = None
-        if event.HasField("gap"):
+        if event.gap is not None:
             with contextlib.suppress(UnusableEvent):
-                start = _time(event.gap.start_time, "gap.start_time")
-                end = _time(event.gap.end_time, "gap.end_time")
+                start = _time(event.gap.start, "gap.start_time")
+                end = _time(event.gap.end, "gap.end_time")
                 if start < end:
                     gap = RecordingGapRow(
                         camera_id=event.camera_id,

@@ -8,12 +8,12 @@ from typing import Any
 from camfleet.v1 import recording_pb2, recording_pb2_grpc
 from google.protobuf import timestamp_pb2
 
-from server.auth.principal import current_principal
+from server.common.wire import from_timestamp, timestamp
+from server.identity.principal import current_principal
 from server.recordings.convert import recording_to_proto, seconds_duration
 from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.urls import grant_for
-from server.transport.convert import from_timestamp, timestamp
 
 
 def _time(message: Any, field: str) -> datetime | None:

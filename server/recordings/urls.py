@@ -15,8 +15,8 @@ from camfleet.playback import (
     vod_resource,
 )
 
-from server.auth.principal import Principal
 from server.db.models import utcnow
+from server.identity.principal import Principal
 
 
 def grant_for(principal: Principal) -> Grant:

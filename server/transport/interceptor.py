@@ -22,9 +22,9 @@ import grpc
 from server.audit.log import AuditLog
 from server.auth.authenticator import Authenticator
 from server.auth.permissions import Access, Rule, rule_for
-from server.auth.principal import CallInfo, current_call, set_current_call
 from server.config import Settings
 from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
+from server.identity.principal import CallInfo, current_call, set_current_call
 from server.transport.peer import client_address, trusted_proxies
 from server.transport.status import to_grpc_status, unavailable_message
 from server.transport.stream_limits import StreamLimits, bounded_public_stream

@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from server.auth.principal import CallInfo
 from server.errors import ResourceExhausted
+from server.identity.principal import CallInfo
 from server.transport.status import to_grpc_status
 
 # How soon a refused client should try again: streams end when their holders go away.

@@ -7,8 +7,8 @@ import pytest
 from camfleet.v1 import camera_pb2
 
 from server.audit.log import AuditLog
-from server.auth.principal import CallInfo, set_current_call
 from server.db.engine import session_factory
+from server.identity.principal import CallInfo, set_current_call
 from tests.conftest import PlatformFactory
 from tests.support.platform import Platform
 

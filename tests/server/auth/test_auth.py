@@ -21,9 +21,10 @@ import pytest
 from camfleet.v1 import api_token_pb2, auth_pb2, camera_pb2, common_pb2, user_pb2
 from redis.asyncio import Redis
 
+from harness.databases import REDIS_URL
 from server.auth.access_tokens import SigningKeys
-from server.auth.permissions import Permission
 from server.db.engine import session_factory
+from server.identity.permissions import Permission
 from tests.conftest import PlatformFactory
 from tests.support.assertions import audit_since, now_filter, refused
 from tests.support.auth import (
@@ -35,7 +36,6 @@ from tests.support.auth import (
     session_of,
     whoami,
 )
-from tests.support.databases import REDIS_URL
 from tests.support.platform import ADMIN_PASSWORD, Metadata, Platform, bearer, mask
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

@@ -2,15 +2,15 @@
 
 The protos declare each permission with its description (enum camfleet.v1.Permission, options
 `permission_name` / `permission_description`); the generated TypeScript enum and the browser UI
-read them from there, the server's table (`server.auth.permissions`) enforces them. A permission
-added on one side only fails here by name.
+read them from there, the server's vocabulary (`server.identity.permissions`) names them. A
+permission added on one side only fails here by name.
 """
 
 from __future__ import annotations
 
 from camfleet.v1 import auth_pb2, common_pb2, permission_pb2
 
-from server.auth.permissions import Permission
+from server.identity.permissions import Permission
 from tests.support.platform import Platform, bearer
 
 
@@ -26,7 +26,7 @@ def _proto_names() -> dict[str, str]:
 def test_the_protos_and_the_server_table_name_the_same_permissions() -> None:
     proto = set(_proto_names().values())
     server = {p.value for p in Permission}
-    assert not server - proto, f"in server/auth/permissions.py only: {sorted(server - proto)}"
+    assert not server - proto, f"in server/identity/permissions.py only: {sorted(server - proto)}"
     only_proto = sorted(proto - server)
     assert not only_proto, f"in protos/camfleet/v1/permission.proto only: {only_proto}"
 

@@ -22,15 +22,8 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from server.auth.permissions import (
-    ALL_PERMISSIONS,
-    ROLE_PERMISSIONS,
-    RPC_RULES,
-    Access,
-    Permission,
-    Role,
-    Rule,
-)
+from server.auth.permissions import RPC_RULES, Access, Rule
+from server.identity.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
 from tests.support.platform import Metadata, Platform, bearer
 from tests.support.rpcs import RPCS, Rpc, call_rpc
 

@@ -24,6 +24,7 @@ from grpc_status import rpc_status
 from node_agent.http_api import HLS_PATH
 from server.common.secrets_store import load_or_create_secret
 from server.db.engine import session_factory
+from tests.conftest import PlatformFactory
 from tests.support.platform import Metadata, Platform, bearer, mask
 
 Code = grpc.StatusCode
@@ -1145,7 +1146,10 @@ async def test_batch_request_validation(platform: Platform) -> None:
 # GetStreamUrls
 
 
-async def test_stream_urls_are_signed_and_expire(platform: Platform) -> None:
+async def test_stream_urls_are_signed_and_expire(make_platform: PlatformFactory) -> None:
+    # A control plane of its own: on the shared one, a READY node another test left behind
+    # would serve the camera, and the URLs would name that node instead of the defaults.
+    platform = await make_platform()
     tag = new_tag()
     cam = await create(platform, tag)
     other = await create(platform, tag)

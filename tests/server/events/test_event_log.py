@@ -12,14 +12,14 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.databases import REDIS_URL, throwaway_postgres
 from server.config import sqlite_url
 from server.db.engine import create_engine
 from server.db.migrate import upgrade_to_head
 from server.errors import FailedPrecondition
-from server.events.log import EventLog, StoredEvent
-from server.events.redis_log import RedisEventLog
-from server.events.sql_log import SqlEventLog
-from tests.support.databases import REDIS_URL, throwaway_postgres
+from server.eventlog.log import EventLog, StoredEvent
+from server.eventlog.redis_log import RedisEventLog
+from server.eventlog.sql_log import SqlEventLog
 
 SQL_BACKENDS = ["sqlite", "postgres"]
 

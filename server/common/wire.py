@@ -1,23 +1,13 @@
-"""Small proto ⇄ Python conversions shared by the servicers."""
+"""The protobuf well-known types (Timestamp, Duration) ⇄ Python, shared by every domain's
+servicer and convert.py."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from camfleet.v1 import common_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from server.auth.permissions import Role
 from server.errors import InvalidArgument
-
-_ROLE_TO_PROTO: dict[Role, common_pb2.Role] = {
-    Role.ADMIN: common_pb2.ROLE_ADMIN,
-    Role.OPERATOR: common_pb2.ROLE_OPERATOR,
-    Role.VIEWER: common_pb2.ROLE_VIEWER,
-    Role.API: common_pb2.ROLE_API,
-}
-_PROTO_TO_ROLE: dict[int, Role] = {int(v): k for k, v in _ROLE_TO_PROTO.items()}
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -48,13 +38,3 @@ def from_duration(d: duration_pb2.Duration, field: str) -> timedelta:
         return d.ToTimedelta()
     except (ValueError, OverflowError):
         raise InvalidArgument.for_field(field, "is not a valid duration") from None
-
-
-def role_to_proto(role: str) -> common_pb2.Role:
-    """Proto enum of a stored role."""
-    return _ROLE_TO_PROTO[Role(role)]
-
-
-def role_from_proto(value: int) -> Role | None:
-    """Domain role of a proto enum value; None for UNSPECIFIED or unknown numbers."""
-    return _PROTO_TO_ROLE.get(value)

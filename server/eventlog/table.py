@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.db.models import EventCounterRow, EventRow
 from server.db.outbox import stage_event, written_revision
-from server.events.log import StoredEvent, _Ring
+from server.eventlog.log import StoredEvent, _Ring
 
 log = logging.getLogger(__name__)
 

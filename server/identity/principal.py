@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass
 
-from server.auth.permissions import Permission, Role
 from server.errors import PermissionDenied
+from server.identity.permissions import Permission, Role
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.db.engine import Sessions, session_factory
-from server.events import table
-from server.events.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
+from server.eventlog import table
+from server.eventlog.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
 
 log = logging.getLogger(__name__)
 

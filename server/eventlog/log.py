@@ -3,9 +3,9 @@
 Every event is first a row of the `events` table, written in the transaction of its change
 (the outbox, server/db/outbox.py, which also says how revisions stay in commit order). Two
 backends relay those rows to watchers, with one interface (the tests run both):
-- `SqlEventLog` (server/events/sql_log.py; embedded default): the table is the log, so a
+- `SqlEventLog` (server/eventlog/sql_log.py; embedded default): the table is the log, so a
   watcher resumes across a restart of the control plane.
-- `RedisEventLog` (server/events/redis_log.py; replicas): each replica relays the table into a
+- `RedisEventLog` (server/eventlog/redis_log.py; replicas): each replica relays the table into a
   Redis Stream, idempotently by revision, and tails the stream into a local ring; watchers fan
   out from that ring, so 500 watchers cost one Redis connection, not 500.
 """
