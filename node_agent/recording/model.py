@@ -3,8 +3,8 @@
 Both are IntEnums numbered as camfleet.v1's StorageTier and RecordingProfile, on purpose: the
 segment index (node_agent.recording.index) stores these numbers in its `tier` and `profile`
 columns, and has done so since before these enums existed, so an index written by an earlier
-agent reads back as the same members. Never renumber a member. The wire conversion is by
-number too (node_agent.convert, node_agent.recording.wire); the domain never imports camfleet.v1.
+agent reads back as the same members. Never renumber a member. node_agent.convert maps them to
+and from the wire's enums; the domain never imports camfleet.v1.
 """
 
 from __future__ import annotations
