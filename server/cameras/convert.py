@@ -7,6 +7,7 @@ from camfleet.v1 import camera_pb2, recording_pb2
 from google.protobuf import duration_pb2
 
 from server.cameras.model import CameraStatus, IngestMode
+from server.cameras.reads import CameraRecord
 from server.cameras.redaction import shown_source_url
 from server.common.wire import timestamp
 from server.db.models import CameraRow
@@ -25,7 +26,7 @@ MODE_TO_PROTO = {
 
 
 def camera_to_proto(
-    row: CameraRow, *, show_secrets: bool, may_edit: bool = False
+    row: CameraRow | CameraRecord, *, show_secrets: bool, may_edit: bool = False
 ) -> camera_pb2.Camera:
     """API view of a camera; stream key and the whole source URL only with `show_secrets`,
     the source URL's path with `may_edit`, else its scheme and host (server.cameras.redaction)."""

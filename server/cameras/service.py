@@ -6,7 +6,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
 
 from camfleet.playback import Grant
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from server.cameras.fields import (
 from server.cameras.listing import CAMERAS
 from server.cameras.model import CameraAction, CameraStatus, ChangeKind, ChangeListener, IngestMode
 from server.cameras.playback import hls_url
-from server.cameras.reads import select_camera
+from server.cameras.reads import CameraRecord, read_camera
 from server.common.listing import (
     ListRequest,
     Page,
@@ -139,10 +138,10 @@ class CameraService:
             raise AlreadyExists(f"a camera named {name!r} already exists") from None
         return row
 
-    async def get(self, camera_id: str) -> CameraRow:
+    async def get(self, camera_id: str) -> CameraRecord:
         """One camera or NotFound."""
         require_id(camera_id)
-        row = await self._reads.run(partial(select_camera, camera_id=camera_id))
+        row = await read_camera(self._reads, camera_id)
         if row is None:
             raise NotFound(f"camera {camera_id} does not exist")
         return row

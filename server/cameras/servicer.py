@@ -9,6 +9,7 @@ from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
 from server.cameras.convert import MODE_TO_PROTO, camera_to_proto
 from server.cameras.fields import CameraFields
 from server.cameras.model import CameraAction
+from server.cameras.reads import CameraRecord
 from server.cameras.redaction import may_edit_cameras
 from server.cameras.service import CameraService
 from server.common.listing import ListRequest
@@ -80,7 +81,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         self._cameras = cameras
         self._events = events
 
-    def _out(self, row: CameraRow) -> camera_pb2.Camera:
+    def _out(self, row: CameraRow | CameraRecord) -> camera_pb2.Camera:
         return camera_to_proto(
             row, show_secrets=_show_secrets(), may_edit=may_edit_cameras(current_principal())
         )
