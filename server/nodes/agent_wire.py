@@ -27,7 +27,7 @@ from server.recordings.convert import (
     recorder_report_from_proto,
     segment_report_from_proto,
 )
-from server.recordings.reports import RecordingReport, SegmentReport
+from server.recordings.reports import RecordingReport
 
 if TYPE_CHECKING:  # hub_deps needs the assignment builder, which needs this module
     from server.nodes.hub_deps import SessionTerms
@@ -37,10 +37,6 @@ _INGEST = {
     IngestMode.PUSH: agent_pb2.ASSIGNED_INGEST_PUSH,
     IngestMode.PULL: agent_pb2.ASSIGNED_INGEST_PULL,
 }
-# Recording events go to the recordings ingest in its terms (server.recordings.reports).
-# TODO(H4): server/nodes/messages.py to import these from there, then drop the aliases.
-SegmentEvent = SegmentReport
-RecordingEvent = RecordingReport
 
 
 @dataclass(frozen=True)

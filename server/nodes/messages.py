@@ -14,7 +14,7 @@ from datetime import datetime
 
 from server.db.models import StreamEventRow, utcnow
 from server.errors import InvalidArgument
-from server.nodes.agent_wire import Heartbeat, Hello, RecordingEvent, SegmentEvent
+from server.nodes.agent_wire import Heartbeat, Hello
 from server.nodes.hub_deps import HubFeeds, NodeStores
 from server.nodes.live import HostMetrics, LiveStream, StreamEvent
 from server.nodes.liveness import NodeLiveness
@@ -31,6 +31,7 @@ from server.nodes.stream_state import (
     reconciled,
 )
 from server.recordings.ingest import UnusableEvent
+from server.recordings.reports import RecordingReport, SegmentReport
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +152,12 @@ class SessionMessages:
                 )
 
     async def recording_event(
-        self, session: NodeSession, event_id: str, event: RecordingEvent, at: datetime
+        self, session: NodeSession, event_id: str, event: RecordingReport, at: datetime
     ) -> None:
         """Hand a segment or recorder event to the recordings ingest, then acknowledge it."""
         recordings = self._stores.recordings
         try:
-            if isinstance(event, SegmentEvent):
+            if isinstance(event, SegmentReport):
                 await recordings.segment_event(session.node_id, event_id, event, at)
             else:
                 await recordings.recorder_event(session.node_id, event_id, event, at)

@@ -23,7 +23,6 @@ from server.errors import DomainError, InvalidArgument, Unavailable
 from server.nodes.agent_wire import (
     Heartbeat,
     Hello,
-    RecordingEvent,
     agent_time,
     assignment_to_proto,
     event_id,
@@ -36,6 +35,7 @@ from server.nodes.desired import Assignment
 from server.nodes.live import StreamEvent
 from server.nodes.metrics_events import MetricsThrottle
 from server.nodes.stream_state import CameraStream
+from server.recordings.reports import RecordingReport
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class MessageHandler(Protocol):
         ...
 
     async def recording_event(
-        self, session: NodeSession, event_id: str, event: RecordingEvent, at: datetime
+        self, session: NodeSession, event_id: str, event: RecordingReport, at: datetime
     ) -> None:
         """Hand a segment or recorder event to the recordings ingest."""
         ...
