@@ -88,6 +88,8 @@ async def test_a_join_token_registers_one_node_and_is_then_used_up(platform: Pla
         ("cfj_nothex_abc", "malformed"),
         (f"cfj_{uuid.uuid4().hex}_forged", "not valid"),
     ],
+    # Fixed ids: pytest-xdist workers must collect the same names (the forged one is random).
+    ids=["empty", "not-hex", "forged"],
 )
 async def test_a_bad_join_token_is_refused(platform: Platform, token: str, says: str) -> None:
     err = await refused(
