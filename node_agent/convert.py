@@ -20,19 +20,14 @@ from node_agent.desired import (
     Assignment,
     Ingest,
     PlaybackPolicy,
+    RecordingProfile,
     RevokedGrant,
 )
-from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.reports import StreamEvent, StreamEventKind, StreamReport
 
 _INGEST = {
     agent_pb2.ASSIGNED_INGEST_PUSH: Ingest.PUSH,
     agent_pb2.ASSIGNED_INGEST_PULL: Ingest.PULL,
-}
-_TIERS = {
-    StorageTier.HOT: recording_pb2.STORAGE_TIER_HOT,
-    StorageTier.WARM: recording_pb2.STORAGE_TIER_WARM,
-    StorageTier.COLD: recording_pb2.STORAGE_TIER_COLD,
 }
 _PROFILES = {
     recording_pb2.RECORDING_PROFILE_ORIGINAL: RecordingProfile.ORIGINAL,
@@ -42,11 +37,6 @@ _PROFILES = {
     recording_pb2.RECORDING_PROFILE_ULTRA: RecordingProfile.ULTRA,
 }
 _PROFILES_WIRE = {profile: wire for wire, profile in _PROFILES.items()}
-
-
-def tier_to_proto(tier: StorageTier) -> recording_pb2.StorageTier:
-    """The wire's StorageTier of `tier`."""
-    return _TIERS[tier]
 
 
 def profile_to_proto(profile: RecordingProfile) -> recording_pb2.RecordingProfile:

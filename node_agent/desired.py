@@ -10,8 +10,6 @@ import enum
 import json
 from dataclasses import asdict, dataclass, field
 
-from node_agent.recording.model import RecordingProfile
-
 # Until the first assignment says otherwise: the control plane's default URL lifetime.
 DEFAULT_MAX_URL_TTL_S = 3600.0
 DEFAULT_MAX_CLIP_S = 3600.0
@@ -26,6 +24,23 @@ class Ingest(enum.Enum):
     PUSH = "push"  # the camera publishes to nginx with its stream key
     PULL = "pull"  # the node fetches `source_url`
     UNSPECIFIED = "unspecified"  # unset, or a value this agent does not know: NACKed
+
+
+class RecordingProfile(enum.IntEnum):
+    """What a camera is recorded as: its own stream, or re-encoded at a height and bitrate
+    (node_agent.recording.media.PROFILES).
+
+    Numbered as camfleet.v1's RecordingProfile on purpose: the segment index
+    (node_agent.recording.index) stores these numbers, as agents before this enum stored the
+    wire's, so an index written by an earlier agent reads back as the same members. Never
+    renumber a member (node_agent.convert maps to and from the wire by name, not by number).
+    """
+
+    ORIGINAL = 1
+    LOW = 2
+    MEDIUM = 3
+    HIGH = 4
+    ULTRA = 5
 
 
 @dataclass(frozen=True)

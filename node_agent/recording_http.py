@@ -46,6 +46,7 @@ from camfleet.playback import (
 )
 
 from node_agent.grants import GrantCheck
+from node_agent.nginx.config import MEDIA_PREFIX
 from node_agent.recording.exports import ClipRequest, ExportBusy, ExportCache, ExportTooLarge
 from node_agent.recording.index import Segment
 
@@ -62,8 +63,6 @@ VOD_PATH = re.compile(
     rf"^/vod/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/(?:index\.m3u8|seg/(?P<segment>{_UUID})\.ts)$"
 )
 EXPORT_PATH = re.compile(rf"^/exports/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/clip\.mp4$")
-# nginx serves what the agent names under this internal prefix (node_agent/nginx/config.py).
-MEDIA_PREFIX = "/_media"
 # Segments closer than this count as contiguous in a VOD playlist (no discontinuity).
 _CONTIGUOUS_S = 0.5
 _CONTENT_TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4"}

@@ -23,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from node_agent.recording_http import MEDIA_PREFIX
-
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 # Response headers a browser's script may read from recorded media (partial downloads).
 _EXPOSED = "Content-Length, Content-Range, Accept-Ranges"
+# The internal location nginx sends recorded files from, named by the agent's X-Accel-Redirect
+# (node_agent/recording_http.py). Declared here, with the rest of nginx's layout, so the config
+# imports nothing of the agent's handlers.
+MEDIA_PREFIX = "/_media"
 # /hls/<camera id>/<grant>/<expires>/<signature>/<file> (grant: camfleet.playback.Grant);
 # node_agent.http_api.HLS_PATH is the same shape.
 HLS_LOCATION = (

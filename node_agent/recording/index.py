@@ -6,11 +6,11 @@ crash), so the index never names a file that is still growing. `reported` says t
 CLOSED event is in the event spool, which keeps it until the control plane has stored it.
 Paths are kept relative to their tier's root; `Segment.path` is where the file is now.
 
-`tier` and `profile` hold the numbers of StorageTier and RecordingProfile
-(node_agent.recording.model). Agents before those enums wrote camfleet.v1's StorageTier and
-RecordingProfile numbers here; the domain enums keep exactly those numbers, so an index written
-by an earlier agent reads as it is, with no migration. Only HOT and WARM tiers and the five
-profiles were ever written, all members.
+`tier` and `profile` hold the numbers of StorageTier (node_agent.recording.tiers) and
+RecordingProfile (node_agent.desired). Agents before those enums wrote camfleet.v1's StorageTier
+and RecordingProfile numbers here; the domain enums keep exactly those numbers, so an index
+written by an earlier agent reads as it is, with no migration. Only HOT and WARM tiers and the
+five profiles were ever written, all members.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from node_agent.recording.model import RecordingProfile, StorageTier
-from node_agent.recording.tiers import Tier
+from node_agent.desired import RecordingProfile
+from node_agent.recording.tiers import StorageTier, Tier
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from node_agent.desired import RecordingProfile
 from node_agent.recording.collector import FRAGMENTS_ENV
-from node_agent.recording.model import RecordingProfile
 
 CONTAINER = "mpegts"
 SUFFIX = ".ts"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from node_agent.backoff import Backoff
+from node_agent.desired import RecordingProfile
 from node_agent.recording.index import Segment
 from node_agent.recording.media import (
     PROFILE_NAMES,
@@ -38,7 +39,6 @@ from node_agent.recording.media import (
     collector_env,
     encoder_argv,
 )
-from node_agent.recording.model import RecordingProfile
 from node_agent.recording.run import RecorderRun, SegmentFile
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.restart_policy import RestartPolicy, terminate

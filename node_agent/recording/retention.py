@@ -14,9 +14,8 @@ from typing import Protocol
 
 from node_agent.desired import AssignedCamera
 from node_agent.recording.index import Segment
-from node_agent.recording.model import StorageTier
 from node_agent.recording.store import SegmentStore
-from node_agent.recording.tiers import Tier
+from node_agent.recording.tiers import StorageTier, Tier
 
 log = logging.getLogger(__name__)
 

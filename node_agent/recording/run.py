@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from node_agent.desired import RecordingProfile
 from node_agent.recording.media import SUFFIX
-from node_agent.recording.model import RecordingProfile
 from node_agent.restart_policy import kill_group
 from node_agent.supervisor import with_parent_death_signal
 

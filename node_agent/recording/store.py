@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from node_agent.desired import RecordingProfile
 from node_agent.outbox import Outbox
 from node_agent.recording import wire
 from node_agent.recording.index import Segment, SegmentIndex
@@ -27,9 +28,8 @@ from node_agent.recording.media import (
     digest,
     probe_duration,
 )
-from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.run import SegmentFile
-from node_agent.recording.tiers import Tier
+from node_agent.recording.tiers import StorageTier, Tier
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,26 @@ directory (e.g. a mounted share); an object-storage cold tier implements the sam
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from node_agent.recording.model import StorageTier
+
+class StorageTier(enum.IntEnum):
+    """Which tier a segment's file is in.
+
+    Numbered as camfleet.v1's StorageTier on purpose: the segment index
+    (node_agent.recording.index) stores these numbers, as agents before this enum stored the
+    wire's, so an index written by an earlier agent reads back as the same members. Never
+    renumber a member (node_agent.recording.wire maps to the wire by name, not by number).
+    """
+
+    HOT = 1  # the node's data directory
+    WARM = 2  # a second directory (e.g. a mounted share)
+    COLD = 3  # object storage (not implemented)
 
 
 class UnsafePath(ValueError):

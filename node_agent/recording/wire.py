@@ -12,10 +12,11 @@ from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from node_agent.convert import profile_to_proto, tier_to_proto
+from node_agent.convert import profile_to_proto
 from node_agent.outbox import Outbox, stamped
 from node_agent.recording.index import Segment
 from node_agent.recording.recorder import Gap, RecorderState
+from node_agent.recording.tiers import StorageTier
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("5b0c7c55-2b8e-4c3e-9a43-0f2f3d6e7a11")
 
 
+_TIERS = {
+    StorageTier.HOT: recording_pb2.STORAGE_TIER_HOT,
+    StorageTier.WARM: recording_pb2.STORAGE_TIER_WARM,
+    StorageTier.COLD: recording_pb2.STORAGE_TIER_COLD,
+}
 _RECORDING_STATES = {
     RecorderState.RECORDING: recording_pb2.RECORDING_STATE_RECORDING,
     RecorderState.IDLE: recording_pb2.RECORDING_STATE_IDLE,
@@ -56,7 +62,7 @@ def recording(segment: Segment) -> recording_pb2.Recording:
         duration=duration,
         size_bytes=segment.size_bytes,
         sha256=segment.sha256,
-        tier=tier_to_proto(segment.tier),
+        tier=_TIERS[segment.tier],
         profile=profile_to_proto(segment.profile),
         container=segment.container,
         recovered=segment.recovered,
@@ -92,7 +98,7 @@ async def segment_moved(outbox: Outbox, segment: Segment) -> str:
         segment=recording_pb2.Recording(
             id=segment.id,
             camera_id=segment.camera_id,
-            tier=tier_to_proto(segment.tier),
+            tier=_TIERS[segment.tier],
         ),
     )
     return await spool(

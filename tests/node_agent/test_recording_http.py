@@ -29,14 +29,13 @@ from google.protobuf import duration_pb2
 
 from node_agent.agent import Agent
 from node_agent.convert import policy_from_proto
-from node_agent.desired import PlaybackPolicy
+from node_agent.desired import PlaybackPolicy, RecordingProfile
 from node_agent.outbox import Outbox
 from node_agent.recording.exports import ClipRequest, ExportCache
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.model import RecordingProfile, StorageTier
 from node_agent.recording.retention import Housekeeper
 from node_agent.recording.store import SegmentStore
-from node_agent.recording.tiers import node_tiers
+from node_agent.recording.tiers import StorageTier, node_tiers
 from node_agent.recording_http import RecordedMedia, vod_playlist
 from node_agent.spool import Spool
 from tests.support.agent_node import assemblies, http_get, run

@@ -15,9 +15,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential, load_credential, save_credential
-from node_agent.desired import AssignedCamera, Assignment, Ingest, PlaybackPolicy, RevokedGrant
+from node_agent.desired import (
+    AssignedCamera,
+    Assignment,
+    Ingest,
+    PlaybackPolicy,
+    RecordingProfile,
+    RevokedGrant,
+)
 from node_agent.errors import ConfigError
-from node_agent.recording.model import RecordingProfile
 from node_agent.state import (
     DataDir,
     load_assignment,

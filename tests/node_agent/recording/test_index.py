@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from camfleet.v1 import recording_pb2
 
+from node_agent.desired import RecordingProfile
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.model import RecordingProfile, StorageTier
-from node_agent.recording.tiers import DirectoryTier, UnsafePath, node_tiers
+from node_agent.recording.tiers import DirectoryTier, StorageTier, UnsafePath, node_tiers
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOT = StorageTier.HOT

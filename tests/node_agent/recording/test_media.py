@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from node_agent.desired import RecordingProfile
 from node_agent.recording.media import (
     PROFILES,
     collector_argv,
     collector_env,
     encoder_argv,
 )
-from node_agent.recording.model import RecordingProfile
 from node_agent.recording.run import exit_reason, parse_segment_line
 from node_agent.recording.store import describe_path
 

@@ -21,8 +21,8 @@ import pytest
 from camfleet.v1 import agent_pb2, recording_pb2
 
 from node_agent.agent import Agent
+from node_agent.desired import RecordingProfile
 from node_agent.recording.index import Segment
-from node_agent.recording.model import RecordingProfile
 from node_agent.recording.recorder import Recorder
 from tests.support.agent_node import new_camera_id
 from tests.support.recording_node import (
