@@ -51,7 +51,7 @@ from harness.control_plane import server_env, start_control_plane, wait_serving
 from harness.cpu import CpuMeter, Usage, load_average
 from harness.databases import postgres_backends, throwaway_postgres, throwaway_redis_prefix
 from harness.ports import LOOPBACK, free_port
-from harness.processes import Child
+from harness.processes import Child, clean_env
 
 ECHO_METHOD = "/bench.Echo/Echo"
 GET_CAMERA = "/camfleet.v1.CameraService/GetCamera"
@@ -583,7 +583,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 "--listen",
                 f"{LOOPBACK}:{echo_port}",
             ],
-            {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")},
+            clean_env(),
             work / "echo.log",
         )
         server_target, echo_target = f"{LOOPBACK}:{server_port}", f"{LOOPBACK}:{echo_port}"

@@ -62,7 +62,7 @@ from harness.control_plane import server_env, start_control_plane, wait_serving
 from harness.cpu import CpuMeter, Usage, load_average, memory_mib
 from harness.databases import postgres_backends, redis_server_pids
 from harness.ports import LOOPBACK, free_port
-from harness.processes import ROOT, Child
+from harness.processes import ROOT, Child, clean_env
 
 CONNECT = "/camfleet.v1.AgentService/Connect"
 SINK_STATS = "/bench.Sink/Stats"
@@ -1320,7 +1320,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 "--listen",
                 f"{LOOPBACK}:{sink_port}",
             ],
-            {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")},
+            clean_env(),
             work / "sink.log",
         )
         server_target, sink_target = f"{LOOPBACK}:{server_port}", f"{LOOPBACK}:{sink_port}"

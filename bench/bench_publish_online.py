@@ -19,9 +19,9 @@ import time
 
 from camfleet.v1 import camera_pb2, event_pb2
 
+from harness.processes import stop_by_pid
 from tests.support.agent_node import FFMPEG
 from tests.support.assertions import eventually
-from tests.support.processes import stop_by_pid
 from tests.support.stack import Stack, running_stack
 
 

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.cpu import cpu_seconds, load_average
+from harness.processes import process_tree, stop_by_pid
 from node_agent.nginx.config import NginxLayout
 from node_agent.recording.media import collector_argv, collector_env
 from node_agent.supervisor import Supervisor
-from tests.support.agent_node import FFMPEG, Node, NodeCallbacks, process_tree, running_node
-from tests.support.processes import stop_by_pid
+from tests.support.agent_node import FFMPEG, Node, NodeCallbacks, running_node
 
 KEY = "bench" + secrets.token_hex(6)
 

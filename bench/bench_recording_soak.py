@@ -31,9 +31,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from harness.cpu import load_average
+from harness.processes import stop_by_pid
 from node_agent.recording.media import probe_duration
 from tests.support.agent_node import FFMPEG, FFPROBE, new_camera_id
-from tests.support.processes import stop_by_pid
 from tests.support.recording_node import (
     camera,
     config,

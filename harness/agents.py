@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.processes import Child
@@ -18,13 +18,15 @@ START_TIMEOUT_S = 60.0
 def agent_argv(
     control_plane: str,
     data_dir: Path,
-    name: str,
     rtmp_listen: str,
     http_listen: str,
     *,
+    name: str | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The command line of one agent of `control_plane` ("host:port")."""
+    """The command line of one agent of `control_plane` ("host:port"), named `name` (None:
+    the agent's default, the host's name)."""
+    named = [] if name is None else ["--name", name]
     return [
         sys.executable,
         "-m",
@@ -33,8 +35,7 @@ def agent_argv(
         control_plane,
         "--data-dir",
         str(data_dir),
-        "--name",
-        name,
+        *named,
         "--rtmp-listen",
         rtmp_listen,
         "--http-listen",
@@ -55,12 +56,19 @@ def start_agent(
     return Child("node agent", argv, env, log, parent_death=parent_death)
 
 
-async def wait_agent_ready(child: Child, within_s: float = START_TIMEOUT_S) -> None:
-    """Until the agent logged its ready line (connected, nginx up); ChildExited if it exits."""
+async def wait_agent_ready(
+    child: Child,
+    within_s: float = START_TIMEOUT_S,
+    check_alive: Callable[[], None] | None = None,
+) -> None:
+    """Until the agent logged its ready line (connected, nginx up). `check_alive` (by default
+    the child's own: ChildExited) raises when what must run has exited; TimeoutError after
+    `within_s`."""
     assert child.log is not None, "an agent's ready line is read from its log"
+    alive = check_alive or child.check_alive
     deadline = time.monotonic() + within_s
     while READY not in child.log.read_text(errors="replace"):
-        child.check_alive()
+        alive()
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"{child.name} was not ready after {within_s:.0f} s:\n{child.tail()}"

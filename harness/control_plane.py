@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -16,12 +17,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from harness.databases import REDIS_URL
 from harness.ports import LOOPBACK
-from harness.processes import Child
+from harness.processes import ROOT, Child, clean_env, stop_by_pid
 
 START_TIMEOUT_S = 60.0
 
 
-class NotServing(RuntimeError):
+class NotServing(TimeoutError):
     """The control plane did not say SERVING in time."""
 
 
@@ -35,7 +36,7 @@ def server_env(
     """This process's environment without any CAMFLEET_* of ours, plus a control plane on
     127.0.0.1:`port` with `data_dir`, `admin_password` and logging at WARNING; with
     `database_url` on that database and with `redis_prefix` on the local Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
+    env = clean_env()
     env.update(
         CAMFLEET_LISTEN=f"{LOOPBACK}:{port}",
         CAMFLEET_DATA_DIR=str(data_dir),
@@ -90,3 +91,22 @@ async def wait_serving(
     raise NotServing(
         f"{child.name} was not SERVING on {target} after {within_s:.0f} s:\n{child.tail()}"
     )
+
+
+@contextlib.contextmanager
+def server_process(env: Mapping[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`python -m server *args` with `env` added to ours (logging at WARNING unless `env` says),
+    its stdout and stderr pipes in text mode for the caller to read (wait_for_line); ended by
+    PID on exit, SIGTERM then SIGKILL."""
+    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env={**os.environ, "CAMFLEET_LOG_LEVEL": "WARNING", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        stop_by_pid(proc, grace_s=15)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.processes import process_tree
+
 TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # What a meter watches: the pids, and a counter to difference alongside (PostgreSQL's sessions
@@ -72,6 +74,16 @@ class CpuMeter:
 
         def processes() -> tuple[Sequence[int], int | None]:
             return (pid,), None
+
+        return cls(processes)
+
+    @classmethod
+    def of_tree(cls, pid: int) -> CpuMeter:
+        """A meter of a process and its descendants as they are at each sample (a server and
+        the children it starts); a child that ends between samples counts in `exited`."""
+
+        def processes() -> tuple[Sequence[int], int | None]:
+            return list(process_tree(pid)), None
 
         return cls(processes)
 

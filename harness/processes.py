@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from node_agent.supervisor import with_parent_death_signal
 
@@ -20,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STOP_GRACE_S = 10.0
 
 AnyPopen = subprocess.Popen[bytes] | subprocess.Popen[str]
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the CAMFLEET_* settings that could leak into a child
+    from the caller."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
 
 
 class ChildExited(RuntimeError):
@@ -130,3 +137,86 @@ async def first_exit(children: Mapping[str, Child], poll_s: float = 0.2) -> str:
             if child.returncode is not None:
                 return name
         await asyncio.sleep(poll_s)
+
+
+def wait_for_line(
+    proc: subprocess.Popen[str], needle: str, timeout: float = 30.0
+) -> list[str]:
+    """Read a text-mode child's stdout lines until one contains `needle`; the lines read.
+    TimeoutError (with them) if it exits or `timeout` passes first."""
+    stdout: IO[str] | None = proc.stdout
+    assert stdout is not None, "wait_for_line needs stdout=PIPE"
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise TimeoutError(f"{needle!r} not printed in {timeout}s; got: {''.join(lines)}")
+
+
+# Process trees, from /proc. A PID alone can be reused once its process is reaped: each PID is
+# kept with its start time (field 22 of /proc/<pid>/stat), which tells the same process apart.
+ProcessTree = dict[int, str]
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (fields[0] is the state, field 3;
+    fields[1] the parent PID; fields[19] the start time), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def process_alive(pid: int, start_time: str) -> bool:
+    """True while `pid` is the same process (same start time) and not a zombie."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z" and fields[19] == start_time
+
+
+def process_tree(pid: int) -> ProcessTree:
+    """`pid` and its live descendants (by parent PID in /proc), each with its start time."""
+    parents: dict[int, int] = {}
+    starts: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(entry)
+        if fields is not None and fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+            starts[int(entry)] = fields[19]
+    tree = {pid} if pid in starts else set()
+    grew = True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return {p: starts[p] for p in tree}
+
+
+async def survivors_after(tree: ProcessTree, within_s: float = 2.0) -> list[int]:
+    """PIDs of `tree` still alive after waiting up to `within_s` for them to go (a process
+    sent SIGKILL dies when next scheduled, not the moment kill() returns)."""
+    deadline = time.monotonic() + within_s
+    while alive := [pid for pid, start in tree.items() if process_alive(pid, start)]:
+        if time.monotonic() > deadline:
+            return alive
+        await asyncio.sleep(0.02)
+    return []
+
+
+def kill_survivors(tree: ProcessTree) -> list[int]:
+    """SIGKILL the processes of `tree` still alive (each the same process, by start time);
+    their PIDs."""
+    survivors = [pid for pid, start in tree.items() if process_alive(pid, start)]
+    for pid in survivors:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return survivors

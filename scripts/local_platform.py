@@ -295,9 +295,9 @@ class Platform:
             argv = agent_argv(
                 args.listen,
                 self.data / "node",
-                args.node_name,
                 args.rtmp_listen,
                 args.http_listen,
+                name=args.node_name,
             )
             self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
             if auth is None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from server.config import Settings
-from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
 
 BACKENDS = ["sqlite", "postgres"]

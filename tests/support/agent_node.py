@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +21,9 @@ from pathlib import Path
 from aiohttp import web
 from camfleet.playback import Grant, verify_playback
 
+from harness import agents
+from harness.ports import free_port
+from harness.processes import process_tree, stop_by_pid, survivors_after
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig
 from node_agent.http_api import PublishDecision, build_app
@@ -32,7 +32,6 @@ from node_agent.nginx.access import SocketDir, hand_socket_to, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.runner import prepare_layout
 from node_agent.supervisor import Supervisor
-from tests.support.processes import free_port, stop_by_pid
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
@@ -264,61 +263,6 @@ async def wait_for_file(path: Path, within_s: float = 15.0) -> None:
         await asyncio.sleep(0.1)
 
 
-def process_alive(pid: int, start_time: str) -> bool:
-    """True while `pid` is the same process (same start time) and not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    # fields[0] is the state (field 3), fields[19] the start time (field 22).
-    return fields[0] != "Z" and fields[19] == start_time
-
-
-def process_tree(pid: int) -> dict[int, str]:
-    """`pid` and its live descendants (by parent PID in /proc), each with its start time."""
-    parents: dict[int, int] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(entry)] = int(fields[1])
-            starts[int(entry)] = fields[19]
-    tree = {pid} if pid in starts else set()
-    grew = True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return {p: starts[p] for p in tree}
-
-
-async def survivors_after(tree: dict[int, str], within_s: float = 2.0) -> list[int]:
-    """PIDs of `tree` still alive after waiting up to `within_s` for them to go (a process
-    sent SIGKILL dies when next scheduled, not the moment kill() returns)."""
-    deadline = time.monotonic() + within_s
-    while alive := [pid for pid, start in tree.items() if process_alive(pid, start)]:
-        if time.monotonic() > deadline:
-            return alive
-        await asyncio.sleep(0.02)
-    return []
-
-
-def kill_survivors(tree: dict[int, str]) -> list[int]:
-    """SIGKILL the processes of `tree` (PID -> start time) still alive; their PIDs."""
-    survivors = [pid for pid, start in tree.items() if process_alive(pid, start)]
-    for pid in survivors:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return survivors
-
-
 def new_camera_id() -> str:
     """A camera id of the control plane's shape."""
     return str(uuid.uuid4())
@@ -350,16 +294,12 @@ async def running_agent(config: AgentConfig) -> AsyncIterator[Agent]:
 
 
 def agent_argv(data_dir: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable, "-m", "node_agent",
-        "--data-dir", str(data_dir),
-        "--control-plane", f"127.0.0.1:{free_port()}",
-        "--rtmp-listen", f"127.0.0.1:{free_port()}",
-        "--http-listen", f"127.0.0.1:{free_port()}",
-        *extra,
-    ]  # fmt: skip
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without CAMFLEET_* settings that could leak in from the caller."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("CAMFLEET_")}
+    """`python -m node_agent` on `data_dir`, its control plane and listeners on free loopback
+    ports (nobody serves the control plane's)."""
+    return agents.agent_argv(
+        f"127.0.0.1:{free_port()}",
+        data_dir,
+        f"127.0.0.1:{free_port()}",
+        f"127.0.0.1:{free_port()}",
+        extra=extra,
+    )

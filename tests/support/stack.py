@@ -4,11 +4,7 @@ Every process is ended by PID, also when a test fails halfway."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -30,11 +26,13 @@ from camfleet.v1 import (
     stream_pb2_grpc,
 )
 from google.protobuf import timestamp_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.agents import agent_argv, start_agent, wait_agent_ready
+from harness.control_plane import start_control_plane, wait_serving
+from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.ports import free_port
+from harness.processes import Child
 from tests.support.platform import ADMIN_PASSWORD, Metadata, bearer
-from tests.support.processes import ROOT, free_port, stop_by_pid
 
 # Fast enough for tests to see a lost node quickly, slow enough for a loaded 2-core machine.
 HEARTBEAT_S = 0.5
@@ -55,8 +53,8 @@ class Stack:
     node_name: str = "e2e-node"
     # Extra command-line flags for the agent (e.g. ["--segment-seconds", "2"]).
     agent_args: list[str] = field(default_factory=list)
-    server: subprocess.Popen[bytes] | None = None
-    agent: subprocess.Popen[bytes] | None = None
+    server: Child | None = None
+    agent: Child | None = None
     channel: grpc.aio.Channel | None = None
     admin: Metadata = ()
     logs: list[Path] = field(default_factory=list)
@@ -76,18 +74,10 @@ class Stack:
     def http_listen(self) -> str:
         return f"127.0.0.1:{self.http_port}"
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _new_log(self, name: str) -> Path:
         log = self.root / f"{name}-{len(self.logs)}.log"
         self.logs.append(log)
-        with log.open("wb") as out:
-            return subprocess.Popen(
-                [sys.executable, *argv],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        return log
 
     def log_text(self) -> str:
         """Every process log so far, for assertion messages."""
@@ -97,8 +87,8 @@ class Stack:
 
     async def start_server(self, within_s: float = 60.0) -> None:
         """Start the control plane and wait until it is SERVING; log in as admin."""
-        self.server = self._spawn("server", ["-m", "server"], self.env)
-        await self._wait_serving(within_s)
+        self.server = start_control_plane({**os.environ, **self.env}, self._new_log("server"))
+        await wait_serving(self.target, self.server, within_s, self._server_alive)
         if self.channel is None:
             self.channel = grpc.aio.insecure_channel(self.target)
         resp = await auth_pb2_grpc.AuthServiceStub(self.channel).Login(
@@ -106,25 +96,16 @@ class Stack:
         )
         self.admin = bearer(resp.tokens.access_token)
 
-    async def _wait_serving(self, within_s: float = 60.0) -> None:
-        async with grpc.aio.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            async with asyncio.timeout(within_s):
-                while True:
-                    assert self.server is not None and self.server.poll() is None, self.log_text()
-                    try:
-                        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                        if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                            return
-                    except grpc.aio.AioRpcError:
-                        pass
-                    await asyncio.sleep(0.1)
+    def _server_alive(self) -> None:
+        assert self.server is not None and self.server.returncode is None, self.log_text()
+
+    def _agent_alive(self) -> None:
+        assert self.agent is not None and self.agent.returncode is None, self.log_text()
 
     def kill_server(self) -> None:
         """SIGKILL the control plane (a crash, not a shutdown)."""
         assert self.server is not None
-        os.kill(self.server.pid, signal.SIGKILL)
-        self.server.wait()
+        self.server.kill()
 
     async def join_token(self) -> str:
         resp = await self.nodes.CreateJoinToken(
@@ -137,36 +118,21 @@ class Stack:
         env = {"CAMFLEET_LOG_LEVEL": "INFO"}
         if not (self.node_dir / "credential.json").exists():
             env["CAMFLEET_JOIN_TOKEN"] = await self.join_token()
-        self.agent = self._spawn(
-            "agent",
-            [
-                "-m",
-                "node_agent",
-                "--control-plane",
-                self.target,
-                "--data-dir",
-                str(self.node_dir),
-                "--name",
-                self.node_name,
-                "--rtmp-listen",
-                f"127.0.0.1:{self.rtmp_port}",
-                "--http-listen",
-                self.http_listen,
-                *self.agent_args,
-            ],
-            env,
+        argv = agent_argv(
+            self.target,
+            self.node_dir,
+            f"127.0.0.1:{self.rtmp_port}",
+            self.http_listen,
+            name=self.node_name,
+            extra=self.agent_args,
         )
-        log = self.logs[-1]
-        async with asyncio.timeout(60):
-            while "camfleet node agent ready" not in log.read_text(errors="replace"):
-                assert self.agent.poll() is None, self.log_text()
-                await asyncio.sleep(0.1)
+        self.agent = start_agent(argv, {**os.environ, **env}, self._new_log("agent"))
+        await wait_agent_ready(self.agent, check_alive=self._agent_alive)
 
     def kill_agent(self) -> None:
         """SIGKILL the agent (its nginx follows by the parent-death signal)."""
         assert self.agent is not None
-        os.kill(self.agent.pid, signal.SIGKILL)
-        self.agent.wait()
+        self.agent.kill()
 
     def nginx_pid(self) -> int:
         return int((self.node_dir / "nginx" / "nginx.pid").read_text().strip())
@@ -207,9 +173,9 @@ class Stack:
         return resp.camera
 
     def stop(self) -> None:
-        for proc in (self.agent, self.server):
-            if proc is not None:
-                stop_by_pid(proc, grace_s=15)
+        for child in (self.agent, self.server):
+            if child is not None:
+                child.stop(grace_s=15)
 
 
 @contextmanager

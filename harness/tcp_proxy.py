@@ -1,5 +1,6 @@
-"""A loopback TCP proxy the browser tests can cut: every open connection is reset at once and,
-until restored, new ones are refused — a dropped network, as the browser experiences it."""
+"""A loopback TCP proxy a test can cut: every open connection is reset at once and, until
+restored, new ones are refused — a dropped network, as a browser or a server's database and
+Redis clients experience it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class CuttableProxy:
         self._thread.start()
 
     def cut(self) -> None:
+        """Reset every open connection; refuse new ones until restore()."""
         with self._lock:
             self._down = True
             socks, self._open = self._open, set()
@@ -32,10 +34,12 @@ class CuttableProxy:
             _reset(s)
 
     def restore(self) -> None:
+        """Accept and forward new connections again."""
         with self._lock:
             self._down = False
 
     def close(self) -> None:
+        """Cut everything and stop listening."""
         self._closed = True
         self.cut()
         self._listener.close()
@@ -90,6 +94,7 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 
 @contextmanager
 def cuttable_proxy(target: tuple[str, int]) -> Iterator[CuttableProxy]:
+    """A CuttableProxy to `target`, closed on exit."""
     proxy = CuttableProxy(target)
     try:
         yield proxy
