@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from harness.processes import ROOT, stop_by_pid
 from tests.support.local_platform import LocalPlatform, run_local_platform
-from tests.support.processes import ROOT, stop_by_pid
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -21,11 +21,11 @@ from camfleet.v1 import (
 )
 from playwright.sync_api import Page, expect
 
+from harness.processes import stop_by_pid
+from harness.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.browser.conftest import screenshot
 from tests.browser.helpers import log_in, nav_labels, publish, video_advances
-from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.support.local_platform import LocalPlatform
-from tests.support.processes import stop_by_pid
 
 ADMIN_PAGES = [
     "Dashboard",

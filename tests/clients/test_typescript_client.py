@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from harness.processes import ROOT
 from tests.support.platform import ADMIN_PASSWORD, Platform
-from tests.support.processes import ROOT
 
 TS = ROOT / "clients" / "typescript"
 

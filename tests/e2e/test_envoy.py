@@ -98,8 +98,8 @@ async def test_plain_grpc_through_the_same_listener(envoy_port: int, platform: P
 
 
 def test_compose_config_is_valid_for_envoy() -> None:
+    from harness.processes import ROOT
     from tests.support.envoy import envoy_binary
-    from tests.support.processes import ROOT
 
     result = __import__("subprocess").run(
         [
@@ -164,8 +164,8 @@ def test_compose_node_agent_settings_exist() -> None:
     reaches the control planes through Envoy."""
     import yaml
 
+    from harness.processes import ROOT
     from node_agent.config import OPTIONS as AGENT_OPTIONS
-    from tests.support.processes import ROOT
 
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     agent = compose["services"]["node-agent"]
@@ -232,8 +232,8 @@ def test_compose_runs_the_ui_where_envoy_sends_it() -> None:
     the directory the image builds the UI into."""
     import yaml
 
+    from harness.processes import ROOT
     from scripts.envoy_config import TEMPLATE
-    from tests.support.processes import ROOT
 
     envoy = yaml.safe_load(TEMPLATE.read_text())
     (ui,) = [c for c in envoy["static_resources"]["clusters"] if c["name"] == "ui"]

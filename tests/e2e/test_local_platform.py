@@ -27,12 +27,11 @@ from camfleet.v1 import (
     node_pb2_grpc,
 )
 
-from tests.support.agent_node import process_alive, process_tree, survivors_after
+from harness.processes import ROOT, process_alive, process_tree, survivors_after
 from tests.support.envoy import running_envoy
 from tests.support.grpc_web import grpc_web_call
 from tests.support.local_platform import run_local_platform
 from tests.support.platform import Metadata, bearer
-from tests.support.processes import ROOT
 
 UI_DIST = ROOT / "clients" / "web" / "dist"
 # Each test starts the whole platform (two Python servers, nginx, Envoy, ffmpeg): on two busy

@@ -24,9 +24,9 @@ import pytest
 from camfleet.playback import Grant, playback_signature
 from camfleet.v1 import audit_pb2, audit_pb2_grpc, camera_pb2, event_pb2, node_pb2, stream_pb2
 
+from harness.processes import stop_by_pid
 from tests.support.agent_node import FFPROBE, ffmpeg_publish_argv, http_get, run
 from tests.support.assertions import eventually
-from tests.support.processes import stop_by_pid
 from tests.support.stack import LOST_AFTER_S, Stack, running_stack
 
 pytestmark = pytest.mark.timeout(300)

@@ -18,6 +18,7 @@ import pytest
 from camfleet.playback import Grant
 from camfleet.v1 import agent_pb2, stream_pb2
 
+from harness.ports import free_port
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
 from node_agent.convert import assignment_from_proto, report_to_proto
@@ -35,7 +36,6 @@ from tests.support.agent_node import (
     running_agent,
     wait_for_file,
 )
-from tests.support.processes import free_port
 
 SECRET = secrets.token_bytes(32)
 GRANT = Grant(("user-1",), int(time.time()))

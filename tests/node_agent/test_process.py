@@ -13,10 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.ports import free_port
+from harness.processes import (
+    ROOT,
+    clean_env,
+    process_alive,
+    process_tree,
+    stop_by_pid,
+    wait_for_line,
+)
 from node_agent.credentials import Credential, load_credential, save_credential
 from node_agent.state import DataDir
-from tests.support.agent_node import agent_argv, clean_env, process_alive, process_tree
-from tests.support.processes import ROOT, free_port, stop_by_pid, wait_for_line
+from tests.support.agent_node import agent_argv
 
 
 def run_to_exit(argv: list[str], limit_s: float = 30) -> tuple[int, str]:

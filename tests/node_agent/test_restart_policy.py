@@ -9,9 +9,9 @@ import random
 import shutil
 import time
 
+from harness.processes import kill_survivors, process_tree, survivors_after
 from node_agent.backoff import Backoff
 from node_agent.restart_policy import RestartPolicy, terminate
-from tests.support.agent_node import kill_survivors, process_tree, survivors_after
 
 SH = shutil.which("sh") or "/bin/sh"
 SLEEP = shutil.which("sleep") or "/bin/sleep"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import ROOT, stop_by_pid
 from node_agent.spool import Spool, SpooledEvent
-from tests.support.processes import ROOT, stop_by_pid
 
 
 @pytest.fixture

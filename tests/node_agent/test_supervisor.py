@@ -17,11 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import (
+    ROOT,
+    kill_survivors,
+    process_alive,
+    process_tree,
+    stop_by_pid,
+    survivors_after,
+)
 from node_agent.backoff import Backoff
 from node_agent.restart_policy import ExitRecord, RestartPolicy
 from node_agent.supervisor import Supervisor
-from tests.support.agent_node import kill_survivors, process_alive, process_tree, survivors_after
-from tests.support.processes import ROOT, stop_by_pid
 
 FALSE = shutil.which("false") or "/bin/false"
 SH = shutil.which("sh") or "/bin/sh"

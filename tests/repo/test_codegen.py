@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 
 def test_generated_code_is_current() -> None:

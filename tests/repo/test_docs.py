@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from harness.processes import ROOT
 from node_agent.config import OPTIONS as AGENT_OPTIONS
 from server.options import OPTIONS
-from tests.support.processes import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 
 def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path) -> None:

@@ -42,9 +42,9 @@ from camfleet.v1 import (
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness.processes import process_tree
 from scripts.envoy_admin import admin_request
 from scripts.envoy_config import TEMPLATE, http_manager, parse_origins, render
-from tests.support.agent_node import process_tree
 from tests.support.agent_stream import connect, heartbeat, hello
 from tests.support.assertions import refused
 from tests.support.envoy import Edge, envoy_binary, running_edge

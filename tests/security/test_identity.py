@@ -23,10 +23,10 @@ import grpc
 import jwt
 from camfleet.v1 import common_pb2, user_pb2
 
+from harness.processes import ROOT
 from tests.support.assertions import refused
 from tests.support.auth import active_signing_key, claims_for, denied_with_audit, session_of, whoami
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
-from tests.support.processes import ROOT
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 DAY = 86_400

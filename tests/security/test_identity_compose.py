@@ -21,8 +21,8 @@ import grpc
 import pytest
 from camfleet.v1 import api_token_pb2, auth_pb2, auth_pb2_grpc, common_pb2
 
+from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from tests.support.assertions import audit_since, now_filter, refused
-from tests.support.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from tests.support.envoy import running_envoy
 from tests.support.platform import (
     ADMIN_PASSWORD,

@@ -27,17 +27,12 @@ import pytest
 from camfleet.playback import Grant
 from camfleet.v1 import agent_pb2, recording_pb2, stream_pb2
 
+from harness.processes import process_tree
 from node_agent.agent import Agent
 from node_agent.nginx.access import SocketDir, worker_account
 from server.cameras.playback import hls_url
 from server.recordings.urls import download_url
-from tests.support.agent_node import (
-    ffmpeg_publish_argv,
-    new_camera_id,
-    process_tree,
-    run,
-    worker_reachable_dir,
-)
+from tests.support.agent_node import ffmpeg_publish_argv, new_camera_id, run, worker_reachable_dir
 from tests.support.recording_node import (
     camera,
     config,

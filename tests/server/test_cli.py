@@ -12,7 +12,9 @@ from pathlib import Path
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 
-from tests.support.processes import ROOT, free_port, server_process, wait_for_line
+from harness.control_plane import server_process
+from harness.ports import free_port
+from harness.processes import ROOT, wait_for_line
 
 
 async def _login(port: int, password: str) -> auth_pb2.LoginResponse:

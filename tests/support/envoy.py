@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.ports import free_port
+from harness.processes import stop_by_pid
 from scripts.envoy_admin import ADMIN_SOCKET, routes_to_control_plane
 from scripts.envoy_config import render
-from tests.support.processes import free_port, stop_by_pid
 
 
 @dataclass(frozen=True)

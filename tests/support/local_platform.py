@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.agent_node import kill_survivors, process_alive, process_tree
-from tests.support.processes import ROOT, free_port, stop_by_pid
+from harness.ports import free_port
+from harness.processes import ROOT, kill_survivors, process_alive, process_tree, stop_by_pid
 
 READY = "camfleet is up:"
 STARTUP_TIMEOUT_S = 150.0

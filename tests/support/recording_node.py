@@ -18,6 +18,8 @@ from pathlib import Path
 from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf.duration_pb2 import Duration
 
+from harness.ports import free_port
+from harness.processes import stop_by_pid
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
 from node_agent.convert import assignment_from_proto
@@ -25,7 +27,6 @@ from node_agent.credentials import Credential, save_credential
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.state import DataDir, save_assignment, save_playback_secret
 from tests.support.agent_node import FFMPEG, FFPROBE, running_agent
-from tests.support.processes import free_port, stop_by_pid
 
 
 def recorded_camera(

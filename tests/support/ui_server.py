@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.processes import ROOT, stop_by_pid, wait_for_line
+from harness.processes import ROOT, stop_by_pid, wait_for_line
 
 ASSET = "assets/index-Cq3x9k2B.js"
 INDEX_HTML = f'<!doctype html><html><head><script type="module" src="/{ASSET}"></script></head>'

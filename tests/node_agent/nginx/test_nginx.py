@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from camfleet.playback import Grant, playback_signature
 
+from harness.processes import kill_survivors, process_tree, survivors_after
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.stat import parse_stat
 from server.cameras.playback import hls_url
@@ -32,13 +33,10 @@ from tests.support.agent_node import (
     NodeCallbacks,
     ffmpeg_publish_argv,
     http_get,
-    kill_survivors,
     new_camera_id,
-    process_tree,
     publishing,
     run,
     running_node,
-    survivors_after,
     wait_for_file,
     wait_for_port,
     worker_reachable_dir,

@@ -22,22 +22,15 @@ from pathlib import Path
 import pytest
 from camfleet.v1 import agent_pb2, recording_pb2
 
+from harness.ports import free_port
+from harness.processes import ROOT, clean_env, process_tree, stop_by_pid, survivors_after
 from node_agent.outbox import Outbox
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.run import SegmentFile
 from node_agent.recording.store import FILE_MISSING, SegmentStore
 from node_agent.recording.tiers import Tier, node_tiers
 from node_agent.spool import Spool
-from tests.support.agent_node import (
-    FFMPEG,
-    FFPROBE,
-    agent_argv,
-    clean_env,
-    new_camera_id,
-    process_tree,
-    survivors_after,
-)
-from tests.support.processes import ROOT, free_port, stop_by_pid
+from tests.support.agent_node import FFMPEG, FFPROBE, agent_argv, new_camera_id
 from tests.support.recording_node import (
     all_segments,
     camera,

@@ -8,11 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
+from harness.databases import throwaway_postgres
 from server.config import sqlite_url
 from server.db.engine import create_engine
 from server.db.migrate import upgrade_to_head
 from server.db.models import Base
-from tests.support.databases import throwaway_postgres
 
 
 def _diff(connection: Connection) -> list[object]:

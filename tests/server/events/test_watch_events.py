@@ -13,8 +13,8 @@ from camfleet.v1 import camera_pb2, common_pb2, event_pb2, event_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from harness.databases import REDIS_URL, throwaway_postgres
 from tests.conftest import PlatformFactory
-from tests.support.databases import REDIS_URL, throwaway_postgres
 from tests.support.platform import (
     Metadata,
     Platform,

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from harness.databases import REDIS_URL
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter, Verdict
-from tests.support.databases import REDIS_URL
 
 # Long enough that no test runs into the end of a window (they are fixed, aligned to the clock).
 WINDOW = 3600.0

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
+from harness.databases import REDIS_URL
 from server.cameras.model import CameraStatus
 from server.nodes.live import HostMetrics, LiveStream, NodeLive, StreamMetrics
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
-from tests.support.databases import REDIS_URL
 
 HOST = HostMetrics(cpu_percent=12.5, memory_used_bytes=1 << 30, memory_total_bytes=8 << 30)
 STREAM = LiveStream(

@@ -12,7 +12,7 @@ import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, event_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.browser.tcp_proxy import CuttableProxy, cuttable_proxy
+from harness.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.support.platform import ADMIN_PASSWORD
 from tests.support.stack import Stack, running_control_plane
 

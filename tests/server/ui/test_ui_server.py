@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import ROOT
 from server.ui.headers import parse_origins
-from tests.support.processes import ROOT
 from tests.support.ui_server import ASSET, INDEX_HTML, make_dist, running_ui_server
 
 Response = tuple[int, dict[str, str], bytes]

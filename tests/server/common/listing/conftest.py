@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from harness.databases import throwaway_postgres
 from tests.server.common.listing.items import Base, seed_items, seed_labels
-from tests.support.databases import throwaway_postgres
 
 
 async def _seed(engine: AsyncEngine) -> None:
