@@ -18,17 +18,18 @@ _RELATIVE_CHANGE = 0.2
 
 def worth_showing(old: LiveStream, new: LiveStream) -> bool:
     """A different picture, codec, audience or status, or bitrate or frame rate moved a lot."""
-
-    def moved(a: float, b: float) -> bool:
-        return abs(a - b) > _RELATIVE_CHANGE * max(a, b, 1.0)
-
     a, b = old.metrics, new.metrics
     return (
         (a.width, a.height, a.video_codec, a.audio_codec, a.clients, old.status)
         != (b.width, b.height, b.video_codec, b.audio_codec, b.clients, new.status)
-        or moved(a.bitrate_bps, b.bitrate_bps)
-        or moved(a.fps, b.fps)
+        or _moved(a.bitrate_bps, b.bitrate_bps)
+        or _moved(a.fps, b.fps)
     )
+
+
+def _moved(a: float, b: float) -> bool:
+    # Module level, not a closure: this runs for every stream of every heartbeat.
+    return abs(a - b) > _RELATIVE_CHANGE * max(a, b, 1.0)
 
 
 def describe(stream: LiveStream) -> str:
