@@ -110,3 +110,20 @@ def server_process(env: Mapping[str, str], *args: str) -> Iterator[subprocess.Po
         yield proc
     finally:
         stop_by_pid(proc, grace_s=15)
+
+
+def run_server(
+    *args: str, env: Mapping[str, str], timeout: float | None = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """`python -m server *args` to its end (a command such as `migrate` or
+    `create-join-token`, or a start that must fail), with `env` added to ours; its exit status
+    and output, never raising for a non-zero status."""
+    return subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -44,7 +44,7 @@ from platform_api import (
 )
 
 from harness.agents import agent_argv, start_agent
-from harness.control_plane import NotServing, start_control_plane, wait_serving
+from harness.control_plane import NotServing, run_server, start_control_plane, wait_serving
 from harness.processes import Child, first_exit, stop_all
 from node_agent.nginx.access import WORKER_ACCOUNT
 
@@ -415,13 +415,7 @@ class Platform:
 
 def _join_token_env(env: dict[str, str]) -> dict[str, str]:
     """CAMFLEET_JOIN_TOKEN made on the command line (works without admin's password)."""
-    made = subprocess.run(
-        [PYTHON, "-m", "server", "create-join-token"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    made = run_server("create-join-token", env=env, timeout=None)
     if made.returncode != 0:
         raise LaunchError(f"cannot create a join token for the node agent:\n{made.stderr}")
     return {"CAMFLEET_JOIN_TOKEN": made.stdout.strip()}

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +21,7 @@ import grpc
 import jwt
 from camfleet.v1 import common_pb2, user_pb2
 
-from harness.processes import ROOT
+from harness.control_plane import run_server
 from tests.support.assertions import refused
 from tests.support.auth import active_signing_key, claims_for, denied_with_audit, session_of, whoami
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
@@ -146,14 +144,8 @@ async def test_common_passwords_are_refused_with_the_reason(platform: Platform) 
 
 def test_a_common_admin_password_is_refused_at_start(tmp_path: Path) -> None:
     for weak in ("password", "12345678", "passwordpassword"):
-        result = subprocess.run(
-            [sys.executable, "-m", "server"],
-            cwd=ROOT,
-            env={**os.environ, "CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_ADMIN_PASSWORD": weak},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = run_server(
+            env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_ADMIN_PASSWORD": weak}
         )
         assert result.returncode == 2, result.stderr
         assert "CAMFLEET_ADMIN_PASSWORD" in result.stderr
@@ -197,15 +189,7 @@ async def test_the_playback_secret_can_be_rotated_after_a_leak(tmp_path: Path) -
         before = await secret(first)
     finally:
         await stop_platform(first)
-    result = subprocess.run(
-        [sys.executable, "-m", "server", "rotate-playback-secret"],
-        cwd=ROOT,
-        env={**os.environ, "CAMFLEET_DATA_DIR": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_server("rotate-playback-secret", env={"CAMFLEET_DATA_DIR": str(data)})
     assert result.returncode == 0, result.stderr
     assert "restart every control plane" in result.stdout
     again = await start_platform(settings_for_tests(data), "sqlite")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 
-from harness.control_plane import server_process
+from harness.control_plane import run_server, server_process
 from harness.ports import free_port
-from harness.processes import ROOT, wait_for_line
+from harness.processes import wait_for_line
 
 
 async def _login(port: int, password: str) -> auth_pb2.LoginResponse:
@@ -57,26 +54,16 @@ async def test_admin_password_from_environment(tmp_path: Path) -> None:
         assert (await _login(port, "from-the-environment")).tokens.access_token
 
 
-def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_bad_settings_exit_2_with_the_setting_named(tmp_path: Path) -> None:
-    result = _run(env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_LOG_LEVEL": "LOUD"})
+    result = run_server(env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_LOG_LEVEL": "LOUD"})
     assert result.returncode == 2
     assert "CAMFLEET_LOG_LEVEL" in result.stderr
-    result = _run("--access-token-ttl", "soon", env={"CAMFLEET_DATA_DIR": str(tmp_path)})
+    result = run_server("--access-token-ttl", "soon", env={"CAMFLEET_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert "CAMFLEET_ACCESS_TOKEN_TTL" in result.stderr
-    result = _run(env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_ADMIN_PASSWORD": "short"})
+    result = run_server(
+        env={"CAMFLEET_DATA_DIR": str(tmp_path), "CAMFLEET_ADMIN_PASSWORD": "short"}
+    )
     assert result.returncode == 2
     assert "at least 12" in result.stderr
 
@@ -88,7 +75,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = _run(
+        result = run_server(
             env={
                 "CAMFLEET_DATA_DIR": str(tmp_path),
                 "CAMFLEET_LISTEN": f"127.0.0.1:{port}",
@@ -101,7 +88,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
-    result = _run(
+    result = run_server(
         env={
             "CAMFLEET_DATA_DIR": str(tmp_path),
             "CAMFLEET_LISTEN": "127.0.0.1:0",
@@ -114,7 +101,7 @@ def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_migrate_command(tmp_path: Path) -> None:
-    result = _run("migrate", env={"CAMFLEET_DATA_DIR": str(tmp_path)})
+    result = run_server("migrate", env={"CAMFLEET_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert (tmp_path / "camfleet.db").exists()
