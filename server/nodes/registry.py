@@ -47,6 +47,7 @@ class NodeState(enum.StrEnum):
 class NodeChange(enum.StrEnum):
     """What happened to a node, for the event stream."""
 
+    JOINED = "node.joined"
     STATE_CHANGED = "node.state_changed"
     UPDATED = "node.updated"
     DELETED = "node.deleted"
@@ -147,6 +148,8 @@ class NodeRegistry:
                     join_token_id=token.id,
                 )
                 session.add(row)
+                await session.flush()  # its defaults (create time) are in the event
+                self._on_change(session, NodeChange.JOINED, row, f"node {name} joined", None)
                 add_audit(
                     session,
                     "node.register",

@@ -1,7 +1,8 @@
 """Events commit with their change: a control plane killed (-9) in the middle of a burst of
-CreateCamera calls loses no event. After a restart, WatchEvents from the revision before the
-burst replays CREATED for exactly the cameras that are in the database, once each, and for
-no camera that did not commit. Both backends, the server as a real process."""
+CreateCamera calls (or of node cordons) loses no event. After a restart, WatchEvents from the
+revision before the burst replays CREATED for exactly the cameras that are in the database,
+once each, and for no camera that did not commit. Both backends, the server as a real
+process."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 
 import grpc
 import pytest
-from camfleet.v1 import camera_pb2, event_pb2
+from camfleet.v1 import agent_pb2, agent_pb2_grpc, camera_pb2, event_pb2, node_pb2
 
 from tests.support.stack import Stack, running_control_plane
 
@@ -88,3 +89,82 @@ async def test_a_kill_mid_burst_loses_no_created_event(backend: str) -> None:
         assert not set(replayed) - cameras, "CREATED for a camera that did not commit"
         missing = cameras - set(replayed)
         assert not missing, f"{len(missing)} of {len(cameras)} cameras have no CREATED event"
+
+
+NODES = 8
+TOGGLES = 160
+
+
+async def _toggle(
+    stack: Stack, node_id: str, cordon: bool, done: list[int], enough: asyncio.Event
+) -> None:
+    nodes = stack.nodes
+    try:
+        if cordon:
+            await nodes.CordonNode(
+                node_pb2.CordonNodeRequest(id=node_id), metadata=stack.admin, timeout=60
+            )
+        else:
+            await nodes.UncordonNode(
+                node_pb2.UncordonNodeRequest(id=node_id), metadata=stack.admin, timeout=60
+            )
+    except grpc.aio.AioRpcError:
+        return  # the server died under it: this one may or may not have committed
+    done.append(1)
+    if len(done) >= KILL_AFTER:
+        enough.set()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_kill_mid_cordons_leaves_every_node_event_with_its_change(backend: str) -> None:
+    """Node events are staged with their change too: after a kill in the middle of cordons and
+    uncordons, each node's last event says what the database says, and every node that joined
+    has its JOINED event."""
+    async with running_control_plane(backend) as stack:
+        assert stack.channel is not None
+        agents = agent_pb2_grpc.AgentServiceStub(stack.channel)
+        before = await stack.revision()
+        ids = []
+        for i in range(NODES):
+            registered = await agents.RegisterNode(
+                agent_pb2.RegisterNodeRequest(join_token=await stack.join_token(), name=f"n{i}")
+            )
+            ids.append(registered.node_id)
+        done: list[int] = []
+        enough = asyncio.Event()
+        burst = [
+            asyncio.create_task(_toggle(stack, ids[i % NODES], i % 3 != 2, done, enough))
+            for i in range(TOGGLES)
+        ]
+        async with asyncio.timeout(60):
+            await enough.wait()
+        stack.kill_server()
+        await asyncio.gather(*burst)
+        assert len(done) < TOGGLES, "the burst ended before the kill; nothing was in flight"
+
+        await stack.start_server()
+        listed = await stack.nodes.ListNodes(
+            node_pb2.ListNodesRequest(page_size=100), metadata=stack.admin
+        )
+        stored = {n.id: n.schedulable for n in listed.nodes}
+        assert set(stored) == set(ids)
+        now = await stack.revision()
+        joined: set[str] = set()
+        last: dict[str, bool] = {}
+        call = stack.watch(before, 'subject:"nodes/"')
+        try:
+            async with asyncio.timeout(60):
+                async for resp in call:
+                    event = resp.event
+                    if event.type == event_pb2.EVENT_TYPE_NODE_JOINED:
+                        joined.add(event.node.id)
+                    elif event.type == event_pb2.EVENT_TYPE_NODE_UPDATED:
+                        last[event.node.id] = event.node.schedulable
+                    if event.revision >= now:
+                        break
+        finally:
+            call.cancel()
+        print(f"{backend}: {len(done)} toggles answered, {len(last)} nodes with UPDATED events")
+        assert joined == set(ids), "a registered node has no JOINED event"
+        wrong = {n: s for n, s in stored.items() if last.get(n, True) != s}
+        assert not wrong, f"nodes whose last event disagrees with the database: {wrong}"
