@@ -1,6 +1,7 @@
 """Children started in their own session and ended by PID: SIGTERM (a graceful shutdown), then
 SIGKILL for any still there after a grace period. Never by name or process group, which could
-reach processes someone else started."""
+reach processes someone else started. Process trees are read from /proc, each PID kept with its
+start time so that a reused PID is never taken for the process it replaced."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ class ChildExited(RuntimeError):
 class Child:
     """A subprocess in its own session (the terminal's Ctrl-C reaches only its parent, which
     decides when it stops), its output appended to `log` if given, else to `stdout` (None: the
-    parent's). With `parent_death` it gets SIGTERM when its parent dies, even by SIGKILL."""
+    parent's). With `parent_death` it gets SIGTERM when its parent dies, even by SIGKILL; the
+    kernel sends it when the starting *thread* ends, so start such a child on a thread that
+    lives as long as the parent (the event loop's, never asyncio.to_thread's)."""
 
     def __init__(
         self,
