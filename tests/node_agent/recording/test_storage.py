@@ -229,6 +229,17 @@ def read_index(root: Path) -> SegmentIndex:
     return SegmentIndex(root / "recordings.db", node_tiers(root, None))
 
 
+def being_written(root: Path, index: SegmentIndex, camera_id: str) -> bool:
+    """Whether a segment file with media in it is on disk that the index does not name."""
+    indexed = {s.relative_path for s in all_segments(index, camera_id)}
+    recordings = root / "recordings"
+    for path in recordings.rglob("*.ts"):
+        with contextlib.suppress(OSError):
+            if path.relative_to(recordings).as_posix() not in indexed and path.stat().st_size:
+                return True
+    return False
+
+
 async def test_agent_killed_mid_recording_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     key, camera_id = "restart" + secrets.token_hex(6), new_camera_id()
     root = tmp_path / "node"
@@ -242,7 +253,9 @@ async def test_agent_killed_mid_recording_loses_and_duplicates_nothing(tmp_path:
             tree = process_tree(first.pid)
             async with camera(f"rtmp://127.0.0.1:{port}/live/{key}"):
                 await until(lambda: len(all_segments(index, camera_id)) >= 3, "segments", 90)
-                await asyncio.sleep(1.0)  # mid-segment
+                # Mid-segment: a file the recorder writes and the index does not name yet (a
+                # fixed sleep can land between two segments when the machine is loaded).
+                await until(lambda: being_written(root, index, camera_id), "a segment open", 30)
                 before = {s.id for s in all_segments(index, camera_id)}
                 os.kill(first.pid, signal.SIGKILL)
                 await asyncio.to_thread(first.wait)
