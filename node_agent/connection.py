@@ -22,6 +22,7 @@ from node_agent.backoff import Backoff
 from node_agent.credentials import Credential
 from node_agent.messages import AgentMessages
 from node_agent.outbox import Outbox
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +212,7 @@ class Connection:
                 if task is not stopped and task is not welcome:
                     task.result()  # re-raises what ended the stream
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(tasks, quiet=True)
             if not call.done():
                 call.cancel()
 

@@ -18,7 +18,6 @@ to its camera, and is marked `assigned` from then on):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 from node_agent.desired import Assignment, Ingest
 from node_agent.publish_auth import KeyChecker, KeyCheckFailed
 from node_agent.streams import LivePublish, StreamTracker
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,5 @@ class KeyRevoker:
 
     async def close(self) -> None:
         """Cancel the work under way."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks.values())
         self._tasks.clear()

@@ -26,6 +26,7 @@ from pathlib import Path
 from node_agent.desired import PlaybackPolicy
 from node_agent.recording.index import Segment
 from node_agent.recording.media import has_audio
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +268,7 @@ class ExportCache:
                 path.unlink(missing_ok=True)
 
     async def _cancel_builds(self) -> None:
-        tasks = [b.task for b in self._building.values()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([b.task for b in self._building.values()], quiet=True)
 
     async def close(self) -> None:
         """Stop clips being assembled (their ffmpeg is killed)."""

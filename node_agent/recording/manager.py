@@ -29,6 +29,7 @@ from node_agent.recording.run import SegmentFile
 from node_agent.recording.store import Recovery, SegmentStore
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.streams import StreamTracker
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,7 @@ class RecordingManager:
 
     async def stop(self) -> None:
         """Stop every recorder (each closes and indexes its last segment) and the loops."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await asyncio.gather(
             *(r.stop("the node agent is stopping") for r in self.recorders.values()),

@@ -14,7 +14,6 @@ the database (replicas), or one's revisions would be taken for the other's alrea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -22,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.common.tasks import cancel_and_wait
 from server.db.engine import Sessions, session_factory
 from server.eventlog import table
 from server.eventlog.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
@@ -207,8 +207,4 @@ class RedisEventLog:
     async def close(self) -> None:
         """Stop relaying, tailing and trimming."""
         self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)

@@ -11,12 +11,12 @@ A background task deletes all but the newest `retain` rows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.common.tasks import cancel_and_wait
 from server.db.engine import Sessions, session_factory
 from server.eventlog import table
 from server.eventlog.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
@@ -129,8 +129,4 @@ class SqlEventLog:
 
     async def close(self) -> None:
         """Stop relaying and retention."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)

@@ -22,6 +22,7 @@ from typing import Any
 
 from camfleet.v1 import agent_pb2
 
+from server.common.tasks import cancel_and_wait
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.nodes.agent_wire import welcome
 from server.nodes.assignment_push import AssignmentPusher
@@ -74,11 +75,7 @@ class AgentHub:
 
     async def close(self) -> None:
         """Stop background work and end every session (agents reconnect elsewhere)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         for session in list(self._sessions.values()):
             session.end(Unavailable("the control plane is shutting down; reconnect"))
 
