@@ -41,6 +41,10 @@ ensure_system() {
   command -v npm >/dev/null || apt_install nodejs npm
   # The node agent's media stack: nginx with the RTMP module (ingest, live HLS) and ffmpeg.
   apt_install nginx libnginx-mod-rtmp ffmpeg
+  # Pull cameras' tests read a real RTSP camera: GStreamer's RTSP server (harness/rtsp_source.py)
+  # run by Debian's python3, x264enc from -ugly.
+  apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-ugly
   # Browser tests drive Debian's chromium through Playwright (never a downloaded browser).
   apt_install chromium
 }
