@@ -1,5 +1,6 @@
-"""The node agent assembled: state from the data directory, nginx and its callback API, the
-/stat poller, registration, the Connect stream, and revoked publishes disconnected.
+"""The node agent assembled: state from the data directory, nginx and its callback API, pull
+cameras' ffmpeg (node_agent.pull), the /stat poller, registration, the Connect stream, and
+revoked publishes disconnected.
 `await Agent(config).start()` … `stop()`."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from node_agent.config import AgentConfig
 from node_agent.connection import Connection
 from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
 from node_agent.credentials import Credential, load_credential, save_credential
+from node_agent.desired import Assignment
 from node_agent.errors import ConfigError, StartupError
 from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
@@ -36,6 +38,8 @@ from node_agent.nginx.runner import NginxRunner, ensure_can_bind
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.publish_auth import PublishGate, RateLimiter
+from node_agent.pull.manager import PullManager
+from node_agent.pull.puller import PullSettings
 from node_agent.recording.index import SegmentIndex
 from node_agent.recording.manager import RecordingManager, RecordingSettings
 from node_agent.recording.tiers import node_tiers
@@ -109,6 +113,7 @@ class Agent:
         self.connection: Connection | None = None
         self.revoker: KeyRevoker | None = None
         self.recording: RecordingManager | None = None
+        self.pulls: PullManager | None = None
         # The Unix sockets of nginx's internals and of the agent's API (nginx's callbacks).
         self.sockets: SocketDir | None = None
         self.play_tokens = PlayTokens()
@@ -213,6 +218,18 @@ class Agent:
         # The free-space floor drops exported clips before any recording.
         self.recording.housekeeper.exports = self.media.exports if self.media else None
         await self.recording.start()
+        # Pull cameras too run from the assignment on disk, before (and without) registration.
+        self.pulls = PullManager(
+            PullSettings(
+                ffmpeg=config.ffmpeg_binary,
+                rtmp_source=loopback_rtmp(str(config.rtmp_listen)),
+                log_dir=self.data_dir.root / "logs",
+            ),
+            self.assignment,
+            self.streams,
+            self.outbox,
+        )
+        await self.pulls.start()
         log.info(
             "data plane up: cameras publish to %s/<key>, HLS at %s",
             config.rtmp_url,
@@ -230,7 +247,7 @@ class Agent:
             outbox=self.outbox,
             playback=self.playback,
             host=HostMetrics(self.data_dir.root),
-            on_applied=self.revoker.assignment_applied,
+            on_applied=self._assignment_applied,
             on_delete_segments=self.recording.delete_requested,
         )
         self.connection = Connection(
@@ -241,6 +258,13 @@ class Agent:
             credential_path=self.data_dir.credential,
         )
         self.connection.start()
+
+    def _assignment_applied(self, assignment: Assignment) -> None:
+        """A new assignment is in force: revoked keys end, pulls follow it."""
+        if self.revoker is not None:
+            self.revoker.assignment_applied(assignment)
+        if self.pulls is not None:
+            self.pulls.assignment_applied(assignment)
 
     async def _start_api(
         self, callbacks: AgentCallbacks, sockets: SocketDir, worker: WorkerAccount
@@ -280,6 +304,10 @@ class Agent:
         if self.connection is not None:
             await self.connection.stop()
             self.connection = None
+        if self.pulls is not None:
+            # Before nginx: each puller's ffmpeg is ended by its PID, not left to nginx's exit.
+            await self.pulls.stop()
+            self.pulls = None
         if self.recording is not None:
             # Each recorder closes, indexes and spools its last segment.
             await self.recording.stop()

@@ -35,15 +35,17 @@ def validate_assignment(assignment: Assignment) -> str | None:
         cameras.add(camera.camera_id)
         if camera.ingest is Ingest.UNSPECIFIED:
             return f"{where}: ingest must be push or pull"
-        if camera.ingest is Ingest.PUSH:
-            if not camera.stream_key:
-                return f"{where}: a push camera needs a stream key"
-            if not STREAM_KEY.match(camera.stream_key):
-                return f"{where}: stream key has characters other than A-Z a-z 0-9 _ -"
-            if camera.stream_key in keys:
-                return f"{where}: stream key shared with another camera"
-            keys.add(camera.stream_key)
-        elif not camera.source_url:
+        # A pull camera's puller publishes into nginx under its key (node_agent.pull), so a
+        # key names its HLS directory as a push key does; without one it is not pulled (the
+        # puller says so), which is no reason to refuse the rest of the assignment.
+        if camera.ingest is Ingest.PUSH and not camera.stream_key:
+            return f"{where}: a push camera needs a stream key"
+        if camera.stream_key and not STREAM_KEY.match(camera.stream_key):
+            return f"{where}: stream key has characters other than A-Z a-z 0-9 _ -"
+        if camera.stream_key and camera.stream_key in keys:
+            return f"{where}: stream key shared with another camera"
+        keys.add(camera.stream_key)
+        if camera.ingest is Ingest.PULL and not camera.source_url:
             return f"{where}: a pull camera needs a source URL"
     return None
 
@@ -96,7 +98,8 @@ class CurrentAssignment:
         return self._assignment
 
     def camera_for_key(self, stream_key: str) -> AssignedCamera | None:
-        """The push camera publishing with `stream_key`, if assigned here."""
+        """The camera publishing with `stream_key`, if assigned here: a push camera, or a pull
+        camera (whose key only this node's puller may publish: node_agent.publish_auth)."""
         return self._by_key.get(stream_key)
 
     def camera(self, camera_id: str) -> AssignedCamera | None:
@@ -133,4 +136,4 @@ class CurrentAssignment:
     def _swap(self, assignment: Assignment) -> None:
         self._assignment = assignment
         self._by_camera = {c.camera_id: c for c in assignment.cameras}
-        self._by_key = {c.stream_key: c for c in assignment.cameras if c.ingest is Ingest.PUSH}
+        self._by_key = {c.stream_key: c for c in assignment.cameras if c.stream_key}

@@ -4,12 +4,14 @@ per source address so nobody can guess keys or flood the control plane through t
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from node_agent.assignment import CurrentAssignment
+from node_agent.desired import Ingest
 from node_agent.http_api import PublishDecision
 from node_agent.outbox import Outbox
 from node_agent.reports import StreamEventKind, stream_event
@@ -20,6 +22,15 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "unknown stream key and the control plane is unreachable"
 ALREADY_PUBLISHING = "already publishing"
 RATE_LIMITED = "too many unknown stream keys from this address; try again later"
+PULL_FROM_ELSEWHERE = "a pull camera is published by its node only"
+
+
+def _loopback(address: str) -> bool:
+    """nginx's `addr` of a publisher on this host."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 class KeyCheckFailed(Exception):
@@ -89,6 +100,11 @@ class PublishGate:
     async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
         """Allow or refuse a publish of `stream_key` from `remote_address`."""
         camera = self._assignment.camera_for_key(stream_key)
+        if camera is not None and camera.ingest is Ingest.PULL and not _loopback(remote_address):
+            # Only this node's puller (node_agent.pull) publishes a pull camera, from loopback:
+            # someone else holding its key must not replace the camera's picture.
+            await self._refused(PULL_FROM_ELSEWHERE, remote_address, camera_id=camera.camera_id)
+            return PublishDecision(allowed=False, reason=PULL_FROM_ELSEWHERE)
         if camera is not None:
             return await self._accept(stream_key, camera.camera_id, remote_address, assigned=True)
         attempts = self._limiter.hit(remote_address)

@@ -70,10 +70,11 @@ class KeyRevoker:
     def assignment_applied(self, assignment: Assignment) -> None:
         """Sort the live publishes against `assignment`, just applied; revoked ones are ended in
         the background (the ACK does not wait for nginx or the control plane)."""
+        # Push keys, and pull cameras' keys (which their node's puller publishes).
         granted = {
             camera.stream_key: camera.camera_id
             for camera in assignment.cameras
-            if camera.ingest is Ingest.PUSH
+            if camera.ingest in (Ingest.PUSH, Ingest.PULL) and camera.stream_key
         }
         # Decided here, synchronously, so every assignment is judged against the streams as
         # they were when it was applied, in order.

@@ -1,0 +1,213 @@
+"""One pull camera's ffmpeg: started, watched and restarted with backoff, its failures reported
+as the camera's ERROR with a reason (node_agent.pull.reasons).
+
+Invariants (tests/node_agent/test_pull.py):
+- A source URL that node_agent.pull.source refuses is reported once and never given to ffmpeg;
+  nothing retries it (only a new assignment, with another URL, starts a new Puller).
+- ffmpeg's stderr is read by the agent, never written anywhere raw: every line is redacted
+  (node_agent.pull.source.PullSource.redact) before it reaches the camera's log file, the
+  agent's log or a reason, because ffmpeg prints its input URL, credentials included.
+- An ERROR is reported when a run fails for another reason than the one last reported, or after
+  a run that published (the camera had left ERROR): retries failing the same way add nothing
+  to the spool. After a run that published, the ERROR waits (briefly) for nginx's
+  on_publish_done, so the control plane sees UNPUBLISH before ERROR and the camera stays ERROR.
+- Restarts follow node_agent.restart_policy (backoff with jitter, reset after a healthy run);
+  ffmpeg leads its own process group, gets a parent-death signal, and stop() ends it with the
+  shared kill sequence: no ffmpeg outlives its Puller or the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from node_agent.backoff import Backoff
+from node_agent.pull.reasons import OTHER, classify
+from node_agent.pull.source import PullSource, SourceRefused, ffmpeg_argv, parse_source
+from node_agent.restart_policy import RestartPolicy, kill_group, terminate
+from node_agent.supervisor import with_parent_death_signal
+
+log = logging.getLogger(__name__)
+
+# Lines of stderr kept for the classification of a run (the cause is near the end).
+_KEEP_LINES = 40
+# How often a run checks whether its publish has been accepted.
+_POLL_S = 0.25
+# After a run that published: how long the ERROR waits for nginx's on_publish_done.
+_UNPUBLISH_WAIT_S = 3.0
+
+
+@dataclass(frozen=True)
+class PullSpec:
+    """What a Puller runs: restarted (a new Puller) whenever any of it changes."""
+
+    camera_id: str
+    stream_key: str
+    source_url: str
+
+
+@dataclass(frozen=True)
+class PullSettings:
+    """What pullers need from the agent."""
+
+    ffmpeg: str
+    rtmp_source: str  # loopback host:port of nginx's RTMP (node_agent.nginx.config)
+    log_dir: Path
+    # A source silent this long ends the run (and it is retried).
+    io_timeout_s: float = 10.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 30.0
+
+
+# Report a camera's failure: (camera id, reason).
+Report = Callable[[str, str], Awaitable[None]]
+# Whether the camera's publish is live in nginx (node_agent.streams.StreamTracker).
+IsPublishing = Callable[[str], bool]
+
+
+class Puller:
+    """Keeps one camera's source published into nginx until stop()."""
+
+    def __init__(
+        self,
+        spec: PullSpec,
+        settings: PullSettings,
+        report: Report,
+        is_publishing: IsPublishing,
+    ) -> None:
+        self.spec = spec
+        self._settings = settings
+        self._report = report
+        self._is_publishing = is_publishing
+        self.policy = RestartPolicy(
+            backoff=Backoff(base=settings.backoff_base_s, cap=settings.backoff_cap_s),
+            healthy_after_s=10.0,
+        )
+        self.runs = 0
+        # The reason last reported ("" after a run that published).
+        self.reported = ""
+        self._proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running ffmpeg, if any."""
+        return self._proc.pid if self._proc and self._proc.returncode is None else None
+
+    @property
+    def log_path(self) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.spec.camera_id)
+        return self._settings.log_dir / f"pull-{safe[:100]}.log"
+
+    def start(self) -> None:
+        """Pull in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"pull-{self.spec.camera_id}")
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """End ffmpeg (SIGTERM, SIGKILL after `grace_s`, then its group) and stop retrying."""
+        self._stopping = True
+        if self._proc is not None:
+            await terminate(self._proc, grace_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        camera_id = self.spec.camera_id
+        try:
+            if not self.spec.stream_key:
+                raise SourceRefused("the camera has no stream key to publish under")
+            source = parse_source(self.spec.source_url)
+        except SourceRefused as exc:
+            reason = f"source refused: {exc}"
+            log.warning("camera %s: %s", camera_id, reason)
+            await self._report(camera_id, reason)
+            return
+        publish_url = f"rtmp://{self._settings.rtmp_source}/live/{self.spec.stream_key}"
+        argv = ffmpeg_argv(self._settings.ffmpeg, source, publish_url, self._settings.io_timeout_s)
+        log.info("camera %s: pulling %s", camera_id, source.shown)
+        while not self._stopping:
+            started = time.monotonic()
+            returncode, reason, published = await self._once(argv, source)
+            if self._stopping:
+                return
+            self.policy.exited(returncode, time.monotonic() - started)
+            await self._failed(reason, published)
+            delay = self.policy.next_delay()
+            log.warning(
+                "camera %s: pulling %s failed (%s); retrying in %.1fs",
+                camera_id,
+                source.shown,
+                reason,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _once(self, argv: list[str], source: PullSource) -> tuple[int, str, bool]:
+        """One run of ffmpeg: (returncode, reason, whether it published)."""
+        self.runs += 1
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", encoding="utf-8") as out:
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *with_parent_death_signal(argv),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
+                    # Its own process group (id = its PID), so leftovers can be killed.
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return -1, f"{OTHER}: cannot start ffmpeg: {exc}", False
+            proc = self._proc
+            lines: collections.deque[str] = collections.deque(maxlen=_KEEP_LINES)
+            reader = asyncio.create_task(self._read(proc, source, lines, out))
+            published = False
+            try:
+                while proc.returncode is None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(_POLL_S):
+                            await proc.wait()
+                    published = published or self._is_publishing(self.spec.camera_id)
+                await reader
+            finally:
+                reader.cancel()
+                kill_group(proc.pid)
+            returncode = proc.returncode
+            return returncode, classify(lines, returncode), published
+
+    @staticmethod
+    async def _read(
+        proc: asyncio.subprocess.Process,
+        source: PullSource,
+        lines: collections.deque[str],
+        out: IO[str],
+    ) -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = source.redact(raw.decode("utf-8", errors="replace").rstrip())
+            lines.append(line)
+            out.write(line + "\n")
+            out.flush()
+
+    async def _failed(self, reason: str, published: bool) -> None:
+        """Report a failed run, unless it failed like the one reported before it."""
+        camera_id = self.spec.camera_id
+        if published:
+            self.reported = ""
+            deadline = time.monotonic() + _UNPUBLISH_WAIT_S
+            # Polled: the StreamTracker is plain state with nothing to wait on.
+            while self._is_publishing(camera_id) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        if reason != self.reported:
+            self.reported = reason
+            await self._report(camera_id, reason)

@@ -1,0 +1,66 @@
+"""Why a pull failed, from ffmpeg's stderr, in words a person understands.
+
+The camera's status shows the reason (stream events of kind ERROR), so it names the cause, not
+ffmpeg's wording. Patterns are matched on ffmpeg 5.1's messages (seen in tests against a real
+RTSP server; HTTP and RTMP wordings from ffmpeg's sources), first match wins, in order:
+authentication is checked before "not found" because a server may answer both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+AUTHENTICATION_FAILED = "authentication failed"
+NOT_FOUND = "not found"
+CONNECTION_REFUSED = "connection refused"
+TIMED_OUT = "timed out"
+NO_VIDEO = "no video track"
+UNSUPPORTED_CODEC = "unsupported codec"
+FORBIDDEN = "the source refers to a local file or a protocol it may not use"
+SOURCE_ENDED = "the source ended the stream"
+OTHER = "source failed"
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # The whitelists at work (node_agent.pull.source), e.g. an HLS playlist naming file: or a
+    # served ffconcat script: "Protocol 'file' not on whitelist 'http,…'!", "Format not on
+    # whitelist 'hls,mpegts'". First: the segments' other errors (404s) are not the cause.
+    (re.compile(r"not on whitelist", re.I), FORBIDDEN),
+    # RTSP "method DESCRIBE failed: 401 Unauthorized"; HTTP "Server returned 401 Unauthorized
+    # (authorization failed)" and "403 Forbidden"; RTMP servers' "NetConnection.Connect.Rejected".
+    (re.compile(r"\b40[13]\b|unauthori[sz]ed|authori[sz]ation failed|Connect\.Rejected", re.I),
+     AUTHENTICATION_FAILED),
+    # RTSP "method DESCRIBE failed: 404 Not Found"; HTTP "Server returned 404 Not Found"; RTMP
+    # "NetStream.Play.StreamNotFound"; an unknown host name.
+    (re.compile(r"\b404\b|not found|StreamNotFound|Name or service not known|"
+                r"Temporary failure in name resolution", re.I),
+     NOT_FOUND),
+    (re.compile(r"Connection refused", re.I), CONNECTION_REFUSED),
+    # ETIMEDOUT ("Connection timed out"); not "timeout", which ffmpeg prints in URLs
+    # ("tcp://host:554?timeout=0").
+    (re.compile(r"timed out", re.I), TIMED_OUT),
+    # With -map 0:v:0: "Stream map '0:v:0' matches no streams."
+    (re.compile(r"Stream map '0:v:0' matches no streams|does not contain any stream", re.I),
+     NO_VIDEO),
+    # FLV cannot carry the codec: "Video codec hevc not compatible with flv", "codec not
+    # currently supported in container", "Tag ... incompatible with output codec id".
+    (re.compile(r"not compatible with flv|not currently supported in container|"
+                r"incompatible with output codec|Could not write header", re.I),
+     UNSUPPORTED_CODEC),
+)
+
+# How much of ffmpeg's last line an "other" reason carries.
+_DETAIL_CHARS = 200
+
+
+def classify(lines: Iterable[str], returncode: int) -> str:
+    """The reason for a run of ffmpeg that ended with `returncode`, given its (already redacted)
+    stderr lines."""
+    kept = [line.strip() for line in lines if line.strip()]
+    for pattern, reason in _RULES:
+        if any(pattern.search(line) for line in kept):
+            return reason
+    if returncode == 0:
+        return SOURCE_ENDED
+    last = kept[-1][:_DETAIL_CHARS] if kept else f"ffmpeg exited with status {returncode}"
+    return f"{OTHER}: {last}"
