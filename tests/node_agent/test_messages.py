@@ -146,16 +146,25 @@ async def test_assignment_is_acked_applied_and_persisted(side: Side) -> None:
     assert again.camera_for_key("key-a") is not None
 
 
-async def test_invalid_assignment_is_nacked_and_the_old_one_stays(side: Side) -> None:
-    await side.messages.handle(
-        agent_pb2.ConnectResponse(assignment=assignment(3, push("cam-a", "key-a")))
-    )
-    [reply] = await side.messages.handle(
-        agent_pb2.ConnectResponse(assignment=assignment(4, push("cam-b", "")))
-    )
+async def nacked(
+    side: Side, in_force: agent_pb2.Assignment, sent: agent_pb2.Assignment, says: str
+) -> agent_pb2.ConnectRequest:
+    """With `in_force` applied, `sent` must get one reply: a NACK of its version saying `says`."""
+    await side.messages.handle(agent_pb2.ConnectResponse(assignment=in_force))
+    [reply] = await side.messages.handle(agent_pb2.ConnectResponse(assignment=sent))
     assert reply.WhichOneof("body") == "nack"
-    assert reply.nack.version == 4
-    assert "push camera needs a stream key" in reply.nack.error
+    assert reply.nack.version == sent.version
+    assert says in reply.nack.error
+    return reply
+
+
+async def test_invalid_assignment_is_nacked_and_the_old_one_stays(side: Side) -> None:
+    reply = await nacked(
+        side,
+        assignment(3, push("cam-a", "key-a")),
+        assignment(4, push("cam-b", "")),
+        "push camera needs a stream key",
+    )
     assert_stamped(reply)
     assert side.assignment.version == 3
     assert side.assignment.camera_for_key("key-a") is not None
@@ -165,15 +174,12 @@ async def test_invalid_assignment_is_nacked_and_the_old_one_stays(side: Side) ->
 
 
 async def test_stale_assignment_is_nacked(side: Side) -> None:
-    await side.messages.handle(
-        agent_pb2.ConnectResponse(assignment=assignment(5, push("cam-a", "key-a")))
+    await nacked(
+        side,
+        assignment(5, push("cam-a", "key-a")),
+        assignment(4, push("cam-b", "key-b")),
+        "stale version",
     )
-    [reply] = await side.messages.handle(
-        agent_pb2.ConnectResponse(assignment=assignment(4, push("cam-b", "key-b")))
-    )
-    assert reply.WhichOneof("body") == "nack"
-    assert reply.nack.version == 4
-    assert "stale version" in reply.nack.error
     assert side.assignment.version == 5
     assert side.assignment.camera_for_key("key-b") is None
 
