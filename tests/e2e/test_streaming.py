@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ import pytest
 from camfleet.playback import Grant, playback_signature
 from camfleet.v1 import audit_pb2, audit_pb2_grpc, camera_pb2, event_pb2, node_pb2, stream_pb2
 
-from harness.processes import stop_by_pid
+from tests.support import agent_node
 from tests.support.agent_node import FFPROBE, ffmpeg_publish_argv, http_get, run
 from tests.support.assertions import eventually
 from tests.support.stack import LOST_AFTER_S, Stack, running_stack
@@ -41,18 +41,11 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
         yield running
 
 
-@asynccontextmanager
-async def publishing(stack: Stack, key: str, seconds: float = 120) -> AsyncIterator[object]:
+def publishing(
+    stack: Stack, key: str, seconds: float = 120
+) -> AbstractAsyncContextManager[subprocess.Popen[bytes]]:
     """The issue's publisher: 720p25 test pattern, x264, a keyframe every second."""
-    argv = ffmpeg_publish_argv(stack.rtmp_url(key), seconds)
-    argv[argv.index("testsrc2=size=640x360:rate=25")] = "testsrc2=size=1280x720:rate=25"
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield proc
-    finally:
-        stop_by_pid(proc, grace_s=5)
+    return agent_node.publishing(stack.rtmp_url(key), seconds, size="1280x720")
 
 
 class Watcher:

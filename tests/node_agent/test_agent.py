@@ -20,7 +20,7 @@ from camfleet.v1 import agent_pb2, stream_pb2
 
 from harness.ports import free_port
 from node_agent.agent import Agent
-from node_agent.config import AgentConfig, HostPort
+from node_agent.config import HostPort
 from node_agent.convert import assignment_from_proto, report_to_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.publish_auth import ALREADY_PUBLISHING, RATE_LIMITED, UNREACHABLE
@@ -30,6 +30,7 @@ from server.cameras.playback import hls_url
 from tests.support.agent_node import (
     ffmpeg_publish_argv,
     http_get,
+    loopback_config,
     new_camera_id,
     publishing,
     run,
@@ -57,19 +58,6 @@ def assignment(version: int, *keys: tuple[str, str]) -> agent_pb2.Assignment:
 
 
 ASSIGNMENT = assignment(4, (LIVE_KEY, LIVE_CAMERA), (BUSY_KEY, BUSY_CAMERA))
-
-
-def agent_config(root: Path, **overrides: object) -> AgentConfig:
-    """Everything on loopback; the control plane's port has nobody listening."""
-    config = AgentConfig(
-        control_plane=HostPort("127.0.0.1", free_port()),
-        data_dir=root,
-        name="test-node",
-        rtmp_listen=HostPort("127.0.0.1", free_port()),
-        http_listen=HostPort("127.0.0.1", free_port()),
-        stat_interval_s=0.25,
-    )
-    return replace(config, **overrides)  # type: ignore[arg-type]
 
 
 def prepare_data_dir(root: Path) -> None:
@@ -112,7 +100,7 @@ def rtmp_url(agent: Agent, key: str) -> str:
 async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent]:
     root = tmp_path_factory.mktemp("agent-node")
     prepare_data_dir(root)
-    async with running_agent(agent_config(root)) as a:
+    async with running_agent(loopback_config(root)) as a:
         yield a
 
 
@@ -210,7 +198,7 @@ async def test_unknown_keys_are_rate_limited_and_events_survive_a_restart(
     tmp_path: Path,
 ) -> None:
     prepare_data_dir(tmp_path)
-    config = agent_config(tmp_path, unknown_key_limit=2)
+    config = loopback_config(tmp_path, unknown_key_limit=2)
     keys = ["scan" + secrets.token_hex(12) for _ in range(4)]
     async with running_agent(config) as agent:
         for key in keys:
@@ -252,7 +240,7 @@ async def test_publisher_of_a_revoked_key_is_disconnected_and_others_stay(
 ) -> None:
     prepare_data_dir(tmp_path)
     async with (
-        running_agent(agent_config(tmp_path)) as agent,
+        running_agent(loopback_config(tmp_path)) as agent,
         publishing(rtmp_url(agent, LIVE_KEY), seconds=120) as rotated_away,
         publishing(rtmp_url(agent, BUSY_KEY), seconds=120) as kept,
     ):

@@ -38,10 +38,8 @@ from node_agent.recording.store import SegmentStore
 from node_agent.recording.tiers import StorageTier, node_tiers
 from node_agent.recording_http import RecordedMedia, vod_playlist
 from node_agent.spool import Spool
-from tests.support.agent_node import assemblies, http_get, run
+from tests.support.agent_node import FFMPEG, FFPROBE, assemblies, http_get, run
 from tests.support.recording_node import (
-    FFMPEG,
-    FFPROBE,
     all_segments,
     camera,
     config,

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiohttp import web
@@ -25,7 +25,7 @@ from harness import agents
 from harness.ports import free_port
 from harness.processes import process_tree, stop_by_pid, survivors_after
 from node_agent.agent import Agent
-from node_agent.config import AgentConfig
+from node_agent.config import AgentConfig, HostPort
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.live_access import HlsLinks, PlayTokens
 from node_agent.nginx.access import SocketDir, hand_socket_to, worker_account
@@ -207,32 +207,35 @@ async def run(argv: Sequence[str], limit_s: float = 20.0) -> tuple[int, str]:
     return proc.returncode, (out + err).decode(errors="replace")
 
 
-def ffmpeg_publish_argv(url: str, seconds: float) -> list[str]:
-    """The brief's test pattern: 640x360 at 25 fps, H.264, a keyframe every second."""
+def ffmpeg_publish_argv(
+    url: str, seconds: float, *, size: str = "640x360", preset: str = "veryfast"
+) -> list[str]:
+    """The brief's test pattern: `size` at 25 fps, H.264, a keyframe every second."""
     return [
         FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+        "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
         "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "veryfast", "-g", "25",
+        "-c:v", "libx264", "-preset", preset, "-g", "25",
         "-f", "flv", url,
     ]  # fmt: skip
 
 
 @asynccontextmanager
-async def publishing(url: str, seconds: float = 30.0) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """ffmpeg publishing to `url` in the background; ended by PID on exit."""
+async def publishing(
+    url: str, seconds: float = 30.0, *, size: str = "640x360", preset: str = "veryfast"
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """ffmpeg publishing to `url` in the background; ended by PID on exit. Its output is
+    discarded: nobody reads it, and an unread pipe could fill and stall the publisher."""
     proc = subprocess.Popen(
-        ffmpeg_publish_argv(url, seconds),
+        ffmpeg_publish_argv(url, seconds, size=size, preset=preset),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield proc
     finally:
         stop_by_pid(proc, grace_s=5)
-        assert proc.stderr is not None
-        proc.stderr.close()
 
 
 async def http_get(listen: str | Path, raw_path: str) -> tuple[int, bytes]:
@@ -277,6 +280,20 @@ def assemblies(pid: int) -> int:
             if argv and argv[0].endswith(b"ffmpeg") and b"concat" in argv:
                 count += 1
     return count
+
+
+def loopback_config(root: Path, **overrides: object) -> AgentConfig:
+    """An agent with its data in `root` and everything on loopback; the control plane's port has
+    nobody listening. `overrides` replace fields."""
+    config = AgentConfig(
+        control_plane=HostPort("127.0.0.1", free_port()),
+        data_dir=root,
+        name="test-node",
+        rtmp_listen=HostPort("127.0.0.1", free_port()),
+        http_listen=HostPort("127.0.0.1", free_port()),
+        stat_interval_s=0.25,
+    )
+    return replace(config, **overrides)  # type: ignore[arg-type]
 
 
 @asynccontextmanager

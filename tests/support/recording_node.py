@@ -9,24 +9,21 @@ import json
 import secrets
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from harness.ports import free_port
-from harness.processes import stop_by_pid
 from node_agent.agent import Agent
-from node_agent.config import AgentConfig, HostPort
+from node_agent.config import AgentConfig
 from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.state import DataDir, save_assignment, save_playback_secret
-from tests.support.agent_node import FFMPEG, FFPROBE, running_agent
+from tests.support.agent_node import FFPROBE, loopback_config, publishing, running_agent
 
 
 def recorded_camera(
@@ -62,18 +59,13 @@ def prepare(root: Path, *cameras: agent_pb2.AssignedCamera, version: int = 3) ->
 
 def config(root: Path, **overrides: object) -> AgentConfig:
     """Loopback everything, no control plane listening, 2 s segments, quick housekeeping."""
-    base = AgentConfig(
-        control_plane=HostPort("127.0.0.1", free_port()),
-        data_dir=root,
-        name="rec-node",
-        rtmp_listen=HostPort("127.0.0.1", free_port()),
-        http_listen=HostPort("127.0.0.1", free_port()),
-        stat_interval_s=0.25,
-        segment_s=2.0,
-        min_free_bytes=0,
-        housekeeping_interval_s=1.0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    recording: dict[str, object] = {
+        "name": "rec-node",
+        "segment_s": 2.0,
+        "min_free_bytes": 0,
+        "housekeeping_interval_s": 1.0,
+    }
+    return loopback_config(root, **(recording | overrides))
 
 
 def running(cfg: AgentConfig) -> AbstractAsyncContextManager[Agent]:
@@ -81,30 +73,12 @@ def running(cfg: AgentConfig) -> AbstractAsyncContextManager[Agent]:
     return running_agent(cfg)
 
 
-def publish_argv(url: str, seconds: float, size: str = "1280x720") -> list[str]:
-    """The brief's camera: testsrc2 720p25, H.264 ultrafast, a keyframe every second."""
-    return [
-        FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-        "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
-        "-f", "flv", url,
-    ]  # fmt: skip
-
-
-@asynccontextmanager
-async def camera(url: str, seconds: float = 120.0) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """A publisher in the background, ended by PID on exit."""
-    proc = subprocess.Popen(
-        publish_argv(url, seconds),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        stop_by_pid(proc, grace_s=5)
+def camera(
+    url: str, seconds: float = 120.0
+) -> AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+    """The brief's camera in the background: testsrc2 720p25, H.264 ultrafast, a keyframe every
+    second; ended by PID on exit."""
+    return publishing(url, seconds, size="1280x720", preset="ultrafast")
 
 
 async def until(check: Callable[[], bool], what: str, within_s: float = 30.0) -> None:
