@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,8 @@ from camfleet.v1 import (
     camera_pb2,
     camera_pb2_grpc,
     common_pb2,
+    event_pb2,
+    event_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
     stream_pb2_grpc,
@@ -158,6 +162,25 @@ class Platform:
             audit_pb2.ListAuditLogsRequest(filter=filter_text, page_size=1000), metadata=self.admin
         )
         return list(resp.audit_logs)
+
+    async def events_until(
+        self, metadata: Metadata, after: int, last: Callable[[event_pb2.Event], bool]
+    ) -> list[event_pb2.Event]:
+        """What a WatchEvents from `after` with `metadata` delivers, up to and including the first
+        event `last` accepts (fails after 10 s)."""
+        call = event_pb2_grpc.EventServiceStub(self.channel).WatchEvents(
+            event_pb2.WatchEventsRequest(after_revision=after), metadata=metadata
+        )
+        seen: list[event_pb2.Event] = []
+        try:
+            async with asyncio.timeout(10):
+                async for resp in call:
+                    seen.append(resp.event)
+                    if last(resp.event):
+                        break
+        finally:
+            call.cancel()
+        return seen
 
 
 def mask(*paths: str) -> field_mask_pb2.FieldMask:

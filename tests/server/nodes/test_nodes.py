@@ -57,6 +57,17 @@ async def _node(platform: Platform, node_id: str) -> node_pb2.Node:
     return resp.node
 
 
+async def _join_refused(platform: Platform, join_token: str, name: str) -> str:
+    """RegisterNode with `join_token` must be refused as UNAUTHENTICATED; the refusal's message."""
+    err = await refused(
+        platform.agents.RegisterNode(
+            agent_pb2.RegisterNodeRequest(join_token=join_token, name=name)
+        ),
+        grpc.StatusCode.UNAUTHENTICATED,
+    )
+    return err.message
+
+
 # --- join tokens and registration -----------------------------------------------------------
 
 
@@ -70,13 +81,7 @@ async def test_a_join_token_registers_one_node_and_is_then_used_up(platform: Pla
     node = await _node(platform, first.node_id)
     assert (node.name, node.state) == (name, node_pb2.NODE_STATE_OFFLINE)
     since = now_filter()
-    again = await refused(
-        platform.agents.RegisterNode(
-            agent_pb2.RegisterNodeRequest(join_token=token, name=name + "-2")
-        ),
-        grpc.StatusCode.UNAUTHENTICATED,
-    )
-    assert "used up" in again.message
+    assert "used up" in await _join_refused(platform, token, name + "-2")
     rows = await audit_since(platform, since, "node.register_refused")
     assert len(rows) == 1 and "used up" in rows[0].details["reason"]
 
@@ -92,11 +97,7 @@ async def test_a_join_token_registers_one_node_and_is_then_used_up(platform: Pla
     ids=["empty", "not-hex", "forged"],
 )
 async def test_a_bad_join_token_is_refused(platform: Platform, token: str, says: str) -> None:
-    err = await refused(
-        platform.agents.RegisterNode(agent_pb2.RegisterNodeRequest(join_token=token, name="x")),
-        grpc.StatusCode.UNAUTHENTICATED,
-    )
-    assert says in err.message
+    assert says in await _join_refused(platform, token, "x")
 
 
 async def test_revoked_and_expired_join_tokens_are_refused(platform: Platform) -> None:
@@ -107,25 +108,13 @@ async def test_revoked_and_expired_join_tokens_are_refused(platform: Platform) -
     await platform.nodes.RevokeJoinToken(
         node_pb2.RevokeJoinTokenRequest(id=created.join_token.id), metadata=platform.admin
     )
-    err = await refused(
-        platform.agents.RegisterNode(
-            agent_pb2.RegisterNodeRequest(join_token=created.secret, name="late")
-        ),
-        grpc.StatusCode.UNAUTHENTICATED,
-    )
-    assert "revoked" in err.message
+    assert "revoked" in await _join_refused(platform, created.secret, "late")
     short = await platform.nodes.CreateJoinToken(
         node_pb2.CreateJoinTokenRequest(ttl=duration_pb2.Duration(nanos=1_000_000)),
         metadata=platform.admin,
     )
     await asyncio.sleep(0.05)
-    err = await refused(
-        platform.agents.RegisterNode(
-            agent_pb2.RegisterNodeRequest(join_token=short.secret, name="later")
-        ),
-        grpc.StatusCode.UNAUTHENTICATED,
-    )
-    assert "expired" in err.message
+    assert "expired" in await _join_refused(platform, short.secret, "later")
     listed = await platform.nodes.ListJoinTokens(
         node_pb2.ListJoinTokensRequest(page_size=1000), metadata=platform.admin
     )
@@ -518,21 +507,12 @@ async def test_node_events_need_nodes_read(platform: Platform) -> None:
         await _wait_status(platform, camera.id, camera_pb2.CAMERA_STATUS_ONLINE)
 
     async def first_events(metadata: Metadata) -> list[event_pb2.Event]:
-        call = event_pb2_grpc.EventServiceStub(platform.channel).WatchEvents(
-            event_pb2.WatchEventsRequest(after_revision=revision), metadata=metadata
+        return await platform.events_until(
+            metadata,
+            revision,
+            lambda e: e.camera.id == camera.id
+            and e.camera.status == camera_pb2.CAMERA_STATUS_ONLINE,
         )
-        seen: list[event_pb2.Event] = []
-        try:
-            async with asyncio.timeout(10):
-                async for resp in call:
-                    seen.append(resp.event)
-                    if resp.event.camera.id == camera.id and resp.event.camera.status == (
-                        camera_pb2.CAMERA_STATUS_ONLINE
-                    ):
-                        break
-        finally:
-            call.cancel()
-        return seen
 
     admin_sees = {
         e.WhichOneof("resource")

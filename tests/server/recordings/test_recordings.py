@@ -28,7 +28,6 @@ from camfleet.v1 import (
     camera_pb2,
     common_pb2,
     event_pb2,
-    event_pb2_grpc,
     node_pb2,
     recording_pb2,
     recording_pb2_grpc,
@@ -41,6 +40,7 @@ from server.db.engine import session_factory
 from tests.support.agent_stream import AgentStream, connect, hello, message, report, stream_event
 from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Metadata, Platform, mask
+from tests.support.recordings import all_recordings
 from tests.support.stack import ts
 
 R = recording_pb2
@@ -114,32 +114,23 @@ async def send_all(stream: AgentStream, *messages: agent_pb2.ConnectRequest) -> 
 async def listed(
     platform: Platform, camera_id: str, start_s: float = -60, end_s: float = 3600, size: int = 0
 ) -> list[R.Recording]:
-    out: list[R.Recording] = []
-    token = ""
-    while True:
-        resp = await stub(platform).ListRecordings(
-            R.ListRecordingsRequest(
-                camera_id=camera_id,
-                start_time=ts(at(start_s)),
-                end_time=ts(at(end_s)),
-                page_size=size,
-                page_token=token,
-            ),
-            metadata=platform.admin,
-        )
-        out += resp.recordings
-        token = resp.next_page_token
-        if not token:
-            return out
+    return await all_recordings(
+        stub(platform),
+        R.ListRecordingsRequest(
+            camera_id=camera_id,
+            start_time=ts(at(start_s)),
+            end_time=ts(at(end_s)),
+            page_size=size,
+        ),
+        platform.admin,
+    )
 
 
 async def timeline(
-    platform: Platform, camera_id: str, start_s: float, end_s: float
+    platform: Platform, camera_id: str, start: datetime, end: datetime
 ) -> R.GetTimelineResponse:
     return await stub(platform).GetTimeline(
-        R.GetTimelineRequest(
-            camera_id=camera_id, start_time=ts(at(start_s)), end_time=ts(at(end_s))
-        ),
+        R.GetTimelineRequest(camera_id=camera_id, start_time=ts(start), end_time=ts(end)),
         metadata=platform.admin,
     )
 
@@ -208,21 +199,12 @@ async def test_recording_added_events_need_recordings_read(platform: Platform) -
         await send_all(stream, segment, recorder(camera.id, R.RECORDING_STATE_RECORDING))
 
     async def seen(metadata: Metadata) -> list[event_pb2.Event]:
-        call = event_pb2_grpc.EventServiceStub(platform.channel).WatchEvents(
-            event_pb2.WatchEventsRequest(after_revision=revision), metadata=metadata
+        return await platform.events_until(
+            metadata,
+            revision,
+            lambda e: e.type == event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED
+            and e.camera.id == camera.id,
         )
-        events: list[event_pb2.Event] = []
-        try:
-            async with asyncio.timeout(10):
-                async for resp in call:
-                    events.append(resp.event)
-                    if resp.event.type == event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED and (
-                        resp.event.camera.id == camera.id
-                    ):
-                        break
-        finally:
-            call.cancel()
-        return events
 
     viewer = await seen(await platform.as_role(common_pb2.ROLE_VIEWER))
     added = [e for e in viewer if e.type == event_pb2.EVENT_TYPE_RECORDING_ADDED]
@@ -357,7 +339,7 @@ async def test_timeline_spans_gaps_and_coverage(platform: Platform) -> None:
         unpublish = stream_event(stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH, camera.id)
         unpublish.time.CopyFrom(ts(at(51)))
         await send_all(stream, unpublish, closed(camera.id, 60, 5))
-    line = await timeline(platform, camera.id, -10, 100)
+    line = await timeline(platform, camera.id, at(-10), at(100))
     assert offsets(line.spans) == [(0, 20.004), (30, 50), (60, 65)]
     assert offsets(line.gaps) == [(20.004, 25), (25, 30)]
     assert [g.reason for g in line.gaps] == ["recorder exited (signal 9)", "unknown"]
@@ -365,11 +347,11 @@ async def test_timeline_spans_gaps_and_coverage(platform: Platform) -> None:
     assert seconds(line.expected) == pytest.approx(55)
     assert line.coverage == pytest.approx(45.004 / 55)
     # Clipped to the range asked for.
-    part = await timeline(platform, camera.id, 5, 32)
+    part = await timeline(platform, camera.id, at(5), at(32))
     assert offsets(part.spans) == [(5, 20.004), (30, 32)]
     assert seconds(part.expected) == pytest.approx(27)
     # Nothing recorded, nothing expected: coverage 1.
-    empty = await timeline(platform, camera.id, 1000, 2000)
+    empty = await timeline(platform, camera.id, at(1000), at(2000))
     assert (list(empty.spans), list(empty.gaps), empty.coverage) == ([], [], 1.0)
 
 
@@ -392,13 +374,11 @@ async def test_a_node_lost_while_recording_leaves_a_gap(
         assert await eventually(state, lambda s: s == node_pb2.NODE_STATE_LOST, 15) == (
             node_pb2.NODE_STATE_LOST
         )
-    lost = await stub(fast).GetTimeline(
-        R.GetTimelineRequest(
-            camera_id=camera.id,
-            start_time=ts(before - timedelta(seconds=5)),
-            end_time=ts(datetime.now(UTC) + timedelta(seconds=5)),
-        ),
-        metadata=fast.admin,
+    lost = await timeline(
+        fast,
+        camera.id,
+        before - timedelta(seconds=5),
+        datetime.now(UTC) + timedelta(seconds=5),
     )
     assert [g.reason for g in lost.gaps] == ["node lost"]
     assert lost.coverage == 0.0
@@ -406,13 +386,11 @@ async def test_a_node_lost_while_recording_leaves_a_gap(
         await stream.receive_kind("welcome")
         back = datetime.now(UTC)
     await asyncio.sleep(0.5)
-    closed_gap = await stub(fast).GetTimeline(
-        R.GetTimelineRequest(
-            camera_id=camera.id,
-            start_time=ts(before - timedelta(seconds=5)),
-            end_time=ts(datetime.now(UTC) + timedelta(seconds=60)),
-        ),
-        metadata=fast.admin,
+    closed_gap = await timeline(
+        fast,
+        camera.id,
+        before - timedelta(seconds=5),
+        datetime.now(UTC) + timedelta(seconds=60),
     )
     (gap,) = closed_gap.gaps
     assert gap.end_time.ToDatetime(UTC) <= back + timedelta(seconds=1)
@@ -445,18 +423,10 @@ async def test_paging_and_ranges(platform: Platform) -> None:
     )
     assert [r.id for r in default.recordings] == ids
     # Paged through the default range: "now" moves between calls, the query does not.
-    paged: list[str] = []
-    token = ""
-    while True:
-        page = await stub(platform).ListRecordings(
-            R.ListRecordingsRequest(camera_id=camera.id, page_size=2, page_token=token),
-            metadata=platform.admin,
-        )
-        paged += [r.id for r in page.recordings]
-        token = page.next_page_token
-        if not token:
-            break
-    assert paged == ids
+    paged = await all_recordings(
+        stub(platform), R.ListRecordingsRequest(camera_id=camera.id, page_size=2), platform.admin
+    )
+    assert [r.id for r in paged] == ids
     err = await refused(
         stub(platform).ListRecordings(
             R.ListRecordingsRequest(
