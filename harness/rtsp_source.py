@@ -24,7 +24,19 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 # What the server prints once it listens; the launcher waits for it.
 READY = "rtsp source ready"
 
-# Run by /usr/bin/python3 -c; argv: port, mount path, user, password, width, height, fps.
+# What the camera sends: a GStreamer launch line by name, formatted with width, height and fps.
+# h265 and audio exist to fail (FLV carries no H.265 in ffmpeg 5.1; audio has no video track).
+MEDIA = {
+    "h264": "( videotestsrc is-live=true ! video/x-raw,width={width},height={height},"
+    "framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
+    "! rtph264pay name=pay0 pt=96 config-interval=1 )",
+    "h265": "( videotestsrc is-live=true ! video/x-raw,width={width},height={height},"
+    "framerate={fps}/1 ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
+    "! rtph265pay name=pay0 pt=96 config-interval=1 )",
+    "audio": "( audiotestsrc is-live=true ! audioconvert ! rtpL16pay name=pay0 pt=96 )",
+}
+
+# Run by /usr/bin/python3 -c; argv: port, mount path, user, password, launch line.
 # set_shared(True): every client gets the one live pipeline, as from a real camera.
 _SERVER = r"""
 import sys
@@ -33,17 +45,13 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer
 
-port, path, user, password, width, height, fps = sys.argv[1:8]
+port, path, user, password, launch = sys.argv[1:6]
 Gst.init(None)
 server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
-factory.set_launch(
-    f"( videotestsrc is-live=true ! video/x-raw,width={width},height={height},"
-    f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
-    "! rtph264pay name=pay0 pt=96 config-interval=1 )"
-)
+factory.set_launch(launch)
 factory.set_shared(True)
 if user:
     auth = GstRtspServer.RTSPAuth()
@@ -105,13 +113,15 @@ def rtsp_source(
     password: str = "",
     size: tuple[int, int] = (640, 360),
     fps: int = 25,
+    media: str = "h264",
     start_within_s: float = 20.0,
 ) -> Iterator[RtspSource]:
-    """An RTSP source on a free loopback port until the block ends (then stopped by PID)."""
+    """An RTSP source of `media` (a MEDIA name) on a free loopback port until the block ends
+    (then stopped by PID)."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
-    argv = [SYSTEM_PYTHON, "-c", _SERVER, str(port), path, user, password]
-    argv += [str(size[0]), str(size[1]), str(fps)]
+    launch = MEDIA[media].format(width=size[0], height=size[1], fps=fps)
+    argv = [SYSTEM_PYTHON, "-c", _SERVER, str(port), path, user, password, launch]
     child = Child("rtsp-source", argv, log=log_dir / f"rtsp-source-{port}.log")
     try:
         _wait_ready(child, port, start_within_s)

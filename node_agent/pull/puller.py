@@ -172,6 +172,7 @@ class Puller:
             lines: collections.deque[str] = collections.deque(maxlen=_KEEP_LINES)
             reader = asyncio.create_task(self._read(proc, source, lines, out))
             published = False
+            started = time.monotonic()
             try:
                 while proc.returncode is None:
                     with contextlib.suppress(TimeoutError):
@@ -183,7 +184,9 @@ class Puller:
                 reader.cancel()
                 kill_group(proc.pid)
             returncode = proc.returncode
-            return returncode, classify(lines, returncode), published
+            outlasted = time.monotonic() - started >= self._settings.io_timeout_s
+            reason = classify(lines, returncode, outlasted_timeout=outlasted and not published)
+            return returncode, reason, published
 
     @staticmethod
     async def _read(

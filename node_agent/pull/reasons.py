@@ -53,14 +53,21 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 _DETAIL_CHARS = 200
 
 
-def classify(lines: Iterable[str], returncode: int) -> str:
+def classify(lines: Iterable[str], returncode: int, *, outlasted_timeout: bool = False) -> str:
     """The reason for a run of ffmpeg that ended with `returncode`, given its (already redacted)
-    stderr lines."""
+    stderr lines. `outlasted_timeout`: the run never published and lasted the I/O timeout.
+
+    RTSP's I/O timeout says nothing of itself: a server that accepts and stays silent ends
+    ffmpeg with only "Invalid data found when processing input" once `-timeout` has passed
+    (seen with ffmpeg 5.1), so an unexplained failure that took the timeout is taken as one.
+    """
     kept = [line.strip() for line in lines if line.strip()]
     for pattern, reason in _RULES:
         if any(pattern.search(line) for line in kept):
             return reason
     if returncode == 0:
         return SOURCE_ENDED
+    if outlasted_timeout:
+        return TIMED_OUT
     last = kept[-1][:_DETAIL_CHARS] if kept else f"ffmpeg exited with status {returncode}"
     return f"{OTHER}: {last}"

@@ -17,6 +17,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -202,6 +203,42 @@ async def test_a_source_that_goes_away_leaves_its_camera_in_error(
     ended = [stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH, stream_pb2.STREAM_EVENT_TYPE_ERROR]
     assert kinds[-2:] == ended
     await assign(agent)
+
+
+@pytest.mark.parametrize(
+    ("media", "reason"),
+    [("audio", reasons.NO_VIDEO), ("h265", reasons.UNSUPPORTED_CODEC)],
+)
+async def test_sources_flv_cannot_carry_are_errors_with_reasons(
+    agent: Agent, tmp_path: Path, media: str, reason: str
+) -> None:
+    camera_id = new_camera_id()
+    with rtsp_source(tmp_path, media=media, size=(320, 180), fps=10) as odd:
+        await assign(agent, pull(camera_id, odd.url))
+        assert await first_error(agent, camera_id) == reason
+    await assign(agent)
+
+
+async def test_a_silent_source_times_out(agent: Agent) -> None:
+    # Accepts the connection and never answers: only the I/O timeout ends ffmpeg's wait.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    assert agent.pulls is not None
+    settings = agent.pulls.settings
+    agent.pulls.settings = replace(settings, io_timeout_s=2.0)  # for pullers started now
+    try:
+        camera_id = new_camera_id()
+        await assign(agent, pull(camera_id, f"rtsp://127.0.0.1:{port}/x"))
+        assert await first_error(agent, camera_id) == reasons.TIMED_OUT
+        await assign(agent)
+    finally:
+        agent.pulls.settings = settings
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.mark.parametrize(

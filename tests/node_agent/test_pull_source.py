@@ -119,3 +119,7 @@ def test_other_failures_say_what_ffmpeg_said_last() -> None:
     )
     assert reasons.classify([], 1) == f"{reasons.OTHER}: ffmpeg exited with status 1"
     assert reasons.classify([], 0) == reasons.SOURCE_ENDED
+    # RTSP's silent-server timeout reads as invalid data; the run's length tells.
+    silent = ["rtsp://127.0.0.1:18556/x: Invalid data found when processing input"]
+    assert reasons.classify(silent, 1, outlasted_timeout=True) == reasons.TIMED_OUT
+    assert reasons.classify(silent, 1).startswith(reasons.OTHER)
