@@ -539,6 +539,15 @@ def _status(err: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     return call.code(), call.details() or ""
 
 
+def _no_server_error(rpc: Rpc, err: grpc.RpcError, sent: str, to: str = "") -> None:
+    """Fail when `err`, `rpc`'s answer to what `sent` describes, is a server error."""
+    code, details = _status(err)
+    if code in BAD_CODES:
+        raise AssertionError(
+            f"{rpc.name} answered {code.name}{to}: {details[:300]}\n    {sent}"
+        ) from None
+
+
 @dataclass
 class Identities:
     """Credentials the fuzzer uses. The shared admin session must survive the run, so RPCs that
@@ -606,12 +615,7 @@ def _rpc_property(
         try:
             invoke(channel, rpc, request, metadata())
         except grpc.RpcError as err:
-            code, details = _status(err)
-            if code in BAD_CODES:
-                raise AssertionError(
-                    f"{rpc.name} answered {code.name}: {details[:300]}\n"
-                    f"    request: {describe(request)}"
-                ) from None
+            _no_server_error(rpc, err, f"request: {describe(request)}")
 
     return never_a_server_error
 
@@ -647,17 +651,7 @@ async def _identities(platform: Platform) -> Identities:
 async def _pools(platform: Platform) -> Pools:
     victim, _ = await platform.create_user(common_pb2.ROLE_VIEWER)
     cameras = [await platform.new_camera(labels={"env": "fuzz"}) for _ in range(3)]
-    api_user, _ = await platform.create_user(common_pb2.ROLE_API)
-    token = await platform.tokens.CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(
-            api_token=api_token_pb2.ApiToken(
-                name=f"fuzz-{secrets.token_hex(4)}",
-                owner_user_id=api_user.id,
-                scopes=["cameras.read"],
-            )
-        ),
-        metadata=platform.admin,
-    )
+    token, api_user = await platform.new_api_token(["cameras.read"])
     return Pools([victim.id, api_user.id], [c.id for c in cameras], [token.api_token.id])
 
 
@@ -695,12 +689,7 @@ def fuzz_raw_bytes(target: str, payloads: st.SearchStrategy[bytes], ids: Identit
             try:
                 invoke(channel, rpc, payload, metadata[rpc.name](), raw=True)
             except grpc.RpcError as err:
-                code, details = _status(err)
-                if code in BAD_CODES:
-                    raise AssertionError(
-                        f"{rpc.name} answered {code.name} to raw bytes: {details[:300]}\n"
-                        f"    payload: {describe(payload)}"
-                    ) from None
+                _no_server_error(rpc, err, f"payload: {describe(payload)}", " to raw bytes")
 
         _run(never_a_server_error, failures)
     return failures

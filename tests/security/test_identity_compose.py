@@ -19,7 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from camfleet.v1 import api_token_pb2, auth_pb2, auth_pb2_grpc, common_pb2
+from camfleet.v1 import auth_pb2, auth_pb2_grpc
 
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from tests.support.assertions import audit_since, now_filter, refused
@@ -124,18 +124,7 @@ async def test_an_ip_restricted_api_token_is_refused_with_a_forged_forwarded_for
     compose: Compose,
 ) -> None:
     one = compose.planes[0]
-    owner, _ = await one.create_user(common_pb2.ROLE_API)
-    made = await one.tokens.CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(
-            api_token=api_token_pb2.ApiToken(
-                name=f"t{secrets.token_hex(4)}",
-                owner_user_id=owner.id,
-                scopes=["cameras.read"],
-                allowed_cidrs=["10.9.9.0/24"],
-            )
-        ),
-        metadata=one.admin,
-    )
+    made, _ = await one.new_api_token(["cameras.read"], allowed_cidrs=["10.9.9.0/24"])
     since = now_filter()
     async with channel_from("127.0.0.5", compose.envoy_port) as browser:
         stub = auth_pb2_grpc.AuthServiceStub(browser)

@@ -30,7 +30,7 @@ from camfleet.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 
 from server.app import ControlPlane, start
 from server.config import Settings
@@ -131,21 +131,34 @@ class Platform:
             self._role_tokens[role] = bearer(resp.tokens.access_token)
         return self._role_tokens[role]
 
-    async def api_token(self, scopes: list[str], **fields: object) -> str:
-        """Secret of a new API token of a new ROLE_API user with `scopes`."""
-        owner, _ = await self.create_user(common_pb2.ROLE_API)
+    async def new_api_token(
+        self,
+        scopes: list[str],
+        owner_role: common_pb2.Role.ValueType = common_pb2.ROLE_API,
+        ttl: duration_pb2.Duration | None = None,
+        **fields: object,
+    ) -> tuple[api_token_pb2.CreateApiTokenResponse, user_pb2.User]:
+        """A token with `scopes` of a new owner with `owner_role`, created by the admin; and the
+        owner."""
+        owner, _ = await self.create_user(owner_role)
         resp = await self.tokens.CreateApiToken(
             api_token_pb2.CreateApiTokenRequest(
                 api_token=api_token_pb2.ApiToken(
-                    name=f"t{secrets.token_hex(4)}",
+                    name=f"t{secrets.token_hex(5)}",
                     owner_user_id=owner.id,
                     scopes=scopes,
                     **fields,  # type: ignore[arg-type]
-                )
+                ),
+                ttl=ttl,
             ),
             metadata=self.admin,
         )
-        return resp.secret
+        return resp, owner
+
+    async def api_token(self, scopes: list[str], **fields: object) -> str:
+        """Secret of a new API token of a new ROLE_API user with `scopes`."""
+        created, _ = await self.new_api_token(scopes, **fields)  # type: ignore[arg-type]
+        return created.secret
 
     async def new_camera(self, name: str = "", **fields: object) -> camera_pb2.Camera:
         """A camera with a unique name."""

@@ -23,30 +23,6 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 # --- helpers -------------------------------------------------------------------------------
 
 
-async def create_token(
-    platform: Platform,
-    scopes: list[str],
-    owner_role: common_pb2.Role.ValueType = common_pb2.ROLE_API,
-    ttl: duration_pb2.Duration | None = None,
-    **fields: object,
-) -> tuple[api_token_pb2.CreateApiTokenResponse, user_pb2.User]:
-    """A token of a new owner with `owner_role`, created by the admin; and the owner."""
-    owner, _ = await platform.create_user(owner_role)
-    resp = await platform.tokens.CreateApiToken(
-        api_token_pb2.CreateApiTokenRequest(
-            api_token=api_token_pb2.ApiToken(
-                name=f"t{secrets.token_hex(5)}",
-                owner_user_id=owner.id,
-                scopes=scopes,
-                **fields,  # type: ignore[arg-type]
-            ),
-            ttl=ttl,
-        ),
-        metadata=platform.admin,
-    )
-    return resp, owner
-
-
 async def token_names(platform: Platform, filter_text: str) -> list[str]:
     resp = await platform.tokens.ListApiTokens(
         api_token_pb2.ListApiTokensRequest(filter=filter_text, page_size=100),
@@ -95,7 +71,7 @@ def tampered(secret: str) -> list[str]:
 
 
 async def test_the_secret_is_shown_once(platform: Platform) -> None:
-    created, owner = await create_token(platform, ["cameras.write", "cameras.read"])
+    created, owner = await platform.new_api_token(["cameras.write", "cameras.read"])
     secret, token = created.secret, created.api_token
     assert secret.startswith("cft_")
     assert token.display_prefix.startswith("cft_")
@@ -159,19 +135,19 @@ async def test_unknown_scope_is_refused_with_the_known_ones(platform: Platform) 
 
 
 async def test_a_token_needs_a_scope(platform: Platform) -> None:
-    refusal = await refused(create_token(platform, []), INVALID)
+    refusal = await refused(platform.new_api_token([]), INVALID)
     assert "at least one scope" in refusal.fields["api_token.scopes"]
 
 
 async def test_a_token_cannot_exceed_its_owners_role(platform: Platform) -> None:
     refusal = await refused(
-        create_token(
-            platform, ["cameras.read", "cameras.write"], owner_role=common_pb2.ROLE_VIEWER
+        platform.new_api_token(
+            ["cameras.read", "cameras.write"], owner_role=common_pb2.ROLE_VIEWER
         ),
         DENIED,
     )
     assert "cameras.write" in refusal.message and "cannot exceed" in refusal.message
-    created, _ = await create_token(platform, ["cameras.read"], owner_role=common_pb2.ROLE_VIEWER)
+    created, _ = await platform.new_api_token(["cameras.read"], owner_role=common_pb2.ROLE_VIEWER)
     assert list(created.api_token.scopes) == ["cameras.read"]
 
 
@@ -192,14 +168,14 @@ async def test_lifetimes_must_end_in_the_future(
     if expire_in is not None:
         fields["expire_time"] = ts(datetime.now(UTC) + timedelta(seconds=expire_in))
     ttl = duration_pb2.Duration(seconds=ttl_seconds) if ttl_seconds is not None else None
-    refusal = await refused(create_token(platform, ["cameras.read"], ttl=ttl, **fields), INVALID)
+    refusal = await refused(platform.new_api_token(["cameras.read"], ttl=ttl, **fields), INVALID)
     assert field in refusal.fields
 
 
 async def test_ttl_sets_the_expiry(platform: Platform) -> None:
     before = datetime.now(UTC)
-    created, _ = await create_token(
-        platform, ["cameras.read"], ttl=duration_pb2.Duration(seconds=3600)
+    created, _ = await platform.new_api_token(
+        ["cameras.read"], ttl=duration_pb2.Duration(seconds=3600)
     )
     expiry = created.api_token.expire_time.ToDatetime(tzinfo=UTC)
     assert abs(expiry - (before + timedelta(hours=1))) < timedelta(seconds=5)
@@ -217,7 +193,7 @@ async def test_ttl_sets_the_expiry(platform: Platform) -> None:
 async def test_invalid_cidrs_are_refused(
     platform: Platform, cidrs: list[str], bad_field: str
 ) -> None:
-    refusal = await refused(create_token(platform, ["cameras.read"], allowed_cidrs=cidrs), INVALID)
+    refusal = await refused(platform.new_api_token(["cameras.read"], allowed_cidrs=cidrs), INVALID)
     assert bad_field in refusal.fields
     assert "127.0.0.1/32" in refusal.fields[bad_field]  # shows what a valid entry looks like
 
@@ -240,7 +216,7 @@ async def test_only_holders_of_api_tokens_write_create_tokens(platform: Platform
 
 
 async def test_a_token_authenticates_with_its_scopes(platform: Platform) -> None:
-    created, owner = await create_token(platform, ["cameras.read", "streams.read"])
+    created, owner = await platform.new_api_token(["cameras.read", "streams.read"])
     metadata = bearer(created.secret)
     me = await whoami(platform, metadata)
     assert me.user.id == owner.id
@@ -267,8 +243,8 @@ async def test_a_token_authenticates_with_its_scopes(platform: Platform) -> None
 
 
 async def test_permissions_are_scopes_narrowed_by_the_owners_role(platform: Platform) -> None:
-    created, owner = await create_token(
-        platform, ["cameras.read", "cameras.write"], owner_role=common_pb2.ROLE_OPERATOR
+    created, owner = await platform.new_api_token(
+        ["cameras.read", "cameras.write"], owner_role=common_pb2.ROLE_OPERATOR
     )
     metadata = bearer(created.secret)
     assert list((await whoami(platform, metadata)).permissions) == ["cameras.read", "cameras.write"]
@@ -290,7 +266,7 @@ async def test_permissions_are_scopes_narrowed_by_the_owners_role(platform: Plat
 
 
 async def test_revoked_token_is_refused_at_once(platform: Platform) -> None:
-    created, _ = await create_token(platform, ["cameras.read"])
+    created, _ = await platform.new_api_token(["cameras.read"])
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)  # cached by the server now
     since = now_filter()
@@ -322,8 +298,8 @@ async def test_revoked_token_is_refused_at_once(platform: Platform) -> None:
 
 
 async def test_expired_token_is_refused(platform: Platform) -> None:
-    created, _ = await create_token(
-        platform, ["cameras.read"], ttl=duration_pb2.Duration(seconds=1)
+    created, _ = await platform.new_api_token(
+        ["cameras.read"], ttl=duration_pb2.Duration(seconds=1)
     )
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
@@ -334,7 +310,7 @@ async def test_expired_token_is_refused(platform: Platform) -> None:
 
 
 async def test_tampered_tokens_are_refused(platform: Platform) -> None:
-    created, _ = await create_token(platform, ["cameras.read"])
+    created, _ = await platform.new_api_token(["cameras.read"])
     await list_cameras(platform, bearer(created.secret))  # the real one is cached
     for forged in tampered(created.secret):
         refusal = await refused(list_cameras(platform, bearer(forged)), UNAUTHENTICATED)
@@ -344,11 +320,11 @@ async def test_tampered_tokens_are_refused(platform: Platform) -> None:
 
 async def test_address_allowlist(platform: Platform) -> None:
     for cidrs in (["127.0.0.1/32"], ["127.0.0.2/32", "127.0.0.0/8"]):
-        here, _ = await create_token(platform, ["cameras.read"], allowed_cidrs=cidrs)
+        here, _ = await platform.new_api_token(["cameras.read"], allowed_cidrs=cidrs)
         assert list(here.api_token.allowed_cidrs) == cidrs
         await list_cameras(platform, bearer(here.secret))
 
-    elsewhere, _ = await create_token(platform, ["cameras.read"], allowed_cidrs=["127.0.0.2/32"])
+    elsewhere, _ = await platform.new_api_token(["cameras.read"], allowed_cidrs=["127.0.0.2/32"])
     since = now_filter()
     refusal = await refused(list_cameras(platform, bearer(elsewhere.secret)), DENIED)
     assert refusal.reason == "IP_NOT_ALLOWED"
@@ -367,7 +343,7 @@ async def test_address_allowlist(platform: Platform) -> None:
 
 
 async def test_last_use_is_recorded(platform: Platform) -> None:
-    created, _ = await create_token(platform, ["cameras.read"])
+    created, _ = await platform.new_api_token(["cameras.read"])
     before = datetime.now(UTC) - timedelta(seconds=1)
     await list_cameras(platform, bearer(created.secret))
     # Written in the background, so that a hot token does not cost a write per call.
@@ -380,7 +356,7 @@ async def test_last_use_is_recorded(platform: Platform) -> None:
 
 
 async def test_token_of_a_disabled_owner_is_refused(platform: Platform) -> None:
-    created, owner = await create_token(platform, ["cameras.read"])
+    created, owner = await platform.new_api_token(["cameras.read"])
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
     await platform.users.UpdateUser(
@@ -394,7 +370,7 @@ async def test_token_of_a_disabled_owner_is_refused(platform: Platform) -> None:
 
 
 async def test_token_of_a_deleted_owner_is_refused(platform: Platform) -> None:
-    created, owner = await create_token(platform, ["cameras.read"])
+    created, owner = await platform.new_api_token(["cameras.read"])
     metadata = bearer(created.secret)
     await list_cameras(platform, metadata)
     await platform.users.DeleteUser(
@@ -410,7 +386,7 @@ async def test_token_of_a_deleted_owner_is_refused(platform: Platform) -> None:
 
 
 async def test_an_api_token_has_no_session_to_log_out(platform: Platform) -> None:
-    created, _ = await create_token(platform, ["cameras.read"])
+    created, _ = await platform.new_api_token(["cameras.read"])
     refusal = await refused(
         platform.auth.Logout(auth_pb2.LogoutRequest(), metadata=bearer(created.secret)),
         grpc.StatusCode.FAILED_PRECONDITION,
