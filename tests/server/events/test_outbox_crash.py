@@ -7,6 +7,7 @@ process."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sized
 
 import grpc
 import pytest
@@ -63,6 +64,21 @@ async def _events(stack: Stack, after: int, until: int) -> list[event_pb2.Event]
     return seen
 
 
+async def _kill_mid_burst(
+    stack: Stack, burst: list[asyncio.Task[None]], answered: Sized, enough: asyncio.Event
+) -> None:
+    """Kill the server once `enough` is set, let the rest of `burst` fail, and start the server
+    again. Some calls must have been in flight at the kill (fewer answered than sent), or the
+    test would prove nothing."""
+    async with asyncio.timeout(60):
+        await enough.wait()
+    stack.kill_server()
+    await asyncio.gather(*burst)
+    assert len(answered) < len(burst), "the burst ended before the kill; nothing was in flight"
+
+    await stack.start_server()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_kill_mid_burst_loses_no_created_event(backend: str) -> None:
     async with running_control_plane(backend) as stack:
@@ -72,13 +88,7 @@ async def test_a_kill_mid_burst_loses_no_created_event(backend: str) -> None:
         burst = [
             asyncio.create_task(_create(stack, f"burst-{i}", created, enough)) for i in range(BURST)
         ]
-        async with asyncio.timeout(60):
-            await enough.wait()
-        stack.kill_server()
-        await asyncio.gather(*burst)
-        assert len(created) < BURST, "the burst ended before the kill; nothing was in flight"
-
-        await stack.start_server()
+        await _kill_mid_burst(stack, burst, created, enough)
         cameras, now = await _all_cameras(stack)
         assert set(created) <= cameras  # every answered create is stored
         replayed = [
@@ -139,13 +149,7 @@ async def test_a_kill_mid_cordons_leaves_every_node_event_with_its_change(backen
             asyncio.create_task(_toggle(stack, ids[i % NODES], i % 3 != 2, done, enough))
             for i in range(TOGGLES)
         ]
-        async with asyncio.timeout(60):
-            await enough.wait()
-        stack.kill_server()
-        await asyncio.gather(*burst)
-        assert len(done) < TOGGLES, "the burst ended before the kill; nothing was in flight"
-
-        await stack.start_server()
+        await _kill_mid_burst(stack, burst, done, enough)
         listed = await stack.nodes.ListNodes(
             node_pb2.ListNodesRequest(page_size=100), metadata=stack.admin
         )
