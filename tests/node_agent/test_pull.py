@@ -28,7 +28,14 @@ from camfleet.playback import Grant
 from camfleet.v1 import agent_pb2, stream_pb2
 
 from harness.ports import free_port
-from harness.processes import process_tree, survivors_after
+from harness.processes import (
+    Child,
+    clean_env,
+    kill_survivors,
+    process_alive,
+    process_tree,
+    survivors_after,
+)
 from harness.rtsp_source import RtspSource, rtsp_source
 from node_agent.agent import Agent
 from node_agent.config import AgentConfig, HostPort
@@ -38,7 +45,7 @@ from node_agent.publish_auth import PULL_FROM_ELSEWHERE, PublishGate, RateLimite
 from node_agent.pull import reasons
 from node_agent.state import DataDir, save_assignment, save_playback_secret
 from server.cameras.playback import hls_url
-from tests.support.agent_node import http_get, new_camera_id, running_agent
+from tests.support.agent_node import agent_argv, http_get, new_camera_id, running_agent
 
 SECRET = secrets.token_bytes(32)
 GRANT = Grant(("user-1",), int(time.time()))
@@ -373,6 +380,52 @@ async def test_a_pull_cameras_key_is_published_from_its_node_only(agent: Agent) 
     assert not decision.allowed
     assert decision.reason == PULL_FROM_ELSEWHERE
     await assign(agent)
+
+
+def pull_ffmpegs(tree: dict[int, str]) -> list[int]:
+    """PIDs in `tree` that are a puller's ffmpeg (by its protocol whitelist)."""
+    found = []
+    for pid in tree:
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"-protocol_whitelist" in argv:
+                found.append(pid)
+    return found
+
+
+def test_an_agent_killed_with_sigkill_leaves_no_pull_running(
+    source: RtspSource, tmp_path: Path
+) -> None:
+    data_dir = DataDir(tmp_path / "node")
+    data_dir.create()
+    save_credential(data_dir, Credential("node-k", "cfn_" + secrets.token_urlsafe(16)))
+    camera = pull(new_camera_id(), source.url)
+    save_assignment(
+        data_dir, assignment_from_proto(agent_pb2.Assignment(version=1, cameras=[camera]))
+    )
+    env = {**clean_env(), "CAMFLEET_LOG_LEVEL": "INFO"}
+    agent = Child("agent", agent_argv(data_dir.root), env, tmp_path / "agent.log")
+    tree: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while not pull_ffmpegs(process_tree(agent.pid)):
+            agent.check_alive()
+            assert time.monotonic() < deadline, agent.tail()
+            time.sleep(0.1)
+        tree = process_tree(agent.pid)
+        assert len(pull_ffmpegs(tree)) == 1
+        agent.kill()
+        # Parent-death signals end ffmpeg and nginx with the agent: nothing of it is left.
+        deadline = time.monotonic() + 10
+        while alive := [pid for pid, start in tree.items() if process_alive(pid, start)]:
+            assert time.monotonic() < deadline, f"outlived their agent: {alive}"
+            time.sleep(0.05)
+    finally:
+        agent.stop()
+        kill_survivors(tree)
+    logged = (tmp_path / "agent.log").read_text()
+    assert "pulling rtsp://***@127.0.0.1" in logged
+    assert PASSWORD not in logged and quote(PASSWORD, safe="") not in logged
 
 
 async def test_credentials_reach_neither_logs_nor_events(agent: Agent, agent_log: Path) -> None:
