@@ -364,6 +364,26 @@ async def test_an_hls_playlist_cannot_make_the_node_read_a_local_file(
         await assign(agent)
 
 
+async def test_an_hls_source_over_http_is_pulled(agent: Agent, tmp_path: Path) -> None:
+    www = tmp_path / "www"
+    www.mkdir()
+    made = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+        "-i", "testsrc=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-g", "25",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", str(www / "cam.m3u8"),
+    )  # fmt: skip
+    assert await made.wait() == 0
+    camera_id = new_camera_id()
+    async with serving(www) as base:
+        await assign(agent, pull(camera_id, f"{base}/cam.m3u8"))
+        # A finished playlist: published, then ended by the source.
+        assert await first_error(agent, camera_id) == reasons.SOURCE_ENDED
+    kinds = [e.type for e in stream_events(agent, camera_id)]
+    assert kinds[0] == stream_pb2.STREAM_EVENT_TYPE_PUBLISH
+    assert kinds[-1] == stream_pb2.STREAM_EVENT_TYPE_ERROR
+    await assign(agent)
+
+
 class _NoControlPlane:
     async def check(self, stream_key: str, remote_address: str) -> object:
         raise AssertionError("a pull camera's key never needs the control plane")
