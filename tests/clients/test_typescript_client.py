@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 
 import pytest
 
 from harness.processes import ROOT
+from tests.support.assertions import runs_cleanly
 from tests.support.platform import ADMIN_PASSWORD, Platform
 
 TS = ROOT / "clients" / "typescript"
@@ -32,15 +32,7 @@ def built_client() -> None:
     """Compile the TypeScript client once for this module (tsc → dist/)."""
     npm = shutil.which("npm")
     assert npm, "npm is required (the README's commands install it)"
-    result = subprocess.run(
-        [npm, "run", "--silent", "build"],
-        cwd=TS,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    runs_cleanly([npm, "run", "--silent", "build"], TS, timeout_s=180)
 
 
 @pytest.mark.usefixtures("built_client")

@@ -99,9 +99,10 @@ async def test_plain_grpc_through_the_same_listener(envoy_port: int, platform: P
 
 def test_compose_config_is_valid_for_envoy() -> None:
     from harness.processes import ROOT
+    from tests.support.assertions import runs_cleanly
     from tests.support.envoy import envoy_binary
 
-    result = __import__("subprocess").run(
+    runs_cleanly(
         [
             envoy_binary(),
             "--mode",
@@ -110,12 +111,8 @@ def test_compose_config_is_valid_for_envoy() -> None:
             str(ROOT / "envoy" / "envoy.yaml"),
             "--disable-hot-restart",
         ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        timeout_s=60,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _grpc_web_from(source: str, port: int, method: str, message: bytes) -> dict[str, str]:

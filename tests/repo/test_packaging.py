@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 from harness.processes import ROOT
+from tests.support.assertions import runs_cleanly
 
 
 def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path) -> None:
-    result = subprocess.run(
+    runs_cleanly(
         [
             sys.executable,
             "-m",
@@ -24,12 +24,8 @@ def test_the_wheel_carries_server_migrations_and_generated_client(tmp_path: Path
             str(tmp_path),
             str(ROOT),
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        timeout_s=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = tmp_path.glob("camfleet-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     protos = sorted(p.stem for p in (ROOT / "protos" / "camfleet" / "v1").glob("*.proto"))

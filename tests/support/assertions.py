@@ -1,12 +1,14 @@
 """Assertions shared by the identity tests: a refused call's status and google.rpc details, and
-audit rows written since a moment of the test."""
+audit rows written since a moment of the test; and a command that must run cleanly."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import subprocess
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -89,3 +91,11 @@ async def eventually(
         if ok(result) or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(0.05)
+
+
+def runs_cleanly(argv: Sequence[str], cwd: Path | None = None, timeout_s: float = 120) -> None:
+    """Run `argv` to its end; it must exit 0 (a failure shows what it printed)."""
+    result = subprocess.run(
+        list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
