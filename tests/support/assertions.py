@@ -98,4 +98,5 @@ def runs_cleanly(argv: Sequence[str], cwd: Path | None = None, timeout_s: float 
     result = subprocess.run(
         list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # The exit code is in the message: assertions outside test modules are not rewritten.
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
