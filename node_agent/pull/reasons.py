@@ -51,6 +51,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # How much of ffmpeg's last line an "other" reason carries.
 _DETAIL_CHARS = 200
+# ffmpeg's "[hls @ 0x5627b0304a00] " prefix: an address that differs in every run would make
+# every retry's reason new, and so another event (node_agent.pull.puller reports changes only).
+_CONTEXT = re.compile(r"^\[[^\]@]* @ 0x[0-9a-f]+\]\s*")
 
 
 def classify(lines: Iterable[str], returncode: int, *, outlasted_timeout: bool = False) -> str:
@@ -69,5 +72,6 @@ def classify(lines: Iterable[str], returncode: int, *, outlasted_timeout: bool =
         return SOURCE_ENDED
     if outlasted_timeout:
         return TIMED_OUT
-    last = kept[-1][:_DETAIL_CHARS] if kept else f"ffmpeg exited with status {returncode}"
-    return f"{OTHER}: {last}"
+    if not kept:
+        return f"{OTHER}: ffmpeg exited with status {returncode}"
+    return f"{OTHER}: {_CONTEXT.sub('', kept[-1])[:_DETAIL_CHARS]}"

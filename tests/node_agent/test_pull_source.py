@@ -118,6 +118,10 @@ def test_other_failures_say_what_ffmpeg_said_last() -> None:
         f"{reasons.OTHER}: x: Invalid data found when processing input"
     )
     assert reasons.classify([], 1) == f"{reasons.OTHER}: ffmpeg exited with status 1"
+    # The same failure reads the same in every run (no per-process addresses).
+    assert reasons.classify(["[hls @ 0x5627b0304a00] Error when loading first segment"], 1) == (
+        f"{reasons.OTHER}: Error when loading first segment"
+    )
     assert reasons.classify([], 0) == reasons.SOURCE_ENDED
     # RTSP's silent-server timeout reads as invalid data; the run's length tells.
     silent = ["rtsp://127.0.0.1:18556/x: Invalid data found when processing input"]
