@@ -19,6 +19,7 @@ from camfleet.v1 import camera_pb2, recording_pb2
 
 from tests.support.agent_node import FFMPEG, FFPROBE, run
 from tests.support.recording_node import camera as publishing
+from tests.support.recordings import all_recordings
 from tests.support.stack import Stack, recordings, running_stack, ts
 
 pytestmark = pytest.mark.timeout(600)
@@ -46,24 +47,17 @@ async def recorded_camera(stack: Stack, name: str) -> camera_pb2.Camera:
 
 async def listed(stack: Stack, camera_id: str) -> list[R.Recording]:
     """Every indexed segment of the camera in the last hour, through paged ListRecordings."""
-    out: list[R.Recording] = []
-    token = ""
     now = datetime.now(UTC)
-    while True:
-        resp = await recordings(stack).ListRecordings(
-            R.ListRecordingsRequest(
-                camera_id=camera_id,
-                start_time=ts(now - timedelta(hours=1)),
-                end_time=ts(now + timedelta(minutes=1)),
-                page_size=7,
-                page_token=token,
-            ),
-            metadata=stack.admin,
-        )
-        out += resp.recordings
-        token = resp.next_page_token
-        if not token:
-            return out
+    return await all_recordings(
+        recordings(stack),
+        R.ListRecordingsRequest(
+            camera_id=camera_id,
+            start_time=ts(now - timedelta(hours=1)),
+            end_time=ts(now + timedelta(minutes=1)),
+            page_size=7,
+        ),
+        stack.admin,
+    )
 
 
 def node_index(stack: Stack, camera_id: str) -> list[str]:
