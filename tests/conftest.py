@@ -41,15 +41,38 @@ def backend_settings(
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def platform(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def platform(request: pytest.FixtureRequest) -> Platform:
+    """The shared control plane of a backend; tests create uniquely named resources on it.
+    pytest ends a parametrized session fixture whenever the next test wants the other backend,
+    which on several workers (./test: whole files to each) is once or twice per file: the
+    planes themselves are the unparametrized fixtures below, started once each."""
+    plane: Platform = request.getfixturevalue(f"{request.param}_platform")
+    return plane
+
+
+async def _shared_platform(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
-    """The shared control plane of a backend; tests create uniquely named resources on it."""
-    backend = str(request.param)
     settings = backend_settings(backend, tmp_path_factory.mktemp(backend), request)
     p = await start_platform(settings, backend)
     yield p
     await stop_platform(p)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    async for p in _shared_platform("sqlite", request, tmp_path_factory):
+        yield p
+
+
+@pytest.fixture(scope="session")
+async def postgres_platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    async for p in _shared_platform("postgres", request, tmp_path_factory):
+        yield p
 
 
 PlatformFactory = Callable[..., Awaitable[Platform]]

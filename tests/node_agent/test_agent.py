@@ -162,6 +162,11 @@ async def test_assigned_key_publishes_and_plays(agent: Agent) -> None:
 async def test_second_publisher_of_a_live_camera_is_refused(agent: Agent) -> None:
     async with publishing(rtmp_url(agent, BUSY_KEY), seconds=60) as first:
         await until(lambda: agent.streams.by_camera(BUSY_CAMERA) is not None, "the first publish")
+        # Its media seen first (within a few /stat polls): on a loaded machine the second
+        # ffmpeg may take longer than that to connect, and MEDIA would land after REFUSED.
+        await until(
+            lambda: "MEDIA" in kinds(stream_events(agent, BUSY_CAMERA)), "the first one's media"
+        )
         code, output = await run(ffmpeg_publish_argv(rtmp_url(agent, BUSY_KEY), seconds=5))
         assert code != 0, output
         assert first.poll() is None, "the first publisher was dropped"
@@ -174,7 +179,7 @@ async def test_second_publisher_of_a_live_camera_is_refused(agent: Agent) -> Non
         assert event.message == ALREADY_PUBLISHING
         assert event.remote_address == "127.0.0.1"
         assert event.stream_key_prefix == ""  # a known camera is named by its id
-    assert kinds(stream_events(agent, BUSY_CAMERA))[:2] == ["PUBLISH", "REFUSED"]
+    assert kinds(stream_events(agent, BUSY_CAMERA))[:3] == ["PUBLISH", "MEDIA", "REFUSED"]
 
 
 async def test_unknown_key_is_refused_while_the_control_plane_is_unreachable(
