@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.common.tasks import cancel_and_wait
-from server.db.engine import Sessions, session_factory
+from server.db.engine import Sessions
 from server.eventlog import table
+from server.eventlog.fed import TableFedLog
 from server.eventlog.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def _entries(reply: object) -> list[tuple[object, object]]:
     return pairs
 
 
-class RedisEventLog:
+class RedisEventLog(TableFedLog):
     """Redis Streams log shared by every replica, fed from the outbox table."""
 
     def __init__(
@@ -91,15 +91,10 @@ class RedisEventLog:
         self._stream = f"{prefix}events"
         self._counter = f"{prefix}events:revision"
         self._retain = retain
-        self._engine = engine
-        self._sessions = sessions or session_factory(engine)
+        super().__init__(engine, sessions, poll_s)
         self._script = redis.register_script(_RELAY)
-        self._ring: _Ring | None = None
-        self._appender = table.Appender(self._sessions)
-        self._relay = table.TableRelay(engine, 0, self._deliver, poll_s)
         # The table only needs what the stream may not have yet; the stream keeps `retain`.
         self._retention = table.Retention(engine, lambda: self._relay.cursor, retain, trim_every_s)
-        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
     async def start(self) -> None:
@@ -124,24 +119,11 @@ class RedisEventLog:
             asyncio.create_task(self._retention.run_forever(), name="event-log-trim"),
         ]
 
-    def _started(self) -> _Ring:
-        if self._ring is None:
-            raise RuntimeError("RedisEventLog.start() was not called")
-        return self._ring
-
     async def _deliver(self, events: list[StoredEvent]) -> int:
         args: list[bytes | str | int] = [self._retain]
         for event in events:
             args += [event.revision, event.kind, event.subject, event.payload]
         return int(await self._script(keys=[self._stream, self._counter], args=args))
-
-    def committed(self, revision: int) -> None:
-        """Events up to `revision` committed here: relay them now."""
-        self._relay.wake()
-
-    async def relayed(self, revision: int) -> None:
-        """Return once watchers can see `revision` (bounded: the change is committed)."""
-        await self._relay.shown(self._started(), revision)
 
     async def _tail(self, cursor: int) -> None:
         assert self._ring is not None
@@ -163,11 +145,6 @@ class RedisEventLog:
                 event = _event(entry_id, fields)
                 cursor = event.revision
                 await self._ring.add(event)
-
-    async def append(self, kind: str, subject: str, payload: bytes) -> int:
-        """Store an event in its own transaction; returns its revision once watchers see it."""
-        self._started()
-        return await self._appender.append(kind, subject, payload)
 
     async def current_revision(self) -> int:
         """The newest revision relayed to the stream."""
@@ -207,4 +184,4 @@ class RedisEventLog:
     async def close(self) -> None:
         """Stop relaying, tailing and trimming."""
         self._closing = True
-        await cancel_and_wait(self._tasks)
+        await super().close()

@@ -16,15 +16,15 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.common.tasks import cancel_and_wait
-from server.db.engine import Sessions, session_factory
+from server.db.engine import Sessions
 from server.eventlog import table
+from server.eventlog.fed import TableFedLog
 from server.eventlog.log import DEFAULT_RETAIN, StoredEvent, _Ring, compacted
 
 log = logging.getLogger(__name__)
 
 
-class SqlEventLog:
+class SqlEventLog(TableFedLog):
     """Event log over the `events` table."""
 
     def __init__(
@@ -37,17 +37,11 @@ class SqlEventLog:
         trim_every_s: float = 5.0,
         poll_s: float = 1.0,
     ) -> None:
-        self._engine = engine
-        # The application's sessions, so event appends take the same turns to write (SQLite).
-        self._sessions = sessions or session_factory(engine)
+        super().__init__(engine, sessions, poll_s)
         self._ring_size = min(retain, ring_size)
-        self._ring: _Ring | None = None
-        self._appender = table.Appender(self._sessions)
-        self._relay = table.TableRelay(engine, 0, self._deliver, poll_s)
         self._retention = table.Retention(
             engine, lambda: self._started().revision, retain, trim_every_s
         )
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Load the newest events into memory and start relaying and retention."""
@@ -65,29 +59,11 @@ class SqlEventLog:
             asyncio.create_task(self._retention.run_forever(), name="event-log-trim"),
         ]
 
-    def _started(self) -> _Ring:
-        if self._ring is None:
-            raise RuntimeError("SqlEventLog.start() was not called")
-        return self._ring
-
     async def _deliver(self, events: list[StoredEvent]) -> int:
         ring = self._started()
         for event in events:
             await ring.add(event)
         return ring.revision
-
-    def committed(self, revision: int) -> None:
-        """Events up to `revision` committed here: relay them now."""
-        self._relay.wake()
-
-    async def relayed(self, revision: int) -> None:
-        """Return once watchers can see `revision` (bounded: the change is committed)."""
-        await self._relay.shown(self._started(), revision)
-
-    async def append(self, kind: str, subject: str, payload: bytes) -> int:
-        """Store an event in its own transaction; returns its revision once watchers see it."""
-        self._started()
-        return await self._appender.append(kind, subject, payload)
 
     async def current_revision(self) -> int:
         """The newest revision relayed."""
@@ -126,7 +102,3 @@ class SqlEventLog:
     async def trim(self) -> int:
         """Delete all but the newest `retain` events now; returns how many were deleted."""
         return await self._retention.trim()
-
-    async def close(self) -> None:
-        """Stop relaying and retention."""
-        await cancel_and_wait(self._tasks)
