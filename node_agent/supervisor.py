@@ -10,7 +10,6 @@ sockets, so without this the restarted master fails to bind, over and over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node_agent.restart_policy import ExitRecord, RestartPolicy, kill_group, terminate
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,4 @@ class Supervisor:
         if self._proc is not None:
             await terminate(self._proc, grace_s)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])

@@ -33,6 +33,7 @@ from node_agent.pull.reasons import OTHER, classify
 from node_agent.pull.source import PullSource, SourceRefused, ffmpeg_argv, parse_source
 from node_agent.restart_policy import RestartPolicy, kill_group, terminate
 from node_agent.supervisor import with_parent_death_signal
+from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +118,7 @@ class Puller:
         if self._proc is not None:
             await terminate(self._proc, grace_s)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         camera_id = self.spec.camera_id
