@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -230,6 +231,21 @@ async def start_platform(settings: Settings, backend: str) -> Platform:
     return platform
 
 
+STOP_WITHIN_S = 60.0
+
+
 async def stop_platform(platform: Platform) -> None:
-    await platform.channel.close()
-    await platform.plane.stop(grace=1.0)
+    """Stop the control plane; one that does not stop within a minute fails the test with the
+    stacks of every task still running (what it waits for), not with pytest-timeout's."""
+    try:
+        async with asyncio.timeout(STOP_WITHIN_S):
+            await platform.channel.close()
+            await platform.plane.stop(grace=1.0)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12, file=stacks)
+        raise AssertionError(
+            f"the control plane did not stop within {STOP_WITHIN_S:.0f} s; its tasks:\n"
+            + stacks.getvalue()
+        ) from None
