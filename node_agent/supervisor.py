@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from node_agent.restart_policy import ExitRecord, RestartPolicy, kill_group, terminate
 from node_agent.tasks import cancel_and_wait
@@ -23,6 +24,29 @@ from node_agent.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 _SETPRIV = shutil.which("setpriv")
+
+
+async def spawn_guarded(argv: Sequence[str], **kwargs: Any) -> asyncio.subprocess.Process:
+    """Spawn `argv` with the parent-death signal and return once the signal holds.
+
+    setpriv sets the signal and then execs the program: an agent that dies before that leaves a
+    child nothing will ever signal. So wait (a few ms; at most a second, after which the window
+    stays open as it always was) until the child is no longer setpriv."""
+    proc = await asyncio.create_subprocess_exec(*with_parent_death_signal(argv), **kwargs)
+    deadline = time.monotonic() + 1.0
+    while _SETPRIV is not None and _program(proc.pid) == "setpriv":
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.002)
+    return proc
+
+
+def _program(pid: int) -> str:
+    """The running program's name ("" once it is gone); /proc is memory, it does not block."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
@@ -92,8 +116,8 @@ class Supervisor:
         if self.before_spawn is not None:
             self.before_spawn()
         with self.log_path.open("ab") as out:
-            return await asyncio.create_subprocess_exec(
-                *with_parent_death_signal(self.argv),
+            return await spawn_guarded(
+                self.argv,
                 cwd=self.cwd,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,

@@ -32,7 +32,7 @@ from node_agent.backoff import Backoff
 from node_agent.pull.reasons import OTHER, classify
 from node_agent.pull.source import PullSource, SourceRefused, ffmpeg_argv, parse_source
 from node_agent.restart_policy import RestartPolicy, kill_group, terminate
-from node_agent.supervisor import with_parent_death_signal
+from node_agent.supervisor import spawn_guarded
 from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -157,8 +157,8 @@ class Puller:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8") as out:
             try:
-                self._proc = await asyncio.create_subprocess_exec(
-                    *with_parent_death_signal(argv),
+                self._proc = await spawn_guarded(
+                    argv,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.PIPE,

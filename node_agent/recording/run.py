@@ -20,7 +20,7 @@ from pathlib import Path
 from node_agent.desired import RecordingProfile
 from node_agent.recording.media import SUFFIX
 from node_agent.restart_policy import kill_group
-from node_agent.supervisor import with_parent_death_signal
+from node_agent.supervisor import spawn_guarded
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ class RecorderRun:
         await asyncio.to_thread(_rotate, self.log_path)
         with self.log_path.open("ab") as err:
             self._log_offset = err.tell()
-            self.proc = await asyncio.create_subprocess_exec(
-                *with_parent_death_signal(argv),
+            self.proc = await spawn_guarded(
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
