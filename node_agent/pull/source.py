@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from camfleet.credentials import is_credential_param
+
 # Long enough for any real camera URL; a 10 kB "URL" is refused, not handed to ffmpeg.
 MAX_URL_CHARS = 2048
 
@@ -40,13 +42,10 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 
 
-# Query parameters that carry credentials (as the control plane's redaction judges them,
-# server/cameras/fields.py: the agent does not import the server): by part of the name...
-_SECRET_PARAM_PARTS = ("pass", "pwd", "secret", "token", "credential")
-# ...or exactly, for names too short to match as substrings without hiding harmless ones.
-_SECRET_PARAM_NAMES = frozenset(
-    {"key", "apikey", "api_key", "auth", "sig", "signature", "loginpas", "pw", "user", "u", "p"}
-)
+# Besides the credentials both sides hide (camfleet.credentials), the agent's logs also lose
+# the user name a source URL carries in its query, and the bare `p` some cameras use for a
+# password (too short for the shared list, which would hide it in every URL it shows editors).
+_ALSO_IN_LOGS = frozenset({"user", "u", "p"})
 
 
 def _secret_values(query: str) -> list[str]:
@@ -56,7 +55,7 @@ def _secret_values(query: str) -> list[str]:
     for param in query.split("&"):
         name, _, value = param.partition("=")
         lowered = unquote(name).lower()
-        if lowered in _SECRET_PARAM_NAMES or any(p in lowered for p in _SECRET_PARAM_PARTS):
+        if is_credential_param(lowered) or lowered in _ALSO_IN_LOGS:
             found.append(value)
     return found
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from camfleet.credentials import is_credential_param
+
 from server.cameras.model import IngestMode
 from server.common.validation import clean_text
 from server.errors import InvalidArgument
@@ -117,23 +119,9 @@ def check_labels(labels: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-# Query parameters that carry credentials in camera URLs (`?user=admin&pwd=...`,
-# `?loginpas=...`, `?token=...`): matched as substrings of the lower-cased name...
-_SECRET_PARAM_PARTS = ("pass", "pwd", "secret", "token", "credential")
-# ...or exactly, for names too short to match as substrings without hiding harmless ones.
-_SECRET_PARAM_NAMES = frozenset(
-    {"key", "apikey", "api_key", "auth", "sig", "signature", "loginpas", "pw"}
-)
-
-
 def _redact_param(param: str) -> str:
     name, eq, value = param.partition("=")
-    lowered = name.lower()
-    if (
-        eq
-        and value
-        and (lowered in _SECRET_PARAM_NAMES or any(part in lowered for part in _SECRET_PARAM_PARTS))
-    ):
+    if eq and value and is_credential_param(name):
         return f"{name}=***"
     return param
 
