@@ -24,11 +24,12 @@ from camfleet.v1 import agent_pb2, recording_pb2
 
 from harness.ports import free_port
 from harness.processes import ROOT, clean_env, process_tree, stop_by_pid, survivors_after
+from node_agent.desired import RecordingProfile
 from node_agent.outbox import Outbox
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.run import SegmentFile
 from node_agent.recording.store import FILE_MISSING, SegmentStore
-from node_agent.recording.tiers import Tier, node_tiers
+from node_agent.recording.tiers import StorageTier, Tier, node_tiers
 from node_agent.spool import Spool
 from tests.support.agent_node import FFMPEG, FFPROBE, agent_argv, new_camera_id
 from tests.support.recording_node import (
@@ -50,8 +51,8 @@ from tests.support.recording_node import (
 CLOSED = agent_pb2.SEGMENT_EVENT_TYPE_CLOSED
 DELETED = agent_pb2.SEGMENT_EVENT_TYPE_DELETED
 MOVED = agent_pb2.SEGMENT_EVENT_TYPE_MOVED
-HOT = recording_pb2.STORAGE_TIER_HOT
-WARM = recording_pb2.STORAGE_TIER_WARM
+HOT = StorageTier.HOT
+WARM = StorageTier.WARM
 
 
 def directory_bytes(path: Path) -> int:
@@ -133,7 +134,7 @@ async def test_tier_move_keeps_segments_readable_through_the_index(tmp_path: Pat
         digest = await asyncio.to_thread(lambda s=segment: _sha256(s.path))
         assert digest == segment.sha256
     assert {e.segment.id for e in moved_events} >= {s.id for s in moved}
-    assert all(e.segment.tier == WARM for e in moved_events)
+    assert all(e.segment.tier == recording_pb2.STORAGE_TIER_WARM for e in moved_events)
     # The index still lists the camera's segments in order, whichever tier holds them.
     assert [s.start for s in found] == sorted(s.start for s in found)
 
@@ -380,7 +381,7 @@ async def test_rescan_finalizes_orphans_finishes_moves_and_drops_missing(tmp_pat
 def _file(camera_id: str, relative: str, path: Path) -> SegmentFile:
     start = datetime.now(UTC) - timedelta(minutes=5)
     return SegmentFile(
-        camera_id, recording_pb2.RECORDING_PROFILE_ORIGINAL, relative, path, start, None, False
+        camera_id, RecordingProfile.ORIGINAL, relative, path, start, None, False
     )
 
 
@@ -396,7 +397,7 @@ async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path
             await _ts_file(path, 1.0)
             start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
             file = SegmentFile(
-                camera_id, recording_pb2.RECORDING_PROFILE_ORIGINAL, relative, path, start,
+                camera_id, RecordingProfile.ORIGINAL, relative, path, start,
                 start + timedelta(seconds=1), False,
             )  # fmt: skip
             segment = await store.add(file)
