@@ -86,6 +86,7 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}CameraService/StopRecording": needs(_P.CAMERAS_WRITE),
     f"{_PKG}CameraService/BatchCameraAction": needs(_P.CAMERAS_WRITE),
     f"{_PKG}CameraService/GetStreamUrls": needs(_P.STREAMS_READ),
+    f"{_PKG}CameraService/ListPlacements": needs(_P.CAMERAS_READ),
     # EventService: camera events need cameras.read (secrets are stripped per watcher).
     f"{_PKG}EventService/WatchEvents": needs(_P.CAMERAS_READ),
     # AuditService
@@ -96,6 +97,8 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}NodeService/RevokeJoinToken": needs(_P.NODES_WRITE),
     f"{_PKG}NodeService/ListNodes": needs(_P.NODES_READ),
     f"{_PKG}NodeService/GetNode": needs(_P.NODES_READ),
+    f"{_PKG}NodeService/UpdateNode": needs(_P.NODES_WRITE),
+    f"{_PKG}NodeService/GetLeader": needs(_P.NODES_READ),
     f"{_PKG}NodeService/CordonNode": needs(_P.NODES_WRITE),
     f"{_PKG}NodeService/UncordonNode": needs(_P.NODES_WRITE),
     f"{_PKG}NodeService/DrainNode": needs(_P.NODES_WRITE),

@@ -157,6 +157,14 @@ class CameraRow(Base):
     # Retention on the node; 0 means no limit.
     retention_max_age_s: Mapped[int] = mapped_column(BigInteger, default=0)
     retention_max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Placement (server/placement/): pull cameras go only to nodes whose labels hold every pair
+    # of the selector. The epoch is the placement's fencing token, +1 on every move; the
+    # handover node is the one taking over in a make-before-break move (both run the camera
+    # until the new one is ONLINE); the reason says why a pull camera waits for a node.
+    node_selector: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    placement_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    handover_node_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    placement_reason: Mapped[str] = mapped_column(Text, default="")
 
     labels: Mapped[list[CameraLabelRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CameraLabelRow.key"
@@ -224,6 +232,8 @@ class NodeRow(Base):
     assignment_hash: Mapped[str] = mapped_column(String(64), default="")
     acked_assignment_version: Mapped[int] = mapped_column(BigInteger, default=0)
     join_token_id: Mapped[str] = mapped_column(String(36), default="")
+    # What cameras' node selectors match (set at registration or by UpdateNode).
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
 class JoinTokenRow(Base):
@@ -314,6 +324,8 @@ class RecordingRow(Base):
     container: Mapped[str] = mapped_column(String(16), default="mpegts")
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
     create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The placement epoch the node recorded it under.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class RecordingGapRow(Base):
@@ -330,6 +342,10 @@ class RecordingGapRow(Base):
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     create_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # node_lost, source_error, recorder_crash, disk_full, camera_stopped or unknown
+    # (recording.proto's GapCause), and the node that took the camera over, if any.
+    cause: Mapped[str] = mapped_column(String(24), default="unknown")
+    to_node_id: Mapped[str] = mapped_column(String(36), default="")
 
 
 class RecordingEventRow(Base):
@@ -363,3 +379,35 @@ class PendingSegmentDeletionRow(Base):
     camera_id: Mapped[str] = mapped_column(String(36), default="")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PlacementRow(Base):
+    """One placement decision: a camera put on, moved to or taken off a node, and why."""
+
+    __tablename__ = "placements"
+    __table_args__ = (Index("ix_placements_camera_time", "camera_id", "time"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    camera_id: Mapped[str] = mapped_column(String(36))
+    from_node_id: Mapped[str] = mapped_column(String(36), default="")
+    to_node_id: Mapped[str] = mapped_column(String(36), default="")
+    # placed, node_lost, drain, rebalance, selector, unplaced, published, handover_done
+    reason: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str] = mapped_column(Text, default="")
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeaderRow(Base):
+    """The fleet's leader (server/leader/): who runs the singleton jobs, under which epoch.
+    Every leader-only write checks the epoch in its own transaction, so a deposed leader's
+    writes fail."""
+
+    __tablename__ = "leader"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,12 +35,21 @@ SEGMENT_EVENT_TYPE_MOVED: SegmentEventType
 SEGMENT_EVENT_TYPE_DELETED: SegmentEventType
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("join_token", "name")
+    __slots__ = ("join_token", "name", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     JOIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     join_token: str
     name: str
-    def __init__(self, join_token: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, join_token: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
     __slots__ = ("node_id", "credential")
@@ -197,7 +206,7 @@ class EventAck(_message.Message):
     def __init__(self, event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AssignedCamera(_message.Message):
-    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record", "record_profile", "retention_max_age", "retention_max_bytes")
+    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record", "record_profile", "retention_max_age", "retention_max_bytes", "epoch")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INGEST_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +216,7 @@ class AssignedCamera(_message.Message):
     RECORD_PROFILE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     name: str
     ingest: AssignedIngest
@@ -216,7 +226,8 @@ class AssignedCamera(_message.Message):
     record_profile: _recording_pb2.RecordingProfile
     retention_max_age: _duration_pb2.Duration
     retention_max_bytes: int
-    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ...) -> None: ...
+    epoch: int
+    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
     __slots__ = ("version", "cameras", "revoked_grants", "playback")

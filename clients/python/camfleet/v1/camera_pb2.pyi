@@ -27,6 +27,18 @@ class IngestMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_MODE_PUSH: _ClassVar[IngestMode]
     INGEST_MODE_PULL: _ClassVar[IngestMode]
 
+class PlacementReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLACEMENT_REASON_UNSPECIFIED: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_PLACED: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_NODE_LOST: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_DRAIN: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_REBALANCE: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_SELECTOR: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_UNPLACED: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_PUBLISHED: _ClassVar[PlacementReason]
+    PLACEMENT_REASON_HANDOVER_DONE: _ClassVar[PlacementReason]
+
 class CameraAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CAMERA_ACTION_UNSPECIFIED: _ClassVar[CameraAction]
@@ -44,6 +56,15 @@ CAMERA_STATUS_ERROR: CameraStatus
 INGEST_MODE_UNSPECIFIED: IngestMode
 INGEST_MODE_PUSH: IngestMode
 INGEST_MODE_PULL: IngestMode
+PLACEMENT_REASON_UNSPECIFIED: PlacementReason
+PLACEMENT_REASON_PLACED: PlacementReason
+PLACEMENT_REASON_NODE_LOST: PlacementReason
+PLACEMENT_REASON_DRAIN: PlacementReason
+PLACEMENT_REASON_REBALANCE: PlacementReason
+PLACEMENT_REASON_SELECTOR: PlacementReason
+PLACEMENT_REASON_UNPLACED: PlacementReason
+PLACEMENT_REASON_PUBLISHED: PlacementReason
+PLACEMENT_REASON_HANDOVER_DONE: PlacementReason
 CAMERA_ACTION_UNSPECIFIED: CameraAction
 CAMERA_ACTION_ACTIVATE: CameraAction
 CAMERA_ACTION_DEACTIVATE: CameraAction
@@ -53,8 +74,15 @@ CAMERA_ACTION_DELETE: CameraAction
 CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction
 
 class Camera(_message.Message):
-    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id", "recording_state", "recording_state_reason", "recording_profile", "retention_max_age", "retention_max_bytes")
+    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id", "recording_state", "recording_state_reason", "recording_profile", "retention_max_age", "retention_max_bytes", "node_selector", "placement_epoch", "placement_reason", "handover_node_id")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class NodeSelectorEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +110,10 @@ class Camera(_message.Message):
     RECORDING_PROFILE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NODE_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_REASON_FIELD_NUMBER: _ClassVar[int]
+    HANDOVER_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -103,7 +135,47 @@ class Camera(_message.Message):
     recording_profile: _recording_pb2.RecordingProfile
     retention_max_age: _duration_pb2.Duration
     retention_max_bytes: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ..., recording_state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., recording_state_reason: _Optional[str] = ..., recording_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ...) -> None: ...
+    node_selector: _containers.ScalarMap[str, str]
+    placement_epoch: int
+    placement_reason: str
+    handover_node_id: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ..., recording_state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., recording_state_reason: _Optional[str] = ..., recording_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., placement_epoch: _Optional[int] = ..., placement_reason: _Optional[str] = ..., handover_node_id: _Optional[str] = ...) -> None: ...
+
+class Placement(_message.Message):
+    __slots__ = ("camera_id", "from_node_id", "to_node_id", "reason", "message", "epoch", "time")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    from_node_id: str
+    to_node_id: str
+    reason: PlacementReason
+    message: str
+    epoch: int
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, camera_id: _Optional[str] = ..., from_node_id: _Optional[str] = ..., to_node_id: _Optional[str] = ..., reason: _Optional[_Union[PlacementReason, str]] = ..., message: _Optional[str] = ..., epoch: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPlacementsRequest(_message.Message):
+    __slots__ = ("camera_id", "page_size", "page_token")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, camera_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPlacementsResponse(_message.Message):
+    __slots__ = ("placements", "next_page_token")
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    placements: _containers.RepeatedCompositeFieldContainer[Placement]
+    next_page_token: str
+    def __init__(self, placements: _Optional[_Iterable[_Union[Placement, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateCameraRequest(_message.Message):
     __slots__ = ("camera",)

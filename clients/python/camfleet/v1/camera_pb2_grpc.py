@@ -95,6 +95,11 @@ class CameraServiceStub:
                 request_serializer=camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsRequest.SerializeToString,
                 response_deserializer=camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsResponse.FromString,
                 _registered_method=True)
+        self.ListPlacements = channel.unary_unary(
+                '/camfleet.v1.CameraService/ListPlacements',
+                request_serializer=camfleet_dot_v1_dot_camera__pb2.ListPlacementsRequest.SerializeToString,
+                response_deserializer=camfleet_dot_v1_dot_camera__pb2.ListPlacementsResponse.FromString,
+                _registered_method=True)
 
 
 class CameraServiceServicer:
@@ -126,7 +131,7 @@ class CameraServiceServicer:
 
     def UpdateCamera(self, request, context):
         """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-        source_url, labels.
+        source_url, labels, node_selector.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +184,13 @@ class CameraServiceServicer:
 
     def GetStreamUrls(self, request, context):
         """Where to publish and where to watch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlacements(self, request, context):
+        """Where the camera has been placed, newest first: every move with its reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -246,6 +258,11 @@ def add_CameraServiceServicer_to_server(servicer, server):
                     servicer.GetStreamUrls,
                     request_deserializer=camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsRequest.FromString,
                     response_serializer=camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsResponse.SerializeToString,
+            ),
+            'ListPlacements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlacements,
+                    request_deserializer=camfleet_dot_v1_dot_camera__pb2.ListPlacementsRequest.FromString,
+                    response_serializer=camfleet_dot_v1_dot_camera__pb2.ListPlacementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -573,6 +590,33 @@ class CameraService:
             '/camfleet.v1.CameraService/GetStreamUrls',
             camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsRequest.SerializeToString,
             camfleet_dot_v1_dot_camera__pb2.GetStreamUrlsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlacements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/camfleet.v1.CameraService/ListPlacements',
+            camfleet_dot_v1_dot_camera__pb2.ListPlacementsRequest.SerializeToString,
+            camfleet_dot_v1_dot_camera__pb2.ListPlacementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

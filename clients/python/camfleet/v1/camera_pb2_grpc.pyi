@@ -44,7 +44,7 @@ class CameraServiceStub:
     """
     UpdateCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]
     """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-    source_url, labels.
+    source_url, labels, node_selector.
     """
     DeleteCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.DeleteCameraRequest, _camera_pb2.DeleteCameraResponse]
     RotateStreamKey: _grpc.UnaryUnaryMultiCallable[_camera_pb2.RotateStreamKeyRequest, _camera_pb2.RotateStreamKeyResponse]
@@ -58,6 +58,8 @@ class CameraServiceStub:
     """One action on many cameras, all or nothing: if any id is unknown nothing changes."""
     GetStreamUrls: _grpc.UnaryUnaryMultiCallable[_camera_pb2.GetStreamUrlsRequest, _camera_pb2.GetStreamUrlsResponse]
     """Where to publish and where to watch."""
+    ListPlacements: _grpc.UnaryUnaryMultiCallable[_camera_pb2.ListPlacementsRequest, _camera_pb2.ListPlacementsResponse]
+    """Where the camera has been placed, newest first: every move with its reason."""
 
 @_typing.type_check_only
 class CameraServiceAsyncStub(CameraServiceStub):
@@ -75,7 +77,7 @@ class CameraServiceAsyncStub(CameraServiceStub):
     """
     UpdateCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]  # type: ignore[assignment]
     """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-    source_url, labels.
+    source_url, labels, node_selector.
     """
     DeleteCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.DeleteCameraRequest, _camera_pb2.DeleteCameraResponse]  # type: ignore[assignment]
     RotateStreamKey: _aio.UnaryUnaryMultiCallable[_camera_pb2.RotateStreamKeyRequest, _camera_pb2.RotateStreamKeyResponse]  # type: ignore[assignment]
@@ -89,6 +91,8 @@ class CameraServiceAsyncStub(CameraServiceStub):
     """One action on many cameras, all or nothing: if any id is unknown nothing changes."""
     GetStreamUrls: _aio.UnaryUnaryMultiCallable[_camera_pb2.GetStreamUrlsRequest, _camera_pb2.GetStreamUrlsResponse]  # type: ignore[assignment]
     """Where to publish and where to watch."""
+    ListPlacements: _aio.UnaryUnaryMultiCallable[_camera_pb2.ListPlacementsRequest, _camera_pb2.ListPlacementsResponse]  # type: ignore[assignment]
+    """Where the camera has been placed, newest first: every move with its reason."""
 
 class CameraServiceServicer(metaclass=_abc_1.ABCMeta):
     """Cameras: what the fleet streams and records."""
@@ -127,7 +131,7 @@ class CameraServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_camera_pb2.UpdateCameraResponse, _abc.Awaitable[_camera_pb2.UpdateCameraResponse]]:
         """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-        source_url, labels.
+        source_url, labels, node_selector.
         """
 
     @_abc_1.abstractmethod
@@ -189,5 +193,13 @@ class CameraServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_camera_pb2.GetStreamUrlsResponse, _abc.Awaitable[_camera_pb2.GetStreamUrlsResponse]]:
         """Where to publish and where to watch."""
+
+    @_abc_1.abstractmethod
+    def ListPlacements(
+        self,
+        request: _camera_pb2.ListPlacementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_camera_pb2.ListPlacementsResponse, _abc.Awaitable[_camera_pb2.ListPlacementsResponse]]:
+        """Where the camera has been placed, newest first: every move with its reason."""
 
 def add_CameraServiceServicer_to_server(servicer: CameraServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -28,6 +28,7 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_BOOKMARK: _ClassVar[EventType]
     EVENT_TYPE_RECORDING_STATE_CHANGED: _ClassVar[EventType]
     EVENT_TYPE_RECORDING_ADDED: _ClassVar[EventType]
+    EVENT_TYPE_CAMERA_PLACED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_CAMERA_CREATED: EventType
 EVENT_TYPE_CAMERA_UPDATED: EventType
@@ -41,9 +42,10 @@ EVENT_TYPE_STREAM_UPDATED: EventType
 EVENT_TYPE_BOOKMARK: EventType
 EVENT_TYPE_RECORDING_STATE_CHANGED: EventType
 EVENT_TYPE_RECORDING_ADDED: EventType
+EVENT_TYPE_CAMERA_PLACED: EventType
 
 class Event(_message.Message):
-    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream", "recording")
+    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream", "recording", "placement")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +55,7 @@ class Event(_message.Message):
     NODE_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     RECORDING_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: EventType
     time: _timestamp_pb2.Timestamp
@@ -62,7 +65,8 @@ class Event(_message.Message):
     node: _node_pb2.Node
     stream: _stream_pb2.StreamStatus
     recording: _recording_pb2.Recording
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ..., recording: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ...) -> None: ...
+    placement: _camera_pb2.Placement
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ..., recording: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ..., placement: _Optional[_Union[_camera_pb2.Placement, _Mapping]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("after_revision", "filter")

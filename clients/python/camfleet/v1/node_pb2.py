@@ -23,60 +23,73 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61mfleet/v1/node.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n\x0bHostMetrics\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x04\x12\x1a\n\x12memory_total_bytes\x18\x03 \x01(\x04\x12\x17\n\x0f\x64isk_used_bytes\x18\x04 \x01(\x04\x12\x18\n\x10\x64isk_total_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fload_average_1m\x18\x06 \x01(\x01\"\x95\x03\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.camfleet.v1.NodeState\x12\x14\n\x0cstate_reason\x18\x04 \x01(\t\x12\x13\n\x0bschedulable\x18\x05 \x01(\x08\x12\x10\n\x08\x64raining\x18\x06 \x01(\x08\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x10\n\x08rtmp_url\x18\x08 \x01(\t\x12\x10\n\x08http_url\x18\t \x01(\t\x12&\n\x04host\x18\n \x01(\x0b\x32\x18.camfleet.v1.HostMetrics\x12\x14\n\x0cstream_count\x18\x0b \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x0c \x01(\x05\x12\x37\n\x13last_heartbeat_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x61\x63ked_assignment_version\x18\x0f \x01(\x03\"\xdf\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08max_uses\x18\x03 \x01(\x05\x12\x0c\n\x04uses\x18\x04 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x16\x43reateJoinTokenRequest\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"U\n\x17\x43reateJoinTokenResponse\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\x12\x0e\n\x06secret\x18\x02 \x01(\t\">\n\x15ListJoinTokensRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x16ListJoinTokensResponse\x12+\n\x0bjoin_tokens\x18\x01 \x03(\x0b\x32\x16.camfleet.v1.JoinToken\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x17RevokeJoinTokenResponse\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\"[\n\x10ListNodesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"b\n\x11ListNodesResponse\x12 \n\x05nodes\x18\x01 \x03(\x0b\x32\x11.camfleet.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\x1c\n\x0eGetNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x0fGetNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x1f\n\x11\x43ordonNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x12\x43ordonNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"!\n\x13UncordonNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x14UncordonNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x1e\n\x10\x44rainNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x11\x44rainNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x1f\n\x11\x44\x65leteNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteNodeResponse*j\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_STATE_READY\x10\x01\x12\x13\n\x0fNODE_STATE_LOST\x10\x02\x12\x16\n\x12NODE_STATE_OFFLINE\x10\x03\x32\xf5\x05\n\x0bNodeService\x12\\\n\x0f\x43reateJoinToken\x12#.camfleet.v1.CreateJoinTokenRequest\x1a$.camfleet.v1.CreateJoinTokenResponse\x12Y\n\x0eListJoinTokens\x12\".camfleet.v1.ListJoinTokensRequest\x1a#.camfleet.v1.ListJoinTokensResponse\x12\\\n\x0fRevokeJoinToken\x12#.camfleet.v1.RevokeJoinTokenRequest\x1a$.camfleet.v1.RevokeJoinTokenResponse\x12J\n\tListNodes\x12\x1d.camfleet.v1.ListNodesRequest\x1a\x1e.camfleet.v1.ListNodesResponse\x12\x44\n\x07GetNode\x12\x1b.camfleet.v1.GetNodeRequest\x1a\x1c.camfleet.v1.GetNodeResponse\x12M\n\nCordonNode\x12\x1e.camfleet.v1.CordonNodeRequest\x1a\x1f.camfleet.v1.CordonNodeResponse\x12S\n\x0cUncordonNode\x12 .camfleet.v1.UncordonNodeRequest\x1a!.camfleet.v1.UncordonNodeResponse\x12J\n\tDrainNode\x12\x1d.camfleet.v1.DrainNodeRequest\x1a\x1e.camfleet.v1.DrainNodeResponse\x12M\n\nDeleteNode\x12\x1e.camfleet.v1.DeleteNodeRequest\x1a\x1f.camfleet.v1.DeleteNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61mfleet/v1/node.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n\x0bHostMetrics\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x04\x12\x1a\n\x12memory_total_bytes\x18\x03 \x01(\x04\x12\x17\n\x0f\x64isk_used_bytes\x18\x04 \x01(\x04\x12\x18\n\x10\x64isk_total_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fload_average_1m\x18\x06 \x01(\x01\"\xa2\x04\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.camfleet.v1.NodeState\x12\x14\n\x0cstate_reason\x18\x04 \x01(\t\x12\x13\n\x0bschedulable\x18\x05 \x01(\x08\x12\x10\n\x08\x64raining\x18\x06 \x01(\x08\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x10\n\x08rtmp_url\x18\x08 \x01(\t\x12\x10\n\x08http_url\x18\t \x01(\t\x12&\n\x04host\x18\n \x01(\x0b\x32\x18.camfleet.v1.HostMetrics\x12\x14\n\x0cstream_count\x18\x0b \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x0c \x01(\x05\x12\x37\n\x13last_heartbeat_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18\x61\x63ked_assignment_version\x18\x0f \x01(\x03\x12-\n\x06labels\x18\x10 \x03(\x0b\x32\x1d.camfleet.v1.Node.LabelsEntry\x12\x14\n\x0c\x63\x61mera_count\x18\x11 \x01(\x05\x12\x17\n\x0f\x64rain_remaining\x18\x12 \x01(\x05\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xdf\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08max_uses\x18\x03 \x01(\x05\x12\x0c\n\x04uses\x18\x04 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x16\x43reateJoinTokenRequest\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"U\n\x17\x43reateJoinTokenResponse\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\x12\x0e\n\x06secret\x18\x02 \x01(\t\">\n\x15ListJoinTokensRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x16ListJoinTokensResponse\x12+\n\x0bjoin_tokens\x18\x01 \x03(\x0b\x32\x16.camfleet.v1.JoinToken\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x17RevokeJoinTokenResponse\x12*\n\njoin_token\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.JoinToken\"[\n\x10ListNodesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"b\n\x11ListNodesResponse\x12 \n\x05nodes\x18\x01 \x03(\x0b\x32\x11.camfleet.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\x1c\n\x0eGetNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x0fGetNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x1f\n\x11\x43ordonNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x12\x43ordonNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"!\n\x13UncordonNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x14UncordonNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x1e\n\x10\x44rainNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x11\x44rainNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"e\n\x11UpdateNodeRequest\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"5\n\x12UpdateNodeResponse\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.camfleet.v1.Node\"\x12\n\x10GetLeaderRequest\"a\n\x11GetLeaderResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x11\x44\x65leteNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteNodeResponse*j\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_STATE_READY\x10\x01\x12\x13\n\x0fNODE_STATE_LOST\x10\x02\x12\x16\n\x12NODE_STATE_OFFLINE\x10\x03\x32\x90\x07\n\x0bNodeService\x12\\\n\x0f\x43reateJoinToken\x12#.camfleet.v1.CreateJoinTokenRequest\x1a$.camfleet.v1.CreateJoinTokenResponse\x12Y\n\x0eListJoinTokens\x12\".camfleet.v1.ListJoinTokensRequest\x1a#.camfleet.v1.ListJoinTokensResponse\x12\\\n\x0fRevokeJoinToken\x12#.camfleet.v1.RevokeJoinTokenRequest\x1a$.camfleet.v1.RevokeJoinTokenResponse\x12J\n\tListNodes\x12\x1d.camfleet.v1.ListNodesRequest\x1a\x1e.camfleet.v1.ListNodesResponse\x12\x44\n\x07GetNode\x12\x1b.camfleet.v1.GetNodeRequest\x1a\x1c.camfleet.v1.GetNodeResponse\x12M\n\nUpdateNode\x12\x1e.camfleet.v1.UpdateNodeRequest\x1a\x1f.camfleet.v1.UpdateNodeResponse\x12M\n\nCordonNode\x12\x1e.camfleet.v1.CordonNodeRequest\x1a\x1f.camfleet.v1.CordonNodeResponse\x12S\n\x0cUncordonNode\x12 .camfleet.v1.UncordonNodeRequest\x1a!.camfleet.v1.UncordonNodeResponse\x12J\n\tDrainNode\x12\x1d.camfleet.v1.DrainNodeRequest\x1a\x1e.camfleet.v1.DrainNodeResponse\x12M\n\nDeleteNode\x12\x1e.camfleet.v1.DeleteNodeRequest\x1a\x1f.camfleet.v1.DeleteNodeResponse\x12J\n\tGetLeader\x12\x1d.camfleet.v1.GetLeaderRequest\x1a\x1e.camfleet.v1.GetLeaderResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'camfleet.v1.node_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATE']._serialized_start=1968
-  _globals['_NODESTATE']._serialized_end=2074
-  _globals['_HOSTMETRICS']._serialized_start=105
-  _globals['_HOSTMETRICS']._serialized_end=270
-  _globals['_NODE']._serialized_start=273
-  _globals['_NODE']._serialized_end=678
-  _globals['_JOINTOKEN']._serialized_start=681
-  _globals['_JOINTOKEN']._serialized_end=904
-  _globals['_CREATEJOINTOKENREQUEST']._serialized_start=906
-  _globals['_CREATEJOINTOKENREQUEST']._serialized_end=1014
-  _globals['_CREATEJOINTOKENRESPONSE']._serialized_start=1016
-  _globals['_CREATEJOINTOKENRESPONSE']._serialized_end=1101
-  _globals['_LISTJOINTOKENSREQUEST']._serialized_start=1103
-  _globals['_LISTJOINTOKENSREQUEST']._serialized_end=1165
-  _globals['_LISTJOINTOKENSRESPONSE']._serialized_start=1167
-  _globals['_LISTJOINTOKENSRESPONSE']._serialized_end=1261
-  _globals['_REVOKEJOINTOKENREQUEST']._serialized_start=1263
-  _globals['_REVOKEJOINTOKENREQUEST']._serialized_end=1299
-  _globals['_REVOKEJOINTOKENRESPONSE']._serialized_start=1301
-  _globals['_REVOKEJOINTOKENRESPONSE']._serialized_end=1370
-  _globals['_LISTNODESREQUEST']._serialized_start=1372
-  _globals['_LISTNODESREQUEST']._serialized_end=1463
-  _globals['_LISTNODESRESPONSE']._serialized_start=1465
-  _globals['_LISTNODESRESPONSE']._serialized_end=1563
-  _globals['_GETNODEREQUEST']._serialized_start=1565
-  _globals['_GETNODEREQUEST']._serialized_end=1593
-  _globals['_GETNODERESPONSE']._serialized_start=1595
-  _globals['_GETNODERESPONSE']._serialized_end=1645
-  _globals['_CORDONNODEREQUEST']._serialized_start=1647
-  _globals['_CORDONNODEREQUEST']._serialized_end=1678
-  _globals['_CORDONNODERESPONSE']._serialized_start=1680
-  _globals['_CORDONNODERESPONSE']._serialized_end=1733
-  _globals['_UNCORDONNODEREQUEST']._serialized_start=1735
-  _globals['_UNCORDONNODEREQUEST']._serialized_end=1768
-  _globals['_UNCORDONNODERESPONSE']._serialized_start=1770
-  _globals['_UNCORDONNODERESPONSE']._serialized_end=1825
-  _globals['_DRAINNODEREQUEST']._serialized_start=1827
-  _globals['_DRAINNODEREQUEST']._serialized_end=1857
-  _globals['_DRAINNODERESPONSE']._serialized_start=1859
-  _globals['_DRAINNODERESPONSE']._serialized_end=1911
-  _globals['_DELETENODEREQUEST']._serialized_start=1913
-  _globals['_DELETENODEREQUEST']._serialized_end=1944
-  _globals['_DELETENODERESPONSE']._serialized_start=1946
-  _globals['_DELETENODERESPONSE']._serialized_end=1966
-  _globals['_NODESERVICE']._serialized_start=2077
-  _globals['_NODESERVICE']._serialized_end=2834
+  _globals['_NODE_LABELSENTRY']._loaded_options = None
+  _globals['_NODE_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_NODESTATE']._serialized_start=2420
+  _globals['_NODESTATE']._serialized_end=2526
+  _globals['_HOSTMETRICS']._serialized_start=139
+  _globals['_HOSTMETRICS']._serialized_end=304
+  _globals['_NODE']._serialized_start=307
+  _globals['_NODE']._serialized_end=853
+  _globals['_NODE_LABELSENTRY']._serialized_start=808
+  _globals['_NODE_LABELSENTRY']._serialized_end=853
+  _globals['_JOINTOKEN']._serialized_start=856
+  _globals['_JOINTOKEN']._serialized_end=1079
+  _globals['_CREATEJOINTOKENREQUEST']._serialized_start=1081
+  _globals['_CREATEJOINTOKENREQUEST']._serialized_end=1189
+  _globals['_CREATEJOINTOKENRESPONSE']._serialized_start=1191
+  _globals['_CREATEJOINTOKENRESPONSE']._serialized_end=1276
+  _globals['_LISTJOINTOKENSREQUEST']._serialized_start=1278
+  _globals['_LISTJOINTOKENSREQUEST']._serialized_end=1340
+  _globals['_LISTJOINTOKENSRESPONSE']._serialized_start=1342
+  _globals['_LISTJOINTOKENSRESPONSE']._serialized_end=1436
+  _globals['_REVOKEJOINTOKENREQUEST']._serialized_start=1438
+  _globals['_REVOKEJOINTOKENREQUEST']._serialized_end=1474
+  _globals['_REVOKEJOINTOKENRESPONSE']._serialized_start=1476
+  _globals['_REVOKEJOINTOKENRESPONSE']._serialized_end=1545
+  _globals['_LISTNODESREQUEST']._serialized_start=1547
+  _globals['_LISTNODESREQUEST']._serialized_end=1638
+  _globals['_LISTNODESRESPONSE']._serialized_start=1640
+  _globals['_LISTNODESRESPONSE']._serialized_end=1738
+  _globals['_GETNODEREQUEST']._serialized_start=1740
+  _globals['_GETNODEREQUEST']._serialized_end=1768
+  _globals['_GETNODERESPONSE']._serialized_start=1770
+  _globals['_GETNODERESPONSE']._serialized_end=1820
+  _globals['_CORDONNODEREQUEST']._serialized_start=1822
+  _globals['_CORDONNODEREQUEST']._serialized_end=1853
+  _globals['_CORDONNODERESPONSE']._serialized_start=1855
+  _globals['_CORDONNODERESPONSE']._serialized_end=1908
+  _globals['_UNCORDONNODEREQUEST']._serialized_start=1910
+  _globals['_UNCORDONNODEREQUEST']._serialized_end=1943
+  _globals['_UNCORDONNODERESPONSE']._serialized_start=1945
+  _globals['_UNCORDONNODERESPONSE']._serialized_end=2000
+  _globals['_DRAINNODEREQUEST']._serialized_start=2002
+  _globals['_DRAINNODEREQUEST']._serialized_end=2032
+  _globals['_DRAINNODERESPONSE']._serialized_start=2034
+  _globals['_DRAINNODERESPONSE']._serialized_end=2086
+  _globals['_UPDATENODEREQUEST']._serialized_start=2088
+  _globals['_UPDATENODEREQUEST']._serialized_end=2189
+  _globals['_UPDATENODERESPONSE']._serialized_start=2191
+  _globals['_UPDATENODERESPONSE']._serialized_end=2244
+  _globals['_GETLEADERREQUEST']._serialized_start=2246
+  _globals['_GETLEADERREQUEST']._serialized_end=2264
+  _globals['_GETLEADERRESPONSE']._serialized_start=2266
+  _globals['_GETLEADERRESPONSE']._serialized_end=2363
+  _globals['_DELETENODEREQUEST']._serialized_start=2365
+  _globals['_DELETENODEREQUEST']._serialized_end=2396
+  _globals['_DELETENODERESPONSE']._serialized_start=2398
+  _globals['_DELETENODERESPONSE']._serialized_end=2418
+  _globals['_NODESERVICE']._serialized_start=2529
+  _globals['_NODESERVICE']._serialized_end=3441
 # @@protoc_insertion_point(module_scope)

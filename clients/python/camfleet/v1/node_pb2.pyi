@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -39,7 +40,14 @@ class HostMetrics(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., disk_used_bytes: _Optional[int] = ..., disk_total_bytes: _Optional[int] = ..., load_average_1m: _Optional[float] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("id", "name", "state", "state_reason", "schedulable", "draining", "version", "rtmp_url", "http_url", "host", "stream_count", "capacity", "last_heartbeat_time", "create_time", "acked_assignment_version")
+    __slots__ = ("id", "name", "state", "state_reason", "schedulable", "draining", "version", "rtmp_url", "http_url", "host", "stream_count", "capacity", "last_heartbeat_time", "create_time", "acked_assignment_version", "labels", "camera_count", "drain_remaining")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +63,9 @@ class Node(_message.Message):
     LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ACKED_ASSIGNMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_REMAINING_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: NodeState
@@ -70,7 +81,10 @@ class Node(_message.Message):
     last_heartbeat_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
     acked_assignment_version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., state_reason: _Optional[str] = ..., schedulable: _Optional[bool] = ..., draining: _Optional[bool] = ..., version: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., host: _Optional[_Union[HostMetrics, _Mapping]] = ..., stream_count: _Optional[int] = ..., capacity: _Optional[int] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acked_assignment_version: _Optional[int] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    camera_count: int
+    drain_remaining: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., state_reason: _Optional[str] = ..., schedulable: _Optional[bool] = ..., draining: _Optional[bool] = ..., version: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., host: _Optional[_Union[HostMetrics, _Mapping]] = ..., stream_count: _Optional[int] = ..., capacity: _Optional[int] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acked_assignment_version: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., camera_count: _Optional[int] = ..., drain_remaining: _Optional[int] = ...) -> None: ...
 
 class JoinToken(_message.Message):
     __slots__ = ("id", "description", "max_uses", "uses", "expire_time", "create_time", "revoke_time")
@@ -203,6 +217,34 @@ class DrainNodeResponse(_message.Message):
     NODE_FIELD_NUMBER: _ClassVar[int]
     node: Node
     def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
+
+class UpdateNodeRequest(_message.Message):
+    __slots__ = ("node", "update_mask")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    node: Node
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateNodeResponse(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: Node
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
+
+class GetLeaderRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetLeaderResponse(_message.Message):
+    __slots__ = ("replica_id", "epoch", "since")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    epoch: int
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, replica_id: _Optional[str] = ..., epoch: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeleteNodeRequest(_message.Message):
     __slots__ = ("id",)

@@ -61,6 +61,11 @@ class NodeServiceStub:
                 request_serializer=camfleet_dot_v1_dot_node__pb2.GetNodeRequest.SerializeToString,
                 response_deserializer=camfleet_dot_v1_dot_node__pb2.GetNodeResponse.FromString,
                 _registered_method=True)
+        self.UpdateNode = channel.unary_unary(
+                '/camfleet.v1.NodeService/UpdateNode',
+                request_serializer=camfleet_dot_v1_dot_node__pb2.UpdateNodeRequest.SerializeToString,
+                response_deserializer=camfleet_dot_v1_dot_node__pb2.UpdateNodeResponse.FromString,
+                _registered_method=True)
         self.CordonNode = channel.unary_unary(
                 '/camfleet.v1.NodeService/CordonNode',
                 request_serializer=camfleet_dot_v1_dot_node__pb2.CordonNodeRequest.SerializeToString,
@@ -80,6 +85,11 @@ class NodeServiceStub:
                 '/camfleet.v1.NodeService/DeleteNode',
                 request_serializer=camfleet_dot_v1_dot_node__pb2.DeleteNodeRequest.SerializeToString,
                 response_deserializer=camfleet_dot_v1_dot_node__pb2.DeleteNodeResponse.FromString,
+                _registered_method=True)
+        self.GetLeader = channel.unary_unary(
+                '/camfleet.v1.NodeService/GetLeader',
+                request_serializer=camfleet_dot_v1_dot_node__pb2.GetLeaderRequest.SerializeToString,
+                response_deserializer=camfleet_dot_v1_dot_node__pb2.GetLeaderResponse.FromString,
                 _registered_method=True)
 
 
@@ -120,6 +130,14 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateNode(self, request, context):
+        """Updatable fields: labels (what node selectors match; keys 1–63 of [a-z0-9_.-], values up to
+        63 of [A-Za-z0-9_.-]). Pull cameras whose selector no longer matches move.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CordonNode(self, request, context):
         """A cordoned node keeps what it runs but gets no new pull cameras.
         """
@@ -142,6 +160,13 @@ class NodeServiceServicer:
 
     def DeleteNode(self, request, context):
         """Forget a node; its credential stops working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLeader(self, request, context):
+        """Which control-plane replica runs the fleet's singleton jobs (placement, liveness) now.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -175,6 +200,11 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     request_deserializer=camfleet_dot_v1_dot_node__pb2.GetNodeRequest.FromString,
                     response_serializer=camfleet_dot_v1_dot_node__pb2.GetNodeResponse.SerializeToString,
             ),
+            'UpdateNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNode,
+                    request_deserializer=camfleet_dot_v1_dot_node__pb2.UpdateNodeRequest.FromString,
+                    response_serializer=camfleet_dot_v1_dot_node__pb2.UpdateNodeResponse.SerializeToString,
+            ),
             'CordonNode': grpc.unary_unary_rpc_method_handler(
                     servicer.CordonNode,
                     request_deserializer=camfleet_dot_v1_dot_node__pb2.CordonNodeRequest.FromString,
@@ -194,6 +224,11 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.DeleteNode,
                     request_deserializer=camfleet_dot_v1_dot_node__pb2.DeleteNodeRequest.FromString,
                     response_serializer=camfleet_dot_v1_dot_node__pb2.DeleteNodeResponse.SerializeToString,
+            ),
+            'GetLeader': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLeader,
+                    request_deserializer=camfleet_dot_v1_dot_node__pb2.GetLeaderRequest.FromString,
+                    response_serializer=camfleet_dot_v1_dot_node__pb2.GetLeaderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -344,6 +379,33 @@ class NodeService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/camfleet.v1.NodeService/UpdateNode',
+            camfleet_dot_v1_dot_node__pb2.UpdateNodeRequest.SerializeToString,
+            camfleet_dot_v1_dot_node__pb2.UpdateNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CordonNode(request,
             target,
             options=(),
@@ -441,6 +503,33 @@ class NodeService:
             '/camfleet.v1.NodeService/DeleteNode',
             camfleet_dot_v1_dot_node__pb2.DeleteNodeRequest.SerializeToString,
             camfleet_dot_v1_dot_node__pb2.DeleteNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLeader(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/camfleet.v1.NodeService/GetLeader',
+            camfleet_dot_v1_dot_node__pb2.GetLeaderRequest.SerializeToString,
+            camfleet_dot_v1_dot_node__pb2.GetLeaderResponse.FromString,
             options,
             channel_credentials,
             insecure,

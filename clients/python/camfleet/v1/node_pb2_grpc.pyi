@@ -42,6 +42,10 @@ class NodeServiceStub:
     ListNodes: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListNodesRequest, _node_pb2.ListNodesResponse]
     """Filter fields: name, state, schedulable. order_by: name, create_time, last_heartbeat_time."""
     GetNode: _grpc.UnaryUnaryMultiCallable[_node_pb2.GetNodeRequest, _node_pb2.GetNodeResponse]
+    UpdateNode: _grpc.UnaryUnaryMultiCallable[_node_pb2.UpdateNodeRequest, _node_pb2.UpdateNodeResponse]
+    """Updatable fields: labels (what node selectors match; keys 1–63 of [a-z0-9_.-], values up to
+    63 of [A-Za-z0-9_.-]). Pull cameras whose selector no longer matches move.
+    """
     CordonNode: _grpc.UnaryUnaryMultiCallable[_node_pb2.CordonNodeRequest, _node_pb2.CordonNodeResponse]
     """A cordoned node keeps what it runs but gets no new pull cameras."""
     UncordonNode: _grpc.UnaryUnaryMultiCallable[_node_pb2.UncordonNodeRequest, _node_pb2.UncordonNodeResponse]
@@ -49,6 +53,8 @@ class NodeServiceStub:
     """Cordon, and move its pull cameras to other nodes."""
     DeleteNode: _grpc.UnaryUnaryMultiCallable[_node_pb2.DeleteNodeRequest, _node_pb2.DeleteNodeResponse]
     """Forget a node; its credential stops working."""
+    GetLeader: _grpc.UnaryUnaryMultiCallable[_node_pb2.GetLeaderRequest, _node_pb2.GetLeaderResponse]
+    """Which control-plane replica runs the fleet's singleton jobs (placement, liveness) now."""
 
 @_typing.type_check_only
 class NodeServiceAsyncStub(NodeServiceStub):
@@ -64,6 +70,10 @@ class NodeServiceAsyncStub(NodeServiceStub):
     ListNodes: _aio.UnaryUnaryMultiCallable[_node_pb2.ListNodesRequest, _node_pb2.ListNodesResponse]  # type: ignore[assignment]
     """Filter fields: name, state, schedulable. order_by: name, create_time, last_heartbeat_time."""
     GetNode: _aio.UnaryUnaryMultiCallable[_node_pb2.GetNodeRequest, _node_pb2.GetNodeResponse]  # type: ignore[assignment]
+    UpdateNode: _aio.UnaryUnaryMultiCallable[_node_pb2.UpdateNodeRequest, _node_pb2.UpdateNodeResponse]  # type: ignore[assignment]
+    """Updatable fields: labels (what node selectors match; keys 1–63 of [a-z0-9_.-], values up to
+    63 of [A-Za-z0-9_.-]). Pull cameras whose selector no longer matches move.
+    """
     CordonNode: _aio.UnaryUnaryMultiCallable[_node_pb2.CordonNodeRequest, _node_pb2.CordonNodeResponse]  # type: ignore[assignment]
     """A cordoned node keeps what it runs but gets no new pull cameras."""
     UncordonNode: _aio.UnaryUnaryMultiCallable[_node_pb2.UncordonNodeRequest, _node_pb2.UncordonNodeResponse]  # type: ignore[assignment]
@@ -71,6 +81,8 @@ class NodeServiceAsyncStub(NodeServiceStub):
     """Cordon, and move its pull cameras to other nodes."""
     DeleteNode: _aio.UnaryUnaryMultiCallable[_node_pb2.DeleteNodeRequest, _node_pb2.DeleteNodeResponse]  # type: ignore[assignment]
     """Forget a node; its credential stops working."""
+    GetLeader: _aio.UnaryUnaryMultiCallable[_node_pb2.GetLeaderRequest, _node_pb2.GetLeaderResponse]  # type: ignore[assignment]
+    """Which control-plane replica runs the fleet's singleton jobs (placement, liveness) now."""
 
 class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     """Stream nodes: hosts running a node agent (nginx-rtmp + ffmpeg). Admin only, except reads for
@@ -115,6 +127,16 @@ class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_node_pb2.GetNodeResponse, _abc.Awaitable[_node_pb2.GetNodeResponse]]: ...
 
     @_abc_1.abstractmethod
+    def UpdateNode(
+        self,
+        request: _node_pb2.UpdateNodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.UpdateNodeResponse, _abc.Awaitable[_node_pb2.UpdateNodeResponse]]:
+        """Updatable fields: labels (what node selectors match; keys 1–63 of [a-z0-9_.-], values up to
+        63 of [A-Za-z0-9_.-]). Pull cameras whose selector no longer matches move.
+        """
+
+    @_abc_1.abstractmethod
     def CordonNode(
         self,
         request: _node_pb2.CordonNodeRequest,
@@ -144,5 +166,13 @@ class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.DeleteNodeResponse, _abc.Awaitable[_node_pb2.DeleteNodeResponse]]:
         """Forget a node; its credential stops working."""
+
+    @_abc_1.abstractmethod
+    def GetLeader(
+        self,
+        request: _node_pb2.GetLeaderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.GetLeaderResponse, _abc.Awaitable[_node_pb2.GetLeaderResponse]]:
+        """Which control-plane replica runs the fleet's singleton jobs (placement, liveness) now."""
 
 def add_NodeServiceServicer_to_server(servicer: NodeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

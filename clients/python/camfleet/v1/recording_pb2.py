@@ -26,53 +26,55 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63\x61mfleet/v1/recording.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n\tRecording\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nsize_bytes\x18\x07 \x01(\x03\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12&\n\x04tier\x18\t \x01(\x0e\x32\x18.camfleet.v1.StorageTier\x12.\n\x07profile\x18\n \x01(\x0e\x32\x1d.camfleet.v1.RecordingProfile\x12\x11\n\tcontainer\x18\x0b \x01(\t\x12\x11\n\trecovered\x18\x0c \x01(\x08\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x0cRecordingGap\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"l\n\x0cTimelineSpan\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x01\n\x15ListRecordingsRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"]\n\x16ListRecordingsResponse\x12*\n\nrecordings\x18\x01 \x03(\x0b\x32\x16.camfleet.v1.Recording\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13GetRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x14GetRecordingResponse\x12)\n\trecording\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.Recording\"\x85\x01\n\x12GetTimelineRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd4\x01\n\x13GetTimelineResponse\x12(\n\x05spans\x18\x01 \x03(\x0b\x32\x19.camfleet.v1.TimelineSpan\x12\'\n\x04gaps\x18\x02 \x03(\x0b\x32\x19.camfleet.v1.RecordingGap\x12+\n\x08recorded\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65xpected\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x63overage\x18\x05 \x01(\x01\"#\n\x15GetDownloadUrlRequest\x12\n\n\x02id\x18\x01 \x01(\t\"V\n\x16GetDownloadUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x16\x44\x65leteRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteRecordingResponse\"\x84\x01\n\x11\x45xportClipRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb0\x01\n\x12\x45xportClipResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x15GetPlaybackUrlRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x16GetPlaybackUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*o\n\x0bStorageTier\x12\x1c\n\x18STORAGE_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10STORAGE_TIER_HOT\x10\x01\x12\x15\n\x11STORAGE_TIER_WARM\x10\x02\x12\x15\n\x11STORAGE_TIER_COLD\x10\x03*\xc7\x01\n\x10RecordingProfile\x12!\n\x1dRECORDING_PROFILE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aRECORDING_PROFILE_ORIGINAL\x10\x01\x12\x19\n\x15RECORDING_PROFILE_LOW\x10\x02\x12\x1c\n\x18RECORDING_PROFILE_MEDIUM\x10\x03\x12\x1a\n\x16RECORDING_PROFILE_HIGH\x10\x04\x12\x1b\n\x17RECORDING_PROFILE_ULTRA\x10\x05*\x85\x01\n\x0eRecordingState\x12\x1f\n\x1bRECORDING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RECORDING_STATE_IDLE\x10\x01\x12\x1d\n\x19RECORDING_STATE_RECORDING\x10\x02\x12\x19\n\x15RECORDING_STATE_ERROR\x10\x03\x32\xf7\x04\n\x10RecordingService\x12Y\n\x0eListRecordings\x12\".camfleet.v1.ListRecordingsRequest\x1a#.camfleet.v1.ListRecordingsResponse\x12S\n\x0cGetRecording\x12 .camfleet.v1.GetRecordingRequest\x1a!.camfleet.v1.GetRecordingResponse\x12P\n\x0bGetTimeline\x12\x1f.camfleet.v1.GetTimelineRequest\x1a .camfleet.v1.GetTimelineResponse\x12Y\n\x0eGetDownloadUrl\x12\".camfleet.v1.GetDownloadUrlRequest\x1a#.camfleet.v1.GetDownloadUrlResponse\x12\\\n\x0f\x44\x65leteRecording\x12#.camfleet.v1.DeleteRecordingRequest\x1a$.camfleet.v1.DeleteRecordingResponse\x12M\n\nExportClip\x12\x1e.camfleet.v1.ExportClipRequest\x1a\x1f.camfleet.v1.ExportClipResponse\x12Y\n\x0eGetPlaybackUrl\x12\".camfleet.v1.GetPlaybackUrlRequest\x1a#.camfleet.v1.GetPlaybackUrlResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63\x61mfleet/v1/recording.proto\x12\x0b\x63\x61mfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x03\n\tRecording\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nsize_bytes\x18\x07 \x01(\x03\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12&\n\x04tier\x18\t \x01(\x0e\x32\x18.camfleet.v1.StorageTier\x12.\n\x07profile\x18\n \x01(\x0e\x32\x1d.camfleet.v1.RecordingProfile\x12\x11\n\tcontainer\x18\x0b \x01(\t\x12\x11\n\trecovered\x18\x0c \x01(\x08\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65poch\x18\x0e \x01(\x03\"\xc7\x01\n\x0cRecordingGap\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12$\n\x05\x63\x61use\x18\x05 \x01(\x0e\x32\x15.camfleet.v1.GapCause\x12\x10\n\x08node_ids\x18\x06 \x03(\t\"l\n\x0cTimelineSpan\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x01\n\x15ListRecordingsRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"]\n\x16ListRecordingsResponse\x12*\n\nrecordings\x18\x01 \x03(\x0b\x32\x16.camfleet.v1.Recording\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13GetRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x14GetRecordingResponse\x12)\n\trecording\x18\x01 \x01(\x0b\x32\x16.camfleet.v1.Recording\"\x85\x01\n\x12GetTimelineRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd4\x01\n\x13GetTimelineResponse\x12(\n\x05spans\x18\x01 \x03(\x0b\x32\x19.camfleet.v1.TimelineSpan\x12\'\n\x04gaps\x18\x02 \x03(\x0b\x32\x19.camfleet.v1.RecordingGap\x12+\n\x08recorded\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65xpected\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x63overage\x18\x05 \x01(\x01\"#\n\x15GetDownloadUrlRequest\x12\n\n\x02id\x18\x01 \x01(\t\"V\n\x16GetDownloadUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x16\x44\x65leteRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteRecordingResponse\"\x84\x01\n\x11\x45xportClipRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb0\x01\n\x12\x45xportClipResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x15GetPlaybackUrlRequest\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x16GetPlaybackUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*o\n\x0bStorageTier\x12\x1c\n\x18STORAGE_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10STORAGE_TIER_HOT\x10\x01\x12\x15\n\x11STORAGE_TIER_WARM\x10\x02\x12\x15\n\x11STORAGE_TIER_COLD\x10\x03*\xc7\x01\n\x10RecordingProfile\x12!\n\x1dRECORDING_PROFILE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aRECORDING_PROFILE_ORIGINAL\x10\x01\x12\x19\n\x15RECORDING_PROFILE_LOW\x10\x02\x12\x1c\n\x18RECORDING_PROFILE_MEDIUM\x10\x03\x12\x1a\n\x16RECORDING_PROFILE_HIGH\x10\x04\x12\x1b\n\x17RECORDING_PROFILE_ULTRA\x10\x05*\x85\x01\n\x0eRecordingState\x12\x1f\n\x1bRECORDING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RECORDING_STATE_IDLE\x10\x01\x12\x1d\n\x19RECORDING_STATE_RECORDING\x10\x02\x12\x19\n\x15RECORDING_STATE_ERROR\x10\x03*\xc6\x01\n\x08GapCause\x12\x19\n\x15GAP_CAUSE_UNSPECIFIED\x10\x00\x12\x17\n\x13GAP_CAUSE_NODE_LOST\x10\x01\x12\x1a\n\x16GAP_CAUSE_SOURCE_ERROR\x10\x02\x12\x1c\n\x18GAP_CAUSE_RECORDER_CRASH\x10\x03\x12\x17\n\x13GAP_CAUSE_DISK_FULL\x10\x04\x12\x1c\n\x18GAP_CAUSE_CAMERA_STOPPED\x10\x05\x12\x15\n\x11GAP_CAUSE_UNKNOWN\x10\x06\x32\xf7\x04\n\x10RecordingService\x12Y\n\x0eListRecordings\x12\".camfleet.v1.ListRecordingsRequest\x1a#.camfleet.v1.ListRecordingsResponse\x12S\n\x0cGetRecording\x12 .camfleet.v1.GetRecordingRequest\x1a!.camfleet.v1.GetRecordingResponse\x12P\n\x0bGetTimeline\x12\x1f.camfleet.v1.GetTimelineRequest\x1a .camfleet.v1.GetTimelineResponse\x12Y\n\x0eGetDownloadUrl\x12\".camfleet.v1.GetDownloadUrlRequest\x1a#.camfleet.v1.GetDownloadUrlResponse\x12\\\n\x0f\x44\x65leteRecording\x12#.camfleet.v1.DeleteRecordingRequest\x1a$.camfleet.v1.DeleteRecordingResponse\x12M\n\nExportClip\x12\x1e.camfleet.v1.ExportClipRequest\x1a\x1f.camfleet.v1.ExportClipResponse\x12Y\n\x0eGetPlaybackUrl\x12\".camfleet.v1.GetPlaybackUrlRequest\x1a#.camfleet.v1.GetPlaybackUrlResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'camfleet.v1.recording_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STORAGETIER']._serialized_start=2234
-  _globals['_STORAGETIER']._serialized_end=2345
-  _globals['_RECORDINGPROFILE']._serialized_start=2348
-  _globals['_RECORDINGPROFILE']._serialized_end=2547
-  _globals['_RECORDINGSTATE']._serialized_start=2550
-  _globals['_RECORDINGSTATE']._serialized_end=2683
+  _globals['_STORAGETIER']._serialized_start=2305
+  _globals['_STORAGETIER']._serialized_end=2416
+  _globals['_RECORDINGPROFILE']._serialized_start=2419
+  _globals['_RECORDINGPROFILE']._serialized_end=2618
+  _globals['_RECORDINGSTATE']._serialized_start=2621
+  _globals['_RECORDINGSTATE']._serialized_end=2754
+  _globals['_GAPCAUSE']._serialized_start=2757
+  _globals['_GAPCAUSE']._serialized_end=2955
   _globals['_RECORDING']._serialized_start=110
-  _globals['_RECORDING']._serialized_end=519
-  _globals['_RECORDINGGAP']._serialized_start=522
-  _globals['_RECORDINGGAP']._serialized_end=665
-  _globals['_TIMELINESPAN']._serialized_start=667
-  _globals['_TIMELINESPAN']._serialized_end=775
-  _globals['_LISTRECORDINGSREQUEST']._serialized_start=778
-  _globals['_LISTRECORDINGSREQUEST']._serialized_end=953
-  _globals['_LISTRECORDINGSRESPONSE']._serialized_start=955
-  _globals['_LISTRECORDINGSRESPONSE']._serialized_end=1048
-  _globals['_GETRECORDINGREQUEST']._serialized_start=1050
-  _globals['_GETRECORDINGREQUEST']._serialized_end=1083
-  _globals['_GETRECORDINGRESPONSE']._serialized_start=1085
-  _globals['_GETRECORDINGRESPONSE']._serialized_end=1150
-  _globals['_GETTIMELINEREQUEST']._serialized_start=1153
-  _globals['_GETTIMELINEREQUEST']._serialized_end=1286
-  _globals['_GETTIMELINERESPONSE']._serialized_start=1289
-  _globals['_GETTIMELINERESPONSE']._serialized_end=1501
-  _globals['_GETDOWNLOADURLREQUEST']._serialized_start=1503
-  _globals['_GETDOWNLOADURLREQUEST']._serialized_end=1538
-  _globals['_GETDOWNLOADURLRESPONSE']._serialized_start=1540
-  _globals['_GETDOWNLOADURLRESPONSE']._serialized_end=1626
-  _globals['_DELETERECORDINGREQUEST']._serialized_start=1628
-  _globals['_DELETERECORDINGREQUEST']._serialized_end=1664
-  _globals['_DELETERECORDINGRESPONSE']._serialized_start=1666
-  _globals['_DELETERECORDINGRESPONSE']._serialized_end=1691
-  _globals['_EXPORTCLIPREQUEST']._serialized_start=1694
-  _globals['_EXPORTCLIPREQUEST']._serialized_end=1826
-  _globals['_EXPORTCLIPRESPONSE']._serialized_start=1829
-  _globals['_EXPORTCLIPRESPONSE']._serialized_end=2005
-  _globals['_GETPLAYBACKURLREQUEST']._serialized_start=2008
-  _globals['_GETPLAYBACKURLREQUEST']._serialized_end=2144
-  _globals['_GETPLAYBACKURLRESPONSE']._serialized_start=2146
-  _globals['_GETPLAYBACKURLRESPONSE']._serialized_end=2232
-  _globals['_RECORDINGSERVICE']._serialized_start=2686
-  _globals['_RECORDINGSERVICE']._serialized_end=3317
+  _globals['_RECORDING']._serialized_end=534
+  _globals['_RECORDINGGAP']._serialized_start=537
+  _globals['_RECORDINGGAP']._serialized_end=736
+  _globals['_TIMELINESPAN']._serialized_start=738
+  _globals['_TIMELINESPAN']._serialized_end=846
+  _globals['_LISTRECORDINGSREQUEST']._serialized_start=849
+  _globals['_LISTRECORDINGSREQUEST']._serialized_end=1024
+  _globals['_LISTRECORDINGSRESPONSE']._serialized_start=1026
+  _globals['_LISTRECORDINGSRESPONSE']._serialized_end=1119
+  _globals['_GETRECORDINGREQUEST']._serialized_start=1121
+  _globals['_GETRECORDINGREQUEST']._serialized_end=1154
+  _globals['_GETRECORDINGRESPONSE']._serialized_start=1156
+  _globals['_GETRECORDINGRESPONSE']._serialized_end=1221
+  _globals['_GETTIMELINEREQUEST']._serialized_start=1224
+  _globals['_GETTIMELINEREQUEST']._serialized_end=1357
+  _globals['_GETTIMELINERESPONSE']._serialized_start=1360
+  _globals['_GETTIMELINERESPONSE']._serialized_end=1572
+  _globals['_GETDOWNLOADURLREQUEST']._serialized_start=1574
+  _globals['_GETDOWNLOADURLREQUEST']._serialized_end=1609
+  _globals['_GETDOWNLOADURLRESPONSE']._serialized_start=1611
+  _globals['_GETDOWNLOADURLRESPONSE']._serialized_end=1697
+  _globals['_DELETERECORDINGREQUEST']._serialized_start=1699
+  _globals['_DELETERECORDINGREQUEST']._serialized_end=1735
+  _globals['_DELETERECORDINGRESPONSE']._serialized_start=1737
+  _globals['_DELETERECORDINGRESPONSE']._serialized_end=1762
+  _globals['_EXPORTCLIPREQUEST']._serialized_start=1765
+  _globals['_EXPORTCLIPREQUEST']._serialized_end=1897
+  _globals['_EXPORTCLIPRESPONSE']._serialized_start=1900
+  _globals['_EXPORTCLIPRESPONSE']._serialized_end=2076
+  _globals['_GETPLAYBACKURLREQUEST']._serialized_start=2079
+  _globals['_GETPLAYBACKURLREQUEST']._serialized_end=2215
+  _globals['_GETPLAYBACKURLRESPONSE']._serialized_start=2217
+  _globals['_GETPLAYBACKURLRESPONSE']._serialized_end=2303
+  _globals['_RECORDINGSERVICE']._serialized_start=2958
+  _globals['_RECORDINGSERVICE']._serialized_end=3589
 # @@protoc_insertion_point(module_scope)

@@ -33,6 +33,16 @@ class RecordingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORDING_STATE_IDLE: _ClassVar[RecordingState]
     RECORDING_STATE_RECORDING: _ClassVar[RecordingState]
     RECORDING_STATE_ERROR: _ClassVar[RecordingState]
+
+class GapCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GAP_CAUSE_UNSPECIFIED: _ClassVar[GapCause]
+    GAP_CAUSE_NODE_LOST: _ClassVar[GapCause]
+    GAP_CAUSE_SOURCE_ERROR: _ClassVar[GapCause]
+    GAP_CAUSE_RECORDER_CRASH: _ClassVar[GapCause]
+    GAP_CAUSE_DISK_FULL: _ClassVar[GapCause]
+    GAP_CAUSE_CAMERA_STOPPED: _ClassVar[GapCause]
+    GAP_CAUSE_UNKNOWN: _ClassVar[GapCause]
 STORAGE_TIER_UNSPECIFIED: StorageTier
 STORAGE_TIER_HOT: StorageTier
 STORAGE_TIER_WARM: StorageTier
@@ -47,9 +57,16 @@ RECORDING_STATE_UNSPECIFIED: RecordingState
 RECORDING_STATE_IDLE: RecordingState
 RECORDING_STATE_RECORDING: RecordingState
 RECORDING_STATE_ERROR: RecordingState
+GAP_CAUSE_UNSPECIFIED: GapCause
+GAP_CAUSE_NODE_LOST: GapCause
+GAP_CAUSE_SOURCE_ERROR: GapCause
+GAP_CAUSE_RECORDER_CRASH: GapCause
+GAP_CAUSE_DISK_FULL: GapCause
+GAP_CAUSE_CAMERA_STOPPED: GapCause
+GAP_CAUSE_UNKNOWN: GapCause
 
 class Recording(_message.Message):
-    __slots__ = ("id", "camera_id", "node_id", "start_time", "end_time", "duration", "size_bytes", "sha256", "tier", "profile", "container", "recovered", "create_time")
+    __slots__ = ("id", "camera_id", "node_id", "start_time", "end_time", "duration", "size_bytes", "sha256", "tier", "profile", "container", "recovered", "create_time", "epoch")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +80,7 @@ class Recording(_message.Message):
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     RECOVERED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     id: str
     camera_id: str
     node_id: str
@@ -76,19 +94,24 @@ class Recording(_message.Message):
     container: str
     recovered: bool
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., node_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., tier: _Optional[_Union[StorageTier, str]] = ..., profile: _Optional[_Union[RecordingProfile, str]] = ..., container: _Optional[str] = ..., recovered: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    epoch: int
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., node_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., tier: _Optional[_Union[StorageTier, str]] = ..., profile: _Optional[_Union[RecordingProfile, str]] = ..., container: _Optional[str] = ..., recovered: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class RecordingGap(_message.Message):
-    __slots__ = ("camera_id", "start_time", "end_time", "reason")
+    __slots__ = ("camera_id", "start_time", "end_time", "reason", "cause", "node_ids")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     reason: str
-    def __init__(self, camera_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    cause: GapCause
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, camera_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., cause: _Optional[_Union[GapCause, str]] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TimelineSpan(_message.Message):
     __slots__ = ("start_time", "end_time")

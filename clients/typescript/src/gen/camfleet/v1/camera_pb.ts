@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/camera.proto.
  */
 export const file_camfleet_v1_camera: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYW1mbGVldC92MS9jYW1lcmEucHJvdG8SC2NhbWZsZWV0LnYxIooGCgZDYW1lcmESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghsb2NhdGlvbhgEIAEoCRIpCgZzdGF0dXMYBSABKA4yGS5jYW1mbGVldC52MS5DYW1lcmFTdGF0dXMSFQoNc3RhdHVzX3JlYXNvbhgGIAEoCRITCgZhY3RpdmUYByABKAhIAIgBARIZChFyZWNvcmRpbmdfZW5hYmxlZBgIIAEoCBIsCgtpbmdlc3RfbW9kZRgJIAEoDjIXLmNhbWZsZWV0LnYxLkluZ2VzdE1vZGUSEgoKc291cmNlX3VybBgKIAEoCRISCgpzdHJlYW1fa2V5GAsgASgJEi8KBmxhYmVscxgMIAMoCzIfLmNhbWZsZWV0LnYxLkNhbWVyYS5MYWJlbHNFbnRyeRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnN0YXR1c19jaGFuZ2VfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbm9kZV9pZBgQIAEoCRI0Cg9yZWNvcmRpbmdfc3RhdGUYESABKA4yGy5jYW1mbGVldC52MS5SZWNvcmRpbmdTdGF0ZRIeChZyZWNvcmRpbmdfc3RhdGVfcmVhc29uGBIgASgJEjgKEXJlY29yZGluZ19wcm9maWxlGBMgASgOMh0uY2FtZmxlZXQudjEuUmVjb3JkaW5nUHJvZmlsZRI0ChFyZXRlbnRpb25fbWF4X2FnZRgUIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRlbnRpb25fbWF4X2J5dGVzGBUgASgDGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2FjdGl2ZSI6ChNDcmVhdGVDYW1lcmFSZXF1ZXN0EiMKBmNhbWVyYRgBIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYSI7ChRDcmVhdGVDYW1lcmFSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiHgoQR2V0Q2FtZXJhUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChFHZXRDYW1lcmFSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEibQoSTGlzdENhbWVyYXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg4KBmZpbHRlchgDIAEoCRIQCghvcmRlcl9ieRgEIAEoCRIOCgZzZWFyY2gYBSABKAkiegoTTGlzdENhbWVyYXNSZXNwb25zZRIkCgdjYW1lcmFzGAEgAygLMhMuY2FtZmxlZXQudjEuQ2FtZXJhEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFEhAKCHJldmlzaW9uGAQgASgDImsKE1VwZGF0ZUNhbWVyYVJlcXVlc3QSIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI7ChRVcGRhdGVDYW1lcmFSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiIQoTRGVsZXRlQ2FtZXJhUmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVDYW1lcmFSZXNwb25zZSIkChZSb3RhdGVTdHJlYW1LZXlSZXF1ZXN0EgoKAmlkGAEgASgJIj4KF1JvdGF0ZVN0cmVhbUtleVJlc3BvbnNlEiMKBmNhbWVyYRgBIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYSIjChVBY3RpdmF0ZUNhbWVyYVJlcXVlc3QSCgoCaWQYASABKAkiPQoWQWN0aXZhdGVDYW1lcmFSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiJQoXRGVhY3RpdmF0ZUNhbWVyYVJlcXVlc3QSCgoCaWQYASABKAkiPwoYRGVhY3RpdmF0ZUNhbWVyYVJlc3BvbnNlEiMKBmNhbWVyYRgBIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYSIjChVTdGFydFJlY29yZGluZ1JlcXVlc3QSCgoCaWQYASABKAkiPQoWU3RhcnRSZWNvcmRpbmdSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiIgoUU3RvcFJlY29yZGluZ1JlcXVlc3QSCgoCaWQYASABKAkiPAoVU3RvcFJlY29yZGluZ1Jlc3BvbnNlEiMKBmNhbWVyYRgBIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYSJSChhCYXRjaENhbWVyYUFjdGlvblJlcXVlc3QSCwoDaWRzGAEgAygJEikKBmFjdGlvbhgCIAEoDjIZLmNhbWZsZWV0LnYxLkNhbWVyYUFjdGlvbiJZChlCYXRjaENhbWVyYUFjdGlvblJlc3BvbnNlEiQKB2NhbWVyYXMYASADKAsyEy5jYW1mbGVldC52MS5DYW1lcmESFgoOYWZmZWN0ZWRfY291bnQYAiABKAUiIgoUR2V0U3RyZWFtVXJsc1JlcXVlc3QSCgoCaWQYASABKAkifAoVR2V0U3RyZWFtVXJsc1Jlc3BvbnNlEhgKEHJ0bXBfcHVibGlzaF91cmwYASABKAkSGAoQaGxzX3BsYXliYWNrX3VybBgCIAEoCRIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqmQEKDENhbWVyYVN0YXR1cxIdChlDQU1FUkFfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQ0FNRVJBX1NUQVRVU19PRkZMSU5FEAESHAoYQ0FNRVJBX1NUQVRVU19DT05ORUNUSU5HEAISGAoUQ0FNRVJBX1NUQVRVU19PTkxJTkUQAxIXChNDQU1FUkFfU1RBVFVTX0VSUk9SEAQqVQoKSW5nZXN0TW9kZRIbChdJTkdFU1RfTU9ERV9VTlNQRUNJRklFRBAAEhQKEElOR0VTVF9NT0RFX1BVU0gQARIUChBJTkdFU1RfTU9ERV9QVUxMEAIq6wEKDENhbWVyYUFjdGlvbhIdChlDQU1FUkFfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWQ0FNRVJBX0FDVElPTl9BQ1RJVkFURRABEhwKGENBTUVSQV9BQ1RJT05fREVBQ1RJVkFURRACEiEKHUNBTUVSQV9BQ1RJT05fU1RBUlRfUkVDT1JESU5HEAMSIAocQ0FNRVJBX0FDVElPTl9TVE9QX1JFQ09SRElORxAEEhgKFENBTUVSQV9BQ1RJT05fREVMRVRFEAUSIwofQ0FNRVJBX0FDVElPTl9ST1RBVEVfU1RSRUFNX0tFWRAGMrUICg1DYW1lcmFTZXJ2aWNlElMKDENyZWF0ZUNhbWVyYRIgLmNhbWZsZWV0LnYxLkNyZWF0ZUNhbWVyYVJlcXVlc3QaIS5jYW1mbGVldC52MS5DcmVhdGVDYW1lcmFSZXNwb25zZRJKCglHZXRDYW1lcmESHS5jYW1mbGVldC52MS5HZXRDYW1lcmFSZXF1ZXN0Gh4uY2FtZmxlZXQudjEuR2V0Q2FtZXJhUmVzcG9uc2USUAoLTGlzdENhbWVyYXMSHy5jYW1mbGVldC52MS5MaXN0Q2FtZXJhc1JlcXVlc3QaIC5jYW1mbGVldC52MS5MaXN0Q2FtZXJhc1Jlc3BvbnNlElMKDFVwZGF0ZUNhbWVyYRIgLmNhbWZsZWV0LnYxLlVwZGF0ZUNhbWVyYVJlcXVlc3QaIS5jYW1mbGVldC52MS5VcGRhdGVDYW1lcmFSZXNwb25zZRJTCgxEZWxldGVDYW1lcmESIC5jYW1mbGVldC52MS5EZWxldGVDYW1lcmFSZXF1ZXN0GiEuY2FtZmxlZXQudjEuRGVsZXRlQ2FtZXJhUmVzcG9uc2USXAoPUm90YXRlU3RyZWFtS2V5EiMuY2FtZmxlZXQudjEuUm90YXRlU3RyZWFtS2V5UmVxdWVzdBokLmNhbWZsZWV0LnYxLlJvdGF0ZVN0cmVhbUtleVJlc3BvbnNlElkKDkFjdGl2YXRlQ2FtZXJhEiIuY2FtZmxlZXQudjEuQWN0aXZhdGVDYW1lcmFSZXF1ZXN0GiMuY2FtZmxlZXQudjEuQWN0aXZhdGVDYW1lcmFSZXNwb25zZRJfChBEZWFjdGl2YXRlQ2FtZXJhEiQuY2FtZmxlZXQudjEuRGVhY3RpdmF0ZUNhbWVyYVJlcXVlc3QaJS5jYW1mbGVldC52MS5EZWFjdGl2YXRlQ2FtZXJhUmVzcG9uc2USWQoOU3RhcnRSZWNvcmRpbmcSIi5jYW1mbGVldC52MS5TdGFydFJlY29yZGluZ1JlcXVlc3QaIy5jYW1mbGVldC52MS5TdGFydFJlY29yZGluZ1Jlc3BvbnNlElYKDVN0b3BSZWNvcmRpbmcSIS5jYW1mbGVldC52MS5TdG9wUmVjb3JkaW5nUmVxdWVzdBoiLmNhbWZsZWV0LnYxLlN0b3BSZWNvcmRpbmdSZXNwb25zZRJiChFCYXRjaENhbWVyYUFjdGlvbhIlLmNhbWZsZWV0LnYxLkJhdGNoQ2FtZXJhQWN0aW9uUmVxdWVzdBomLmNhbWZsZWV0LnYxLkJhdGNoQ2FtZXJhQWN0aW9uUmVzcG9uc2USVgoNR2V0U3RyZWFtVXJscxIhLmNhbWZsZWV0LnYxLkdldFN0cmVhbVVybHNSZXF1ZXN0GiIuY2FtZmxlZXQudjEuR2V0U3RyZWFtVXJsc1Jlc3BvbnNlYgZwcm90bzM", [file_camfleet_v1_recording, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChhjYW1mbGVldC92MS9jYW1lcmEucHJvdG8SC2NhbWZsZWV0LnYxIsoHCgZDYW1lcmESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghsb2NhdGlvbhgEIAEoCRIpCgZzdGF0dXMYBSABKA4yGS5jYW1mbGVldC52MS5DYW1lcmFTdGF0dXMSFQoNc3RhdHVzX3JlYXNvbhgGIAEoCRITCgZhY3RpdmUYByABKAhIAIgBARIZChFyZWNvcmRpbmdfZW5hYmxlZBgIIAEoCBIsCgtpbmdlc3RfbW9kZRgJIAEoDjIXLmNhbWZsZWV0LnYxLkluZ2VzdE1vZGUSEgoKc291cmNlX3VybBgKIAEoCRISCgpzdHJlYW1fa2V5GAsgASgJEi8KBmxhYmVscxgMIAMoCzIfLmNhbWZsZWV0LnYxLkNhbWVyYS5MYWJlbHNFbnRyeRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnN0YXR1c19jaGFuZ2VfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbm9kZV9pZBgQIAEoCRI0Cg9yZWNvcmRpbmdfc3RhdGUYESABKA4yGy5jYW1mbGVldC52MS5SZWNvcmRpbmdTdGF0ZRIeChZyZWNvcmRpbmdfc3RhdGVfcmVhc29uGBIgASgJEjgKEXJlY29yZGluZ19wcm9maWxlGBMgASgOMh0uY2FtZmxlZXQudjEuUmVjb3JkaW5nUHJvZmlsZRI0ChFyZXRlbnRpb25fbWF4X2FnZRgUIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRlbnRpb25fbWF4X2J5dGVzGBUgASgDEjwKDW5vZGVfc2VsZWN0b3IYFiADKAsyJS5jYW1mbGVldC52MS5DYW1lcmEuTm9kZVNlbGVjdG9yRW50cnkSFwoPcGxhY2VtZW50X2Vwb2NoGBcgASgDEhgKEHBsYWNlbWVudF9yZWFzb24YGCABKAkSGAoQaGFuZG92ZXJfbm9kZV9pZBgZIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEU5vZGVTZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2FjdGl2ZSLAAQoJUGxhY2VtZW50EhEKCWNhbWVyYV9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAkSEgoKdG9fbm9kZV9pZBgDIAEoCRIsCgZyZWFzb24YBCABKA4yHC5jYW1mbGVldC52MS5QbGFjZW1lbnRSZWFzb24SDwoHbWVzc2FnZRgFIAEoCRINCgVlcG9jaBgGIAEoAxIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChVMaXN0UGxhY2VtZW50c1JlcXVlc3QSEQoJY2FtZXJhX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIl0KFkxpc3RQbGFjZW1lbnRzUmVzcG9uc2USKgoKcGxhY2VtZW50cxgBIAMoCzIWLmNhbWZsZWV0LnYxLlBsYWNlbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOgoTQ3JlYXRlQ2FtZXJhUmVxdWVzdBIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiOwoUQ3JlYXRlQ2FtZXJhUmVzcG9uc2USIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhIh4KEEdldENhbWVyYVJlcXVlc3QSCgoCaWQYASABKAkiOAoRR2V0Q2FtZXJhUmVzcG9uc2USIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhIm0KEkxpc3RDYW1lcmFzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkSEAoIb3JkZXJfYnkYBCABKAkSDgoGc2VhcmNoGAUgASgJInoKE0xpc3RDYW1lcmFzUmVzcG9uc2USJAoHY2FtZXJhcxgBIAMoCzITLmNhbWZsZWV0LnYxLkNhbWVyYRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBRIQCghyZXZpc2lvbhgEIAEoAyJrChNVcGRhdGVDYW1lcmFSZXF1ZXN0EiMKBmNhbWVyYRgBIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOwoUVXBkYXRlQ2FtZXJhUmVzcG9uc2USIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhIiEKE0RlbGV0ZUNhbWVyYVJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlQ2FtZXJhUmVzcG9uc2UiJAoWUm90YXRlU3RyZWFtS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChdSb3RhdGVTdHJlYW1LZXlSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiIwoVQWN0aXZhdGVDYW1lcmFSZXF1ZXN0EgoKAmlkGAEgASgJIj0KFkFjdGl2YXRlQ2FtZXJhUmVzcG9uc2USIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhIiUKF0RlYWN0aXZhdGVDYW1lcmFSZXF1ZXN0EgoKAmlkGAEgASgJIj8KGERlYWN0aXZhdGVDYW1lcmFSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiIwoVU3RhcnRSZWNvcmRpbmdSZXF1ZXN0EgoKAmlkGAEgASgJIj0KFlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2USIwoGY2FtZXJhGAEgASgLMhMuY2FtZmxlZXQudjEuQ2FtZXJhIiIKFFN0b3BSZWNvcmRpbmdSZXF1ZXN0EgoKAmlkGAEgASgJIjwKFVN0b3BSZWNvcmRpbmdSZXNwb25zZRIjCgZjYW1lcmEYASABKAsyEy5jYW1mbGVldC52MS5DYW1lcmEiUgoYQmF0Y2hDYW1lcmFBY3Rpb25SZXF1ZXN0EgsKA2lkcxgBIAMoCRIpCgZhY3Rpb24YAiABKA4yGS5jYW1mbGVldC52MS5DYW1lcmFBY3Rpb24iWQoZQmF0Y2hDYW1lcmFBY3Rpb25SZXNwb25zZRIkCgdjYW1lcmFzGAEgAygLMhMuY2FtZmxlZXQudjEuQ2FtZXJhEhYKDmFmZmVjdGVkX2NvdW50GAIgASgFIiIKFEdldFN0cmVhbVVybHNSZXF1ZXN0EgoKAmlkGAEgASgJInwKFUdldFN0cmVhbVVybHNSZXNwb25zZRIYChBydG1wX3B1Ymxpc2hfdXJsGAEgASgJEhgKEGhsc19wbGF5YmFja191cmwYAiABKAkSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpkBCgxDYW1lcmFTdGF0dXMSHQoZQ0FNRVJBX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUNBTUVSQV9TVEFUVVNfT0ZGTElORRABEhwKGENBTUVSQV9TVEFUVVNfQ09OTkVDVElORxACEhgKFENBTUVSQV9TVEFUVVNfT05MSU5FEAMSFwoTQ0FNRVJBX1NUQVRVU19FUlJPUhAEKlUKCkluZ2VzdE1vZGUSGwoXSU5HRVNUX01PREVfVU5TUEVDSUZJRUQQABIUChBJTkdFU1RfTU9ERV9QVVNIEAESFAoQSU5HRVNUX01PREVfUFVMTBACKq4CCg9QbGFjZW1lbnRSZWFzb24SIAocUExBQ0VNRU5UX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF1BMQUNFTUVOVF9SRUFTT05fUExBQ0VEEAESHgoaUExBQ0VNRU5UX1JFQVNPTl9OT0RFX0xPU1QQAhIaChZQTEFDRU1FTlRfUkVBU09OX0RSQUlOEAMSHgoaUExBQ0VNRU5UX1JFQVNPTl9SRUJBTEFOQ0UQBBIdChlQTEFDRU1FTlRfUkVBU09OX1NFTEVDVE9SEAUSHQoZUExBQ0VNRU5UX1JFQVNPTl9VTlBMQUNFRBAGEh4KGlBMQUNFTUVOVF9SRUFTT05fUFVCTElTSEVEEAcSIgoeUExBQ0VNRU5UX1JFQVNPTl9IQU5ET1ZFUl9ET05FEAgq6wEKDENhbWVyYUFjdGlvbhIdChlDQU1FUkFfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWQ0FNRVJBX0FDVElPTl9BQ1RJVkFURRABEhwKGENBTUVSQV9BQ1RJT05fREVBQ1RJVkFURRACEiEKHUNBTUVSQV9BQ1RJT05fU1RBUlRfUkVDT1JESU5HEAMSIAocQ0FNRVJBX0FDVElPTl9TVE9QX1JFQ09SRElORxAEEhgKFENBTUVSQV9BQ1RJT05fREVMRVRFEAUSIwofQ0FNRVJBX0FDVElPTl9ST1RBVEVfU1RSRUFNX0tFWRAGMpAJCg1DYW1lcmFTZXJ2aWNlElMKDENyZWF0ZUNhbWVyYRIgLmNhbWZsZWV0LnYxLkNyZWF0ZUNhbWVyYVJlcXVlc3QaIS5jYW1mbGVldC52MS5DcmVhdGVDYW1lcmFSZXNwb25zZRJKCglHZXRDYW1lcmESHS5jYW1mbGVldC52MS5HZXRDYW1lcmFSZXF1ZXN0Gh4uY2FtZmxlZXQudjEuR2V0Q2FtZXJhUmVzcG9uc2USUAoLTGlzdENhbWVyYXMSHy5jYW1mbGVldC52MS5MaXN0Q2FtZXJhc1JlcXVlc3QaIC5jYW1mbGVldC52MS5MaXN0Q2FtZXJhc1Jlc3BvbnNlElMKDFVwZGF0ZUNhbWVyYRIgLmNhbWZsZWV0LnYxLlVwZGF0ZUNhbWVyYVJlcXVlc3QaIS5jYW1mbGVldC52MS5VcGRhdGVDYW1lcmFSZXNwb25zZRJTCgxEZWxldGVDYW1lcmESIC5jYW1mbGVldC52MS5EZWxldGVDYW1lcmFSZXF1ZXN0GiEuY2FtZmxlZXQudjEuRGVsZXRlQ2FtZXJhUmVzcG9uc2USXAoPUm90YXRlU3RyZWFtS2V5EiMuY2FtZmxlZXQudjEuUm90YXRlU3RyZWFtS2V5UmVxdWVzdBokLmNhbWZsZWV0LnYxLlJvdGF0ZVN0cmVhbUtleVJlc3BvbnNlElkKDkFjdGl2YXRlQ2FtZXJhEiIuY2FtZmxlZXQudjEuQWN0aXZhdGVDYW1lcmFSZXF1ZXN0GiMuY2FtZmxlZXQudjEuQWN0aXZhdGVDYW1lcmFSZXNwb25zZRJfChBEZWFjdGl2YXRlQ2FtZXJhEiQuY2FtZmxlZXQudjEuRGVhY3RpdmF0ZUNhbWVyYVJlcXVlc3QaJS5jYW1mbGVldC52MS5EZWFjdGl2YXRlQ2FtZXJhUmVzcG9uc2USWQoOU3RhcnRSZWNvcmRpbmcSIi5jYW1mbGVldC52MS5TdGFydFJlY29yZGluZ1JlcXVlc3QaIy5jYW1mbGVldC52MS5TdGFydFJlY29yZGluZ1Jlc3BvbnNlElYKDVN0b3BSZWNvcmRpbmcSIS5jYW1mbGVldC52MS5TdG9wUmVjb3JkaW5nUmVxdWVzdBoiLmNhbWZsZWV0LnYxLlN0b3BSZWNvcmRpbmdSZXNwb25zZRJiChFCYXRjaENhbWVyYUFjdGlvbhIlLmNhbWZsZWV0LnYxLkJhdGNoQ2FtZXJhQWN0aW9uUmVxdWVzdBomLmNhbWZsZWV0LnYxLkJhdGNoQ2FtZXJhQWN0aW9uUmVzcG9uc2USVgoNR2V0U3RyZWFtVXJscxIhLmNhbWZsZWV0LnYxLkdldFN0cmVhbVVybHNSZXF1ZXN0GiIuY2FtZmxlZXQudjEuR2V0U3RyZWFtVXJsc1Jlc3BvbnNlElkKDkxpc3RQbGFjZW1lbnRzEiIuY2FtZmxlZXQudjEuTGlzdFBsYWNlbWVudHNSZXF1ZXN0GiMuY2FtZmxlZXQudjEuTGlzdFBsYWNlbWVudHNSZXNwb25zZWIGcHJvdG8z", [file_camfleet_v1_recording, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.Camera
@@ -166,6 +166,36 @@ export type Camera = Message<"camfleet.v1.Camera"> & {
    * @generated from field: int64 retention_max_bytes = 21;
    */
   retentionMaxBytes: bigint;
+
+  /**
+   * Pull cameras: place only on nodes whose labels hold every one of these pairs (e.g.
+   * site = north). Up to 16, with label syntax. No matching node: the camera waits, with
+   * placement_reason saying why.
+   *
+   * @generated from field: map<string, string> node_selector = 22;
+   */
+  nodeSelector: { [key: string]: string };
+
+  /**
+   * Output only. The fencing token of the camera's current placement; each move increments it.
+   *
+   * @generated from field: int64 placement_epoch = 23;
+   */
+  placementEpoch: bigint;
+
+  /**
+   * Output only. Why a pull camera has no node ("no READY node matches site=north"), else empty.
+   *
+   * @generated from field: string placement_reason = 24;
+   */
+  placementReason: string;
+
+  /**
+   * Output only. During a make-before-break move: the node taking over, already pulling.
+   *
+   * @generated from field: string handover_node_id = 25;
+   */
+  handoverNodeId: string;
 };
 
 /**
@@ -174,6 +204,114 @@ export type Camera = Message<"camfleet.v1.Camera"> & {
  */
 export const CameraSchema: GenMessage<Camera> = /*@__PURE__*/
   messageDesc(file_camfleet_v1_camera, 0);
+
+/**
+ * One placement decision.
+ *
+ * @generated from message camfleet.v1.Placement
+ */
+export type Placement = Message<"camfleet.v1.Placement"> & {
+  /**
+   * @generated from field: string camera_id = 1;
+   */
+  cameraId: string;
+
+  /**
+   * Empty when the camera had no node.
+   *
+   * @generated from field: string from_node_id = 2;
+   */
+  fromNodeId: string;
+
+  /**
+   * Empty when it has none now.
+   *
+   * @generated from field: string to_node_id = 3;
+   */
+  toNodeId: string;
+
+  /**
+   * @generated from field: camfleet.v1.PlacementReason reason = 4;
+   */
+  reason: PlacementReason;
+
+  /**
+   * A sentence: "node edge-2 lost; moved to edge-1 (3 of 8 streams)".
+   *
+   * @generated from field: string message = 5;
+   */
+  message: string;
+
+  /**
+   * @generated from field: int64 epoch = 6;
+   */
+  epoch: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 7;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.Placement.
+ * Use `create(PlacementSchema)` to create a new message.
+ */
+export const PlacementSchema: GenMessage<Placement> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_camera, 1);
+
+/**
+ * @generated from message camfleet.v1.ListPlacementsRequest
+ */
+export type ListPlacementsRequest = Message<"camfleet.v1.ListPlacementsRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string camera_id = 1;
+   */
+  cameraId: string;
+
+  /**
+   * Default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message camfleet.v1.ListPlacementsRequest.
+ * Use `create(ListPlacementsRequestSchema)` to create a new message.
+ */
+export const ListPlacementsRequestSchema: GenMessage<ListPlacementsRequest> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_camera, 2);
+
+/**
+ * @generated from message camfleet.v1.ListPlacementsResponse
+ */
+export type ListPlacementsResponse = Message<"camfleet.v1.ListPlacementsResponse"> & {
+  /**
+   * @generated from field: repeated camfleet.v1.Placement placements = 1;
+   */
+  placements: Placement[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message camfleet.v1.ListPlacementsResponse.
+ * Use `create(ListPlacementsResponseSchema)` to create a new message.
+ */
+export const ListPlacementsResponseSchema: GenMessage<ListPlacementsResponse> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_camera, 3);
 
 /**
  * @generated from message camfleet.v1.CreateCameraRequest
@@ -190,7 +328,7 @@ export type CreateCameraRequest = Message<"camfleet.v1.CreateCameraRequest"> & {
  * Use `create(CreateCameraRequestSchema)` to create a new message.
  */
 export const CreateCameraRequestSchema: GenMessage<CreateCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 1);
+  messageDesc(file_camfleet_v1_camera, 4);
 
 /**
  * @generated from message camfleet.v1.CreateCameraResponse
@@ -207,7 +345,7 @@ export type CreateCameraResponse = Message<"camfleet.v1.CreateCameraResponse"> &
  * Use `create(CreateCameraResponseSchema)` to create a new message.
  */
 export const CreateCameraResponseSchema: GenMessage<CreateCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 2);
+  messageDesc(file_camfleet_v1_camera, 5);
 
 /**
  * @generated from message camfleet.v1.GetCameraRequest
@@ -224,7 +362,7 @@ export type GetCameraRequest = Message<"camfleet.v1.GetCameraRequest"> & {
  * Use `create(GetCameraRequestSchema)` to create a new message.
  */
 export const GetCameraRequestSchema: GenMessage<GetCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 3);
+  messageDesc(file_camfleet_v1_camera, 6);
 
 /**
  * @generated from message camfleet.v1.GetCameraResponse
@@ -241,7 +379,7 @@ export type GetCameraResponse = Message<"camfleet.v1.GetCameraResponse"> & {
  * Use `create(GetCameraResponseSchema)` to create a new message.
  */
 export const GetCameraResponseSchema: GenMessage<GetCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 4);
+  messageDesc(file_camfleet_v1_camera, 7);
 
 /**
  * @generated from message camfleet.v1.ListCamerasRequest
@@ -282,7 +420,7 @@ export type ListCamerasRequest = Message<"camfleet.v1.ListCamerasRequest"> & {
  * Use `create(ListCamerasRequestSchema)` to create a new message.
  */
 export const ListCamerasRequestSchema: GenMessage<ListCamerasRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 5);
+  messageDesc(file_camfleet_v1_camera, 8);
 
 /**
  * @generated from message camfleet.v1.ListCamerasResponse
@@ -317,7 +455,7 @@ export type ListCamerasResponse = Message<"camfleet.v1.ListCamerasResponse"> & {
  * Use `create(ListCamerasResponseSchema)` to create a new message.
  */
 export const ListCamerasResponseSchema: GenMessage<ListCamerasResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 6);
+  messageDesc(file_camfleet_v1_camera, 9);
 
 /**
  * @generated from message camfleet.v1.UpdateCameraRequest
@@ -343,7 +481,7 @@ export type UpdateCameraRequest = Message<"camfleet.v1.UpdateCameraRequest"> & {
  * Use `create(UpdateCameraRequestSchema)` to create a new message.
  */
 export const UpdateCameraRequestSchema: GenMessage<UpdateCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 7);
+  messageDesc(file_camfleet_v1_camera, 10);
 
 /**
  * @generated from message camfleet.v1.UpdateCameraResponse
@@ -360,7 +498,7 @@ export type UpdateCameraResponse = Message<"camfleet.v1.UpdateCameraResponse"> &
  * Use `create(UpdateCameraResponseSchema)` to create a new message.
  */
 export const UpdateCameraResponseSchema: GenMessage<UpdateCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 8);
+  messageDesc(file_camfleet_v1_camera, 11);
 
 /**
  * @generated from message camfleet.v1.DeleteCameraRequest
@@ -377,7 +515,7 @@ export type DeleteCameraRequest = Message<"camfleet.v1.DeleteCameraRequest"> & {
  * Use `create(DeleteCameraRequestSchema)` to create a new message.
  */
 export const DeleteCameraRequestSchema: GenMessage<DeleteCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 9);
+  messageDesc(file_camfleet_v1_camera, 12);
 
 /**
  * @generated from message camfleet.v1.DeleteCameraResponse
@@ -390,7 +528,7 @@ export type DeleteCameraResponse = Message<"camfleet.v1.DeleteCameraResponse"> &
  * Use `create(DeleteCameraResponseSchema)` to create a new message.
  */
 export const DeleteCameraResponseSchema: GenMessage<DeleteCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 10);
+  messageDesc(file_camfleet_v1_camera, 13);
 
 /**
  * @generated from message camfleet.v1.RotateStreamKeyRequest
@@ -407,7 +545,7 @@ export type RotateStreamKeyRequest = Message<"camfleet.v1.RotateStreamKeyRequest
  * Use `create(RotateStreamKeyRequestSchema)` to create a new message.
  */
 export const RotateStreamKeyRequestSchema: GenMessage<RotateStreamKeyRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 11);
+  messageDesc(file_camfleet_v1_camera, 14);
 
 /**
  * @generated from message camfleet.v1.RotateStreamKeyResponse
@@ -424,7 +562,7 @@ export type RotateStreamKeyResponse = Message<"camfleet.v1.RotateStreamKeyRespon
  * Use `create(RotateStreamKeyResponseSchema)` to create a new message.
  */
 export const RotateStreamKeyResponseSchema: GenMessage<RotateStreamKeyResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 12);
+  messageDesc(file_camfleet_v1_camera, 15);
 
 /**
  * @generated from message camfleet.v1.ActivateCameraRequest
@@ -441,7 +579,7 @@ export type ActivateCameraRequest = Message<"camfleet.v1.ActivateCameraRequest">
  * Use `create(ActivateCameraRequestSchema)` to create a new message.
  */
 export const ActivateCameraRequestSchema: GenMessage<ActivateCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 13);
+  messageDesc(file_camfleet_v1_camera, 16);
 
 /**
  * @generated from message camfleet.v1.ActivateCameraResponse
@@ -458,7 +596,7 @@ export type ActivateCameraResponse = Message<"camfleet.v1.ActivateCameraResponse
  * Use `create(ActivateCameraResponseSchema)` to create a new message.
  */
 export const ActivateCameraResponseSchema: GenMessage<ActivateCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 14);
+  messageDesc(file_camfleet_v1_camera, 17);
 
 /**
  * @generated from message camfleet.v1.DeactivateCameraRequest
@@ -475,7 +613,7 @@ export type DeactivateCameraRequest = Message<"camfleet.v1.DeactivateCameraReque
  * Use `create(DeactivateCameraRequestSchema)` to create a new message.
  */
 export const DeactivateCameraRequestSchema: GenMessage<DeactivateCameraRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 15);
+  messageDesc(file_camfleet_v1_camera, 18);
 
 /**
  * @generated from message camfleet.v1.DeactivateCameraResponse
@@ -492,7 +630,7 @@ export type DeactivateCameraResponse = Message<"camfleet.v1.DeactivateCameraResp
  * Use `create(DeactivateCameraResponseSchema)` to create a new message.
  */
 export const DeactivateCameraResponseSchema: GenMessage<DeactivateCameraResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 16);
+  messageDesc(file_camfleet_v1_camera, 19);
 
 /**
  * @generated from message camfleet.v1.StartRecordingRequest
@@ -509,7 +647,7 @@ export type StartRecordingRequest = Message<"camfleet.v1.StartRecordingRequest">
  * Use `create(StartRecordingRequestSchema)` to create a new message.
  */
 export const StartRecordingRequestSchema: GenMessage<StartRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 17);
+  messageDesc(file_camfleet_v1_camera, 20);
 
 /**
  * @generated from message camfleet.v1.StartRecordingResponse
@@ -526,7 +664,7 @@ export type StartRecordingResponse = Message<"camfleet.v1.StartRecordingResponse
  * Use `create(StartRecordingResponseSchema)` to create a new message.
  */
 export const StartRecordingResponseSchema: GenMessage<StartRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 18);
+  messageDesc(file_camfleet_v1_camera, 21);
 
 /**
  * @generated from message camfleet.v1.StopRecordingRequest
@@ -543,7 +681,7 @@ export type StopRecordingRequest = Message<"camfleet.v1.StopRecordingRequest"> &
  * Use `create(StopRecordingRequestSchema)` to create a new message.
  */
 export const StopRecordingRequestSchema: GenMessage<StopRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 19);
+  messageDesc(file_camfleet_v1_camera, 22);
 
 /**
  * @generated from message camfleet.v1.StopRecordingResponse
@@ -560,7 +698,7 @@ export type StopRecordingResponse = Message<"camfleet.v1.StopRecordingResponse">
  * Use `create(StopRecordingResponseSchema)` to create a new message.
  */
 export const StopRecordingResponseSchema: GenMessage<StopRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 20);
+  messageDesc(file_camfleet_v1_camera, 23);
 
 /**
  * @generated from message camfleet.v1.BatchCameraActionRequest
@@ -584,7 +722,7 @@ export type BatchCameraActionRequest = Message<"camfleet.v1.BatchCameraActionReq
  * Use `create(BatchCameraActionRequestSchema)` to create a new message.
  */
 export const BatchCameraActionRequestSchema: GenMessage<BatchCameraActionRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 21);
+  messageDesc(file_camfleet_v1_camera, 24);
 
 /**
  * @generated from message camfleet.v1.BatchCameraActionResponse
@@ -608,7 +746,7 @@ export type BatchCameraActionResponse = Message<"camfleet.v1.BatchCameraActionRe
  * Use `create(BatchCameraActionResponseSchema)` to create a new message.
  */
 export const BatchCameraActionResponseSchema: GenMessage<BatchCameraActionResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 22);
+  messageDesc(file_camfleet_v1_camera, 25);
 
 /**
  * @generated from message camfleet.v1.GetStreamUrlsRequest
@@ -625,7 +763,7 @@ export type GetStreamUrlsRequest = Message<"camfleet.v1.GetStreamUrlsRequest"> &
  * Use `create(GetStreamUrlsRequestSchema)` to create a new message.
  */
 export const GetStreamUrlsRequestSchema: GenMessage<GetStreamUrlsRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 23);
+  messageDesc(file_camfleet_v1_camera, 26);
 
 /**
  * @generated from message camfleet.v1.GetStreamUrlsResponse
@@ -657,7 +795,7 @@ export type GetStreamUrlsResponse = Message<"camfleet.v1.GetStreamUrlsResponse">
  * Use `create(GetStreamUrlsResponseSchema)` to create a new message.
  */
 export const GetStreamUrlsResponseSchema: GenMessage<GetStreamUrlsResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_camera, 24);
+  messageDesc(file_camfleet_v1_camera, 27);
 
 /**
  * @generated from enum camfleet.v1.CameraStatus
@@ -734,6 +872,80 @@ export const IngestModeSchema: GenEnum<IngestMode> = /*@__PURE__*/
   enumDesc(file_camfleet_v1_camera, 1);
 
 /**
+ * Why a camera moved.
+ *
+ * @generated from enum camfleet.v1.PlacementReason
+ */
+export enum PlacementReason {
+  /**
+   * @generated from enum value: PLACEMENT_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A new or re-activated pull camera, or one that waited for a node.
+   *
+   * @generated from enum value: PLACEMENT_REASON_PLACED = 1;
+   */
+  PLACED = 1,
+
+  /**
+   * Its node stopped heartbeating.
+   *
+   * @generated from enum value: PLACEMENT_REASON_NODE_LOST = 2;
+   */
+  NODE_LOST = 2,
+
+  /**
+   * Its node is being drained.
+   *
+   * @generated from enum value: PLACEMENT_REASON_DRAIN = 3;
+   */
+  DRAIN = 3,
+
+  /**
+   * Spreading load after a node joined or returned.
+   *
+   * @generated from enum value: PLACEMENT_REASON_REBALANCE = 4;
+   */
+  REBALANCE = 4,
+
+  /**
+   * Its node selector or its node's labels changed.
+   *
+   * @generated from enum value: PLACEMENT_REASON_SELECTOR = 5;
+   */
+  SELECTOR = 5,
+
+  /**
+   * No node may take it (deactivated, switched to push, nothing matches): it has none now.
+   *
+   * @generated from enum value: PLACEMENT_REASON_UNPLACED = 6;
+   */
+  UNPLACED = 6,
+
+  /**
+   * A push camera published to a node (through the fleet ingest).
+   *
+   * @generated from enum value: PLACEMENT_REASON_PUBLISHED = 7;
+   */
+  PUBLISHED = 7,
+
+  /**
+   * A make-before-break move finished: the new node records, the old one stopped.
+   *
+   * @generated from enum value: PLACEMENT_REASON_HANDOVER_DONE = 8;
+   */
+  HANDOVER_DONE = 8,
+}
+
+/**
+ * Describes the enum camfleet.v1.PlacementReason.
+ */
+export const PlacementReasonSchema: GenEnum<PlacementReason> = /*@__PURE__*/
+  enumDesc(file_camfleet_v1_camera, 2);
+
+/**
  * @generated from enum camfleet.v1.CameraAction
  */
 export enum CameraAction {
@@ -777,7 +989,7 @@ export enum CameraAction {
  * Describes the enum camfleet.v1.CameraAction.
  */
 export const CameraActionSchema: GenEnum<CameraAction> = /*@__PURE__*/
-  enumDesc(file_camfleet_v1_camera, 2);
+  enumDesc(file_camfleet_v1_camera, 3);
 
 /**
  * Cameras: what the fleet streams and records.
@@ -817,7 +1029,7 @@ export const CameraService: GenService<{
   },
   /**
    * Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-   * source_url, labels.
+   * source_url, labels, node_selector.
    *
    * @generated from rpc camfleet.v1.CameraService.UpdateCamera
    */
@@ -897,6 +1109,16 @@ export const CameraService: GenService<{
     methodKind: "unary";
     input: typeof GetStreamUrlsRequestSchema;
     output: typeof GetStreamUrlsResponseSchema;
+  },
+  /**
+   * Where the camera has been placed, newest first: every move with its reason.
+   *
+   * @generated from rpc camfleet.v1.CameraService.ListPlacements
+   */
+  listPlacements: {
+    methodKind: "unary";
+    input: typeof ListPlacementsRequestSchema;
+    output: typeof ListPlacementsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_camfleet_v1_camera, 0);

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Camera } from "./camera_pb.js";
+import type { Camera, Placement } from "./camera_pb.js";
 import { file_camfleet_v1_camera } from "./camera_pb.js";
 import type { Node } from "./node_pb.js";
 import { file_camfleet_v1_node } from "./node_pb.js";
@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/event.proto.
  */
 export const file_camfleet_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEiuwIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSAASKwoJcmVjb3JkaW5nGA0gASgLMhYuY2FtZmxlZXQudjEuUmVjb3JkaW5nSABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQqowMKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQChImCiJFVkVOVF9UWVBFX1JFQ09SRElOR19TVEFURV9DSEFOR0VEEAsSHgoaRVZFTlRfVFlQRV9SRUNPUkRJTkdfQURERUQQDDJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEi6AIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSAASKwoJcmVjb3JkaW5nGA0gASgLMhYuY2FtZmxlZXQudjEuUmVjb3JkaW5nSAASKwoJcGxhY2VtZW50GA4gASgLMhYuY2FtZmxlZXQudjEuUGxhY2VtZW50SABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQqwQMKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQChImCiJFVkVOVF9UWVBFX1JFQ09SRElOR19TVEFURV9DSEFOR0VEEAsSHgoaRVZFTlRfVFlQRV9SRUNPUkRJTkdfQURERUQQDBIcChhFVkVOVF9UWVBFX0NBTUVSQV9QTEFDRUQQDTJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.Event
@@ -86,6 +86,12 @@ export type Event = Message<"camfleet.v1.Event"> & {
      */
     value: Recording;
     case: "recording";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.Placement placement = 14;
+     */
+    value: Placement;
+    case: "placement";
   } | { case: undefined; value?: undefined };
 };
 
@@ -224,6 +230,13 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_RECORDING_ADDED = 12;
    */
   RECORDING_ADDED = 12,
+
+  /**
+   * A camera was placed on, moved to or taken off a node (placement); needs cameras.read.
+   *
+   * @generated from enum value: EVENT_TYPE_CAMERA_PLACED = 13;
+   */
+  CAMERA_PLACED = 13,
 }
 
 /**

@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file camfleet/v1/node.proto.
  */
 export const file_camfleet_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChZjYW1mbGVldC92MS9ub2RlLnByb3RvEgtjYW1mbGVldC52MSKlAQoLSG9zdE1ldHJpY3MSEwoLY3B1X3BlcmNlbnQYASABKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYAiABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAMgASgEEhcKD2Rpc2tfdXNlZF9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2xvYWRfYXZlcmFnZV8xbRgGIAEoASKVAwoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiUKBXN0YXRlGAMgASgOMhYuY2FtZmxlZXQudjEuTm9kZVN0YXRlEhQKDHN0YXRlX3JlYXNvbhgEIAEoCRITCgtzY2hlZHVsYWJsZRgFIAEoCBIQCghkcmFpbmluZxgGIAEoCBIPCgd2ZXJzaW9uGAcgASgJEhAKCHJ0bXBfdXJsGAggASgJEhAKCGh0dHBfdXJsGAkgASgJEiYKBGhvc3QYCiABKAsyGC5jYW1mbGVldC52MS5Ib3N0TWV0cmljcxIUCgxzdHJlYW1fY291bnQYCyABKAUSEAoIY2FwYWNpdHkYDCABKAUSNwoTbGFzdF9oZWFydGJlYXRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKGGFja2VkX2Fzc2lnbm1lbnRfdmVyc2lvbhgPIAEoAyLfAQoJSm9pblRva2VuEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCG1heF91c2VzGAMgASgFEgwKBHVzZXMYBCABKAUSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJVChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuEg4KBnNlY3JldBgCIAEoCSI+ChVMaXN0Sm9pblRva2Vuc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiXgoWTGlzdEpvaW5Ub2tlbnNSZXNwb25zZRIrCgtqb2luX3Rva2VucxgBIAMoCzIWLmNhbWZsZWV0LnYxLkpvaW5Ub2tlbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSJFChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuIlsKEExpc3ROb2Rlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJEhAKCG9yZGVyX2J5GAQgASgJImIKEUxpc3ROb2Rlc1Jlc3BvbnNlEiAKBW5vZGVzGAEgAygLMhEuY2FtZmxlZXQudjEuTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSIcCg5HZXROb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIyCg9HZXROb2RlUmVzcG9uc2USHwoEbm9kZRgBIAEoCzIRLmNhbWZsZWV0LnYxLk5vZGUiHwoRQ29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNQoSQ29yZG9uTm9kZVJlc3BvbnNlEh8KBG5vZGUYASABKAsyES5jYW1mbGVldC52MS5Ob2RlIiEKE1VuY29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNwoUVW5jb3Jkb25Ob2RlUmVzcG9uc2USHwoEbm9kZRgBIAEoCzIRLmNhbWZsZWV0LnYxLk5vZGUiHgoQRHJhaW5Ob2RlUmVxdWVzdBIKCgJpZBgBIAEoCSI0ChFEcmFpbk5vZGVSZXNwb25zZRIfCgRub2RlGAEgASgLMhEuY2FtZmxlZXQudjEuTm9kZSIfChFEZWxldGVOb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJEZWxldGVOb2RlUmVzcG9uc2UqagoJTm9kZVN0YXRlEhoKFk5PREVfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBOT0RFX1NUQVRFX1JFQURZEAESEwoPTk9ERV9TVEFURV9MT1NUEAISFgoSTk9ERV9TVEFURV9PRkZMSU5FEAMy9QUKC05vZGVTZXJ2aWNlElwKD0NyZWF0ZUpvaW5Ub2tlbhIjLmNhbWZsZWV0LnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaJC5jYW1mbGVldC52MS5DcmVhdGVKb2luVG9rZW5SZXNwb25zZRJZCg5MaXN0Sm9pblRva2VucxIiLmNhbWZsZWV0LnYxLkxpc3RKb2luVG9rZW5zUmVxdWVzdBojLmNhbWZsZWV0LnYxLkxpc3RKb2luVG9rZW5zUmVzcG9uc2USXAoPUmV2b2tlSm9pblRva2VuEiMuY2FtZmxlZXQudjEuUmV2b2tlSm9pblRva2VuUmVxdWVzdBokLmNhbWZsZWV0LnYxLlJldm9rZUpvaW5Ub2tlblJlc3BvbnNlEkoKCUxpc3ROb2RlcxIdLmNhbWZsZWV0LnYxLkxpc3ROb2Rlc1JlcXVlc3QaHi5jYW1mbGVldC52MS5MaXN0Tm9kZXNSZXNwb25zZRJECgdHZXROb2RlEhsuY2FtZmxlZXQudjEuR2V0Tm9kZVJlcXVlc3QaHC5jYW1mbGVldC52MS5HZXROb2RlUmVzcG9uc2USTQoKQ29yZG9uTm9kZRIeLmNhbWZsZWV0LnYxLkNvcmRvbk5vZGVSZXF1ZXN0Gh8uY2FtZmxlZXQudjEuQ29yZG9uTm9kZVJlc3BvbnNlElMKDFVuY29yZG9uTm9kZRIgLmNhbWZsZWV0LnYxLlVuY29yZG9uTm9kZVJlcXVlc3QaIS5jYW1mbGVldC52MS5VbmNvcmRvbk5vZGVSZXNwb25zZRJKCglEcmFpbk5vZGUSHS5jYW1mbGVldC52MS5EcmFpbk5vZGVSZXF1ZXN0Gh4uY2FtZmxlZXQudjEuRHJhaW5Ob2RlUmVzcG9uc2USTQoKRGVsZXRlTm9kZRIeLmNhbWZsZWV0LnYxLkRlbGV0ZU5vZGVSZXF1ZXN0Gh8uY2FtZmxlZXQudjEuRGVsZXRlTm9kZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChZjYW1mbGVldC92MS9ub2RlLnByb3RvEgtjYW1mbGVldC52MSKlAQoLSG9zdE1ldHJpY3MSEwoLY3B1X3BlcmNlbnQYASABKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYAiABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAMgASgEEhcKD2Rpc2tfdXNlZF9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2xvYWRfYXZlcmFnZV8xbRgGIAEoASKiBAoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiUKBXN0YXRlGAMgASgOMhYuY2FtZmxlZXQudjEuTm9kZVN0YXRlEhQKDHN0YXRlX3JlYXNvbhgEIAEoCRITCgtzY2hlZHVsYWJsZRgFIAEoCBIQCghkcmFpbmluZxgGIAEoCBIPCgd2ZXJzaW9uGAcgASgJEhAKCHJ0bXBfdXJsGAggASgJEhAKCGh0dHBfdXJsGAkgASgJEiYKBGhvc3QYCiABKAsyGC5jYW1mbGVldC52MS5Ib3N0TWV0cmljcxIUCgxzdHJlYW1fY291bnQYCyABKAUSEAoIY2FwYWNpdHkYDCABKAUSNwoTbGFzdF9oZWFydGJlYXRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKGGFja2VkX2Fzc2lnbm1lbnRfdmVyc2lvbhgPIAEoAxItCgZsYWJlbHMYECADKAsyHS5jYW1mbGVldC52MS5Ob2RlLkxhYmVsc0VudHJ5EhQKDGNhbWVyYV9jb3VudBgRIAEoBRIXCg9kcmFpbl9yZW1haW5pbmcYEiABKAUaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLfAQoJSm9pblRva2VuEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCG1heF91c2VzGAMgASgFEgwKBHVzZXMYBCABKAUSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJVChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuEg4KBnNlY3JldBgCIAEoCSI+ChVMaXN0Sm9pblRva2Vuc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiXgoWTGlzdEpvaW5Ub2tlbnNSZXNwb25zZRIrCgtqb2luX3Rva2VucxgBIAMoCzIWLmNhbWZsZWV0LnYxLkpvaW5Ub2tlbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJAoWUmV2b2tlSm9pblRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSJFChdSZXZva2VKb2luVG9rZW5SZXNwb25zZRIqCgpqb2luX3Rva2VuGAEgASgLMhYuY2FtZmxlZXQudjEuSm9pblRva2VuIlsKEExpc3ROb2Rlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJEhAKCG9yZGVyX2J5GAQgASgJImIKEUxpc3ROb2Rlc1Jlc3BvbnNlEiAKBW5vZGVzGAEgAygLMhEuY2FtZmxlZXQudjEuTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSIcCg5HZXROb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIyCg9HZXROb2RlUmVzcG9uc2USHwoEbm9kZRgBIAEoCzIRLmNhbWZsZWV0LnYxLk5vZGUiHwoRQ29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNQoSQ29yZG9uTm9kZVJlc3BvbnNlEh8KBG5vZGUYASABKAsyES5jYW1mbGVldC52MS5Ob2RlIiEKE1VuY29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNwoUVW5jb3Jkb25Ob2RlUmVzcG9uc2USHwoEbm9kZRgBIAEoCzIRLmNhbWZsZWV0LnYxLk5vZGUiHgoQRHJhaW5Ob2RlUmVxdWVzdBIKCgJpZBgBIAEoCSI0ChFEcmFpbk5vZGVSZXNwb25zZRIfCgRub2RlGAEgASgLMhEuY2FtZmxlZXQudjEuTm9kZSJlChFVcGRhdGVOb2RlUmVxdWVzdBIfCgRub2RlGAEgASgLMhEuY2FtZmxlZXQudjEuTm9kZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNQoSVXBkYXRlTm9kZVJlc3BvbnNlEh8KBG5vZGUYASABKAsyES5jYW1mbGVldC52MS5Ob2RlIhIKEEdldExlYWRlclJlcXVlc3QiYQoRR2V0TGVhZGVyUmVzcG9uc2USEgoKcmVwbGljYV9pZBgBIAEoCRINCgVlcG9jaBgCIAEoAxIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHwoRRGVsZXRlTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlTm9kZVJlc3BvbnNlKmoKCU5vZGVTdGF0ZRIaChZOT0RFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQTk9ERV9TVEFURV9SRUFEWRABEhMKD05PREVfU1RBVEVfTE9TVBACEhYKEk5PREVfU1RBVEVfT0ZGTElORRADMpAHCgtOb2RlU2VydmljZRJcCg9DcmVhdGVKb2luVG9rZW4SIy5jYW1mbGVldC52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiQuY2FtZmxlZXQudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2USWQoOTGlzdEpvaW5Ub2tlbnMSIi5jYW1mbGVldC52MS5MaXN0Sm9pblRva2Vuc1JlcXVlc3QaIy5jYW1mbGVldC52MS5MaXN0Sm9pblRva2Vuc1Jlc3BvbnNlElwKD1Jldm9rZUpvaW5Ub2tlbhIjLmNhbWZsZWV0LnYxLlJldm9rZUpvaW5Ub2tlblJlcXVlc3QaJC5jYW1mbGVldC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZRJKCglMaXN0Tm9kZXMSHS5jYW1mbGVldC52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh4uY2FtZmxlZXQudjEuTGlzdE5vZGVzUmVzcG9uc2USRAoHR2V0Tm9kZRIbLmNhbWZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0GhwuY2FtZmxlZXQudjEuR2V0Tm9kZVJlc3BvbnNlEk0KClVwZGF0ZU5vZGUSHi5jYW1mbGVldC52MS5VcGRhdGVOb2RlUmVxdWVzdBofLmNhbWZsZWV0LnYxLlVwZGF0ZU5vZGVSZXNwb25zZRJNCgpDb3Jkb25Ob2RlEh4uY2FtZmxlZXQudjEuQ29yZG9uTm9kZVJlcXVlc3QaHy5jYW1mbGVldC52MS5Db3Jkb25Ob2RlUmVzcG9uc2USUwoMVW5jb3Jkb25Ob2RlEiAuY2FtZmxlZXQudjEuVW5jb3Jkb25Ob2RlUmVxdWVzdBohLmNhbWZsZWV0LnYxLlVuY29yZG9uTm9kZVJlc3BvbnNlEkoKCURyYWluTm9kZRIdLmNhbWZsZWV0LnYxLkRyYWluTm9kZVJlcXVlc3QaHi5jYW1mbGVldC52MS5EcmFpbk5vZGVSZXNwb25zZRJNCgpEZWxldGVOb2RlEh4uY2FtZmxlZXQudjEuRGVsZXRlTm9kZVJlcXVlc3QaHy5jYW1mbGVldC52MS5EZWxldGVOb2RlUmVzcG9uc2USSgoJR2V0TGVhZGVyEh0uY2FtZmxlZXQudjEuR2V0TGVhZGVyUmVxdWVzdBoeLmNhbWZsZWV0LnYxLkdldExlYWRlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.HostMetrics
@@ -158,6 +158,28 @@ export type Node = Message<"camfleet.v1.Node"> & {
    * @generated from field: int64 acked_assignment_version = 15;
    */
   ackedAssignmentVersion: bigint;
+
+  /**
+   * Matched by cameras' node selectors. Set at registration (`--label`) or by UpdateNode.
+   *
+   * @generated from field: map<string, string> labels = 16;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Output only. Cameras placed on the node (pull) or homed there (push): its load against
+   * capacity.
+   *
+   * @generated from field: int32 camera_count = 17;
+   */
+  cameraCount: number;
+
+  /**
+   * Output only. While draining: pull cameras still to move off it.
+   *
+   * @generated from field: int32 drain_remaining = 18;
+   */
+  drainRemaining: number;
 };
 
 /**
@@ -540,6 +562,89 @@ export const DrainNodeResponseSchema: GenMessage<DrainNodeResponse> = /*@__PURE_
   messageDesc(file_camfleet_v1_node, 18);
 
 /**
+ * @generated from message camfleet.v1.UpdateNodeRequest
+ */
+export type UpdateNodeRequest = Message<"camfleet.v1.UpdateNodeRequest"> & {
+  /**
+   * @generated from field: camfleet.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+
+  /**
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.UpdateNodeRequest.
+ * Use `create(UpdateNodeRequestSchema)` to create a new message.
+ */
+export const UpdateNodeRequestSchema: GenMessage<UpdateNodeRequest> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_node, 19);
+
+/**
+ * @generated from message camfleet.v1.UpdateNodeResponse
+ */
+export type UpdateNodeResponse = Message<"camfleet.v1.UpdateNodeResponse"> & {
+  /**
+   * @generated from field: camfleet.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.UpdateNodeResponse.
+ * Use `create(UpdateNodeResponseSchema)` to create a new message.
+ */
+export const UpdateNodeResponseSchema: GenMessage<UpdateNodeResponse> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_node, 20);
+
+/**
+ * @generated from message camfleet.v1.GetLeaderRequest
+ */
+export type GetLeaderRequest = Message<"camfleet.v1.GetLeaderRequest"> & {
+};
+
+/**
+ * Describes the message camfleet.v1.GetLeaderRequest.
+ * Use `create(GetLeaderRequestSchema)` to create a new message.
+ */
+export const GetLeaderRequestSchema: GenMessage<GetLeaderRequest> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_node, 21);
+
+/**
+ * @generated from message camfleet.v1.GetLeaderResponse
+ */
+export type GetLeaderResponse = Message<"camfleet.v1.GetLeaderResponse"> & {
+  /**
+   * The leading replica's id (host:pid:random), empty while none leads.
+   *
+   * @generated from field: string replica_id = 1;
+   */
+  replicaId: string;
+
+  /**
+   * Increments with every change of leader; placements carry it.
+   *
+   * @generated from field: int64 epoch = 2;
+   */
+  epoch: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp since = 3;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.GetLeaderResponse.
+ * Use `create(GetLeaderResponseSchema)` to create a new message.
+ */
+export const GetLeaderResponseSchema: GenMessage<GetLeaderResponse> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_node, 22);
+
+/**
  * @generated from message camfleet.v1.DeleteNodeRequest
  */
 export type DeleteNodeRequest = Message<"camfleet.v1.DeleteNodeRequest"> & {
@@ -554,7 +659,7 @@ export type DeleteNodeRequest = Message<"camfleet.v1.DeleteNodeRequest"> & {
  * Use `create(DeleteNodeRequestSchema)` to create a new message.
  */
 export const DeleteNodeRequestSchema: GenMessage<DeleteNodeRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_node, 19);
+  messageDesc(file_camfleet_v1_node, 23);
 
 /**
  * @generated from message camfleet.v1.DeleteNodeResponse
@@ -567,7 +672,7 @@ export type DeleteNodeResponse = Message<"camfleet.v1.DeleteNodeResponse"> & {
  * Use `create(DeleteNodeResponseSchema)` to create a new message.
  */
 export const DeleteNodeResponseSchema: GenMessage<DeleteNodeResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_node, 20);
+  messageDesc(file_camfleet_v1_node, 24);
 
 /**
  * @generated from enum camfleet.v1.NodeState
@@ -658,6 +763,17 @@ export const NodeService: GenService<{
     output: typeof GetNodeResponseSchema;
   },
   /**
+   * Updatable fields: labels (what node selectors match; keys 1–63 of [a-z0-9_.-], values up to
+   * 63 of [A-Za-z0-9_.-]). Pull cameras whose selector no longer matches move.
+   *
+   * @generated from rpc camfleet.v1.NodeService.UpdateNode
+   */
+  updateNode: {
+    methodKind: "unary";
+    input: typeof UpdateNodeRequestSchema;
+    output: typeof UpdateNodeResponseSchema;
+  },
+  /**
    * A cordoned node keeps what it runs but gets no new pull cameras.
    *
    * @generated from rpc camfleet.v1.NodeService.CordonNode
@@ -694,6 +810,16 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof DeleteNodeRequestSchema;
     output: typeof DeleteNodeResponseSchema;
+  },
+  /**
+   * Which control-plane replica runs the fleet's singleton jobs (placement, liveness) now.
+   *
+   * @generated from rpc camfleet.v1.NodeService.GetLeader
+   */
+  getLeader: {
+    methodKind: "unary";
+    input: typeof GetLeaderRequestSchema;
+    output: typeof GetLeaderResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_camfleet_v1_node, 0);
