@@ -69,6 +69,7 @@ def recording_to_proto(row: RecordingRow) -> recording_pb2.Recording:
         container=row.container,
         recovered=row.recovered,
         create_time=timestamp(row.create_time),
+        epoch=row.epoch,
     )
 
 
@@ -114,6 +115,7 @@ def segment_report_from_proto(event: agent_pb2.SegmentEvent) -> SegmentReport:
             profile=PROFILE_NAMES.get(segment.profile),
             container=segment.container,
             recovered=segment.recovered,
+            epoch=segment.epoch,
         ),
     )
 

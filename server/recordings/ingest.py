@@ -89,6 +89,8 @@ def _closed_segment(node_id: str, segment: ReportedSegment) -> dict[str, object]
         "profile": segment.profile or "original",
         "container": container,
         "recovered": segment.recovered,
+        # The node's placement epoch at recording (its fencing token), kept for audits.
+        "epoch": max(0, segment.epoch),
         "create_time": utcnow(),
     }
 

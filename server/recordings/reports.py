@@ -48,6 +48,8 @@ class ReportedSegment:
     # "" when unset.
     container: str = ""
     recovered: bool = False
+    # The placement epoch it was recorded under (0: a node before epochs, or none sent).
+    epoch: int = 0
 
 
 @dataclass(frozen=True)
