@@ -49,7 +49,6 @@ from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
 from server.cameras.service import CameraService
-from server.cameras.servicer import CameraServicer
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
@@ -75,6 +74,7 @@ from server.nodes.grants import RevokedGrants
 from server.nodes.hub import AgentHub
 from server.nodes.hub_deps import HubFeeds, NodeStores, SessionTerms
 from server.nodes.join_tokens import JoinTokenService
+from server.nodes.leader_read import stored_leader
 from server.nodes.operations import NodeOperations
 from server.nodes.policy import playback_policy
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
@@ -82,6 +82,8 @@ from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry
 from server.nodes.servicer import NodeServicer
 from server.nodes.stream_events import StreamEventStore
+from server.placement.queries import PlacementQueries
+from server.placement.servicer import CameraPlacementServicer
 from server.recordings.ingest import RecordingIngest
 from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
@@ -267,7 +269,9 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     api_token_pb2_grpc.add_ApiTokenServiceServicer_to_server(
         ApiTokenServicer(ApiTokenService(sessions, cache)), server
     )
-    camera_pb2_grpc.add_CameraServiceServicer_to_server(CameraServicer(cameras, events), server)
+    camera_pb2_grpc.add_CameraServiceServicer_to_server(
+        CameraPlacementServicer(cameras, events, PlacementQueries(sessions)), server
+    )
     event_pb2_grpc.add_EventServiceServicer_to_server(
         EventServicer(events, settings.event_bookmark_interval.total_seconds()), server
     )
@@ -275,7 +279,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     node_pb2_grpc.add_NodeServiceServicer_to_server(
         NodeServicer(
             JoinTokenService(sessions),
-            NodeOperations(registry, presence, hub, status),
+            NodeOperations(registry, presence, hub, status, sessions),
+            stored_leader(sessions),
         ),
         server,
     )

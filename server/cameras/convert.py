@@ -54,4 +54,8 @@ def camera_to_proto(
         ),
         retention_max_age=duration_pb2.Duration(seconds=row.retention_max_age_s),
         retention_max_bytes=row.retention_max_bytes,
+        node_selector=row.node_selector or {},
+        placement_epoch=row.placement_epoch or 0,
+        placement_reason=row.placement_reason or "",
+        handover_node_id=row.handover_node_id or "",
     )

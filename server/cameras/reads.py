@@ -62,6 +62,10 @@ class CameraRecord:
     recording_profile: str
     retention_max_age_s: int
     retention_max_bytes: int
+    node_selector: dict[str, str]
+    placement_epoch: int
+    handover_node_id: str | None
+    placement_reason: str
     labels: tuple[Label, ...]
 
 

@@ -24,7 +24,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def RegisterNode(
         self, request: agent_pb2.RegisterNodeRequest, context: Any
     ) -> agent_pb2.RegisterNodeResponse:
-        row, credential = await self._registry.register(request.join_token, request.name)
+        row, credential = await self._registry.register(
+            request.join_token, request.name, dict(request.labels)
+        )
         return agent_pb2.RegisterNodeResponse(node_id=row.id, credential=credential)
 
     async def Connect(

@@ -48,8 +48,10 @@ def host_from_proto(host: node_pb2.HostMetrics) -> HostMetrics:
     return HostMetrics(**{f.name: getattr(host, f.name) for f in fields(HostMetrics)})
 
 
-def node_to_proto(row: NodeRow, live: NodeLive | None = None) -> node_pb2.Node:
-    """API view of a node; `live` is what presence knows of it."""
+def node_to_proto(
+    row: NodeRow, live: NodeLive | None = None, camera_count: int = 0, drain_remaining: int = 0
+) -> node_pb2.Node:
+    """API view of a node; `live` is what presence knows of it, the counts its load."""
     node = node_pb2.Node(
         id=row.id,
         name=row.name,
@@ -64,6 +66,9 @@ def node_to_proto(row: NodeRow, live: NodeLive | None = None) -> node_pb2.Node:
         last_heartbeat_time=timestamp(row.last_heartbeat_at),
         create_time=timestamp(row.created_at),
         acked_assignment_version=row.acked_assignment_version,
+        labels=row.labels or {},
+        camera_count=camera_count,
+        drain_remaining=drain_remaining if row.draining else 0,
     )
     if live is not None and row.state == NodeState.READY.value:
         node.host.CopyFrom(node_pb2.HostMetrics(**asdict(live.host)))
@@ -73,7 +78,7 @@ def node_to_proto(row: NodeRow, live: NodeLive | None = None) -> node_pb2.Node:
 
 def node_view_to_proto(view: NodeView) -> node_pb2.Node:
     """API view of a node with its live facts."""
-    return node_to_proto(view.row, view.live)
+    return node_to_proto(view.row, view.live, view.camera_count, view.drain_remaining)
 
 
 def stream_to_proto(

@@ -38,10 +38,14 @@ class NodeLive:
 
 @dataclass(frozen=True)
 class NodeView:
-    """A stored node with its live facts (None when it has not heartbeated here)."""
+    """A stored node with its live facts (None when it has not heartbeated here), and its load
+    from the placement state (server/nodes/load.py): cameras on it, and while it drains, the
+    pull cameras still to move off it."""
 
     row: NodeRow
     live: NodeLive | None
+    camera_count: int = 0
+    drain_remaining: int = 0
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import hmac
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog, add_audit
+from server.common.labels import check_label_map, describe_labels
 from server.common.listing import (
     FieldKind,
     FieldSpec,
@@ -26,12 +27,20 @@ from server.common.listing import (
 )
 from server.common.validation import clean_text, require_id
 from server.db.models import CameraRow, NodeRow, new_id, utcnow
-from server.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
 from server.identity.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.live import NodeLive
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+# Node labels, at registration or by UpdateNode (a selector may name at most 16 of them).
+MAX_NODE_LABELS = 32
 # A deleted node's credential may keep working on another replica for this long.
 _CREDENTIAL_CACHE_S = 2.0
 
@@ -125,9 +134,13 @@ class NodeRegistry:
         # credential hash -> (node id, name, until)
         self._verified: dict[str, tuple[str, str, float]] = {}
 
-    async def register(self, join_token: str, name: str) -> tuple[NodeRow, str]:
-        """Redeem a join token for a new node; returns it and its credential (shown once)."""
+    async def register(
+        self, join_token: str, name: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[NodeRow, str]:
+        """Redeem a join token for a new node with its initial labels (the agent's `--label`);
+        returns it and its credential (shown once)."""
         name = check_node_name(name)
+        node_labels = check_label_map(labels or {}, "labels", max_pairs=MAX_NODE_LABELS)
         node_id = new_id()
         credential, credential_hash = issue(NODE_CREDENTIAL_PREFIX, node_id)
         try:
@@ -146,6 +159,7 @@ class NodeRegistry:
                     state=NodeState.OFFLINE.value,
                     state_reason="registered; not connected yet",
                     join_token_id=token.id,
+                    labels=node_labels,
                 )
                 session.add(row)
                 await session.flush()  # its defaults (create time) are in the event
@@ -225,10 +239,32 @@ class NodeRegistry:
             row = await session.get(NodeRow, node_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"node {node_id} does not exist")
+            if draining and row.draining:  # checked under the row lock: one drain wins a race
+                raise FailedPrecondition(
+                    f"node {row.name} is already draining; UncordonNode stops the drain"
+                )
             row.cordoned, row.draining = cordoned, draining
             add_audit(session, action, f"nodes/{node_id}", details={"name": row.name})
             done = "is draining" if draining else "was cordoned" if cordoned else "was uncordoned"
             self._on_change(session, NodeChange.UPDATED, row, f"node {row.name} {done}", live)
+        return row
+
+    async def set_labels(
+        self, node_id: str, labels: dict[str, str], live: NodeLive | None
+    ) -> NodeRow:
+        """Replace a node's labels (already checked); audited, with a NODE_UPDATED event so
+        the scheduler re-places cameras whose selector no longer matches."""
+        require_id(node_id, "node.id")
+        async with self._sessions.begin() as session:
+            row = await session.get(NodeRow, node_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"node {node_id} does not exist")
+            shown = describe_labels(labels) or "none"
+            row.labels = dict(labels)
+            details = {"name": row.name, "labels": shown}
+            add_audit(session, "node.update", f"nodes/{node_id}", details=details)
+            message = f"node {row.name} was updated (labels: {shown})"
+            self._on_change(session, NodeChange.UPDATED, row, message, live)
         return row
 
     async def delete(self, node_id: str) -> tuple[NodeRow, list[CameraRow]]:

@@ -11,6 +11,7 @@ from server.common.wire import from_duration, timestamp
 from server.db.models import JoinTokenRow
 from server.nodes.convert import node_view_to_proto
 from server.nodes.join_tokens import JoinTokenService
+from server.nodes.leader_read import LeaderReader
 from server.nodes.operations import NodeOperations
 
 
@@ -28,11 +29,14 @@ def join_token_to_proto(row: JoinTokenRow) -> node_pb2.JoinToken:
 
 
 class NodeServicer(node_pb2_grpc.NodeServiceServicer):
-    """Join tokens, list/get, cordon/uncordon/drain, delete."""
+    """Join tokens, list/get/update, cordon/uncordon/drain, delete, the fleet's leader."""
 
-    def __init__(self, tokens: JoinTokenService, nodes: NodeOperations) -> None:
+    def __init__(
+        self, tokens: JoinTokenService, nodes: NodeOperations, leader: LeaderReader
+    ) -> None:
         self._tokens = tokens
         self._nodes = nodes
+        self._leader = leader
 
     async def CreateJoinToken(
         self, request: node_pb2.CreateJoinTokenRequest, context: Any
@@ -73,6 +77,22 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
     ) -> node_pb2.GetNodeResponse:
         view = await self._nodes.get(request.id)
         return node_pb2.GetNodeResponse(node=node_view_to_proto(view))
+
+    async def UpdateNode(
+        self, request: node_pb2.UpdateNodeRequest, context: Any
+    ) -> node_pb2.UpdateNodeResponse:
+        view = await self._nodes.update(
+            request.node.id, list(request.update_mask.paths), dict(request.node.labels)
+        )
+        return node_pb2.UpdateNodeResponse(node=node_view_to_proto(view))
+
+    async def GetLeader(
+        self, request: node_pb2.GetLeaderRequest, context: Any
+    ) -> node_pb2.GetLeaderResponse:
+        leader = await self._leader()
+        return node_pb2.GetLeaderResponse(
+            replica_id=leader.replica_id, epoch=leader.epoch, since=timestamp(leader.since)
+        )
 
     async def CordonNode(
         self, request: node_pb2.CordonNodeRequest, context: Any
