@@ -68,6 +68,7 @@ from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer
 from server.identity.password_policy import PasswordPolicy
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.leader.leadership import Leadership
 from server.nodes.agent_servicer import AgentServicer
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.grants import RevokedGrants
@@ -140,11 +141,15 @@ class ControlPlane:
     reads: FastReads
     events: EventLog
     hub: AgentHub
+    leadership: Leadership
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
         await self.health.enter_graceful_shutdown()
         await self.prober.close()
+        # Leadership goes first and at once: another replica takes over the singleton jobs
+        # now rather than after a timeout, while this one drains its calls.
+        await self.leadership.close()
         # Agent streams never finish by themselves: end them so agents reconnect elsewhere.
         await self.hub.close()
         await self.server.stop(grace)
@@ -234,6 +239,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         on_change=publisher.camera_changed,
         locate_node=registry.ready_node_urls,
     )
+    # One per process; the singleton jobs it runs are registered below, before it starts.
+    leadership = Leadership.for_engine(engine, sessions)
     presence: Presence = RedisPresence(redis, settings.redis_prefix) if redis else MemoryPresence()
     status = CameraStatusWriter(sessions, publisher.camera_changed)
     stream_events = StreamEventStore(sessions)
@@ -336,6 +343,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         raise StartupError(f"cannot listen on {where} (in use, or not a local address)")
     await server.start()
     await hub.start()
+    leadership.run_while_leader(hub.singleton_jobs())
+    await leadership.start()
     await prober.start()  # SERVING once the stores answer, and only while they do
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
     return ControlPlane(
@@ -350,4 +359,5 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         reads,
         events,
         hub,
+        leadership,
     )

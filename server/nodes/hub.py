@@ -9,7 +9,9 @@ them, each job in its own module:
   server/nodes/metrics_events.py deciding which live metrics become events;
 - server/nodes/assignment_push.py: a new Assignment whenever a camera change touches a node;
 - server/nodes/deletions.py: segment deletions, sent again while they stay pending;
-- server/nodes/liveness.py: nodes whose heartbeats stop become LOST.
+- server/nodes/liveness.py: nodes whose heartbeats stop become LOST (the sweep is a singleton
+  job: `singleton_jobs()` hands it to the leadership, server/leader/, which runs it only on the
+  fleet's leader; the upkeep of this replica's own sessions runs everywhere).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from camfleet.v1 import agent_pb2
@@ -60,10 +62,15 @@ class AgentHub:
         """How many agents hold a session on this replica."""
         return len(self._sessions)
 
+    def singleton_jobs(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+        """The jobs only the fleet's leader runs: the lost-node sweeper."""
+        return {"node-sweeper": lambda: self._liveness.run_forever(self._end_session)}
+
     async def start(self) -> None:
-        """Start the lost-node sweeper, the assignment follower and the deletion resender."""
+        """Start this replica's session upkeep, the assignment follower and the deletion
+        resender (the lost-node sweeper runs on the leader: see singleton_jobs)."""
         jobs: dict[str, Coroutine[Any, Any, None]] = {
-            "node-sweeper": self._liveness.run_forever(
+            "node-upkeep": self._liveness.run_upkeep(
                 lambda: list(self._sessions), self._end_session
             ),
             "assignment-follower": self._pusher.follow_cameras(),

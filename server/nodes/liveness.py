@@ -1,9 +1,12 @@
 """Node liveness: READY nodes whose heartbeats stop become LOST, their cameras OFFLINE.
 
-Every replica sweeps; a conditional update lets exactly one of them record each loss. Heartbeat
-times come from presence, so a heartbeat that reached any replica counts. The timeout grows by
-this process's own recent event-loop lag (server/nodes/loop_lag.py): under a connect storm the
-heartbeats are there, only not read yet.
+The sweep that declares nodes LOST is a singleton job: only the fleet's leader runs it
+(server/leader/), so one replica decides every loss and the placement that follows. Its
+conditional update still lets only one writer record a loss while leadership moves. Each replica
+keeps up its own sessions (those of deleted nodes end, last-seen times of its nodes are touched)
+and samples its own loop lag. Heartbeat times come from presence, so a heartbeat that reached any
+replica counts. The timeout grows by the leader's own recent event-loop lag
+(server/nodes/loop_lag.py): under a connect storm the heartbeats are there, only not read yet.
 """
 
 from __future__ import annotations
@@ -60,24 +63,37 @@ class NodeLiveness:
         self._last_touch = 0.0
         self.lag = LoopLag(window_s=max(lost_after_s, 1.0))
 
-    async def run_forever(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
-        """Sweep a few times per grace period until cancelled."""
+    async def run_upkeep(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
+        """Every replica, until cancelled: sample the loop lag, end the sessions of deleted
+        nodes and touch the last-seen time of the nodes connected here."""
         every = min(0.5, self._lost_after / 4)
         sampler = asyncio.create_task(self.lag.run_forever(), name="loop-lag")
         try:
             while True:
-                started = time.monotonic()
                 await asyncio.sleep(every)
-                # The sampler slept through the same stall: count it before judging anyone.
-                self.lag.note(time.monotonic() - started - every)
                 try:
-                    await self.sweep(local_nodes(), end_session)
+                    await self.upkeep(local_nodes(), end_session)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # a database hiccup must not end liveness checks for good
-                    log.exception("node sweep failed")
+                except Exception:  # a database hiccup must not end the upkeep for good
+                    log.exception("node upkeep failed")
         finally:
             sampler.cancel()
+
+    async def run_forever(self, end_session: EndSession) -> None:
+        """The leader's sweep, a few times per grace period until cancelled (leadership lost)."""
+        every = min(0.5, self._lost_after / 4)
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(every)
+            # The sampler slept through the same stall: count it before judging anyone.
+            self.lag.note(time.monotonic() - started - every)
+            try:
+                await self.sweep(end_session)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end liveness checks for good
+                log.exception("node sweep failed")
 
     def heard_at_connect(self) -> float:
         """The heartbeat time to record when a node's handshake ends: as Kubernetes' node
@@ -86,12 +102,20 @@ class NodeLiveness:
         this process's queues for seconds; that is not the node's silence)."""
         return time.time() + max(0.0, self._startup_grace - self._lost_after)
 
-    async def sweep(self, local_nodes: list[str], end_session: EndSession) -> None:
-        """Mark READY nodes without a recent heartbeat LOST; end sessions of deleted nodes."""
+    async def upkeep(self, local_nodes: list[str], end_session: EndSession) -> None:
+        """End the sessions of deleted nodes; now and then touch the local nodes' last seen."""
         states = await self._registry.all_states()
         for node_id in local_nodes:
             if node_id not in states:
                 end_session(node_id, Unauthenticated("this node was deleted; register it again"))
+        now = time.time()
+        if now - self._last_touch >= _TOUCH_EVERY_S and local_nodes:
+            self._last_touch = now
+            await self._registry.touch(local_nodes, utcnow())
+
+    async def sweep(self, end_session: EndSession) -> None:
+        """Mark READY nodes without a recent heartbeat LOST (the leader's job)."""
+        states = await self._registry.all_states()
         beats = await self._presence.last_heartbeats()
         now = time.time()
         # Bounded, so a node whose clock jumps back cannot stall loss detection for long.
@@ -105,9 +129,6 @@ class NodeLiveness:
                 if await self._lose(node_id, silent):
                     # A hung agent: make it reconnect and say what it has.
                     end_session(node_id, Unavailable("heartbeats stopped; reconnect"))
-        if now - self._last_touch >= _TOUCH_EVERY_S and local_nodes:
-            self._last_touch = now
-            await self._registry.touch(local_nodes, utcnow())
 
     async def _lose(self, node_id: str, silent_s: float | None) -> bool:
         since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
