@@ -84,7 +84,9 @@ from server.nodes.registry import NodeRegistry
 from server.nodes.servicer import NodeServicer
 from server.nodes.stream_events import StreamEventStore
 from server.placement.queries import PlacementQueries
+from server.placement.scheduler import placement_jobs
 from server.placement.servicer import CameraPlacementServicer
+from server.placement.store import PlacementRecorder, PlacementStore
 from server.recordings.ingest import RecordingIngest
 from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
@@ -242,7 +244,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     # One per process; the singleton jobs it runs are registered below, before it starts.
     leadership = Leadership.for_engine(engine, sessions)
     presence: Presence = RedisPresence(redis, settings.redis_prefix) if redis else MemoryPresence()
-    status = CameraStatusWriter(sessions, publisher.camera_changed)
+    placements = PlacementRecorder(publisher.camera_changed, publisher.camera_placed)
+    status = CameraStatusWriter(sessions, publisher.camera_changed, placements)
     stream_events = StreamEventStore(sessions)
     hub = AgentHub(
         NodeStores(
@@ -344,6 +347,9 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     await server.start()
     await hub.start()
     leadership.run_while_leader(hub.singleton_jobs())
+    leadership.run_while_leader(
+        placement_jobs(sessions, events, PlacementStore(sessions, placements, leadership.fence))
+    )
     await leadership.start()
     await prober.start()  # SERVING once the stores answer, and only while they do
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)

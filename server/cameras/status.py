@@ -3,20 +3,56 @@
 Each change is written with the time it happened on the node, and an event older than the
 camera's last status change is recorded but does not move the status: replayed events from a
 spool cannot undo what a later reconnect established.
+
+Push cameras belong to the node they publish to: a new publish (CONNECTING) elsewhere moves
+the camera's home there (recorded as a `published` placement). Pull cameras belong to the node
+the scheduler placed them on (server/placement/): only that node and the node a handover is
+taking them to are heard; a report from any other node (a partitioned node that still pulls,
+a stale replay) never moves them. The handover node's ONLINE finishes the handover.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cameras.model import CameraStatus, ChangeKind, ChangeListener
+from server.cameras.model import CameraStatus, ChangeKind, ChangeListener, IngestMode
 from server.db.models import CameraRow, utcnow
 
 _LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)
+
+
+class PlacementHooks(Protocol):
+    """What placement (a floor above: server/placement/store.py's PlacementRecorder) records in
+    a status change's transaction."""
+
+    def finish_handover(self, session: AsyncSession, row: CameraRow, at: datetime) -> None:
+        """The handover node is ONLINE: make it the camera's node (history, events, audit)."""
+
+    def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:
+        """A push camera's home changed to `row.node_id` (history, events, audit)."""
+
+
+class _Unrecorded:
+    """Without placement (tests of this floor alone): the rows change, nothing is recorded."""
+
+    def finish_handover(self, session: AsyncSession, row: CameraRow, at: datetime) -> None:
+        row.node_id, row.handover_node_id = row.handover_node_id, None
+        row.placement_epoch += 1
+
+    def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:
+        row.placement_epoch += 1
+
+
+def heard_from(row: CameraRow, node_id: str, status: CameraStatus) -> bool:
+    """Whether `node_id` may report this camera's status (see the module's docstring)."""
+    if row.ingest_mode == IngestMode.PULL.value:
+        return node_id in (row.node_id, row.handover_node_id)
+    return status is CameraStatus.CONNECTING or row.node_id in (None, node_id)
 
 
 class CameraStatusWriter:
@@ -24,10 +60,14 @@ class CameraStatusWriter:
     it)."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_change: ChangeListener
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_change: ChangeListener,
+        placement: PlacementHooks | None = None,
     ) -> None:
         self._sessions = sessions
         self._on_change = on_change
+        self._placement: PlacementHooks = placement or _Unrecorded()
 
     async def set(
         self,
@@ -41,25 +81,40 @@ class CameraStatusWriter:
     ) -> CameraRow | None:
         """Set one camera's status as reported by `node_id`; None when nothing changed.
 
-        A report from a node that no longer has the camera is ignored unless it is a new
-        publish (CONNECTING), which moves the camera to that node."""
+        A push camera: a report from a node that no longer has the camera is ignored unless it
+        is a new publish (CONNECTING), which moves the camera to that node. A pull camera: only
+        its node and its handover node are heard; the handover node is heard only once ONLINE,
+        which finishes the handover."""
         async with self._sessions.begin() as session:
             row = await session.get(CameraRow, camera_id, with_for_update=True)
             if row is None:
                 return None
-            moving = status is CameraStatus.CONNECTING
-            if not force and not moving and row.node_id not in (None, node_id):
+            if not force and not heard_from(row, node_id, status):
                 return None
             if not force and at < row.status_changed_at:
                 return None
+            handing_over = row.handover_node_id is not None and row.handover_node_id == node_id
+            if handing_over and row.ingest_mode == IngestMode.PULL.value:
+                if status is not CameraStatus.ONLINE:
+                    return None  # the old node still serves it; this one is warming up
+                self._placement.finish_handover(session, row, at)
             if (row.status, row.node_id, row.status_reason) == (status.value, node_id, reason):
                 return None
             row.status = status.value
             row.status_reason = reason
             row.status_changed_at = at
-            row.node_id = node_id
+            self._move_home(session, row, node_id, at)
             self._announce(session, row)
         return row
+
+    def _move_home(self, session: AsyncSession, row: CameraRow, node_id: str, at: datetime) -> None:
+        """A camera reported live by another node than its own: a push camera is homed there
+        (pull cameras reach here only from their node)."""
+        if row.node_id == node_id:
+            return
+        old, row.node_id = row.node_id, node_id
+        if row.ingest_mode != IngestMode.PULL.value:
+            self._placement.homed(session, row, old, at)
 
     async def reconcile_node(
         self, node_id: str, live: Mapping[str, CameraStatus], at: datetime, gone_reason: str
@@ -83,11 +138,17 @@ class CameraStatusWriter:
             for row in rows:
                 status = live.get(row.id, CameraStatus.OFFLINE)
                 reason = "" if row.id in live else gone_reason
+                if row.id in live and not heard_from(row, node_id, CameraStatus.CONNECTING):
+                    continue  # a pull camera placed elsewhere meanwhile: not this node's
+                if row.id in live and row.handover_node_id == node_id:
+                    if status is not CameraStatus.ONLINE:
+                        continue
+                    self._placement.finish_handover(session, row, at)
                 if (row.status, row.node_id, row.status_reason) == (status.value, node_id, reason):
                     continue
                 row.status, row.status_reason, row.status_changed_at = status.value, reason, at
                 if row.id in live:
-                    row.node_id = node_id
+                    self._move_home(session, row, node_id, at)
                 changed.append(row)
                 self._announce(session, row)
         return changed

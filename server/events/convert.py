@@ -16,6 +16,8 @@ from server.events.filtering import EventTypes
 from server.nodes.convert import node_to_proto, stream_to_proto
 from server.nodes.live import LiveStream, NodeLive
 from server.nodes.registry import NodeChange
+from server.placement.convert import placement_to_proto
+from server.placement.model import Placement
 from server.recordings.convert import recording_to_proto
 
 _CAMERA_TYPES = {
@@ -85,6 +87,17 @@ def recording_added_event(row: RecordingRow, message: str) -> StagedEvent:
         recording=recording_to_proto(row),
     )
     return _stored("recording.added", event)
+
+
+def placement_event(placement: Placement) -> StagedEvent:
+    """A camera was placed on, moved to or taken off a node (subject: the camera)."""
+    event = _event(
+        event_pb2.EVENT_TYPE_CAMERA_PLACED,
+        f"cameras/{placement.camera_id}",
+        placement.message,
+        placement=placement_to_proto(placement),
+    )
+    return _stored("camera.placed", event)
 
 
 def node_event(

@@ -19,6 +19,7 @@ from server.eventlog.log import EventLog
 from server.events import convert
 from server.nodes.live import LiveStream, NodeLive
 from server.nodes.registry import NodeChange
+from server.placement.model import Placement
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class EventPublisher:
     def recording_added(self, session: AsyncSession, row: RecordingRow, message: str) -> None:
         """Stage a newly indexed segment in its transaction (watchers need recordings.read)."""
         _stage(session, convert.recording_added_event(row, message))
+
+    def camera_placed(self, session: AsyncSession, placement: Placement) -> None:
+        """Stage a placement decision in the transaction that makes it."""
+        _stage(session, convert.placement_event(placement))
 
     def node_changed(
         self,

@@ -113,6 +113,7 @@ def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
                 ),
                 retention_max_age=duration_pb2.Duration(seconds=c.retention_max_age_s),
                 retention_max_bytes=c.retention_max_bytes,
+                epoch=c.epoch,
             )
             for c in assignment.cameras
         ],

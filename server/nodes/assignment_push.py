@@ -32,8 +32,9 @@ class AssignmentPusher:
         self._assignments = assignments
         self._events = events
         self._sessions = sessions
-        # camera id -> the local node whose last assignment holds it; nodes owing a new one.
-        self._camera_node: dict[str, str] = {}
+        # camera id -> the local nodes whose last assignment holds it (two during a handover);
+        # nodes owing a new one.
+        self._camera_nodes: dict[str, set[str]] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
 
@@ -45,10 +46,13 @@ class AssignmentPusher:
             return
         assigned = frozenset(c.camera_id for c in assignment.cameras)
         for camera_id in session.assigned - assigned:
-            if self._camera_node.get(camera_id) == session.node_id:
-                del self._camera_node[camera_id]
+            holders = self._camera_nodes.get(camera_id)
+            if holders is not None:
+                holders.discard(session.node_id)
+                if not holders:
+                    del self._camera_nodes[camera_id]
         for camera_id in assigned:
-            self._camera_node[camera_id] = session.node_id
+            self._camera_nodes.setdefault(camera_id, set()).add(session.node_id)
         session.assigned = assigned
         if assignment.version > session.sent_version:  # a slower, older computation loses
             session.sent_version = assignment.version
@@ -66,8 +70,11 @@ class AssignmentPusher:
                 async for stored in self._events.watch(await self._events.current_revision()):
                     if not stored.subject.startswith("cameras/"):
                         continue
-                    camera_id, node_id = camera_placement(stored.payload)
-                    for touched in (node_id, self._camera_node.get(camera_id, "")):
+                    camera_id, node_ids = camera_placement(stored.payload)
+                    if not camera_id:
+                        continue  # not a camera's own event (CAMERA_PLACED)
+                    held = self._camera_nodes.get(camera_id, set())
+                    for touched in (*node_ids, *held):
                         if touched in self._sessions:
                             self._dirty.add(touched)
                             self._wake.set()

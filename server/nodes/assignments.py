@@ -2,6 +2,10 @@
 recording profiles and retention; the URL grants it must refuse and how it serves playback and
 exports (server/nodes/grants.py).
 
+A node serves the active cameras placed on it (node_id) and those being handed over to it
+(handover_node_id: during a make-before-break move both nodes run the camera until the new one
+is ONLINE), each with its placement epoch.
+
 A new version is issued only when the content changes (a hash of it is kept with the node), so
 reconnects and repeated recomputations do not churn versions.
 """
@@ -13,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import IngestMode
@@ -53,7 +57,10 @@ class AssignmentBuilder:
             cameras = (
                 await session.scalars(
                     select(CameraRow)
-                    .where(CameraRow.node_id == node_id, CameraRow.active)
+                    .where(
+                        or_(CameraRow.node_id == node_id, CameraRow.handover_node_id == node_id),
+                        CameraRow.active,
+                    )
                     .order_by(CameraRow.id)
                 )
             ).all()
@@ -70,6 +77,7 @@ class AssignmentBuilder:
                         record_profile=c.recording_profile,
                         retention_max_age_s=c.retention_max_age_s,
                         retention_max_bytes=c.retention_max_bytes,
+                        epoch=c.placement_epoch,
                     )
                     for c in cameras
                 ),

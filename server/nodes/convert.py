@@ -120,7 +120,8 @@ def stream_event_to_proto(row: StreamEventRow) -> stream_pb2.StreamEventRecord:
     )
 
 
-def camera_placement(payload: bytes) -> tuple[str, str]:
-    """(camera id, node id) of a camera event as stored on the event log."""
+def camera_placement(payload: bytes) -> tuple[str, tuple[str, ...]]:
+    """(camera id, the nodes serving it: its node and its handover node, if any) of a camera
+    event as stored on the event log."""
     camera = event_pb2.Event.FromString(payload).camera
-    return camera.id, camera.node_id
+    return camera.id, tuple(n for n in (camera.node_id, camera.handover_node_id) if n)

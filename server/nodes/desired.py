@@ -25,6 +25,9 @@ class AssignedCamera:
     record_profile: str
     retention_max_age_s: int
     retention_max_bytes: int
+    # The placement's fencing token (the camera's placement_epoch): the agent never runs the
+    # camera under an epoch older than one it has seen.
+    epoch: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,450 @@
+"""The pure half of the scheduler: which node each pull camera should be on, decided in memory.
+
+The planner holds the fleet as the scheduler last read it (nodes and cameras, with each node's
+load counted incrementally) and answers with Decisions; it never touches the database, so it is
+fast and every rule here is unit-testable over many shapes. Each decision is also applied to
+the planner's own picture at once, so a batch (a lost node's hundred cameras) spreads instead of
+piling onto the node that was least loaded before the batch.
+
+Rules:
+- A pull camera may be put only on a READY node that is schedulable (neither cordoned nor
+  draining), whose labels hold every pair of the camera's selector, and that is not full
+  (capacity > 0 is a hard limit; 0 means unlimited). Among those, the lowest (load+1)/capacity
+  wins (ties: fewest cameras, then name), load = pull cameras placed + push cameras homed +
+  handovers targeted there.
+- A pull camera stays where it is while its node is READY and matches its selector (cordon only
+  stops new placements). Its node lost: moved at once, break-before-make (reason node_lost).
+  Selector no longer matching, drain and rebalance: make-before-break handovers.
+- Push cameras are never placed; they only count in their home node's load.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from server.common.labels import describe_labels
+from server.placement.model import PlacementReason
+
+# Capacity 0 means unlimited: measured against this instead.
+UNLIMITED = 1_000_000
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """A node as placement sees it."""
+
+    id: str
+    name: str
+    ready: bool
+    cordoned: bool = False
+    draining: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    capacity: int = 0
+
+    @property
+    def schedulable(self) -> bool:
+        """May get new cameras (it keeps the ones it has while READY either way)."""
+        return self.ready and not self.cordoned and not self.draining
+
+    def matches(self, selector: Mapping[str, str]) -> bool:
+        """Its labels hold every pair of `selector`."""
+        return all(self.labels.get(k) == v for k, v in selector.items())
+
+
+@dataclass(frozen=True)
+class PlanCamera:
+    """A camera as placement sees it."""
+
+    id: str
+    name: str
+    pull: bool
+    active: bool
+    node_id: str | None = None
+    handover_node_id: str | None = None
+    selector: Mapping[str, str] = field(default_factory=dict)
+    epoch: int = 0
+    # Why it waits for a node (stored as the camera's placement_reason).
+    waiting: str = ""
+    # When it last changed node (seconds, any clock the caller keeps consistent); rebalance
+    # never moves a camera moved recently.
+    moved_at: float = float("-inf")
+
+    @property
+    def wants_node(self) -> bool:
+        return self.pull and self.active
+
+
+class Action(enum.StrEnum):
+    """What a decision does to the camera row."""
+
+    # node_id := to (None: unplaced), handover cleared.
+    MOVE = "move"
+    # handover_node_id := to; the camera stays on its node until the target is ONLINE.
+    HANDOVER = "handover"
+    # handover_node_id := None (the target went away, or the camera no longer needs moving).
+    CANCEL_HANDOVER = "cancel_handover"
+    # Only the waiting reason changes: no node may take it.
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One change to one camera's placement. `epoch` is the camera's epoch the decision was
+    made against: the store applies it only if the row still has it (and the same nodes)."""
+
+    camera_id: str
+    action: Action
+    from_node_id: str | None
+    to_node_id: str | None
+    reason: PlacementReason
+    message: str
+    epoch: int
+    handover_node_id: str | None = None
+    waiting: str = ""
+
+
+class Planner:
+    """The fleet in memory, and the placement rules over it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, PlanNode] = {}
+        self.cameras: dict[str, PlanCamera] = {}
+        self.load: dict[str, int] = {}
+        # node id -> ids of the pull cameras on it, and of those being handed to it.
+        self._on: dict[str, set[str]] = {}
+        self._incoming: dict[str, set[str]] = {}
+        self._waiting: set[str] = set()
+
+    # --- the picture -------------------------------------------------------------------------
+
+    def set_node(self, node: PlanNode) -> PlanNode | None:
+        """Add or replace a node; returns what it was."""
+        before = self.nodes.get(node.id)
+        self.nodes[node.id] = node
+        self.load.setdefault(node.id, 0)
+        return before
+
+    def remove_node(self, node_id: str) -> PlanNode | None:
+        """Forget a node (deleted); its cameras keep pointing at it until decided about."""
+        return self.nodes.pop(node_id, None)
+
+    def set_camera(self, camera: PlanCamera) -> None:
+        """Add or replace a camera, keeping the loads right."""
+        self.remove_camera(camera.id)
+        self.cameras[camera.id] = camera
+        counted = camera.active and (camera.pull or camera.node_id is not None)
+        if counted and camera.node_id is not None:
+            self.load[camera.node_id] = self.load.get(camera.node_id, 0) + 1
+            if camera.pull:
+                self._on.setdefault(camera.node_id, set()).add(camera.id)
+        if counted and camera.handover_node_id is not None:
+            target = camera.handover_node_id
+            self.load[target] = self.load.get(target, 0) + 1
+            self._incoming.setdefault(target, set()).add(camera.id)
+        if camera.wants_node and camera.node_id is None:
+            self._waiting.add(camera.id)
+
+    def remove_camera(self, camera_id: str) -> PlanCamera | None:
+        """Forget a camera (deleted), keeping the loads right."""
+        old = self.cameras.pop(camera_id, None)
+        if old is None:
+            return None
+        counted = old.active and (old.pull or old.node_id is not None)
+        if counted and old.node_id is not None:
+            self.load[old.node_id] = self.load.get(old.node_id, 0) - 1
+            self._on.get(old.node_id, set()).discard(camera_id)
+        if counted and old.handover_node_id is not None:
+            self.load[old.handover_node_id] = self.load.get(old.handover_node_id, 0) - 1
+            self._incoming.get(old.handover_node_id, set()).discard(camera_id)
+        self._waiting.discard(camera_id)
+        return old
+
+    def cameras_on(self, node_id: str) -> list[str]:
+        """Pull cameras placed on the node, by id (stable order)."""
+        return sorted(self._on.get(node_id, ()))
+
+    def handovers_to(self, node_id: str) -> list[str]:
+        """Cameras being handed over to the node."""
+        return sorted(self._incoming.get(node_id, ()))
+
+    def waiting(self) -> list[str]:
+        """Active pull cameras with no node."""
+        return sorted(self._waiting)
+
+    # --- choosing ----------------------------------------------------------------------------
+
+    def choose(self, selector: Mapping[str, str], exclude: Iterable[str] = ()) -> PlanNode | None:
+        """The best node for a camera with `selector`, or None."""
+        skip = set(exclude)
+        best: PlanNode | None = None
+        best_key: tuple[float, int, str] = (0.0, 0, "")
+        for node in self.nodes.values():
+            if not node.schedulable or node.id in skip or not node.matches(selector):
+                continue
+            load = self.load.get(node.id, 0)
+            if node.capacity and load >= node.capacity:
+                continue
+            key = ((load + 1) / (node.capacity or UNLIMITED), load, node.name)
+            if best is None or key < best_key:
+                best, best_key = node, key
+        return best
+
+    def why_none(self, selector: Mapping[str, str], exclude: Iterable[str] = ()) -> str:
+        """A sentence for a camera no node may take."""
+        skip = set(exclude)
+        ready = [n for n in self.nodes.values() if n.ready and n.id not in skip]
+        matching = [n for n in ready if n.matches(selector)]
+        wanted = f" matches {describe_labels(selector)}" if selector else ""
+        if not ready:
+            return "no READY node"
+        if not matching:
+            return f"no READY node{wanted}"
+        if not any(not (n.cordoned or n.draining) for n in matching):
+            return f"every READY node{wanted} is cordoned or draining"
+        return f"every READY node{wanted} is full"
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def plan_camera(self, camera_id: str, now: float) -> list[Decision]:
+        """Whatever this one camera needs now (nothing when it is where it should be)."""
+        camera = self.cameras.get(camera_id)
+        if camera is None or not camera.pull:
+            return []
+        if not camera.active:
+            if camera.node_id is None and camera.handover_node_id is None:
+                return []
+            return [self._move(camera, None, PlacementReason.UNPLACED, "deactivated", now)]
+        target = self.nodes.get(camera.handover_node_id or "")
+        if camera.handover_node_id is not None and (
+            target is None or not target.ready or not target.matches(camera.selector)
+        ):
+            gone = target.name if target else "the target node"
+            cancel = self._apply(
+                Decision(
+                    camera.id,
+                    Action.CANCEL_HANDOVER,
+                    camera.node_id,
+                    camera.node_id,
+                    PlacementReason.REBALANCE,
+                    f"handover of {camera.name} to {gone} cancelled: it can no longer take it",
+                    camera.epoch,
+                ),
+                now,
+            )
+            return [cancel, *self.plan_camera(camera.id, now)]
+        node = self.nodes.get(camera.node_id or "")
+        if camera.node_id is None:
+            return self._place(camera, PlacementReason.PLACED, now)
+        if node is None or not node.ready:
+            return self._place(camera, PlacementReason.NODE_LOST, now)
+        if not node.matches(camera.selector) and camera.handover_node_id is None:
+            return self._handover(camera, PlacementReason.SELECTOR, now, move_anyway=True)
+        return []
+
+    def failover(self, node_id: str, now: float) -> list[Decision]:
+        """A node stopped being READY (or was deleted): its cameras move at once, handovers to
+        it are cancelled."""
+        out: list[Decision] = []
+        for camera_id in self.handovers_to(node_id) + self.cameras_on(node_id):
+            out.extend(self.plan_camera(camera_id, now))
+        return out
+
+    def place_waiting(self, now: float) -> list[Decision]:
+        """Put every waiting camera a node may take; update the reasons of the others."""
+        out: list[Decision] = []
+        for camera_id in self.waiting():
+            out.extend(self.plan_camera(camera_id, now))
+        return out
+
+    def drain(self, node_id: str, now: float) -> list[Decision]:
+        """Start a make-before-break handover for each of the node's pull cameras not yet being
+        handed over."""
+        out: list[Decision] = []
+        for camera_id in self.cameras_on(node_id):
+            camera = self.cameras[camera_id]
+            if camera.active and camera.handover_node_id is None:
+                out.extend(self._handover(camera, PlacementReason.DRAIN, now))
+        return out
+
+    def rebalance(self, max_moves: int, now: float, quiet_s: float = 300.0) -> list[Decision]:
+        """Up to `max_moves` handovers from the most to the least loaded schedulable node, only
+        while they differ by two cameras or more (hysteresis), never moving a camera that moved
+        in the last `quiet_s` seconds."""
+        out: list[Decision] = []
+        for _ in range(max_moves):
+            usable = sorted(
+                (n for n in self.nodes.values() if n.schedulable),
+                key=lambda n: (self.load.get(n.id, 0), n.name),
+            )
+            if len(usable) < 2:
+                break
+            moved = False
+            least = usable[0]
+            for most in reversed(usable[1:]):
+                if self.load.get(most.id, 0) - self.load.get(least.id, 0) < 2:
+                    break
+                decision = self._rebalance_one(most, least, now, quiet_s)
+                if decision is not None:
+                    out.append(decision)
+                    moved = True
+                    break
+            if not moved:
+                break
+        return out
+
+    def _rebalance_one(
+        self, most: PlanNode, least: PlanNode, now: float, quiet_s: float
+    ) -> Decision | None:
+        if least.capacity and self.load.get(least.id, 0) >= least.capacity:
+            return None
+        for camera_id in self.cameras_on(most.id):
+            camera = self.cameras[camera_id]
+            if (
+                camera.active
+                and camera.handover_node_id is None
+                and now - camera.moved_at >= quiet_s
+                and least.matches(camera.selector)
+            ):
+                message = (
+                    f"{camera.name} moves from {most.name} to {least.name} to spread load "
+                    f"({self.load.get(most.id, 0)} vs {self.load.get(least.id, 0)} cameras)"
+                )
+                return self._apply(
+                    Decision(
+                        camera.id,
+                        Action.HANDOVER,
+                        most.id,
+                        least.id,
+                        PlacementReason.REBALANCE,
+                        message,
+                        camera.epoch,
+                        handover_node_id=least.id,
+                    ),
+                    now,
+                )
+        return None
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _name(self, node_id: str | None) -> str:
+        node = self.nodes.get(node_id or "")
+        return node.name if node else (node_id or "no node")
+
+    def _place(self, camera: PlanCamera, reason: PlacementReason, now: float) -> list[Decision]:
+        """Break-before-make: onto the best node, or off its node with a waiting reason."""
+        exclude = [camera.node_id] if camera.node_id else []
+        best = self.choose(camera.selector, exclude)
+        if best is None:
+            why = self.why_none(camera.selector, exclude)
+            if camera.node_id is None:
+                if camera.waiting == why:
+                    return []
+                return [self._wait(camera, why, now)]
+            return [self._move(camera, None, reason, why, now)]
+        return [self._move(camera, best, reason, "", now)]
+
+    def _handover(
+        self, camera: PlanCamera, reason: PlacementReason, now: float, *, move_anyway: bool = False
+    ) -> list[Decision]:
+        """Make-before-break onto the best other node. No node may take it: a drain waits (the
+        camera keeps running where it is); a selector mismatch takes it off (`move_anyway`)."""
+        exclude = [camera.node_id] if camera.node_id else []
+        best = self.choose(camera.selector, exclude)
+        if best is None:
+            why = self.why_none(camera.selector, exclude)
+            if move_anyway:
+                return [self._move(camera, None, reason, why, now)]
+            return []
+        verb = {PlacementReason.DRAIN: "drains", PlacementReason.SELECTOR: "no longer matches"}
+        message = (
+            f"{camera.name} moves from {self._name(camera.node_id)} to {best.name}: "
+            f"{self._name(camera.node_id)} {verb.get(reason, reason.value)}"
+        )
+        handover = Decision(
+            camera.id,
+            Action.HANDOVER,
+            camera.node_id,
+            best.id,
+            reason,
+            message,
+            camera.epoch,
+            handover_node_id=best.id,
+        )
+        return [self._apply(handover, now)]
+
+    def _move(
+        self,
+        camera: PlanCamera,
+        to: PlanNode | None,
+        reason: PlacementReason,
+        why: str,
+        now: float,
+    ) -> Decision:
+        source = self._name(camera.node_id) if camera.node_id else ""
+        if to is None:
+            message = f"{camera.name} taken off {source}: {why}" if source else why
+        elif source:
+            lost = "lost" if reason is PlacementReason.NODE_LOST else "left"
+            message = f"node {source} {lost}; {camera.name} moved to {to.name}"
+            if reason is not PlacementReason.NODE_LOST:
+                message = f"{camera.name} moved from {source} to {to.name} ({reason.value})"
+        else:
+            message = f"{camera.name} placed on {to.name}"
+        return self._apply(
+            Decision(
+                camera.id,
+                Action.MOVE,
+                camera.node_id,
+                to.id if to else None,
+                reason,
+                message,
+                camera.epoch,
+                waiting="" if to else why,
+            ),
+            now,
+        )
+
+    def _wait(self, camera: PlanCamera, why: str, now: float) -> Decision:
+        return self._apply(
+            Decision(
+                camera.id,
+                Action.WAIT,
+                None,
+                None,
+                PlacementReason.PLACED,
+                f"{camera.name} waits: {why}",
+                camera.epoch,
+                waiting=why,
+            ),
+            now,
+        )
+
+    def _apply(self, decision: Decision, now: float) -> Decision:
+        """Make the decision true in the picture now (as the store will make it in the rows)."""
+        self.set_camera(after(self.cameras[decision.camera_id], decision, now))
+        return decision
+
+
+def after(camera: PlanCamera, decision: Decision, now: float) -> PlanCamera:
+    """The camera once `decision` is applied (the store does the same to the row)."""
+    if decision.action is Action.WAIT:
+        return replace(camera, waiting=decision.waiting)
+    if decision.action is Action.CANCEL_HANDOVER:
+        return replace(camera, handover_node_id=None, epoch=camera.epoch + 1)
+    if decision.action is Action.HANDOVER:
+        return replace(
+            camera,
+            handover_node_id=decision.handover_node_id,
+            epoch=camera.epoch + 1,
+            moved_at=now,
+        )
+    return replace(
+        camera,
+        node_id=decision.to_node_id,
+        handover_node_id=None,
+        epoch=camera.epoch + 1,
+        waiting=decision.waiting,
+        moved_at=now,
+    )

@@ -1,0 +1,308 @@
+"""The scheduler: a leader-only job that keeps every active pull camera on one good node.
+
+It reads the fleet once, then follows the event log (cameras/* and nodes/* subjects, like
+server/nodes/assignment_push.py) and reacts to what changed, not by recomputing the world:
+- a camera created, activated, updated (selector, ingest mode) or deactivated/deleted: that
+  camera is re-read and planned alone;
+- a node that stops being READY (LOST, OFFLINE, deleted): its pull cameras move at once;
+- a node READY or uncordoned, or with more capacity: waiting cameras are placed;
+- a node's labels changed: its cameras are checked against their selectors;
+- a node draining: make-before-break handovers for each of its pull cameras.
+A rebalance tick moves at most `rebalance_moves_per_minute` cameras per minute, make-before-
+break, only between nodes two or more cameras apart and never a camera moved recently. A full
+reconcile every `reconcile_every_s` repairs anything missed (a compacted log, a skipped
+decision). The planner (server/placement/planner.py) decides; the store applies, fenced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.cameras.model import IngestMode
+from server.db.models import CameraRow, NodeRow
+from server.eventlog.log import EventLog
+from server.nodes.registry import NodeState
+from server.placement.planner import Decision, PlanCamera, Planner, PlanNode
+from server.placement.store import PlacementStore
+
+log = logging.getLogger(__name__)
+
+# Camera event kinds that cannot change where a camera should be (status changes come from the
+# nodes; handovers they finish also stage an UPDATED event).
+_IGNORED_KINDS = frozenset(
+    {"camera.status_changed", "camera.recording_state_changed", "camera.placed"}
+)
+_CAMERA_COLUMNS = (
+    CameraRow.id,
+    CameraRow.name,
+    CameraRow.ingest_mode,
+    CameraRow.active,
+    CameraRow.node_id,
+    CameraRow.handover_node_id,
+    CameraRow.node_selector,
+    CameraRow.placement_epoch,
+    CameraRow.placement_reason,
+)
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """How often the scheduler repairs and rebalances."""
+
+    reconcile_every_s: float = 30.0
+    rebalance_moves_per_minute: int = 10
+    # A camera moved this recently is never moved by a rebalance.
+    rebalance_quiet_s: float = 300.0
+
+
+def plan_node(row: NodeRow) -> PlanNode:
+    """A node row as the planner sees it."""
+    return PlanNode(
+        id=row.id,
+        name=row.name,
+        ready=row.state == NodeState.READY.value,
+        cordoned=row.cordoned,
+        draining=row.draining,
+        labels=dict(row.labels or {}),
+        capacity=row.capacity,
+    )
+
+
+class Scheduler:
+    """Places pull cameras while this process leads (run() is the singleton job)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: PlacementStore,
+        events: EventLog,
+        options: SchedulerOptions | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._store = store
+        self._events = events
+        self._options = options or SchedulerOptions()
+        self.planner = Planner()
+        self._dirty_cameras: set[str] = set()
+        self._nodes_dirty = False
+        self._full = True
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Place, follow and repair until cancelled (the leader stops it on losing)."""
+        self.planner = Planner()
+        self._full = True
+        self._wake.set()
+        jobs = [self._follow(), self._work(), self._tick()]
+        tasks = [asyncio.create_task(job) for job in jobs]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- following ---------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        """Mark what each event touches."""
+        while True:
+            try:
+                async for stored in self._events.watch(await self._events.current_revision()):
+                    subject = stored.subject
+                    if subject.startswith("cameras/"):
+                        if stored.kind not in _IGNORED_KINDS:
+                            self._dirty_cameras.add(subject.removeprefix("cameras/"))
+                            self._wake.set()
+                    elif subject.startswith("nodes/"):
+                        self._nodes_dirty = True
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # compaction or a broken log: re-read everything, go on
+                log.exception("placement follower restarts")
+                self._full = True
+                self._wake.set()
+                await asyncio.sleep(1.0)
+
+    async def _tick(self) -> None:
+        """Full reconciles and rebalance moves, on their clocks."""
+        moves = self._options.rebalance_moves_per_minute
+        every = 60.0 / moves if moves > 0 else self._options.reconcile_every_s
+        last_full = time.monotonic()
+        while True:
+            await asyncio.sleep(min(every, self._options.reconcile_every_s))
+            if time.monotonic() - last_full >= self._options.reconcile_every_s:
+                last_full = time.monotonic()
+                self._full = True
+                self._wake.set()
+            if moves > 0:
+                await self._guarded(self._rebalance)
+
+    async def _work(self) -> None:
+        """Handle what was marked, one batch at a time."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._guarded(self.step)
+
+    async def _guarded(self, job: object) -> None:
+        try:
+            await job()  # type: ignore[operator]
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a database hiccup or a lost fence: the next change or tick retries
+            log.exception("placement step failed")
+            self._full = True
+            await asyncio.sleep(1.0)
+            self._wake.set()
+
+    # --- deciding ----------------------------------------------------------------------------
+
+    async def step(self) -> None:
+        """One round: re-read what changed, decide, apply."""
+        now = time.monotonic()
+        if self._full:
+            self._full, self._nodes_dirty = False, False
+            self._dirty_cameras.clear()
+            await self._apply(await self._reconcile(now))
+            return
+        decisions: list[Decision] = []
+        if self._nodes_dirty:
+            self._nodes_dirty = False
+            decisions += await self._nodes_changed(now)
+        if self._dirty_cameras:
+            ids, self._dirty_cameras = self._dirty_cameras, set()
+            await self._reload_cameras(ids)
+            for camera_id in sorted(ids):
+                decisions += self.planner.plan_camera(camera_id, now)
+        await self._apply(decisions)
+
+    async def _reconcile(self, now: float) -> list[Decision]:
+        """Re-read the whole fleet and plan every camera."""
+        planner = Planner()
+        for row in await self._read_nodes():
+            planner.set_node(plan_node(row))
+        for camera in await self._read_cameras(None):
+            old = self.planner.cameras.get(camera.id)
+            planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
+        self.planner = planner
+        decisions: list[Decision] = []
+        for camera_id in list(planner.cameras):
+            decisions += planner.plan_camera(camera_id, now)
+        for node in list(planner.nodes.values()):
+            if node.ready and node.draining:
+                decisions += planner.drain(node.id, now)
+        return decisions
+
+    async def _nodes_changed(self, now: float) -> list[Decision]:
+        planner = self.planner
+        rows = {row.id: plan_node(row) for row in await self._read_nodes()}
+        decisions: list[Decision] = []
+        more_room = False
+        for node_id in set(planner.nodes) - set(rows):
+            planner.remove_node(node_id)
+            decisions += planner.failover(node_id, now)
+        for node in rows.values():
+            before = planner.set_node(node)
+            if before == node:
+                continue
+            if not node.ready:
+                decisions += planner.failover(node.id, now)
+                continue
+            if before is None or node.labels != before.labels:
+                for camera_id in planner.cameras_on(node.id):
+                    decisions += planner.plan_camera(camera_id, now)
+            if node.schedulable and (
+                before is None
+                or not before.schedulable
+                or node.capacity != before.capacity
+                or node.labels != before.labels
+            ):
+                more_room = True
+        if more_room:
+            decisions += planner.place_waiting(now)
+        for node in rows.values():
+            if node.ready and node.draining:
+                decisions += planner.drain(node.id, now)
+        return decisions
+
+    async def _rebalance(self) -> None:
+        await self._apply(
+            self.planner.rebalance(1, time.monotonic(), self._options.rebalance_quiet_s)
+        )
+
+    async def _apply(self, decisions: list[Decision]) -> None:
+        if not decisions:
+            return
+        applied = await self._store.apply(decisions)
+        for row in applied.rows:
+            old = self.planner.cameras.get(row.id)
+            fresh = _plan_camera(row)
+            self.planner.set_camera(replace(fresh, moved_at=old.moved_at) if old else fresh)
+        if applied.skipped:
+            # Someone else changed these cameras meanwhile: read them again and decide anew.
+            log.info("placement: %d decisions found their camera changed", len(applied.skipped))
+            self._dirty_cameras.update(d.camera_id for d in applied.skipped)
+            self._wake.set()
+        for decision in decisions:
+            if decision.action.value != "wait":
+                log.info("placement: %s", decision.message)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def _read_nodes(self) -> list[NodeRow]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(NodeRow)))
+
+    async def _read_cameras(self, ids: Iterable[str] | None) -> list[PlanCamera]:
+        query = select(*_CAMERA_COLUMNS)
+        if ids is not None:
+            query = query.where(CameraRow.id.in_(list(ids)))
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_plan_camera(row) for row in rows]
+
+    async def _reload_cameras(self, ids: set[str]) -> None:
+        found = {c.id: c for c in await self._read_cameras(ids)}
+        for camera_id in ids:
+            camera = found.get(camera_id)
+            old = self.planner.cameras.get(camera_id)
+            if camera is None:
+                self.planner.remove_camera(camera_id)
+                continue
+            self.planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
+
+
+def _plan_camera(row: Any) -> PlanCamera:
+    """A camera row, or a result row of _CAMERA_COLUMNS (hence Any), as the planner sees it."""
+    return PlanCamera(
+        id=row.id,
+        name=row.name,
+        pull=row.ingest_mode == IngestMode.PULL.value,
+        active=row.active,
+        node_id=row.node_id,
+        handover_node_id=row.handover_node_id,
+        selector=dict(row.node_selector or {}),
+        epoch=row.placement_epoch,
+        waiting=row.placement_reason,
+    )
+
+
+def placement_jobs(
+    sessions: async_sessionmaker[AsyncSession],
+    events: EventLog,
+    store: PlacementStore,
+    options: SchedulerOptions | None = None,
+) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+    """The scheduler as the leader's singleton job (server/leader/: started on winning,
+    cancelled on losing, each time with a fresh picture of the fleet)."""
+    return {"scheduler": Scheduler(sessions, store, events, options).run}

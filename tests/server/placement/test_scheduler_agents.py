@@ -1,0 +1,144 @@
+"""The scheduler with real agents (python -m node_agent with nginx) pulling a real RTSP camera
+(GStreamer, harness.rtsp_source), on both backends: a pull camera created while a node is READY
+is placed there and goes ONLINE, with its placement in the history; a killed node's pull camera
+moves to the other node at once and goes ONLINE there; a drained node hands its cameras over
+make-before-break and ends with none."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from camfleet.v1 import camera_pb2, node_pb2
+
+from harness.rtsp_source import RtspSource, rtsp_source
+from tests.support.fleet_nodes import (
+    FleetAgent,
+    eventually,
+    get_camera,
+    list_nodes,
+    new_pull_camera,
+    placements,
+    start_fleet_agent,
+    stop_all,
+)
+from tests.support.stack import Stack, running_control_plane
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSource]:
+    with rtsp_source(tmp_path_factory.mktemp("rtsp")) as s:
+        yield s
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def plane(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    async with running_control_plane(request.param) as stack:
+        yield stack
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+async def _online_on(stack: Stack, camera_id: str, node_id: str) -> camera_pb2.Camera | None:
+    camera = await get_camera(stack, camera_id)
+    ok = camera.node_id == node_id and camera.status == camera_pb2.CAMERA_STATUS_ONLINE
+    return camera if ok else None
+
+
+async def test_a_pull_camera_is_placed_on_the_ready_node_and_goes_online(
+    plane: Stack, source: RtspSource
+) -> None:
+    agents: list[FleetAgent] = []
+    try:
+        agents.append(await start_fleet_agent(plane, _name("node")))
+        node = agents[0]
+        camera = await new_pull_camera(plane, _name("pulled"), source.url)
+
+        online = await eventually(
+            lambda: _online_on(plane, camera.id, node.node_id),
+            what=f"camera ONLINE on {node.name}\n{plane.log_text()}",
+        )
+        assert online.placement_epoch >= 1
+        assert online.placement_reason == ""
+        [placed] = await placements(plane, camera.id)
+        assert placed.reason == camera_pb2.PLACEMENT_REASON_PLACED
+        assert (placed.from_node_id, placed.to_node_id) == ("", node.node_id)
+        assert placed.epoch == online.placement_epoch
+    finally:
+        stop_all(agents)
+
+
+async def test_a_pull_camera_with_no_node_waits_with_a_reason(plane: Stack) -> None:
+    camera = await new_pull_camera(plane, _name("alone"), "rtsp://127.0.0.1:9/none")
+    waiting = await eventually(
+        lambda: _waiting(plane, camera.id), what="the camera's placement reason"
+    )
+    assert waiting.placement_reason == "no READY node"
+    assert waiting.node_id == ""
+
+
+async def _waiting(stack: Stack, camera_id: str) -> camera_pb2.Camera | None:
+    camera = await get_camera(stack, camera_id)
+    return camera if camera.placement_reason else None
+
+
+async def test_a_lost_nodes_pull_camera_moves_and_goes_online_elsewhere(
+    plane: Stack, source: RtspSource
+) -> None:
+    agents: list[FleetAgent] = []
+    try:
+        first = await start_fleet_agent(plane, _name("first"))
+        agents.append(first)
+        camera = await new_pull_camera(plane, _name("moving"), source.url)
+        await eventually(
+            lambda: _online_on(plane, camera.id, first.node_id), what="ONLINE on the first node"
+        )
+        second = await start_fleet_agent(plane, _name("second"))
+        agents.append(second)
+
+        first.child.kill()
+        moved = await eventually(
+            lambda: _online_on(plane, camera.id, second.node_id),
+            what=f"camera ONLINE on the second node\n{plane.log_text()}",
+        )
+        history = await placements(plane, camera.id)
+        assert history[0].reason == camera_pb2.PLACEMENT_REASON_NODE_LOST
+        assert (history[0].from_node_id, history[0].to_node_id) == (first.node_id, second.node_id)
+        assert history[0].epoch == moved.placement_epoch
+        assert "lost" in history[0].message
+    finally:
+        stop_all(agents)
+
+
+async def test_draining_a_node_hands_its_cameras_over_before_stopping_them(
+    plane: Stack, source: RtspSource
+) -> None:
+    agents: list[FleetAgent] = []
+    try:
+        old = await start_fleet_agent(plane, _name("old"))
+        agents.append(old)
+        camera = await new_pull_camera(plane, _name("drained"), source.url)
+        await eventually(lambda: _online_on(plane, camera.id, old.node_id), what="ONLINE on old")
+        new = await start_fleet_agent(plane, _name("new"))
+        agents.append(new)
+
+        await plane.nodes.DrainNode(node_pb2.DrainNodeRequest(id=old.node_id), metadata=plane.admin)
+        done = await eventually(
+            lambda: _online_on(plane, camera.id, new.node_id),
+            what=f"camera handed over to the new node\n{plane.log_text()}",
+        )
+        assert done.handover_node_id == ""
+        reasons = [p.reason for p in await placements(plane, camera.id)]
+        assert reasons[:2] == [
+            camera_pb2.PLACEMENT_REASON_HANDOVER_DONE,
+            camera_pb2.PLACEMENT_REASON_DRAIN,
+        ]
+        drained = {n.id: n for n in await list_nodes(plane)}[old.node_id]
+        assert drained.draining and drained.drain_remaining == 0
+    finally:
+        stop_all(agents)
