@@ -13,6 +13,7 @@ import { FleetProvider } from "./watch/FleetContext";
 const LivePage = lazy(() => import("./pages/Live"));
 const RecordingsPage = lazy(() => import("./pages/Recordings"));
 const NodesPage = lazy(() => import("./pages/Nodes"));
+const CameraPage = lazy(() => import("./pages/Camera"));
 const UsersPage = lazy(() => import("./pages/Users"));
 const TokensPage = lazy(() => import("./pages/Tokens"));
 const AuditPage = lazy(() => import("./pages/Audit"));
@@ -36,6 +37,7 @@ export function App() {
           <Routes>
             <Route path="/dashboard" element={<DashboardPage />} />
             <Route path="/cameras" element={<CamerasPage />} />
+            <Route path="/cameras/:id" element={<CameraPage />} />
             <Route path="/live" element={<LivePage />} />
             <Route path="/recordings" element={<RecordingsPage />} />
             <Route path="/nodes" element={<NodesPage />} />

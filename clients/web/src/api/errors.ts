@@ -216,3 +216,9 @@ export function isRevisionCompacted(thrown: unknown): boolean {
     err.code === Code.FailedPrecondition && errorDetails(err).info?.reason === "REVISION_COMPACTED"
   );
 }
+
+/** True when the server does not have this RPC yet (an older control plane): pages then show
+ * what they can without it instead of an error. */
+export function isUnimplemented(thrown: unknown): boolean {
+  return ConnectError.from(thrown).code === Code.Unimplemented;
+}

@@ -1,4 +1,6 @@
-// Create or edit a camera. Field violations from the server are shown on their fields.
+// Create or edit a camera. A pull camera's source URL and node selector are checked here first
+// (the mistake named before the round trip); field violations from the server are shown on
+// their fields as sentences.
 import { useState, type FormEvent } from "react";
 import {
   Button,
@@ -20,6 +22,14 @@ import {
 import { describeError } from "../api/errors";
 import { useApi } from "../auth/AuthContext";
 import { ErrorAlert } from "../components/feedback";
+import { labelsToText as selectorToText, parseLabels, sameLabels } from "../fleet/labels";
+import { sourceUrlProblem } from "../fleet/sourceUrl";
+
+const MAX_SELECTOR = 16;
+
+/** A server field violation as a sentence: "Source URL must be an absolute … URL." */
+const asSentence = (label: string, description: string) =>
+  `${label} ${description.trim().replace(/[.!?]?$/, ".")}`;
 
 const labelsToText = (labels: Record<string, string>) =>
   Object.entries(labels)
@@ -51,15 +61,28 @@ export function CameraForm({
   const [mode, setMode] = useState(camera?.ingestMode === IngestMode.PULL ? "pull" : "push");
   const [sourceUrl, setSourceUrl] = useState(camera?.sourceUrl ?? "");
   const [labels, setLabels] = useState(labelsToText(camera?.labels ?? {}));
+  const [selector, setSelector] = useState(selectorToText(camera?.nodeSelector ?? {}));
+  // Client-side problems show once the person left the field or tried to save.
+  const [checked, setChecked] = useState(false);
   const [recording, setRecording] = useState(camera?.recordingEnabled ?? false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
   const violations = error ? describeError(error).violations : [];
   const fieldError = (f: string) => violations.find((v) => v.field.endsWith(f))?.description;
+  const serverSays = (f: string, label: string) => {
+    const v = violations.find((x) => x.field.includes(f));
+    return v ? asSentence(label, v.description) : undefined;
+  };
+  const pull = mode === "pull";
+  const urlProblem = pull ? sourceUrlProblem(sourceUrl) : null;
+  const parsedSelector = parseLabels(selector, MAX_SELECTOR);
+  const selectorProblem = pull ? parsedSelector.errors.join(" ") || null : null;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    setChecked(true);
+    if (urlProblem || selectorProblem) return;
     setBusy(true);
     setError(null);
     const fields = create(CameraSchema, {
@@ -70,8 +93,12 @@ export function CameraForm({
       ingestMode: mode === "pull" ? IngestMode.PULL : IngestMode.PUSH,
       sourceUrl: mode === "pull" ? sourceUrl.trim() : "",
       labels: textToLabels(labels),
+      nodeSelector: pull ? parsedSelector.labels : {},
       recordingEnabled: recording,
     });
+    // Only a changed selector goes in the mask: a server without node selectors still saves
+    // every other edit.
+    const selectorChanged = !sameLabels(fields.nodeSelector, camera?.nodeSelector ?? {});
     try {
       const saved = camera
         ? (
@@ -86,6 +113,7 @@ export function CameraForm({
                   "source_url",
                   "labels",
                   "recording_enabled",
+                  ...(selectorChanged ? ["node_selector"] : []),
                 ],
               }),
             })
@@ -133,14 +161,32 @@ export function CameraForm({
               { value: "pull", label: "Node pulls a URL" },
             ]}
           />
-          {mode === "pull" && (
-            <TextInput
-              label="Source URL"
-              placeholder="rtsp://camera.local/stream"
-              value={sourceUrl}
-              onChange={(e) => setSourceUrl(e.currentTarget.value)}
-              error={fieldError("source_url")}
-            />
+          {pull && (
+            <>
+              <TextInput
+                label="Source URL"
+                description="What the node pulls: rtsp://, rtsps://, rtmp://, rtmps://, http(s):// (HLS or MPEG-TS). Credentials go in user:password@; they are never shown to viewers."
+                placeholder="rtsp://user:password@camera.local:554/stream"
+                required
+                value={sourceUrl}
+                onChange={(e) => setSourceUrl(e.currentTarget.value)}
+                onBlur={() => sourceUrl && setChecked(true)}
+                error={(checked && urlProblem) || serverSays("source_url", "The source URL")}
+                data-testid="camera-source-url"
+              />
+              <Textarea
+                label="Node selector"
+                description="Place only on nodes with these labels: one key=value per line, e.g. site=north. Empty: any node."
+                value={selector}
+                onChange={(e) => setSelector(e.currentTarget.value)}
+                error={
+                  (checked && selectorProblem) || serverSays("node_selector", "The node selector:")
+                }
+                autosize
+                minRows={1}
+                data-testid="camera-node-selector-input"
+              />
+            </>
           )}
           <Textarea
             label="Labels"

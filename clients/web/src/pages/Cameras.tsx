@@ -2,7 +2,7 @@
 // rotation, activate/deactivate, recording on/off, and the same actions on a selection.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
-  ActionIcon,
+  Anchor,
   Badge,
   Button,
   Checkbox,
@@ -18,10 +18,16 @@ import {
   Tooltip,
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { modals } from "@mantine/modals";
-import { CameraAction, type Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
+import { Link, useNavigate } from "react-router";
+import {
+  CameraAction,
+  CameraStatus,
+  IngestMode,
+  type Camera,
+} from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { CameraForm } from "../cameras/CameraForm";
+import { CameraRowMenu, confirm } from "../cameras/CameraRowMenu";
 import { cameraFilter, type CameraFilters } from "../cameras/filter";
 import { PublishUrl } from "../cameras/PublishUrl";
 import { attempt, ErrorAlert } from "../components/feedback";
@@ -40,20 +46,11 @@ const BULK: { action: CameraAction; label: string; danger?: boolean }[] = [
   { action: CameraAction.DELETE, label: "Delete", danger: true },
 ];
 
-function confirm(title: string, body: string, label: string, onConfirm: () => void) {
-  modals.openConfirmModal({
-    title,
-    children: <Text size="sm">{body}</Text>,
-    labels: { confirm: label, cancel: "Cancel" },
-    confirmProps: { color: "red", "data-testid": "confirm" },
-    onConfirm,
-  });
-}
-
 export function CamerasPage() {
   const api = useApi();
   const { abilities } = useAuth();
   const fleet = useFleet();
+  const navigate = useNavigate();
   const canEdit = abilities.can(Permission.CAMERAS_WRITE);
   const [search, setSearch] = useState("");
   const [filters, setFilters] = useState<CameraFilters>({});
@@ -238,6 +235,7 @@ export function CamerasPage() {
             )}
             <Table.Th>Name</Table.Th>
             <Table.Th>Status</Table.Th>
+            <Table.Th>Node</Table.Th>
             <Table.Th>Location</Table.Th>
             <Table.Th>Labels</Table.Th>
             <Table.Th>Active</Table.Th>
@@ -248,7 +246,7 @@ export function CamerasPage() {
         <Table.Tbody>
           {cameras.length === 0 && !error && (
             <Table.Tr>
-              <Table.Td colSpan={8}>
+              <Table.Td colSpan={9}>
                 <Text c="dimmed">No cameras match.</Text>
               </Table.Td>
             </Table.Tr>
@@ -274,7 +272,14 @@ export function CamerasPage() {
                   </Table.Td>
                 )}
                 <Table.Td>
-                  <Text fw={500}>{c.name}</Text>
+                  <Anchor
+                    component={Link}
+                    to={`/cameras/${c.id}`}
+                    fw={500}
+                    data-testid="camera-link"
+                  >
+                    {c.name}
+                  </Anchor>
                   <Text size="xs" c="dimmed" lineClamp={1}>
                     {c.description}
                   </Text>
@@ -285,6 +290,20 @@ export function CamerasPage() {
                       {cameraStatusLabel(c.status)}
                     </Badge>
                   </Tooltip>
+                  {c.status === CameraStatus.ERROR && c.statusReason && (
+                    <Text size="xs" c="red" fw={500} data-testid="camera-status-reason">
+                      {c.statusReason}
+                    </Text>
+                  )}
+                </Table.Td>
+                <Table.Td data-testid="camera-node-cell">
+                  {c.nodeId ? (
+                    <Text size="sm">{fleet.nodes.get(c.nodeId)?.name ?? "—"}</Text>
+                  ) : (
+                    <Text size="xs" c="dimmed">
+                      {c.placementReason || "—"}
+                    </Text>
+                  )}
                 </Table.Td>
                 <Table.Td>{c.location}</Table.Td>
                 <Table.Td>
@@ -336,64 +355,12 @@ export function CamerasPage() {
                 </Table.Td>
                 {canEdit && (
                   <Table.Td>
-                    <Menu position="bottom-end">
-                      <Menu.Target>
-                        <ActionIcon
-                          variant="subtle"
-                          aria-label={`Actions for ${c.name}`}
-                          data-testid="camera-actions"
-                        >
-                          ⋯
-                        </ActionIcon>
-                      </Menu.Target>
-                      <Menu.Dropdown>
-                        <Menu.Item onClick={() => setEditing(c)} data-testid="camera-edit">
-                          Edit
-                        </Menu.Item>
-                        <Menu.Item
-                          onClick={() => setPublishing(c)}
-                          data-testid="camera-publish-url"
-                        >
-                          Copy RTMP URL
-                        </Menu.Item>
-                        <Menu.Item
-                          color="orange"
-                          data-testid="camera-rotate"
-                          onClick={() =>
-                            confirm(
-                              `Rotate the stream key of ${c.name}?`,
-                              "The old key stops working at once; the camera must be given the new URL.",
-                              "Rotate",
-                              () =>
-                                rowAction(
-                                  () => api.cameras.rotateStreamKey({ id: c.id }),
-                                  `New stream key for ${c.name}.`,
-                                ),
-                            )
-                          }
-                        >
-                          Rotate stream key
-                        </Menu.Item>
-                        <Menu.Item
-                          color="red"
-                          data-testid="camera-delete"
-                          onClick={() =>
-                            confirm(
-                              `Delete ${c.name}?`,
-                              "The camera and its stream key are removed.",
-                              "Delete",
-                              () =>
-                                rowAction(
-                                  () => api.cameras.deleteCamera({ id: c.id }),
-                                  `${c.name} deleted.`,
-                                ),
-                            )
-                          }
-                        >
-                          Delete
-                        </Menu.Item>
-                      </Menu.Dropdown>
-                    </Menu>
+                    <CameraRowMenu
+                      camera={c}
+                      onEdit={() => setEditing(c)}
+                      onPublishUrl={() => setPublishing(c)}
+                      rowAction={rowAction}
+                    />
                   </Table.Td>
                 )}
               </Table.Tr>
@@ -429,8 +396,10 @@ export function CamerasPage() {
           onSaved={(c) => {
             setEditing(undefined);
             void reload();
-            // A new push camera needs its publish URL next.
-            if (!editing) setPublishing(c);
+            // A new push camera needs its publish URL next; a new pull camera's page shows
+            // where it is placed and whether its source answers.
+            if (!editing && c.ingestMode === IngestMode.PULL) navigate(`/cameras/${c.id}`);
+            else if (!editing) setPublishing(c);
           }}
         />
       )}

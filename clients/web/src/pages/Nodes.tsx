@@ -1,12 +1,31 @@
-// Nodes: health from the live feed, cordon/uncordon/drain/delete, and join tokens for new nodes.
-import { useEffect, useState } from "react";
-import { Badge, Button, Code, Group, Menu, Modal, Stack, Table, Text, Title } from "@mantine/core";
+// Nodes: health from the live feed, each node's cameras and load against capacity, labels with
+// an editor, cordon/uncordon/drain (with the drain's progress, live from node events)/delete,
+// which control-plane replica leads, and join tokens for new nodes.
+import { useEffect, useMemo, useState } from "react";
+import {
+  ActionIcon,
+  Badge,
+  Button,
+  Code,
+  Group,
+  Menu,
+  Modal,
+  Stack,
+  Table,
+  Text,
+  Title,
+  Tooltip,
+} from "@mantine/core";
 import { modals } from "@mantine/modals";
+import { useSearchParams } from "react-router";
 import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { formatAgo, formatBytes, nodeStateColor, nodeStateLabel } from "../format";
-import { useFleet } from "../watch/FleetContext";
+import { LeaderBadge } from "../nodes/LeaderBadge";
+import { DrainProgress, LoadBar, NodeCameras, NodeLabels } from "../nodes/NodeCells";
+import { NodeLabelsEditor } from "../nodes/NodeLabelsEditor";
+import { useFleet, useFleetUpdates } from "../watch/FleetContext";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
 export default function NodesPage() {
@@ -17,6 +36,26 @@ export default function NodesPage() {
   const nodes = [...fleet.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   const [joinSecret, setJoinSecret] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [labelling, setLabelling] = useState<Node | null>(null);
+  const { putNode } = useFleetUpdates();
+  const cameras = useMemo(
+    () => [...fleet.cameras.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    [fleet.cameras],
+  );
+  // A link from a camera's page (?node=ID) marks that node's row.
+  const [params] = useSearchParams();
+  const marked = params.get("node");
+
+  // A drain's progress bar runs from the most cameras this page saw left on the node.
+  const [drainStart, setDrainStart] = useState<Record<string, number>>({});
+  useEffect(() => {
+    setDrainStart((prev) => {
+      const next: Record<string, number> = {};
+      for (const n of fleet.nodes.values())
+        if (n.draining) next[n.id] = Math.max(prev[n.id] ?? 0, n.drainRemaining);
+      return next;
+    });
+  }, [fleet.nodes]);
 
   // The live feed carries nodes only for those who may read them; anyone else opening this
   // page gets the server's answer, in words.
@@ -39,7 +78,10 @@ export default function NodesPage() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Title order={2}>Nodes</Title>
+        <Group gap="lg">
+          <Title order={2}>Nodes</Title>
+          {abilities.can(Permission.NODES_READ) && <LeaderBadge />}
+        </Group>
         {canEdit && (
           <Button
             data-testid="join-token-new"
@@ -60,11 +102,10 @@ export default function NodesPage() {
           <Table.Tr>
             <Table.Th>Name</Table.Th>
             <Table.Th>State</Table.Th>
-            <Table.Th>Streams</Table.Th>
-            <Table.Th>CPU</Table.Th>
-            <Table.Th>Memory</Table.Th>
-            <Table.Th>Disk</Table.Th>
-            <Table.Th>Version</Table.Th>
+            <Table.Th>Load</Table.Th>
+            <Table.Th>Cameras</Table.Th>
+            <Table.Th>Labels</Table.Th>
+            <Table.Th>Host</Table.Th>
             <Table.Th>Last heartbeat</Table.Th>
             {canEdit && <Table.Th />}
           </Table.Tr>
@@ -72,7 +113,7 @@ export default function NodesPage() {
         <Table.Tbody>
           {nodes.length === 0 && (
             <Table.Tr>
-              <Table.Td colSpan={9}>
+              <Table.Td colSpan={8}>
                 <Text c="dimmed">No nodes. Add one with a join token.</Text>
               </Table.Td>
             </Table.Tr>
@@ -83,11 +124,16 @@ export default function NodesPage() {
               data-testid="node-row"
               data-name={n.name}
               data-state={nodeStateLabel(n.state)}
+              data-marked={marked === n.id ? "true" : undefined}
+              bg={marked === n.id ? "blue.0" : undefined}
             >
               <Table.Td>
                 {n.name}
                 <Text size="xs" c="dimmed">
                   {n.rtmpUrl}
+                </Text>
+                <Text size="xs" c="dimmed">
+                  {n.version}
                 </Text>
               </Table.Td>
               <Table.Td>
@@ -102,20 +148,46 @@ export default function NodesPage() {
                     {n.stateReason}
                   </Text>
                 )}
+                {n.draining && <DrainProgress node={n} startedWith={drainStart[n.id] ?? 0} />}
               </Table.Td>
               <Table.Td>
-                {n.streamCount} / {n.capacity}
-              </Table.Td>
-              <Table.Td>{(n.host?.cpuPercent ?? 0).toFixed(0)} %</Table.Td>
-              <Table.Td>
-                {formatBytes(n.host?.memoryUsedBytes ?? 0n)} /{" "}
-                {formatBytes(n.host?.memoryTotalBytes ?? 0n)}
+                <LoadBar node={n} />
+                <Text size="xs" c="dimmed">
+                  {n.streamCount} stream{n.streamCount === 1 ? "" : "s"} live
+                </Text>
               </Table.Td>
               <Table.Td>
-                {formatBytes(n.host?.diskUsedBytes ?? 0n)} /{" "}
-                {formatBytes(n.host?.diskTotalBytes ?? 0n)}
+                <NodeCameras node={n} cameras={cameras} />
               </Table.Td>
-              <Table.Td>{n.version}</Table.Td>
+              <Table.Td>
+                <Group gap={4} wrap="nowrap">
+                  <NodeLabels labels={n.labels} />
+                  {canEdit && (
+                    <Tooltip label="Edit labels">
+                      <ActionIcon
+                        size="sm"
+                        variant="subtle"
+                        aria-label={`Edit the labels of ${n.name}`}
+                        data-testid="node-labels-edit"
+                        onClick={() => setLabelling(n)}
+                      >
+                        ✎
+                      </ActionIcon>
+                    </Tooltip>
+                  )}
+                </Group>
+              </Table.Td>
+              <Table.Td>
+                <Text size="xs">CPU {(n.host?.cpuPercent ?? 0).toFixed(0)} %</Text>
+                <Text size="xs">
+                  RAM {formatBytes(n.host?.memoryUsedBytes ?? 0n)} /{" "}
+                  {formatBytes(n.host?.memoryTotalBytes ?? 0n)}
+                </Text>
+                <Text size="xs">
+                  Disk {formatBytes(n.host?.diskUsedBytes ?? 0n)} /{" "}
+                  {formatBytes(n.host?.diskTotalBytes ?? 0n)}
+                </Text>
+              </Table.Td>
               <Table.Td>{formatAgo(n.lastHeartbeatTime)}</Table.Td>
               {canEdit && (
                 <Table.Td>
@@ -146,12 +218,13 @@ export default function NodesPage() {
                       <Menu.Item
                         color="orange"
                         data-testid="node-drain"
+                        disabled={n.draining}
                         onClick={() =>
                           act(
                             n,
                             "Drain",
                             () => api.nodes.drainNode({ id: n.id }),
-                            "Its pull cameras move to other nodes.",
+                            "Its pull cameras move to other nodes, each started there before it stops here (no gap). New cameras are not placed on it.",
                           )
                         }
                       >
@@ -178,6 +251,16 @@ export default function NodesPage() {
           ))}
         </Table.Tbody>
       </Table>
+      {labelling && (
+        <NodeLabelsEditor
+          node={labelling}
+          onClose={() => setLabelling(null)}
+          onSaved={(n) => {
+            putNode(n);
+            setLabelling(null);
+          }}
+        />
+      )}
       <Modal
         opened={joinSecret !== null}
         onClose={() => setJoinSecret(null)}

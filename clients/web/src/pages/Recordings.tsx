@@ -15,7 +15,6 @@ import {
   Text,
   TextInput,
   Title,
-  Tooltip,
 } from "@mantine/core";
 import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
@@ -27,7 +26,8 @@ import { useApi, useAuth } from "../auth/AuthContext";
 import { modals } from "@mantine/modals";
 import { attempt, ErrorAlert, notifyError } from "../components/feedback";
 import { formatBytes } from "../format";
-import { dayBounds, instantAt, place, playableFrom, type Interval } from "../recordings/timeline";
+import { dayBounds, playableFrom, type Interval } from "../recordings/timeline";
+import { TimelineBar } from "../recordings/TimelineBar";
 import { useFleet } from "../watch/FleetContext";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
@@ -73,86 +73,6 @@ function Player({ url, startedAt }: { url: string | null; startedAt: number | nu
           ? `Playing from ${startedAt ? new Date(startedAt).toLocaleString() : "the start"}`
           : "Pick a segment or click the timeline to play."}
       </Text>
-    </Stack>
-  );
-}
-
-function TimelineBar({
-  timeline,
-  range,
-  onPick,
-}: {
-  timeline: GetTimelineResponse;
-  range: Interval;
-  onPick(ms: number): void;
-}) {
-  const spans = place(
-    timeline.spans.map((s) => ({
-      start: timestampDate(s.startTime!).getTime(),
-      end: timestampDate(s.endTime!).getTime(),
-    })),
-    range,
-  );
-  const gaps = place(
-    timeline.gaps.map((g) => ({
-      start: timestampDate(g.startTime!).getTime(),
-      end: timestampDate(g.endTime!).getTime(),
-    })),
-    range,
-  );
-  return (
-    <Stack gap={2}>
-      <Box
-        pos="relative"
-        h={28}
-        bg="gray.2"
-        style={{ borderRadius: 4, cursor: "pointer" }}
-        data-testid="timeline"
-        onClick={(e) => {
-          const r = e.currentTarget.getBoundingClientRect();
-          onPick(instantAt((e.clientX - r.left) / r.width, range));
-        }}
-      >
-        {spans.map((s) => (
-          <Tooltip key={`s${s.start}`} label={`Recorded ${clock(s.start)}–${clock(s.end)}`}>
-            <Box
-              pos="absolute"
-              top={0}
-              h="100%"
-              bg="teal.6"
-              style={{ left: `${s.left}%`, width: `max(${s.width}%, 2px)` }}
-              data-testid="timeline-span"
-            />
-          </Tooltip>
-        ))}
-        {gaps.map((g, i) => (
-          <Tooltip
-            key={`g${i}`}
-            label={`Gap ${clock(g.start)}–${clock(g.end)}: ${timeline.gaps[i]?.reason ?? ""}`}
-          >
-            <Box
-              pos="absolute"
-              top={0}
-              h="100%"
-              bg="red.6"
-              opacity={0.8}
-              style={{ left: `${g.left}%`, width: `max(${g.width}%, 2px)` }}
-              data-testid="timeline-gap"
-            />
-          </Tooltip>
-        ))}
-      </Box>
-      <Group justify="space-between">
-        {[0, 0.25, 0.5, 0.75, 1].map((f) => (
-          <Text key={f} size="xs" c="dimmed">
-            {new Date(instantAt(f, range)).toLocaleTimeString([], {
-              hour: "2-digit",
-              minute: "2-digit",
-              hour12: false,
-            })}
-          </Text>
-        ))}
-      </Group>
     </Stack>
   );
 }
@@ -311,6 +231,7 @@ export default function RecordingsPage() {
         <TimelineBar
           timeline={timeline}
           range={view}
+          nodeName={(id) => fleet.nodes.get(id)?.name ?? id}
           onPick={(ms) => {
             const from = playableFrom(ms, spans);
             if (from === undefined)

@@ -34,6 +34,8 @@ export interface FleetSnapshot {
   cameraVersion: number;
   /** Per camera, the revision of its newest RECORDING_ADDED: the recordings page reloads on it. */
   recordingRevisions: ReadonlyMap<string, bigint>;
+  /** Per camera, the revision of its newest CAMERA_PLACED: its placement history reloads on it. */
+  placementRevisions: ReadonlyMap<string, bigint>;
 }
 
 // Frequent, machine-level events stay out of the "recent events" list people read.
@@ -53,6 +55,7 @@ class FleetStore {
   private received = 0;
   private cameraVersion = 0;
   private recordingRevisions = new Map<string, bigint>();
+  private placementRevisions = new Map<string, bigint>();
   private snapshot: FleetSnapshot = this.build();
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -104,6 +107,7 @@ class FleetStore {
         } else if (r.case === "node") this.nodes.set(r.value.id, r.value);
         else if (r.case === "stream") this.streams.set(r.value.cameraId, r.value);
         else if (r.case === "recording") this.recordingRevisions.set(r.value.cameraId, e.revision);
+        else if (r.case === "placement") this.placementRevisions.set(r.value.cameraId, e.revision);
     }
     if (!NOT_RECENT.has(e.type)) {
       this.recent = [e, ...this.recent].slice(0, RECENT_LIMIT);
@@ -117,6 +121,12 @@ class FleetStore {
     this.nodes = new Map(nodes.map((n) => [n.id, n]));
     this.changed();
   }
+
+  /** A node as a call just returned it (an edit shows at once, before its event arrives). */
+  putNode = (node: Node): void => {
+    this.nodes.set(node.id, node);
+    this.changed();
+  };
 
   setPhase(p: WatchPhase): void {
     this.phase = p;
@@ -133,6 +143,7 @@ class FleetStore {
       received: this.received,
       cameraVersion: this.cameraVersion,
       recordingRevisions: new Map(this.recordingRevisions),
+      placementRevisions: new Map(this.placementRevisions),
     };
   }
 
@@ -185,6 +196,13 @@ export function FleetProvider({ children }: { children: ReactNode }) {
   }, [api, store, canNodes, canStreams, enabled]);
 
   return <FleetContext.Provider value={store}>{children}</FleetContext.Provider>;
+}
+
+/** Write access to the fleet picture, for pages that just changed something. */
+export function useFleetUpdates(): { putNode(node: Node): void } {
+  const store = useContext(FleetContext);
+  if (!store) throw new Error("useFleetUpdates outside FleetProvider");
+  return store;
 }
 
 export function useFleet(): FleetSnapshot {
