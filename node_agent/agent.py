@@ -236,7 +236,9 @@ class Agent:
             config.http_url,
         )
         if self.credential is None:
-            credential = await register_node(stub, config.join_token, config.name)
+            credential = await register_node(
+                stub, config.join_token, config.name, labels=config.labels
+            )
             save_credential(self.data_dir, credential)
             self.credential = credential
         messages = AgentMessages(

@@ -2,6 +2,8 @@
 validation, the ACK/NACK decision, persistence, and stream key ↔ camera lookups.
 
 As in Envoy's xDS, an assignment that cannot be applied is NACKed and the last good one stays.
+A camera assigned under an older placement epoch than this node has seen (node_agent.fencing)
+is left out of the assignment it applies, never run, and named in the result.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from node_agent.desired import AssignedCamera, Assignment, Ingest
+from node_agent.fencing import EpochFence, StaleCamera
 from node_agent.state import DataDir, load_assignment, save_assignment
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ class ApplyResult:
 
     version: int
     error: str = ""
+    # Cameras left out for a stale placement epoch (the rest of the assignment applied).
+    stale: tuple[StaleCamera, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -67,12 +72,15 @@ class CurrentAssignment:
 
     def __init__(self, data_dir: DataDir) -> None:
         self._data_dir = data_dir
+        self.fence = EpochFence(data_dir)
         self._assignment = Assignment()
         self._by_key: dict[str, AssignedCamera] = {}
         self._by_camera: dict[str, AssignedCamera] = {}
 
     def load(self) -> None:
-        """Take the persisted assignment, if there is a valid one."""
+        """Take the persisted placement epochs and assignment, if there is a valid one (without
+        any camera whose epoch is older than seen: a crash came between the two writes)."""
+        self.fence.load()
         stored = load_assignment(self._data_dir)
         if stored is None:
             return
@@ -80,6 +88,9 @@ class CurrentAssignment:
         if error:
             log.warning("ignoring the stored assignment: %s", error)
             return
+        stored, stale = self.fence.admit(stored)
+        for camera in stale:
+            log.warning("stored assignment: camera %s %s", camera.camera_id, camera.message)
         self._swap(stored)
         log.info(
             "using the stored assignment version %d (%d cameras)",
@@ -106,6 +117,10 @@ class CurrentAssignment:
         """The assigned camera `camera_id`, if any."""
         return self._by_camera.get(camera_id)
 
+    def epoch_of(self, camera_id: str) -> int:
+        """The placement epoch `camera_id` runs (or last ran) under here: its segments'."""
+        return self.fence.seen(camera_id)
+
     def decide(self, assignment: Assignment) -> ApplyResult:
         """ACK or NACK `assignment` without applying it."""
         error = validate_assignment(assignment)
@@ -114,12 +129,24 @@ class CurrentAssignment:
         return ApplyResult(assignment.version, error or "")
 
     async def apply(self, assignment: Assignment) -> ApplyResult:
-        """Validate, persist and swap in `assignment`; a NACK leaves the old one in force."""
+        """Validate, persist and swap in `assignment` without its stale cameras (named in the
+        result); a NACK leaves the old one in force."""
         result = self.decide(assignment)
         if not result.accepted:
             log.warning("rejected assignment version %d: %s", assignment.version, result.error)
             return result
+        assignment, stale = self.fence.admit(assignment)
+        for camera in stale:
+            log.warning(
+                "assignment version %d: camera %s %s",
+                assignment.version,
+                camera.camera_id,
+                camera.message,
+            )
         try:
+            # The epochs first: a crash before the assignment is stored leaves the old one,
+            # whose epochs are no newer (load() re-checks them).
+            await asyncio.to_thread(self.fence.record, assignment)
             await asyncio.to_thread(save_assignment, self._data_dir, assignment)
         except OSError as exc:
             # Not persisted means not safe to run after a restart: say so and keep the old one.
@@ -131,7 +158,7 @@ class CurrentAssignment:
             assignment.version,
             len(assignment.cameras),
         )
-        return result
+        return ApplyResult(result.version, stale=stale)
 
     def _swap(self, assignment: Assignment) -> None:
         self._assignment = assignment

@@ -13,7 +13,7 @@ import re
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import config_options
@@ -103,8 +103,52 @@ def _public_host(name: str, raw: str) -> str:
     return value
 
 
+LABEL_FLAG = "--label"
+
+
+def _rtmp_url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and (not value.startswith("rtmp://") or not value.isprintable() or " " in value):
+        raise ConfigError(f"{name} must be an rtmp:// URL (e.g. rtmp://ingest:1935/live)")
+    return value
+
+
 def _optional_dir(name: str, raw: str) -> Path | None:
     return Path(raw) if raw.strip() else None
+
+
+# Node labels, as the control plane checks them (NodeService.UpdateNode): what cameras' node
+# selectors match.
+_LABEL_KEY = re.compile(r"^[a-z0-9_.-]{1,63}$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+MAX_LABELS = 64
+
+
+def parse_labels(name: str, raw: str) -> dict[str, str]:
+    """`key=value` pairs separated by commas (each --label flag is one); ConfigError naming the
+    first that is not label syntax or a key given twice."""
+    labels: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",")):
+        if not pair:
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"{name}: {pair!r} is not key=value (e.g. site=north)")
+        if not _LABEL_KEY.match(key):
+            raise ConfigError(
+                f"{name}: label key {key!r} must be 1-63 characters of a-z 0-9 _ . -"
+            )
+        if not _LABEL_VALUE.match(value):
+            raise ConfigError(
+                f"{name}: label {key}'s value {value!r} must be up to 63 characters of "
+                "A-Z a-z 0-9 _ . -"
+            )
+        if key in labels:
+            raise ConfigError(f"{name}: label {key!r} is given twice")
+        labels[key] = value
+    if len(labels) > MAX_LABELS:
+        raise ConfigError(f"{name}: at most {MAX_LABELS} labels, got {len(labels)}")
+    return labels
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -156,6 +200,23 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "host name or address in the URLs given to users (default: the listen addresses' host)",
         parse=_public_host,
+    ),
+    Option(
+        "--public-rtmp-url",
+        "CAMFLEET_PUBLIC_RTMP_URL",
+        "",
+        "the RTMP URL cameras are told to publish to, e.g. the fleet ingest in front of every "
+        "node (default: rtmp://<public host>:<--rtmp-listen port>/live)",
+        parse=_rtmp_url,
+    ),
+    Option(
+        LABEL_FLAG,
+        "CAMFLEET_NODE_LABELS",
+        "",
+        "a label key=value of this node, sent when it registers (repeat the flag for more; the "
+        "variable takes them comma-separated), matched by cameras' node selectors",
+        parse=parse_labels,
+        field="labels",
     ),
     Option(
         "--capacity",
@@ -214,6 +275,10 @@ class AgentConfig:
     join_token: str = _D["join_token"]
     # "" means: the host of each listen address.
     public_host: str = _D["public_host"]
+    # "" means: this node's own listener (rtmp_url).
+    public_rtmp_url: str = _D["public_rtmp_url"]
+    # Sent with RegisterNode (the first start only; NodeService.UpdateNode changes them later).
+    labels: Mapping[str, str] = field(default_factory=dict)
     capacity: int = _D["capacity"]
     log_level: str = _D["log_level"]
     # Tunables without flags (tests shorten them).
@@ -241,7 +306,10 @@ class AgentConfig:
 
     @property
     def rtmp_url(self) -> str:
-        """Where cameras publish (the key is appended), as users should see it."""
+        """Where cameras publish (the key is appended), as users should see it: the fleet
+        ingest when one is named, else this node's own listener."""
+        if self.public_rtmp_url:
+            return self.public_rtmp_url
         return f"rtmp://{url_host(self._public(self.rtmp_listen))}:{self.rtmp_listen.port}/live"
 
     @property
@@ -253,7 +321,13 @@ class AgentConfig:
 def build_parser(prog: str = "python -m node_agent") -> OptionParser:
     """The flags of `python -m node_agent`, one per OPTIONS entry."""
     parser = OptionParser(prog=prog, description="camfleet node agent (nginx-rtmp + ffmpeg)")
-    add_options(parser, OPTIONS)
+    add_options(parser, [o for o in OPTIONS if o.flag != LABEL_FLAG])
+    (label,) = [o for o in OPTIONS if o.flag == LABEL_FLAG]
+    # Repeatable: each flag one pair (read_options sees them comma-joined, as the variable).
+    parser.add_argument(
+        LABEL_FLAG, action="append", dest=label.dest, metavar="KEY=VALUE",
+        help=f"{label.help} [${label.env}]",
+    )  # fmt: skip
     return parser
 
 
@@ -264,6 +338,12 @@ def load_config(
     env = os.environ if environ is None else environ
     try:
         args = build_parser().parse_args(argv)
+        labels = getattr(args, "label", None)
+        if labels is not None:
+            for pair in labels:
+                if "," in pair:
+                    raise ConfigError(f"{LABEL_FLAG}: one key=value per flag, got {pair!r}")
+            args.label = ",".join(labels)
         values = read_options(OPTIONS, args, env, names="flag")
     except config_options.ConfigError as exc:
         # The agent's own ConfigError carries its exit code (2).

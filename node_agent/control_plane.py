@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import grpc
 import grpc.aio
@@ -67,10 +67,13 @@ async def register_node(
     stub: agent_pb2_grpc.AgentServiceAsyncStub,
     join_token: str,
     name: str,
+    *,
     backoff: Backoff | None = None,
     timeout_s: float = 10.0,
+    labels: Mapping[str, str] | None = None,
 ) -> Credential:
-    """Exchange `join_token` for a credential, retrying while the control plane is away.
+    """Exchange `join_token` for a credential (the node named `name`, with `labels`), retrying
+    while the control plane is away.
 
     Raises RegistrationRefused when the control plane says no (bad, used or expired token).
     """
@@ -79,7 +82,9 @@ async def register_node(
     while True:
         try:
             response = await stub.RegisterNode(
-                agent_pb2.RegisterNodeRequest(join_token=join_token, name=name),
+                agent_pb2.RegisterNodeRequest(
+                    join_token=join_token, name=name, labels=dict(labels or {})
+                ),
                 timeout=timeout_s,
             )
         except grpc.aio.AioRpcError as exc:

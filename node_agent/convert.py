@@ -66,6 +66,7 @@ def camera_from_proto(camera: agent_pb2.AssignedCamera) -> AssignedCamera:
         record_profile=profile_from_proto(camera.record_profile),
         retention_max_age_s=_seconds(camera.retention_max_age),
         retention_max_bytes=camera.retention_max_bytes,
+        epoch=camera.epoch,
     )
 
 

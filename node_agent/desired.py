@@ -57,6 +57,8 @@ class AssignedCamera:
     # Retention (0: no limit).
     retention_max_age_s: float = 0.0
     retention_max_bytes: int = 0
+    # The placement's fencing token (node_agent.fencing): never run under one older than seen.
+    epoch: int = 0
 
 
 @dataclass(frozen=True)

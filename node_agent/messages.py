@@ -20,6 +20,7 @@ from node_agent.desired import Assignment
 from node_agent.hostmetrics import HostMetrics
 from node_agent.outbox import Outbox, stamped
 from node_agent.playback_auth import PlaybackSecret
+from node_agent.reports import StreamEventKind, stream_event
 from node_agent.streams import StreamTracker
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,12 @@ class AgentMessages:
     async def on_assignment(self, assignment: agent_pb2.Assignment) -> agent_pb2.ConnectRequest:
         """Apply `assignment`; the AssignmentAck, or the AssignmentNack saying why not."""
         result = await self._assignment.apply(assignment_from_proto(assignment))
+        for stale in result.stale:
+            # The camera is not run here; the control plane hears why (its placement decides
+            # whether this node's word counts: a report from a node it is not on is ignored).
+            await self._outbox.emit(
+                stream_event(StreamEventKind.ERROR, stale.camera_id, stale.message)
+            )
         if result.accepted:
             if self._on_applied is not None:
                 self._on_applied(self._assignment.assignment)

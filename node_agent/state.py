@@ -40,6 +40,11 @@ class DataDir:
         return self.root / "assignment.bin"
 
     @property
+    def epochs(self) -> Path:
+        """The highest placement epoch seen per camera (node_agent.fencing)."""
+        return self.root / "epochs.json"
+
+    @property
     def playback_key(self) -> Path:
         return self.root / "playback.key"
 

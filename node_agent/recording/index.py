@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS segments (
     path TEXT NOT NULL,
     reported INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0,
     UNIQUE (tier, path)
 );
 CREATE INDEX IF NOT EXISTS segments_by_camera ON segments (camera_id, start);
@@ -49,8 +50,10 @@ CREATE INDEX IF NOT EXISTS segments_by_age ON segments (end);
 """
 _COLUMNS = (
     "id, camera_id, start, end, duration, size, sha256, tier, profile, container, recovered, "
-    "path, reported"
+    "path, reported, epoch"
 )
+# Columns added since the first index: (name, definition), added to an older file on open.
+_ADDED = (("epoch", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 def _utc(seconds: float) -> datetime:
@@ -85,6 +88,8 @@ class Segment:
     path: Path
     # Its CLOSED event is spooled (delivered, or waiting to be).
     reported: bool = False
+    # The placement epoch the camera was recorded under (node_agent.fencing; 0: none known).
+    epoch: int = 0
 
 
 class SegmentIndex:
@@ -106,6 +111,11 @@ class SegmentIndex:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            present = {str(r[1]) for r in db.execute("PRAGMA table_info(segments)")}
+            for name, definition in _ADDED:
+                if name not in present:
+                    # An index an earlier agent wrote: its segments read as epoch 0.
+                    db.execute(f"ALTER TABLE segments ADD COLUMN {name} {definition}")
             self._db = db
         return self._db
 
@@ -120,7 +130,7 @@ class SegmentIndex:
 
     def _segment(self, row: tuple[object, ...]) -> Segment:
         (id_, camera, start, end, duration, size, sha, tier, profile, container, recovered,
-         path, reported) = row  # fmt: skip
+         path, reported, epoch) = row  # fmt: skip
         tier_value = StorageTier(int(str(tier)))
         relative = str(path)
         where = self._tiers.get(tier_value)
@@ -140,6 +150,7 @@ class SegmentIndex:
             # A tier no longer configured: the path it had, under a root that is not there.
             path=where.path_for(relative) if where else Path("/nonexistent") / relative,
             reported=bool(reported),
+            epoch=int(str(epoch)),
         )
 
     def _select(self, where: str, args: Iterable[object]) -> list[Segment]:
@@ -219,7 +230,7 @@ class SegmentIndex:
         with self._lock:
             self._conn().execute(
                 f"INSERT OR IGNORE INTO segments ({_COLUMNS}, created) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     segment.id,
                     segment.camera_id,
@@ -234,6 +245,7 @@ class SegmentIndex:
                     int(segment.recovered),
                     segment.relative_path,
                     int(segment.reported),
+                    segment.epoch,
                     time.time(),
                 ),
             )

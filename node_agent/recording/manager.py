@@ -71,7 +71,9 @@ class RecordingManager:
     ) -> None:
         self.settings = settings
         self.index = index
-        self.store = SegmentStore(index, index.tiers, outbox, settings.ffprobe)
+        self.store = SegmentStore(
+            index, index.tiers, outbox, settings.ffprobe, epoch_of=assignment.epoch_of
+        )
         self.housekeeper = Housekeeper(self.store, settings.min_free_bytes, settings.warm_after_s)
         self._outbox = outbox
         self._assignment = assignment

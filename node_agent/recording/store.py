@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,9 +63,16 @@ class SegmentStore:
     """Files, index and events of this node's segments."""
 
     def __init__(
-        self, index: SegmentIndex, tiers: dict[StorageTier, Tier], outbox: Outbox, ffprobe: str
+        self,
+        index: SegmentIndex,
+        tiers: dict[StorageTier, Tier],
+        outbox: Outbox,
+        ffprobe: str,
+        epoch_of: Callable[[str], int] = lambda camera_id: 0,
     ):
         self.index = index
+        # The placement epoch a camera runs (or last ran) under here, stamped on its segments.
+        self._epoch_of = epoch_of
         self.tiers = tiers
         self._outbox = outbox
         self._ffprobe = ffprobe
@@ -117,6 +125,7 @@ class SegmentStore:
             recovered=file.recovered,
             relative_path=file.relative_path,
             path=file.path,
+            epoch=self._epoch_of(file.camera_id),
         )
         try:
             await asyncio.to_thread(self.index.add, segment)

@@ -66,6 +66,7 @@ def recording(segment: Segment) -> recording_pb2.Recording:
         profile=profile_to_proto(segment.profile),
         container=segment.container,
         recovered=segment.recovered,
+        epoch=segment.epoch,
     )
 
 

@@ -3,6 +3,7 @@ clear line for every bad value."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -124,3 +125,39 @@ def test_bad_values_are_one_clear_error(argv: list[str], message: str) -> None:
 def test_bad_environment_value_names_the_setting() -> None:
     with pytest.raises(ConfigError, match="--control-plane must be HOST:PORT"):
         load_config([], environ={"CAMFLEET_CONTROL_PLANE": "127.0.0.1:port"})
+
+
+def test_labels_repeat_the_flag_or_list_them_in_the_environment() -> None:
+    flags = load_config(["--label", "site=north", "--label", "rack=r-1.2"], environ={})
+    assert flags.labels == {"site": "north", "rack": "r-1.2"}
+    env = {"CAMFLEET_NODE_LABELS": "site=south, gpu="}
+    assert load_config([], environ=env).labels == {"site": "south", "gpu": ""}
+    # Flags win over the variable, as for every setting.
+    assert load_config(["--label", "a=b"], environ=env).labels == {"a": "b"}
+    assert load_config([], environ={}).labels == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--label", "site"], "'site' is not key=value"),
+        (["--label", "Site=north"], "label key 'Site' must be 1-63 characters of a-z 0-9 _ . -"),
+        (["--label", "=north"], "label key '' must be"),
+        (["--label", f"{'k' * 64}=v"], "must be 1-63 characters"),
+        (["--label", "site=no rth"], "label site's value 'no rth' must be up to 63"),
+        (["--label", f"site={'v' * 64}"], "must be up to 63 characters"),
+        (["--label", "site=a", "--label", "site=b"], "label 'site' is given twice"),
+        (["--label", "a=b,c=d"], "one key=value per flag"),
+    ],
+)
+def test_bad_labels_are_one_clear_error(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        load_config(argv, environ={})
+    assert str(err.value).startswith("--label")
+
+
+def test_a_public_rtmp_url_names_the_fleet_ingest() -> None:
+    env = {"CAMFLEET_PUBLIC_RTMP_URL": "rtmp://ingest.example:1935/live/"}
+    assert load_config([], environ=env).rtmp_url == "rtmp://ingest.example:1935/live"
+    with pytest.raises(ConfigError, match="must be an rtmp:// URL"):
+        load_config(["--public-rtmp-url", "http://x/live"], environ={})
