@@ -3,15 +3,17 @@ the redaction of credentials in source URLs for callers who may not see secrets.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from camfleet.credentials import is_credential_param
 
 from server.cameras.model import IngestMode
+from server.common.labels import check_label_map
 from server.common.validation import clean_text
 from server.errors import InvalidArgument
 
@@ -28,11 +30,19 @@ UPDATABLE_FIELDS = frozenset(
         "recording_profile",
         "retention_max_age",
         "retention_max_bytes",
+        "node_selector",
     }
 )
 PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
 LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_LABELS = 32
+MAX_SELECTOR_PAIRS = 16
+MAX_SOURCE_URL = 2000
+_SOURCE_FIELD = "camera.source_url"
+# A host name as a resolver takes it: ASCII letters, digits, '-', '_' and '.' (IP literals are
+# checked by ipaddress). Anything else (percent-escapes, control characters, non-ASCII) would
+# reach ffmpeg's resolver as something other than what the operator sees.
+_HOST_RE = re.compile(r"[A-Za-z0-9_.-]{1,253}")
 
 
 def name_key(name: str) -> str:
@@ -63,6 +73,14 @@ class CameraFields:
     # Seconds; 0 means no limit. Negative values are refused.
     retention_max_age_s: float = 0.0
     retention_max_bytes: int = 0
+    # Pull cameras go only to nodes whose labels hold every pair (server/placement/).
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_node_selector(selector: Mapping[str, str]) -> dict[str, str]:
+    """A node selector as stored (label syntax, at most 16 pairs), or InvalidArgument naming
+    the bad key. A selector no node matches is valid: the camera waits, with a reason."""
+    return check_label_map(selector, "camera.node_selector", max_pairs=MAX_SELECTOR_PAIRS)
 
 
 def check_retention(fields: CameraFields) -> tuple[int, int]:
@@ -78,9 +96,46 @@ def check_retention(fields: CameraFields) -> tuple[int, int]:
     return math.ceil(fields.retention_max_age_s), fields.retention_max_bytes
 
 
+def _check_host(host: str) -> None:
+    """InvalidArgument unless `host` is a plain host name or an IP literal."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    if not _HOST_RE.fullmatch(host):
+        shown = host if len(host) <= 64 else host[:64] + "…"
+        raise InvalidArgument.for_field(
+            _SOURCE_FIELD,
+            f"host {shown!r} must be a host name (ASCII letters, digits, '-', '.'; write an "
+            "international name in its xn-- form) or an IP address",
+        )
+
+
+def _check_authority(parts: SplitResult) -> None:
+    """The port is a number and nothing of the user name or password spilled out of the
+    authority: a '/', '?' or '#' left unescaped in a password ends it early, and ffmpeg would
+    then connect to the wrong host (and show the rest of the password as a path)."""
+    if parts.fragment or "#" in parts.geturl():
+        raise InvalidArgument.for_field(
+            _SOURCE_FIELD,
+            "must not contain '#' (a source URL has no fragment); in a user name or password, "
+            "write it as %23",
+        )
+    try:
+        parts.port  # noqa: B018 (reading it validates it)
+    except ValueError:
+        raise InvalidArgument.for_field(
+            _SOURCE_FIELD,
+            "has a port that is not a number from 0 to 65535; if a password holds '/', '?' or "
+            "'#', write them as %2F, %3F and %23",
+        ) from None
+
+
 def check_source_url(url: str, mode: IngestMode) -> str:
-    """The source URL of a camera in `mode`, or InvalidArgument naming what to fix."""
-    url = clean_text(url, "camera.source_url", max_len=2000)
+    """The source URL of a camera in `mode`, or InvalidArgument naming what to fix. Never echoes
+    the URL: it may carry a password."""
+    url = clean_text(url, _SOURCE_FIELD, max_len=MAX_SOURCE_URL)
     if mode is IngestMode.PUSH:
         if url:
             raise InvalidArgument.for_field(
@@ -100,6 +155,8 @@ def check_source_url(url: str, mode: IngestMode) -> str:
             "must be an absolute rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// URL "
             "with a host",
         )
+    _check_authority(parts)
+    _check_host(host)
     return url
 
 

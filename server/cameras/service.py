@@ -17,6 +17,7 @@ from server.cameras.fields import (
     UPDATABLE_FIELDS,
     CameraFields,
     check_labels,
+    check_node_selector,
     check_retention,
     check_source_url,
     name_key,
@@ -75,6 +76,40 @@ def _batch_change(action: CameraAction) -> tuple[ChangeKind, str]:
     return ChangeKind.UPDATED, f"was changed ({action.value.replace('_', ' ')})"
 
 
+def _column_changes(paths: set[str], fields: CameraFields) -> dict[str, object]:
+    """The checked new values of the columns `paths` names (source URL and labels aside: they
+    depend on the stored row), by column name."""
+    changes: dict[str, object] = {}
+    if "name" in paths:
+        changes["name"] = clean_text(fields.name, "camera.name", max_len=200, required=True)
+    if "description" in paths:
+        changes["description"] = clean_text(
+            fields.description, "camera.description", max_len=2000, multiline=True
+        )
+    if "location" in paths:
+        changes["location"] = clean_text(fields.location, "camera.location", max_len=200)
+    if "active" in paths:
+        changes["active"] = fields.active
+    if "recording_enabled" in paths:
+        changes["recording_enabled"] = fields.recording_enabled
+    if "ingest_mode" in paths:
+        if fields.ingest_mode is None:
+            raise InvalidArgument.for_field(
+                "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
+            )
+        changes["ingest_mode"] = fields.ingest_mode.value
+    if "recording_profile" in paths:
+        changes["recording_profile"] = fields.recording_profile or "original"
+    max_age, max_bytes = check_retention(fields)
+    if "retention_max_age" in paths:
+        changes["retention_max_age_s"] = max_age
+    if "retention_max_bytes" in paths:
+        changes["retention_max_bytes"] = max_bytes
+    if "node_selector" in paths:
+        changes["node_selector"] = check_node_selector(fields.node_selector)
+    return changes
+
+
 class CameraService:
     """Domain logic of CameraService."""
 
@@ -127,6 +162,7 @@ class CameraService:
         row.recording_profile = fields.recording_profile or "original"
         row.retention_max_age_s, row.retention_max_bytes = check_retention(fields)
         row.recording_state, row.recording_state_reason = "idle", ""
+        row.node_selector = check_node_selector(fields.node_selector)
         try:
             async with self._sessions.begin() as session:
                 await self._ensure_name_free(session, row.name_key, name)
@@ -157,32 +193,7 @@ class CameraService:
         """Change the fields named in `mask`; nothing else moves."""
         require_id(camera_id, "camera.id")
         paths = resolve_update_mask(mask, UPDATABLE_FIELDS)
-        changes: dict[str, object] = {}
-        if "name" in paths:
-            changes["name"] = clean_text(fields.name, "camera.name", max_len=200, required=True)
-        if "description" in paths:
-            changes["description"] = clean_text(
-                fields.description, "camera.description", max_len=2000, multiline=True
-            )
-        if "location" in paths:
-            changes["location"] = clean_text(fields.location, "camera.location", max_len=200)
-        if "active" in paths:
-            changes["active"] = fields.active
-        if "recording_enabled" in paths:
-            changes["recording_enabled"] = fields.recording_enabled
-        if "ingest_mode" in paths:
-            if fields.ingest_mode is None:
-                raise InvalidArgument.for_field(
-                    "camera.ingest_mode", "must be INGEST_MODE_PUSH or INGEST_MODE_PULL"
-                )
-            changes["ingest_mode"] = fields.ingest_mode.value
-        if "recording_profile" in paths:
-            changes["recording_profile"] = fields.recording_profile or "original"
-        max_age, max_bytes = check_retention(fields)
-        if "retention_max_age" in paths:
-            changes["retention_max_age_s"] = max_age
-        if "retention_max_bytes" in paths:
-            changes["retention_max_bytes"] = max_bytes
+        changes = _column_changes(paths, fields)
         labels = check_labels(fields.labels) if "labels" in paths else None
         try:
             async with self._sessions.begin() as session:

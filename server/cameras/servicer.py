@@ -67,6 +67,7 @@ def _fields(camera: camera_pb2.Camera) -> CameraFields:
         ingest_mode=mode,
         source_url=camera.source_url,
         labels=dict(camera.labels),
+        node_selector=dict(camera.node_selector),
     )
 
 
