@@ -75,7 +75,6 @@ from server.nodes.grants import RevokedGrants
 from server.nodes.hub import AgentHub
 from server.nodes.hub_deps import HubFeeds, NodeStores, SessionTerms
 from server.nodes.join_tokens import JoinTokenService
-from server.nodes.leader_read import stored_leader
 from server.nodes.operations import NodeOperations
 from server.nodes.policy import playback_policy
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
@@ -290,7 +289,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         NodeServicer(
             JoinTokenService(sessions),
             NodeOperations(registry, presence, hub, status, sessions),
-            stored_leader(sessions),
+            leadership.current,
         ),
         server,
     )

@@ -177,6 +177,7 @@ class Leadership:
             )
         if self._deposed.is_set():  # before trying: this session may still hold the lock
             await self._lose("another replica claimed a newer epoch")
+            await asyncio.sleep(RETRY_S)  # let the replica that claimed take the lock first
             return
         if self._leading:
             await self._lock.check()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,3 +34,7 @@ class NotLeader(FailedPrecondition):
     leader does (or redoes) that work."""
 
     reason: str = "ERROR_REASON_FAILED_PRECONDITION"
+
+
+# GetLeader's read of the stored row (Leadership.current), passed down to the servicer.
+LeaderReader = Callable[[], Awaitable[LeaderInfo]]

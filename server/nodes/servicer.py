@@ -9,9 +9,9 @@ from camfleet.v1 import node_pb2, node_pb2_grpc
 from server.common.listing import ListRequest
 from server.common.wire import from_duration, timestamp
 from server.db.models import JoinTokenRow
+from server.leader.model import LeaderReader
 from server.nodes.convert import node_view_to_proto
 from server.nodes.join_tokens import JoinTokenService
-from server.nodes.leader_read import LeaderReader
 from server.nodes.operations import NodeOperations
 
 

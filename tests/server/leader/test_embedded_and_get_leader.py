@@ -1,0 +1,63 @@
+"""GetLeader on either backend (the replica id, epoch and since of the leader row), and the
+embedded mode: one process on SQLite always leads, and each start of it is a new epoch."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from camfleet.v1 import node_pb2
+
+from server.config import sqlite_url
+from server.db.engine import create_engine, session_factory
+from server.db.migrate import upgrade_to_head
+from server.db.models import PlacementRow
+from server.leader.leadership import Leadership
+from tests.support.platform import Platform
+
+
+async def test_get_leader_answers_this_replica_its_epoch_and_since(platform: Platform) -> None:
+    leadership = platform.plane.leadership
+    assert leadership.is_leader  # the only replica on its database, or embedded
+    reply = await platform.nodes.GetLeader(node_pb2.GetLeaderRequest(), metadata=platform.admin)
+    assert reply.replica_id == leadership.replica_id
+    host, pid, _ = reply.replica_id.split(":")
+    assert host and int(pid) > 0
+    assert reply.epoch == leadership.epoch >= 1
+    since = reply.since.ToDatetime(tzinfo=UTC)
+    assert since <= datetime.now(UTC) and since > datetime.now(UTC) - timedelta(hours=1)
+    assert "node-sweeper" in leadership.running_jobs
+
+
+async def test_embedded_always_leads_and_each_start_is_a_new_epoch(tmp_path: Path) -> None:
+    engine = create_engine(sqlite_url(tmp_path))
+    await upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+        await asyncio.Event().wait()
+
+    try:
+        for start in (1, 2):
+            leadership = Leadership.for_engine(engine, sessions)
+            leadership.run_while_leader({"sweeper": job})
+            await leadership.start()
+            try:
+                assert leadership.is_leader and leadership.epoch == start
+                async with asyncio.timeout(10):
+                    await ran.wait()
+                async with sessions.begin() as session:
+                    epoch = await leadership.fence(session)
+                    session.add(PlacementRow(camera_id=f"c{start}", reason="placed", epoch=epoch))
+                stored = await leadership.current()
+                assert (stored.replica_id, stored.epoch) == (leadership.replica_id, start)
+            finally:
+                await leadership.close()
+            ran.clear()
+            assert not leadership.is_leader and leadership.running_jobs == []
+            assert (await leadership.current()).replica_id == ""  # nobody leads once stopped
+    finally:
+        await engine.dispose()
