@@ -16,7 +16,7 @@ from server.db.models import StreamEventRow, utcnow
 from server.errors import InvalidArgument
 from server.nodes.agent_wire import Heartbeat, Hello
 from server.nodes.hub_deps import HubFeeds, NodeStores
-from server.nodes.live import HostMetrics, LiveStream, StreamEvent
+from server.nodes.live import HostMetrics, LiveStream, StreamEvent, StreamEventKind
 from server.nodes.liveness import NodeLiveness
 from server.nodes.metrics_events import describe
 from server.nodes.session import NodeSession
@@ -31,9 +31,20 @@ from server.nodes.stream_state import (
     reconciled,
 )
 from server.recordings.ingest import UnusableEvent
-from server.recordings.reports import RecordingReport, SegmentReport
+from server.recordings.reports import (
+    RecordingReport,
+    SegmentReport,
+    StreamStop,
+    StreamStopReport,
+)
 
 log = logging.getLogger(__name__)
+
+# Stream events that may open a recording gap (server.recordings.gaps).
+_STOPS = {
+    StreamEventKind.UNPUBLISH: StreamStop.UNPUBLISHED,
+    StreamEventKind.ERROR: StreamStop.FAILED,
+}
 
 
 class SessionMessages:
@@ -122,6 +133,13 @@ class SessionMessages:
             )
         )
         if new:
+            stop = _STOPS.get(event.kind)
+            if stop is not None:
+                # Before the status moves: the gap is judged by the node that had the camera.
+                await self._stores.recordings.stream_stopped(
+                    session.node_id,
+                    StreamStopReport(event.camera_id, stop, event.message, event.at),
+                )
             step = on_event(session.streams.get(event.camera_id), event)
             if step.state is not None:
                 session.streams[event.camera_id] = step.state

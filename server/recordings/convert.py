@@ -9,7 +9,8 @@ from camfleet.v1 import agent_pb2, recording_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from server.common.wire import timestamp
-from server.db.models import RecordingGapRow, RecordingRow
+from server.db.models import RecordingRow
+from server.recordings.causes import GapCause
 from server.recordings.reports import (
     BadTime,
     RecorderReport,
@@ -19,6 +20,7 @@ from server.recordings.reports import (
     SegmentReport,
     SentTime,
 )
+from server.recordings.timeline import Gap
 
 TIERS = {
     "hot": recording_pb2.STORAGE_TIER_HOT,
@@ -40,6 +42,14 @@ STATES = {
     "error": recording_pb2.RECORDING_STATE_ERROR,
 }
 STATE_NAMES = {v: k for k, v in STATES.items()}
+GAP_CAUSES = {
+    GapCause.NODE_LOST: recording_pb2.GAP_CAUSE_NODE_LOST,
+    GapCause.SOURCE_ERROR: recording_pb2.GAP_CAUSE_SOURCE_ERROR,
+    GapCause.RECORDER_CRASH: recording_pb2.GAP_CAUSE_RECORDER_CRASH,
+    GapCause.DISK_FULL: recording_pb2.GAP_CAUSE_DISK_FULL,
+    GapCause.CAMERA_STOPPED: recording_pb2.GAP_CAUSE_CAMERA_STOPPED,
+    GapCause.UNKNOWN: recording_pb2.GAP_CAUSE_UNKNOWN,
+}
 _SEGMENT_CHANGES = {
     agent_pb2.SEGMENT_EVENT_TYPE_CLOSED: SegmentChange.CLOSED,
     agent_pb2.SEGMENT_EVENT_TYPE_MOVED: SegmentChange.MOVED,
@@ -73,13 +83,15 @@ def recording_to_proto(row: RecordingRow) -> recording_pb2.Recording:
     )
 
 
-def gap_to_proto(row: RecordingGapRow) -> recording_pb2.RecordingGap:
-    """API view of one stored gap (as stored, not clipped)."""
+def gap_to_proto(camera_id: str, gap: Gap) -> recording_pb2.RecordingGap:
+    """API view of one gap of a timeline (clipped to the range asked for)."""
     return recording_pb2.RecordingGap(
-        camera_id=row.camera_id,
-        start_time=timestamp(row.start_time),
-        end_time=timestamp(row.end_time),
-        reason=row.reason,
+        camera_id=camera_id,
+        start_time=timestamp(gap.start),
+        end_time=timestamp(gap.end),
+        reason=gap.reason,
+        cause=GAP_CAUSES[gap.cause],
+        node_ids=list(gap.node_ids),
     )
 
 

@@ -3,8 +3,11 @@ edge decoded them), checked and applied exactly once per event id.
 
 - a segment CLOSED indexes it (a replay, or a second report of the same segment under another
   event id, changes nothing), MOVED changes its tier, DELETED removes it;
-- a recorder event sets the camera's recording state and stores the gap it reports;
-- a node lost while recording opens a "node lost" gap, closed when the node says Hello again;
+- a recorder event sets the camera's recording state and stores the gap it reports (a crash,
+  a full disk); a recorder ERROR opens a gap until recording resumes;
+- a node lost while recording, a pull camera's source failure and a push camera that stops
+  publishing open a gap with that cause, closed by the camera's next segment on any node
+  (server.recordings.gaps);
 - segments deleted through the API wait here until their node confirms deleting the files.
 """
 
@@ -30,20 +33,22 @@ from server.db.models import (
     RecordingRow,
     utcnow,
 )
+from server.recordings import gaps
+from server.recordings.causes import recorder_error_cause, reported_gap_cause
 from server.recordings.reports import (
+    MAX_SEGMENT,
     BadTime,
     RecorderReport,
     ReportedSegment,
     SegmentChange,
     SegmentReport,
     SentTime,
+    StreamStopReport,
 )
 
 log = logging.getLogger(__name__)
 
-NODE_LOST = "node lost"
-# Longer than any real segment: bounds the index range scanned for overlaps.
-MAX_SEGMENT = timedelta(hours=6)
+__all__ = ["MAX_SEGMENT", "RecordingIngest", "UnusableEvent"]
 CONTAINERS = frozenset({"mpegts", "mp4"})
 
 
@@ -144,7 +149,9 @@ class RecordingIngest:
                 if await session.get(PendingSegmentDeletionRow, segment.id) is None and (
                     await insert_ignore(session, RecordingRow, values)
                 ):
-                    self._added(session, RecordingRow(**values))
+                    added = RecordingRow(**values)
+                    await gaps.segment_indexed(session, added)
+                    self._added(session, added)
             elif event.change is SegmentChange.MOVED:
                 tier = segment.tier
                 if tier is not None:
@@ -189,12 +196,15 @@ class RecordingIngest:
                 start = _time(event.gap.start, "gap.start_time")
                 end = _time(event.gap.end, "gap.end_time")
                 if start < end:
+                    lost = event.gap.reason or event.message or "recorder stopped"
                     gap = RecordingGapRow(
                         camera_id=event.camera_id,
                         node_id=node_id,
                         start_time=start,
                         end_time=end,
-                        reason=(event.gap.reason or event.message or "recorder stopped")[:500],
+                        reason=lost[:500],
+                        cause=reported_gap_cause(lost).value,
+                        to_node_id="",
                     )
         reason = event.message[:2000] if state == "error" else ""
         async with self._sessions.begin() as session:
@@ -211,6 +221,11 @@ class RecordingIngest:
                 return
             if gap is not None:
                 session.add(gap)
+            if state == "error":
+                cause = recorder_error_cause(event.message)
+                await gaps.recording_error(
+                    session, event.camera_id, node_id=node_id, at=at, cause=cause, reason=reason
+                )
             camera = await session.get(CameraRow, event.camera_id, with_for_update=True)
             if camera is not None and (camera.recording_state, camera.recording_state_reason) != (
                 state,
@@ -223,39 +238,26 @@ class RecordingIngest:
                 )
 
     async def node_lost(self, node_id: str, since: datetime) -> None:
-        """Open a "node lost" gap from `since` for every camera the node was recording."""
+        """Open a node-lost gap from `since` (its last heartbeat) for every camera the node was
+        recording; each closes with the camera's next segment, here or on the node that takes
+        it over."""
         async with self._sessions.begin() as session:
-            cameras = (
-                await session.scalars(
-                    select(CameraRow.id).where(
-                        CameraRow.node_id == node_id, CameraRow.recording_state == "recording"
-                    )
-                )
-            ).all()
-            for camera_id in cameras:
-                open_gap = await session.scalar(
-                    select(RecordingGapRow.id).where(
-                        RecordingGapRow.camera_id == camera_id,
-                        RecordingGapRow.node_id == node_id,
-                        RecordingGapRow.end_time.is_(None),
-                    )
-                )
-                if open_gap is None:
-                    session.add(
-                        RecordingGapRow(
-                            camera_id=camera_id, node_id=node_id, start_time=since, reason=NODE_LOST
-                        )
-                    )
+            opened = await gaps.node_lost(session, node_id, since)
+        if opened:
+            log.info("node %s lost while recording %d cameras: gaps opened", node_id, len(opened))
 
     async def node_back(self, node_id: str, at: datetime) -> None:
-        """The node said Hello: its open gaps end now (segments it spooled meanwhile fill them
-        in again on the timeline)."""
+        """The node said Hello. Its node-lost gaps stay open: the segments it spooled meanwhile
+        (ingested next) or the camera's next segment anywhere close them where recording
+        really resumed, which a Hello does not say."""
+
+    async def stream_stopped(self, node_id: str, report: StreamStopReport) -> None:
+        """A camera stopped on a node (a new stream event; the caller stores each once): the
+        gap it opens, if recording was expected of the camera."""
+        if not is_id(report.camera_id):
+            return
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(RecordingGapRow)
-                .where(RecordingGapRow.node_id == node_id, RecordingGapRow.end_time.is_(None))
-                .values(end_time=at)
-            )
+            await gaps.stream_stopped(session, node_id, report)
 
     async def pending_deletions(
         self, node_ids: Collection[str], older_than: timedelta = timedelta(0)

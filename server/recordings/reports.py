@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+# Longer than any real segment: a report of a longer one is unusable, and it bounds the index
+# range scanned for overlaps.
+MAX_SEGMENT = timedelta(hours=6)
 
 
 class BadTime(enum.Enum):
@@ -79,6 +83,24 @@ class RecorderReport:
     state: str | None
     message: str
     gap: ReportedGap | None = None
+
+
+class StreamStop(enum.Enum):
+    """How a camera's stream stopped on a node, as far as recording gaps care."""
+
+    UNPUBLISHED = "unpublished"  # the publisher left (a push camera, or a pull's ffmpeg)
+    FAILED = "failed"  # the node reported the camera ERROR (a pull camera's source failed)
+
+
+@dataclass(frozen=True)
+class StreamStopReport:
+    """A stream event that may open a gap: a camera stopped on a node at `at`, and why (the
+    reason a pull camera's ERROR carries, node_agent/pull/reasons.py)."""
+
+    camera_id: str
+    stop: StreamStop
+    reason: str
+    at: datetime
 
 
 # Either report, as the hub hands them to the ingest.

@@ -29,6 +29,7 @@ from server.db.models import (
     utcnow,
 )
 from server.recordings import timeline
+from server.recordings.causes import GapCause
 from server.recordings.ingest import MAX_SEGMENT
 from server.recordings.queries import (
     RecordingRows,
@@ -36,9 +37,10 @@ from server.recordings.queries import (
     find_recording,
     iso,
     overlapping,
+    recording_expected_until,
     require_camera,
 )
-from server.recordings.timeline import StoredGap, Timeline
+from server.recordings.timeline import Recorded, StoredGap, Timeline
 
 TIMELINE_MAX_SPAN = timedelta(days=31)
 # Stream events after which a camera was not publishing (so nothing was expected).
@@ -75,18 +77,28 @@ def _seconds_between(session: AsyncSession, later: Any, earlier: Any) -> ColumnE
 
 async def _spans(
     session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
-) -> list[tuple[datetime, datetime]]:
+) -> list[Recorded]:
     """The camera's segments overlapping [lo, hi) merged into spans (holes up to MERGE_S
     closed) by the database: gaps and islands, so a month of segments comes back as a handful
-    of rows instead of hundreds of thousands."""
+    of rows instead of hundreds of thousands. An island continues while a segment starts before
+    the latest end so far (not just the previous segment's), so segments of two nodes that
+    overlap are one island: their time counts once. Each island names the node of its first
+    segment and of the segment before it (who stopped, who resumed, around a hole)."""
     ordered = RecordingRow.start_time
     previous_end = (
         func.max(RecordingRow.end_time)
         .over(order_by=ordered, rows=(None, -1))
         .label("previous_end")
     )
+    previous_node = func.lag(RecordingRow.node_id).over(order_by=ordered).label("previous_node")
     rows = (
-        select(RecordingRow.start_time, RecordingRow.end_time, previous_end)
+        select(
+            RecordingRow.start_time,
+            RecordingRow.end_time,
+            RecordingRow.node_id,
+            previous_end,
+            previous_node,
+        )
         .where(*overlapping(camera_id, lo, hi))
         .subquery()
     )
@@ -98,14 +110,26 @@ async def _spans(
     flagged = select(
         rows.c.start_time,
         rows.c.end_time,
+        starts_island.label("first"),
+        rows.c.node_id,
+        rows.c.previous_node,
         func.sum(starts_island).over(order_by=rows.c.start_time, rows=(None, 0)).label("island"),
     ).subquery()
+    first = flagged.c.first == 1
     result = await session.execute(
-        select(func.min(flagged.c.start_time), func.max(flagged.c.end_time))
+        select(
+            func.min(flagged.c.start_time),
+            func.max(flagged.c.end_time),
+            func.min(case((first, flagged.c.node_id))),
+            func.min(case((first, flagged.c.previous_node))),
+        )
         .group_by(flagged.c.island)
         .order_by(func.min(flagged.c.start_time))
     )
-    return [(start, end) for start, end in result.all()]
+    return [
+        Recorded(start, end, node or "", previous or "")
+        for start, end, node, previous in result.all()
+    ]
 
 
 def _next_token(row: RecordingRow, fingerprint: str) -> str:
@@ -193,7 +217,7 @@ class RecordingService:
         require_id(camera_id, "camera_id")
         lo, hi = check_range(start, end, TIMELINE_MAX_SPAN, required=True)
         async with self._sessions() as session:
-            await require_camera(session, camera_id)
+            expected_until = await recording_expected_until(session, camera_id)
             segments = await _spans(session, camera_id, lo, hi)
             gaps = (
                 await session.scalars(
@@ -209,9 +233,20 @@ class RecordingService:
             lo,
             hi,
             segments=segments,
-            stored_gaps=[StoredGap(g.start_time, g.end_time, g.reason) for g in gaps],
+            stored_gaps=[
+                StoredGap(
+                    g.start_time,
+                    g.end_time,
+                    GapCause.parse(g.cause),
+                    g.reason,
+                    g.node_id,
+                    g.to_node_id,
+                )
+                for g in gaps
+            ],
             stops=stops,
             now=utcnow(),
+            expected_until=expected_until,
         )
 
     @staticmethod

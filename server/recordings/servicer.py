@@ -10,7 +10,7 @@ from google.protobuf import timestamp_pb2
 
 from server.common.wire import from_timestamp, timestamp
 from server.identity.principal import current_principal
-from server.recordings.convert import recording_to_proto, seconds_duration
+from server.recordings.convert import gap_to_proto, recording_to_proto, seconds_duration
 from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.urls import grant_for
@@ -63,15 +63,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
                 recording_pb2.TimelineSpan(start_time=timestamp(a), end_time=timestamp(b))
                 for a, b in line.spans
             ],
-            gaps=[
-                recording_pb2.RecordingGap(
-                    camera_id=request.camera_id,
-                    start_time=timestamp(g.start),
-                    end_time=timestamp(g.end),
-                    reason=g.reason,
-                )
-                for g in line.gaps
-            ],
+            gaps=[gap_to_proto(request.camera_id, g) for g in line.gaps],
             recorded=seconds_duration(line.recorded_s),
             expected=seconds_duration(line.expected_s),
             coverage=line.coverage,

@@ -1,15 +1,23 @@
 """A camera's timeline from its segments and gaps: pure interval arithmetic, no I/O.
 
 - Spans: segments merged where the hole between them is at most MERGE_S (a recorder's
-  consecutive segments touch; rounding of start times leaves a few milliseconds).
-- Gaps: the stored gaps (what a node or the control plane said was lost, e.g. a recorder crash
-  or a lost node) minus what was recorded after all, plus every other hole longer than MERGE_S
-  between two spans, reason "unknown", unless the camera stopped on purpose inside it (an
-  unpublish, a stream error or a recorder going idle: not publishing with recording on).
-- Expected: recorded time plus gap time (the union of spans and gaps). The control plane has
-  no history of when recording was switched on, so it counts what the segments and the gaps
-  say; time before the first and after the last segment of the range counts only where a gap
-  says something was lost there.
+  consecutive segments touch; rounding of start times leaves a few milliseconds). Segments of
+  different nodes merge too: time two nodes recorded (a returning partitioned node's spool, a
+  make-before-break handover) is one span, so each recorded second counts once.
+- Gaps: the stored gaps (server.recordings.gaps: each with its cause and nodes) minus what was
+  recorded after all; where stored gaps overlap, the shared time is shown once, under the most
+  specific cause (causes.PRECEDENCE). Plus every other hole longer than MERGE_S between two
+  spans, cause UNKNOWN, with the nodes on either side, unless the camera stopped on purpose
+  inside it (an unpublish, a stream error or a recorder going idle that no stored gap explains).
+- Expected: recorded time plus gap time (the union of spans and gaps). The operator expects
+  recording of a camera that is active with recording on. The control plane keeps no history
+  of that setting, so the gaps carry it: a gap is stored only while recording is expected
+  (a push camera that stops publishing then is CAMERA_STOPPED, a pull camera whose source fails
+  SOURCE_ERROR, a lost node's cameras NODE_LOST; with recording off, a stop is no gap and its
+  time is not expected), and an open gap of a camera that no longer expects recording ends at
+  the camera's last change (`expected_until`), when the operator switched it off. Time before
+  the first and after the last segment of the range counts only where a gap says something was
+  lost there.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from server.recordings.causes import RANK, GapCause
+
 # Holes up to this long inside a stretch of segments are rounding, not lost media.
 MERGE_S = 1.5
-UNKNOWN = "unknown"
+UNKNOWN = GapCause.UNKNOWN.value
 # A stop event this long before a hole still explains it (the recorder closes its last
 # segment a moment after the publisher left).
 _STOP_SLACK = timedelta(seconds=2)
@@ -31,11 +41,14 @@ Interval = tuple[datetime, datetime]
 
 @dataclass(frozen=True)
 class Gap:
-    """A stretch of lost media and why."""
+    """A stretch of lost media, why, and the nodes involved: the one that stopped recording,
+    then the one that resumed, when known and different."""
 
     start: datetime
     end: datetime
+    cause: GapCause
     reason: str
+    node_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,25 @@ class StoredGap:
 
     start: datetime
     end: datetime | None
+    cause: GapCause
     reason: str
+    node_id: str = ""
+    to_node_id: str = ""
+
+    @property
+    def node_ids(self) -> tuple[str, ...]:
+        return _nodes(self.node_id, self.to_node_id)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Recorded time without a hole (segments of any nodes merged), with the node of its first
+    segment and the node of the segment just before it (the end of the previous stretch)."""
+
+    start: datetime
+    end: datetime
+    node_id: str = ""
+    previous_node_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,37 +138,83 @@ def seconds(intervals: Iterable[Interval]) -> float:
     return sum((end - start).total_seconds() for start, end in intervals)
 
 
-def holes(spans: Sequence[Interval]) -> list[Interval]:
-    """The holes between consecutive spans."""
-    return [(a[1], b[0]) for a, b in itertools.pairwise(spans) if b[0] > a[1]]
+def _nodes(*node_ids: str) -> tuple[str, ...]:
+    """The distinct, non-empty node ids, in order."""
+    return tuple(dict.fromkeys(n for n in node_ids if n))
+
+
+def _stretches(recorded: Iterable[Recorded], lo: datetime, hi: datetime) -> list[Recorded]:
+    """`recorded` within [lo, hi), sorted, holes up to MERGE_S closed."""
+    out: list[Recorded] = []
+    slack = timedelta(seconds=MERGE_S)
+    for r in sorted(recorded, key=lambda r: (r.start, r.end)):
+        start, end = max(r.start, lo), min(r.end, hi)
+        if start >= end:
+            continue
+        if out and start - out[-1].end <= slack:
+            if end > out[-1].end:
+                last = out[-1]
+                out[-1] = Recorded(last.start, end, last.node_id, last.previous_node_id)
+        else:
+            out.append(Recorded(start, end, r.node_id, r.previous_node_id))
+    return out
+
+
+def _known(
+    stored: Iterable[StoredGap],
+    spans: list[Interval],
+    lo: datetime,
+    hi: datetime,
+    *,
+    now: datetime,
+    expected_until: datetime | None,
+) -> list[Gap]:
+    """The stored gaps' unrecorded time within [lo, hi), each instant under one cause."""
+    taken = list(spans)
+    known: list[Gap] = []
+    for gap in sorted(stored, key=lambda g: (RANK[g.cause], g.start)):
+        end = gap.end
+        if end is None:
+            # Open: lasts until now, or until recording stopped being expected.
+            end = now if expected_until is None else max(gap.start, min(now, expected_until))
+        window = clip((gap.start, end), lo, hi)
+        if window is None:
+            continue
+        pieces = subtract(window, merge(taken))
+        known += [Gap(a, b, gap.cause, gap.reason, gap.node_ids) for a, b in pieces]
+        taken += pieces
+    return known
 
 
 def build(
     lo: datetime,
     hi: datetime,
     *,
-    segments: Iterable[Interval],
+    segments: Iterable[Recorded],
     stored_gaps: Iterable[StoredGap],
     stops: Sequence[datetime],
     now: datetime,
+    expected_until: datetime | None = None,
 ) -> Timeline:
-    """The timeline of [lo, hi) from segments, stored gaps and the times the camera stopped
-    on purpose (sorted)."""
-    clipped = [c for c in (clip(s, lo, hi) for s in segments) if c is not None]
-    spans = merge(clipped, MERGE_S)
-    known: list[Gap] = []
-    for gap in stored_gaps:
-        window = clip((gap.start, gap.end or now), lo, min(hi, now) if gap.end is None else hi)
-        if window is not None:
-            known += [Gap(a, b, gap.reason) for a, b in subtract(window, spans)]
+    """The timeline of [lo, hi) from recorded stretches, stored gaps and the times the camera
+    stopped on purpose (sorted). `expected_until`: when the operator stopped expecting recording
+    (None while the camera is active with recording on)."""
+    stretches = _stretches(segments, lo, hi)
+    spans = [(r.start, r.end) for r in stretches]
+    known = _known(stored_gaps, spans, lo, hi, now=now, expected_until=expected_until)
     explained = merge((g.start, g.end) for g in known)
     unknown: list[Gap] = []
-    for start, end in holes(spans):
+    for before, after in itertools.pairwise(stretches):
+        start, end = before.end, after.start
         if (end - start).total_seconds() <= MERGE_S:
             continue
         if any(start - _STOP_SLACK <= t <= end for t in stops):
-            continue  # the camera stopped publishing or recording: nothing was expected
-        unknown += [Gap(a, b, UNKNOWN) for a, b in subtract((start, end), explained)]
+            continue  # the camera stopped publishing or recording on purpose: nothing expected
+        nodes = _nodes(after.previous_node_id or before.node_id, after.node_id)
+        unknown += [
+            Gap(a, b, GapCause.UNKNOWN, UNKNOWN, nodes)
+            for a, b in subtract((start, end), explained)
+        ]
     gaps = sorted(known + unknown, key=lambda g: (g.start, g.end))
     recorded = seconds(spans)
     expected = seconds(merge([*spans, *((g.start, g.end) for g in gaps)]))

@@ -1,11 +1,11 @@
 """RecordingService and the recording side of AgentService.Connect, on both backends: segment
 events indexed once (replays, second reports), tiers, deletes through the node (at once, or on
-its next Hello), recorder state and gaps, lost nodes, timelines, signed URLs and bad input.
-The node here is a test-driven Connect stream; tests/e2e/test_recording.py has the real one."""
+its next Hello), recorder state and gaps, timelines, signed URLs and bad input (test_gaps.py
+has the gaps' causes, lost nodes and overlapping nodes). The node here is a test-driven Connect
+stream; tests/e2e/test_recording.py has the real one."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -202,8 +202,9 @@ async def test_recording_added_events_need_recordings_read(platform: Platform) -
         return await platform.events_until(
             metadata,
             revision,
-            lambda e: e.type == event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED
-            and e.camera.id == camera.id,
+            lambda e: (
+                e.type == event_pb2.EVENT_TYPE_RECORDING_STATE_CHANGED and e.camera.id == camera.id
+            ),
         )
 
     viewer = await seen(await platform.as_role(common_pb2.ROLE_VIEWER))
@@ -353,47 +354,6 @@ async def test_timeline_spans_gaps_and_coverage(platform: Platform) -> None:
     # Nothing recorded, nothing expected: coverage 1.
     empty = await timeline(platform, camera.id, at(1000), at(2000))
     assert (list(empty.spans), list(empty.gaps), empty.coverage) == ([], [], 1.0)
-
-
-async def test_a_node_lost_while_recording_leaves_a_gap(
-    platform: Platform, make_platform: object
-) -> None:
-    fast = await make_platform(node_lost_after=timedelta(seconds=1))  # type: ignore[operator]
-    node, camera = await fast.register_node(), await fast.new_camera()
-    before = datetime.now(UTC)
-    async with connect(fast.channel, node.credential, hello(report(camera.id))) as stream:
-        await send_all(stream, recorder(camera.id, R.RECORDING_STATE_RECORDING))
-
-        async def state() -> int:
-            resp = await fast.nodes.GetNode(
-                node_pb2.GetNodeRequest(id=node.node_id), metadata=fast.admin
-            )
-            return resp.node.state
-
-        # No heartbeats: the node is lost.
-        assert await eventually(state, lambda s: s == node_pb2.NODE_STATE_LOST, 15) == (
-            node_pb2.NODE_STATE_LOST
-        )
-    lost = await timeline(
-        fast,
-        camera.id,
-        before - timedelta(seconds=5),
-        datetime.now(UTC) + timedelta(seconds=5),
-    )
-    assert [g.reason for g in lost.gaps] == ["node lost"]
-    assert lost.coverage == 0.0
-    async with connect(fast.channel, node.credential, hello()) as stream:
-        await stream.receive_kind("welcome")
-        back = datetime.now(UTC)
-    await asyncio.sleep(0.5)
-    closed_gap = await timeline(
-        fast,
-        camera.id,
-        before - timedelta(seconds=5),
-        datetime.now(UTC) + timedelta(seconds=60),
-    )
-    (gap,) = closed_gap.gaps
-    assert gap.end_time.ToDatetime(UTC) <= back + timedelta(seconds=1)
 
 
 # --- reads and bad input --------------------------------------------------------------------

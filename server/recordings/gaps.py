@@ -1,0 +1,204 @@
+"""Gaps as records: opened when the control plane learns that a camera stopped being recorded
+while the operator expects recording, closed when its recording resumes. Each function works
+inside the caller's transaction (server.recordings.ingest runs them once per event).
+
+Invariants:
+- A gap is opened only for a camera that is active with recording on (what "expected" means
+  on the timeline, server.recordings.timeline), and only on the word of the node that has the
+  camera: a stale node's late UNPUBLISH (the camera has moved) opens nothing.
+- At most one open gap per camera and cause: repeated reports extend nothing.
+- An open gap closes at the start of the camera's first segment that begins at or after the
+  gap (on any node), and to_node_id names the node that recorded it. A node-lost gap also
+  closes on a segment of another node that was already running when the node was lost (a
+  make-before-break handover): then nothing was lost. The same node's segment that began
+  before the loss is its old run, not a resumption.
+- Segments arrive out of order (a returning node's spool): a gap closed by a segment moves its
+  end back to an earlier segment that arrives later. Gaps a node reported closed (a recorder
+  crash) are never moved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import CameraRow, RecordingGapRow, RecordingRow
+from server.recordings.causes import (
+    CAMERA_STOPPED_REASON,
+    NODE_LOST_REASON,
+    SOURCE_FAILED_REASON,
+    GapCause,
+)
+from server.recordings.reports import MAX_SEGMENT, StreamStop, StreamStopReport
+
+_REASON_CHARS = 500
+
+
+def expects_recording(camera: CameraRow) -> bool:
+    """Whether the operator expects the camera to be recorded now."""
+    return camera.active and camera.recording_enabled
+
+
+async def _first_segment(
+    session: AsyncSession, camera_id: str, gap: RecordingGapRow
+) -> RecordingRow | None:
+    """The segment that ends `gap`, if one is indexed already."""
+    resumes = RecordingRow.start_time >= gap.start_time
+    if gap.cause == GapCause.NODE_LOST.value:
+        # Another node recording across the moment of the loss ends it too (at once).
+        resumes = or_(
+            resumes,
+            and_(RecordingRow.node_id != gap.node_id, RecordingRow.end_time > gap.start_time),
+        )
+    return (
+        await session.scalars(
+            select(RecordingRow)
+            .where(RecordingRow.camera_id == camera_id, resumes)
+            .order_by(RecordingRow.start_time)
+            .limit(1)
+        )
+    ).first()
+
+
+async def open_gap(
+    session: AsyncSession,
+    camera_id: str,
+    *,
+    node_id: str,
+    start: datetime,
+    cause: GapCause,
+    reason: str,
+) -> RecordingGapRow | None:
+    """Open a gap unless one of this cause is open for the camera; closed at once when a
+    segment that ends it is indexed already. The gap, or None when one was open."""
+    already = await session.scalar(
+        select(RecordingGapRow.id).where(
+            RecordingGapRow.camera_id == camera_id,
+            RecordingGapRow.cause == cause.value,
+            RecordingGapRow.end_time.is_(None),
+        )
+    )
+    if already is not None:
+        return None
+    gap = RecordingGapRow(
+        camera_id=camera_id,
+        node_id=node_id,
+        start_time=start,
+        reason=reason[:_REASON_CHARS],
+        cause=cause.value,
+        to_node_id="",
+    )
+    resumed = await _first_segment(session, camera_id, gap)
+    if resumed is not None:
+        gap.end_time = max(start, resumed.start_time)
+        gap.to_node_id = resumed.node_id
+    session.add(gap)
+    return gap
+
+
+async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> list[str]:
+    """Open a node-lost gap from `since` (its last heartbeat) for every camera the node was
+    recording; the ids of those cameras. A camera counts when its recorder said "recording"
+    and it is on the node, or being handed over to it (its row may already name another node:
+    the scheduler can move it before this runs)."""
+    cameras = (
+        await session.scalars(
+            select(CameraRow.id).where(
+                CameraRow.recording_state == "recording",
+                CameraRow.active.is_(True),
+                CameraRow.recording_enabled.is_(True),
+                or_(
+                    CameraRow.node_id == node_id,
+                    CameraRow.handover_node_id == node_id,
+                    # Its recent segments (by the camera's index, not the node's).
+                    select(RecordingRow.id)
+                    .where(
+                        RecordingRow.camera_id == CameraRow.id,
+                        RecordingRow.start_time > since - MAX_SEGMENT,
+                        RecordingRow.node_id == node_id,
+                        RecordingRow.end_time >= since,
+                    )
+                    .exists(),
+                ),
+            )
+        )
+    ).all()
+    opened = []
+    for camera_id in cameras:
+        gap = await open_gap(
+            session,
+            camera_id,
+            node_id=node_id,
+            start=since,
+            cause=GapCause.NODE_LOST,
+            reason=NODE_LOST_REASON,
+        )
+        if gap is not None:
+            opened.append(camera_id)
+    return opened
+
+
+async def stream_stopped(session: AsyncSession, node_id: str, report: StreamStopReport) -> None:
+    """A camera stopped on `node_id`: a pull camera's source failure opens a SOURCE_ERROR gap,
+    a push camera's unpublish a CAMERA_STOPPED one, while recording is expected of it."""
+    camera = await session.get(CameraRow, report.camera_id)
+    if camera is None or not expects_recording(camera):
+        return
+    if camera.node_id not in (None, node_id):
+        return  # the camera is elsewhere now: this node's word is old news
+    if report.stop is StreamStop.FAILED and camera.ingest_mode == "pull":
+        cause, reason = GapCause.SOURCE_ERROR, report.reason or SOURCE_FAILED_REASON
+    elif report.stop is StreamStop.UNPUBLISHED and camera.ingest_mode == "push":
+        cause, reason = GapCause.CAMERA_STOPPED, CAMERA_STOPPED_REASON
+    else:
+        # A pull camera's unpublish comes with its ERROR (or is its node stopping it on
+        # purpose); a push camera has no source to fail.
+        return
+    await open_gap(session, camera.id, node_id=node_id, start=report.at, cause=cause, reason=reason)
+
+
+async def recording_error(
+    session: AsyncSession,
+    camera_id: str,
+    *,
+    node_id: str,
+    at: datetime,
+    cause: GapCause,
+    reason: str,
+) -> None:
+    """A node said the camera's recorder is in ERROR (crash loop, disk full): a gap from
+    `at`, while recording is expected of the camera."""
+    camera = await session.get(CameraRow, camera_id)
+    if camera is not None and expects_recording(camera):
+        await open_gap(session, camera_id, node_id=node_id, start=at, cause=cause, reason=reason)
+
+
+async def segment_indexed(session: AsyncSession, segment: RecordingRow) -> None:
+    """A new segment: the camera's gaps it ends are closed (or closed earlier) at its start."""
+    start, node_id = segment.start_time, segment.node_id
+    starts_after = RecordingGapRow.start_time <= start
+    runs_across_loss = and_(
+        RecordingGapRow.cause == GapCause.NODE_LOST.value,
+        RecordingGapRow.node_id != node_id,
+        RecordingGapRow.start_time < segment.end_time,
+    )
+    gaps = (
+        await session.scalars(
+            select(RecordingGapRow)
+            .where(
+                RecordingGapRow.camera_id == segment.camera_id,
+                or_(
+                    RecordingGapRow.end_time.is_(None),
+                    # Closed by a later segment (to_node_id set), not reported closed by a node.
+                    and_(RecordingGapRow.to_node_id != "", RecordingGapRow.end_time > start),
+                ),
+                or_(starts_after, runs_across_loss),
+            )
+            .with_for_update()
+        )
+    ).all()
+    for gap in gaps:
+        gap.end_time = max(gap.start_time, start)
+        gap.to_node_id = node_id
