@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 import grpc
 from camfleet.v1 import camera_pb2, event_pb2
 
-from tests.support.assertions import audit_since, now_filter, refused
+from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Platform, mask
 
 PUSH = camera_pb2.INGEST_MODE_PUSH
@@ -161,11 +161,18 @@ async def test_a_selector_no_node_matches_is_accepted(platform: Platform) -> Non
         platform,
         ingest_mode=PULL,
         source_url="rtsp://127.0.0.1:8554/cam",
-        node_selector={"site": f"nowhere-{secrets.token_hex(3)}"},
+        node_selector={"test": f"nowhere-{secrets.token_hex(3)}"},
     )
     got = await _get(platform, cam.id)
     assert got.node_id == "" and got.handover_node_id == ""
     assert got.status == camera_pb2.CAMERA_STATUS_OFFLINE
+    # The scheduler says why it waits (no node at all READY on this plane, or none matching).
+    wanted = f"test={cam.node_selector['test']}"
+    waiting = await eventually(
+        lambda: _get(platform, cam.id), lambda c: c.placement_reason != "", 10
+    )
+    assert waiting.placement_reason in {"no READY node", f"no READY node matches {wanted}"}
+    assert waiting.node_id == ""
 
 
 async def test_placement_fields_are_output_only(platform: Platform) -> None:
