@@ -20,89 +20,11 @@ Rules:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 
 from server.common.labels import describe_labels
+from server.placement.fleet import UNLIMITED, Action, Decision, PlanCamera, PlanNode, after
 from server.placement.model import PlacementReason
-
-# Capacity 0 means unlimited: measured against this instead.
-UNLIMITED = 1_000_000
-
-
-@dataclass(frozen=True)
-class PlanNode:
-    """A node as placement sees it."""
-
-    id: str
-    name: str
-    ready: bool
-    cordoned: bool = False
-    draining: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
-    capacity: int = 0
-
-    @property
-    def schedulable(self) -> bool:
-        """May get new cameras (it keeps the ones it has while READY either way)."""
-        return self.ready and not self.cordoned and not self.draining
-
-    def matches(self, selector: Mapping[str, str]) -> bool:
-        """Its labels hold every pair of `selector`."""
-        return all(self.labels.get(k) == v for k, v in selector.items())
-
-
-@dataclass(frozen=True)
-class PlanCamera:
-    """A camera as placement sees it."""
-
-    id: str
-    name: str
-    pull: bool
-    active: bool
-    node_id: str | None = None
-    handover_node_id: str | None = None
-    selector: Mapping[str, str] = field(default_factory=dict)
-    epoch: int = 0
-    # Why it waits for a node (stored as the camera's placement_reason).
-    waiting: str = ""
-    # When it last changed node (seconds, any clock the caller keeps consistent); rebalance
-    # never moves a camera moved recently.
-    moved_at: float = float("-inf")
-
-    @property
-    def wants_node(self) -> bool:
-        return self.pull and self.active
-
-
-class Action(enum.StrEnum):
-    """What a decision does to the camera row."""
-
-    # node_id := to (None: unplaced), handover cleared.
-    MOVE = "move"
-    # handover_node_id := to; the camera stays on its node until the target is ONLINE.
-    HANDOVER = "handover"
-    # handover_node_id := None (the target went away, or the camera no longer needs moving).
-    CANCEL_HANDOVER = "cancel_handover"
-    # Only the waiting reason changes: no node may take it.
-    WAIT = "wait"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One change to one camera's placement. `epoch` is the camera's epoch the decision was
-    made against: the store applies it only if the row still has it (and the same nodes)."""
-
-    camera_id: str
-    action: Action
-    from_node_id: str | None
-    to_node_id: str | None
-    reason: PlacementReason
-    message: str
-    epoch: int
-    handover_node_id: str | None = None
-    waiting: str = ""
 
 
 class Planner:
@@ -115,7 +37,11 @@ class Planner:
         # node id -> ids of the pull cameras on it, and of those being handed to it.
         self._on: dict[str, set[str]] = {}
         self._incoming: dict[str, set[str]] = {}
+        # node id -> how many of its cameras are being handed over away from it.
+        self._outgoing: dict[str, int] = {}
         self._waiting: set[str] = set()
+        # The nodes that may take new cameras (rebuilt when a node changes).
+        self._schedulable: list[PlanNode] | None = None
 
     # --- the picture -------------------------------------------------------------------------
 
@@ -123,11 +49,13 @@ class Planner:
         """Add or replace a node; returns what it was."""
         before = self.nodes.get(node.id)
         self.nodes[node.id] = node
+        self._schedulable = None
         self.load.setdefault(node.id, 0)
         return before
 
     def remove_node(self, node_id: str) -> PlanNode | None:
         """Forget a node (deleted); its cameras keep pointing at it until decided about."""
+        self._schedulable = None
         return self.nodes.pop(node_id, None)
 
     def set_camera(self, camera: PlanCamera) -> None:
@@ -143,6 +71,8 @@ class Planner:
             target = camera.handover_node_id
             self.load[target] = self.load.get(target, 0) + 1
             self._incoming.setdefault(target, set()).add(camera.id)
+            if camera.node_id is not None:
+                self._outgoing[camera.node_id] = self._outgoing.get(camera.node_id, 0) + 1
         if camera.wants_node and camera.node_id is None:
             self._waiting.add(camera.id)
 
@@ -158,8 +88,14 @@ class Planner:
         if counted and old.handover_node_id is not None:
             self.load[old.handover_node_id] = self.load.get(old.handover_node_id, 0) - 1
             self._incoming.get(old.handover_node_id, set()).discard(camera_id)
+            if old.node_id is not None:
+                self._outgoing[old.node_id] = self._outgoing.get(old.node_id, 0) - 1
         self._waiting.discard(camera_id)
         return old
+
+    def settled_load(self, node_id: str) -> int:
+        """The node's load once the handovers under way have finished."""
+        return self.load.get(node_id, 0) - self._outgoing.get(node_id, 0)
 
     def cameras_on(self, node_id: str) -> list[str]:
         """Pull cameras placed on the node, by id (stable order)."""
@@ -180,13 +116,16 @@ class Planner:
         skip = set(exclude)
         best: PlanNode | None = None
         best_key: tuple[float, int, str] = (0.0, 0, "")
-        for node in self.nodes.values():
-            if not node.schedulable or node.id in skip or not node.matches(selector):
+        load = self.load
+        if self._schedulable is None:
+            self._schedulable = [n for n in self.nodes.values() if n.schedulable]
+        for node in self._schedulable:
+            if node.id in skip or (selector and not node.matches(selector)):
                 continue
-            load = self.load.get(node.id, 0)
-            if node.capacity and load >= node.capacity:
+            used = load.get(node.id, 0)
+            if node.capacity and used >= node.capacity:
                 continue
-            key = ((load + 1) / (node.capacity or UNLIMITED), load, node.name)
+            key = ((used + 1) / (node.capacity or UNLIMITED), used, node.name)
             if best is None or key < best_key:
                 best, best_key = node, key
         return best
@@ -271,19 +210,21 @@ class Planner:
     def rebalance(self, max_moves: int, now: float, quiet_s: float = 300.0) -> list[Decision]:
         """Up to `max_moves` handovers from the most to the least loaded schedulable node, only
         while they differ by two cameras or more (hysteresis), never moving a camera that moved
-        in the last `quiet_s` seconds."""
+        in the last `quiet_s` seconds. Loads are counted as they will be once the handovers
+        under way finish (a camera leaving a node no longer counts there), so a finished
+        rebalance never looks like an imbalance the other way."""
         out: list[Decision] = []
         for _ in range(max_moves):
             usable = sorted(
                 (n for n in self.nodes.values() if n.schedulable),
-                key=lambda n: (self.load.get(n.id, 0), n.name),
+                key=lambda n: (self.settled_load(n.id), n.name),
             )
             if len(usable) < 2:
                 break
             moved = False
             least = usable[0]
             for most in reversed(usable[1:]):
-                if self.load.get(most.id, 0) - self.load.get(least.id, 0) < 2:
+                if self.settled_load(most.id) - self.settled_load(least.id) < 2:
                     break
                 decision = self._rebalance_one(most, least, now, quiet_s)
                 if decision is not None:
@@ -309,7 +250,7 @@ class Planner:
             ):
                 message = (
                     f"{camera.name} moves from {most.name} to {least.name} to spread load "
-                    f"({self.load.get(most.id, 0)} vs {self.load.get(least.id, 0)} cameras)"
+                    f"({self.settled_load(most.id)} vs {self.settled_load(least.id)} cameras)"
                 )
                 return self._apply(
                     Decision(
@@ -425,26 +366,3 @@ class Planner:
         """Make the decision true in the picture now (as the store will make it in the rows)."""
         self.set_camera(after(self.cameras[decision.camera_id], decision, now))
         return decision
-
-
-def after(camera: PlanCamera, decision: Decision, now: float) -> PlanCamera:
-    """The camera once `decision` is applied (the store does the same to the row)."""
-    if decision.action is Action.WAIT:
-        return replace(camera, waiting=decision.waiting)
-    if decision.action is Action.CANCEL_HANDOVER:
-        return replace(camera, handover_node_id=None, epoch=camera.epoch + 1)
-    if decision.action is Action.HANDOVER:
-        return replace(
-            camera,
-            handover_node_id=decision.handover_node_id,
-            epoch=camera.epoch + 1,
-            moved_at=now,
-        )
-    return replace(
-        camera,
-        node_id=decision.to_node_id,
-        handover_node_id=None,
-        epoch=camera.epoch + 1,
-        waiting=decision.waiting,
-        moved_at=now,
-    )

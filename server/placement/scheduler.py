@@ -30,7 +30,8 @@ from server.cameras.model import IngestMode
 from server.db.models import CameraRow, NodeRow
 from server.eventlog.log import EventLog
 from server.nodes.registry import NodeState
-from server.placement.planner import Decision, PlanCamera, Planner, PlanNode
+from server.placement.fleet import Decision, PlanCamera, PlanNode
+from server.placement.planner import Planner
 from server.placement.store import PlacementStore
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class Scheduler:
         applied = await self._store.apply(decisions)
         for row in applied.rows:
             old = self.planner.cameras.get(row.id)
-            fresh = _plan_camera(row)
+            fresh = plan_camera(row)
             self.planner.set_camera(replace(fresh, moved_at=old.moved_at) if old else fresh)
         if applied.skipped:
             # Someone else changed these cameras meanwhile: read them again and decide anew.
@@ -264,12 +265,7 @@ class Scheduler:
             return list(await session.scalars(select(NodeRow)))
 
     async def _read_cameras(self, ids: Iterable[str] | None) -> list[PlanCamera]:
-        query = select(*_CAMERA_COLUMNS)
-        if ids is not None:
-            query = query.where(CameraRow.id.in_(list(ids)))
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [_plan_camera(row) for row in rows]
+        return await read_cameras(self._sessions, ids)
 
     async def _reload_cameras(self, ids: set[str]) -> None:
         found = {c.id: c for c in await self._read_cameras(ids)}
@@ -282,7 +278,20 @@ class Scheduler:
             self.planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
 
 
-def _plan_camera(row: Any) -> PlanCamera:
+async def read_cameras(
+    sessions: async_sessionmaker[AsyncSession], ids: Iterable[str] | None = None
+) -> list[PlanCamera]:
+    """Cameras (all, or those of `ids`) as the planner sees them: only their placement columns
+    are read."""
+    query = select(*_CAMERA_COLUMNS)
+    if ids is not None:
+        query = query.where(CameraRow.id.in_(list(ids)))
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return [plan_camera(row) for row in rows]
+
+
+def plan_camera(row: Any) -> PlanCamera:
     """A camera row, or a result row of _CAMERA_COLUMNS (hence Any), as the planner sees it."""
     return PlanCamera(
         id=row.id,

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.audit.log import add_audit
 from server.cameras.model import CameraStatus, ChangeKind, ChangeListener, IngestMode
 from server.db.models import CameraRow, PlacementRow, utcnow
+from server.placement.fleet import Action, Decision
 from server.placement.model import Placement, PlacementReason
-from server.placement.planner import Action, Decision
 
 # Stages a CAMERA_PLACED event in the session (the event publisher: a floor above).
 PlacedListener = Callable[[AsyncSession, Placement], None]
