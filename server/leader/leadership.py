@@ -70,6 +70,7 @@ class Leadership:
         self._epoch = 0
         self._lock: AdvisoryLock | None = None
         self._deposed = asyncio.Event()
+        self._leads = asyncio.Event()  # set exactly while _leading
         self._settled = asyncio.Event()
         self._campaign_task: asyncio.Task[None] | None = None
 
@@ -95,6 +96,10 @@ class Leadership:
     def running_jobs(self) -> list[str]:
         """The singleton jobs running in this process now (none unless leading)."""
         return self._jobs.running
+
+    async def wait_leading(self) -> None:
+        """Return once this replica leads (at once if it does now)."""
+        await self._leads.wait()
 
     def run_while_leader(self, jobs: Mapping[str, SingletonJob]) -> None:
         """Run each job (name -> coroutine factory) whenever this replica leads: started on
@@ -139,6 +144,7 @@ class Leadership:
             await cancel_and_wait([self._campaign_task])
             self._campaign_task = None
         was_leading, self._leading = self._leading, False
+        self._leads.clear()
         await self._jobs.stop()
         if was_leading:
             try:
@@ -194,6 +200,7 @@ class Leadership:
         self._epoch = info.epoch
         self._deposed.clear()
         self._leading = True
+        self._leads.set()
         log.info("replica %s leads the fleet (epoch %d)", self.replica_id, self._epoch)
         self._jobs.start()
 
@@ -201,6 +208,7 @@ class Leadership:
         """Stop leading: refuse fenced writes first, then end the jobs and the lock session."""
         was_leading = self._leading or self._deposed.is_set()
         self._leading = False
+        self._leads.clear()
         await self._jobs.stop()
         if self._lock is not None:
             await self._lock.close()
@@ -216,6 +224,7 @@ class Leadership:
 
     def _step_down_soon(self) -> None:
         self._leading = False
+        self._leads.clear()
         self._deposed.set()
 
     def _not_leader(self, why: str) -> NotLeader:

@@ -103,11 +103,17 @@ class NodeLiveness:
         return time.time() + max(0.0, self._startup_grace - self._lost_after)
 
     async def upkeep(self, local_nodes: list[str], end_session: EndSession) -> None:
-        """End the sessions of deleted nodes; now and then touch the local nodes' last seen."""
+        """End the sessions of deleted nodes and of nodes the leader found LOST; now and then
+        touch the local nodes' last seen."""
         states = await self._registry.all_states()
         for node_id in local_nodes:
             if node_id not in states:
                 end_session(node_id, Unauthenticated("this node was deleted; register it again"))
+            elif states[node_id] == NodeState.LOST.value:
+                # The leader (maybe another replica) declared it lost while its stream here stays
+                # open (a hung agent, a cut link without a reset): heartbeats on that stream would
+                # never make it READY again; a new Hello does.
+                end_session(node_id, Unavailable("heartbeats stopped; reconnect"))
         now = time.time()
         if now - self._last_touch >= _TOUCH_EVERY_S and local_nodes:
             self._last_touch = now

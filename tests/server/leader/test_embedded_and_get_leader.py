@@ -19,7 +19,10 @@ from tests.support.platform import Platform
 
 async def test_get_leader_answers_this_replica_its_epoch_and_since(platform: Platform) -> None:
     leadership = platform.plane.leadership
-    assert leadership.is_leader  # the only replica on its database, or embedded
+    # The only replica on its database, or embedded; another test's replica that shared the
+    # database may have led until it stopped a moment ago.
+    async with asyncio.timeout(10):
+        await leadership.wait_leading()
     reply = await platform.nodes.GetLeader(node_pb2.GetLeaderRequest(), metadata=platform.admin)
     assert reply.replica_id == leadership.replica_id
     host, pid, _ = reply.replica_id.split(":")

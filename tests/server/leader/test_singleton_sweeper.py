@@ -1,0 +1,87 @@
+"""The node liveness sweeper is a singleton job: with two replicas on one PostgreSQL database
+only the leader runs it, it judges nodes connected to the other replica too (heartbeats are in
+shared presence), that replica ends the stream of a node found lost, and when the leader stops
+the sweeper moves to the replica that takes over."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+from camfleet.v1 import node_pb2
+
+from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from tests.support.agent_stream import connect, hello
+from tests.support.assertions import eventually
+from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
+
+LOST_WITHIN_S = 15.0
+
+
+@asynccontextmanager
+async def two_replicas(tmp_path: Path) -> AsyncIterator[list[Platform]]:
+    """Two control planes in this process on one fresh database and Redis prefix, started one
+    after the other (the first leads); those still running are stopped at the end (a test that
+    stops one removes it from the list), then the database is dropped."""
+    with throwaway_postgres("sweeper") as url, throwaway_redis_prefix("sweeper") as prefix:
+        planes: list[Platform] = []
+        try:
+            for name in ("one", "two"):
+                settings = settings_for_tests(
+                    tmp_path / name,
+                    database_url=url,
+                    redis_url=REDIS_URL,
+                    redis_prefix=prefix,
+                    heartbeat_interval=timedelta(seconds=0.2),
+                    node_lost_after=timedelta(seconds=0.6),
+                )
+                planes.append(await start_platform(settings, "postgres"))
+            yield planes
+        finally:
+            for plane in reversed(planes):
+                await stop_platform(plane)
+
+
+async def node_state(plane: Platform, node_id: str) -> node_pb2.Node:
+    reply = await plane.nodes.GetNode(node_pb2.GetNodeRequest(id=node_id), metadata=plane.admin)
+    return reply.node
+
+
+async def goes_lost_while_connected_to(plane: Platform, via: Platform) -> None:
+    """A node connects to `via`, says Hello and then no heartbeat: it becomes LOST (judged by
+    whichever replica leads) and `via` ends its stream so that the agent says Hello again."""
+    node = await via.register_node()
+    async with connect(via.channel, node.credential, hello()) as stream:
+        await stream.receive_kind("welcome")
+        lost = await eventually(
+            lambda: node_state(plane, node.node_id),
+            lambda n: n.state == node_pb2.NODE_STATE_LOST,
+            LOST_WITHIN_S,
+        )
+        assert lost.state == node_pb2.NODE_STATE_LOST, lost
+        assert "no heartbeat" in lost.state_reason
+        assert await stream.status(LOST_WITHIN_S) is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_only_the_leader_sweeps_and_the_sweeper_moves_with_leadership(
+    tmp_path: Path,
+) -> None:
+    async with two_replicas(tmp_path) as planes:
+        one, two = planes
+        first, second = one.plane.leadership, two.plane.leadership
+        assert first.is_leader and not second.is_leader
+        assert "node-sweeper" in first.running_jobs
+        assert "node-sweeper" not in second.running_jobs
+        # Connected to the follower, judged by the leader.
+        await goes_lost_while_connected_to(two, via=two)
+        planes.remove(one)
+        await stop_platform(one)
+        async with asyncio.timeout(10):
+            await second.wait_leading()
+        assert "node-sweeper" in second.running_jobs
+        assert second.epoch == first.epoch + 1
+        await goes_lost_while_connected_to(two, via=two)
