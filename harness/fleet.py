@@ -37,6 +37,8 @@ from camfleet.v1 import (
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.control_plane import start_control_plane, wait_serving
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.fleet_cameras import running_ingest
+from harness.held_segments import DiskSegment, held_segments
 from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
 from harness.processes import Child, clean_env, kill_survivors, process_tree
 
@@ -93,9 +95,9 @@ class FleetNode:
     def running(self) -> bool:
         return self.child is not None and self.child.returncode is None
 
-    def recordings_dir(self) -> Path:
-        """Where the agent keeps recorded segments (its data dir)."""
-        return self.data_dir
+    def segments(self) -> list[DiskSegment]:
+        """Every segment in the agent's own index (read beside the running agent)."""
+        return held_segments(self.data_dir, self.name)
 
 
 @dataclass
@@ -127,6 +129,9 @@ class Fleet:
     edge_pid: int | None = None
     channel: grpc.aio.Channel | None = None
     admin: Metadata = ()
+    # The fleet ingest (harness.fleet_cameras): chosen up front, started by start_ingest.
+    ingest_port: int = 0
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _edge: Child | None = None
 
     @property
@@ -301,6 +306,18 @@ class Fleet:
                 raise RuntimeError(f"Envoy did not route to a replica:\n{self.logs()}")
             await asyncio.sleep(0.2)
 
+    async def start_ingest(self) -> None:
+        """The fleet ingest over every node added so far (Envoy's config is static: add the
+        nodes first)."""
+        nodes = [(n.address, NODE_RTMP_PORT) for n in self.nodes]
+        await self.stack.enter_async_context(
+            running_ingest(self.host, self.ingest_port, nodes, self.root / "ingest", envoy_binary())
+        )
+
+    def ingest_url(self, stream_key: str) -> str:
+        """Where a push camera publishes: the fleet ingest, never a node directly."""
+        return f"rtmp://{self.host}:{self.ingest_port}/live/{stream_key}"
+
     def stop_everything(self) -> None:
         """Agents (with their trees), Envoy and the replicas, by PID."""
         for node in self.nodes:
@@ -362,9 +379,11 @@ async def running_fleet(
             env["CAMFLEET_REDIS_URL"] = REDIS_URL
             env["CAMFLEET_REDIS_PREFIX"] = sync_stack.enter_context(throwaway_redis_prefix("fleet"))
         fleet = Fleet(root, net, env, timing)
+        fleet.ingest_port = fleet.free_port()
+        env["CAMFLEET_INGEST_RTMP_URL"] = f"rtmp://{fleet.host}:{fleet.ingest_port}/live"
         sync_stack.callback(shutil.rmtree, root, True)
         sync_stack.callback(fleet.stop_everything)
-        async with AsyncExitStack() as async_stack:
+        async with fleet.stack as async_stack:
             for i in range(replicas):
                 replica = Replica(i, fleet.free_port(), root / f"control-plane-{i}.log")
                 fleet.replicas.append(replica)

@@ -36,8 +36,11 @@ MEDIA = {
     "audio": "( audiotestsrc is-live=true ! audioconvert ! rtpL16pay name=pay0 pt=96 )",
 }
 
-# Run by /usr/bin/python3 -c; argv: port, mount path, user, password, launch line.
-# set_shared(True): every client gets the one live pipeline, as from a real camera.
+# Run by /usr/bin/python3 -c; argv: port, mount path, user, password, launch line, address,
+# shared ("1"/"0"). Shared: every client gets the one live pipeline, as from a real camera.
+# Not shared: one pipeline per client. GStreamer 1.22's server aborts (rtsp-stream-transport.c
+# backlog_push: "queue_duration >= 0") when a client joins shared media while another client's
+# TCP connection is stalled, which is what a node whose link was cut leaves behind.
 _SERVER = r"""
 import sys
 import gi
@@ -45,14 +48,14 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer
 
-port, path, user, password, launch = sys.argv[1:6]
+port, path, user, password, launch, address, shared = sys.argv[1:8]
 Gst.init(None)
 server = GstRtspServer.RTSPServer()
-server.set_address("127.0.0.1")
+server.set_address(address)
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(launch)
-factory.set_shared(True)
+factory.set_shared(shared == "1")
 if user:
     auth = GstRtspServer.RTSPAuth()
     token = GstRtspServer.RTSPToken()
@@ -81,6 +84,7 @@ class RtspSource:
     path: str
     user: str = ""
     password: str = ""
+    host: str = LOOPBACK
 
     @property
     def url(self) -> str:
@@ -90,15 +94,21 @@ class RtspSource:
     def url_as(self, user: str, password: str, path: str | None = None) -> str:
         """The source's URL with other credentials or another path (for refusals)."""
         userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
-        return f"rtsp://{userinfo}{LOOPBACK}:{self.port}{path or self.path}"
+        return f"rtsp://{userinfo}{self.host}:{self.port}{path or self.path}"
 
 
-def _wait_ready(child: Child, port: int, within_s: float) -> None:
+def _free_port_on(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(child: Child, host: str, port: int, within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         child.check_alive()
         if child.log is not None and READY in child.log.read_text(errors="replace"):
-            with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 1):
+            with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
                 return
         time.sleep(0.05)
     raise TimeoutError(f"the RTSP source did not start within {within_s}s:\n{child.tail()}")
@@ -115,16 +125,19 @@ def rtsp_source(
     fps: int = 25,
     media: str = "h264",
     start_within_s: float = 20.0,
+    host: str = LOOPBACK,
+    shared: bool = True,
 ) -> Iterator[RtspSource]:
-    """An RTSP source of `media` (a MEDIA name) on a free loopback port until the block ends
-    (then stopped by PID)."""
-    port = free_port()
+    """An RTSP source of `media` (a MEDIA name) on a free port of `host` (loopback, or a test
+    network's bridge address: harness.netns) until the block ends (then stopped by PID)."""
+    port = free_port() if host == LOOPBACK else _free_port_on(host)
     log_dir.mkdir(parents=True, exist_ok=True)
     launch = MEDIA[media].format(width=size[0], height=size[1], fps=fps)
-    argv = [SYSTEM_PYTHON, "-c", _SERVER, str(port), path, user, password, launch]
+    argv = [SYSTEM_PYTHON, "-c", _SERVER, str(port), path, user, password, launch, host]
+    argv.append("1" if shared else "0")
     child = Child("rtsp-source", argv, log=log_dir / f"rtsp-source-{port}.log")
     try:
-        _wait_ready(child, port, start_within_s)
-        yield RtspSource(child, port, path, user, password)
+        _wait_ready(child, host, port, start_within_s)
+        yield RtspSource(child, port, path, user, password, host)
     finally:
         child.stop()
