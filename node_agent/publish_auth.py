@@ -1,6 +1,12 @@
 """Who may publish: nginx's on_publish and on_publish_done, decided against the assignment, the
 live streams and (for keys not assigned here) the control plane, with unknown keys rate limited
-per source address so nobody can guess keys or flood the control plane through this node."""
+per source address so nobody can guess keys or flood the control plane through this node.
+
+Behind the fleet ingest (Envoy's TCP proxy, envoy/envoy.yaml) every camera comes from Envoy's
+address, and a camera whose node died republishes here with a key this node's assignment does
+not have: only refusals of keys the control plane does not know count against an address, so
+cameras failing over together are never rate limited.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +69,12 @@ class RateLimiter:
     max_addresses: int = 10_000
     _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
+    def count(self, address: str, now: float | None = None) -> int:
+        """Attempts from `address` in its current window (without counting one more)."""
+        now = time.monotonic() if now is None else now
+        start, count = self._windows.get(address, (now, 0))
+        return 0 if now - start >= self.window_s else count
+
     def hit(self, address: str, now: float | None = None) -> int:
         """Count an attempt from `address`; how many it made in this window (this one too)."""
         now = time.monotonic() if now is None else now
@@ -107,8 +119,8 @@ class PublishGate:
             return PublishDecision(allowed=False, reason=PULL_FROM_ELSEWHERE)
         if camera is not None:
             return await self._accept(stream_key, camera.camera_id, remote_address, assigned=True)
-        attempts = self._limiter.hit(remote_address)
-        if attempts > self._limiter.limit:
+        if self._limiter.count(remote_address) >= self._limiter.limit:
+            attempts = self._limiter.hit(remote_address)
             # One event per address and window: a flood must not fill the spool.
             if attempts == self._limiter.limit + 1:
                 await self._refused(RATE_LIMITED, remote_address, stream_key=stream_key)
@@ -116,6 +128,7 @@ class PublishGate:
         try:
             verdict = await self._checker.check(stream_key, remote_address)
         except KeyCheckFailed as exc:
+            self._limiter.hit(remote_address)
             log.warning("cannot check a stream key from %s: %s", remote_address, exc)
             reason = (
                 UNREACHABLE
@@ -125,6 +138,10 @@ class PublishGate:
             await self._refused(reason, remote_address, stream_key=stream_key)
             return PublishDecision(allowed=False, reason=reason)
         if not verdict.allowed:
+            if not verdict.camera_id:
+                # A key no camera has: a guess, counted. A known camera refused for now (live on
+                # another node until that node is declared lost) is not.
+                self._limiter.hit(remote_address)
             # The control plane audits its own refusals.
             return PublishDecision(allowed=False, reason=verdict.reason or "stream key refused")
         return await self._accept(stream_key, verdict.camera_id, remote_address, assigned=False)

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from harness.ingest import drop_ingest, point_ingest
+
 TEMPLATE = Path(__file__).resolve().parents[1] / "envoy" / "envoy.yaml"
 
 Address = tuple[str, int]
@@ -93,6 +95,8 @@ def render(
     cors_origins: Sequence[str] = (),
     stream_idle_timeout_s: float | None = None,
     request_timeout_s: float | None = None,
+    rtmp_listen: Address | None = None,
+    rtmp_nodes: Sequence[Address] = (),
 ) -> dict[str, Any]:
     """The compose config listening on `listen`, with its admin interface on the Unix socket
     `admin` (mode 0600; a relative path is relative to Envoy's working directory) and its
@@ -102,10 +106,17 @@ def render(
     its proxy socket only, and only Envoy connects there.
 
     CORS allows the UI's own origin and `cors_origins` (checked: parse_origins), nothing else.
-    The timeouts replace the template's (tests use short ones)."""
+    The timeouts replace the template's (tests use short ones).
+
+    With `rtmp_listen` it is also the fleet ingest there, over the RTMP listeners of
+    `rtmp_nodes` (harness.ingest); without, it has no RTMP listener at all."""
     config: dict[str, Any] = copy.deepcopy(yaml.safe_load(TEMPLATE.read_text()))
     config["admin"]["address"]["pipe"]["path"] = str(admin)
     config["static_resources"]["listeners"][0]["address"] = _socket(listen)
+    if rtmp_listen is None:
+        drop_ingest(config)
+    else:
+        point_ingest(config, rtmp_listen, rtmp_nodes)
     _point(_cluster(config, "control_plane"), control_planes)
     if control_plane_socket:
         endpoint = {"endpoint": {"address": {"pipe": {"path": control_plane_socket}}}}

@@ -266,6 +266,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
             startup_grace=settings.node_startup_grace,
             playback_secret=playback_secret,
         ),
+        fence=leadership.fence,
     )
 
     server = grpc.aio.server(
@@ -298,7 +299,12 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
             registry,
             hub,
             PublishCheck(
-                sessions, limiter, audit, publisher.camera_changed, settings.unknown_key_limit
+                sessions,
+                limiter,
+                audit,
+                publisher.camera_changed,
+                settings.unknown_key_limit,
+                placement=placements,
             ),
         ),
         server,

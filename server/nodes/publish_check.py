@@ -1,5 +1,13 @@
 """CheckStreamKey: may this key publish on this node? Asked by agents for keys their assignment
-does not know yet. Refusals are audited; unknown keys are rate limited per publisher address."""
+does not know yet. Refusals are audited; unknown keys are rate limited per publisher address.
+
+Any node takes any active push camera's key: behind the fleet ingest (Envoy over every node's
+RTMP listener) a camera whose node died republishes to whichever node is healthy. The camera is
+then homed there at once — a `published` placement with its epoch bumped (history, event,
+audit: server/placement through PlacementHooks) — so that node's assignment includes it. While
+the camera is live on another node it is refused: that node is alive until declared lost, and
+two nodes must never both take the camera. Pull cameras are published by their own node's
+puller only, never through another node."""
 
 from __future__ import annotations
 
@@ -9,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import AuditLog
-from server.cameras.model import CameraStatus, ChangeKind, ChangeListener
-from server.db.models import CameraRow, NodeRow
+from server.cameras.model import CameraStatus, ChangeKind, ChangeListener, IngestMode
+from server.cameras.status import PlacementHooks
+from server.db.models import CameraRow, NodeRow, utcnow
 from server.errors import ResourceExhausted
 from server.kv.ratelimit import RateLimiter
 
@@ -46,12 +55,16 @@ class PublishCheck:
         audit: AuditLog,
         on_change: ChangeListener,
         unknown_key_limit: int,
+        *,
+        placement: PlacementHooks | None = None,
     ) -> None:
         self._sessions = sessions
         self._limiter = limiter
         self._audit = audit
         self._on_change = on_change
         self._limit = unknown_key_limit
+        # Records a camera's new home (None: the row changes, no history; tests of this floor).
+        self._placement = placement
 
     async def check(
         self, node_id: str, node_name: str, stream_key: str, remote_address: str
@@ -78,6 +91,10 @@ class PublishCheck:
             return await self._refused(request, "", "unknown stream key")
         if not camera.active:
             return await self._refused(request, camera.id, f"camera {camera.name} is deactivated")
+        if camera.ingest_mode == IngestMode.PULL.value:
+            return await self._refused(
+                request, camera.id, f"camera {camera.name} is a pull camera: its node pulls it"
+            )
         if camera.status in _LIVE and camera.node_id not in (None, node_id):
             async with self._sessions() as session:
                 other = await session.get(NodeRow, camera.node_id)
@@ -92,12 +109,15 @@ class PublishCheck:
     async def _move(self, camera_id: str, node_id: str, node_name: str) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(CameraRow, camera_id, with_for_update=True)
-            if row is None:
+            if row is None or row.node_id == node_id:
                 return
-            row.node_id = node_id
-            # The event makes the hub send the node an assignment that includes this camera.
-            moved = f"camera {row.name} now streams to node {node_name}"
-            self._on_change(session, ChangeKind.UPDATED, row, moved)
+            old, row.node_id = row.node_id, node_id
+            # Its UPDATED event makes the hub send the node an assignment with this camera.
+            if self._placement is not None:
+                self._placement.homed(session, row, old, utcnow())
+            else:
+                moved = f"camera {row.name} now streams to node {node_name}"
+                self._on_change(session, ChangeKind.UPDATED, row, moved)
 
     async def _refused(self, request: _Request, camera_id: str, reason: str) -> KeyVerdict:
         await self._audit.security_event(

@@ -18,6 +18,7 @@ from node_agent.assignment import CurrentAssignment
 from node_agent.desired import AssignedCamera, Assignment, Ingest
 from node_agent.outbox import Outbox
 from node_agent.publish_auth import (
+    RATE_LIMITED,
     ControlPlaneUnreachable,
     KeyCheck,
     PublishGate,
@@ -225,3 +226,38 @@ async def test_publish_gate_records_how_a_key_was_accepted(tmp_path: Path) -> No
     assert assigned is not None and checked is not None
     assert (assigned.assigned, assigned.assignment_version) == (True, 5)
     assert (checked.assigned, checked.assignment_version) == (False, 5)
+
+
+async def test_behind_the_fleet_ingest_only_unknown_keys_count_against_an_address(
+    tmp_path: Path,
+) -> None:
+    """Through Envoy every camera comes from one address: cameras of a dead node retrying here
+    (refused while that node is not yet declared lost) must not lock the others out."""
+    data_dir = DataDir(tmp_path)
+    data_dir.create()
+    current = CurrentAssignment(data_dir)
+    await current.apply(assignment(1))
+    spool = Spool(data_dir.spool)
+    try:
+        control_plane = ScriptedControlPlane(
+            {
+                "k-elsewhere": KeyCheck(False, "cam-a", "camera A is already publishing on n1"),
+                "k-moved": KeyCheck(True, "cam-b"),
+                "k-guess": KeyCheck(False, "", "unknown stream key"),
+            }
+        )
+        gate = PublishGate(
+            current, StreamTracker(), control_plane, Outbox(spool), RateLimiter(limit=2)
+        )
+        for _ in range(5):
+            refused = await gate.on_publish("k-elsewhere", ADDRESS)
+            assert refused.reason == "camera A is already publishing on n1"
+        assert (await gate.on_publish("k-moved", ADDRESS)).allowed
+        # Guesses still count: two are asked about, the third is refused unasked.
+        for _ in range(3):
+            assert not (await gate.on_publish("k-guess", ADDRESS)).allowed
+        # Now the address is limited for every key it has not been granted.
+        assert (await gate.on_publish("k-elsewhere", ADDRESS)).reason == RATE_LIMITED
+    finally:
+        spool.close()
+    assert control_plane.asked == ["k-elsewhere"] * 5 + ["k-moved"] + ["k-guess"] * 2

@@ -1,0 +1,65 @@
+"""CheckStreamKey behind the fleet ingest: any node takes any active push camera's key, and the
+camera's home moves there as a `published` placement (epoch bumped, history, audit); a camera
+live on another node, and a pull camera's key, are refused. The agent side is a test-driven
+gRPC client; tests/e2e/test_fleet_ingest.py runs it with real agents behind Envoy."""
+
+from __future__ import annotations
+
+from camfleet.v1 import agent_pb2, camera_pb2
+
+from tests.support.assertions import audit_since, now_filter
+from tests.support.platform import Platform, bearer
+
+
+async def _camera(platform: Platform, camera_id: str) -> camera_pb2.Camera:
+    resp = await platform.cameras.GetCamera(
+        camera_pb2.GetCameraRequest(id=camera_id), metadata=platform.admin
+    )
+    return resp.camera
+
+
+async def _check(platform: Platform, credential: str, key: str) -> agent_pb2.CheckStreamKeyResponse:
+    return await platform.agents.CheckStreamKey(
+        agent_pb2.CheckStreamKeyRequest(stream_key=key, remote_address="127.0.0.9"),
+        metadata=bearer(credential),
+    )
+
+
+async def test_a_camera_homed_on_one_node_publishes_through_another(platform: Platform) -> None:
+    home, other = await platform.register_node(), await platform.register_node()
+    camera = await platform.new_camera()
+    assert (await _check(platform, home.credential, camera.stream_key)).allowed
+    homed = await _camera(platform, camera.id)
+    assert homed.node_id == home.node_id
+    since = now_filter()
+
+    # Its node died; the camera reconnected through the fleet ingest and landed on `other`.
+    moved = await _check(platform, other.credential, camera.stream_key)
+
+    assert (moved.allowed, moved.camera_id) == (True, camera.id)
+    now = await _camera(platform, camera.id)
+    assert now.node_id == other.node_id
+    assert now.placement_epoch == homed.placement_epoch + 1
+    history = await platform.cameras.ListPlacements(
+        camera_pb2.ListPlacementsRequest(camera_id=camera.id), metadata=platform.admin
+    )
+    latest = history.placements[0]
+    assert (latest.from_node_id, latest.to_node_id) == (home.node_id, other.node_id)
+    assert latest.reason == camera_pb2.PLACEMENT_REASON_PUBLISHED
+    assert latest.epoch == now.placement_epoch
+    [audited] = await audit_since(platform, since, "camera.placed")
+    assert audited.target == f"cameras/{camera.id}"
+    # Asked again (ffmpeg retrying), nothing moves twice.
+    assert (await _check(platform, other.credential, camera.stream_key)).allowed
+    assert (await _camera(platform, camera.id)).placement_epoch == now.placement_epoch
+
+
+async def test_a_pull_cameras_key_is_refused_on_any_node(platform: Platform) -> None:
+    node = await platform.register_node()
+    camera = await platform.new_camera(
+        ingest_mode=camera_pb2.INGEST_MODE_PULL, source_url="rtsp://127.0.0.1:8554/cam"
+    )
+    resp = await _check(platform, node.credential, camera.stream_key)
+    assert not resp.allowed
+    assert resp.camera_id == camera.id
+    assert resp.reason == f"camera {camera.name} is a pull camera: its node pulls it"
