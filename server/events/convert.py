@@ -10,11 +10,11 @@ from camfleet.v1 import event_pb2
 from server.cameras.convert import camera_to_proto
 from server.cameras.model import ChangeKind
 from server.common.wire import timestamp
-from server.db.models import CameraRow, NodeRow, RecordingRow, utcnow
+from server.db.models import CameraRow, RecordingRow, utcnow
 from server.db.outbox import StagedEvent
 from server.events.filtering import EventTypes
-from server.nodes.convert import node_to_proto, stream_to_proto
-from server.nodes.live import LiveStream, NodeLive
+from server.nodes.convert import node_view_to_proto, stream_to_proto
+from server.nodes.live import LiveStream, NodeView
 from server.nodes.registry import NodeChange
 from server.placement.convert import placement_to_proto
 from server.placement.model import Placement
@@ -100,12 +100,10 @@ def placement_event(placement: Placement) -> StagedEvent:
     return _stored("camera.placed", event)
 
 
-def node_event(
-    change: NodeChange, row: NodeRow, message: str, live: NodeLive | None
-) -> StagedEvent:
-    """A node's state changed, or it was updated or deleted."""
+def node_event(change: NodeChange, node: NodeView, message: str) -> StagedEvent:
+    """A node's state changed, or it was updated or deleted (with its live facts and load)."""
     event_type = _NODE_TYPES[change]
-    event = _event(event_type, f"nodes/{row.id}", message, node=node_to_proto(row, live))
+    event = _event(event_type, f"nodes/{node.row.id}", message, node=node_view_to_proto(node))
     return _stored(event_pb2.EventType.Name(event_type), event)
 
 

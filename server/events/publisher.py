@@ -13,11 +13,11 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cameras.model import ChangeKind
-from server.db.models import CameraRow, NodeRow, RecordingRow
+from server.db.models import CameraRow, RecordingRow
 from server.db.outbox import StagedEvent, stage_event
 from server.eventlog.log import EventLog
 from server.events import convert
-from server.nodes.live import LiveStream, NodeLive
+from server.nodes.live import LiveStream, NodeView
 from server.nodes.registry import NodeChange
 from server.placement.model import Placement
 
@@ -56,12 +56,11 @@ class EventPublisher:
         self,
         session: AsyncSession,
         change: NodeChange,
-        row: NodeRow,
+        node: NodeView,
         message: str,
-        live: NodeLive | None,
     ) -> None:
         """Stage a node event (state changed, updated, deleted) in the transaction that makes it."""
-        _stage(session, convert.node_event(change, row, message, live))
+        _stage(session, convert.node_event(change, node, message))
 
     async def stream_updated(self, stream: LiveStream, message: str) -> None:
         """Publish a change of a live stream's metrics worth showing."""

@@ -36,7 +36,8 @@ from server.errors import (
 )
 from server.identity.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
 from server.nodes.join_tokens import JoinTokenService
-from server.nodes.live import NodeLive
+from server.nodes.live import NodeLive, NodeView
+from server.nodes.load import NodeLoad, node_load_in
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 # Node labels, at registration or by UpdateNode (a selector may name at most 16 of them).
@@ -63,9 +64,9 @@ class NodeChange(enum.StrEnum):
 
 
 # Stages a node's event in the transaction that changes it, so the event commits with the change
-# (the outbox): (session, what happened, the row as it will commit, message, live host facts).
-# The event publisher, injected: events are a floor above the nodes domain.
-StageNodeChange = Callable[[AsyncSession, NodeChange, NodeRow, str, NodeLive | None], None]
+# (the outbox): (session, what happened, the node as it will commit with its live host facts and
+# load, message). The event publisher, injected: events are a floor above the nodes domain.
+StageNodeChange = Callable[[AsyncSession, NodeChange, NodeView, str], None]
 
 _LEFT = {
     NodeState.LOST: "node {name} was lost: {reason}",
@@ -163,7 +164,7 @@ class NodeRegistry:
                 )
                 session.add(row)
                 await session.flush()  # its defaults (create time) are in the event
-                self._on_change(session, NodeChange.JOINED, row, f"node {name} joined", None)
+                await self._stage(session, NodeChange.JOINED, row, f"node {name} joined", None)
                 add_audit(
                     session,
                     "node.register",
@@ -181,6 +182,21 @@ class NodeRegistry:
             )
             raise
         return row, credential
+
+    async def _stage(
+        self,
+        session: AsyncSession,
+        change: NodeChange,
+        row: NodeRow,
+        message: str,
+        live: NodeLive | None,
+    ) -> None:
+        """Stage the node's event with its load counted in the same transaction (watchers show
+        camera_count and drain_remaining from events, so an event without them would read as an
+        empty node)."""
+        load = NodeLoad() if change is NodeChange.DELETED else await node_load_in(session, row.id)
+        view = NodeView(row, live, load.camera_count, load.pull_on_node)
+        self._on_change(session, change, view, message)
 
     async def authenticate(self, credential: str) -> NodeRow:
         """The node a `cfn_…` credential belongs to, or Unauthenticated."""
@@ -246,7 +262,7 @@ class NodeRegistry:
             row.cordoned, row.draining = cordoned, draining
             add_audit(session, action, f"nodes/{node_id}", details={"name": row.name})
             done = "is draining" if draining else "was cordoned" if cordoned else "was uncordoned"
-            self._on_change(session, NodeChange.UPDATED, row, f"node {row.name} {done}", live)
+            await self._stage(session, NodeChange.UPDATED, row, f"node {row.name} {done}", live)
         return row
 
     async def set_labels(
@@ -264,7 +280,7 @@ class NodeRegistry:
             details = {"name": row.name, "labels": shown}
             add_audit(session, "node.update", f"nodes/{node_id}", details=details)
             message = f"node {row.name} was updated (labels: {shown})"
-            self._on_change(session, NodeChange.UPDATED, row, message, live)
+            await self._stage(session, NodeChange.UPDATED, row, message, live)
         return row
 
     async def delete(self, node_id: str) -> tuple[NodeRow, list[CameraRow]]:
@@ -282,7 +298,9 @@ class NodeRegistry:
                 camera.node_id = None
             await session.delete(row)
             add_audit(session, "node.delete", f"nodes/{node_id}", details={"name": row.name})
-            self._on_change(session, NodeChange.DELETED, row, f"node {row.name} was deleted", None)
+            await self._stage(
+                session, NodeChange.DELETED, row, f"node {row.name} was deleted", None
+            )
         self._verified.clear()
         return row, cameras
 
@@ -304,7 +322,7 @@ class NodeRegistry:
             row.last_heartbeat_at = at
             if changed:
                 message = f"node {row.name} is ready"
-                self._on_change(session, NodeChange.STATE_CHANGED, row, message, None)
+                await self._stage(session, NodeChange.STATE_CHANGED, row, message, None)
         return row
 
     async def leave(
@@ -326,7 +344,7 @@ class NodeRegistry:
             row = await session.get(NodeRow, node_id)
             if row is not None:
                 message = _LEFT[state].format(name=row.name, reason=reason)
-                self._on_change(session, NodeChange.STATE_CHANGED, row, message, None)
+                await self._stage(session, NodeChange.STATE_CHANGED, row, message, None)
             return row
 
     async def touch(self, node_ids: Sequence[str], at: datetime) -> None:

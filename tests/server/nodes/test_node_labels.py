@@ -4,17 +4,39 @@ node, a node already draining)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 from camfleet.v1 import agent_pb2, camera_pb2, event_pb2, node_pb2
 
-from tests.support.agent_stream import connect, hello, report
+from tests.support.agent_stream import AgentStream, connect, heartbeat, hello, report
 from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Platform, mask
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+@contextlib.asynccontextmanager
+async def _beating(stream: AgentStream, *streams: agent_pb2.StreamReport) -> AsyncIterator[None]:
+    """Heartbeat every 0.5 s like a real agent, so a loaded machine never sees the node LOST
+    (3 s without one) halfway through a test."""
+
+    async def beat() -> None:
+        while True:
+            await stream.send(heartbeat(*streams))
+            await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _node_name() -> str:
@@ -202,7 +224,10 @@ async def test_camera_count_is_the_nodes_cameras(platform: Platform) -> None:
     assert (await _node(platform, registered.node_id)).camera_count == 0
     cameras = [await platform.new_camera() for _ in range(2)]
     streams = [report(c.id) for c in cameras]
-    async with connect(platform.channel, registered.credential, hello(*streams)) as stream:
+    async with (
+        connect(platform.channel, registered.credential, hello(*streams)) as stream,
+        _beating(stream, *streams),
+    ):
         await stream.receive_kind("welcome")
         node = await eventually(
             lambda: _node(platform, registered.node_id), lambda n: n.camera_count == 2, 10
@@ -227,7 +252,10 @@ async def test_a_placed_pull_camera_counts_and_drain_remaining_shows_what_is_lef
     drain_remaining at 1 until the camera is deactivated."""
     site = secrets.token_hex(6)
     registered = await _register(platform, {"test": site})
-    async with connect(platform.channel, registered.credential, hello()) as stream:
+    async with (
+        connect(platform.channel, registered.credential, hello()) as stream,
+        _beating(stream),
+    ):
         await stream.receive_kind("welcome")
         camera = await platform.new_camera(
             ingest_mode=camera_pb2.INGEST_MODE_PULL,
@@ -254,10 +282,21 @@ async def test_a_placed_pull_camera_counts_and_drain_remaining_shows_what_is_lef
         assert history.placements[0].epoch == got.placement_epoch
         assert (await _node(platform, registered.node_id)).camera_count == 1
 
+        revision = (
+            await platform.cameras.ListCameras(
+                camera_pb2.ListCamerasRequest(page_size=1), metadata=platform.admin
+            )
+        ).revision
         drained = await platform.nodes.DrainNode(
             node_pb2.DrainNodeRequest(id=registered.node_id), metadata=platform.admin
         )
         assert drained.node.drain_remaining == 1
+        # Watchers see the same counts in the node's event (the UI draws progress from them).
+        seen = await platform.events_until(
+            platform.admin, revision, lambda e: e.node.id == registered.node_id
+        )
+        assert (seen[-1].node.draining, seen[-1].node.drain_remaining) == (True, 1)
+        assert seen[-1].node.camera_count == 1
         await platform.cameras.DeactivateCamera(
             camera_pb2.DeactivateCameraRequest(id=camera.id), metadata=platform.admin
         )
