@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -132,7 +133,7 @@ class Bench:
             self.ids.append(resp.camera.id)
         for camera_id in self.ids:
             await until(
-                lambda c=camera_id: self.camera(c),
+                partial(self.camera, camera_id),
                 lambda cam: cam.status == C.CAMERA_STATUS_ONLINE,
                 "ONLINE",
             )
@@ -152,19 +153,21 @@ class Bench:
         )
         for camera_id in self.ids:
             await until(
-                lambda c=camera_id: self.camera(c),
+                partial(self.camera, camera_id),
                 lambda cam: cam.status == C.CAMERA_STATUS_ONLINE and not cam.handover_node_id,
                 "ONLINE",
             )
         await asyncio.sleep(2 * TIMING.segment_s)
 
     async def moved(
-        self, kind: str, victim_id: str, on: list[str], act: Callable[[], None]
+        self, kind: str, victim_id: str, on: list[str], act: Callable[[], Awaitable[None] | None]
     ) -> None:
         """`act` (a cut, a kill), then per camera of `on`: time to ONLINE elsewhere, gap."""
         began_wall = datetime.now(UTC)
         began = time.monotonic()
-        act()
+        acted = act()
+        if acted is not None:
+            await acted
         online: dict[str, float] = {}
         while len(online) < len(on):
             if time.monotonic() - began > WAIT_S:
@@ -256,11 +259,9 @@ class Bench:
         on = await self.cameras_on(node_id)
         nodes = self.fleet.nodes_stub
 
-        def drain_it() -> None:
-            asyncio.get_running_loop().create_task(
-                nodes.DrainNode(
-                    node_pb2.DrainNodeRequest(id=node_id), metadata=self.fleet.admin, timeout=15
-                )
+        async def drain_it() -> None:
+            await nodes.DrainNode(
+                node_pb2.DrainNodeRequest(id=node_id), metadata=self.fleet.admin, timeout=15
             )
 
         await self.moved("drain", node_id, on, drain_it)

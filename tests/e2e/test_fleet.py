@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from functools import partial
 
-import grpc
 import pytest
 from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
 
@@ -27,81 +25,29 @@ from harness.fleet import Fleet, FleetTiming, running_fleet
 from harness.fleet_cameras import PushCamera
 from harness.held_segments import DiskSegment
 from harness.rtsp_source import rtsp_source
+from tests.support.fleet import (
+    LOST,
+    ONLINE,
+    READY,
+    all_online,
+    cameras,
+    create,
+    node_ids,
+    placed_on,
+    retried,
+    until,
+)
 from tests.support.recordings import all_recordings
 from tests.support.stack import ts
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.postgres, pytest.mark.redis]
 
 C = camera_pb2
-ONLINE = C.CAMERA_STATUS_ONLINE
-READY = node_pb2.NODE_STATE_READY
-LOST = node_pb2.NODE_STATE_LOST
 TIMING = FleetTiming(heartbeat_s=1.0, lost_after_s=3.0, segment_s=2)
 # Generous bounds for a loaded two-core machine; the bench measures the real times.
 SETTLE_S = 90.0
 FAILOVER_S = TIMING.lost_after_s + 45.0
 LEADER_S = 5.0 + 25.0
-T = TypeVar("T")
-
-
-async def until(
-    what: str, probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], within_s: float
-) -> T:
-    """Poll `probe` until `ok`; AssertionError naming `what` and the last value otherwise. A
-    call that fails while a replica is down counts as not yet."""
-    deadline = time.monotonic() + within_s
-    last: object = None
-    while True:
-        try:
-            last = value = await probe()
-            if ok(value):
-                return value
-        except grpc.aio.AioRpcError as err:
-            last = f"{err.code().name}: {err.details()}"
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {within_s:.0f} s; last: {_brief(last)}")
-        await asyncio.sleep(0.25)
-
-
-def _brief(value: object) -> object:
-    """Cameras and nodes by name as one line each (status, node), not whole messages."""
-    if isinstance(value, dict):
-        return {k: _brief(v) for k, v in value.items()}
-    if isinstance(value, camera_pb2.Camera):
-        status = C.CameraStatus.Name(value.status).removeprefix("CAMERA_STATUS_")
-        handover = f" handover {value.handover_node_id[:8]}" if value.handover_node_id else ""
-        return f"{status} on {value.node_id[:8] or '-'}{handover} {value.status_reason}".strip()
-    if isinstance(value, node_pb2.Node):
-        state = node_pb2.NodeState.Name(value.state).removeprefix("NODE_STATE_")
-        return f"{state} {value.id[:8]} cameras={value.camera_count} drain={value.drain_remaining}"
-    return value
-
-
-async def cameras(fleet: Fleet) -> dict[str, camera_pb2.Camera]:
-    resp = await fleet.cameras.ListCameras(
-        C.ListCamerasRequest(page_size=100), metadata=fleet.admin, timeout=10
-    )
-    return {c.name: c for c in resp.cameras}
-
-
-async def node_ids(fleet: Fleet) -> dict[str, str]:
-    """Node name -> id."""
-    return {name: n.id for name, n in (await fleet.node_states()).items()}
-
-
-async def create(fleet: Fleet, camera: camera_pb2.Camera) -> camera_pb2.Camera:
-    resp = await fleet.cameras.CreateCamera(
-        C.CreateCameraRequest(camera=camera), metadata=fleet.admin, timeout=15
-    )
-    return resp.camera
-
-
-def all_online(names: list[str]) -> Callable[[dict[str, camera_pb2.Camera]], bool]:
-    return lambda cams: all(cams[n].status == ONLINE and cams[n].node_id for n in names)
-
-
-def placed_on(cams: dict[str, camera_pb2.Camera], names: list[str]) -> Counter[str]:
-    return Counter(cams[n].node_id for n in names)
 
 
 async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() -> None:
@@ -337,12 +283,11 @@ def _gap_line(g: recording_pb2.RecordingGap) -> str:
 async def _timeline(
     fleet: Fleet, camera_id: str, start: datetime, end: datetime
 ) -> recording_pb2.GetTimelineResponse:
-    resp: recording_pb2.GetTimelineResponse = await fleet.recordings.GetTimeline(
-        recording_pb2.GetTimelineRequest(
-            camera_id=camera_id, start_time=ts(start), end_time=ts(end)
-        ),
-        metadata=fleet.admin,
-        timeout=15,
+    request = recording_pb2.GetTimelineRequest(
+        camera_id=camera_id, start_time=ts(start), end_time=ts(end)
+    )
+    resp: recording_pb2.GetTimelineResponse = await retried(
+        lambda: fleet.recordings.GetTimeline(request, metadata=fleet.admin, timeout=15)
     )
     return resp
 
@@ -390,16 +335,13 @@ async def _segments_lost_or_duplicated(
         problems: list[str] = []
         disk = await asyncio.to_thread(_segments, fleet)
         for camera_id, name in ids.items():
-            listed = await all_recordings(
-                fleet.recordings,
-                recording_pb2.ListRecordingsRequest(
-                    camera_id=camera_id,
-                    start_time=ts(started - timedelta(minutes=1)),
-                    end_time=ts(datetime.now(UTC) + timedelta(minutes=1)),
-                    page_size=500,
-                ),
-                fleet.admin,
+            request = recording_pb2.ListRecordingsRequest(
+                camera_id=camera_id,
+                start_time=ts(started - timedelta(minutes=1)),
+                end_time=ts(datetime.now(UTC) + timedelta(minutes=1)),
+                page_size=500,
             )
+            listed = await retried(partial(all_recordings, fleet.recordings, request, fleet.admin))
             counts = Counter(r.id for r in listed)
             problems += [f"{name}: {i} listed {k} times" for i, k in counts.items() if k > 1]
             listed_sha = {r.id: r.sha256 for r in listed}
