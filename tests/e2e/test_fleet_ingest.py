@@ -1,0 +1,183 @@
+"""End to end, the fleet ingest: two node agents on loopback behind Envoy's RTMP proxy
+(harness.ingest, rendered from envoy/envoy.yaml), a camera told the ingest's URL publishing an
+ffmpeg test pattern through it and reconnecting whenever its connection ends, as cameras do.
+The agent it landed on is killed with its whole process group (kill -9); the camera, republishing
+through Envoy, lands on the other node, which takes its key from the control plane, and goes
+ONLINE there, homed there by a `published` placement.
+
+Everything runs as real processes (control plane, agents, nginx, Envoy, ffmpeg) on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from camfleet.v1 import camera_pb2, node_pb2
+
+from harness.agents import agent_argv, start_agent, wait_agent_ready
+from harness.ingest import Address, running_ingest
+from harness.ports import free_port
+from harness.processes import Child, kill_survivors, process_tree, stop_by_pid, survivors_after
+from tests.support.agent_node import ffmpeg_publish_argv
+from tests.support.stack import Stack, running_control_plane
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass
+class Camera:
+    """A camera that publishes to `url` and, whenever its connection ends, publishes again a
+    moment later (as an IP camera does); ended by PID."""
+
+    url: str
+    connects: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def _run(self) -> None:
+        while True:
+            self.connects += 1
+            self.proc = subprocess.Popen(
+                ffmpeg_publish_argv(self.url, seconds=600),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            # Ended by the node or Envoy closing its connection (or by the test, by PID).
+            await asyncio.to_thread(self.proc.wait)
+            await asyncio.sleep(0.5)
+
+
+@asynccontextmanager
+async def reconnecting_camera(url: str) -> AsyncIterator[Camera]:
+    camera = Camera(url)
+    camera._task = asyncio.create_task(camera._run())
+    try:
+        yield camera
+    finally:
+        camera._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await camera._task
+        if camera.proc is not None:
+            stop_by_pid(camera.proc, grace_s=5)
+
+
+@dataclass
+class FleetNode:
+    name: str
+    rtmp: Address
+    agent: Child
+    node_id: str = ""
+
+
+async def start_node(stack: Stack, name: str, rtmp: Address, ingest_url: str) -> FleetNode:
+    """An agent registering as `name`, its RTMP on `rtmp`, telling cameras the ingest's URL."""
+    argv = agent_argv(
+        stack.target,
+        stack.root / name,
+        f"{rtmp[0]}:{rtmp[1]}",
+        f"127.0.0.1:{free_port()}",
+        name=name,
+        extra=["--public-rtmp-url", ingest_url, "--label", f"name={name}"],
+    )
+    env = {**os.environ, "CAMFLEET_JOIN_TOKEN": await stack.join_token()}
+    agent = start_agent(argv, env, stack.root / f"{name}.log")
+    stack.logs.append(stack.root / f"{name}.log")
+    return FleetNode(name, rtmp, agent)
+
+
+async def camera_now(stack: Stack, camera_id: str) -> camera_pb2.Camera:
+    resp = await stack.cameras.GetCamera(
+        camera_pb2.GetCameraRequest(id=camera_id), metadata=stack.admin
+    )
+    return resp.camera
+
+
+async def online_on(
+    stack: Stack, camera_id: str, node_ids: set[str], within_s: float
+) -> camera_pb2.Camera:
+    """The camera once the API shows it ONLINE on one of `node_ids`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        camera = await camera_now(stack, camera_id)
+        if camera.status == camera_pb2.CAMERA_STATUS_ONLINE and camera.node_id in node_ids:
+            return camera
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"camera not ONLINE on {sorted(node_ids)} after {within_s:.0f} s: "
+                f"{camera_pb2.CameraStatus.Name(camera.status)} on {camera.node_id!r} "
+                f"({camera.status_reason})\n{stack.log_text()}"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_node() -> None:
+    async with running_control_plane("sqlite") as stack:
+        addresses = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
+        killed: dict[int, str] = {}
+        async with running_ingest(addresses, stack.root / "ingest", wait_healthy=0) as ingest:
+            nodes = [
+                await start_node(stack, f"ingest-node-{i}", address, ingest.url)
+                for i, address in enumerate(addresses)
+            ]
+            try:
+                for node in nodes:
+                    await wait_agent_ready(node.agent)
+                    await ingest.wait_health(node.rtmp, healthy=True)
+                listed = await stack.nodes.ListNodes(
+                    node_pb2.ListNodesRequest(page_size=10), metadata=stack.admin
+                )
+                by_name = {n.name: n for n in listed.nodes}
+                for node in nodes:
+                    node.node_id = by_name[node.name].id
+                    assert dict(by_name[node.name].labels) == {"name": node.name}
+                camera = await stack.new_camera("through-the-ingest")
+                urls = await stack.cameras.GetStreamUrls(
+                    camera_pb2.GetStreamUrlsRequest(id=camera.id), metadata=stack.admin
+                )
+                # Cameras are told the fleet ingest, never one node's own listener.
+                assert urls.rtmp_publish_url == f"{ingest.url}/{camera.stream_key}"
+
+                async with reconnecting_camera(urls.rtmp_publish_url) as publisher:
+                    first = await online_on(
+                        stack, camera.id, {n.node_id for n in nodes}, within_s=60
+                    )
+                    (victim,) = [n for n in nodes if n.node_id == first.node_id]
+                    (survivor,) = [n for n in nodes if n is not victim]
+                    killed = process_tree(victim.agent.pid)
+                    connects_before = publisher.connects
+
+                    # The agent and everything in its process group die at once; its nginx,
+                    # in a group of its own, follows by its parent-death signal.
+                    os.killpg(os.getpgid(victim.agent.pid), signal.SIGKILL)
+                    victim.agent.proc.wait()
+                    assert await survivors_after(killed, within_s=15) == []
+
+                    moved = await online_on(stack, camera.id, {survivor.node_id}, within_s=60)
+                    assert publisher.connects > connects_before
+                    # Envoy no longer sends cameras to the dead node.
+                    await ingest.wait_health(victim.rtmp, healthy=False, within_s=10)
+
+                history = await stack.cameras.ListPlacements(
+                    camera_pb2.ListPlacementsRequest(camera_id=camera.id), metadata=stack.admin
+                )
+                latest = history.placements[0]
+                assert (latest.from_node_id, latest.to_node_id) == (
+                    victim.node_id,
+                    survivor.node_id,
+                )
+                assert latest.reason == camera_pb2.PLACEMENT_REASON_PUBLISHED
+                assert latest.epoch == moved.placement_epoch > first.placement_epoch
+            finally:
+                for node in nodes:
+                    node.agent.stop(grace_s=15)
+                kill_survivors(killed)
