@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, extract, func, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
@@ -28,7 +28,7 @@ from server.db.models import (
     StreamEventRow,
     utcnow,
 )
-from server.recordings import timeline
+from server.recordings import spans, timeline
 from server.recordings.causes import GapCause
 from server.recordings.ingest import MAX_SEGMENT
 from server.recordings.queries import (
@@ -40,7 +40,7 @@ from server.recordings.queries import (
     recording_expected_until,
     require_camera,
 )
-from server.recordings.timeline import Recorded, StoredGap, Timeline
+from server.recordings.timeline import StoredGap, Timeline
 
 TIMELINE_MAX_SPAN = timedelta(days=31)
 # Stream events after which a camera was not publishing (so nothing was expected).
@@ -66,70 +66,6 @@ class RecordingPage:
 
     items: RecordingRows
     next_page_token: str
-
-
-def _seconds_between(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
-    """`later - earlier` in seconds, in SQL (SQLite keeps times as text)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86_400.0
-    return extract("epoch", later - earlier)
-
-
-async def _spans(
-    session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
-) -> list[Recorded]:
-    """The camera's segments overlapping [lo, hi) merged into spans (holes up to MERGE_S
-    closed) by the database: gaps and islands, so a month of segments comes back as a handful
-    of rows instead of hundreds of thousands. An island continues while a segment starts before
-    the latest end so far (not just the previous segment's), so segments of two nodes that
-    overlap are one island: their time counts once. Each island names the node of its first
-    segment and of the segment before it (who stopped, who resumed, around a hole)."""
-    ordered = RecordingRow.start_time
-    previous_end = (
-        func.max(RecordingRow.end_time)
-        .over(order_by=ordered, rows=(None, -1))
-        .label("previous_end")
-    )
-    previous_node = func.lag(RecordingRow.node_id).over(order_by=ordered).label("previous_node")
-    rows = (
-        select(
-            RecordingRow.start_time,
-            RecordingRow.end_time,
-            RecordingRow.node_id,
-            previous_end,
-            previous_node,
-        )
-        .where(*overlapping(camera_id, lo, hi))
-        .subquery()
-    )
-    starts_island = case(
-        (rows.c.previous_end.is_(None), 1),
-        (_seconds_between(session, rows.c.start_time, rows.c.previous_end) > timeline.MERGE_S, 1),
-        else_=0,
-    )
-    flagged = select(
-        rows.c.start_time,
-        rows.c.end_time,
-        starts_island.label("first"),
-        rows.c.node_id,
-        rows.c.previous_node,
-        func.sum(starts_island).over(order_by=rows.c.start_time, rows=(None, 0)).label("island"),
-    ).subquery()
-    first = flagged.c.first == 1
-    result = await session.execute(
-        select(
-            func.min(flagged.c.start_time),
-            func.max(flagged.c.end_time),
-            func.min(case((first, flagged.c.node_id))),
-            func.min(case((first, flagged.c.previous_node))),
-        )
-        .group_by(flagged.c.island)
-        .order_by(func.min(flagged.c.start_time))
-    )
-    return [
-        Recorded(start, end, node or "", previous or "")
-        for start, end, node, previous in result.all()
-    ]
 
 
 def _next_token(row: RecordingRow, fingerprint: str) -> str:
@@ -218,7 +154,7 @@ class RecordingService:
         lo, hi = check_range(start, end, TIMELINE_MAX_SPAN, required=True)
         async with self._sessions() as session:
             expected_until = await recording_expected_until(session, camera_id)
-            segments = await _spans(session, camera_id, lo, hi)
+            segments = await spans.recorded(session, camera_id, lo, hi)
             gaps = (
                 await session.scalars(
                     select(RecordingGapRow).where(
