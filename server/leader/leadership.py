@@ -193,6 +193,7 @@ class Leadership:
         elif await self._lock.try_acquire():
             await self._win()
         else:
+            self._settled.set()  # a follower for now: start() need not wait for the poll
             await self._lock.wait_release(POLL_S)
 
     async def _win(self) -> None:

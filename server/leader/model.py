@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.errors import FailedPrecondition
 
 # The name of the fleet's one leader row (LeaderRow.name).
@@ -38,3 +40,7 @@ class NotLeader(FailedPrecondition):
 
 # GetLeader's read of the stored row (Leadership.current), passed down to the servicer.
 LeaderReader = Callable[[], Awaitable[LeaderInfo]]
+
+# Leadership.fence, passed down to leader-only writes: call it first in the write's transaction;
+# it returns the leader epoch or raises NotLeader.
+Fence = Callable[[AsyncSession], Awaitable[int]]

@@ -26,6 +26,7 @@ from camfleet.v1 import agent_pb2
 
 from server.common.tasks import cancel_and_wait
 from server.errors import DomainError, Unauthenticated, Unavailable
+from server.leader.model import Fence
 from server.nodes.agent_wire import welcome
 from server.nodes.assignment_push import AssignmentPusher
 from server.nodes.deletions import DeletionSender
@@ -38,7 +39,14 @@ from server.nodes.session import NodeSession, first_message, read
 class AgentHub:
     """Sessions of the agents connected to this replica, and node liveness."""
 
-    def __init__(self, stores: NodeStores, feeds: HubFeeds, terms: SessionTerms) -> None:
+    def __init__(
+        self,
+        stores: NodeStores,
+        feeds: HubFeeds,
+        terms: SessionTerms,
+        fence: Fence | None = None,
+    ) -> None:
+        """`fence`: the leadership's, which the lost-node sweep checks in each of its writes."""
         self._stores = stores
         self._terms = terms
         self._sessions: dict[str, NodeSession] = {}
@@ -51,6 +59,7 @@ class AgentHub:
             lost_after_s=terms.lost_after.total_seconds(),
             startup_grace_s=terms.startup_grace.total_seconds(),
             on_lost=stores.recordings.node_lost,
+            fence=fence,
         )
         self._messages = SessionMessages(stores, feeds, self._liveness)
         self._pusher = AssignmentPusher(stores.assignments, feeds.events, self._sessions)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from server.cameras.status import CameraStatusWriter
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
+from server.leader.model import Fence, NotLeader
 from server.nodes.loop_lag import LoopLag
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeRegistry, NodeState
@@ -50,8 +51,12 @@ class NodeLiveness:
         lost_after_s: float,
         startup_grace_s: float,
         on_lost: LostListener = _ignore_loss,
+        fence: Fence | None = None,
     ) -> None:
+        """`fence`: the leadership's (server/leader/), so that a replica deposed in the middle
+        of a sweep declares nobody lost (None: unfenced, for a lone process)."""
         self._registry = registry
+        self._fence = fence
         self._on_lost = on_lost
         self._status = status
         self._presence = presence
@@ -92,6 +97,8 @@ class NodeLiveness:
                 await self.sweep(end_session)
             except asyncio.CancelledError:
                 raise
+            except NotLeader as exc:  # deposed: this job is about to be cancelled
+                log.info("node sweep stopped: %s", exc)
             except Exception:  # a database hiccup must not end liveness checks for good
                 log.exception("node sweep failed")
 
@@ -138,7 +145,9 @@ class NodeLiveness:
 
     async def _lose(self, node_id: str, silent_s: float | None) -> bool:
         since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
-        row = await self._registry.leave(node_id, NodeState.LOST, since, only_if=NodeState.READY)
+        row = await self._registry.leave(
+            node_id, NodeState.LOST, since, only_if=NodeState.READY, fence=self._fence
+        )
         if row is None:
             return False  # another replica got there first
         log.warning("node %s lost: %s", row.name, since)

@@ -35,6 +35,7 @@ from server.errors import (
     Unauthenticated,
 )
 from server.identity.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
+from server.leader.model import Fence
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.live import NodeLive, NodeView
 from server.nodes.load import NodeLoad, node_load_in
@@ -326,11 +327,19 @@ class NodeRegistry:
         return row
 
     async def leave(
-        self, node_id: str, state: NodeState, reason: str, only_if: NodeState | None = None
+        self,
+        node_id: str,
+        state: NodeState,
+        reason: str,
+        only_if: NodeState | None = None,
+        fence: Fence | None = None,
     ) -> NodeRow | None:
         """Move a node to LOST or OFFLINE; None when it was already there (or not in `only_if`,
-        so only one replica of several wins a race to mark it lost)."""
+        so only one writer wins a race to mark it lost). With `fence` (the leader's sweep) a
+        replica that no longer leads gets NotLeader and changes nothing."""
         async with self._sessions.begin() as session:
+            if fence is not None:
+                await fence(session)
             stmt = (
                 update(NodeRow)
                 .where(NodeRow.id == node_id, NodeRow.state != state.value)

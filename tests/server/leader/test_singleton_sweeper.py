@@ -12,9 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import grpc
-from camfleet.v1 import node_pb2
+from camfleet.v1 import camera_pb2, node_pb2
 
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from server.db.engine import create_engine, session_factory
+from server.leader.model import LeaderInfo
+from server.leader.row import claim
 from tests.support.agent_stream import connect, hello
 from tests.support.assertions import eventually
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
@@ -51,6 +54,15 @@ async def node_state(plane: Platform, node_id: str) -> node_pb2.Node:
     return reply.node
 
 
+async def claim_elsewhere(database_url: str) -> LeaderInfo:
+    """A newer epoch claimed by a replica that is not among ours."""
+    engine = create_engine(database_url)
+    try:
+        return await claim(session_factory(engine), "elsewhere:1:abcdef")
+    finally:
+        await engine.dispose()
+
+
 async def goes_lost_while_connected_to(plane: Platform, via: Platform) -> None:
     """A node connects to `via`, says Hello and then no heartbeat: it becomes LOST (judged by
     whichever replica leads) and `via` ends its stream so that the agent says Hello again."""
@@ -85,3 +97,36 @@ async def test_only_the_leader_sweeps_and_the_sweeper_moves_with_leadership(
         assert "node-sweeper" in second.running_jobs
         assert second.epoch == first.epoch + 1
         await goes_lost_while_connected_to(two, via=two)
+
+
+async def test_a_deposed_leaders_sweep_declares_nobody_lost(tmp_path: Path) -> None:
+    async with two_replicas(tmp_path) as planes:
+        one, two = planes
+        assert one.plane.leadership.is_leader
+        listed = await two.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1), metadata=two.admin
+        )
+        node = await two.register_node()
+        async with connect(two.channel, node.credential, hello()) as stream:
+            await stream.receive_kind("welcome")
+            # Another replica claims a newer epoch while `one` still believes it leads (a
+            # stalled leader); then the node falls silent. The sweep of `one` is fenced: its
+            # LOST write fails and it steps down; the loss is recorded by the next leadership.
+            elsewhere = await claim_elsewhere(one.settings.database_url)
+            events = await two.events_until(
+                two.admin,
+                listed.revision,
+                lambda e: (
+                    e.subject == f"nodes/{node.node_id}"
+                    and e.node.state == node_pb2.NODE_STATE_LOST
+                ),
+            )
+        lost = events[-1]
+        assert lost.node.state == node_pb2.NODE_STATE_LOST
+        leader = await two.nodes.GetLeader(node_pb2.GetLeaderRequest(), metadata=two.admin)
+        assert leader.epoch > elsewhere.epoch
+        assert leader.replica_id in {
+            one.plane.leadership.replica_id,
+            two.plane.leadership.replica_id,
+        }
+        assert lost.time.ToDatetime() >= leader.since.ToDatetime()
