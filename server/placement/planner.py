@@ -182,6 +182,19 @@ class Planner:
             return self._handover(camera, PlacementReason.SELECTOR, now, move_anyway=True)
         return []
 
+    def switched_to_push(self, camera_id: str, now: float) -> list[Decision]:
+        """A pull camera became a push camera: off the node that pulled it (a push camera's
+        node is where it publishes, and it has not published yet)."""
+        camera = self.cameras.get(camera_id)
+        if (
+            camera is None
+            or camera.pull
+            or (camera.node_id, camera.handover_node_id) == (None, None)
+        ):
+            return []
+        why = "it is a push camera now: its node is where it publishes"
+        return [self._move(camera, None, PlacementReason.UNPLACED, why, now)]
+
     def failover(self, node_id: str, now: float) -> list[Decision]:
         """A node stopped being READY (or was deleted): its cameras move at once, handovers to
         it are cancelled."""

@@ -182,9 +182,11 @@ class Scheduler:
             decisions += await self._nodes_changed(now)
         if self._dirty_cameras:
             ids, self._dirty_cameras = self._dirty_cameras, set()
-            await self._reload_cameras(ids)
+            switched = await self._reload_cameras(ids)
             for camera_id in sorted(ids):
                 decisions += self.planner.plan_camera(camera_id, now)
+            for camera_id in switched:
+                decisions += self.planner.switched_to_push(camera_id, now)
         await self._apply(decisions)
 
     async def _reconcile(self, now: float) -> list[Decision]:
@@ -267,15 +269,21 @@ class Scheduler:
     async def _read_cameras(self, ids: Iterable[str] | None) -> list[PlanCamera]:
         return await read_cameras(self._sessions, ids)
 
-    async def _reload_cameras(self, ids: set[str]) -> None:
+    async def _reload_cameras(self, ids: set[str]) -> list[str]:
+        """Re-read these cameras into the picture; returns those that were pull cameras and
+        are push cameras now."""
         found = {c.id: c for c in await self._read_cameras(ids)}
-        for camera_id in ids:
+        switched = []
+        for camera_id in sorted(ids):
             camera = found.get(camera_id)
             old = self.planner.cameras.get(camera_id)
             if camera is None:
                 self.planner.remove_camera(camera_id)
                 continue
+            if old is not None and old.pull and not camera.pull:
+                switched.append(camera_id)
             self.planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
+        return switched
 
 
 async def read_cameras(
