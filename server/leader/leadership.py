@@ -73,6 +73,7 @@ class Leadership:
         self._leads = asyncio.Event()  # set exactly while _leading
         self._settled = asyncio.Event()
         self._campaign_task: asyncio.Task[None] | None = None
+        self._failing = False  # the last round failed (logged once per outage)
 
     @classmethod
     def for_engine(
@@ -169,10 +170,15 @@ class Leadership:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database or the lock session is away: start over
-                await self._lose(f"{type(exc).__name__}: {exc}".strip())
+                why = f"{type(exc).__name__}: {exc}".strip()
+                if not self._failing and not self._leading:
+                    log.warning("leader election cannot reach the database (%s); retrying", why)
+                self._failing = True
+                await self._lose(why)
                 self._settled.set()
                 await asyncio.sleep(RETRY_S)
             else:
+                self._failing = False
                 self._settled.set()
 
     async def _round(self) -> None:
