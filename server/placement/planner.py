@@ -195,6 +195,30 @@ class Planner:
         why = "it is a push camera now: its node is where it publishes"
         return [self._move(camera, None, PlacementReason.UNPLACED, why, now)]
 
+    def expire_handovers(self, now: float, timeout_s: float) -> list[Decision]:
+        """Cancel handovers whose target has not taken the camera over within `timeout_s`
+        (say its source is unreachable from there): the camera stays where it runs."""
+        out: list[Decision] = []
+        for camera in list(self.cameras.values()):
+            if camera.handover_node_id is None or now - camera.moved_at < timeout_s:
+                continue
+            target = self._name(camera.handover_node_id)
+            message = (
+                f"handover of {camera.name} to {target} cancelled: not ONLINE there within "
+                f"{timeout_s:.0f} s"
+            )
+            cancel = Decision(
+                camera.id,
+                Action.CANCEL_HANDOVER,
+                camera.node_id,
+                camera.node_id,
+                PlacementReason.REBALANCE,
+                message,
+                camera.epoch,
+            )
+            out.append(self._apply(cancel, now))
+        return out
+
     def failover(self, node_id: str, now: float) -> list[Decision]:
         """A node stopped being READY (or was deleted): its cameras move at once, handovers to
         it are cancelled."""

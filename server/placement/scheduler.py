@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.cameras.model import IngestMode
 from server.db.models import CameraRow, NodeRow
 from server.eventlog.log import EventLog
+from server.leader.model import NotLeader
 from server.nodes.registry import NodeState
 from server.placement.fleet import Decision, PlanCamera, PlanNode
 from server.placement.planner import Planner
@@ -62,6 +63,9 @@ class SchedulerOptions:
     rebalance_moves_per_minute: int = 10
     # A camera moved this recently is never moved by a rebalance.
     rebalance_quiet_s: float = 300.0
+    # A handover whose target has not reported the camera ONLINE by then is cancelled (the
+    # camera keeps running where it is; a drain then tries again).
+    handover_timeout_s: float = 60.0
 
 
 def plan_node(row: NodeRow) -> PlanNode:
@@ -102,7 +106,9 @@ class Scheduler:
         self.planner = Planner()
         self._full = True
         self._wake.set()
-        jobs = [self._follow(), self._work(), self._tick()]
+        # Followed from before the first full read, so no change falls between the two.
+        revision = await self._events.current_revision()
+        jobs = [self._follow(revision), self._work(), self._tick()]
         tasks = [asyncio.create_task(job) for job in jobs]
         try:
             await asyncio.gather(*tasks)
@@ -113,11 +119,12 @@ class Scheduler:
 
     # --- following ---------------------------------------------------------------------------
 
-    async def _follow(self) -> None:
-        """Mark what each event touches."""
+    async def _follow(self, revision: int) -> None:
+        """Mark what each event touches, from `revision` on."""
         while True:
             try:
-                async for stored in self._events.watch(await self._events.current_revision()):
+                async for stored in self._events.watch(revision):
+                    revision = stored.revision
                     subject = stored.subject
                     if subject.startswith("cameras/"):
                         if stored.kind not in _IGNORED_KINDS:
@@ -130,6 +137,7 @@ class Scheduler:
                 raise
             except Exception:  # compaction or a broken log: re-read everything, go on
                 log.exception("placement follower restarts")
+                revision = await self._events.current_revision()
                 self._full = True
                 self._wake.set()
                 await asyncio.sleep(1.0)
@@ -145,6 +153,7 @@ class Scheduler:
                 last_full = time.monotonic()
                 self._full = True
                 self._wake.set()
+            await self._guarded(self._expire_handovers)
             if moves > 0:
                 await self._guarded(self._rebalance)
 
@@ -160,7 +169,10 @@ class Scheduler:
             await job()  # type: ignore[operator]
         except asyncio.CancelledError:
             raise
-        except Exception:  # a database hiccup or a lost fence: the next change or tick retries
+        except NotLeader as why:  # deposed: the leadership cancels this job at once
+            log.info("placement stops: %s", why)
+            await asyncio.sleep(1.0)
+        except Exception:  # a database hiccup: the next change or tick retries
             log.exception("placement step failed")
             self._full = True
             await asyncio.sleep(1.0)
@@ -196,7 +208,7 @@ class Scheduler:
             planner.set_node(plan_node(row))
         for camera in await self._read_cameras(None):
             old = self.planner.cameras.get(camera.id)
-            planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
+            planner.set_camera(_known_move(camera, old))
         self.planner = planner
         decisions: list[Decision] = []
         for camera_id in list(planner.cameras):
@@ -238,6 +250,10 @@ class Scheduler:
                 decisions += planner.drain(node.id, now)
         return decisions
 
+    async def _expire_handovers(self) -> None:
+        now = time.monotonic()
+        await self._apply(self.planner.expire_handovers(now, self._options.handover_timeout_s))
+
     async def _rebalance(self) -> None:
         await self._apply(
             self.planner.rebalance(1, time.monotonic(), self._options.rebalance_quiet_s)
@@ -250,7 +266,7 @@ class Scheduler:
         for row in applied.rows:
             old = self.planner.cameras.get(row.id)
             fresh = plan_camera(row)
-            self.planner.set_camera(replace(fresh, moved_at=old.moved_at) if old else fresh)
+            self.planner.set_camera(_known_move(fresh, old))
         if applied.skipped:
             # Someone else changed these cameras meanwhile: read them again and decide anew.
             log.info("placement: %d decisions found their camera changed", len(applied.skipped))
@@ -282,8 +298,18 @@ class Scheduler:
                 continue
             if old is not None and old.pull and not camera.pull:
                 switched.append(camera_id)
-            self.planner.set_camera(replace(camera, moved_at=old.moved_at) if old else camera)
+            self.planner.set_camera(_known_move(camera, old))
         return switched
+
+
+def _known_move(camera: PlanCamera, old: PlanCamera | None) -> PlanCamera:
+    """`camera` as read, with when it last moved as far as this scheduler knows (a handover
+    found under way counts from now: its timeout starts when this scheduler first sees it)."""
+    if old is not None:
+        return replace(camera, moved_at=old.moved_at)
+    if camera.handover_node_id is not None:
+        return replace(camera, moved_at=time.monotonic())
+    return camera
 
 
 async def read_cameras(

@@ -253,3 +253,15 @@ def test_every_camera_ends_on_an_allowed_node_or_waits_for_a_reason(
         assert planner.load[node_id] == count
     # A second pass changes nothing.
     assert [d for d in planner.place_waiting(NOW) if d.action is not Action.WAIT] == []
+
+
+def test_a_handover_not_taken_within_the_timeout_is_cancelled() -> None:
+    planner = fleet(node("a"), node("b"))
+    add(planner, pull("x", "a", handover_node_id="id-b", moved_at=NOW, epoch=2))
+    assert planner.expire_handovers(NOW + 59, 60) == []
+    [cancel] = planner.expire_handovers(NOW + 61, 60)
+    assert cancel.action is Action.CANCEL_HANDOVER
+    assert cancel.message == "handover of x to b cancelled: not ONLINE there within 60 s"
+    camera = planner.cameras["cam-x"]
+    assert (camera.node_id, camera.handover_node_id, camera.epoch) == ("id-a", None, 3)
+    assert planner.load == {"id-a": 1, "id-b": 0}
