@@ -1,6 +1,8 @@
 """Run the whole platform on this machine: the control plane (SQLite in the data directory), one
 node agent with its nginx, the browser UI's static server, and Envoy in front of both (the UI,
-grpc-web and plain gRPC on one port); with `--demo N`, N demo cameras fed by ffmpeg test
+grpc-web and plain gRPC on one port) that is also the fleet ingest (--rtmp-listen: RTMP
+proxied to every node's nginx-rtmp, health-checked, so a camera whose node died reconnects to a
+live one; cameras are told this address); with `--demo N`, N demo cameras fed by ffmpeg test
 patterns. `./start` runs this. Ctrl-C (or SIGTERM) stops every process it started.
 
 On the first start it creates a join token with `python -m server create-join-token` and gives
@@ -45,6 +47,8 @@ from platform_api import (
 
 from harness.agents import agent_argv, start_agent
 from harness.control_plane import NotServing, run_server, start_control_plane, wait_serving
+from harness.ingest import node_health
+from harness.ports import free_port
 from harness.processes import Child, first_exit, stop_all
 from node_agent.nginx.access import WORKER_ACCOUNT
 
@@ -83,7 +87,14 @@ def _parser() -> argparse.ArgumentParser:
         help="Envoy: the UI, grpc-web and gRPC; the URL to open (default %(default)s)",
     )
     parser.add_argument(
-        "--rtmp-listen", default="127.0.0.1:1935", help="RTMP ingest (default %(default)s)"
+        "--rtmp-listen",
+        default="127.0.0.1:1935",
+        help="the fleet ingest (Envoy), where cameras publish RTMP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--node-rtmp-listen",
+        default="",
+        help="the node's own nginx-rtmp behind the ingest (default: a free loopback port)",
     )
     parser.add_argument(
         "--http-listen", default="127.0.0.1:8088", help="HLS playback (default %(default)s)"
@@ -116,7 +127,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.demo <= MAX_DEMO:
         parser.error(f"--demo takes 0 to {MAX_DEMO} cameras, got {args.demo}")
-    for flag in ("listen", "envoy_listen", "rtmp_listen", "http_listen"):
+    if not args.node_rtmp_listen:
+        args.node_rtmp_listen = f"127.0.0.1:{free_port()}"
+    for flag in ("listen", "envoy_listen", "rtmp_listen", "node_rtmp_listen", "http_listen"):
         host, _, port = getattr(args, flag).rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             parser.error(
@@ -261,7 +274,7 @@ class Platform:
             **os.environ,
             "CAMFLEET_DATA_DIR": str(self.data),
             "CAMFLEET_LISTEN": args.listen,
-            # Until the node reports its own URLs, the API hands out these.
+            # Cameras publish to the fleet ingest (the node says so too: --public-rtmp-url).
             "CAMFLEET_INGEST_RTMP_URL": f"rtmp://{args.rtmp_listen}/live",
             "CAMFLEET_HLS_BASE_URL": f"http://{args.http_listen}",
             # Envoy appends the browser's address to x-forwarded-for and reaches the control
@@ -295,9 +308,10 @@ class Platform:
             argv = agent_argv(
                 args.listen,
                 self.data / "node",
-                args.rtmp_listen,
+                args.node_rtmp_listen,
                 args.http_listen,
                 name=args.node_name,
+                extra=["--public-rtmp-url", f"rtmp://{args.rtmp_listen}/live"],
             )
             self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
             if auth is None:
@@ -308,10 +322,12 @@ class Platform:
             # While the agent boots: the demo cameras need no node to exist.
             cameras = await ensure_cameras(channel, auth, args.demo) if args.demo > 0 else []
             await self._wait_envoy(envoy_admin)
-            # "Up" means a node takes publishes: the UI shows it READY from the first load.
+            # "Up" means a node takes publishes: the UI shows it READY from the first load, and
+            # the fleet ingest sends cameras to it.
             await wait_node_ready(
                 channel, auth, args.node_name, STARTUP_TIMEOUT_S, self.check_alive
             )
+            await self._wait_ingest(envoy_admin)
         if not cameras:
             return
         assert password.value is not None  # logged in with it
@@ -371,6 +387,8 @@ class Platform:
             ui,
             CONTROL_PLANE_SOCKET,  # relative to `run`, like the admin socket
             cors_origins=self.args.cors_origins,
+            rtmp_listen=_host_port(self.args.rtmp_listen),
+            rtmp_nodes=[_host_port(self.args.node_rtmp_listen)],
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
         self.spawn(
@@ -399,6 +417,16 @@ class Platform:
                 return
             await asyncio.sleep(0.1)
         raise LaunchError(f"envoy did not become ready{self._hint('envoy')}")
+
+    async def _wait_ingest(self, admin_socket: Path) -> None:
+        """Until Envoy's health check passes the node's RTMP listener (checked every second)."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if any((await asyncio.to_thread(node_health, admin_socket) or {}).values()):
+                return
+            await asyncio.sleep(0.1)
+        raise LaunchError(f"the fleet ingest never reached the node{self._hint('envoy')}")
 
     async def stop(self) -> None:
         """Publishers first (their streams end cleanly), then every other child, by PID:
@@ -432,7 +460,8 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         if password.value
         else f"    log in     admin / {shown}",
         f"    gRPC       {args.listen} (the control plane itself)",
-        f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>",
+        f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>   (the fleet ingest: Envoy, "
+        f"to the node's nginx-rtmp on {args.node_rtmp_listen})",
         f"    HLS        http://{args.http_listen}",
         f"    Envoy admin {platform.data / 'run' / ADMIN_SOCKET} (Unix socket, mode 0600)",
     ]

@@ -19,14 +19,24 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+import yaml
 from camfleet.v1 import camera_pb2, node_pb2
 
 from harness.agents import agent_argv, start_agent, wait_agent_ready
-from harness.ingest import Address, running_ingest
+from harness.ingest import INGEST_CLUSTER, INGEST_LISTENER, TEMPLATE, Address, running_ingest
 from harness.ports import free_port
-from harness.processes import Child, kill_survivors, process_tree, stop_by_pid, survivors_after
+from harness.processes import (
+    ROOT,
+    Child,
+    kill_survivors,
+    process_tree,
+    stop_by_pid,
+    survivors_after,
+)
+from scripts.envoy_config import render
 from tests.support.agent_node import ffmpeg_publish_argv
 from tests.support.stack import Stack, running_control_plane
 
@@ -181,3 +191,58 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
                 for node in nodes:
                     node.agent.stop(grace_s=15)
                 kill_survivors(killed)
+
+
+# ----- the same proxy in ./start and compose --------------------------------------------------
+
+
+def _ingest_parts(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    resources = config["static_resources"]
+    (listener,) = [x for x in resources["listeners"] if x["name"] == INGEST_LISTENER]
+    (cluster,) = [x for x in resources["clusters"] if x["name"] == INGEST_CLUSTER]
+    return listener, cluster
+
+
+def test_the_ingest_health_checks_every_node_each_second() -> None:
+    _, cluster = _ingest_parts(yaml.safe_load(TEMPLATE.read_text()))
+    [check] = cluster["health_checks"]
+    assert "tcp_health_check" in check
+    assert (check["interval"], check["timeout"], cluster["connect_timeout"]) == ("1s",) * 3
+    assert (check["unhealthy_threshold"], check["healthy_threshold"]) == (2, 1)
+    # Envoy's default 60 s would leave a node that was down at the first check out for a minute.
+    assert check["no_traffic_interval"] == "1s"
+    # A node cut off (no TCP reset) loses its cameras' connections, so they reconnect elsewhere.
+    assert cluster["close_connections_on_host_health_failure"] is True
+
+
+def test_start_renders_the_api_edge_with_the_ingest_and_tests_without() -> None:
+    nodes = [("127.0.0.1", 19351), ("10.213.0.11", 1935)]
+    with_ingest = render(
+        ("127.0.0.1", 8080), "admin.sock", [("127.0.0.1", 50051)],
+        rtmp_listen=("127.0.0.1", 1935), rtmp_nodes=nodes,
+    )  # fmt: skip
+    listener, cluster = _ingest_parts(with_ingest)
+    assert listener["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 1935}
+    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert [tuple(e["endpoint"]["address"]["socket_address"].values()) for e in endpoints] == nodes
+    api_only = render(("127.0.0.1", 8080), "admin.sock", [("127.0.0.1", 50051)])
+    assert [x["name"] for x in api_only["static_resources"]["listeners"]] == ["api"]
+    assert INGEST_CLUSTER not in [x["name"] for x in api_only["static_resources"]["clusters"]]
+
+
+def test_compose_publishes_the_ingest_and_not_the_nodes_rtmp() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert "1935:1935" in services["envoy"]["ports"]
+    agent = services["node-agent"]
+    assert not [p for p in agent["ports"] if p.endswith(":1935")]
+    _, cluster = _ingest_parts(yaml.safe_load(TEMPLATE.read_text()))
+    [node] = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    address = node["endpoint"]["address"]["socket_address"]
+    assert address["address"] == "node-agent"
+    listen_port = int(agent["environment"]["CAMFLEET_RTMP_LISTEN"].rsplit(":", 1)[1])
+    assert address["port_value"] == listen_port
+    told = agent["environment"]["CAMFLEET_PUBLIC_RTMP_URL"]
+    assert told.endswith(":1935/live")
+    for replica in ("control-plane-1", "control-plane-2"):
+        assert services[replica]["environment"]["CAMFLEET_INGEST_RTMP_URL"] == told

@@ -207,6 +207,8 @@ async def test_demo_cameras_go_online_play_and_follow_restarts_rotations_and_del
                 camera_pb2.GetStreamUrlsRequest(id=demo1.id), metadata=auth, timeout=10
             )
             assert urls.hls_playback_url.startswith(lp.hls_base_url)
+            # Cameras publish to the fleet ingest (Envoy's RTMP proxy), not to the node itself.
+            assert urls.rtmp_publish_url == f"{lp.rtmp_url}/{demo1.stream_key}"
             playlist = await _eventually_fetch(urls.hls_playback_url, within_s=30)
             assert playlist.startswith(b"#EXTM3U"), playlist[:200]
 
@@ -233,8 +235,13 @@ async def test_demo_cameras_go_online_play_and_follow_restarts_rotations_and_del
                     camera_pb2.GetStreamUrlsRequest(id=demo2.id), metadata=auth, timeout=10
                 )
             ).rtmp_publish_url
+            # Waited for first: Demo 2 may have gone ONLINE less than a second before the
+            # rotation, which _online_again's slack would count as "again".
+            deadline = time.monotonic() + 30
+            while not _publishers(lp.pid, new_url):
+                assert time.monotonic() < deadline, "the publisher did not take the new key"
+                await asyncio.sleep(0.1)
             await _online_again(stub, auth, demo2.id, since=rotated_at)
-            assert _publishers(lp.pid, new_url)
 
             # A deleted demo camera's publisher stops instead of knocking forever.
             await stub.DeleteCamera(
