@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
+import grpc
+from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
+
+from tests.support.local_platform import LocalPlatform
+
+T = TypeVar("T")
+Metadata = tuple[tuple[str, str | bytes], ...]
 
 
 def log_in(page: Page, url: str, username: str, password: str) -> None:
@@ -79,3 +90,27 @@ def video_advances(page: Page, selector: str, by_s: float = 1.0, timeout_ms: int
         timeout=timeout_ms,
         polling=250,
     )
+
+
+@contextmanager
+def admin_rpc(platform: LocalPlatform) -> Iterator[tuple[grpc.Channel, Metadata]]:
+    """A plain gRPC channel to the control plane and an admin's call metadata: for what a test
+    sets up or checks behind the browser's back."""
+    with grpc.insecure_channel(platform.grpc_target) as channel:
+        login = auth_pb2_grpc.AuthServiceStub(channel).Login(
+            auth_pb2.LoginRequest(username="admin", password=platform.admin_password), timeout=30
+        )
+        yield channel, (("authorization", f"Bearer {login.tokens.access_token}"),)
+
+
+def wait_for(read: Callable[[], T], done: Callable[[T], bool], what: str, within_s: float) -> T:
+    """Poll `read` until `done` holds for its value (a generous timeout, never a fixed sleep);
+    AssertionError naming `what` and the last value otherwise."""
+    deadline = time.monotonic() + within_s
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {within_s:.0f} s; last seen: {value!r}")
+        time.sleep(0.25)

@@ -171,7 +171,7 @@ export default function CameraPage() {
                 size="xs"
                 c="dimmed"
                 style={{ wordBreak: "break-all" }}
-                data-testid="camera-source-url"
+                data-testid="camera-page-source-url"
               >
                 {redactSourceUrl(camera.sourceUrl)}
               </Text>
