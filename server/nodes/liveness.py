@@ -87,6 +87,13 @@ class NodeLiveness:
 
     async def run_forever(self, end_session: EndSession) -> None:
         """The leader's sweep, a few times per grace period until cancelled (leadership lost)."""
+        # Started on winning leadership. If the last leader died or stopped, the nodes it served
+        # are reconnecting (backing off, through Envoy): as after a restart, they get the startup
+        # grace from now before their silence counts (Kubernetes' node controller, too, judges
+        # nodes from its own first look after a leader change).
+        self._grace_until = max(
+            self._grace_until, time.time() + max(self._lost_after, self._startup_grace)
+        )
         every = min(0.5, self._lost_after / 4)
         while True:
             started = time.monotonic()

@@ -18,7 +18,7 @@ from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_pre
 from server.db.engine import create_engine, session_factory
 from server.leader.model import LeaderInfo
 from server.leader.row import claim
-from tests.support.agent_stream import connect, hello
+from tests.support.agent_stream import connect, heartbeat, hello
 from tests.support.assertions import eventually
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
 
@@ -26,7 +26,7 @@ LOST_WITHIN_S = 15.0
 
 
 @asynccontextmanager
-async def two_replicas(tmp_path: Path) -> AsyncIterator[list[Platform]]:
+async def two_replicas(tmp_path: Path, **overrides: object) -> AsyncIterator[list[Platform]]:
     """Two control planes in this process on one fresh database and Redis prefix, started one
     after the other (the first leads); those still running are stopped at the end (a test that
     stops one removes it from the list), then the database is dropped."""
@@ -41,6 +41,7 @@ async def two_replicas(tmp_path: Path) -> AsyncIterator[list[Platform]]:
                     redis_prefix=prefix,
                     heartbeat_interval=timedelta(seconds=0.2),
                     node_lost_after=timedelta(seconds=0.6),
+                    **overrides,
                 )
                 planes.append(await start_platform(settings, "postgres"))
             yield planes
@@ -130,3 +131,44 @@ async def test_a_deposed_leaders_sweep_declares_nobody_lost(tmp_path: Path) -> N
             two.plane.leadership.replica_id,
         }
         assert lost.time.ToDatetime() >= leader.since.ToDatetime()
+
+
+async def test_nodes_of_a_stopped_leader_get_the_startup_grace_to_reconnect(
+    tmp_path: Path,
+) -> None:
+    """A node served by the leader that stops is silent until it reconnects (to the other
+    replica): longer than lost_after, well within the startup grace the new leader gives it
+    from the takeover. It is never declared lost, so none of its cameras fail over."""
+    grace = timedelta(seconds=4)
+    async with two_replicas(tmp_path, node_startup_grace=grace) as planes:
+        one, two = planes
+        assert one.plane.leadership.is_leader
+        listed = await two.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1), metadata=two.admin
+        )
+        node = await one.register_node()
+        async with connect(one.channel, node.credential, hello()) as stream:
+            await stream.receive_kind("welcome")
+            # Heartbeating past the grace of the replicas' own start and of the node's connect,
+            # either of which would hide the takeover's.
+            for _ in range(int(grace.total_seconds() / 0.2) + 3):
+                await stream.send(heartbeat())
+                await asyncio.sleep(0.2)
+            planes.remove(one)
+            await stop_platform(one)  # ends the node's stream: it must reconnect elsewhere
+        async with asyncio.timeout(10):
+            await two.plane.leadership.wait_leading()
+        # Silent for 1.5 s (lost_after is 0.6 s), then back through the other replica.
+        await asyncio.sleep(1.5)
+        async with connect(two.channel, node.credential, hello()) as stream:
+            await stream.receive_kind("welcome")
+            for _ in range(5):
+                await stream.send(heartbeat())
+                await asyncio.sleep(0.2)
+            assert (await node_state(two, node.node_id)).state == node_pb2.NODE_STATE_READY
+        marker = await two.new_camera()  # an event after everything the node went through
+        events = await two.events_until(
+            two.admin, listed.revision, lambda e: e.subject == f"cameras/{marker.id}"
+        )
+        states = [e.node.state for e in events if e.subject == f"nodes/{node.node_id}"]
+        assert node_pb2.NODE_STATE_LOST not in states, states
