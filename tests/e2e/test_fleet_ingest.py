@@ -3,7 +3,8 @@
 ffmpeg test pattern through it and reconnecting whenever its connection ends, as cameras do.
 The agent it landed on is killed with its whole process group (kill -9); the camera, republishing
 through Envoy, lands on the other node, which takes its key from the control plane, and goes
-ONLINE there, homed there by a `published` placement.
+ONLINE there, homed there by a `published` placement; the segments each node recorded carry
+the placement epoch they were recorded under.
 
 Everything runs as real processes (control plane, agents, nginx, Envoy, ffmpeg) on loopback.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from camfleet.v1 import camera_pb2, node_pb2
+from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
 
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.ingest import INGEST_CLUSTER, INGEST_LISTENER, TEMPLATE, Address, running_ingest
@@ -38,9 +39,13 @@ from harness.processes import (
 )
 from scripts.envoy_config import render
 from tests.support.agent_node import ffmpeg_publish_argv
-from tests.support.stack import Stack, running_control_plane
+from tests.support.recordings import all_recordings
+from tests.support.stack import Stack, recordings, running_control_plane
 
 pytestmark = pytest.mark.timeout(300)
+
+# Short segments: each node's first recording is listed within seconds.
+AGENT_FLAGS = ("--segment-seconds", "2")
 
 
 @dataclass
@@ -97,7 +102,7 @@ async def start_node(stack: Stack, name: str, rtmp: Address, ingest_url: str) ->
         f"{rtmp[0]}:{rtmp[1]}",
         f"127.0.0.1:{free_port()}",
         name=name,
-        extra=["--public-rtmp-url", ingest_url, "--label", f"name={name}"],
+        extra=[*AGENT_FLAGS, "--public-rtmp-url", ingest_url, "--label", f"name={name}"],
     )
     env = {**os.environ, "CAMFLEET_JOIN_TOKEN": await stack.join_token()}
     agent = start_agent(argv, env, stack.root / f"{name}.log")
@@ -130,6 +135,21 @@ async def online_on(
         await asyncio.sleep(0.2)
 
 
+async def recorded_on(
+    stack: Stack, camera_id: str, node_id: str, within_s: float = 60
+) -> list[recording_pb2.Recording]:
+    """The camera's recordings by `node_id`, once there is at least one."""
+    deadline = time.monotonic() + within_s
+    while True:
+        request = recording_pb2.ListRecordingsRequest(camera_id=camera_id)
+        listed = await all_recordings(recordings(stack), request, stack.admin)
+        mine = [r for r in listed if r.node_id == node_id]
+        if mine:
+            return mine
+        assert time.monotonic() < deadline, f"nothing recorded on {node_id}\n{stack.log_text()}"
+        await asyncio.sleep(0.5)
+
+
 async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_node() -> None:
     async with running_control_plane("sqlite") as stack:
         addresses = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
@@ -150,7 +170,13 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
                 for node in nodes:
                     node.node_id = by_name[node.name].id
                     assert dict(by_name[node.name].labels) == {"name": node.name}
-                camera = await stack.new_camera("through-the-ingest")
+                created = await stack.cameras.CreateCamera(
+                    camera_pb2.CreateCameraRequest(
+                        camera=camera_pb2.Camera(name="through-the-ingest", recording_enabled=True)
+                    ),
+                    metadata=stack.admin,
+                )
+                camera = created.camera
                 urls = await stack.cameras.GetStreamUrls(
                     camera_pb2.GetStreamUrlsRequest(id=camera.id), metadata=stack.admin
                 )
@@ -163,6 +189,9 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
                     )
                     (victim,) = [n for n in nodes if n.node_id == first.node_id]
                     (survivor,) = [n for n in nodes if n is not victim]
+                    # Segments carry the placement epoch they were recorded under.
+                    before = await recorded_on(stack, camera.id, victim.node_id)
+                    assert {r.epoch for r in before} == {first.placement_epoch}
                     killed = process_tree(victim.agent.pid)
                     connects_before = publisher.connects
 
@@ -176,6 +205,8 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
                     assert publisher.connects > connects_before
                     # Envoy no longer sends cameras to the dead node.
                     await ingest.wait_health(victim.rtmp, healthy=False, within_s=10)
+                    after = await recorded_on(stack, camera.id, survivor.node_id)
+                    assert {r.epoch for r in after} == {moved.placement_epoch}
 
                 history = await stack.cameras.ListPlacements(
                     camera_pb2.ListPlacementsRequest(camera_id=camera.id), metadata=stack.admin
