@@ -74,6 +74,7 @@ class Leadership:
         self._settled = asyncio.Event()
         self._campaign_task: asyncio.Task[None] | None = None
         self._failing = False  # the last round failed (logged once per outage)
+        self._stopping: asyncio.Task[None] | None = None  # embedded: jobs stopping on deposal
 
     @classmethod
     def for_engine(
@@ -146,6 +147,8 @@ class Leadership:
             self._campaign_task = None
         was_leading, self._leading = self._leading, False
         self._leads.clear()
+        if self._stopping is not None:
+            await self._stopping
         await self._jobs.stop()
         if was_leading:
             try:
@@ -233,6 +236,11 @@ class Leadership:
         self._leading = False
         self._leads.clear()
         self._deposed.set()
+        if self._lock_url is None and self._stopping is None:
+            # Embedded, nobody campaigns to stop the jobs: another process claimed this
+            # database's leader row (two control planes on one SQLite file), so stop them here.
+            log.warning("another process leads on this database; %s stops", self.replica_id)
+            self._stopping = asyncio.create_task(self._jobs.stop(), name="leader-step-down")
 
     def _not_leader(self, why: str) -> NotLeader:
         return NotLeader(

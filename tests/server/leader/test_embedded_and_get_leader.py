@@ -4,16 +4,20 @@ embedded mode: one process on SQLite always leads, and each start of it is a new
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from camfleet.v1 import node_pb2
+from sqlalchemy import func, select
 
 from server.config import sqlite_url
 from server.db.engine import create_engine, session_factory
 from server.db.migrate import upgrade_to_head
 from server.db.models import PlacementRow
 from server.leader.leadership import Leadership
+from server.leader.model import NotLeader
 from tests.support.platform import Platform
 
 
@@ -63,4 +67,51 @@ async def test_embedded_always_leads_and_each_start_is_a_new_epoch(tmp_path: Pat
             assert not leadership.is_leader and leadership.running_jobs == []
             assert (await leadership.current()).replica_id == ""  # nobody leads once stopped
     finally:
+        await engine.dispose()
+
+
+async def test_two_processes_on_one_sqlite_file_the_newest_start_leads(tmp_path: Path) -> None:
+    """A misconfiguration (embedded mode is one process), yet nothing runs twice for long: the
+    later start claims a newer epoch; the earlier one's fenced write fails, and it stops its
+    jobs."""
+    engine = create_engine(sqlite_url(tmp_path))
+    await upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    running: set[str] = set()
+    ended = asyncio.Event()
+
+    def job_of(leadership: Leadership) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            running.add(leadership.replica_id)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                running.discard(leadership.replica_id)
+                ended.set()
+
+        return run
+
+    first = Leadership.for_engine(engine, sessions)
+    second = Leadership.for_engine(engine, sessions)
+    try:
+        for leadership in (first, second):
+            leadership.run_while_leader({"sweeper": job_of(leadership)})
+            await leadership.start()
+        assert (first.epoch, second.epoch) == (1, 2)
+        with pytest.raises(NotLeader, match="it holds epoch 1, the current epoch is 2"):
+            async with sessions.begin() as session:
+                await first.fence(session)
+                session.add(PlacementRow(camera_id="c-old", reason="placed", epoch=1))
+        assert not first.is_leader
+        async with asyncio.timeout(10):
+            await ended.wait()
+        assert running == {second.replica_id}
+        async with sessions() as session:
+            written = await session.scalar(
+                select(func.count()).where(PlacementRow.camera_id == "c-old")
+            )
+        assert written == 0
+    finally:
+        await first.close()
+        await second.close()
         await engine.dispose()
