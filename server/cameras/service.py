@@ -34,6 +34,7 @@ from server.common.validation import clean_text, require_id, resolve_update_mask
 from server.db.fast_reads import FastReads
 from server.db.models import CameraLabelRow, CameraRow, utcnow
 from server.errors import AlreadyExists, InvalidArgument, NotFound
+from server.recordings import gaps as recording_gaps
 
 MAX_BATCH = 1000
 
@@ -216,6 +217,7 @@ class CameraService:
                 if labels is not None:
                     row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
                 row.updated_at = utcnow()
+                await recording_gaps.expectation_ended(session, row, row.updated_at)
                 add_audit(
                     session,
                     "camera.update",
@@ -290,6 +292,7 @@ class CameraService:
                 else:
                     self._apply(row, action)
                     row.updated_at = now
+                    await recording_gaps.expectation_ended(session, row, now)
                 self._on_change(session, kind, row, f"camera {row.name} {verb}")
         return [] if deleted else ordered
 

@@ -7,6 +7,9 @@ Invariants:
   on the timeline, server.recordings.timeline), and only on the word of the node that has the
   camera: a stale node's late UNPUBLISH (the camera has moved) opens nothing.
 - At most one open gap per camera and cause: repeated reports extend nothing.
+- An open gap ends when the camera stops expecting recording (deactivated, recording switched
+  off: expectation_ended, in the camera's own transaction), so a gap never spans time when
+  nothing was expected.
 - An open gap closes at the start of the camera's first segment that begins at or after the
   gap (on any node), and to_node_id names the node that recorded it. A node-lost gap also
   closes on a segment of another node that was already running when the node was lost (a
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import CameraRow, RecordingGapRow, RecordingRow
@@ -173,6 +176,21 @@ async def recording_error(
     camera = await session.get(CameraRow, camera_id)
     if camera is not None and expects_recording(camera):
         await open_gap(session, camera_id, node_id=node_id, start=at, cause=cause, reason=reason)
+
+
+async def expectation_ended(session: AsyncSession, camera: CameraRow, at: datetime) -> None:
+    """Called in the transaction that changes a camera (server.cameras.service): once it is
+    inactive or its recording is off, nothing more is expected of it, so its open gaps end
+    `at` (or where they began, for a node's clock ahead of ours)."""
+    if expects_recording(camera):
+        return
+    await session.execute(
+        update(RecordingGapRow)
+        .where(RecordingGapRow.camera_id == camera.id, RecordingGapRow.end_time.is_(None))
+        .values(
+            end_time=case((RecordingGapRow.start_time > at, RecordingGapRow.start_time), else_=at)
+        )
+    )
 
 
 async def segment_indexed(session: AsyncSession, segment: RecordingRow) -> None:

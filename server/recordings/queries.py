@@ -70,23 +70,6 @@ async def require_camera(session: AsyncSession, camera_id: str) -> None:
         raise NotFound(f"camera {camera_id} does not exist")
 
 
-async def recording_expected_until(session: AsyncSession, camera_id: str) -> datetime | None:
-    """When the operator stopped expecting the camera to be recorded: its last change, if it is
-    inactive or its recording is off now (what ends its open gaps on the timeline); None while
-    it is active with recording on. NotFound for an unknown camera."""
-    row = (
-        await session.execute(
-            select(CameraRow.active, CameraRow.recording_enabled, CameraRow.updated_at).where(
-                CameraRow.id == camera_id
-            )
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"camera {camera_id} does not exist")
-    active, recording, updated_at = row
-    return None if active and recording else updated_at
-
-
 async def find_recording(
     session: AsyncSession, recording_id: str, *, lock: bool = False
 ) -> RecordingRow:

@@ -37,7 +37,6 @@ from server.recordings.queries import (
     find_recording,
     iso,
     overlapping,
-    recording_expected_until,
     require_camera,
 )
 from server.recordings.timeline import StoredGap, Timeline
@@ -153,7 +152,7 @@ class RecordingService:
         require_id(camera_id, "camera_id")
         lo, hi = check_range(start, end, TIMELINE_MAX_SPAN, required=True)
         async with self._sessions() as session:
-            expected_until = await recording_expected_until(session, camera_id)
+            await require_camera(session, camera_id)
             segments = await spans.recorded(session, camera_id, lo, hi)
             gaps = (
                 await session.scalars(
@@ -182,7 +181,6 @@ class RecordingService:
             ],
             stops=stops,
             now=utcnow(),
-            expected_until=expected_until,
         )
 
     @staticmethod

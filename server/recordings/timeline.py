@@ -14,10 +14,9 @@
   of that setting, so the gaps carry it: a gap is stored only while recording is expected
   (a push camera that stops publishing then is CAMERA_STOPPED, a pull camera whose source fails
   SOURCE_ERROR, a lost node's cameras NODE_LOST; with recording off, a stop is no gap and its
-  time is not expected), and an open gap of a camera that no longer expects recording ends at
-  the camera's last change (`expected_until`), when the operator switched it off. Time before
-  the first and after the last segment of the range counts only where a gap says something was
-  lost there.
+  time is not expected), and an open gap ends when the camera is deactivated or its recording
+  switched off (server.recordings.gaps.expectation_ended). Time before the first and after the
+  last segment of the range counts only where a gap says something was lost there.
 """
 
 from __future__ import annotations
@@ -167,17 +166,13 @@ def _known(
     hi: datetime,
     *,
     now: datetime,
-    expected_until: datetime | None,
 ) -> list[Gap]:
     """The stored gaps' unrecorded time within [lo, hi), each instant under one cause."""
     taken = list(spans)
     known: list[Gap] = []
     for gap in sorted(stored, key=lambda g: (RANK[g.cause], g.start)):
-        end = gap.end
-        if end is None:
-            # Open: lasts until now, or until recording stopped being expected.
-            end = now if expected_until is None else max(gap.start, min(now, expected_until))
-        window = clip((gap.start, end), lo, hi)
+        # Open: its cause lasts (server.recordings.gaps ends it when nothing is expected).
+        window = clip((gap.start, gap.end or now), lo, hi)
         if window is None:
             continue
         pieces = subtract(window, merge(taken))
@@ -194,14 +189,12 @@ def build(
     stored_gaps: Iterable[StoredGap],
     stops: Sequence[datetime],
     now: datetime,
-    expected_until: datetime | None = None,
 ) -> Timeline:
     """The timeline of [lo, hi) from recorded stretches, stored gaps and the times the camera
-    stopped on purpose (sorted). `expected_until`: when the operator stopped expecting recording
-    (None while the camera is active with recording on)."""
+    stopped on purpose (sorted)."""
     stretches = _stretches(segments, lo, hi)
     spans = [(r.start, r.end) for r in stretches]
-    known = _known(stored_gaps, spans, lo, hi, now=now, expected_until=expected_until)
+    known = _known(stored_gaps, spans, lo, hi, now=now)
     explained = merge((g.start, g.end) for g in known)
     unknown: list[Gap] = []
     for before, after in itertools.pairwise(stretches):

@@ -6,6 +6,9 @@ and which are not."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +21,9 @@ from camfleet.v1 import (
     stream_pb2,
 )
 
+from server.common.tasks import cancel_and_wait
 from tests.conftest import PlatformFactory
-from tests.support.agent_stream import connect, hello, report, stream_event
+from tests.support.agent_stream import AgentStream, connect, heartbeat, hello, report, stream_event
 from tests.support.assertions import eventually
 from tests.support.platform import Platform, mask
 from tests.support.recordings import (
@@ -49,6 +53,23 @@ def stopped(kind: int, camera_id: str, when: datetime, text: str = "") -> agent_
     msg = stream_event(kind, camera_id, message=text)
     msg.time.CopyFrom(timestamp(when))
     return msg
+
+
+@contextlib.asynccontextmanager
+async def beating(stream: AgentStream) -> AsyncIterator[None]:
+    """Heartbeats from the node every 0.2 s while inside: a loaded machine must not make a
+    node lost (1 s without heartbeats on a fast plane) before the test means it to be."""
+
+    async def beat() -> None:
+        while True:
+            await stream.send(heartbeat())
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        await cancel_and_wait([task])
 
 
 async def timeline(
@@ -223,6 +244,31 @@ async def test_a_stopped_camera_is_a_gap_only_while_recording_is_expected(
     ((_, end, *_),) = shown(line)
     assert end == round((switched_off - BASE).total_seconds(), 3)
     assert seconds(line.expected) == pytest.approx(end)
+    # On again (the camera still silent): the time it was off stays out of the gap.
+    await platform.cameras.StartRecording(
+        camera_pb2.StartRecordingRequest(id=on.id), metadata=platform.admin
+    )
+    again = await timeline(platform, on.id, at(0), datetime.now(UTC) + timedelta(hours=1))
+    assert shown(again) == shown(line)
+    # It stops again, recording on; then the operator deactivates it: that gap ends there too.
+    later = datetime.now(UTC)
+    async with connect(platform.channel, b.credential, hello()) as stream:
+        await send_acked(stream, stopped(stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH, on.id, later))
+    deactivated = await platform.cameras.DeactivateCamera(
+        camera_pb2.DeactivateCameraRequest(id=on.id), metadata=platform.admin
+    )
+    gone = deactivated.camera.update_time.ToDatetime(UTC)
+    line = await timeline(platform, on.id, at(0), gone + timedelta(hours=1))
+    assert shown(line)[0] == shown(again)[0]
+    assert shown(line)[1:] == [
+        (
+            round((later - BASE).total_seconds(), 3),
+            round((gone - BASE).total_seconds(), 3),
+            C.GAP_CAUSE_CAMERA_STOPPED,
+            "the camera stopped publishing",
+            [b.node_id],
+        )
+    ]
 
 
 async def test_a_pull_cameras_source_error_is_a_gap_until_recording_resumes(
@@ -262,11 +308,12 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
     camera = await fast.new_camera(recording_enabled=True)
     t0 = datetime.now(UTC) - timedelta(seconds=20)
     async with connect(fast.channel, a.credential, hello(report(camera.id))) as stream:
-        await send_acked(
-            stream,
-            recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording"),
-            segment_closed(camera.id, t0, t0 + timedelta(seconds=10)),
-        )
+        async with beating(stream):
+            await send_acked(
+                stream,
+                recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording"),
+                segment_closed(camera.id, t0, t0 + timedelta(seconds=10)),
+            )
 
         async def state() -> int:
             got = await fast.nodes.GetNode(
@@ -289,7 +336,7 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
 
     # B takes the camera over: its first segment begins 0.2 s after the loss.
     b_start, b_end = lost + timedelta(seconds=0.2), lost + timedelta(seconds=1.2)
-    async with connect(fast.channel, b.credential, hello()) as stream:
+    async with connect(fast.channel, b.credential, hello()) as stream, beating(stream):
         await send_acked(stream, segment_closed(camera.id, b_start, b_end))
     line = await timeline(fast, camera.id, t0, b_end)
     gaps = shown(line, t0)
@@ -305,7 +352,7 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
 
     # A comes back with what it recorded while cut off (up to 0.8 s after the loss, overlapping
     # B's segment): nothing was lost after all, and the overlap counts once.
-    async with connect(fast.channel, a.credential, hello()) as stream:
+    async with connect(fast.channel, a.credential, hello()) as stream, beating(stream):
         await send_acked(
             stream,
             segment_closed(camera.id, t0 + timedelta(seconds=10), lost + timedelta(seconds=0.8)),
