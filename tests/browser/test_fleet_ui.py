@@ -7,11 +7,14 @@ timeline names a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_sourc
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -25,6 +28,9 @@ from camfleet.v1 import (
 )
 from playwright.sync_api import Page, expect
 
+from harness.agents import READY as AGENT_READY
+from harness.agents import agent_argv, start_agent
+from harness.ports import free_port
 from harness.processes import stop_by_pid
 from harness.rtsp_source import RtspSource, rtsp_source
 from tests.browser.conftest import screenshot
@@ -291,3 +297,117 @@ def test_the_recordings_timeline_draws_a_gap_with_its_cause(
     expect(page.get_by_test_id("gap-legend-item")).to_have_count(6)
     expect(page.get_by_test_id("gap-legend")).to_contain_text("node lost")
     screenshot(page, "timeline-gap-cause")
+
+
+@contextmanager
+def _second_node(platform: LocalPlatform, root: Path, name: str) -> Iterator[node_pb2.Node]:
+    """A second node agent (`python -m node_agent`, its own nginx on free loopback ports)
+    joining ./start's control plane; stopped by PID at the end."""
+    with admin_rpc(platform) as (channel, auth):
+        secret = (
+            node_pb2_grpc.NodeServiceStub(channel)
+            .CreateJoinToken(node_pb2.CreateJoinTokenRequest(), metadata=auth, timeout=30)
+            .secret
+        )
+    argv = agent_argv(
+        platform.grpc_target,
+        root / name,
+        f"127.0.0.1:{free_port()}",
+        f"127.0.0.1:{free_port()}",
+        name=name,
+    )
+    agent = start_agent(argv, {**os.environ, "CAMFLEET_JOIN_TOKEN": secret}, root / f"{name}.log")
+    try:
+        # Its ready line (Playwright's sync API owns this thread's event loop: polled here).
+        log = root / f"{name}.log"
+
+        def ready() -> bool:
+            agent.check_alive()
+            return AGENT_READY in log.read_text(errors="replace")
+
+        wait_for(
+            ready,
+            bool,
+            f"{name}'s ready line",
+            60,
+        )
+        yield wait_for(
+            lambda: _node(platform, name),
+            lambda n: n.state == node_pb2.NODE_STATE_READY,
+            f"{name} READY",
+            60,
+        )
+    finally:
+        agent.stop()
+
+
+def _delete_every_camera(platform: LocalPlatform) -> None:
+    with admin_rpc(platform) as (channel, auth):
+        stub = camera_pb2_grpc.CameraServiceStub(channel)
+        for c in stub.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1000), metadata=auth, timeout=30
+        ).cameras:
+            stub.DeleteCamera(camera_pb2.DeleteCameraRequest(id=c.id), metadata=auth, timeout=30)
+
+
+def _camera(platform: LocalPlatform, camera_id: str) -> camera_pb2.Camera:
+    with admin_rpc(platform) as (channel, auth):
+        return (
+            camera_pb2_grpc.CameraServiceStub(channel)
+            .GetCamera(camera_pb2.GetCameraRequest(id=camera_id), metadata=auth, timeout=30)
+            .camera
+        )
+
+
+@pytest.mark.timeout(420)
+def test_draining_a_node_from_the_ui_shows_progress_until_its_camera_moved(
+    page: Page, local_platform: LocalPlatform, camera_source: RtspSource, tmp_path: Path
+) -> None:
+    """Two nodes and one pull camera (the module's earlier cameras are deleted first, so the
+    drained node holds only this one): Drain in the node's menu shows the drain's progress live,
+    the camera moves make-before-break to the other node, its page and history say so, and
+    Uncordon ends the drain."""
+    _delete_every_camera(local_platform)
+    with _second_node(local_platform, tmp_path, "edge-2") as edge:
+        name = f"Quay {secrets.token_hex(3)}"
+        created = _create_pull_camera(local_platform, name, camera_source.url)
+        placed = wait_for(
+            lambda: _camera(local_platform, created.id),
+            lambda c: c.node_id != "" and c.status == camera_pb2.CAMERA_STATUS_ONLINE,
+            f"{name} placed and ONLINE",
+            90,
+        )
+        names = {edge.id: "edge-2", _node(local_platform).id: NODE}
+        drained, other = names[placed.node_id], names[next(i for i in names if i != placed.node_id)]
+
+        log_in(page, local_platform.url, "admin", local_platform.admin_password)
+        page.get_by_test_id("nav-nodes").click()
+        row = page.locator(f'[data-testid="node-row"][data-name="{drained}"]')
+        expect(row.locator(f'[data-testid="node-camera"][data-name="{name}"]')).to_be_visible()
+        row.get_by_test_id("node-actions").click()
+        page.get_by_test_id("node-drain").click()
+        page.get_by_role("button", name="Drain", exact=True).click()
+
+        expect(row.get_by_test_id("node-cordoned")).to_have_text("draining")
+        progress = row.get_by_test_id("node-drain-progress")
+        expect(progress).to_be_visible()
+        expect(progress).to_have_attribute("data-remaining", "0", timeout=90_000)
+        expect(progress).to_contain_text("Drained: no pull cameras left on it.")
+        target = page.locator(f'[data-testid="node-row"][data-name="{other}"]')
+        expect(target.locator(f'[data-testid="node-camera"][data-name="{name}"]')).to_be_visible()
+        screenshot(page, "nodes-drained")
+
+        # The camera's page: on the other node, ONLINE, and the move in its history.
+        target.locator(f'[data-testid="node-camera"][data-name="{name}"]').click()
+        expect(page.get_by_test_id("camera-node")).to_have_text(other)
+        expect(page.get_by_test_id("camera-page-status")).to_have_attribute("data-status", "ONLINE")
+        reasons = page.get_by_test_id("placement-reason")
+        expect(reasons.first).to_have_text(re.compile("handover finished|its node is draining"))
+        expect(page.get_by_test_id("placements")).to_contain_text(f"{drained} → {other}")
+
+        # Uncordon ends the drain.
+        page.get_by_test_id("nav-nodes").click()
+        row.get_by_test_id("node-actions").click()
+        page.get_by_test_id("node-uncordon").click()
+        expect(row.get_by_test_id("node-cordoned")).to_have_count(0)
+        expect(row.get_by_test_id("node-drain-progress")).to_have_count(0)

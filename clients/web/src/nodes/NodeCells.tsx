@@ -111,7 +111,7 @@ export function DrainProgress({ node, startedWith }: { node: Node; startedWith: 
   const total = Math.max(startedWith, left);
   const done = left === 0;
   return (
-    <Stack gap={2} w={160} data-testid="node-drain-progress" data-remaining={left}>
+    <Stack gap={2} w={160} mt={6} data-testid="node-drain-progress" data-remaining={left}>
       <Progress
         value={total === 0 ? 100 : ((total - left) / total) * 100}
         color={done ? "teal" : "orange"}

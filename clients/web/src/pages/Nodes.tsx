@@ -136,7 +136,7 @@ export default function NodesPage() {
                   {n.version}
                 </Text>
               </Table.Td>
-              <Table.Td>
+              <Table.Td miw={120}>
                 <Badge color={nodeStateColor(n.state)}>{nodeStateLabel(n.state)}</Badge>
                 {!n.schedulable && (
                   <Badge ml={4} color="orange" data-testid="node-cordoned">
