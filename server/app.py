@@ -305,6 +305,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 publisher.camera_changed,
                 settings.unknown_key_limit,
                 placement=placements,
+                presence=presence,
+                silent_after_s=2 * settings.heartbeat_interval.total_seconds(),
             ),
         ),
         server,

@@ -5,12 +5,14 @@ Any node takes any active push camera's key: behind the fleet ingest (Envoy over
 RTMP listener) a camera whose node died republishes to whichever node is healthy. The camera is
 then homed there at once — a `published` placement with its epoch bumped (history, event,
 audit: server/placement through PlacementHooks) — so that node's assignment includes it. While
-the camera is live on another node it is refused: that node is alive until declared lost, and
-two nodes must never both take the camera. Pull cameras are published by their own node's
-puller only, never through another node."""
+the camera is live on another node that still heartbeats it is refused (a second publisher of
+the key must not take it over); once that node has missed two heartbeats, a camera reaching
+this node through the ingest has left it, and is taken without waiting for the node to be
+declared lost. Pull cameras are published by their own node's puller only."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from server.cameras.status import PlacementHooks
 from server.db.models import CameraRow, NodeRow, utcnow
 from server.errors import ResourceExhausted
 from server.kv.ratelimit import RateLimiter
+from server.nodes.presence import Presence
 
 _WINDOW_S = 60.0
 _MAX_KEY = 200
@@ -57,6 +60,8 @@ class PublishCheck:
         unknown_key_limit: int,
         *,
         placement: PlacementHooks | None = None,
+        presence: Presence | None = None,
+        silent_after_s: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._limiter = limiter
@@ -65,6 +70,10 @@ class PublishCheck:
         self._limit = unknown_key_limit
         # Records a camera's new home (None: the row changes, no history; tests of this floor).
         self._placement = placement
+        # Heartbeats: a node silent for `silent_after_s` no longer holds its cameras' keys
+        # (None: a live camera's node always does, until declared lost).
+        self._presence = presence
+        self._silent_after_s = silent_after_s
 
     async def check(
         self, node_id: str, node_name: str, stream_key: str, remote_address: str
@@ -95,7 +104,8 @@ class PublishCheck:
             return await self._refused(
                 request, camera.id, f"camera {camera.name} is a pull camera: its node pulls it"
             )
-        if camera.status in _LIVE and camera.node_id not in (None, node_id):
+        live_elsewhere = camera.status in _LIVE and camera.node_id not in (None, node_id)
+        if live_elsewhere and not await self._silent(camera.node_id):
             async with self._sessions() as session:
                 other = await session.get(NodeRow, camera.node_id)
             where = other.name if other else camera.node_id
@@ -105,6 +115,14 @@ class PublishCheck:
         if camera.node_id != node_id:
             await self._move(camera.id, node_id, node_name)
         return KeyVerdict(True, camera.id)
+
+    async def _silent(self, node_id: str | None) -> bool:
+        """Whether `node_id` has missed heartbeats for a while (never when none is known: after
+        a restart of the control plane presence may not have heard from it yet)."""
+        if self._presence is None or node_id is None:
+            return False
+        seen = (await self._presence.last_heartbeats()).get(node_id)
+        return seen is not None and time.time() - seen > self._silent_after_s
 
     async def _move(self, camera_id: str, node_id: str, node_name: str) -> None:
         async with self._sessions.begin() as session:

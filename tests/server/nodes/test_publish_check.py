@@ -1,13 +1,18 @@
 """CheckStreamKey behind the fleet ingest: any node takes any active push camera's key, and the
 camera's home moves there as a `published` placement (epoch bumped, history, audit); a camera
-live on another node, and a pull camera's key, are refused. The agent side is a test-driven
-gRPC client; tests/e2e/test_fleet_ingest.py runs it with real agents behind Envoy."""
+live on another node that still heartbeats, and a pull camera's key, are refused. The agent
+side is a test-driven gRPC client; tests/e2e/test_fleet_ingest.py runs real agents behind
+Envoy."""
 
 from __future__ import annotations
 
-from camfleet.v1 import agent_pb2, camera_pb2
+from datetime import timedelta
 
-from tests.support.assertions import audit_since, now_filter
+from camfleet.v1 import agent_pb2, camera_pb2, node_pb2
+
+from tests.conftest import PlatformFactory
+from tests.support.agent_stream import connect, hello, report
+from tests.support.assertions import audit_since, eventually, now_filter
 from tests.support.platform import Platform, bearer
 
 
@@ -63,3 +68,34 @@ async def test_a_pull_cameras_key_is_refused_on_any_node(platform: Platform) -> 
     assert not resp.allowed
     assert resp.camera_id == camera.id
     assert resp.reason == f"camera {camera.name} is a pull camera: its node pulls it"
+
+
+async def test_a_camera_of_a_silent_node_is_taken_before_the_node_is_lost(
+    make_platform: PlatformFactory,
+) -> None:
+    """Its node stopped heartbeating (killed, cut off): after two missed heartbeats the camera,
+    reaching another node through the ingest, is taken there; the node is not LOST yet."""
+    plane = await make_platform(
+        heartbeat_interval=timedelta(seconds=0.5), node_lost_after=timedelta(seconds=60)
+    )
+    home, other = await plane.register_node(), await plane.register_node()
+    camera = await plane.new_camera()
+    async with connect(plane.channel, home.credential, hello(report(camera.id))) as stream:
+        await stream.receive_kind("welcome")
+        await eventually(
+            lambda: _camera(plane, camera.id),
+            lambda c: c.status == camera_pb2.CAMERA_STATUS_ONLINE,
+            10,
+        )
+        refused = await _check(plane, other.credential, camera.stream_key)
+        assert not refused.allowed and "already publishing" in refused.reason
+        # No heartbeat follows the Hello: within a few seconds the key is taken.
+        taken = await eventually(
+            lambda: _check(plane, other.credential, camera.stream_key), lambda r: r.allowed, 10
+        )
+        assert taken.camera_id == camera.id
+        node = await plane.nodes.GetNode(
+            node_pb2.GetNodeRequest(id=home.node_id), metadata=plane.admin
+        )
+        assert node.node.state == node_pb2.NODE_STATE_READY
+    assert (await _camera(plane, camera.id)).node_id == other.node_id
