@@ -130,10 +130,11 @@ class Planner:
                 best, best_key = node, key
         return best
 
-    def why_none(self, selector: Mapping[str, str], exclude: Iterable[str] = ()) -> str:
-        """A sentence for a camera no node may take."""
-        skip = set(exclude)
-        ready = [n for n in self.nodes.values() if n.ready and n.id not in skip]
+    def why_none(self, selector: Mapping[str, str]) -> str:
+        """A sentence for a camera no node may take. Every READY node counts, the one the camera
+        leaves too: it is draining, or no longer matches, which the sentence then says (leaving
+        it out read "no READY node" while one was READY)."""
+        ready = [n for n in self.nodes.values() if n.ready]
         matching = [n for n in ready if n.matches(selector)]
         wanted = f" matches {describe_labels(selector)}" if selector else ""
         if not ready:
@@ -315,7 +316,7 @@ class Planner:
         exclude = [camera.node_id] if camera.node_id else []
         best = self.choose(camera.selector, exclude)
         if best is None:
-            why = self.why_none(camera.selector, exclude)
+            why = self.why_none(camera.selector)
             if camera.node_id is None:
                 if camera.waiting == why:
                     return []
@@ -331,7 +332,7 @@ class Planner:
         exclude = [camera.node_id] if camera.node_id else []
         best = self.choose(camera.selector, exclude)
         if best is None:
-            why = self.why_none(camera.selector, exclude)
+            why = self.why_none(camera.selector)
             if move_anyway:
                 return [self._move(camera, None, reason, why, now)]
             return []

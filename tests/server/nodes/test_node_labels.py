@@ -304,3 +304,59 @@ async def test_a_placed_pull_camera_counts_and_drain_remaining_shows_what_is_lef
             lambda: _node(platform, registered.node_id), lambda n: n.drain_remaining == 0, 10
         )
         assert (node.drain_remaining, node.camera_count) == (0, 0)
+
+
+async def _camera(platform: Platform, camera_id: str) -> camera_pb2.Camera:
+    return (
+        await platform.cameras.GetCamera(
+            camera_pb2.GetCameraRequest(id=camera_id), metadata=platform.admin
+        )
+    ).camera
+
+
+async def test_changed_labels_or_selector_take_a_camera_off_its_node(platform: Platform) -> None:
+    """UpdateNode and UpdateCamera(node_selector) reach the scheduler: a camera whose selector
+    its node no longer matches leaves it, waits with a reason, and comes back when they match
+    again; each move is in its placement history."""
+    site = secrets.token_hex(6)
+    registered = await _register(platform, {"test": site})
+    async with (
+        connect(platform.channel, registered.credential, hello()) as stream,
+        _beating(stream),
+    ):
+        await stream.receive_kind("welcome")
+        camera = await platform.new_camera(
+            ingest_mode=camera_pb2.INGEST_MODE_PULL,
+            source_url="rtsp://127.0.0.1:8554/none",
+            node_selector={"test": site},
+        )
+        on_node = lambda c: c.node_id == registered.node_id  # noqa: E731
+        off_node = lambda c: c.node_id == "" and c.placement_reason != ""  # noqa: E731
+        assert on_node(await eventually(lambda: _camera(platform, camera.id), on_node, 10))
+
+        await _update_labels(platform, registered.node_id, {"test": "elsewhere"})
+        waiting = await eventually(lambda: _camera(platform, camera.id), off_node, 10)
+        assert waiting.node_id == "", "the camera stayed on a node its selector does not match"
+        assert f"test={site}" in waiting.placement_reason, waiting.placement_reason
+
+        await _update_labels(platform, registered.node_id, {"test": site})
+        assert on_node(await eventually(lambda: _camera(platform, camera.id), on_node, 10))
+
+        await platform.cameras.UpdateCamera(
+            camera_pb2.UpdateCameraRequest(
+                camera=camera_pb2.Camera(id=camera.id, node_selector={"test": "nowhere"}),
+                update_mask=mask("node_selector"),
+            ),
+            metadata=platform.admin,
+        )
+        waiting = await eventually(lambda: _camera(platform, camera.id), off_node, 10)
+        assert waiting.node_id == "" and "test=nowhere" in waiting.placement_reason
+
+        history = await platform.cameras.ListPlacements(
+            camera_pb2.ListPlacementsRequest(camera_id=camera.id), metadata=platform.admin
+        )
+        moves = [(p.from_node_id, p.to_node_id) for p in history.placements]
+        node = registered.node_id
+        assert moves == [(node, ""), ("", node), (node, ""), ("", node)], history
+        epochs = [p.epoch for p in history.placements]
+        assert epochs == sorted(epochs, reverse=True) and len(set(epochs)) == 4
