@@ -76,11 +76,14 @@ async def until(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], what
 
 @dataclass
 class Results:
+    # Until the control plane placed the camera elsewhere (or named a handover target).
+    placed_s: dict[str, list[float]] = field(default_factory=dict)
     online_s: dict[str, list[float]] = field(default_factory=dict)
     gap_s: dict[str, list[float]] = field(default_factory=dict)
     hole_s: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, kind: str, online: float, gap: float, hole: float) -> None:
+    def add(self, kind: str, placed: float, online: float, gap: float, hole: float) -> None:
+        self.placed_s.setdefault(kind, []).append(placed)
         self.online_s.setdefault(kind, []).append(online)
         self.gap_s.setdefault(kind, []).append(gap)
         self.hole_s.setdefault(kind, []).append(hole)
@@ -169,6 +172,7 @@ class Bench:
         if acted is not None:
             await acted
         online: dict[str, float] = {}
+        placed: dict[str, float] = {}
         while len(online) < len(on):
             if time.monotonic() - began > WAIT_S:
                 raise TimeoutError(f"{kind}: cameras not ONLINE elsewhere within {WAIT_S:.0f} s")
@@ -179,12 +183,15 @@ class Bench:
                     cam = await self.camera(camera_id)
                 except grpc.aio.AioRpcError:
                     continue
-                if cam.status == C.CAMERA_STATUS_ONLINE and cam.node_id not in ("", victim_id):
+                elsewhere = cam.node_id not in ("", victim_id)
+                if camera_id not in placed and (elsewhere or cam.handover_node_id):
+                    placed[camera_id] = time.monotonic() - began
+                if cam.status == C.CAMERA_STATUS_ONLINE and elsewhere:
                     online[camera_id] = time.monotonic() - began
             await asyncio.sleep(0.1)
         for camera_id in on:
             gap, hole = await self.gap_around(camera_id, began_wall, victim_id)
-            self.results.add(kind, online[camera_id], gap, hole)
+            self.results.add(kind, placed[camera_id], online[camera_id], gap, hole)
 
     async def gap_around(self, camera_id: str, at: datetime, victim_id: str) -> tuple[float, float]:
         """(gap seconds GetTimeline reports from shortly before `at` on, hole between segments
@@ -328,6 +335,7 @@ async def main(trials: int, cameras: int, skip: set[str]) -> None:
             print(f"\nfailover over {trials} trials, {cameras} pull cameras on 3 nodes, "
                   f"lost after {TIMING.lost_after_s:.0f} s, load {load:.2f}")  # fmt: skip
             for kind in r.online_s:
+                print(f"{kind:9} to placed elsewhere (s):     {summary(r.placed_s[kind])}")
                 print(f"{kind:9} to ONLINE elsewhere (s):     {summary(r.online_s[kind])}")
                 print(f"{kind:9} recorded gap, timeline (s): {summary(r.gap_s[kind])}")
                 print(f"{kind:9} hole between segments (s):  {summary(r.hole_s[kind])}")

