@@ -22,12 +22,12 @@ Invariants:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import CameraRow, RecordingGapRow, RecordingRow
+from server.db.models import CameraRow, RecordingGapRow, RecordingRow, StreamEventRow
 from server.recordings.causes import (
     CAMERA_STOPPED_REASON,
     NODE_LOST_REASON,
@@ -37,6 +37,8 @@ from server.recordings.causes import (
 from server.recordings.reports import MAX_SEGMENT, StreamStop, StreamStopReport
 
 _REASON_CHARS = 500
+# How long before a pull camera's ERROR its UNPUBLISH still marks where the media stopped.
+_UNPUBLISH_BEFORE_ERROR = timedelta(seconds=10)
 
 
 def expects_recording(camera: CameraRow) -> bool:
@@ -151,15 +153,27 @@ async def stream_stopped(session: AsyncSession, node_id: str, report: StreamStop
         return
     if camera.node_id not in (None, node_id):
         return  # the camera is elsewhere now: this node's word is old news
+    start = report.at
     if report.stop is StreamStop.FAILED and camera.ingest_mode == "pull":
         cause, reason = GapCause.SOURCE_ERROR, report.reason or SOURCE_FAILED_REASON
+        # The media stopped at the UNPUBLISH the puller lets arrive first (node_agent.pull.puller
+        # waits up to a few seconds for it): the gap begins there.
+        unpublished = await session.scalar(
+            select(func.max(StreamEventRow.time)).where(
+                StreamEventRow.camera_id == camera.id,
+                StreamEventRow.node_id == node_id,
+                StreamEventRow.type == "unpublish",
+                StreamEventRow.time.between(report.at - _UNPUBLISH_BEFORE_ERROR, report.at),
+            )
+        )
+        start = unpublished or start
     elif report.stop is StreamStop.UNPUBLISHED and camera.ingest_mode == "push":
         cause, reason = GapCause.CAMERA_STOPPED, CAMERA_STOPPED_REASON
     else:
         # A pull camera's unpublish comes with its ERROR (or is its node stopping it on
         # purpose); a push camera has no source to fail.
         return
-    await open_gap(session, camera.id, node_id=node_id, start=report.at, cause=cause, reason=reason)
+    await open_gap(session, camera.id, node_id=node_id, start=start, cause=cause, reason=reason)
 
 
 async def recording_error(

@@ -294,10 +294,11 @@ async def test_a_pull_cameras_source_error_is_a_gap_until_recording_resumes(
             segment(camera.id, 20, 30),
         )
     line = await timeline(plane, camera.id, at(0), at(30))
+    # From where the media stopped (the UNPUBLISH), not from the ERROR half a second later.
     assert shown(line) == [
-        (10.5, 20, C.GAP_CAUSE_SOURCE_ERROR, "authentication failed", [node.node_id])
+        (10, 20, C.GAP_CAUSE_SOURCE_ERROR, "authentication failed", [node.node_id])
     ]
-    assert seconds(line.expected) == pytest.approx(29.5)
+    assert seconds(line.expected) == pytest.approx(30)
 
 
 async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
