@@ -26,7 +26,7 @@ from server.leader.advisory import LOCK_KEY
 from tests.support.platform import ADMIN_PASSWORD, Metadata, bearer
 
 # The issue's target is 5 s; these only catch a takeover that does not happen.
-TAKEOVER_WITHIN_S = 20.0
+TAKEOVER_WITHIN_S = 30.0
 
 
 @dataclass
@@ -122,6 +122,14 @@ async def led_by(replica: Replica, since: float) -> tuple[float, node_pb2.GetLea
         await asyncio.sleep(0.02)
 
 
+async def logged(log: Path, text: str) -> None:
+    """Wait until the process log holds `text` (fails after TAKEOVER_WITHIN_S)."""
+    deadline = time.monotonic() + TAKEOVER_WITHIN_S
+    while text not in await asyncio.to_thread(log.read_text, errors="replace"):
+        assert time.monotonic() < deadline, f"{log.name} never said {text!r}"
+        await asyncio.sleep(0.1)
+
+
 async def test_exactly_one_of_two_replicas_leads_and_kill_9_moves_leadership(
     tmp_path: Path, database: tuple[str, str]
 ) -> None:
@@ -151,3 +159,25 @@ async def test_a_clean_stop_of_the_leader_hands_over_at_once(
         assert after.epoch == before.epoch + 1
         # At once: well before the stopping process has even finished its shutdown grace.
         assert took < 5.0
+
+
+async def test_a_stalled_leader_is_deposed_and_does_not_lead_when_it_resumes(
+    tmp_path: Path, database: tuple[str, str]
+) -> None:
+    """SIGSTOP stands for a leader cut off from the database without a socket close (a hung
+    host, a partition): PostgreSQL ends its idle lock session after IDLE_SESSION_TIMEOUT, the
+    other replica leads, and the stalled one, resumed, finds it lost and follows."""
+    async with replicas(tmp_path, database, 2) as pair:
+        leader, follower, before = await one_leader(pair)
+        stalled = time.monotonic()
+        leader.child.proc.send_signal(signal.SIGSTOP)
+        try:
+            took, after = await led_by(follower, stalled)
+        finally:
+            leader.child.proc.send_signal(signal.SIGCONT)
+        print(f"stalled leader: the other replica led after {took:.1f} s")
+        assert after.epoch == before.epoch + 1
+        resumed = await leader.leader()  # the resumed replica answers, and names the new leader
+        assert (resumed.replica_id, resumed.epoch) == (after.replica_id, after.epoch)
+        await logged(tmp_path / f"cp{pair.index(leader)}.log", "stopped leading the fleet")
+        assert lock_holders(database[0]) == [f"camfleet leader {after.replica_id}"[:63]]
