@@ -197,6 +197,34 @@ async def test_every_cause_a_push_node_reports_reaches_the_timeline(platform: Pl
     assert seconds(line.expected) == pytest.approx(80)
 
 
+async def test_overlapping_gaps_show_each_instant_once_under_the_most_specific_cause(
+    platform: Platform,
+) -> None:
+    node = await platform.register_node()
+    camera = await platform.new_camera(recording_enabled=True)
+    async with connect(platform.channel, node.credential, hello(report(camera.id))) as stream:
+        await send_acked(
+            stream,
+            segment(camera.id, 0, 10),
+            stopped(stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH, camera.id, at(10)),
+            # The node also says its recorder lost 10..14 (the camera stopped meanwhile).
+            recorder_changed(
+                camera.id,
+                R.RECORDING_STATE_IDLE,
+                "the stream ended",
+                (at(10), at(14), "recorder exited (signal 9)"),
+            ),
+            segment(camera.id, 20, 30),
+        )
+    line = await timeline(platform, camera.id, at(0), at(30))
+    n = [node.node_id]
+    assert shown(line) == [
+        (10, 14, C.GAP_CAUSE_RECORDER_CRASH, "recorder exited (signal 9)", n),
+        (14, 20, C.GAP_CAUSE_CAMERA_STOPPED, "the camera stopped publishing", n),
+    ]
+    assert seconds(line.expected) == pytest.approx(30)
+
+
 async def test_a_stopped_camera_is_a_gap_only_while_recording_is_expected(
     platform: Platform,
 ) -> None:
