@@ -1,11 +1,15 @@
 """How long GetTimeline's domain work takes over a long range, and a ListRecordings page.
 
     python -m bench.bench_timeline [--days 31] [--segment-seconds 10] [--backend sqlite|postgres]
+        [--overlap-hours 0]
 
 Fills a throwaway database (a temporary SQLite file, or a throwaway PostgreSQL database that
 is dropped afterwards) with one camera's back-to-back segments over `--days`, with a few
 explicit gaps, then times RecordingService.timeline over the whole range and the first and a
 deep ListRecordings page (in process: the query and interval work, not gRPC). Prints numbers.
+`--overlap-hours N`: a second node also recorded the first N hours of every day (a returning
+partitioned node's spool), its segments offset by half a segment, which the timeline counts
+once (the printed recorded time says so).
 """
 
 from __future__ import annotations
@@ -27,13 +31,22 @@ from server.db.engine import create_engine, session_factory
 from server.db.migrate import upgrade_to_head
 from server.db.models import CameraRow, RecordingGapRow, RecordingRow
 from server.recordings.service import RecordingService
+from server.recordings.timeline import Timeline
 
 
-async def run(url: str, days: int, segment_s: int) -> None:
+def _segment(camera_id: str, node_id: str, start: datetime, seconds: int) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "camera_id": camera_id, "node_id": node_id,
+            "start_time": start, "end_time": start + timedelta(seconds=seconds),
+            "duration_s": float(seconds), "size_bytes": 1, "sha256": "", "tier": "hot",
+            "profile": "original", "container": "mpegts", "recovered": False,
+            "create_time": start}  # fmt: skip
+
+
+async def run(url: str, days: int, segment_s: int, overlap_hours: int = 0) -> None:
     engine = create_engine(url)
     await upgrade_to_head(engine)
     sessions = session_factory(engine)
-    camera_id, node_id = str(uuid.uuid4()), str(uuid.uuid4())
+    camera_id, node_id, other_node = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
     count = days * 86_400 // segment_s
@@ -45,14 +58,12 @@ async def run(url: str, days: int, segment_s: int) -> None:
         if i % 5000 == 2500:
             continue  # a hole nobody explains, now and then
         s = start + timedelta(seconds=i * segment_s)
-        batch.append(
-            {"id": str(uuid.uuid4()), "camera_id": camera_id, "node_id": node_id,
-             "start_time": s, "end_time": s + timedelta(seconds=segment_s),
-             "duration_s": float(segment_s), "size_bytes": 1, "sha256": "", "tier": "hot",
-             "profile": "original", "container": "mpegts", "recovered": False,
-             "create_time": end}
-        )  # fmt: skip
-        if len(batch) == 10_000 or i == count - 1:
+        batch.append(_segment(camera_id, node_id, s, segment_s))
+        if (i * segment_s) % 86_400 < overlap_hours * 3600:
+            batch.append(
+                _segment(camera_id, other_node, s + timedelta(seconds=segment_s / 2), segment_s)
+            )
+        if len(batch) >= 10_000 or i == count - 1:
             async with sessions.begin() as session:
                 await session.execute(insert(RecordingRow), batch)
             batch = []
@@ -63,9 +74,11 @@ async def run(url: str, days: int, segment_s: int) -> None:
                 RecordingGapRow(
                     camera_id=camera_id, node_id=node_id, start_time=at,
                     end_time=at + timedelta(seconds=30), reason="recorder exited",
+                    cause="recorder_crash",
                 )
             )  # fmt: skip
-    print(f"{count} segments of {segment_s} s over {days} days loaded in "
+    overlap = f", a second node's over {overlap_hours} h a day" if overlap_hours else ""
+    print(f"{count} segments of {segment_s} s over {days} days{overlap} loaded in "
           f"{time.perf_counter() - began:.1f} s")  # fmt: skip
     service = RecordingService(sessions)
     for name, call in (
@@ -83,6 +96,9 @@ async def run(url: str, days: int, segment_s: int) -> None:
             times.append(time.perf_counter() - t0)
         print(f"{name:30s} median {statistics.median(times) * 1000:8.1f} ms  "
               f"max {max(times) * 1000:8.1f} ms  ({type(result).__name__})")  # fmt: skip
+        if isinstance(result, Timeline):
+            print(f"{'':30s} recorded {result.recorded_s / 86_400:.3f} days, "
+                  f"{len(result.gaps)} gaps, coverage {result.coverage:.5f}")  # fmt: skip
     await engine.dispose()
 
 
@@ -91,13 +107,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--segment-seconds", type=int, default=10)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--overlap-hours", type=int, default=0, choices=range(25))
     args = parser.parse_args()
     if args.backend == "postgres":
         with throwaway_postgres("bench") as url:
-            asyncio.run(run(url, args.days, args.segment_seconds))
+            asyncio.run(run(url, args.days, args.segment_seconds, args.overlap_hours))
         return
     with tempfile.TemporaryDirectory(prefix="camfleet-bench-") as tmp:
-        asyncio.run(run(sqlite_url(Path(tmp)), args.days, args.segment_seconds))
+        asyncio.run(run(sqlite_url(Path(tmp)), args.days, args.segment_seconds, args.overlap_hours))
 
 
 if __name__ == "__main__":
