@@ -55,6 +55,9 @@ _CAMERA_COLUMNS = (
 )
 
 
+_READ_CHUNK = 1000
+
+
 @dataclass(frozen=True)
 class SchedulerOptions:
     """How often the scheduler repairs and rebalances."""
@@ -318,11 +321,16 @@ async def read_cameras(
     """Cameras (all, or those of `ids`) as the planner sees them: only their placement columns
     are read."""
     query = select(*_CAMERA_COLUMNS)
-    if ids is not None:
-        query = query.where(CameraRow.id.in_(list(ids)))
+    if ids is None:
+        async with sessions() as session:
+            return [plan_camera(row) for row in (await session.execute(query)).all()]
+    wanted, out = list(ids), []
     async with sessions() as session:
-        rows = (await session.execute(query)).all()
-    return [plan_camera(row) for row in rows]
+        for start in range(0, len(wanted), _READ_CHUNK):  # within SQLite's bound parameters
+            chunk = wanted[start : start + _READ_CHUNK]
+            rows = (await session.execute(query.where(CameraRow.id.in_(chunk)))).all()
+            out += [plan_camera(row) for row in rows]
+    return out
 
 
 def plan_camera(row: Any) -> PlanCamera:

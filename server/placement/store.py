@@ -31,7 +31,6 @@ PlacedListener = Callable[[AsyncSession, Placement], None]
 # the transaction back.
 Fence = Callable[[AsyncSession], Awaitable[object]]
 
-_LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)
 # Rows per transaction when a batch is large (placing a whole fleet at start).
 CHUNK = 500
 
@@ -186,9 +185,9 @@ class PlacementStore:
             return
         row.node_id, row.handover_node_id = d.to_node_id, None
         row.placement_reason = d.waiting
-        if row.status in _LIVE and row.ingest_mode == IngestMode.PULL.value:
+        if row.status != CameraStatus.OFFLINE.value and row.ingest_mode == IngestMode.PULL.value:
             # Its old node no longer reports for it (server/cameras/status.py): until the new
-            # one does, it is not live.
+            # one does, it is neither live nor in the old node's error.
             row.status = CameraStatus.OFFLINE.value
             row.status_reason = d.waiting or "moving to another node"
             row.status_changed_at = now
