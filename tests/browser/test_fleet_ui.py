@@ -161,6 +161,40 @@ def test_a_pull_camera_with_a_wrong_password_says_authentication_failed(
 
 
 @pytest.mark.timeout(300)
+def test_a_camera_no_node_matches_waits_with_a_reason_until_its_selector_is_edited(
+    page: Page, local_platform: LocalPlatform, camera_source: RtspSource
+) -> None:
+    name = f"Shed {secrets.token_hex(3)}"
+    log_in(page, local_platform.url, "admin", local_platform.admin_password)
+    _new_pull_camera_in_the_form(page, name, camera_source.url)
+    selector = page.get_by_test_id("camera-node-selector-input")
+    # Not label syntax: named in the form, nothing sent.
+    selector.fill("Pool = no where")
+    page.get_by_test_id("camera-save").click()
+    expect(page.get_by_test_id("camera-form")).to_contain_text("Line 1: keys are 1–63")  # noqa: RUF001
+    assert _camera_named(local_platform, name) is None
+    selector.fill("pool=nowhere")
+    page.get_by_test_id("camera-save").click()
+
+    # No node has pool=nowhere: the camera waits, and its page says why (not an error).
+    expect(page.get_by_test_id("camera-page-name")).to_have_text(name)
+    expect(page.get_by_test_id("camera-node-selector")).to_have_text("pool=nowhere")
+    expect(page.get_by_test_id("camera-node")).to_have_text("none yet")
+    expect(page.get_by_test_id("camera-placement-reason")).to_have_text(
+        "no READY node matches pool=nowhere", timeout=60_000
+    )
+
+    # The selector emptied in the form: the camera is placed on the node.
+    page.get_by_test_id("camera-page-edit").click()
+    expect(page.get_by_test_id("camera-node-selector-input")).to_have_value("pool=nowhere")
+    page.get_by_test_id("camera-node-selector-input").fill("")
+    page.get_by_test_id("camera-save").click()
+    expect(page.get_by_test_id("camera-node-selector")).to_have_text("any node")
+    expect(page.get_by_test_id("camera-node")).to_have_text(NODE, timeout=60_000)
+    expect(page.get_by_test_id("camera-placement-reason")).to_have_count(0)
+
+
+@pytest.mark.timeout(300)
 def test_the_nodes_page_shows_load_cameras_labels_and_leader_and_a_label_edit_persists(
     page: Page, local_platform: LocalPlatform, camera_source: RtspSource
 ) -> None:

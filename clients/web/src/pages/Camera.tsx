@@ -50,14 +50,23 @@ export default function CameraPage() {
   const [error, setError] = useState<unknown>(null);
   const [editing, setEditing] = useState(false);
 
-  // The feed has every camera once listed; a direct link may arrive first, so read it too (and
-  // learn in words when it does not exist or may not be read).
+  // The feed has every camera once listed and keeps it current; read the camera only when the
+  // feed lacks it (a direct link before the list arrived, a deleted camera, one this person may
+  // not read), so the page says in words why there is nothing to show.
+  const inFeed = fleet.cameras.has(id);
   useEffect(() => {
+    if (inFeed) return;
     api.cameras
       .getCamera({ id })
-      .then((r) => setFetched(r.camera ?? null))
-      .catch(setError);
-  }, [api, id, fleet.cameraVersion]);
+      .then((r) => {
+        setFetched(r.camera ?? null);
+        setError(null);
+      })
+      .catch((err) => {
+        setFetched(null);
+        setError(err);
+      });
+  }, [api, id, inFeed, fleet.cameraVersion]);
 
   const camera = fleet.cameras.get(id) ?? fetched;
   if (!camera)
