@@ -36,6 +36,7 @@ class Fleet:
     """The stores of one control plane's placement, on one database."""
 
     backend: str
+    database_url: str
     engine: AsyncEngine
     sessions: Sessions
     events: SqlEventLog
@@ -153,6 +154,7 @@ async def fleet(database_url: str) -> AsyncIterator[Fleet]:
     await leadership.start()
     fleet = Fleet(
         backend=engine.dialect.name,
+        database_url=database_url,
         engine=engine,
         sessions=sessions,
         events=events,

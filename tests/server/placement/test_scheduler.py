@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
+from sqlalchemy import select
+
 from server.cameras.model import CameraStatus
-from server.db.models import CameraRow, utcnow
+from server.db.engine import create_engine, session_factory
+from server.db.models import CameraRow, PlacementRow, utcnow
+from server.eventlog.sql_log import SqlEventLog
+from server.events.publisher import EventPublisher
+from server.leader.leadership import Leadership
 from server.nodes.registry import NodeState
+from server.placement.scheduler import placement_jobs
+from server.placement.store import PlacementRecorder, PlacementStore
 from tests.server.placement.conftest import Fleet
 from tests.support.fleet_nodes import eventually
 
@@ -141,3 +150,47 @@ async def test_cordon_keeps_new_cameras_off_and_drain_hands_everything_over(
         old: NodeState.READY.value,
         new: NodeState.READY.value,
     }
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_only_the_leader_places_and_the_next_leader_carries_on(fleet: Fleet) -> None:
+    """Two replicas on one PostgreSQL database, each with the scheduler registered as its
+    singleton job: every camera is placed once, by whichever leads, also across a change of
+    leader."""
+    engine = create_engine(fleet.database_url)
+    sessions = session_factory(engine)
+    events = SqlEventLog(engine, sessions, poll_s=0.1)
+    await events.start()
+    other = Leadership.for_engine(engine, sessions)
+    publisher = EventPublisher(events)
+    recorder = PlacementRecorder(publisher.camera_changed, publisher.camera_placed)
+    try:
+        fleet.leadership.run_while_leader(placement_jobs(fleet.sessions, fleet.events, fleet.store))
+        await other.start()
+        other.run_while_leader(
+            placement_jobs(sessions, events, PlacementStore(sessions, recorder, other.fence))
+        )
+        assert fleet.leadership.is_leader and not other.is_leader
+        a = await fleet.node("a")
+        first = [await fleet.camera(f"first-{i}") for i in range(3)]
+        await settled(fleet, lambda rs: per_node(rs) == {a: 3}, "placed by the first leader")
+
+        await fleet.leadership.close()  # hands over at once
+        await eventually(lambda: _leads(other), what="the other replica leads")
+        b = await fleet.node("b")
+        await fleet.camera("second")
+        rows = await settled(
+            fleet, lambda rs: all(r.node_id for r in rs) and b in per_node(rs), "placed again"
+        )
+        assert {r.id: r.placement_epoch for r in rows if r.id in first} == dict.fromkeys(first, 1)
+        async with fleet.sessions() as session:
+            placed = Counter(await session.scalars(select(PlacementRow.camera_id)))
+        assert set(placed.values()) == {1}, placed
+    finally:
+        await other.close()
+        await events.close()
+        await engine.dispose()
+
+
+async def _leads(leadership: Leadership) -> bool:
+    return leadership.is_leader

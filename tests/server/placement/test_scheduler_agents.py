@@ -6,6 +6,7 @@ make-before-break and ends with none."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -57,6 +58,7 @@ async def test_a_pull_camera_is_placed_on_the_ready_node_and_goes_online(
     try:
         agents.append(await start_fleet_agent(plane, _name("node")))
         node = agents[0]
+        revision = await plane.revision()
         camera = await new_pull_camera(plane, _name("pulled"), source.url)
 
         online = await eventually(
@@ -69,6 +71,18 @@ async def test_a_pull_camera_is_placed_on_the_ready_node_and_goes_online(
         assert placed.reason == camera_pb2.PLACEMENT_REASON_PLACED
         assert (placed.from_node_id, placed.to_node_id) == ("", node.node_id)
         assert placed.epoch == online.placement_epoch
+        # Watchers see the decision as a CAMERA_PLACED event.
+        call = plane.watch(revision, "type = CAMERA_PLACED")
+        try:
+            async with asyncio.timeout(30):
+                async for response in call:
+                    if response.event.placement.camera_id == camera.id:
+                        break
+        finally:
+            call.cancel()
+        assert response.event.subject == f"cameras/{camera.id}"
+        assert response.event.placement.to_node_id == node.node_id
+        assert response.event.message == placed.message
     finally:
         stop_all(agents)
 
