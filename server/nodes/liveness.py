@@ -66,6 +66,7 @@ class NodeLiveness:
         self._grace_until = time.time() + max(lost_after_s, startup_grace_s)
         self._startup_grace = startup_grace_s
         self._last_touch = 0.0
+        self._took_over_at = 0.0  # when this replica's sweep last started (leadership won)
         self.lag = LoopLag(window_s=max(lost_after_s, 1.0))
 
     async def run_upkeep(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
@@ -88,12 +89,11 @@ class NodeLiveness:
     async def run_forever(self, end_session: EndSession) -> None:
         """The leader's sweep, a few times per grace period until cancelled (leadership lost)."""
         # Started on winning leadership. If the last leader died or stopped, the nodes it served
-        # are reconnecting (backing off, through Envoy): as after a restart, they get the startup
-        # grace from now before their silence counts (Kubernetes' node controller, too, judges
-        # nodes from its own first look after a leader change).
-        self._grace_until = max(
-            self._grace_until, time.time() + max(self._lost_after, self._startup_grace)
-        )
+        # are reconnecting (backing off, through Envoy): as after a restart, nodes silent since
+        # before the takeover get the startup grace from it before their silence counts
+        # (Kubernetes' node controller, too, judges nodes from its own first look after a
+        # leader change). Nodes heard since are judged as usual: a link cut now is seen now.
+        self._took_over_at = time.time()
         every = min(0.5, self._lost_after / 4)
         while True:
             started = time.monotonic()
@@ -140,10 +140,14 @@ class NodeLiveness:
         now = time.time()
         # Bounded, so a node whose clock jumps back cannot stall loss detection for long.
         allowed = self._lost_after + min(self.lag.recent_max(), 4 * self._lost_after)
+        takeover_floor = self._took_over_at + max(0.0, self._startup_grace - self._lost_after)
         for node_id, state in states.items():
             if state != NodeState.READY.value:
                 continue
-            seen = max(beats.get(node_id, 0.0), self._grace_until - self._lost_after)
+            beat = beats.get(node_id, 0.0)
+            seen = max(beat, self._grace_until - self._lost_after)
+            if beat < self._took_over_at:
+                seen = max(seen, takeover_floor)
             if now - seen > allowed:
                 silent = now - beats[node_id] if node_id in beats else None
                 if await self._lose(node_id, silent):

@@ -6,6 +6,7 @@ the sweeper moves to the replica that takes over."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -18,7 +19,7 @@ from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_pre
 from server.db.engine import create_engine, session_factory
 from server.leader.model import LeaderInfo
 from server.leader.row import claim
-from tests.support.agent_stream import connect, heartbeat, hello
+from tests.support.agent_stream import AgentStream, connect, heartbeat, hello
 from tests.support.assertions import eventually
 from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
 
@@ -133,42 +134,71 @@ async def test_a_deposed_leaders_sweep_declares_nobody_lost(tmp_path: Path) -> N
         assert lost.time.ToDatetime() >= leader.since.ToDatetime()
 
 
-async def test_nodes_of_a_stopped_leader_get_the_startup_grace_to_reconnect(
+async def beat_forever(stream: AgentStream) -> None:
+    """Heartbeat as an agent does (here every 0.2 s) until cancelled."""
+    while True:
+        await stream.send(heartbeat())
+        await asyncio.sleep(0.2)
+
+
+async def test_after_a_takeover_only_nodes_silent_since_before_it_get_the_grace(
     tmp_path: Path,
 ) -> None:
-    """A node served by the leader that stops is silent until it reconnects (to the other
-    replica): longer than lost_after, well within the startup grace the new leader gives it
-    from the takeover. It is never declared lost, so none of its cameras fail over."""
-    grace = timedelta(seconds=4)
+    """`moved` is served by the leader that stops: silent until it reconnects to the other
+    replica (longer than lost_after, well within the startup grace the new leader gives it from
+    the takeover), it is never declared lost, so none of its cameras would fail over. `stays`,
+    heard by the new leader after the takeover, dies then: it is lost as quickly as ever."""
+    grace = timedelta(seconds=12)
     async with two_replicas(tmp_path, node_startup_grace=grace) as planes:
         one, two = planes
         assert one.plane.leadership.is_leader
         listed = await two.cameras.ListCameras(
             camera_pb2.ListCamerasRequest(page_size=1), metadata=two.admin
         )
-        node = await one.register_node()
-        async with connect(one.channel, node.credential, hello()) as stream:
-            await stream.receive_kind("welcome")
-            # Heartbeating past the grace of the replicas' own start and of the node's connect,
-            # either of which would hide the takeover's.
-            for _ in range(int(grace.total_seconds() / 0.2) + 3):
-                await stream.send(heartbeat())
-                await asyncio.sleep(0.2)
-            planes.remove(one)
-            await stop_platform(one)  # ends the node's stream: it must reconnect elsewhere
-        async with asyncio.timeout(10):
-            await two.plane.leadership.wait_leading()
-        # Silent for 1.5 s (lost_after is 0.6 s), then back through the other replica.
-        await asyncio.sleep(1.5)
-        async with connect(two.channel, node.credential, hello()) as stream:
-            await stream.receive_kind("welcome")
-            for _ in range(5):
-                await stream.send(heartbeat())
-                await asyncio.sleep(0.2)
-            assert (await node_state(two, node.node_id)).state == node_pb2.NODE_STATE_READY
-        marker = await two.new_camera()  # an event after everything the node went through
+        moved, stays = await one.register_node(), await two.register_node()
+        async with (
+            connect(one.channel, moved.credential, hello()) as first,
+            connect(two.channel, stays.credential, hello()) as other,
+        ):
+            await first.receive_kind("welcome")
+            await other.receive_kind("welcome")
+            beats = [
+                asyncio.create_task(beat_forever(first)),
+                asyncio.create_task(beat_forever(other)),
+            ]
+            try:
+                # Past the grace of the replicas' own start and of each node's connect, either
+                # of which would hide the takeover's.
+                await asyncio.sleep(grace.total_seconds() + 1.0)
+                beats[0].cancel()
+                planes.remove(one)
+                await stop_platform(one)  # ends the stream of `moved`: it must reconnect
+                async with asyncio.timeout(10):
+                    await two.plane.leadership.wait_leading()
+                took_over = time.monotonic()
+                await asyncio.sleep(0.3)  # `stays` is heard after the takeover, then dies
+                beats[1].cancel()
+                # `moved` is silent for 1.5 s (lost_after is 0.6 s), then back through `two`.
+                await asyncio.sleep(1.5)
+                async with connect(two.channel, moved.credential, hello()) as again:
+                    await again.receive_kind("welcome")
+                    beats.append(asyncio.create_task(beat_forever(again)))
+                    lost = await eventually(
+                        lambda: node_state(two, stays.node_id),
+                        lambda n: n.state == node_pb2.NODE_STATE_LOST,
+                        LOST_WITHIN_S,
+                    )
+                    assert lost.state == node_pb2.NODE_STATE_LOST
+                    # Judged as usual (the grace would have kept it until 12 s after).
+                    assert time.monotonic() - took_over < grace.total_seconds() - 2
+                    back = await node_state(two, moved.node_id)
+                    assert back.state == node_pb2.NODE_STATE_READY
+            finally:
+                for task in beats:
+                    task.cancel()
+        marker = await two.new_camera()  # an event after everything the nodes went through
         events = await two.events_until(
             two.admin, listed.revision, lambda e: e.subject == f"cameras/{marker.id}"
         )
-        states = [e.node.state for e in events if e.subject == f"nodes/{node.node_id}"]
+        states = [e.node.state for e in events if e.subject == f"nodes/{moved.node_id}"]
         assert node_pb2.NODE_STATE_LOST not in states, states
