@@ -83,7 +83,7 @@ from server.nodes.registry import NodeRegistry
 from server.nodes.servicer import NodeServicer
 from server.nodes.stream_events import StreamEventStore
 from server.placement.queries import PlacementQueries
-from server.placement.scheduler import placement_jobs
+from server.placement.scheduler import SchedulerOptions, placement_jobs
 from server.placement.servicer import CameraPlacementServicer
 from server.placement.store import PlacementRecorder, PlacementStore
 from server.recordings.ingest import RecordingIngest
@@ -355,7 +355,12 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     await hub.start()
     leadership.run_while_leader(hub.singleton_jobs())
     leadership.run_while_leader(
-        placement_jobs(sessions, events, PlacementStore(sessions, placements, leadership.fence))
+        placement_jobs(
+            sessions,
+            events,
+            PlacementStore(sessions, placements, leadership.fence),
+            SchedulerOptions(rebalance_moves_per_minute=settings.rebalance_moves_per_minute),
+        )
     )
     await leadership.start()
     await prober.start()  # SERVING once the stores answer, and only while they do

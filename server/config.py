@@ -63,6 +63,7 @@ class Settings:
     heartbeat_interval: timedelta = _D["heartbeat_interval"]
     node_lost_after: timedelta = _D["node_lost_after"]
     node_startup_grace: timedelta = _D["node_startup_grace"]
+    rebalance_moves_per_minute: int = _D["rebalance_moves_per_minute"]
     unknown_key_limit: int = _D["unknown_key_limit"]
     log_level: str = _D["log_level"]
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -49,6 +49,14 @@ def _score(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _moves(name: str, raw: str) -> int:
+    if not raw.strip().isdigit() or int(raw) > 6000:
+        raise ConfigError(
+            f"{name} must be a whole number from 0 (no rebalancing) to 6000, got {raw!r}"
+        )
+    return int(raw)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("--listen", "CAMFLEET_LISTEN", "127.0.0.1:50051", "gRPC address to listen on"),
     Option(
@@ -275,6 +283,16 @@ OPTIONS: tuple[Option, ...] = (
             "LOST, and after a node connects before its first heartbeat is due"
         ),
         parse=duration(zero_ok=True),
+    ),
+    Option(
+        "--rebalance-moves-per-minute",
+        "CAMFLEET_REBALANCE_MOVES_PER_MINUTE",
+        "10",
+        (
+            "at most this many pull cameras moved per minute (make-before-break) to spread load "
+            "after a node joins or returns; 0: never rebalance"
+        ),
+        parse=_moves,
     ),
     Option(
         "--unknown-key-limit",
