@@ -52,6 +52,10 @@ FILTER = FilterSchema(
         "retention_max_bytes": FieldSpec(CameraRow.retention_max_bytes, FieldKind.INT),
         "create_time": FieldSpec(CameraRow.created_at, FieldKind.TIMESTAMP),
         "update_time": FieldSpec(CameraRow.updated_at, FieldKind.TIMESTAMP),
+        # Placement: `node_id = "<id>" OR handover_node_id = "<id>"` is what the node runs;
+        # `node_id != *` lists cameras placed nowhere (NULL counts as unset, like "").
+        "node_id": FieldSpec(CameraRow.node_id, FieldKind.STRING),
+        "handover_node_id": FieldSpec(CameraRow.handover_node_id, FieldKind.STRING),
     },
     text_columns=(CameraRow.name, CameraRow.description, CameraRow.location),
     map_fields={"labels": _label_condition},

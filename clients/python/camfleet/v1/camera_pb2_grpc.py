@@ -120,9 +120,12 @@ class CameraServiceServicer:
 
     def ListCameras(self, request, context):
         """Filter (AIP-160): fields name, description, location, status, active, recording_enabled,
-        ingest_mode, create_time, update_time, labels.<key>; operators = != < <= > >= and ':' (has);
-        AND, OR, NOT and parentheses; bare words search name, description and location.
+        ingest_mode, recording_profile, recording_state, retention_max_bytes, create_time,
+        update_time, node_id, handover_node_id, labels.<key>; operators = != < <= > >= and ':'
+        (has); AND, OR, NOT and parentheses; bare words search name, description and location.
         Example: `status = ONLINE AND recording_enabled = true AND name:"lobby"`.
+        A node's cameras (placed there or being handed over to it):
+        `node_id = "<node id>" OR handover_node_id = "<node id>"`; `node_id != *` = not placed.
         order_by: name, status, create_time, update_time (each optionally `desc`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -37,9 +37,12 @@ class CameraServiceStub:
     GetCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.GetCameraRequest, _camera_pb2.GetCameraResponse]
     ListCameras: _grpc.UnaryUnaryMultiCallable[_camera_pb2.ListCamerasRequest, _camera_pb2.ListCamerasResponse]
     """Filter (AIP-160): fields name, description, location, status, active, recording_enabled,
-    ingest_mode, create_time, update_time, labels.<key>; operators = != < <= > >= and ':' (has);
-    AND, OR, NOT and parentheses; bare words search name, description and location.
+    ingest_mode, recording_profile, recording_state, retention_max_bytes, create_time,
+    update_time, node_id, handover_node_id, labels.<key>; operators = != < <= > >= and ':'
+    (has); AND, OR, NOT and parentheses; bare words search name, description and location.
     Example: `status = ONLINE AND recording_enabled = true AND name:"lobby"`.
+    A node's cameras (placed there or being handed over to it):
+    `node_id = "<node id>" OR handover_node_id = "<node id>"`; `node_id != *` = not placed.
     order_by: name, status, create_time, update_time (each optionally `desc`).
     """
     UpdateCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]
@@ -70,9 +73,12 @@ class CameraServiceAsyncStub(CameraServiceStub):
     GetCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.GetCameraRequest, _camera_pb2.GetCameraResponse]  # type: ignore[assignment]
     ListCameras: _aio.UnaryUnaryMultiCallable[_camera_pb2.ListCamerasRequest, _camera_pb2.ListCamerasResponse]  # type: ignore[assignment]
     """Filter (AIP-160): fields name, description, location, status, active, recording_enabled,
-    ingest_mode, create_time, update_time, labels.<key>; operators = != < <= > >= and ':' (has);
-    AND, OR, NOT and parentheses; bare words search name, description and location.
+    ingest_mode, recording_profile, recording_state, retention_max_bytes, create_time,
+    update_time, node_id, handover_node_id, labels.<key>; operators = != < <= > >= and ':'
+    (has); AND, OR, NOT and parentheses; bare words search name, description and location.
     Example: `status = ONLINE AND recording_enabled = true AND name:"lobby"`.
+    A node's cameras (placed there or being handed over to it):
+    `node_id = "<node id>" OR handover_node_id = "<node id>"`; `node_id != *` = not placed.
     order_by: name, status, create_time, update_time (each optionally `desc`).
     """
     UpdateCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]  # type: ignore[assignment]
@@ -118,9 +124,12 @@ class CameraServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_camera_pb2.ListCamerasResponse, _abc.Awaitable[_camera_pb2.ListCamerasResponse]]:
         """Filter (AIP-160): fields name, description, location, status, active, recording_enabled,
-        ingest_mode, create_time, update_time, labels.<key>; operators = != < <= > >= and ':' (has);
-        AND, OR, NOT and parentheses; bare words search name, description and location.
+        ingest_mode, recording_profile, recording_state, retention_max_bytes, create_time,
+        update_time, node_id, handover_node_id, labels.<key>; operators = != < <= > >= and ':'
+        (has); AND, OR, NOT and parentheses; bare words search name, description and location.
         Example: `status = ONLINE AND recording_enabled = true AND name:"lobby"`.
+        A node's cameras (placed there or being handed over to it):
+        `node_id = "<node id>" OR handover_node_id = "<node id>"`; `node_id != *` = not placed.
         order_by: name, status, create_time, update_time (each optionally `desc`).
         """
 

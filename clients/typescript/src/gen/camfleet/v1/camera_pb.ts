@@ -1015,9 +1015,12 @@ export const CameraService: GenService<{
   },
   /**
    * Filter (AIP-160): fields name, description, location, status, active, recording_enabled,
-   * ingest_mode, create_time, update_time, labels.<key>; operators = != < <= > >= and ':' (has);
-   * AND, OR, NOT and parentheses; bare words search name, description and location.
+   * ingest_mode, recording_profile, recording_state, retention_max_bytes, create_time,
+   * update_time, node_id, handover_node_id, labels.<key>; operators = != < <= > >= and ':'
+   * (has); AND, OR, NOT and parentheses; bare words search name, description and location.
    * Example: `status = ONLINE AND recording_enabled = true AND name:"lobby"`.
+   * A node's cameras (placed there or being handed over to it):
+   * `node_id = "<node id>" OR handover_node_id = "<node id>"`; `node_id != *` = not placed.
    * order_by: name, status, create_time, update_time (each optionally `desc`).
    *
    * @generated from rpc camfleet.v1.CameraService.ListCameras
