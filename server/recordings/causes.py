@@ -75,6 +75,16 @@ def reported_gap_cause(reason: str) -> GapCause:
     return GapCause.DISK_FULL if is_disk_full(reason) else GapCause.RECORDER_CRASH
 
 
+def stored_cause(cause: str, reason: str) -> GapCause:
+    """The cause of a stored gap. Gaps stored before causes were (migration 0006 gave them
+    "unknown") were either a lost node's ("node lost") or a node's recorder report: their
+    reason says which. No gap is stored as UNKNOWN since: that cause is only for holes."""
+    parsed = GapCause.parse(cause)
+    if parsed is not GapCause.UNKNOWN:
+        return parsed
+    return GapCause.NODE_LOST if reason == NODE_LOST_REASON else reported_gap_cause(reason)
+
+
 def recorder_error_cause(message: str) -> GapCause:
     """The cause of the gap a recorder's ERROR state opens: a full disk, else a crash loop
     (the only two ERRORs nodes send: node_agent/recording/manager.py and recorder.py)."""

@@ -29,7 +29,7 @@ from server.db.models import (
     utcnow,
 )
 from server.recordings import spans, timeline
-from server.recordings.causes import GapCause
+from server.recordings.causes import stored_cause
 from server.recordings.ingest import MAX_SEGMENT
 from server.recordings.queries import (
     RecordingRows,
@@ -172,7 +172,7 @@ class RecordingService:
                 StoredGap(
                     g.start_time,
                     g.end_time,
-                    GapCause.parse(g.cause),
+                    stored_cause(g.cause, g.reason),
                     g.reason,
                     g.node_id,
                     g.to_node_id,

@@ -22,6 +22,8 @@ from camfleet.v1 import (
 )
 
 from server.common.tasks import cancel_and_wait
+from server.db.engine import session_factory
+from server.db.models import RecordingGapRow
 from tests.conftest import PlatformFactory
 from tests.support.agent_stream import AgentStream, connect, heartbeat, hello, report, stream_event
 from tests.support.assertions import eventually
@@ -392,3 +394,28 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
     assert spans(line, t0) == [(0, round(total, 3))]
     assert seconds(line.recorded) == pytest.approx(total, abs=1e-3)
     assert line.coverage == pytest.approx(1.0)
+
+
+async def test_gaps_stored_before_causes_read_with_the_cause_their_reason_names(
+    platform: Platform,
+) -> None:
+    node = await platform.register_node()
+    camera = await platform.new_camera(recording_enabled=True)
+    # Rows as migration 0006 left them: cause "unknown", the reason saying what happened.
+    async with session_factory(platform.plane.engine).begin() as session:
+        for start, end, reason in ((10, 20, "node lost"), (30, 40, "recorder exited (signal 9)")):
+            session.add(
+                RecordingGapRow(
+                    camera_id=camera.id,
+                    node_id=node.node_id,
+                    start_time=at(start),
+                    end_time=at(end),
+                    reason=reason,
+                    cause="unknown",
+                )
+            )
+    line = await timeline(platform, camera.id, at(0), at(50))
+    assert [(g[2], g[3]) for g in shown(line)] == [
+        (C.GAP_CAUSE_NODE_LOST, "node lost"),
+        (C.GAP_CAUSE_RECORDER_CRASH, "recorder exited (signal 9)"),
+    ]
