@@ -55,6 +55,17 @@ def heard_from(row: CameraRow, node_id: str, status: CameraStatus) -> bool:
     return status is CameraStatus.CONNECTING or row.node_id in (None, node_id)
 
 
+def _moved_on(row: CameraRow, node_id: str) -> bool:
+    """A push camera live on another node than `node_id`, which reconnects claiming it: the
+    camera left through the fleet ingest while `node_id` was cut off, and what that node still
+    reports is the connection it has not noticed is dead (nginx drops it within seconds)."""
+    return (
+        row.ingest_mode != IngestMode.PULL.value
+        and row.node_id not in (None, node_id)
+        and row.status in _LIVE
+    )
+
+
 class CameraStatusWriter:
     """Moves cameras between stream states and announces each change (its event commits with
     it)."""
@@ -140,6 +151,8 @@ class CameraStatusWriter:
                 reason = "" if row.id in live else gone_reason
                 if row.id in live and not heard_from(row, node_id, CameraStatus.CONNECTING):
                     continue  # a pull camera placed elsewhere meanwhile: not this node's
+                if row.id in live and _moved_on(row, node_id):
+                    continue  # a push camera that reconnected elsewhere while this node was away
                 if row.id in live and row.handover_node_id == node_id:
                     if status is not CameraStatus.ONLINE:
                         continue

@@ -6,6 +6,7 @@ Envoy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from camfleet.v1 import agent_pb2, camera_pb2, node_pb2
@@ -99,3 +100,35 @@ async def test_a_camera_of_a_silent_node_is_taken_before_the_node_is_lost(
         )
         assert node.node.state == node_pb2.NODE_STATE_READY
     assert (await _camera(plane, camera.id)).node_id == other.node_id
+
+
+async def test_a_node_back_from_a_cut_does_not_take_back_a_camera_that_moved_on(
+    make_platform: PlatformFactory,
+) -> None:
+    """Its link was cut; the camera reconnected through the ingest to another node. When the
+    link returns, the node's Hello still lists the camera (nginx has not noticed the dead
+    connection yet): the camera stays where it publishes now."""
+    plane = await make_platform(
+        heartbeat_interval=timedelta(seconds=0.5), node_lost_after=timedelta(seconds=60)
+    )
+    home, other = await plane.register_node(), await plane.register_node()
+    camera = await plane.new_camera()
+
+    def live_on(node_id: str) -> Callable[[camera_pb2.Camera], bool]:
+        return lambda c: c.status == camera_pb2.CAMERA_STATUS_ONLINE and c.node_id == node_id
+
+    async with connect(plane.channel, home.credential, hello(report(camera.id))) as cut_off:
+        await cut_off.receive_kind("welcome")
+        await eventually(lambda: _camera(plane, camera.id), live_on(home.node_id), 10)
+        await eventually(
+            lambda: _check(plane, other.credential, camera.stream_key), lambda r: r.allowed, 10
+        )
+    async with connect(plane.channel, other.credential, hello(report(camera.id))) as moved:
+        await moved.receive_kind("welcome")
+        await eventually(lambda: _camera(plane, camera.id), live_on(other.node_id), 10)
+        epoch = (await _camera(plane, camera.id)).placement_epoch
+        async with connect(plane.channel, home.credential, hello(report(camera.id))) as back:
+            await back.receive_kind("welcome")  # sent once its Hello is recorded
+            now = await _camera(plane, camera.id)
+            assert live_on(other.node_id)(now), now
+            assert now.placement_epoch == epoch
