@@ -202,6 +202,10 @@ class Scheduler:
                 decisions += self.planner.plan_camera(camera_id, now)
             for camera_id in switched:
                 decisions += self.planner.switched_to_push(camera_id, now)
+            # A camera deleted, deactivated or moved may have made room for one that waits.
+            waiting = set(self.planner.waiting()) - ids
+            if waiting:
+                decisions += self.planner.place_waiting(now)
         await self._apply(decisions)
 
     async def _reconcile(self, now: float) -> list[Decision]:

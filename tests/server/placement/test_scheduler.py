@@ -152,6 +152,24 @@ async def test_cordon_keeps_new_cameras_off_and_drain_hands_everything_over(
     }
 
 
+async def test_a_camera_waiting_for_room_gets_the_place_another_one_leaves(fleet: Fleet) -> None:
+    node = await fleet.node("small", capacity=1)
+    fleet.start_scheduler()
+    first = await fleet.camera("first")
+    await settled(fleet, lambda rs: rs[0].node_id == node, "the first camera placed")
+    second = await fleet.camera("second")
+    rows = await settled(
+        fleet,
+        lambda rs: any(r.placement_reason == "every READY node is full" for r in rs),
+        "the second camera waits for room",
+    )
+    assert {r.id: r.node_id for r in rows} == {first: node, second: None}
+    await fleet.update_camera(first, active=False)
+    rows = await settled(
+        fleet, lambda rs: {r.id: r.node_id for r in rs} == {first: None, second: node}, "swap"
+    )
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_only_the_leader_places_and_the_next_leader_carries_on(fleet: Fleet) -> None:
     """Two replicas on one PostgreSQL database, each with the scheduler registered as its
