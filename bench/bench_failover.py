@@ -89,6 +89,12 @@ class Results:
         self.hole_s.setdefault(kind, []).append(hole)
 
 
+def _gap_text(g: recording_pb2.RecordingGap) -> str:
+    end = f"{g.end_time.ToDatetime(UTC):%H:%M:%S.%f}" if g.HasField("end_time") else "open"
+    cause = recording_pb2.GapCause.Name(g.cause).removeprefix("GAP_CAUSE_")
+    return f"{g.start_time.ToDatetime(UTC):%H:%M:%S.%f}-{end} {cause}"
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -244,6 +250,13 @@ class Bench:
             end = g.end_time.ToDatetime(UTC) if g.HasField("end_time") else datetime.now(UTC)
             if end > at - timedelta(seconds=5):
                 gap += (end - start).total_seconds()
+        if abs(gap - hole) > 1.0:
+            # The timeline and the index disagree: show both, so the difference can be read.
+            hms = "%H:%M:%S.%f"
+            segments = [f"{a:{hms}}-{b:{hms}}" for a, b in spans]
+            print(f"  {camera_id[:8]} at {at:{hms}}: timeline gap {gap:.2f} s, index hole "
+                  f"{hole:.2f} s; segments {segments}; "
+                  f"timeline gaps {[_gap_text(g) for g in resp.gaps]}")  # fmt: skip
         return gap, hole
 
     async def cameras_on(self, node_id: str) -> list[str]:
