@@ -61,23 +61,23 @@ class EpochFence:
     """The highest placement epoch seen per camera (DATA_DIR/epochs.json)."""
 
     def __init__(self, data_dir: DataDir) -> None:
-        self._data_dir = data_dir
+        self._path = data_dir.epochs
         self._seen: dict[str, int] = {}
 
     def load(self) -> None:
         """Read what earlier runs saw. A damaged file (only a broken disk makes one: writes
         are atomic) is reported and read as empty: the control plane's assignment still wins."""
         try:
-            data = read_private(self._data_dir.epochs)
+            data = read_private(self._path)
         except OSError as exc:
-            log.error("cannot read %s (%s); placement epochs start afresh", self._data_dir, exc)
+            log.error("cannot read %s (%s); placement epochs start afresh", self._path, exc)
             return
         if data is None:
             return
         try:
             self._seen = _decode(data)
         except ValueError as exc:
-            log.error("%s is damaged (%s); placement epochs start afresh", self._data_dir, exc)
+            log.error("%s is damaged (%s); placement epochs start afresh", self._path, exc)
 
     def seen(self, camera_id: str) -> int:
         """The highest epoch seen for `camera_id` (0: none): the one it runs, or last ran,
@@ -106,5 +106,5 @@ class EpochFence:
         if not raised:
             return
         epochs = {**self._seen, **raised}
-        write_private(self._data_dir.epochs, _encode(epochs))
+        write_private(self._path, _encode(epochs))
         self._seen = epochs

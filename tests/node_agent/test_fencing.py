@@ -170,7 +170,9 @@ async def test_an_unstorable_epoch_is_a_nack_and_nothing_changes(node: Node) -> 
     assert node.assignment.epoch_of("cam-a") == 1
 
 
-def test_a_damaged_epochs_file_reads_as_none_seen(tmp_path: Path) -> None:
+def test_a_damaged_epochs_file_reads_as_none_seen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data_dir = DataDir(tmp_path / "node")
     data_dir.create()
     save_assignment(
@@ -181,6 +183,7 @@ def test_a_damaged_epochs_file_reads_as_none_seen(tmp_path: Path) -> None:
     again = restarted(data_dir)
     assert again.epoch_of("cam-a") == 0
     assert again.camera("cam-a") is not None
+    assert f"{data_dir.epochs} is damaged" in caplog.text
 
 
 # ----- segments carry their epoch -----------------------------------------------------------
