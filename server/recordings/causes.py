@@ -61,6 +61,17 @@ SOURCE_FAILED_REASON = "source failed"
 _DISK_FULL_WORDS = ("disk full", "no space left on device")
 
 
+# How a node refuses to run a camera under an older placement than it has seen
+# (node_agent/fencing.py): an ERROR that is about fencing, not the camera's source.
+_FENCED = "stale placement epoch"
+
+
+def is_source_failure(reason: str) -> bool:
+    """Whether a pull camera's ERROR reason is its source failing (node_agent/pull/reasons.py),
+    not the node refusing a stale placement."""
+    return not reason.startswith(_FENCED)
+
+
 def is_disk_full(text: str) -> bool:
     """Whether a node's message or gap reason says the disk is full."""
     lowered = text.lower()

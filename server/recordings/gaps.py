@@ -33,6 +33,7 @@ from server.recordings.causes import (
     NODE_LOST_REASON,
     SOURCE_FAILED_REASON,
     GapCause,
+    is_source_failure,
 )
 from server.recordings.reports import MAX_SEGMENT, StreamStop, StreamStopReport
 
@@ -154,7 +155,8 @@ async def stream_stopped(session: AsyncSession, node_id: str, report: StreamStop
     if camera.node_id not in (None, node_id):
         return  # the camera is elsewhere now: this node's word is old news
     start = report.at
-    if report.stop is StreamStop.FAILED and camera.ingest_mode == "pull":
+    failed = report.stop is StreamStop.FAILED and is_source_failure(report.reason)
+    if failed and camera.ingest_mode == "pull":
         cause, reason = GapCause.SOURCE_ERROR, report.reason or SOURCE_FAILED_REASON
         # The media stopped at the UNPUBLISH the puller lets arrive first (node_agent.pull.puller
         # waits up to a few seconds for it): the gap begins there.

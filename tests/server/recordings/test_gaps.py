@@ -322,8 +322,15 @@ async def test_a_pull_cameras_source_error_is_a_gap_until_recording_resumes(
                 stream_pb2.STREAM_EVENT_TYPE_ERROR, camera.id, at(10.5), "authentication failed"
             ),
             segment(camera.id, 20, 30),
+            # A refusal to run a stale placement is the node's fencing, not the source failing.
+            stopped(
+                stream_pb2.STREAM_EVENT_TYPE_ERROR,
+                camera.id,
+                at(30),
+                "stale placement epoch 3 < 4: not run on this node",
+            ),
         )
-    line = await timeline(plane, camera.id, at(0), at(30))
+    line = await timeline(plane, camera.id, at(0), at(40))
     # From where the media stopped (the UNPUBLISH), not from the ERROR half a second later.
     assert shown(line) == [
         (10, 20, C.GAP_CAUSE_SOURCE_ERROR, "authentication failed", [node.node_id])
