@@ -75,6 +75,7 @@ from server.nodes.grants import RevokedGrants
 from server.nodes.hub import AgentHub
 from server.nodes.hub_deps import HubFeeds, NodeStores, SessionTerms
 from server.nodes.join_tokens import JoinTokenService
+from server.nodes.load_events import NodeLoadEvents
 from server.nodes.operations import NodeOperations
 from server.nodes.policy import playback_policy
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
@@ -243,7 +244,10 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     # One per process; the singleton jobs it runs are registered below, before it starts.
     leadership = Leadership.for_engine(engine, sessions)
     presence: Presence = RedisPresence(redis, settings.redis_prefix) if redis else MemoryPresence()
-    placements = PlacementRecorder(publisher.camera_changed, publisher.camera_placed)
+    node_loads = NodeLoadEvents(publisher.node_changed, presence)
+    placements = PlacementRecorder(
+        publisher.camera_changed, publisher.camera_placed, node_loads.stage
+    )
     status = CameraStatusWriter(sessions, publisher.camera_changed, placements)
     stream_events = StreamEventStore(sessions)
     hub = AgentHub(

@@ -36,6 +36,9 @@ class PlacementHooks(Protocol):
     def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:
         """A push camera's home changed to `row.node_id` (history, events, audit)."""
 
+    async def settle(self, session: AsyncSession) -> None:
+        """Before the commit: stage the events of the nodes the recorded moves touched."""
+
 
 class _Unrecorded:
     """Without placement (tests of this floor alone): the rows change, nothing is recorded."""
@@ -46,6 +49,9 @@ class _Unrecorded:
 
     def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:
         row.placement_epoch += 1
+
+    async def settle(self, session: AsyncSession) -> None:
+        return None
 
 
 def heard_from(row: CameraRow, node_id: str, status: CameraStatus) -> bool:
@@ -109,6 +115,7 @@ class CameraStatusWriter:
                 if status is not CameraStatus.ONLINE:
                     return None  # the old node still serves it; this one is warming up
                 self._placement.finish_handover(session, row, at)
+                await self._placement.settle(session)  # the drain's progress, with the move
             if (row.status, row.node_id, row.status_reason) == (status.value, node_id, reason):
                 return None
             row.status = status.value
@@ -116,6 +123,7 @@ class CameraStatusWriter:
             row.status_changed_at = at
             self._move_home(session, row, node_id, at)
             self._announce(session, row)
+            await self._placement.settle(session)
         return row
 
     def _move_home(self, session: AsyncSession, row: CameraRow, node_id: str, at: datetime) -> None:
@@ -164,6 +172,7 @@ class CameraStatusWriter:
                     self._move_home(session, row, node_id, at)
                 changed.append(row)
                 self._announce(session, row)
+            await self._placement.settle(session)
         return changed
 
     async def offline_on_node(

@@ -56,6 +56,11 @@ async def node_loads(
         return await _loads_in(session, list(node_ids))
 
 
+async def node_loads_in(session: AsyncSession, node_ids: Collection[str]) -> dict[str, NodeLoad]:
+    """NodeLoad per node id as `session` sees it (missing ids: NodeLoad())."""
+    return await _loads_in(session, list(node_ids)) if node_ids else {}
+
+
 async def node_load_in(session: AsyncSession, node_id: str) -> NodeLoad:
     """One node's load as `session` sees it (inside the transaction that stages its event, so
     the event carries the counts the change leaves)."""

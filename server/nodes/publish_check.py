@@ -133,6 +133,7 @@ class PublishCheck:
             # Its UPDATED event makes the hub send the node an assignment with this camera.
             if self._placement is not None:
                 self._placement.homed(session, row, old, utcnow())
+                await self._placement.settle(session)  # both nodes' camera_count events
             else:
                 moved = f"camera {row.name} now streams to node {node_name}"
                 self._on_change(session, ChangeKind.UPDATED, row, moved)

@@ -6,13 +6,15 @@ finished by a status report, another leader) the decision is skipped and reporte
 scheduler re-reads the camera and decides again. Every applied move writes, in the same
 transaction: the row (node_id / handover_node_id / placement_epoch / placement_reason), a
 placements history row, the CAMERA_PLACED event and the camera's UPDATED event (both staged
-through the publisher, so they commit with it), and an audit entry "camera.placed". The fence
-(the leader's epoch check) runs first in the transaction: a deposed leader's batch rolls back.
+through the publisher, so they commit with it), and an audit entry "camera.placed"; before the
+commit, `settle` stages a NODE_UPDATED event with the new counts of each node the moves touched
+(a drain's progress). The fence (the leader's epoch check) runs first in the transaction: a
+deposed leader's batch rolls back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,12 +29,17 @@ from server.placement.model import Placement, PlacementReason
 
 # Stages a CAMERA_PLACED event in the session (the event publisher: a floor above).
 PlacedListener = Callable[[AsyncSession, Placement], None]
+# Stages, in the session, NODE_UPDATED events carrying the counts of these nodes (what moved on
+# and off them): server/nodes/load_events.py's NodeLoadEvents.stage with the event publisher.
+NodesTouched = Callable[[AsyncSession, Collection[str]], Awaitable[None]]
 # Checks, inside the transaction, that this process still leads (server/leader/); raises to roll
 # the transaction back.
 Fence = Callable[[AsyncSession], Awaitable[object]]
 
 # Rows per transaction when a batch is large (placing a whole fleet at start).
 CHUNK = 500
+# session.info key: the node ids this transaction's moves touched, until `settle` stages them.
+_TOUCHED = "placement.touched_nodes"
 
 
 async def _no_fence(session: AsyncSession) -> None:
@@ -62,9 +69,15 @@ class PlacementRecorder:
     """Writes one placement's history row, events and audit entry into a caller's transaction:
     shared by the store and by the camera status writer (handover finished, push camera homed)."""
 
-    def __init__(self, on_change: ChangeListener, on_placed: PlacedListener) -> None:
+    def __init__(
+        self,
+        on_change: ChangeListener,
+        on_placed: PlacedListener,
+        on_nodes: NodesTouched | None = None,
+    ) -> None:
         self._on_change = on_change
         self._on_placed = on_placed
+        self._on_nodes = on_nodes
 
     def record(self, session: AsyncSession, row: CameraRow, move: Move, at: datetime) -> Placement:
         """Record that `row` (already changed) moved."""
@@ -91,6 +104,8 @@ class PlacementRecorder:
         )
         self._on_placed(session, placement)
         self._on_change(session, ChangeKind.UPDATED, row, message)
+        touched = session.info.setdefault(_TOUCHED, set())
+        touched.update(n for n in (move.from_node_id, move.to_node_id) if n)
         add_audit(
             session,
             "camera.placed",
@@ -104,6 +119,13 @@ class PlacementRecorder:
             },
         )
         return placement
+
+    async def settle(self, session: AsyncSession) -> None:
+        """Before the commit of a transaction that recorded moves: stage the NODE_UPDATED event
+        of every node they touched, with the counts they leave (once per node)."""
+        touched = session.info.pop(_TOUCHED, None)
+        if touched and self._on_nodes is not None:
+            await self._on_nodes(session, sorted(touched))
 
     def changed(self, session: AsyncSession, row: CameraRow, message: str) -> None:
         """Stage the camera's UPDATED event alone (its waiting reason changed)."""
@@ -165,6 +187,7 @@ class PlacementStore:
                         continue
                     self._apply(session, row, decision, now)
                     done[row.id] = row
+                await self._recorder.settle(session)
             applied.rows.extend(done.values())
         return applied
 
