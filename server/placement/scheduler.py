@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -103,6 +103,7 @@ class Scheduler:
         self._nodes_dirty = False
         self._full = True
         self._wake = asyncio.Event()
+        self._round = asyncio.Lock()
 
     async def run(self) -> None:
         """Place, follow and repair until cancelled (the leader stops it on losing)."""
@@ -167,9 +168,12 @@ class Scheduler:
             self._wake.clear()
             await self._guarded(self.step)
 
-    async def _guarded(self, job: object) -> None:
+    async def _guarded(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run one round of work alone (rounds share the planner's picture), logging failures
+        instead of ending the scheduler."""
         try:
-            await job()  # type: ignore[operator]
+            async with self._round:
+                await job()
         except asyncio.CancelledError:
             raise
         except NotLeader as why:  # deposed: the leadership cancels this job at once
