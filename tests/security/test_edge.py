@@ -452,7 +452,10 @@ async def test_start_keeps_envoys_admin_off_tcp_and_bounds_health_watches(
         mode = socket_path.stat().st_mode
         assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, oct(mode)
         assert stat.S_IMODE((lp.data_dir / "run").stat().st_mode) == 0o700
-        assert _listening_tcp_ports(_envoy_of(lp.pid)) == {int(lp.envoy_target.split(":")[1])}
+        # Its listeners, the API edge and the fleet ingest (RTMP), are its only TCP ports.
+        ingest = int(lp.rtmp_url.removesuffix("/live").rsplit(":", 1)[1])
+        edge = int(lp.envoy_target.split(":")[1])
+        assert _listening_tcp_ports(_envoy_of(lp.pid)) == {edge, ingest}
         status, _ = await asyncio.to_thread(admin_request, socket_path, "GET", "/ready")
         assert status == 200
         async with grpc.aio.insecure_channel(lp.envoy_target) as channel:
