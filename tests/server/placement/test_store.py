@@ -15,6 +15,7 @@ from sqlalchemy import select
 from server.cameras.model import CameraStatus
 from server.db.models import AuditLogRow, EventRow, PlacementRow, utcnow
 from server.leader.model import NotLeader
+from server.nodes.assignments import AssignmentBuilder
 from server.placement.fleet import Action, Decision
 from server.placement.model import PlacementReason
 from server.placement.store import PlacementStore
@@ -148,3 +149,25 @@ async def test_a_push_camera_is_homed_where_it_publishes(fleet: Fleet) -> None:
     assert (row.node_id, row.placement_epoch) == (second, 2)
     homes = [(p.reason, p.from_node_id, p.to_node_id) for p in await history(fleet, camera)]
     assert homes == [("published", "", first), ("published", first, second)]
+
+
+async def test_both_nodes_of_a_handover_are_assigned_the_camera_with_its_epoch(
+    fleet: Fleet,
+) -> None:
+    old, new = await fleet.node("old"), await fleet.node("new")
+    camera = await fleet.camera("cam")
+    await fleet.store.apply([move(camera, old)])
+    handover = Decision(
+        camera, Action.HANDOVER, old, new, PlacementReason.DRAIN, "drain", 1, handover_node_id=new
+    )
+    await fleet.store.apply([handover])
+    builder = AssignmentBuilder(fleet.sessions)
+    for node in (old, new):
+        assignment = await builder.current(node)
+        assert assignment is not None
+        assert [(c.camera_id, c.epoch) for c in assignment.cameras] == [(camera, 2)]
+    await fleet.status.set(camera, CameraStatus.ONLINE, "", new, utcnow())
+    old_assignment, new_assignment = await builder.current(old), await builder.current(new)
+    assert old_assignment is not None and new_assignment is not None
+    assert old_assignment.cameras == ()
+    assert [(c.camera_id, c.epoch) for c in new_assignment.cameras] == [(camera, 3)]
