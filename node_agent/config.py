@@ -117,11 +117,12 @@ def _optional_dir(name: str, raw: str) -> Path | None:
     return Path(raw) if raw.strip() else None
 
 
-# Node labels, as the control plane checks them (NodeService.UpdateNode): what cameras' node
-# selectors match.
+# Node labels, as the control plane checks them (server/common/labels.py, at most 32 per node):
+# what cameras' node selectors match. Checked here too, so a typo stops the agent at once with
+# the flag named, not at registration.
 _LABEL_KEY = re.compile(r"^[a-z0-9_.-]{1,63}$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
-MAX_LABELS = 64
+MAX_LABELS = 32
 
 
 def parse_labels(name: str, raw: str) -> dict[str, str]:
@@ -135,9 +136,7 @@ def parse_labels(name: str, raw: str) -> dict[str, str]:
         if not sep:
             raise ConfigError(f"{name}: {pair!r} is not key=value (e.g. site=north)")
         if not _LABEL_KEY.match(key):
-            raise ConfigError(
-                f"{name}: label key {key!r} must be 1-63 characters of a-z 0-9 _ . -"
-            )
+            raise ConfigError(f"{name}: label key {key!r} must be 1-63 characters of a-z 0-9 _ . -")
         if not _LABEL_VALUE.match(value):
             raise ConfigError(
                 f"{name}: label {key}'s value {value!r} must be up to 63 characters of "

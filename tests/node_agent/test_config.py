@@ -148,6 +148,7 @@ def test_labels_repeat_the_flag_or_list_them_in_the_environment() -> None:
         (["--label", f"site={'v' * 64}"], "must be up to 63 characters"),
         (["--label", "site=a", "--label", "site=b"], "label 'site' is given twice"),
         (["--label", "a=b,c=d"], "one key=value per flag"),
+        ([f"--label=k{i}=v" for i in range(33)], "at most 32 labels, got 33"),
     ],
 )
 def test_bad_labels_are_one_clear_error(argv: list[str], message: str) -> None:
