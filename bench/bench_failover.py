@@ -18,7 +18,8 @@ is lost after 3 s without a heartbeat at 1 Hz); segments are 2 s. Then, over --t
 
 Prints p50, p95 and max of each, then bench/bench_placement.py's scale run if it exists.
 
-    .venv/bin/python -m bench.bench_failover [--trials 5] [--cameras 6]
+    .venv/bin/python -m bench.bench_failover [--trials 5] [--cameras 6] [--segment-seconds 2]
+        [--skip 'link cut'|'kill -9'|drain|leader]... [--no-placement]
 
 Targets (issue 12): link-cut recorded gap p50 <= 5 s, p95 <= 8 s; drain 0 s; leader <= 5 s.
 Needs root (network namespaces), PostgreSQL and Redis on 127.0.0.1.
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -112,6 +113,7 @@ def summary(values: list[float]) -> str:
 class Bench:
     def __init__(self, fleet: Fleet, source_url: str, cameras: int) -> None:
         self.fleet = fleet
+        self.segment_s = fleet.timing.segment_s
         self.source_url = source_url
         self.count = cameras
         self.ids: list[str] = []
@@ -166,7 +168,7 @@ class Bench:
                 lambda cam: cam.status == C.CAMERA_STATUS_ONLINE and not cam.handover_node_id,
                 "ONLINE",
             )
-        await asyncio.sleep(2 * TIMING.segment_s)
+        await asyncio.sleep(2 * self.segment_s)
 
     async def moved(
         self, kind: str, victim_id: str, on: list[str], act: Callable[[], Awaitable[None] | None]
@@ -321,8 +323,9 @@ def placement_scale() -> None:
     subprocess.run([sys.executable, "-m", "bench.bench_placement"], check=False, timeout=1800)
 
 
-async def main(trials: int, cameras: int, skip: set[str]) -> None:
-    async with running_fleet(backend="postgres", replicas=2, timing=TIMING) as fleet:
+async def main(trials: int, cameras: int, skip: set[str], segment_s: int, placement: bool) -> None:
+    timing = replace(TIMING, segment_s=segment_s)
+    async with running_fleet(backend="postgres", replicas=2, timing=timing) as fleet:
         with rtsp_source(
             fleet.root / "rtsp", host=fleet.host, size=(320, 180), fps=15, shared=False
         ) as src:
@@ -346,7 +349,8 @@ async def main(trials: int, cameras: int, skip: set[str]) -> None:
             r = bench.results
             load = os.getloadavg()[0]
             print(f"\nfailover over {trials} trials, {cameras} pull cameras on 3 nodes, "
-                  f"lost after {TIMING.lost_after_s:.0f} s, load {load:.2f}")  # fmt: skip
+                  f"lost after {timing.lost_after_s:.0f} s, {segment_s} s segments, "
+                  f"load {load:.2f}")  # fmt: skip
             for kind in r.online_s:
                 print(f"{kind:9} to placed elsewhere (s):     {summary(r.placed_s[kind])}")
                 print(f"{kind:9} to ONLINE elsewhere (s):     {summary(r.online_s[kind])}")
@@ -354,7 +358,8 @@ async def main(trials: int, cameras: int, skip: set[str]) -> None:
                 print(f"{kind:9} hole between segments (s):  {summary(r.hole_s[kind])}")
             if bench.leader_s:
                 print(f"leader kill -9 -> new leader (s):    {summary(bench.leader_s)}")
-    placement_scale()
+    if placement:
+        placement_scale()
 
 
 def cli() -> None:
@@ -364,8 +369,20 @@ def cli() -> None:
     parser.add_argument(
         "--skip", action="append", default=[], choices=["link cut", "kill -9", "drain", "leader"]
     )
+    parser.add_argument(
+        "--segment-seconds",
+        type=int,
+        default=TIMING.segment_s,
+        help="the agents' segment length (default 2; the agent's own default is 10): a lost "
+        "node's segment in progress is lost with it, so the gap grows with it",
+    )
+    parser.add_argument(
+        "--no-placement", action="store_true", help="skip bench_placement's scale run"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.trials, args.cameras, set(args.skip)))
+    asyncio.run(
+        main(args.trials, args.cameras, set(args.skip), args.segment_seconds, not args.no_placement)
+    )
 
 
 if __name__ == "__main__":

@@ -299,13 +299,22 @@ async def _gaps_without_a_cause(
     drained: list[str],
     window: tuple[datetime, datetime],
 ) -> list[str]:
-    """Every gap in every timeline has a cause (not unspecified, not unknown); the drained
-    cameras have no gap during the drain. What is not so, one line each."""
+    """Every gap in every timeline has a cause (not unspecified, not unknown), every hole
+    between the indexed segments is such a gap (nothing stopped on purpose here, so nothing
+    may go unexplained), and the drained cameras have no gap during the drain. What is not so,
+    one line each."""
     problems = []
     cams = await cameras(fleet)
     end = datetime.now(UTC) - timedelta(seconds=2 * TIMING.segment_s)
     for name in names:
         timeline = await _timeline(fleet, cams[name].id, started, end)
+        problems += [
+            f"{name}: {b - a:.1f} s without a segment from {a:%H:%M:%S.%f} in no gap of the "
+            "timeline"
+            for a, b in _unexplained_holes(
+                await _listed(fleet, cams[name].id, started), timeline, end
+            )
+        ]
         unexplained = [
             g for g in timeline.gaps
             if g.cause in (recording_pb2.GAP_CAUSE_UNSPECIFIED, recording_pb2.GAP_CAUSE_UNKNOWN)
@@ -319,6 +328,44 @@ async def _gaps_without_a_cause(
             ]  # fmt: skip
             problems += [f"{name}: gap during its drain: {_gap_line(g)}" for g in during]
     return problems
+
+
+async def _listed(fleet: Fleet, camera_id: str, started: datetime) -> list[recording_pb2.Recording]:
+    request = recording_pb2.ListRecordingsRequest(
+        camera_id=camera_id,
+        start_time=ts(started - timedelta(minutes=1)),
+        end_time=ts(datetime.now(UTC) + timedelta(minutes=1)),
+        page_size=500,
+    )
+    return await retried(partial(all_recordings, fleet.recordings, request, fleet.admin))
+
+
+def _unexplained_holes(
+    listed: list[recording_pb2.Recording],
+    timeline: recording_pb2.GetTimelineResponse,
+    end: datetime,
+) -> list[tuple[datetime, datetime]]:
+    """Holes longer than the timeline's merge slack (1.5 s) between the camera's segments,
+    before `end` (the timeline's), that its gaps leave more than half a second of uncovered."""
+    spans = sorted((r.start_time.ToDatetime(UTC), r.end_time.ToDatetime(UTC)) for r in listed)
+    gaps = [
+        (g.start_time.ToDatetime(UTC), g.end_time.ToDatetime(UTC))
+        for g in timeline.gaps
+        if g.HasField("end_time")
+    ]
+    holes = []
+    covered_to = spans[0][1] if spans else None
+    for start, stop in spans[1:]:
+        assert covered_to is not None
+        if (start - covered_to).total_seconds() > 1.5 and start <= end:
+            hole = (covered_to, start)
+            inside = sum(
+                max(0.0, (min(hole[1], b) - max(hole[0], a)).total_seconds()) for a, b in gaps
+            )
+            if (hole[1] - hole[0]).total_seconds() - inside > 0.5:
+                holes.append(hole)
+        covered_to = max(covered_to, stop)
+    return holes
 
 
 async def _segments_lost_or_duplicated(
@@ -335,13 +382,7 @@ async def _segments_lost_or_duplicated(
         problems: list[str] = []
         disk = await asyncio.to_thread(_segments, fleet)
         for camera_id, name in ids.items():
-            request = recording_pb2.ListRecordingsRequest(
-                camera_id=camera_id,
-                start_time=ts(started - timedelta(minutes=1)),
-                end_time=ts(datetime.now(UTC) + timedelta(minutes=1)),
-                page_size=500,
-            )
-            listed = await retried(partial(all_recordings, fleet.recordings, request, fleet.admin))
+            listed = await _listed(fleet, camera_id, started)
             counts = Counter(r.id for r in listed)
             problems += [f"{name}: {i} listed {k} times" for i, k in counts.items() if k > 1]
             listed_sha = {r.id: r.sha256 for r in listed}
