@@ -100,11 +100,14 @@ def after(camera: PlanCamera, decision: Decision, now: float) -> PlanCamera:
             epoch=camera.epoch + 1,
             moved_at=now,
         )
+    # Only a change from one node to another counts as a move for rebalance's quiet period: a
+    # camera placed for the first time may be spread at once when a node joins.
+    moved = camera.node_id is not None and decision.to_node_id is not None
     return replace(
         camera,
         node_id=decision.to_node_id,
         handover_node_id=None,
         epoch=camera.epoch + 1,
         waiting=decision.waiting,
-        moved_at=now,
+        moved_at=now if moved else camera.moved_at,
     )

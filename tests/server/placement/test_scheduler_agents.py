@@ -2,12 +2,14 @@
 (GStreamer, harness.rtsp_source), on both backends: a pull camera created while a node is READY
 is placed there and goes ONLINE, with its placement in the history; a killed node's pull camera
 moves to the other node at once and goes ONLINE there; a drained node hands its cameras over
-make-before-break and ends with none."""
+make-before-break and ends with none; a node that joins takes half the cameras of the busy one,
+make-before-break, and no more."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -156,3 +158,41 @@ async def test_draining_a_node_hands_its_cameras_over_before_stopping_them(
         assert drained.draining and drained.drain_remaining == 0
     finally:
         stop_all(agents)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_joining_node_takes_half_the_cameras_make_before_break(
+    backend: str, source: RtspSource
+) -> None:
+    def fast_rebalance(env: dict[str, str]) -> None:
+        env["CAMFLEET_REBALANCE_MOVES_PER_MINUTE"] = "600"
+
+    agents: list[FleetAgent] = []
+    async with running_control_plane(backend, fast_rebalance) as stack:
+        try:
+            busy = await start_fleet_agent(stack, _name("busy"))
+            agents.append(busy)
+            cameras = [await new_pull_camera(stack, _name("cam"), source.url) for _ in range(4)]
+            for camera in cameras:
+                await eventually(
+                    lambda c=camera: _online_on(stack, c.id, busy.node_id), what="ONLINE on busy"
+                )
+            idle = await start_fleet_agent(stack, _name("idle"))
+            agents.append(idle)
+
+            async def spread() -> list[camera_pb2.Camera] | None:
+                now = [await get_camera(stack, c.id) for c in cameras]
+                on = Counter(c.node_id for c in now if c.status == camera_pb2.CAMERA_STATUS_ONLINE)
+                done = on == {busy.node_id: 2, idle.node_id: 2}
+                return now if done and not any(c.handover_node_id for c in now) else None
+
+            now = await eventually(spread, what=f"two cameras on each node\n{stack.log_text()}")
+            for camera in now:
+                if camera.node_id == idle.node_id:
+                    reasons = [p.reason for p in await placements(stack, camera.id)]
+                    assert reasons[:2] == [
+                        camera_pb2.PLACEMENT_REASON_HANDOVER_DONE,
+                        camera_pb2.PLACEMENT_REASON_REBALANCE,
+                    ]
+        finally:
+            stop_all(agents)
