@@ -107,6 +107,11 @@ def test_a_pull_camera_created_in_the_ui_shows_its_node_and_placement_history(
     ).to_be_visible()
     page.get_by_test_id("camera-source-url").fill("rtsp://cam era.local/stream")
     expect(page.get_by_text("The URL contains a space; percent-encode it as %20.")).to_be_visible()
+    page.get_by_test_id("camera-source-url").fill("")
+    page.get_by_test_id("camera-save").click()
+    expect(
+        page.get_by_text("Enter the URL the node pulls, e.g. rtsp://camera.local/stream.")
+    ).to_be_visible()
     assert _camera_named(local_platform, name) is None
 
     # The real source: the camera's page opens, the scheduler puts it on the node, it pulls.

@@ -167,7 +167,7 @@ export function CameraForm({
                 label="Source URL"
                 description="What the node pulls: rtsp://, rtsps://, rtmp://, rtmps://, http(s):// (HLS or MPEG-TS). Credentials go in user:password@; they are never shown to viewers."
                 placeholder="rtsp://user:password@camera.local:554/stream"
-                required
+                withAsterisk
                 value={sourceUrl}
                 onChange={(e) => setSourceUrl(e.currentTarget.value)}
                 onBlur={() => sourceUrl && setChecked(true)}

@@ -171,7 +171,11 @@ export default function CameraPage() {
             )}
           </Field>
           <Field label="Node selector">
-            <Text data-testid="camera-node-selector">{selector || "any node"}</Text>
+            <Text data-testid="camera-node-selector">
+              {pull
+                ? selector || "any node"
+                : "not used: a push camera is homed where it publishes"}
+            </Text>
           </Field>
           <Field label="Ingest">
             <Text>{pull ? "node pulls a URL" : "camera pushes RTMP"}</Text>

@@ -46,6 +46,12 @@ export default function NodesPage() {
   const [params] = useSearchParams();
   const marked = params.get("node");
 
+  const markedShown = marked !== null && fleet.nodes.has(marked);
+  useEffect(() => {
+    if (markedShown)
+      document.querySelector('[data-marked="true"]')?.scrollIntoView({ block: "center" });
+  }, [markedShown]);
+
   // A drain's progress bar runs from the most cameras this page saw left on the node.
   const [drainStart, setDrainStart] = useState<Record<string, number>>({});
   useEffect(() => {
