@@ -5,7 +5,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { CameraService } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
-import { describeError, isRevisionCompacted } from "./errors";
+import { describeError, isRevisionCompacted, isUnimplemented } from "./errors";
 
 type Detail = { type: string; value: Uint8Array };
 
@@ -242,6 +242,21 @@ describe("describeError", () => {
     expect(isRevisionCompacted(compacted)).toBe(true);
     expect(isRevisionCompacted(other)).toBe(false);
     expect(describeError(other).sentence).toBe("Node is draining.");
+  });
+
+  it("recognises an RPC the server does not have yet (an older control plane)", async () => {
+    const missing = await callAgainst(
+      () =>
+        new Response(null, {
+          status: 200,
+          headers: { ...GRPC_WEB, ...grpcStatusHeaders(Code.Unimplemented, "") },
+        }),
+    );
+    expect(isUnimplemented(missing)).toBe(true);
+    expect(isUnimplemented(new Error("boom"))).toBe(false);
+    expect(describeError(missing).sentence).toBe(
+      "The server does not support this action (it may be older than this page).",
+    );
   });
 
   it("describes plain exceptions too", () => {
