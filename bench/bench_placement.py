@@ -6,8 +6,9 @@ cameras (about 100) re-placed, with the pure planner and the store timed apart.
 The nodes are rows (READY, no agent behind them: the scheduler only reads rows); the cameras are
 rows. Each run uses a throwaway database (a temporary SQLite file, or a throwaway PostgreSQL
 database dropped afterwards), the real store (server/placement/store.py: fenced by a real
-Leadership, history rows, CAMERA_PLACED and camera events staged in the outbox, audit entries)
-and the real planner. Prints, per backend: reading the fleet, planning and storing the initial
+Leadership, history rows, CAMERA_PLACED and camera events staged in the outbox, audit entries,
+and each touched node's NODE_UPDATED event with its counts, as server/app.py wires it) and the
+real planner. Prints, per backend: reading the fleet, planning and storing the initial
 placement, and planning and storing the failover, the last two against the target (≤ 1 s).
 """
 
@@ -36,6 +37,9 @@ from server.db.models import CameraRow, NodeRow
 from server.db.outbox import stage_event
 from server.events import convert
 from server.leader.leadership import Leadership
+from server.nodes.live import NodeView
+from server.nodes.load_events import NodeLoadEvents
+from server.nodes.registry import NodeChange
 from server.placement.model import Placement
 from server.placement.planner import Planner
 from server.placement.scheduler import plan_node, read_cameras
@@ -67,6 +71,11 @@ def _camera_placed(session: AsyncSession, placement: Placement) -> None:
     stage_event(session, event.kind, event.subject, event.payload)
 
 
+def _node_changed(session: AsyncSession, change: NodeChange, node: NodeView, message: str) -> None:
+    event = convert.node_event(change, node, message)
+    stage_event(session, event.kind, event.subject, event.payload)
+
+
 async def _fill(sessions: object, cameras: int, nodes: int) -> None:
     node_rows = [
         {"id": str(uuid.uuid4()), "name": f"sim-{i:03d}", "name_key": f"sim-{i:03d}",
@@ -93,9 +102,9 @@ async def run(url: str, backend: str, cameras: int, nodes: int) -> Timings:
     await leadership.start()
     try:
         await _fill(sessions, cameras, nodes)
-        store = PlacementStore(
-            sessions, PlacementRecorder(_camera_changed, _camera_placed), leadership.fence
-        )
+        node_loads = NodeLoadEvents(_node_changed)
+        recorder = PlacementRecorder(_camera_changed, _camera_placed, node_loads.stage)
+        store = PlacementStore(sessions, recorder, leadership.fence)
         out = Timings(backend)
 
         began = time.perf_counter()
