@@ -7,38 +7,40 @@ timeline names a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_sourc
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
 import pytest
 from camfleet.v1 import (
     camera_pb2,
     camera_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
-    recording_pb2,
-    recording_pb2_grpc,
 )
 from playwright.sync_api import Page, expect
 
-from harness.agents import READY as AGENT_READY
-from harness.agents import agent_argv, start_agent
-from harness.ports import free_port
 from harness.processes import stop_by_pid
 from harness.rtsp_source import RtspSource, rtsp_source
 from tests.browser.conftest import screenshot
+from tests.browser.fleet_rpc import (
+    NODE,
+    camera_by_id,
+    camera_named,
+    create_pull_camera,
+    delete_every_camera,
+    node_named,
+    publish_url,
+    second_node,
+    segment_count,
+)
 from tests.browser.helpers import admin_rpc, log_in, publish, wait_for
 from tests.support.local_platform import LocalPlatform
 
 USER, PASSWORD = "cam", "s3cret-pw"
-NODE = "local"  # the agent ./start runs
 
 
 @pytest.fixture(scope="module")
@@ -46,40 +48,6 @@ def camera_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSour
     """A live H.264 RTSP camera behind basic authentication, for the module's pull cameras."""
     with rtsp_source(tmp_path_factory.mktemp("rtsp"), user=USER, password=PASSWORD) as source:
         yield source
-
-
-def _node(platform: LocalPlatform, name: str = NODE) -> node_pb2.Node:
-    with admin_rpc(platform) as (channel, auth):
-        nodes = node_pb2_grpc.NodeServiceStub(channel).ListNodes(
-            node_pb2.ListNodesRequest(page_size=100), metadata=auth, timeout=30
-        )
-    [node] = [n for n in nodes.nodes if n.name == name]
-    return node
-
-
-def _camera_named(platform: LocalPlatform, name: str) -> camera_pb2.Camera | None:
-    with admin_rpc(platform) as (channel, auth):
-        found = camera_pb2_grpc.CameraServiceStub(channel).ListCameras(
-            camera_pb2.ListCamerasRequest(filter=f'name = "{name}"'), metadata=auth, timeout=30
-        )
-    return found.cameras[0] if found.cameras else None
-
-
-def _create_pull_camera(platform: LocalPlatform, name: str, url: str) -> camera_pb2.Camera:
-    with admin_rpc(platform) as (channel, auth):
-        return (
-            camera_pb2_grpc.CameraServiceStub(channel)
-            .CreateCamera(
-                camera_pb2.CreateCameraRequest(
-                    camera=camera_pb2.Camera(
-                        name=name, ingest_mode=camera_pb2.INGEST_MODE_PULL, source_url=url
-                    )
-                ),
-                metadata=auth,
-                timeout=30,
-            )
-            .camera
-        )
 
 
 def _new_pull_camera_in_the_form(page: Page, name: str, url: str) -> None:
@@ -112,14 +80,14 @@ def test_a_pull_camera_created_in_the_ui_shows_its_node_and_placement_history(
     expect(
         page.get_by_text("Enter the URL the node pulls, e.g. rtsp://camera.local/stream.")
     ).to_be_visible()
-    assert _camera_named(local_platform, name) is None
+    assert camera_named(local_platform, name) is None
 
     # The real source: the camera's page opens, the scheduler puts it on the node, it pulls.
     page.get_by_test_id("camera-source-url").fill(camera_source.url)
     page.get_by_test_id("camera-recording").check()
     page.get_by_test_id("camera-save").click()
     expect(page.get_by_test_id("camera-page-name")).to_have_text(name)
-    node = _node(local_platform)
+    node = node_named(local_platform)
     expect(page.get_by_test_id("camera-node")).to_have_text(NODE, timeout=60_000)
     expect(page.get_by_test_id("camera-node")).to_have_attribute("data-node-id", node.id)
     expect(page.get_by_test_id("camera-page-status")).to_have_attribute(
@@ -177,7 +145,7 @@ def test_a_camera_no_node_matches_waits_with_a_reason_until_its_selector_is_edit
     selector.fill("Pool = no where")
     page.get_by_test_id("camera-save").click()
     expect(page.get_by_test_id("camera-form")).to_contain_text("Line 1: keys are 1–63")  # noqa: RUF001
-    assert _camera_named(local_platform, name) is None
+    assert camera_named(local_platform, name) is None
     selector.fill("pool=nowhere")
     page.get_by_test_id("camera-save").click()
 
@@ -204,9 +172,9 @@ def test_the_nodes_page_shows_load_cameras_labels_and_leader_and_a_label_edit_pe
     page: Page, local_platform: LocalPlatform, camera_source: RtspSource
 ) -> None:
     name = f"Yard {secrets.token_hex(3)}"
-    camera = _create_pull_camera(local_platform, name, camera_source.url)
+    camera = create_pull_camera(local_platform, name, camera_source.url)
     node = wait_for(
-        lambda: _node(local_platform),
+        lambda: node_named(local_platform),
         lambda n: n.camera_count >= 1,
         f"node {NODE} counting the pull camera {name}",
         within_s=60,
@@ -249,34 +217,12 @@ def test_the_nodes_page_shows_load_cameras_labels_and_leader_and_a_label_edit_pe
     expect(labels).to_have_text(["rack=r1", "site=north"])
     page.reload()
     expect(labels).to_have_text(["rack=r1", "site=north"])
-    assert dict(_node(local_platform).labels) == {"rack": "r1", "site": "north"}
+    assert dict(node_named(local_platform).labels) == {"rack": "r1", "site": "north"}
     screenshot(page, "nodes-page")
 
     # The camera's badge on the node leads to the camera's page.
     camera_link.click()
     expect(page.get_by_test_id("camera-page")).to_have_attribute("data-camera-id", camera.id)
-
-
-def _publish_url(platform: LocalPlatform, camera_id: str) -> str:
-    with admin_rpc(platform) as (channel, auth):
-        return (
-            camera_pb2_grpc.CameraServiceStub(channel)
-            .GetStreamUrls(camera_pb2.GetStreamUrlsRequest(id=camera_id), metadata=auth, timeout=30)
-            .rtmp_publish_url
-        )
-
-
-def _segments(platform: LocalPlatform, camera_id: str) -> int:
-    with admin_rpc(platform) as (channel, auth):
-        try:
-            listed = recording_pb2_grpc.RecordingServiceStub(channel).ListRecordings(
-                recording_pb2.ListRecordingsRequest(camera_id=camera_id, page_size=1000),
-                metadata=auth,
-                timeout=30,
-            )
-        except grpc.RpcError:
-            return 0
-    return len(listed.recordings)
 
 
 @pytest.mark.timeout(420)
@@ -300,13 +246,13 @@ def test_the_recordings_timeline_draws_a_gap_with_its_cause(
             )
             .camera
         )
-    url = _publish_url(local_platform, camera.id)
+    url = publish_url(local_platform, camera.id)
     publishers.append(publish(url))
-    wait_for(lambda: _segments(local_platform, camera.id), lambda n: n >= 2, "2 segments", 120)
+    wait_for(lambda: segment_count(local_platform, camera.id), lambda n: n >= 2, "2 segments", 120)
     stop_by_pid(publishers.pop(), grace_s=5)
     # The control plane saw it stop: a CAMERA_STOPPED gap opens.
     wait_for(
-        lambda: _camera_named(local_platform, name),
+        lambda: camera_named(local_platform, name),
         lambda c: c is not None and c.status == camera_pb2.CAMERA_STATUS_OFFLINE,
         f"{name} OFFLINE after its publisher stopped",
         60,
@@ -314,10 +260,10 @@ def test_the_recordings_timeline_draws_a_gap_with_its_cause(
     # The scenario, not a wait for anything: the camera stays dark for 5 s (a reconnect within
     # the timeline's 1.5 s merge would be no gap at all).
     time.sleep(5)
-    recorded = _segments(local_platform, camera.id)
+    recorded = segment_count(local_platform, camera.id)
     publishers.append(publish(url))
     wait_for(
-        lambda: _segments(local_platform, camera.id),
+        lambda: segment_count(local_platform, camera.id),
         lambda n: n >= recorded + 2,
         "segments after publishing again",
         120,
@@ -338,66 +284,6 @@ def test_the_recordings_timeline_draws_a_gap_with_its_cause(
     screenshot(page, "timeline-gap-cause")
 
 
-@contextmanager
-def _second_node(platform: LocalPlatform, root: Path, name: str) -> Iterator[node_pb2.Node]:
-    """A second node agent (`python -m node_agent`, its own nginx on free loopback ports)
-    joining ./start's control plane; stopped by PID at the end."""
-    with admin_rpc(platform) as (channel, auth):
-        secret = (
-            node_pb2_grpc.NodeServiceStub(channel)
-            .CreateJoinToken(node_pb2.CreateJoinTokenRequest(), metadata=auth, timeout=30)
-            .secret
-        )
-    argv = agent_argv(
-        platform.grpc_target,
-        root / name,
-        f"127.0.0.1:{free_port()}",
-        f"127.0.0.1:{free_port()}",
-        name=name,
-    )
-    agent = start_agent(argv, {**os.environ, "CAMFLEET_JOIN_TOKEN": secret}, root / f"{name}.log")
-    try:
-        # Its ready line (Playwright's sync API owns this thread's event loop: polled here).
-        log = root / f"{name}.log"
-
-        def ready() -> bool:
-            agent.check_alive()
-            return AGENT_READY in log.read_text(errors="replace")
-
-        wait_for(
-            ready,
-            bool,
-            f"{name}'s ready line",
-            60,
-        )
-        yield wait_for(
-            lambda: _node(platform, name),
-            lambda n: n.state == node_pb2.NODE_STATE_READY,
-            f"{name} READY",
-            60,
-        )
-    finally:
-        agent.stop()
-
-
-def _delete_every_camera(platform: LocalPlatform) -> None:
-    with admin_rpc(platform) as (channel, auth):
-        stub = camera_pb2_grpc.CameraServiceStub(channel)
-        for c in stub.ListCameras(
-            camera_pb2.ListCamerasRequest(page_size=1000), metadata=auth, timeout=30
-        ).cameras:
-            stub.DeleteCamera(camera_pb2.DeleteCameraRequest(id=c.id), metadata=auth, timeout=30)
-
-
-def _camera(platform: LocalPlatform, camera_id: str) -> camera_pb2.Camera:
-    with admin_rpc(platform) as (channel, auth):
-        return (
-            camera_pb2_grpc.CameraServiceStub(channel)
-            .GetCamera(camera_pb2.GetCameraRequest(id=camera_id), metadata=auth, timeout=30)
-            .camera
-        )
-
-
 @pytest.mark.timeout(420)
 def test_draining_a_node_from_the_ui_shows_progress_until_its_camera_moved(
     page: Page, local_platform: LocalPlatform, camera_source: RtspSource, tmp_path: Path
@@ -406,17 +292,17 @@ def test_draining_a_node_from_the_ui_shows_progress_until_its_camera_moved(
     drained node holds only this one): Drain in the node's menu shows the drain's progress live,
     the camera moves make-before-break to the other node, its page and history say so, and
     Uncordon ends the drain."""
-    _delete_every_camera(local_platform)
-    with _second_node(local_platform, tmp_path, "edge-2") as edge:
+    delete_every_camera(local_platform)
+    with second_node(local_platform, tmp_path, "edge-2") as edge:
         name = f"Quay {secrets.token_hex(3)}"
-        created = _create_pull_camera(local_platform, name, camera_source.url)
+        created = create_pull_camera(local_platform, name, camera_source.url)
         placed = wait_for(
-            lambda: _camera(local_platform, created.id),
+            lambda: camera_by_id(local_platform, created.id),
             lambda c: c.node_id != "" and c.status == camera_pb2.CAMERA_STATUS_ONLINE,
             f"{name} placed and ONLINE",
             90,
         )
-        names = {edge.id: "edge-2", _node(local_platform).id: NODE}
+        names = {edge.id: "edge-2", node_named(local_platform).id: NODE}
         drained, other = names[placed.node_id], names[next(i for i in names if i != placed.node_id)]
 
         log_in(page, local_platform.url, "admin", local_platform.admin_password)
