@@ -51,6 +51,8 @@ ADMIN_PASSWORD = "fleet-admin-password"  # a throwaway test fleet's admin
 Metadata = tuple[tuple[str, str], ...]
 # Ports inside each node's namespace: every node has its own stack, so all use the same ones.
 NODE_RTMP_PORT = 1935
+# Each node's fleet-ingest listener (PROXY protocol from Envoy: --ingest-listen).
+NODE_INGEST_PORT = 1936
 NODE_HTTP_PORT = 8088
 
 
@@ -194,7 +196,7 @@ class Fleet:
             node.rtmp_listen,
             f"{node.address}:{NODE_HTTP_PORT}",
             name=node.name,
-            extra=node.extra,
+            extra=[*node.extra, "--ingest-listen", f"{node.address}:{NODE_INGEST_PORT}"],
         )
         node.child = start_agent(node.net.exec_argv(argv), env, node.log, parent_death=True)
         await wait_agent_ready(node.child)
@@ -309,7 +311,7 @@ class Fleet:
     async def start_ingest(self) -> None:
         """The fleet ingest over every node added so far (Envoy's config is static: add the
         nodes first)."""
-        nodes = [(n.address, NODE_RTMP_PORT) for n in self.nodes]
+        nodes = [(n.address, NODE_INGEST_PORT) for n in self.nodes]
         await self.stack.enter_async_context(
             running_ingest(
                 nodes,

@@ -1,10 +1,11 @@
 """The fleet ingest for tests and benches: Envoy as a TCP proxy on one RTMP address over the
-nginx-rtmp listeners of several nodes, with envoy.yaml's active TCP health checks (1 s
-interval, out after 2 misses, back after 1 success, 1 s also without traffic, 1 s connect
-timeout), rendered from the same template ./start and compose use (scripts/envoy_config.py
-renders the API edge with it). Nodes are given as (host, port): loopback listeners, or nodes
-in network namespaces reached over a bridge (harness.fleet), with Envoy listening on the
-bridge's address.
+nginx-rtmp ingest listeners of several nodes (each agent's --ingest-listen, where every
+connection opens with a PROXY protocol header naming the camera's address), with envoy.yaml's
+active TCP health checks (1 s interval, out after 2 misses, back after 1 success, 1 s also
+without traffic, 1 s connect timeout), rendered from the same template ./start and compose use
+(scripts/envoy_config.py renders the API edge with it). Nodes are given as (host, port):
+loopback listeners, or nodes in network namespaces reached over a bridge (harness.fleet), with
+Envoy listening on the bridge's address.
 
     async with running_ingest([("127.0.0.1", 19351), ("127.0.0.1", 19352)], workdir) as ingest:
         ffmpeg ... -f flv {ingest.url}/<stream key>
@@ -75,15 +76,22 @@ def drop_ingest(config: dict[str, Any]) -> None:
     resources["clusters"] = [x for x in resources["clusters"] if x["name"] != INGEST_CLUSTER]
 
 
-def render_ingest(listen: Address, admin: str | Path, nodes: Sequence[Address]) -> dict[str, Any]:
-    """envoy.yaml reduced to the fleet ingest: its RTMP listener on `listen` over `nodes`, the
-    admin interface on the Unix socket `admin` (relative: to Envoy's working directory)."""
+def render_ingest(
+    listen: Address, admin: str | Path, nodes: Sequence[Address], source: str | None = None
+) -> dict[str, Any]:
+    """envoy.yaml reduced to the fleet ingest: its RTMP listener on `listen` over `nodes` (their
+    PROXY-protocol listeners, the agents' --ingest-listen), connecting from `source` when given,
+    the admin interface on the Unix socket `admin` (relative: to Envoy's working directory)."""
     config: dict[str, Any] = copy.deepcopy(yaml.safe_load(TEMPLATE.read_text()))
     config["admin"]["address"]["pipe"]["path"] = str(admin)
     resources = config["static_resources"]
     resources["listeners"] = [_named(resources["listeners"], INGEST_LISTENER, "listener")]
     resources["clusters"] = [_named(resources["clusters"], INGEST_CLUSTER, "cluster")]
     point_ingest(config, listen, nodes)
+    if source is not None:
+        resources["clusters"][0]["upstream_bind_config"] = {
+            "source_address": {"address": source, "port_value": 0}
+        }
     return config
 
 
@@ -191,12 +199,14 @@ async def running_ingest(
     host: str = LOOPBACK,
     port: int | None = None,
     wait_healthy: int = 1,
+    source: str | None = None,
 ) -> AsyncIterator[Ingest]:
-    """Envoy proxying RTMP on `host`:`port` (default a free loopback port) to `nodes`, its
-    config, log and admin socket in `workdir`; returns once `wait_healthy` nodes pass the
-    health check (0: at once). Ended by PID on exit, also when the caller fails."""
+    """Envoy proxying RTMP on `host`:`port` (default a free loopback port) to `nodes` (their
+    PROXY-protocol ingest listeners), from the address `source` if given; its config, log and
+    admin socket in `workdir`; returns once `wait_healthy` nodes pass the health check (0: at
+    once). Ended by PID on exit, also when the caller fails."""
     port = port or free_port()
-    config = render_ingest((host, port), ADMIN_SOCKET, nodes)
+    config = render_ingest((host, port), ADMIN_SOCKET, nodes, source)
     path, admin = _write(workdir, config)
     child = Child(
         "fleet ingest (envoy)",

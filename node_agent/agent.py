@@ -155,6 +155,8 @@ class Agent:
             log.info("using the stored credential of node %s; --join-token ignored", self.node_id)
         ensure_can_bind("--rtmp-listen", config.rtmp_listen)
         ensure_can_bind("--http-listen", config.http_listen)
+        if config.ingest_listen is not None:
+            ensure_can_bind("--ingest-listen", config.ingest_listen)
         self.assignment.load()
         self.playback.load()
         self.spool = Spool(self.data_dir.spool)
@@ -189,6 +191,7 @@ class Agent:
                 stat_socket=self.sockets.stat_socket,
                 agent_socket=self.sockets.agent_socket,
                 user_directive=worker.directive,
+                ingest_listen=str(config.ingest_listen or ""),
             ),
             config.hls_fragment_s,
             worker,

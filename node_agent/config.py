@@ -106,6 +106,10 @@ def _public_host(name: str, raw: str) -> str:
 LABEL_FLAG = "--label"
 
 
+def _optional_host_port(name: str, raw: str) -> HostPort | None:
+    return parse_host_port(name, raw) if raw.strip() else None
+
+
 def _rtmp_url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if value and (not value.startswith("rtmp://") or not value.isprintable() or " " in value):
@@ -201,6 +205,14 @@ OPTIONS: tuple[Option, ...] = (
         parse=_public_host,
     ),
     Option(
+        "--ingest-listen",
+        "CAMFLEET_INGEST_LISTEN",
+        "",
+        "HOST:PORT of a second RTMP listener for the fleet ingest (Envoy), whose connections "
+        "start with a PROXY protocol header naming the camera's address (default: none)",
+        parse=_optional_host_port,
+    ),
+    Option(
         "--public-rtmp-url",
         "CAMFLEET_PUBLIC_RTMP_URL",
         "",
@@ -274,6 +286,8 @@ class AgentConfig:
     join_token: str = _D["join_token"]
     # "" means: the host of each listen address.
     public_host: str = _D["public_host"]
+    # The fleet ingest's PROXY-protocol RTMP listener (None: none).
+    ingest_listen: HostPort | None = _D["ingest_listen"]
     # "" means: this node's own listener (rtmp_url).
     public_rtmp_url: str = _D["public_rtmp_url"]
     # Sent with RegisterNode (the first start only; NodeService.UpdateNode changes them later).

@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--node-rtmp-listen",
         default="",
-        help="the node's own nginx-rtmp behind the ingest (default: a free loopback port)",
+        help="the node's own RTMP listener, for publishing to it directly (default: a free "
+        "loopback port); the ingest reaches the node on another one",
     )
     parser.add_argument(
         "--http-listen", default="127.0.0.1:8088", help="HLS playback (default %(default)s)"
@@ -129,6 +130,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--demo takes 0 to {MAX_DEMO} cameras, got {args.demo}")
     if not args.node_rtmp_listen:
         args.node_rtmp_listen = f"127.0.0.1:{free_port()}"
+    # The node's listener for the ingest (PROXY protocol: Envoy names each camera's address).
+    args.node_ingest_listen = f"127.0.0.1:{free_port()}"
     for flag in ("listen", "envoy_listen", "rtmp_listen", "node_rtmp_listen", "http_listen"):
         host, _, port = getattr(args, flag).rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -311,7 +314,12 @@ class Platform:
                 args.node_rtmp_listen,
                 args.http_listen,
                 name=args.node_name,
-                extra=["--public-rtmp-url", f"rtmp://{args.rtmp_listen}/live"],
+                extra=[
+                    "--public-rtmp-url",
+                    f"rtmp://{args.rtmp_listen}/live",
+                    "--ingest-listen",
+                    args.node_ingest_listen,
+                ],
             )
             self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
             if auth is None:
@@ -388,7 +396,7 @@ class Platform:
             CONTROL_PLANE_SOCKET,  # relative to `run`, like the admin socket
             cors_origins=self.args.cors_origins,
             rtmp_listen=_host_port(self.args.rtmp_listen),
-            rtmp_nodes=[_host_port(self.args.node_rtmp_listen)],
+            rtmp_nodes=[_host_port(self.args.node_ingest_listen)],
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
         self.spawn(
@@ -460,8 +468,8 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         if password.value
         else f"    log in     admin / {shown}",
         f"    gRPC       {args.listen} (the control plane itself)",
-        f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>   (the fleet ingest: Envoy, "
-        f"to the node's nginx-rtmp on {args.node_rtmp_listen})",
+        f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>   (the fleet ingest: Envoy "
+        f"in front of the node; directly to the node: {args.node_rtmp_listen})",
         f"    HLS        http://{args.http_listen}",
         f"    Envoy admin {platform.data / 'run' / ADMIN_SOCKET} (Unix socket, mode 0600)",
     ]

@@ -121,7 +121,12 @@ class NginxRunner:
         except TimeoutError as exc:
             raise StartupError(f"cannot start nginx: {exc}") from None
         deadline = time.monotonic() + ready_within_s
-        listeners = (self.ports.rtmp_listen, self.ports.http_listen, self.ports.stat_socket)
+        listeners: tuple[str | Path, ...] = (
+            self.ports.rtmp_listen,
+            self.ports.http_listen,
+            self.ports.stat_socket,
+            *([self.ports.ingest_listen] if self.ports.ingest_listen else []),
+        )
         for listen in listeners:
             while not await _accepts(listen):
                 if time.monotonic() > deadline:

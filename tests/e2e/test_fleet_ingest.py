@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
+from camfleet.v1 import camera_pb2, node_pb2, recording_pb2, stream_pb2
 
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.ingest import INGEST_CLUSTER, INGEST_LISTENER, TEMPLATE, Address, running_ingest
@@ -46,6 +46,7 @@ pytestmark = pytest.mark.timeout(300)
 
 # Short segments: each node's first recording is listed within seconds.
 AGENT_FLAGS = ("--segment-seconds", "2")
+ENVOY_SOURCE = "127.0.0.3"
 
 
 @dataclass
@@ -89,20 +90,23 @@ async def reconnecting_camera(url: str) -> AsyncIterator[Camera]:
 @dataclass
 class FleetNode:
     name: str
+    # Its fleet-ingest listener (PROXY protocol), which Envoy connects to.
     rtmp: Address
     agent: Child
     node_id: str = ""
 
 
 async def start_node(stack: Stack, name: str, rtmp: Address, ingest_url: str) -> FleetNode:
-    """An agent registering as `name`, its RTMP on `rtmp`, telling cameras the ingest's URL."""
+    """An agent registering as `name`, its ingest listener on `rtmp`, telling cameras the
+    ingest's URL."""
+    flags = ["--ingest-listen", f"{rtmp[0]}:{rtmp[1]}", "--public-rtmp-url", ingest_url]
     argv = agent_argv(
         stack.target,
         stack.root / name,
-        f"{rtmp[0]}:{rtmp[1]}",
+        f"127.0.0.1:{free_port()}",
         f"127.0.0.1:{free_port()}",
         name=name,
-        extra=[*AGENT_FLAGS, "--public-rtmp-url", ingest_url, "--label", f"name={name}"],
+        extra=[*AGENT_FLAGS, *flags, "--label", f"name={name}"],
     )
     env = {**os.environ, "CAMFLEET_JOIN_TOKEN": await stack.join_token()}
     agent = start_agent(argv, env, stack.root / f"{name}.log")
@@ -154,7 +158,10 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
     async with running_control_plane("sqlite") as stack:
         addresses = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
         killed: dict[int, str] = {}
-        async with running_ingest(addresses, stack.root / "ingest", wait_healthy=0) as ingest:
+        # Envoy connects to the nodes from another loopback address than the camera's.
+        async with running_ingest(
+            addresses, stack.root / "ingest", wait_healthy=0, source=ENVOY_SOURCE
+        ) as ingest:
             nodes = [
                 await start_node(stack, f"ingest-node-{i}", address, ingest.url)
                 for i, address in enumerate(addresses)
@@ -189,6 +196,17 @@ async def test_a_push_camera_republishing_through_the_ingest_moves_to_the_live_n
                     )
                     (victim,) = [n for n in nodes if n.node_id == first.node_id]
                     (survivor,) = [n for n in nodes if n is not victim]
+                    # Nodes see the camera's own address (PROXY protocol), not Envoy's.
+                    history = await stack.streams.ListStreamEvents(
+                        stream_pb2.ListStreamEventsRequest(camera_id=camera.id),
+                        metadata=stack.admin,
+                    )
+                    publishes = [
+                        e.remote_address
+                        for e in history.events
+                        if e.type == stream_pb2.STREAM_EVENT_TYPE_PUBLISH
+                    ]
+                    assert publishes and set(publishes) == {"127.0.0.1"}, publishes
                     # Segments carry the placement epoch they were recorded under.
                     before = await recorded_on(stack, camera.id, victim.node_id)
                     assert {r.epoch for r in before} == {first.placement_epoch}
@@ -271,7 +289,7 @@ def test_compose_publishes_the_ingest_and_not_the_nodes_rtmp() -> None:
     [node] = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
     address = node["endpoint"]["address"]["socket_address"]
     assert address["address"] == "node-agent"
-    listen_port = int(agent["environment"]["CAMFLEET_RTMP_LISTEN"].rsplit(":", 1)[1])
+    listen_port = int(agent["environment"]["CAMFLEET_INGEST_LISTEN"].rsplit(":", 1)[1])
     assert address["port_value"] == listen_port
     told = agent["environment"]["CAMFLEET_PUBLIC_RTMP_URL"]
     assert told.endswith(":1935/live")

@@ -391,6 +391,23 @@ def test_control_is_only_on_the_internal_socket(tmp_path: Path) -> None:
     }
 
 
+def test_the_fleet_ingest_listener_takes_the_proxy_protocol_header(tmp_path: Path) -> None:
+    """Envoy's ingest names each camera's address in a PROXY header: only on the listener meant
+    for it, so a publisher on the plain one cannot claim an address."""
+    ports = NginxPorts(
+        rtmp_listen="127.0.0.1:1935",
+        http_listen="127.0.0.1:8088",
+        stat_socket=tmp_path / "internal" / "nginx.sock",
+        agent_socket=tmp_path / "callbacks" / "agent.sock",
+        ingest_listen="127.0.0.1:1936",
+    )
+    rtmp = server_blocks(render(NginxLayout(tmp_path), ports))[ports.rtmp_listen]
+    listens = re.findall(r"^\s*listen ([^;]+);", rtmp, re.MULTILINE)
+    assert listens == ["127.0.0.1:1935", "127.0.0.1:1936 proxy_protocol"]
+    plain = replace(ports, ingest_listen="")
+    assert "proxy_protocol" not in render(NginxLayout(tmp_path), plain)
+
+
 @pytest.mark.parametrize("name", ["rel/agent.sock", "/a b/agent.sock", "/a;b/agent.sock", "/a:b"])
 def test_socket_paths_nginx_cannot_take_are_refused(tmp_path: Path, name: str) -> None:
     path = Path(name)
