@@ -8,7 +8,6 @@ import {
   Checkbox,
   Group,
   Menu,
-  Select,
   Stack,
   Switch,
   Table,
@@ -29,6 +28,7 @@ import { useApi, useAuth } from "../auth/AuthContext";
 import { CameraForm } from "../cameras/CameraForm";
 import { CameraRowMenu, confirm } from "../cameras/CameraRowMenu";
 import { cameraFilter, type CameraFilters } from "../cameras/filter";
+import { CameraFilterControls } from "../cameras/FilterControls";
 import { PublishUrl } from "../cameras/PublishUrl";
 import { attempt, ErrorAlert } from "../components/feedback";
 import { cameraStatusColor, cameraStatusLabel } from "../format";
@@ -154,43 +154,7 @@ export function CamerasPage() {
           w={280}
           data-testid="camera-search"
         />
-        <Select
-          placeholder="Any status"
-          clearable
-          w={150}
-          value={filters.status ?? null}
-          data-testid="filter-status"
-          data={["ONLINE", "CONNECTING", "OFFLINE", "ERROR"]}
-          onChange={(v) => setFilters({ ...filters, status: v as CameraFilters["status"] })}
-        />
-        <Select
-          placeholder="Active or not"
-          clearable
-          w={150}
-          value={filters.active == null ? null : String(filters.active)}
-          data={[
-            { value: "true", label: "Active" },
-            { value: "false", label: "Inactive" },
-          ]}
-          onChange={(v) => setFilters({ ...filters, active: v == null ? null : v === "true" })}
-        />
-        <Select
-          placeholder="Recording or not"
-          clearable
-          w={170}
-          value={filters.recording == null ? null : String(filters.recording)}
-          data={[
-            { value: "true", label: "Recording on" },
-            { value: "false", label: "Recording off" },
-          ]}
-          onChange={(v) => setFilters({ ...filters, recording: v == null ? null : v === "true" })}
-        />
-        <TextInput
-          placeholder="label: key=value"
-          w={180}
-          value={filters.label ?? ""}
-          onChange={(e) => setFilters({ ...filters, label: e.currentTarget.value })}
-        />
+        <CameraFilterControls filters={filters} onChange={setFilters} />
         {canEdit && selected.size > 0 && (
           <Menu>
             <Menu.Target>
