@@ -1,9 +1,11 @@
 """The fleet in the browser UI (issue 12), as an operator sees it in Debian's chromium against
-`./start` (its one node agent, "local"): a pull camera created with an RTSP source URL shows the
-node that pulls it and its placement history, a wrong password reads "authentication failed",
-a bad source URL is refused in words before anything is sent; the nodes page shows load against
-capacity, the node's cameras, labels (an edit persists) and the leading replica; the recordings
-timeline names a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_source.py)."""
+`./start` (its node agent "local", and a second agent for the drain): a pull camera created with
+an RTSP source URL shows the node that pulls it and its placement history; a wrong password
+reads "authentication failed"; a bad source URL or selector is refused in words before anything
+is sent; a selector no node matches leaves the camera waiting with the reason until edited; the
+nodes page shows load against capacity, the node's cameras, labels (an edit persists) and the
+leading replica; a drain started there shows its progress until the camera moved; the
+recordings timeline names a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_source)."""
 
 from __future__ import annotations
 
