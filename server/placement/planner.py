@@ -22,8 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from server.common.labels import describe_labels
-from server.placement.fleet import UNLIMITED, Action, Decision, PlanCamera, PlanNode, after
+from server.placement.fleet import (
+    UNLIMITED,
+    Action,
+    Decision,
+    PlanCamera,
+    PlanNode,
+    after,
+    why_none,
+)
 from server.placement.model import PlacementReason
 
 
@@ -131,19 +138,8 @@ class Planner:
         return best
 
     def why_none(self, selector: Mapping[str, str]) -> str:
-        """A sentence for a camera no node may take. Every READY node counts, the one the camera
-        leaves too: it is draining, or no longer matches, which the sentence then says (leaving
-        it out read "no READY node" while one was READY)."""
-        ready = [n for n in self.nodes.values() if n.ready]
-        matching = [n for n in ready if n.matches(selector)]
-        wanted = f" matches {describe_labels(selector)}" if selector else ""
-        if not ready:
-            return "no READY node"
-        if not matching:
-            return f"no READY node{wanted}"
-        if not any(not (n.cordoned or n.draining) for n in matching):
-            return f"every READY node{wanted} is cordoned or draining"
-        return f"every READY node{wanted} is full"
+        """A sentence for a camera no node may take (fleet.why_none)."""
+        return why_none(self.nodes.values(), selector)
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -364,11 +360,10 @@ class Planner:
         source = self._name(camera.node_id) if camera.node_id else ""
         if to is None:
             message = f"{camera.name} taken off {source}: {why}" if source else why
+        elif source and reason is PlacementReason.NODE_LOST:
+            message = f"node {source} lost; {camera.name} moved to {to.name}"
         elif source:
-            lost = "lost" if reason is PlacementReason.NODE_LOST else "left"
-            message = f"node {source} {lost}; {camera.name} moved to {to.name}"
-            if reason is not PlacementReason.NODE_LOST:
-                message = f"{camera.name} moved from {source} to {to.name} ({reason.value})"
+            message = f"{camera.name} moved from {source} to {to.name} ({reason.value})"
         else:
             message = f"{camera.name} placed on {to.name}"
         return self._apply(
