@@ -6,10 +6,11 @@ Envoy."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
-from camfleet.v1 import agent_pb2, camera_pb2, node_pb2
+from camfleet.v1 import agent_pb2, camera_pb2, event_pb2, event_pb2_grpc, node_pb2
 
 from tests.conftest import PlatformFactory
 from tests.support.agent_stream import connect, hello, report
@@ -38,6 +39,15 @@ async def test_a_camera_homed_on_one_node_publishes_through_another(platform: Pl
     homed = await _camera(platform, camera.id)
     assert homed.node_id == home.node_id
     since = now_filter()
+    listed = await platform.cameras.ListCameras(
+        camera_pb2.ListCamerasRequest(page_size=1), metadata=platform.admin
+    )
+    watch = event_pb2_grpc.EventServiceStub(platform.channel).WatchEvents(
+        event_pb2.WatchEventsRequest(
+            after_revision=listed.revision, filter=f'subject = "nodes/{other.node_id}"'
+        ),
+        metadata=platform.admin,
+    )
 
     # Its node died; the camera reconnected through the fleet ingest and landed on `other`.
     moved = await _check(platform, other.credential, camera.stream_key)
@@ -55,6 +65,14 @@ async def test_a_camera_homed_on_one_node_publishes_through_another(platform: Pl
     assert latest.epoch == now.placement_epoch
     [audited] = await audit_since(platform, since, "camera.placed")
     assert audited.target == f"cameras/{camera.id}"
+    # The node it moved to announces its new load.
+    try:
+        async with asyncio.timeout(10):
+            async for resp in watch:
+                if resp.event.node.camera_count == 1:
+                    break
+    finally:
+        watch.cancel()
     # Asked again (ffmpeg retrying), nothing moves twice.
     assert (await _check(platform, other.credential, camera.stream_key)).allowed
     assert (await _camera(platform, camera.id)).placement_epoch == now.placement_epoch
