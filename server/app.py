@@ -363,7 +363,10 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
             sessions,
             events,
             PlacementStore(sessions, placements, leadership.fence),
-            SchedulerOptions(rebalance_moves_per_minute=settings.rebalance_moves_per_minute),
+            SchedulerOptions(
+                rebalance_moves_per_minute=settings.rebalance_moves_per_minute,
+                rebalance_quiet_s=settings.rebalance_quiet_period.total_seconds(),
+            ),
         )
     )
     await leadership.start()

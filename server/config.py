@@ -64,6 +64,7 @@ class Settings:
     node_lost_after: timedelta = _D["node_lost_after"]
     node_startup_grace: timedelta = _D["node_startup_grace"]
     rebalance_moves_per_minute: int = _D["rebalance_moves_per_minute"]
+    rebalance_quiet_period: timedelta = _D["rebalance_quiet_period"]
     unknown_key_limit: int = _D["unknown_key_limit"]
     log_level: str = _D["log_level"]
     extra: Mapping[str, str] = field(default_factory=dict)

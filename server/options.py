@@ -295,6 +295,13 @@ OPTIONS: tuple[Option, ...] = (
         parse=_moves,
     ),
     Option(
+        "--rebalance-quiet-period",
+        "CAMFLEET_REBALANCE_QUIET_PERIOD",
+        "300",
+        "seconds after a pull camera was placed or moved before a rebalance may move it",
+        parse=duration(zero_ok=True),
+    ),
+    Option(
         "--unknown-key-limit",
         "CAMFLEET_UNKNOWN_KEY_LIMIT",
         "10",

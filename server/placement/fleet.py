@@ -117,14 +117,13 @@ def after(camera: PlanCamera, decision: Decision, now: float) -> PlanCamera:
             epoch=camera.epoch + 1,
             moved_at=now,
         )
-    # Only a change from one node to another counts as a move for rebalance's quiet period: a
-    # camera placed for the first time may be spread at once when a node joins.
-    moved = camera.node_id is not None and decision.to_node_id is not None
+    # A first placement counts as a move for rebalance's quiet period too: a fleet that is
+    # still settling (nodes joining, push cameras finding their homes) is not reshuffled.
     return replace(
         camera,
         node_id=decision.to_node_id,
         handover_node_id=None,
         epoch=camera.epoch + 1,
         waiting=decision.waiting,
-        moved_at=now if moved else camera.moved_at,
+        moved_at=now,
     )

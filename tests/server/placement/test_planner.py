@@ -267,9 +267,10 @@ def test_a_handover_not_taken_within_the_timeout_is_cancelled() -> None:
     assert planner.load == {"id-a": 1, "id-b": 0}
 
 
-def test_a_first_placement_is_not_a_move_for_the_quiet_period() -> None:
+def test_a_first_placement_counts_as_a_move_for_the_quiet_period() -> None:
     planner = fleet(node("a"))
     add(planner, *(pull(str(i)) for i in range(4)))
     planner.place_waiting(NOW)
     planner.set_node(node("b"))
-    assert len(planner.rebalance(10, NOW + 1)) == 2
+    assert planner.rebalance(10, NOW + 1) == []
+    assert len(planner.rebalance(10, NOW + 301)) == 2

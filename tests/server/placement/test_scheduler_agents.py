@@ -166,6 +166,7 @@ async def test_a_joining_node_takes_half_the_cameras_make_before_break(
 ) -> None:
     def fast_rebalance(env: dict[str, str]) -> None:
         env["CAMFLEET_REBALANCE_MOVES_PER_MINUTE"] = "600"
+        env["CAMFLEET_REBALANCE_QUIET_PERIOD"] = "0"
 
     agents: list[FleetAgent] = []
     async with running_control_plane(backend, fast_rebalance) as stack:
