@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,7 @@ from server.db.models import CameraRow, NodeRow, utcnow
 from server.errors import ResourceExhausted
 from server.kv.ratelimit import RateLimiter
 from server.nodes.presence import Presence
+from server.recordings import gaps
 
 _WINDOW_S = 60.0
 _MAX_KEY = 200
@@ -105,7 +107,8 @@ class PublishCheck:
                 request, camera.id, f"camera {camera.name} is a pull camera: its node pulls it"
             )
         live_elsewhere = camera.status in _LIVE and camera.node_id not in (None, node_id)
-        if live_elsewhere and not await self._silent(camera.node_id):
+        silent_since = await self._silent_since(camera.node_id) if live_elsewhere else None
+        if live_elsewhere and silent_since is None:
             async with self._sessions() as session:
                 other = await session.get(NodeRow, camera.node_id)
             where = other.name if other else camera.node_id
@@ -113,22 +116,30 @@ class PublishCheck:
                 request, camera.id, f"camera {camera.name} is already publishing on node {where}"
             )
         if camera.node_id != node_id:
-            await self._move(camera.id, node_id, node_name)
+            await self._move(camera.id, node_id, node_name, silent_since)
         return KeyVerdict(True, camera.id)
 
-    async def _silent(self, node_id: str | None) -> bool:
-        """Whether `node_id` has missed heartbeats for a while (never when none is known: after
-        a restart of the control plane presence may not have heard from it yet)."""
+    async def _silent_since(self, node_id: str | None) -> datetime | None:
+        """The last heartbeat of `node_id` when it has missed heartbeats for a while, else
+        None (also when none is known: after a restart of the control plane presence may not
+        have heard from it yet)."""
         if self._presence is None or node_id is None:
-            return False
+            return None
         seen = (await self._presence.last_heartbeats()).get(node_id)
-        return seen is not None and time.time() - seen > self._silent_after_s
+        if seen is None or time.time() - seen <= self._silent_after_s:
+            return None
+        return datetime.fromtimestamp(seen, UTC)
 
-    async def _move(self, camera_id: str, node_id: str, node_name: str) -> None:
+    async def _move(
+        self, camera_id: str, node_id: str, node_name: str, silent_since: datetime | None
+    ) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(CameraRow, camera_id, with_for_update=True)
             if row is None or row.node_id == node_id:
                 return
+            if silent_since is not None and row.node_id is not None:
+                # It left a node that stopped heartbeating: that node's loss is the gap.
+                await gaps.left_silent_node(session, row, row.node_id, silent_since)
             old, row.node_id = row.node_id, node_id
             # Its UPDATED event makes the hub send the node an assignment with this camera.
             if self._placement is not None:

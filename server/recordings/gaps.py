@@ -146,6 +146,24 @@ async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> lis
     return opened
 
 
+async def left_silent_node(
+    session: AsyncSession, camera: CameraRow, node_id: str, since: datetime
+) -> None:
+    """A push camera left `node_id`, silent since `since` (its last heartbeat), for another
+    node (it republished through the fleet ingest before the node was declared lost, so
+    node_lost will not see it there): a node-lost gap from `since`, while recording is expected
+    of it. The camera's first segment on its new node closes it."""
+    if expects_recording(camera):
+        await open_gap(
+            session,
+            camera.id,
+            node_id=node_id,
+            start=since,
+            cause=GapCause.NODE_LOST,
+            reason=NODE_LOST_REASON,
+        )
+
+
 async def stream_stopped(session: AsyncSession, node_id: str, report: StreamStopReport) -> None:
     """A camera stopped on `node_id`: a pull camera's source failure opens a SOURCE_ERROR gap,
     a push camera's unpublish a CAMERA_STOPPED one, while recording is expected of it."""

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from camfleet.v1 import agent_pb2, camera_pb2, event_pb2, event_pb2_grpc, node_pb2
+from camfleet.v1 import (
+    agent_pb2,
+    camera_pb2,
+    event_pb2,
+    event_pb2_grpc,
+    node_pb2,
+    recording_pb2_grpc,
+)
+from camfleet.v1 import recording_pb2 as R
 
 from tests.conftest import PlatformFactory
 from tests.support.agent_stream import connect, hello, report
 from tests.support.assertions import audit_since, eventually, now_filter
 from tests.support.platform import Platform, bearer
+from tests.support.recordings import recorder_changed, segment_closed, send_acked, timestamp
 
 
 async def _camera(platform: Platform, camera_id: str) -> camera_pb2.Camera:
@@ -118,6 +127,49 @@ async def test_a_camera_of_a_silent_node_is_taken_before_the_node_is_lost(
         )
         assert node.node.state == node_pb2.NODE_STATE_READY
     assert (await _camera(plane, camera.id)).node_id == other.node_id
+
+
+async def test_a_recording_camera_leaving_a_silent_node_leaves_a_node_lost_gap(
+    make_platform: PlatformFactory,
+) -> None:
+    """Taken from its silent node before that node is declared lost (so the loss sweep never
+    sees it there), the camera's hole is still a node-lost gap naming both nodes, from the
+    silent node's last heartbeat to its first segment on the new one."""
+    plane = await make_platform(
+        heartbeat_interval=timedelta(seconds=0.5), node_lost_after=timedelta(seconds=60)
+    )
+    home, other = await plane.register_node(), await plane.register_node()
+    camera = await plane.new_camera(recording_enabled=True)
+    t0 = datetime.now(UTC) - timedelta(seconds=10)
+    async with connect(plane.channel, home.credential, hello(report(camera.id))) as stream:
+        await stream.receive_kind("welcome")
+        await send_acked(
+            stream,
+            recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording"),
+            segment_closed(camera.id, t0, t0 + timedelta(seconds=9)),
+        )
+        # No heartbeat follows: within a few seconds the key is taken by `other`.
+        await eventually(
+            lambda: _check(plane, other.credential, camera.stream_key), lambda r: r.allowed, 10
+        )
+    resumed = datetime.now(UTC)
+    async with connect(plane.channel, other.credential, hello()) as stream:
+        await stream.receive_kind("welcome")
+        await send_acked(stream, segment_closed(camera.id, resumed, resumed + timedelta(seconds=1)))
+    line = await recording_pb2_grpc.RecordingServiceStub(plane.channel).GetTimeline(
+        R.GetTimelineRequest(
+            camera_id=camera.id,
+            start_time=timestamp(t0),
+            end_time=timestamp(resumed + timedelta(seconds=1)),
+        ),
+        metadata=plane.admin,
+    )
+    lost = [g for g in line.gaps if g.cause == R.GAP_CAUSE_NODE_LOST]
+    assert [(g.reason, list(g.node_ids)) for g in lost] == [
+        ("node lost", [home.node_id, other.node_id])
+    ]
+    assert abs(lost[0].end_time.ToDatetime(UTC) - resumed) < timedelta(milliseconds=2)
+    assert t0 + timedelta(seconds=9) <= lost[0].start_time.ToDatetime(UTC) < resumed
 
 
 async def test_a_node_back_from_a_cut_does_not_take_back_a_camera_that_moved_on(
