@@ -105,8 +105,8 @@ def summary(values: list[float]) -> str:
     if not values:
         return "no samples"
     return (
-        f"p50 {statistics.median(values):6.2f}  p95 {_pct(values, 0.95):6.2f}  "
-        f"max {max(values):6.2f}  (n={len(values)})"
+        f"min {min(values):6.2f}  p50 {statistics.median(values):6.2f}  "
+        f"p95 {_pct(values, 0.95):6.2f}  max {max(values):6.2f}  (n={len(values)})"
     )
 
 
