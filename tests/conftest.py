@@ -12,7 +12,13 @@ import pytest
 
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from server.config import Settings
-from tests.support.platform import Platform, settings_for_tests, start_platform, stop_platform
+from tests.support.platform import (
+    Platform,
+    deactivate_pull_cameras,
+    settings_for_tests,
+    start_platform,
+    stop_platform,
+)
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -50,13 +56,29 @@ def platform(request: pytest.FixtureRequest) -> Platform:
     return plane
 
 
+# The shared planes started on this worker (for the cleanup between modules below).
+_SHARED: list[Platform] = []
+
+
 async def _shared_platform(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
     settings = backend_settings(backend, tmp_path_factory.mktemp(backend), request)
     p = await start_platform(settings, backend)
+    _SHARED.append(p)
     yield p
+    _SHARED.remove(p)
     await stop_platform(p)
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _pull_cameras_stay_in_their_module() -> AsyncIterator[None]:
+    """A shared plane's scheduler places every active pull camera on some READY node: one a
+    module left active would land on the next module's nodes (and follow them from node to
+    node as each test's agents leave). After each module they are deactivated."""
+    yield
+    for plane in list(_SHARED):
+        await deactivate_pull_cameras(plane)
 
 
 @pytest.fixture(scope="session")

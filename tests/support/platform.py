@@ -249,3 +249,22 @@ async def stop_platform(platform: Platform) -> None:
             f"the control plane did not stop within {STOP_WITHIN_S:.0f} s; its tasks:\n"
             + stacks.getvalue()
         ) from None
+
+
+async def deactivate_pull_cameras(plane: Platform) -> None:
+    """Deactivate every active pull camera of `plane` (they stop being placed anywhere)."""
+    while True:
+        listed = await plane.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(
+                filter="ingest_mode = PULL AND active = true", page_size=1000
+            ),
+            metadata=plane.admin,
+        )
+        if not listed.cameras:
+            return
+        await plane.cameras.BatchCameraAction(
+            camera_pb2.BatchCameraActionRequest(
+                ids=[c.id for c in listed.cameras], action=camera_pb2.CAMERA_ACTION_DEACTIVATE
+            ),
+            metadata=plane.admin,
+        )
