@@ -329,8 +329,9 @@ class RecordingRow(Base):
 
 
 class RecordingGapRow(Base):
-    """Time a camera should have been recorded and was not, with the reason a node (or the
-    control plane, for a lost node) gave. An open gap (no end) lasts until its node is back."""
+    """Time a camera should have been recorded and was not, with its cause and the reason a node
+    (or the control plane, for a lost node) gave. An open gap (no end) lasts until the camera's
+    next segment, on any node (server/recordings/gaps.py)."""
 
     __tablename__ = "recording_gaps"
     __table_args__ = (Index("ix_recording_gaps_camera_start", "camera_id", "start_time"),)

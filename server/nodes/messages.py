@@ -63,8 +63,9 @@ class SessionMessages:
         row = await self._stores.registry.connected(node_id, hello.node, now)
         session.name = row.name
         # Its READY event was staged with the change (before the cameras it brings back, as it
-        # happened).
-        await self._stores.recordings.node_back(node_id, now)
+        # happened). Its node-lost gaps stay open: the segments it spooled meanwhile (ingested
+        # next) or the camera's next segment anywhere close them where recording really
+        # resumed, which a Hello does not say.
         streams = []
         for report in hello.streams:
             state = session.streams[report.camera_id] = on_hello(report, now)

@@ -246,11 +246,6 @@ class RecordingIngest:
         if opened:
             log.info("node %s lost while recording %d cameras: gaps opened", node_id, len(opened))
 
-    async def node_back(self, node_id: str, at: datetime) -> None:
-        """The node said Hello. Its node-lost gaps stay open: the segments it spooled meanwhile
-        (ingested next) or the camera's next segment anywhere close them where recording
-        really resumed, which a Hello does not say."""
-
     async def stream_stopped(self, node_id: str, report: StreamStopReport) -> None:
         """A camera stopped on a node (a new stream event; the caller stores each once): the
         gap it opens, if recording was expected of the camera."""
