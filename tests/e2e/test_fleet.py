@@ -101,7 +101,7 @@ async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() ->
                 cams = await until(
                     "2 push cameras ONLINE", lambda: cameras(fleet), all_online(pushes), SETTLE_S
                 )
-                await _cut_a_node(fleet, cams, pulls, pushes, name_of)
+                await _cut_a_node(fleet, cams, pulls, publishers, name_of)
                 drained, window = await _drain_a_node(fleet, pulls, name_of)
                 await _kill_the_leader(fleet, pulls + pushes)
                 # The end state's three properties, each checked in full before failing, so
@@ -120,12 +120,13 @@ async def _cut_a_node(
     fleet: Fleet,
     cams: dict[str, camera_pb2.Camera],
     pulls: list[str],
-    pushes: list[str],
+    publishers: list[PushCamera],
     name_of: dict[str, str],
 ) -> None:
     """Cut the link of the node that homes the first push camera: LOST, its pull cameras
-    ONLINE elsewhere, its push cameras ONLINE elsewhere through the fleet ingest; link back:
-    READY again."""
+    ONLINE elsewhere, its push cameras ONLINE elsewhere after publishing again through the
+    fleet ingest; link back: READY again."""
+    pushes = [p.name for p in publishers]
     victim_id = cams[pushes[0]].node_id
     victim = next(n for n in fleet.nodes if n.name == name_of[victim_id])
     moved_pulls = [n for n in pulls if cams[n].node_id == victim_id]
@@ -152,6 +153,9 @@ async def _cut_a_node(
         moved,
         FAILOVER_S,
     )
+    for publisher in publishers:
+        if publisher.name in moved_pushes:
+            assert publisher.connects >= 2, f"{publisher.name} never reconnected"
     fleet.restore(victim)
     await until(
         f"{victim.name} READY after its link came back",
