@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ class FleetAgent:
     name: str
     child: Child
     node_id: str
+
+
+def unique_name(prefix: str) -> str:
+    """`prefix` and a random suffix: names stay unique on a shared plane."""
+    return f"{prefix}-{secrets.token_hex(3)}"
 
 
 async def start_fleet_agent(stack: Stack, name: str, extra: Sequence[str] = ()) -> FleetAgent:

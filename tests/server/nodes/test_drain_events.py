@@ -10,13 +10,11 @@ camera ONLINE (server/cameras/status.py), which is when a camera leaves the drai
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from camfleet.v1 import camera_pb2, event_pb2, node_pb2
 
-from harness.rtsp_source import RtspSource, rtsp_source
+from harness.rtsp_source import RtspSource
 from tests.support.fleet_nodes import (
     FleetAgent,
     eventually,
@@ -24,26 +22,11 @@ from tests.support.fleet_nodes import (
     new_pull_camera,
     start_fleet_agent,
     stop_all,
+    unique_name,
 )
-from tests.support.stack import Stack, running_control_plane
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSource]:
-    with rtsp_source(tmp_path_factory.mktemp("rtsp")) as s:
-        yield s
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def plane(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    async with running_control_plane(request.param) as stack:
-        yield stack
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
 
 
 async def _all_online_on(
@@ -90,15 +73,17 @@ async def _node_events_until_drained(
 async def test_a_watcher_sees_a_drain_count_down_to_zero(plane: Stack, source: RtspSource) -> None:
     agents: list[FleetAgent] = []
     try:
-        old = await start_fleet_agent(plane, _name("old"))
+        old = await start_fleet_agent(plane, unique_name("old"))
         agents.append(old)
-        cameras = [await new_pull_camera(plane, _name("drained"), source.url) for _ in range(2)]
+        cameras = [
+            await new_pull_camera(plane, unique_name("drained"), source.url) for _ in range(2)
+        ]
         ids = [c.id for c in cameras]
         await eventually(
             lambda: _all_online_on(plane, ids, old.node_id),
             what=f"both cameras ONLINE on {old.name}\n{plane.log_text()}",
         )
-        new = await start_fleet_agent(plane, _name("new"))
+        new = await start_fleet_agent(plane, unique_name("new"))
         agents.append(new)
 
         revision = await plane.revision()

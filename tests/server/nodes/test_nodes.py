@@ -510,8 +510,9 @@ async def test_node_events_need_nodes_read(platform: Platform) -> None:
         return await platform.events_until(
             metadata,
             revision,
-            lambda e: e.camera.id == camera.id
-            and e.camera.status == camera_pb2.CAMERA_STATUS_ONLINE,
+            lambda e: (
+                e.camera.id == camera.id and e.camera.status == camera_pb2.CAMERA_STATUS_ONLINE
+            ),
         )
 
     admin_sees = {

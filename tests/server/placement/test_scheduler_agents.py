@@ -8,14 +8,12 @@ make-before-break, and no more."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from camfleet.v1 import camera_pb2, node_pb2
 
-from harness.rtsp_source import RtspSource, rtsp_source
+from harness.rtsp_source import RtspSource
 from tests.support.fleet_nodes import (
     FleetAgent,
     eventually,
@@ -25,26 +23,11 @@ from tests.support.fleet_nodes import (
     placements,
     start_fleet_agent,
     stop_all,
+    unique_name,
 )
 from tests.support.stack import Stack, running_control_plane
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSource]:
-    with rtsp_source(tmp_path_factory.mktemp("rtsp")) as s:
-        yield s
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def plane(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    async with running_control_plane(request.param) as stack:
-        yield stack
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
 
 
 async def _online_on(stack: Stack, camera_id: str, node_id: str) -> camera_pb2.Camera | None:
@@ -58,10 +41,10 @@ async def test_a_pull_camera_is_placed_on_the_ready_node_and_goes_online(
 ) -> None:
     agents: list[FleetAgent] = []
     try:
-        agents.append(await start_fleet_agent(plane, _name("node")))
+        agents.append(await start_fleet_agent(plane, unique_name("node")))
         node = agents[0]
         revision = await plane.revision()
-        camera = await new_pull_camera(plane, _name("pulled"), source.url)
+        camera = await new_pull_camera(plane, unique_name("pulled"), source.url)
 
         online = await eventually(
             lambda: _online_on(plane, camera.id, node.node_id),
@@ -90,7 +73,7 @@ async def test_a_pull_camera_is_placed_on_the_ready_node_and_goes_online(
 
 
 async def test_a_pull_camera_with_no_node_waits_with_a_reason(plane: Stack) -> None:
-    camera = await new_pull_camera(plane, _name("alone"), "rtsp://127.0.0.1:9/none")
+    camera = await new_pull_camera(plane, unique_name("alone"), "rtsp://127.0.0.1:9/none")
     waiting = await eventually(
         lambda: _waiting(plane, camera.id), what="the camera's placement reason"
     )
@@ -108,13 +91,13 @@ async def test_a_lost_nodes_pull_camera_moves_and_goes_online_elsewhere(
 ) -> None:
     agents: list[FleetAgent] = []
     try:
-        first = await start_fleet_agent(plane, _name("first"))
+        first = await start_fleet_agent(plane, unique_name("first"))
         agents.append(first)
-        camera = await new_pull_camera(plane, _name("moving"), source.url)
+        camera = await new_pull_camera(plane, unique_name("moving"), source.url)
         await eventually(
             lambda: _online_on(plane, camera.id, first.node_id), what="ONLINE on the first node"
         )
-        second = await start_fleet_agent(plane, _name("second"))
+        second = await start_fleet_agent(plane, unique_name("second"))
         agents.append(second)
 
         first.child.kill()
@@ -136,11 +119,11 @@ async def test_draining_a_node_hands_its_cameras_over_before_stopping_them(
 ) -> None:
     agents: list[FleetAgent] = []
     try:
-        old = await start_fleet_agent(plane, _name("old"))
+        old = await start_fleet_agent(plane, unique_name("old"))
         agents.append(old)
-        camera = await new_pull_camera(plane, _name("drained"), source.url)
+        camera = await new_pull_camera(plane, unique_name("drained"), source.url)
         await eventually(lambda: _online_on(plane, camera.id, old.node_id), what="ONLINE on old")
-        new = await start_fleet_agent(plane, _name("new"))
+        new = await start_fleet_agent(plane, unique_name("new"))
         agents.append(new)
 
         await plane.nodes.DrainNode(node_pb2.DrainNodeRequest(id=old.node_id), metadata=plane.admin)
@@ -171,14 +154,16 @@ async def test_a_joining_node_takes_half_the_cameras_make_before_break(
     agents: list[FleetAgent] = []
     async with running_control_plane(backend, fast_rebalance) as stack:
         try:
-            busy = await start_fleet_agent(stack, _name("busy"))
+            busy = await start_fleet_agent(stack, unique_name("busy"))
             agents.append(busy)
-            cameras = [await new_pull_camera(stack, _name("cam"), source.url) for _ in range(4)]
+            cameras = [
+                await new_pull_camera(stack, unique_name("cam"), source.url) for _ in range(4)
+            ]
             for camera in cameras:
                 await eventually(
                     lambda c=camera: _online_on(stack, c.id, busy.node_id), what="ONLINE on busy"
                 )
-            idle = await start_fleet_agent(stack, _name("idle"))
+            idle = await start_fleet_agent(stack, unique_name("idle"))
             agents.append(idle)
 
             async def spread() -> list[camera_pb2.Camera] | None:
