@@ -142,9 +142,7 @@ async def first_exit(children: Mapping[str, Child], poll_s: float = 0.2) -> str:
         await asyncio.sleep(poll_s)
 
 
-def wait_for_line(
-    proc: subprocess.Popen[str], needle: str, timeout: float = 30.0
-) -> list[str]:
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30.0) -> list[str]:
     """Read a text-mode child's stdout lines until one contains `needle`; the lines read.
     TimeoutError (with them) if it exits or `timeout` passes first."""
     stdout: IO[str] | None = proc.stdout
