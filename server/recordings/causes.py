@@ -13,8 +13,8 @@ import enum
 class GapCause(enum.StrEnum):
     """A gap's cause."""
 
-    # The recording node stopped heartbeating; until the camera's next segment (elsewhere, or
-    # on the same node once it is back).
+    # The recording node stopped heartbeating; until the camera's next segment elsewhere, or on
+    # the same node once it is back (not one it recorded while silent: server.recordings.gaps).
     NODE_LOST = "node_lost"
     # A pull camera's source failed (its node reported the camera ERROR) while recording was on.
     SOURCE_ERROR = "source_error"

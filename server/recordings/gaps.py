@@ -10,24 +10,32 @@ Invariants:
 - An open gap ends when the camera stops expecting recording (deactivated, recording switched
   off: expectation_ended, in the camera's own transaction), so a gap never spans time when
   nothing was expected.
-- An open gap closes at the start of the camera's first segment that begins at or after the
-  gap (on any node), and to_node_id names the node that recorded it. A node-lost gap also
-  closes on a segment of another node that was already running when the node was lost (a
-  make-before-break handover): then nothing was lost. The same node's segment that began
-  before the loss is its old run, not a resumption.
+- An open gap closes at the start of the camera's first segment that resumes recording, and
+  to_node_id names the node that recorded it. For most causes that is the first segment that
+  begins at or after the gap, on any node. A node-lost gap closes on:
+  - a segment of another node that begins after the loss, or was already running then (a
+    make-before-break handover: then nothing was lost);
+  - a segment of the lost node itself only once the node is back: it said Hello again after
+    the gap began (NodeRow READY, state_changed_at after the gap's start) and the segment
+    began after that. What the node recorded while it was silent (a partition), delivered later
+    from its spool, is recorded time (the timeline counts it over the gap) but resumes nothing:
+    the node was still cut off, and the camera was lost to the fleet until another node (or
+    the node back) recorded it. Its segment that began before the loss is its old run.
+  So a node-lost gap's to_node_id is never the lost node, unless that node resumed after
+  coming back.
 - Segments arrive out of order (a returning node's spool): a gap closed by a segment moves its
-  end back to an earlier segment that arrives later. Gaps a node reported closed (a recorder
-  crash) are never moved.
+  end back to an earlier segment that arrives later and would have closed it (by the rules
+  above). Gaps a node reported closed (a recorder crash) are never moved.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import CameraRow, RecordingGapRow, RecordingRow, StreamEventRow
+from server.db.models import CameraRow, NodeRow, RecordingGapRow, RecordingRow, StreamEventRow
 from server.recordings.causes import (
     CAMERA_STOPPED_REASON,
     NODE_LOST_REASON,
@@ -40,6 +48,8 @@ from server.recordings.reports import MAX_SEGMENT, StreamStop, StreamStopReport
 _REASON_CHARS = 500
 # How long before a pull camera's ERROR its UNPUBLISH still marks where the media stopped.
 _UNPUBLISH_BEFORE_ERROR = timedelta(seconds=10)
+# NodeRow.state of a connected node (server.nodes.registry.NodeState.READY, a floor above).
+_READY = "ready"
 
 
 def expects_recording(camera: CameraRow) -> bool:
@@ -47,17 +57,30 @@ def expects_recording(camera: CameraRow) -> bool:
     return camera.active and camera.recording_enabled
 
 
+async def _back_since(session: AsyncSession, node_id: str) -> datetime | None:
+    """Since when the node is connected again (READY since), None when it is not READY."""
+    node = await session.get(NodeRow, node_id)
+    return node.state_changed_at if node is not None and node.state == _READY else None
+
+
 async def _first_segment(
     session: AsyncSession, camera_id: str, gap: RecordingGapRow
 ) -> RecordingRow | None:
     """The segment that ends `gap`, if one is indexed already."""
-    resumes = RecordingRow.start_time >= gap.start_time
+    resumes: ColumnElement[bool] = RecordingRow.start_time >= gap.start_time
     if gap.cause == GapCause.NODE_LOST.value:
-        # Another node recording across the moment of the loss ends it too (at once).
-        resumes = or_(
-            resumes,
-            and_(RecordingRow.node_id != gap.node_id, RecordingRow.end_time > gap.start_time),
+        # Another node's segment that begins after the loss, or runs across it (at once).
+        resumes = and_(
+            RecordingRow.node_id != gap.node_id,
+            or_(resumes, RecordingRow.end_time > gap.start_time),
         )
+        back = await _back_since(session, gap.node_id)
+        if back is not None and back > gap.start_time:
+            # The lost node's own, once it is back: not what it recorded while silent.
+            resumes = or_(
+                resumes,
+                and_(RecordingRow.node_id == gap.node_id, RecordingRow.start_time >= back),
+            )
     return (
         await session.scalars(
             select(RecordingRow)
@@ -231,10 +254,22 @@ async def segment_indexed(session: AsyncSession, segment: RecordingRow) -> None:
     """A new segment: the camera's gaps it ends are closed (or closed earlier) at its start."""
     start, node_id = segment.start_time, segment.node_id
     starts_after = RecordingGapRow.start_time <= start
-    runs_across_loss = and_(
-        RecordingGapRow.cause == GapCause.NODE_LOST.value,
-        RecordingGapRow.node_id != node_id,
-        RecordingGapRow.start_time < segment.end_time,
+    node_lost = RecordingGapRow.cause == GapCause.NODE_LOST.value
+    back = await _back_since(session, node_id)
+    # The lost node's own segment ends its gap only when it began after the node came back
+    # (not what the node recorded while silent, delivered from its spool).
+    came_back: ColumnElement[bool] = (
+        RecordingGapRow.start_time < back if back is not None and back <= start else false()
+    )
+    ends = or_(
+        and_(RecordingGapRow.cause != GapCause.NODE_LOST.value, starts_after),
+        and_(
+            node_lost,
+            RecordingGapRow.node_id != node_id,
+            # Begins after the loss, or runs across it.
+            or_(starts_after, RecordingGapRow.start_time < segment.end_time),
+        ),
+        and_(node_lost, RecordingGapRow.node_id == node_id, starts_after, came_back),
     )
     gaps = (
         await session.scalars(
@@ -246,7 +281,7 @@ async def segment_indexed(session: AsyncSession, segment: RecordingRow) -> None:
                     # Closed by a later segment (to_node_id set), not reported closed by a node.
                     and_(RecordingGapRow.to_node_id != "", RecordingGapRow.end_time > start),
                 ),
-                or_(starts_after, runs_across_loss),
+                ends,
             )
             .with_for_update()
         )

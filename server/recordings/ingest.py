@@ -3,8 +3,9 @@ edge decoded them), checked and applied exactly once per event id.
 
 - a segment CLOSED indexes it (a replay, or a second report of the same segment under another
   event id, changes nothing), MOVED changes its tier, DELETED removes it;
-- a recorder event sets the camera's recording state and stores the gap it reports (a crash,
-  a full disk); a recorder ERROR opens a gap until recording resumes;
+- a recorder event stores the gap it reports (a crash, a full disk); from the camera's node
+  or handover target only, it sets the camera's recording state, and an ERROR opens a gap
+  until recording resumes (another node's recorder is a stale copy of the camera);
 - a node lost while recording, a pull camera's source failure and a push camera that stops
   publishing open a gap with that cause, closed by the camera's next segment on any node
   (server.recordings.gaps);
@@ -221,16 +222,17 @@ class RecordingIngest:
                 return
             if gap is not None:
                 session.add(gap)
+            camera = await session.get(CameraRow, event.camera_id, with_for_update=True)
+            if camera is None or not _has_camera(camera, node_id):
+                # A node that no longer has the camera (back from a partition, stopping its
+                # stale copy; the old node after a handover): its recorder is not the camera's.
+                return
             if state == "error":
                 cause = recorder_error_cause(event.message)
                 await gaps.recording_error(
                     session, event.camera_id, node_id=node_id, at=at, cause=cause, reason=reason
                 )
-            camera = await session.get(CameraRow, event.camera_id, with_for_update=True)
-            if camera is not None and (camera.recording_state, camera.recording_state_reason) != (
-                state,
-                reason,
-            ):
+            if (camera.recording_state, camera.recording_state_reason) != (state, reason):
                 camera.recording_state, camera.recording_state_reason = state, reason
                 why = f": {reason}" if reason else ""
                 self._publisher.recording_state_changed(
@@ -279,6 +281,14 @@ class RecordingIngest:
         for node_id, recording_id in rows:
             out.setdefault(node_id, []).append(recording_id)
         return out
+
+
+def _has_camera(camera: CameraRow, node_id: str) -> bool:
+    """Whether `node_id` speaks for the camera's recorder: its node, or the node it is being
+    handed over to (or any node while it has none: a push camera not homed yet). Nodes run
+    cameras they no longer have for a while, and last writer would win otherwise: a stale
+    node's "idle" would hide a recording camera from the node-lost sweep (gaps.node_lost)."""
+    return camera.node_id is None or node_id in (camera.node_id, camera.handover_node_id)
 
 
 def _values(row: object) -> dict[str, object]:

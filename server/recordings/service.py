@@ -39,7 +39,7 @@ from server.recordings.queries import (
     overlapping,
     require_camera,
 )
-from server.recordings.timeline import StoredGap, Timeline
+from server.recordings.timeline import Stop, StoredGap, Timeline
 
 TIMELINE_MAX_SPAN = timedelta(days=31)
 # Stream events after which a camera was not publishing (so nothing was expected).
@@ -56,7 +56,7 @@ def _ignore_deletion(node_id: str, recording_ids: Sequence[str]) -> None:
 
 
 # The class below has a method called `list`, which hides the builtin in its annotations.
-Times = list[datetime]
+Stops = list[Stop]
 
 
 @dataclass(frozen=True)
@@ -184,12 +184,13 @@ class RecordingService:
         )
 
     @staticmethod
-    async def _stops(session: AsyncSession, camera_id: str, lo: datetime, hi: datetime) -> Times:
-        """When the camera stopped publishing, or its recorder went idle, within the range."""
+    async def _stops(session: AsyncSession, camera_id: str, lo: datetime, hi: datetime) -> Stops:
+        """When, and on which node, the camera stopped publishing or its recorder went idle,
+        within the range (timeline.build keeps those of the node that had the camera)."""
         window = (lo - MAX_SEGMENT, hi)
         unpublished = (
-            await session.scalars(
-                select(StreamEventRow.time).where(
+            await session.execute(
+                select(StreamEventRow.time, StreamEventRow.node_id).where(
                     StreamEventRow.camera_id == camera_id,
                     StreamEventRow.type.in_(_STOPPED),
                     StreamEventRow.time.between(*window),
@@ -197,8 +198,8 @@ class RecordingService:
             )
         ).all()
         idle = (
-            await session.scalars(
-                select(RecordingEventRow.time).where(
+            await session.execute(
+                select(RecordingEventRow.time, RecordingEventRow.node_id).where(
                     RecordingEventRow.camera_id == camera_id,
                     RecordingEventRow.kind == "recorder",
                     RecordingEventRow.state == "idle",
@@ -206,7 +207,10 @@ class RecordingService:
                 )
             )
         ).all()
-        return sorted([*unpublished, *idle])
+        return sorted(
+            (Stop(at, node_id or "") for at, node_id in [*unpublished, *idle]),
+            key=lambda s: s.at,
+        )
 
     # --- mutations --------------------------------------------------------------------------
 

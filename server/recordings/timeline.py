@@ -9,6 +9,10 @@
   specific cause (causes.PRECEDENCE). Plus every other hole longer than MERGE_S between two
   spans, cause UNKNOWN, with the nodes on either side, unless the camera stopped on purpose
   inside it (an unpublish, a stream error or a recorder going idle that no stored gap explains).
+  Only a stop of the node that recorded up to the hole explains it: that node had the camera
+  then. Another node's stop is a copy it no longer needed ending (a node back from a partition
+  stopping its stale copy, the old node after a handover) while the camera was recorded
+  elsewhere, not the camera stopping.
 - Expected: recorded time plus gap time (the union of spans and gaps). The operator expects
   recording of a camera that is active with recording on. The control plane keeps no history
   of that setting, so the gaps carry it: a gap is stored only while recording is expected
@@ -65,6 +69,15 @@ class StoredGap:
     @property
     def node_ids(self) -> tuple[str, ...]:
         return _nodes(self.node_id, self.to_node_id)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The camera stopped on purpose on a node: it stopped publishing, its source failed or its
+    recorder went idle (as that node said)."""
+
+    at: datetime
+    node_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,11 +221,12 @@ def build(
     *,
     segments: Iterable[Recorded],
     stored_gaps: Iterable[StoredGap],
-    stops: Sequence[datetime],
+    stops: Sequence[Stop],
     now: datetime,
 ) -> Timeline:
     """The timeline of [lo, hi) from recorded stretches, stored gaps and the times the camera
-    stopped on purpose (sorted)."""
+    stopped on purpose (sorted by time)."""
+    times = [s.at for s in stops]
     stretches = _stretches(segments, lo, hi)
     spans = [(r.start, r.end) for r in stretches]
     known = _known(stored_gaps, spans, lo, hi, now=now)
@@ -222,10 +236,12 @@ def build(
         start, end = before.end, after.start
         if (end - start).total_seconds() <= MERGE_S:
             continue
-        first = bisect.bisect_left(stops, start - _STOP_SLACK)
-        if first < len(stops) and stops[first] <= end:
+        stopped_on = after.previous_node_id or before.node_id
+        first = bisect.bisect_left(times, start - _STOP_SLACK)
+        last = bisect.bisect_right(times, end)
+        if any(s.node_id in ("", stopped_on) or not stopped_on for s in stops[first:last]):
             continue  # the camera stopped publishing or recording on purpose: nothing expected
-        nodes = _nodes(after.previous_node_id or before.node_id, after.node_id)
+        nodes = _nodes(stopped_on, after.node_id)
         unknown += [
             Gap(a, b, GapCause.UNKNOWN, UNKNOWN, nodes) for a, b in explained.subtract((start, end))
         ]

@@ -1,8 +1,9 @@
 """Recording gaps as GetTimeline shows them, on both backends, from what test-driven nodes send
 over AgentService.Connect (the real ingest path): each gap with its cause and the nodes
 involved, overlapping segments of two nodes counted once, a lost node's gap opened at its last
-heartbeat and closed where another node resumed, and which stops are gaps (recording expected)
-and which are not."""
+heartbeat and closed where another node resumed (not by what the lost node recorded while cut
+off), which stops are gaps (recording expected) and which are not, and a stale node's recorder
+that speaks for the camera no more."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from camfleet.v1 import (
     recording_pb2_grpc,
     stream_pb2,
 )
+from sqlalchemy import select
 
 from server.common.tasks import cancel_and_wait
 from server.db.engine import session_factory
@@ -426,3 +428,178 @@ async def test_gaps_stored_before_causes_read_with_the_cause_their_reason_names(
         (C.GAP_CAUSE_NODE_LOST, "node lost"),
         (C.GAP_CAUSE_RECORDER_CRASH, "recorder exited (signal 9)"),
     ]
+
+
+async def node_lost_gaps(plane: Platform, camera_id: str) -> list[RecordingGapRow]:
+    """The camera's stored node-lost gaps, oldest first."""
+    async with session_factory(plane.plane.engine)() as session:
+        return list(
+            await session.scalars(
+                select(RecordingGapRow)
+                .where(RecordingGapRow.camera_id == camera_id, RecordingGapRow.cause == "node_lost")
+                .order_by(RecordingGapRow.start_time)
+            )
+        )
+
+
+async def node_state(plane: Platform, node_id: str) -> int:
+    got = await plane.nodes.GetNode(node_pb2.GetNodeRequest(id=node_id), metadata=plane.admin)
+    return got.node.state
+
+
+async def test_a_lost_nodes_late_spool_is_recorded_time_that_resumes_nothing(
+    make_platform: PlatformFactory,
+) -> None:
+    fast = await make_platform(node_lost_after=timedelta(seconds=1))
+    a, b = await fast.register_node(), await fast.register_node()
+    camera = await fast.new_camera(recording_enabled=True)
+    t0 = datetime.now(UTC) - timedelta(seconds=20)
+    async with connect(fast.channel, a.credential, hello(report(camera.id))) as stream:
+        async with beating(stream):
+            await send_acked(
+                stream,
+                recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording"),
+                segment_closed(camera.id, t0, t0 + timedelta(seconds=10)),
+            )
+        assert await eventually(
+            lambda: node_state(fast, a.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
+        ) == (node_pb2.NODE_STATE_LOST)
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    lost = gap.start_time  # A's last heartbeat
+
+    def after(s: float) -> datetime:
+        return lost + timedelta(seconds=s)
+
+    # A is back with its spool: the segment it was recording when it was cut off, and the one it
+    # began 0.2 s after its last heartbeat, still cut off (it was declared lost after more than
+    # 1 s of silence: all of this is in the past).
+    async with connect(fast.channel, a.credential, hello()) as stream, beating(stream):
+        await send_acked(
+            stream,
+            segment_closed(camera.id, t0 + timedelta(seconds=10), after(0.2)),
+            segment_closed(camera.id, after(0.2), after(0.6)),
+        )
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    # Recorded time, but no resumption: the camera was lost to the fleet; the gap stays open.
+    assert (gap.node_id, gap.end_time, gap.to_node_id) == (a.node_id, None, "")
+    far = datetime.now(UTC) + timedelta(minutes=5)
+    line = await timeline(fast, camera.id, t0, far)
+    spooled = round((after(0.6) - t0).total_seconds(), 3)
+    assert spans(line, t0) == [(0, spooled)]
+    ((start, _, cause, reason, nodes),) = shown(line, t0)
+    assert (start, cause, reason, nodes) == (
+        spooled,
+        C.GAP_CAUSE_NODE_LOST,
+        "node lost",
+        [a.node_id],
+    )
+
+    # B takes the camera over 2.5 s after the loss: the gap ends there, naming B.
+    async with connect(fast.channel, b.credential, hello()) as stream, beating(stream):
+        await send_acked(stream, segment_closed(camera.id, after(2.5), after(3.0)))
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    assert (gap.end_time, gap.to_node_id) == (after(2.5), b.node_id)
+    line = await timeline(fast, camera.id, t0, after(3.0))
+    resumed, end = (round((after(s) - t0).total_seconds(), 3) for s in (2.5, 3.0))
+    # Recorded time (A's spool), then the node-lost gap up to B's first segment.
+    assert spans(line, t0) == [(0, spooled), (resumed, end)]
+    assert shown(line, t0) == [
+        (spooled, resumed, C.GAP_CAUSE_NODE_LOST, "node lost", [a.node_id, b.node_id])
+    ]
+    assert seconds(line.expected) == pytest.approx(end, abs=1e-3)
+    assert seconds(line.recorded) == pytest.approx(end - (resumed - spooled), abs=1e-3)
+
+
+async def test_a_lost_node_resumes_its_gap_with_a_segment_begun_after_it_is_back(
+    make_platform: PlatformFactory,
+) -> None:
+    fast = await make_platform(node_lost_after=timedelta(seconds=1))
+    a = await fast.register_node()
+    camera = await fast.new_camera(recording_enabled=True)
+    t0 = datetime.now(UTC) - timedelta(seconds=20)
+    async with connect(fast.channel, a.credential, hello(report(camera.id))) as stream:
+        async with beating(stream):
+            await send_acked(
+                stream,
+                recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording"),
+                segment_closed(camera.id, t0, t0 + timedelta(seconds=10)),
+            )
+        assert await eventually(
+            lambda: node_state(fast, a.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
+        ) == (node_pb2.NODE_STATE_LOST)
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    lost = gap.start_time
+    async with connect(fast.channel, a.credential, hello()) as stream, beating(stream):
+        # What it recorded while cut off first (acknowledged: its Hello made it READY before).
+        await send_acked(
+            stream,
+            segment_closed(camera.id, lost + timedelta(seconds=0.5), lost + timedelta(seconds=1)),
+        )
+        assert (await node_lost_gaps(fast, camera.id))[0].end_time is None
+        # Then a segment it began after it was back: recording resumed, on A.
+        back = datetime.now(UTC)
+        await send_acked(stream, segment_closed(camera.id, back, back + timedelta(seconds=1)))
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    assert (gap.end_time, gap.to_node_id) == (back, a.node_id)
+
+
+async def test_a_returning_nodes_stale_recorder_idle_neither_stops_the_camera_nor_hides_a_hole(
+    make_platform: PlatformFactory,
+) -> None:
+    fast = await make_platform(node_lost_after=timedelta(seconds=1))
+    a, b = await fast.register_node(), await fast.register_node()
+    camera = await fast.new_camera(recording_enabled=True)
+    t0 = datetime.now(UTC) - timedelta(seconds=120)
+
+    def t(s: float) -> datetime:
+        return t0 + timedelta(seconds=s)
+
+    # A had the camera first.
+    async with connect(fast.channel, a.credential, hello(report(camera.id))) as stream:
+        await send_acked(
+            stream,
+            recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording", at=t(0)),
+            segment_closed(camera.id, t(0), t(10)),
+        )
+    # It publishes to B now (its home moves there), which records it, with a hole at 20..30.
+    async with connect(fast.channel, b.credential, hello()) as b_stream:
+        async with beating(b_stream):
+            await send_acked(
+                b_stream,
+                stream_event(stream_pb2.STREAM_EVENT_TYPE_PUBLISH, camera.id),
+                recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording", at=t(10)),
+                segment_closed(camera.id, t(10), t(20)),
+                segment_closed(camera.id, t(30), t(40)),
+                # B's own recorder went idle at 40 and recorded again from 50: on purpose.
+                recorder_changed(camera.id, R.RECORDING_STATE_IDLE, "the stream ended", at=t(40)),
+                recorder_changed(camera.id, R.RECORDING_STATE_RECORDING, "recording", at=t(50)),
+                segment_closed(camera.id, t(50), t(60)),
+            )
+            # A, back from a partition, stops its stale copy: "idle" just before B's hole.
+            async with (
+                connect(fast.channel, a.credential, hello()) as a_stream,
+                beating(a_stream),
+            ):
+                await send_acked(
+                    a_stream,
+                    recorder_changed(
+                        camera.id, R.RECORDING_STATE_IDLE, "the stream ended", at=t(19.5)
+                    ),
+                )
+            got = await fast.cameras.GetCamera(
+                camera_pb2.GetCameraRequest(id=camera.id), metadata=fast.admin
+            )
+            assert got.camera.node_id == b.node_id
+            assert got.camera.recording_state == R.RECORDING_STATE_RECORDING
+            line = await timeline(fast, camera.id, t(0), t(60))
+            # The hole on B stays a hole (A's word is not the camera stopping); B's own idle
+            # explains 40..50, which is not expected time.
+            assert shown(line, t0) == [(20, 30, C.GAP_CAUSE_UNKNOWN, "unknown", [b.node_id])]
+            assert seconds(line.expected) == pytest.approx(50)
+            assert seconds(line.recorded) == pytest.approx(40)
+        # B goes silent: the sweep still counts its camera as recording.
+        assert await eventually(
+            lambda: node_state(fast, b.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
+        ) == (node_pb2.NODE_STATE_LOST)
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    assert (gap.node_id, gap.end_time) == (b.node_id, None)
