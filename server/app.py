@@ -261,7 +261,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 grants=RevokedGrants(sessions, settings.playback_url_ttl),
                 playback=playback_policy(settings),
             ),
-            recordings=RecordingIngest(sessions, publisher),
+            recordings=RecordingIngest(sessions, publisher, handovers=status),
         ),
         HubFeeds(publisher=publisher, audit=audit, events=events),
         SessionTerms(

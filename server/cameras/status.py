@@ -8,7 +8,11 @@ Push cameras belong to the node they publish to: a new publish (CONNECTING) else
 the camera's home there (recorded as a `published` placement). Pull cameras belong to the node
 the scheduler placed them on (server/placement/): only that node and the node a handover is
 taking them to are heard; a report from any other node (a partitioned node that still pulls,
-a stale replay) never moves them. The handover node's ONLINE finishes the handover.
+a stale replay) never moves them. The handover node takes the camera over once it serves
+it: when recording is expected of the camera (active, recording enabled), only once it has
+written a segment under the handover's epoch (`handover_recorded`, called by the recordings
+ingest), so the old node stops after the new one started writing and the index shows overlap,
+never a hole; otherwise on its ONLINE.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class PlacementHooks(Protocol):
     a status change's transaction."""
 
     def finish_handover(self, session: AsyncSession, row: CameraRow, at: datetime) -> None:
-        """The handover node is ONLINE: make it the camera's node (history, events, audit)."""
+        """The handover node took the camera over: make it the camera's node (history,
+        events, audit)."""
 
     def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:
         """A push camera's home changed to `row.node_id` (history, events, audit)."""
@@ -59,6 +64,18 @@ def heard_from(row: CameraRow, node_id: str, status: CameraStatus) -> bool:
     if row.ingest_mode == IngestMode.PULL.value:
         return node_id in (row.node_id, row.handover_node_id)
     return status is CameraStatus.CONNECTING or row.node_id in (None, node_id)
+
+
+def records(row: CameraRow) -> bool:
+    """Whether recording is expected of the camera: its handover then waits for the new node's
+    first segment, not just its ONLINE."""
+    return bool(row.active and row.recording_enabled)
+
+
+def _takes_over(row: CameraRow, status: CameraStatus) -> bool:
+    """Whether the handover node's report of `status` finishes the handover (a recording
+    camera's handover finishes on its first segment there instead: `handover_recorded`)."""
+    return status is CameraStatus.ONLINE and not records(row)
 
 
 def _moved_on(row: CameraRow, node_id: str) -> bool:
@@ -100,8 +117,8 @@ class CameraStatusWriter:
 
         A push camera: a report from a node that no longer has the camera is ignored unless it
         is a new publish (CONNECTING), which moves the camera to that node. A pull camera: only
-        its node and its handover node are heard; the handover node is heard only once ONLINE,
-        which finishes the handover."""
+        its node and its handover node are heard; the handover node is heard only when its
+        report finishes the handover (ONLINE, and not recording: see `_takes_over`)."""
         async with self._sessions.begin() as session:
             row = await session.get(CameraRow, camera_id, with_for_update=True)
             if row is None:
@@ -112,7 +129,7 @@ class CameraStatusWriter:
                 return None
             handing_over = row.handover_node_id is not None and row.handover_node_id == node_id
             if handing_over and row.ingest_mode == IngestMode.PULL.value:
-                if status is not CameraStatus.ONLINE:
+                if not _takes_over(row, status):
                     return None  # the old node still serves it; this one is warming up
                 self._placement.finish_handover(session, row, at)
                 await self._placement.settle(session)  # the drain's progress, with the move
@@ -162,7 +179,7 @@ class CameraStatusWriter:
                 if row.id in live and _moved_on(row, node_id):
                     continue  # a push camera that reconnected elsewhere while this node was away
                 if row.id in live and row.handover_node_id == node_id:
-                    if status is not CameraStatus.ONLINE:
+                    if not _takes_over(row, status):
                         continue
                     self._placement.finish_handover(session, row, at)
                 if (row.status, row.node_id, row.status_reason) == (status.value, node_id, reason):
@@ -174,6 +191,32 @@ class CameraStatusWriter:
                 self._announce(session, row)
             await self._placement.settle(session)
         return changed
+
+    async def handover_recorded(
+        self, session: AsyncSession, camera_id: str, node_id: str, epoch: int, at: datetime
+    ) -> None:
+        """In the recordings ingest's transaction: `node_id` indexed a segment of the camera
+        recorded under placement `epoch`. When that node is the target of the camera's handover
+        and the segment is of the handover's epoch (not a stale spool from an earlier stint),
+        it has started writing: it becomes the camera's node, ONLINE (it records, so it
+        serves the stream; its ONLINE report was held back until now), and the old node's
+        assignment drops the camera."""
+        target = await session.scalar(
+            select(CameraRow.handover_node_id).where(CameraRow.id == camera_id)
+        )
+        if target is None or target != node_id:
+            return  # every segment comes here: the usual case takes no row lock
+        row = await session.get(CameraRow, camera_id, with_for_update=True)
+        if row is None or row.ingest_mode != IngestMode.PULL.value:
+            return
+        if row.handover_node_id != node_id or epoch < row.placement_epoch:
+            return
+        self._placement.finish_handover(session, row, at)
+        if row.status != CameraStatus.ONLINE.value or row.status_reason:
+            row.status, row.status_reason = CameraStatus.ONLINE.value, ""
+            row.status_changed_at = max(at, row.status_changed_at)
+            self._announce(session, row)
+        await self._placement.settle(session)
 
     async def offline_on_node(
         self, node_id: str, reason: str, keep: Collection[str] = ()

@@ -66,8 +66,10 @@ class SchedulerOptions:
     rebalance_moves_per_minute: int = 10
     # A camera moved this recently is never moved by a rebalance.
     rebalance_quiet_s: float = 300.0
-    # A handover whose target has not reported the camera ONLINE by then is cancelled (the
-    # camera keeps running where it is; a drain then tries again).
+    # A handover whose target has not taken the camera over by then is cancelled (the camera
+    # keeps running where it is; a drain then tries again). Taking over is ONLINE there, or for
+    # a recording camera its first segment there: the pull's start (~1-3 s) plus one segment
+    # (10 s by default), well within.
     handover_timeout_s: float = 60.0
 
 

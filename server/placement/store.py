@@ -132,13 +132,15 @@ class PlacementRecorder:
         self._on_change(session, ChangeKind.UPDATED, row, message)
 
     def finish_handover(self, session: AsyncSession, row: CameraRow, at: datetime) -> None:
-        """The handover node reported the camera ONLINE: it is the camera's node now, and the
-        old node's assignment drops it."""
+        """The handover node took the camera over (ONLINE; recording, when recording is
+        expected of it: server/cameras/status.py): it is the camera's node now, and the old
+        node's assignment drops it."""
         old, new = row.node_id, row.handover_node_id
         row.node_id, row.handover_node_id = new, None
         row.placement_epoch += 1
         row.placement_reason = ""
-        message = f"{row.name} is online on its new node; the old one stops it"
+        doing = "recording" if row.active and row.recording_enabled else "online"
+        message = f"{row.name} is {doing} on its new node; the old one stops it"
         self.record(session, row, Move(old, new, PlacementReason.HANDOVER_DONE, message), at)
 
     def homed(self, session: AsyncSession, row: CameraRow, old: str | None, at: datetime) -> None:

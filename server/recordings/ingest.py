@@ -113,12 +113,29 @@ class RecordingEvents(Protocol):
         ...
 
 
+class Handovers(Protocol):
+    """Finishes a make-before-break handover once its target writes (a floor above:
+    server/cameras/status.py's CameraStatusWriter.handover_recorded)."""
+
+    async def handover_recorded(
+        self, session: AsyncSession, camera_id: str, node_id: str, epoch: int, at: datetime
+    ) -> None:
+        """`node_id` indexed a segment of the camera recorded under placement `epoch`."""
+        ...
+
+
 class RecordingIngest:
     """Applies segment and recorder events, tracks gaps of lost nodes and pending deletions."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], publisher: RecordingEvents):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: RecordingEvents,
+        handovers: Handovers | None = None,
+    ):
         self._sessions = sessions
         self._publisher = publisher
+        self._handovers = handovers
 
     async def segment_event(
         self, node_id: str, event_id: str, event: SegmentReport, at: datetime
@@ -153,6 +170,10 @@ class RecordingIngest:
                     added = RecordingRow(**values)
                     await gaps.segment_indexed(session, added)
                     self._added(session, added)
+                    if self._handovers is not None:  # the target's first segment ends it
+                        await self._handovers.handover_recorded(
+                            session, added.camera_id, node_id, added.epoch, at
+                        )
             elif event.change is SegmentChange.MOVED:
                 tier = segment.tier
                 if tier is not None:

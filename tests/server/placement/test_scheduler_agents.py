@@ -2,18 +2,22 @@
 (GStreamer, harness.rtsp_source), on both backends: a pull camera created while a node is READY
 is placed there and goes ONLINE, with its placement in the history; a killed node's pull camera
 moves to the other node at once and goes ONLINE there; a drained node hands its cameras over
-make-before-break and ends with none; a node that joins takes half the cameras of the busy one,
-make-before-break, and no more."""
+make-before-break and ends with none (a recording camera only once the new node writes: its
+segments overlap, the timeline has no gap); a node that joins takes half the cameras of the busy
+one, make-before-break, and no more."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from camfleet.v1 import camera_pb2, node_pb2
+from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
 
-from harness.rtsp_source import RtspSource
+from harness.rtsp_source import RtspSource, rtsp_source
 from tests.support.fleet_nodes import (
     FleetAgent,
     eventually,
@@ -25,7 +29,8 @@ from tests.support.fleet_nodes import (
     stop_all,
     unique_name,
 )
-from tests.support.stack import Stack, running_control_plane
+from tests.support.recordings import all_recordings, timestamp
+from tests.support.stack import Stack, recordings, running_control_plane
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -139,6 +144,125 @@ async def test_draining_a_node_hands_its_cameras_over_before_stopping_them(
         ]
         drained = {n.id: n for n in await list_nodes(plane)}[old.node_id]
         assert drained.draining and drained.drain_remaining == 0
+    finally:
+        stop_all(agents)
+
+
+async def _segments(stack: Stack, camera_id: str) -> list[recording_pb2.Recording]:
+    """The camera's indexed segments, oldest first."""
+    request = recording_pb2.ListRecordingsRequest(
+        camera_id=camera_id,
+        start_time=timestamp(datetime.now(UTC) - timedelta(hours=1)),
+        end_time=timestamp(datetime.now(UTC) + timedelta(minutes=1)),
+        page_size=500,
+    )
+    listed = await all_recordings(recordings(stack), request, stack.admin)
+    return sorted(listed, key=lambda r: (r.start_time.ToDatetime(UTC), r.node_id))
+
+
+async def _old_segment(stack: Stack, camera_id: str) -> list[recording_pb2.Recording] | None:
+    return await _segments(stack, camera_id) or None
+
+
+def _span_line(r: recording_pb2.Recording) -> str:
+    start, end = r.start_time.ToDatetime(UTC), r.end_time.ToDatetime(UTC)
+    return f"{r.node_id[:8]} {start:%H:%M:%S.%f} .. {end:%H:%M:%S.%f}"
+
+
+@pytest.fixture
+def own_source(tmp_path: Path) -> Iterator[RtspSource]:
+    """A camera serving each client its own pipeline: GStreamer's shared media stalls the
+    timestamps of a client's stream when another client joins or leaves (the old node's
+    last segment then holds seconds of video stamped as a fraction of one), which would show
+    as a hole made by the test's source rather than by the handover."""
+    with rtsp_source(tmp_path, shared=False) as s:
+        yield s
+
+
+async def test_draining_a_recording_camera_hands_it_over_without_a_hole(
+    plane: Stack, own_source: RtspSource
+) -> None:
+    source = own_source
+    segment_s = ["--segment-seconds", "2"]
+    agents: list[FleetAgent] = []
+    try:
+        old = await start_fleet_agent(plane, unique_name("old"), segment_s)
+        agents.append(old)
+        created = await plane.cameras.CreateCamera(
+            camera_pb2.CreateCameraRequest(
+                camera=camera_pb2.Camera(
+                    name=unique_name("recorded"),
+                    ingest_mode=camera_pb2.INGEST_MODE_PULL,
+                    source_url=source.url,
+                    recording_enabled=True,
+                )
+            ),
+            metadata=plane.admin,
+        )
+        camera = created.camera
+        await eventually(lambda: _online_on(plane, camera.id, old.node_id), what="ONLINE on old")
+        await eventually(
+            lambda: _old_segment(plane, camera.id), what=f"a segment on old\n{plane.log_text()}"
+        )
+        new = await start_fleet_agent(plane, unique_name("new"), segment_s)
+        agents.append(new)
+
+        await plane.nodes.DrainNode(node_pb2.DrainNodeRequest(id=old.node_id), metadata=plane.admin)
+        done = await eventually(
+            lambda: _online_on(plane, camera.id, new.node_id),
+            what=f"camera handed over to the new node\n{plane.log_text()}",
+        )
+        assert done.handover_node_id == ""
+        [finished, drained] = (await placements(plane, camera.id))[:2]
+        assert (finished.reason, drained.reason) == (
+            camera_pb2.PLACEMENT_REASON_HANDOVER_DONE,
+            camera_pb2.PLACEMENT_REASON_DRAIN,
+        )
+        assert "recording on its new node" in finished.message
+        # Finished only once the new node had indexed a segment under the handover's epoch.
+        at_finish = await _segments(plane, camera.id)
+        handover_time = finished.time.ToDatetime(UTC)
+        assert any(
+            r.node_id == new.node_id and r.start_time.ToDatetime(UTC) <= handover_time
+            for r in at_finish
+        ), [_span_line(r) for r in at_finish]
+
+        seen: list[recording_pb2.Recording] = []
+
+        async def both_sides() -> list[recording_pb2.Recording] | None:
+            """Once the old node's last (cut short) segment is indexed and the new node has
+            recorded past it: the old node stopped only after the new one started."""
+            listed = seen[:] = await _segments(plane, camera.id)
+            olds = [r for r in listed if r.node_id == old.node_id]
+            news = [r for r in listed if r.node_id == new.node_id]
+            if not olds or len(news) < 3:
+                return None
+            old_end = max(r.end_time.ToDatetime(UTC) for r in olds)
+            new_start = min(r.start_time.ToDatetime(UTC) for r in news)
+            return listed if old_end >= new_start else None
+
+        try:
+            listed = await eventually(
+                both_sides, what="the old node's last segment reaching the new node's first"
+            )
+        except AssertionError as failed:  # name the segments: where is the hole?
+            spans = [_span_line(r) for r in seen]
+            raise AssertionError(f"{failed}: {spans}\n{plane.log_text()}") from None
+        new_first = min(r.start_time.ToDatetime(UTC) for r in listed if r.node_id == new.node_id)
+        old_last = max(r.end_time.ToDatetime(UTC) for r in listed if r.node_id == old.node_id)
+        assert old_last >= new_first, [_span_line(r) for r in listed]
+
+        # The timeline over all of it (first segment to last) has no gap and no hole.
+        start = listed[0].start_time.ToDatetime(UTC)
+        end = max(r.end_time.ToDatetime(UTC) for r in listed)
+        timeline = await recordings(plane).GetTimeline(
+            recording_pb2.GetTimelineRequest(
+                camera_id=camera.id, start_time=timestamp(start), end_time=timestamp(end)
+            ),
+            metadata=plane.admin,
+        )
+        assert list(timeline.gaps) == [], [_span_line(r) for r in listed]
+        assert len(timeline.spans) == 1, [_span_line(r) for r in listed]
     finally:
         stop_all(agents)
 
