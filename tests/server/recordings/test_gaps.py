@@ -365,6 +365,7 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
         assert await eventually(state, lambda s: s == node_pb2.NODE_STATE_LOST, 15) == (
             node_pb2.NODE_STATE_LOST
         )
+    await lost_gap(fast, camera.id)  # opened just after the node is marked LOST
     far = datetime.now(UTC) + timedelta(minutes=5)
     line = await timeline(fast, camera.id, t0, far)
     ((start, _, cause, reason, nodes),) = [
@@ -442,6 +443,13 @@ async def node_lost_gaps(plane: Platform, camera_id: str) -> list[RecordingGapRo
         )
 
 
+async def lost_gap(plane: Platform, camera_id: str) -> RecordingGapRow:
+    """The camera's node-lost gap, once the sweep (which marks the node LOST first, then opens
+    the gaps of its cameras) has opened it."""
+    (gap,) = await eventually(lambda: node_lost_gaps(plane, camera_id), lambda g: len(g) == 1, 15)
+    return gap
+
+
 async def node_state(plane: Platform, node_id: str) -> int:
     got = await plane.nodes.GetNode(node_pb2.GetNodeRequest(id=node_id), metadata=plane.admin)
     return got.node.state
@@ -464,7 +472,7 @@ async def test_a_lost_nodes_late_spool_is_recorded_time_that_resumes_nothing(
         assert await eventually(
             lambda: node_state(fast, a.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
         ) == (node_pb2.NODE_STATE_LOST)
-    (gap,) = await node_lost_gaps(fast, camera.id)
+    gap = await lost_gap(fast, camera.id)
     lost = gap.start_time  # A's last heartbeat
 
     def after(s: float) -> datetime:
@@ -527,7 +535,7 @@ async def test_a_lost_node_resumes_its_gap_with_a_segment_begun_after_it_is_back
         assert await eventually(
             lambda: node_state(fast, a.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
         ) == (node_pb2.NODE_STATE_LOST)
-    (gap,) = await node_lost_gaps(fast, camera.id)
+    gap = await lost_gap(fast, camera.id)
     lost = gap.start_time
     async with connect(fast.channel, a.credential, hello()) as stream, beating(stream):
         # What it recorded while cut off first (acknowledged: its Hello made it READY before).
@@ -601,5 +609,5 @@ async def test_a_returning_nodes_stale_recorder_idle_neither_stops_the_camera_no
         assert await eventually(
             lambda: node_state(fast, b.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
         ) == (node_pb2.NODE_STATE_LOST)
-    (gap,) = await node_lost_gaps(fast, camera.id)
+    gap = await lost_gap(fast, camera.id)
     assert (gap.node_id, gap.end_time) == (b.node_id, None)
