@@ -34,6 +34,11 @@ MEDIA = {
     "framerate={fps}/1 ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
     "! rtph265pay name=pay0 pt=96 config-interval=1 )",
     "audio": "( audiotestsrc is-live=true ! audioconvert ! rtpL16pay name=pay0 pt=96 )",
+    # A camera with a microphone: H.264 and AAC (that FLV carries both is what pull tests check).
+    "h264+aac": "( videotestsrc is-live=true ! video/x-raw,width={width},height={height},"
+    "framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
+    "! rtph264pay name=pay0 pt=96 config-interval=1 "
+    "audiotestsrc is-live=true ! audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97 )",
 }
 
 # Run by /usr/bin/python3 -c; argv: port, mount path, user, password, launch line, address,

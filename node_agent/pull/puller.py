@@ -11,6 +11,9 @@ Invariants (tests/node_agent/test_pull.py):
   a run that published (the camera had left ERROR): retries failing the same way add nothing
   to the spool. After a run that published, the ERROR waits (briefly) for nginx's
   on_publish_done, so the control plane sees UNPUBLISH before ERROR and the camera stays ERROR.
+- An RTSP source is probed briefly (node_agent.pull.source); a run that fails so without
+  publishing, in a way a short probe can cause, is run again at once with ffmpeg's full probe
+  before anything is reported.
 - Restarts follow node_agent.restart_policy (backoff with jitter, reset after a healthy run);
   ffmpeg leads its own process group, gets a parent-death signal, and stop() ends it with the
   shared kill sequence: no ffmpeg outlives its Puller or the agent.
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from node_agent.backoff import Backoff
-from node_agent.pull.reasons import OTHER, classify
+from node_agent.pull.reasons import NO_VIDEO, OTHER, UNSUPPORTED_CODEC, classify
 from node_agent.pull.source import PullSource, SourceRefused, ffmpeg_argv, parse_source
 from node_agent.restart_policy import RestartPolicy, kill_group, terminate
 from node_agent.supervisor import spawn_guarded
@@ -43,6 +46,13 @@ _KEEP_LINES = 40
 _POLL_S = 0.25
 # After a run that published: how long the ERROR waits for nginx's on_publish_done.
 _UNPUBLISH_WAIT_S = 3.0
+
+
+def _probe_missed(reason: str) -> bool:
+    """Whether a run that never published may have failed for want of a longer probe (a track
+    or a codec's setup not found: FLV's header cannot be written), not for a reason of the
+    source's (refused, unauthorized, not found, timed out, ended)."""
+    return reason in (NO_VIDEO, UNSUPPORTED_CODEC) or reason.startswith(OTHER)
 
 
 @dataclass(frozen=True)
@@ -132,13 +142,27 @@ class Puller:
             await self._report(camera_id, reason)
             return
         publish_url = f"rtmp://{self._settings.rtmp_source}/live/{self.spec.stream_key}"
-        argv = ffmpeg_argv(self._settings.ffmpeg, source, publish_url, self._settings.io_timeout_s)
         log.info("camera %s: pulling %s", camera_id, source.shown)
+        short_probe = source.probed_briefly
         while not self._stopping:
+            argv = ffmpeg_argv(
+                self._settings.ffmpeg,
+                source,
+                publish_url,
+                self._settings.io_timeout_s,
+                short_probe=short_probe,
+            )
             started = time.monotonic()
             returncode, reason, published = await self._once(argv, source)
             if self._stopping:
                 return
+            if short_probe and not published and _probe_missed(reason):
+                # The short probe may have missed the stream's setup: at once again with the
+                # full one, before reporting anything (a real failure fails that way too).
+                short_probe = False
+                log.info("camera %s: %s; again with ffmpeg's full probe", camera_id, reason)
+                continue
+            short_probe = source.probed_briefly
             self.policy.exited(returncode, time.monotonic() - started)
             await self._failed(reason, published)
             delay = self.policy.next_delay()

@@ -36,6 +36,15 @@ _PROTOCOLS = {
 }
 # Demuxers a source may be read with (None: the protocol's own, which ffmpeg picks).
 _FORMATS = {"http": "hls,mpegts", "https": "hls,mpegts"}
+# A short probe for RTSP: its SDP declares every track, with the codec's setup (H.264's SPS/PPS
+# in sprop-parameter-sets, AAC's config), so ffmpeg need not read seconds of media to find them:
+# its defaults (5 s, 5 MB) spent ~1.3 s (2.3 s on a loaded node) mostly estimating the frame
+# rate before publishing anything; a quarter second finds the same video and audio tracks
+# (tests/node_agent/test_pull.py). A camera the short probe is not enough for (no SPS in its SDP
+# and none in the first quarter second) gets ffmpeg's full probe at once
+# (node_agent.pull.puller). Other schemes keep ffmpeg's defaults: RTMP, HLS and MPEG-TS find
+# their tracks only by reading media.
+_SHORT_PROBE = ("-analyzeduration", "250000", "-probesize", "500000")
 # Control characters and spaces never belong in a URL (and would end up in ffmpeg's requests).
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 # Any URL's userinfo in free text: scheme://user:pass@ -> scheme://***@
@@ -85,6 +94,11 @@ class PullSource:
         return _FORMATS.get(self.scheme)
 
     @property
+    def probed_briefly(self) -> bool:
+        """Whether ffmpeg_argv's `short_probe` applies to this source (RTSP: see _SHORT_PROBE)."""
+        return self.scheme in ("rtsp", "rtsps")
+
+    @property
     def shown(self) -> str:
         """The URL as logs and events may show it."""
         return self.redact(self.url)
@@ -126,12 +140,19 @@ def parse_source(url: str) -> PullSource:
 
 
 def ffmpeg_argv(
-    ffmpeg: str, source: PullSource, publish_url: str, io_timeout_s: float
+    ffmpeg: str,
+    source: PullSource,
+    publish_url: str,
+    io_timeout_s: float,
+    *,
+    short_probe: bool = True,
 ) -> list[str]:
     """ffmpeg reading `source` and publishing it, stream copied, as FLV to `publish_url`.
 
     The first video track is required (`-map 0:v:0`: a source without one fails with a clear
     message instead of publishing nothing) and the first audio track taken if there is one.
+    `short_probe`: an RTSP source is probed briefly (see _SHORT_PROBE); False: ffmpeg's full
+    probe.
     """
     timeout_us = str(round(io_timeout_s * 1_000_000))
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
@@ -142,6 +163,8 @@ def ffmpeg_argv(
         # TCP: works through NAT and firewalls and loses nothing; `-timeout` is RTSP's socket
         # I/O timeout (a camera that stops sending ends the run instead of hanging it).
         argv += ["-rtsp_transport", "tcp", "-timeout", timeout_us]
+        if short_probe and source.probed_briefly:
+            argv += _SHORT_PROBE
     else:
         argv += ["-rw_timeout", timeout_us]
     argv += ["-i", source.url, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"]

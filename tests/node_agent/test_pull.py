@@ -212,6 +212,32 @@ async def test_a_source_that_goes_away_leaves_its_camera_in_error(
     await assign(agent)
 
 
+async def test_a_pull_camera_with_a_microphone_keeps_its_audio(
+    agent: Agent, tmp_path: Path
+) -> None:
+    # The short probe of an RTSP source (node_agent.pull.source) still finds the audio track,
+    # at the first run.
+    camera_id = new_camera_id()
+    with rtsp_source(tmp_path, media="h264+aac", size=(320, 180), fps=10) as both:
+        await assign(agent, pull(camera_id, both.url))
+        await until(
+            lambda: any(
+                e.type == stream_pb2.STREAM_EVENT_TYPE_MEDIA
+                for e in stream_events(agent, camera_id)
+            ),
+            "the pulled stream's media",
+        )
+        media = next(
+            e
+            for e in stream_events(agent, camera_id)
+            if e.type == stream_pb2.STREAM_EVENT_TYPE_MEDIA
+        )
+        assert "H264" in media.message and "AAC" in media.message, media.message
+        assert agent.pulls is not None and agent.pulls.pullers[camera_id].runs == 1
+        await assign(agent)
+    assert errors(agent, camera_id) == []
+
+
 @pytest.mark.parametrize(
     ("media", "reason"),
     [("audio", reasons.NO_VIDEO), ("h265", reasons.UNSUPPORTED_CODEC)],

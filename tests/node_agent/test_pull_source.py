@@ -33,6 +33,12 @@ def test_accepted_schemes_get_network_protocols_only(url: str, protocols: str) -
         assert argv[argv.index("-rtsp_transport") + 1] == "tcp"
     if source.scheme.startswith("http"):
         assert argv[argv.index("-format_whitelist") + 1] == "hls,mpegts"
+    # Only RTSP, whose SDP declares every track, is probed briefly (a fast start); the others
+    # find their tracks by reading media and keep ffmpeg's full probe, as does a retry.
+    probed = "-analyzeduration" in argv[: argv.index("-i")]
+    assert probed == source.scheme.startswith("rtsp")
+    full = ffmpeg_argv("ffmpeg", source, "rtmp://h/live/k", 10.0, short_probe=False)
+    assert "-analyzeduration" not in full and "-probesize" not in full
 
 
 @pytest.mark.parametrize(
