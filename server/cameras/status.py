@@ -206,7 +206,7 @@ class CameraStatusWriter:
         )
         if target is None or target != node_id:
             return  # every segment comes here: the usual case takes no row lock
-        row = await session.get(CameraRow, camera_id, with_for_update=True)
+        row = await session.get(CameraRow, camera_id, with_for_update=True, populate_existing=True)
         if row is None or row.ingest_mode != IngestMode.PULL.value:
             return
         if row.handover_node_id != node_id or epoch < row.placement_epoch:
