@@ -14,7 +14,9 @@ from tests.support.stack import Stack, running_control_plane
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSource]:
-    with rtsp_source(tmp_path_factory.mktemp("rtsp")) as s:
+    # Unshared media: with GStreamer 1.22 a client joining shared media freezes the timestamps
+    # of one already reading it (two nodes during a handover), which looks like a hole.
+    with rtsp_source(tmp_path_factory.mktemp("rtsp"), shared=False) as s:
         yield s
 
 
