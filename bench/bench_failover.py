@@ -8,7 +8,9 @@ is lost after 3 s without a heartbeat at 1 Hz); segments are 2 s. Then, over --t
 - link cut: the link of the node of camera 0 goes down (no TCP reset). Time from the cut to
   each of its cameras ONLINE on another node, and the recorded gap that GetTimeline reports
   around the cut (read before the link comes back: a host that never returns), beside the hole
-  between segments in ListRecordings. Then the link comes back and the node rejoins.
+  between segments in ListRecordings. Then the link comes back and the node rejoins; once the
+  cut node's spool (every segment its own index holds for those cameras) is listed, the same two
+  figures again: what an operator sees for a link that was restored.
 - kill -9: SIGKILL of the agent's whole process group on that node; the same two figures; then
   the agent restarts.
 - drain: DrainNode of that node: time until its cameras run elsewhere, and the gap (target 0);
@@ -82,6 +84,9 @@ class Results:
     online_s: dict[str, list[float]] = field(default_factory=dict)
     gap_s: dict[str, list[float]] = field(default_factory=dict)
     hole_s: dict[str, list[float]] = field(default_factory=dict)
+    # After the cut node returned and its spool was ingested (link cut only).
+    back_gap_s: list[float] = field(default_factory=list)
+    back_hole_s: list[float] = field(default_factory=list)
 
     def add(self, kind: str, placed: float, online: float, gap: float, hole: float) -> None:
         self.placed_s.setdefault(kind, []).append(placed)
@@ -172,8 +177,9 @@ class Bench:
 
     async def moved(
         self, kind: str, victim_id: str, on: list[str], act: Callable[[], Awaitable[None] | None]
-    ) -> None:
-        """`act` (a cut, a kill), then per camera of `on`: time to ONLINE elsewhere, gap."""
+    ) -> datetime:
+        """`act` (a cut, a kill), then per camera of `on`: time to ONLINE elsewhere, gap.
+        Returns the wall-clock time of the act."""
         began_wall = datetime.now(UTC)
         began = time.monotonic()
         acted = act()
@@ -200,6 +206,54 @@ class Bench:
         for camera_id in on:
             gap, hole = await self.gap_around(camera_id, began_wall, victim_id)
             self.results.add(kind, placed[camera_id], online[camera_id], gap, hole)
+        return began_wall
+
+    async def listed_ids(self, camera_id: str, since: datetime) -> set[str]:
+        """Ids of the camera's segments the control plane lists from `since` on."""
+        resp = await self.fleet.recordings.ListRecordings(
+            recording_pb2.ListRecordingsRequest(
+                camera_id=camera_id,
+                start_time=_ts(since),
+                end_time=_ts(datetime.now(UTC) + timedelta(seconds=60)),
+                page_size=1000,
+            ),
+            metadata=self.fleet.admin,
+            timeout=10,
+        )
+        return {r.id for r in resp.recordings}
+
+    async def spool_ingested(self, node: FleetNode, on: list[str], at: datetime) -> None:
+        """Once the cut node is READY again: wait until every segment its own index holds for
+        the cameras of `on` from shortly before `at` is listed by the control plane, and that
+        set has stayed the same for a segment and 2 s (its recorders, stopped when the control
+        plane's assignment took the cameras away, index their last segment)."""
+        await until(
+            self.fleet.node_states,
+            lambda s: s[node.name].state == node_pb2.NODE_STATE_READY,
+            "cut node READY again",
+        )
+        since = at - timedelta(seconds=15)
+        quiet_s = self.segment_s + 2.0
+        deadline = time.monotonic() + WAIT_S
+        last: frozenset[str] | None = None
+        stable_since = time.monotonic()
+        while True:
+            held = frozenset(
+                s.id for s in node.segments() if s.camera_id in on and s.start >= since.timestamp()
+            )
+            listed: set[str] = set()
+            for camera_id in on:
+                listed |= await self.listed_ids(camera_id, since)
+            if held != last or not held <= listed:
+                last, stable_since = held, time.monotonic()
+            elif time.monotonic() - stable_since >= quiet_s:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{node.name}'s spool: {len(held - listed)} held segments not listed "
+                    f"within {WAIT_S:.0f} s"
+                )
+            await asyncio.sleep(0.2)
 
     async def gap_around(self, camera_id: str, at: datetime, victim_id: str) -> tuple[float, float]:
         """(gap seconds GetTimeline reports from shortly before `at` on, hole between segments
@@ -267,8 +321,13 @@ class Bench:
     async def link_cut(self) -> None:
         node, node_id = await self.node_of(self.ids[0])
         on = await self.cameras_on(node_id)
-        await self.moved("link cut", node_id, on, lambda: self.fleet.cut(node))
+        at = await self.moved("link cut", node_id, on, lambda: self.fleet.cut(node))
         self.fleet.restore(node)
+        await self.spool_ingested(node, on, at)
+        for camera_id in on:
+            gap, hole = await self.gap_around(camera_id, at, node_id)
+            self.results.back_gap_s.append(gap)
+            self.results.back_hole_s.append(hole)
 
     async def kill_agent(self) -> None:
         node, node_id = await self.node_of(self.ids[0])
@@ -356,6 +415,9 @@ async def main(trials: int, cameras: int, skip: set[str], segment_s: int, placem
                 print(f"{kind:9} to ONLINE elsewhere (s):     {summary(r.online_s[kind])}")
                 print(f"{kind:9} recorded gap, timeline (s): {summary(r.gap_s[kind])}")
                 print(f"{kind:9} hole between segments (s):  {summary(r.hole_s[kind])}")
+                if kind == "link cut" and r.back_gap_s:
+                    print(f"link back, spool in: recorded gap (s):  {summary(r.back_gap_s)}")
+                    print(f"link back, spool in: hole between (s):  {summary(r.back_hole_s)}")
             if bench.leader_s:
                 print(f"leader kill -9 -> new leader (s):    {summary(bench.leader_s)}")
     if placement:
