@@ -81,19 +81,19 @@ async def test_list_cameras_by_node_and_by_handover_node(platform: Platform) -> 
     async with _agent(platform, {"test": site}) as first:
         moving = await pull("moving", {"test": site})
         placed = await eventually(
-            lambda: _camera(platform, moving.id), lambda c: c.node_id == first, 10
+            lambda: _camera(platform, moving.id), lambda c: c.node_id == first, 30
         )
         assert placed.node_id == first, placed.placement_reason
         waiting = await pull("waiting", {"test": f"nowhere-{tag}"})
         unplaced = await eventually(
-            lambda: _camera(platform, waiting.id), lambda c: c.placement_reason != "", 10
+            lambda: _camera(platform, waiting.id), lambda c: c.placement_reason != "", 30
         )
         assert unplaced.node_id == "" and unplaced.placement_reason, unplaced
 
         async with _agent(platform, {"test": site, "pos": "second"}) as second:
             staying = await pull("staying", {"test": site, "pos": "second"})
             stayed = await eventually(
-                lambda: _camera(platform, staying.id), lambda c: c.node_id == second, 10
+                lambda: _camera(platform, staying.id), lambda c: c.node_id == second, 30
             )
             assert stayed.node_id == second, stayed.placement_reason
             # The drain hands `moving` over to the second node, which never reports it ONLINE:
@@ -102,7 +102,7 @@ async def test_list_cameras_by_node_and_by_handover_node(platform: Platform) -> 
                 node_pb2.DrainNodeRequest(id=first), metadata=platform.admin
             )
             handing = await eventually(
-                lambda: _camera(platform, moving.id), lambda c: c.handover_node_id == second, 10
+                lambda: _camera(platform, moving.id), lambda c: c.handover_node_id == second, 30
             )
             assert (handing.node_id, handing.handover_node_id) == (first, second)
 
