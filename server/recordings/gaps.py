@@ -35,7 +35,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import CameraRow, NodeRow, RecordingGapRow, RecordingRow, StreamEventRow
+from server.db.models import (
+    CameraRow,
+    NodeRow,
+    PlacementRow,
+    RecordingGapRow,
+    RecordingRow,
+    StreamEventRow,
+)
 from server.recordings.causes import (
     CAMERA_STOPPED_REASON,
     NODE_LOST_REASON,
@@ -50,6 +57,12 @@ _REASON_CHARS = 500
 _UNPUBLISH_BEFORE_ERROR = timedelta(seconds=10)
 # NodeRow.state of a connected node (server.nodes.registry.NodeState.READY, a floor above).
 _READY = "ready"
+# CameraRow.status of a camera whose media flows (server.cameras.model.CameraStatus.ONLINE) and
+# CameraRow.recording_state of a recorder that has not written a segment yet.
+_ONLINE = "online"
+_IDLE = "idle"
+# PlacementRow.reason of a camera moved off a lost node (server.placement.model, a floor above).
+_MOVED_FOR_LOSS = "node_lost"
 
 
 def expects_recording(camera: CameraRow) -> bool:
@@ -130,26 +143,51 @@ async def open_gap(
 async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> list[str]:
     """Open a node-lost gap from `since` (its last heartbeat) for every camera the node was
     recording; the ids of those cameras. A camera counts when its recorder said "recording"
-    and it is on the node, or being handed over to it (its row may already name another node:
-    the scheduler can move it before this runs)."""
+    and it is on the node, or being handed over to it, or was moved off it for this loss (the
+    scheduler can move it before this runs, and the node's last segment may end before its last
+    heartbeat). So does a camera ONLINE on the node (or moved off it for this loss) whose
+    recorder had not said so yet (it says "recording" with its first segment): its media was
+    flowing into a recorder the loss cut short, and it is lost to the fleet all the same."""
+    moved_off = (
+        select(PlacementRow.id)
+        .where(
+            PlacementRow.camera_id == CameraRow.id,
+            PlacementRow.from_node_id == node_id,
+            PlacementRow.reason == _MOVED_FOR_LOSS,
+            PlacementRow.time >= since,
+        )
+        .exists()
+    )
     cameras = (
         await session.scalars(
             select(CameraRow.id).where(
-                CameraRow.recording_state == "recording",
                 CameraRow.active.is_(True),
                 CameraRow.recording_enabled.is_(True),
                 or_(
-                    CameraRow.node_id == node_id,
-                    CameraRow.handover_node_id == node_id,
-                    # Its recent segments (by the camera's index, not the node's).
-                    select(RecordingRow.id)
-                    .where(
-                        RecordingRow.camera_id == CameraRow.id,
-                        RecordingRow.start_time > since - MAX_SEGMENT,
-                        RecordingRow.node_id == node_id,
-                        RecordingRow.end_time >= since,
-                    )
-                    .exists(),
+                    and_(
+                        CameraRow.recording_state == "recording",
+                        or_(
+                            CameraRow.node_id == node_id,
+                            CameraRow.handover_node_id == node_id,
+                            moved_off,
+                            # Its recent segments (by the camera's index, not the node's).
+                            select(RecordingRow.id)
+                            .where(
+                                RecordingRow.camera_id == CameraRow.id,
+                                RecordingRow.start_time > since - MAX_SEGMENT,
+                                RecordingRow.node_id == node_id,
+                                RecordingRow.end_time >= since,
+                            )
+                            .exists(),
+                        ),
+                    ),
+                    and_(
+                        CameraRow.recording_state == _IDLE,
+                        or_(
+                            and_(CameraRow.status == _ONLINE, CameraRow.node_id == node_id),
+                            moved_off,
+                        ),
+                    ),
                 ),
             )
         )

@@ -611,3 +611,38 @@ async def test_a_returning_nodes_stale_recorder_idle_neither_stops_the_camera_no
         ) == (node_pb2.NODE_STATE_LOST)
     gap = await lost_gap(fast, camera.id)
     assert (gap.node_id, gap.end_time) == (b.node_id, None)
+
+
+async def test_a_node_lost_before_its_recorder_wrote_leaves_a_gap_for_its_online_camera(
+    make_platform: PlatformFactory,
+) -> None:
+    # A push camera ONLINE on A whose recorder has not written its first segment (it says
+    # "recording" with it) when A goes silent: the camera is lost to the fleet all the same.
+    fast = await make_platform(node_lost_after=timedelta(seconds=1))
+    a, b = await fast.register_node(), await fast.register_node()
+    camera = await fast.new_camera(recording_enabled=True)
+    async with connect(fast.channel, a.credential, hello(report(camera.id))) as stream:
+        async with beating(stream):
+
+            async def seen() -> camera_pb2.Camera:
+                got = await fast.cameras.GetCamera(
+                    camera_pb2.GetCameraRequest(id=camera.id), metadata=fast.admin
+                )
+                return got.camera
+
+            got = await eventually(
+                seen, lambda c: c.status == camera_pb2.CAMERA_STATUS_ONLINE and bool(c.node_id), 15
+            )
+            assert (got.node_id, got.recording_state) == (a.node_id, R.RECORDING_STATE_IDLE)
+        assert await eventually(
+            lambda: node_state(fast, a.node_id), lambda s: s == node_pb2.NODE_STATE_LOST, 15
+        ) == (node_pb2.NODE_STATE_LOST)
+    gap = await lost_gap(fast, camera.id)
+    assert (gap.node_id, gap.end_time) == (a.node_id, None)
+
+    # It publishes to B, which records it: the gap ends at B's first segment, naming B.
+    resumed = datetime.now(UTC)
+    async with connect(fast.channel, b.credential, hello()) as stream, beating(stream):
+        await send_acked(stream, segment_closed(camera.id, resumed, resumed + timedelta(seconds=1)))
+    (gap,) = await node_lost_gaps(fast, camera.id)
+    assert (gap.end_time, gap.to_node_id) == (resumed, b.node_id)
