@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import psycopg
 import pytest
 from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
 
@@ -110,7 +111,7 @@ async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() ->
                 problems = await _cameras_on_two_nodes(fleet, everything, name_of)
                 problems += await _gaps_without_a_cause(fleet, everything, started, drained, window)
                 problems += await _segments_lost_or_duplicated(fleet, everything, started)
-                assert not problems, "\n".join(problems)
+                assert not problems, "\n".join(problems + _diagnosis(fleet))
             finally:
                 for publisher in publishers:
                     await publisher.stop()
@@ -235,6 +236,52 @@ async def _kill_the_leader(fleet: Fleet, names: list[str]) -> None:
         all_online(names),
         SETTLE_S,
     )
+
+
+def _diagnosis(fleet: Fleet) -> list[str]:
+    """For a failure message: the control plane's stored gaps (the timeline's input) and its
+    log lines about losses and placements, so a run that fails says why."""
+    lines = ["", "stored gaps (camera, node -> to_node, cause, start, end):"]
+    url = fleet.env["CAMFLEET_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT c.name, g.node_id, g.to_node_id, g.cause, g.start_time, g.end_time "
+            "FROM recording_gaps g JOIN cameras c ON c.id = g.camera_id ORDER BY g.start_time"
+        ).fetchall()
+        placements = conn.execute(
+            "SELECT c.name, p.from_node_id, p.to_node_id, p.reason, p.time FROM placements p "
+            "JOIN cameras c ON c.id = p.camera_id ORDER BY p.time"
+        ).fetchall()
+        events = conn.execute(
+            "SELECT c.name, e.node_id, e.kind, e.state, e.time FROM recording_events e "
+            "JOIN cameras c ON c.id = e.camera_id WHERE c.ingest_mode = 'push' "
+            "UNION ALL SELECT c.name, e.node_id, 'stream', e.type || ' ' || e.message, e.time "
+            "FROM stream_events e JOIN cameras c ON c.id = e.camera_id "
+            "WHERE c.ingest_mode = 'push' ORDER BY 5"
+        ).fetchall()
+    lines += [
+        f"  {name} {node[:8]} -> {(to or '')[:8]} {cause} {start:%H:%M:%S.%f} "
+        f"{f'{end:%H:%M:%S.%f}' if end else 'open'}"
+        for name, node, to, cause, start, end in rows
+    ]
+    lines.append("placements (camera, from -> to, reason, time):")
+    lines += [
+        f"  {name} {old[:8]} -> {new[:8]} {why} {at:%H:%M:%S.%f}"
+        for name, old, new, why, at in placements
+    ]
+    lines.append("push cameras' recorder and stream events (camera, node, kind, what, time):")
+    lines += [
+        f"  {name} {node[:8]} {kind} {what[:80]} {at:%H:%M:%S.%f}"
+        for name, node, kind, what, at in events
+    ]
+    lines.append("control plane: losses, placements, gaps:")
+    for log in sorted(fleet.root.glob("control-plane-*.log")):
+        lines += [
+            f"  {log.stem[-1]}: {line[11:220]}"
+            for line in log.read_text(errors="replace").splitlines()
+            if any(w in line for w in (" lost", "placement:", "gaps opened", "handover"))
+        ]
+    return lines
 
 
 def _segments(fleet: Fleet) -> list[DiskSegment]:
