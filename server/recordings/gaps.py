@@ -53,6 +53,11 @@ from server.recordings.causes import (
 from server.recordings.reports import MAX_SEGMENT, StreamStop, StreamStopReport
 
 _REASON_CHARS = 500
+# A lost node's last segment that ended at most this long before its last heartbeat was
+# followed by the one it was writing (the agent's segments are 10 s by default); the
+# segments looked at for it began at most _SEGMENTS_BEFORE_LOSS before that.
+_WRITING_AT_LOSS = timedelta(seconds=60)
+_SEGMENTS_BEFORE_LOSS = timedelta(seconds=120)
 # How long before a pull camera's ERROR its UNPUBLISH still marks where the media stopped.
 _UNPUBLISH_BEFORE_ERROR = timedelta(seconds=10)
 # NodeRow.state of a connected node (server.nodes.registry.NodeState.READY, a floor above).
@@ -198,13 +203,33 @@ async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> lis
             session,
             camera_id,
             node_id=node_id,
-            start=since,
+            start=await _stopped_recording(session, camera_id, node_id, since),
             cause=GapCause.NODE_LOST,
             reason=NODE_LOST_REASON,
         )
         if gap is not None:
             opened.append(camera_id)
     return opened
+
+
+async def _stopped_recording(
+    session: AsyncSession, camera_id: str, node_id: str, since: datetime
+) -> datetime:
+    """Where a lost node's recording of the camera is known to stop: the end of its last
+    indexed segment of it when that lies shortly before `since` (its last heartbeat): the time
+    after it was the segment being written when the node was lost (if it arrives later from
+    the node's spool, the timeline shows it recorded after all). Else `since`."""
+    last_end = await session.scalar(
+        select(func.max(RecordingRow.end_time)).where(
+            RecordingRow.camera_id == camera_id,
+            RecordingRow.node_id == node_id,
+            RecordingRow.start_time > since - _WRITING_AT_LOSS - _SEGMENTS_BEFORE_LOSS,
+            RecordingRow.end_time <= since,
+        )
+    )
+    if last_end is not None and last_end >= since - _WRITING_AT_LOSS:
+        return last_end
+    return since
 
 
 async def left_silent_node(
@@ -219,7 +244,7 @@ async def left_silent_node(
             session,
             camera.id,
             node_id=node_id,
-            start=since,
+            start=await _stopped_recording(session, camera.id, node_id, since),
             cause=GapCause.NODE_LOST,
             reason=NODE_LOST_REASON,
         )

@@ -368,28 +368,22 @@ async def test_a_lost_nodes_gap_names_both_nodes_and_its_spool_fills_it(
     await lost_gap(fast, camera.id)  # opened just after the node is marked LOST
     far = datetime.now(UTC) + timedelta(minutes=5)
     line = await timeline(fast, camera.id, t0, far)
-    ((start, _, cause, reason, nodes),) = [
-        g for g in shown(line, t0) if g[2] != C.GAP_CAUSE_UNKNOWN
-    ]
+    ((start, _, cause, reason, nodes),) = shown(line, t0)
     assert (cause, reason, nodes) == (C.GAP_CAUSE_NODE_LOST, "node lost", [a.node_id])
-    lost = t0 + timedelta(seconds=start)  # A's last heartbeat
-    assert lost >= t0 + timedelta(seconds=10)
+    # It begins where A's last segment ended (10 s after t0), before A's last heartbeat: after
+    # it, A was writing the segment the loss took.
+    assert start == 10
+    lost = datetime.now(UTC)  # A has been declared lost by now
 
-    # B takes the camera over: its first segment begins 0.2 s after the loss.
+    # B takes the camera over: its first segment begins 0.2 s after that.
     b_start, b_end = lost + timedelta(seconds=0.2), lost + timedelta(seconds=1.2)
     async with connect(fast.channel, b.credential, hello()) as stream, beating(stream):
         await send_acked(stream, segment_closed(camera.id, b_start, b_end))
     line = await timeline(fast, camera.id, t0, b_end)
     gaps = shown(line, t0)
-    # A went quiet after its segment (10 s after t0): nobody says why until its heartbeats
-    # stopped; then the node-lost gap until B's first segment.
-    assert [(g[2], g[4]) for g in gaps] == [
-        (C.GAP_CAUSE_UNKNOWN, [a.node_id, b.node_id]),
-        (C.GAP_CAUSE_NODE_LOST, [a.node_id, b.node_id]),
-    ]
-    assert gaps[0][:2] == (10, start)
-    assert gaps[1][0] == start
-    assert gaps[1][1] == pytest.approx(start + 0.2, abs=2e-3)
+    assert [(g[2], g[4]) for g in gaps] == [(C.GAP_CAUSE_NODE_LOST, [a.node_id, b.node_id])]
+    assert gaps[0][0] == 10
+    assert gaps[0][1] == pytest.approx((b_start - t0).total_seconds(), abs=2e-3)
 
     # A comes back with what it recorded while cut off (up to 0.8 s after the loss, overlapping
     # B's segment): nothing was lost after all, and the overlap counts once.
