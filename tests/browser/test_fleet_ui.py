@@ -1,11 +1,12 @@
 """The fleet in the browser UI (issue 12), as an operator sees it in Debian's chromium against
 `./start` (its node agent "local", and a second agent for the drain): a pull camera created with
-an RTSP source URL shows the node that pulls it and its placement history; a wrong password
-reads "authentication failed"; a bad source URL or selector is refused in words before anything
-is sent; a selector no node matches leaves the camera waiting with the reason until edited; the
-nodes page shows load against capacity, the node's cameras, labels (an edit persists) and the
-leading replica; a drain started there shows its progress until the camera moved; the
-recordings timeline names a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_source)."""
+an RTSP source URL shows the node that pulls it and its placement history, plays in the live
+grid and is recorded; a wrong password reads "authentication failed"; a bad source URL or
+selector is refused in words before anything is sent; a selector no node matches leaves the
+camera waiting with the reason until edited; the nodes page shows load against capacity, the
+node's cameras, labels (an edit persists) and the leading replica; a drain started there shows
+its progress until the camera moved; the recordings timeline names a gap's cause. The RTSP
+camera is GStreamer's (harness/rtsp_source)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from tests.browser.fleet_rpc import (
     second_node,
     segment_count,
 )
-from tests.browser.helpers import admin_rpc, log_in, publish, wait_for
+from tests.browser.helpers import admin_rpc, log_in, publish, video_advances, wait_for
 from tests.support.local_platform import LocalPlatform
 
 USER, PASSWORD = "cam", "s3cret-pw"
@@ -60,7 +61,7 @@ def _new_pull_camera_in_the_form(page: Page, name: str, url: str) -> None:
     page.get_by_test_id("camera-source-url").fill(url)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_a_pull_camera_created_in_the_ui_shows_its_node_and_placement_history(
     page: Page, local_platform: LocalPlatform, camera_source: RtspSource
 ) -> None:
@@ -112,6 +113,28 @@ def test_a_pull_camera_created_in_the_ui_shows_its_node_and_placement_history(
     row = page.locator(f'[data-testid="node-row"][data-name="{NODE}"]')
     expect(row).to_have_attribute("data-marked", "true")
     expect(row.locator(f'[data-testid="node-camera"][data-name="{name}"]')).to_be_visible()
+
+    # The live grid plays it: the node pulls RTSP and serves the signed HLS stream.
+    page.get_by_test_id("nav-live").click()
+    tile = page.locator(f'[data-testid="grid-tile"][data-name="{name}"]')
+    expect(tile).to_have_attribute("data-status", "ONLINE", timeout=60_000)
+    video_advances(
+        page, f'[data-testid="grid-tile"][data-name="{name}"] video', by_s=2.0, timeout_ms=120_000
+    )
+    expect(tile).to_have_attribute("data-state", "playing")
+    screenshot(page, "pull-camera-grid")
+
+    # And it is recorded (the form's recording box): its segments are on the day's timeline.
+    page.get_by_test_id("nav-recordings").click()
+    page.get_by_test_id("recordings-camera").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.get_by_test_id("recordings-error")).to_have_count(0)
+    expect(page.get_by_test_id("recording-row").first).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("timeline-span").first).to_be_attached()
+    camera = camera_named(local_platform, name)
+    assert camera is not None
+    assert segment_count(local_platform, camera.id) >= 1
+    screenshot(page, "pull-camera-recordings")
 
 
 @pytest.mark.timeout(300)
