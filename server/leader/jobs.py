@@ -59,6 +59,7 @@ class SingletonJobs:
         )
 
     async def _supervised(self, name: str, job: SingletonJob) -> None:
+        task = asyncio.current_task()
         while True:
             try:
                 await job()
@@ -67,4 +68,8 @@ class SingletonJobs:
                 raise
             except Exception:
                 log.exception("singleton job %s failed; starting it again", name)
+            # A job that turned its cancellation into an error or a return must not be started
+            # again: stop() waits for this task, and leadership cannot change until it ends.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(RESTART_AFTER_S)

@@ -182,14 +182,21 @@ async def test_an_idle_watch_gets_bookmarks(make_platform: PlatformFactory) -> N
     assert resp.event.revision >= start
 
 
-async def test_replicas_see_each_others_changes(
-    postgres_url: str, redis_prefix: str, tmp_path: Path
-) -> None:
+async def test_replicas_see_each_others_changes(redis_prefix: str, tmp_path: Path) -> None:
     """Two control planes on one PostgreSQL and Redis: a change through one reaches a watcher
-    of the other (the embedded default is one process by design, so this is PostgreSQL only)."""
+    of the other (the embedded default is one process by design, so this is PostgreSQL only).
+    Their own database: replicas on the shared plane's would relay its events to another Redis
+    stream and take part in its leader election."""
+    with throwaway_postgres() as url:
+        await _two_replicas_see_each_others_changes(url, redis_prefix, tmp_path)
+
+
+async def _two_replicas_see_each_others_changes(
+    url: str, redis_prefix: str, tmp_path: Path
+) -> None:
     settings = settings_for_tests(
         tmp_path,
-        database_url=postgres_url,
+        database_url=url,
         redis_url=REDIS_URL,
         redis_prefix=f"{redis_prefix}replicas-watch:",
     )
