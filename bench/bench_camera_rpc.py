@@ -1,7 +1,7 @@
 """Throughput of authenticated GetCamera / ListCameras against a bare grpc.aio echo server.
 
     python -m bench.bench_camera_rpc [--seconds 10] [--concurrency 64] [--clients 1]
-                                     [--backend sqlite|postgres] [--page-size 20]
+                                     [--backend sqlite|postgres] [--page-size 20] [--metrics]
 
 In one run it starts the real control plane (`python -m server`) and a bare echo server
 (bench/echo_server.py) as subprocesses on free loopback ports, creates cameras and credentials,
@@ -10,7 +10,10 @@ warm-up, and prints requests per second, latency percentiles, CPU use and the ra
 camera RPC to the echo baseline (the issue's target: GetCamera/echo >= 0.5). Every server it
 starts is stopped and every database, Redis key and temporary directory it creates is removed,
 also when it fails. Traffic goes to 127.0.0.1 only. A run with any failed call says so and exits
-with status 1. See bench/README.md for what the numbers mean.
+with status 1. With `--metrics` a second control plane with /metrics on (its gRPC metrics
+interceptor counting every call) runs beside the first, the camera scenarios are measured on
+both in the same rounds, and the server CPU per call with metrics is printed beside the one
+without (the issue's target: under 5 % more). See bench/README.md for what the numbers mean.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from array import array
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -46,12 +51,14 @@ from camfleet.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.control_plane import server_env, start_control_plane, wait_serving
 from harness.cpu import CpuMeter, Usage, load_average
 from harness.databases import postgres_backends, throwaway_postgres, throwaway_redis_prefix
 from harness.ports import LOOPBACK, free_port
 from harness.processes import Child, clean_env
+from server.transport.metrics import GrpcMetrics, MetricsInterceptor
 
 ECHO_METHOD = "/bench.Echo/Echo"
 GET_CAMERA = "/camfleet.v1.CameraService/GetCamera"
@@ -332,8 +339,11 @@ def _bearer(token: str) -> Metadata:
     return (("authorization", f"Bearer {token}"),)
 
 
-async def make_fixture(channel: grpc.aio.Channel, admin_password: str, cameras: int) -> Fixture:
-    """Log in as admin, create `cameras` cameras and an API token with cameras.read."""
+async def make_fixture(
+    channel: grpc.aio.Channel, admin_password: str, cameras: int, prefix: str = "bench"
+) -> Fixture:
+    """Log in as admin, create `cameras` cameras (named `prefix`-cam-N) and an API token with
+    cameras.read."""
     auth = auth_pb2_grpc.AuthServiceStub(channel)
     login = await auth.Login(auth_pb2.LoginRequest(username="admin", password=admin_password))
     admin = _bearer(login.tokens.access_token)
@@ -344,7 +354,7 @@ async def make_fixture(channel: grpc.aio.Channel, admin_password: str, cameras: 
         # Realistic rows: text fields and two labels (labels are a second query per read);
         # every fourth camera inactive so the filtered list really filters.
         camera = camera_pb2.Camera(
-            name=f"bench-cam-{i:04d}",
+            name=f"{prefix}-cam-{i:04d}",
             description=f"benchmark camera {i}",
             location=f"building {i % 7}, floor {i % 5}",
             active=i % 4 != 0,
@@ -563,6 +573,96 @@ def format_row(row: Row, baseline: float | None) -> str:
 # Main
 
 
+METERED = "+m"
+
+
+async def start_metered(
+    work: Path, admin_password: str, database_url: str, prefix: str
+) -> tuple[Child, str, str]:
+    """A second control plane, identical but for /metrics on (so its metrics interceptor
+    counts every call): the child, its gRPC target and its metrics URL. On PostgreSQL it is a
+    second replica of the same database."""
+    port, metrics_port = free_port(), free_port()
+    env = server_env(work / "data-metered", port, admin_password, database_url, prefix)
+    env["CAMFLEET_METRICS_LISTEN"] = f"{LOOPBACK}:{metrics_port}"
+    child = start_control_plane(env, work / "server-metered.log")
+    target = f"{LOOPBACK}:{port}"
+    await wait_serving(target, child)
+    return child, target, f"http://{LOOPBACK}:{metrics_port}/metrics"
+
+
+class _Context:
+    """What the interceptor asks of a grpc.aio context on a call that succeeds."""
+
+    def code(self) -> None:
+        return None
+
+
+async def interceptor_cost_us(calls: int = 200_000) -> tuple[float, float]:
+    """CPU µs per call of a trivial unary handler as grpc.aio finds it (the continuation) and
+    through MetricsInterceptor (its lookup, wrapper and counting), in this process: the
+    interceptor's own cost without the noise of a loaded machine's scheduling."""
+    metrics = GrpcMetrics()
+    interceptor = MetricsInterceptor(metrics)
+
+    async def echo(request: bytes, context: object) -> bytes:
+        return request
+
+    bare = grpc.unary_unary_rpc_method_handler(echo)
+
+    async def continuation(details: object) -> Any:
+        return bare
+
+    details: Any = SimpleNamespace(method=GET_CAMERA)
+    context = _Context()
+
+    async def plain() -> None:
+        handler = await continuation(details)
+        await handler.unary_unary(b"x", context)
+
+    async def metered() -> None:
+        handler: Any = await interceptor.intercept_service(continuation, details)
+        await handler.unary_unary(b"x", context)
+
+    costs = []
+    for one in (plain, metered):
+        for _ in range(1000):  # warm up
+            await one()
+        began = time.process_time()
+        for _ in range(calls):
+            await one()
+        costs.append(1e6 * (time.process_time() - began) / calls)
+    _expect(
+        sum(metrics.stats(GET_CAMERA, "unary").handled.values()) == calls + 1000,
+        "the interceptor did not count every call",
+    )
+    return costs[0], costs[1]
+
+
+async def check_counted(url: str, rows: Sequence[Row]) -> None:
+    """The metered server's grpc_server_handled_total{GetCamera, OK} covers every GetCamera
+    it answered in the measured windows: metrics that were not counted cost nothing."""
+
+    def fetch() -> str:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return str(resp.read().decode())
+
+    text = await asyncio.get_running_loop().run_in_executor(None, fetch)
+    counted = sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "grpc_server_handled_total"
+        and s.labels.get("grpc_method") == "GetCamera"
+        and s.labels.get("grpc_code") == "OK"
+    )
+    answered = sum(
+        r.result.calls for r in rows if r.key.startswith("get") and r.key.endswith(METERED)
+    )
+    _expect(counted >= answered, f"/metrics counted {counted:.0f} GetCamera, fewer than {answered}")
+    print(f"  /metrics of the metered server counted {counted:.0f} GetCamera OK (>= {answered})")
+
+
 async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix: str) -> int:
     """Start both servers, build the fixture, run every scenario and print the table."""
     admin_password = secrets.token_urlsafe(18)
@@ -572,6 +672,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         work / "server.log",
     )
     echo: Child | None = None
+    metered: Child | None = None
     channels: dict[str, grpc.aio.Channel] = {}
     try:
         echo = Child(
@@ -593,6 +694,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 channels[target] = grpc.aio.insecure_channel(target)
             return channels[target]
 
+        children = {server_target: server, echo_target: echo}
         await wait_serving(server_target, server)
         await wait_echo(channel_for(echo_target), echo)
         fixture = await make_fixture(channel_for(server_target), admin_password, args.cameras)
@@ -601,6 +703,20 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             for sc in scenarios(fixture, server_target, echo_target, args.page_size)
             if sc.key in args.scenarios
         ]
+        metrics_url = ""
+        if args.metrics:
+            metered, metered_target, metrics_url = await start_metered(
+                work, admin_password, database_url, prefix
+            )
+            children[metered_target] = metered
+            metered_fixture = await make_fixture(
+                channel_for(metered_target), admin_password, args.cameras, prefix="metered"
+            )
+            plan += [
+                replace(sc, key=sc.key + METERED, label=sc.label + " +m")
+                for sc in scenarios(metered_fixture, metered_target, echo_target, args.page_size)
+                if sc.key in args.scenarios and sc.key != "echo"
+            ]
         for sc in plan:
             await sanity_check(channel_for, sc)
         db_meter = CpuMeter(postgres_backends(database_url)) if database_url else None
@@ -624,7 +740,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         for round_no in range(args.rounds):
             last_round = round_no == args.rounds - 1
             for sc in plan:
-                child: Child = echo if sc.target == echo_target else server
+                child = children[sc.target]
                 child.check_alive()
                 spec = LoadSpec(
                     sc.target,
@@ -636,7 +752,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                     slice_s,
                 )
                 meters = [CpuMeter.of_pid(child.pid)]
-                if db_meter is not None and child is server:
+                if db_meter is not None and child is not echo:
                     meters.append(db_meter)
                 result, usage = await run_load(spec, args.clients, meters)
                 if sc.key in acc:
@@ -663,11 +779,23 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 print(f"  (round {round_no + 1}/{args.rounds} done)", file=sys.stderr, flush=True)
         server.check_alive()
         print(f"  load average after: {load_average()}", flush=True)
+        if metrics_url:
+            await check_counted(metrics_url, rows)
+            bare_us, metered_us = await interceptor_cost_us()
+            get = next((r for r in rows if r.key == "get"), None)
+            share = ""
+            if get is not None and get.cpu_per_call_us:
+                extra = 100 * (metered_us - bare_us) / get.cpu_per_call_us
+                share = f" = {extra:.2f}% of GetCamera's {get.cpu_per_call_us:.0f} µs"
+            print(
+                f"  metrics interceptor alone, in process: {metered_us:.2f} vs {bare_us:.2f} µs "
+                f"per call, +{metered_us - bare_us:.2f} µs{share}"
+            )
         return report(rows, baseline, args)
     finally:
         for channel in channels.values():
             await channel.close(None)
-        for started in (server, echo):
+        for started in (server, echo, metered):
             if started is not None:
                 started.stop()
 
@@ -694,6 +822,18 @@ def report(rows: list[Row], baseline: float | None, args: argparse.Namespace) ->
         if key == "get":
             target = f"  (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT MET'})"
         print(f"  {name + '/echo':<17} = {ratio:.2f} by rps, {cpu} by server CPU per call{target}")
+    for key in SCENARIO_KEYS[1:]:
+        off, on = by_key.get(key), by_key.get(key + METERED)
+        if off is None or on is None or not off.cpu_per_call_us or not on.cpu_per_call_us:
+            continue
+        extra = 100.0 * (on.cpu_per_call_us / off.cpu_per_call_us - 1.0)
+        verdict = ""
+        if key == "get":
+            verdict = f"  (target < 5%: {'met' if extra < 5.0 else 'NOT MET'})"
+        print(
+            f"  metrics on/off {off.label:<24} server CPU per call {on.cpu_per_call_us:.0f} vs "
+            f"{off.cpu_per_call_us:.0f} µs: {extra:+.1f}%{verdict}"
+        )
     get = by_key.get("get")
     if (
         args.fail_below is not None
@@ -744,6 +884,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--scenarios",
         default=",".join(SCENARIO_KEYS),
         help=f"comma-separated subset of {', '.join(SCENARIO_KEYS)} (ratios need echo and get)",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also run each camera scenario on a second control plane with /metrics on and "
+        "print its server CPU per call beside the first's",
     )
     parser.add_argument(
         "--fail-below",

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 from camfleet.v1 import agent_pb2
 
-from server.app import GRPC_OPTIONS
+from server.transport.services import GRPC_OPTIONS
 
 CONNECT_SERVICE = "camfleet.v1.AgentService"
 STATS_SERVICE = "bench.Sink"

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from server.app import GRPC_OPTIONS
+from server.transport.services import GRPC_OPTIONS
 
 SERVICE = "bench.Echo"
 METHOD = f"/{SERVICE}/Echo"

@@ -159,6 +159,22 @@ def seconds_between(low: float, high: float) -> Parser:
     return parse
 
 
+def optional_listen(name: str, raw: str) -> str:
+    """HOST:PORT to listen on ([V6]:PORT for IPv6), or "" for none."""
+    value = raw.strip()
+    if not value:
+        return ""
+    host, sep, port = value.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if not sep or not host or (":" in host and not bracketed) or not port.isdigit():
+        raise ConfigError(
+            f"{name} must be HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) or empty, got {raw!r}"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{name}: port must be 1-65535, got {port}")
+    return value
+
+
 def log_level(name: str, raw: str) -> str:
     """A logging level name, upper case."""
     value = raw.strip().upper()

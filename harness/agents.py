@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.processes import Child
 
 READY = "camfleet node agent ready"
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 
 
 def agent_argv(

@@ -15,11 +15,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from harness.databases import REDIS_URL
+from harness.databases import REDIS_URL, TEST_POOL_SIZE
 from harness.ports import LOOPBACK
 from harness.processes import ROOT, Child, clean_env, stop_by_pid
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 
 
 class NotServing(TimeoutError):
@@ -46,6 +46,7 @@ def server_env(
     )
     if database_url:
         env["CAMFLEET_DATABASE_URL"] = database_url
+        env["CAMFLEET_DATABASE_POOL_SIZE"] = str(TEST_POOL_SIZE)
     if redis_prefix:
         env["CAMFLEET_REDIS_URL"] = REDIS_URL
         env["CAMFLEET_REDIS_PREFIX"] = redis_prefix

@@ -12,6 +12,9 @@ import redis
 
 from harness.cpu import ProcessList, pids_named
 
+# Connections each control plane a test starts keeps (and as many again in a burst): several
+# xdist workers, each with planes of its own, share one PostgreSQL and its max_connections (100).
+TEST_POOL_SIZE = 4
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/0"

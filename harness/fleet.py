@@ -35,7 +35,7 @@ from camfleet.v1 import (
 
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.control_plane import start_control_plane, wait_serving
-from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, throwaway_redis_prefix
 from harness.held_segments import DiskSegment, held_segments
 from harness.ingest import envoy_binary, running_ingest
 from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
@@ -375,6 +375,7 @@ async def running_fleet(
         env = _control_plane_env(timing)
         if backend == "postgres":
             env["CAMFLEET_DATABASE_URL"] = sync_stack.enter_context(throwaway_postgres("fleet"))
+            env["CAMFLEET_DATABASE_POOL_SIZE"] = str(TEST_POOL_SIZE)
             env["CAMFLEET_REDIS_URL"] = REDIS_URL
             env["CAMFLEET_REDIS_PREFIX"] = sync_stack.enter_context(throwaway_redis_prefix("fleet"))
         fleet = Fleet(root, net, env, timing)

@@ -15,28 +15,31 @@ from camfleet.v1 import agent_pb2_grpc
 
 from node_agent import __version__
 from node_agent.assignment import CurrentAssignment
+from node_agent.callbacks import AgentCallbacks
 from node_agent.config import AgentConfig
+from node_agent.config_values import HostPort
 from node_agent.connection import Connection
 from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
-from node_agent.credentials import Credential, load_credential, save_credential
-from node_agent.desired import Assignment
-from node_agent.errors import ConfigError, StartupError
+from node_agent.credentials import Credential, save_credential
+from node_agent.desired import Assignment, ColdStorage
 from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
-from node_agent.http_api import PublishDecision, build_app
+from node_agent.http_api import build_app
+from node_agent.ladder.manager import LadderManager
+from node_agent.ladder.wiring import add_ladder_routes, ladder_manager
 from node_agent.live_access import HlsLinks, PlayTokens
 from node_agent.messages import AgentMessages, NodeInfo
+from node_agent.metrics import AgentMetrics, MetricsListener
 from node_agent.nginx.access import (
     SocketDir,
     WorkerAccount,
     hand_socket_to,
-    open_data_dir,
-    worker_account,
 )
 from node_agent.nginx.config import NginxLayout, NginxPorts, loopback_rtmp
-from node_agent.nginx.runner import NginxRunner, ensure_can_bind
+from node_agent.nginx.runner import NginxRunner
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
+from node_agent.preflight import prepare
 from node_agent.publish_auth import PublishGate, RateLimiter
 from node_agent.pull.manager import PullManager
 from node_agent.pull.puller import PullSettings
@@ -45,50 +48,14 @@ from node_agent.recording.manager import RecordingManager, RecordingSettings
 from node_agent.recording.tiers import node_tiers
 from node_agent.recording_http import RecordedMedia
 from node_agent.revocation import KeyRevoker
+from node_agent.settings import InForce, SettingsApplier, flag_values, in_force
 from node_agent.spool import Spool
 from node_agent.state import DataDir
 from node_agent.streams import StreamTracker
+from node_agent.webrtc.endpoint import WhepEndpoint
+from node_agent.webrtc.wiring import whep_endpoint
 
 log = logging.getLogger(__name__)
-
-
-class AgentCallbacks:
-    """node_agent.http_api.Callbacks: publishes to the PublishGate, HLS to the PlaybackGate,
-    recorders' plays to their one-time tokens."""
-
-    def __init__(
-        self,
-        publish: PublishGate,
-        playback: PlaybackGate,
-        streams: StreamTracker,
-        tokens: PlayTokens,
-        links: HlsLinks,
-    ) -> None:
-        self._publish = publish
-        self._playback = playback
-        self._streams = streams
-        self._tokens = tokens
-        self._links = links
-
-    async def on_publish(self, stream_key: str, remote_address: str) -> PublishDecision:
-        """Decide on a publish."""
-        return await self._publish.on_publish(stream_key, remote_address)
-
-    async def on_publish_done(self, stream_key: str, remote_address: str) -> None:
-        """A publisher went away."""
-        await self._publish.on_publish_done(stream_key, remote_address)
-
-    def hls_allowed(self, camera_id: str, grant: str, expires: int, signature: str) -> bool:
-        """A valid signed HLS URL: its camera's link points at the stream's directory."""
-        key = self._playback.hls_stream_dir(camera_id, grant, expires, signature)
-        return key is not None and self._links.link(camera_id, key)
-
-    def on_play(self, camera_id: str, token: str) -> str | None:
-        """The key of `camera_id`'s live stream, for a recorder holding a token for it."""
-        if not self._tokens.redeem(camera_id, token):
-            return None
-        live = self._streams.by_camera(camera_id)
-        return live.stream_key if live is not None and not live.end_reason else None
 
 
 class Agent:
@@ -114,12 +81,16 @@ class Agent:
         self.revoker: KeyRevoker | None = None
         self.recording: RecordingManager | None = None
         self.pulls: PullManager | None = None
+        self.ladders: LadderManager | None = None
         # The Unix sockets of nginx's internals and of the agent's API (nginx's callbacks).
         self.sockets: SocketDir | None = None
         self.play_tokens = PlayTokens()
         self._channel: grpc.aio.Channel | None = None
         self._api: web.AppRunner | None = None
         self._poller: asyncio.Task[None] | None = None
+        self.metrics: MetricsListener | None = None
+        self.settings: SettingsApplier | None = None
+        self.whep: WhepEndpoint | None = None
 
     @property
     def node_id(self) -> str:
@@ -136,28 +107,11 @@ class Agent:
 
     async def _start(self) -> None:
         config = self.config
-        try:
-            self.data_dir.create()
-            worker = worker_account(
-                self.data_dir.root, *([config.warm_dir] if config.warm_dir else [])
-            )
-            open_data_dir(self.data_dir.root, worker)
-        except OSError as exc:
-            raise StartupError(f"cannot create --data-dir {config.data_dir}: {exc}") from None
-        self.credential = load_credential(self.data_dir)
-        if self.credential is None and not config.join_token:
-            raise ConfigError(
-                f"this node has no credential ({self.data_dir.credential}) and no join token: "
-                "create one with NodeService.CreateJoinToken and start the agent with "
-                "--join-token TOKEN (or CAMFLEET_JOIN_TOKEN)"
-            )
-        if self.credential is not None and config.join_token:
-            log.info("using the stored credential of node %s; --join-token ignored", self.node_id)
-        ensure_can_bind("--rtmp-listen", config.rtmp_listen)
-        ensure_can_bind("--http-listen", config.http_listen)
-        if config.ingest_listen is not None:
-            ensure_can_bind("--ingest-listen", config.ingest_listen)
+        worker, self.credential = prepare(config, self.data_dir)
         self.assignment.load()
+        # The flags, under the settings the stored assignment carries (kept across restarts).
+        flags = flag_values(config)
+        settings = in_force(flags, self.assignment.assignment.settings)
         self.playback.load()
         self.spool = Spool(self.data_dir.spool)
         self.outbox = Outbox(self.spool)
@@ -172,9 +126,18 @@ class Agent:
             RateLimiter(config.unknown_key_limit, config.unknown_key_window_s),
         )
         layout = NginxLayout(self.data_dir.nginx)
+        playback = PlaybackGate(self.playback, self.streams, self.assignment)
+        self.whep = whep_endpoint(
+            config,
+            play_token=self.play_tokens.issue,
+            secret=self.playback,
+            grants=playback.grants,
+            streams=self.streams,
+            log_dir=self.data_dir.root / "logs",
+        )
         callbacks = AgentCallbacks(
             gate,
-            PlaybackGate(self.playback, self.streams, self.assignment),
+            playback,
             self.streams,
             self.play_tokens,
             HlsLinks(layout.by_camera),
@@ -193,8 +156,9 @@ class Agent:
                 user_directive=worker.directive,
                 ingest_listen=str(config.ingest_listen or ""),
             ),
-            config.hls_fragment_s,
+            settings.hls_fragment_s,
             worker,
+            hls_playlist_length_s=settings.hls_playlist_length_s,
         )
         await self.nginx.start()
         self.revoker = KeyRevoker(self.streams, checker, self.nginx)
@@ -207,11 +171,12 @@ class Agent:
                 play_token=self.play_tokens.issue,
                 ffmpeg=config.ffmpeg_binary,
                 ffprobe=config.ffprobe_binary,
-                segment_s=config.segment_s,
-                min_free_bytes=config.min_free_bytes,
-                warm_after_s=config.warm_after_s,
+                segment_s=settings.segment_s,
+                min_free_bytes=settings.min_free_bytes,
+                warm_after_s=settings.warm_after_s,
                 log_dir=self.data_dir.root / "logs",
                 housekeeping_interval_s=config.housekeeping_interval_s,
+                segment_file=self.data_dir.root / "segment-seconds",
             ),
             self.segments,
             self.outbox,
@@ -220,7 +185,25 @@ class Agent:
         )
         # The free-space floor drops exported clips before any recording.
         self.recording.housekeeper.exports = self.media.exports if self.media else None
+        self.recording.cold.configure(settings.cold)
         await self.recording.start()
+        self.ladders = ladder_manager(
+            config,
+            self.nginx,
+            play_token=self.play_tokens.issue,
+            assignment=self.assignment,
+            streams=self.streams,
+            data_dir=self.data_dir,
+        )
+        self.ladders.start()
+        self.settings = SettingsApplier(
+            flags,
+            settings,
+            recording=self._apply_recording,
+            hls=self.nginx.set_hls,
+            cold=self._apply_cold,
+        )
+        self.settings.start()
         # Pull cameras too run from the assignment on disk, before (and without) registration.
         self.pulls = PullManager(
             PullSettings(
@@ -233,6 +216,8 @@ class Agent:
             self.outbox,
         )
         await self.pulls.start()
+        if config.metrics_listen is not None:
+            await self._start_metrics(config.metrics_listen)
         log.info(
             "data plane up: cameras publish to %s/<key>, HLS at %s",
             config.rtmp_url,
@@ -265,11 +250,21 @@ class Agent:
         self.connection.start()
 
     def _assignment_applied(self, assignment: Assignment) -> None:
-        """A new assignment is in force: revoked keys end, pulls follow it."""
+        """A new assignment is in force: revoked keys end, pulls follow it, settings apply."""
+        if self.settings is not None:
+            self.settings.want(assignment.settings)
         if self.revoker is not None:
             self.revoker.assignment_applied(assignment)
         if self.pulls is not None:
             self.pulls.assignment_applied(assignment)
+
+    async def _apply_recording(self, settings: InForce) -> None:
+        if self.recording is not None:
+            await self.recording.apply_settings(*settings.recording)
+
+    async def _apply_cold(self, cold: ColdStorage | None) -> None:
+        if self.recording is not None:
+            self.recording.cold.configure(cold)
 
     async def _start_api(
         self, callbacks: AgentCallbacks, sockets: SocketDir, worker: WorkerAccount
@@ -283,12 +278,32 @@ class Agent:
             grants=GrantCheck(self.assignment),
             ffmpeg=self.config.ffmpeg_binary,
             ffprobe=self.config.ffprobe_binary,
+            cold=lambda: self.recording.cold.store if self.recording else None,
         )
         app = build_app(callbacks, self.media)
+        add_ladder_routes(app, callbacks.hls_allowed, lambda: self.ladders)
+        if self.whep is not None:
+            self.whep.add_routes(app)
         self._api = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._api.setup()
         await web.UnixSite(self._api, str(sockets.agent_socket)).start()
         hand_socket_to(sockets.agent_socket, worker)
+
+    async def _start_metrics(self, listen: HostPort) -> None:
+        """/metrics of this node's streams, recorders and disks on the operator's address."""
+        tiers = {"hot": self.config.data_dir}
+        if self.config.warm_dir is not None:
+            tiers["warm"] = self.config.warm_dir
+        self.metrics = MetricsListener(
+            AgentMetrics(
+                lambda: (self.node_id, self.config.name),
+                __version__,
+                self.streams,
+                lambda: self.recording,
+                tiers,
+            )
+        )
+        await self.metrics.start(listen)
 
     async def _poll_stat(self) -> None:
         """Read nginx's /stat every stat_interval_s: metrics for reports, MEDIA and vanished
@@ -306,13 +321,24 @@ class Agent:
 
     async def stop(self) -> None:
         """Close the Connect stream cleanly, stop nginx (by PID), the API and the spool."""
+        if self.metrics is not None:
+            await self.metrics.close()
+            self.metrics = None
         if self.connection is not None:
             await self.connection.stop()
             self.connection = None
+        if self.settings is not None:
+            await self.settings.stop()
+            self.settings = None
         if self.pulls is not None:
             # Before nginx: each puller's ffmpeg is ended by its PID, not left to nginx's exit.
             await self.pulls.stop()
             self.pulls = None
+        if self.whep is not None:
+            await self.whep.sessions.close_all()
+        if self.ladders is not None:
+            await self.ladders.stop()
+            self.ladders = None
         if self.recording is not None:
             # Each recorder closes, indexes and spools its last segment.
             await self.recording.stop()

@@ -7,9 +7,7 @@ defaults and `load_config` its values from there.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
@@ -29,130 +27,9 @@ from config_options import (
     seconds_between,
     stripped,
 )
+from node_agent import config_values as values
+from node_agent.config_values import LABEL_FLAG, WILDCARDS, HostPort, parse_host_port, url_host
 from node_agent.errors import ConfigError
-
-# RFC 1123 host names: labels of letters, digits and inner hyphens.
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
-_WILDCARDS = {"0.0.0.0", "::"}  # noqa: S104 - names of the wildcard, not a bind
-
-
-@dataclass(frozen=True)
-class HostPort:
-    """A validated host and TCP port."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{url_host(self.host)}:{self.port}"
-
-
-def url_host(host: str) -> str:
-    """`host` as it appears in a URL or nginx `listen` (IPv6 literals in brackets)."""
-    return f"[{host}]" if ":" in host else host
-
-
-def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_HOSTNAME.match(host))
-    return True
-
-
-def parse_host_port(name: str, raw: str) -> HostPort:
-    """`raw` as HOST:PORT ([V6]:PORT for IPv6); ConfigError naming `name` otherwise."""
-    shape = f"{name} must be HOST:PORT (e.g. 127.0.0.1:1935 or [::1]:1935), got {raw!r}"
-    value = raw.strip()
-    if value.startswith("["):
-        host, sep, port_text = value[1:].partition("]:")
-        if not sep or ":" not in host:
-            raise ConfigError(shape)
-    else:
-        host, sep, port_text = value.rpartition(":")
-        if not sep or ":" in host:
-            raise ConfigError(shape)
-    if not host or not _valid_host(host) or not port_text.isdigit():
-        raise ConfigError(shape)
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{name}: port must be 1-65535, got {port}")
-    return HostPort(host, port)
-
-
-def _data_dir(name: str, raw: str) -> Path:
-    if not raw.strip():
-        raise ConfigError(f"{name} must not be empty")
-    return Path(raw)
-
-
-def _node_name(name: str, raw: str) -> str:
-    value = raw.strip() or socket.gethostname()
-    if len(value) > 128 or not value.isprintable():
-        raise ConfigError(f"{name} must be 1-128 printable characters, got {value!r}")
-    return value
-
-
-def _public_host(name: str, raw: str) -> str:
-    value = raw.strip()
-    if value and not _valid_host(value):
-        raise ConfigError(
-            f"{name} must be a host name or IP address (no scheme or port), got {value!r}"
-        )
-    return value
-
-
-LABEL_FLAG = "--label"
-
-
-def _optional_host_port(name: str, raw: str) -> HostPort | None:
-    return parse_host_port(name, raw) if raw.strip() else None
-
-
-def _rtmp_url(name: str, raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    if value and (not value.startswith("rtmp://") or not value.isprintable() or " " in value):
-        raise ConfigError(f"{name} must be an rtmp:// URL (e.g. rtmp://ingest:1935/live)")
-    return value
-
-
-def _optional_dir(name: str, raw: str) -> Path | None:
-    return Path(raw) if raw.strip() else None
-
-
-# Node labels, as the control plane checks them (server/common/labels.py, at most 32 per node):
-# what cameras' node selectors match. Checked here too, so a typo stops the agent at once with
-# the flag named, not at registration.
-_LABEL_KEY = re.compile(r"^[a-z0-9_.-]{1,63}$")
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
-MAX_LABELS = 32
-
-
-def parse_labels(name: str, raw: str) -> dict[str, str]:
-    """`key=value` pairs separated by commas (each --label flag is one); ConfigError naming the
-    first that is not label syntax or a key given twice."""
-    labels: dict[str, str] = {}
-    for pair in (p.strip() for p in raw.split(",")):
-        if not pair:
-            continue
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"{name}: {pair!r} is not key=value (e.g. site=north)")
-        if not _LABEL_KEY.match(key):
-            raise ConfigError(f"{name}: label key {key!r} must be 1-63 characters of a-z 0-9 _ . -")
-        if not _LABEL_VALUE.match(value):
-            raise ConfigError(
-                f"{name}: label {key}'s value {value!r} must be up to 63 characters of "
-                "A-Z a-z 0-9 _ . -"
-            )
-        if key in labels:
-            raise ConfigError(f"{name}: label {key!r} is given twice")
-        labels[key] = value
-    if len(labels) > MAX_LABELS:
-        raise ConfigError(f"{name}: at most {MAX_LABELS} labels, got {len(labels)}")
-    return labels
-
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -174,14 +51,14 @@ OPTIONS: tuple[Option, ...] = (
         "CAMFLEET_AGENT_DATA_DIR",
         "./data/node",
         "where the credential, assignment, event spool and nginx files live",
-        parse=_data_dir,
+        parse=values.data_dir,
     ),
     Option(
         "--name",
         "CAMFLEET_NODE_NAME",
         "",
         "node name (default: this host's name)",
-        parse=_node_name,
+        parse=values.node_name,
     ),
     Option(
         "--rtmp-listen",
@@ -202,7 +79,7 @@ OPTIONS: tuple[Option, ...] = (
         "CAMFLEET_PUBLIC_HOST",
         "",
         "host name or address in the URLs given to users (default: the listen addresses' host)",
-        parse=_public_host,
+        parse=values.public_host,
     ),
     Option(
         "--ingest-listen",
@@ -210,7 +87,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "HOST:PORT of a second RTMP listener for the fleet ingest (Envoy), whose connections "
         "start with a PROXY protocol header naming the camera's address (default: none)",
-        parse=_optional_host_port,
+        parse=values.optional_host_port,
     ),
     Option(
         "--public-rtmp-url",
@@ -218,7 +95,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "the RTMP URL cameras are told to publish to, e.g. the fleet ingest in front of every "
         "node (default: rtmp://<public host>:<--rtmp-listen port>/live)",
-        parse=_rtmp_url,
+        parse=values.rtmp_url,
     ),
     Option(
         LABEL_FLAG,
@@ -226,7 +103,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "a label key=value of this node, sent when it registers (repeat the flag for more; the "
         "variable takes them comma-separated), matched by cameras' node selectors",
-        parse=parse_labels,
+        parse=values.parse_labels,
         field="labels",
     ),
     Option(
@@ -250,7 +127,7 @@ OPTIONS: tuple[Option, ...] = (
         "CAMFLEET_WARM_DIR",
         "",
         "second directory for older recordings, e.g. a mounted share (default: none)",
-        parse=_optional_dir,
+        parse=values.optional_dir,
     ),
     Option(
         "--warm-after",
@@ -261,11 +138,36 @@ OPTIONS: tuple[Option, ...] = (
         field="warm_after_s",
     ),
     Option(
+        "--metrics-listen",
+        "CAMFLEET_AGENT_METRICS_LISTEN",
+        "",
+        "HOST:PORT serving this node's Prometheus metrics at /metrics (streams, recorders, "
+        "disks); default: none. No authentication: bind it to loopback or a network only "
+        "Prometheus reaches",
+        parse=values.optional_host_port,
+    ),
+    Option(
         "--min-free-bytes",
         "CAMFLEET_MIN_FREE_BYTES",
         "1073741824",
         "free space kept on each recordings disk; below it the oldest segments are deleted",
         parse=byte_count,
+    ),
+    Option(
+        "--webrtc-max-sessions",
+        "CAMFLEET_WEBRTC_MAX_SESSIONS",
+        "50",
+        "WebRTC (WHEP) viewers this node serves at once; more are refused with 503",
+        parse=positive_int,
+    ),
+    Option(
+        "--webrtc-address",
+        "CAMFLEET_WEBRTC_ADDRESSES",
+        "",
+        "IP addresses (comma-separated) offered to WebRTC viewers as ICE candidates (default: "
+        "--http-listen's address, or every address of the host when it is a wildcard)",
+        parse=values.ip_addresses,
+        field="webrtc_addresses",
     ),
 )
 
@@ -306,16 +208,21 @@ class AgentConfig:
     warm_dir: Path | None = _D["warm_dir"]
     warm_after_s: float = _D["warm_after_s"]
     min_free_bytes: int = _D["min_free_bytes"]
+    # The /metrics listener (None: none).
+    metrics_listen: HostPort | None = _D["metrics_listen"]
     ffmpeg_binary: str = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
     ffprobe_binary: str = shutil.which("ffprobe") or "/usr/bin/ffprobe"
     # How often retention, free space and tier moves are checked.
     housekeeping_interval_s: float = 5.0
+    # WHEP (node_agent.webrtc): the session limit; ICE addresses (empty: see --webrtc-address).
+    webrtc_max_sessions: int = _D["webrtc_max_sessions"]
+    webrtc_addresses: tuple[str, ...] = _D["webrtc_addresses"]
 
     def _public(self, listen: HostPort) -> str:
         if self.public_host:
             return self.public_host
         # A wildcard bind is no address a user can reach: the host's name is the best guess.
-        return socket.gethostname() if listen.host in _WILDCARDS else listen.host
+        return socket.gethostname() if listen.host in WILDCARDS else listen.host
 
     @property
     def rtmp_url(self) -> str:

@@ -18,7 +18,9 @@ from node_agent.desired import (
     DEFAULT_MAX_URL_TTL_S,
     AssignedCamera,
     Assignment,
+    ColdStorage,
     Ingest,
+    NodeSettings,
     PlaybackPolicy,
     RecordingProfile,
     RevokedGrant,
@@ -67,6 +69,7 @@ def camera_from_proto(camera: agent_pb2.AssignedCamera) -> AssignedCamera:
         retention_max_age_s=_seconds(camera.retention_max_age),
         retention_max_bytes=camera.retention_max_bytes,
         epoch=camera.epoch,
+        ladder=tuple(camera.ladder),
     )
 
 
@@ -80,6 +83,36 @@ def policy_from_proto(policy: agent_pb2.PlaybackPolicy) -> PlaybackPolicy:
         export_cache_bytes=policy.export_cache_bytes or DEFAULT_EXPORT_CACHE_BYTES,
         exports_per_node=policy.exports_per_node or DEFAULT_EXPORTS_PER_NODE,
         exports_per_principal=policy.exports_per_principal or DEFAULT_EXPORTS_PER_PRINCIPAL,
+    )
+
+
+def settings_from_proto(settings: agent_pb2.AgentSettings) -> NodeSettings:
+    """The settings an assignment sends; an unset (or non-positive) field is None: the agent's
+    flag holds."""
+
+    def positive(duration: Duration) -> float | None:
+        seconds = _seconds(duration)
+        return seconds if seconds > 0 else None
+
+    return NodeSettings(
+        hls_fragment_s=positive(settings.hls_fragment),
+        hls_playlist_length_s=positive(settings.hls_playlist_length),
+        segment_s=positive(settings.segment_length),
+        free_space_floor_bytes=settings.free_space_floor_bytes or None,
+        warm_after_s=positive(settings.warm_after),
+        cold=(
+            ColdStorage(
+                endpoint=settings.cold.endpoint,
+                bucket=settings.cold.bucket,
+                prefix=settings.cold.prefix,
+                access_key=settings.cold.access_key,
+                secret_key=settings.cold.secret_key,
+                after_s=_seconds(settings.cold.after),
+                region=settings.cold.region or "us-east-1",
+            )
+            if settings.HasField("cold") and settings.cold.bucket
+            else None
+        ),
     )
 
 
@@ -97,6 +130,7 @@ def assignment_from_proto(assignment: agent_pb2.Assignment) -> Assignment:
             for g in assignment.revoked_grants
         ),
         playback=policy_from_proto(assignment.playback),
+        settings=settings_from_proto(assignment.settings),
     )
 
 

@@ -59,6 +59,8 @@ class AssignedCamera:
     retention_max_bytes: int = 0
     # The placement's fencing token (node_agent.fencing): never run under one older than seen.
     epoch: int = 0
+    # The live ladder's rungs ("source", "360p", ...; node_agent.ladder), empty: none.
+    ladder: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,33 @@ class PlaybackPolicy:
 
 
 @dataclass(frozen=True)
+class ColdStorage:
+    """The object store this node moves old segments to (node_agent.recording.cold)."""
+
+    endpoint: str
+    bucket: str
+    prefix: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    after_s: float
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The platform settings this node applies live (node_agent.settings); None: never set on
+    the platform, so the agent's own flag holds (flags are the first-start defaults)."""
+
+    hls_fragment_s: float | None = None
+    hls_playlist_length_s: float | None = None
+    segment_s: float | None = None
+    free_space_floor_bytes: int | None = None
+    warm_after_s: float | None = None
+    # None: no cold tier.
+    cold: ColdStorage | None = None
+
+
+@dataclass(frozen=True)
 class Assignment:
     """The complete desired state of this node, with its version (0: none yet)."""
 
@@ -89,6 +118,8 @@ class Assignment:
     cameras: tuple[AssignedCamera, ...] = ()
     revoked_grants: tuple[RevokedGrant, ...] = ()
     playback: PlaybackPolicy = field(default_factory=PlaybackPolicy)
+    # Stored with the rest, so a restart without the control plane keeps them.
+    settings: NodeSettings = field(default_factory=NodeSettings)
 
 
 # The stored form's layout; a file of another (future) format reads as damaged.
@@ -108,6 +139,7 @@ def assignment_to_json(assignment: Assignment) -> bytes:
         ],
         "revoked_grants": [asdict(g) for g in assignment.revoked_grants],
         "playback": asdict(assignment.playback),
+        "settings": asdict(assignment.settings),
     }
     return json.dumps(document, sort_keys=True, indent=1).encode()
 
@@ -126,13 +158,22 @@ def assignment_from_json(data: bytes) -> Assignment:
                         **c,
                         "ingest": Ingest(c["ingest"]),
                         "record_profile": RecordingProfile[c["record_profile"]],
+                        "ladder": tuple(c.get("ladder", ())),
                     }
                 )
                 for c in document["cameras"]
             ),
             revoked_grants=tuple(RevokedGrant(**g) for g in document["revoked_grants"]),
             playback=PlaybackPolicy(**document["playback"]),
+            # Files written before settings came with assignments have none: the flags hold.
+            settings=_settings(document.get("settings", {})),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         # json.JSONDecodeError and a bad enum value are ValueErrors already.
         raise ValueError(f"not a stored assignment: {exc!r}") from None
+
+
+def _settings(stored: dict[str, object]) -> NodeSettings:
+    cold = stored.get("cold")
+    values = {**stored, "cold": ColdStorage(**cold) if isinstance(cold, dict) else None}
+    return NodeSettings(**values)  # type: ignore[arg-type]

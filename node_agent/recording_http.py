@@ -8,7 +8,10 @@ revoked, no longer-lived than the control plane signs) before anything else, fin
 file only through the segment index (whichever tier it is in: a URL never names a path), and
 answers with `X-Accel-Redirect` to nginx's internal /_media/ location. nginx then sends the
 file itself, with Range requests (206, 416) for free and without the bytes passing through
-Python. Playlists and errors are answered by the agent directly.
+Python. Playlists and errors are answered by the agent directly. A segment in the cold tier
+(object storage) is answered with a 302 to a presigned URL of its object that lives at most
+PRESIGNED_TTL_S (and never past the signed URL's own expiry), made per request after the
+signed URL was checked; a clip fetches its cold segments from the store before assembling.
 
 - /recordings/<id>/<grant>/<expires>/<sig>/<name>.ts — one segment's file (<name> is only the
   name a browser saves it under);
@@ -24,8 +27,9 @@ Python. Playlists and errors are answered by the agent directly.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
-import math
 import re
 import time
 from collections.abc import Callable
@@ -36,6 +40,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from aiohttp import web
+from camfleet import hls
 from camfleet.playback import (
     GRANT_PATTERN,
     Grant,
@@ -47,8 +52,10 @@ from camfleet.playback import (
 
 from node_agent.grants import GrantCheck
 from node_agent.nginx.config import MEDIA_PREFIX
+from node_agent.recording.cold_store import ColdStore, ColdStoreError
 from node_agent.recording.exports import ClipRequest, ExportBusy, ExportCache, ExportTooLarge
 from node_agent.recording.index import Segment
+from node_agent.recording.tiers import StorageTier
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +70,10 @@ VOD_PATH = re.compile(
     rf"^/vod/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/(?:index\.m3u8|seg/(?P<segment>{_UUID})\.ts)$"
 )
 EXPORT_PATH = re.compile(rf"^/exports/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/clip\.mp4$")
-# Segments closer than this count as contiguous in a VOD playlist (no discontinuity).
-_CONTIGUOUS_S = 0.5
 _CONTENT_TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4"}
+# Life of a presigned URL of a cold segment's object: one is made per request, after the
+# platform's signed URL was checked, so it only has to outlive the redirect it is sent in.
+PRESIGNED_TTL_S = 60
 
 
 class SegmentLookup(Protocol):
@@ -132,8 +140,11 @@ class RecordedMedia:
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         now: Callable[[], float] = time.time,
+        cold: Callable[[], ColdStore | None] = lambda: None,
     ) -> None:
         self._secret = secret
+        # The cold tier's store in force (None: none configured).
+        self._cold = cold
         self._index = index
         # Without an assignment to follow: the default policy, nothing revoked.
         self._grants = grants or GrantCheck()
@@ -191,10 +202,22 @@ class RecordedMedia:
             return await self._export(match)
         return _not_found("not a recording URL")
 
+    def _from_cold(self, segment: Segment, expires: int) -> web.Response:
+        """A redirect to a short-lived presigned URL of the segment's object, never living
+        longer than the platform's signed URL that was checked for it."""
+        store = self._cold()
+        if store is None:
+            return _text(503, "this recording is in the cold tier, which is not configured")
+        ttl = max(1, min(PRESIGNED_TTL_S, expires - int(self._now())))
+        url = store.presigned_get(segment.object_bucket, segment.object_key, ttl)
+        return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+
     def _download(self, match: re.Match[str]) -> web.Response:
         if self._valid(recording_resource(match["id"]), match) is None:
             return _forbidden()
         segment = self._index.get(match["id"])
+        if segment is not None and segment.tier == StorageTier.COLD:
+            return self._from_cold(segment, int(match["expires"]))
         if segment is None or not segment.path.is_file():
             return _not_found()
         return _accel(
@@ -212,8 +235,11 @@ class RecordedMedia:
             segment is None
             or segment.camera_id != signed.camera_id
             or not (segment.start < signed.end and segment.end > signed.start)
-            or not segment.path.is_file()
         ):
+            return _not_found()
+        if segment.tier == StorageTier.COLD:
+            return self._from_cold(segment, int(match["expires"]))
+        if not segment.path.is_file():
             return _not_found()
         return _accel(segment.path, _CONTENT_TYPES.get(segment.container, "video/mp2t"))
 
@@ -223,7 +249,7 @@ class RecordedMedia:
             return _not_found("no recordings in this range")
         return web.Response(
             text=vod_playlist(segments),
-            content_type="application/vnd.apple.mpegurl",
+            content_type=hls.MEDIA_TYPE,
             headers={"Cache-Control": "no-cache"},
         )
 
@@ -242,6 +268,12 @@ class RecordedMedia:
             segments = self._index.for_camera(signed.camera_id, signed.start, signed.end)
             if not segments:
                 return _not_found("no recordings in this range")
+            fetched: list[Path] = []
+            try:
+                segments = await self._local(segments, fetched)
+            except ColdStoreError as exc:
+                _remove(fetched)
+                return _text(503, f"the clip could not be assembled: {exc}")
             clip = ClipRequest(segments, signed.start, signed.end, target, signed.grant.user)
             try:
                 if not await self.exports.get(clip):
@@ -252,7 +284,31 @@ class RecordedMedia:
                 return response
             except ExportTooLarge as large:
                 return _text(507, str(large))
+            finally:
+                _remove(fetched)
         return _accel(target, "video/mp4", f"clip-{signed.start_ms}-{signed.end_ms}.mp4")
+
+    async def _local(self, segments: list[Segment], fetched: list[Path]) -> list[Segment]:
+        """`segments` with each cold one fetched into the export directory (its files are
+        added to `fetched`, which the caller removes once the clip is assembled)."""
+        cold = [s for s in segments if s.tier == StorageTier.COLD]
+        if not cold:
+            return segments
+        store = self._cold()
+        if store is None:
+            raise ColdStoreError("part of the range is in the cold tier, which is not configured")
+        cache = self.exports.directory / ".cold"
+        await asyncio.to_thread(cache.mkdir, parents=True, exist_ok=True)
+        local: list[Segment] = []
+        for segment in segments:
+            if segment.tier != StorageTier.COLD:
+                local.append(segment)
+                continue
+            path = cache / f"{segment.id}-{id(fetched)}.ts"
+            fetched.append(path)
+            await asyncio.to_thread(store.download, segment.object_bucket, segment.object_key, path)
+            local.append(dataclasses.replace(segment, path=path))
+        return local
 
     def remove_expired_exports(self) -> None:
         """Delete cached clips whose URL has expired."""
@@ -268,27 +324,14 @@ class RecordedMedia:
             app.router.add_route("*", f"/{prefix}/{{tail:.*}}", self.handle)
 
 
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def vod_playlist(segments: list[Segment]) -> str:
-    """An HLS VOD playlist of `segments` (oldest first), discontinuities between those that do
-    not follow each other, each with its wall-clock time so players can show and seek by it."""
-    target = max(1, math.ceil(max(s.duration_s for s in segments)))
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        f"#EXT-X-TARGETDURATION:{target}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-    ]
-    previous: Segment | None = None
-    for segment in segments:
-        if previous is not None and (
-            abs((segment.start - previous.end).total_seconds()) > _CONTIGUOUS_S
-        ):
-            lines.append("#EXT-X-DISCONTINUITY")
-        if previous is None or lines[-1] == "#EXT-X-DISCONTINUITY":
-            when = segment.start.astimezone(UTC).isoformat(timespec="milliseconds")
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{when.replace('+00:00', 'Z')}")
-        lines += [f"#EXTINF:{segment.duration_s:.3f},", f"seg/{segment.id}.ts"]
-        previous = segment
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
+    """An HLS VOD playlist of `segments` (oldest first) as this node serves them (camfleet.hls:
+    the control plane writes spread ranges the same way)."""
+    return hls.vod_playlist(
+        [hls.PlaylistEntry(s.start, s.end, s.duration_s, f"seg/{s.id}.ts") for s in segments]
+    )

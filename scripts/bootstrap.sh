@@ -45,6 +45,18 @@ ensure_system() {
   # run by Debian's python3, x264enc from -ugly.
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good \
     gstreamer1.0-plugins-ugly
+  # Alert SMS tests run a real Kannel gateway (bearerbox + smsbox) with kannel-extras' fakesmsc
+  # as the carrier (harness/kannel.py).
+  apt_install kannel kannel-extras
+  # Metrics tests scrape the control plane and an agent with a real Prometheus; report tests
+  # render the PDFs to PNG with poppler's pdftoppm.
+  apt_install prometheus poppler-utils
+  # The Go client (clients/go) builds offline in GOPATH mode from Debian's Go packages; the
+  # golang-protobuf 1.5 package, not the default 1.3 (which panics at run time). genproto has the
+  # google.rpc error details the client decodes; libprotobuf-dev the well-known .protos protoc reads.
+  apt_install golang-go golang-google-grpc-dev protoc-gen-go protoc-gen-go-grpc \
+    golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protobuf-compiler \
+    golang-google-genproto-dev libprotobuf-dev
   # Browser tests drive Debian's chromium through Playwright (never a downloaded browser).
   apt_install chromium
 }

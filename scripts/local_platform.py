@@ -102,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--node-name", default="local")
     parser.add_argument(
+        "--metrics-listen",
+        default=env("CAMFLEET_METRICS_LISTEN", ""),
+        help="the control plane's Prometheus /metrics (default: a free loopback port, printed "
+        "when up) [$CAMFLEET_METRICS_LISTEN]",
+    )
+    parser.add_argument(
+        "--node-metrics-listen",
+        default="",
+        help="the node agent's Prometheus /metrics (default: a free loopback port, printed)",
+    )
+    parser.add_argument(
         "--demo",
         type=int,
         default=int(env("CAMFLEET_DEMO", "0")),
@@ -132,7 +143,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.node_rtmp_listen = f"127.0.0.1:{free_port()}"
     # The node's listener for the ingest (PROXY protocol: Envoy names each camera's address).
     args.node_ingest_listen = f"127.0.0.1:{free_port()}"
-    for flag in ("listen", "envoy_listen", "rtmp_listen", "node_rtmp_listen", "http_listen"):
+    # Free ports by default: two ./start runs side by side (the tests) must not collide.
+    args.metrics_listen = args.metrics_listen or f"127.0.0.1:{free_port()}"
+    args.node_metrics_listen = args.node_metrics_listen or f"127.0.0.1:{free_port()}"
+    for flag in (
+        "listen",
+        "envoy_listen",
+        "rtmp_listen",
+        "node_rtmp_listen",
+        "http_listen",
+        "metrics_listen",
+        "node_metrics_listen",
+    ):
         host, _, port = getattr(args, flag).rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             parser.error(
@@ -285,6 +307,7 @@ class Platform:
             # an address (a direct TCP client is just 127.0.0.1).
             "CAMFLEET_PROXY_SOCKET": str(self.data / "run" / CONTROL_PLANE_SOCKET),
             "CAMFLEET_TRUSTED_PROXY_HOPS": "1",
+            "CAMFLEET_METRICS_LISTEN": args.metrics_listen,
         }
         if password.value:
             env["CAMFLEET_ADMIN_PASSWORD"] = password.value
@@ -319,6 +342,8 @@ class Platform:
                     f"rtmp://{args.rtmp_listen}/live",
                     "--ingest-listen",
                     args.node_ingest_listen,
+                    "--metrics-listen",
+                    args.node_metrics_listen,
                 ],
             )
             self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
@@ -471,6 +496,8 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         f"    publish    rtmp://{args.rtmp_listen}/live/<stream key>   (the fleet ingest: Envoy "
         f"in front of the node; directly to the node: {args.node_rtmp_listen})",
         f"    HLS        http://{args.http_listen}",
+        f"    metrics    http://{args.metrics_listen}/metrics (control plane), "
+        f"http://{args.node_metrics_listen}/metrics (node agent)   (Prometheus)",
         f"    Envoy admin {platform.data / 'run' / ADMIN_SOCKET} (Unix socket, mode 0600)",
     ]
     if args.demo > 0:

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from config_options import ConfigError
-from server.app import StartupError, start
+from server.app import start
 from server.auth.access_tokens import SigningKeys
+from server.backends import StartupError
 from server.common.secrets_store import rotate_secret
 from server.config import Settings, load_settings
 from server.db.engine import create_engine, secure_data_dir, secure_sqlite_file, session_factory
@@ -34,6 +35,9 @@ async def _serve(settings: Settings) -> None:
         f"camfleet control plane ready on {settings.listen.rsplit(':', 1)[0]}:{plane.port}",
         flush=True,
     )
+    if plane.metrics is not None:
+        host = settings.metrics_listen.rsplit(":", 1)[0]
+        print(f"Prometheus metrics at http://{host}:{plane.metrics.port}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

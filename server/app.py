@@ -4,39 +4,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import grpc
 from camfleet.v1 import (
-    agent_pb2,
     agent_pb2_grpc,
-    api_token_pb2,
+    alert_pb2_grpc,
+    analytics_pb2_grpc,
     api_token_pb2_grpc,
-    audit_pb2,
     audit_pb2_grpc,
-    auth_pb2,
     auth_pb2_grpc,
-    camera_pb2,
     camera_pb2_grpc,
-    event_pb2,
     event_pb2_grpc,
-    node_pb2,
     node_pb2_grpc,
-    recording_pb2,
     recording_pb2_grpc,
-    stream_pb2,
+    settings_pb2_grpc,
     stream_pb2_grpc,
-    user_pb2,
     user_pb2_grpc,
 )
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.alerts.wiring import build_alerts
+from server.analytics.history.jobs import history_jobs
+from server.analytics.reports.service import report_schedule_job
+from server.analytics.servicer import AnalyticsServicer
 from server.audit.log import AuditLog
 from server.audit.servicer import AuditServicer
 from server.auth.access_tokens import SigningKeys
@@ -48,12 +42,12 @@ from server.auth.cache import AuthCache
 from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
+from server.backends import StartupError, connect_redis, event_log
 from server.cameras.service import CameraService
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
 from server.db.engine import (
-    Sessions,
     create_engine,
     secure_data_dir,
     secure_sqlite_file,
@@ -62,14 +56,14 @@ from server.db.engine import (
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.eventlog.log import EventLog
-from server.eventlog.redis_log import RedisEventLog
-from server.eventlog.sql_log import SqlEventLog
 from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer
-from server.identity.password_policy import PasswordPolicy
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.leader.leadership import Leadership
+from server.metrics.domain import FleetMetrics
+from server.metrics.http import MetricsListenError, MetricsServer, start_metrics
 from server.nodes.agent_servicer import AgentServicer
+from server.nodes.agent_settings import AgentSettingsSource
 from server.nodes.assignments import AssignmentBuilder
 from server.nodes.grants import RevokedGrants
 from server.nodes.hub import AgentHub
@@ -87,45 +81,25 @@ from server.placement.queries import PlacementQueries
 from server.placement.scheduler import SchedulerOptions, placement_jobs
 from server.placement.servicer import CameraPlacementServicer
 from server.placement.store import PlacementRecorder, PlacementStore
+from server.recordings.cold_urls import ColdUrls
 from server.recordings.ingest import RecordingIngest
 from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.servicer import RecordingServicer
+from server.settings.live import LiveSettings
+from server.settings.security import AccessTokenCap, LivePasswordPolicy
+from server.settings.wiring import build_settings
 from server.streams.service import StreamQueries
 from server.streams.servicer import StreamServicer
 from server.transport.health import HealthProber
 from server.transport.interceptor import GuardInterceptor
+from server.transport.metrics import GrpcMetrics, MetricsInterceptor
 from server.transport.peer import listen_on_proxy_socket
+from server.transport.reflection import SERVICE_NAMES as REFLECTION_SERVICE_NAMES
+from server.transport.reflection import enable_reflection
+from server.transport.services import GRPC_OPTIONS, SERVICE_NAMES
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAMES = (
-    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
-    user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-    api_token_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
-    camera_pb2.DESCRIPTOR.services_by_name["CameraService"].full_name,
-    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-    node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
-    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
-    stream_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
-    recording_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
-)
-
-# Keepalive on the server side: pings every 30 s keep NAT and proxy idle timers from cutting
-# long-lived streams, and clients may ping every 10 s without being told "too_many_pings".
-GRPC_OPTIONS = (
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-    ("grpc.http2.max_ping_strikes", 0),
-    ("grpc.so_reuseport", 0),
-)
-
-
-class StartupError(RuntimeError):
-    """The server cannot start; the message says what to fix."""
 
 
 @dataclass
@@ -144,10 +118,16 @@ class ControlPlane:
     events: EventLog
     hub: AgentHub
     leadership: Leadership
+    # The /metrics listener (None: --metrics-listen empty).
+    metrics: MetricsServer | None = None
+    # The stored settings in force, followed on the event log.
+    settings: LiveSettings | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
         await self.health.enter_graceful_shutdown()
+        if self.metrics is not None:
+            await self.metrics.close()
         await self.prober.close()
         # Leadership goes first and at once: another replica takes over the singleton jobs
         # now rather than after a timeout, while this one drains its calls.
@@ -156,6 +136,8 @@ class ControlPlane:
         await self.hub.close()
         await self.server.stop(grace)
         await self.authenticator.close()
+        if self.settings is not None:
+            await self.settings.close()
         await self.events.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -163,69 +145,32 @@ class ControlPlane:
         await self.engine.dispose()
 
 
-async def _connect_redis(url: str) -> Redis:
-    # A blocking pool: when every connection is busy a caller waits for one, where the default
-    # pool raises MaxConnectionsError (1,000 agents heartbeating hit it at once).
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=200,
-        timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        # After an outage every pooled connection is dead: one retry on a fresh connection
-        # keeps the first call on each from failing once Redis is back.
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
-        retry_on_error=[RedisConnectionError],
-    )
-    client: Redis = Redis(connection_pool=pool)
-    try:
-        await client.ping()
-    except Exception as exc:  # redis raises several unrelated types for a bad URL or host
-        await client.aclose()
-        raise StartupError(f"cannot reach Redis at CAMFLEET_REDIS_URL ({exc})") from exc
-    return client
-
-
-async def _event_log(
-    redis: Redis | None, settings: Settings, engine: AsyncEngine, sessions: Sessions
-) -> EventLog:
-    # Events are rows of the database in either case (the outbox). Without Redis the table is
-    # the log, so watchers resume across restarts; with Redis, replicas relay it to one stream.
-    log: RedisEventLog | SqlEventLog = (
-        RedisEventLog(redis, settings.redis_prefix, engine, sessions)
-        if redis
-        else SqlEventLog(engine, sessions)
-    )
-    await log.start()
-    return log
-
-
 async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring reads as one list)
     """Migrate the database, build every service and start listening."""
     if not settings.database_url:
         secure_data_dir(settings.data_dir)
     secure_sqlite_file(settings.resolved_database_url)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, settings.database_pool_size)
     try:
         await upgrade_to_head(engine)
     except Exception as exc:
         await engine.dispose()
         raise StartupError(f"cannot prepare the database ({type(exc).__name__}: {exc})") from exc
     sessions = session_factory(engine)
-    redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
+    redis = await connect_redis(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = (
         RedisRateLimiter(redis, f"{settings.redis_prefix}rl:") if redis else MemoryRateLimiter()
     )
 
-    keys = SigningKeys(sessions, max_lifetime=settings.access_token_ttl)
+    # The stored settings (from the flags on the first start; the stored values win after).
+    platform = await build_settings(sessions, settings)
+    keys = SigningKeys(sessions, max_lifetime=AccessTokenCap(platform.live))
     await keys.load()
     cache = AuthCache()
     audit = AuditLog(sessions, flood_limit=settings.audit_flood_limit)
-    users = UserService(
-        sessions, cache, PasswordPolicy(settings.password_min_length, settings.password_min_score)
-    )
+    users = UserService(sessions, cache, LivePasswordPolicy(platform.live))
     generated = await users.ensure_admin(settings.admin_password)
-    events = await _event_log(redis, settings, engine, sessions)
+    events = await event_log(redis, settings, engine, sessions)
     publisher = EventPublisher(events)
     registry = NodeRegistry(sessions, audit, on_change=publisher.node_changed)
     authenticator = Authenticator(sessions, keys, cache, audit, registry)
@@ -240,6 +185,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         playback_ttl=settings.playback_url_ttl,
         on_change=publisher.camera_changed,
         locate_node=registry.ready_node_urls,
+        settings=platform.live,
     )
     # One per process; the singleton jobs it runs are registered below, before it starts.
     leadership = Leadership.for_engine(engine, sessions)
@@ -260,6 +206,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 sessions,
                 grants=RevokedGrants(sessions, settings.playback_url_ttl),
                 playback=playback_policy(settings),
+                # The settings nodes apply live, in every assignment.
+                settings=AgentSettingsSource(platform.live),
             ),
             recordings=RecordingIngest(sessions, publisher, handovers=status),
         ),
@@ -273,11 +221,21 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         fence=leadership.fence,
     )
 
+    # Metrics only when something will read them: the interceptor outermost, so it counts the
+    # status the guard answered (refusals included).
+    grpc_metrics = GrpcMetrics() if settings.metrics_listen else None
     server = grpc.aio.server(
-        interceptors=[GuardInterceptor(authenticator, audit, settings)], options=GRPC_OPTIONS
+        interceptors=[
+            *([MetricsInterceptor(grpc_metrics)] if grpc_metrics else []),
+            GuardInterceptor(authenticator, audit, settings),
+        ],
+        options=GRPC_OPTIONS,
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(SessionService(sessions, keys, limiter, audit, cache, settings), users), server
+        AuthServicer(
+            SessionService(sessions, keys, limiter, audit, cache, settings, platform.live), users
+        ),
+        server,
     )
     user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), server)
     api_token_pb2_grpc.add_ApiTokenServiceServicer_to_server(
@@ -318,19 +276,24 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     stream_pb2_grpc.add_StreamServiceServicer_to_server(
         StreamServicer(StreamQueries(cameras, presence, stream_events)), server
     )
+    media = RecordingMedia(
+        sessions,
+        playback_secret=playback_secret,
+        url_ttl=settings.playback_url_ttl,
+        export_max_clip=settings.export_max_clip,
+        cold=ColdUrls(platform.live),
+    )
     recording_pb2_grpc.add_RecordingServiceServicer_to_server(
-        RecordingServicer(
-            RecordingService(sessions, on_delete=hub.send_deletions),
-            RecordingMedia(
-                sessions,
-                playback_secret=playback_secret,
-                url_ttl=settings.playback_url_ttl,
-                export_max_clip=settings.export_max_clip,
-            ),
-        ),
-        server,
+        RecordingServicer(RecordingService(sessions, on_delete=hub.send_deletions), media), server
     )
     health_servicer = health_aio.HealthServicer()
+    alerts = build_alerts(
+        sessions, events, publisher, fence=leadership.fence, presence=presence, cameras=cameras,
+        recordings=media,
+    )  # fmt: skip
+    alert_pb2_grpc.add_AlertServiceServicer_to_server(alerts.servicer, server)
+    settings_pb2_grpc.add_SettingsServiceServicer_to_server(platform.servicer, server)
+    analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(sessions), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     prober = HealthProber(
         health_servicer,
@@ -339,9 +302,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         engine=engine,
         redis_url=settings.redis_url or None,
     )
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
     try:
         port = server.add_insecure_port(settings.listen)
     except RuntimeError as exc:
@@ -355,9 +316,30 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         await engine.dispose()
         where = settings.listen + (f" and {settings.proxy_socket}" if settings.proxy_socket else "")
         raise StartupError(f"cannot listen on {where} (in use, or not a local address)")
+    metrics: MetricsServer | None = None
+    if grpc_metrics is not None:
+        grpc_metrics.register_services(
+            (*SERVICE_NAMES, health.SERVICE_NAME, *REFLECTION_SERVICE_NAMES)
+        )
+        watchers = partial(grpc_metrics.in_flight, "/camfleet.v1.EventService/WatchEvents")
+        fleet = FleetMetrics(sessions, presence, events, watchers)
+        try:
+            metrics = await start_metrics(settings.metrics_listen, grpc_metrics, fleet)
+        except MetricsListenError as exc:
+            await events.close()
+            await engine.dispose()
+            raise StartupError(str(exc)) from exc
     await server.start()
+    platform.live.follow(events)
     await hub.start()
     leadership.run_while_leader(hub.singleton_jobs())
+    leadership.run_while_leader(alerts.jobs)
+    leadership.run_while_leader(
+        history_jobs(sessions, leadership.fence, presence, RecordingService(sessions).timeline)
+    )
+    leadership.run_while_leader(
+        {"report_schedules": report_schedule_job(sessions, leadership.fence).run}
+    )
     leadership.run_while_leader(
         placement_jobs(
             sessions,
@@ -385,4 +367,6 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         events,
         hub,
         leadership,
+        metrics,
+        platform.live,
     )

@@ -30,6 +30,7 @@ class Settings:
     listen: str = _D["listen"]
     data_dir: Path = _D["data_dir"]
     database_url: str = _D["database_url"]
+    database_pool_size: int = _D["database_pool_size"]
     redis_url: str = _D["redis_url"]
     redis_prefix: str = _D["redis_prefix"]
     admin_password: str = _D["admin_password"]
@@ -66,6 +67,7 @@ class Settings:
     rebalance_moves_per_minute: int = _D["rebalance_moves_per_minute"]
     rebalance_quiet_period: timedelta = _D["rebalance_quiet_period"]
     unknown_key_limit: int = _D["unknown_key_limit"]
+    metrics_listen: str = _D["metrics_listen"]
     log_level: str = _D["log_level"]
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -70,6 +70,13 @@ class FailedPrecondition(DomainError):
 
 
 @dataclass
+class Aborted(DomainError):
+    """A concurrent change won (a stale version): read again, reapply, retry."""
+
+    reason: str = "ERROR_REASON_ABORTED"
+
+
+@dataclass
 class Unauthenticated(DomainError):
     """No valid credential: missing, expired, forged or revoked."""
 

@@ -14,6 +14,7 @@ from config_options import (
     ConfigError,
     Option,
     duration,
+    optional_listen,
     path,
     positive_int,
     stripped,
@@ -72,6 +73,17 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "SQLAlchemy URL; empty: sqlite+aiosqlite:///<data-dir>/camfleet.db. "
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    ),
+    Option(
+        "--database-pool-size",
+        "CAMFLEET_DATABASE_POOL_SIZE",
+        "10",
+        (
+            "PostgreSQL connections this replica keeps open; as many again are opened for bursts "
+            "and closed after (plus one for the leader election). Keep replicas x 2 x this "
+            "under the server's max_connections"
+        ),
+        parse=positive_int,
     ),
     Option(
         "--redis-url",
@@ -307,6 +319,15 @@ OPTIONS: tuple[Option, ...] = (
         "10",
         "refused stream keys per publisher address per minute before checks are rate limited",
         parse=positive_int,
+    ),
+    Option(
+        "--metrics-listen",
+        "CAMFLEET_METRICS_LISTEN",
+        "",
+        "HOST:PORT serving Prometheus metrics at /metrics (gRPC calls by method and code, "
+        "cameras, nodes, disks, alerts); empty: none. It has no authentication and names "
+        "cameras and nodes: bind it to loopback or a network only Prometheus reaches",
+        parse=optional_listen,
     ),
     LOG_LEVEL,
 )

@@ -34,6 +34,8 @@ _EXPOSED = "Content-Length, Content-Range, Accept-Ranges"
 # (node_agent/recording_http.py). Declared here, with the rest of nginx's layout, so the config
 # imports nothing of the agent's handlers.
 MEDIA_PREFIX = "/_media"
+# What nginx answers a WHEP request the agent could not take (its socket's backlog was full).
+WHEP_BUSY = "The node is too busy to answer WebRTC offers now; try again later or watch over HLS."
 # /hls/<camera id>/<grant>/<expires>/<signature>/<file> (grant: camfleet.playback.Grant);
 # node_agent.http_api.HLS_PATH is the same shape.
 HLS_LOCATION = (
@@ -41,6 +43,9 @@ HLS_LOCATION = (
     r"(?<expires>[0-9]{1,12})/(?<sig>[A-Za-z0-9_-]{16,100})/"
     r"(?<file>[A-Za-z0-9_.-]{1,64}\.(m3u8|ts))$"
 )
+# The live ladder (node_agent/ladder/): /abr/<camera id>/<grant>/<expires>/<signature>/<file>,
+# signed as /hls/ is; node_agent.ladder.http.ABR_PATH is the same shape.
+ABR_LOCATION = HLS_LOCATION.replace("^/hls/", "^/abr/", 1)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,11 @@ class NginxLayout:
     def by_camera(self) -> Path:
         """Links <camera id> -> ../hls/<stream key>, kept by the agent: what nginx serves."""
         return self.root / "hls-by-camera"
+
+    @property
+    def ladder(self) -> Path:
+        """<camera id>/ of each running ladder (node_agent.ladder), written by its ffmpeg."""
+        return self.root / "ladder"
 
     @property
     def logs(self) -> Path:
@@ -126,8 +136,17 @@ def _ingest_listen(ingest_listen: str) -> str:
     return f"\n        listen {ingest_listen} proxy_protocol;" if ingest_listen else ""
 
 
-def render(layout: NginxLayout, ports: NginxPorts, hls_fragment_s: float = 1.0) -> str:
-    """The complete nginx.conf text; ValueError for a socket path nginx cannot take."""
+def render(
+    layout: NginxLayout,
+    ports: NginxPorts,
+    hls_fragment_s: float = 1.0,
+    hls_playlist_length_s: float | None = None,
+) -> str:
+    """The complete nginx.conf text; ValueError for a socket path nginx cannot take. The
+    playlist covers `hls_playlist_length_s` (default: six fragments, at least six seconds)."""
+    playlist_s = (
+        max(6.0, hls_fragment_s * 6) if hls_playlist_length_s is None else hls_playlist_length_s
+    )
     stat_socket = _unix_path(ports.stat_socket)
     # nginx-rtmp's notifications take nginx's `http://unix:PATH:URI` form.
     notify = f"http://unix:{_unix_path(ports.agent_socket)}:"
@@ -167,7 +186,7 @@ rtmp {{
             hls_path {layout.hls};
             hls_nested on;
             hls_fragment {round(hls_fragment_s * 1000)}ms;
-            hls_playlist_length {round(max(6.0, hls_fragment_s * 6) * 1000)}ms;
+            hls_playlist_length {round(max(playlist_s, hls_fragment_s) * 1000)}ms;
             hls_cleanup on;
             # A fragment is named by the wall time (ms) its first packet arrived: recordings
             # are made of these fragments (node_agent.recording.fragments) and take their
@@ -214,12 +233,42 @@ http {{
             add_header Access-Control-Allow-Origin * always;
             add_header Access-Control-Expose-Headers "{_EXPOSED}" always;
         }}
+        # WebRTC (node_agent/webrtc/endpoint.py): signed WHEP offers and session DELETEs go to
+        # the agent with their bodies; it answers CORS itself.
+        location ^~ /whep/ {{
+            proxy_pass http://camfleet_agent;
+            client_max_body_size 64k;
+            proxy_read_timeout 60s;
+            # A flood beyond the agent's socket backlog: a reason, not a bare 502.
+            error_page 502 504 = @whep_busy;
+        }}
+        location @whep_busy {{
+            add_header Access-Control-Allow-Origin * always;
+            add_header Retry-After 10 always;
+            default_type text/plain;
+            return 503 "{WHEP_BUSY}\n";
+        }}
         location {MEDIA_PREFIX}/ {{
             # Only X-Accel-Redirect from the agent reaches this; a client asking gets 404.
             internal;
             alias /;
             add_header Access-Control-Allow-Origin * always;
             add_header Access-Control-Expose-Headers "{_EXPOSED}" always;
+        }}
+        # The ladder: the agent checks the signature (and starts the camera's ladder on the
+        # first request, answering once its master playlist exists).
+        location ~ "{ABR_LOCATION}" {{
+            auth_request /_auth_abr;
+            alias {layout.ladder}/$camera/$file;
+            add_header Access-Control-Allow-Origin * always;
+            add_header Cache-Control no-cache always;
+        }}
+        location = /_auth_abr {{
+            internal;
+            proxy_pass http://camfleet_agent/auth/abr;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
         }}
         location = /_auth_hls {{
             internal;

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import aiohttp
 
-from node_agent.config import HostPort
+from node_agent.config_values import HostPort
 from node_agent.errors import StartupError
 from node_agent.nginx.access import WorkerAccount, chown_tree, set_owner, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
+from node_agent.nginx.reload import reload
 from node_agent.nginx.stat import StreamStat, parse_stat
 from node_agent.restart_policy import ExitRecord
 from node_agent.supervisor import Supervisor
@@ -72,6 +73,24 @@ async def _accepts(listen: str | Path) -> bool:
     return True
 
 
+def error_log_tail(path: Path, lines: int = 2, tail_bytes: int = 64 * 1024) -> list[str]:
+    """The last `lines` [emerg] lines of nginx's error log at `path` (else its last lines): why
+    nginx would not start, reload or stay up. Two by default: nginx ends a failed bind with a
+    bare "still could not bind()" after the line that names the address and the reason. Only
+    the file's end is read: the log is at info level (a line per client) and grows for good."""
+    try:
+        with path.open("rb") as log_file:
+            size = log_file.seek(0, os.SEEK_END)
+            log_file.seek(max(0, size - tail_bytes))
+            found = log_file.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ["(no error.log)"]
+    if size > tail_bytes:
+        found = found[1:]  # the first line read is most likely cut
+    emerg = [line for line in found if "[emerg]" in line]
+    return (emerg or found or ["(empty)"])[-lines:]
+
+
 def _split(listen: str) -> tuple[str, int]:
     host, port = listen.rsplit(":", 1)
     return host.strip("[]"), int(port)
@@ -87,11 +106,14 @@ class NginxRunner:
         ports: NginxPorts,
         hls_fragment_s: float = 1.0,
         worker: WorkerAccount | None = None,
+        *,
+        hls_playlist_length_s: float | None = None,
     ) -> None:
         self.layout = layout
         self.ports = ports
         self.worker = worker or worker_account(layout.root)
         self._fragment = hls_fragment_s
+        self._playlist = hls_playlist_length_s
         self.supervisor = Supervisor(
             name="nginx",
             argv=[binary, "-p", str(layout.root), "-c", str(layout.conf)],
@@ -102,10 +124,14 @@ class NginxRunner:
         )
         self._session: aiohttp.ClientSession | None = None
 
-    @staticmethod
-    def _exited(record: ExitRecord, crash_looping: bool) -> None:
+    def _exited(self, record: ExitRecord, crash_looping: bool) -> None:
+        # The supervisor logs that nginx exited; why (a port taken, a bad directive) is only in
+        # nginx's error.log, which is where nobody looks first: say it here.
+        why = self._error_log_tail()
         if crash_looping:
-            log.error("nginx keeps dying (last exit %s); see its error.log", record.returncode)
+            log.error("nginx keeps dying (last exit %s): %s", record.returncode, why)
+        else:
+            log.warning("nginx exited with %s: %s", record.returncode, why)
 
     @property
     def pid(self) -> int | None:
@@ -115,7 +141,7 @@ class NginxRunner:
     async def start(self, ready_within_s: float = 15.0) -> None:
         """Write nginx.conf, start nginx, and wait until all its listeners accept."""
         prepare_layout(self.layout, self.worker)
-        self.layout.conf.write_text(render(self.layout, self.ports, self._fragment))
+        self._write_conf()
         try:
             await self.supervisor.start()
         except TimeoutError as exc:
@@ -129,25 +155,58 @@ class NginxRunner:
         )
         for listen in listeners:
             while not await _accepts(listen):
-                if time.monotonic() > deadline:
-                    await self.stop()
-                    raise StartupError(
-                        f"nginx is not listening on {listen} after {ready_within_s:.0f}s; "
-                        f"see {self.layout.logs / 'error.log'}: {self._error_log_tail()}"
-                    )
+                await self._not_ready(deadline, f"is not listening on {listen}", ready_within_s)
                 await asyncio.sleep(0.05)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.UnixConnector(path=str(self.ports.stat_socket)),
             timeout=aiohttp.ClientTimeout(total=2.0),
         )
+        # Listening is not being ready: nginx opens its sockets one by one, and when one cannot
+        # be bound (its port taken since ensure_can_bind) it keeps the others listening while it
+        # tries again for 2.5 s, then exits 1, and so on under the supervisor. Only its workers
+        # answer /stat, and they start once every socket is bound.
+        while await self.stat() is None:
+            await self._not_ready(deadline, "does not answer /stat", ready_within_s)
+            await asyncio.sleep(0.05)
+
+    async def _not_ready(self, deadline: float, what: str, ready_within_s: float) -> None:
+        """Past `deadline`: stop nginx and raise StartupError saying `what`, with its reason."""
+        if time.monotonic() <= deadline:
+            return
+        await self.stop()
+        raise StartupError(
+            f"nginx {what} after {ready_within_s:.0f}s; "
+            f"see {self.layout.logs / 'error.log'}: {self._error_log_tail()}"
+        )
+
+    def _write_conf(self) -> None:
+        # The file a restart after a crash reads too: it always holds the settings in force.
+        self.layout.conf.write_text(render(self.layout, self.ports, self._fragment, self._playlist))
+
+    @property
+    def hls(self) -> tuple[float, float | None]:
+        """The HLS fragment and playlist length nginx.conf has."""
+        return self._fragment, self._playlist
+
+    async def set_hls(self, fragment_s: float, playlist_s: float) -> None:
+        """Render nginx.conf with these HLS lengths and reload nginx (the master keeps running;
+        live streams reconnect to the new workers and take them: node_agent.nginx.reload)."""
+        if (fragment_s, playlist_s) == (self._fragment, self._playlist):
+            return
+        self._fragment, self._playlist = fragment_s, playlist_s
+        await asyncio.to_thread(self._write_conf)
+        master = self.pid
+        if master is None:
+            return  # restarting: the new master reads the new file
+        if not await reload(master):
+            raise RuntimeError(
+                "nginx did not reload its configuration; see "
+                f"{self.layout.logs / 'error.log'}: {self._error_log_tail()}"
+            )
 
     def _error_log_tail(self) -> str:
-        try:
-            lines = (self.layout.logs / "error.log").read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no error.log)"
-        emerg = [line for line in lines if "[emerg]" in line]
-        return (emerg or lines or ["(empty)"])[-1]
+        """The last [emerg] lines of nginx's error.log (else its last lines), on one line."""
+        return " | ".join(error_log_tail(self.layout.logs / "error.log"))
 
     async def stat(self) -> list[StreamStat] | None:
         """Streams nginx reports now; None when it cannot be asked (e.g. restarting)."""

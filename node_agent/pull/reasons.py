@@ -28,25 +28,39 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"not on whitelist", re.I), FORBIDDEN),
     # RTSP "method DESCRIBE failed: 401 Unauthorized"; HTTP "Server returned 401 Unauthorized
     # (authorization failed)" and "403 Forbidden"; RTMP servers' "NetConnection.Connect.Rejected".
-    (re.compile(r"\b40[13]\b|unauthori[sz]ed|authori[sz]ation failed|Connect\.Rejected", re.I),
-     AUTHENTICATION_FAILED),
+    (
+        re.compile(r"\b40[13]\b|unauthori[sz]ed|authori[sz]ation failed|Connect\.Rejected", re.I),
+        AUTHENTICATION_FAILED,
+    ),
     # RTSP "method DESCRIBE failed: 404 Not Found"; HTTP "Server returned 404 Not Found"; RTMP
     # "NetStream.Play.StreamNotFound"; an unknown host name.
-    (re.compile(r"\b404\b|not found|StreamNotFound|Name or service not known|"
-                r"Temporary failure in name resolution", re.I),
-     NOT_FOUND),
+    (
+        re.compile(
+            r"\b404\b|not found|StreamNotFound|Name or service not known|"
+            r"Temporary failure in name resolution",
+            re.I,
+        ),
+        NOT_FOUND,
+    ),
     (re.compile(r"Connection refused", re.I), CONNECTION_REFUSED),
     # ETIMEDOUT ("Connection timed out"); not "timeout", which ffmpeg prints in URLs
     # ("tcp://host:554?timeout=0").
     (re.compile(r"timed out", re.I), TIMED_OUT),
     # With -map 0:v:0: "Stream map '0:v:0' matches no streams."
-    (re.compile(r"Stream map '0:v:0' matches no streams|does not contain any stream", re.I),
-     NO_VIDEO),
+    (
+        re.compile(r"Stream map '0:v:0' matches no streams|does not contain any stream", re.I),
+        NO_VIDEO,
+    ),
     # FLV cannot carry the codec: "Video codec hevc not compatible with flv", "codec not
     # currently supported in container", "Tag ... incompatible with output codec id".
-    (re.compile(r"not compatible with flv|not currently supported in container|"
-                r"incompatible with output codec|Could not write header", re.I),
-     UNSUPPORTED_CODEC),
+    (
+        re.compile(
+            r"not compatible with flv|not currently supported in container|"
+            r"incompatible with output codec|Could not write header",
+            re.I,
+        ),
+        UNSUPPORTED_CODEC,
+    ),
 )
 
 # How much of ffmpeg's last line an "other" reason carries.

@@ -2,7 +2,7 @@
 written to disk, joined into recording segments of about --segment-seconds.
 
     CAMFLEET_FRAGMENTS=DIR python -m node_agent.recording.collector --output PATTERN \\
-        --segment-seconds S [--since T]
+        --segment-seconds S [--segment-seconds-from FILE] [--since T]
 
 (DIR is named by the stream key: it comes through the environment, which only the collector's
 owner can read, not the arguments, which every local user can; `--fragments DIR` also works.)
@@ -15,6 +15,11 @@ fragment at a time, so one cut short by kill -9 still plays; and since the fragm
 disk for a while, the next collector, started with --since where the last file ended, takes
 up exactly where this one stopped. SIGTERM finishes the open segment and exits 0; an error
 (a full disk) exits 1 with the reason as the last line on stderr.
+
+The segment length changes live: with --segment-seconds-from, the number in that file (the
+platform's setting, written by the agent) is read at start and whenever the file changes (one
+stat per poll); the open segment closes once it reaches the new length, and the next ones have
+it. Nothing restarts, so a change loses no media.
 
 Stdlib only, so it starts in a few tens of milliseconds.
 """
@@ -73,12 +78,44 @@ def _copy(src: BinaryIO, target: BinaryIO) -> None:
         target.flush()  # before the next copy_file_range writes at the descriptor's offset
 
 
+# The segment lengths a control file may set (as the agent's --segment-seconds).
+SEGMENT_BOUNDS_S = (1.0, 3600.0)
+
+
+class SegmentLength:
+    """The segment length, from --segment-seconds and, when given, a file the agent rewrites
+    when the platform's setting changes."""
+
+    def __init__(self, segment_s: float, source: Path | None = None) -> None:
+        self.seconds = segment_s
+        self._source = source
+        self._seen = -2
+
+    def refresh(self) -> float:
+        """The length now: the file's number when it changed and is usable."""
+        if self._source is None:
+            return self.seconds
+        change = _mtime(self._source)
+        if change == self._seen:
+            return self.seconds
+        self._seen = change
+        try:
+            value = float(self._source.read_text().strip())
+        except (OSError, ValueError):
+            return self.seconds  # none yet, or half-written: keep the length in force
+        if SEGMENT_BOUNDS_S[0] <= value <= SEGMENT_BOUNDS_S[1]:
+            self.seconds = value
+        return self.seconds
+
+
 class SegmentWriter:
     """Joins fragments into numbered segment files and announces each one it closes."""
 
     def __init__(self, pattern: str, segment_s: float, out: TextIO) -> None:
         self._pattern = pattern
-        self._segment_s = segment_s
+        # Changed live (collect() refreshes it from the control file): applies from the
+        # fragment after the change on.
+        self.segment_s = segment_s
         self._out = out
         self._index = 0
         self._file: BinaryIO | None = None
@@ -119,7 +156,7 @@ class SegmentWriter:
         # The file's mtime says where its media ends on the wall clock: if this collector dies
         # before the segment's line is printed, the recorder dates the partial file by it.
         os.utime(self._file.fileno(), (self._clock, self._clock))
-        if self._clock - self._start >= self._segment_s - 1e-3:
+        if self._clock - self._start >= self.segment_s - 1e-3:
             self.close()
 
     def close(self) -> None:
@@ -137,9 +174,11 @@ def collect(
     since: float,
     stopping: list[bool],
     idle_exit_s: float,
+    *,
+    length: SegmentLength | None = None,
 ) -> None:
     """Take fragments into `writer` until `stopping[0]` (then finish) or none came for
-    `idle_exit_s` (the stream is gone)."""
+    `idle_exit_s` (the stream is gone); `length` sets the writer's segment length each poll."""
     last: float | None = None
     heard = time.monotonic()
     finish_by: float | None = None
@@ -148,6 +187,8 @@ def collect(
     while True:
         if stopping[0] and finish_by is None:
             finish_by = time.monotonic() + FINISH_WAIT_S
+        if length is not None:
+            writer.segment_s = length.refresh()
         # nginx renames a new playlist into place each time it closes a fragment: while the
         # playlist stands still there is nothing new (one stat per poll). Before the first
         # playlist, the directory's own mtime says when files come and go.
@@ -187,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", required=True, help="segment path with a %%05d counter")
     parser.add_argument("--segment-seconds", type=float, required=True)
+    parser.add_argument(
+        "--segment-seconds-from",
+        type=Path,
+        default=None,
+        help="a file whose number, when present, is the segment length (re-read when changed)",
+    )
     parser.add_argument("--since", type=float, default=0.0, help="wall time to start from")
     parser.add_argument("--idle-exit", type=float, default=30.0)
     args = parser.parse_args(argv)
@@ -202,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    writer = SegmentWriter(args.output, args.segment_seconds, sys.stdout)
+    length = SegmentLength(args.segment_seconds, args.segment_seconds_from)
+    writer = SegmentWriter(args.output, length.refresh(), sys.stdout)
     try:
-        collect(fragments, writer, args.since, stopping, args.idle_exit)
+        collect(fragments, writer, args.since, stopping, args.idle_exit, length=length)
     except BrokenPipeError:
         return 1  # the agent is gone
     except OSError as exc:

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS segments (
     reported INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     epoch INTEGER NOT NULL DEFAULT 0,
+    object_bucket TEXT NOT NULL DEFAULT '',
+    object_key TEXT NOT NULL DEFAULT '',
     UNIQUE (tier, path)
 );
 CREATE INDEX IF NOT EXISTS segments_by_camera ON segments (camera_id, start);
@@ -50,10 +52,16 @@ CREATE INDEX IF NOT EXISTS segments_by_age ON segments (end);
 """
 _COLUMNS = (
     "id, camera_id, start, end, duration, size, sha256, tier, profile, container, recovered, "
-    "path, reported, epoch"
+    "path, reported, epoch, object_bucket, object_key"
 )
 # Columns added since the first index: (name, definition), added to an older file on open.
-_ADDED = (("epoch", "INTEGER NOT NULL DEFAULT 0"),)
+_ADDED = (
+    ("epoch", "INTEGER NOT NULL DEFAULT 0"),
+    # The cold tier's object of a COLD row (node_agent.recording.cold); path stays the
+    # relative path the file had on the node's disks.
+    ("object_bucket", "TEXT NOT NULL DEFAULT ''"),
+    ("object_key", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
 def _utc(seconds: float) -> datetime:
@@ -90,6 +98,9 @@ class Segment:
     reported: bool = False
     # The placement epoch the camera was recorded under (node_agent.fencing; 0: none known).
     epoch: int = 0
+    # COLD only: where its object is.
+    object_bucket: str = ""
+    object_key: str = ""
 
 
 class SegmentIndex:
@@ -130,7 +141,7 @@ class SegmentIndex:
 
     def _segment(self, row: tuple[object, ...]) -> Segment:
         (id_, camera, start, end, duration, size, sha, tier, profile, container, recovered,
-         path, reported, epoch) = row  # fmt: skip
+         path, reported, epoch, bucket, key) = row  # fmt: skip
         tier_value = StorageTier(int(str(tier)))
         relative = str(path)
         where = self._tiers.get(tier_value)
@@ -151,6 +162,8 @@ class SegmentIndex:
             path=where.path_for(relative) if where else Path("/nonexistent") / relative,
             reported=bool(reported),
             epoch=int(str(epoch)),
+            object_bucket=str(bucket),
+            object_key=str(key),
         )
 
     def _select(self, where: str, args: Iterable[object]) -> list[Segment]:
@@ -195,9 +208,7 @@ class SegmentIndex:
             return self._select("ORDER BY end, start LIMIT ?", (limit,))
         return self._select("WHERE camera_id = ? ORDER BY end, start LIMIT ?", (camera_id, limit))
 
-    def ended_before(
-        self, moment: datetime, tier: StorageTier, limit: int = 100
-    ) -> list[Segment]:
+    def ended_before(self, moment: datetime, tier: StorageTier, limit: int = 100) -> list[Segment]:
         """Segments in `tier` that ended before `moment`, oldest first."""
         return self._select(
             "WHERE tier = ? AND end < ? ORDER BY end LIMIT ?", (tier, _seconds(moment), limit)
@@ -230,7 +241,7 @@ class SegmentIndex:
         with self._lock:
             self._conn().execute(
                 f"INSERT OR IGNORE INTO segments ({_COLUMNS}, created) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     segment.id,
                     segment.camera_id,
@@ -246,6 +257,8 @@ class SegmentIndex:
                     segment.relative_path,
                     int(segment.reported),
                     segment.epoch,
+                    segment.object_bucket,
+                    segment.object_key,
                     time.time(),
                 ),
             )
@@ -255,12 +268,21 @@ class SegmentIndex:
         with self._lock:
             self._conn().execute("UPDATE segments SET reported = 1 WHERE id = ?", (segment_id,))
 
-    def moved(self, segment_id: str, tier: StorageTier, relative_path: str) -> Segment | None:
-        """The file of `segment_id` now lives in `tier` at `relative_path`; the updated row."""
+    def moved(
+        self,
+        segment_id: str,
+        tier: StorageTier,
+        relative_path: str,
+        object_bucket: str = "",
+        object_key: str = "",
+    ) -> Segment | None:
+        """The file of `segment_id` now lives in `tier` at `relative_path` (for COLD: in the
+        object `object_bucket`/`object_key`); the updated row."""
         with self._lock:
             self._conn().execute(
-                "UPDATE segments SET tier = ?, path = ? WHERE id = ?",
-                (int(tier), relative_path, segment_id),
+                "UPDATE segments SET tier = ?, path = ?, object_bucket = ?, object_key = ? "
+                "WHERE id = ?",
+                (int(tier), relative_path, object_bucket, object_key, segment_id),
             )
         return self.get(segment_id)
 

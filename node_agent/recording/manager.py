@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import re
@@ -22,12 +23,15 @@ from pathlib import Path
 from node_agent.assignment import CurrentAssignment
 from node_agent.outbox import Outbox
 from node_agent.recording import wire
+from node_agent.recording.cold import ColdMover
 from node_agent.recording.index import Segment, SegmentIndex
-from node_agent.recording.recorder import Gap, Recorder, RecorderSpec, RecorderState
+from node_agent.recording.recorder import Recorder
 from node_agent.recording.retention import HOT, Housekeeper, Limits
 from node_agent.recording.run import SegmentFile
+from node_agent.recording.spec import Gap, RecorderSpec, RecorderState
 from node_agent.recording.store import Recovery, SegmentStore
 from node_agent.recording.tiers import DirectoryTier
+from node_agent.state import write_private
 from node_agent.streams import StreamTracker
 from node_agent.tasks import cancel_and_wait
 
@@ -56,6 +60,9 @@ class RecordingSettings:
     housekeeping_interval_s: float = 5.0
     # A one-time token for a recorder's play of a camera (node_agent.live_access.PlayTokens).
     play_token: Callable[[str], str] | None = None
+    # Where the segment length in force is written for the collectors to follow live (None:
+    # they keep the length they started with).
+    segment_file: Path | None = None
 
 
 class RecordingManager:
@@ -86,6 +93,8 @@ class RecordingManager:
         self._disk_error = False
         self._last_size: dict[str, int] = {}
         self._lock = asyncio.Lock()
+        # The cold tier (object storage), configured by the platform's settings.
+        self.cold = ColdMover(self.store, outbox, self._lock)
 
     @property
     def hot(self) -> DirectoryTier:
@@ -95,6 +104,10 @@ class RecordingManager:
 
     async def start(self) -> None:
         """Reconcile disk and index, then record and keep house in the background."""
+        await self._write_segment_file()
+        # Cold first: a move interrupted after its index switch leaves a local copy that the
+        # store's rescan would otherwise index a second time.
+        await self.cold.recover()
         self.recovery = await self.store.recover()
         self._tasks = [
             asyncio.create_task(self._loop(self.reconcile, self.settings.reconcile_interval_s)),
@@ -114,6 +127,30 @@ class RecordingManager:
         self.recorders.clear()
         if self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
+
+    async def apply_settings(
+        self, segment_s: float, min_free_bytes: int, warm_after_s: float
+    ) -> None:
+        """The platform's settings changed: every recorder's next segments are `segment_s`
+        long (no recorder of the `original` profile restarts), and the next housekeeping pass
+        keeps `min_free_bytes` free and moves segments older than `warm_after_s`."""
+        self.settings = dataclasses.replace(
+            self.settings,
+            segment_s=segment_s,
+            min_free_bytes=min_free_bytes,
+            warm_after_s=warm_after_s,
+        )
+        self.housekeeper.min_free_bytes = min_free_bytes
+        self.housekeeper.warm_after_s = warm_after_s
+        await self._write_segment_file()
+        for recorder in self.recorders.values():
+            recorder.set_segment_length(segment_s)
+
+    async def _write_segment_file(self) -> None:
+        path = self.settings.segment_file
+        if path is not None:
+            text = f"{self.settings.segment_s:g}\n".encode()
+            await asyncio.to_thread(write_private, path, text)
 
     @staticmethod
     async def _loop(work: Callable[[], Awaitable[None]], interval_s: float) -> None:
@@ -174,6 +211,7 @@ class RecordingManager:
                 log_path=self.settings.log_dir / f"recorder-{camera_id}.log",
                 is_live=functools.partial(self._live, camera_id),
                 play_token=self.settings.play_token,
+                segment_file=self.settings.segment_file,
             )
             self.recorders[camera_id] = recorder
             recorder.start()
@@ -262,6 +300,8 @@ class RecordingManager:
         # Under the lock: a deletion must not slip between a move's copy and its index update.
         async with self._lock:
             await self.housekeeper.move_old()
+        # Uploads run outside the lock (it guards only each segment's switch to its object).
+        await self.cold.move_old()
 
     async def _disk_warning(self, deleted: int, freed: int, exhausted: bool) -> None:
         """Tell the control plane, per recording camera, that the disk is (or was) short."""

@@ -43,13 +43,20 @@ PROFILE_NAMES = {
 PROFILE_BY_NAME = {name: profile for profile, name in PROFILE_NAMES.items()}
 
 
-def collector_argv(python: str, output_pattern: str, segment_s: float, since: float) -> list[str]:
+def collector_argv(
+    python: str,
+    output_pattern: str,
+    segment_s: float,
+    since: float,
+    segment_file: Path | None = None,
+) -> list[str]:
     """The `original` profile's recorder: node_agent.recording.collector joining the stream's
     live HLS fragments (already MPEG-TS on disk, written by nginx-rtmp) into segments of about
     `segment_s`, from wall time `since` on; each closed segment is printed to stdout as a CSV
     line `name,start,end` in wall-clock seconds. The fragments' directory is named by the stream
     key, so it goes in the environment (collector_env), never in the arguments, which every
-    local user can read.
+    local user can read. With `segment_file`, the number in it (the platform's segment length,
+    node_agent.settings) overrides `segment_s` from the moment it is written, without a restart.
 
     Why not an ffmpeg playing the RTMP stream with `-c copy`: measured here (bench/README.md),
     such an ffmpeg costs 2.5-4 times what nginx's own `record all` does, almost all of it in
@@ -62,6 +69,7 @@ def collector_argv(python: str, output_pattern: str, segment_s: float, since: fl
         "--output", output_pattern,
         "--segment-seconds", f"{segment_s:g}",
         "--since", f"{since:.3f}",
+        *(["--segment-seconds-from", str(segment_file)] if segment_file is not None else []),
     ]  # fmt: skip
 
 

@@ -10,6 +10,12 @@ the live edge). Both print a CSV line per closed segment.
 A child that ends on its own with exit code 0, or once the publish is gone, ended because the
 publisher left: that is no crash. Anything else is, and the media between the last segment's
 end and the next run's first one is reported as a gap with the reason.
+
+A new segment length (the platform's setting) reaches the collector through its segment file,
+live; an ffmpeg is replaced make-before-break at a segment boundary: the new run starts beside
+the old one, which is ended once the new one writes media. Measured with a camera whose frames
+carry their number (tests/node_agent/test_settings_recorder.py): no frame is lost, the runs
+overlap by seconds, where a kill -9 and restart loses about two seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import logging
 import os
 import signal
@@ -27,11 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from node_agent.backoff import Backoff
-from node_agent.desired import RecordingProfile
-from node_agent.recording.index import Segment
 from node_agent.recording.media import (
     PROFILE_NAMES,
     PROFILES,
@@ -40,61 +42,18 @@ from node_agent.recording.media import (
     encoder_argv,
 )
 from node_agent.recording.run import RecorderRun, SegmentFile
+from node_agent.recording.spec import Gap, RecorderSink, RecorderSpec, RecorderState
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.restart_policy import RestartPolicy, terminate
 
 log = logging.getLogger(__name__)
 
 
-class RecorderState(enum.Enum):
-    """A recorder's state as reported to the control plane (node_agent.recording.wire turns it
-    into the wire's RecordingState)."""
-
-    RECORDING = "recording"
-    IDLE = "idle"
-    ERROR = "error"
-
-
-Gap = tuple[datetime, datetime, str]
-
+# The reason of the gap an encoding recorder's replacement for a new segment length leaves.
+RESEGMENT_REASON = "the recorder restarted for a new segment length"
 # How far back (seconds) a camera's first recorder takes fragments: the moments of the
 # publish before recording was started, not what an earlier recorder of it already took.
 FIRST_LOOKBACK_S = 5.0
-
-
-@dataclass(frozen=True)
-class RecorderSpec:
-    """What to record: a camera, where its stream is, and the profile."""
-
-    camera_id: str
-    # The local nginx-rtmp stream by camera id (what a re-encoding profile's ffmpeg reads, with
-    # a one-time token: the agent's on_play turns it into the stream's key inside nginx).
-    source_url: str
-    profile: RecordingProfile
-    # The stream's live HLS fragments (what the `original` profile's collector joins).
-    fragments: Path = Path()
-    # Wall time the publish began: the first recorder takes what came since (at most
-    # FIRST_LOOKBACK_S before it started).
-    since: float = 0.0
-
-
-class RecorderSink(Protocol):
-    """Where a recorder's segments and state changes go (node_agent.recording.manager)."""
-
-    async def segment(self, file: SegmentFile) -> Segment | None:
-        """Measure, index and report a finished file; the Segment, or None if it held no
-        media (the file is then gone)."""
-        ...
-
-    async def state(
-        self, camera_id: str, state: RecorderState, message: str, gap: Gap | None
-    ) -> None:
-        """The recorder changed state (or restarted after a crash, leaving `gap`)."""
-        ...
-
-    async def crashed(self, camera_id: str, reason: str) -> None:
-        """The recorder died (e.g. a full disk: the sink may free space before the restart)."""
-        ...
 
 
 def _recorder_policy() -> RestartPolicy:
@@ -124,6 +83,8 @@ class Recorder:
     python: str = sys.executable
     # A one-time token for ffmpeg's play of the camera (node_agent.live_access.PlayTokens).
     play_token: Callable[[str], str] | None = None
+    # The file holding the platform's segment length, which the collector follows live.
+    segment_file: Path | None = None
     _created: float = field(default_factory=time.time)
     _run: RecorderRun | None = None
     _task: asyncio.Task[None] | None = None
@@ -134,6 +95,15 @@ class Recorder:
     _announced: bool = False
     # The previous run's finish(): its partial segment is indexed before the next run's first.
     _leftovers: asyncio.Task[None] | None = None
+    # An encoding run that must be replaced at its next segment boundary (new segment length),
+    # and one being ended for that reason (its exit is no crash and no end of the stream).
+    _resegment: bool = False
+    _switching: bool = False
+    # The run started beside the current one to replace it (make-before-break), the task
+    # starting it, and whether it came without media in time (then the switch leaves a gap).
+    _next: RecorderRun | None = None
+    _overlap: asyncio.Task[None] | None = None
+    _switch_gap: bool = False
 
     @property
     def camera_id(self) -> str:
@@ -150,6 +120,16 @@ class Recorder:
         """True once the recorder ended (its input ended, or stop())."""
         return self._task is not None and self._task.done()
 
+    def set_segment_length(self, segment_s: float) -> None:
+        """The next segments are `segment_s` long. The collector follows the segment file by
+        itself (the manager rewrote it): nothing restarts. ffmpeg cannot change -segment_time,
+        so an encoding run is replaced at its next segment boundary."""
+        if segment_s == self.segment_s:
+            return
+        self.segment_s = segment_s
+        if not self._collects:
+            self._resegment = True
+
     def start(self) -> None:
         """Record in the background."""
         self._task = asyncio.create_task(self._loop(), name=f"recorder-{self.camera_id}")
@@ -164,8 +144,9 @@ class Recorder:
             return
         # Twice: a run spawned while the first one was being ended gets the same treatment.
         for _ in range(2):
-            if self._run is not None and self._run.proc is not None:
-                await terminate(self._run.proc, grace_s)
+            for run in (self._next, self._run):
+                if run is not None and run.proc is not None:
+                    await terminate(run.proc, grace_s)
             # The last files are measured and indexed after the child is gone.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_s):
@@ -181,11 +162,19 @@ class Recorder:
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
-                run = await self._run_once()
+                run = self._take_next() if self._switching else await self._run_once()
                 code = await run.watch()
                 await self._finish_later(run)
                 if self._stop.is_set():
                     break
+                if self._switching:
+                    # Replaced for a new segment length by the run started beside it, which
+                    # goes on. Every line of the old run is in (its last segment, closed on
+                    # SIGTERM, too); a gap only if the new run had no media in time.
+                    if self._switch_gap and self._pending_gap is None and self._last_end:
+                        self._pending_gap = (self._last_end, RESEGMENT_REASON)
+                    continue
+                await self._drop_next()  # it ended by itself while its successor was starting
                 # A publisher leaving ends the play cleanly (0) or with an error, never with a
                 # signal: a signal is always a crash, and the restart must not wait.
                 if code == 0 or (code > 0 and not await self._still_live()):
@@ -200,6 +189,7 @@ class Recorder:
             log.exception("recorder of %s failed", self.camera_id)
             message = "the recorder failed (see the agent log)"
         finally:
+            await self._drop_next()
             await self._wait_leftovers()
             gap = None
             if self._pending_gap is not None:
@@ -208,6 +198,61 @@ class Recorder:
                 self.gaps.append(gap)
             with contextlib.suppress(Exception):
                 await self.sink.state(self.camera_id, RecorderState.IDLE, message, gap)
+
+    def _switch_at_boundary(self) -> None:
+        """A segment just closed: replace this encoding run by one with the new segment length,
+        make-before-break (ffmpeg cannot change -segment_time, and a new one starts at the live
+        edge only after connecting and waiting for a keyframe)."""
+        if self._overlap is not None and not self._overlap.done():
+            return  # one is starting; _resegment stays set if the length changed meanwhile
+        self._resegment = False
+        self._overlap = asyncio.create_task(self._make_before_break())
+
+    async def _make_before_break(self, within_s: float = 10.0) -> None:
+        """Start the new run beside the current one; once it writes media, end the current one
+        at once: its last segment and the new run's first overlap by a moment, which the index
+        trims (SegmentStore.add's not_before), so nothing is lost. If the new run has no media
+        within `within_s`, the switch is made anyway and its gap reported."""
+        old = self._run
+        if old is None or old.proc is None or old.proc.returncode is not None:
+            return
+        new = await self._spawn()
+        self._next = new
+        deadline = time.monotonic() + within_s
+        while not await asyncio.to_thread(new.wrote_media):
+            if new.proc is None or new.proc.returncode is not None:
+                break
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        if self._stop.is_set() or old.proc.returncode is not None:
+            return  # the loop ends or drops the new run
+        self._switch_gap = not await asyncio.to_thread(new.wrote_media)
+        self._switching = True
+        old.proc.send_signal(signal.SIGTERM)
+
+    def _take_next(self) -> RecorderRun:
+        """The run started beside the last one: the current one from now on."""
+        run, self._next = self._next, None
+        assert run is not None
+        self._switching = False
+        self._run = run
+        return run
+
+    async def _drop_next(self) -> None:
+        """End a replacement that never took over (its files are indexed like any run's)."""
+        if self._overlap is not None:
+            self._overlap.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._overlap
+            self._overlap = None
+        run, self._next = self._next, None
+        self._switching = False
+        if run is not None and run.proc is not None:
+            await terminate(run.proc, 5.0)
+            with contextlib.suppress(Exception):
+                await run.watch()
+            await self._finish_later(run)
 
     async def _still_live(self, within_s: float = 0.5) -> bool:
         """Whether the publish is still on, giving nginx's on_publish_done time to arrive."""
@@ -253,14 +298,22 @@ class Recorder:
             since = self._last_end.timestamp()
         else:
             since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
-        return collector_argv(self.python, output_pattern, self.segment_s, since)
+        return collector_argv(self.python, output_pattern, self.segment_s, since, self.segment_file)
 
     async def _run_once(self) -> RecorderRun:
-        """A new run of the child, started."""
+        """A new run of the child, started: the current one."""
         if self._collects:
             # The collector resumes where the last file ended, so that file (a crashed run's
             # partial) is measured first. ffmpeg cannot resume: it starts at once instead.
             await self._wait_leftovers()
+        run = await self._spawn()
+        self._run = run
+        if self._stop.is_set() and run.proc is not None:
+            run.proc.send_signal(signal.SIGTERM)  # stop() came while it was being spawned
+        return run
+
+    async def _spawn(self) -> RecorderRun:
+        """A new run of the child, started (not yet the current one)."""
         now = datetime.now(UTC)
         directory = f"{self.camera_id}/{now:%Y%m%d}"
         prefix = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-"
@@ -277,9 +330,6 @@ class Recorder:
         )
         env = collector_env(self.spec.fragments, os.environ) if self._collects else None
         await run.start(self._command(run.output_pattern), env)
-        self._run = run
-        if self._stop.is_set() and run.proc is not None:
-            run.proc.send_signal(signal.SIGTERM)  # stop() came while it was being spawned
         return run
 
     async def _finish_later(self, run: RecorderRun) -> None:
@@ -310,6 +360,8 @@ class Recorder:
             return
         self.segments += 1
         self._last_end = max(self._last_end or segment.end, segment.end)
+        if self._resegment and not file.recovered:
+            self._switch_at_boundary()
         if self._pending_gap is not None and file.recovered:
             # The partial segment of the crashed run: the gap starts where it ends.
             self._pending_gap = (self._last_end, self._pending_gap[1])

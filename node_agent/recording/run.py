@@ -22,6 +22,9 @@ from node_agent.recording.media import SUFFIX
 from node_agent.restart_policy import kill_group
 from node_agent.supervisor import spawn_guarded
 
+# More than an MPEG-TS file's headers (PAT, PMT: a few 188-byte packets): a keyframe is more.
+MEDIA_BYTES = 4096
+
 
 @dataclass(frozen=True)
 class SegmentFile:
@@ -152,6 +155,14 @@ class RecorderRun:
             code = await proc.wait()
             kill_group(proc.pid)
         return code
+
+    def wrote_media(self, min_bytes: int = MEDIA_BYTES) -> bool:
+        """Whether the child has written media yet (more than a file's headers)."""
+        for path in self.out_dir.glob(f"{self.prefix}*{SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_size >= min_bytes:
+                    return True
+        return False
 
     def exit_reason(self, returncode: int) -> str:
         """Why the child exited, with the last line of its log from this run."""

@@ -5,7 +5,8 @@ rows without files dropped, unreported segments reported).
 
 Order matters for crash safety: a file is indexed only once complete; a move copies and syncs
 before the index points at the copy, and only then removes the original; a deletion drops the
-row before the file, so the index never names a file that is gone for good.
+row before the file, so the index never names a file that is gone for good. A COLD segment's
+object is deleted before its row (node_agent.recording.cold says why).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from node_agent.desired import RecordingProfile
 from node_agent.outbox import Outbox
@@ -59,6 +61,14 @@ def describe_path(relative: str) -> tuple[str, RecordingProfile] | None:
     return parts[0], PROFILE_BY_NAME.get(fields[1], RecordingProfile.ORIGINAL)
 
 
+class ColdObjects(Protocol):
+    """The cold tier's objects (node_agent.recording.cold.ColdMover)."""
+
+    async def remove(self, segment: Segment) -> bool:
+        """Delete `segment`'s object (gone already is fine); False if the store refused."""
+        ...
+
+
 class SegmentStore:
     """Files, index and events of this node's segments."""
 
@@ -80,6 +90,8 @@ class SegmentStore:
         self._unsent: list[tuple[str, str, str]] = []
         # Files ffprobe did not answer about in time: retried by retry().
         self._unmeasured: list[tuple[SegmentFile, StorageTier]] = []
+        # Deletes COLD segments' objects (node_agent.recording.cold; None: no cold tier).
+        self.cold: ColdObjects | None = None
 
     # ----- new segments -----------------------------------------------------------------------
 
@@ -160,6 +172,12 @@ class SegmentStore:
         if current is None:
             return False
         segment = current
+        # A COLD object goes first: a store that is down keeps the row, and this deletion is
+        # retried (by retention's next pass, or the control plane's pending deletion).
+        if segment.tier == StorageTier.COLD and (
+            self.cold is None or not await self.cold.remove(segment)
+        ):
+            return False
         place = self.tiers.get(segment.tier)
         try:
             if not await asyncio.to_thread(self.index.remove, segment.id):

@@ -24,7 +24,7 @@ class StorageTier(enum.IntEnum):
 
     HOT = 1  # the node's data directory
     WARM = 2  # a second directory (e.g. a mounted share)
-    COLD = 3  # object storage (not implemented)
+    COLD = 3  # object storage (node_agent.recording.cold; not a Tier: no local path)
 
 
 class UnsafePath(ValueError):

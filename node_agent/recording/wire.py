@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from node_agent.convert import profile_to_proto
 from node_agent.outbox import Outbox, stamped
 from node_agent.recording.index import Segment
-from node_agent.recording.recorder import Gap, RecorderState
+from node_agent.recording.spec import Gap, RecorderState
 from node_agent.recording.tiers import StorageTier
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ async def segment_moved(outbox: Outbox, segment: Segment) -> str:
             id=segment.id,
             camera_id=segment.camera_id,
             tier=_TIERS[segment.tier],
+            object_bucket=segment.object_bucket,
+            object_key=segment.object_key,
         ),
     )
     return await spool(
@@ -108,6 +110,19 @@ async def segment_moved(outbox: Outbox, segment: Segment) -> str:
         # The tier's number, as event ids have always been made (a re-spool keeps its id).
         segment_event_id(segment.id, f"moved:{int(segment.tier)}"),
     )
+
+
+async def tier_moves_changed(outbox: Outbox, tier: StorageTier, blocked: bool, reason: str) -> str:
+    """Spool that moves to `tier` stopped (`reason` says why) or go again."""
+    kind = (
+        agent_pb2.SEGMENT_EVENT_TYPE_MOVES_BLOCKED
+        if blocked
+        else agent_pb2.SEGMENT_EVENT_TYPE_MOVES_RESUMED
+    )
+    event = agent_pb2.SegmentEvent(
+        type=kind, segment=recording_pb2.Recording(tier=_TIERS[tier]), reason=reason
+    )
+    return await spool(outbox, agent_pb2.ConnectRequest(segment_event=event))
 
 
 async def segment_deleted(outbox: Outbox, segment_id: str, camera_id: str, reason: str) -> str:

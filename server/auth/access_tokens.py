@@ -11,6 +11,7 @@ import math
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,11 +53,12 @@ class SigningKeys:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        max_lifetime: timedelta = timedelta(minutes=15),
+        max_lifetime: timedelta | Callable[[], timedelta] = timedelta(minutes=15),
     ) -> None:
         self._sessions = sessions
-        # CAMFLEET_ACCESS_TOKEN_TTL: no token this server issues lives longer, so a longer-lived
-        # one was not issued by it, whatever its signature (a stolen key signs anything).
+        # The access-token life in force (security settings, else CAMFLEET_ACCESS_TOKEN_TTL): no
+        # token this server issues lives longer, so a longer-lived one was not issued by it,
+        # whatever its signature (a stolen key signs anything). A callable reads it per check.
         self._max_lifetime = max_lifetime
         self._keys: dict[str, _Key] = {}
         self._active: _Key | None = None
@@ -163,11 +165,12 @@ class SigningKeys:
         if not isinstance(iat, int | float) or not isinstance(exp, int | float):
             raise Unauthenticated("access token has no valid issue or expiry time; log in again")
         now = utcnow().timestamp()
-        cap = (self._max_lifetime + LEEWAY).total_seconds()
+        lifetime = self._max_lifetime() if callable(self._max_lifetime) else self._max_lifetime
+        cap = (lifetime + LEEWAY).total_seconds()
         if exp - iat > cap or exp - now > cap:
             raise Unauthenticated(
                 "access token claims a longer life than this server issues "
-                f"({int(self._max_lifetime.total_seconds())} s); log in again"
+                f"({int(lifetime.total_seconds())} s); log in again"
             )
         if iat - now > LEEWAY.total_seconds():
             raise Unauthenticated("access token is issued in the future; log in again")

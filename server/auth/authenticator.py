@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.audit.log import AuditLog
 from server.auth.access_tokens import SigningKeys
 from server.auth.cache import AuthCache, session_key, token_key
+from server.auth.token_addresses import TokenAddresses
 from server.db.models import ApiTokenRow, RefreshTokenRow, UserRow, utcnow
 from server.errors import PermissionDenied, Unauthenticated
 from server.identity.credentials import (
@@ -57,6 +58,8 @@ class Authenticator:
         self._cache = cache
         self._audit = audit
         self._background: set[asyncio.Task[None]] = set()
+        # Every address each API token is used from (the token_new_address alert rule).
+        self.token_addresses = TokenAddresses(sessions)
         # token id -> (address, time) of the last recorded use, to throttle last-used writes.
         self._last_seen: dict[str, tuple[str, datetime | None]] = {}
 
@@ -192,6 +195,7 @@ class Authenticator:
         return principal, expires, tuple(row.allowed_cidrs), row.secret_hash
 
     def _note_use(self, token_id: str, address: str, principal: Principal) -> None:
+        self.token_addresses.note(token_id, address)
         last_address, last_at = self._last_seen.get(token_id, ("", None))
         now = utcnow()
         new_address = address != last_address
@@ -224,6 +228,7 @@ class Authenticator:
 
     async def close(self) -> None:
         """Wait for pending last-used writes (graceful shutdown)."""
+        await self.token_addresses.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 

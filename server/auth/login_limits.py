@@ -45,6 +45,7 @@ class Attempt:
     account_key: str
     address: Verdict
     account: Verdict
+    window_s: float
 
 
 class LoginLimits:
@@ -62,14 +63,12 @@ class LoginLimits:
         self._settings = settings
         self._sessions = sessions
 
-    @property
-    def _window(self) -> float:
-        return self._settings.login_limit_window.total_seconds()
-
-    async def begin(self, username: str, address: str) -> Attempt:
+    async def begin(self, username: str, address: str, settings: Settings | None = None) -> Attempt:
         """Count an attempt of `username` from `address`, or refuse it (ResourceExhausted,
-        audited as auth.rate_limited)."""
-        s = self._settings
+        audited as auth.rate_limited). `settings`: the limits in force now (the stored
+        security settings), else those this was built with."""
+        s = settings or self._settings
+        window = s.login_limit_window.total_seconds()
         user = username.lower()
         pair_key = f"login:pair:{user}|{address}"
         address_key = f"login:addr:{address}"
@@ -79,35 +78,36 @@ class LoginLimits:
             ("address", address_key, s.login_limit_per_address),
         )
         for name, key, limit in limits:
-            verdict = await self._limiter.check(key, limit, self._window)
+            verdict = await self._limiter.check(key, limit, window)
             if not verdict.allowed:
                 await self._refuse(username, name, verdict.retry_after_seconds)
-        pair = await self._limiter.hit(pair_key, s.login_limit_per_account_address, self._window)
-        by_address = await self._limiter.hit(address_key, s.login_limit_per_address, self._window)
+        pair = await self._limiter.hit(pair_key, s.login_limit_per_account_address, window)
+        by_address = await self._limiter.hit(address_key, s.login_limit_per_address, window)
         for (name, _, _), verdict in zip(limits, (pair, by_address), strict=True):
             if not verdict.allowed:
                 # Refused attempts check no password, so they do not count.
                 await self._limiter.release(pair_key, pair)
                 await self._limiter.release(address_key, by_address)
                 await self._refuse(username, name, verdict.retry_after_seconds)
-        wait = await self._account_backoff(user, address, account_key)
+        wait = await self._account_backoff(user, address, account_key, s)
         if wait:
             await self._limiter.release(pair_key, pair)
             await self._limiter.release(address_key, by_address)
             await self._refuse(username, "account_backoff", wait)
         account = await self._limiter.hit(account_key, _UNLIMITED, ACCOUNT_WINDOW_S)
-        return Attempt(pair_key, address_key, account_key, by_address, account)
+        return Attempt(pair_key, address_key, account_key, by_address, account, window)
 
     async def succeeded(self, attempt: Attempt) -> None:
         """The password was right: the attempt was no guess. The (account, address) failures
         are forgotten; the account's count keeps others' failures."""
-        await self._limiter.reset(attempt.pair_key, self._window)
+        await self._limiter.reset(attempt.pair_key, attempt.window_s)
         await self._limiter.release(attempt.address_key, attempt.address)
         await self._limiter.release(attempt.account_key, attempt.account)
 
-    async def _account_backoff(self, user: str, address: str, account_key: str) -> float:
+    async def _account_backoff(
+        self, user: str, address: str, account_key: str, s: Settings
+    ) -> float:
         """Seconds this attempt must wait for the account's turn; 0.0 when it may go now."""
-        s = self._settings
         failures = (await self._limiter.check(account_key, _UNLIMITED, ACCOUNT_WINDOW_S)).count
         over = failures - s.login_account_backoff_after
         if over < 0 or await self._known_address(user, address):

@@ -46,12 +46,13 @@ _PKG = "/camfleet.v1."
 
 RPC_RULES: Mapping[str, Rule] = {
     # Infrastructure: load balancers and grpcurl must reach these without credentials.
-    # Only what the server serves is listed (grpcio-reflection serves v1alpha; clients that try
-    # v1 first get UNIMPLEMENTED and fall back): tests/server/auth/test_permissions.py checks both
-    # ways.
+    # Only what the server serves is listed (reflection in both versions: newer tools ask v1
+    # first, older ones v1alpha; server/transport/reflection.py): tests/server/auth/
+    # test_permissions.py checks both ways.
     "/grpc.health.v1.Health/Check": PUBLIC,
     "/grpc.health.v1.Health/List": PUBLIC,  # registered by grpcio-health-checking (unimplemented)
     "/grpc.health.v1.Health/Watch": PUBLIC,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": PUBLIC,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,
     # AuthService
     f"{_PKG}AuthService/Login": PUBLIC,
@@ -120,6 +121,53 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}RecordingService/ExportClip": needs(_P.RECORDINGS_READ),
     f"{_PKG}RecordingService/GetPlaybackUrl": needs(_P.RECORDINGS_READ),
     f"{_PKG}RecordingService/DeleteRecording": needs(_P.RECORDINGS_WRITE),
+    # AlertService: previewing a rule is a read; acknowledging, silencing and sending a test
+    # notification are writes.
+    f"{_PKG}AlertService/CreateAlertRule": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ListAlertRules": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/GetAlertRule": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/UpdateAlertRule": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/DeleteAlertRule": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/PreviewAlertRule": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/ListAlerts": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/GetAlert": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/AcknowledgeAlert": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/UnacknowledgeAlert": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/CreateSilence": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ListSilences": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/UpdateSilence": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ExpireSilence": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/CreateChannel": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ListChannels": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/GetChannel": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/UpdateChannel": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/DeleteChannel": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/TestChannel": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ResumeChannel": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/CreateNotificationPolicy": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ListNotificationPolicies": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/UpdateNotificationPolicy": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/DeleteNotificationPolicy": needs(_P.ALERTS_WRITE),
+    f"{_PKG}AlertService/ListNotifications": needs(_P.ALERTS_READ),
+    f"{_PKG}AlertService/ListDeliveryAttempts": needs(_P.ALERTS_READ),
+    # AnalyticsService: the fleet's history is a read; security figures name users and
+    # addresses, as the audit log does; scheduled reports are changes.
+    f"{_PKG}AnalyticsService/GetUptime": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/GetCoverage": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/GetStorage": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/GetStorageForecast": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/GetStreamHealth": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/GetSecurityStats": needs(_P.AUDIT_READ),
+    f"{_PKG}AnalyticsService/ExportReport": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/CreateReportSchedule": needs(_P.ANALYTICS_WRITE),
+    f"{_PKG}AnalyticsService/ListReportSchedules": needs(_P.ANALYTICS_READ),
+    f"{_PKG}AnalyticsService/UpdateReportSchedule": needs(_P.ANALYTICS_WRITE),
+    f"{_PKG}AnalyticsService/DeleteReportSchedule": needs(_P.ANALYTICS_WRITE),
+    f"{_PKG}AnalyticsService/RunReportSchedule": needs(_P.ANALYTICS_WRITE),
+    # SettingsService: admins only (secrets are never returned, but the rest shapes the fleet).
+    f"{_PKG}SettingsService/GetSettings": needs(_P.SETTINGS_READ),
+    f"{_PKG}SettingsService/UpdateSettings": needs(_P.SETTINGS_WRITE),
+    f"{_PKG}SettingsService/ListSettingsHistory": needs(_P.SETTINGS_READ),
 }
 
 

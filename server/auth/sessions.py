@@ -32,6 +32,8 @@ from server.errors import (
 from server.identity.permissions import Role
 from server.identity.principal import Principal, current_call
 from server.kv.ratelimit import RateLimiter
+from server.settings.model import Settings as SettingsReader
+from server.settings.security import login_allowed, with_security
 
 REFRESH_PREFIX = "rt_"
 
@@ -61,8 +63,12 @@ class SessionService:
         audit: AuditLog,
         cache: AuthCache,
         settings: Settings,
+        live: SettingsReader | None = None,
     ) -> None:
         self._sessions = sessions
+        # The stored security settings, read on every login and refresh so a change applies to
+        # the next one; without them, the flags in `settings`.
+        self._live = live
         self._keys = keys
         self._limiter = limiter
         self._audit = audit
@@ -83,7 +89,10 @@ class SessionService:
             raise InvalidArgument.for_field(
                 "username" if len(username) > 64 else "password", "is too long"
             )
-        attempt = await self._limits.begin(username, current_call().source_address)
+        config = await self._config()
+        address = current_call().source_address
+        await self._check_address(username, address)
+        attempt = await self._limits.begin(username, address, config)
 
         async with self._sessions() as session:
             user = await session.scalar(
@@ -126,7 +135,7 @@ class SessionService:
         async with self._sessions.begin() as session:
             user = await session.merge(user)
             user.last_login_at = utcnow()
-            pair = await self._open(session, user.id, new_id())
+            pair = await self._open(session, user.id, new_id(), config)
             add_audit(session, "auth.login", f"users/{user.id}", actor=user.username)
         return pair, user
 
@@ -137,6 +146,7 @@ class SessionService:
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 200:
             raise Unauthenticated("refresh token is not valid; log in again")
         now = utcnow()
+        config = await self._config()
         async with self._sessions.begin() as session:
             row = await session.scalar(
                 select(RefreshTokenRow).where(RefreshTokenRow.token_hash == _hash(refresh_token))
@@ -160,7 +170,7 @@ class SessionService:
             reused = not getattr(spent, "rowcount", 0)
             user = await session.get(UserRow, row.user_id)
             if not reused and user is not None and not user.disabled:
-                pair = await self._open(session, user.id, row.family_id)
+                pair = await self._open(session, user.id, row.family_id, config)
                 return pair, user
         if reused:
             await self._revoke_family(row.family_id)
@@ -224,8 +234,31 @@ class SessionService:
             self._cache.forget(session_key(ended_session))
         return int(count or 0)
 
-    async def _open(self, session: AsyncSession, user_id: str, family_id: str) -> TokenPair:
-        s = self._settings
+    async def _config(self) -> Settings:
+        """The login rules in force: the flags, with the stored security settings over them."""
+        if self._live is None:
+            return self._settings
+        return with_security(self._settings, (await self._live.current()).security)
+
+    async def _check_address(self, username: str, address: str) -> None:
+        """Refuse a password login from outside the security settings' address allowlist."""
+        if self._live is None:
+            return
+        if login_allowed(address, (await self._live.current()).security.login_allowlist):
+            return
+        await self._audit.security_event(
+            "auth.login_failed",
+            actor=username,
+            details={"username": username, "reason": "address not in the login allowlist"},
+        )
+        raise PermissionDenied(
+            f"logins are not allowed from your address ({address or 'unknown'}); an admin can "
+            "add it to the login allowlist of the security settings"
+        )
+
+    async def _open(
+        self, session: AsyncSession, user_id: str, family_id: str, s: Settings
+    ) -> TokenPair:
         refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
         refresh_expires = utcnow() + s.refresh_token_ttl
         session.add(

@@ -32,7 +32,7 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
-from server.identity.password_policy import PasswordPolicy
+from server.identity.password_policy import PasswordCheck, PasswordPolicy
 from server.identity.permissions import Permission, Role
 from server.identity.principal import Principal
 
@@ -94,7 +94,7 @@ class UserService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         cache: AuthCache,
-        policy: PasswordPolicy | None = None,
+        policy: PasswordCheck | None = None,
     ) -> None:
         self._sessions = sessions
         self._cache = cache

@@ -58,4 +58,5 @@ def camera_to_proto(
         placement_epoch=row.placement_epoch or 0,
         placement_reason=row.placement_reason or "",
         handover_node_id=row.handover_node_id or "",
+        live_ladder=row.live_ladder or [],
     )

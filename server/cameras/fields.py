@@ -14,6 +14,7 @@ from camfleet.credentials import is_credential_param
 
 from server.cameras.model import IngestMode
 from server.common.labels import check_label_map
+from server.common.ladder import ladder_problem
 from server.common.validation import clean_text
 from server.errors import InvalidArgument
 
@@ -31,6 +32,7 @@ UPDATABLE_FIELDS = frozenset(
         "retention_max_age",
         "retention_max_bytes",
         "node_selector",
+        "live_ladder",
     }
 )
 PULL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
@@ -68,13 +70,25 @@ class CameraFields:
     ingest_mode: IngestMode | None = None
     source_url: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-    # None: the default (original); the transport refuses values it cannot name.
+    # None: unset, so a new camera takes the recording settings' default profile (an update
+    # naming the field resets it to original); the transport refuses values it cannot name.
     recording_profile: str | None = None
-    # Seconds; 0 means no limit. Negative values are refused.
-    retention_max_age_s: float = 0.0
+    # Seconds; 0 means no limit. Negative values are refused. None: unset, so a new camera
+    # takes the recording settings' default retention (an update naming the field clears it).
+    retention_max_age_s: float | None = None
     retention_max_bytes: int = 0
     # Pull cameras go only to nodes whose labels hold every pair (server/placement/).
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    # The live ladder's rungs; empty: the streaming settings' default (server/common/ladder.py).
+    live_ladder: tuple[str, ...] = ()
+
+
+def check_live_ladder(rungs: tuple[str, ...]) -> list[str]:
+    """A camera's ladder as stored, or InvalidArgument saying what is wrong with it."""
+    problem = ladder_problem(rungs, allow_empty=True)
+    if problem is not None:
+        raise InvalidArgument.for_field("camera.live_ladder", problem)
+    return list(rungs)
 
 
 def check_node_selector(selector: Mapping[str, str]) -> dict[str, str]:
@@ -83,9 +97,14 @@ def check_node_selector(selector: Mapping[str, str]) -> dict[str, str]:
     return check_label_map(selector, "camera.node_selector", max_pairs=MAX_SELECTOR_PAIRS)
 
 
-def check_retention(fields: CameraFields) -> tuple[int, int]:
-    """(max age in whole seconds, rounded up; max bytes), or InvalidArgument."""
-    if fields.retention_max_age_s < 0:
+def check_retention(fields: CameraFields, default_max_age_s: int = 0) -> tuple[int, int]:
+    """(max age in whole seconds, rounded up, `default_max_age_s` when unset; max bytes), or
+    InvalidArgument."""
+    if fields.retention_max_age_s is None:
+        max_age_s: float = default_max_age_s
+    else:
+        max_age_s = fields.retention_max_age_s
+    if max_age_s < 0:
         raise InvalidArgument.for_field(
             "camera.retention_max_age", "must not be negative (0 or unset: no age limit)"
         )
@@ -93,7 +112,7 @@ def check_retention(fields: CameraFields) -> tuple[int, int]:
         raise InvalidArgument.for_field(
             "camera.retention_max_bytes", "must not be negative (0: no size limit)"
         )
-    return math.ceil(fields.retention_max_age_s), fields.retention_max_bytes
+    return math.ceil(max_age_s), fields.retention_max_bytes
 
 
 def _check_host(host: str) -> None:

@@ -26,3 +26,10 @@ def hls_url(
         f"{base_url}/hls/{camera_id}/{grant.encode()}/{expires}/{signature}/index.m3u8",
         expires_at,
     )
+
+
+def ladder_url(hls: str) -> str:
+    """The master playlist of a camera's ladder beside its signed HLS URL `hls`: the node
+    serves /abr/ under the same signature (node_agent/nginx/config.py)."""
+    base, _, rest = hls.partition("/hls/")
+    return f"{base}/abr/{rest.rsplit('/', 1)[0]}/master.m3u8"

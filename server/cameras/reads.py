@@ -66,6 +66,7 @@ class CameraRecord:
     placement_epoch: int
     handover_node_id: str | None
     placement_reason: str
+    live_ladder: list[str]
     labels: tuple[Label, ...]
 
 

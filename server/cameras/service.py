@@ -17,6 +17,7 @@ from server.cameras.fields import (
     UPDATABLE_FIELDS,
     CameraFields,
     check_labels,
+    check_live_ladder,
     check_node_selector,
     check_retention,
     check_source_url,
@@ -24,8 +25,9 @@ from server.cameras.fields import (
 )
 from server.cameras.listing import CAMERAS
 from server.cameras.model import CameraAction, CameraStatus, ChangeKind, ChangeListener, IngestMode
-from server.cameras.playback import hls_url
+from server.cameras.playback import hls_url, ladder_url
 from server.cameras.reads import CameraRecord, read_camera
+from server.common.ladder import encodes
 from server.common.listing import (
     ListRequest,
     Page,
@@ -35,6 +37,7 @@ from server.db.fast_reads import FastReads
 from server.db.models import CameraLabelRow, CameraRow, utcnow
 from server.errors import AlreadyExists, InvalidArgument, NotFound
 from server.recordings import gaps as recording_gaps
+from server.settings.model import FixedSettings, Settings
 
 MAX_BATCH = 1000
 
@@ -51,6 +54,8 @@ class StreamUrls:
     rtmp_publish_url: str
     hls_playback_url: str
     expires_at: datetime
+    # The master playlist of the camera's ladder ("" when its ladder is the source alone).
+    hls_ladder_url: str = ""
 
 
 # The class below has a method called `list`, which hides the builtin in its annotations.
@@ -108,6 +113,8 @@ def _column_changes(paths: set[str], fields: CameraFields) -> dict[str, object]:
         changes["retention_max_bytes"] = max_bytes
     if "node_selector" in paths:
         changes["node_selector"] = check_node_selector(fields.node_selector)
+    if "live_ladder" in paths:
+        changes["live_ladder"] = check_live_ladder(fields.live_ladder)
     return changes
 
 
@@ -125,8 +132,11 @@ class CameraService:
         playback_ttl: timedelta,
         on_change: ChangeListener = _ignore_change,
         locate_node: NodeLocator = _no_nodes,
+        settings: Settings | None = None,
     ) -> None:
         self._sessions = sessions
+        # Where a new camera's default recording profile and retention come from.
+        self._settings: Settings = settings or FixedSettings()
         self._locate_node = locate_node
         self._on_change = on_change
         self._reads = reads
@@ -160,10 +170,15 @@ class CameraService:
         )
         labels = check_labels(fields.labels)
         row.labels = [CameraLabelRow(key=k, value=v) for k, v in sorted(labels.items())]
-        row.recording_profile = fields.recording_profile or "original"
-        row.retention_max_age_s, row.retention_max_bytes = check_retention(fields)
+        # What the request leaves unset comes from the recording settings in force.
+        recording = (await self._settings.current()).recording
+        row.recording_profile = fields.recording_profile or recording.default_profile
+        row.retention_max_age_s, row.retention_max_bytes = check_retention(
+            fields, default_max_age_s=recording.default_retention_days * 86400
+        )
         row.recording_state, row.recording_state_reason = "idle", ""
         row.node_selector = check_node_selector(fields.node_selector)
+        row.live_ladder = check_live_ladder(fields.live_ladder)
         try:
             async with self._sessions.begin() as session:
                 await self._ensure_name_free(session, row.name_key, name)
@@ -322,7 +337,10 @@ class CameraService:
         )
         url, expires = hls_url(http_base, self._playback_secret, row.id, self._playback_ttl, grant)
         publish = f"{rtmp_base}/{row.stream_key}" if include_publish_url else ""
-        return StreamUrls(publish, url, expires)
+        ladder = row.live_ladder or (await self._settings.current()).streaming.default_ladder
+        # Signed like `url` (the same resource, grant and expiry): only the file tree differs.
+        abr = ladder_url(url) if encodes(ladder) else ""
+        return StreamUrls(publish, url, expires, abr)
 
     @staticmethod
     async def _load(session: AsyncSession, camera_id: str) -> CameraRow:

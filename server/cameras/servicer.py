@@ -12,6 +12,7 @@ from server.cameras.model import CameraAction
 from server.cameras.reads import CameraRecord
 from server.cameras.redaction import may_edit_cameras
 from server.cameras.service import CameraService
+from server.cameras.whep import whep_url
 from server.common.listing import ListRequest
 from server.common.wire import from_duration, timestamp
 from server.db.models import CameraRow
@@ -50,11 +51,15 @@ def _fields(camera: camera_pb2.Camera) -> CameraFields:
                 "must be one of "
                 + ", ".join(recording_pb2.RecordingProfile.Name(p) for p in PROFILE_NAMES),
             )
-    max_age = camera.retention_max_age
-    if max_age.seconds < 0 or max_age.nanos < 0:
-        max_age_s = -1.0  # refused by the domain, with the field named
-    else:
-        max_age_s = from_duration(max_age, "camera.retention_max_age").total_seconds()
+    # Unset (no Duration at all) lets a new camera take the settings' default retention; an
+    # explicit Duration, 0 included, is the caller's choice.
+    max_age_s: float | None = None
+    if camera.HasField("retention_max_age"):
+        max_age = camera.retention_max_age
+        if max_age.seconds < 0 or max_age.nanos < 0:
+            max_age_s = -1.0  # refused by the domain, with the field named
+        else:
+            max_age_s = from_duration(max_age, "camera.retention_max_age").total_seconds()
     return CameraFields(
         recording_profile=profile,
         retention_max_age_s=max_age_s,
@@ -68,6 +73,7 @@ def _fields(camera: camera_pb2.Camera) -> CameraFields:
         source_url=camera.source_url,
         labels=dict(camera.labels),
         node_selector=dict(camera.node_selector),
+        live_ladder=tuple(camera.live_ladder),
     )
 
 
@@ -185,5 +191,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         return camera_pb2.GetStreamUrlsResponse(
             rtmp_publish_url=urls.rtmp_publish_url,
             hls_playback_url=urls.hls_playback_url,
+            whep_url=whep_url(urls.hls_playback_url),
+            hls_ladder_url=urls.hls_ladder_url,
             expire_time=timestamp(urls.expires_at),
         )

@@ -153,27 +153,33 @@ class CameraStatusWriter:
             self._placement.homed(session, row, old, at)
 
     async def reconcile_node(
-        self, node_id: str, live: Mapping[str, CameraStatus], at: datetime, gone_reason: str
+        self,
+        node_id: str,
+        live: Mapping[str, CameraStatus],
+        at: datetime,
+        gone_reason: str | None,
     ) -> list[CameraRow]:
-        """After a node (re)connects, in one transaction: the cameras it streams take the given
-        status on it, whatever older events said; its other live cameras go OFFLINE."""
+        """In one transaction: the cameras the node streams take the given status on it,
+        whatever older events said. After a (re)connect (`gone_reason` given) its other live
+        cameras go OFFLINE; after an assignment (None) they are left as they are.
+
+        The second case is a pull camera the node kept pulling while it was taken off the node
+        (the node cut off, then back): its publish was not heard then, and being placed back
+        under a new epoch restarts nothing, so no new event would ever say it is live."""
+        mine = and_(CameraRow.node_id == node_id, CameraRow.status.in_(_LIVE))
+        wanted = CameraRow.id.in_(list(live))
         async with self._sessions.begin() as session:
             rows = list(
                 await session.scalars(
                     select(CameraRow)
-                    .where(
-                        or_(
-                            CameraRow.id.in_(list(live)),
-                            and_(CameraRow.node_id == node_id, CameraRow.status.in_(_LIVE)),
-                        )
-                    )
+                    .where(wanted if gone_reason is None else or_(wanted, mine))
                     .with_for_update()
                 )
             )
             changed = []
             for row in rows:
                 status = live.get(row.id, CameraStatus.OFFLINE)
-                reason = "" if row.id in live else gone_reason
+                reason = "" if row.id in live else gone_reason or ""
                 if row.id in live and not heard_from(row, node_id, CameraStatus.CONNECTING):
                     continue  # a pull camera placed elsewhere meanwhile: not this node's
                 if row.id in live and _moved_on(row, node_id):

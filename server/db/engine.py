@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -22,13 +25,18 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from server.db.outbox import RELAY_SLOT, OutboxSession, Relay, RelaySlot, written_revision
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """Engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+    PostgreSQL keeps `pool_size` connections and opens as many again for a burst: every replica
+    can hold 2 x `pool_size`, and PostgreSQL refuses clients past its max_connections (100 by
+    default), which would also keep a replica from taking part in the leader election."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30, "factory": ClosingSqliteConnection}
+        )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 # Companions SQLite keeps beside a database file. It creates them with the database file's own
@@ -91,6 +99,46 @@ def sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) ->
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+class ClosingSqliteConnection(sqlite3.Connection):
+    """A SQLite connection whose close() really closes it, ending its transaction.
+
+    When a task is cancelled mid-statement (a leader job stopped at step-down), SQLAlchemy
+    invalidates the connection without closing the statement's cursor or rolling back, and
+    closes the connection (on aiosqlite's thread, once the statement there has finished). But
+    Python's sqlite3 close() leaves a connection whose cursor still has an unfinished statement
+    open as a "zombie" (sqlite3_close_v2) that keeps its transaction, and with it the write
+    lock, until that cursor is freed. The cursor is reachable from the cancellation's traceback,
+    so that lasts as long as anyone holds the cancelled task (or until the garbage collector
+    runs): every other writer waited out busy_timeout and failed with "database is locked".
+    Rolling back and closing the cursors first lets close() really close."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        made: sqlite3.Cursor = super().cursor(*args, **kwargs)
+        self._cursors.add(made)
+        return made
+
+    # The C shortcuts make their cursor without calling cursor(): route them through it.
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        return self.cursor().executemany(*args)
+
+    def close(self) -> None:
+        # Closed already (a second close is a no-op) or failing: close() must still close.
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
+                self.rollback()  # first: the lock is free even if a cursor will not close
+        for cursor in list(self._cursors):
+            with contextlib.suppress(sqlite3.Error):
+                cursor.close()
+        super().close()
 
 
 class _WriteTurns:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from server.common.tasks import raise_if_cancelling
 from server.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class _Ring:
         """Events after `cursor` from the ring, forever; REVISION_COMPACTED if the reader falls
         behind the ring's oldest event."""
         while True:
+            raise_if_cancelling()
             if cursor + 1 < self.oldest() and self.events:
                 raise compacted(cursor, self.oldest())
             for event in self.after(cursor):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from server.common.tasks import raise_if_cancelling
 from server.db.models import EventCounterRow, EventRow
 from server.db.outbox import stage_event, written_revision
 from server.eventlog.log import StoredEvent, _Ring
@@ -141,6 +142,7 @@ class TableRelay:
     async def run_forever(self) -> None:
         """Relay until cancelled."""
         while True:
+            raise_if_cancelling()
             self._wake.clear()
             try:
                 batch = await rows_after(self._engine, self.cursor)
@@ -152,6 +154,7 @@ class TableRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a store is down: try again at the next poll
+                raise_if_cancelling()
                 if not self.failing:
                     log.warning("relaying events failed (%s); retrying", exc)
                 self.failing = True
@@ -186,10 +189,12 @@ class Retention:
     async def run_forever(self) -> None:
         """Trim until cancelled; a failed round is tried again the next."""
         while True:
+            raise_if_cancelling()
             try:
                 await self.trim()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("event log retention failed; trying again in %.0f s", self._every_s)
             await asyncio.sleep(self._every_s)

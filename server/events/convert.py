@@ -7,6 +7,8 @@ from typing import Any
 
 from camfleet.v1 import event_pb2
 
+from server.alerts.convert import alert_to_proto
+from server.alerts.model import Alert
 from server.cameras.convert import camera_to_proto
 from server.cameras.model import ChangeKind
 from server.common.wire import timestamp
@@ -89,6 +91,12 @@ def recording_added_event(row: RecordingRow, message: str) -> StagedEvent:
     return _stored("recording.added", event)
 
 
+def storage_tier_event(node_id: str, message: str) -> StagedEvent:
+    """A node's moves to a storage tier stopped or go again (subject: the node)."""
+    event = _event(event_pb2.EVENT_TYPE_STORAGE_TIER_CHANGED, f"nodes/{node_id}", message)
+    return _stored("node.storage_tier_changed", event)
+
+
 def placement_event(placement: Placement) -> StagedEvent:
     """A camera was placed on, moved to or taken off a node (subject: the camera)."""
     event = _event(
@@ -116,3 +124,15 @@ def stream_event(stream: LiveStream, message: str) -> StagedEvent:
         stream=stream_to_proto(stream),
     )
     return _stored("stream.updated", event)
+
+
+def alert_event(alert: Alert, message: str) -> StagedEvent:
+    """An alert became pending, firing or resolved, or was acknowledged (watchers need
+    alerts.read)."""
+    event = _event(
+        event_pb2.EVENT_TYPE_ALERT_CHANGED,
+        f"alerts/{alert.id}",
+        message,
+        alert=alert_to_proto(alert),
+    )
+    return _stored("alert.changed", event)

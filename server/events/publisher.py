@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.alerts.model import Alert
 from server.cameras.model import ChangeKind
 from server.db.models import CameraRow, RecordingRow
 from server.db.outbox import StagedEvent, stage_event
@@ -48,6 +49,10 @@ class EventPublisher:
         """Stage a newly indexed segment in its transaction (watchers need recordings.read)."""
         _stage(session, convert.recording_added_event(row, message))
 
+    def storage_tier_changed(self, session: AsyncSession, node_id: str, message: str) -> None:
+        """Stage that a node's moves to a storage tier stopped or go again (needs nodes.read)."""
+        _stage(session, convert.storage_tier_event(node_id, message))
+
     def camera_placed(self, session: AsyncSession, placement: Placement) -> None:
         """Stage a placement decision in the transaction that makes it."""
         _stage(session, convert.placement_event(placement))
@@ -61,6 +66,10 @@ class EventPublisher:
     ) -> None:
         """Stage a node event (state changed, updated, deleted) in the transaction that makes it."""
         _stage(session, convert.node_event(change, node, message))
+
+    def alert_changed(self, session: AsyncSession, alert: Alert, message: str) -> None:
+        """Stage an alert's change (state, acknowledgement) in the transaction that makes it."""
+        _stage(session, convert.alert_event(alert, message))
 
     async def stream_updated(self, stream: LiveStream, message: str) -> None:
         """Publish a change of a live stream's metrics worth showing."""

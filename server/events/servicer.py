@@ -38,17 +38,29 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         principal = current_principal()
         show_secrets = principal.can(Permission.STREAM_KEYS_READ)
         may_edit = may_edit_cameras(principal)
-        # Node, stream and recording events need their own read permission; others never see
-        # them.
+        # Node, stream, recording and alert events need their own read permission; others never
+        # see them.
         hidden = {
             resource
             for resource, permission in (
                 ("node", Permission.NODES_READ),
                 ("stream", Permission.STREAMS_READ),
                 ("recording", Permission.RECORDINGS_READ),
+                ("alert", Permission.ALERTS_READ),
             )
             if not principal.can(permission)
         }
+        # Settings changes carry no resource, only the group and its new version, but which
+        # group changed when is still the settings' history: settings.read, like
+        # ListSettingsHistory.
+        hidden_types = (
+            set()
+            if principal.can(Permission.SETTINGS_READ)
+            else {event_pb2.EVENT_TYPE_SETTINGS_CHANGED}
+        )
+        if not principal.can(Permission.NODES_READ):
+            # A node's storage tier events name the node and why its moves stopped.
+            hidden_types.add(event_pb2.EVENT_TYPE_STORAGE_TIER_CHANGED)
         # A reader task feeds a queue, so waiting for a bookmark never cancels the log's
         # iterator mid-step; a reader error is handed over the same way: REVISION_COMPACTED, or
         # a failed database read, which ends the call (UNAVAILABLE) instead of leaving the
@@ -84,7 +96,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
                     raise item
                 last = item.revision
                 event = event_pb2.Event.FromString(item.payload)
-                if event.WhichOneof("resource") in hidden:
+                if event.WhichOneof("resource") in hidden or event.type in hidden_types:
                     continue
                 if not matches(EventFacts(event.type, event.subject)):
                     continue

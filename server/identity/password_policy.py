@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # no stubs are published
 
@@ -62,6 +63,15 @@ def _weakness(password: str, min_score: int, user_inputs: Sequence[str]) -> str 
     why = warning[:1].lower() + warning[1:] if warning else "it would be guessed quickly"
     advice = f" {suggestions}" if suggestions else " Add a few uncommon words."
     return f"is too common or easy to guess ({why}).{advice}"
+
+
+class PasswordCheck(Protocol):
+    """What judges new passwords: a fixed PasswordPolicy, or the one in the settings now
+    (server/settings/security.py)."""
+
+    async def check(
+        self, password: str, field: str = "password", user_inputs: Sequence[str] = ()
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ class Permission(enum.StrEnum):
     API_TOKENS_READ = "api_tokens.read"
     API_TOKENS_WRITE = "api_tokens.write"
     AUDIT_READ = "audit.read"
+    ANALYTICS_READ = "analytics.read"
+    ANALYTICS_WRITE = "analytics.write"
+    SETTINGS_READ = "settings.read"
+    SETTINGS_WRITE = "settings.write"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
@@ -60,10 +64,17 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.RECORDINGS_WRITE,
             Permission.ALERTS_READ,
             Permission.ALERTS_WRITE,
+            Permission.ANALYTICS_READ,
+            Permission.ANALYTICS_WRITE,
         }
     ),
     Role.VIEWER: frozenset(
-        {Permission.CAMERAS_READ, Permission.STREAMS_READ, Permission.RECORDINGS_READ}
+        {
+            Permission.CAMERAS_READ,
+            Permission.STREAMS_READ,
+            Permission.RECORDINGS_READ,
+            Permission.ANALYTICS_READ,
+        }
     ),
     # Machine accounts: the ceiling is everything; each token's scopes narrow it.
     Role.API: ALL_PERMISSIONS,

@@ -8,12 +8,13 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from server.common.tasks import cancel_and_wait
+from server.common.tasks import awaiting, cancel_and_wait, raise_if_cancelling
 from server.leader.model import SingletonJob
 
 log = logging.getLogger(__name__)
 
 RESTART_AFTER_S = 1.0
+STUCK_AFTER_S = 5.0
 
 
 class SingletonJobs:
@@ -49,9 +50,26 @@ class SingletonJobs:
                 self._start(name)
 
     async def stop(self) -> None:
-        """Cancel every job and wait until each has ended (leadership is lost or given up)."""
+        """Cancel every job and wait until each has ended (leadership is lost or given up).
+        A job slow to end is logged with its stack every STUCK_AFTER_S: until it ends, this
+        replica can neither lead again nor let the leadership go."""
         tasks, self._tasks = list(self._tasks.values()), {}
-        await cancel_and_wait(tasks)
+        waiting = asyncio.ensure_future(cancel_and_wait(tasks))
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=STUCK_AFTER_S)
+            if done:
+                waiting.result()
+                return
+            for task in tasks:
+                if not task.done():
+                    log.error(
+                        "singleton job %s does not end on cancel; it waits at:\n%s",
+                        task.get_name(),
+                        awaiting(task),
+                    )
+                    # Asked again: a library that swallowed the first request (redis-py does)
+                    # does not swallow every one, and a job left running blocks leadership.
+                    task.cancel()
 
     def _start(self, name: str) -> None:
         self._tasks[name] = asyncio.create_task(
@@ -61,6 +79,7 @@ class SingletonJobs:
     async def _supervised(self, name: str, job: SingletonJob) -> None:
         task = asyncio.current_task()
         while True:
+            raise_if_cancelling()
             try:
                 await job()
                 log.warning("singleton job %s ended by itself; starting it again", name)

@@ -177,7 +177,10 @@ class Leadership:
                 if not self._failing and not self._leading:
                     log.warning("leader election cannot reach the database (%s); retrying", why)
                 self._failing = True
-                await self._lose(why)
+                try:
+                    await self._lose(why)
+                except Exception:  # the campaign must outlive any failure, or nobody leads
+                    log.exception("stopping leadership after %s failed", why)
                 self._settled.set()
                 await asyncio.sleep(RETRY_S)
             else:

@@ -18,7 +18,7 @@ from server.common.validation import is_id
 from server.db.models import utcnow
 from server.errors import InvalidArgument
 from server.nodes.convert import EVENT_KINDS, host_from_proto
-from server.nodes.desired import Assignment, PlaybackPolicy
+from server.nodes.desired import AgentSettings, Assignment, ColdStorage, PlaybackPolicy
 from server.nodes.live import HostMetrics, StreamEvent, StreamMetrics, StreamReport
 from server.nodes.registry import NodeHello
 from server.recordings.convert import (
@@ -114,6 +114,7 @@ def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
                 retention_max_age=duration_pb2.Duration(seconds=c.retention_max_age_s),
                 retention_max_bytes=c.retention_max_bytes,
                 epoch=c.epoch,
+                ladder=c.ladder,
             )
             for c in assignment.cameras
         ],
@@ -127,7 +128,38 @@ def assignment_to_proto(assignment: Assignment) -> agent_pb2.Assignment:
             for g in assignment.revoked_grants
         ],
         playback=_playback(assignment.playback),
+        settings=_settings(assignment.settings),
     )
+
+
+def _settings(settings: AgentSettings) -> agent_pb2.AgentSettings:
+    """Unset (0) stays unset on the wire: the node keeps its own flag's value."""
+    return agent_pb2.AgentSettings(
+        hls_fragment=_seconds(settings.hls_fragment_s),
+        hls_playlist_length=_seconds(settings.hls_playlist_length_s),
+        segment_length=_seconds(settings.segment_s),
+        free_space_floor_bytes=settings.free_space_floor_bytes,
+        warm_after=_seconds(settings.warm_after_s),
+        cold=_cold(settings.cold),
+    )
+
+
+def _cold(cold: ColdStorage | None) -> agent_pb2.ColdStorage | None:
+    if cold is None:
+        return None
+    return agent_pb2.ColdStorage(
+        endpoint=cold.endpoint,
+        bucket=cold.bucket,
+        prefix=cold.prefix,
+        access_key=cold.access_key,
+        secret_key=cold.secret_key,
+        after=_seconds(cold.after_s),
+        region=cold.region,
+    )
+
+
+def _seconds(value: float) -> duration_pb2.Duration | None:
+    return _duration(timedelta(seconds=value)) if value > 0 else None
 
 
 def _playback(policy: PlaybackPolicy) -> agent_pb2.PlaybackPolicy:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+from server.common.tasks import raise_if_cancelling
 from server.errors import Unauthenticated
 from server.eventlog.log import EventLog
 from server.nodes.assignments import AssignmentBuilder
@@ -44,6 +45,8 @@ class AssignmentPusher:
         if assignment is None:
             session.end(Unauthenticated("this node was deleted; register it again"))
             return
+        if assignment.version <= session.sent_version:
+            return  # a slower, older computation loses: neither sent nor kept as the node's set
         assigned = frozenset(c.camera_id for c in assignment.cameras)
         for camera_id in session.assigned - assigned:
             holders = self._camera_nodes.get(camera_id)
@@ -54,9 +57,8 @@ class AssignmentPusher:
         for camera_id in assigned:
             self._camera_nodes.setdefault(camera_id, set()).add(session.node_id)
         session.assigned = assigned
-        if assignment.version > session.sent_version:  # a slower, older computation loses
-            session.sent_version = assignment.version
-            session.send_assignment(assignment)
+        session.sent_version = assignment.version
+        session.send_assignment(assignment)
 
     def refresh_all(self) -> None:
         """Recompute every local node's assignment (e.g. revoked URL grants changed)."""
@@ -66,6 +68,7 @@ class AssignmentPusher:
     async def follow_cameras(self) -> None:
         """Mark every local node a camera change touches, until cancelled."""
         while True:
+            raise_if_cancelling()
             try:
                 async for stored in self._events.watch(await self._events.current_revision()):
                     if not stored.subject.startswith("cameras/"):
@@ -81,6 +84,7 @@ class AssignmentPusher:
             except asyncio.CancelledError:
                 raise
             except Exception:  # compaction or a broken log: catch up on everything, go on
+                raise_if_cancelling()
                 log.exception("assignment follower restarts")
                 self.refresh_all()
                 await asyncio.sleep(1.0)
@@ -88,6 +92,7 @@ class AssignmentPusher:
     async def push_marked(self) -> None:
         """Recompute and push the marked nodes' assignments, until cancelled."""
         while True:
+            raise_if_cancelling()
             await self._wake.wait()
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
@@ -100,4 +105,5 @@ class AssignmentPusher:
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # retried on the next change; the agent keeps its last one
+                    raise_if_cancelling()
                     log.exception("could not compute the assignment of node %s", session.name)

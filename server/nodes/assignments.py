@@ -1,6 +1,7 @@
 """The desired state of one node: which cameras it serves, with keys, recording flags,
 recording profiles and retention; the URL grants it must refuse and how it serves playback and
-exports (server/nodes/grants.py).
+exports (server/nodes/grants.py); the platform settings it applies live
+(server/nodes/agent_settings.py).
 
 A node serves the active cameras placed on it (node_id) and those being handed over to it
 (handover_node_id: during a make-before-break move both nodes run the camera until the new one
@@ -22,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import IngestMode
 from server.db.models import CameraRow, NodeRow
-from server.nodes.desired import AssignedCamera, Assignment, PlaybackPolicy
+from server.nodes.agent_settings import AgentSettingsSource
+from server.nodes.desired import AgentSettings, AssignedCamera, Assignment, PlaybackPolicy
 from server.nodes.grants import RevokedGrants
 
 
@@ -35,10 +37,12 @@ class AssignmentBuilder:
         *,
         grants: RevokedGrants | None = None,
         playback: PlaybackPolicy | None = None,
+        settings: AgentSettingsSource | None = None,
     ) -> None:
         self._sessions = sessions
         self._grants = grants
         self._playback = playback or PlaybackPolicy()
+        self._settings = settings
 
     async def follow_revocations(self, on_change: Callable[[], None]) -> None:
         """Call `on_change` whenever the revoked grants change (every node's assignment then
@@ -46,10 +50,17 @@ class AssignmentBuilder:
         if self._grants is not None:
             await self._grants.follow(on_change)
 
+    async def follow_settings(self, on_change: Callable[[], None]) -> None:
+        """Call `on_change` whenever the settings nodes apply change; returns at once without
+        a settings source."""
+        if self._settings is not None:
+            await self._settings.follow(on_change)
+
     async def current(self, node_id: str) -> Assignment | None:
         """The node's assignment with its version (bumped if the content changed); None when
         the node no longer exists."""
         revoked = await self._grants.current() if self._grants is not None else ()
+        settings = await self._settings.current() if self._settings else AgentSettings()
         async with self._sessions.begin() as session:
             node = await session.get(NodeRow, node_id, with_for_update=True)
             if node is None:
@@ -78,11 +89,13 @@ class AssignmentBuilder:
                         retention_max_age_s=c.retention_max_age_s,
                         retention_max_bytes=c.retention_max_bytes,
                         epoch=c.placement_epoch,
+                        ladder=tuple(c.live_ladder or settings.default_ladder),
                     )
                     for c in cameras
                 ),
                 revoked_grants=tuple(revoked),
                 playback=self._playback,
+                settings=settings,
             )
             # The digest of the desired state: the same content never gets a new version. (Of
             # the domain object, not its wire form, which is the session's business; the first

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from server.common.tasks import raise_if_cancelling
 from server.nodes.session import NodeSession
 from server.recordings.ingest import RecordingIngest
 
@@ -43,6 +44,7 @@ class DeletionSender:
     async def resend_forever(self) -> None:
         """Every RESEND_DELETIONS_S, send again what the local nodes have not confirmed."""
         while True:
+            raise_if_cancelling()
             await asyncio.sleep(RESEND_DELETIONS_S)
             try:
                 pending = await self._recordings.pending_deletions(
@@ -51,6 +53,7 @@ class DeletionSender:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: the next round tries again
+                raise_if_cancelling()
                 log.exception("could not read pending segment deletions")
                 continue
             for node_id, ids in pending.items():

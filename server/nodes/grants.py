@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.common.tasks import raise_if_cancelling
 from server.db.models import AuditLogRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,13 @@ class RevokedGrants:
         added, or aged out of the window); runs until cancelled."""
         last: tuple[RevokedGrant, ...] | None = None
         while True:
+            raise_if_cancelling()
             try:
                 grants = await self.read()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: the nodes keep their list, try again
+                raise_if_cancelling()
                 log.exception("reading revoked URL grants failed")
             else:
                 if last is not None and grants != last:

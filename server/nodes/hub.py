@@ -24,7 +24,7 @@ from typing import Any
 
 from camfleet.v1 import agent_pb2
 
-from server.common.tasks import cancel_and_wait
+from server.common.tasks import cancel_and_wait, raise_if_cancelling
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.leader.model import Fence
 from server.nodes.agent_wire import welcome
@@ -86,6 +86,7 @@ class AgentHub:
             "assignment-pusher": self._pusher.push_marked(),
             "deletion-resender": self._deletions.resend_forever(),
             "grant-follower": self._stores.assignments.follow_revocations(self._pusher.refresh_all),
+            "settings-follower": self._stores.assignments.follow_settings(self._pusher.refresh_all),
         }
         self._tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
 
@@ -113,6 +114,7 @@ class AgentHub:
             await self._pusher.push(session)
             await self._deletions.send_pending(node_id)
             while True:
+                raise_if_cancelling()
                 item = await session.outbox.get()
                 if isinstance(item, agent_pb2.ConnectResponse):
                     yield item

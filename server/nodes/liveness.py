@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from server.cameras.status import CameraStatusWriter
+from server.common.tasks import raise_if_cancelling
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.leader.model import Fence, NotLeader
@@ -76,12 +77,14 @@ class NodeLiveness:
         sampler = asyncio.create_task(self.lag.run_forever(), name="loop-lag")
         try:
             while True:
+                raise_if_cancelling()
                 await asyncio.sleep(every)
                 try:
                     await self.upkeep(local_nodes(), end_session)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a database hiccup must not end the upkeep for good
+                    raise_if_cancelling()
                     log.exception("node upkeep failed")
         finally:
             sampler.cancel()
@@ -98,6 +101,7 @@ class NodeLiveness:
         # failover clock), for one cheap read of node states and heartbeats.
         every = min(0.2, self._lost_after / 4)
         while True:
+            raise_if_cancelling()
             started = time.monotonic()
             await asyncio.sleep(every)
             # The sampler slept through the same stall: count it before judging anyone.
@@ -109,6 +113,7 @@ class NodeLiveness:
             except NotLeader as exc:  # deposed: this job is about to be cancelled
                 log.info("node sweep stopped: %s", exc)
             except Exception:  # a database hiccup must not end liveness checks for good
+                raise_if_cancelling()
                 log.exception("node sweep failed")
 
     def heard_at_connect(self) -> float:
@@ -168,6 +173,7 @@ class NodeLiveness:
         try:
             await self._on_lost(node_id, silent_since)
         except Exception:  # the loss is recorded; a failed listener must not undo the sweep
+            raise_if_cancelling()
             log.exception("handling the loss of node %s failed", row.name)
         ended = await self._status.offline_on_node(node_id, f"node {row.name} was lost ({since})")
         await self._presence.drop_streams(c.id for c in ended)

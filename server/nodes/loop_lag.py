@@ -13,6 +13,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from server.common.tasks import raise_if_cancelling
+
 
 class LoopLag:
     """Samples the event loop's lag every `tick_s` and remembers the worst of the last
@@ -48,6 +50,7 @@ class LoopLag:
     async def run_forever(self) -> None:
         """Sample until cancelled."""
         while True:
+            raise_if_cancelling()
             started = self._clock()
             await asyncio.sleep(self._tick)
             self.note(self._clock() - started - self._tick)

@@ -149,7 +149,11 @@ class SessionMessages:
 
     async def _carry_out(self, session: NodeSession, effects: Iterable[Effect]) -> None:
         node_id = session.node_id
-        for effect in effects:
+        # A stream's end leaves presence before its camera's status says so. A session that
+        # ends between the two (its agent gone right after the unpublish) must not leave the
+        # stream listed live for good behind an OFFLINE camera (nothing would drop it later);
+        # a status not yet written is set OFFLINE when the node reconnects or is lost.
+        for effect in sorted(effects, key=lambda e: not isinstance(e, StreamEnded)):
             if isinstance(effect, SetStatus):
                 await self._stores.status.set(
                     effect.camera_id, effect.status, effect.reason, node_id, effect.at
@@ -194,6 +198,10 @@ class SessionMessages:
             )
         if version == session.sent_version:
             await self._stores.registry.acknowledged(session.node_id, version)
+            # A camera placed (back) on this node that it already streams: no event will come.
+            live = reconciled(session.streams)
+            if live:
+                await self._stores.status.reconcile_node(session.node_id, live, utcnow(), None)
         else:
             log.info("node %s acknowledged old assignment %d", session.name, version)
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from camfleet.v1 import agent_pb2
 
+from server.common.tasks import raise_if_cancelling
 from server.errors import DomainError, InvalidArgument, Unavailable
 from server.nodes.agent_wire import (
     Heartbeat,
@@ -185,6 +186,7 @@ async def read(
 async def _work(session: NodeSession, work: asyncio.Queue[Awaitable[None]]) -> None:
     """Handle the session's messages in the order they came, until cancelled or one fails."""
     while True:
+        raise_if_cancelling()
         job = await work.get()
         try:
             await job

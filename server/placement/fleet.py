@@ -4,10 +4,9 @@ planner's vocabulary, shared with the store that applies decisions and the sched
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from server.common.labels import describe_labels
 from server.placement.model import PlacementReason
 
 # Capacity 0 means unlimited: measured against this instead.
@@ -86,22 +85,6 @@ class Decision:
     epoch: int
     handover_node_id: str | None = None
     waiting: str = ""
-
-
-def why_none(nodes: Iterable[PlanNode], selector: Mapping[str, str]) -> str:
-    """A sentence for a camera no node may take. Every READY node counts, the one the camera
-    leaves too: it is draining, or no longer matches, which the sentence then says (leaving it
-    out read "no READY node" while one was READY)."""
-    ready = [n for n in nodes if n.ready]
-    matching = [n for n in ready if n.matches(selector)]
-    wanted = f" matches {describe_labels(selector)}" if selector else ""
-    if not ready:
-        return "no READY node"
-    if not matching:
-        return f"no READY node{wanted}"
-    if not any(not (n.cordoned or n.draining) for n in matching):
-        return f"every READY node{wanted} is cordoned or draining"
-    return f"every READY node{wanted} is full"
 
 
 def after(camera: PlanCamera, decision: Decision, now: float) -> PlanCamera:

@@ -1,7 +1,7 @@
 """Placement in domain terms: why a camera moved, and one decision as the history keeps it.
 
 The wire form is camera.proto's Placement (server/placement/convert.py); the row is
-server/db/models.py's PlacementRow.
+server/db/models/placement.py's PlacementRow.
 """
 
 from __future__ import annotations

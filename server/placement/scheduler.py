@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import IngestMode
+from server.common.tasks import raise_if_cancelling
 from server.db.models import CameraRow, NodeRow
 from server.eventlog.log import EventLog
 from server.leader.model import NotLeader
@@ -128,6 +129,7 @@ class Scheduler:
     async def _follow(self, revision: int) -> None:
         """Mark what each event touches, from `revision` on."""
         while True:
+            raise_if_cancelling()
             try:
                 async for stored in self._events.watch(revision):
                     revision = stored.revision
@@ -142,6 +144,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:  # compaction or a broken log: re-read everything, go on
+                raise_if_cancelling()
                 log.exception("placement follower restarts")
                 revision = await self._events.current_revision()
                 self._full = True
@@ -154,6 +157,7 @@ class Scheduler:
         every = 60.0 / moves if moves > 0 else self._options.reconcile_every_s
         last_full = time.monotonic()
         while True:
+            raise_if_cancelling()
             await asyncio.sleep(min(every, self._options.reconcile_every_s))
             if time.monotonic() - last_full >= self._options.reconcile_every_s:
                 last_full = time.monotonic()
@@ -166,6 +170,7 @@ class Scheduler:
     async def _work(self) -> None:
         """Handle what was marked, one batch at a time."""
         while True:
+            raise_if_cancelling()
             await self._wake.wait()
             self._wake.clear()
             await self._guarded(self.step)
@@ -182,6 +187,7 @@ class Scheduler:
             log.info("placement stops: %s", why)
             await asyncio.sleep(1.0)
         except Exception:  # a database hiccup: the next change or tick retries
+            raise_if_cancelling()
             log.exception("placement step failed")
             self._full = True
             await asyncio.sleep(1.0)

@@ -54,6 +54,8 @@ _SEGMENT_CHANGES = {
     agent_pb2.SEGMENT_EVENT_TYPE_CLOSED: SegmentChange.CLOSED,
     agent_pb2.SEGMENT_EVENT_TYPE_MOVED: SegmentChange.MOVED,
     agent_pb2.SEGMENT_EVENT_TYPE_DELETED: SegmentChange.DELETED,
+    agent_pb2.SEGMENT_EVENT_TYPE_MOVES_BLOCKED: SegmentChange.MOVES_BLOCKED,
+    agent_pb2.SEGMENT_EVENT_TYPE_MOVES_RESUMED: SegmentChange.MOVES_RESUMED,
 }
 
 
@@ -80,6 +82,8 @@ def recording_to_proto(row: RecordingRow) -> recording_pb2.Recording:
         recovered=row.recovered,
         create_time=timestamp(row.create_time),
         epoch=row.epoch,
+        object_bucket=row.object_bucket or "",
+        object_key=row.object_key or "",
     )
 
 
@@ -128,7 +132,10 @@ def segment_report_from_proto(event: agent_pb2.SegmentEvent) -> SegmentReport:
             container=segment.container,
             recovered=segment.recovered,
             epoch=segment.epoch,
+            object_bucket=segment.object_bucket,
+            object_key=segment.object_key,
         ),
+        reason=event.reason,
     )
 
 

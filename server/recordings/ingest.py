@@ -112,6 +112,10 @@ class RecordingEvents(Protocol):
         """A camera's recorder state changed."""
         ...
 
+    def storage_tier_changed(self, session: AsyncSession, node_id: str, message: str) -> None:
+        """A node's moves to a storage tier stopped or go again."""
+        ...
+
 
 class Handovers(Protocol):
     """Finishes a make-before-break handover once its target writes (a floor above:
@@ -148,6 +152,9 @@ class RecordingIngest:
             if not is_id(segment.id):
                 raise UnusableEvent("segment id must be a UUID")
             values = {}
+        elif event.change in (SegmentChange.MOVES_BLOCKED, SegmentChange.MOVES_RESUMED):
+            await self._tier_moves(node_id, event_id, event, at)
+            return
         else:
             raise UnusableEvent(f"unknown segment event type {event.change}")
         async with self._sessions.begin() as session:
@@ -177,10 +184,16 @@ class RecordingIngest:
             elif event.change is SegmentChange.MOVED:
                 tier = segment.tier
                 if tier is not None:
+                    # The cold tier's object, or none (a move between a node's own disks).
+                    where = (
+                        (segment.object_bucket[:63], segment.object_key[:1024])
+                        if tier == "cold"
+                        else ("", "")
+                    )
                     await session.execute(
                         update(RecordingRow)
                         .where(RecordingRow.id == segment.id, RecordingRow.node_id == node_id)
-                        .values(tier=tier)
+                        .values(tier=tier, object_bucket=where[0], object_key=where[1])
                     )
             else:
                 await session.execute(
@@ -196,6 +209,29 @@ class RecordingIngest:
                     )
                     .values(confirmed_at=utcnow())
                 )
+
+    async def _tier_moves(
+        self, node_id: str, event_id: str, event: SegmentReport, at: datetime
+    ) -> None:
+        """A node's moves to a tier stopped (or go again): one event saying why, once."""
+        tier = event.segment.tier or "another"
+        async with self._sessions.begin() as session:
+            seen = RecordingEventRow(
+                id=event_id,
+                node_id=node_id,
+                kind="tier",
+                camera_id="",
+                state=event.change.value if isinstance(event.change, SegmentChange) else "",
+                time=at,
+                received_at=utcnow(),
+            )
+            if not await insert_ignore(session, RecordingEventRow, _values(seen)):
+                return
+            if event.change is SegmentChange.MOVES_BLOCKED:
+                message = f"node {node_id}: moves to the {tier} tier stopped; {event.reason}"
+            else:
+                message = f"node {node_id}: moves to the {tier} tier go again"
+            self._publisher.storage_tier_changed(session, node_id, message[:2000])
 
     def _added(self, session: AsyncSession, added: RecordingRow) -> None:
         seconds = (added.end_time - added.start_time).total_seconds()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from camfleet import hls
 from camfleet.playback import Grant
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.common.validation import require_id
 from server.db.models import NodeRow, RecordingGapRow, RecordingRow
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
-from server.recordings import timeline, urls
+from server.recordings import timeline, urls, vod
+from server.recordings.cold_urls import ColdUrls
 from server.recordings.queries import (
     RecordingRows,
     check_range,
@@ -62,8 +64,11 @@ class RecordingMedia:
         playback_secret: bytes,
         url_ttl: timedelta,
         export_max_clip: timedelta = EXPORT_MAX_SPAN,
+        cold: ColdUrls | None = None,
     ) -> None:
         self._sessions = sessions
+        # Presigned GETs of cold objects whose node cannot serve them (None: never).
+        self._cold = cold
         self._secret = playback_secret
         self._ttl = url_ttl
         self._max_clip = export_max_clip
@@ -73,10 +78,17 @@ class RecordingMedia:
         require_id(recording_id)
         async with self._sessions() as session:
             row = await find_recording(session, recording_id)
-            base = await self._node_url(session, row.node_id)
-        ext = _EXTENSIONS.get(row.container, "ts")
-        name = f"{row.camera_id[:8]}-{row.start_time:%Y%m%dT%H%M%S}Z.{ext}"
-        url, at = urls.download_url(base, self._secret, row.id, name, ttl=self._ttl, grant=grant)
+            try:
+                base = await self._node_url(session, row.node_id)
+            except FailedPrecondition:
+                # In the cold tier, the object outlives its node: signed here instead.
+                direct = await self._cold_url(row)
+                if direct is None:
+                    raise
+                return direct
+        url, at = urls.download_url(
+            base, self._secret, row.id, _file_name(row), ttl=self._ttl, grant=grant
+        )
         return SignedUrl(url, at)
 
     async def export_clip(
@@ -128,12 +140,13 @@ class RecordingMedia:
         async with self._sessions() as session:
             await require_camera(session, camera_id)
             rows = await self._segments(session, camera_id, lo, hi)
-            # One node serves the playlist from its own index: the one holding most of it.
-            counts: dict[str, int] = {}
-            for row in rows:
-                counts[row.node_id] = counts.get(row.node_id, 0) + 1
-            node_id = max(counts, key=lambda n: counts[n])
-            base = await self._node_url(session, node_id)
+            bases = {n: await self._ready_url(session, n) for n in {r.node_id for r in rows}}
+        if len(bases) > 1 or None in bases.values():
+            # Spread over nodes, or on a node that cannot serve: each segment where it lives.
+            return await self._spread_playlist(rows, bases, grant)
+        # One node serves the playlist from its own index.
+        [base] = bases.values()
+        assert base is not None
         url, at = urls.vod_url(
             base,
             self._secret,
@@ -146,6 +159,53 @@ class RecordingMedia:
         return SignedUrl(url, at)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    async def _spread_playlist(
+        self, rows: RecordingRows, bases: dict[str, str | None], grant: Grant
+    ) -> SignedUrl:
+        """The control plane's playlist of segments on several nodes or in the cold tier of a
+        node that is gone (server/recordings/vod.py); a segment no one can serve is left out
+        (a discontinuity), and FailedPrecondition when that is all of them."""
+        entries: list[hls.PlaylistEntry] = []
+        expiries: list[datetime] = []
+        missing: set[str] = set()
+        for row in rows:
+            base = bases[row.node_id]
+            if base is not None:
+                url, at = urls.download_url(
+                    base, self._secret, row.id, _file_name(row), ttl=self._ttl, grant=grant
+                )
+            elif (cold := await self._cold_url(row, self._ttl)) is not None:
+                url, at = cold.url, cold.expires_at
+            else:
+                missing.add(row.node_id)
+                continue
+            entries.append(
+                hls.PlaylistEntry(row.start_time, row.end_time, row.duration_s or 0.001, url)
+            )
+            expiries.append(at)
+        if not entries:
+            raise FailedPrecondition(
+                f"the nodes holding this range ({', '.join(sorted(missing))}) cannot serve it "
+                "now and none of it is in the cold tier; try again when they are back"
+            )
+        return SignedUrl(vod.data_url(hls.vod_playlist(entries)), min(expiries))
+
+    async def _ready_url(self, session: AsyncSession, node_id: str) -> str | None:
+        """The node's URL when it can serve now, else None."""
+        try:
+            return await self._node_url(session, node_id)
+        except FailedPrecondition:
+            return None
+
+    async def _cold_url(self, row: RecordingRow, ttl: timedelta | None = None) -> SignedUrl | None:
+        """A presigned GET of the segment's cold object (for `ttl`, else the short default);
+        None when it is not in the cold tier or no cold tier is configured."""
+        if self._cold is None or row.tier != "cold" or not row.object_key:
+            return None
+        seconds = int(ttl.total_seconds()) if ttl is not None else None
+        signed = await self._cold.presigned_get(row.object_bucket, row.object_key, seconds)
+        return SignedUrl(signed.url, signed.expires_at) if signed is not None else None
 
     @staticmethod
     async def _segments(
@@ -200,3 +260,9 @@ class RecordingMedia:
                 "it is back"
             )
         return node.http_url
+
+
+def _file_name(row: RecordingRow) -> str:
+    """The name a browser saves a segment under."""
+    ext = _EXTENSIONS.get(row.container, "ts")
+    return f"{row.camera_id[:8]}-{row.start_time:%Y%m%dT%H%M%S}Z.{ext}"

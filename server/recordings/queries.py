@@ -33,7 +33,8 @@ def check_range(
     if required and end is None:
         raise InvalidArgument.for_field("end_time", "is required")
     hi = end or utcnow()
-    lo = start or hi - LIST_DEFAULT_SPAN
+    # A Timestamp may name the year 1, where a day earlier does not exist.
+    lo = start or max(hi, datetime.min.replace(tzinfo=UTC) + LIST_DEFAULT_SPAN) - LIST_DEFAULT_SPAN
     if hi <= lo:
         raise InvalidArgument.for_field(
             "end_time", f"must be after start_time ({iso(hi)} is not after {iso(lo)})"

@@ -32,6 +32,8 @@ class SegmentChange(enum.Enum):
     CLOSED = "closed"  # recorded and indexed on the node
     MOVED = "moved"  # its file went to another tier
     DELETED = "deleted"  # its file is gone
+    MOVES_BLOCKED = "moves_blocked"  # moves to segment.tier stopped (reason says why)
+    MOVES_RESUMED = "moves_resumed"  # they go again
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class ReportedSegment:
     recovered: bool = False
     # The placement epoch it was recorded under (0: a node before epochs, or none sent).
     epoch: int = 0
+    # MOVED to "cold": its object.
+    object_bucket: str = ""
+    object_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class SegmentReport:
 
     change: SegmentChange | int
     segment: ReportedSegment
+    # DELETED, MOVES_BLOCKED: why.
+    reason: str = ""
 
 
 @dataclass(frozen=True)

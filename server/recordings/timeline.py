@@ -215,6 +215,17 @@ def _known(
     return known
 
 
+def _lost_with(known: list[Gap], a: datetime, b: datetime, node_id: str) -> Gap | None:
+    """The hole [a, b) as part of the node-lost gap it runs into, if `node_id` (the node that
+    recorded up to the hole) is the one lost: such a gap starts at the node's last heartbeat,
+    and what it recorded between its last indexed segment and that heartbeat never arrived
+    either (the segment it was writing), for the same reason. None otherwise."""
+    for gap in known:
+        if gap.start == b and gap.cause is GapCause.NODE_LOST and node_id in gap.node_ids[:1]:
+            return Gap(a, b, gap.cause, gap.reason, gap.node_ids)
+    return None
+
+
 def build(
     lo: datetime,
     hi: datetime,
@@ -239,12 +250,16 @@ def build(
         stopped_on = after.previous_node_id or before.node_id
         first = bisect.bisect_left(times, start - _STOP_SLACK)
         last = bisect.bisect_right(times, end)
-        if any(s.node_id in ("", stopped_on) or not stopped_on for s in stops[first:last]):
-            continue  # the camera stopped publishing or recording on purpose: nothing expected
+        # A lost node's publisher or source usually ends on it during the loss too (the node
+        # says so when it returns): that stop does not make the moment before the loss chosen.
+        stopped = any(s.node_id in ("", stopped_on) or not stopped_on for s in stops[first:last])
         nodes = _nodes(stopped_on, after.node_id)
-        unknown += [
-            Gap(a, b, GapCause.UNKNOWN, UNKNOWN, nodes) for a, b in explained.subtract((start, end))
-        ]
+        for a, b in explained.subtract((start, end)):
+            lost = _lost_with(known, a, b, stopped_on)
+            if lost is not None:
+                unknown.append(lost)
+            elif not stopped:  # a stop on purpose: nothing was expected
+                unknown.append(Gap(a, b, GapCause.UNKNOWN, UNKNOWN, nodes))
     gaps = sorted(known + unknown, key=lambda g: (g.start, g.end))
     recorded = seconds(spans)
     expected = seconds(merge([*spans, *((g.start, g.end) for g in gaps)]))

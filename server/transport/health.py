@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from server.common.tasks import raise_if_cancelling
+
 log = logging.getLogger(__name__)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -71,6 +73,7 @@ class HealthProber:
 
     async def _run(self) -> None:
         while True:
+            raise_if_cancelling()
             await asyncio.sleep(self._every_s)
             try:
                 await self.probe()

@@ -24,6 +24,7 @@ _CODES: dict[type[errors.DomainError], int] = {
     errors.NotFound: code_pb2.NOT_FOUND,
     errors.AlreadyExists: code_pb2.ALREADY_EXISTS,
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    errors.Aborted: code_pb2.ABORTED,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
     errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,

@@ -49,9 +49,13 @@ def test_demo_cameras_play_in_the_live_grid(browser: Browser, tmp_path: Path) ->
 
 
 def _hls_requests(page: Page) -> list[str]:
-    """URLs of HLS playlists and segments the page requests from now on."""
+    """URLs of live playlists and segments the page requests from now on: a camera's HLS, or
+    its live ladder's (/abr/, which grid tiles play when the camera has one)."""
     seen: list[str] = []
-    page.on("request", lambda r: seen.append(r.url) if "/hls/" in r.url else None)
+    page.on(
+        "request",
+        lambda r: seen.append(r.url) if "/hls/" in r.url or "/abr/" in r.url else None,
+    )
     return seen
 
 

@@ -19,7 +19,17 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 from tests.browser.helpers import log_in, stored_session, video_advances
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
-PAGES = ["dashboard", "cameras", "live", "recordings", "nodes", "users", "tokens", "audit"]
+PAGES = [
+    "dashboard",
+    "cameras",
+    "live",
+    "recordings",
+    "alerts",
+    "nodes",
+    "users",
+    "tokens",
+    "audit",
+]
 LOGIN_PATH = "/camfleet.v1.AuthService/Login"
 
 

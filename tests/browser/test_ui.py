@@ -32,10 +32,14 @@ ADMIN_PAGES = [
     "Cameras",
     "Live view",
     "Recordings",
+    "Alerts",
+    "Analytics",
+    "Storage",
     "Nodes",
     "Users",
     "API tokens",
     "Audit log",
+    "Settings",
 ]
 
 
@@ -211,7 +215,15 @@ def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(
     log_in(page, local_platform.url, username, password)
 
     expect(page.get_by_test_id("current-role")).to_have_text("viewer")
-    assert nav_labels(page) == ["Dashboard", "Cameras", "Live view", "Recordings", "My account"]
+    assert nav_labels(page) == [
+        "Dashboard",
+        "Cameras",
+        "Live view",
+        "Recordings",
+        "Analytics",
+        "Storage",
+        "My account",
+    ]
 
     page.get_by_test_id("nav-cameras").click()
     expect(page.get_by_test_id("camera-table")).to_be_visible()

@@ -20,7 +20,7 @@ from camfleet.v1 import agent_pb2, stream_pb2
 
 from harness.ports import free_port
 from node_agent.agent import Agent
-from node_agent.config import HostPort
+from node_agent.config_values import HostPort
 from node_agent.convert import assignment_from_proto, report_to_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.publish_auth import ALREADY_PUBLISHING, RATE_LIMITED, UNREACHABLE

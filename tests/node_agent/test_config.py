@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from node_agent.config import HostPort, load_config, parse_host_port
+from node_agent.config import load_config
+from node_agent.config_values import HostPort, parse_host_port
 from node_agent.errors import ConfigError
 
 

@@ -38,7 +38,8 @@ from harness.processes import (
 )
 from harness.rtsp_source import RtspSource, rtsp_source
 from node_agent.agent import Agent
-from node_agent.config import AgentConfig, HostPort
+from node_agent.config import AgentConfig
+from node_agent.config_values import HostPort
 from node_agent.convert import assignment_from_proto
 from node_agent.credentials import Credential, save_credential
 from node_agent.publish_auth import PULL_FROM_ELSEWHERE, PublishGate, RateLimiter

@@ -25,12 +25,14 @@ from harness import agents
 from harness.ports import free_port
 from harness.processes import process_tree, stop_by_pid, survivors_after
 from node_agent.agent import Agent
-from node_agent.config import AgentConfig, HostPort
+from node_agent.config import AgentConfig
+from node_agent.config_values import HostPort
 from node_agent.http_api import PublishDecision, build_app
 from node_agent.live_access import HlsLinks, PlayTokens
 from node_agent.nginx.access import SocketDir, hand_socket_to, worker_account
 from node_agent.nginx.config import NginxLayout, NginxPorts, render
-from node_agent.nginx.runner import prepare_layout
+from node_agent.nginx.runner import error_log_tail, prepare_layout
+from node_agent.state import DataDir
 from node_agent.supervisor import Supervisor
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -186,8 +188,12 @@ async def running_node(
     )
     try:
         await nginx.start()
-        for listen in (ports.rtmp_listen, ports.http_listen, ports.stat_socket):
-            await wait_for_port(listen)
+        try:
+            for listen in (ports.rtmp_listen, ports.http_listen, ports.stat_socket):
+                await wait_for_port(listen)
+        except OSError as failure:
+            failure.add_note("\n".join(error_log_tail(layout.logs / "error.log", lines=10)))
+            raise
         yield Node(layout, ports, nginx, callbacks, sockets)
     finally:
         await nginx.stop()
@@ -301,13 +307,24 @@ async def running_agent(config: AgentConfig) -> AsyncIterator[Agent]:
     """An Agent started on `config`; stopped on exit, and its nginx must be gone then."""
     agent = Agent(config)
     await agent.start()
-    assert agent.nginx is not None and agent.nginx.pid is not None
+    assert agent.nginx is not None and agent.nginx.pid is not None, nginx_complaints(config)
     tree = process_tree(agent.nginx.pid)
     try:
         yield agent
+    except Exception as failure:
+        # nginx's own words on why it exited are in its error.log, not in the test's output.
+        failure.add_note(nginx_complaints(config))
+        raise
     finally:
         await agent.stop()
         assert await survivors_after(tree, within_s=10) == []
+
+
+def nginx_complaints(config: AgentConfig) -> str:
+    """The last [emerg] lines of the agent's nginx error.log, for a failure's report."""
+    path = NginxLayout(DataDir(config.data_dir).nginx).logs / "error.log"
+    emerg = [line for line in error_log_tail(path, lines=10) if "[emerg]" in line]
+    return f"nginx's {path}: " + ("\n".join(["", *emerg]) if emerg else "no [emerg] line")
 
 
 def agent_argv(data_dir: Path, *extra: str) -> list[str]:

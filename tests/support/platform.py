@@ -33,6 +33,7 @@ from camfleet.v1 import (
 )
 from google.protobuf import duration_pb2, field_mask_pb2
 
+from harness.databases import TEST_POOL_SIZE
 from server.app import ControlPlane, start
 from server.config import Settings
 
@@ -217,6 +218,10 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
         node_startup_grace=timedelta(0),
         # Every test publisher is 127.0.0.1, like the login limit above.
         unknown_key_limit=10_000,
+        database_pool_size=TEST_POOL_SIZE,
+        # A worker's shared planes live the whole run (over 15 minutes): their admin's access
+        # token must not expire under the last modules. Expiry is tested with planes of its own.
+        access_token_ttl=timedelta(hours=6),
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

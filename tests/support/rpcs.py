@@ -73,7 +73,11 @@ RPCS = camfleet_rpcs()
 
 
 async def call_rpc(
-    channel: grpc.aio.Channel, rpc: Rpc, metadata: Metadata, request: Message | None = None
+    channel: grpc.aio.Channel,
+    rpc: Rpc,
+    metadata: Metadata,
+    request: Message | None = None,
+    stream_timeout: float = _STREAM_TIMEOUT,
 ) -> tuple[grpc.StatusCode, str]:
     """Call `rpc` generically (any streaming kind) and return its final status and message."""
     d = rpc.descriptor
@@ -93,7 +97,7 @@ async def call_rpc(
     call = multicallable(
         iter([message]) if d.client_streaming else message,
         metadata=metadata,
-        timeout=_STREAM_TIMEOUT if streaming else _UNARY_TIMEOUT,
+        timeout=stream_timeout if streaming else _UNARY_TIMEOUT,
     )
     code = await call.code()
     return code, await call.details() or ""

@@ -28,8 +28,8 @@ from camfleet.v1 import (
 from google.protobuf import timestamp_pb2
 
 from harness.agents import agent_argv, start_agent, wait_agent_ready
-from harness.control_plane import start_control_plane, wait_serving
-from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
+from harness.control_plane import START_TIMEOUT_S, start_control_plane, wait_serving
+from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, throwaway_redis_prefix
 from harness.ports import free_port
 from harness.processes import Child
 from tests.support.platform import ADMIN_PASSWORD, Metadata, bearer
@@ -85,7 +85,7 @@ class Stack:
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs
         )
 
-    async def start_server(self, within_s: float = 60.0) -> None:
+    async def start_server(self, within_s: float = START_TIMEOUT_S) -> None:
         """Start the control plane and wait until it is SERVING; log in as admin."""
         self.server = start_control_plane({**os.environ, **self.env}, self._new_log("server"))
         await wait_serving(self.target, self.server, within_s, self._server_alive)
@@ -193,6 +193,7 @@ def _backend_env(backend: str, root: Path) -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         if backend == "postgres":
             env["CAMFLEET_DATABASE_URL"] = stack.enter_context(throwaway_postgres())
+            env["CAMFLEET_DATABASE_POOL_SIZE"] = str(TEST_POOL_SIZE)
             env["CAMFLEET_REDIS_URL"] = REDIS_URL
             env["CAMFLEET_REDIS_PREFIX"] = stack.enter_context(throwaway_redis_prefix())
         yield env

@@ -39,7 +39,7 @@ from tests.support.auth import (
 from tests.support.platform import ADMIN_PASSWORD, Metadata, Platform, bearer, mask
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
-VIEWER_PERMISSIONS = ["cameras.read", "recordings.read", "streams.read"]
+VIEWER_PERMISSIONS = ["analytics.read", "cameras.read", "recordings.read", "streams.read"]
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ Code = grpc.StatusCode
 PUSH = camera_pb2.INGEST_MODE_PUSH
 PULL = camera_pb2.INGEST_MODE_PULL
 UPDATABLE = (
-    "active, description, ingest_mode, labels, location, name, node_selector, recording_enabled, "
-    "recording_profile, retention_max_age, retention_max_bytes, source_url"
+    "active, description, ingest_mode, labels, live_ladder, location, name, node_selector, "
+    "recording_enabled, recording_profile, retention_max_age, retention_max_bytes, source_url"
 )
 ONE_MB = 1 << 20
 

@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from camfleet.v1 import node_pb2
 from sqlalchemy import func, select
 
+from harness.databases import PG_ADMIN_DSN
 from server.config import sqlite_url
 from server.db.engine import create_engine, session_factory
 from server.db.migrate import upgrade_to_head
@@ -25,8 +27,11 @@ async def test_get_leader_answers_this_replica_its_epoch_and_since(platform: Pla
     leadership = platform.plane.leadership
     # The only replica on its database, or embedded; another test's replica that shared the
     # database may have led until it stopped a moment ago.
-    async with asyncio.timeout(10):
-        await leadership.wait_leading()
+    try:
+        async with asyncio.timeout(10):
+            await leadership.wait_leading()
+    except TimeoutError:
+        pytest.fail(f"the plane does not lead: {await why_not_leading(platform)}")
     reply = await platform.nodes.GetLeader(node_pb2.GetLeaderRequest(), metadata=platform.admin)
     assert reply.replica_id == leadership.replica_id
     host, pid, _ = reply.replica_id.split(":")
@@ -35,6 +40,19 @@ async def test_get_leader_answers_this_replica_its_epoch_and_since(platform: Pla
     since = reply.since.ToDatetime(tzinfo=UTC)
     assert since <= datetime.now(UTC) and since > datetime.now(UTC) - timedelta(hours=1)
     assert "node-sweeper" in leadership.running_jobs
+
+
+async def why_not_leading(platform: Platform) -> str:
+    """What a failure should show: the stored leader row, and on PostgreSQL how full the server
+    is (a refused connection keeps a replica out of the election)."""
+    said = f"stored leader {await platform.plane.leadership.current()}"
+    if platform.backend == "postgres":
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*), current_setting('max_connections') FROM pg_stat_activity"
+            ).fetchone()
+        said += f"; {row[0]} of {row[1]} connections in use" if row else ""
+    return said
 
 
 async def test_embedded_always_leads_and_each_start_is_a_new_epoch(tmp_path: Path) -> None:

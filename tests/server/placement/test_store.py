@@ -140,6 +140,31 @@ async def test_another_nodes_report_never_moves_a_pull_camera(fleet: Fleet) -> N
     assert (row.node_id, row.status) == (mine, CameraStatus.OFFLINE.value)
 
 
+async def test_a_pull_camera_placed_back_on_a_node_that_still_pulls_it_comes_online(
+    fleet: Fleet,
+) -> None:
+    """The node was cut off: its pull camera was taken off it, and its publish, when the link
+    came back, was not heard. Placed back (a new epoch restarts no puller, so no event comes),
+    the assignment's ACK reconciles it to what the node streams; other cameras stay as they
+    are."""
+    node = await fleet.node("edge")
+    camera, idle = await fleet.camera("pulled"), await fleet.camera("idle", pull=False)
+    await fleet.store.apply([move(camera, node)])
+    await fleet.status.set(idle, CameraStatus.ONLINE, "", node, utcnow())
+    await fleet.store.apply([move(camera, None, epoch=1, src=node)])
+    assert await fleet.status.set(camera, CameraStatus.ONLINE, "", node, utcnow()) is None
+    await fleet.store.apply([move(camera, node, epoch=2)])
+    assert (await fleet.get(camera)).status != CameraStatus.ONLINE.value
+
+    changed = await fleet.status.reconcile_node(
+        node, {camera: CameraStatus.ONLINE}, utcnow(), None
+    )
+    assert [r.id for r in changed] == [camera]
+    row = await fleet.get(camera)
+    assert (row.node_id, row.status, row.status_reason) == (node, CameraStatus.ONLINE.value, "")
+    assert (await fleet.get(idle)).status == CameraStatus.ONLINE.value  # not in `live`: kept
+
+
 async def test_a_push_camera_is_homed_where_it_publishes(fleet: Fleet) -> None:
     first, second = await fleet.node("first"), await fleet.node("second")
     camera = await fleet.camera("pushed", pull=False)

@@ -425,6 +425,18 @@ async def test_bad_ranges_are_invalid_argument(
     assert says in err.message
 
 
+async def test_an_end_in_the_year_1_without_a_start_is_invalid_argument(platform: Platform) -> None:
+    """The day before the earliest Timestamp does not exist (it once answered INTERNAL)."""
+    camera = await platform.new_camera()
+    request = R.ListRecordingsRequest(
+        camera_id=camera.id, end_time=timestamp_pb2.Timestamp(seconds=-62135596800)
+    )
+    err = await refused(
+        stub(platform).ListRecordings(request, metadata=platform.admin), Code.INVALID_ARGUMENT
+    )
+    assert "end_time" in err.fields and "must be after start_time" in err.message
+
+
 async def test_unknown_and_malformed_ids(platform: Platform) -> None:
     missing = str(uuid.uuid4())
     s = stub(platform)

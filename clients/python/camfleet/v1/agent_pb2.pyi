@@ -26,6 +26,8 @@ class SegmentEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_EVENT_TYPE_CLOSED: _ClassVar[SegmentEventType]
     SEGMENT_EVENT_TYPE_MOVED: _ClassVar[SegmentEventType]
     SEGMENT_EVENT_TYPE_DELETED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_MOVES_BLOCKED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_MOVES_RESUMED: _ClassVar[SegmentEventType]
 ASSIGNED_INGEST_UNSPECIFIED: AssignedIngest
 ASSIGNED_INGEST_PUSH: AssignedIngest
 ASSIGNED_INGEST_PULL: AssignedIngest
@@ -33,6 +35,8 @@ SEGMENT_EVENT_TYPE_UNSPECIFIED: SegmentEventType
 SEGMENT_EVENT_TYPE_CLOSED: SegmentEventType
 SEGMENT_EVENT_TYPE_MOVED: SegmentEventType
 SEGMENT_EVENT_TYPE_DELETED: SegmentEventType
+SEGMENT_EVENT_TYPE_MOVES_BLOCKED: SegmentEventType
+SEGMENT_EVENT_TYPE_MOVES_RESUMED: SegmentEventType
 
 class RegisterNodeRequest(_message.Message):
     __slots__ = ("join_token", "name", "labels")
@@ -206,7 +210,7 @@ class EventAck(_message.Message):
     def __init__(self, event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AssignedCamera(_message.Message):
-    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record", "record_profile", "retention_max_age", "retention_max_bytes", "epoch")
+    __slots__ = ("camera_id", "name", "ingest", "stream_key", "source_url", "record", "record_profile", "retention_max_age", "retention_max_bytes", "epoch", "ladder")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INGEST_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +221,7 @@ class AssignedCamera(_message.Message):
     RETENTION_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LADDER_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     name: str
     ingest: AssignedIngest
@@ -227,19 +232,56 @@ class AssignedCamera(_message.Message):
     retention_max_age: _duration_pb2.Duration
     retention_max_bytes: int
     epoch: int
-    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
+    ladder: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, camera_id: _Optional[str] = ..., name: _Optional[str] = ..., ingest: _Optional[_Union[AssignedIngest, str]] = ..., stream_key: _Optional[str] = ..., source_url: _Optional[str] = ..., record: _Optional[bool] = ..., record_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., epoch: _Optional[int] = ..., ladder: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("version", "cameras", "revoked_grants", "playback")
+    __slots__ = ("version", "cameras", "revoked_grants", "playback", "settings")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
     REVOKED_GRANTS_FIELD_NUMBER: _ClassVar[int]
     PLAYBACK_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     version: int
     cameras: _containers.RepeatedCompositeFieldContainer[AssignedCamera]
     revoked_grants: _containers.RepeatedCompositeFieldContainer[RevokedGrant]
     playback: PlaybackPolicy
-    def __init__(self, version: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[AssignedCamera, _Mapping]]] = ..., revoked_grants: _Optional[_Iterable[_Union[RevokedGrant, _Mapping]]] = ..., playback: _Optional[_Union[PlaybackPolicy, _Mapping]] = ...) -> None: ...
+    settings: AgentSettings
+    def __init__(self, version: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[AssignedCamera, _Mapping]]] = ..., revoked_grants: _Optional[_Iterable[_Union[RevokedGrant, _Mapping]]] = ..., playback: _Optional[_Union[PlaybackPolicy, _Mapping]] = ..., settings: _Optional[_Union[AgentSettings, _Mapping]] = ...) -> None: ...
+
+class AgentSettings(_message.Message):
+    __slots__ = ("hls_fragment", "hls_playlist_length", "segment_length", "free_space_floor_bytes", "warm_after", "cold")
+    HLS_FRAGMENT_FIELD_NUMBER: _ClassVar[int]
+    HLS_PLAYLIST_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    FREE_SPACE_FLOOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WARM_AFTER_FIELD_NUMBER: _ClassVar[int]
+    COLD_FIELD_NUMBER: _ClassVar[int]
+    hls_fragment: _duration_pb2.Duration
+    hls_playlist_length: _duration_pb2.Duration
+    segment_length: _duration_pb2.Duration
+    free_space_floor_bytes: int
+    warm_after: _duration_pb2.Duration
+    cold: ColdStorage
+    def __init__(self, hls_fragment: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., hls_playlist_length: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., segment_length: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., free_space_floor_bytes: _Optional[int] = ..., warm_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cold: _Optional[_Union[ColdStorage, _Mapping]] = ...) -> None: ...
+
+class ColdStorage(_message.Message):
+    __slots__ = ("endpoint", "bucket", "prefix", "access_key", "secret_key", "after", "region")
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_KEY_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    endpoint: str
+    bucket: str
+    prefix: str
+    access_key: str
+    secret_key: str
+    after: _duration_pb2.Duration
+    region: str
+    def __init__(self, endpoint: _Optional[str] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., access_key: _Optional[str] = ..., secret_key: _Optional[str] = ..., after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., region: _Optional[str] = ...) -> None: ...
 
 class RevokedGrant(_message.Message):
     __slots__ = ("principal", "not_before")

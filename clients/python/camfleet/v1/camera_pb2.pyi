@@ -74,7 +74,7 @@ CAMERA_ACTION_DELETE: CameraAction
 CAMERA_ACTION_ROTATE_STREAM_KEY: CameraAction
 
 class Camera(_message.Message):
-    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id", "recording_state", "recording_state_reason", "recording_profile", "retention_max_age", "retention_max_bytes", "node_selector", "placement_epoch", "placement_reason", "handover_node_id")
+    __slots__ = ("id", "name", "description", "location", "status", "status_reason", "active", "recording_enabled", "ingest_mode", "source_url", "stream_key", "labels", "create_time", "update_time", "status_change_time", "node_id", "recording_state", "recording_state_reason", "recording_profile", "retention_max_age", "retention_max_bytes", "node_selector", "placement_epoch", "placement_reason", "handover_node_id", "live_ladder")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class Camera(_message.Message):
     PLACEMENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_REASON_FIELD_NUMBER: _ClassVar[int]
     HANDOVER_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIVE_LADDER_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -139,7 +140,8 @@ class Camera(_message.Message):
     placement_epoch: int
     placement_reason: str
     handover_node_id: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ..., recording_state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., recording_state_reason: _Optional[str] = ..., recording_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., placement_epoch: _Optional[int] = ..., placement_reason: _Optional[str] = ..., handover_node_id: _Optional[str] = ...) -> None: ...
+    live_ladder: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., location: _Optional[str] = ..., status: _Optional[_Union[CameraStatus, str]] = ..., status_reason: _Optional[str] = ..., active: _Optional[bool] = ..., recording_enabled: _Optional[bool] = ..., ingest_mode: _Optional[_Union[IngestMode, str]] = ..., source_url: _Optional[str] = ..., stream_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_id: _Optional[str] = ..., recording_state: _Optional[_Union[_recording_pb2.RecordingState, str]] = ..., recording_state_reason: _Optional[str] = ..., recording_profile: _Optional[_Union[_recording_pb2.RecordingProfile, str]] = ..., retention_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retention_max_bytes: _Optional[int] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., placement_epoch: _Optional[int] = ..., placement_reason: _Optional[str] = ..., handover_node_id: _Optional[str] = ..., live_ladder: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Placement(_message.Message):
     __slots__ = ("camera_id", "from_node_id", "to_node_id", "reason", "message", "epoch", "time")
@@ -334,11 +336,15 @@ class GetStreamUrlsRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class GetStreamUrlsResponse(_message.Message):
-    __slots__ = ("rtmp_publish_url", "hls_playback_url", "expire_time")
+    __slots__ = ("rtmp_publish_url", "hls_playback_url", "expire_time", "hls_ladder_url", "whep_url")
     RTMP_PUBLISH_URL_FIELD_NUMBER: _ClassVar[int]
     HLS_PLAYBACK_URL_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HLS_LADDER_URL_FIELD_NUMBER: _ClassVar[int]
+    WHEP_URL_FIELD_NUMBER: _ClassVar[int]
     rtmp_publish_url: str
     hls_playback_url: str
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, rtmp_publish_url: _Optional[str] = ..., hls_playback_url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    hls_ladder_url: str
+    whep_url: str
+    def __init__(self, rtmp_publish_url: _Optional[str] = ..., hls_playback_url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hls_ladder_url: _Optional[str] = ..., whep_url: _Optional[str] = ...) -> None: ...

@@ -134,7 +134,7 @@ class CameraServiceServicer:
 
     def UpdateCamera(self, request, context):
         """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-        source_url, labels, node_selector.
+        source_url, labels, node_selector, live_ladder.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,7 +47,7 @@ class CameraServiceStub:
     """
     UpdateCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]
     """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-    source_url, labels, node_selector.
+    source_url, labels, node_selector, live_ladder.
     """
     DeleteCamera: _grpc.UnaryUnaryMultiCallable[_camera_pb2.DeleteCameraRequest, _camera_pb2.DeleteCameraResponse]
     RotateStreamKey: _grpc.UnaryUnaryMultiCallable[_camera_pb2.RotateStreamKeyRequest, _camera_pb2.RotateStreamKeyResponse]
@@ -83,7 +83,7 @@ class CameraServiceAsyncStub(CameraServiceStub):
     """
     UpdateCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.UpdateCameraRequest, _camera_pb2.UpdateCameraResponse]  # type: ignore[assignment]
     """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-    source_url, labels, node_selector.
+    source_url, labels, node_selector, live_ladder.
     """
     DeleteCamera: _aio.UnaryUnaryMultiCallable[_camera_pb2.DeleteCameraRequest, _camera_pb2.DeleteCameraResponse]  # type: ignore[assignment]
     RotateStreamKey: _aio.UnaryUnaryMultiCallable[_camera_pb2.RotateStreamKeyRequest, _camera_pb2.RotateStreamKeyResponse]  # type: ignore[assignment]
@@ -140,7 +140,7 @@ class CameraServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_camera_pb2.UpdateCameraResponse, _abc.Awaitable[_camera_pb2.UpdateCameraResponse]]:
         """Updatable fields: name, description, location, active, recording_enabled, ingest_mode,
-        source_url, labels, node_selector.
+        source_url, labels, node_selector, live_ladder.
         """
 
     @_abc_1.abstractmethod

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from camfleet.v1 import alert_pb2 as camfleet_dot_v1_dot_alert__pb2
 from camfleet.v1 import camera_pb2 as camfleet_dot_v1_dot_camera__pb2
 from camfleet.v1 import node_pb2 as camfleet_dot_v1_dot_node__pb2
 from camfleet.v1 import recording_pb2 as camfleet_dot_v1_dot_recording__pb2
@@ -29,21 +30,21 @@ from camfleet.v1 import stream_pb2 as camfleet_dot_v1_dot_stream__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61mfleet/v1/event.proto\x12\x0b\x63\x61mfleet.v1\x1a\x18\x63\x61mfleet/v1/camera.proto\x1a\x16\x63\x61mfleet/v1/node.proto\x1a\x1b\x63\x61mfleet/v1/recording.proto\x1a\x18\x63\x61mfleet/v1/stream.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n\x05\x45vent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.camfleet.v1.EventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12%\n\x06\x63\x61mera\x18\n \x01(\x0b\x32\x13.camfleet.v1.CameraH\x00\x12!\n\x04node\x18\x0b \x01(\x0b\x32\x11.camfleet.v1.NodeH\x00\x12+\n\x06stream\x18\x0c \x01(\x0b\x32\x19.camfleet.v1.StreamStatusH\x00\x12+\n\trecording\x18\r \x01(\x0b\x32\x16.camfleet.v1.RecordingH\x00\x12+\n\tplacement\x18\x0e \x01(\x0b\x32\x16.camfleet.v1.PlacementH\x00\x42\n\n\x08resource\"<\n\x12WatchEventsRequest\x12\x16\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"8\n\x13WatchEventsResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x12.camfleet.v1.Event*\xc1\x03\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_CREATED\x10\x01\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_UPDATED\x10\x02\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_DELETED\x10\x03\x12$\n EVENT_TYPE_CAMERA_STATUS_CHANGED\x10\x04\x12\x1a\n\x16\x45VENT_TYPE_NODE_JOINED\x10\x05\x12!\n\x1d\x45VENT_TYPE_NODE_STATE_CHANGED\x10\x06\x12\x1b\n\x17\x45VENT_TYPE_NODE_UPDATED\x10\x07\x12\x1b\n\x17\x45VENT_TYPE_NODE_DELETED\x10\x08\x12\x1d\n\x19\x45VENT_TYPE_STREAM_UPDATED\x10\t\x12\x17\n\x13\x45VENT_TYPE_BOOKMARK\x10\n\x12&\n\"EVENT_TYPE_RECORDING_STATE_CHANGED\x10\x0b\x12\x1e\n\x1a\x45VENT_TYPE_RECORDING_ADDED\x10\x0c\x12\x1c\n\x18\x45VENT_TYPE_CAMERA_PLACED\x10\r2b\n\x0c\x45ventService\x12R\n\x0bWatchEvents\x12\x1f.camfleet.v1.WatchEventsRequest\x1a .camfleet.v1.WatchEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61mfleet/v1/event.proto\x12\x0b\x63\x61mfleet.v1\x1a\x17\x63\x61mfleet/v1/alert.proto\x1a\x18\x63\x61mfleet/v1/camera.proto\x1a\x16\x63\x61mfleet/v1/node.proto\x1a\x1b\x63\x61mfleet/v1/recording.proto\x1a\x18\x63\x61mfleet/v1/stream.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x03\n\x05\x45vent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.camfleet.v1.EventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12%\n\x06\x63\x61mera\x18\n \x01(\x0b\x32\x13.camfleet.v1.CameraH\x00\x12!\n\x04node\x18\x0b \x01(\x0b\x32\x11.camfleet.v1.NodeH\x00\x12+\n\x06stream\x18\x0c \x01(\x0b\x32\x19.camfleet.v1.StreamStatusH\x00\x12+\n\trecording\x18\r \x01(\x0b\x32\x16.camfleet.v1.RecordingH\x00\x12+\n\tplacement\x18\x0e \x01(\x0b\x32\x16.camfleet.v1.PlacementH\x00\x12#\n\x05\x61lert\x18\x0f \x01(\x0b\x32\x12.camfleet.v1.AlertH\x00\x42\n\n\x08resource\"<\n\x12WatchEventsRequest\x12\x16\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"8\n\x13WatchEventsResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x12.camfleet.v1.Event*\xa5\x04\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_CREATED\x10\x01\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_UPDATED\x10\x02\x12\x1d\n\x19\x45VENT_TYPE_CAMERA_DELETED\x10\x03\x12$\n EVENT_TYPE_CAMERA_STATUS_CHANGED\x10\x04\x12\x1a\n\x16\x45VENT_TYPE_NODE_JOINED\x10\x05\x12!\n\x1d\x45VENT_TYPE_NODE_STATE_CHANGED\x10\x06\x12\x1b\n\x17\x45VENT_TYPE_NODE_UPDATED\x10\x07\x12\x1b\n\x17\x45VENT_TYPE_NODE_DELETED\x10\x08\x12\x1d\n\x19\x45VENT_TYPE_STREAM_UPDATED\x10\t\x12\x17\n\x13\x45VENT_TYPE_BOOKMARK\x10\n\x12&\n\"EVENT_TYPE_RECORDING_STATE_CHANGED\x10\x0b\x12\x1e\n\x1a\x45VENT_TYPE_RECORDING_ADDED\x10\x0c\x12\x1c\n\x18\x45VENT_TYPE_CAMERA_PLACED\x10\r\x12\x1c\n\x18\x45VENT_TYPE_ALERT_CHANGED\x10\x0e\x12\x1f\n\x1b\x45VENT_TYPE_SETTINGS_CHANGED\x10\x0f\x12#\n\x1f\x45VENT_TYPE_STORAGE_TIER_CHANGED\x10\x10\x32\x62\n\x0c\x45ventService\x12R\n\x0bWatchEvents\x12\x1f.camfleet.v1.WatchEventsRequest\x1a .camfleet.v1.WatchEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'camfleet.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTTYPE']._serialized_start=662
-  _globals['_EVENTTYPE']._serialized_end=1111
-  _globals['_EVENT']._serialized_start=179
-  _globals['_EVENT']._serialized_end=539
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=541
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=601
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=603
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=659
-  _globals['_EVENTSERVICE']._serialized_start=1113
-  _globals['_EVENTSERVICE']._serialized_end=1211
+  _globals['_EVENTTYPE']._serialized_start=724
+  _globals['_EVENTTYPE']._serialized_end=1273
+  _globals['_EVENT']._serialized_start=204
+  _globals['_EVENT']._serialized_end=601
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=603
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=663
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=665
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=721
+  _globals['_EVENTSERVICE']._serialized_start=1275
+  _globals['_EVENTSERVICE']._serialized_end=1373
 # @@protoc_insertion_point(module_scope)

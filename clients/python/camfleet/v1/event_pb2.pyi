@@ -1,5 +1,6 @@
 import datetime
 
+from camfleet.v1 import alert_pb2 as _alert_pb2
 from camfleet.v1 import camera_pb2 as _camera_pb2
 from camfleet.v1 import node_pb2 as _node_pb2
 from camfleet.v1 import recording_pb2 as _recording_pb2
@@ -29,6 +30,9 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_RECORDING_STATE_CHANGED: _ClassVar[EventType]
     EVENT_TYPE_RECORDING_ADDED: _ClassVar[EventType]
     EVENT_TYPE_CAMERA_PLACED: _ClassVar[EventType]
+    EVENT_TYPE_ALERT_CHANGED: _ClassVar[EventType]
+    EVENT_TYPE_SETTINGS_CHANGED: _ClassVar[EventType]
+    EVENT_TYPE_STORAGE_TIER_CHANGED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_CAMERA_CREATED: EventType
 EVENT_TYPE_CAMERA_UPDATED: EventType
@@ -43,9 +47,12 @@ EVENT_TYPE_BOOKMARK: EventType
 EVENT_TYPE_RECORDING_STATE_CHANGED: EventType
 EVENT_TYPE_RECORDING_ADDED: EventType
 EVENT_TYPE_CAMERA_PLACED: EventType
+EVENT_TYPE_ALERT_CHANGED: EventType
+EVENT_TYPE_SETTINGS_CHANGED: EventType
+EVENT_TYPE_STORAGE_TIER_CHANGED: EventType
 
 class Event(_message.Message):
-    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream", "recording", "placement")
+    __slots__ = ("revision", "type", "time", "subject", "message", "camera", "node", "stream", "recording", "placement", "alert")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +63,7 @@ class Event(_message.Message):
     STREAM_FIELD_NUMBER: _ClassVar[int]
     RECORDING_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: EventType
     time: _timestamp_pb2.Timestamp
@@ -66,7 +74,8 @@ class Event(_message.Message):
     stream: _stream_pb2.StreamStatus
     recording: _recording_pb2.Recording
     placement: _camera_pb2.Placement
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ..., recording: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ..., placement: _Optional[_Union[_camera_pb2.Placement, _Mapping]] = ...) -> None: ...
+    alert: _alert_pb2.Alert
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ..., camera: _Optional[_Union[_camera_pb2.Camera, _Mapping]] = ..., node: _Optional[_Union[_node_pb2.Node, _Mapping]] = ..., stream: _Optional[_Union[_stream_pb2.StreamStatus, _Mapping]] = ..., recording: _Optional[_Union[_recording_pb2.Recording, _Mapping]] = ..., placement: _Optional[_Union[_camera_pb2.Placement, _Mapping]] = ..., alert: _Optional[_Union[_alert_pb2.Alert, _Mapping]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("after_revision", "filter")

@@ -24,6 +24,10 @@ class Permission(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PERMISSION_API_TOKENS_READ: _ClassVar[Permission]
     PERMISSION_API_TOKENS_WRITE: _ClassVar[Permission]
     PERMISSION_AUDIT_READ: _ClassVar[Permission]
+    PERMISSION_ANALYTICS_READ: _ClassVar[Permission]
+    PERMISSION_ANALYTICS_WRITE: _ClassVar[Permission]
+    PERMISSION_SETTINGS_READ: _ClassVar[Permission]
+    PERMISSION_SETTINGS_WRITE: _ClassVar[Permission]
 PERMISSION_UNSPECIFIED: Permission
 PERMISSION_CAMERAS_READ: Permission
 PERMISSION_CAMERAS_WRITE: Permission
@@ -40,6 +44,10 @@ PERMISSION_USERS_WRITE: Permission
 PERMISSION_API_TOKENS_READ: Permission
 PERMISSION_API_TOKENS_WRITE: Permission
 PERMISSION_AUDIT_READ: Permission
+PERMISSION_ANALYTICS_READ: Permission
+PERMISSION_ANALYTICS_WRITE: Permission
+PERMISSION_SETTINGS_READ: Permission
+PERMISSION_SETTINGS_WRITE: Permission
 PERMISSION_NAME_FIELD_NUMBER: _ClassVar[int]
 permission_name: _descriptor.FieldDescriptor
 PERMISSION_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]

@@ -66,7 +66,7 @@ GAP_CAUSE_CAMERA_STOPPED: GapCause
 GAP_CAUSE_UNKNOWN: GapCause
 
 class Recording(_message.Message):
-    __slots__ = ("id", "camera_id", "node_id", "start_time", "end_time", "duration", "size_bytes", "sha256", "tier", "profile", "container", "recovered", "create_time", "epoch")
+    __slots__ = ("id", "camera_id", "node_id", "start_time", "end_time", "duration", "size_bytes", "sha256", "tier", "profile", "container", "recovered", "create_time", "epoch", "object_bucket", "object_key")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,8 @@ class Recording(_message.Message):
     RECOVERED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     camera_id: str
     node_id: str
@@ -95,7 +97,9 @@ class Recording(_message.Message):
     recovered: bool
     create_time: _timestamp_pb2.Timestamp
     epoch: int
-    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., node_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., tier: _Optional[_Union[StorageTier, str]] = ..., profile: _Optional[_Union[RecordingProfile, str]] = ..., container: _Optional[str] = ..., recovered: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ...) -> None: ...
+    object_bucket: str
+    object_key: str
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., node_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., tier: _Optional[_Union[StorageTier, str]] = ..., profile: _Optional[_Union[RecordingProfile, str]] = ..., container: _Optional[str] = ..., recovered: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ..., object_bucket: _Optional[str] = ..., object_key: _Optional[str] = ...) -> None: ...
 
 class RecordingGap(_message.Message):
     __slots__ = ("camera_id", "start_time", "end_time", "reason", "cause", "node_ids")

@@ -101,7 +101,9 @@ class RecordingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDownloadUrl(self, request, context):
-        """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works).
+        """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works;
+        a segment in the cold tier is redirected to a presigned URL of its object, or, when its
+        node cannot serve, is that presigned URL, valid for a minute).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,7 +126,9 @@ class RecordingServiceServicer:
 
     def GetPlaybackUrl(self, request, context):
         """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
-        through across segments.
+        through across segments. When the range lies on several nodes, or on a node that cannot
+        serve now, the playlist itself comes inline as a data: URL listing each segment where it
+        lives (a signed URL at its node, or a presigned URL of its object in the cold tier).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,7 +42,10 @@ class RecordingServiceStub:
     GetTimeline: _grpc.UnaryUnaryMultiCallable[_recording_pb2.GetTimelineRequest, _recording_pb2.GetTimelineResponse]
     """Recorded spans and gaps of one camera in a time range, and recorded ÷ expected seconds."""
     GetDownloadUrl: _grpc.UnaryUnaryMultiCallable[_recording_pb2.GetDownloadUrlRequest, _recording_pb2.GetDownloadUrlResponse]
-    """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works)."""
+    """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works;
+    a segment in the cold tier is redirected to a presigned URL of its object, or, when its
+    node cannot serve, is that presigned URL, valid for a minute).
+    """
     DeleteRecording: _grpc.UnaryUnaryMultiCallable[_recording_pb2.DeleteRecordingRequest, _recording_pb2.DeleteRecordingResponse]
     """Deletes the segment from the index and, through its node, from disk."""
     ExportClip: _grpc.UnaryUnaryMultiCallable[_recording_pb2.ExportClipRequest, _recording_pb2.ExportClipResponse]
@@ -51,7 +54,9 @@ class RecordingServiceStub:
     """
     GetPlaybackUrl: _grpc.UnaryUnaryMultiCallable[_recording_pb2.GetPlaybackUrlRequest, _recording_pb2.GetPlaybackUrlResponse]
     """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
-    through across segments.
+    through across segments. When the range lies on several nodes, or on a node that cannot
+    serve now, the playlist itself comes inline as a data: URL listing each segment where it
+    lives (a signed URL at its node, or a presigned URL of its object in the cold tier).
     """
 
 @_typing.type_check_only
@@ -68,7 +73,10 @@ class RecordingServiceAsyncStub(RecordingServiceStub):
     GetTimeline: _aio.UnaryUnaryMultiCallable[_recording_pb2.GetTimelineRequest, _recording_pb2.GetTimelineResponse]  # type: ignore[assignment]
     """Recorded spans and gaps of one camera in a time range, and recorded ÷ expected seconds."""
     GetDownloadUrl: _aio.UnaryUnaryMultiCallable[_recording_pb2.GetDownloadUrlRequest, _recording_pb2.GetDownloadUrlResponse]  # type: ignore[assignment]
-    """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works)."""
+    """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works;
+    a segment in the cold tier is redirected to a presigned URL of its object, or, when its
+    node cannot serve, is that presigned URL, valid for a minute).
+    """
     DeleteRecording: _aio.UnaryUnaryMultiCallable[_recording_pb2.DeleteRecordingRequest, _recording_pb2.DeleteRecordingResponse]  # type: ignore[assignment]
     """Deletes the segment from the index and, through its node, from disk."""
     ExportClip: _aio.UnaryUnaryMultiCallable[_recording_pb2.ExportClipRequest, _recording_pb2.ExportClipResponse]  # type: ignore[assignment]
@@ -77,7 +85,9 @@ class RecordingServiceAsyncStub(RecordingServiceStub):
     """
     GetPlaybackUrl: _aio.UnaryUnaryMultiCallable[_recording_pb2.GetPlaybackUrlRequest, _recording_pb2.GetPlaybackUrlResponse]  # type: ignore[assignment]
     """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
-    through across segments.
+    through across segments. When the range lies on several nodes, or on a node that cannot
+    serve now, the playlist itself comes inline as a data: URL listing each segment where it
+    lives (a signed URL at its node, or a presigned URL of its object in the cold tier).
     """
 
 class RecordingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -115,7 +125,10 @@ class RecordingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _recording_pb2.GetDownloadUrlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_recording_pb2.GetDownloadUrlResponse, _abc.Awaitable[_recording_pb2.GetDownloadUrlResponse]]:
-        """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works)."""
+        """A signed, expiring URL for one segment's file at the node that holds it (HTTP Range works;
+        a segment in the cold tier is redirected to a presigned URL of its object, or, when its
+        node cannot serve, is that presigned URL, valid for a minute).
+        """
 
     @_abc_1.abstractmethod
     def DeleteRecording(
@@ -142,7 +155,9 @@ class RecordingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_recording_pb2.GetPlaybackUrlResponse, _abc.Awaitable[_recording_pb2.GetPlaybackUrlResponse]]:
         """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
-        through across segments.
+        through across segments. When the range lies on several nodes, or on a node that cannot
+        serve now, the playlist itself comes inline as a data: URL listing each segment where it
+        lives (a signed URL at its node, or a presigned URL of its object in the cold tier).
         """
 
 def add_RecordingServiceServicer_to_server(servicer: RecordingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

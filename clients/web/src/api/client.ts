@@ -4,6 +4,7 @@ import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { DescService } from "@bufbuild/protobuf";
 import { Session } from "@camfleet/client/session.js";
+import { AlertService } from "@camfleet/client/gen/camfleet/v1/alert_pb.js";
 import { AuthService } from "@camfleet/client/gen/camfleet/v1/auth_pb.js";
 import { ApiTokenService } from "@camfleet/client/gen/camfleet/v1/api_token_pb.js";
 import { AuditService } from "@camfleet/client/gen/camfleet/v1/audit_pb.js";
@@ -31,6 +32,7 @@ export interface Api {
   nodes: Client<typeof NodeService>;
   streams: Client<typeof StreamService>;
   recordings: Client<typeof RecordingService>;
+  alerts: Client<typeof AlertService>;
 }
 
 /** Build the API for `baseUrl` (the page's origin in production); render once `store.ready`. */
@@ -53,5 +55,6 @@ export function createApi(baseUrl: string = window.location.origin): Api {
     nodes: c(NodeService),
     streams: c(StreamService),
     recordings: c(RecordingService),
+    alerts: c(AlertService),
   };
 }

@@ -6,10 +6,17 @@ import { Abilities, permissionName } from "./navigation";
 // What WhoAmI reports per role (server/auth/permissions.py); the browser tests check the real one.
 const P = Permission;
 const names = (...ps: Permission[]) => ps.map(permissionName);
-const VIEWER = names(P.CAMERAS_READ, P.STREAMS_READ, P.RECORDINGS_READ);
+const VIEWER = names(P.CAMERAS_READ, P.STREAMS_READ, P.RECORDINGS_READ, P.ANALYTICS_READ);
 const OPERATOR = [
   ...VIEWER,
-  ...names(P.CAMERAS_WRITE, P.STREAM_KEYS_READ, P.RECORDINGS_WRITE, P.ALERTS_READ, P.ALERTS_WRITE),
+  ...names(
+    P.CAMERAS_WRITE,
+    P.STREAM_KEYS_READ,
+    P.RECORDINGS_WRITE,
+    P.ALERTS_READ,
+    P.ALERTS_WRITE,
+    P.ANALYTICS_WRITE,
+  ),
 ];
 const ADMIN = [
   ...OPERATOR,
@@ -21,6 +28,8 @@ const ADMIN = [
     P.API_TOKENS_READ,
     P.API_TOKENS_WRITE,
     P.AUDIT_READ,
+    P.SETTINGS_READ,
+    P.SETTINGS_WRITE,
   ),
 ];
 
@@ -29,14 +38,29 @@ const labels = (a: Abilities) => a.navigation().map((n) => n.label);
 describe("role → navigation", () => {
   it("gives a viewer the read pages and no edit rights", () => {
     const viewer = new Abilities(VIEWER, Role.VIEWER);
-    expect(labels(viewer)).toEqual(["Dashboard", "Cameras", "Live view", "Recordings"]);
+    expect(labels(viewer)).toEqual([
+      "Dashboard",
+      "Cameras",
+      "Live view",
+      "Recordings",
+      "Analytics",
+      "Storage",
+    ]);
     expect(viewer.can(Permission.CAMERAS_WRITE)).toBe(false);
     expect(viewer.home()).toBe("/dashboard");
   });
 
   it("gives an operator camera editing but no administration", () => {
     const op = new Abilities(OPERATOR, Role.OPERATOR);
-    expect(labels(op)).toEqual(["Dashboard", "Cameras", "Live view", "Recordings"]);
+    expect(labels(op)).toEqual([
+      "Dashboard",
+      "Cameras",
+      "Live view",
+      "Recordings",
+      "Alerts",
+      "Analytics",
+      "Storage",
+    ]);
     expect(op.can(Permission.CAMERAS_WRITE)).toBe(true);
     expect(op.can(Permission.USERS_READ)).toBe(false);
   });
@@ -47,10 +71,14 @@ describe("role → navigation", () => {
       "Cameras",
       "Live view",
       "Recordings",
+      "Alerts",
+      "Analytics",
+      "Storage",
       "Nodes",
       "Users",
       "API tokens",
       "Audit log",
+      "Settings",
     ]);
   });
 

@@ -31,10 +31,14 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { path: "/cameras", label: "Cameras", needs: Permission.CAMERAS_READ },
   { path: "/live", label: "Live view", needs: Permission.STREAMS_READ },
   { path: "/recordings", label: "Recordings", needs: Permission.RECORDINGS_READ },
+  { path: "/alerts", label: "Alerts", needs: Permission.ALERTS_READ },
+  { path: "/analytics", label: "Analytics", needs: Permission.ANALYTICS_READ },
+  { path: "/storage", label: "Storage", needs: Permission.ANALYTICS_READ },
   { path: "/nodes", label: "Nodes", needs: Permission.NODES_READ },
   { path: "/users", label: "Users", needs: Permission.USERS_READ },
   { path: "/tokens", label: "API tokens", needs: Permission.API_TOKENS_READ },
   { path: "/audit", label: "Audit log", needs: Permission.AUDIT_READ },
+  { path: "/settings", label: "Settings", needs: Permission.SETTINGS_READ },
 ];
 
 /** A person's abilities, from WhoAmI. */

@@ -5,10 +5,12 @@ import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { roleLabel } from "../auth/navigation";
+import { useFiringCount } from "../alerts/FiringCount";
 
 export function Shell({ children }: { children: ReactNode }) {
   const { user, abilities, logout } = useAuth();
   const [opened, { toggle }] = useDisclosure();
+  const firing = useFiringCount();
   const location = useLocation();
   const current = abilities.navigation().find((item) => location.pathname.startsWith(item.path));
   useEffect(() => {
@@ -48,6 +50,19 @@ export function Shell({ children }: { children: ReactNode }) {
             label={item.label}
             active={location.pathname.startsWith(item.path)}
             data-testid={`nav-${item.path.slice(1)}`}
+            rightSection={
+              item.path === "/alerts" && firing ? (
+                <Badge
+                  color="red"
+                  size="sm"
+                  circle={firing < 10}
+                  data-testid="nav-firing-count"
+                  title={`${firing} firing`}
+                >
+                  {firing}
+                </Badge>
+              ) : undefined
+            }
           />
         ))}
         <NavLink

@@ -1,14 +1,20 @@
 // One live tile: the camera's signed HLS stream through hls.js. A tile downloads only while it
 // is on screen and the tab is visible: off-screen or hidden, hls.js stops loading (and after a
 // while is destroyed, freeing its buffer); back in view it resumes at the live edge.
+//
+// Cameras with a live ladder (GetStreamUrls' hlsLadderUrl) are played from its master playlist:
+// a grid tile keeps to the lowest rung (a 32-tile wall downloads 32 small streams, not 32 full
+// ones); a camera alone (`rungs="all"`) lets hls.js pick the rung by bandwidth (ABR), and the
+// viewer may pin one.
 import { useEffect, useRef, useState } from "react";
-import { Badge, Box, Group, Text } from "@mantine/core";
+import { Box, SegmentedControl, Text } from "@mantine/core";
 import Hls from "hls.js";
 import { CameraStatus, type Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { describeError } from "../api/errors";
 import { useApi } from "../auth/AuthContext";
-import { cameraStatusColor, cameraStatusLabel, formatBitrate } from "../format";
+import { cameraStatusLabel, formatBitrate } from "../format";
 import type { StreamStatus } from "@camfleet/client/gen/camfleet/v1/stream_pb.js";
+import { TileCaption } from "./TileCaption";
 import { useDocumentVisible, useInView } from "./visibility";
 
 // A tile out of view for this long drops its player entirely; shorter absences only pause it.
@@ -19,7 +25,18 @@ const STALL_RESTART_MS = 10_000;
 
 type TileState = "idle" | "loading" | "playing" | "paused" | "error";
 
-export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamStatus }) {
+// Which rungs of a camera's ladder a tile may play: the lowest only (grid tiles) or all (ABR).
+export type Rungs = "lowest" | "all";
+
+export function HlsTile({
+  camera,
+  stream,
+  rungs = "lowest",
+}: {
+  camera: Camera;
+  stream?: StreamStatus;
+  rungs?: Rungs;
+}) {
   const api = useApi();
   const box = useRef<HTMLDivElement>(null);
   const video = useRef<HTMLVideoElement>(null);
@@ -30,8 +47,17 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
   const [message, setMessage] = useState("");
   // Bumped to start over with a freshly signed URL (the old one expired or was refused).
   const [generation, setGeneration] = useState(0);
+  // The ladder's rung heights (lowest first, as hls.js orders them), the rung playing, and the
+  // one the viewer pinned (-1: chosen by bandwidth).
+  const [heights, setHeights] = useState<number[]>([]);
+  const [playingHeight, setPlayingHeight] = useState(0);
+  const [pinned, setPinned] = useState(-1);
   const hls = useRef<Hls | null>(null);
   const destroyTimer = useRef<number | undefined>(undefined);
+  // Whether the tile should be playing now (online, on screen, tab visible). The player's
+  // events read it: a fragment whose append was under way when the tile paused still reports
+  // FRAG_BUFFERED after stopLoad, and must not make a paused tile claim it plays.
+  const wanted = useRef(false);
 
   const drop = () => {
     window.clearTimeout(destroyTimer.current);
@@ -48,6 +74,7 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
         if (!cancelled) fn();
       }, ms);
     window.clearTimeout(destroyTimer.current);
+    wanted.current = online && inView && visible;
 
     if (!online) {
       // The publish ended: a new one is a new stream, so nothing of this player is worth keeping.
@@ -74,20 +101,36 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
     api.cameras.getStreamUrls({ id: camera.id }).then(
       (urls) => {
         if (cancelled) return;
+        const source = urls.hlsLadderUrl || urls.hlsPlaybackUrl;
         if (!Hls.isSupported()) {
-          el.src = urls.hlsPlaybackUrl; // Safari plays HLS natively.
+          el.src = source; // Safari plays HLS natively (and picks the ladder's rung itself).
         } else {
           const h = new Hls({
             lowLatencyMode: true,
             liveSyncDurationCount: 2,
             manifestLoadingMaxRetry: 6,
             manifestLoadingRetryDelay: 1000,
+            // The node starts a ladder on its first request and answers once it plays.
+            manifestLoadingTimeOut: 40_000,
+            startLevel: rungs === "lowest" ? 0 : -1,
           });
           hls.current = h;
+          h.on(Hls.Events.MANIFEST_PARSED, () => {
+            setHeights(h.levels.map((l) => l.height));
+            setPinned(-1);
+            // Levels are sorted lowest first: a grid tile never climbs above the first.
+            if (rungs === "lowest") h.autoLevelCapping = 0;
+          });
+          h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+            setPlayingHeight(h.levels[data.level]?.height ?? 0);
+          });
           h.on(Hls.Events.ERROR, (_e, data) => {
             if (!data.fatal) return;
             if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
               h.recoverMediaError();
+            } else if (!wanted.current) {
+              // Out of sight the tile stays paused; coming back starts a fresh player.
+              drop();
             } else if (data.response?.code === 403) {
               // Signed URLs expire (--playback-url-ttl): sign a new one and start over.
               setState("error");
@@ -100,8 +143,10 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
               later(3000, () => h.startLoad(-1));
             }
           });
-          h.on(Hls.Events.FRAG_BUFFERED, () => setState("playing"));
-          h.loadSource(urls.hlsPlaybackUrl);
+          h.on(Hls.Events.FRAG_BUFFERED, () => {
+            if (wanted.current) setState("playing");
+          });
+          h.loadSource(source);
           h.attachMedia(el);
         }
         void el.play().catch(() => undefined);
@@ -116,7 +161,7 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
     return () => {
       cancelled = true;
     };
-  }, [api, camera.id, online, inView, visible, generation]);
+  }, [api, camera.id, online, inView, visible, generation, rungs]);
 
   // The stall watchdog: only while the tile should be playing.
   useEffect(() => {
@@ -152,6 +197,8 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
       data-name={camera.name}
       data-status={cameraStatusLabel(camera.status)}
       data-state={state}
+      data-rungs={rungs}
+      data-rung-height={playingHeight || undefined}
     >
       <video
         ref={video}
@@ -175,38 +222,39 @@ export function HlsTile({ camera, stream }: { camera: Camera; stream?: StreamSta
               : "Camera offline"}
         </Text>
       )}
+      {online && rungs === "all" && heights.length > 1 && (
+        <SegmentedControl
+          size="xs"
+          pos="absolute"
+          top={6}
+          right={6}
+          data-testid="tile-rung-picker"
+          value={String(pinned)}
+          onChange={(value) => {
+            const level = Number(value);
+            setPinned(level);
+            // -1 hands the choice back to hls.js's bandwidth estimate.
+            if (hls.current) hls.current.currentLevel = level;
+          }}
+          data={[
+            { value: "-1", label: "Auto" },
+            ...heights.map((height, level) => ({ value: String(level), label: `${height}p` })),
+          ]}
+        />
+      )}
       {online && state === "error" && (
         <Text c="red.3" size="xs" ta="center" pos="absolute" top="45%" w="100%">
           {message}
         </Text>
       )}
-      <Group
-        pos="absolute"
-        bottom={0}
-        left={0}
-        right={0}
-        px={6}
-        py={3}
-        gap={6}
-        justify="space-between"
-        wrap="nowrap"
-        style={{ background: "linear-gradient(transparent, rgba(0,0,0,.75))" }}
-      >
-        <Group gap={6} wrap="nowrap">
-          <Badge size="xs" color={cameraStatusColor(camera.status)}>
-            {cameraStatusLabel(camera.status)}
-          </Badge>
-          <Text size="xs" c="white" truncate>
-            {camera.name}
-          </Text>
-        </Group>
+      <TileCaption camera={camera}>
         {online && stream && stream.width > 0 && (
           <Text size="xs" c="gray.4" data-testid="tile-metrics" style={{ whiteSpace: "nowrap" }}>
             {stream.width}×{stream.height} · {stream.fps.toFixed(0)} fps ·{" "}
             {formatBitrate(stream.bitrateBps)}
           </Text>
         )}
-      </Group>
+      </TileCaption>
     </Box>
   );
 }

@@ -22,6 +22,7 @@ import {
 } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
+import { StreamHealth } from "../analytics/StreamHealth";
 import { CameraForm } from "../cameras/CameraForm";
 import { PlacementHistory } from "../cameras/PlacementHistory";
 import { ErrorAlert } from "../components/feedback";
@@ -195,6 +196,7 @@ export default function CameraPage() {
           </Field>
         </SimpleGrid>
       </Card>
+      {abilities.can(Permission.ANALYTICS_READ) && <StreamHealth cameraId={camera.id} />}
       <Title order={4}>Placement history</Title>
       <PlacementHistory cameraId={camera.id} nodeName={nodeName} />
       {editing && (

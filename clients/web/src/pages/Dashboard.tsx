@@ -15,6 +15,7 @@ import {
 } from "../format";
 import { useFleet } from "../watch/FleetContext";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
+import { FiringPanel } from "../alerts/FiringPanel";
 
 function Stat({
   label,
@@ -79,6 +80,8 @@ export function DashboardPage() {
         />
         <Stat label="Errors" value={count(CameraStatus.ERROR)} color="red" testId="count-error" />
       </SimpleGrid>
+
+      {abilities.can(Permission.ALERTS_READ) && <FiringPanel />}
 
       <Card withBorder>
         <Title order={4} mb="xs">

@@ -13,6 +13,7 @@ import {
 import { useSearchParams } from "react-router";
 import { CameraStatus } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
 import { HlsTile } from "../grid/HlsTile";
+import { WebRtcView } from "../webrtc/WebRtcView";
 import { gridShape, LAYOUTS, pageCount, pageItems, parseLayout } from "../grid/layout";
 import { useFleet } from "../watch/FleetContext";
 
@@ -85,7 +86,12 @@ export default function LivePage() {
               setParams(n, { replace: true });
             }}
           >
-            <HlsTile camera={c} stream={fleet.streams.get(c.id)} />
+            {layout === 1 ? (
+              // One camera alone plays over WebRTC (sub-second), falling back to HLS by itself.
+              <WebRtcView camera={c} stream={fleet.streams.get(c.id)} />
+            ) : (
+              <HlsTile camera={c} stream={fleet.streams.get(c.id)} />
+            )}
           </div>
         ))}
       </Box>

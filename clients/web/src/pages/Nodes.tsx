@@ -1,9 +1,11 @@
 // Nodes: health from the live feed, each node's cameras and load against capacity, labels with
 // an editor, cordon/uncordon/drain (with the drain's progress, live from node events)/delete,
-// which control-plane replica leads, and join tokens for new nodes.
+// which control-plane replica leads, join tokens for new nodes, and a link to each node's
+// storage (for those who may read analytics, like the nav entry).
 import { useEffect, useMemo, useState } from "react";
 import {
   ActionIcon,
+  Anchor,
   Badge,
   Button,
   Code,
@@ -17,7 +19,7 @@ import {
   Tooltip,
 } from "@mantine/core";
 import { modals } from "@mantine/modals";
-import { useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import type { Node } from "@camfleet/client/gen/camfleet/v1/node_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { attempt, ErrorAlert } from "../components/feedback";
@@ -33,6 +35,8 @@ export default function NodesPage() {
   const { abilities } = useAuth();
   const fleet = useFleet();
   const canEdit = abilities.can(Permission.NODES_WRITE);
+  // The Storage page reads analytics; without that permission it would only refuse.
+  const canSeeStorage = abilities.can(Permission.ANALYTICS_READ);
   const nodes = [...fleet.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   const [joinSecret, setJoinSecret] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -141,6 +145,17 @@ export default function NodesPage() {
                 <Text size="xs" c="dimmed">
                   {n.version}
                 </Text>
+                {canSeeStorage && (
+                  <Anchor
+                    component={Link}
+                    to={`/storage?node=${encodeURIComponent(n.id)}`}
+                    size="xs"
+                    data-testid="node-storage-link"
+                    aria-label={`Storage of ${n.name}`}
+                  >
+                    Storage
+                  </Anchor>
+                )}
               </Table.Td>
               <Table.Td miw={120}>
                 <Badge color={nodeStateColor(n.state)}>{nodeStateLabel(n.state)}</Badge>

@@ -18,9 +18,10 @@ import {
 } from "@mantine/core";
 import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
-import type {
-  Recording,
-  GetTimelineResponse,
+import {
+  type Recording,
+  type GetTimelineResponse,
+  StorageTier,
 } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { modals } from "@mantine/modals";
@@ -30,6 +31,19 @@ import { dayBounds, playableFrom, type Interval } from "../recordings/timeline";
 import { TimelineBar } from "../recordings/TimelineBar";
 import { useFleet } from "../watch/FleetContext";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
+
+/** Where a segment's file lives: the node's disk (hot), its second directory (warm), or the
+ * cold tier in object storage. */
+const TIER_NAMES: Partial<Record<StorageTier, string>> = {
+  [StorageTier.HOT]: "hot",
+  [StorageTier.WARM]: "warm",
+  [StorageTier.COLD]: "cold",
+};
+const TIER_COLORS: Partial<Record<StorageTier, string>> = {
+  [StorageTier.HOT]: "red",
+  [StorageTier.WARM]: "orange",
+  [StorageTier.COLD]: "blue",
+};
 
 const toDateInput = (ms: number) => {
   const d = new Date(ms);
@@ -304,13 +318,14 @@ export default function RecordingsPage() {
             <Table.Th>End</Table.Th>
             <Table.Th>Duration</Table.Th>
             <Table.Th>Size</Table.Th>
+            <Table.Th>Tier</Table.Th>
             <Table.Th />
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {recordings.length === 0 && !error && (
             <Table.Tr>
-              <Table.Td colSpan={5}>
+              <Table.Td colSpan={6}>
                 <Text c="dimmed">Nothing recorded on this day.</Text>
               </Table.Td>
             </Table.Tr>
@@ -333,6 +348,11 @@ export default function RecordingsPage() {
                   {r.duration ? `${(durationMs(r.duration) / 1000).toFixed(1)} s` : "—"}
                 </Table.Td>
                 <Table.Td>{formatBytes(r.sizeBytes)}</Table.Td>
+                <Table.Td data-testid="recording-tier">
+                  <Badge size="xs" variant="light" color={TIER_COLORS[r.tier] ?? "gray"}>
+                    {TIER_NAMES[r.tier] ?? "unknown"}
+                  </Badge>
+                </Table.Td>
                 <Table.Td>
                   <Group gap="xs" justify="flex-end">
                     <Button

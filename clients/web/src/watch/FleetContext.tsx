@@ -36,6 +36,8 @@ export interface FleetSnapshot {
   recordingRevisions: ReadonlyMap<string, bigint>;
   /** Per camera, the revision of its newest CAMERA_PLACED: its placement history reloads on it. */
   placementRevisions: ReadonlyMap<string, bigint>;
+  /** Bumped on every ALERT_CHANGED: the firing count and the alert list reload on it. */
+  alertVersion: number;
 }
 
 // Frequent, machine-level events stay out of the "recent events" list people read.
@@ -56,6 +58,7 @@ class FleetStore {
   private cameraVersion = 0;
   private recordingRevisions = new Map<string, bigint>();
   private placementRevisions = new Map<string, bigint>();
+  private alertVersion = 0;
   private snapshot: FleetSnapshot = this.build();
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -85,6 +88,7 @@ class FleetStore {
     this.nodes = new Map(nodes.map((n) => [n.id, n]));
     this.streams = new Map(streams.map((s) => [s.cameraId, s]));
     this.cameraVersion++;
+    this.alertVersion++; // a re-list (after compaction) may have missed alert events
     this.changed();
     return revision;
   }
@@ -92,6 +96,7 @@ class FleetStore {
   apply(e: Event): void {
     this.received++;
     const r = e.resource;
+    if (e.type === EventType.ALERT_CHANGED) this.alertVersion++;
     switch (e.type) {
       case EventType.CAMERA_DELETED:
         if (r.case === "camera") this.cameras.delete(r.value.id);
@@ -144,6 +149,7 @@ class FleetStore {
       cameraVersion: this.cameraVersion,
       recordingRevisions: new Map(this.recordingRevisions),
       placementRevisions: new Map(this.placementRevisions),
+      alertVersion: this.alertVersion,
     };
   }
 

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/agent.proto.
  */
 export const file_camfleet_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEipAEKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEgoKam9pbl90b2tlbhgBIAEoCRIMCgRuYW1lGAIgASgJEjwKBmxhYmVscxgDIAMoCzIsLmNhbWZsZWV0LnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEhIKCmNyZWRlbnRpYWwYAiABKAkimgMKDkNvbm5lY3RSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWhlbGxvGAogASgLMhIuY2FtZmxlZXQudjEuSGVsbG9IABIrCgloZWFydGJlYXQYCyABKAsyFi5jYW1mbGVldC52MS5IZWFydGJlYXRIABIwCgxzdHJlYW1fZXZlbnQYDCABKAsyGC5jYW1mbGVldC52MS5TdHJlYW1FdmVudEgAEikKA2FjaxgNIAEoCzIaLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnRBY2tIABIrCgRuYWNrGA4gASgLMhsuY2FtZmxlZXQudjEuQXNzaWdubWVudE5hY2tIABIyCg1zZWdtZW50X2V2ZW50GA8gASgLMhkuY2FtZmxlZXQudjEuU2VnbWVudEV2ZW50SAASNAoOcmVjb3JkZXJfZXZlbnQYECABKAsyGi5jYW1mbGVldC52MS5SZWNvcmRlckV2ZW50SABCBgoEYm9keSKdAgoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYCiABKAsyFC5jYW1mbGVldC52MS5XZWxjb21lSAASLQoKYXNzaWdubWVudBgLIAEoCzIXLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnRIABIjCgVkcmFpbhgMIAEoCzISLmNhbWZsZWV0LnYxLkRyYWluSAASIQoEcGluZxgNIAEoCzIRLmNhbWZsZWV0LnYxLlBpbmdIABIqCglldmVudF9hY2sYDiABKAsyFS5jYW1mbGVldC52MS5FdmVudEFja0gAEjYKD2RlbGV0ZV9zZWdtZW50cxgPIAEoCzIbLmNhbWZsZWV0LnYxLkRlbGV0ZVNlZ21lbnRzSABCBgoEYm9keSKWAQoFSGVsbG8SDwoHdmVyc2lvbhgBIAEoCRIQCghjYXBhY2l0eRgCIAEoBRIQCghydG1wX3VybBgDIAEoCRIQCghodHRwX3VybBgEIAEoCRIqCgdzdHJlYW1zGAUgAygLMhkuY2FtZmxlZXQudjEuU3RyZWFtUmVwb3J0EhoKEmFzc2lnbm1lbnRfdmVyc2lvbhgGIAEoAyKtAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9wbGF5YmFja19zZWNyZXQYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRItCgpsb3N0X2FmdGVyGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIuwBCgxTdHJlYW1SZXBvcnQSEQoJY2FtZXJhX2lkGAEgASgJEhMKC2JpdHJhdGVfYnBzGAIgASgDEgsKA2ZwcxgDIAEoARINCgV3aWR0aBgEIAEoBRIOCgZoZWlnaHQYBSABKAUSEwoLdmlkZW9fY29kZWMYBiABKAkSEwoLYXVkaW9fY29kZWMYByABKAkSDwoHY2xpZW50cxgIIAEoBRI2ChJwdWJsaXNoX3N0YXJ0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDW1lZGlhX2Zsb3dpbmcYCiABKAgiXwoJSGVhcnRiZWF0EiYKBGhvc3QYASABKAsyGC5jYW1mbGVldC52MS5Ib3N0TWV0cmljcxIqCgdzdHJlYW1zGAIgAygLMhkuY2FtZmxlZXQudjEuU3RyZWFtUmVwb3J0IpABCgtTdHJlYW1FdmVudBIqCgR0eXBlGAEgASgOMhwuY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRUeXBlEhEKCWNhbWVyYV9pZBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhYKDnJlbW90ZV9hZGRyZXNzGAQgASgJEhkKEXN0cmVhbV9rZXlfcHJlZml4GAUgASgJIiAKDUFzc2lnbm1lbnRBY2sSDwoHdmVyc2lvbhgBIAEoAyIwCg5Bc3NpZ25tZW50TmFjaxIPCgd2ZXJzaW9uGAEgASgDEg0KBWVycm9yGAIgASgJIhUKBFBpbmcSDQoFbm9uY2UYASABKAMiFwoFRHJhaW4SDgoGcmVhc29uGAEgASgJIh0KCEV2ZW50QWNrEhEKCWV2ZW50X2lkcxgBIAMoCSKvAgoOQXNzaWduZWRDYW1lcmESEQoJY2FtZXJhX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKwoGaW5nZXN0GAMgASgOMhsuY2FtZmxlZXQudjEuQXNzaWduZWRJbmdlc3QSEgoKc3RyZWFtX2tleRgEIAEoCRISCgpzb3VyY2VfdXJsGAUgASgJEg4KBnJlY29yZBgGIAEoCBI1Cg5yZWNvcmRfcHJvZmlsZRgHIAEoDjIdLmNhbWZsZWV0LnYxLlJlY29yZGluZ1Byb2ZpbGUSNAoRcmV0ZW50aW9uX21heF9hZ2UYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoTcmV0ZW50aW9uX21heF9ieXRlcxgJIAEoAxINCgVlcG9jaBgKIAEoAyKtAQoKQXNzaWdubWVudBIPCgd2ZXJzaW9uGAEgASgDEiwKB2NhbWVyYXMYAiADKAsyGy5jYW1mbGVldC52MS5Bc3NpZ25lZENhbWVyYRIxCg5yZXZva2VkX2dyYW50cxgDIAMoCzIZLmNhbWZsZWV0LnYxLlJldm9rZWRHcmFudBItCghwbGF5YmFjaxgEIAEoCzIbLmNhbWZsZWV0LnYxLlBsYXliYWNrUG9saWN5IlEKDFJldm9rZWRHcmFudBIRCglwcmluY2lwYWwYASABKAkSLgoKbm90X2JlZm9yZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywEKDlBsYXliYWNrUG9saWN5Ei4KC21heF91cmxfdHRsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEW1heF9jbGlwX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEmV4cG9ydF9jYWNoZV9ieXRlcxgDIAEoAxIYChBleHBvcnRzX3Blcl9ub2RlGAQgASgFEh0KFWV4cG9ydHNfcGVyX3ByaW5jaXBhbBgFIAEoBSJDChVDaGVja1N0cmVhbUtleVJlcXVlc3QSEgoKc3RyZWFtX2tleRgBIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgCIAEoCSJMChZDaGVja1N0cmVhbUtleVJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSEQoJY2FtZXJhX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJ0CgxTZWdtZW50RXZlbnQSKwoEdHlwZRgBIAEoDjIdLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudFR5cGUSJwoHc2VnbWVudBgCIAEoCzIWLmNhbWZsZWV0LnYxLlJlY29yZGluZxIOCgZyZWFzb24YAyABKAkihwEKDVJlY29yZGVyRXZlbnQSEQoJY2FtZXJhX2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsuY2FtZmxlZXQudjEuUmVjb3JkaW5nU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRImCgNnYXAYBCABKAsyGS5jYW1mbGVldC52MS5SZWNvcmRpbmdHYXAiJwoORGVsZXRlU2VnbWVudHMSFQoNcmVjb3JkaW5nX2lkcxgBIAMoCSplCg5Bc3NpZ25lZEluZ2VzdBIfChtBU1NJR05FRF9JTkdFU1RfVU5TUEVDSUZJRUQQABIYChRBU1NJR05FRF9JTkdFU1RfUFVTSBABEhgKFEFTU0lHTkVEX0lOR0VTVF9QVUxMEAIqkwEKEFNlZ21lbnRFdmVudFR5cGUSIgoeU0VHTUVOVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZU0VHTUVOVF9FVkVOVF9UWVBFX0NMT1NFRBABEhwKGFNFR01FTlRfRVZFTlRfVFlQRV9NT1ZFRBACEh4KGlNFR01FTlRfRVZFTlRfVFlQRV9ERUxFVEVEEAMyiAIKDEFnZW50U2VydmljZRJTCgxSZWdpc3Rlck5vZGUSIC5jYW1mbGVldC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0GiEuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USSAoHQ29ubmVjdBIbLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXF1ZXN0GhwuY2FtZmxlZXQudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJZCg5DaGVja1N0cmVhbUtleRIiLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVxdWVzdBojLmNhbWZsZWV0LnYxLkNoZWNrU3RyZWFtS2V5UmVzcG9uc2ViBnByb3RvMw", [file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9hZ2VudC5wcm90bxILY2FtZmxlZXQudjEipAEKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEgoKam9pbl90b2tlbhgBIAEoCRIMCgRuYW1lGAIgASgJEjwKBmxhYmVscxgDIAMoCzIsLmNhbWZsZWV0LnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEhIKCmNyZWRlbnRpYWwYAiABKAkimgMKDkNvbm5lY3RSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWhlbGxvGAogASgLMhIuY2FtZmxlZXQudjEuSGVsbG9IABIrCgloZWFydGJlYXQYCyABKAsyFi5jYW1mbGVldC52MS5IZWFydGJlYXRIABIwCgxzdHJlYW1fZXZlbnQYDCABKAsyGC5jYW1mbGVldC52MS5TdHJlYW1FdmVudEgAEikKA2FjaxgNIAEoCzIaLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnRBY2tIABIrCgRuYWNrGA4gASgLMhsuY2FtZmxlZXQudjEuQXNzaWdubWVudE5hY2tIABIyCg1zZWdtZW50X2V2ZW50GA8gASgLMhkuY2FtZmxlZXQudjEuU2VnbWVudEV2ZW50SAASNAoOcmVjb3JkZXJfZXZlbnQYECABKAsyGi5jYW1mbGVldC52MS5SZWNvcmRlckV2ZW50SABCBgoEYm9keSKdAgoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYCiABKAsyFC5jYW1mbGVldC52MS5XZWxjb21lSAASLQoKYXNzaWdubWVudBgLIAEoCzIXLmNhbWZsZWV0LnYxLkFzc2lnbm1lbnRIABIjCgVkcmFpbhgMIAEoCzISLmNhbWZsZWV0LnYxLkRyYWluSAASIQoEcGluZxgNIAEoCzIRLmNhbWZsZWV0LnYxLlBpbmdIABIqCglldmVudF9hY2sYDiABKAsyFS5jYW1mbGVldC52MS5FdmVudEFja0gAEjYKD2RlbGV0ZV9zZWdtZW50cxgPIAEoCzIbLmNhbWZsZWV0LnYxLkRlbGV0ZVNlZ21lbnRzSABCBgoEYm9keSKWAQoFSGVsbG8SDwoHdmVyc2lvbhgBIAEoCRIQCghjYXBhY2l0eRgCIAEoBRIQCghydG1wX3VybBgDIAEoCRIQCghodHRwX3VybBgEIAEoCRIqCgdzdHJlYW1zGAUgAygLMhkuY2FtZmxlZXQudjEuU3RyZWFtUmVwb3J0EhoKEmFzc2lnbm1lbnRfdmVyc2lvbhgGIAEoAyKtAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9wbGF5YmFja19zZWNyZXQYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRItCgpsb3N0X2FmdGVyGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIuwBCgxTdHJlYW1SZXBvcnQSEQoJY2FtZXJhX2lkGAEgASgJEhMKC2JpdHJhdGVfYnBzGAIgASgDEgsKA2ZwcxgDIAEoARINCgV3aWR0aBgEIAEoBRIOCgZoZWlnaHQYBSABKAUSEwoLdmlkZW9fY29kZWMYBiABKAkSEwoLYXVkaW9fY29kZWMYByABKAkSDwoHY2xpZW50cxgIIAEoBRI2ChJwdWJsaXNoX3N0YXJ0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDW1lZGlhX2Zsb3dpbmcYCiABKAgiXwoJSGVhcnRiZWF0EiYKBGhvc3QYASABKAsyGC5jYW1mbGVldC52MS5Ib3N0TWV0cmljcxIqCgdzdHJlYW1zGAIgAygLMhkuY2FtZmxlZXQudjEuU3RyZWFtUmVwb3J0IpABCgtTdHJlYW1FdmVudBIqCgR0eXBlGAEgASgOMhwuY2FtZmxlZXQudjEuU3RyZWFtRXZlbnRUeXBlEhEKCWNhbWVyYV9pZBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhYKDnJlbW90ZV9hZGRyZXNzGAQgASgJEhkKEXN0cmVhbV9rZXlfcHJlZml4GAUgASgJIiAKDUFzc2lnbm1lbnRBY2sSDwoHdmVyc2lvbhgBIAEoAyIwCg5Bc3NpZ25tZW50TmFjaxIPCgd2ZXJzaW9uGAEgASgDEg0KBWVycm9yGAIgASgJIhUKBFBpbmcSDQoFbm9uY2UYASABKAMiFwoFRHJhaW4SDgoGcmVhc29uGAEgASgJIh0KCEV2ZW50QWNrEhEKCWV2ZW50X2lkcxgBIAMoCSK/AgoOQXNzaWduZWRDYW1lcmESEQoJY2FtZXJhX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKwoGaW5nZXN0GAMgASgOMhsuY2FtZmxlZXQudjEuQXNzaWduZWRJbmdlc3QSEgoKc3RyZWFtX2tleRgEIAEoCRISCgpzb3VyY2VfdXJsGAUgASgJEg4KBnJlY29yZBgGIAEoCBI1Cg5yZWNvcmRfcHJvZmlsZRgHIAEoDjIdLmNhbWZsZWV0LnYxLlJlY29yZGluZ1Byb2ZpbGUSNAoRcmV0ZW50aW9uX21heF9hZ2UYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoTcmV0ZW50aW9uX21heF9ieXRlcxgJIAEoAxINCgVlcG9jaBgKIAEoAxIOCgZsYWRkZXIYCyADKAki2wEKCkFzc2lnbm1lbnQSDwoHdmVyc2lvbhgBIAEoAxIsCgdjYW1lcmFzGAIgAygLMhsuY2FtZmxlZXQudjEuQXNzaWduZWRDYW1lcmESMQoOcmV2b2tlZF9ncmFudHMYAyADKAsyGS5jYW1mbGVldC52MS5SZXZva2VkR3JhbnQSLQoIcGxheWJhY2sYBCABKAsyGy5jYW1mbGVldC52MS5QbGF5YmFja1BvbGljeRIsCghzZXR0aW5ncxgFIAEoCzIaLmNhbWZsZWV0LnYxLkFnZW50U2V0dGluZ3MiogIKDUFnZW50U2V0dGluZ3MSLwoMaGxzX2ZyYWdtZW50GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE2hsc19wbGF5bGlzdF9sZW5ndGgYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoOc2VnbWVudF9sZW5ndGgYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHgoWZnJlZV9zcGFjZV9mbG9vcl9ieXRlcxgEIAEoAxItCgp3YXJtX2FmdGVyGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKBGNvbGQYBiABKAsyGC5jYW1mbGVldC52MS5Db2xkU3RvcmFnZSKhAQoLQ29sZFN0b3JhZ2USEAoIZW5kcG9pbnQYASABKAkSDgoGYnVja2V0GAIgASgJEg4KBnByZWZpeBgDIAEoCRISCgphY2Nlc3Nfa2V5GAQgASgJEhIKCnNlY3JldF9rZXkYBSABKAkSKAoFYWZ0ZXIYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGcmVnaW9uGAcgASgJIlEKDFJldm9rZWRHcmFudBIRCglwcmluY2lwYWwYASABKAkSLgoKbm90X2JlZm9yZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywEKDlBsYXliYWNrUG9saWN5Ei4KC21heF91cmxfdHRsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEW1heF9jbGlwX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEmV4cG9ydF9jYWNoZV9ieXRlcxgDIAEoAxIYChBleHBvcnRzX3Blcl9ub2RlGAQgASgFEh0KFWV4cG9ydHNfcGVyX3ByaW5jaXBhbBgFIAEoBSJDChVDaGVja1N0cmVhbUtleVJlcXVlc3QSEgoKc3RyZWFtX2tleRgBIAEoCRIWCg5yZW1vdGVfYWRkcmVzcxgCIAEoCSJMChZDaGVja1N0cmVhbUtleVJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSEQoJY2FtZXJhX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJ0CgxTZWdtZW50RXZlbnQSKwoEdHlwZRgBIAEoDjIdLmNhbWZsZWV0LnYxLlNlZ21lbnRFdmVudFR5cGUSJwoHc2VnbWVudBgCIAEoCzIWLmNhbWZsZWV0LnYxLlJlY29yZGluZxIOCgZyZWFzb24YAyABKAkihwEKDVJlY29yZGVyRXZlbnQSEQoJY2FtZXJhX2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsuY2FtZmxlZXQudjEuUmVjb3JkaW5nU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRImCgNnYXAYBCABKAsyGS5jYW1mbGVldC52MS5SZWNvcmRpbmdHYXAiJwoORGVsZXRlU2VnbWVudHMSFQoNcmVjb3JkaW5nX2lkcxgBIAMoCSplCg5Bc3NpZ25lZEluZ2VzdBIfChtBU1NJR05FRF9JTkdFU1RfVU5TUEVDSUZJRUQQABIYChRBU1NJR05FRF9JTkdFU1RfUFVTSBABEhgKFEFTU0lHTkVEX0lOR0VTVF9QVUxMEAIq3wEKEFNlZ21lbnRFdmVudFR5cGUSIgoeU0VHTUVOVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZU0VHTUVOVF9FVkVOVF9UWVBFX0NMT1NFRBABEhwKGFNFR01FTlRfRVZFTlRfVFlQRV9NT1ZFRBACEh4KGlNFR01FTlRfRVZFTlRfVFlQRV9ERUxFVEVEEAMSJAogU0VHTUVOVF9FVkVOVF9UWVBFX01PVkVTX0JMT0NLRUQQBBIkCiBTRUdNRU5UX0VWRU5UX1RZUEVfTU9WRVNfUkVTVU1FRBAFMogCCgxBZ2VudFNlcnZpY2USUwoMUmVnaXN0ZXJOb2RlEiAuY2FtZmxlZXQudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBohLmNhbWZsZWV0LnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkgKB0Nvbm5lY3QSGy5jYW1mbGVldC52MS5Db25uZWN0UmVxdWVzdBocLmNhbWZsZWV0LnYxLkNvbm5lY3RSZXNwb25zZSgBMAESWQoOQ2hlY2tTdHJlYW1LZXkSIi5jYW1mbGVldC52MS5DaGVja1N0cmVhbUtleVJlcXVlc3QaIy5jYW1mbGVldC52MS5DaGVja1N0cmVhbUtleVJlc3BvbnNlYgZwcm90bzM", [file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.RegisterNodeRequest
@@ -578,6 +578,14 @@ export type AssignedCamera = Message<"camfleet.v1.AssignedCamera"> & {
    * @generated from field: int64 epoch = 10;
    */
   epoch: bigint;
+
+  /**
+   * The live ladder, resolved (the camera's own, else the streaming settings' default): rungs
+   * "source" (copied) or "<height>p" (encoded), highest first. Empty: no ladder.
+   *
+   * @generated from field: repeated string ladder = 11;
+   */
+  ladder: string[];
 };
 
 /**
@@ -618,6 +626,15 @@ export type Assignment = Message<"camfleet.v1.Assignment"> & {
    * @generated from field: camfleet.v1.PlaybackPolicy playback = 4;
    */
   playback?: PlaybackPolicy | undefined;
+
+  /**
+   * The platform's settings a node applies (SettingsService's streaming, recording and storage
+   * groups), applied live: a new assignment carries a change and the node applies it without a
+   * restart.
+   *
+   * @generated from field: camfleet.v1.AgentSettings settings = 5;
+   */
+  settings?: AgentSettings | undefined;
 };
 
 /**
@@ -626,6 +643,121 @@ export type Assignment = Message<"camfleet.v1.Assignment"> & {
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
   messageDesc(file_camfleet_v1_agent, 15);
+
+/**
+ * The settings of the platform a node applies. In the Assignment rather than the Welcome: the
+ * assignment follows every Welcome at once and is versioned, ACKed and stored by the node, so
+ * a node restarted without the control plane keeps the last settings it was given. A field left
+ * unset (zero) was never set on the platform: the node keeps its own flag's value, so flags and
+ * environment stay the first-start defaults.
+ *
+ * @generated from message camfleet.v1.AgentSettings
+ */
+export type AgentSettings = Message<"camfleet.v1.AgentSettings"> & {
+  /**
+   * nginx-rtmp's hls_fragment: target length of one live HLS fragment (nginx is reloaded, not
+   * restarted; a live stream takes it when it publishes again, which the node makes it do).
+   *
+   * @generated from field: google.protobuf.Duration hls_fragment = 1;
+   */
+  hlsFragment?: Duration | undefined;
+
+  /**
+   * nginx-rtmp's hls_playlist_length: how much of the live stream the playlist covers.
+   *
+   * @generated from field: google.protobuf.Duration hls_playlist_length = 2;
+   */
+  hlsPlaylistLength?: Duration | undefined;
+
+  /**
+   * Length of recorded segments, cut at the next keyframe after it; the next segments of every
+   * recorder take it.
+   *
+   * @generated from field: google.protobuf.Duration segment_length = 3;
+   */
+  segmentLength?: Duration | undefined;
+
+  /**
+   * Free space kept on each recordings disk; below it the oldest segments are deleted.
+   *
+   * @generated from field: int64 free_space_floor_bytes = 4;
+   */
+  freeSpaceFloorBytes: bigint;
+
+  /**
+   * Age after which a segment moves to the node's warm directory, when it has one.
+   *
+   * @generated from field: google.protobuf.Duration warm_after = 5;
+   */
+  warmAfter?: Duration | undefined;
+
+  /**
+   * The cold tier (object storage); unset: the node has none (segments stay on its disks).
+   *
+   * @generated from field: camfleet.v1.ColdStorage cold = 6;
+   */
+  cold?: ColdStorage | undefined;
+};
+
+/**
+ * Describes the message camfleet.v1.AgentSettings.
+ * Use `create(AgentSettingsSchema)` to create a new message.
+ */
+export const AgentSettingsSchema: GenMessage<AgentSettings> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 16);
+
+/**
+ * An S3-compatible object store as a node's cold tier (the storage settings' cold_* fields).
+ *
+ * @generated from message camfleet.v1.ColdStorage
+ */
+export type ColdStorage = Message<"camfleet.v1.ColdStorage"> & {
+  /**
+   * http(s)://host[:port]
+   *
+   * @generated from field: string endpoint = 1;
+   */
+  endpoint: string;
+
+  /**
+   * @generated from field: string bucket = 2;
+   */
+  bucket: string;
+
+  /**
+   * @generated from field: string prefix = 3;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: string access_key = 4;
+   */
+  accessKey: string;
+
+  /**
+   * @generated from field: string secret_key = 5;
+   */
+  secretKey: string;
+
+  /**
+   * Segments older than this move to the store.
+   *
+   * @generated from field: google.protobuf.Duration after = 6;
+   */
+  after?: Duration | undefined;
+
+  /**
+   * @generated from field: string region = 7;
+   */
+  region: string;
+};
+
+/**
+ * Describes the message camfleet.v1.ColdStorage.
+ * Use `create(ColdStorageSchema)` to create a new message.
+ */
+export const ColdStorageSchema: GenMessage<ColdStorage> = /*@__PURE__*/
+  messageDesc(file_camfleet_v1_agent, 17);
 
 /**
  * @generated from message camfleet.v1.RevokedGrant
@@ -649,7 +781,7 @@ export type RevokedGrant = Message<"camfleet.v1.RevokedGrant"> & {
  * Use `create(RevokedGrantSchema)` to create a new message.
  */
 export const RevokedGrantSchema: GenMessage<RevokedGrant> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 16);
+  messageDesc(file_camfleet_v1_agent, 18);
 
 /**
  * @generated from message camfleet.v1.PlaybackPolicy
@@ -695,7 +827,7 @@ export type PlaybackPolicy = Message<"camfleet.v1.PlaybackPolicy"> & {
  * Use `create(PlaybackPolicySchema)` to create a new message.
  */
 export const PlaybackPolicySchema: GenMessage<PlaybackPolicy> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 17);
+  messageDesc(file_camfleet_v1_agent, 19);
 
 /**
  * @generated from message camfleet.v1.CheckStreamKeyRequest
@@ -717,7 +849,7 @@ export type CheckStreamKeyRequest = Message<"camfleet.v1.CheckStreamKeyRequest">
  * Use `create(CheckStreamKeyRequestSchema)` to create a new message.
  */
 export const CheckStreamKeyRequestSchema: GenMessage<CheckStreamKeyRequest> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 18);
+  messageDesc(file_camfleet_v1_agent, 20);
 
 /**
  * @generated from message camfleet.v1.CheckStreamKeyResponse
@@ -746,7 +878,7 @@ export type CheckStreamKeyResponse = Message<"camfleet.v1.CheckStreamKeyResponse
  * Use `create(CheckStreamKeyResponseSchema)` to create a new message.
  */
 export const CheckStreamKeyResponseSchema: GenMessage<CheckStreamKeyResponse> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 19);
+  messageDesc(file_camfleet_v1_agent, 21);
 
 /**
  * A change to one recorded segment. Sent through the spool, so exactly once per event id.
@@ -760,8 +892,9 @@ export type SegmentEvent = Message<"camfleet.v1.SegmentEvent"> & {
   type: SegmentEventType;
 
   /**
-   * CLOSED: every field but node_id and create_time. MOVED: id, camera_id, tier. DELETED: id,
-   * camera_id.
+   * CLOSED: every field but node_id and create_time. MOVED: id, camera_id, tier (and for the
+   * cold tier object_bucket, object_key). DELETED: id, camera_id. MOVES_BLOCKED and
+   * MOVES_RESUMED: tier.
    *
    * @generated from field: camfleet.v1.Recording segment = 2;
    */
@@ -778,7 +911,7 @@ export type SegmentEvent = Message<"camfleet.v1.SegmentEvent"> & {
  * Use `create(SegmentEventSchema)` to create a new message.
  */
 export const SegmentEventSchema: GenMessage<SegmentEvent> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 20);
+  messageDesc(file_camfleet_v1_agent, 22);
 
 /**
  * A camera's recorder changed state.
@@ -817,7 +950,7 @@ export type RecorderEvent = Message<"camfleet.v1.RecorderEvent"> & {
  * Use `create(RecorderEventSchema)` to create a new message.
  */
 export const RecorderEventSchema: GenMessage<RecorderEvent> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 21);
+  messageDesc(file_camfleet_v1_agent, 23);
 
 /**
  * @generated from message camfleet.v1.DeleteSegments
@@ -834,7 +967,7 @@ export type DeleteSegments = Message<"camfleet.v1.DeleteSegments"> & {
  * Use `create(DeleteSegmentsSchema)` to create a new message.
  */
 export const DeleteSegmentsSchema: GenMessage<DeleteSegments> = /*@__PURE__*/
-  messageDesc(file_camfleet_v1_agent, 22);
+  messageDesc(file_camfleet_v1_agent, 24);
 
 /**
  * @generated from enum camfleet.v1.AssignedIngest
@@ -891,6 +1024,21 @@ export enum SegmentEventType {
    * @generated from enum value: SEGMENT_EVENT_TYPE_DELETED = 3;
    */
   DELETED = 3,
+
+  /**
+   * Moves to segment.tier stopped (the cold tier's store is down, full, or refuses the keys;
+   * reason says which); segments stay where they are. Sent once per outage, not per segment.
+   *
+   * @generated from enum value: SEGMENT_EVENT_TYPE_MOVES_BLOCKED = 4;
+   */
+  MOVES_BLOCKED = 4,
+
+  /**
+   * Moves to segment.tier go again.
+   *
+   * @generated from enum value: SEGMENT_EVENT_TYPE_MOVES_RESUMED = 5;
+   */
+  MOVES_RESUMED = 5,
 }
 
 /**

@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Alert } from "./alert_pb.js";
+import { file_camfleet_v1_alert } from "./alert_pb.js";
 import type { Camera, Placement } from "./camera_pb.js";
 import { file_camfleet_v1_camera } from "./camera_pb.js";
 import type { Node } from "./node_pb.js";
@@ -20,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file camfleet/v1/event.proto.
  */
 export const file_camfleet_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEi6AIKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSAASKwoJcmVjb3JkaW5nGA0gASgLMhYuY2FtZmxlZXQudjEuUmVjb3JkaW5nSAASKwoJcGxhY2VtZW50GA4gASgLMhYuY2FtZmxlZXQudjEuUGxhY2VtZW50SABCCgoIcmVzb3VyY2UiPAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhYKDmFmdGVyX3JldmlzaW9uGAEgASgDEg4KBmZpbHRlchgCIAEoCSI4ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FtZmxlZXQudjEuRXZlbnQqwQMKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfVFlQRV9DQU1FUkFfQ1JFQVRFRBABEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX1VQREFURUQQAhIdChlFVkVOVF9UWVBFX0NBTUVSQV9ERUxFVEVEEAMSJAogRVZFTlRfVFlQRV9DQU1FUkFfU1RBVFVTX0NIQU5HRUQQBBIaChZFVkVOVF9UWVBFX05PREVfSk9JTkVEEAUSIQodRVZFTlRfVFlQRV9OT0RFX1NUQVRFX0NIQU5HRUQQBhIbChdFVkVOVF9UWVBFX05PREVfVVBEQVRFRBAHEhsKF0VWRU5UX1RZUEVfTk9ERV9ERUxFVEVEEAgSHQoZRVZFTlRfVFlQRV9TVFJFQU1fVVBEQVRFRBAJEhcKE0VWRU5UX1RZUEVfQk9PS01BUksQChImCiJFVkVOVF9UWVBFX1JFQ09SRElOR19TVEFURV9DSEFOR0VEEAsSHgoaRVZFTlRfVFlQRV9SRUNPUkRJTkdfQURERUQQDBIcChhFVkVOVF9UWVBFX0NBTUVSQV9QTEFDRUQQDTJiCgxFdmVudFNlcnZpY2USUgoLV2F0Y2hFdmVudHMSHy5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIC5jYW1mbGVldC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
+  fileDesc("ChdjYW1mbGVldC92MS9ldmVudC5wcm90bxILY2FtZmxlZXQudjEijQMKBUV2ZW50EhAKCHJldmlzaW9uGAEgASgDEiQKBHR5cGUYAiABKA4yFi5jYW1mbGVldC52MS5FdmVudFR5cGUSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEiUKBmNhbWVyYRgKIAEoCzITLmNhbWZsZWV0LnYxLkNhbWVyYUgAEiEKBG5vZGUYCyABKAsyES5jYW1mbGVldC52MS5Ob2RlSAASKwoGc3RyZWFtGAwgASgLMhkuY2FtZmxlZXQudjEuU3RyZWFtU3RhdHVzSAASKwoJcmVjb3JkaW5nGA0gASgLMhYuY2FtZmxlZXQudjEuUmVjb3JkaW5nSAASKwoJcGxhY2VtZW50GA4gASgLMhYuY2FtZmxlZXQudjEuUGxhY2VtZW50SAASIwoFYWxlcnQYDyABKAsyEi5jYW1mbGVldC52MS5BbGVydEgAQgoKCHJlc291cmNlIjwKEldhdGNoRXZlbnRzUmVxdWVzdBIWCg5hZnRlcl9yZXZpc2lvbhgBIAEoAxIOCgZmaWx0ZXIYAiABKAkiOAoTV2F0Y2hFdmVudHNSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLmNhbWZsZWV0LnYxLkV2ZW50KqUECglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh0KGUVWRU5UX1RZUEVfQ0FNRVJBX0NSRUFURUQQARIdChlFVkVOVF9UWVBFX0NBTUVSQV9VUERBVEVEEAISHQoZRVZFTlRfVFlQRV9DQU1FUkFfREVMRVRFRBADEiQKIEVWRU5UX1RZUEVfQ0FNRVJBX1NUQVRVU19DSEFOR0VEEAQSGgoWRVZFTlRfVFlQRV9OT0RFX0pPSU5FRBAFEiEKHUVWRU5UX1RZUEVfTk9ERV9TVEFURV9DSEFOR0VEEAYSGwoXRVZFTlRfVFlQRV9OT0RFX1VQREFURUQQBxIbChdFVkVOVF9UWVBFX05PREVfREVMRVRFRBAIEh0KGUVWRU5UX1RZUEVfU1RSRUFNX1VQREFURUQQCRIXChNFVkVOVF9UWVBFX0JPT0tNQVJLEAoSJgoiRVZFTlRfVFlQRV9SRUNPUkRJTkdfU1RBVEVfQ0hBTkdFRBALEh4KGkVWRU5UX1RZUEVfUkVDT1JESU5HX0FEREVEEAwSHAoYRVZFTlRfVFlQRV9DQU1FUkFfUExBQ0VEEA0SHAoYRVZFTlRfVFlQRV9BTEVSVF9DSEFOR0VEEA4SHwobRVZFTlRfVFlQRV9TRVRUSU5HU19DSEFOR0VEEA8SIwofRVZFTlRfVFlQRV9TVE9SQUdFX1RJRVJfQ0hBTkdFRBAQMmIKDEV2ZW50U2VydmljZRJSCgtXYXRjaEV2ZW50cxIfLmNhbWZsZWV0LnYxLldhdGNoRXZlbnRzUmVxdWVzdBogLmNhbWZsZWV0LnYxLldhdGNoRXZlbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_camfleet_v1_alert, file_camfleet_v1_camera, file_camfleet_v1_node, file_camfleet_v1_recording, file_camfleet_v1_stream, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message camfleet.v1.Event
@@ -42,7 +44,8 @@ export type Event = Message<"camfleet.v1.Event"> & {
   time?: Timestamp | undefined;
 
   /**
-   * Resource name the event is about: "cameras/<id>", "nodes/<id>" or "streams/<camera id>".
+   * Resource name the event is about: "cameras/<id>", "nodes/<id>", "streams/<camera id>",
+   * "alerts/<id>" or "settings/<group>".
    *
    * @generated from field: string subject = 4;
    */
@@ -92,6 +95,12 @@ export type Event = Message<"camfleet.v1.Event"> & {
      */
     value: Placement;
     case: "placement";
+  } | {
+    /**
+     * @generated from field: camfleet.v1.Alert alert = 15;
+     */
+    value: Alert;
+    case: "alert";
   } | { case: undefined; value?: undefined };
 };
 
@@ -237,6 +246,30 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_CAMERA_PLACED = 13;
    */
   CAMERA_PLACED = 13,
+
+  /**
+   * An alert became pending, firing or resolved, or was acknowledged (alert); needs
+   * alerts.read.
+   *
+   * @generated from enum value: EVENT_TYPE_ALERT_CHANGED = 14;
+   */
+  ALERT_CHANGED = 14,
+
+  /**
+   * A settings group was changed (subject "settings/<group>"; no resource: read the settings
+   * with SettingsService.GetSettings, which needs settings.read).
+   *
+   * @generated from enum value: EVENT_TYPE_SETTINGS_CHANGED = 15;
+   */
+  SETTINGS_CHANGED = 15,
+
+  /**
+   * A node's moves to a storage tier stopped or go again (subject "nodes/<id>"; the message
+   * says why, e.g. the cold tier's store refuses the keys); needs nodes.read.
+   *
+   * @generated from enum value: EVENT_TYPE_STORAGE_TIER_CHANGED = 16;
+   */
+  STORAGE_TIER_CHANGED = 16,
 }
 
 /**

@@ -1,0 +1,59 @@
+"""The control plane's shared backends, built once at start: Redis (when configured) and the
+event log over the database's outbox. Split from app.py, which wires the services on them."""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.config import Settings
+from server.db.engine import Sessions
+from server.eventlog.log import EventLog
+from server.eventlog.redis_log import RedisEventLog
+from server.eventlog.sql_log import SqlEventLog
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message says what to fix."""
+
+
+async def connect_redis(url: str) -> Redis:
+    """A client of the Redis at `url`, checked with a ping (StartupError: unreachable)."""
+    # A blocking pool: when every connection is busy a caller waits for one, where the default
+    # pool raises MaxConnectionsError (1,000 agents heartbeating hit it at once).
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=200,
+        timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        # After an outage every pooled connection is dead: one retry on a fresh connection
+        # keeps the first call on each from failing once Redis is back.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+        retry_on_error=[RedisConnectionError],
+    )
+    client: Redis = Redis(connection_pool=pool)
+    try:
+        await client.ping()
+    except Exception as exc:  # redis raises several unrelated types for a bad URL or host
+        await client.aclose()
+        raise StartupError(f"cannot reach Redis at CAMFLEET_REDIS_URL ({exc})") from exc
+    return client
+
+
+async def event_log(
+    redis: Redis | None, settings: Settings, engine: AsyncEngine, sessions: Sessions
+) -> EventLog:
+    """The started event log of this process."""
+    # Events are rows of the database in either case (the outbox). Without Redis the table is
+    # the log, so watchers resume across restarts; with Redis, replicas relay it to one stream.
+    log: RedisEventLog | SqlEventLog = (
+        RedisEventLog(redis, settings.redis_prefix, engine, sessions)
+        if redis
+        else SqlEventLog(engine, sessions)
+    )
+    await log.start()
+    return log

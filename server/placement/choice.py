@@ -1,0 +1,153 @@
+"""Which node may take a camera and which is best: the fleet as the planner keeps it in memory
+(nodes, cameras, and each node's load counted incrementally), and the fit, score and
+why-waiting rules over it. No decisions here (server/placement/planner.py makes them).
+
+Rules:
+- A pull camera fits only on a READY node that is schedulable (neither cordoned nor draining),
+  whose labels hold every pair of the camera's selector, and that is not full (capacity > 0 is
+  a hard limit; 0 means unlimited).
+- Among those, the lowest (load+1)/capacity wins (ties: fewest cameras, then name), load = pull
+  cameras placed + push cameras homed + handovers targeted there.
+- No node fits: the camera waits, with a sentence saying why (why_none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from server.common.labels import describe_labels
+from server.placement.fleet import UNLIMITED, PlanCamera, PlanNode
+
+
+def best_node(
+    schedulable: Iterable[PlanNode],
+    selector: Mapping[str, str],
+    load: Mapping[str, int],
+    exclude: Iterable[str] = (),
+) -> PlanNode | None:
+    """The best of the `schedulable` nodes (the caller's filter: this runs per camera) for a
+    camera with `selector`, loads as in `load`, or None when none fits."""
+    skip = set(exclude)
+    best: PlanNode | None = None
+    best_key: tuple[float, int, str] = (0.0, 0, "")
+    for node in schedulable:
+        if node.id in skip or (selector and not node.matches(selector)):
+            continue
+        used = load.get(node.id, 0)
+        if node.capacity and used >= node.capacity:
+            continue
+        key = ((used + 1) / (node.capacity or UNLIMITED), used, node.name)
+        if best is None or key < best_key:
+            best, best_key = node, key
+    return best
+
+
+def why_none(nodes: Iterable[PlanNode], selector: Mapping[str, str]) -> str:
+    """A sentence for a camera no node may take. Every READY node counts, the one the camera
+    leaves too: it is draining, or no longer matches, which the sentence then says (leaving it
+    out read "no READY node" while one was READY)."""
+    ready = [n for n in nodes if n.ready]
+    matching = [n for n in ready if n.matches(selector)]
+    wanted = f" matches {describe_labels(selector)}" if selector else ""
+    if not ready:
+        return "no READY node"
+    if not matching:
+        return f"no READY node{wanted}"
+    if not any(not (n.cordoned or n.draining) for n in matching):
+        return f"every READY node{wanted} is cordoned or draining"
+    return f"every READY node{wanted} is full"
+
+
+class FleetPicture:
+    """The fleet in memory with its loads, and the node choice over it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, PlanNode] = {}
+        self.cameras: dict[str, PlanCamera] = {}
+        self.load: dict[str, int] = {}
+        # node id -> ids of the pull cameras on it, and of those being handed to it.
+        self._on: dict[str, set[str]] = {}
+        self._incoming: dict[str, set[str]] = {}
+        # node id -> how many of its cameras are being handed over away from it.
+        self._outgoing: dict[str, int] = {}
+        self._waiting: set[str] = set()
+        # The nodes that may take new cameras (rebuilt when a node changes).
+        self._schedulable: list[PlanNode] | None = None
+
+    # --- the picture -------------------------------------------------------------------------
+
+    def set_node(self, node: PlanNode) -> PlanNode | None:
+        """Add or replace a node; returns what it was."""
+        before = self.nodes.get(node.id)
+        self.nodes[node.id] = node
+        self._schedulable = None
+        self.load.setdefault(node.id, 0)
+        return before
+
+    def remove_node(self, node_id: str) -> PlanNode | None:
+        """Forget a node (deleted); its cameras keep pointing at it until decided about."""
+        self._schedulable = None
+        return self.nodes.pop(node_id, None)
+
+    def set_camera(self, camera: PlanCamera) -> None:
+        """Add or replace a camera, keeping the loads right."""
+        self.remove_camera(camera.id)
+        self.cameras[camera.id] = camera
+        counted = camera.active and (camera.pull or camera.node_id is not None)
+        if counted and camera.node_id is not None:
+            self.load[camera.node_id] = self.load.get(camera.node_id, 0) + 1
+            if camera.pull:
+                self._on.setdefault(camera.node_id, set()).add(camera.id)
+        if counted and camera.handover_node_id is not None:
+            target = camera.handover_node_id
+            self.load[target] = self.load.get(target, 0) + 1
+            self._incoming.setdefault(target, set()).add(camera.id)
+            if camera.node_id is not None:
+                self._outgoing[camera.node_id] = self._outgoing.get(camera.node_id, 0) + 1
+        if camera.wants_node and camera.node_id is None:
+            self._waiting.add(camera.id)
+
+    def remove_camera(self, camera_id: str) -> PlanCamera | None:
+        """Forget a camera (deleted), keeping the loads right."""
+        old = self.cameras.pop(camera_id, None)
+        if old is None:
+            return None
+        counted = old.active and (old.pull or old.node_id is not None)
+        if counted and old.node_id is not None:
+            self.load[old.node_id] = self.load.get(old.node_id, 0) - 1
+            self._on.get(old.node_id, set()).discard(camera_id)
+        if counted and old.handover_node_id is not None:
+            self.load[old.handover_node_id] = self.load.get(old.handover_node_id, 0) - 1
+            self._incoming.get(old.handover_node_id, set()).discard(camera_id)
+            if old.node_id is not None:
+                self._outgoing[old.node_id] = self._outgoing.get(old.node_id, 0) - 1
+        self._waiting.discard(camera_id)
+        return old
+
+    def settled_load(self, node_id: str) -> int:
+        """The node's load once the handovers under way have finished."""
+        return self.load.get(node_id, 0) - self._outgoing.get(node_id, 0)
+
+    def cameras_on(self, node_id: str) -> list[str]:
+        """Pull cameras placed on the node, by id (stable order)."""
+        return sorted(self._on.get(node_id, ()))
+
+    def handovers_to(self, node_id: str) -> list[str]:
+        """Cameras being handed over to the node."""
+        return sorted(self._incoming.get(node_id, ()))
+
+    def waiting(self) -> list[str]:
+        """Active pull cameras with no node."""
+        return sorted(self._waiting)
+
+    # --- choosing ----------------------------------------------------------------------------
+
+    def choose(self, selector: Mapping[str, str], exclude: Iterable[str] = ()) -> PlanNode | None:
+        """The best node for a camera with `selector`, or None (best_node)."""
+        if self._schedulable is None:
+            self._schedulable = [n for n in self.nodes.values() if n.schedulable]
+        return best_node(self._schedulable, selector, self.load, exclude)
+
+    def why_none(self, selector: Mapping[str, str]) -> str:
+        """A sentence for a camera no node may take (why_none)."""
+        return why_none(self.nodes.values(), selector)
