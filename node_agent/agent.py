@@ -1,6 +1,6 @@
 """The node agent assembled: state from the data directory, nginx and its callback API, pull
-cameras' ffmpeg (node_agent.pull), the /stat poller, registration, the Connect stream, and
-revoked publishes disconnected.
+cameras' ffmpeg (node_agent.pull), the /stat poller (node_agent.stat_poller), registration, the
+Connect stream, and revoked publishes disconnected.
 `await Agent(config).start()` … `stop()`."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from node_agent.recording_http import RecordedMedia
 from node_agent.revocation import KeyRevoker
 from node_agent.settings import InForce, SettingsApplier, flag_values, in_force
 from node_agent.spool import Spool
+from node_agent.stat_poller import StatPoller
 from node_agent.state import DataDir
 from node_agent.streams import StreamTracker
 from node_agent.webrtc.endpoint import WhepEndpoint
@@ -87,6 +88,7 @@ class Agent:
         self.play_tokens = PlayTokens()
         self._channel: grpc.aio.Channel | None = None
         self._api: web.AppRunner | None = None
+        self.stat_poller: StatPoller | None = None
         self._poller: asyncio.Task[None] | None = None
         self.metrics: MetricsListener | None = None
         self.settings: SettingsApplier | None = None
@@ -162,7 +164,14 @@ class Agent:
         )
         await self.nginx.start()
         self.revoker = KeyRevoker(self.streams, checker, self.nginx)
-        self._poller = asyncio.create_task(self._poll_stat(), name="poll-stat")
+        self.stat_poller = StatPoller(
+            self.nginx.stat,
+            self.streams,
+            self.outbox.emit,
+            interval_s=config.stat_interval_s,
+            fast_interval_s=config.stat_fast_interval_s,
+        )
+        self._poller = asyncio.create_task(self.stat_poller.run(), name="poll-stat")
         # Before registration: recording never waits for the control plane.
         self.recording = RecordingManager(
             RecordingSettings(
@@ -304,20 +313,6 @@ class Agent:
             )
         )
         await self.metrics.start(listen)
-
-    async def _poll_stat(self) -> None:
-        """Read nginx's /stat every stat_interval_s: metrics for reports, MEDIA and vanished
-        streams as events."""
-        assert self.nginx is not None and self.outbox is not None
-        while True:
-            try:
-                stats = await self.nginx.stat()
-                if stats is not None:
-                    for event in self.streams.observe(stats):
-                        await self.outbox.emit(event)
-            except Exception:
-                log.exception("reading nginx's stream statistics failed")
-            await asyncio.sleep(self.config.stat_interval_s)
 
     async def stop(self) -> None:
         """Close the Connect stream cleanly, stop nginx (by PID), the API and the spool."""

@@ -201,6 +201,8 @@ class AgentConfig:
     unknown_key_window_s: float = 60.0
     check_timeout_s: float = 3.0
     stat_interval_s: float = 1.0
+    # While a publish awaits its first media (node_agent.stat_poller).
+    stat_fast_interval_s: float = 0.05
     hls_fragment_s: float = 1.0
     nginx_binary: str = shutil.which("nginx") or "/usr/sbin/nginx"
     # Recording.

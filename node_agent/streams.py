@@ -3,6 +3,7 @@ starts flowing, and the StreamReports sent in Hello and every Heartbeat."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +16,11 @@ MEDIA_BYTES = 1024
 # A publish absent from /stat this long after it was accepted is gone (nginx restarted, so no
 # on_publish_done will ever come).
 VANISHED_AFTER_S = 5.0
+# How long after an accept a publish without media keeps /stat read fast (node_agent.stat_poller):
+# long enough for an encoder's start and first keyframe; nginx drops a publisher that sends
+# nothing for as long (drop_idle_publisher), and one that trickles too little to count as media
+# must not keep nginx polled fast for good.
+FAST_WATCH_S = 10.0
 
 
 @dataclass
@@ -44,6 +50,9 @@ class StreamTracker:
     """Accepted publishes by stream key; nginx's /stat folded in by observe()."""
 
     vanished_after_s: float = VANISHED_AFTER_S
+    fast_watch_s: float = FAST_WATCH_S
+    # Set by every accept, so that the /stat poller starts reading fast at once.
+    accepted: asyncio.Event = field(default_factory=asyncio.Event)
     _live: dict[str, LivePublish] = field(default_factory=dict)
 
     def publish_started(
@@ -64,6 +73,16 @@ class StreamTracker:
             time.monotonic(),
             assignment_version=assignment_version,
             assigned=assigned,
+        )
+        self.accepted.set()
+
+    def awaiting_media(self, now: float | None = None) -> bool:
+        """Whether a publish accepted within fast_watch_s has no media yet (ONLINE waits for the
+        next /stat reading that shows it)."""
+        now = time.monotonic() if now is None else now
+        return any(
+            not p.media_flowing and now - p.accepted_at < self.fast_watch_s
+            for p in self._live.values()
         )
 
     def publish_ended(self, stream_key: str) -> LivePublish | None:

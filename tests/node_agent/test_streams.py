@@ -95,6 +95,26 @@ def test_stream_present_in_nginx_stays_live() -> None:
     assert tracker.by_camera("cam") is not None
 
 
+def test_a_publish_awaits_media_from_its_accept_until_media_or_the_window_ends() -> None:
+    """What keeps /stat read fast (node_agent.stat_poller)."""
+    tracker = StreamTracker(fast_watch_s=10.0)
+    assert not tracker.awaiting_media()
+    assert not tracker.accepted.is_set()
+    tracker.publish_started("key", "cam", "127.0.0.1")
+    tracker.publish_started("quiet", "cam-2", "127.0.0.1")
+    # The accept wakes the poller.
+    assert tracker.accepted.is_set()
+    start = time.monotonic()
+    assert tracker.awaiting_media(now=start + 1.0)
+    # Media on one: the other still waits.
+    tracker.observe([stat("key", 20_000), stat("quiet", 50)], now=start + 1.0)
+    assert tracker.awaiting_media(now=start + 1.0)
+    # A publish that sent nothing for the whole window no longer does.
+    assert not tracker.awaiting_media(now=start + 11.0)
+    tracker.publish_ended("quiet")
+    assert not tracker.awaiting_media(now=start + 1.0)
+
+
 def test_rate_limiter_counts_per_address_and_window() -> None:
     limiter = RateLimiter(limit=2, window_s=60)
     assert [limiter.hit("127.0.0.1", now=0) for _ in range(4)] == [1, 2, 3, 4]
