@@ -19,6 +19,7 @@ import jwt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.db.first_start import serialize_first_start
 from server.db.models import SigningKeyRow, utcnow
 from server.errors import Unauthenticated
 
@@ -72,6 +73,11 @@ class SigningKeys:
         """Read the key table; create the first key when there is none."""
         async with self._sessions.begin() as session:
             rows = (await session.scalars(select(SigningKeyRow))).all()
+            if not any(r.retired_at is None for r in rows):
+                # Replicas starting together on an empty database: the first creates the key,
+                # the others read it here (not two keys, each replica signing with its own).
+                await serialize_first_start(session)
+                rows = (await session.scalars(select(SigningKeyRow))).all()
             if not any(r.retired_at is None for r in rows):
                 row = SigningKeyRow(kid=secrets.token_hex(8), secret=secrets.token_hex(32))
                 session.add(row)

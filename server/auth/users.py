@@ -24,6 +24,7 @@ from server.common.listing import (
     Page,
 )
 from server.common.validation import clean_text, require_id, resolve_update_mask
+from server.db.first_start import serialize_first_start
 from server.db.models import RefreshTokenRow, UserRow, utcnow
 from server.errors import (
     AlreadyExists,
@@ -103,6 +104,8 @@ class UserService:
     async def ensure_admin(self, password: str) -> str | None:
         """On an empty user table create `admin`; returns the generated password if one was made."""
         async with self._sessions.begin() as session:
+            # Alone among replicas starting together: the second one finds the first's admin.
+            await serialize_first_start(session)
             if await session.scalar(select(func.count()).select_from(UserRow)):
                 return None
             generated = None
