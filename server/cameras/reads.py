@@ -1,18 +1,24 @@
-"""Hot-path camera reads: one prepared statement (labels joined) into a plain record.
+"""Hot-path camera reads: prepared Core statements into plain records.
 
-GetCamera answers from a `CameraRecord`, not an ORM `CameraRow`: building a detached row (its
-instrumented attributes and label collection) cost ~75 µs per read, more than the query.
+GetCamera and ListCameras answer from `CameraRecord`s, not ORM `CameraRow`s: building a detached
+row (its instrumented attributes and label collection) cost ~75 µs per camera, more than the
+query. Records are hashable (the selector and ladder as tuples), so the same stored values can
+be converted to a proto once (server.cameras.convert.CameraProtos).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, select
 
-from server.db.fast_reads import FastReads
+from server.cameras.listing import CAMERAS
+from server.common.listing import ListRequest, Page, PagePlan
+from server.db.fast_reads import FastReads, Reader
 from server.db.models import CameraLabelRow, CameraRow
 
 _CAMERAS: Table = CameraRow.__table__  # type: ignore[assignment]
@@ -26,6 +32,18 @@ _BY_ID = (
     .where(_CAMERAS.c.id == bindparam("camera_id"))
     .order_by(_LABELS.c.key)
 )
+_SELECTOR = _COLUMNS.index("node_selector")
+_LADDER = _COLUMNS.index("live_ladder")
+# Camera ids per label query: a fixed list of parameters (unused ones NULL, which matches
+# nothing), so the statement is prepared once; an expanding IN is compiled per length.
+_IDS_PER_QUERY = 64
+_LABELS_OF = (
+    select(_LABELS.c.camera_id, _LABELS.c.key, _LABELS.c.value)
+    .where(_LABELS.c.camera_id.in_([bindparam(f"id_{i}") for i in range(_IDS_PER_QUERY)]))
+    .order_by(_LABELS.c.camera_id, _LABELS.c.key)
+)
+# Checked pages of the recent list requests (the statements are the prepared statements' key).
+_PLANS = 256
 
 
 class Label(NamedTuple):
@@ -62,12 +80,25 @@ class CameraRecord:
     recording_profile: str
     retention_max_age_s: int
     retention_max_bytes: int
-    node_selector: dict[str, str]
+    node_selector: tuple[tuple[str, str], ...]  # sorted (key, value) pairs
     placement_epoch: int
     handover_node_id: str | None
     placement_reason: str
-    live_ladder: list[str]
+    live_ladder: tuple[str, ...]
     labels: tuple[Label, ...]
+
+
+if tuple(f.name for f in fields(CameraRecord))[:-1] != _COLUMNS:
+    raise RuntimeError("CameraRecord's fields must be the cameras columns in table order")
+
+
+def _record(values: Sequence[Any], labels: Iterable[Label]) -> CameraRecord:
+    """A record from the `cameras` columns in table order (JSON columns as read)."""
+    row = list(values)
+    row[_SELECTOR] = tuple(sorted((row[_SELECTOR] or {}).items()))
+    row[_LADDER] = tuple(row[_LADDER] or ())
+    row.append(tuple(labels))
+    return CameraRecord(*row)
 
 
 async def read_camera(reads: FastReads, camera_id: str) -> CameraRecord | None:
@@ -76,7 +107,38 @@ async def read_camera(reads: FastReads, camera_id: str) -> CameraRecord | None:
     if not rows:
         return None
     width = len(_COLUMNS)
-    return CameraRecord(
-        **dict(zip(_COLUMNS, rows[0][:width], strict=True)),
-        labels=tuple(Label(row[width], row[width + 1]) for row in rows if row[width] is not None),
+    return _record(
+        rows[0][:width],
+        (Label(row[width], row[width + 1]) for row in rows if row[width] is not None),
+    )
+
+
+async def list_cameras(reads: FastReads, request: ListRequest) -> Page[CameraRecord]:
+    """A page of cameras for `request` (already checked by the service): the page, its count
+    when needed and the page's labels in one database hop, without ORM objects."""
+    return await reads.run(_read_page, _plan(request))
+
+
+@lru_cache(maxsize=_PLANS)
+def _plan(request: ListRequest) -> PagePlan[Any]:
+    """The same request, the same statements: built and compiled once (building and checking
+    them cost more than running them). A request that is refused raises, and is not kept."""
+    return CAMERAS.plan(select(_CAMERAS), request)
+
+
+def _read_page(reader: Reader, plan: PagePlan[Any]) -> Page[CameraRecord]:
+    rows = reader.rows(plan.page_stmt)
+    total = reader.rows(plan.count_stmt)[0][0] if plan.needs_count(len(rows)) else None
+    page = plan.finish(rows, total)
+    labels: dict[str, list[Label]] = {}
+    ids = [row[0] for row in page.items]
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start : start + _IDS_PER_QUERY]
+        params = {f"id_{i}": chunk[i] if i < len(chunk) else None for i in range(_IDS_PER_QUERY)}
+        for camera_id, key, value in reader.rows(_LABELS_OF, params):
+            labels.setdefault(camera_id, []).append(Label(key, value))
+    return Page(
+        [_record(row, labels.get(row[0], ())) for row in page.items],
+        page.next_page_token,
+        page.total_size,
     )

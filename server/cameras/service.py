@@ -23,10 +23,9 @@ from server.cameras.fields import (
     check_source_url,
     name_key,
 )
-from server.cameras.listing import CAMERAS
 from server.cameras.model import CameraAction, CameraStatus, ChangeKind, ChangeListener, IngestMode
 from server.cameras.playback import hls_url, ladder_url
-from server.cameras.reads import CameraRecord, read_camera
+from server.cameras.reads import CameraRecord, list_cameras, read_camera
 from server.common.ladder import encodes
 from server.common.listing import (
     ListRequest,
@@ -198,12 +197,10 @@ class CameraService:
             raise NotFound(f"camera {camera_id} does not exist")
         return row
 
-    async def list(self, request: ListRequest) -> Page[CameraRow]:
+    async def list(self, request: ListRequest) -> Page[CameraRecord]:
         """A page of cameras matching filter and free-text search."""
         search = clean_text(request.search, "search", max_len=200)
-        return await CAMERAS.page(
-            self._sessions, select(CameraRow), replace(request, search=search)
-        )
+        return await list_cameras(self._reads, replace(request, search=search))
 
     async def update(self, camera_id: str, mask: Sequence[str], fields: CameraFields) -> CameraRow:
         """Change the fields named in `mask`; nothing else moves."""

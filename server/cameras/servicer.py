@@ -6,7 +6,7 @@ from typing import Any
 
 from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
 
-from server.cameras.convert import MODE_TO_PROTO, camera_to_proto
+from server.cameras.convert import MODE_TO_PROTO, CameraProtos, camera_to_proto
 from server.cameras.fields import CameraFields
 from server.cameras.model import CameraAction
 from server.cameras.reads import CameraRecord
@@ -87,6 +87,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     def __init__(self, cameras: CameraService, events: EventLog) -> None:
         self._cameras = cameras
         self._events = events
+        self._protos = CameraProtos()
 
     def _out(self, row: CameraRow | CameraRecord) -> camera_pb2.Camera:
         return camera_to_proto(
@@ -105,7 +106,15 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     async def GetCamera(
         self, request: camera_pb2.GetCameraRequest, context: Any
     ) -> camera_pb2.GetCameraResponse:
-        return camera_pb2.GetCameraResponse(camera=self._out(await self._cameras.get(request.id)))
+        record = await self._cameras.get(request.id)
+        principal = current_principal()
+        return camera_pb2.GetCameraResponse(
+            camera=self._protos.get(
+                record,
+                show_secrets=principal.can(Permission.STREAM_KEYS_READ),
+                may_edit=may_edit_cameras(principal),
+            )
+        )
 
     async def ListCameras(
         self, request: camera_pb2.ListCamerasRequest, context: Any
@@ -114,9 +123,11 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         # (harmless), but never misses one.
         revision = await self._events.current_revision()
         page = await self._cameras.list(ListRequest.of(request))
-        show, edit = _show_secrets(), may_edit_cameras(current_principal())
+        principal = current_principal()
+        show = principal.can(Permission.STREAM_KEYS_READ)
+        edit = may_edit_cameras(principal)
         return camera_pb2.ListCamerasResponse(
-            cameras=[camera_to_proto(r, show_secrets=show, may_edit=edit) for r in page.items],
+            cameras=[self._protos.get(r, show_secrets=show, may_edit=edit) for r in page.items],
             next_page_token=page.next_page_token,
             total_size=page.total_size,
             revision=revision,

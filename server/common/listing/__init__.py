@@ -32,7 +32,9 @@ from server.common.listing.paging import (
     Listing,
     ListRequest,
     Page,
+    PagePlan,
     fetch_page,
+    plan_page,
     resolve_page_size,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "MapFieldCompiler",
     "OrderSchema",
     "Page",
+    "PagePlan",
     "compile_filter",
     "compile_order_by",
     "compile_search",
@@ -56,6 +59,7 @@ __all__ = [
     "encode_position",
     "fetch_page",
     "icontains",
+    "plan_page",
     "query_fingerprint",
     "resolve_page_size",
 ]

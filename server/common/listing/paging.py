@@ -24,6 +24,7 @@ from server.common.listing.page_token import (
 from server.errors import InvalidArgument
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
@@ -49,8 +50,36 @@ class Page(Generic[T]):
     total_size: int
 
 
-async def fetch_page(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class PagePlan(Generic[T]):
+    """The checked statements of one page: `page_stmt` (one row more than the page, to tell
+    whether a next page exists) and `count_stmt` (the total, only needed when the page does not
+    reach the end). Run them anywhere (ORM session, Core connection) and `finish` the page."""
+
+    page_stmt: Select[T]
+    count_stmt: Select[int]
+    size: int
+    offset: int
+    fingerprint: str
+
+    def needs_count(self, fetched: int) -> bool:
+        """Whether the total must be counted, given how many rows `page_stmt` returned."""
+        return fetched > self.size or (self.offset > 0 and not fetched)
+
+    def finish(self, rows: Sequence[R], total: int | None) -> Page[R]:
+        """The page of `rows` (what `page_stmt` returned); `total` from `count_stmt` when
+        `needs_count`."""
+        items = list(rows[: self.size])
+        has_more = len(rows) > self.size
+        # Without a count, this page reached the end: the total is known.
+        total_size = int(total or 0) if self.needs_count(len(rows)) else self.offset + len(items)
+        next_token = ""
+        if has_more:
+            next_token = encode_page_token(self.offset + self.size, self.fingerprint)
+        return Page(items=items, next_page_token=next_token, total_size=total_size)
+
+
+def plan_page(
     stmt: Select[T],
     *,
     page_size: int,
@@ -61,9 +90,9 @@ async def fetch_page(
     order_schema: OrderSchema,
     fingerprint_parts: Sequence[str] = (),
     search: str = "",
-) -> Page[T]:
-    """Filter, count, order and page `stmt` (a `select(SomeRow)`); replaces any ORDER BY in it."""
-    # Validate every input before the first query, so a bad request costs no database work.
+) -> PagePlan[T]:
+    """Filter, order and page `stmt` (a `select(SomeRow)` or of a table's columns); replaces any
+    ORDER BY in it. Every input is validated here, so a bad request costs no database work."""
     size = resolve_page_size(page_size)
     condition = compile_filter(filter_text, filter_schema)
     search_condition = compile_search(search, filter_schema)
@@ -78,20 +107,43 @@ async def fetch_page(
     for extra in (condition, search_condition):
         if extra is not None:
             filtered = filtered.where(extra)
-    # One extra row tells whether a next page exists without a second query.
-    page_stmt = (
-        filtered.order_by(*order_clauses(terms, order_schema)).offset(offset).limit(size + 1)
+    return PagePlan(
+        filtered.order_by(*order_clauses(terms, order_schema)).offset(offset).limit(size + 1),
+        select(func.count()).select_from(filtered.subquery()),
+        size,
+        offset,
+        fingerprint,
     )
-    items = list((await session.scalars(page_stmt)).all())
-    has_more = len(items) > size
-    del items[size:]
-    if has_more or (offset > 0 and not items):
-        total = await session.scalar(select(func.count()).select_from(filtered.subquery()))
-        total_size = int(total or 0)
-    else:
-        total_size = offset + len(items)  # this page reached the end: the count is known
-    next_token = encode_page_token(offset + size, fingerprint) if has_more else ""
-    return Page(items=items, next_page_token=next_token, total_size=total_size)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[T],
+    *,
+    page_size: int,
+    page_token: str,
+    filter_text: str,
+    order_by: str,
+    filter_schema: FilterSchema,
+    order_schema: OrderSchema,
+    fingerprint_parts: Sequence[str] = (),
+    search: str = "",
+) -> Page[T]:
+    """Filter, count, order and page `stmt` (a `select(SomeRow)`); replaces any ORDER BY in it."""
+    plan = plan_page(
+        stmt,
+        page_size=page_size,
+        page_token=page_token,
+        filter_text=filter_text,
+        order_by=order_by,
+        filter_schema=filter_schema,
+        order_schema=order_schema,
+        fingerprint_parts=fingerprint_parts,
+        search=search,
+    )
+    items = list((await session.scalars(plan.page_stmt)).all())
+    total = await session.scalar(plan.count_stmt) if plan.needs_count(len(items)) else None
+    return plan.finish(items, total)
 
 
 @dataclass(frozen=True)
@@ -123,6 +175,20 @@ class Listing:
     resource: str
     filter_schema: FilterSchema
     order_schema: OrderSchema
+
+    def plan(self, stmt: Select[T], request: ListRequest) -> PagePlan[T]:
+        """The checked statements of `request`'s page of `stmt` (to run on a Core connection)."""
+        return plan_page(
+            stmt,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            filter_text=request.filter,
+            order_by=request.order_by,
+            filter_schema=self.filter_schema,
+            order_schema=self.order_schema,
+            fingerprint_parts=(self.resource,),
+            search=request.search,
+        )
 
     async def page(
         self, sessions: async_sessionmaker[AsyncSession], stmt: Select[T], request: ListRequest
