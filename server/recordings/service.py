@@ -28,7 +28,7 @@ from server.db.models import (
     StreamEventRow,
     utcnow,
 )
-from server.recordings import spans, timeline
+from server.recordings import timeline, timeline_hours
 from server.recordings.causes import stored_cause
 from server.recordings.ingest import MAX_SEGMENT
 from server.recordings.queries import (
@@ -153,7 +153,7 @@ class RecordingService:
         lo, hi = check_range(start, end, TIMELINE_MAX_SPAN, required=True)
         async with self._sessions() as session:
             await require_camera(session, camera_id)
-            segments = await spans.recorded(session, camera_id, lo, hi)
+            segments, rolled = await timeline_hours.recorded(session, camera_id, lo, hi)
             gaps = (
                 await session.scalars(
                     select(RecordingGapRow).where(
@@ -164,6 +164,8 @@ class RecordingService:
                 )
             ).all()
             stops = await self._stops(session, camera_id, lo, hi)
+        if rolled:  # hours merged from their segments in this read, kept for the next
+            await timeline_hours.store(self._sessions, camera_id, rolled)
         return timeline.build(
             lo,
             hi,

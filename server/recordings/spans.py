@@ -11,11 +11,12 @@ query's time over a month of segments (bench/bench_timeline.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, extract, func, select
+from sqlalchemy import ColumnElement, case, extract, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import RecordingRow
@@ -34,41 +35,59 @@ def _seconds_between(session: AsyncSession, later: Any, earlier: Any) -> ColumnE
     return extract("epoch", later - earlier)
 
 
+@dataclass(frozen=True)
+class Island:
+    """Segments merged: from the first one's start to the latest end, with the start of the
+    last-starting segment, and the nodes of the first and of that last segment."""
+
+    start: datetime
+    end: datetime
+    last_start: datetime
+    node_id: str
+    last_node_id: str
+
+
 async def _islands(
-    session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
-) -> list[tuple[datetime, datetime, datetime]]:
-    """(start, end, start of its last segment) of each island, in order."""
+    session: AsyncSession,
+    where: Sequence[ColumnElement[bool]],
+    part: ColumnElement[Any] | None,
+) -> list[tuple[Any, datetime, datetime, datetime]]:
+    """(part, start, end, start of its last segment) of each island of the segments `where`
+    selects, in order; with `part`, islands never join segments of different parts."""
     ordered = RecordingRow.start_time
+    parts = [] if part is None else [part]
     previous_end = (
         func.max(RecordingRow.end_time)
-        .over(order_by=ordered, rows=(None, -1))
+        .over(partition_by=parts or None, order_by=ordered, rows=(None, -1))
         .label("previous_end")
     )
-    rows = (
-        select(RecordingRow.start_time, RecordingRow.end_time, previous_end)
-        .where(*overlapping(camera_id, lo, hi))
-        .subquery()
-    )
+    key = (part if part is not None else literal(0)).label("part")
+    rows = select(key, RecordingRow.start_time, RecordingRow.end_time, previous_end).where(*where)
+    sub = rows.subquery()
     starts_island = case(
-        (rows.c.previous_end.is_(None), 1),
-        (_seconds_between(session, rows.c.start_time, rows.c.previous_end) > timeline.MERGE_S, 1),
+        (sub.c.previous_end.is_(None), 1),
+        (_seconds_between(session, sub.c.start_time, sub.c.previous_end) > timeline.MERGE_S, 1),
         else_=0,
     )
     flagged = select(
-        rows.c.start_time,
-        rows.c.end_time,
-        func.sum(starts_island).over(order_by=rows.c.start_time, rows=(None, 0)).label("island"),
+        sub.c.part,
+        sub.c.start_time,
+        sub.c.end_time,
+        func.sum(starts_island)
+        .over(partition_by=sub.c.part, order_by=sub.c.start_time, rows=(None, 0))
+        .label("island"),
     ).subquery()
     result = await session.execute(
         select(
+            flagged.c.part,
             func.min(flagged.c.start_time),
             func.max(flagged.c.end_time),
             func.max(flagged.c.start_time),
         )
-        .group_by(flagged.c.island)
+        .group_by(flagged.c.part, flagged.c.island)
         .order_by(func.min(flagged.c.start_time))
     )
-    return [(start, end, last) for start, end, last in result.all()]
+    return [(p, start, end, last) for p, start, end, last in result.all()]
 
 
 async def _nodes_at(
@@ -89,18 +108,37 @@ async def _nodes_at(
     return nodes
 
 
+async def islands(
+    session: AsyncSession,
+    camera_id: str,
+    where: Sequence[ColumnElement[bool]],
+    part: ColumnElement[Any] | None = None,
+) -> list[tuple[Any, Island]]:
+    """The islands of the camera's segments that `where` selects, in order, each with its part
+    (see _islands; None without `part`) and its nodes."""
+    found = await _islands(session, [RecordingRow.camera_id == camera_id, *where], part)
+    nodes = await _nodes_at(session, camera_id, [i[1] for i in found] + [i[3] for i in found])
+    return [
+        (p if part is not None else None, Island(s, e, last, nodes.get(s, ""), nodes.get(last, "")))
+        for p, s, e, last in found
+    ]
+
+
+def chain(found: Iterable[Island]) -> list[Recorded]:
+    """Islands in order as stretches: each with the node of its first segment and the node of
+    the last segment before it (the end of the previous island)."""
+    out: list[Recorded] = []
+    previous = ""
+    for island in found:
+        out.append(Recorded(island.start, island.end, island.node_id, previous))
+        previous = island.last_node_id
+    return out
+
+
 async def recorded(
     session: AsyncSession, camera_id: str, lo: datetime, hi: datetime
 ) -> list[Recorded]:
     """The camera's segments overlapping [lo, hi) merged into stretches (holes up to MERGE_S
     closed), each with the node of its first segment and of the last one before it."""
-    islands = await _islands(session, camera_id, lo, hi)
-    nodes = await _nodes_at(
-        session, camera_id, [i[0] for i in islands] + [i[2] for i in islands[:-1]]
-    )
-    out: list[Recorded] = []
-    previous = ""
-    for start, end, last in islands:
-        out.append(Recorded(start, end, nodes.get(start, ""), previous))
-        previous = nodes.get(last, "")
-    return out
+    found = await islands(session, camera_id, overlapping(camera_id, lo, hi))
+    return chain(island for _, island in found)

@@ -47,6 +47,7 @@ from server.db.models.recordings import (
 )
 from server.db.models.reports import ReportScheduleRow
 from server.db.models.settings import SettingsGroupRow, SettingsHistoryRow
+from server.db.models.timeline import TimelineHourRow, TimelineIslandRow
 
 __all__ = [
     "NAMING",
@@ -88,6 +89,8 @@ __all__ = [
     "StorageDayRow",
     "StorageHourRow",
     "StreamEventRow",
+    "TimelineHourRow",
+    "TimelineIslandRow",
     "TokenAddressRow",
     "UserRow",
     "new_id",
