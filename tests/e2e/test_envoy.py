@@ -156,18 +156,14 @@ async def test_a_direct_client_cannot_claim_another_address(platform: Platform) 
     assert [a.source_address for a in failed] == ["127.0.0.1"]
 
 
-def test_compose_node_agent_settings_exist() -> None:
-    """Every CAMFLEET_* setting compose gives the node agent is one the agent reads, and it
-    reaches the control planes through Envoy."""
+def test_compose_node_agent_reaches_the_control_planes_through_envoy() -> None:
+    """(That every variable compose sets is one its program reads: tests/deploy.)"""
     import yaml
 
     from harness.processes import ROOT
-    from node_agent.config import OPTIONS as AGENT_OPTIONS
 
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     agent = compose["services"]["node-agent"]
-    known = {o.env for o in AGENT_OPTIONS}
-    assert set(agent["environment"]) <= known, set(agent["environment"]) - known
     assert agent["environment"]["CAMFLEET_CONTROL_PLANE"] == "envoy:8080"
     assert "create-join-token" in " ".join(compose["services"]["join-token"]["entrypoint"])
 

@@ -264,4 +264,4 @@ def test_compose_allows_media_from_the_node_it_runs() -> None:
     port = node["CAMFLEET_HTTP_LISTEN"].rpartition(":")[2]
     node_origin = f"http://{node['CAMFLEET_PUBLIC_HOST']}:{port}"
     assert services["ui"]["environment"]["CAMFLEET_UI_MEDIA_ORIGINS"] == node_origin
-    assert parse_origins(node_origin.replace("${CAMFLEET_PUBLIC_HOST:-localhost}", "localhost"))
+    assert parse_origins(re.sub(r"\$\{CAMFLEET_PUBLIC_HOST[^}]*\}", "cams.example", node_origin))
