@@ -69,6 +69,13 @@ async def _until(
         await asyncio.sleep(0.2)
 
 
+async def _until_ready(fleet: Fleet) -> None:
+    deadline = time.monotonic() + 60
+    while (await fleet.node_states())["node-1"].state != node_pb2.NODE_STATE_READY:
+        assert time.monotonic() < deadline, f"node-1 is not READY:\n{fleet.logs()}"
+        await asyncio.sleep(0.2)
+
+
 async def test_compose_first_start_on_an_empty_database() -> None:
     with ExitStack() as stack:
         net = stack.enter_context(temporary_network())
@@ -163,16 +170,24 @@ async def test_compose_first_start_on_an_empty_database() -> None:
         assert minted.returncode == 0, minted.stderr
         await wait_agent_ready(node.child)
         assert "a new join token arrived" in log()
-        deadline = time.monotonic() + 60
-        while (await fleet.node_states())["node-1"].state != node_pb2.NODE_STATE_READY:
-            assert time.monotonic() < deadline, f"node-1 is not READY:\n{fleet.logs()}"
-            await asyncio.sleep(0.2)
+        await _until_ready(fleet)
 
-        # Later `up`s make no token for a registered node.
+        # `docker compose stop`: the script (PID 1 in the container) hands SIGTERM to the agent,
+        # which shuts down cleanly rather than being killed when the grace runs out.
+        fleet.stop_node(node, grace_s=30)
+        assert node.child.returncode == 0, log()
+        assert "shutting down" in log()
+
+        # `docker compose up -d` once more: the registered node needs no token and gets none;
+        # the agent starts on its stored credential.
         again = await asyncio.to_thread(_join_token_service, token_env)
         assert again.returncode == 0, again.stderr
         assert "registered already" in again.stdout
         assert _query(database_url, "SELECT count(*) FROM join_tokens") == [(2,)]
+        node.log = root / "agent-node-1-again.log"
+        node.child = start_agent(node.net.exec_argv(argv), agent_env, node.log)
+        await wait_agent_ready(node.child)
+        await _until_ready(fleet)
 
         # Neither replica crashed on the way: both still the processes first started, SERVING.
         for replica in fleet.replicas:
