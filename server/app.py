@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import grpc
 from camfleet.v1 import (
@@ -24,7 +25,6 @@ from camfleet.v1 import (
 )
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2_grpc
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.alerts.wiring import build_alerts
@@ -60,8 +60,6 @@ from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.leader.leadership import Leadership
-from server.metrics.domain import FleetMetrics
-from server.metrics.http import MetricsListenError, MetricsServer, start_metrics
 from server.nodes.agent_servicer import AgentServicer
 from server.nodes.agent_settings import AgentSettingsSource
 from server.nodes.assignments import AssignmentBuilder
@@ -98,6 +96,11 @@ from server.transport.peer import listen_on_proxy_socket
 from server.transport.reflection import SERVICE_NAMES as REFLECTION_SERVICE_NAMES
 from server.transport.reflection import enable_reflection
 from server.transport.services import GRPC_OPTIONS, SERVICE_NAMES
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from server.metrics.http import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +321,10 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         raise StartupError(f"cannot listen on {where} (in use, or not a local address)")
     metrics: MetricsServer | None = None
     if grpc_metrics is not None:
+        # Imported only with --metrics-listen: the listener's aiohttp costs ~0.2 s of CPU.
+        from server.metrics.domain import FleetMetrics
+        from server.metrics.http import MetricsListenError, start_metrics
+
         grpc_metrics.register_services(
             (*SERVICE_NAMES, health.SERVICE_NAME, *REFLECTION_SERVICE_NAMES)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -12,9 +13,14 @@ from server.identity.password_policy import MAX_PASSWORD_LENGTH
 __all__ = ["MAX_PASSWORD_LENGTH", "hash_password", "verify_password"]
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong username costs the same time as a
-# wrong password and does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("camfleet-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong username costs the same time
+    as a wrong password and does not reveal which usernames exist. Made on the first login
+    rather than at import, which every start (and every command) would pay."""
+    return _hasher.hash("camfleet-dummy-password")
 
 
 async def hash_password(password: str) -> str:
@@ -24,7 +30,7 @@ async def hash_password(password: str) -> str:
 
 def _verify(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -11,12 +11,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from server.cameras.model import CameraStatus
 from server.nodes.live import HostMetrics, LiveStream, NodeLive, StreamMetrics
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,13 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import boto3
-from botocore.config import Config
-
 from server.settings.model import Settings, StorageSettings
 
 PRESIGNED_TTL_S = 60
-_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "path"})
 
 
 @dataclass(frozen=True)
@@ -64,13 +60,18 @@ class ColdUrls:
             storage.cold_region,
         )
         if self._client is None or self._client[0] != wanted:
+            # Imported on the first cold URL: boto3 costs ~0.4 s of CPU that a control plane
+            # without a cold tier would pay at every start.
+            import boto3
+            from botocore.config import Config
+
             client = boto3.client(
                 "s3",
                 endpoint_url=storage.cold_endpoint,
                 aws_access_key_id=storage.cold_access_key,
                 aws_secret_access_key=storage.cold_secret_key,
                 region_name=storage.cold_region or "us-east-1",
-                config=_CONFIG,
+                config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
             )
             self._client = (wanted, client)
         return self._client[1]

@@ -12,14 +12,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.common.tasks import raise_if_cancelling
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,7 @@ class HealthProber:
             else create_async_engine(database_url, pool_size=1, max_overflow=0)
         )
         self._owns_engine = self._engine is not engine
-        self._redis = (
-            Redis.from_url(
-                redis_url,
-                socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-                max_connections=2,  # probes run one at a time
-            )
-            if redis_url
-            else None
-        )
+        self._redis = _probe_client(redis_url, timeout_s) if redis_url else None
         self._every_s = every_s
         self._timeout_s = timeout_s
         self._serving: bool | None = None
@@ -129,3 +123,15 @@ class HealthProber:
             await self._engine.dispose()
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def _probe_client(redis_url: str, timeout_s: float) -> Redis:
+    # Imported here: without Redis configured the control plane never loads redis-py.
+    from redis.asyncio import Redis
+
+    return Redis.from_url(
+        redis_url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        max_connections=2,  # probes run one at a time
+    )

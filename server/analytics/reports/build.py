@@ -17,8 +17,8 @@ from server.analytics.reports.figures import (
     StorageFigures,
     StorageUse,
 )
-from server.analytics.reports.pdf import CHART_BARS
 from server.analytics.reports.rows import (
+    CHART_BARS,
     Chart,
     Column,
     Figure,

@@ -18,14 +18,21 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from server.analytics.reports.rows import Chart, Column, Report, Table, Unit, Value, human
+from server.analytics.reports.rows import (
+    CHART_BARS,
+    Chart,
+    Column,
+    Report,
+    Table,
+    Unit,
+    Value,
+    human,
+)
 
 PAGE: Final = landscape(A4)
 MARGIN: Final = 36.0
 ROW: Final = 14.0
 SIZE: Final = 8.0
-# Bars per chart: the worst cameras or the largest nodes (the table lists them all).
-CHART_BARS: Final = 15
 # Rows of one table in a PDF: about 60 pages; beyond that a document is read in a spreadsheet
 # (CSV, XLSX have every row), and the PDF says how many rows it left out.
 PDF_ROWS: Final = 2000

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 
 class ReportKind(StrEnum):
@@ -28,6 +29,8 @@ CONTENT_TYPES = {
     ReportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ReportFormat.PDF: "application/pdf",
 }
+# Bars per chart: the worst cameras or the largest nodes (the table lists them all).
+CHART_BARS: Final = 15
 
 
 class Unit(StrEnum):

@@ -28,7 +28,7 @@ from server.analytics.reports.figures import (
     StorageFigures,
     StorageUse,
 )
-from server.analytics.reports.pdf import CHART_BARS
+from server.analytics.reports.rows import CHART_BARS
 from server.analytics.storage import Grouping, StorageReport, storage
 from server.analytics.storage import StorageUse as DomainUse
 from server.analytics.uptime import CameraUptime, UptimeQuery, get_uptime, mtbf_s
