@@ -38,16 +38,16 @@ def throwaway_postgres(label: str = "test") -> Iterator[str]:
 
 
 @contextmanager
-def throwaway_redis_prefix(label: str = "test") -> Iterator[str]:
-    """A key prefix unique to this run (camfleet-<label>-<random>:) on the local Redis; its keys
-    are deleted afterwards."""
+def throwaway_redis_prefix(label: str = "test", url: str = REDIS_URL) -> Iterator[str]:
+    """A key prefix unique to this run (camfleet-<label>-<random>:) on the Redis at `url` (the
+    local one by default); its keys are deleted afterwards."""
     prefix = f"camfleet-{label}-{secrets.token_hex(6)}:"
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
     try:
         client.ping()
     except redis.RedisError as exc:
         client.close()
-        raise RuntimeError(f"cannot reach Redis at {REDIS_URL}: {exc}") from exc
+        raise RuntimeError(f"cannot reach Redis at {url}: {exc}") from exc
     try:
         yield prefix
     finally:

@@ -359,11 +359,13 @@ async def running_fleet(
     replicas: int = 1,
     edge: bool | None = None,
     timing: FleetTiming | None = None,
+    database_url: str | None = None,
+    redis_url: str = REDIS_URL,
 ) -> AsyncIterator[Fleet]:
     """A bridge, `replicas` control planes on `backend` ("sqlite": one replica only;
-    "postgres": a fresh database and Redis prefix) and, with `edge` (default: when there is
-    more than one replica), Envoy in front of them; logged in as admin. Add nodes with
-    `fleet.add_node`. Everything is removed on exit."""
+    "postgres": a fresh database, or `database_url`, and a Redis prefix on `redis_url`) and,
+    with `edge` (default: when there is more than one replica), Envoy in front of them; logged
+    in as admin. Add nodes with `fleet.add_node`. Everything is removed on exit."""
     if backend == "sqlite" and replicas != 1:
         raise ValueError("an embedded (SQLite) control plane runs as one replica")
     timing = timing or FleetTiming()
@@ -374,10 +376,12 @@ async def running_fleet(
         net = sync_stack.enter_context(temporary_network())
         env = _control_plane_env(timing)
         if backend == "postgres":
-            env["CAMFLEET_DATABASE_URL"] = sync_stack.enter_context(throwaway_postgres("fleet"))
+            url = database_url or sync_stack.enter_context(throwaway_postgres("fleet"))
+            env["CAMFLEET_DATABASE_URL"] = url
             env["CAMFLEET_DATABASE_POOL_SIZE"] = str(TEST_POOL_SIZE)
-            env["CAMFLEET_REDIS_URL"] = REDIS_URL
-            env["CAMFLEET_REDIS_PREFIX"] = sync_stack.enter_context(throwaway_redis_prefix("fleet"))
+            env["CAMFLEET_REDIS_URL"] = redis_url
+            prefix = sync_stack.enter_context(throwaway_redis_prefix("fleet", redis_url))
+            env["CAMFLEET_REDIS_PREFIX"] = prefix
         fleet = Fleet(root, net, env, timing)
         fleet.ingest_port = fleet.free_port()
         env["CAMFLEET_INGEST_RTMP_URL"] = f"rtmp://{fleet.host}:{fleet.ingest_port}/live"
