@@ -16,7 +16,6 @@ from camfleet.v1 import (
     audit_pb2_grpc,
     auth_pb2_grpc,
     camera_pb2_grpc,
-    event_pb2_grpc,
     node_pb2_grpc,
     recording_pb2_grpc,
     settings_pb2_grpc,
@@ -57,7 +56,7 @@ from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.eventlog.log import EventLog
 from server.events.publisher import EventPublisher
-from server.events.servicer import EventServicer
+from server.events.servicer import EventServicer, add_event_service
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.leader.leadership import Leadership
 from server.nodes.agent_servicer import AgentServicer
@@ -247,7 +246,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     camera_pb2_grpc.add_CameraServiceServicer_to_server(
         CameraPlacementServicer(cameras, events, PlacementQueries(sessions)), server
     )
-    event_pb2_grpc.add_EventServiceServicer_to_server(
+    add_event_service(
         EventServicer(events, settings.event_bookmark_interval.total_seconds()), server
     )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(sessions), server)
