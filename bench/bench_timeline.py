@@ -6,7 +6,13 @@
 Fills a throwaway database (a temporary SQLite file, or a throwaway PostgreSQL database that
 is dropped afterwards) with one camera's back-to-back segments over `--days`, with a few
 explicit gaps, then times RecordingService.timeline over the whole range and the first and a
-deep ListRecordings page (in process: the query and interval work, not gRPC). Prints numbers.
+deep ListRecordings page (in process: the query and interval work, not gRPC). Prints numbers:
+wall time, this process's CPU (on SQLite that includes the database's work) and on PostgreSQL
+the CPU of its backends serving the bench (per call). The first read
+of the range merges its hours from the segments and stores them (server/recordings/
+timeline_hours.py); the later ones read them. Beside them, in the same run, the baseline: the
+merge of the whole range's segments that GetTimeline ran before (spans.recorded), and the same
+stretches from the hours.
 `--overlap-hours N`: a second node also recorded the first N hours of every day (a returning
 partitioned node's spool), its segments offset by half a segment, which the timeline counts
 once (the printed recorded time says so).
@@ -16,20 +22,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harness.databases import throwaway_postgres
 from server.config import sqlite_url
 from server.db.engine import create_engine, session_factory
 from server.db.migrate import upgrade_to_head
 from server.db.models import CameraRow, RecordingGapRow, RecordingRow
+from server.recordings import spans, timeline_hours
 from server.recordings.service import RecordingService
 from server.recordings.timeline import Timeline
 
@@ -40,6 +50,32 @@ def _segment(camera_id: str, node_id: str, start: datetime, seconds: int) -> dic
             "duration_s": float(seconds), "size_bytes": 1, "sha256": "", "tier": "hot",
             "profile": "original", "container": "mpegts", "recovered": False,
             "create_time": start}  # fmt: skip
+
+
+async def _db_cpu(sessions: async_sessionmaker[AsyncSession]) -> float:
+    """CPU seconds so far of the PostgreSQL backends serving the bench's database (from /proc:
+    the server runs here), 0 on SQLite, whose work is this process's own CPU. Wall times on a
+    shared machine follow its load; CPU times hardly do."""
+    async with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return 0.0
+        pids = (
+            await session.scalars(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        ).all()
+    return _proc_cpu(pids)
+
+
+def _proc_cpu(pids: Sequence[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a backend that just ended
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def run(url: str, days: int, segment_s: int, overlap_hours: int = 0) -> None:
@@ -81,24 +117,48 @@ async def run(url: str, days: int, segment_s: int, overlap_hours: int = 0) -> No
     print(f"{count} segments of {segment_s} s over {days} days{overlap} loaded in "
           f"{time.perf_counter() - began:.1f} s")  # fmt: skip
     service = RecordingService(sessions)
+    t0, c0, d0 = time.perf_counter(), time.process_time(), await _db_cpu(sessions)
+    first = await service.timeline(camera_id, start, end)
+    wall, cpu0 = time.perf_counter() - t0, time.process_time() - c0
+    db0 = await _db_cpu(sessions) - d0
+    print(f"{'GetTimeline (whole range), 1st':30s} {wall * 1000:8.1f} ms  "
+          f"cpu {cpu0 * 1000:8.1f} ms  db cpu {db0 * 1000:6.0f} ms  "
+          "(merges and stores the hours)")  # fmt: skip
+
+    async def merge_segments() -> object:  # what GetTimeline merged before the rollup
+        async with sessions() as session:
+            return await spans.recorded(session, camera_id, start, end)
+
+    async def from_hours() -> object:
+        async with sessions() as session:
+            return await timeline_hours.recorded(session, camera_id, start, end)
+
     for name, call in (
         ("GetTimeline (whole range)", lambda: service.timeline(camera_id, start, end)),
+        ("  its stretches: from hours", from_hours),
+        ("  baseline: merge segments", merge_segments),
         (
             "GetTimeline (one day)",
             lambda: service.timeline(camera_id, end - timedelta(days=1), end),
         ),
         ("ListRecordings page 1 (50)", lambda: service.list(camera_id, start, end, 50, "")),
     ):
-        times = []
+        times, cpu = [], []
+        d0 = await _db_cpu(sessions)
         for _ in range(5):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = await call()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        db = (await _db_cpu(sessions) - d0) / 5
         print(f"{name:30s} median {statistics.median(times) * 1000:8.1f} ms  "
-              f"max {max(times) * 1000:8.1f} ms  ({type(result).__name__})")  # fmt: skip
+              f"max {max(times) * 1000:8.1f} ms  cpu {statistics.median(cpu) * 1000:8.1f} ms  "
+              f"db cpu {db * 1000:6.0f} ms  ({type(result).__name__})")  # fmt: skip
         if isinstance(result, Timeline):
             print(f"{'':30s} recorded {result.recorded_s / 86_400:.3f} days, "
                   f"{len(result.gaps)} gaps, coverage {result.coverage:.5f}")  # fmt: skip
+    assert await service.timeline(camera_id, start, end) == first  # the rollup changes nothing
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     await engine.dispose()
 
 

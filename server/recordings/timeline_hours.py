@@ -28,9 +28,21 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -194,21 +206,33 @@ async def store(
 ) -> None:
     """Write back the hours a read merged, each only if still at the version it read. Best
     effort: the read's answer stands either way, and a later read merges the hour again."""
+    hours = cast(Table, TimelineHourRow.__table__)
+    ordered = sorted(rolled, key=lambda r: r.hour)  # one lock order for all writers
     try:
         async with sessions.begin() as session:
-            kept: list[Rolled] = []
-            for r in sorted(rolled, key=lambda r: r.hour):  # one lock order for all writers
-                done = await session.execute(
-                    update(TimelineHourRow)
-                    .where(
-                        TimelineHourRow.camera_id == camera_id,
-                        TimelineHourRow.hour == r.hour,
-                        TimelineHourRow.version == r.version,
-                    )
-                    .values(rolled=r.version)
+            # One statement for all: each hour is marked rolled only if still at its version.
+            await session.execute(
+                update(hours)
+                .where(
+                    hours.c.camera_id == camera_id,
+                    hours.c.hour == bindparam("at"),
+                    hours.c.version == bindparam("seen"),
                 )
-                if getattr(done, "rowcount", 0) == 1:
-                    kept.append(r)
+                .values(rolled=bindparam("seen")),
+                [{"at": r.hour, "seen": r.version} for r in ordered],
+            )
+            kept: list[Rolled] = []
+            for k in range(0, len(ordered), _CHUNK):
+                chunk = ordered[k : k + _CHUNK]
+                result = await session.execute(
+                    select(TimelineHourRow.hour, TimelineHourRow.version).where(
+                        TimelineHourRow.camera_id == camera_id,
+                        TimelineHourRow.hour.in_([r.hour for r in chunk]),
+                        TimelineHourRow.rolled == TimelineHourRow.version,
+                    )
+                )
+                now: dict[str, int] = dict(result.all())
+                kept += [r for r in chunk if now.get(r.hour) == r.version]
             for k in range(0, len(kept), _CHUNK):
                 await session.execute(
                     delete(TimelineIslandRow).where(

@@ -42,13 +42,21 @@ def _sqlite_touch(row: str) -> str:
     )
 
 
+# Once a transaction raised an hour's version, raising it again changes nothing a reader can
+# see; PostgreSQL writes a new row version per update, so a spool of thousands of segments in
+# one transaction would leave thousands of dead ones (and its live row pages away from its
+# neighbours) for one raise that counts.
+_PG_UNRAISED = "{}.xmin::text <> (txid_current() % 4294967296)::text"
+
+
 def _postgres_touch(rows: str) -> str:
     # DISTINCT: one upsert may not touch a row twice; ORDER BY: concurrent writers lock the
     # hours in one order (no deadlock).
     return (
         "INSERT INTO timeline_hours (camera_id, hour, version, rolled) "
         f"SELECT DISTINCT r.camera_id, {_PG_HOUR.format('r')}, 1, 0 FROM {rows} r ORDER BY 1, 2 "
-        "ON CONFLICT (camera_id, hour) DO UPDATE SET version = timeline_hours.version + 1;"
+        "ON CONFLICT (camera_id, hour) DO UPDATE SET version = timeline_hours.version + 1 "
+        f"WHERE {_PG_UNRAISED.format('timeline_hours')};"
     )
 
 
@@ -98,7 +106,7 @@ def upgrade() -> None:
             "ELSIF TG_OP = 'DELETE' THEN "
             "UPDATE timeline_hours h SET version = h.version + 1 FROM (SELECT DISTINCT "
             f"o.camera_id, {_PG_HOUR.format('o')} AS hour FROM old_rows o) d "
-            "WHERE h.camera_id = d.camera_id AND h.hour = d.hour; "
+            f"WHERE h.camera_id = d.camera_id AND h.hour = d.hour AND {_PG_UNRAISED.format('h')}; "
             "ELSE "  # UPDATE, a row at a time (transition tables allow no column list)
             "UPDATE timeline_hours SET version = version + 1 WHERE camera_id = OLD.camera_id "
             f"AND hour = {_PG_HOUR.format('OLD')}; "
