@@ -161,12 +161,16 @@ class Fanout:
                 self._fan(stored.revision, self._prepare(stored))
         except Exception as exc:  # whatever it is, each watcher meets it on its own
             problem = str(exc) or type(exc).__name__
-        if self._task is me:
-            log.warning("the watch fan-out stopped (%s); its watchers read on their own", problem)
-            self._task = None
-            for subs in list(self._kinds.values()):
-                for sub in list(subs):
-                    self._detach(sub, self._cursor)
+        except asyncio.CancelledError:
+            problem = "cancelled"  # by leave() (then no longer ours), or by the server's end
+            raise
+        finally:
+            if self._task is me:
+                log.warning("watch fan-out stopped (%s); its watchers read on their own", problem)
+                self._task = None
+                for subs in list(self._kinds.values()):
+                    for sub in list(subs):
+                        self._detach(sub, self._cursor)
 
     def _fan(self, revision: int, prepared: Prepared) -> None:
         # No await in here: watchers attach, leave and are detached between events, never in

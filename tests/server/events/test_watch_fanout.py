@@ -115,11 +115,19 @@ async def test_watchers_of_each_kind_get_their_own_events_once(platform: Platfor
     for name in kinds:
         firsts = {tuple(e.SerializeToString() for e in seen[(name, i)]) for i in range(3)}
         assert len(firsts) == 1, name
-    # Viewers are not shown what they may not read (nodes, streams, settings, ...).
+    # Viewers get what admins got at the same time, less what they may not read (nodes,
+    # alerts, settings and storage tier changes).
+    hidden_types = {
+        event_pb2.EVENT_TYPE_SETTINGS_CHANGED,
+        event_pb2.EVENT_TYPE_STORAGE_TIER_CHANGED,
+    }
     for which in (0, 1, 2, "late"):
-        allowed = {"camera", "placement"}
-        shown = {e.WhichOneof("resource") for e in seen[("viewer", which)]}
-        assert shown <= allowed | {None}, shown
+        shown = [
+            e.revision
+            for e in seen[("admin", which)]
+            if e.WhichOneof("resource") not in {"node", "alert"} and e.type not in hidden_types
+        ]
+        assert [e.revision for e in seen[("viewer", which)]] == shown, which
 
 
 def _payload(subject: str) -> bytes:
