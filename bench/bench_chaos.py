@@ -49,6 +49,7 @@ from contextlib import AsyncExitStack, ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 from camfleet.v1 import alert_pb2, camera_pb2
 
 from bench.chaos_observers import ClientLoad, EventWatcher
@@ -75,6 +76,7 @@ A = alert_pb2
 TIMING = FleetTiming(heartbeat_s=1.0, lost_after_s=3.0, segment_s=2)
 FAULTS = ("agent", "nginx", "recorder", "puller", "replica", "redis", "postgres", "link")
 SETTLE_S = 180.0
+LOGIN_EVERY_S = 240.0  # access tokens live 15 minutes by default
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -234,6 +236,17 @@ class Chaos(FaultLog):
             await asyncio.gather(*self.tasks)
 
 
+async def keep_logged_in(fleet: Fleet) -> None:
+    """Log in again every LOGIN_EVERY_S: the run outlasts an access token."""
+    while True:
+        await asyncio.sleep(LOGIN_EVERY_S)
+        try:
+            await fleet.login()
+        except grpc.aio.AioRpcError as err:
+            print(f"  log in again failed ({err.code().name}); next try in 10 s", flush=True)
+            await asyncio.sleep(10)
+
+
 async def setup_cameras(
     fleet: Fleet, src_url: str, tag: str, pulls: int, pushes: int, stack: AsyncExitStack
 ) -> dict[str, tuple[str, str]]:
@@ -308,6 +321,8 @@ async def run(args: argparse.Namespace) -> None:
                 lambda cams: all(cams[n].status == C.CAMERA_STATUS_ONLINE for n in names), 180,
             )  # fmt: skip
             await asyncio.sleep(3 * TIMING.segment_s)
+            refresh = asyncio.get_running_loop().create_task(keep_logged_in(fleet))
+            stack.callback(refresh.cancel)
             load = ClientLoad(fleet, list(ids), random.Random(args.seed))
             load.start()
             stack.push_async_callback(load.stop)
@@ -336,6 +351,7 @@ async def run(args: argparse.Namespace) -> None:
                 )  # fmt: skip
             except AssertionError as err:
                 print(f"NOT settled, reporting anyway: {err}", flush=True)
+            await fleet.login()
             unlisted = await spool_settled(fleet, list(ids), t0, t1, SETTLE_S)
             await report(fleet, pg.dsn, ids, chaos, watcher, load, hook, (t0, t1), unlisted)
 
