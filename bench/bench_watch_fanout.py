@@ -54,7 +54,7 @@ from harness.ports import LOOPBACK, free_port
 
 WATCH = "/camfleet.v1.EventService/WatchEvents"
 MARK = "bench-fanout"
-# The control plane's in-memory event ring (server/events/sql_log.py and log.py: 10,000).
+# The control plane's in-memory event ring (server/eventlog/sql_log.py and log.py: 10,000).
 RING_SIZE = 10_000
 CALL_TIMEOUT_S = 30.0
 PIPE_TIMEOUT_S = 120.0
