@@ -94,7 +94,7 @@ from server.transport.metrics import GrpcMetrics, MetricsInterceptor
 from server.transport.peer import listen_on_proxy_socket
 from server.transport.reflection import SERVICE_NAMES as REFLECTION_SERVICE_NAMES
 from server.transport.reflection import enable_reflection
-from server.transport.services import GRPC_OPTIONS, SERVICE_NAMES
+from server.transport.services import GRPC_OPTIONS, SERVICE_NAMES, serve_generic_only
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -233,6 +233,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         ],
         options=GRPC_OPTIONS,
     )
+    serve_generic_only(server)
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(
             SessionService(sessions, keys, limiter, audit, cache, settings, platform.live), users

@@ -109,7 +109,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         record = await self._cameras.get(request.id)
         principal = current_principal()
         return camera_pb2.GetCameraResponse(
-            camera=self._protos.get(
+            camera=self._protos.camera(
                 record,
                 show_secrets=principal.can(Permission.STREAM_KEYS_READ),
                 may_edit=may_edit_cameras(principal),
@@ -124,10 +124,10 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         revision = await self._events.current_revision()
         page = await self._cameras.list(ListRequest.of(request))
         principal = current_principal()
-        show = principal.can(Permission.STREAM_KEYS_READ)
-        edit = may_edit_cameras(principal)
-        return camera_pb2.ListCamerasResponse(
-            cameras=[self._protos.get(r, show_secrets=show, may_edit=edit) for r in page.items],
+        return self._protos.page(
+            page.items,
+            show_secrets=principal.can(Permission.STREAM_KEYS_READ),
+            may_edit=may_edit_cameras(principal),
             next_page_token=page.next_page_token,
             total_size=page.total_size,
             revision=revision,

@@ -9,7 +9,8 @@ statement is read into plain tuples instead:
   cache key, execution context, result metadata) where the query itself takes ~15 µs; an
   indexed single-row read is less than a hand-off to a worker thread costs, and in WAL mode
   readers never wait for the writer. Only use it for such small reads.
-- PostgreSQL: one `run_sync` on the async engine, a single round trip per statement.
+- PostgreSQL (psycopg): one round trip on a few connections of its own (server.db.pg_reads);
+  other drivers: one `run_sync` on the async engine.
 Both give the same values (types as SQLAlchemy's result processors make them). Writes stay on
 the async ORM.
 
@@ -23,11 +24,10 @@ statement object for the same query (it is the cache key) and keep their number 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Select, event
 from sqlalchemy import create_engine as create_sync_engine
@@ -37,8 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, SingletonThreadPool
 
 from server.db.engine import sqlite_pragmas
+from server.db.prepared import Prepared, Row, prepare
 
-Row = tuple[Any, ...]
+if TYPE_CHECKING:
+    from server.db.pg_reads import PgReads
+
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 A = TypeVar("A")
 R = TypeVar("R")
@@ -50,77 +53,51 @@ _SQLITE_THREADS = 2
 
 # Prepared statements kept; past this the oldest are compiled again when next used.
 _MAX_PREPARED = 1024
+# Results kept for `rows` and `run` with `reuse` (a camera's rows, a page of cameras).
+_MAX_RESULTS = 4096
 
 
 class Reader(Protocol):
     """Runs statements for a `FastReads.run` function."""
 
-    def rows(self, statement: Select[Any], params: Mapping[str, Any] = ...) -> list[Row]:
+    async def rows(self, statement: Select[Any], params: Mapping[str, Any] = ...) -> list[Row]:
         """The rows of `statement` with `params` (beside the values bound in it)."""
         ...
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A statement compiled for the SQLite dialect: its parameters in order (each with the value
-    bound in the statement and the type's bind processor) and its result processors."""
-
-    sql: str
-    params: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The DB-API parameters: the caller's values, else the bound ones, as the types send
-        them (e.g. a UTC timestamp as its text form)."""
-        return tuple(
-            value if process is None else process(value)
-            for value, process in (
-                (params.get(name, bound), process) for name, bound, process in self.params
-            )
-        )
-
-    def process(self, fetched: Sequence[Row]) -> list[Row]:
-        """The fetched rows with the result processors applied (as Core would)."""
-        processors = self.processors
-        if not any(processors):
-            return [tuple(row) for row in fetched]
-        return [
-            tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
-            for row in fetched
-        ]
-
-
-def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
-    """The prepared form, or None for a statement whose SQL depends on its values (an
-    expanding IN): Core runs those."""
-    compiled = statement.compile(dialect=dialect)
-    sql = str(compiled)
-    if "POSTCOMPILE" in sql:
-        return None
-    bound = compiled.params
-    binds: dict[str, Callable[[Any], Any] | None] = {}
-    for name, process in compiled._bind_processors.items():
-        if not callable(process):
-            return None  # a tuple type's per-element processors
-        binds[name] = process
-    return _Prepared(
-        sql,
-        tuple((name, bound.get(name), binds.get(name)) for name in compiled.positiontup or ()),
-        tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
-        ),
-    )
+def _complete(coro: Coroutine[Any, Any, R]) -> R:
+    """Run a `read` whose Reader never suspends (its statements are blocking calls: SQLite on a
+    worker thread, Core inside `run_sync`) to its end, synchronously."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(R, done.value)
+    coro.close()
+    raise RuntimeError("a blocking read suspended")
 
 
 class _CoreReader:
-    """A Reader over a Core connection (PostgreSQL: in `run_sync`; SQLite: the fallback)."""
+    """A Reader over a Core connection (inside `run_sync`: drivers other than psycopg)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def rows(self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS) -> list[Row]:
+    async def rows(
+        self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS
+    ) -> list[Row]:
         return _core_rows(self._conn, statement, params)
+
+
+class _PgReader:
+    """A Reader on the PostgreSQL read connections (each statement one round trip)."""
+
+    def __init__(self, reads: FastReads) -> None:
+        self._reads = reads
+
+    async def rows(
+        self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS
+    ) -> list[Row]:
+        return await self._reads.rows(statement, params)
 
 
 class FastReads:
@@ -130,8 +107,11 @@ class FastReads:
         self._async = engine
         self._sync: Engine | None = None
         self._raw: PoolProxiedConnection | None = None
-        self._prepared: dict[Select[Any], _Prepared | None] = {}
+        self._prepared: dict[Select[Any], Prepared | None] = {}
         self._threads: ThreadPoolExecutor | None = None
+        self._pg: PgReads | None = None
+        # (read, arg) -> (data_version, result) of `run(..., reuse=True)` on SQLite.
+        self._results: dict[tuple[object, object], tuple[int | None, object]] = {}
         url = engine.url
         if url.get_backend_name() == "sqlite":
             sync_url = url.set(drivername="sqlite+pysqlite")
@@ -143,42 +123,102 @@ class FastReads:
                 pool_size=_SQLITE_THREADS + 1,
             )
             event.listen(self._sync, "connect", sqlite_pragmas)
+        elif url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+            # Imported only here: psycopg is not loaded on SQLite (start-up time).
+            from server.db.pg_reads import PgReads
 
-    async def rows(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Row]:
+            self._pg = PgReads(url)
+
+    async def rows(
+        self, statement: Select[Any], params: Mapping[str, Any], *, reuse: bool = False
+    ) -> list[Row]:
         """The rows of `statement` (built once, module level: it is also the cache key) with
-        `params`, each a tuple of the selected columns' values."""
+        `params`, each a tuple of the selected columns' values. `reuse` as for `run` (the
+        caller never changes the list)."""
         if self._sync is not None:
-            return self._sqlite_rows(self._sync, statement, params)
+            if not reuse:
+                return self._sqlite_rows(self._sync, statement, params)
+            version = self._data_version(self._sync)
+            key = (statement, tuple(params.items()))
+            kept = self._results.get(key)
+            if kept is not None and kept[0] == version:
+                return cast(list[Row], kept[1])
+            rows = self._sqlite_rows(self._sync, statement, params)
+            self._keep(key, version, rows)
+            return rows
+        if self._pg is not None:
+            prepared = self._prepared_for(statement, self._async.dialect)
+            if prepared is not None:
+                return await self._pg.rows(prepared, params)
         async with self._async.connect() as conn:
             return await conn.run_sync(_core_rows, statement, params)
 
-    async def run(self, read: Callable[[Reader, A], R], arg: A) -> R:
+    async def run(
+        self, read: Callable[[Reader, A], Coroutine[Any, Any, R]], arg: A, *, reuse: bool = False
+    ) -> R:
         """`read(reader, arg)`: only reads (nothing is committed), in one hop off the event
-        loop, each statement prepared once on SQLite."""
+        loop, each statement prepared once on SQLite.
+
+        With `reuse` (`arg` hashable, the result never changed by the caller), SQLite answers
+        again with the result of the same read while no commit has happened since it was
+        read (SQLite's own `PRAGMA data_version` on the loop's connection, which never writes:
+        it moves with every other connection's commit). PostgreSQL has no such counter and
+        always reads."""
+        if self._pg is not None:
+            return await read(_PgReader(self), arg)
         if self._sync is None:
             async with self._async.connect() as conn:
-                return await conn.run_sync(lambda sync: read(_CoreReader(sync), arg))
+                return await conn.run_sync(lambda sync: _complete(read(_CoreReader(sync), arg)))
+        engine = self._sync
+        key = (read, arg)
+        version = None
+        if reuse:
+            version = self._data_version(engine)
+            kept = self._results.get(key)
+            if kept is not None and kept[0] == version:
+                return cast(R, kept[1])
         if self._threads is None:
             self._threads = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="fast-reads")
-        engine = self._sync
 
         def in_thread() -> R:
             raw = engine.raw_connection()  # this thread's own
             try:
-                return read(_SqliteReader(self, engine, raw), arg)
+                return _complete(read(_SqliteReader(self, engine, raw), arg))
             finally:
                 raw.close()
 
-        return await asyncio.get_running_loop().run_in_executor(self._threads, in_thread)
+        result = await asyncio.get_running_loop().run_in_executor(self._threads, in_thread)
+        if reuse:
+            # Kept under the version seen before the read: a commit racing it only makes the
+            # next call read again.
+            self._keep(key, version, result)
+        return result
 
-    def _prepared_for(self, statement: Select[Any], dialect: Dialect) -> _Prepared | None:
+    def _keep(self, key: tuple[object, object], version: int | None, result: object) -> None:
+        self._results.pop(key, None)
+        if len(self._results) >= _MAX_RESULTS:
+            self._results.pop(next(iter(self._results)), None)  # the oldest
+        self._results[key] = (version, result)
+
+    def _data_version(self, engine: Engine) -> int:
+        if self._raw is None:
+            self._raw = engine.raw_connection()
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute("PRAGMA data_version")
+            row = cursor.fetchone()
+            return int(row[0]) if row is not None else 0
+        finally:
+            cursor.close()
+
+    def _prepared_for(self, statement: Select[Any], dialect: Dialect) -> Prepared | None:
         try:
             return self._prepared[statement]
         except KeyError:
             pass
         if len(self._prepared) >= _MAX_PREPARED:
             self._prepared.pop(next(iter(self._prepared)), None)  # the oldest
-        prepared = self._prepared[statement] = _prepare(statement, dialect)
+        prepared = self._prepared[statement] = prepare(statement, dialect)
         return prepared
 
     def _sqlite_rows(
@@ -189,7 +229,9 @@ class FastReads:
         return _sqlite_read(self, engine, self._raw, statement, params)
 
     def close(self) -> None:
-        """Release the SQLite connections and threads."""
+        """Release the connections and threads."""
+        if self._pg is not None:
+            self._pg.close()
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
@@ -240,5 +282,7 @@ class _SqliteReader:
         self._engine = engine
         self._raw = raw
 
-    def rows(self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS) -> list[Row]:
+    async def rows(
+        self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS
+    ) -> list[Row]:
         return _sqlite_read(self._reads, self._engine, self._raw, statement, params)
