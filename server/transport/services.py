@@ -55,9 +55,10 @@ def serve_generic_only(server: grpc.aio.Server) -> None:
     servicer is added; the generated `add_*_to_server` adds each method both ways).
 
     grpc.aio keeps one pending request per registered method and, for every call that arrives,
-    waits on all of them again (`asyncio.wait` over ~110 futures here): ~30 % of the server's
-    CPU for a GetCamera. With generic handlers alone it waits on one; finding a method's
-    handler is a dict lookup per service instead, and calls behave the same."""
+    waits on all of them again (`asyncio.wait` over ~110 futures here): ~40 % of the event
+    loop's profiled CPU for GetCamera (bench/README.md). With generic handlers alone it waits
+    on one; finding a method's handler is a dict lookup per service instead, and calls behave
+    the same."""
 
     def register_nothing(service_name: str, method_handlers: dict[str, Any]) -> None:
         return None
