@@ -26,7 +26,8 @@ COPY clients/python ./clients/python
 # Exactly the locked versions, runtime dependencies only.
 RUN uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
- && pip install --no-cache-dir --no-deps .
+ && pip install --no-cache-dir --no-deps . \
+ && python -m compileall -q server node_agent config_options clients/python
 COPY --from=web /src/clients/web/dist /app/ui
 RUN useradd --system --home /data camfleet && mkdir -p /data && chown camfleet /data
 USER camfleet

@@ -8,6 +8,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 
+# Python here may be told never to write bytecode (PYTHONDONTWRITEBYTECODE=1 in the environment
+# of these machines): every process then compiles everything it imports, ~3 s of CPU for the
+# control plane or an agent, paid again by each of the hundreds the suite starts. The caches go
+# to the usual __pycache__ directories (ignored by git and Docker).
+unset PYTHONDONTWRITEBYTECODE
+
 log() { printf '\033[1m[camfleet]\033[0m %s\n' "$*" >&2; }
 
 as_root() {
