@@ -112,8 +112,7 @@ async def main() -> None:
             print(f"  gap     {start:%H:%M:%S.%f} - {end:%H:%M:%S.%f} {reason}")
     # Media in two segments (a resumed recorder re-taking a fragment) counts once.
     overlap = sum(
-        max(0.0, (a.end - b.start) / timedelta(seconds=1))
-        for a, b in itertools.pairwise(found)
+        max(0.0, (a.end - b.start) / timedelta(seconds=1)) for a, b in itertools.pairwise(found)
     )
     recorded = sum(s.duration_s for s in found) - overlap
     expected = (found[-1].end - found[0].start) / timedelta(seconds=1)

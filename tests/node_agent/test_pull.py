@@ -281,8 +281,12 @@ async def test_a_silent_source_times_out(agent: Agent) -> None:
         (lambda s: s.url_as(USER, PASSWORD, "/no-such-camera"), reasons.NOT_FOUND),
         (lambda s: s.url_as(USER, "not-the-password"), reasons.AUTHENTICATION_FAILED),
         (lambda s: s.url_as("", ""), reasons.AUTHENTICATION_FAILED),
-        (lambda s: f"rtsp://{quote(USER)}:{quote(PASSWORD, safe='')}@127.0.0.1:{closed_port()}/c",
-         reasons.CONNECTION_REFUSED),
+        (
+            lambda s: (
+                f"rtsp://{quote(USER)}:{quote(PASSWORD, safe='')}@127.0.0.1:{closed_port()}/c"
+            ),
+            reasons.CONNECTION_REFUSED,
+        ),
     ],
     ids=["wrong-path", "wrong-password", "no-credentials", "closed-port"],
 )
@@ -421,7 +425,11 @@ async def test_a_pull_cameras_key_is_published_from_its_node_only(agent: Agent) 
     await assign(agent, pull(camera_id, "rtsp://127.0.0.1:9/x", key))
     assert agent.outbox is not None
     gate = PublishGate(
-        agent.assignment, agent.streams, _NoControlPlane(), agent.outbox, RateLimiter()  # type: ignore[arg-type]
+        agent.assignment,
+        agent.streams,
+        _NoControlPlane(),
+        agent.outbox,
+        RateLimiter(),  # type: ignore[arg-type]
     )
     decision = await gate.on_publish(key, "192.0.2.7")
     assert not decision.allowed

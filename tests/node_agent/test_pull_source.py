@@ -93,15 +93,19 @@ def test_redact_removes_credentials_raw_and_decoded() -> None:
             "(authorization failed)",
             reasons.AUTHENTICATION_FAILED,
         ),
-        ("http://cam/x.m3u8: Server returned 403 Forbidden (access denied)",
-         reasons.AUTHENTICATION_FAILED),
+        (
+            "http://cam/x.m3u8: Server returned 403 Forbidden (access denied)",
+            reasons.AUTHENTICATION_FAILED,
+        ),
         (
             "[rtsp @ 0x55] method DESCRIBE failed: 404 Not Found\n"
             "rtsp://***@127.0.0.1:42631/nope: Server returned 404 Not Found",
             reasons.NOT_FOUND,
         ),
-        ("[tcp @ 0x5] Failed to resolve hostname nocam: Name or service not known",
-         reasons.NOT_FOUND),
+        (
+            "[tcp @ 0x5] Failed to resolve hostname nocam: Name or service not known",
+            reasons.NOT_FOUND,
+        ),
         (
             "[tcp @ 0x56] Connection to tcp://127.0.0.1:1?timeout=0 failed: Connection refused\n"
             "rtsp://127.0.0.1:1/x: Connection refused",
@@ -109,10 +113,15 @@ def test_redact_removes_credentials_raw_and_decoded() -> None:
         ),
         ("rtsp://10.9.9.9/x: Connection timed out", reasons.TIMED_OUT),
         ("Stream map '0:v:0' matches no streams.", reasons.NO_VIDEO),
-        ("[flv @ 0x5] Video codec hevc not compatible with flv\nCould not write header",
-         reasons.UNSUPPORTED_CODEC),
-        ("[file @ 0x5] Protocol 'file' not on whitelist 'http,https,tcp,tls,crypto'!\n"
-         "[http @ 0x5] HTTP error 404 Not Found", reasons.FORBIDDEN),
+        (
+            "[flv @ 0x5] Video codec hevc not compatible with flv\nCould not write header",
+            reasons.UNSUPPORTED_CODEC,
+        ),
+        (
+            "[file @ 0x5] Protocol 'file' not on whitelist 'http,https,tcp,tls,crypto'!\n"
+            "[http @ 0x5] HTTP error 404 Not Found",
+            reasons.FORBIDDEN,
+        ),
     ],
 )
 def test_ffmpeg_messages_become_reasons(stderr: str, reason: str) -> None:

@@ -380,9 +380,7 @@ async def test_rescan_finalizes_orphans_finishes_moves_and_drops_missing(tmp_pat
 
 def _file(camera_id: str, relative: str, path: Path) -> SegmentFile:
     start = datetime.now(UTC) - timedelta(minutes=5)
-    return SegmentFile(
-        camera_id, RecordingProfile.ORIGINAL, relative, path, start, None, False
-    )
+    return SegmentFile(camera_id, RecordingProfile.ORIGINAL, relative, path, start, None, False)
 
 
 async def test_age_retention_deletes_what_is_too_old_oldest_first(tmp_path: Path) -> None:

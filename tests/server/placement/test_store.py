@@ -156,9 +156,7 @@ async def test_a_pull_camera_placed_back_on_a_node_that_still_pulls_it_comes_onl
     await fleet.store.apply([move(camera, node, epoch=2)])
     assert (await fleet.get(camera)).status != CameraStatus.ONLINE.value
 
-    changed = await fleet.status.reconcile_node(
-        node, {camera: CameraStatus.ONLINE}, utcnow(), None
-    )
+    changed = await fleet.status.reconcile_node(node, {camera: CameraStatus.ONLINE}, utcnow(), None)
     assert [r.id for r in changed] == [camera]
     row = await fleet.get(camera)
     assert (row.node_id, row.status, row.status_reason) == (node, CameraStatus.ONLINE.value, "")
