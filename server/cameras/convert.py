@@ -74,7 +74,7 @@ class CameraProtos:
     Bounded: past the limits the oldest entries go first. The messages are shared, so they are
     only ever serialized, never changed."""
 
-    def __init__(self, max_cameras: int = 4096, max_pages: int = 256) -> None:
+    def __init__(self, max_cameras: int = 4096, max_pages: int = 64) -> None:
         self._max_cameras = max_cameras
         self._max_pages = max_pages
         self._cameras: dict[tuple[CameraRecord, bool, bool], camera_pb2.Camera] = {}

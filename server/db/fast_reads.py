@@ -53,8 +53,10 @@ _SQLITE_THREADS = 2
 
 # Prepared statements kept; past this the oldest are compiled again when next used.
 _MAX_PREPARED = 1024
-# Results kept for `rows` and `run` with `reuse` (a camera's rows, a page of cameras).
+# Results kept with `reuse`: of `rows` (a camera's rows) and of `run` (a page of cameras, which
+# may hold up to 1,000 of them).
 _MAX_RESULTS = 4096
+_MAX_RUN_RESULTS = 64
 
 
 class Reader(Protocol):
@@ -110,8 +112,10 @@ class FastReads:
         self._prepared: dict[Select[Any], Prepared | None] = {}
         self._threads: ThreadPoolExecutor | None = None
         self._pg: PgReads | None = None
-        # (read, arg) -> (data_version, result) of `run(..., reuse=True)` on SQLite.
+        # On SQLite, with `reuse`: (statement, params) -> (data_version, rows) of `rows`, and
+        # (read, arg) -> (data_version, result) of `run`.
         self._results: dict[tuple[object, object], tuple[int | None, object]] = {}
+        self._run_results: dict[tuple[object, object], tuple[int | None, object]] = {}
         url = engine.url
         if url.get_backend_name() == "sqlite":
             sync_url = url.set(drivername="sqlite+pysqlite")
@@ -144,7 +148,7 @@ class FastReads:
             if kept is not None and kept[0] == version:
                 return cast(list[Row], kept[1])
             rows = self._sqlite_rows(self._sync, statement, params)
-            self._keep(key, version, rows)
+            _keep(self._results, _MAX_RESULTS, key, (version, rows))
             return rows
         if self._pg is not None:
             prepared = self._prepared_for(statement, self._async.dialect)
@@ -174,7 +178,7 @@ class FastReads:
         version = None
         if reuse:
             version = self._data_version(engine)
-            kept = self._results.get(key)
+            kept = self._run_results.get(key)
             if kept is not None and kept[0] == version:
                 return cast(R, kept[1])
         if self._threads is None:
@@ -191,14 +195,8 @@ class FastReads:
         if reuse:
             # Kept under the version seen before the read: a commit racing it only makes the
             # next call read again.
-            self._keep(key, version, result)
+            _keep(self._run_results, _MAX_RUN_RESULTS, key, (version, result))
         return result
-
-    def _keep(self, key: tuple[object, object], version: int | None, result: object) -> None:
-        self._results.pop(key, None)
-        if len(self._results) >= _MAX_RESULTS:
-            self._results.pop(next(iter(self._results)), None)  # the oldest
-        self._results[key] = (version, result)
 
     def _data_version(self, engine: Engine) -> int:
         if self._raw is None:
@@ -286,3 +284,11 @@ class _SqliteReader:
         self, statement: Select[Any], params: Mapping[str, Any] = _NO_PARAMS
     ) -> list[Row]:
         return _sqlite_read(self._reads, self._engine, self._raw, statement, params)
+
+
+def _keep(kept: dict[Any, Any], limit: int, key: object, value: object) -> None:
+    """Remember `value` under `key`, the newest; past `limit` the oldest goes."""
+    kept.pop(key, None)
+    if len(kept) >= limit:
+        kept.pop(next(iter(kept)), None)
+    kept[key] = value
