@@ -42,6 +42,8 @@ class EventWatcher:
     recordings: set[str] = field(default_factory=set)
     breaks: Counter[str] = field(default_factory=Counter)
     compacted: list[str] = field(default_factory=list)
+    # Stream ends a caller must never see (INTERNAL, UNKNOWN), with their details.
+    bad: list[str] = field(default_factory=list)
     newest: int = 0
     _task: asyncio.Task[None] | None = None
 
@@ -61,6 +63,11 @@ class EventWatcher:
                     self._take(resp.event)
             except grpc.aio.AioRpcError as err:
                 self.breaks[err.code().name] += 1
+                if err.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                    when = datetime.now(UTC)
+                    self.bad.append(
+                        f"{when:%H:%M:%S} WatchEvents {err.code().name}: {err.details()}"
+                    )
                 if "COMPACTED" in f"{err.details()} {err.trailing_metadata()}":
                     self.compacted.append(f"after {self.newest}: {err.details()}")
             await asyncio.sleep(RESUME_S)

@@ -339,9 +339,11 @@ async def report(
           f"{len(no_event)}")  # fmt: skip
     for line in (missed + no_event)[:20]:
         print(f"  {line}")
-    bad_calls = len(load.bad)
-    print(f"client calls: {dict(load.codes)}; INTERNAL/UNKNOWN: {bad_calls}")
-    for line in load.bad[:20]:
+    bad_calls = len(load.bad) + len(watcher.bad)
+    print(
+        f"client calls: {dict(load.codes)}; INTERNAL/UNKNOWN (with WatchEvents ends): {bad_calls}"
+    )
+    for line in (load.bad + watcher.bad)[:20]:
         print(f"  {line} ({last_fault_before(chaos.faults, datetime.now(UTC))})")
     ids_seen = Counter(hook.ids())
     twice = {i: c for i, c in ids_seen.items() if c > 1}
