@@ -29,7 +29,14 @@ async def _create(stack: Stack, name: str, created: list[str], enough: asyncio.E
     except grpc.aio.AioRpcError:
         return  # the server died under it: this one may or may not have committed
     created.append(resp.camera.id)
-    if len(created) >= KILL_AFTER:
+    _kill_when_enough(stack, created, enough)
+
+
+def _kill_when_enough(stack: Stack, answered: Sized, enough: asyncio.Event) -> None:
+    """SIGKILL the server as the KILL_AFTER-th answer is read, not when the test's own task is
+    next scheduled: by then a fast server may have answered the whole burst."""
+    if len(answered) >= KILL_AFTER and not enough.is_set():
+        stack.kill_server()
         enough.set()
 
 
@@ -67,12 +74,11 @@ async def _events(stack: Stack, after: int, until: int) -> list[event_pb2.Event]
 async def _kill_mid_burst(
     stack: Stack, burst: list[asyncio.Task[None]], answered: Sized, enough: asyncio.Event
 ) -> None:
-    """Kill the server once `enough` is set, let the rest of `burst` fail, and start the server
-    again. Some calls must have been in flight at the kill (fewer answered than sent), or the
-    test would prove nothing."""
+    """Wait for the kill (`_kill_when_enough`), let the rest of `burst` fail, and start the
+    server again. Some calls must have been in flight at the kill (fewer answered than sent),
+    or the test would prove nothing."""
     async with asyncio.timeout(60):
         await enough.wait()
-    stack.kill_server()
     await asyncio.gather(*burst)
     assert len(answered) < len(burst), "the burst ended before the kill; nothing was in flight"
 
@@ -124,8 +130,7 @@ async def _toggle(
     except grpc.aio.AioRpcError:
         return  # the server died under it: this one may or may not have committed
     done.append(1)
-    if len(done) >= KILL_AFTER:
-        enough.set()
+    _kill_when_enough(stack, done, enough)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
