@@ -172,6 +172,14 @@ class Platform:
         )
         return resp.camera
 
+    async def revision(self) -> int:
+        """The event log's revision now (what a WatchEvents from here would resume after)."""
+        resp = await self.cameras.ListCameras(
+            camera_pb2.ListCamerasRequest(page_size=1), metadata=self.admin
+        )
+        assert resp.revision > 0  # 0 would mean "from now" to WatchEvents
+        return resp.revision
+
     async def audit_logs(self, filter_text: str) -> list[audit_pb2.AuditLog]:
         resp = await self.audit.ListAuditLogs(
             audit_pb2.ListAuditLogsRequest(filter=filter_text, page_size=1000), metadata=self.admin

@@ -47,16 +47,8 @@ async def _watch(
     return out
 
 
-async def _revision(platform: Platform) -> int:
-    resp = await platform.cameras.ListCameras(
-        camera_pb2.ListCamerasRequest(page_size=1), metadata=platform.admin
-    )
-    assert resp.revision > 0  # 0 would mean "from now" to WatchEvents
-    return resp.revision
-
-
 async def test_list_then_watch_sees_create_update_delete(platform: Platform) -> None:
-    start = await _revision(platform)
+    start = await platform.revision()
     cam = await platform.new_camera()
     await platform.cameras.UpdateCamera(
         camera_pb2.UpdateCameraRequest(
@@ -82,7 +74,7 @@ async def test_list_then_watch_sees_create_update_delete(platform: Platform) -> 
 
 async def test_a_resumed_watch_gets_exactly_what_it_missed(platform: Platform) -> None:
     first = await platform.new_camera()
-    start = await _revision(platform)
+    start = await platform.revision()
     names = []
     for i in range(5):
         names.append(f"{first.name}-r{i}")
@@ -101,7 +93,7 @@ async def test_a_resumed_watch_gets_exactly_what_it_missed(platform: Platform) -
 
 
 async def test_a_revision_that_cannot_be_replayed_says_relist(platform: Platform) -> None:
-    future = await _revision(platform) + 10_000
+    future = await platform.revision() + 10_000
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await _watch(platform, platform.admin, 1, after=future)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -115,7 +107,7 @@ async def test_a_revision_that_cannot_be_replayed_says_relist(platform: Platform
 
 async def test_viewers_get_events_without_secrets(platform: Platform) -> None:
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
-    start = await _revision(platform)
+    start = await platform.revision()
     cam = await platform.new_camera(
         ingest_mode=camera_pb2.INGEST_MODE_PULL, source_url="rtsp://user:hunter2@127.0.0.1:8554/x"
     )
@@ -129,7 +121,7 @@ async def test_viewers_get_events_without_secrets(platform: Platform) -> None:
 
 
 async def test_filter_by_type(platform: Platform) -> None:
-    start = await _revision(platform)
+    start = await platform.revision()
     a = await platform.new_camera()
     b = await platform.new_camera()
     await platform.cameras.DeleteCamera(
@@ -168,7 +160,7 @@ async def test_watching_needs_credentials_and_cameras_read(platform: Platform) -
 
 async def test_an_idle_watch_gets_bookmarks(make_platform: PlatformFactory) -> None:
     quiet = await make_platform(event_bookmark_interval=timedelta(seconds=0.3))
-    start = await _revision(quiet)
+    start = await quiet.revision()
     stub = event_pb2_grpc.EventServiceStub(quiet.channel)
     call = stub.WatchEvents(
         event_pb2.WatchEventsRequest(after_revision=start), metadata=quiet.admin
@@ -203,7 +195,7 @@ async def _two_replicas_see_each_others_changes(
     one = await start_platform(settings, "postgres")
     two = await start_platform(settings, "postgres")
     try:
-        start = await _revision(two)
+        start = await two.revision()
         cam = await one.new_camera()
         (event,) = await _watch(
             two, two.admin, 1, after=start, filter_text=f'subject = "cameras/{cam.id}"'
@@ -239,7 +231,7 @@ async def test_a_watch_resumes_across_a_restart(database: str, tmp_path: Path) -
 
             before = await start_platform(settings, database)
             try:
-                start = await _revision(before)
+                start = await before.revision()
                 cam = await before.new_camera()
                 await _locate(before, cam.id, "hall")
                 await _locate(before, cam.id, "roof")
@@ -255,7 +247,7 @@ async def test_a_watch_resumes_across_a_restart(database: str, tmp_path: Path) -
                 rest = await _watch(
                     after, after.admin, 2, after=seen[-1].revision, filter_text=mine
                 )
-                assert await _revision(after) >= rest[-1].revision
+                assert await after.revision() >= rest[-1].revision
             finally:
                 await stop_platform(after)
         finally:  # dropping the database blocks: keep it off the event loop

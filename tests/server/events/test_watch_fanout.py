@@ -45,19 +45,12 @@ async def _watch_until(
     return out
 
 
-async def _revision(platform: Platform) -> int:
-    resp = await platform.cameras.ListCameras(
-        camera_pb2.ListCamerasRequest(page_size=1), metadata=platform.admin
-    )
-    return resp.revision
-
-
 async def test_watchers_of_each_kind_get_their_own_events_once(platform: Platform) -> None:
     viewer = await platform.as_role(common_pb2.ROLE_VIEWER)
-    before = await _revision(platform)
+    before = await platform.revision()
     key_cam = await platform.new_camera()  # push: its stream key is a secret
     other = await platform.new_camera()
-    start = await _revision(platform)
+    start = await platform.revision()
     mine = f'subject = "cameras/{key_cam.id}"'
     last = f"done-{key_cam.id}"
     # Three watchers of each kind from the list's revision (the shared follower), and one of
@@ -180,7 +173,7 @@ async def test_an_idle_watcher_on_the_shared_follower_gets_bookmarks(
     make_platform: PlatformFactory,
 ) -> None:
     quiet = await make_platform(event_bookmark_interval=timedelta(seconds=0.3))
-    start = await _revision(quiet)
+    start = await quiet.revision()
     call = event_pb2_grpc.EventServiceStub(quiet.channel).WatchEvents(
         event_pb2.WatchEventsRequest(after_revision=start), metadata=quiet.admin
     )
