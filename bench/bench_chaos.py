@@ -60,16 +60,16 @@ from bench.chaos_report import (
     report,
     spool_settled,
 )
+from harness.alert_api import AlertApi, new_secret
+from harness.alert_receivers import webhook_receiver
 from harness.databases import REDIS_URL
 from harness.fleet import Fleet, FleetNode, FleetTiming, Replica, running_fleet
 from harness.fleet_cameras import PushCamera
+from harness.fleet_reads import READY, cameras, until
 from harness.netns import ip, kill_inside
 from harness.private_servers import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 from harness.processes import ChildExited, process_tree
 from harness.rtsp_source import rtsp_source
-from tests.support.alert_fleet import AlertApi, new_secret
-from tests.support.alert_receivers import webhook_receiver
-from tests.support.fleet import READY, cameras, until
 
 C = camera_pb2
 A = alert_pb2

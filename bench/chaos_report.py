@@ -19,10 +19,10 @@ import psycopg
 from camfleet.v1 import recording_pb2
 
 from bench.chaos_observers import ClientLoad, EventWatcher, ts
+from harness.alert_receivers import Receiver
 from harness.fleet import Fleet
+from harness.fleet_reads import retried
 from harness.held_segments import DiskSegment
-from tests.support.alert_receivers import Receiver
-from tests.support.fleet import retried
 
 R = recording_pb2
 # Two segments of the same camera this close at both ends are the same media indexed twice.

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.alert_receivers import plain_smtp_server, webhook_receiver
 from harness.ports import free_port
 from tests.cli.cli_process import Cli, Result
 from tests.conftest import PlatformFactory
-from tests.support.alert_receivers import plain_smtp_server, webhook_receiver
 from tests.support.assertions import eventually
 from tests.support.platform import ADMIN_PASSWORD, Platform
 

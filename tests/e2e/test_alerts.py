@@ -28,8 +28,10 @@ from typing import Any
 import pytest
 from camfleet.v1 import alert_pb2, camera_pb2, recording_pb2
 
+from harness.alert_receivers import Receiver, plain_smtp_server, webhook_receiver
 from harness.fleet import Fleet, FleetNode, FleetTiming, running_fleet
 from harness.fleet_cameras import PushCamera
+from harness.fleet_reads import LOST, ONLINE, READY, all_online, cameras, create, node_ids, until
 from harness.kannel import kannel
 from harness.rtsp_source import rtsp_source
 from tests.support.alert_fleet import (
@@ -41,8 +43,6 @@ from tests.support.alert_fleet import (
     sms_number,
     sms_to,
 )
-from tests.support.alert_receivers import Receiver, plain_smtp_server, webhook_receiver
-from tests.support.fleet import LOST, ONLINE, READY, all_online, cameras, create, node_ids, until
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.postgres, pytest.mark.redis]
 

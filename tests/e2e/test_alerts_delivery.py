@@ -24,11 +24,11 @@ import pytest
 from aiohttp import web
 from camfleet.v1 import alert_pb2, camera_pb2, node_pb2
 
+from harness.alert_receivers import Receiver, webhook_receiver
 from harness.fleet import Fleet, FleetTiming, running_fleet
+from harness.fleet_reads import create, until
 from harness.ports import free_port
 from tests.support.alert_fleet import AlertApi, Stopwatch, new_secret, reading, socket_owner
-from tests.support.alert_receivers import Receiver, webhook_receiver
-from tests.support.fleet import create, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

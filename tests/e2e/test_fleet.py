@@ -24,9 +24,7 @@ from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
 
 from harness.fleet import Fleet, FleetTiming, running_fleet
 from harness.fleet_cameras import PushCamera
-from harness.held_segments import DiskSegment
-from harness.rtsp_source import rtsp_source
-from tests.support.fleet import (
+from harness.fleet_reads import (
     LOST,
     ONLINE,
     READY,
@@ -38,6 +36,8 @@ from tests.support.fleet import (
     retried,
     until,
 )
+from harness.held_segments import DiskSegment
+from harness.rtsp_source import rtsp_source
 from tests.support.recordings import all_recordings
 from tests.support.stack import ts
 

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness.alert_receivers import Received, Receiver, webhook_receiver
 from harness.databases import throwaway_postgres
 from server.db.engine import Sessions, create_engine, session_factory
 from server.db.migrate import upgrade_to_head
-from tests.support.alert_receivers import Received, Receiver, webhook_receiver
 
 __all__ = [
     "Clock",

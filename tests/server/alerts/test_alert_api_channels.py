@@ -13,7 +13,7 @@ import grpc
 from camfleet.v1 import alert_pb2, alert_pb2_grpc
 from google.protobuf import duration_pb2
 
-from tests.support.alert_receivers import Receiver, webhook_receiver
+from harness.alert_receivers import Receiver, webhook_receiver
 from tests.support.alert_rules import offline_rule
 from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Platform, mask

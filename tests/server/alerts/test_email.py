@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from harness.alert_receivers import Mailbox
 from harness.ports import free_port
 from harness.processes import Child
 from server.alerts.model import (
@@ -35,7 +36,6 @@ from server.alerts.senders.email import send_email
 from server.alerts.senders.snapshot import NoSnapshot, grab_frame
 from server.alerts.senders.text import one_line
 from tests.server.alerts.test_text import HTML_NAME, INJECTION, alert, payload
-from tests.support.alert_receivers import Mailbox
 
 USER, PASSWORD = "alerts@example.org", "smtp-password-1"
 SENDER = "camfleet@example.org"

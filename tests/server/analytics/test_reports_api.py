@@ -20,7 +20,7 @@ from camfleet.v1 import alert_pb2, alert_pb2_grpc, analytics_pb2, analytics_pb2_
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from openpyxl import load_workbook
 
-from tests.support.alert_receivers import plain_smtp_server
+from harness.alert_receivers import plain_smtp_server
 from tests.support.assertions import eventually, refused
 from tests.support.platform import Platform
 

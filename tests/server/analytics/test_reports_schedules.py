@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from harness.alert_receivers import Mailbox, plain_smtp_server
 from harness.ports import free_port
 from server.alerts.channels_store import ChannelStore
 from server.alerts.model import Channel, EmailConfig, SmtpSecurity, WebhookConfig
@@ -35,7 +36,6 @@ from server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, No
 from server.leader.model import NotLeader
 from tests.server.alerts.delivery_fixtures import Clock, fresh_database
 from tests.server.analytics.report_samples import SampleFigures, fleet
-from tests.support.alert_receivers import Mailbox, plain_smtp_server
 
 TUESDAY_NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
-"""Reading a test fleet (harness.fleet) as its e2e tests do: poll until a condition holds,
-with failures that name cameras and nodes in one line each, and the few calls the fleet tests
-repeat. Calls made while a control-plane replica has just died are retried on UNAVAILABLE, as
-a client does while Envoy's health checks catch up."""
+"""Reading a test fleet (harness.fleet) as its e2e tests and bench_chaos do: poll until a
+condition holds, with failures that name cameras and nodes in one line each, and the few calls
+the fleet tests repeat. Calls made while a control-plane replica has just died are retried on
+UNAVAILABLE, as a client does while Envoy's health checks catch up."""
 
 from __future__ import annotations
 
