@@ -12,6 +12,7 @@ import pytest
 
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from server.config import Settings
+from tests.support.file_order import FileTimes, order_longest_files_first
 from tests.support.platform import (
     Platform,
     deactivate_pull_cameras,
@@ -125,3 +126,18 @@ async def make_platform(
         yield make
         for p in started:  # stop servers before their databases are dropped
             await stop_platform(p)
+
+
+_FILE_TIMES = FileTimes()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_longest_files_first(items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _FILE_TIMES.add(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    _FILE_TIMES.summary(terminalreporter)
