@@ -54,6 +54,7 @@ from server.db.engine import (
 )
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
+from server.db.wait import until_database
 from server.eventlog.log import EventLog
 from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer, add_event_service
@@ -154,7 +155,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     secure_sqlite_file(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url, settings.database_pool_size)
     try:
-        await upgrade_to_head(engine)
+        # A replica started while PostgreSQL (re)starts waits for it rather than exiting.
+        await until_database(settings.resolved_database_url, lambda: upgrade_to_head(engine))
     except Exception as exc:
         await engine.dispose()
         raise StartupError(f"cannot prepare the database ({type(exc).__name__}: {exc})") from exc
