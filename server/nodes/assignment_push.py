@@ -20,6 +20,10 @@ from server.nodes.session import NodeSession
 
 log = logging.getLogger(__name__)
 
+# A failed computation is tried again after this long, doubling up to the second.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+
 
 class AssignmentPusher:
     """Keeps the assignments of this replica's sessions current."""
@@ -90,12 +94,17 @@ class AssignmentPusher:
                 await asyncio.sleep(1.0)
 
     async def push_marked(self) -> None:
-        """Recompute and push the marked nodes' assignments, until cancelled."""
+        """Recompute and push the marked nodes' assignments, until cancelled. A node whose
+        assignment could not be computed (the database away) stays marked and is tried again
+        after RETRY_FIRST_S, doubling to RETRY_MAX_S: waiting for another change could leave it
+        running a camera that moved away for good, beside the node it moved to."""
+        delay = RETRY_FIRST_S
         while True:
             raise_if_cancelling()
             await self._wake.wait()
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
+            failed: set[str] = set()
             for node_id in dirty:
                 session = self._sessions.get(node_id)
                 if session is None:
@@ -104,6 +113,20 @@ class AssignmentPusher:
                     await self.push(session)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # retried on the next change; the agent keeps its last one
+                except Exception as exc:  # the agent keeps its last one meanwhile
                     raise_if_cancelling()
-                    log.exception("could not compute the assignment of node %s", session.name)
+                    failed.add(node_id)
+                    log.warning(
+                        "could not compute the assignment of node %s (%s: %s); trying again "
+                        "in %.1f s",
+                        session.name,
+                        type(exc).__name__,
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                        delay,
+                    )
+            if not failed:
+                delay = RETRY_FIRST_S
+                continue
+            self._dirty |= failed
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
+            delay = min(delay * 2, RETRY_MAX_S)
