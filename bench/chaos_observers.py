@@ -25,6 +25,15 @@ E = event_pb2
 RESUME_S = 0.5
 
 
+def proxy_reset(err: grpc.aio.AioRpcError) -> bool:
+    """Whether the call ended by an HTTP/2 RST_STREAM rather than a gRPC status: Envoy resets
+    a client's stream when the replica under it dies mid-stream (SIGKILL: no trailers can
+    come), and grpc reads a reset as INTERNAL with "RST_STREAM" in the details. No server sent
+    INTERNAL: the connection broke (camfleet's CLI, clients/python/camfleet/cli/commands/
+    watching.py, resumes on it as on UNAVAILABLE)."""
+    return err.code() == grpc.StatusCode.INTERNAL and "RST_STREAM" in (err.details() or "")
+
+
 def ts(at: datetime) -> timestamp_pb2.Timestamp:
     out = timestamp_pb2.Timestamp()
     out.FromDatetime(at)
@@ -42,8 +51,11 @@ class EventWatcher:
     recordings: set[str] = field(default_factory=set)
     breaks: Counter[str] = field(default_factory=Counter)
     compacted: list[str] = field(default_factory=list)
-    # Stream ends a caller must never see (INTERNAL, UNKNOWN), with their details.
-    bad: list[str] = field(default_factory=list)
+    # Stream ends a caller must never see (INTERNAL, UNKNOWN from the platform), when.
+    bad: list[tuple[datetime, str]] = field(default_factory=list)
+    # Streams Envoy reset (HTTP/2 RST_STREAM) because the replica behind them died: no status
+    # of the platform's, a broken connection, which clients resume like UNAVAILABLE.
+    resets: list[tuple[datetime, str]] = field(default_factory=list)
     newest: int = 0
     _task: asyncio.Task[None] | None = None
 
@@ -62,12 +74,14 @@ class EventWatcher:
                 async for resp in stream:
                     self._take(resp.event)
             except grpc.aio.AioRpcError as err:
-                self.breaks[err.code().name] += 1
-                if err.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
-                    when = datetime.now(UTC)
-                    self.bad.append(
-                        f"{when:%H:%M:%S} WatchEvents {err.code().name}: {err.details()}"
-                    )
+                when, what = datetime.now(UTC), f"WatchEvents {err.code().name}: {err.details()}"
+                if proxy_reset(err):
+                    self.breaks["RST_STREAM"] += 1
+                    self.resets.append((when, what))
+                else:
+                    self.breaks[err.code().name] += 1
+                    if err.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                        self.bad.append((when, what))
                 if "COMPACTED" in f"{err.details()} {err.trailing_metadata()}":
                     self.compacted.append(f"after {self.newest}: {err.details()}")
             await asyncio.sleep(RESUME_S)
@@ -106,7 +120,7 @@ class ClientLoad:
     camera_ids: list[str]
     rng: random.Random
     codes: Counter[str] = field(default_factory=Counter)
-    bad: list[str] = field(default_factory=list)
+    bad: list[tuple[datetime, str]] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -117,11 +131,10 @@ class ClientLoad:
             await call  # type: ignore[misc]
             self.codes["OK"] += 1
         except grpc.aio.AioRpcError as err:
-            code = err.code().name
+            code = "RST_STREAM" if proxy_reset(err) else err.code().name
             self.codes[code] += 1
             if code in ("INTERNAL", "UNKNOWN"):
-                when = datetime.now(UTC)
-                self.bad.append(f"{when:%H:%M:%S} {method} {code}: {err.details()}")
+                self.bad.append((datetime.now(UTC), f"{method} {code}: {err.details()}"))
 
     async def _run(self) -> None:
         fleet, n = self.fleet, 0

@@ -197,11 +197,51 @@ def holes_within(
     return (count, total), long
 
 
+# Placement reasons that start a make-before-break handover (server/placement/planner.py).
+HANDOVER_REASONS = ("drain", "rebalance", "selector")
+# After a handover ends, the old node's assignment is on its way and its last segment closes.
+HANDOVER_GRACE_S = 10.0
+# node ids -> [lo, hi] of a camera's handovers between them.
+Handovers = dict[str, list[tuple[float, float, frozenset[str]]]]
+
+
+def handover_windows(dsn: str, ids: list[str]) -> Handovers:
+    """Per camera, when a make-before-break handover had both nodes assigned: from the
+    placement history (placements), from its start to the camera's next placement row (done
+    or cancelled) plus HANDOVER_GRACE_S."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT camera_id, from_node_id, to_node_id, reason, time FROM placements "
+            "WHERE camera_id = ANY(%s) ORDER BY camera_id, time, id",
+            (ids,),
+        ).fetchall()
+    out: Handovers = defaultdict(list)
+    for i, (camera_id, old, new, reason, at) in enumerate(rows):
+        if reason not in HANDOVER_REASONS or not old or not new or old == new:
+            continue
+        nxt = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][0] == camera_id else None
+        end = nxt[4].timestamp() if nxt else float("inf")
+        out[camera_id].append((at.timestamp() - 1, end + HANDOVER_GRACE_S, frozenset((old, new))))
+    return out
+
+
 def index_findings(
-    fleet: Fleet, ids: list[str], got: dict[str, list[R.Recording]], t0: datetime, t1: datetime
-) -> tuple[list[str], list[str]]:
+    fleet: Fleet,
+    ids: list[str],
+    got: dict[str, list[R.Recording]],
+    t0: datetime,
+    t1: datetime,
+    handovers: Handovers | None = None,
+) -> tuple[list[str], list[str], list[str]]:
     """(segments a node holds, begun within [t0, t1), that the control plane does not list;
-    segments listed twice: the same id twice, or two ids for the same media)."""
+    duplicates; handover overlaps).
+
+    Duplicated (must be none): the same id listed twice; two ids for the same media from one
+    node (its file indexed twice); or two nodes' segments of the same time when the camera
+    was not in a handover between them (one ran it without being assigned it: the fencing
+    failed). A handover's overlap is not a duplicate: make-before-break has the old node
+    record until the new node's first segment is indexed (ARCHITECTURE.md, "Placing pull
+    cameras"); the index keeps both nodes' files, and coverage counts each second once."""
     listed_ids = {r.id for recs in got.values() for r in recs}
     lost = [
         f"{s.node} {s.camera_id[:8]} {datetime.fromtimestamp(s.start, UTC):%H:%M:%S}-"
@@ -211,20 +251,32 @@ def index_findings(
         if s.id not in listed_ids
     ]
     dup: list[str] = []
+    overlap: list[str] = []
     for camera_id, recs in got.items():
         seen: dict[str, int] = defaultdict(int)
         for r in recs:
             seen[r.id] += 1
         dup += [f"{camera_id[:8]} id {i[:8]} listed {c} times" for i, c in seen.items() if c > 1]
+        windows = (handovers or {}).get(camera_id, [])
         ordered = sorted(recs, key=_span)
         for a, b in itertools.pairwise(ordered):
             (a0, a1), (b0, b1) = _span(a), _span(b)
-            if a.id != b.id and abs(a0 - b0) < SAME_S and abs(a1 - b1) < SAME_S:
-                dup.append(
-                    f"{camera_id[:8]} {datetime.fromtimestamp(a0, UTC):%H:%M:%S}: ids "
-                    f"{a.id[:8]} (node {a.node_id[:8]}) and {b.id[:8]} (node {b.node_id[:8]})"
-                )
-    return lost, dup
+            if a.id == b.id or abs(a0 - b0) >= SAME_S or abs(a1 - b1) >= SAME_S:
+                continue
+            line = (
+                f"{camera_id[:8]} {datetime.fromtimestamp(a0, UTC):%H:%M:%S}: ids "
+                f"{a.id[:8]} (node {a.node_id[:8]}) and {b.id[:8]} (node {b.node_id[:8]})"
+            )
+            pair = frozenset((a.node_id, b.node_id))
+            if a.node_id != b.node_id and any(
+                lo <= a0 <= hi and nodes == pair for lo, hi, nodes in windows
+            ):
+                overlap.append(line)
+            elif a.node_id == b.node_id:
+                dup.append(f"{line}: the same node's media indexed twice")
+            else:
+                dup.append(f"{line}: no handover between them (one ran it unassigned)")
+    return lost, dup, overlap
 
 
 def events_findings(dsn: str, watcher: EventWatcher, upto: int) -> tuple[int, list[str], int]:
@@ -304,7 +356,8 @@ async def report(
         print("holes of 5 s or more in the index, and timeline gaps other than node losses:")
         print("\n".join(findings))
     got = {c: await listed(fleet, c, t0 - timedelta(seconds=30)) for c in ids}
-    lost, dup = index_findings(fleet, list(ids), got, t0, t1)
+    handovers = handover_windows(dsn, list(ids))
+    lost, dup, overlap = index_findings(fleet, list(ids), got, t0, t1, handovers)
     late: list[str] = []
     for _ in range(12):
         # A segment held but not listed yet may still be on its way (a spool drains after a
@@ -313,7 +366,7 @@ async def report(
             break
         await asyncio.sleep(5)
         got = {c: await listed(fleet, c, t0 - timedelta(seconds=30)) for c in ids}
-        still, dup = index_findings(fleet, list(ids), got, t0, t1)
+        still, dup, overlap = index_findings(fleet, list(ids), got, t0, t1, handovers)
         late += [line for line in lost if line not in still]
         lost = still
     if late:
@@ -324,6 +377,11 @@ async def report(
     print(f"segments lost from the index: {len(lost)}; duplicated: {len(dup)}{gave_up}")
     for line in (lost + dup)[:30]:
         print(f"  {line}")
+    if overlap:
+        print(f"handover overlaps (make-before-break, both nodes assigned; not duplicates): "
+              f"{len(overlap)} segment pairs")  # fmt: skip
+        for line in overlap[:10]:
+            print(f"  {line}")
     upto = newest_revision(dsn)
     caught = await watcher.caught_up(upto)
     committed, missed, unknown = events_findings(dsn, watcher, upto)
@@ -343,8 +401,13 @@ async def report(
     print(
         f"client calls: {dict(load.codes)}; INTERNAL/UNKNOWN (with WatchEvents ends): {bad_calls}"
     )
-    for line in (load.bad + watcher.bad)[:20]:
-        print(f"  {line} ({last_fault_before(chaos.faults, datetime.now(UTC))})")
+    for when, line in sorted(load.bad + watcher.bad)[:20]:
+        print(f"  {when:%H:%M:%S} {line} ({last_fault_before(chaos.faults, when)})")
+    if watcher.resets:
+        # Not a status of the platform's: Envoy reset the stream when its replica died.
+        print(f"WatchEvents streams reset by Envoy (RST_STREAM; resumed): {len(watcher.resets)}")
+        for when, line in watcher.resets[:20]:
+            print(f"  {when:%H:%M:%S} {line} ({last_fault_before(chaos.faults, when)})")
     ids_seen = Counter(hook.ids())
     twice = {i: c for i, c in ids_seen.items() if c > 1}
     print(f"notifications: {len(hook.received)} webhook deliveries, {len(ids_seen)} distinct; "
