@@ -11,6 +11,7 @@ from node_agent.credentials import Credential, load_credential
 from node_agent.errors import ConfigError, StartupError
 from node_agent.nginx.access import WorkerAccount, open_data_dir, worker_account
 from node_agent.nginx.runner import ensure_can_bind
+from node_agent.nginx.stale import end_stale_nginx
 from node_agent.state import DataDir
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def prepare(config: AgentConfig, data_dir: DataDir) -> tuple[WorkerAccount, Cred
         )
     if credential is not None and config.join_token:
         log.info("using the stored credential of node %s; --join-token ignored", credential.node_id)
+    # An nginx worker a SIGKILL of the last run missed still holds its ports: end it first.
+    end_stale_nginx(data_dir.nginx)
     ensure_can_bind("--rtmp-listen", config.rtmp_listen)
     ensure_can_bind("--http-listen", config.http_listen)
     if config.ingest_listen is not None:
