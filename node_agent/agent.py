@@ -240,7 +240,13 @@ class Agent:
             self.credential = credential
         messages = AgentMessages(
             credential=self.credential,
-            info=NodeInfo(__version__, config.capacity, config.rtmp_url, config.http_url),
+            info=NodeInfo(
+                __version__,
+                config.capacity,
+                config.rtmp_url,
+                config.http_url,
+                config.cpu_cores,
+            ),
             assignment=self.assignment,
             streams=self.streams,
             outbox=self.outbox,

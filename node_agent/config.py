@@ -113,6 +113,15 @@ OPTIONS: tuple[Option, ...] = (
         "how many streams this node can take",
         parse=positive_int,
     ),
+    Option(
+        "--cpu-cores",
+        "CAMFLEET_CPU_CORES",
+        "",
+        "CPU cores this node gives its cameras' transcoding (live ladder rungs), sent when it "
+        "connects; placement keeps the estimated cost within them (default: the cores this "
+        "process may run on)",
+        parse=values.cpu_cores,
+    ),
     LOG_LEVEL,
     Option(
         "--segment-seconds",
@@ -195,6 +204,7 @@ class AgentConfig:
     # Sent with RegisterNode (the first start only; NodeService.UpdateNode changes them later).
     labels: Mapping[str, str] = field(default_factory=dict)
     capacity: int = _D["capacity"]
+    cpu_cores: float = _D["cpu_cores"]
     log_level: str = _D["log_level"]
     # Tunables without flags (tests shorten them).
     unknown_key_limit: int = 10

@@ -4,6 +4,7 @@ labels, each parsed into its type or refused with a ConfigError naming the flag.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from dataclasses import dataclass
@@ -145,3 +146,17 @@ def parse_labels(name: str, raw: str) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise ConfigError(f"{name}: at most {MAX_LABELS} labels, got {len(labels)}")
     return labels
+
+
+def cpu_cores(name: str, raw: str) -> float:
+    """CPU cores as a positive number (fractions allowed: a container's quota); empty: the
+    cores this process may run on (its affinity, which a cpuset narrows)."""
+    if not raw.strip():
+        return float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of cores, got {raw!r}") from None
+    if not 0 < value <= 4096:
+        raise ConfigError(f"{name} must be above 0 and at most 4096, got {raw!r}")
+    return value

@@ -38,6 +38,8 @@ class NodeInfo:
     capacity: int
     rtmp_url: str
     http_url: str
+    # CPU cores this agent may use (placement keeps the live ladders' transcoding within them).
+    cpu_cores: float = 0.0
 
 
 class AgentMessages:
@@ -81,6 +83,7 @@ class AgentMessages:
                     capacity=self._info.capacity,
                     rtmp_url=self._info.rtmp_url,
                     http_url=self._info.http_url,
+                    cpu_cores=self._info.cpu_cores,
                     streams=[report_to_proto(r) for r in self._streams.reports()],
                     assignment_version=self._assignment.version,
                 )

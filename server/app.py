@@ -358,6 +358,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 rebalance_moves_per_minute=settings.rebalance_moves_per_minute,
                 rebalance_quiet_s=settings.rebalance_quiet_period.total_seconds(),
             ),
+            default_ladder=lambda: _default_ladder(platform.live),
         )
     )
     await leadership.start()
@@ -379,3 +380,9 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         metrics,
         platform.live,
     )
+
+
+async def _default_ladder(live: LiveSettings) -> tuple[str, ...]:
+    """The live ladder of cameras without their own, as the settings in force say (a cached
+    read: the scheduler asks each round)."""
+    return (await live.current()).streaming.default_ladder

@@ -62,7 +62,7 @@ def hello_from(message: agent_pb2.ConnectRequest) -> Hello:
     """The Hello of a ConnectRequest whose body is one."""
     hello = message.hello
     return Hello(
-        NodeHello(hello.version, hello.capacity, hello.rtmp_url, hello.http_url),
+        NodeHello(hello.version, hello.capacity, hello.rtmp_url, hello.http_url, hello.cpu_cores),
         # A report of a camera that cannot exist is no stream of ours.
         [_report(r) for r in hello.streams if is_id(r.camera_id)],
         agent_time(message),

@@ -63,6 +63,7 @@ def node_to_proto(
         rtmp_url=row.rtmp_url,
         http_url=row.http_url,
         capacity=row.capacity,
+        cpu_cores=row.cpu_cores,
         last_heartbeat_time=timestamp(row.last_heartbeat_at),
         create_time=timestamp(row.created_at),
         acked_assignment_version=row.acked_assignment_version,

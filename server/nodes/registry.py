@@ -109,6 +109,8 @@ class NodeHello:
     capacity: int
     rtmp_url: str
     http_url: str
+    # CPU cores it may use; 0: not said (an older agent).
+    cpu_cores: float = 0.0
 
 
 def check_node_name(name: str) -> str:
@@ -318,6 +320,8 @@ class NodeRegistry:
                 row.state_changed_at = at
             row.version = hello.version[:64]
             row.capacity = max(0, hello.capacity)
+            # A NaN or a negative count is no limit the scheduler can honour: read as not said.
+            row.cpu_cores = hello.cpu_cores if 0 < hello.cpu_cores < 100_000 else 0.0
             row.rtmp_url = hello.rtmp_url[:500]
             row.http_url = hello.http_url[:500]
             row.last_heartbeat_at = at

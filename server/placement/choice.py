@@ -4,10 +4,13 @@ why-waiting rules over it. No decisions here (server/placement/planner.py makes 
 
 Rules:
 - A pull camera fits only on a READY node that is schedulable (neither cordoned nor draining),
-  whose labels hold every pair of the camera's selector, and that is not full (capacity > 0 is
-  a hard limit; 0 means unlimited).
-- Among those, the lowest (load+1)/capacity wins (ties: fewest cameras, then name), load = pull
-  cameras placed + push cameras homed + handovers targeted there.
+  whose labels hold every pair of the camera's selector, and that is not full: capacity > 0 is
+  a hard limit on cameras (0 means unlimited), and a node that said its CPU cores takes a
+  camera only while the cores of its cameras' live ladders (server/placement/cost.py) plus this
+  one's stay within the usable share of them.
+- Among those, the fullest measure wins least: the higher of (load+1)/capacity and (cores used
+  + the camera's)/usable cores (ties: fewest cameras, then name), load = pull cameras placed +
+  push cameras homed + handovers targeted there, cores likewise.
 - No node fits: the camera waits, with a sentence saying why (why_none).
 """
 
@@ -16,7 +19,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from server.common.labels import describe_labels
+from server.placement.cost import CPU_HEADROOM, usable_cores
 from server.placement.fleet import UNLIMITED, PlanCamera, PlanNode
+
+# Float sums of many costs drift by ulps: a node exactly full still takes what fits exactly.
+_EPSILON = 1e-9
+
+
+def out_of_cores(node: PlanNode, used: float, cost: float) -> bool:
+    """The node said its cores and `cost` more on top of `used` would pass their usable share."""
+    usable = usable_cores(node.cpu_cores)
+    return usable > 0 and used + cost > usable + _EPSILON
+
+
+def fits(node: PlanNode, load: int, cores: float, cost: float) -> bool:
+    """A camera costing `cost` cores fits on `node` carrying `load` cameras and `cores` cores."""
+    return not (node.capacity and load >= node.capacity) and not out_of_cores(node, cores, cost)
 
 
 def best_node(
@@ -24,9 +42,13 @@ def best_node(
     selector: Mapping[str, str],
     load: Mapping[str, int],
     exclude: Iterable[str] = (),
+    *,
+    cores: Mapping[str, float] | None = None,
+    cost: float = 0.0,
 ) -> PlanNode | None:
     """The best of the `schedulable` nodes (the caller's filter: this runs per camera) for a
-    camera with `selector`, loads as in `load`, or None when none fits."""
+    camera with `selector` costing `cost` cores, loads as in `load` and `cores`, or None when
+    none fits."""
     skip = set(exclude)
     best: PlanNode | None = None
     best_key: tuple[float, int, str] = (0.0, 0, "")
@@ -34,18 +56,30 @@ def best_node(
         if node.id in skip or (selector and not node.matches(selector)):
             continue
         used = load.get(node.id, 0)
-        if node.capacity and used >= node.capacity:
+        used_cores = cores.get(node.id, 0.0) if cores else 0.0
+        if not fits(node, used, used_cores, cost):
             continue
-        key = ((used + 1) / (node.capacity or UNLIMITED), used, node.name)
+        share = (used + 1) / (node.capacity or UNLIMITED)
+        usable = usable_cores(node.cpu_cores)
+        if usable > 0:
+            share = max(share, (used_cores + cost) / usable)
+        key = (share, used, node.name)
         if best is None or key < best_key:
             best, best_key = node, key
     return best
 
 
-def why_none(nodes: Iterable[PlanNode], selector: Mapping[str, str]) -> str:
+def why_none(
+    nodes: Iterable[PlanNode],
+    selector: Mapping[str, str],
+    cores: Mapping[str, float] | None = None,
+    cost: float = 0.0,
+) -> str:
     """A sentence for a camera no node may take. Every READY node counts, the one the camera
     leaves too: it is draining, or no longer matches, which the sentence then says (leaving it
-    out read "no READY node" while one was READY)."""
+    out read "no READY node" while one was READY). Nodes without CPU room for the camera's
+    ladder are named as such; the sentence holds no current load, so it stays the same while
+    the camera waits (each new one would be another event)."""
     ready = [n for n in nodes if n.ready]
     matching = [n for n in ready if n.matches(selector)]
     wanted = f" matches {describe_labels(selector)}" if selector else ""
@@ -53,8 +87,16 @@ def why_none(nodes: Iterable[PlanNode], selector: Mapping[str, str]) -> str:
         return "no READY node"
     if not matching:
         return f"no READY node{wanted}"
-    if not any(not (n.cordoned or n.draining) for n in matching):
+    open_ = [n for n in matching if not (n.cordoned or n.draining)]
+    if not open_:
         return f"every READY node{wanted} is cordoned or draining"
+    used = cores or {}
+    if any(out_of_cores(n, used.get(n.id, 0.0), cost) for n in open_):
+        return (
+            f"every READY node{wanted} is full: its live ladder needs {cost:.2f} CPU cores to "
+            f"transcode and no node has that free (cameras may fill "
+            f"{CPU_HEADROOM:.0%} of a node's cores)"
+        )
     return f"every READY node{wanted} is full"
 
 
@@ -65,6 +107,8 @@ class FleetPicture:
         self.nodes: dict[str, PlanNode] = {}
         self.cameras: dict[str, PlanCamera] = {}
         self.load: dict[str, int] = {}
+        # node id -> CPU cores its cameras' live ladders cost (server/placement/cost.py).
+        self.cores: dict[str, float] = {}
         # node id -> ids of the pull cameras on it, and of those being handed to it.
         self._on: dict[str, set[str]] = {}
         self._incoming: dict[str, set[str]] = {}
@@ -96,11 +140,13 @@ class FleetPicture:
         counted = camera.active and (camera.pull or camera.node_id is not None)
         if counted and camera.node_id is not None:
             self.load[camera.node_id] = self.load.get(camera.node_id, 0) + 1
+            self.cores[camera.node_id] = self.cores.get(camera.node_id, 0.0) + camera.cores
             if camera.pull:
                 self._on.setdefault(camera.node_id, set()).add(camera.id)
         if counted and camera.handover_node_id is not None:
             target = camera.handover_node_id
             self.load[target] = self.load.get(target, 0) + 1
+            self.cores[target] = self.cores.get(target, 0.0) + camera.cores
             self._incoming.setdefault(target, set()).add(camera.id)
             if camera.node_id is not None:
                 self._outgoing[camera.node_id] = self._outgoing.get(camera.node_id, 0) + 1
@@ -115,9 +161,11 @@ class FleetPicture:
         counted = old.active and (old.pull or old.node_id is not None)
         if counted and old.node_id is not None:
             self.load[old.node_id] = self.load.get(old.node_id, 0) - 1
+            self.cores[old.node_id] = self.cores.get(old.node_id, 0.0) - old.cores
             self._on.get(old.node_id, set()).discard(camera_id)
         if counted and old.handover_node_id is not None:
             self.load[old.handover_node_id] = self.load.get(old.handover_node_id, 0) - 1
+            self.cores[old.handover_node_id] = self.cores.get(old.handover_node_id, 0.0) - old.cores
             self._incoming.get(old.handover_node_id, set()).discard(camera_id)
             if old.node_id is not None:
                 self._outgoing[old.node_id] = self._outgoing.get(old.node_id, 0) - 1
@@ -142,12 +190,23 @@ class FleetPicture:
 
     # --- choosing ----------------------------------------------------------------------------
 
-    def choose(self, selector: Mapping[str, str], exclude: Iterable[str] = ()) -> PlanNode | None:
-        """The best node for a camera with `selector`, or None (best_node)."""
+    def choose(self, camera: PlanCamera, exclude: Iterable[str] = ()) -> PlanNode | None:
+        """The best node for `camera` (its selector and cores), or None (best_node)."""
         if self._schedulable is None:
             self._schedulable = [n for n in self.nodes.values() if n.schedulable]
-        return best_node(self._schedulable, selector, self.load, exclude)
+        return best_node(
+            self._schedulable,
+            camera.selector,
+            self.load,
+            exclude,
+            cores=self.cores,
+            cost=camera.cores,
+        )
 
-    def why_none(self, selector: Mapping[str, str]) -> str:
+    def takes(self, node: PlanNode, camera: PlanCamera) -> bool:
+        """`node` has room for `camera` (cameras and cores; its selector is the caller's)."""
+        return fits(node, self.load.get(node.id, 0), self.cores.get(node.id, 0.0), camera.cores)
+
+    def why_none(self, camera: PlanCamera) -> str:
         """A sentence for a camera no node may take (why_none)."""
-        return why_none(self.nodes.values(), selector)
+        return why_none(self.nodes.values(), camera.selector, self.cores, camera.cores)

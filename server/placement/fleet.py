@@ -24,6 +24,8 @@ class PlanNode:
     draining: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     capacity: int = 0
+    # CPU cores the agent said it may use (0: not said, no core limit).
+    cpu_cores: float = 0.0
 
     @property
     def schedulable(self) -> bool:
@@ -52,6 +54,8 @@ class PlanCamera:
     # When it last changed node (seconds, any clock the caller keeps consistent); rebalance
     # never moves a camera moved recently.
     moved_at: float = float("-inf")
+    # CPU cores it costs its node: its live ladder priced by server/placement/cost.py.
+    cores: float = 0.0
 
     @property
     def wants_node(self) -> bool:

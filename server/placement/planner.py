@@ -12,6 +12,8 @@ Rules (where a camera may go, and which node wins: choice.py):
   stops new placements). Its node lost: moved at once, break-before-make (reason node_lost).
   Selector no longer matching, drain and rebalance: make-before-break handovers.
 - Push cameras are never placed; they only count in their home node's load.
+- A camera weighs one camera and its live ladder's CPU cores (server/placement/cost.py): a node
+  that said its cores never gets more transcoding than their usable share (choice.py).
 """
 
 from __future__ import annotations
@@ -155,8 +157,6 @@ class Planner(FleetPicture):
     def _rebalance_one(
         self, most: PlanNode, least: PlanNode, now: float, quiet_s: float
     ) -> Decision | None:
-        if least.capacity and self.load.get(least.id, 0) >= least.capacity:
-            return None
         for camera_id in self.cameras_on(most.id):
             camera = self.cameras[camera_id]
             if (
@@ -164,6 +164,7 @@ class Planner(FleetPicture):
                 and camera.handover_node_id is None
                 and now - camera.moved_at >= quiet_s
                 and least.matches(camera.selector)
+                and self.takes(least, camera)
             ):
                 message = (
                     f"{camera.name} moves from {most.name} to {least.name} to spread load "
@@ -193,9 +194,9 @@ class Planner(FleetPicture):
     def _place(self, camera: PlanCamera, reason: PlacementReason, now: float) -> list[Decision]:
         """Break-before-make: onto the best node, or off its node with a waiting reason."""
         exclude = [camera.node_id] if camera.node_id else []
-        best = self.choose(camera.selector, exclude)
+        best = self.choose(camera, exclude)
         if best is None:
-            why = self.why_none(camera.selector)
+            why = self.why_none(camera)
             if camera.node_id is None:
                 if camera.waiting == why:
                     return []
@@ -209,9 +210,9 @@ class Planner(FleetPicture):
         """Make-before-break onto the best other node. No node may take it: a drain waits (the
         camera keeps running where it is); a selector mismatch takes it off (`move_anyway`)."""
         exclude = [camera.node_id] if camera.node_id else []
-        best = self.choose(camera.selector, exclude)
+        best = self.choose(camera, exclude)
         if best is None:
-            why = self.why_none(camera.selector)
+            why = self.why_none(camera)
             if move_anyway:
                 return [self._move(camera, None, reason, why, now)]
             return []

@@ -7,7 +7,9 @@ server/nodes/assignment_push.py) and reacts to what changed, not by recomputing 
 - a node that stops being READY (LOST, OFFLINE, deleted): its pull cameras move at once;
 - a node READY or uncordoned, or with more capacity: waiting cameras are placed;
 - a node's labels changed: its cameras are checked against their selectors;
-- a node draining: make-before-break handovers for each of its pull cameras.
+- a node draining: make-before-break handovers for each of its pull cameras;
+- the streaming settings' default ladder changed: everything is re-read (the cameras without a
+  ladder of their own now cost what the new default costs).
 A rebalance tick moves at most `rebalance_moves_per_minute` cameras per minute, make-before-
 break, only between nodes two or more cameras apart and never a camera moved recently. A full
 reconcile every `reconcile_every_s` repairs anything missed (a compacted log, a skipped
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,11 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import IngestMode
+from server.common.ladder import DEFAULT_LADDER
 from server.common.tasks import raise_if_cancelling
 from server.db.models import CameraRow, NodeRow
 from server.eventlog.log import EventLog
 from server.leader.model import NotLeader
 from server.nodes.registry import NodeState
+from server.placement.cost import ladder_cores
 from server.placement.fleet import Decision, PlanCamera, PlanNode
 from server.placement.planner import Planner
 from server.placement.store import PlacementStore
@@ -53,6 +57,7 @@ _CAMERA_COLUMNS = (
     CameraRow.node_selector,
     CameraRow.placement_epoch,
     CameraRow.placement_reason,
+    CameraRow.live_ladder,
 )
 
 
@@ -84,6 +89,7 @@ def plan_node(row: NodeRow) -> PlanNode:
         draining=row.draining,
         labels=dict(row.labels or {}),
         capacity=row.capacity,
+        cpu_cores=row.cpu_cores,
     )
 
 
@@ -96,11 +102,15 @@ class Scheduler:
         store: PlacementStore,
         events: EventLog,
         options: SchedulerOptions | None = None,
+        default_ladder: Callable[[], Awaitable[Sequence[str]]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._store = store
         self._events = events
         self._options = options or SchedulerOptions()
+        # The ladder of cameras without their own (the streaming settings'), read each round.
+        self._default_ladder_source = default_ladder
+        self._default_ladder: tuple[str, ...] = DEFAULT_LADDER
         self.planner = Planner()
         self._dirty_cameras: set[str] = set()
         self._nodes_dirty = False
@@ -198,6 +208,10 @@ class Scheduler:
     async def step(self) -> None:
         """One round: re-read what changed, decide, apply."""
         now = time.monotonic()
+        if self._default_ladder_source is not None:
+            ladder = tuple(await self._default_ladder_source())
+            if ladder != self._default_ladder:
+                self._default_ladder, self._full = ladder, True
         if self._full:
             self._full, self._nodes_dirty = False, False
             self._dirty_cameras.clear()
@@ -284,7 +298,7 @@ class Scheduler:
         applied = await self._store.apply(decisions)
         for row in applied.rows:
             old = self.planner.cameras.get(row.id)
-            fresh = plan_camera(row)
+            fresh = plan_camera(row, self._default_ladder)
             self.planner.set_camera(_known_move(fresh, old))
         if applied.skipped:
             # Someone else changed these cameras meanwhile: read them again and decide anew.
@@ -302,7 +316,7 @@ class Scheduler:
             return list(await session.scalars(select(NodeRow)))
 
     async def _read_cameras(self, ids: Iterable[str] | None) -> list[PlanCamera]:
-        return await read_cameras(self._sessions, ids)
+        return await read_cameras(self._sessions, ids, self._default_ladder)
 
     async def _reload_cameras(self, ids: set[str]) -> list[str]:
         """Re-read these cameras into the picture; returns those that were pull cameras and
@@ -332,25 +346,29 @@ def _known_move(camera: PlanCamera, old: PlanCamera | None) -> PlanCamera:
 
 
 async def read_cameras(
-    sessions: async_sessionmaker[AsyncSession], ids: Iterable[str] | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    ids: Iterable[str] | None = None,
+    default_ladder: Sequence[str] = DEFAULT_LADDER,
 ) -> list[PlanCamera]:
     """Cameras (all, or those of `ids`) as the planner sees them: only their placement columns
-    are read."""
+    are read; those without a ladder of their own cost `default_ladder`."""
     query = select(*_CAMERA_COLUMNS)
     if ids is None:
         async with sessions() as session:
-            return [plan_camera(row) for row in (await session.execute(query)).all()]
+            rows = (await session.execute(query)).all()
+            return [plan_camera(row, default_ladder) for row in rows]
     wanted, out = list(ids), []
     async with sessions() as session:
         for start in range(0, len(wanted), _READ_CHUNK):  # within SQLite's bound parameters
             chunk = wanted[start : start + _READ_CHUNK]
             rows = (await session.execute(query.where(CameraRow.id.in_(chunk)))).all()
-            out += [plan_camera(row) for row in rows]
+            out += [plan_camera(row, default_ladder) for row in rows]
     return out
 
 
-def plan_camera(row: Any) -> PlanCamera:
-    """A camera row, or a result row of _CAMERA_COLUMNS (hence Any), as the planner sees it."""
+def plan_camera(row: Any, default_ladder: Sequence[str] = DEFAULT_LADDER) -> PlanCamera:
+    """A camera row, or a result row of _CAMERA_COLUMNS (hence Any), as the planner sees it;
+    its cores are its live ladder's (`default_ladder` when it has none of its own)."""
     return PlanCamera(
         id=row.id,
         name=row.name,
@@ -361,6 +379,7 @@ def plan_camera(row: Any) -> PlanCamera:
         selector=dict(row.node_selector or {}),
         epoch=row.placement_epoch,
         waiting=row.placement_reason,
+        cores=ladder_cores(tuple(row.live_ladder or ()) or tuple(default_ladder)),
     )
 
 
@@ -369,7 +388,8 @@ def placement_jobs(
     events: EventLog,
     store: PlacementStore,
     options: SchedulerOptions | None = None,
+    default_ladder: Callable[[], Awaitable[Sequence[str]]] | None = None,
 ) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
     """The scheduler as the leader's singleton job (server/leader/: started on winning,
     cancelled on losing, each time with a fresh picture of the fleet)."""
-    return {"scheduler": Scheduler(sessions, store, events, options).run}
+    return {"scheduler": Scheduler(sessions, store, events, options, default_ladder).run}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.models.base import Base, new_id, utcnow
@@ -31,6 +31,9 @@ class NodeRow(Base):
     rtmp_url: Mapped[str] = mapped_column(String(500), default="")
     http_url: Mapped[str] = mapped_column(String(500), default="")
     capacity: Mapped[int] = mapped_column(Integer, default=0)
+    # CPU cores the agent may use (0: not said); the live ladders' transcoding is placed
+    # against them (server/placement/cost.py).
+    cpu_cores: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Written when the node connects and at most every few seconds after; presence has the rest.
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

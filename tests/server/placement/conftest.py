@@ -49,7 +49,12 @@ class Fleet:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def node(
-        self, name: str, *, labels: dict[str, str] | None = None, capacity: int = 0
+        self,
+        name: str,
+        *,
+        labels: dict[str, str] | None = None,
+        capacity: int = 0,
+        cpu_cores: float = 0.0,
     ) -> str:
         """A node row, then READY as when its agent connects (its event staged)."""
         node_id = new_id()
@@ -65,7 +70,7 @@ class Fleet:
                 )
             )
         await self.registry.connected(
-            node_id, NodeHello("test", capacity, "rtmp://x", "http://x"), utcnow()
+            node_id, NodeHello("test", capacity, "rtmp://x", "http://x", cpu_cores), utcnow()
         )
         return node_id
 
@@ -80,8 +85,10 @@ class Fleet:
         pull: bool = True,
         node_id: str | None = None,
         selector: dict[str, str] | None = None,
+        ladder: list[str] | None = None,
     ) -> str:
-        """A camera row created as the camera service creates one (its CREATED event)."""
+        """A camera row created as the camera service creates one (its CREATED event); no
+        `ladder`: the streaming settings' default."""
         camera_id = new_id()
         async with self.sessions.begin() as session:
             row = CameraRow(
@@ -94,6 +101,7 @@ class Fleet:
                 node_id=node_id,
                 node_selector=selector or {},
                 labels=[],
+                live_ladder=ladder or [],
             )
             session.add(row)
             await session.flush()

@@ -98,7 +98,7 @@ def test_cordoned_draining_and_unready_nodes_take_no_new_cameras() -> None:
     add(planner, pull("x"))
     [wait] = planner.plan_camera("cam-x", NOW)
     assert wait.waiting == "every READY node is cordoned or draining"
-    assert fleet(node("lost", ready=False)).why_none({}) == "no READY node"
+    assert fleet(node("lost", ready=False)).why_none(pull("x")) == "no READY node"
     # A cordoned node keeps the cameras it has.
     add(planner, pull("kept", "c"))
     assert planner.plan_camera("cam-kept", NOW) == []
@@ -242,7 +242,7 @@ def test_every_camera_ends_on_an_allowed_node_or_waits_for_a_reason(
     for camera in planner.cameras.values():
         if camera.node_id is None:
             assert camera.waiting
-            assert planner.choose(camera.selector) is None
+            assert planner.choose(camera) is None
             continue
         chosen = planner.nodes[camera.node_id]
         assert chosen.schedulable and chosen.matches(camera.selector)

@@ -40,7 +40,7 @@ class HostMetrics(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ..., disk_used_bytes: _Optional[int] = ..., disk_total_bytes: _Optional[int] = ..., load_average_1m: _Optional[float] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("id", "name", "state", "state_reason", "schedulable", "draining", "version", "rtmp_url", "http_url", "host", "stream_count", "capacity", "last_heartbeat_time", "create_time", "acked_assignment_version", "labels", "camera_count", "drain_remaining")
+    __slots__ = ("id", "name", "state", "state_reason", "schedulable", "draining", "version", "rtmp_url", "http_url", "host", "stream_count", "capacity", "last_heartbeat_time", "create_time", "acked_assignment_version", "labels", "camera_count", "drain_remaining", "cpu_cores")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Node(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CAMERA_COUNT_FIELD_NUMBER: _ClassVar[int]
     DRAIN_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    CPU_CORES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: NodeState
@@ -84,7 +85,8 @@ class Node(_message.Message):
     labels: _containers.ScalarMap[str, str]
     camera_count: int
     drain_remaining: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., state_reason: _Optional[str] = ..., schedulable: _Optional[bool] = ..., draining: _Optional[bool] = ..., version: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., host: _Optional[_Union[HostMetrics, _Mapping]] = ..., stream_count: _Optional[int] = ..., capacity: _Optional[int] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acked_assignment_version: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., camera_count: _Optional[int] = ..., drain_remaining: _Optional[int] = ...) -> None: ...
+    cpu_cores: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., state_reason: _Optional[str] = ..., schedulable: _Optional[bool] = ..., draining: _Optional[bool] = ..., version: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., host: _Optional[_Union[HostMetrics, _Mapping]] = ..., stream_count: _Optional[int] = ..., capacity: _Optional[int] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acked_assignment_version: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., camera_count: _Optional[int] = ..., drain_remaining: _Optional[int] = ..., cpu_cores: _Optional[float] = ...) -> None: ...
 
 class JoinToken(_message.Message):
     __slots__ = ("id", "description", "max_uses", "uses", "expire_time", "create_time", "revoke_time")
