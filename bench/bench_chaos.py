@@ -66,7 +66,7 @@ from harness.databases import REDIS_URL
 from harness.fleet import Fleet, FleetNode, FleetTiming, Replica, running_fleet
 from harness.fleet_cameras import PushCamera
 from harness.fleet_reads import READY, cameras, until
-from harness.netns import ip, kill_inside
+from harness.netns import ip, kill_namespace
 from harness.private_servers import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 from harness.processes import ChildExited, process_tree
 from harness.rtsp_source import rtsp_source
@@ -189,14 +189,15 @@ class Chaos(FaultLog):
             await asyncio.to_thread(self.pg.restart, crash=True)
 
     def _left_over(self, node: FleetNode) -> None:
-        """Kill what survived the agent's process group in its namespace, as systemd's
-        control-group kill would, and note it: a process forked during the kill (an nginx
-        worker) is in no snapshot of the tree and keeps the node's ports."""
+        """Kill everything left in the node's namespace until nothing is (as systemd kills a
+        unit's whole control group), and note what survived the agent's process group: a
+        process forked during the kill (an nginx worker) is in no snapshot of the tree, and
+        the agent started next must cope with one (node_agent/nginx/stale.py)."""
         pids = [int(p) for p in ip("netns", "pids", node.net.namespace, check=False).split()]
         if pids:
             names = ", ".join(f"{p} {' '.join(_cmdline(p))[:40]}" for p in pids)
             self.left_over.append(f"{datetime.now(UTC):%H:%M:%S} {node.name}: {names}")
-            kill_inside(node.net.namespace)
+        kill_namespace(node.net.namespace)
 
     async def _supervised(self, what: str, start: Callable[[], Awaitable[None]]) -> None:
         """Start `what` again RESTART_AFTER_S after it died, and again after every failed start

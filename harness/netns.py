@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -181,6 +182,22 @@ def kill_inside(namespace: str) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return pids
+
+
+def kill_namespace(namespace: str, within_s: float = 10.0) -> list[int]:
+    """SIGKILL everything running in `namespace` until nothing is left, as systemd's kill of a
+    unit's control group: a process forked while an earlier pass was killing (an nginx master
+    respawning a worker) is caught by the next pass, not left holding the namespace's ports.
+    Every PID killed; TimeoutError if processes still appear after `within_s`."""
+    killed: list[int] = []
+    deadline = time.monotonic() + within_s
+    # A process is listed until it is dead (a zombie has no namespace left to list it by).
+    while pids := kill_inside(namespace):
+        killed += [p for p in pids if p not in killed]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes keep running in {namespace}: {pids}")
+        time.sleep(0.02)
+    return killed
 
 
 def kill_group(pid: int) -> None:
