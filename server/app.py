@@ -41,7 +41,9 @@ from server.auth.cache import AuthCache
 from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
-from server.backends import StartupError, connect_redis, event_log
+from server.backends import StartupError, camera_cache_for, connect_redis, event_log
+from server.cameras.cache import CameraCache
+from server.cameras.reads import CameraRecord
 from server.cameras.service import CameraService
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
@@ -125,6 +127,8 @@ class ControlPlane:
     metrics: MetricsServer | None = None
     # The stored settings in force, followed on the event log.
     settings: LiveSettings | None = None
+    # GetCamera and ListCameras in memory (PostgreSQL with Redis), following the event log.
+    camera_cache: CameraCache[CameraRecord] | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
@@ -141,6 +145,8 @@ class ControlPlane:
         await self.authenticator.close()
         if self.settings is not None:
             await self.settings.close()
+        if self.camera_cache is not None:
+            await self.camera_cache.close()
         await self.events.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -179,6 +185,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     registry = NodeRegistry(sessions, audit, on_change=publisher.node_changed)
     authenticator = Authenticator(sessions, keys, cache, audit, registry)
     reads = FastReads(engine)
+    camera_cache = camera_cache_for(redis, engine, events)
     playback_secret = await load_or_create_secret(sessions, "playback")
     cameras = CameraService(
         sessions,
@@ -190,6 +197,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         on_change=publisher.camera_changed,
         locate_node=registry.ready_node_urls,
         settings=platform.live,
+        cache=camera_cache,
     )
     # One per process; the singleton jobs it runs are registered below, before it starts.
     leadership = Leadership.for_engine(engine, sessions)
@@ -340,6 +348,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
             raise StartupError(str(exc)) from exc
     await server.start()
     platform.live.follow(events)
+    if camera_cache is not None:
+        camera_cache.start()
     await hub.start()
     leadership.run_while_leader(hub.singleton_jobs())
     leadership.run_while_leader(alerts.jobs)
@@ -379,6 +389,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         leadership,
         metrics,
         platform.live,
+        camera_cache,
     )
 
 

@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.cameras.cache import CameraCache
+from server.cameras.reads import CameraRecord
 from server.config import Settings
 from server.db.engine import Sessions
+from server.eventlog.fed import TableFedLog
 from server.eventlog.log import EventLog
 from server.eventlog.sql_log import SqlEventLog
 
@@ -68,3 +71,15 @@ async def event_log(
         log = SqlEventLog(engine, sessions)
     await log.start()
     return log
+
+
+def camera_cache_for(
+    redis: Redis | None, engine: AsyncEngine, events: EventLog
+) -> CameraCache[CameraRecord] | None:
+    """GetCamera and ListCameras answered in memory on PostgreSQL with Redis, exact by the
+    shared log's revision across replicas (server/cameras/cache.py; started by the caller).
+    None on SQLite, which answers unchanged reads from its data_version already, and without
+    Redis, where no revision is shared by the replicas."""
+    if redis is None or engine.dialect.name == "sqlite" or not isinstance(events, TableFedLog):
+        return None
+    return CameraCache(events, events.committed_here)

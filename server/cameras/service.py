@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import add_audit
+from server.cameras.cache import CameraCache
 from server.cameras.fields import (
     UPDATABLE_FIELDS,
     CameraFields,
@@ -132,8 +133,12 @@ class CameraService:
         on_change: ChangeListener = _ignore_change,
         locate_node: NodeLocator = _no_nodes,
         settings: Settings | None = None,
+        cache: CameraCache[CameraRecord] | None = None,
     ) -> None:
+        """`cache`: GetCamera and ListCameras answered in memory, kept exact by the event log
+        (server/cameras/cache.py); None: every read asks the database."""
         self._sessions = sessions
+        self.cache = cache
         # Where a new camera's default recording profile and retention come from.
         self._settings: Settings = settings or FixedSettings()
         self._locate_node = locate_node
@@ -192,15 +197,24 @@ class CameraService:
     async def get(self, camera_id: str) -> CameraRecord:
         """One camera or NotFound."""
         require_id(camera_id)
-        row = await read_camera(self._reads, camera_id)
+        if self.cache is not None:
+            row = await self.cache.camera(camera_id, lambda: read_camera(self._reads, camera_id))
+        else:
+            row = await read_camera(self._reads, camera_id)
         if row is None:
             raise NotFound(f"camera {camera_id} does not exist")
         return row
 
-    async def list(self, request: ListRequest) -> Page[CameraRecord]:
-        """A page of cameras matching filter and free-text search."""
+    async def list(self, request: ListRequest, revision: int | None = None) -> Page[CameraRecord]:
+        """A page of cameras matching filter and free-text search (`revision`: the event log's
+        current one, read after the call began, for the cache)."""
         search = clean_text(request.search, "search", max_len=200)
-        return await list_cameras(self._reads, replace(request, search=search))
+        checked = replace(request, search=search)
+        if self.cache is not None:
+            return await self.cache.page(
+                checked, lambda: list_cameras(self._reads, checked), revision
+            )
+        return await list_cameras(self._reads, checked)
 
     async def update(self, camera_id: str, mask: Sequence[str], fields: CameraFields) -> CameraRow:
         """Change the fields named in `mask`; nothing else moves."""

@@ -121,8 +121,14 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     ) -> camera_pb2.ListCamerasResponse:
         # Taken before the query: watching from it may replay a change the list already shows
         # (harmless), but never misses one.
-        revision = await self._events.current_revision()
-        page = await self._cameras.list(ListRequest.of(request))
+        cache = self._cameras.cache
+        if cache is not None:
+            # The same shared read of the log's revision serves the cache's freshness check.
+            revision = await cache.revision()
+            page = await self._cameras.list(ListRequest.of(request), revision)
+        else:
+            revision = await self._events.current_revision()
+            page = await self._cameras.list(ListRequest.of(request))
         principal = current_principal()
         return self._protos.page(
             page.items,

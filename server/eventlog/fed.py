@@ -26,6 +26,7 @@ class TableFedLog(ABC):
         self._appender = table.Appender(self._sessions)
         self._relay = table.TableRelay(engine, 0, self._deliver, poll_s)
         self._tasks: list[asyncio.Task[None]] = []
+        self._committed = 0
 
     @abstractmethod
     async def _deliver(self, events: list[StoredEvent]) -> int:
@@ -38,7 +39,13 @@ class TableFedLog(ABC):
 
     def committed(self, revision: int) -> None:
         """Events up to `revision` committed here: relay them now."""
+        self._committed = max(self._committed, revision)
         self._relay.wake()
+
+    def committed_here(self) -> int:
+        """The newest revision a transaction of this process committed (0: none yet): what a
+        read after this replica's own write must see (server/cameras/cache.py)."""
+        return self._committed
 
     async def relayed(self, revision: int) -> None:
         """Return once watchers can see `revision` (bounded: the change is committed)."""
