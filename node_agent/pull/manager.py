@@ -10,6 +10,13 @@ Invariants (tests/node_agent/test_pull.py):
   only wakes the loop, so the Connect stream's ACK never waits for ffmpeg.
 - Everything runs from the assignment the agent already has: pulls go on while the control
   plane is away, their ERROR events wait in the spool.
+- At start, the stored assignment is a fencing risk: while this agent was down (killed, or
+  rescanning its disk) the control plane may have declared the node lost and moved its pull
+  cameras, and pulling them again would record them on two nodes until the Connect stream
+  delivers the current assignment. So with `hold_stored_s` the stored pulls wait for the first
+  assignment the control plane sends (right after the Welcome), at most that long: a control
+  plane that does not answer in time gets no say, the stored cameras are pulled (recording
+  goes on without it).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ from node_agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+# How long the stored assignment's pulls wait at start for the control plane's own (its
+# Welcome and assignment come within a second or two of connecting).
+HOLD_STORED_S = 10.0
+
 
 class PullManager:
     """Pullers for the assigned pull cameras."""
@@ -37,8 +48,10 @@ class PullManager:
         assignment: CurrentAssignment,
         streams: StreamTracker,
         outbox: Outbox,
+        hold_stored_s: float = HOLD_STORED_S,
     ) -> None:
         self.settings = settings
+        self._hold_stored_s = hold_stored_s
         self._assignment = assignment
         self._streams = streams
         self._outbox = outbox
@@ -48,16 +61,38 @@ class PullManager:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Pull what the assignment in force says, then follow every new one."""
-        await self.reconcile()
-        self._task = asyncio.create_task(self._follow(), name="pull-reconcile")
+        """Pull what the assignment in force says (the stored one: after the first from the
+        control plane, or `hold_stored_s`), then follow every new one."""
+        hold = self._hold_stored_s > 0 and bool(self.wanted())
+        if not hold:
+            await self.reconcile()
+        self._task = asyncio.create_task(self._follow(hold), name="pull-reconcile")
+
+    async def _hold_stored(self) -> None:
+        """Wait for the control plane's first assignment, at most `hold_stored_s`; then the
+        loop reconciles (to that assignment, or to the stored one)."""
+        try:
+            async with asyncio.timeout(self._hold_stored_s):
+                await self._changed.wait()
+        except TimeoutError:
+            log.warning(
+                "no assignment from the control plane within %.0f s of starting: pulling the "
+                "stored assignment's %d cameras",
+                self._hold_stored_s,
+                len(self.wanted()),
+            )
+            self._changed.set()
+            return
+        log.info("pulling what the control plane's first assignment holds")
 
     def assignment_applied(self, assignment: Assignment) -> None:
         """A new assignment is in force (called by node_agent.messages after the ACK decision)."""
         del assignment  # reconcile() reads the newest one itself
         self._changed.set()
 
-    async def _follow(self) -> None:
+    async def _follow(self, hold: bool = False) -> None:
+        if hold:
+            await self._hold_stored()
         while True:
             await self._changed.wait()
             self._changed.clear()
