@@ -8,8 +8,10 @@ attempt and its outcome in another: delivered; retrying at now + full-jitter exp
 backoff (uniform(0, min(30 min, 2 s x 2^attempts))); failed when the refusal is permanent or
 24 h have passed since the notification was created. A worker killed mid-send leaves its
 claim to run out: another sends the row again under the same id (webhook-id), so receivers
-drop the duplicate. Channel health (delivery_health.py) pauses a channel that kept failing;
-its notifications wait for ResumeChannel.
+drop the duplicate. A sent notification's outcome is stored even when the job is cancelled
+meanwhile and is tried again while the database is away (a PostgreSQL restart), so that
+window does not make a second send. Channel health (delivery_health.py) pauses a channel
+that kept failing; its notifications wait for ResumeChannel.
 
 `run()` is a job for the leader (safe on several replicas at once); `deliver_once(now)` is
 one pass for tests."""
@@ -35,6 +37,7 @@ from server.alerts.senders import Sender, SendResult
 from server.common.tasks import raise_if_cancelling
 from server.db.engine import Sessions
 from server.db.models import ChannelRow, DeliveryAttemptRow, NotificationRow, utcnow
+from server.db.wait import database_away
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,9 @@ OTHER_SEND_TIMEOUT_S = 120.0
 RESPONSE_START = 1024
 # A claim lasts the channel's send timeout and this margin (to record the outcome).
 CLAIM_MARGIN_S = 10.0
+# Storing a sent notification's outcome is tried again while the database is away, every
+# RECORD_FIRST_S doubling to RECORD_MAX_S, for RECORD_WITHIN_S.
+RECORD_FIRST_S, RECORD_MAX_S, RECORD_WITHIN_S = 0.2, 2.0, 300.0
 ABANDONED = (
     "the worker sending this attempt stopped before recording its outcome (its claim ran out); "
     "the receiver may have it: sent again under the same id"
@@ -104,6 +110,8 @@ class Delivery:
         self._margin = timedelta(seconds=claim_margin_s)
         self._poll_s = poll_s
         self._wake = asyncio.Event()
+        # Outcomes being stored: they outlive a cancelled run() (see _deliver).
+        self._recording: set[asyncio.Future[None]] = set()
 
     def wake(self) -> None:
         """Look for due notifications now rather than at the next poll."""
@@ -193,7 +201,38 @@ class Delivery:
         began = time.perf_counter()
         result = await self._send(claim)
         latency_ms = (time.perf_counter() - began) * 1000.0
-        await self._record(claim, result, started, latency_ms)
+        # Sent: the outcome must be stored, or the claim runs out and another worker sends it
+        # again. So it is stored even when this job is cancelled now (leadership is lost when
+        # PostgreSQL restarts) and is tried again while the database is away.
+        task = asyncio.ensure_future(self._record_until_stored(claim, result, started, latency_ms))
+        self._recording.add(task)
+        task.add_done_callback(self._recorded)
+        await asyncio.shield(task)
+
+    def _recorded(self, task: asyncio.Future[None]) -> None:
+        self._recording.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording a delivery's outcome failed", exc_info=task.exception())
+
+    async def _record_until_stored(
+        self, claim: _Claim, result: SendResult, started: datetime, latency_ms: float
+    ) -> None:
+        delay, deadline = RECORD_FIRST_S, time.monotonic() + RECORD_WITHIN_S
+        while True:
+            try:
+                await self._record(claim, result, started, latency_ms)
+                return
+            except Exception as exc:
+                if not database_away(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning(
+                    "cannot record the outcome of notification %s yet (the database is away); "
+                    "trying again in %.1f s",
+                    claim.notification.id,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_MAX_S)
 
     async def _send(self, claim: _Claim) -> SendResult:
         channel = claim.channel
