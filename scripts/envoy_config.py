@@ -75,14 +75,29 @@ def parse_origins(raw: str) -> list[str]:
     return origins
 
 
-def ui_origins(listen: Address) -> list[str]:
+def ui_origins(listen: Address, scheme: str = "http") -> list[str]:
     """The origins the browser UI has when served from `listen` (its own, and `localhost` for
     a loopback or wildcard address)."""
     host, port = listen
     names = [host] if host not in _WILDCARDS else []
     if host in _WILDCARDS or host in {"127.0.0.1", "::1"}:
         names.append("localhost")
-    return [f"http://{f'[{h}]' if ':' in h else h}:{port}" for h in names]
+    return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{port}" for h in names]
+
+
+def _set_tls(config: dict[str, Any], tls: tuple[str | Path, str | Path] | None) -> None:
+    """The listener's TLS with this certificate chain and key; without, plain text: no TLS on
+    the chain and no HSTS (a browser told to keep to https:// would refuse the plain port)."""
+    chain = config["static_resources"]["listeners"][0]["filter_chains"][0]
+    if tls is None:
+        chain.pop("transport_socket", None)
+        http_manager(config)["route_config"].pop("response_headers_to_add", None)
+        return
+    (certificate,) = chain["transport_socket"]["typed_config"]["common_tls_context"][
+        "tls_certificates"
+    ]
+    certificate["certificate_chain"]["filename"] = str(tls[0])
+    certificate["private_key"]["filename"] = str(tls[1])
 
 
 def render(
@@ -97,6 +112,7 @@ def render(
     request_timeout_s: float | None = None,
     rtmp_listen: Address | None = None,
     rtmp_nodes: Sequence[Address] = (),
+    tls: tuple[str | Path, str | Path] | None = None,
 ) -> dict[str, Any]:
     """The compose config listening on `listen`, with its admin interface on the Unix socket
     `admin` (mode 0600; a relative path is relative to Envoy's working directory) and its
@@ -109,7 +125,10 @@ def render(
     The timeouts replace the template's (tests use short ones).
 
     With `rtmp_listen` it is also the fleet ingest there, over the RTMP listeners of
-    `rtmp_nodes` (harness.ingest); without, it has no RTMP listener at all."""
+    `rtmp_nodes` (harness.ingest); without, it has no RTMP listener at all.
+
+    With `tls` (certificate chain, key: PEM files) the listener speaks TLS only and answers
+    with HSTS; without, plain text (./start --plaintext, tests of other things)."""
     config: dict[str, Any] = copy.deepcopy(yaml.safe_load(TEMPLATE.read_text()))
     config["admin"]["address"]["pipe"]["path"] = str(admin)
     config["static_resources"]["listeners"][0]["address"] = _socket(listen)
@@ -124,8 +143,10 @@ def render(
             endpoint
         ]
     _point(_cluster(config, "ui"), [ui] if ui else [])
+    _set_tls(config, tls)
     manager = http_manager(config)
-    allowed = list(dict.fromkeys([*ui_origins(listen), *parse_origins(" ".join(cors_origins))]))
+    own = ui_origins(listen, "https" if tls else "http")
+    allowed = list(dict.fromkeys([*own, *parse_origins(" ".join(cors_origins))]))
     policy = manager["route_config"]["virtual_hosts"][0]["typed_per_filter_config"][
         "envoy.filters.http.cors"
     ]

@@ -36,6 +36,7 @@ import grpc
 from demo_cameras import DemoPublishers, ensure_cameras
 from envoy_admin import ADMIN_SOCKET, raise_open_file_limit, routes_to_control_plane
 from envoy_config import parse_origins, render
+from local_tls import CertificateError, add_tls_arguments, check_tls_arguments, edge_certificate
 from platform_api import (
     AdminError,
     Metadata,
@@ -131,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         default=str(ROOT / "clients" / "web" / "dist"),
         help="the built browser UI (default %(default)s)",
     )
+    add_tls_arguments(parser)
     return parser
 
 
@@ -164,6 +166,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.cors_origins = parse_origins(args.cors_origins)
     except ValueError as exc:
         parser.error(str(exc))
+    if wrong := check_tls_arguments(args, _host_port(args.envoy_listen)[0]):
+        parser.error(wrong)
     return args
 
 
@@ -422,6 +426,7 @@ class Platform:
             cors_origins=self.args.cors_origins,
             rtmp_listen=_host_port(self.args.rtmp_listen),
             rtmp_nodes=[_host_port(self.args.node_ingest_listen)],
+            tls=(edge.cert, edge.key) if (edge := self.args.edge_tls) else None,
         )
         config.write_text(json.dumps(rendered, indent=1))  # JSON is YAML
         self.spawn(
@@ -446,7 +451,8 @@ class Platform:
         while time.monotonic() < deadline:
             self.check_alive()
             if await asyncio.to_thread(routes_to_control_plane, admin_socket):
-                self.url = f"http://{self.args.envoy_listen}/"
+                scheme = "https" if self.args.edge_tls else "http"
+                self.url = f"{scheme}://{self.args.envoy_listen}/"
                 return
             await asyncio.sleep(0.1)
         raise LaunchError(f"envoy did not become ready{self._hint('envoy')}")
@@ -500,6 +506,11 @@ def _banner(platform: Platform, password: AdminPassword) -> str:
         f"http://{args.node_metrics_listen}/metrics (node agent)   (Prometheus)",
         f"    Envoy admin {platform.data / 'run' / ADMIN_SOCKET} (Unix socket, mode 0600)",
     ]
+    if args.edge_tls:
+        lines.append(
+            f"    TLS        trust {args.edge_tls.ca} (browser, OS; `camfleet --ca`) to verify "
+            f"{args.edge_tls.cert}"
+        )
     if args.demo > 0:
         lines.append(
             f"    demo       {args.demo} cameras publishing test patterns (logs in {platform.logs})"
@@ -554,6 +565,11 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_file_limit()  # inherited by Envoy
     data = Path(args.data_dir).resolve()
     _secure(data)
+    try:
+        args.edge_tls = edge_certificate(args, data, _host_port(args.envoy_listen)[0])
+    except (CertificateError, OSError) as exc:
+        log.error("TLS: %s", exc)
+        return 1
     return asyncio.run(run(args, data, admin_password(data)))
 
 

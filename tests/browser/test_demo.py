@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import EdgeTls, screenshot
 from tests.browser.helpers import log_in, video_advances
 from tests.support.local_platform import run_local_platform
 
@@ -19,9 +19,11 @@ QUIET_WINDOW_MS = 6_000
 
 
 @pytest.mark.timeout(420)
-def test_demo_cameras_play_in_the_live_grid(browser: Browser, tmp_path: Path) -> None:
+def test_demo_cameras_play_in_the_live_grid(
+    browser: Browser, tmp_path: Path, edge_tls: EdgeTls
+) -> None:
     started = time.monotonic()
-    with run_local_platform(tmp_path, demo=DEMO_CAMERAS) as platform:
+    with run_local_platform(tmp_path, demo=DEMO_CAMERAS, tls_dir=edge_tls.tls_dir) as platform:
         ready_s = time.monotonic() - started
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         context.set_default_timeout(60_000)

@@ -1,5 +1,6 @@
 """The browser UI's own defences, as a person and an attacker's page see them in chromium:
-the UI runs (live video included) under its Content-Security-Policy with no violation at all,
+the UI comes over TLS with HSTS and runs (live video and a recording's inline playlist
+included) under its Content-Security-Policy with no violation at all,
 a third-party page cannot frame it, and the 30-day refresh token never sits in localStorage
 while the session still survives a reload and a second tab (issue 10, finding 7)."""
 
@@ -16,6 +17,7 @@ import pytest
 from camfleet.v1 import auth_pb2
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
+from tests.browser.conftest import EdgeTls
 from tests.browser.helpers import log_in, stored_session, video_advances
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
@@ -34,9 +36,13 @@ LOGIN_PATH = "/camfleet.v1.AuthService/Login"
 
 
 @pytest.fixture(scope="module")
-def demo_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+def demo_platform(
+    tmp_path_factory: pytest.TempPathFactory, edge_tls: EdgeTls
+) -> Iterator[LocalPlatform]:
     """`./start --demo 1`: one camera publishing, so live video runs under the CSP too."""
-    with run_local_platform(tmp_path_factory.mktemp("security"), demo=1) as platform:
+    with run_local_platform(
+        tmp_path_factory.mktemp("security"), demo=1, tls_dir=edge_tls.tls_dir
+    ) as platform:
         yield platform
 
 
@@ -70,12 +76,23 @@ def test_the_ui_and_its_live_video_run_under_the_csp_without_a_violation(
     page: Page, demo_platform: LocalPlatform
 ) -> None:
     violations = Violations(page)
+    assert demo_platform.url.startswith("https://")
     response = page.goto(demo_platform.url)
     assert response is not None
-    csp = response.headers["content-security-policy"]
+    # Chromium trusted the edge's certificate (pinned by its key, see conftest) over TLS.
+    security = response.security_details()
+    assert security is not None and security.get("protocol", "").startswith("TLS")
+    assert security.get("subjectName") == "127.0.0.1"
+    headers = response.headers
+    # Browsers keep to https:// for this origin from now on.
+    assert headers["strict-transport-security"] == "max-age=31536000"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    csp = headers["content-security-policy"]
     # The policy is really there, strict, and names the node for media.
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
-    assert "'nonce-" in csp and "unsafe-inline" not in csp
+    assert "'nonce-" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "object-src 'none'" in csp and "base-uri 'self'" in csp
     assert f"media-src 'self' blob: {demo_platform.hls_base_url}" in csp
 
     log_in(page, demo_platform.url, "admin", demo_platform.admin_password)
@@ -99,6 +116,15 @@ def test_the_ui_and_its_live_video_run_under_the_csp_without_a_violation(
     video_advances(page, f'[data-testid="grid-tile"][data-name="{camera}"] video', by_s=2.0)
     page.reload()
     expect(page.get_by_test_id("grid-tile").first).to_have_attribute("data-state", "playing")
+
+    # A recording: its VOD playlist comes inline (a data: URL hls.js fetches), its segments
+    # from the node.
+    page.get_by_test_id("nav-recordings").click()
+    page.get_by_test_id("recordings-camera").click()
+    page.get_by_role("option", name=camera, exact=True).click()
+    expect(page.get_by_test_id("recording-row").first).to_be_visible(timeout=90_000)
+    page.get_by_test_id("recording-play").first.click()
+    video_advances(page, '[data-testid="recording-video"]', by_s=1.0)
 
     assert violations.all() == []
 

@@ -11,6 +11,7 @@ import pytest
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import EdgeTls
 from tests.browser.helpers import log_in, stored_session
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
@@ -19,10 +20,14 @@ ACCESS_TOKEN_TTL_S = 31
 
 
 @pytest.fixture(scope="module")
-def short_token_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+def short_token_platform(
+    tmp_path_factory: pytest.TempPathFactory, edge_tls: EdgeTls
+) -> Iterator[LocalPlatform]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CAMFLEET_ACCESS_TOKEN_TTL", str(ACCESS_TOKEN_TTL_S))
-        with run_local_platform(tmp_path_factory.mktemp("short-tokens")) as platform:
+        with run_local_platform(
+            tmp_path_factory.mktemp("short-tokens"), tls_dir=edge_tls.tls_dir
+        ) as platform:
             yield platform
 
 

@@ -177,7 +177,8 @@ def test_the_dashboard_resumes_after_the_connection_drops_without_a_reload(
 
 
 def _resume_after_drop(page: Page, local_platform: LocalPlatform, proxy: CuttableProxy) -> None:
-    log_in(page, f"http://127.0.0.1:{proxy.port}/", "admin", local_platform.admin_password)
+    # TLS through the proxy: the browser still talks to Envoy (same certificate, same host).
+    log_in(page, f"https://127.0.0.1:{proxy.port}/", "admin", local_platform.admin_password)
     page.get_by_test_id("nav-dashboard").click()
     phase = page.get_by_test_id("watch-phase")
     expect(phase).to_have_attribute("data-phase", "live")

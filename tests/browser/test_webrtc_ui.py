@@ -18,7 +18,7 @@ from camfleet.v1 import camera_pb2, camera_pb2_grpc
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from harness.processes import ROOT, stop_by_pid
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, EdgeTls, screenshot
 from tests.browser.helpers import admin_rpc, log_in, publish, video_advances
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
@@ -32,13 +32,17 @@ WEBRTC_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+def local_platform(
+    tmp_path_factory: pytest.TempPathFactory, edge_tls: EdgeTls
+) -> Iterator[LocalPlatform]:
     """`./start` whose node serves one WebRTC viewer at a time (the second gets 503)."""
     assert (ROOT / "clients/web/dist/index.html").exists(), "build the UI: npm run build"
     previous = os.environ.get("CAMFLEET_WEBRTC_MAX_SESSIONS")
     os.environ["CAMFLEET_WEBRTC_MAX_SESSIONS"] = "1"
     try:
-        with run_local_platform(tmp_path_factory.mktemp("platform"), demo=0) as platform:
+        with run_local_platform(
+            tmp_path_factory.mktemp("platform"), demo=0, tls_dir=edge_tls.tls_dir
+        ) as platform:
             yield platform
     finally:
         if previous is None:
@@ -48,10 +52,12 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(edge_tls: EdgeTls) -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), "chromium is missing: the README's commands install it"
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=WEBRTC_ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=[*WEBRTC_ARGS, *edge_tls.chromium_args]
+        )
         yield b
         b.close()
 

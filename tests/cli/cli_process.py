@@ -44,7 +44,13 @@ class Cli:
             "COLUMNS": "250",  # tables unwrapped, whatever the terminal of the test run
             **self.env,
         }
-        for name in ("CAMFLEET_TOKEN", "CAMFLEET_SERVER", "CAMFLEET_CONTEXT", "CAMFLEET_OUTPUT"):
+        for name in (
+            "CAMFLEET_TOKEN",
+            "CAMFLEET_SERVER",
+            "CAMFLEET_CONTEXT",
+            "CAMFLEET_OUTPUT",
+            "CAMFLEET_CA",
+        ):
             self.env.pop(name, None)
 
     async def start(

@@ -1,6 +1,8 @@
 """`./start`'s launcher (scripts/local_platform.py) as a newcomer runs it: everything comes up
-behind one URL (the UI, grpc-web and gRPC through Envoy), `--demo N` cameras go ONLINE and
-play, a dead demo publisher is restarted, and one Ctrl-C stops every process it started."""
+behind one URL (the UI, grpc-web and gRPC through Envoy, over TLS with a local CA made on the
+first start and reused after; plain text with --plaintext on loopback only), `--demo N` cameras
+go ONLINE and play, a dead demo publisher is restarted, and one Ctrl-C stops every process it
+started."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import asyncio
 import os
 import re
 import signal
+import ssl
 import stat
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -28,6 +32,7 @@ from camfleet.v1 import (
 )
 
 from harness.processes import ROOT, process_alive, process_tree, survivors_after
+from server.tls.ca import ensure_certificate
 from tests.support.envoy import running_envoy
 from tests.support.grpc_web import grpc_web_call
 from tests.support.local_platform import run_local_platform
@@ -89,8 +94,9 @@ def _publishers(launcher: int, url: str) -> list[int]:
     return found
 
 
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+def _get(url: str, ca: Path | None = None) -> tuple[int, dict[str, str], bytes]:
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    with urllib.request.urlopen(url, timeout=10, context=context) as resp:
         return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
 
 
@@ -116,18 +122,28 @@ async def _wait_gone(pid: int, start: str, within_s: float) -> None:
 async def test_start_serves_everything_on_one_url_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert (UI_DIST / "index.html").exists(), "the UI is not built: ./start and ./test build it"
     with run_local_platform(tmp_path, demo=1) as lp:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", lp.url)
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+/", lp.url)
         roles = _roles(lp.pid)
         for role in ("control plane", "node agent", "nginx", "envoy", "ui server", "ffmpeg"):
             assert role in roles, (role, roles)
+        # The first start made the local CA (its key owner-only) and Envoy's certificate.
+        tls = lp.data_dir / "tls"
+        assert lp.ca_path == tls / "ca.pem"
+        for key in ("ca-key.pem", "edge-key.pem"):
+            assert stat.S_IMODE((tls / key).stat().st_mode) == 0o600, key
+        assert f"trust {lp.ca_path}" in lp.log_text()
 
-        # The browser's first requests: the app and its bundle, through Envoy.
-        status, headers, body = await asyncio.to_thread(_get, lp.url)
+        # The browser's first requests: the app and its bundle, through Envoy over TLS, the
+        # certificate verified against the local CA.
+        status, headers, body = await asyncio.to_thread(_get, lp.url, lp.ca_path)
         assert status == 200 and headers["cache-control"] == "no-cache"
+        assert headers["strict-transport-security"] == "max-age=31536000"
         assert headers["content-type"].startswith("text/html")
         asset = re.search(rb'src="/(assets/[^"]+\.js)"', body)
         assert asset, body[:500]
-        status, headers, script = await asyncio.to_thread(_get, lp.url + asset[1].decode())
+        status, headers, script = await asyncio.to_thread(
+            _get, lp.url + asset[1].decode(), lp.ca_path
+        )
         assert status == 200 and script
         assert headers["content-type"].startswith("text/javascript")
         assert "immutable" in headers["cache-control"]
@@ -136,11 +152,13 @@ async def test_start_serves_everything_on_one_url_and_ctrl_c_stops_it(tmp_path: 
         port = int(lp.url.rstrip("/").rsplit(":", 1)[1])
         login = auth_pb2.LoginRequest(username="admin", password=lp.admin_password)
         _, _, frames, trailers = await asyncio.to_thread(
-            grpc_web_call, port, "/camfleet.v1.AuthService/Login", login.SerializeToString(), {}
+            lambda: grpc_web_call(
+                port, "/camfleet.v1.AuthService/Login", login.SerializeToString(), {}, ca=lp.ca_path
+            )
         )
         assert trailers.get("grpc-status") == "0", trailers
         assert auth_pb2.LoginResponse.FromString(frames[0]).tokens.access_token
-        async with grpc.aio.insecure_channel(lp.envoy_target) as channel:
+        async with lp.edge_channel() as channel:
             auth = await _admin(channel, lp.admin_password)
             cameras = await camera_pb2_grpc.CameraServiceStub(channel).ListCameras(
                 camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10
@@ -194,7 +212,11 @@ async def _watch_until_online(
 async def test_demo_cameras_go_online_play_and_follow_restarts_rotations_and_deletes(
     tmp_path: Path,
 ) -> None:
-    with run_local_platform(tmp_path, demo=2) as lp:
+    # --plaintext: the development mode on loopback, plain HTTP and gRPC at Envoy.
+    with run_local_platform(tmp_path, demo=2, plaintext=True) as lp:
+        assert lp.url.startswith("http://")
+        assert not (lp.data_dir / "tls").exists()
+        assert await _admin_at(lp.envoy_target, lp.admin_password)
         async with grpc.aio.insecure_channel(lp.grpc_target) as channel:
             auth = await _admin(channel, lp.admin_password)
             seen = await _watch_until_online(channel, auth, ["Demo 1", "Demo 2"], within_s=90)
@@ -292,9 +314,13 @@ async def test_a_second_start_shows_the_same_password_and_node(tmp_path: Path) -
         kept = first.data_dir / "admin-password"
         assert kept.read_text().strip() == first.admin_password
         assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        tls = first.data_dir / "tls"
+        made = {name: (tls / name).read_bytes() for name in ("ca.pem", "edge.pem")}
     with run_local_platform(tmp_path) as again:
         assert again.admin_password == first.admin_password
-        async with grpc.aio.insecure_channel(again.envoy_target) as channel:
+        # The same CA and certificate: a browser or client told to trust them still does.
+        assert {name: (tls / name).read_bytes() for name in made} == made
+        async with again.edge_channel() as channel:
             auth = await _admin(channel, again.admin_password)
             deadline = time.monotonic() + 60
             while True:
@@ -319,6 +345,63 @@ def test_the_readme_command_offers_the_demo_and_ports() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    for flag in ("--demo", "--envoy-listen", "--listen", "--rtmp-listen", "--http-listen"):
+    for flag in (
+        "--demo",
+        "--envoy-listen",
+        "--listen",
+        "--rtmp-listen",
+        "--http-listen",
+        "--plaintext",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-ca",
+    ):
         assert flag in done.stdout
     assert "--data-dir" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--plaintext", "--envoy-listen", "0.0.0.0:1"], "--plaintext is for loopback only"),
+        (["--tls-cert", "/nonexistent/cert.pem"], "--tls-cert and --tls-key go together"),
+    ],
+)
+def test_plain_text_beyond_loopback_and_half_a_certificate_are_refused(
+    tmp_path: Path, flags: list[str], says: str
+) -> None:
+    """Refused before anything starts, with the reason."""
+    done = subprocess.run(
+        [sys.executable, "scripts/local_platform.py", "--data-dir", str(tmp_path), *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert not (tmp_path / "tls").exists()
+
+
+def test_an_operators_certificate_that_is_not_its_keys_is_refused(tmp_path: Path) -> None:
+    mine = ensure_certificate(tmp_path / "mine", ["cams.example"])
+    other = ensure_certificate(tmp_path / "other", ["cams.example"])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "scripts/local_platform.py",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--tls-cert",
+            str(mine.cert),
+            "--tls-key",
+            str(other.key),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{other.key} is not the private key of the certificate {mine.cert}" in done.stderr

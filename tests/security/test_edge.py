@@ -458,7 +458,7 @@ async def test_start_keeps_envoys_admin_off_tcp_and_bounds_health_watches(
         assert _listening_tcp_ports(_envoy_of(lp.pid)) == {edge, ingest}
         status, _ = await asyncio.to_thread(admin_request, socket_path, "GET", "/ready")
         assert status == 200
-        async with grpc.aio.insecure_channel(lp.envoy_target) as channel:
+        async with lp.edge_channel() as channel:
             calls = [
                 health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
                 for _ in range(40)

@@ -105,7 +105,9 @@ async def test_spoofed_forwarded_for_through_envoy_is_ignored_and_limited(
     started: LocalPlatform,
 ) -> None:
     since = now_filter()
-    async with channel_from("127.0.0.2", envoy_port(started)) as browser:
+    async with channel_from(
+        "127.0.0.2", envoy_port(started), started.edge_credentials()
+    ) as browser:
         seen = [
             await status_of(
                 login(
@@ -137,18 +139,18 @@ async def test_spoofed_forwarded_for_through_envoy_is_ignored_and_limited(
 
 async def test_one_browsers_bad_logins_do_not_lock_out_another(started: LocalPlatform) -> None:
     port = envoy_port(started)
-    async with channel_from("127.0.0.3", port) as attacker:
+    async with channel_from("127.0.0.3", port, started.edge_credentials()) as attacker:
         seen = [await status_of(login(attacker, "admin", f"guess-{i}")) for i in range(25)]
         assert seen.count("RESOURCE_EXHAUSTED") == 20, seen
-    async with channel_from("127.0.0.4", port) as owner:
+    async with channel_from("127.0.0.4", port, started.edge_credentials()) as owner:
         assert (await login(owner, "admin", started.admin_password)).user.username == "admin"
 
     viewer = await new_user(started, common_pb2.ROLE_VIEWER)
-    async with channel_from("127.0.0.5", port) as attacker:
+    async with channel_from("127.0.0.5", port, started.edge_credentials()) as attacker:
         assert [await status_of(login(attacker, viewer.username, "x" * 12)) for _ in range(5)] == [
             "UNAUTHENTICATED"
         ] * 5
-    async with channel_from("127.0.0.6", port) as owner:
+    async with channel_from("127.0.0.6", port, started.edge_credentials()) as owner:
         assert (await login(owner, viewer.username, STRONG)).user.id == viewer.id
 
 
@@ -178,7 +180,9 @@ async def test_an_ip_restricted_api_token_ignores_forwarded_for(started: LocalPl
             auth_pb2.WhoAmIRequest(), metadata=bearer(secret) + spoof, timeout=30
         )
 
-    async with channel_from("127.0.0.7", envoy_port(started)) as browser:
+    async with channel_from(
+        "127.0.0.7", envoy_port(started), started.edge_credentials()
+    ) as browser:
         refusal = await refused(whoami(browser, secrets_by_net["10.9.9.0/24"]), DENIED)
         assert "127.0.0.7" in refusal.message, refusal.message
         # The address Envoy saw is what counts: the token for it works, spoof or not.

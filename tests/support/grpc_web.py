@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import ssl
 import struct
 import urllib.request
+from pathlib import Path
 
 
 def grpc_web_call(
-    port: int, method: str, message: bytes, headers: dict[str, str]
+    port: int, method: str, message: bytes, headers: dict[str, str], *, ca: Path | None = None
 ) -> tuple[int, dict[str, str], list[bytes], dict[str, str]]:
-    """POST one grpc-web request; returns HTTP status, headers, data frames and trailers."""
+    """POST one grpc-web request; returns HTTP status, headers, data frames and trailers.
+    With `ca`, over HTTPS verifying the server against that CA."""
     body = struct.pack(">BI", 0, len(message)) + message
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{method}",
+        f"{'https' if ca else 'http'}://127.0.0.1:{port}{method}",
         data=body,
         method="POST",
         headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers},
     )
-    with urllib.request.urlopen(request, timeout=10) as resp:
+    with urllib.request.urlopen(request, timeout=10, context=context) as resp:
         raw, status, resp_headers = resp.read(), resp.status, dict(resp.headers.items())
     frames, trailers, i = [], {}, 0
     while i < len(raw):

@@ -3,7 +3,11 @@
 optional demo cameras, on ephemeral loopback ports with a fresh data directory.
 
     with run_local_platform(tmp_path, demo=2) as platform:
-        page.goto(platform.url)  # Envoy: the UI, grpc-web and gRPC on one port
+        page.goto(platform.url)  # Envoy over TLS: the UI, grpc-web and gRPC on one port
+
+Envoy speaks TLS with the local CA's certificate, made in DATA_DIR/tls on the first start, or in
+`tls_dir` when given (the browser tests share one per worker, whose certificate Chromium pins);
+`edge_credentials()` trusts that CA for a gRPC client. `plaintext=True` runs `--plaintext`.
 
 Teardown is Ctrl-C (SIGINT to the launcher), then every process of its tree that is somehow
 still there is killed by PID, and the test fails saying which were left behind.
@@ -12,6 +16,7 @@ still there is killed by PID, and the test fails saying which were left behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import grpc
 
 from harness.ports import free_port
 from harness.processes import ROOT, kill_survivors, process_alive, process_tree, stop_by_pid
@@ -41,11 +48,23 @@ class LocalPlatform:
     data_dir: Path
     log_path: Path  # everything the launcher and its children printed
     hls_base_url: str  # the node's HTTP base for signed HLS ("http://127.0.0.1:PORT")
+    ca_path: Path | None  # the CA that signed Envoy's certificate; None with --plaintext
 
     @property
     def envoy_target(self) -> str:
         """Envoy as a gRPC target ("127.0.0.1:PORT")."""
-        return self.url.removeprefix("http://").rstrip("/")
+        return re.sub(r"^https?://", "", self.url).rstrip("/")
+
+    def edge_credentials(self) -> grpc.ChannelCredentials:
+        """TLS to Envoy verifying its certificate against the platform's CA."""
+        assert self.ca_path is not None, "this platform runs --plaintext"
+        return grpc.ssl_channel_credentials(self.ca_path.read_bytes())
+
+    def edge_channel(self) -> grpc.aio.Channel:
+        """An asyncio gRPC channel to Envoy as clients reach it (TLS unless --plaintext)."""
+        if self.ca_path is None:
+            return grpc.aio.insecure_channel(self.envoy_target)
+        return grpc.aio.secure_channel(self.envoy_target, self.edge_credentials())
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -72,7 +91,13 @@ class Ports:
 def newcomer_env() -> dict[str, str]:
     """This environment as a newcomer's: no password or data directory chosen, so the
     launcher makes and shows a password."""
-    chosen = ("CAMFLEET_ADMIN_PASSWORD", "CAMFLEET_DATA_DIR", "CAMFLEET_DATABASE_URL")
+    chosen = (
+        "CAMFLEET_ADMIN_PASSWORD",
+        "CAMFLEET_DATA_DIR",
+        "CAMFLEET_DATABASE_URL",
+        "CAMFLEET_TLS_DIR",
+        "CAMFLEET_PLAINTEXT",
+    )
     return {k: v for k, v in os.environ.items() if k not in chosen}
 
 
@@ -109,13 +134,19 @@ def stop_launcher(proc: subprocess.Popen[bytes]) -> list[int]:
 
 
 @contextmanager
-def run_local_platform(tmp_path: Path, demo: int = 0) -> Iterator[LocalPlatform]:
+def run_local_platform(
+    tmp_path: Path, demo: int = 0, *, tls_dir: Path | None = None, plaintext: bool = False
+) -> Iterator[LocalPlatform]:
     """`./start [--demo N]` on free loopback ports with `tmp_path/data`; yields once it printed
     its ready line; Ctrl-C on exit, and nothing it started may outlive it."""
     data = tmp_path / "data"
     log_path = tmp_path / "local-platform.log"
     ports = Ports()
     argv = [sys.executable, "scripts/local_platform.py", *ports.flags(data, demo)]
+    if plaintext:
+        argv.append("--plaintext")
+    elif tls_dir is not None:
+        argv += ["--tls-dir", str(tls_dir)]
     with log_path.open("wb") as out:
         proc = subprocess.Popen(
             argv, cwd=ROOT, env=newcomer_env(), stdout=out, stderr=subprocess.STDOUT
@@ -131,6 +162,7 @@ def run_local_platform(tmp_path: Path, demo: int = 0) -> Iterator[LocalPlatform]
             data_dir=data,
             log_path=log_path,
             hls_base_url=f"http://127.0.0.1:{ports.http}",
+            ca_path=None if plaintext else (tls_dir or data / "tls") / "ca.pem",
         )
     finally:
         left = stop_launcher(proc)

@@ -57,10 +57,17 @@ async def from_address(source: str, port: int, host: str = "127.0.0.1") -> Async
 
 
 @contextlib.asynccontextmanager
-async def channel_from(source: str, port: int) -> AsyncIterator[grpc.aio.Channel]:
-    """A gRPC channel to 127.0.0.1:`port` whose connection starts from `source`."""
-    async with (
-        from_address(source, port) as target,
-        grpc.aio.insecure_channel(target) as channel,
-    ):
-        yield channel
+async def channel_from(
+    source: str, port: int, credentials: grpc.ChannelCredentials | None = None
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A gRPC channel to 127.0.0.1:`port` whose connection starts from `source`; over TLS with
+    `credentials` (the forwarder passes the bytes: the client still checks the server's
+    certificate for 127.0.0.1)."""
+    async with from_address(source, port) as target:
+        channel = (
+            grpc.aio.secure_channel(target, credentials)
+            if credentials
+            else grpc.aio.insecure_channel(target)
+        )
+        async with channel:
+            yield channel

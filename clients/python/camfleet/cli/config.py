@@ -45,6 +45,9 @@ class Context:
     api_token: str = ""
     # Use TLS to reach the server (the context was created with an https:// or grpcs:// server).
     tls: bool = False
+    # A CA certificate file (PEM) the server's certificate is verified against instead of the
+    # system's roots: a local CA's ca.pem (./start prints where). Implies TLS.
+    ca: str = ""
 
     @property
     def logged_in(self) -> bool:

@@ -158,15 +158,50 @@ def is_unreachable(err: grpc.RpcError) -> bool:
     return any(marker in text for marker in _TRANSPORT_MARKERS) or not text
 
 
+def tls_failure(err: grpc.RpcError, server: str = "") -> CliError | None:
+    """The sentence for a connection that failed in its TLS handshake (grpc says only
+    UNAVAILABLE, with OpenSSL's words in the details), or None when it did not."""
+    if (err.code() if hasattr(err, "code") else None) != grpc.StatusCode.UNAVAILABLE:
+        return None
+    text = f"{getattr(err, 'details', lambda: '')() or ''}"
+    lowered = text.lower()
+    where = f" at {server}" if server else ""
+    if "certificate_verify_failed" in lowered:
+        reason = lowered.split("certificate_verify_failed", 1)[1].strip(" :").split(":")[0]
+        why = f" ({reason.strip()})" if reason.strip() else ""
+        return CliError(
+            f"The camfleet server{where} presented a TLS certificate this client does not "
+            f"trust{why}: pass --ca with the CA certificate that signed it (./start's "
+            "DATA_DIR/tls/ca.pem), or log in again with camfleet login --ca.",
+            ExitCode.UNAVAILABLE,
+        )
+    if "peer name" in lowered and "not in peer certificate" in lowered:
+        return CliError(
+            f"The camfleet server{where} presented a TLS certificate for other names: "
+            "use the name or address the certificate was made for in --server.",
+            ExitCode.UNAVAILABLE,
+        )
+    if "wrong_version_number" in lowered or "handshake failed" in lowered:
+        return CliError(
+            f"The TLS handshake with the camfleet server{where} failed ({text.strip()}); if "
+            "the server speaks plain text (./start --plaintext), drop https:// and --ca.",
+            ExitCode.UNAVAILABLE,
+        )
+    return None
+
+
 def describe_rpc_error(err: grpc.RpcError, server: str = "") -> CliError:
     """The sentence, detail lines and exit code for a failed call."""
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     message = (err.details() if hasattr(err, "details") else "") or ""
     where = f" at {server}" if server else ""
+    if (tls := tls_failure(err, server)) is not None:
+        return tls
     if is_unreachable(err):
         return CliError(
             f"The camfleet server{where} is not reachable: check that it is running and that "
-            "--server (or the context's server) is its gRPC address.",
+            "--server (or the context's server) is its gRPC address (a server on TLS, as "
+            "./start's Envoy is, needs https:// or --ca).",
             ExitCode.UNAVAILABLE,
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

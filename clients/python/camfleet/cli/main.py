@@ -58,6 +58,7 @@ app = typer.Typer(
 @app.callback()
 def _global_options(
     ctx: typer.Context,
+    *,
     context: str | None = typer.Option(
         None,
         "--context",
@@ -72,6 +73,13 @@ def _global_options(
         envvar="CAMFLEET_SERVER",
         help="Server address (host:port; https:// for TLS), overriding the context's.",
     ),
+    ca: str | None = typer.Option(
+        None,
+        "--ca",
+        envvar="CAMFLEET_CA",
+        help="CA certificate file (PEM) to verify the server's TLS certificate against, e.g. "
+        "./start's DATA_DIR/tls/ca.pem (implies TLS).",
+    ),
     output: OutputFormat = typer.Option(  # noqa: B008 - typer reads its options from defaults
         OutputFormat.TABLE,
         "--output",
@@ -84,7 +92,7 @@ def _global_options(
         False, "--verbose", "-v", help="Say more: the server used, gRPC status codes."
     ),
 ) -> None:
-    ctx.obj = state.Options(context=context, server=server, output=output, verbose=verbose)
+    ctx.obj = state.Options(context=context, server=server, ca=ca, output=output, verbose=verbose)
 
 
 def _register_commands() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -64,11 +65,32 @@ def parse_server(server: str) -> tuple[str, bool]:
     return text, tls
 
 
-def open_channel(server: str, tls: bool = False) -> grpc.Channel:
-    """A channel to `server` (host:port or a URL, see parse_server)."""
+def read_ca(path: str) -> bytes:
+    """The PEM certificates in the CA file `path`; a CliError saying what is wrong otherwise."""
+    try:
+        pem = Path(path).expanduser().read_bytes()
+    except OSError as err:
+        raise CliError(
+            f"Cannot read the CA file {path}: {err.strerror or err}.", ExitCode.USAGE
+        ) from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise CliError(
+            f"{path} holds no PEM certificate; --ca takes the CA's certificate file "
+            "(ca.pem: ./start prints where it is).",
+            ExitCode.USAGE,
+        )
+    return pem
+
+
+def open_channel(server: str, tls: bool = False, ca: str = "") -> grpc.Channel:
+    """A channel to `server` (host:port or a URL, see parse_server); over TLS for a grpcs:// or
+    https:// server, `tls`, or a CA file `ca` (the server's certificate verified against it
+    instead of the system's roots)."""
     target, url_tls = parse_server(server)
-    if tls or url_tls:
-        return grpc.secure_channel(target, grpc.ssl_channel_credentials(), _CHANNEL_OPTIONS)
+    if tls or url_tls or ca:
+        roots = read_ca(ca) if ca else None
+        credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+        return grpc.secure_channel(target, credentials, _CHANNEL_OPTIONS)
     return grpc.insecure_channel(target, _CHANNEL_OPTIONS)
 
 
@@ -118,7 +140,7 @@ class Session:
         self._token_override = token_override
         # False for a context made up from flags only (nothing to save refreshed tokens to).
         self._persist = persist
-        self._channel = open_channel(self.server, context.tls)
+        self._channel = open_channel(self.server, context.tls, context.ca)
         self._stubs: dict[type[Any], Any] = {}
         self._refreshed = False
 

@@ -11,6 +11,7 @@ Never read the config file or open channels yourself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class Options:
 
     context: str | None = None
     server: str | None = None
+    ca: str | None = None
     output: OutputFormat = OutputFormat.TABLE
     verbose: bool = False
     _session: Session | None = field(default=None, repr=False)
@@ -81,6 +83,9 @@ def session(ctx: typer.Context) -> Session:
         # A context's credentials go to its own server only: another --server gets none of
         # them (only CAMFLEET_TOKEN, given for this run), and nothing is saved to the context.
         stored, persist = Context(server=opts.server), False
+    if opts.ca:
+        # For this run: a context keeps the CA it was logged in with (camfleet login --ca).
+        stored = dataclasses.replace(stored, ca=opts.ca)
     opened = Session(
         name,
         stored,

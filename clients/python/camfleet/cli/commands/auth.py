@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import grpc
 import typer
@@ -54,6 +55,12 @@ def login(
         "--token",
         help="Log in with an API token instead of a password ('-' reads it from stdin).",
     ),
+    ca: str | None = typer.Option(
+        None,
+        "--ca",
+        help="CA certificate file (PEM) the server's TLS certificate is verified against; "
+        "kept in the context (implies TLS).",
+    ),
 ) -> None:
     """Log in to a server and remember it as a context (tokens are stored with mode 0600).
 
@@ -72,8 +79,13 @@ def login(
                 "Which server? Pass --server HOST:PORT (e.g. 127.0.0.1:50051).", ExitCode.USAGE
             )
         _, tls = parse_server(address)
-        entry = Context(server=address, tls=tls)
-        channel = open_channel(address)
+        # The CA: this flag's, else the global --ca, else the one the context had for the
+        # same server.
+        kept_ca = existing.ca if existing and existing.server == address else ""
+        chosen = ca or opts.ca
+        ca_file = str(Path(chosen).expanduser().resolve()) if chosen else kept_ca
+        entry = Context(server=address, tls=tls or bool(ca_file), ca=ca_file)
+        channel = open_channel(address, entry.tls, entry.ca)
         stub = auth_pb2_grpc.AuthServiceStub(channel)
         try:
             if token is not None:
@@ -138,7 +150,7 @@ def logout(
         stored = config.contexts.get(s.name)
         if stored is not None:
             config.contexts[s.name] = Context(
-                server=stored.server, tls=stored.tls, username=stored.username
+                server=stored.server, tls=stored.tls, ca=stored.ca, username=stored.username
             )
             config_file.save(config)
     state.printer(ctx).done(

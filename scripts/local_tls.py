@@ -1,0 +1,134 @@
+"""TLS for `./start`: its options, and every certificate it presents, made by the local CA.
+
+By default Envoy (the UI, grpc-web and gRPC) speaks TLS with a certificate from the local CA in
+DATA_DIR/tls (server/tls/ca.py: made on the first start, reused after), or with the operator's
+own (--tls-cert/--tls-key, and --tls-ca for what clients should trust). `--plaintext` keeps
+plain HTTP for development, and only on loopback: anywhere else a password would cross a network
+in the clear.
+
+The browser tests make these same certificates before Chromium starts (platform_certificates)
+and pin each one's public key, so the leaves are made in one place, here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+
+from server.tls.ca import (
+    CertificateError,
+    CertificateFiles,
+    ensure_ca,
+    ensure_certificate,
+    operator_certificate,
+)
+
+EDGE = "edge"  # Envoy's certificate: edge.pem and edge-key.pem in the TLS directory
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+# Listening on every interface (compared, never bound).
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        default=env("CAMFLEET_PLAINTEXT", "") in {"1", "true", "yes"},
+        help="serve the UI and the API over plain HTTP (development only: refused unless "
+        "Envoy listens on loopback) [$CAMFLEET_PLAINTEXT=1]",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        default=env("CAMFLEET_TLS_DIR", ""),
+        help="where the local CA and its certificates live (default DATA_DIR/tls; made on the "
+        "first start) [$CAMFLEET_TLS_DIR]",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=env("CAMFLEET_TLS_CERT", ""),
+        help="your own certificate (PEM, chain first) for Envoy instead of the local CA's "
+        "[$CAMFLEET_TLS_CERT]",
+    )
+    parser.add_argument(
+        "--tls-key", default=env("CAMFLEET_TLS_KEY", ""), help="its private key [$CAMFLEET_TLS_KEY]"
+    )
+    parser.add_argument(
+        "--tls-ca",
+        default=env("CAMFLEET_TLS_CA", ""),
+        help="the CA clients should trust for --tls-cert (default: the certificate itself) "
+        "[$CAMFLEET_TLS_CA]",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_tls_arguments(args: argparse.Namespace, envoy_host: str) -> str | None:
+    """What is wrong with the TLS options, as a sentence; None when they are usable."""
+    if args.plaintext and not is_loopback(envoy_host):
+        return (
+            f"--plaintext is for loopback only, and Envoy would listen on {envoy_host}: "
+            "passwords and tokens would cross the network in the clear (drop --plaintext, "
+            "or use --envoy-listen 127.0.0.1:PORT)"
+        )
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together (your certificate and its private key)"
+    if args.plaintext and args.tls_cert:
+        return "--plaintext and --tls-cert contradict each other: choose one"
+    return None
+
+
+def edge_hosts(envoy_host: str) -> list[str]:
+    """The names the edge certificate is for: the listen address, the loopback names when it
+    is on loopback or every interface, and this host's names when on every interface."""
+    hosts: list[str] = []
+    if envoy_host not in _WILDCARDS:
+        hosts.append(envoy_host)
+    if envoy_host in _WILDCARDS or is_loopback(envoy_host):
+        hosts += LOOPBACK_NAMES
+    if envoy_host in _WILDCARDS:
+        hosts += [socket.gethostname(), socket.getfqdn()]
+    return list(dict.fromkeys(h for h in hosts if h))
+
+
+def platform_certificates(tls_dir: Path, edge: Iterable[str]) -> dict[str, CertificateFiles]:
+    """Every certificate `./start` presents, signed by the CA in `tls_dir` (made there on the
+    first call, reused after while it still fits): name → its files."""
+    ca = ensure_ca(tls_dir)
+    return {EDGE: ensure_certificate(tls_dir, list(edge), EDGE, ca=ca)}
+
+
+def edge_certificate(
+    args: argparse.Namespace, data: Path, envoy_host: str
+) -> CertificateFiles | None:
+    """Envoy's certificate: the operator's, or the local CA's; None with --plaintext.
+    CertificateError (a sentence) when the operator's files do not make one."""
+    if args.plaintext:
+        return None
+    if args.tls_cert:
+        return operator_certificate(args.tls_cert, args.tls_key, args.tls_ca or None)
+    tls_dir = Path(args.tls_dir) if args.tls_dir else data / "tls"
+    return platform_certificates(tls_dir, edge_hosts(envoy_host))[EDGE]
+
+
+__all__ = [
+    "EDGE",
+    "CertificateError",
+    "add_tls_arguments",
+    "check_tls_arguments",
+    "edge_certificate",
+    "edge_hosts",
+    "is_loopback",
+    "platform_certificates",
+]
