@@ -20,6 +20,7 @@ from camfleet.v1 import agent_pb2
 
 from node_agent.backoff import Backoff
 from node_agent.credentials import Credential
+from node_agent.flow import SEND_WINDOW, SendWindow
 from node_agent.messages import AgentMessages
 from node_agent.outbox import Outbox
 from node_agent.tasks import cancel_and_wait
@@ -88,6 +89,8 @@ class Connection:
         self._write_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._last_error: str | None = None
+        # The spooled events in flight on the current stream.
+        self._window = SendWindow(SEND_WINDOW)
 
     # ----- the stream -----------------------------------------------------------------------
 
@@ -256,6 +259,8 @@ class Connection:
                 raise ProtocolError(
                     f"the control plane sent {response.WhichOneof('body')} before Welcome"
                 )
+            if response.WhichOneof("body") == "event_ack":
+                self._window.acked(response.event_ack.event_ids)
             replies = await self.messages.handle(response)
             welcomed.set()
             for reply in replies:
@@ -278,8 +283,10 @@ class Connection:
         ],
     ) -> None:
         """Every spooled event, oldest first, then new ones as they come; each stream starts
-        over from the oldest unacknowledged one."""
+        over from the oldest unacknowledged one. At most SEND_WINDOW of them unacknowledged at
+        once (see SendWindow)."""
         outbox = self._outbox
+        window = self._window = SendWindow(SEND_WINDOW)
         after = 0
         while True:
             # Cleared before looking, so an event spooled meanwhile is not missed.
@@ -289,6 +296,8 @@ class Connection:
                 await outbox.changed.wait()
                 continue
             for event in batch:
+                await window.room()
+                window.sent(event.event_id)
                 await self._write(call, event.payload)
                 after = event.seq
 
