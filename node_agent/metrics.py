@@ -118,6 +118,12 @@ class AgentMetrics(Collector):
         yield GaugeMetricFamily(
             "camfleet_agent_recorders", "Recorders this node runs.", len(recorders)
         )
+        yield GaugeMetricFamily(
+            "camfleet_agent_unindexed_segments",
+            "Segment files a stopped agent left unindexed, still being indexed in the "
+            "background since this start.",
+            manager.backfill.remaining if manager is not None else 0,
+        )
         yield from (running, segments, gaps)
 
     def _disk_families(self) -> Iterator[Metric]:

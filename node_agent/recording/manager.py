@@ -23,13 +23,14 @@ from pathlib import Path
 from node_agent.assignment import CurrentAssignment
 from node_agent.outbox import Outbox
 from node_agent.recording import wire
+from node_agent.recording.backfill import Backfill
 from node_agent.recording.cold import ColdMover
 from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.recorder import Recorder
 from node_agent.recording.retention import HOT, Housekeeper, Limits
 from node_agent.recording.run import SegmentFile
 from node_agent.recording.spec import Gap, RecorderSpec, RecorderState
-from node_agent.recording.store import Recovery, SegmentStore
+from node_agent.recording.store import Recovery, SegmentStore, Unindexed
 from node_agent.recording.tiers import DirectoryTier
 from node_agent.state import write_private
 from node_agent.streams import StreamTracker
@@ -63,6 +64,9 @@ class RecordingSettings:
     # Where the segment length in force is written for the collectors to follow live (None:
     # they keep the length they started with).
     segment_file: Path | None = None
+    # ffprobes at once indexing the files a stopped agent left unindexed (at the lowest
+    # priority, so more only help a machine with idle cores).
+    backfill_workers: int = 2
 
 
 class RecordingManager:
@@ -87,6 +91,7 @@ class RecordingManager:
         self._streams = streams
         self.recorders: dict[str, Recorder] = {}
         self.recovery = Recovery()
+        self.backfill = Backfill(self.store, workers=settings.backfill_workers)
         self._stopping: set[asyncio.Task[None]] = set()
         self._ended: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,13 +108,17 @@ class RecordingManager:
         return tier
 
     async def start(self) -> None:
-        """Reconcile disk and index, then record and keep house in the background."""
+        """Reconcile disk and index, then record, index what a crash left unindexed and keep
+        house in the background."""
         await self._write_segment_file()
         # Cold first: a move interrupted after its index switch leaves a local copy that the
         # store's rescan would otherwise index a second time.
         await self.cold.recover()
-        self.recovery = await self.store.recover()
+        # Before any recorder starts, so that only files of stopped runs are listed; measuring
+        # them waits for nobody (node_agent.recording.backfill).
+        self.recovery, unindexed = await self.store.reconcile()
         self._tasks = [
+            asyncio.create_task(self._backfill(unindexed), name="recording-backfill"),
             asyncio.create_task(self._loop(self.reconcile, self.settings.reconcile_interval_s)),
             asyncio.create_task(
                 self._loop(self.housekeeping, self.settings.housekeeping_interval_s)
@@ -151,6 +160,12 @@ class RecordingManager:
         if path is not None:
             text = f"{self.settings.segment_s:g}\n".encode()
             await asyncio.to_thread(write_private, path, text)
+
+    async def _backfill(self, unindexed: list[Unindexed]) -> None:
+        done = await self.backfill.run(unindexed)
+        self.recovery = dataclasses.replace(
+            self.recovery, finalized=done.finalized, discarded=done.discarded
+        )
 
     @staticmethod
     async def _loop(work: Callable[[], Awaitable[None]], interval_s: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -117,33 +118,46 @@ class ProbeFailed(Exception):
     """ffprobe could not say (it timed out on a busy machine): the file may be fine."""
 
 
-async def _ffprobe(ffprobe: str, args: list[str], path: Path, timeout_s: float) -> bytes | None:
+async def _ffprobe(
+    ffprobe: str, args: list[str], path: Path, timeout_s: float, nice: int = 0
+) -> bytes | None:
     """ffprobe's stdout for `args` on `path`; None if it failed; ProbeFailed if it did not
-    answer within `timeout_s` (it is killed)."""
+    answer within `timeout_s` (it is killed, as it is when the caller is cancelled). `nice`
+    lowers its CPU priority (19: it runs only when nothing else wants the CPU)."""
     proc = await asyncio.create_subprocess_exec(
         ffprobe, "-v", "error", *args, str(path),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
+        if nice:
+            # Set from here rather than in the child before exec (no preexec_fn: the agent
+            # has threads); the probe has barely begun by then.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
         async with asyncio.timeout(timeout_s):
             out, _ = await proc.communicate()
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
         raise ProbeFailed(f"ffprobe took over {timeout_s:g}s on {path}") from None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await asyncio.shield(proc.wait())
     return out if proc.returncode == 0 else None
 
 
-async def probe_duration(ffprobe: str, path: Path, timeout_s: float = 60.0) -> float | None:
+async def probe_duration(
+    ffprobe: str, path: Path, timeout_s: float = 60.0, nice: int = 0
+) -> float | None:
     """Media duration of `path` in seconds as ffprobe measures it; None when the file holds no
     decodable media (empty, cut before the first packet, not media); ProbeFailed when ffprobe
-    did not answer in time."""
+    did not answer in time. `nice`: as _ffprobe's."""
     out = await _ffprobe(
         ffprobe,
         ["-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1"],
         path,
         timeout_s,
+        nice,
     )
     try:
         duration = float((out or b"").decode().strip())

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 
 HOT = StorageTier.HOT
 FILE_MISSING = "the file was gone from disk"
+
+
+@dataclass(frozen=True)
+class Unindexed:
+    """A segment file no index row names, found by the start-up rescan."""
+
+    tier: StorageTier
+    relative_path: str
 
 
 @dataclass(frozen=True)
@@ -95,16 +103,21 @@ class SegmentStore:
 
     # ----- new segments -----------------------------------------------------------------------
 
-    async def add(self, file: SegmentFile, tier: StorageTier = HOT) -> Segment | None:
-        """Measure `file`, index it and report it; None (file removed) if it holds no media."""
+    async def add(
+        self, file: SegmentFile, tier: StorageTier = HOT, measured: float | None = None
+    ) -> Segment | None:
+        """Measure `file` (unless `measured` says its duration), index it and report it; None
+        (file removed) if it holds no media."""
         place = self.tiers[tier]
-        try:
-            duration = await probe_duration(self._ffprobe, file.path)
-        except ProbeFailed as exc:
-            # Never delete what could not be measured: try again later.
-            log.warning("%s; measured again later", exc)
-            self._unmeasured.append((file, tier))
-            return None
+        duration = measured
+        if duration is None:
+            try:
+                duration = await probe_duration(self._ffprobe, file.path)
+            except ProbeFailed as exc:
+                # Never delete what could not be measured: try again later.
+                log.warning("%s; measured again later", exc)
+                self._unmeasured.append((file, tier))
+                return None
         if duration is None:
             log.warning("%s holds no playable media; removed", file.path)
             await asyncio.to_thread(place.remove, file.relative_path)
@@ -235,8 +248,22 @@ class SegmentStore:
     # ----- after a crash ------------------------------------------------------------------------
 
     async def recover(self) -> Recovery:
-        """Reconcile disk and index after a start (no recorder may be running yet)."""
-        finalized = discarded = moves = dropped = 0
+        """Reconcile disk and index after a start, every unindexed file finalized in turn (no
+        recorder may be running yet). The agent runs reconcile() and indexes in the background
+        instead (node_agent.recording.backfill), so that it never waits for this."""
+        recovery, unindexed = await self.reconcile()
+        finalized = 0
+        for file in unindexed:
+            finalized += await self.finalize(file)
+        return replace(recovery, finalized=finalized, discarded=len(unindexed) - finalized)
+
+    async def reconcile(self) -> tuple[Recovery, list[Unindexed]]:
+        """The quick part of the start-up rescan (no file is measured): interrupted moves
+        finished, rows without files dropped, unreported segments spooled; and the files no
+        row names, for finalize(). Taken before any recorder starts, so every file listed is
+        one a stopped recorder left (a new run writes under new names)."""
+        moves = dropped = 0
+        unindexed: list[Unindexed] = []
         for tier_value, tier in self.tiers.items():
             await asyncio.to_thread(tier.discard_incomplete)
             files = await asyncio.to_thread(tier.files)
@@ -247,10 +274,7 @@ class SegmentStore:
                 if await self._finish_move(tier_value, relative):
                     moves += 1
                     continue
-                if await self._finalize(tier_value, relative):
-                    finalized += 1
-                else:
-                    discarded += 1
+                unindexed.append(Unindexed(tier_value, relative))
             if indexed and not files:
                 # Every indexed file gone at once is an unmounted share, not a deletion: keep
                 # the rows and say so.
@@ -270,10 +294,10 @@ class SegmentStore:
                 await self._send_deleted(segment.id, segment.camera_id, FILE_MISSING)
                 dropped += 1
         await self.report_unreported()
-        result = Recovery(finalized, discarded, moves, dropped)
+        result = Recovery(moves_finished=moves, rows_dropped=dropped)
         if result != Recovery():
             log.info("recordings rescanned: %s", result)
-        return result
+        return result, unindexed
 
     async def _finish_move(self, tier: StorageTier, relative: str) -> bool:
         """If another tier's row names `relative`, a move was interrupted after its copy: keep
@@ -291,25 +315,30 @@ class SegmentStore:
             return True
         return False
 
-    async def _finalize(self, tier: StorageTier, relative: str) -> bool:
-        """Index a file no index row names (the one being written when the agent died)."""
-        place = self.tiers[tier]
+    async def finalize(self, file: Unindexed, nice: int = 0) -> bool:
+        """Index and report a file no index row names (the one being written when the agent
+        died, or any a crash left behind); whether it is indexed now. `nice`: ffprobe's CPU
+        priority (the background backfill runs it at the lowest, behind live work)."""
+        place = self.tiers[file.tier]
+        relative = file.relative_path
         described = describe_path(relative)
         path = place.path_for(relative)
         if described is None:
             log.warning("%s is not a recorder's file; left alone", path)
             return False
+        if await asyncio.to_thread(self.index.by_path, file.tier, relative) is not None:
+            return True  # indexed meanwhile (never twice: the index is unique by path)
         camera_id, profile = described
         try:
             modified = (await asyncio.to_thread(path.stat)).st_mtime
         except OSError:
             return False
         try:
-            duration = await probe_duration(self._ffprobe, path)
+            duration = await probe_duration(self._ffprobe, path, nice=nice)
         except ProbeFailed:
             duration = None  # add() measures again, and keeps the file if it fails again
         # Its last write is its end; measured media before that is its start.
         end = datetime.fromtimestamp(modified, UTC)
         start = end - timedelta(seconds=duration or 0.0)
-        file = SegmentFile(camera_id, profile, relative, path, start, end, recovered=True)
-        return await self.add(file, tier) is not None
+        segment = SegmentFile(camera_id, profile, relative, path, start, end, recovered=True)
+        return await self.add(segment, file.tier, measured=duration) is not None
