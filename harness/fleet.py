@@ -40,6 +40,7 @@ from harness.held_segments import DiskSegment, held_segments
 from harness.ingest import envoy_binary, running_ingest
 from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
 from harness.processes import Child, clean_env, kill_survivors, process_tree
+from server.tls.ca import CertificateFiles
 
 # scripts/ are top-level modules to mypy (they import each other by bare name, as ./start runs
 # them), so they are loaded here by name at run time: the same routes, filters and checks as
@@ -128,6 +129,8 @@ class Fleet:
     nodes: list[FleetNode] = field(default_factory=list)
     edge_port: int | None = None
     edge_pid: int | None = None
+    # The CA of Envoy's certificate when it speaks TLS (start_edge with a certificate).
+    edge_ca: Path | None = None
     channel: grpc.aio.Channel | None = None
     admin: Metadata = ()
     # The fleet ingest (harness.fleet_cameras): chosen up front, started by start_ingest.
@@ -235,7 +238,10 @@ class Fleet:
 
     async def login(self) -> None:
         """A channel to `target` and admin credentials (retried while Envoy finds a replica)."""
-        if self.channel is None:
+        if self.channel is None and self.edge_ca is not None and self.edge_port is not None:
+            roots = grpc.ssl_channel_credentials(self.edge_ca.read_bytes())
+            self.channel = grpc.aio.secure_channel(self.target, roots)
+        elif self.channel is None:
             self.channel = grpc.aio.insecure_channel(self.target)
         stub = auth_pb2_grpc.AuthServiceStub(self.channel)
         deadline = time.monotonic() + 30
@@ -282,14 +288,19 @@ class Fleet:
 
     # Envoy in front of the replicas.
 
-    async def start_edge(self) -> None:
+    async def start_edge(self, tls: CertificateFiles | None = None) -> None:
         """Envoy on the bridge address routing gRPC to every replica (the compose routes), with
-        its health checks: ready once a replica passed them."""
+        its health checks: ready once a replica passed them. Over TLS with `tls` (a
+        certificate for the bridge address), as compose's Envoy is."""
         self.edge_port = self.free_port()
         upstreams = [(self.host, r.port) for r in self.replicas]
         rendered = _envoy_config.render(
-            (self.host, self.edge_port), _envoy_admin.ADMIN_SOCKET, upstreams
+            (self.host, self.edge_port),
+            _envoy_admin.ADMIN_SOCKET,
+            upstreams,
+            tls=(tls.cert, tls.key) if tls else None,
         )
+        self.edge_ca = tls.ca if tls else None
         workdir = self.root / "edge"
         workdir.mkdir(exist_ok=True)
         (workdir / "envoy.json").write_text(json.dumps(rendered))

@@ -29,9 +29,11 @@ from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, thr
 from harness.fleet import ADMIN_PASSWORD, Fleet, FleetNode, FleetTiming, Replica
 from harness.netns import temporary_network
 from harness.processes import ROOT, clean_env
+from server.tls.ca import CertificateFiles
 from tests.deploy.compose_file import environment, services
 
 JOIN_TOKEN_SCRIPT = ROOT / "deploy" / "join-token.sh"
+TLS_SCRIPT = ROOT / "deploy" / "tls.sh"
 AGENT_SCRIPT = ROOT / "deploy" / "node-agent.sh"
 REFUSED_SAYS = "node_agent: the control plane refused the join token"
 
@@ -44,6 +46,19 @@ def _query(database_url: str, sql: str) -> list[tuple[object, ...]]:
     with psycopg.connect(_dsn(database_url), autocommit=True, connect_timeout=5) as conn:
         cursor = conn.execute(sql)
         return cursor.fetchall() if cursor.description else []
+
+
+def _tls_service(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """compose's `tls` service: its script, making the local CA and Envoy's certificate."""
+    return subprocess.run(
+        ["sh", str(TLS_SCRIPT), sys.executable, "-m", "server.tls"],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _join_token_service(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -132,7 +147,25 @@ async def test_compose_first_start_on_an_empty_database() -> None:
         assert token, "the join-token service wrote no token"
         assert token not in minted.stdout + minted.stderr  # secrets stay out of the logs
         assert (shared / "join-token").stat().st_mode & 0o077 == 0
-        await fleet.start_edge()
+        # The `tls` service, then Envoy over TLS with its certificate (compose's `tls` volume),
+        # made for the name agents dial: `envoy` there, the bridge address here.
+        tls, own = root / "tls", root / "tls-own"
+        tls.mkdir()
+        own.mkdir()
+        made = _tls_service(
+            {
+                **clean_env(),
+                **environment(compose["tls"]),
+                "CAMFLEET_PUBLIC_HOST": fleet.host,
+                "CAMFLEET_TLS_DIR": str(tls),
+                "CAMFLEET_TLS_OWN_DIR": str(own),
+            }
+        )
+        assert made.returncode == 0, made.stderr
+        assert (tls / "ca-key.pem").stat().st_mode & 0o077 == 0
+        await fleet.start_edge(
+            CertificateFiles(tls / "edge.pem", tls / "edge-key.pem", tls / "ca.pem")
+        )
         await fleet.login()  # the admin, with the password the operator chose
         assert _query(database_url, "SELECT username FROM users") == [("admin",)]
         assert _query(database_url, "SELECT count(*) FROM signing_keys") == [(1,)]
@@ -143,6 +176,7 @@ async def test_compose_first_start_on_an_empty_database() -> None:
             **clean_env(),
             **environment(compose["node-agent"]),
             "CAMFLEET_CONTROL_PLANE": fleet.target,  # Envoy, as envoy:8080 in compose
+            "CAMFLEET_CONTROL_PLANE_CA": str(tls / "ca.pem"),  # the `tls` volume's /tls/ca.pem
             "CAMFLEET_AGENT_DATA_DIR": str(node.data_dir),
             "CAMFLEET_JOIN_TOKEN_FILE": str(shared / "join-token"),
             "CAMFLEET_LOG_LEVEL": "INFO",

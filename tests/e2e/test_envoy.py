@@ -97,20 +97,22 @@ async def test_plain_grpc_through_the_same_listener(envoy_port: int, platform: P
     assert got.camera.name == camera.name
 
 
-def test_compose_config_is_valid_for_envoy() -> None:
+def test_compose_config_is_valid_for_envoy(tmp_path: Path) -> None:
     from harness.processes import ROOT
+    from server.tls.ca import ensure_certificate
     from tests.support.assertions import runs_cleanly
     from tests.support.envoy import envoy_binary
 
+    # Its TLS certificate comes from compose's `tls` volume (/etc/camfleet/tls): made here.
+    ensure_certificate(tmp_path / "tls", ["cams.example", "envoy"], "edge")
+    config = tmp_path / "envoy.yaml"
+    config.write_text(
+        (ROOT / "envoy" / "envoy.yaml")
+        .read_text()
+        .replace("/etc/camfleet/tls/", f"{tmp_path / 'tls'}/")
+    )
     runs_cleanly(
-        [
-            envoy_binary(),
-            "--mode",
-            "validate",
-            "-c",
-            str(ROOT / "envoy" / "envoy.yaml"),
-            "--disable-hot-restart",
-        ],
+        [envoy_binary(), "--mode", "validate", "-c", str(config), "--disable-hot-restart"],
         timeout_s=60,
     )
 

@@ -45,6 +45,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness.processes import process_tree
 from scripts.envoy_admin import admin_request
 from scripts.envoy_config import TEMPLATE, http_manager, parse_origins, render
+from server.tls.ca import ensure_certificate
 from tests.support.agent_stream import connect, heartbeat, hello
 from tests.support.assertions import refused
 from tests.support.envoy import Edge, envoy_binary, running_edge
@@ -398,10 +399,17 @@ def test_every_streaming_rpc_has_its_own_route_without_a_timeout() -> None:
 
 
 def _compose_entrypoint(tmp_path: Path, origins: str) -> subprocess.CompletedProcess[str]:
-    """envoy/compose-entrypoint.sh as compose runs it, with Envoy told to validate only."""
+    """envoy/compose-entrypoint.sh as compose runs it, with Envoy told to validate only (its
+    certificate, compose's `tls` volume at /etc/camfleet/tls, made here instead)."""
+    template = tmp_path / "template.yaml"
+    if not template.exists():
+        ensure_certificate(tmp_path / "tls", ["cams.example", "envoy"], "edge")
+        template.write_text(
+            TEMPLATE.read_text().replace("/etc/camfleet/tls/", f"{tmp_path / 'tls'}/")
+        )
     env = {
         "PATH": f"{Path(envoy_binary()).parent}:{os.environ['PATH']}",
-        "ENVOY_TEMPLATE": str(TEMPLATE),
+        "ENVOY_TEMPLATE": str(template),
         "ENVOY_CONFIG": str(tmp_path / "envoy.yaml"),
         "CAMFLEET_PUBLIC_HOST": "cams.example",
         "CAMFLEET_CORS_ORIGINS": origins,
@@ -425,7 +433,7 @@ def test_compose_allows_its_own_origin_and_the_configured_ones_only(tmp_path: Pa
     policy = http_manager(rendered)["route_config"]["virtual_hosts"][0]["typed_per_filter_config"]
     allowed = policy["envoy.filters.http.cors"]["allow_origin_string_match"]
     assert allowed == [
-        {"exact": "http://cams.example:8080"},
+        {"exact": "https://cams.example:8080"},
         {"exact": "https://ops.example"},
         {"exact": "http://10.0.0.5:3000"},
     ]
