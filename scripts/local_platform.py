@@ -11,7 +11,11 @@ password (CAMFLEET_ADMIN_PASSWORD, or a generated one) is kept in DATA_DIR/admin
 (mode 0600) so that every start can show it.
 
 When everything is up it prints one line tests can wait for:
-    camfleet is up: http://127.0.0.1:8080/  user admin  password <password>
+    camfleet is up: https://127.0.0.1:8080/  user admin  password <password>
+
+Envoy speaks TLS with a certificate of the local CA in DATA_DIR/tls (scripts/local_tls.py: made
+on the first start, reused after) or the operator's own; `--plaintext` keeps plain HTTP, on
+loopback only.
 """
 
 from __future__ import annotations
