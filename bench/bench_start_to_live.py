@@ -27,6 +27,7 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc, camera_pb2, camera_pb2_grpc
 from playwright.sync_api import sync_playwright
 
 from harness.processes import ROOT
+from server.tls.ca import spki_sha256
 from tests.support.local_platform import (
     Ports,
     newcomer_env,
@@ -56,12 +57,14 @@ def poll_online(target: str, password: str, count: int, t0: float, out: dict[str
 
 
 def browse_until_live(
-    url: str, password: str, count: int, t0: float, out: dict[str, float]
+    url: str, password: str, count: int, t0: float, out: dict[str, float], edge_cert: Path
 ) -> None:
     """Log in, open the live grid, wait until `count` tiles play; records (in `out`) seconds
-    since t0 at each step."""
+    since t0 at each step. The browser trusts the edge's certificate (made by this ./start in
+    its data directory) by its key, as the browser tests do."""
+    pin = f"--ignore-certificate-errors-spki-list={spki_sha256(edge_cert.read_bytes())}"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, pin])
         try:
             out["browser up"] = time.monotonic() - t0
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -107,7 +110,7 @@ def one_run(demo: int, keep_log: bool) -> dict[str, float]:
                 target=poll_online, args=(f"127.0.0.1:{ports.listen}", password, demo, t0, times)
             )
             poller.start()
-            browse_until_live(url, password, demo, t0, times)
+            browse_until_live(url, password, demo, t0, times, data / "tls" / "edge.pem")
             poller.join()
         finally:
             left = stop_launcher(proc)
