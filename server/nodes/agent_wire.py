@@ -69,12 +69,40 @@ def hello_from(message: agent_pb2.ConnectRequest) -> Hello:
     )
 
 
-def heartbeat_from(message: agent_pb2.ConnectRequest) -> Heartbeat:
-    """The Heartbeat of a ConnectRequest whose body is one."""
+# A session's stream reports as last received and decoded, by camera id (KnownReports).
+KnownReports = dict[str, tuple[agent_pb2.StreamReport, StreamReport]]
+# Past this many cameras per stream in the heartbeat the known reports start again (an agent
+# that names ever new cameras must not grow them without bound).
+_KNOWN_PER_STREAM = 4
+
+
+def heartbeat_from(
+    message: agent_pb2.ConnectRequest, known: KnownReports | None = None
+) -> Heartbeat:
+    """The Heartbeat of a ConnectRequest whose body is one. With `known` (the session's), a
+    stream report equal to the camera's previous one is that one's decoded report again: a
+    stream's numbers mostly stay put between heartbeats, and comparing two messages (in C) cost
+    a tenth of decoding one."""
     beat = message.heartbeat
-    return Heartbeat(
-        host_from_proto(beat.host), [_report(r) for r in beat.streams], agent_time(message)
-    )
+    if known is None:
+        reports = [_report(r) for r in beat.streams]
+    else:
+        if len(known) > _KNOWN_PER_STREAM * len(beat.streams) + 64:
+            known.clear()
+        reports = [_known_report(r, known) for r in beat.streams]
+    return Heartbeat(host_from_proto(beat.host), reports, agent_time(message))
+
+
+def _known_report(report: agent_pb2.StreamReport, known: KnownReports) -> StreamReport:
+    kept = known.get(report.camera_id)
+    if kept is not None and kept[0] == report:
+        return kept[1]
+    decoded = _report(report)
+    # A copy, made only when the report changed: the original keeps its whole request alive.
+    copy = agent_pb2.StreamReport()
+    copy.CopyFrom(report)
+    known[report.camera_id] = (copy, decoded)
+    return decoded
 
 
 def welcome(session_id: str, node_id: str, terms: SessionTerms) -> agent_pb2.ConnectResponse:

@@ -82,8 +82,9 @@ class SessionMessages:
         await presence.heartbeat(node_id, self._liveness.heard_at_connect(), HostMetrics(), streams)
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 
-    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None]:
-        """Record the heartbeat in presence now; return what remains to write (in order)."""
+    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None] | None:
+        """Record the heartbeat in presence now; return what remains to write, in order (None:
+        nothing, as for most heartbeats: no status moved and no metrics are due to show)."""
         now = utcnow()
         # How much longer than this node's best this heartbeat took to be read: a backlog in this
         # process (unread messages wait in gRPC's buffers, which the loop-lag sampler cannot
@@ -101,7 +102,13 @@ class SessionMessages:
             effects.extend(step.effects)
             streams.append(LiveStream.reported(report, step.state.status, session.node_id, now))
         await self._stores.presence.heartbeat(session.node_id, time.time(), beat.host, streams)
-        return self._after_heartbeat(session, effects, streams)
+        # A turn on the session's worker only when there is something to write: queueing a
+        # heartbeat that writes nothing cost a task switch per heartbeat.
+        shown = session.metrics
+        due = time.monotonic()
+        if effects or any(shown.due(s, due) for s in streams):
+            return self._after_heartbeat(session, effects, streams)
+        return None
 
     async def _after_heartbeat(
         self, session: NodeSession, effects: list[Effect], streams: list[LiveStream]

@@ -19,6 +19,8 @@ _RELATIVE_CHANGE = 0.2
 def worth_showing(old: LiveStream, new: LiveStream) -> bool:
     """A different picture, codec, audience or status, or bitrate or frame rate moved a lot."""
     a, b = old.metrics, new.metrics
+    if a is b and old.status is new.status:
+        return False  # the same report again (heartbeat_from keeps an unchanged one)
     return (
         (a.width, a.height, a.video_codec, a.audio_codec, a.clients, old.status)
         != (b.width, b.height, b.video_codec, b.audio_codec, b.clients, new.status)
@@ -48,6 +50,14 @@ class MetricsThrottle:
 
     every_s: float = METRICS_EVENT_EVERY_S
     _shown: dict[str, tuple[LiveStream, float]] = field(default_factory=dict)
+
+    def due(self, stream: LiveStream, now: float) -> bool:
+        """Whether `should_publish` has anything to do for this report (changes nothing): a
+        first report to remember, or one worth showing."""
+        previous = self._shown.get(stream.camera_id)
+        return previous is None or (
+            now - previous[1] >= self.every_s and worth_showing(previous[0], stream)
+        )
 
     def should_publish(self, stream: LiveStream, now: float) -> bool:
         """Whether this report (at monotonic `now`) becomes an event; remembers it if so."""

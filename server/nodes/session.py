@@ -24,6 +24,7 @@ from server.errors import DomainError, InvalidArgument, Unavailable
 from server.nodes.agent_wire import (
     Heartbeat,
     Hello,
+    KnownReports,
     agent_time,
     assignment_to_proto,
     event_id,
@@ -60,6 +61,8 @@ class NodeSession:
     # camera id -> its stream state in this session (server/nodes/stream_state.py).
     streams: dict[str, CameraStream] = field(default_factory=dict)
     metrics: MetricsThrottle = field(default_factory=MetricsThrottle)
+    # The stream reports last received, decoded (server/nodes/agent_wire.heartbeat_from).
+    reports: KnownReports = field(default_factory=dict)
     # Smallest (receive time - agent's send time) seen: clock offset plus network latency.
     fastest_delivery_s: float = math.inf
 
@@ -95,8 +98,9 @@ class NodeSession:
 class MessageHandler(Protocol):
     """What a session does with the agent's messages (server/nodes/messages.py)."""
 
-    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None]:
-        """Record what must be seen at once; return the writes that wait their turn."""
+    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None] | None:
+        """Record what must be seen at once; return the writes that wait their turn (None:
+        nothing to write)."""
         ...
 
     async def stream_event(
@@ -152,7 +156,9 @@ async def read(
         async for message in requests:
             kind = message.WhichOneof("body")
             if kind == "heartbeat":
-                await work.put(await handler.heartbeat(session, heartbeat_from(message)))
+                writes = await handler.heartbeat(session, heartbeat_from(message, session.reports))
+                if writes is not None:  # most heartbeats only refresh presence
+                    await work.put(writes)
             elif kind == "stream_event":
                 await work.put(_on_stream_event(handler, session, message))
             elif kind in ("segment_event", "recorder_event"):

@@ -78,3 +78,36 @@ def test_no_publish_start_is_none() -> None:
         heartbeat=agent_pb2.Heartbeat(streams=[agent_pb2.StreamReport(camera_id="c")])
     )
     assert heartbeat_from(message).streams[0].metrics.publish_start is None
+
+
+def _beat(fps: float = 25.0, cameras: int = 3) -> agent_pb2.ConnectRequest:
+    message = agent_pb2.ConnectRequest()
+    for i in range(cameras):
+        message.heartbeat.streams.add(
+            camera_id=f"cam-{i}", media_flowing=True, fps=fps, width=1280, video_codec="h264"
+        )
+    return message
+
+
+def test_an_unchanged_report_is_decoded_once_per_session() -> None:
+    known: dict = {}  # type: ignore[type-arg]
+    first = heartbeat_from(_beat(), known)
+    again = heartbeat_from(_beat(), known)
+    assert [a is b for a, b in zip(first.streams, again.streams, strict=True)] == [True] * 3
+    assert again.streams == heartbeat_from(_beat()).streams  # what decoding afresh gives
+    changed = _beat()
+    changed.heartbeat.streams[1].fps = 30.0
+    moved = heartbeat_from(changed, known)
+    assert moved.streams[1].metrics.fps == 30.0 and moved.streams[0] is first.streams[0]
+    # Changing the received message afterwards changes nothing kept (a copy is compared).
+    changed.heartbeat.streams[1].fps = 12.0
+    assert heartbeat_from(_beat(fps=25.0), known).streams[1].metrics.fps == 25.0
+
+
+def test_known_reports_stay_bounded_when_an_agent_names_ever_new_cameras() -> None:
+    known: dict = {}  # type: ignore[type-arg]
+    for n in range(500):
+        message = agent_pb2.ConnectRequest()
+        message.heartbeat.streams.add(camera_id=f"cam-{n}", media_flowing=True)
+        heartbeat_from(message, known)
+    assert len(known) <= 4 + 64 + 1

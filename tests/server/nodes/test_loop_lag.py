@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 from server.nodes.loop_lag import LoopLag
@@ -48,3 +49,17 @@ async def test_the_sampler_sees_a_blocked_loop() -> None:
         assert lag.recent_max() >= 0.5
     finally:
         sampler.cancel()
+
+
+def test_the_worst_lag_is_the_largest_sample_in_the_window_whatever_the_order() -> None:
+    rng = random.Random(7)
+    clock = Clock()
+    lag = LoopLag(window_s=3.0, clock=clock)
+    noted: list[tuple[float, float]] = []
+    for _ in range(2000):  # a heartbeat's worth of samples, most tiny, a few stalls
+        clock.now += rng.uniform(0.0, 0.05)
+        sample = rng.choice([rng.uniform(0, 0.01), rng.uniform(0, 2.0)])
+        lag.note(sample)
+        noted.append((clock.now, sample))
+        window = [s for at, s in noted if clock.now - at <= 3.0]
+        assert lag.recent_max() == max(window)

@@ -60,3 +60,14 @@ def test_an_ended_stream_starts_over() -> None:
 def test_the_message_says_what_a_viewer_gets() -> None:
     assert describe(STREAM) == "stream cam: 1280x720 H264 25 fps 2000 kbit/s, 1 clients"
     assert "unknown size" in describe(with_metrics(width=0, video_codec=""))
+
+
+def test_due_says_what_should_publish_would_do_without_doing_it() -> None:
+    throttle = MetricsThrottle()
+    assert throttle.due(STREAM, 0.0)  # a first report, to remember
+    assert throttle.due(STREAM, 0.0)  # still: due changed nothing
+    throttle.should_publish(STREAM, 0.0)
+    assert not throttle.due(STREAM, LATER)  # the same report again
+    assert not throttle.due(with_metrics(width=1920), 1.0)  # too soon
+    assert throttle.due(with_metrics(width=1920), LATER)
+    assert throttle.should_publish(with_metrics(width=1920), LATER)
