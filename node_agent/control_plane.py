@@ -1,10 +1,12 @@
-"""Unary calls to the control plane (RegisterNode, CheckStreamKey) and the shared gRPC channel."""
+"""Unary calls to the control plane (RegisterNode, CheckStreamKey, GetClipParts) and the shared
+gRPC channel."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC
 
 import grpc
 import grpc.aio
@@ -14,6 +16,7 @@ from node_agent.backoff import Backoff
 from node_agent.credentials import Credential
 from node_agent.errors import RegistrationRefused
 from node_agent.publish_auth import ControlPlaneUnreachable, KeyCheck, KeyCheckFailed
+from node_agent.recording.clip_parts import PartsUnavailable, RemotePart, SpreadClip
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +145,56 @@ class GrpcKeyChecker:
             # which it audits itself: refuse, without a second report.
             return KeyCheck(False, "", exc.details() or exc.code().name)
         return KeyCheck(response.allowed, response.camera_id, response.reason)
+
+
+class GrpcClipParts:
+    """GetClipParts over the agent's channel, authenticated with the node credential: the
+    parts of a spread clip that other nodes hold, with the URLs to fetch them from."""
+
+    def __init__(
+        self,
+        stub: agent_pb2_grpc.AgentServiceAsyncStub,
+        credential: Callable[[], Credential | None],
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._stub = stub
+        self._credential = credential
+        self._timeout_s = timeout_s
+
+    async def parts(self, clip: SpreadClip) -> list[RemotePart]:
+        """The parts, oldest first; PartsUnavailable with a sentence when the control plane
+        cannot be asked or says no (a node holding a part cannot serve it)."""
+        credential = self._credential()
+        if credential is None:
+            raise PartsUnavailable("this node has no credential yet to ask for the other parts")
+        try:
+            response = await self._stub.GetClipParts(
+                agent_pb2.GetClipPartsRequest(
+                    camera_id=clip.camera_id,
+                    start_ms=clip.start_ms,
+                    end_ms=clip.end_ms,
+                    grant=clip.grant,
+                    expires=clip.expires,
+                    signature=clip.signature,
+                ),
+                metadata=credential.metadata,
+                timeout=self._timeout_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in UNREACHABLE_CODES:
+                raise PartsUnavailable(
+                    "the control plane, which says where the other nodes' parts are, cannot be "
+                    f"reached ({exc.code().name}); try again"
+                ) from None
+            raise PartsUnavailable(exc.details() or exc.code().name) from None
+        return [
+            RemotePart(
+                p.recording_id,
+                p.start_time.ToDatetime(UTC),
+                p.end_time.ToDatetime(UTC),
+                p.size_bytes,
+                p.url,
+                p.node_name,
+            )
+            for p in response.parts
+        ]

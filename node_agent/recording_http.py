@@ -22,7 +22,12 @@ signed URL was checked; a clip fetches its cold segments from the store before a
 - /exports/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/clip.mp4 — the range as one
   MP4, assembled on first request with ffmpeg (concat demuxer over the segments, stream copy)
   and kept in DATA_DIR/exports until the URL expires, within the bounds of
-  node_agent.recording.exports (429 when too many are under way, for the node or the user).
+  node_agent.recording.exports (429 when too many are under way, for the node or the user);
+- /exports/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/spread/clip.mp4 — the same for a
+  range that lies on several nodes (its own signed kind): the parts other nodes hold are asked
+  of the control plane and fetched (node_agent.recording.clip_parts); 503 when the control
+  plane cannot be asked or names a node that cannot serve, 502 naming the node when a part
+  cannot be fetched.
 """
 
 from __future__ import annotations
@@ -46,12 +51,20 @@ from camfleet.playback import (
     Grant,
     clip_resource,
     recording_resource,
+    spread_clip_resource,
     verify_resource,
     vod_resource,
 )
 
 from node_agent.grants import GrantCheck
 from node_agent.nginx.config import MEDIA_PREFIX
+from node_agent.recording.clip_parts import (
+    ClipPartSource,
+    PartFetchFailed,
+    PartsUnavailable,
+    RemotePart,
+    SpreadClip,
+)
 from node_agent.recording.cold_store import ColdStore, ColdStoreError
 from node_agent.recording.exports import ClipRequest, ExportBusy, ExportCache, ExportTooLarge
 from node_agent.recording.index import Segment
@@ -69,7 +82,9 @@ DOWNLOAD_PATH = re.compile(
 VOD_PATH = re.compile(
     rf"^/vod/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/(?:index\.m3u8|seg/(?P<segment>{_UUID})\.ts)$"
 )
-EXPORT_PATH = re.compile(rf"^/exports/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/clip\.mp4$")
+EXPORT_PATH = re.compile(
+    rf"^/exports/(?P<camera>{_UUID})/{_RANGE}/{_SIGNED}/(?P<spread>spread/)?clip\.mp4$"
+)
 _CONTENT_TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4"}
 # Life of a presigned URL of a cold segment's object: one is made per request, after the
 # platform's signed URL was checked, so it only has to outlive the redirect it is sent in.
@@ -141,8 +156,11 @@ class RecordedMedia:
         ffprobe: str = "ffprobe",
         now: Callable[[], float] = time.time,
         cold: Callable[[], ColdStore | None] = lambda: None,
+        parts: ClipPartSource | None = None,
     ) -> None:
         self._secret = secret
+        # Asks the control plane for a spread clip's other parts (None: no control plane).
+        self._parts = parts
         # The cold tier's store in force (None: none configured).
         self._cold = cold
         self._index = index
@@ -254,19 +272,27 @@ class RecordedMedia:
         )
 
     async def _export(self, match: re.Match[str]) -> web.Response:
-        signed = self._range(match, clip_resource)
+        spread = match["spread"] is not None
+        signed = self._range(match, spread_clip_resource if spread else clip_resource)
         if signed is None:
             return _forbidden()
         longest = self._grants.policy.max_clip_s
         if (signed.end_ms - signed.start_ms) / 1000 > longest:
             return _text(400, f"a clip may be at most {longest:g} seconds long on this node")
         self.exports.remove_expired()
+        expires = int(match["expires"])
         target = self.exports.path_for(
-            signed.camera_id, signed.start_ms, signed.end_ms, int(match["expires"])
+            signed.camera_id, signed.start_ms, signed.end_ms, expires, spread=spread
         )
         if not self.exports.cached(target):
+            remote: list[RemotePart] = []
+            if spread:
+                try:
+                    remote = await self._remote(signed, match)
+                except PartsUnavailable as exc:
+                    return _text(503, f"the clip could not be assembled: {exc}")
             segments = self._index.for_camera(signed.camera_id, signed.start, signed.end)
-            if not segments:
+            if not segments and not remote:
                 return _not_found("no recordings in this range")
             fetched: list[Path] = []
             try:
@@ -274,7 +300,9 @@ class RecordedMedia:
             except ColdStoreError as exc:
                 _remove(fetched)
                 return _text(503, f"the clip could not be assembled: {exc}")
-            clip = ClipRequest(segments, signed.start, signed.end, target, signed.grant.user)
+            clip = ClipRequest(
+                segments, signed.start, signed.end, target, signed.grant.user, tuple(remote)
+            )
             try:
                 if not await self.exports.get(clip):
                     return _text(503, "the clip could not be assembled; try again")
@@ -284,9 +312,28 @@ class RecordedMedia:
                 return response
             except ExportTooLarge as large:
                 return _text(507, str(large))
+            except PartFetchFailed as failed:
+                # Another node's part is missing: the clip is not made without it (502: what
+                # failed is upstream of this node).
+                return _text(502, f"the clip could not be assembled: {failed}")
             finally:
                 _remove(fetched)
         return _accel(target, "video/mp4", f"clip-{signed.start_ms}-{signed.end_ms}.mp4")
+
+    async def _remote(self, signed: _Range, match: re.Match[str]) -> list[RemotePart]:
+        """The other nodes' parts of a spread clip, as the control plane gives them."""
+        if self._parts is None:
+            raise PartsUnavailable("this node has no control plane to ask for the other parts")
+        return await self._parts.parts(
+            SpreadClip(
+                signed.camera_id,
+                signed.start_ms,
+                signed.end_ms,
+                match["grant"],
+                int(match["expires"]),
+                match["sig"],
+            )
+        )
 
     async def _local(self, segments: list[Segment], fetched: list[Path]) -> list[Segment]:
         """`segments` with each cold one fetched into the export directory (its files are

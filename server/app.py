@@ -81,9 +81,9 @@ from server.placement.queries import PlacementQueries
 from server.placement.scheduler import SchedulerOptions, placement_jobs
 from server.placement.servicer import CameraPlacementServicer
 from server.placement.store import PlacementRecorder, PlacementStore
+from server.recordings.clips import ClipExports
 from server.recordings.cold_urls import ColdUrls
 from server.recordings.ingest import RecordingIngest
-from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.servicer import RecordingServicer
 from server.settings.live import LiveSettings
@@ -269,6 +269,13 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         ),
         server,
     )
+    media = ClipExports(
+        sessions,
+        playback_secret=playback_secret,
+        url_ttl=settings.playback_url_ttl,
+        export_max_clip=settings.export_max_clip,
+        cold=ColdUrls(platform.live),
+    )
     agent_pb2_grpc.add_AgentServiceServicer_to_server(
         AgentServicer(
             registry,
@@ -283,18 +290,12 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 presence=presence,
                 silent_after_s=2 * settings.heartbeat_interval.total_seconds(),
             ),
+            media,
         ),
         server,
     )
     stream_pb2_grpc.add_StreamServiceServicer_to_server(
         StreamServicer(StreamQueries(cameras, presence, stream_events)), server
-    )
-    media = RecordingMedia(
-        sessions,
-        playback_secret=playback_secret,
-        url_ttl=settings.playback_url_ttl,
-        export_max_clip=settings.export_max_clip,
-        cold=ColdUrls(platform.live),
     )
     recording_pb2_grpc.add_RecordingServiceServicer_to_server(
         RecordingServicer(RecordingService(sessions, on_delete=hub.send_deletions), media), server

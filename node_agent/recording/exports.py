@@ -24,6 +24,15 @@ from datetime import datetime
 from pathlib import Path
 
 from node_agent.desired import PlaybackPolicy
+from node_agent.recording.clip_parts import (
+    Piece,
+    RemotePart,
+    concat_plan,
+    concat_text,
+    fetch_parts,
+    first_timestamp,
+    remove_tree,
+)
 from node_agent.recording.index import Segment
 from node_agent.recording.media import has_audio
 from node_agent.tasks import cancel_and_wait
@@ -47,13 +56,15 @@ class ExportTooLarge(Exception):
 
 @dataclass(frozen=True)
 class ClipRequest:
-    """One clip to assemble: the segments holding it, its range, its file and its user."""
+    """One clip to assemble: the segments holding it (this node's, and the parts it fetches
+    from other nodes for a clip spanning a failover), its range, its file and its user."""
 
     segments: list[Segment]
     start: datetime
     end: datetime
     target: Path
     user: str
+    remote: tuple[RemotePart, ...] = ()
 
     @property
     def estimated_bytes(self) -> int:
@@ -64,12 +75,7 @@ class ClipRequest:
             span = (s.end - s.start).total_seconds()
             inside = (min(s.end, self.end) - max(s.start, self.start)).total_seconds()
             total += s.size_bytes * (max(0.0, inside) / span if span > 0 else 1.0)
-        return int(total)
-
-
-def _concat_line(path: Path) -> str:
-    # ffconcat quoting: a single quote ends the string, so it is closed, escaped and reopened.
-    return "file '" + str(path).replace("'", "'\\''") + "'\n"
+        return int(total) + sum(p.size_bytes for p in self.remote)
 
 
 @dataclass
@@ -98,9 +104,13 @@ class ExportCache:
         self._now = now
         self._building: dict[Path, _Build] = {}
 
-    def path_for(self, camera_id: str, start_ms: int, end_ms: int, expires: int) -> Path:
-        """The file of one clip URL (the expiry is in the name: removed once it passed)."""
-        return self.directory / f"{camera_id}_{start_ms}_{end_ms}_{expires}.mp4"
+    def path_for(
+        self, camera_id: str, start_ms: int, end_ms: int, expires: int, *, spread: bool = False
+    ) -> Path:
+        """The file of one clip URL (the expiry is in the name: removed once it passed); a
+        clip assembled across nodes has a name of its own."""
+        kind = "_spread" if spread else ""
+        return self.directory / f"{camera_id}_{start_ms}_{end_ms}{kind}_{expires}.mp4"
 
     def cached(self, target: Path) -> bool:
         """True when `target` is assembled; marks it used (the cache evicts by last use)."""
@@ -153,18 +163,39 @@ class ExportCache:
         return build
 
     async def _assemble(self, clip: ClipRequest) -> bool:
-        """ffmpeg stream copy of the segments, trimmed to the range, into the clip's file."""
+        """ffmpeg stream copy of the segments (and the parts fetched from other nodes first),
+        trimmed to the range, into the clip's file."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        target, segments = clip.target, clip.segments
+        target = clip.target
+        parts_dir = self.directory / ".parts" / target.stem
+        try:
+            return await self._join(clip, parts_dir)
+        finally:
+            await asyncio.to_thread(remove_tree, parts_dir)
+
+    async def _join(self, clip: ClipRequest, parts_dir: Path) -> bool:
+        target = clip.target
+        pieces = [Piece(s.path, s.start, s.end) for s in clip.segments]
+        if clip.remote:
+            # Within the same budget as the clip itself: the parts are on this disk meanwhile.
+            pieces += await fetch_parts(
+                clip.remote, parts_dir, budget=self._policy().export_cache_bytes
+            )
+        entries = concat_plan(pieces)
+        kept = [e.piece for e in entries]
+        starts = {
+            e.piece.path: start
+            for e in entries
+            if e.cut_s is not None
+            and (start := await first_timestamp(self._ffprobe, e.piece.path)) is not None
+        }
         listing = target.with_suffix(".ffconcat")
         partial = target.with_suffix(".part.mp4")
-        listing.write_text(
-            "ffconcat version 1.0\n" + "".join(_concat_line(s.path) for s in segments)
-        )
-        first = segments[0].start
+        listing.write_text(concat_text(entries, starts))
+        first = kept[0].start
         offset = max(0.0, (clip.start - first).total_seconds())
         duration = (clip.end - max(clip.start, first)).total_seconds()
-        audio = ["-map", "0:a"] if await has_audio(self._ffprobe, segments[0].path) else []
+        audio = ["-map", "0:a"] if await has_audio(self._ffprobe, kept[0].path) else []
         argv = [
             self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             # Input-side seek: the copy starts at the keyframe at or before the start.

@@ -109,6 +109,7 @@ RPC_RULES: Mapping[str, Rule] = {
     f"{_PKG}AgentService/RegisterNode": PUBLIC,
     f"{_PKG}AgentService/Connect": NODE,
     f"{_PKG}AgentService/CheckStreamKey": NODE,
+    f"{_PKG}AgentService/GetClipParts": NODE,
     # StreamService
     f"{_PKG}StreamService/GetStream": needs(_P.STREAMS_READ),
     f"{_PKG}StreamService/ListStreams": needs(_P.STREAMS_READ),

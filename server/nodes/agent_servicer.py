@@ -7,19 +7,24 @@ from typing import Any
 
 from camfleet.v1 import agent_pb2, agent_pb2_grpc
 
+from server.common.wire import timestamp
 from server.identity.principal import current_call, current_principal
 from server.nodes.hub import AgentHub
 from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry
+from server.recordings.clips import ClipExports, SignedClip
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     """The node agent's API. Connect and CheckStreamKey run as the node (its `cfn_` credential)."""
 
-    def __init__(self, registry: NodeRegistry, hub: AgentHub, check: PublishCheck) -> None:
+    def __init__(
+        self, registry: NodeRegistry, hub: AgentHub, check: PublishCheck, clips: ClipExports
+    ) -> None:
         self._registry = registry
         self._hub = hub
         self._check = check
+        self._clips = clips
 
     async def RegisterNode(
         self, request: agent_pb2.RegisterNodeRequest, context: Any
@@ -50,4 +55,32 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         )
         return agent_pb2.CheckStreamKeyResponse(
             allowed=verdict.allowed, camera_id=verdict.camera_id, reason=verdict.reason
+        )
+
+    async def GetClipParts(
+        self, request: agent_pb2.GetClipPartsRequest, context: Any
+    ) -> agent_pb2.GetClipPartsResponse:
+        parts = await self._clips.clip_parts(
+            current_principal().node_id,
+            SignedClip(
+                request.camera_id,
+                request.start_ms,
+                request.end_ms,
+                request.grant,
+                request.expires,
+                request.signature,
+            ),
+        )
+        return agent_pb2.GetClipPartsResponse(
+            parts=[
+                agent_pb2.ClipPart(
+                    recording_id=p.recording_id,
+                    start_time=timestamp(p.start),
+                    end_time=timestamp(p.end),
+                    size_bytes=p.size_bytes,
+                    url=p.url,
+                    node_name=p.node_name,
+                )
+                for p in parts
+            ]
         )

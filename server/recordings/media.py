@@ -1,6 +1,6 @@
-"""Signed URLs to recorded media for RecordingService's RPCs: one segment's file, a clip
-exported as one MP4, a VOD playlist. Each is served by the node that holds the media, so each
-first finds that node and checks it can serve.
+"""Signed URLs to recorded media for RecordingService's RPCs: one segment's file, a VOD
+playlist (clip exports: clips.py, which builds on this class). Each is served by the node that
+holds the media, so each first finds that node and checks it can serve.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 from camfleet import hls
 from camfleet.playback import Grant
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.common.validation import require_id
-from server.db.models import NodeRow, RecordingGapRow, RecordingRow
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
-from server.recordings import timeline, urls, vod
+from server.db.models import NodeRow, RecordingRow
+from server.errors import FailedPrecondition, NotFound
+from server.recordings import urls, vod
 from server.recordings.cold_urls import ColdUrls
 from server.recordings.queries import (
     RecordingRows,
@@ -31,8 +31,6 @@ from server.recordings.queries import (
 # the node an ffmpeg and disk in its export cache.
 EXPORT_MAX_SPAN = timedelta(hours=1)
 PLAYBACK_MAX_SPAN = timedelta(hours=24)
-# A hole longer than this inside an export is a gap the clip would hide: refused.
-EXPORT_MAX_HOLE_S = 1.0
 _READY = "ready"
 _EXTENSIONS = {"mpegts": "ts", "mp4": "mp4"}
 
@@ -43,15 +41,6 @@ class SignedUrl:
 
     url: str
     expires_at: datetime
-
-
-@dataclass(frozen=True)
-class Clip:
-    """An export's URL and the range it covers (the request clipped to recorded media)."""
-
-    url: SignedUrl
-    start: datetime
-    end: datetime
 
 
 class RecordingMedia:
@@ -87,49 +76,9 @@ class RecordingMedia:
                     raise
                 return direct
         url, at = urls.download_url(
-            base, self._secret, row.id, _file_name(row), ttl=self._ttl, grant=grant
+            base, self._secret, row.id, file_name(row), ttl=self._ttl, grant=grant
         )
         return SignedUrl(url, at)
-
-    async def export_clip(
-        self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
-    ) -> Clip:
-        """A signed URL of one MP4 of [start, end) (at most --export-max-clip, no gap over 1 s)."""
-        require_id(camera_id, "camera_id")
-        lo, hi = check_range(start, end, None, required=True)
-        if hi - lo > self._max_clip:
-            raise InvalidArgument.for_field(
-                "end_time",
-                f"a clip may be at most {self._max_clip.total_seconds():g} seconds long "
-                f"(this one is {(hi - lo).total_seconds():g}); export it in parts",
-            )
-        async with self._sessions() as session:
-            await require_camera(session, camera_id)
-            rows = await self._segments(session, camera_id, lo, hi)
-            node_id = self._one_node(rows, "export")
-            clipped = [(max(r.start_time, lo), min(r.end_time, hi)) for r in rows]
-            spans = timeline.merge(clipped, EXPORT_MAX_HOLE_S)
-            if len(spans) > 1:
-                hole = (spans[0][1], spans[1][0])
-                reason = await self._gap_reason(session, camera_id, hole)
-                raise FailedPrecondition(
-                    f"the recording of camera {camera_id} has a gap from {iso(hole[0])} to "
-                    f"{iso(hole[1])} ({reason}); export the parts before and after it "
-                    "separately",
-                    metadata={"gap_start": iso(hole[0]), "gap_end": iso(hole[1])},
-                )
-            base = await self._node_url(session, node_id)
-        clip_start, clip_end = spans[0]
-        url, at = urls.clip_url(
-            base,
-            self._secret,
-            camera_id,
-            urls.epoch_ms(clip_start),
-            urls.epoch_ms(clip_end),
-            ttl=self._ttl,
-            grant=grant,
-        )
-        return Clip(SignedUrl(url, at), clip_start, clip_end)
 
     async def playback_url(
         self, camera_id: str, start: datetime | None, end: datetime | None, grant: Grant
@@ -173,7 +122,7 @@ class RecordingMedia:
             base = bases[row.node_id]
             if base is not None:
                 url, at = urls.download_url(
-                    base, self._secret, row.id, _file_name(row), ttl=self._ttl, grant=grant
+                    base, self._secret, row.id, file_name(row), ttl=self._ttl, grant=grant
                 )
             elif (cold := await self._cold_url(row, self._ttl)) is not None:
                 url, at = cold.url, cold.expires_at
@@ -225,31 +174,6 @@ class RecordingMedia:
         return rows
 
     @staticmethod
-    def _one_node(rows: RecordingRows, what: str) -> str:
-        nodes = sorted({r.node_id for r in rows})
-        if len(nodes) > 1:
-            raise FailedPrecondition(
-                f"the range is recorded on {len(nodes)} nodes ({', '.join(nodes)}); an {what} "
-                "is assembled on one node: ask for the part each node holds"
-            )
-        return nodes[0]
-
-    @staticmethod
-    async def _gap_reason(
-        session: AsyncSession, camera_id: str, hole: tuple[datetime, datetime]
-    ) -> str:
-        reason = await session.scalar(
-            select(RecordingGapRow.reason)
-            .where(
-                RecordingGapRow.camera_id == camera_id,
-                RecordingGapRow.start_time < hole[1],
-                or_(RecordingGapRow.end_time.is_(None), RecordingGapRow.end_time > hole[0]),
-            )
-            .limit(1)
-        )
-        return reason or timeline.UNKNOWN
-
-    @staticmethod
     async def _node_url(session: AsyncSession, node_id: str) -> str:
         node = await session.get(NodeRow, node_id)
         if node is None:
@@ -262,7 +186,7 @@ class RecordingMedia:
         return node.http_url
 
 
-def _file_name(row: RecordingRow) -> str:
+def file_name(row: RecordingRow) -> str:
     """The name a browser saves a segment under."""
     ext = _EXTENSIONS.get(row.container, "ts")
     return f"{row.camera_id[:8]}-{row.start_time:%Y%m%dT%H%M%S}Z.{ext}"

@@ -10,8 +10,8 @@ from google.protobuf import timestamp_pb2
 
 from server.common.wire import from_timestamp, timestamp
 from server.identity.principal import current_principal
+from server.recordings.clips import ClipExports
 from server.recordings.convert import gap_to_proto, recording_to_proto, seconds_duration
-from server.recordings.media import RecordingMedia
 from server.recordings.service import RecordingService
 from server.recordings.urls import grant_for
 
@@ -27,7 +27,7 @@ def _time(message: Any, field: str) -> datetime | None:
 class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
     """Recorded segments, timelines, and signed URLs to their media."""
 
-    def __init__(self, recordings: RecordingService, media: RecordingMedia) -> None:
+    def __init__(self, recordings: RecordingService, media: ClipExports) -> None:
         self._recordings = recordings
         self._media = media
 
@@ -97,6 +97,7 @@ class RecordingServicer(recording_pb2_grpc.RecordingServiceServicer):
             expire_time=timestamp(clip.url.expires_at),
             start_time=timestamp(clip.start),
             end_time=timestamp(clip.end),
+            holes=[gap_to_proto(request.camera_id, g) for g in clip.holes],
         )
 
     async def GetPlaybackUrl(

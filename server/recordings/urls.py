@@ -12,6 +12,7 @@ from camfleet.playback import (
     clip_resource,
     recording_resource,
     sign_resource,
+    spread_clip_resource,
     vod_resource,
 )
 
@@ -94,3 +95,20 @@ def clip_url(
     expires."""
     signed, at = _signed(secret, clip_resource(camera_id, start_ms, end_ms), grant, ttl)
     return f"{base_url}/exports/{camera_id}/{start_ms}-{end_ms}/{signed}/clip.mp4", at
+
+
+def spread_clip_url(
+    base_url: str,
+    secret: bytes,
+    camera_id: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    ttl: timedelta,
+    grant: Grant,
+) -> tuple[str, datetime]:
+    """/exports/<camera>/<start_ms>-<end_ms>/<grant>/<expires>/<sig>/spread/clip.mp4: a clip
+    whose range lies on several nodes; the node assembles it from its own segments and the
+    parts the control plane gives it (server/recordings/clips.py)."""
+    signed, at = _signed(secret, spread_clip_resource(camera_id, start_ms, end_ms), grant, ttl)
+    return f"{base_url}/exports/{camera_id}/{start_ms}-{end_ms}/{signed}/spread/clip.mp4", at

@@ -23,6 +23,11 @@ type AgentServiceClient interface {
 	Connect(ctx context.Context, opts ...grpc.CallOption) (AgentService_ConnectClient, error)
 	// Is this stream key allowed to publish here? For keys not in the node's assignment yet.
 	CheckStreamKey(ctx context.Context, in *CheckStreamKeyRequest, opts ...grpc.CallOption) (*CheckStreamKeyResponse, error)
+	// The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+	// assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+	// repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+	// part and cannot serve it now.
+	GetClipParts(ctx context.Context, in *GetClipPartsRequest, opts ...grpc.CallOption) (*GetClipPartsResponse, error)
 }
 
 type agentServiceClient struct {
@@ -82,6 +87,15 @@ func (c *agentServiceClient) CheckStreamKey(ctx context.Context, in *CheckStream
 	return out, nil
 }
 
+func (c *agentServiceClient) GetClipParts(ctx context.Context, in *GetClipPartsRequest, opts ...grpc.CallOption) (*GetClipPartsResponse, error) {
+	out := new(GetClipPartsResponse)
+	err := c.cc.Invoke(ctx, "/camfleet.v1.AgentService/GetClipParts", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility
@@ -92,6 +106,11 @@ type AgentServiceServer interface {
 	Connect(AgentService_ConnectServer) error
 	// Is this stream key allowed to publish here? For keys not in the node's assignment yet.
 	CheckStreamKey(context.Context, *CheckStreamKeyRequest) (*CheckStreamKeyResponse, error)
+	// The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+	// assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+	// repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+	// part and cannot serve it now.
+	GetClipParts(context.Context, *GetClipPartsRequest) (*GetClipPartsResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -107,6 +126,9 @@ func (UnimplementedAgentServiceServer) Connect(AgentService_ConnectServer) error
 }
 func (UnimplementedAgentServiceServer) CheckStreamKey(context.Context, *CheckStreamKeyRequest) (*CheckStreamKeyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckStreamKey not implemented")
+}
+func (UnimplementedAgentServiceServer) GetClipParts(context.Context, *GetClipPartsRequest) (*GetClipPartsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetClipParts not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 
@@ -183,6 +205,24 @@ func _AgentService_CheckStreamKey_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_GetClipParts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClipPartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).GetClipParts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/camfleet.v1.AgentService/GetClipParts",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).GetClipParts(ctx, req.(*GetClipPartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _AgentService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "camfleet.v1.AgentService",
 	HandlerType: (*AgentServiceServer)(nil),
@@ -194,6 +234,10 @@ var _AgentService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckStreamKey",
 			Handler:    _AgentService_CheckStreamKey_Handler,
+		},
+		{
+			MethodName: "GetClipParts",
+			Handler:    _AgentService_GetClipParts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

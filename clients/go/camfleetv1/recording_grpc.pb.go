@@ -29,7 +29,10 @@ type RecordingServiceClient interface {
 	// Deletes the segment from the index and, through its node, from disk.
 	DeleteRecording(ctx context.Context, in *DeleteRecordingRequest, opts ...grpc.CallOption) (*DeleteRecordingResponse, error)
 	// One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-	// A range with a gap in it is FAILED_PRECONDITION naming the gap.
+	// A range recorded on several nodes (a failover) is assembled at the node holding most of
+	// it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+	// FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+	// holds across it; times stay the range's) and is listed in `holes`.
 	ExportClip(ctx context.Context, in *ExportClipRequest, opts ...grpc.CallOption) (*ExportClipResponse, error)
 	// A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
 	// through across segments. When the range lies on several nodes, or on a node that cannot
@@ -125,7 +128,10 @@ type RecordingServiceServer interface {
 	// Deletes the segment from the index and, through its node, from disk.
 	DeleteRecording(context.Context, *DeleteRecordingRequest) (*DeleteRecordingResponse, error)
 	// One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-	// A range with a gap in it is FAILED_PRECONDITION naming the gap.
+	// A range recorded on several nodes (a failover) is assembled at the node holding most of
+	// it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+	// FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+	// holds across it; times stay the range's) and is listed in `holes`.
 	ExportClip(context.Context, *ExportClipRequest) (*ExportClipResponse, error)
 	// A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
 	// through across segments. When the range lies on several nodes, or on a node that cannot

@@ -78,6 +78,14 @@ def clip_resource(camera_id: str, start_ms: int, end_ms: int) -> str:
     return f"clip:{camera_id}:{start_ms}:{end_ms}"
 
 
+def spread_clip_resource(camera_id: str, start_ms: int, end_ms: int) -> str:
+    """One exported MP4 of a camera over [start_ms, end_ms) whose segments lie on several
+    nodes: the node assembling it must fetch the other nodes' parts (from URLs the control
+    plane gives it), so its URL says so in its own signed kind: a caller cannot turn it into
+    a plain clip of the node's own segments, which would leave the other parts out unsaid."""
+    return f"sclip:{camera_id}:{start_ms}:{end_ms}"
+
+
 def sign_resource(secret: bytes, resource: str, expires: int, grant: Grant) -> str:
     """URL-safe signature of (resource, grant, expires)."""
     if "\n" in resource:  # the separator below: no resource may forge another's message

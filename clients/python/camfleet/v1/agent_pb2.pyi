@@ -325,6 +325,44 @@ class CheckStreamKeyResponse(_message.Message):
     reason: str
     def __init__(self, allowed: _Optional[bool] = ..., camera_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class GetClipPartsRequest(_message.Message):
+    __slots__ = ("camera_id", "start_ms", "end_ms", "grant", "expires", "signature")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    grant: str
+    expires: int
+    signature: str
+    def __init__(self, camera_id: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., grant: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class ClipPart(_message.Message):
+    __slots__ = ("recording_id", "start_time", "end_time", "size_bytes", "url", "node_name")
+    RECORDING_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    recording_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    size_bytes: int
+    url: str
+    node_name: str
+    def __init__(self, recording_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., url: _Optional[str] = ..., node_name: _Optional[str] = ...) -> None: ...
+
+class GetClipPartsResponse(_message.Message):
+    __slots__ = ("parts",)
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    parts: _containers.RepeatedCompositeFieldContainer[ClipPart]
+    def __init__(self, parts: _Optional[_Iterable[_Union[ClipPart, _Mapping]]] = ...) -> None: ...
+
 class SegmentEvent(_message.Message):
     __slots__ = ("type", "segment", "reason")
     TYPE_FIELD_NUMBER: _ClassVar[int]

@@ -53,6 +53,11 @@ class AgentServiceStub:
                 request_serializer=camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyRequest.SerializeToString,
                 response_deserializer=camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyResponse.FromString,
                 _registered_method=True)
+        self.GetClipParts = channel.unary_unary(
+                '/camfleet.v1.AgentService/GetClipParts',
+                request_serializer=camfleet_dot_v1_dot_agent__pb2.GetClipPartsRequest.SerializeToString,
+                response_deserializer=camfleet_dot_v1_dot_agent__pb2.GetClipPartsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -83,6 +88,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetClipParts(self, request, context):
+        """The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+        assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+        repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+        part and cannot serve it now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +115,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.CheckStreamKey,
                     request_deserializer=camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyRequest.FromString,
                     response_serializer=camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyResponse.SerializeToString,
+            ),
+            'GetClipParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClipParts,
+                    request_deserializer=camfleet_dot_v1_dot_agent__pb2.GetClipPartsRequest.FromString,
+                    response_serializer=camfleet_dot_v1_dot_agent__pb2.GetClipPartsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +207,33 @@ class AgentService:
             '/camfleet.v1.AgentService/CheckStreamKey',
             camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyRequest.SerializeToString,
             camfleet_dot_v1_dot_agent__pb2.CheckStreamKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClipParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/camfleet.v1.AgentService/GetClipParts',
+            camfleet_dot_v1_dot_agent__pb2.GetClipPartsRequest.SerializeToString,
+            camfleet_dot_v1_dot_agent__pb2.GetClipPartsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,12 @@ class AgentServiceStub:
     """One long-lived stream per node."""
     CheckStreamKey: _grpc.UnaryUnaryMultiCallable[_agent_pb2.CheckStreamKeyRequest, _agent_pb2.CheckStreamKeyResponse]
     """Is this stream key allowed to publish here? For keys not in the node's assignment yet."""
+    GetClipParts: _grpc.UnaryUnaryMultiCallable[_agent_pb2.GetClipPartsRequest, _agent_pb2.GetClipPartsResponse]
+    """The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+    assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+    repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+    part and cannot serve it now.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -59,6 +65,12 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """One long-lived stream per node."""
     CheckStreamKey: _aio.UnaryUnaryMultiCallable[_agent_pb2.CheckStreamKeyRequest, _agent_pb2.CheckStreamKeyResponse]  # type: ignore[assignment]
     """Is this stream key allowed to publish here? For keys not in the node's assignment yet."""
+    GetClipParts: _aio.UnaryUnaryMultiCallable[_agent_pb2.GetClipPartsRequest, _agent_pb2.GetClipPartsResponse]  # type: ignore[assignment]
+    """The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+    assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+    repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+    part and cannot serve it now.
+    """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """The node agent protocol (agents only). An agent registers once with a join token and from
@@ -90,5 +102,17 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.CheckStreamKeyResponse, _abc.Awaitable[_agent_pb2.CheckStreamKeyResponse]]:
         """Is this stream key allowed to publish here? For keys not in the node's assignment yet."""
+
+    @_abc_1.abstractmethod
+    def GetClipParts(
+        self,
+        request: _agent_pb2.GetClipPartsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.GetClipPartsResponse, _abc.Awaitable[_agent_pb2.GetClipPartsResponse]]:
+        """The parts of a clip that other nodes hold (or the cold tier), for the node asked to
+        assemble a clip spanning several nodes: each with the URL to fetch it from. The request
+        repeats the clip URL's signed parameters; FAILED_PRECONDITION names a node that holds a
+        part and cannot serve it now.
+        """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -118,7 +118,10 @@ class RecordingServiceServicer:
 
     def ExportClip(self, request, context):
         """One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-        A range with a gap in it is FAILED_PRECONDITION naming the gap.
+        A range recorded on several nodes (a failover) is assembled at the node holding most of
+        it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+        FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+        holds across it; times stay the range's) and is listed in `holes`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,7 +50,10 @@ class RecordingServiceStub:
     """Deletes the segment from the index and, through its node, from disk."""
     ExportClip: _grpc.UnaryUnaryMultiCallable[_recording_pb2.ExportClipRequest, _recording_pb2.ExportClipResponse]
     """One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-    A range with a gap in it is FAILED_PRECONDITION naming the gap.
+    A range recorded on several nodes (a failover) is assembled at the node holding most of
+    it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+    FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+    holds across it; times stay the range's) and is listed in `holes`.
     """
     GetPlaybackUrl: _grpc.UnaryUnaryMultiCallable[_recording_pb2.GetPlaybackUrlRequest, _recording_pb2.GetPlaybackUrlResponse]
     """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
@@ -81,7 +84,10 @@ class RecordingServiceAsyncStub(RecordingServiceStub):
     """Deletes the segment from the index and, through its node, from disk."""
     ExportClip: _aio.UnaryUnaryMultiCallable[_recording_pb2.ExportClipRequest, _recording_pb2.ExportClipResponse]  # type: ignore[assignment]
     """One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-    A range with a gap in it is FAILED_PRECONDITION naming the gap.
+    A range recorded on several nodes (a failover) is assembled at the node holding most of
+    it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+    FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+    holds across it; times stay the range's) and is listed in `holes`.
     """
     GetPlaybackUrl: _aio.UnaryUnaryMultiCallable[_recording_pb2.GetPlaybackUrlRequest, _recording_pb2.GetPlaybackUrlResponse]  # type: ignore[assignment]
     """A signed URL of a VOD HLS playlist over [start_time, end_time) that a player can seek
@@ -145,7 +151,10 @@ class RecordingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_recording_pb2.ExportClipResponse, _abc.Awaitable[_recording_pb2.ExportClipResponse]]:
         """One MP4 of [start_time, end_time), assembled at the node with stream copy; a signed URL.
-        A range with a gap in it is FAILED_PRECONDITION naming the gap.
+        A range recorded on several nodes (a failover) is assembled at the node holding most of
+        it, which fetches the rest; one whose other part is on a node that cannot serve it now is
+        FAILED_PRECONDITION naming the node. A gap in the range stays in the clip (the picture
+        holds across it; times stay the range's) and is listed in `holes`.
         """
 
     @_abc_1.abstractmethod

@@ -109,6 +109,8 @@ export default function RecordingsPage() {
   const [clipFrom, setClipFrom] = useState("");
   const [clipTo, setClipTo] = useState("");
   const [clipUrl, setClipUrl] = useState<string | null>(null);
+  // Gaps inside the exported clip (nothing recorded: the picture holds across each).
+  const [clipHoles, setClipHoles] = useState<string[]>([]);
 
   const range = useMemo(() => dayBounds(new Date(`${day}T12:00:00`).getTime()), [day]);
   const [zoom, setZoom] = useState<string>(String(24 * 3600_000));
@@ -260,8 +262,9 @@ export default function RecordingsPage() {
           <Stack gap="xs">
             <Title order={5}>Export a clip</Title>
             <Text size="xs" c="dimmed">
-              Times on {day}, HH:MM:SS. At most 1 hour (unless configured otherwise); a range with a
-              gap is refused.
+              Times on {day}, HH:MM:SS. At most 1 hour (unless configured otherwise). A range
+              recorded on several nodes is assembled at one of them; a gap stays in the clip (the
+              picture holds) and is named below.
             </Text>
             <Group grow>
               <TextInput
@@ -285,6 +288,7 @@ export default function RecordingsPage() {
               onClick={() =>
                 void attempt(async () => {
                   setClipUrl(null);
+                  setClipHoles([]);
                   const r = await api.recordings.exportClip({
                     cameraId: cameraId!,
                     startTime: timestampFromMs(atTimeOf(range.start, clipFrom)),
@@ -297,6 +301,14 @@ export default function RecordingsPage() {
                     throw new Error(
                       (await ready.text()).trim() || `the node answered ${ready.status}`,
                     );
+                  setClipHoles(
+                    r.holes.map(
+                      (h) =>
+                        `${clock(timestampDate(h.startTime!).getTime())}–${clock(
+                          timestampDate(h.endTime!).getTime(),
+                        )} (${h.reason || "unknown"})`,
+                    ),
+                  );
                   setClipUrl(r.url);
                 })
               }
@@ -307,6 +319,12 @@ export default function RecordingsPage() {
               <Anchor href={clipUrl} download data-testid="clip-link">
                 Download the clip
               </Anchor>
+            )}
+            {clipUrl && clipHoles.length > 0 && (
+              <Text size="xs" c="orange" data-testid="clip-holes">
+                Nothing was recorded {clipHoles.join(", ")}: the clip holds the picture across{" "}
+                {clipHoles.length === 1 ? "that gap" : "those gaps"}.
+              </Text>
             )}
           </Stack>
         </Card>

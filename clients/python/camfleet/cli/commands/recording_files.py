@@ -204,7 +204,9 @@ def export(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Export a clip: one MP4 of the range, assembled at the node with stream copy (at most 6
-    hours; a range with a gap in it is refused, naming the gap)."""
+    hours). A range recorded on several nodes (a failover) is assembled at one of them, which
+    fetches the rest; a gap in the range stays in the clip as time (the picture holds) and is
+    named."""
     s = state.session(ctx)
     out = state.printer(ctx)
     since, until = times.time_range(start, end, timedelta(0))
@@ -223,13 +225,31 @@ def export(
     transfer.part_path(dest).unlink(missing_ok=True)
     with _progress(progress and not out.structured, out.err) as bar:
         got = _fetch(bar, clip.url, dest, size=None, sha256="", limit=_rate(limit_rate))
+    holes = [
+        f"It has a hole from {times.when(h.start_time)} to {times.when(h.end_time)} "
+        f"({h.reason or 'unknown'}): nothing was recorded then, and the picture holds."
+        for h in clip.holes
+    ]
     out.done(
-        f"Exported {dest} ({got.size} bytes, {times.when(clip.start_time)} to "
-        f"{times.when(clip.end_time)}).",
+        "\n".join(
+            [
+                f"Exported {dest} ({got.size} bytes, {times.when(clip.start_time)} to "
+                f"{times.when(clip.end_time)}).",
+                *holes,
+            ]
+        ),
         {
             "path": str(dest),
             "size_bytes": got.size,
             "start_time": times.when(clip.start_time),
             "end_time": times.when(clip.end_time),
+            "holes": [
+                {
+                    "start_time": times.when(h.start_time),
+                    "end_time": times.when(h.end_time),
+                    "reason": h.reason,
+                }
+                for h in clip.holes
+            ],
         },
     )
