@@ -1,7 +1,9 @@
 """Ladders on demand: a camera's ladder ffmpeg starts on the first signed request for its
 ladder and stops once nobody has asked for it for `idle_s` (a player polls its media playlist
 every segment, so a watched ladder never idles), when the stream ends, or when the camera's
-ladder changes. A camera nobody watches costs no transcoding.
+ladder changes. A camera nobody watches costs no transcoding, unless it is pinned: a camera
+recording a profile equal to one of its rungs (node_agent.recording.manager) keeps its ladder
+running, and its recorder records that rung's output (rung_output) instead of encoding again.
 
 Invariants (tests/e2e/test_ladder.py):
 - At most one ladder ffmpeg per camera; a changed ladder or stream key stops the old one first.
@@ -15,6 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
+from pathlib import Path
 
 from node_agent.assignment import CurrentAssignment
 from node_agent.ladder.plan import SOURCE
@@ -47,6 +51,8 @@ class LadderManager:
         self.idle_s = idle_s
         self.retry_s = retry_s
         self.ladders: dict[str, LadderProcess] = {}
+        # Cameras whose ladder runs whether or not anyone watches (a recorder takes a rung).
+        self.pinned: frozenset[str] = frozenset()
         self._lock = asyncio.Lock()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -102,6 +108,26 @@ class LadderManager:
         process.start()
         return process
 
+    def pin(self, camera_ids: Iterable[str]) -> None:
+        """Keep exactly these cameras' ladders running (the next sweep starts them)."""
+        self.pinned = frozenset(camera_ids)
+
+    def rung_output(self, camera_id: str, rung: str) -> tuple[str, Path | None]:
+        """Where the camera's `rung` is written: ("ready", its playlist), ("starting", None)
+        while the ladder has not planned its rungs yet (a pinned one is started by the next
+        sweep), or ("none", None) when it makes no such rung (skipped for this source, or the
+        source could not be probed)."""
+        process = self.ladders.get(camera_id)
+        if process is None:
+            return ("starting", None) if camera_id in self.pinned else ("none", None)
+        if process.plan is None:
+            return ("none", None) if process.ended.is_set() else ("starting", None)
+        for i, made in enumerate(process.plan.rungs):
+            if made.name == rung:
+                # ffmpeg's `-var_stream_map` numbers the rungs' playlists in the plan's order.
+                return "ready", process.out_dir / f"v{i}.m3u8"
+        return "none", None
+
     def failure(self, camera_id: str) -> str:
         """Why the camera's ladder is not playing ("" when it is or was never asked for)."""
         process = self.ladders.get(camera_id)
@@ -113,7 +139,7 @@ class LadderManager:
             now = time.monotonic()
             for camera_id, process in list(self.ladders.items()):
                 wanted = self._wanted(camera_id)
-                idle = now - process.last_demand > self.idle_s
+                idle = now - process.last_demand > self.idle_s and camera_id not in self.pinned
                 if idle or wanted != (process.stream_key, process.ladder):
                     await process.stop()
                     del self.ladders[camera_id]
@@ -122,6 +148,10 @@ class LadderManager:
                         camera_id,
                         "nobody watched it" if idle else "its stream or ladder changed",
                     )
+            # A pinned ladder runs without a viewer (and comes back after a failure, no
+            # sooner than retry_s).
+            for camera_id in sorted(self.pinned):
+                await self._ensure(camera_id)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -184,7 +184,9 @@ def ffmpeg_argv(
         # Segments stay a while after leaving the playlist: a player that read it late (a
         # busy tab, a slow link) still gets them.
         "-hls_delete_threshold", str(playlist_size),
-        "-hls_flags", "delete_segments+independent_segments+omit_endlist",
+        # program_date_time: each fragment's wall time, which a recorder taking a rung's
+        # fragments (node_agent.recording.fragments.scan_stamped) times its segments by.
+        "-hls_flags", "delete_segments+independent_segments+omit_endlist+program_date_time",
         "-hls_segment_type", "mpegts",
         "-hls_segment_filename", str(out_dir / "v%v_%d.ts"),
         "-master_pl_name", FFMPEG_MASTER,

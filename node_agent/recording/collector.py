@@ -2,7 +2,7 @@
 written to disk, joined into recording segments of about --segment-seconds.
 
     CAMFLEET_FRAGMENTS=DIR python -m node_agent.recording.collector --output PATTERN \\
-        --segment-seconds S [--segment-seconds-from FILE] [--since T]
+        --segment-seconds S [--segment-seconds-from FILE] [--since T] [--playlist NAME]
 
 (DIR is named by the stream key: it comes through the environment, which only the collector's
 owner can read, not the arguments, which every local user can; `--fragments DIR` also works.)
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from node_agent.recording.fragments import PLAYLIST, Fragment, scan, taken_from
+from node_agent.recording.fragments import PLAYLIST, Fragment, scan, scan_stamped, taken_from
 
 # The environment variable naming the fragments' directory.
 FRAGMENTS_ENV = "CAMFLEET_FRAGMENTS"
@@ -176,9 +176,11 @@ def collect(
     idle_exit_s: float,
     *,
     length: SegmentLength | None = None,
+    playlist: str = PLAYLIST,
 ) -> None:
     """Take fragments into `writer` until `stopping[0]` (then finish) or none came for
-    `idle_exit_s` (the stream is gone); `length` sets the writer's segment length each poll."""
+    `idle_exit_s` (the stream is gone); `length` sets the writer's segment length each poll.
+    `playlist` other than nginx's: a ladder rung's, whose fragments are timed by its stamps."""
     last: float | None = None
     heard = time.monotonic()
     finish_by: float | None = None
@@ -192,12 +194,12 @@ def collect(
         # nginx renames a new playlist into place each time it closes a fragment: while the
         # playlist stands still there is nothing new (one stat per poll). Before the first
         # playlist, the directory's own mtime says when files come and go.
-        change = _mtime(fragments / PLAYLIST)
+        change = _mtime(fragments / playlist)
         if change < 0:
             change = _mtime(fragments)
         if change != seen_change:
             seen_change = change
-            found = scan(fragments)
+            found = scan(fragments) if playlist == PLAYLIST else scan_stamped(fragments, playlist)
             writing = found.writing
             for fragment in taken_from(found.closed, since):
                 if last is not None and fragment.start <= last:
@@ -236,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--since", type=float, default=0.0, help="wall time to start from")
     parser.add_argument("--idle-exit", type=float, default=30.0)
+    parser.add_argument(
+        "--playlist",
+        default=PLAYLIST,
+        help="the fragments' playlist: nginx's (default), or a ladder rung's (v1.m3u8)",
+    )
     args = parser.parse_args(argv)
     fragments: Path | None = args.fragments
     if fragments is None and os.environ.get(FRAGMENTS_ENV):
@@ -252,7 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     length = SegmentLength(args.segment_seconds, args.segment_seconds_from)
     writer = SegmentWriter(args.output, length.refresh(), sys.stdout)
     try:
-        collect(fragments, writer, args.since, stopping, args.idle_exit, length=length)
+        collect(
+            fragments,
+            writer,
+            args.since,
+            stopping,
+            args.idle_exit,
+            length=length,
+            playlist=args.playlist,
+        )
     except BrokenPipeError:
         return 1  # the agent is gone
     except OSError as exc:

@@ -6,6 +6,10 @@ milliseconds, at which its first packet arrived; index.m3u8 lists the fragments 
 with their media durations. A fragment stays on disk for about three playlist lengths
 (`hls_cleanup`), so a recorder that died can take up again where it stopped.
 
+A rung of the camera's live ladder (node_agent.ladder: ffmpeg's HLS, `v1_12.ts` listed in
+`v1.m3u8` with #EXT-X-PROGRAM-DATE-TIME) is read the same way when a recording profile equals
+the rung (scan_stamped): the rung's encode is recorded, not made a second time.
+
 Stdlib only: node_agent.recording.collector imports this and starts once per camera.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 PLAYLIST = "index.m3u8"
@@ -86,6 +91,51 @@ def scan(directory: Path) -> Scan:
                 return Scan(closed, directory / name)
             duration = timed[i + 1][0] - start
         closed.append(Fragment(directory / name, start, duration))
+    return Scan(closed, None)
+
+
+_STAMP = "#EXT-X-PROGRAM-DATE-TIME:"
+
+
+def _stamp(text: str) -> float | None:
+    """ffmpeg's program date time (`2026-12-06T09:41:02.123+0000`) as epoch seconds."""
+    value = text.strip()
+    if len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit():
+        value = f"{value[:-2]}:{value[-2:]}"  # +0000 -> +00:00 (fromisoformat before 3.11)
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def scan_stamped(directory: Path, playlist: str) -> Scan:
+    """The fragments of an ffmpeg HLS playlist that stamps each with its wall time (a ladder
+    rung, `-hls_flags program_date_time`), oldest first. ffmpeg lists a fragment only once it
+    closed it, so every listed one still on disk is finished; a fragment whose stamp is missing
+    follows the one before it."""
+    try:
+        text = (directory / playlist).read_text(errors="replace")
+    except FileNotFoundError:
+        return Scan([], None)
+    closed: list[Fragment] = []
+    start: float | None = None
+    duration: float | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(_STAMP):
+            start = _stamp(line[len(_STAMP) :])
+        elif line.startswith("#EXTINF:"):
+            try:
+                duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
+            except ValueError:
+                duration = None
+        elif line and not line.startswith("#"):
+            if start is not None and duration is not None and duration > 0:
+                path = directory / line.rsplit("/", 1)[-1]
+                if path.exists():
+                    closed.append(Fragment(path, start, duration))
+                start += duration
+            duration = None
     return Scan(closed, None)
 
 

@@ -29,6 +29,7 @@ from node_agent.recording.index import Segment, SegmentIndex
 from node_agent.recording.recorder import Recorder
 from node_agent.recording.retention import HOT, Housekeeper, Limits
 from node_agent.recording.run import SegmentFile
+from node_agent.recording.rungs import RungReuse
 from node_agent.recording.spec import Gap, RecorderSpec, RecorderState
 from node_agent.recording.store import Recovery, SegmentStore, Unindexed
 from node_agent.recording.tiers import DirectoryTier
@@ -90,6 +91,8 @@ class RecordingManager:
         self._assignment = assignment
         self._streams = streams
         self.recorders: dict[str, Recorder] = {}
+        # Profiles a ladder rung already encodes (its `source` is set once ladders run).
+        self.rungs = RungReuse()
         self.recovery = Recovery()
         self.backfill = Backfill(self.store, workers=settings.backfill_workers)
         self._stopping: set[asyncio.Task[None]] = set()
@@ -182,22 +185,29 @@ class RecordingManager:
         """Cameras that should be recording now, with what to record."""
         specs: dict[str, RecorderSpec] = {}
         now = time.monotonic()
-        for camera in self._assignment.assignment.cameras:
-            if not camera.record or not _SAFE_ID.match(camera.camera_id):
+        recording = [c for c in self._assignment.assignment.cameras if c.record]
+        self.rungs.pin(c for c in recording if self._live(c.camera_id))
+        for camera in recording:
+            if not _SAFE_ID.match(camera.camera_id):
                 continue
             publish = self._streams.by_camera(camera.camera_id)
             if publish is None or publish.end_reason:
                 continue
             if not publish.media_flowing and now - publish.accepted_at < _START_AFTER_S:
                 continue
-            specs[camera.camera_id] = RecorderSpec(
-                camera.camera_id,
-                # By camera id: the key must not be in ffmpeg's arguments (see on_play).
-                f"rtmp://{self.settings.rtmp_source}/live/{camera.camera_id}",
-                camera.record_profile,
-                fragments=self.settings.hls_root / publish.stream_key,
-                since=publish.started,
+            spec = self.rungs.spec(
+                camera,
+                RecorderSpec(
+                    camera.camera_id,
+                    # By camera id: the key must not be in ffmpeg's arguments (see on_play).
+                    f"rtmp://{self.settings.rtmp_source}/live/{camera.camera_id}",
+                    camera.record_profile,
+                    fragments=self.settings.hls_root / publish.stream_key,
+                    since=publish.started,
+                ),
             )
+            if spec is not None:
+                specs[camera.camera_id] = spec
         return specs
 
     async def reconcile(self) -> None:

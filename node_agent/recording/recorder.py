@@ -280,14 +280,15 @@ class Recorder:
 
     @property
     def _collects(self) -> bool:
-        """The `original` profile: the collector, whose segment lines carry wall-clock times
-        and which resumes from disk (ffmpeg's lines count from the run's first packet)."""
-        return self.spec.profile not in PROFILES
+        """The `original` profile, or one a ladder rung already encodes: the collector, whose
+        segment lines carry wall-clock times and which resumes from disk (ffmpeg's lines count
+        from the run's first packet)."""
+        return self.spec.profile not in PROFILES or bool(self.spec.playlist)
 
     def _command(self, output_pattern: str) -> list[str]:
         """This run's argv (no stream key in it: every local user can read it)."""
         encoding = PROFILES.get(self.spec.profile)
-        if encoding is not None:
+        if encoding is not None and not self.spec.playlist:
             source = self.spec.source_url
             if self.play_token is not None:
                 source += f"?rec={self.play_token(self.camera_id)}"
@@ -298,7 +299,8 @@ class Recorder:
             since = self._last_end.timestamp()
         else:
             since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
-        return collector_argv(self.python, output_pattern, self.segment_s, since, self.segment_file)
+        argv = collector_argv(self.python, output_pattern, self.segment_s, since, self.segment_file)
+        return argv + (["--playlist", self.spec.playlist] if self.spec.playlist else [])
 
     async def _run_once(self) -> RecorderRun:
         """A new run of the child, started: the current one."""

@@ -4,6 +4,7 @@ it; node_agent.recording.manager decides which to run and takes what they report
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,9 +38,25 @@ class RecorderSpec:
     profile: RecordingProfile
     # The stream's live HLS fragments (what the `original` profile's collector joins).
     fragments: Path = Path()
+    # A re-encoding profile equal to a rung of the camera's live ladder: the rung's playlist
+    # in `fragments` (the ladder's directory), whose fragments the collector joins instead of
+    # encoding the stream a second time. "": the profile's own ffmpeg encodes.
+    playlist: str = ""
     # Wall time the publish began: the first recorder takes what came since (at most
     # FIRST_LOOKBACK_S before it started).
     since: float = 0.0
+
+
+class RungSource(Protocol):
+    """The node's live ladders as recording uses them (node_agent.ladder.manager)."""
+
+    def pin(self, camera_ids: Iterable[str]) -> None:
+        """Keep exactly these cameras' ladders running, watched or not."""
+        ...
+
+    def rung_output(self, camera_id: str, rung: str) -> tuple[str, Path | None]:
+        """("ready", the rung's playlist), ("starting", None) or ("none", None)."""
+        ...
 
 
 class RecorderSink(Protocol):
