@@ -19,7 +19,12 @@ from node_agent.callbacks import AgentCallbacks
 from node_agent.config import AgentConfig
 from node_agent.config_values import HostPort
 from node_agent.connection import Connection
-from node_agent.control_plane import GrpcKeyChecker, open_channel, register_node
+from node_agent.control_plane import (
+    GrpcClipParts,
+    GrpcKeyChecker,
+    open_channel,
+    register_node,
+)
 from node_agent.credentials import Credential, save_credential
 from node_agent.desired import Assignment, ColdStorage
 from node_agent.grants import GrantCheck
@@ -87,6 +92,8 @@ class Agent:
         self.sockets: SocketDir | None = None
         self.play_tokens = PlayTokens()
         self._channel: grpc.aio.Channel | None = None
+        # GetClipParts, for clips spanning several nodes (set with the channel).
+        self._clip_parts: GrpcClipParts | None = None
         self._api: web.AppRunner | None = None
         self.stat_poller: StatPoller | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -120,6 +127,7 @@ class Agent:
         self._channel = open_channel(str(config.control_plane))
         stub = agent_pb2_grpc.AgentServiceStub(self._channel)
         checker = GrpcKeyChecker(stub, lambda: self.credential, config.check_timeout_s)
+        self._clip_parts = GrpcClipParts(stub, lambda: self.credential)
         gate = PublishGate(
             self.assignment,
             self.streams,
@@ -296,6 +304,7 @@ class Agent:
             ffmpeg=self.config.ffmpeg_binary,
             ffprobe=self.config.ffprobe_binary,
             cold=lambda: self.recording.cold.store if self.recording else None,
+            parts=self._clip_parts,
         )
         app = build_app(callbacks, self.media)
         add_ladder_routes(app, callbacks.hls_allowed, lambda: self.ladders)
