@@ -9,6 +9,17 @@ machine pays for one encode. GRID_CAMERAS of them, not 32: every camera's ladder
 transcode on the node (~0.18 cores each at 720p, measured in bench/bench_ladder.py), and two
 shared cores bear about eight next to the platform and the browser. Each tile is a real camera;
 the tiles a grid of 32 cameras adds would each add the same bytes.
+
+Why not 32 (checked for issue 15): the publishing side is already one encode for all cameras,
+and publishing pre-encoded files with `-c copy` would make it nearly free, but the cost is not
+there: each camera's 360p rung is made by the node, one ladder ffmpeg per camera (decode 720p,
+encode 360p), which is what this test measures. bench_ladder measured 0.164 cores per camera
+for source + 360p (load 29-35 here), so 32 cameras need ~5.2 cores of ladder alone on a
+2-core machine (8 need ~1.3), before the control plane, the agent, nginx and Chromium decoding
+the tiles; the ladders would run at about a third of real time and the tiles would stall. The
+placement scheduler itself would put at most 10 such pull cameras on a 2-core node
+(server/placement/cost.py). Sharing one ladder between cameras because their streams happen
+to be identical would be a path that exists only in the test.
 """
 
 from __future__ import annotations
