@@ -4,8 +4,9 @@ camera records on node A, A's link is cut (no reset: a host that vanished) so th
 over to node B, and A comes back. A clip over the failover is one spread clip: assembled at the
 node holding most of it, which fetches the other's segments from it; downloaded, it lasts the
 range (within a segment; the failover's own seconds are kept as a hole, listed by ExportClip)
-and decodes whole. When the other node vanishes before the clip is assembled, the answer is a
-sentence naming it, not a shorter clip."""
+and decodes whole; the command line exports it and names the hole. When the other node vanishes
+before a clip is assembled, the answer is a sentence naming it (from the node, and through the
+command line), not a shorter clip."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import aiohttp
 import pytest
 from camfleet.v1 import camera_pb2, recording_pb2
 
-from harness.fleet import Fleet, FleetTiming, running_fleet
+from harness.fleet import ADMIN_PASSWORD, Fleet, FleetTiming, running_fleet
 from harness.fleet_reads import LOST, ONLINE, READY, cameras, create, node_ids, until
 from harness.rtsp_source import rtsp_source
+from tests.cli.cli_process import Cli
 from tests.e2e.test_recording import ffprobe_duration
 from tests.support.agent_node import FFMPEG, run
 from tests.support.recordings import all_recordings
@@ -126,17 +128,28 @@ async def test_a_clip_across_a_failover_exports_and_plays(tmp_path: Path) -> Non
             ]
             print(f"clip over {covers:.3f} s with holes {holes}: {clip.url}")
 
-            status, body = await _get(clip.url)
-            assert status == 200, f"{status}: {body[:500]!r}\n{fleet.logs()}"
+            # The command line exports it: it names the hole, and the file plays whole.
+            cli = Cli(tmp_path / "cli")
+            await cli.login(fleet.target, "admin", ADMIN_PASSWORD)
             path = tmp_path / "clip.mp4"
-            path.write_bytes(body)
+            exported = await cli.run(
+                "recordings", "export", camera.id, "--start", lo.isoformat(),
+                "--end", hi.isoformat(), "-O", str(path), "--no-progress",
+                within_s=240,
+            )  # fmt: skip
+            print(exported.stdout.strip())
+            assert exported.code == 0, f"{exported}\n{fleet.logs()}"
+            assert "It has a hole from" in exported.stdout and "node lost" in exported.stdout, (
+                exported.stdout
+            )
             duration = await ffprobe_duration(str(path))
             print(f"clip: asked {covers:.3f} s, got {duration:.3f} s")
             assert abs(duration - covers) <= TIMING.segment_s, (duration, covers, holes)
             code, out = await run([FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"], 120)
             assert code == 0 and not out.strip(), out
 
-            # The other node vanishes before another clip is assembled: a sentence names it.
+            # The other node vanishes before another clip is assembled: a sentence names it,
+            # from the node itself and through the command line.
             assembler = clip.url.split("/exports/")[0]
             other = next(n for n in fleet.nodes if n.address not in assembler)
             lo2, hi2 = lo + timedelta(seconds=1), hi - timedelta(seconds=1)
@@ -153,6 +166,14 @@ async def test_a_clip_across_a_failover_exports_and_plays(tmp_path: Path) -> Non
                 print(f"with {other.name} cut: {status} {text.strip()}")
                 assert status in (502, 503), (status, text)
                 assert f"node {other.name}" in text and "could not be assembled" in text, text
+                lo3 = lo2 + timedelta(seconds=0.5)
+                failed = await cli.run(
+                    "recordings", "export", camera.id, "--start", lo3.isoformat(),
+                    "--end", hi2.isoformat(), "-O", str(tmp_path / "doomed.mp4"),
+                    "--no-progress", within_s=240,
+                )  # fmt: skip
+                print(f"the command line: {failed.code} {failed.stderr.strip()}")
+                assert failed.code != 0 and f"node {other.name}" in failed.stderr, failed
             finally:
                 fleet.restore(other)
 
