@@ -4,9 +4,9 @@ an RTSP source URL shows the node that pulls it and its placement history, plays
 grid and is recorded; a wrong password reads "authentication failed"; a bad source URL or
 selector is refused in words before anything is sent; a selector no node matches leaves the
 camera waiting with the reason until edited; the nodes page shows load against capacity, the
-node's cameras, labels (an edit persists) and the leading replica; a drain started there shows
-its progress until the camera moved; the recordings timeline names a gap's cause. The RTSP
-camera is GStreamer's (harness/rtsp_source)."""
+CPU cores its agent said, the node's cameras, labels (an edit persists) and the leading replica;
+a drain started there shows its progress until the camera moved; the recordings timeline names
+a gap's cause. The RTSP camera is GStreamer's (harness/rtsp_source)."""
 
 from __future__ import annotations
 
@@ -216,6 +216,11 @@ def test_the_nodes_page_shows_load_cameras_labels_and_leader_and_a_label_edit_pe
     )
     count = int(row.get_by_test_id("node-load").get_attribute("data-count") or "0")
     assert count >= 1
+    # The CPU cores its agent said (placement keeps its cameras' transcoding within them).
+    assert node.cpu_cores > 0, "./start's agent says its cores"
+    expect(row.get_by_test_id("node-cpu-cores")).to_have_text(
+        f"{node.cpu_cores:g} CPU cores for transcoding"
+    )
     camera_link = row.locator(f'[data-testid="node-camera"][data-name="{name}"]')
     expect(camera_link).to_be_visible()
 

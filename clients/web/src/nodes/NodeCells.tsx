@@ -1,5 +1,5 @@
-// The fleet columns of a node's row: its load against capacity, its cameras (placed there or
-// arriving in a handover), its labels, and a drain's progress.
+// The fleet columns of a node's row: its load against capacity (and the CPU cores its agent
+// said), its cameras (placed there or arriving in a handover), its labels, and a drain's progress.
 import { Anchor, Badge, Group, Progress, Stack, Text, Tooltip } from "@mantine/core";
 import { Link } from "react-router";
 import type { Camera } from "@camfleet/client/gen/camfleet/v1/camera_pb.js";
@@ -23,6 +23,12 @@ export function LoadBar({ node }: { node: Node }) {
       <Text size="xs" data-testid="node-load-label">
         {load.label}
       </Text>
+      {node.cpuCores > 0 && (
+        // Placement keeps its cameras' ladder transcoding within 90 % of these.
+        <Text size="xs" c="dimmed" data-testid="node-cpu-cores" data-cores={node.cpuCores}>
+          {`${Number(node.cpuCores.toFixed(2))} CPU cores for transcoding`}
+        </Text>
+      )}
     </Stack>
   );
 }
