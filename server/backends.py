@@ -77,9 +77,9 @@ def camera_cache_for(
     redis: Redis | None, engine: AsyncEngine, events: EventLog
 ) -> CameraCache[CameraRecord] | None:
     """GetCamera and ListCameras answered in memory on PostgreSQL with Redis, exact by the
-    shared log's revision across replicas (server/cameras/cache.py; started by the caller).
+    revision of the log each replica tails (server/cameras/cache.py; started by the caller).
     None on SQLite, which answers unchanged reads from its data_version already, and without
-    Redis, where no revision is shared by the replicas."""
+    Redis, where replicas learn of each other's changes only by polling the table."""
     if redis is None or engine.dialect.name == "sqlite" or not isinstance(events, TableFedLog):
         return None
-    return CameraCache(events, events.committed_here)
+    return CameraCache(events, events.revision_here, events.committed_here)

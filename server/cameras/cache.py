@@ -6,10 +6,13 @@ camera records and list pages read from the database and drops them when such an
 applied (a deleted node, which clears `node_id` without camera events, drops everything).
 
 A read is answered from memory only when the cache has applied every revision up to the log's
-current one, read after the call began, and up to the newest revision this replica committed
-(a caller that wrote here reads its write: the cache waits for it, bounded, else the database
-answers). The log's current revision is one Redis GET shared by every read that arrives while
-the previous one is in flight (etcd's ReadIndex batching): it is read after each of them began.
+current one as this replica knows it (what its WatchEvents streams have been given) and up to
+the newest revision this replica committed: a caller that wrote here reads its write, and a
+caller never reads anything older than a revision this replica already showed it (a page's
+revision, an event). The cache waits for that, bounded, else the database answers. A write
+made on another replica is read here once this replica's log has it (milliseconds: every
+replica tails the shared stream); asking Redis for the newest revision on every read, to close
+that window too, cost more CPU than the database read it saves (a redis-py GET is 100-300 µs).
 An entry read from the database while a change to it was applied is not kept: every entry is
 stamped with the revision applied before its read, and kept only if no event about it came
 since. A broken or compacted follow clears everything and starts again; until then reads go to
@@ -46,53 +49,23 @@ _MAX_CHANGED = 200_000
 WAIT_S = 0.25
 
 
-class _Fence:
-    """The log's current revision, read by one request at a time: a caller waits for a read
-    that began after it asked, so one Redis GET serves every caller that arrived while the
-    previous one was in flight."""
-
-    def __init__(self, current: Callable[[], Awaitable[int]]) -> None:
-        self._current = current
-        self._next: asyncio.Future[int] | None = None
-        self._running = False
-
-    async def revision(self) -> int:
-        if self._next is None:
-            self._next = asyncio.get_running_loop().create_future()
-            if not self._running:
-                self._running = True
-                asyncio.create_task(self._run(), name="camera-cache-fence")  # noqa: RUF006
-        # Shielded: one caller's cancellation must not cancel the answer the others wait for.
-        return await asyncio.shield(self._next)
-
-    async def _run(self) -> None:
-        try:
-            while self._next is not None:
-                asked, self._next = self._next, None
-                try:
-                    asked.set_result(await self._current())
-                except Exception as exc:  # every waiter gets it and reads the database
-                    asked.set_exception(exc)
-                    asked.exception()  # retrieved: no "never retrieved" warning if all left
-        finally:
-            self._running = False
-
-
 class CameraCache(Generic[R]):
     """Camera records (R) by id and pages of them by list request, exact by revision."""
 
     def __init__(
         self,
         events: EventLog,
+        known_here: Callable[[], int],
         committed_here: Callable[[], int] = lambda: 0,
         *,
         wait_s: float = WAIT_S,
     ) -> None:
-        """`committed_here`: the newest revision this replica committed (read-your-writes)."""
+        """`known_here`: the newest revision of the log this replica has (its watchers see);
+        `committed_here`: the newest one this replica committed (read-your-writes)."""
         self._events = events
+        self._known_here = known_here
         self._committed_here = committed_here
         self._wait_s = wait_s
-        self._fence = _Fence(events.current_revision)
         self._following = False
         self._epoch = 0  # moves whenever everything is dropped
         self._applied = 0  # every revision up to this one is applied
@@ -140,8 +113,8 @@ class CameraCache(Generic[R]):
     async def page(
         self, key: Hashable, read: Callable[[], Awaitable[Page[R]]], revision: int | None = None
     ) -> Page[R]:
-        """The page `read` would return now for the list request `key` (`revision`: the log's
-        current revision, from `revision()` after this call began, when the caller has it)."""
+        """The page `read` would return now for the list request `key` (`revision`: from
+        `revision()` when this call began, when the caller has it)."""
         if await self._fresh(revision):
             kept = self._pages.get(key)
             if kept is not None:
@@ -154,21 +127,16 @@ class CameraCache(Generic[R]):
             self._pages[key] = page
         return page
 
-    async def revision(self) -> int:
-        """The log's current revision, read after this call began (shared with other reads)."""
-        return await self._fence.revision()
+    def revision(self) -> int:
+        """The log's newest revision on this replica: what a read beginning now must see (a
+        list's revision, to watch from)."""
+        return max(self._known_here(), self._committed_here())
 
     async def _fresh(self, revision: int | None = None) -> bool:
         """Whether the cache has applied everything a read beginning now must see."""
         if not self._following:
             return False
-        try:
-            current = await self._fence.revision() if revision is None else revision
-            target = max(current, self._committed_here())
-        except Exception as exc:  # the log is unreachable: the database answers
-            raise_if_cancelling()
-            log.debug("camera cache: current revision unknown (%s)", exc)
-            return False
+        target = self.revision() if revision is None else revision
         if self._applied >= target:
             return True
         waiter = asyncio.get_running_loop().create_future()

@@ -123,8 +123,8 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         # (harmless), but never misses one.
         cache = self._cameras.cache
         if cache is not None:
-            # The same shared read of the log's revision serves the cache's freshness check.
-            revision = await cache.revision()
+            # What this replica's watchers have seen: the cached page is at least that new.
+            revision = cache.revision()
             page = await self._cameras.list(ListRequest.of(request), revision)
         else:
             revision = await self._events.current_revision()

@@ -42,6 +42,10 @@ class TableFedLog(ABC):
         self._committed = max(self._committed, revision)
         self._relay.wake()
 
+    def revision_here(self) -> int:
+        """The newest revision this process's watchers can see (in memory, no round trip)."""
+        return self._started().revision
+
     def committed_here(self) -> int:
         """The newest revision a transaction of this process committed (0: none yet): what a
         read after this replica's own write must see (server/cameras/cache.py)."""
