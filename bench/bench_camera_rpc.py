@@ -51,6 +51,7 @@ from camfleet.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
+from google.protobuf import field_mask_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.control_plane import server_env, start_control_plane, wait_serving
@@ -64,6 +65,7 @@ ECHO_METHOD = "/bench.Echo/Echo"
 GET_CAMERA = "/camfleet.v1.CameraService/GetCamera"
 LIST_CAMERAS = "/camfleet.v1.CameraService/ListCameras"
 LIST_FILTER = 'active = true AND name:"cam"'
+WRITE_RATE = 20.0  # UpdateCamera calls per second in the *-writes scenarios
 CALL_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
 # Each load channel gets its own TCP connection instead of sharing the process-wide subchannel
@@ -398,6 +400,10 @@ class Scenario:
     metadata: Metadata
     # Checks one real response before the load, so a fast wrong answer cannot pass as speed.
     check: Callable[[bytes], None]
+    # Camera writes (UpdateCamera of a description, cameras in turn) made per second beside the
+    # reads, so that caches that answer unchanged reads are measured while things change.
+    writes_per_s: float = 0.0
+    write_ids: tuple[str, ...] = ()
 
 
 def _expect(condition: bool, what: str) -> None:
@@ -405,7 +411,9 @@ def _expect(condition: bool, what: str) -> None:
         raise RuntimeError(f"sanity check failed: {what}")
 
 
-def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scenario]:
+def scenarios(
+    fx: Fixture, server: str, echo: str, page_size: int, write_rate: float = WRITE_RATE
+) -> list[Scenario]:
     """Echo first (the baseline), then the camera RPCs."""
     gets = tuple(camera_pb2.GetCameraRequest(id=i).SerializeToString() for i in fx.camera_ids)
     known = set(fx.camera_ids)
@@ -475,10 +483,57 @@ def scenarios(fx: Fixture, server: str, echo: str, page_size: int) -> list[Scena
             fx.jwt,
             check_list(True),
         ),
+        Scenario(
+            "get-writes",
+            f"GetCamera +{write_rate:g} writes/s",
+            server,
+            GET_CAMERA,
+            gets,
+            fx.jwt,
+            check_get,
+            write_rate,
+            fx.camera_ids,
+        ),
+        Scenario(
+            "list-writes",
+            f"ListCameras +{write_rate:g} wr/s",
+            server,
+            LIST_CAMERAS,
+            (plain,),
+            fx.jwt,
+            check_list(False),
+            write_rate,
+            fx.camera_ids,
+        ),
     ]
 
 
-SCENARIO_KEYS = ("echo", "get", "get-token", "list", "list-filter")
+SCENARIO_KEYS = ("echo", "get", "get-token", "list", "list-filter", "get-writes", "list-writes")
+
+
+async def write_while(channel: grpc.aio.Channel, sc: Scenario, done: asyncio.Event) -> int:
+    """UpdateCamera at `sc.writes_per_s` (one at a time, cameras in turn) until `done`; returns
+    how many were made. The server CPU they take is counted in the reads' CPU per call: the
+    cached answers are measured with the cost of keeping them fresh."""
+    stub = camera_pb2_grpc.CameraServiceStub(channel)
+    every = 1.0 / sc.writes_per_s
+    made = 0
+    next_at = time.monotonic()
+    while not done.is_set():
+        camera_id = sc.write_ids[made % len(sc.write_ids)]
+        await stub.UpdateCamera(
+            camera_pb2.UpdateCameraRequest(
+                camera=camera_pb2.Camera(id=camera_id, description=f"benchmark write {made}"),
+                update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+            ),
+            metadata=sc.metadata,
+            timeout=CALL_TIMEOUT_S,
+        )
+        made += 1
+        next_at += every
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), max(0.0, next_at - time.monotonic()))
+    return made
 
 
 async def sanity_check(channel_for: Callable[[str], grpc.aio.Channel], sc: Scenario) -> None:
@@ -700,7 +755,9 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         fixture = await make_fixture(channel_for(server_target), admin_password, args.cameras)
         plan = [
             sc
-            for sc in scenarios(fixture, server_target, echo_target, args.page_size)
+            for sc in scenarios(
+                fixture, server_target, echo_target, args.page_size, args.write_rate
+            )
             if sc.key in args.scenarios
         ]
         metrics_url = ""
@@ -714,7 +771,9 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             )
             plan += [
                 replace(sc, key=sc.key + METERED, label=sc.label + " +m")
-                for sc in scenarios(metered_fixture, metered_target, echo_target, args.page_size)
+                for sc in scenarios(
+                    metered_fixture, metered_target, echo_target, args.page_size, args.write_rate
+                )
                 if sc.key in args.scenarios and sc.key != "echo"
             ]
         for sc in plan:
@@ -737,6 +796,7 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
         acc: dict[str, tuple[LoadResult, list[Usage]]] = {}
         rows: list[Row] = []
         baseline: float | None = None
+        writes: dict[str, int] = {}
         for round_no in range(args.rounds):
             last_round = round_no == args.rounds - 1
             for sc in plan:
@@ -754,7 +814,18 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
                 meters = [CpuMeter.of_pid(child.pid)]
                 if db_meter is not None and child is not echo:
                     meters.append(db_meter)
-                result, usage = await run_load(spec, args.clients, meters)
+                done = asyncio.Event()
+                writer = (
+                    asyncio.create_task(write_while(channel_for(sc.target), sc, done))
+                    if sc.writes_per_s
+                    else None
+                )
+                try:
+                    result, usage = await run_load(spec, args.clients, meters)
+                finally:
+                    done.set()
+                    if writer is not None:
+                        writes[sc.key] = writes.get(sc.key, 0) + await writer
                 if sc.key in acc:
                     total, total_usage = acc[sc.key]
                     total.merge(result)
@@ -778,6 +849,8 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             if not last_round:
                 print(f"  (round {round_no + 1}/{args.rounds} done)", file=sys.stderr, flush=True)
         server.check_alive()
+        for key, made in writes.items():
+            print(f"  {key}: {made} UpdateCamera calls made beside the reads", flush=True)
         print(f"  load average after: {load_average()}", flush=True)
         if metrics_url:
             await check_counted(metrics_url, rows)
@@ -881,6 +954,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=20, help="ListCameras page_size")
     parser.add_argument("--cameras", type=int, default=100, help="cameras to create")
     parser.add_argument(
+        "--write-rate",
+        type=float,
+        default=WRITE_RATE,
+        help="UpdateCamera calls per second in the *-writes scenarios",
+    )
+    parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIO_KEYS),
         help=f"comma-separated subset of {', '.join(SCENARIO_KEYS)} (ratios need echo and get)",
@@ -911,6 +990,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(args.scenarios) - set(SCENARIO_KEYS))
     if unknown or not args.scenarios:
         parser.error(f"--scenarios: unknown {unknown}; choose from {', '.join(SCENARIO_KEYS)}")
+    if not 0 < args.write_rate <= 1000:
+        parser.error("--write-rate must be in (0, 1000]")
     if not 1 <= args.page_size <= 1000 or not 1 <= args.cameras <= 10_000:
         parser.error("--page-size must be 1..1000 and --cameras 1..10000")
     return args
