@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
+from typing import cast
 
 import grpc.aio
 from aiohttp import web
@@ -22,10 +24,11 @@ from node_agent.connection import Connection
 from node_agent.control_plane import (
     GrpcClipParts,
     GrpcKeyChecker,
+    join,
+    node_channel,
     open_channel,
-    register_node,
 )
-from node_agent.credentials import Credential, save_credential
+from node_agent.credentials import Credential
 from node_agent.desired import Assignment, ColdStorage
 from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
@@ -42,6 +45,7 @@ from node_agent.nginx.access import (
 )
 from node_agent.nginx.config import NginxLayout, NginxPorts, loopback_rtmp
 from node_agent.nginx.runner import NginxRunner
+from node_agent.node_tls import ControlPlaneTls, NodeStub, load_control_plane_tls
 from node_agent.outbox import Outbox
 from node_agent.playback_auth import PlaybackGate, PlaybackSecret
 from node_agent.preflight import prepare
@@ -92,6 +96,10 @@ class Agent:
         self.sockets: SocketDir | None = None
         self.play_tokens = PlayTokens()
         self._channel: grpc.aio.Channel | None = None
+        # TLS to the control plane; the mutual-TLS channel node calls use (None: the above).
+        self.tls = ControlPlaneTls()
+        self._node_channel: grpc.aio.Channel | None = None
+        self._stub = NodeStub(None)
         # GetClipParts, for clips spanning several nodes (set with the channel).
         self._clip_parts: GrpcClipParts | None = None
         self._api: web.AppRunner | None = None
@@ -124,10 +132,15 @@ class Agent:
         self.playback.load()
         self.spool = Spool(self.data_dir.spool)
         self.outbox = Outbox(self.spool)
-        self._channel = open_channel(str(config.control_plane))
+        self.tls = load_control_plane_tls(config.control_plane_ca, config.control_plane)
+        self._channel = open_channel(
+            str(config.control_plane), self.tls.credentials() if self.tls.enabled else None
+        )
         stub = agent_pb2_grpc.AgentServiceStub(self._channel)
-        checker = GrpcKeyChecker(stub, lambda: self.credential, config.check_timeout_s)
-        self._clip_parts = GrpcClipParts(stub, lambda: self.credential)
+        self._stub.use(stub)
+        node_stub = cast("agent_pb2_grpc.AgentServiceAsyncStub", self._stub)
+        checker = GrpcKeyChecker(node_stub, lambda: self.credential, config.check_timeout_s)
+        self._clip_parts = GrpcClipParts(node_stub, lambda: self.credential)
         gate = PublishGate(
             self.assignment,
             self.streams,
@@ -165,6 +178,11 @@ class Agent:
                 agent_socket=self.sockets.agent_socket,
                 user_directive=worker.directive,
                 ingest_listen=str(config.ingest_listen or ""),
+                http_tls=(
+                    (config.http_tls_cert, config.http_tls_key)
+                    if config.http_tls_cert and config.http_tls_key
+                    else None
+                ),
             ),
             settings.hls_fragment_s,
             worker,
@@ -243,11 +261,8 @@ class Agent:
             config.http_url,
         )
         if self.credential is None:
-            credential = await register_node(
-                stub, config.join_token, config.name, labels=config.labels
-            )
-            save_credential(self.data_dir, credential)
-            self.credential = credential
+            self.credential = await join(stub, config, self.data_dir, self.tls)
+        channel, target = self._node_calls_via()
         messages = AgentMessages(
             credential=self.credential,
             info=NodeInfo(
@@ -266,13 +281,24 @@ class Agent:
             on_delete_segments=self.recording.delete_requested,
         )
         self.connection = Connection(
-            self._channel,
+            channel,
             messages,
             credential=self.credential,
             outbox=self.outbox,
             credential_path=self.data_dir.credential,
+            explain=partial(self.tls.explain, target=str(target)),
         )
         self.connection.start()
+
+    def _node_calls_via(self) -> tuple[grpc.aio.Channel, HostPort]:
+        """The channel and address of node calls: the mutual-TLS listener when configured."""
+        config = self.config
+        assert self._channel is not None
+        if config.control_plane_mtls is None:
+            return self._channel, config.control_plane
+        self._node_channel = node_channel(config, self.data_dir, self.tls)
+        self._stub.use(agent_pb2_grpc.AgentServiceStub(self._node_channel))
+        return self._node_channel, config.control_plane_mtls
 
     def _assignment_applied(self, assignment: Assignment) -> None:
         """A new assignment is in force: revoked keys end, pulls follow it, settings apply."""
@@ -374,6 +400,9 @@ class Agent:
         if self.sockets is not None:
             self.sockets.remove()
             self.sockets = None
+        if self._node_channel is not None:
+            await self._node_channel.close(grace=None)
+            self._node_channel = None
         if self._channel is not None:
             await self._channel.close(grace=None)
             self._channel = None

@@ -40,6 +40,25 @@ OPTIONS: tuple[Option, ...] = (
         parse=parse_host_port,
     ),
     Option(
+        "--control-plane-ca",
+        "CAMFLEET_CONTROL_PLANE_CA",
+        "",
+        "PEM file of the CA that signed the control plane's certificate: the agent speaks TLS "
+        "to --control-plane and sends its credential only to a server that CA vouches for "
+        "(default: plain text, for a control plane on this machine)",
+        parse=values.optional_file,
+    ),
+    Option(
+        "--control-plane-mtls",
+        "CAMFLEET_CONTROL_PLANE_MTLS",
+        "",
+        "HOST:PORT of the control plane's listener for node certificates (its "
+        "--agent-mtls-listen; needs --control-plane-ca): the agent asks for a certificate when it "
+        "joins (its key is made here and never leaves DATA_DIR) and connects there with it "
+        "(default: none)",
+        parse=values.optional_host_port,
+    ),
+    Option(
         "--join-token",
         "CAMFLEET_JOIN_TOKEN",
         "",
@@ -73,6 +92,21 @@ OPTIONS: tuple[Option, ...] = (
         "127.0.0.1:8088",
         "HOST:PORT serving signed HLS",
         parse=parse_host_port,
+    ),
+    Option(
+        "--http-tls-cert",
+        "CAMFLEET_HTTP_TLS_CERT",
+        "",
+        "PEM certificate (chain) for --http-listen: HLS, WebRTC offers and downloads are served "
+        "over HTTPS and the URLs users get start with https:// (default: plain HTTP)",
+        parse=values.optional_file,
+    ),
+    Option(
+        "--http-tls-key",
+        "CAMFLEET_HTTP_TLS_KEY",
+        "",
+        "PEM private key of --http-tls-cert",
+        parse=values.optional_file,
     ),
     Option(
         "--public-host",
@@ -195,6 +229,13 @@ class AgentConfig:
     rtmp_listen: HostPort
     http_listen: HostPort
     join_token: str = _D["join_token"]
+    # TLS to the control plane (node_agent.node_tls): its CA (None: plain text) and the
+    # listener for node certificates (None: none).
+    control_plane_ca: Path | None = _D["control_plane_ca"]
+    control_plane_mtls: HostPort | None = _D["control_plane_mtls"]
+    # HTTPS on --http-listen (both or neither).
+    http_tls_cert: Path | None = _D["http_tls_cert"]
+    http_tls_key: Path | None = _D["http_tls_key"]
     # "" means: the host of each listen address.
     public_host: str = _D["public_host"]
     # The fleet ingest's PROXY-protocol RTMP listener (None: none).
@@ -247,7 +288,8 @@ class AgentConfig:
     @property
     def http_url(self) -> str:
         """Base of this node's signed HLS URLs, as users should see it."""
-        return f"http://{url_host(self._public(self.http_listen))}:{self.http_listen.port}"
+        scheme = "https" if self.http_tls_cert else "http"
+        return f"{scheme}://{url_host(self._public(self.http_listen))}:{self.http_listen.port}"
 
 
 def build_parser(prog: str = "python -m node_agent") -> OptionParser:
@@ -280,4 +322,11 @@ def load_config(
     except config_options.ConfigError as exc:
         # The agent's own ConfigError carries its exit code (2).
         raise ConfigError(str(exc)) from None
+    if bool(values["http_tls_cert"]) != bool(values["http_tls_key"]):
+        raise ConfigError("--http-tls-cert and --http-tls-key go together")
+    if values["control_plane_mtls"] is not None and values["control_plane_ca"] is None:
+        raise ConfigError(
+            "--control-plane-mtls needs --control-plane-ca (the CA that signed the control "
+            "plane's certificate)"
+        )
     return AgentConfig(**values)

@@ -115,6 +115,10 @@ def optional_dir(name: str, raw: str) -> Path | None:
     return Path(raw) if raw.strip() else None
 
 
+def optional_file(name: str, raw: str) -> Path | None:
+    return Path(raw.strip()) if raw.strip() else None
+
+
 # Node labels, as the control plane checks them (server/common/labels.py, at most 32 per node):
 # what cameras' node selectors match. Checked here too, so a typo stops the agent at once with
 # the flag named, not at registration.

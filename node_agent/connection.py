@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,7 @@ class Connection:
         outbox: Outbox,
         credential_path: Path | None = None,
         welcome_timeout_s: float = 30.0,
+        explain: Callable[[str], str | None] = lambda details: None,
     ) -> None:
         self._connect: grpc.aio.StreamStreamMultiCallable[
             agent_pb2.ConnectRequest | bytes, agent_pb2.ConnectResponse
@@ -75,6 +76,8 @@ class Connection:
         self._outbox = outbox
         self._credential_path = credential_path
         self._welcome_timeout_s = welcome_timeout_s
+        # A TLS failure's details as a sentence (node_agent.node_tls), None for other failures.
+        self._explain = explain
         # Capped well below the control plane's startup grace (15 s by default), so after a
         # control-plane restart every node is back before it could be marked lost; full jitter
         # still spreads a fleet's reconnects over the cap.
@@ -144,6 +147,8 @@ class Connection:
                 ended.details,
                 where,
             )
+        elif sentence := self._explain(ended.details):
+            log.error("%s; retrying", sentence)
         else:
             log.warning("Connect stream to the control plane ended (%s); reconnecting", text)
 

@@ -6,17 +6,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
+from typing import cast
 
 import grpc
 import grpc.aio
 from camfleet.v1 import agent_pb2, agent_pb2_grpc
 
 from node_agent.backoff import Backoff
-from node_agent.credentials import Credential
-from node_agent.errors import RegistrationRefused
+from node_agent.config import AgentConfig
+from node_agent.credentials import Credential, save_credential
+from node_agent.errors import ConfigError, RegistrationRefused
+from node_agent.node_tls import (
+    ControlPlaneTls,
+    certificate_request,
+    load_identity,
+    node_cert_path,
+    save_certificate,
+)
 from node_agent.publish_auth import ControlPlaneUnreachable, KeyCheck, KeyCheckFailed
 from node_agent.recording.clip_parts import PartsUnavailable, RemotePart, SpreadClip
+from node_agent.state import DataDir
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +73,22 @@ BROKEN_CODES = frozenset(
 )
 
 
-def open_channel(target: str) -> grpc.aio.Channel:
-    """An insecure channel to the control plane at `target` (host:port)."""
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+def open_channel(
+    target: str, credentials: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
+    """A channel to the control plane at `target` (host:port): TLS with `credentials`
+    (node_agent.node_tls), plain text without."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What RegisterNode gave: the credential, and the node certificate (PEM) when asked for."""
+
+    credential: Credential
+    certificate: bytes = b""
 
 
 async def register_node(
@@ -74,9 +99,12 @@ async def register_node(
     backoff: Backoff | None = None,
     timeout_s: float = 10.0,
     labels: Mapping[str, str] | None = None,
-) -> Credential:
-    """Exchange `join_token` for a credential (the node named `name`, with `labels`), retrying
-    while the control plane is away.
+    certificate_request: bytes = b"",
+    explain: Callable[[str], str | None] = lambda details: None,
+) -> Registration:
+    """Exchange `join_token` for a credential (the node named `name`, with `labels`), and a
+    node certificate for `certificate_request` when given, retrying while the control plane
+    is away. `explain` turns a failure's details into a sentence (TLS: node_agent.node_tls).
 
     Raises RegistrationRefused when the control plane says no (bad, used or expired token).
     """
@@ -86,7 +114,10 @@ async def register_node(
         try:
             response = await stub.RegisterNode(
                 agent_pb2.RegisterNodeRequest(
-                    join_token=join_token, name=name, labels=dict(labels or {})
+                    join_token=join_token,
+                    name=name,
+                    labels=dict(labels or {}),
+                    certificate_request=certificate_request.decode(),
                 ),
                 timeout=timeout_s,
             )
@@ -97,7 +128,13 @@ async def register_node(
                 ) from None
             message = f"{exc.code().name}: {exc.details()}"
             if message != last:
-                log.warning("cannot register with the control plane yet (%s); retrying", message)
+                sentence = explain(exc.details() or "")
+                if sentence:
+                    log.error("%s; retrying", sentence)
+                else:
+                    log.warning(
+                        "cannot register with the control plane yet (%s); retrying", message
+                    )
                 last = message
             await asyncio.sleep(backoff.next_delay())
             continue
@@ -105,8 +142,15 @@ async def register_node(
             raise RegistrationRefused(
                 "the control plane answered RegisterNode without a credential"
             )
+        if certificate_request and not response.certificate:
+            raise RegistrationRefused(
+                "the control plane issued no node certificate (it has no --node-ca-cert): start "
+                "the agent without --control-plane-mtls, or give the control plane its node CA"
+            )
         log.info("registered as node %s", response.node_id)
-        return Credential(response.node_id, response.credential)
+        return Registration(
+            Credential(response.node_id, response.credential), response.certificate.encode()
+        )
 
 
 class GrpcKeyChecker:
@@ -198,3 +242,40 @@ class GrpcClipParts:
             )
             for p in response.parts
         ]
+
+
+async def join(
+    stub: agent_pb2_grpc.AgentServiceStub,
+    config: AgentConfig,
+    data_dir: DataDir,
+    tls: ControlPlaneTls,
+) -> Credential:
+    """Register with the join token (and this node's certificate request, for mutual TLS) and
+    store what the control plane gave."""
+    mtls = config.control_plane_mtls is not None
+    joined = await register_node(
+        cast("agent_pb2_grpc.AgentServiceAsyncStub", stub),
+        config.join_token,
+        config.name,
+        labels=config.labels,
+        certificate_request=certificate_request(data_dir, config.name) if mtls else b"",
+        explain=partial(tls.explain, target=str(config.control_plane)),
+    )
+    # The certificate first: a stored credential means "joined", so it must be complete.
+    if joined.certificate:
+        save_certificate(data_dir, joined.certificate)
+    save_credential(data_dir, joined.credential)
+    return joined.credential
+
+
+def node_channel(config: AgentConfig, data_dir: DataDir, tls: ControlPlaneTls) -> grpc.aio.Channel:
+    """The channel to --control-plane-mtls presenting this node's certificate."""
+    identity = load_identity(data_dir)
+    if identity is None:
+        raise ConfigError(
+            f"this node has no certificate ({node_cert_path(data_dir)}) for "
+            "--control-plane-mtls: it joined without one. Start it without "
+            "--control-plane-mtls, or delete its credential.json and join again with a "
+            "new --join-token"
+        )
+    return open_channel(str(config.control_plane_mtls), tls.credentials(identity))

@@ -5,6 +5,7 @@ address it will listen on can be bound. Each failure is one sentence naming the 
 from __future__ import annotations
 
 import logging
+import os
 
 from node_agent.config import AgentConfig
 from node_agent.credentials import Credential, load_credential
@@ -34,6 +35,13 @@ def prepare(config: AgentConfig, data_dir: DataDir) -> tuple[WorkerAccount, Cred
         )
     if credential is not None and config.join_token:
         log.info("using the stored credential of node %s; --join-token ignored", credential.node_id)
+    for flag, path in (
+        ("--http-tls-cert", config.http_tls_cert),
+        ("--http-tls-key", config.http_tls_key),
+    ):
+        # nginx would fail on it with a line in its own log: say it here, naming the flag.
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{flag} {path}: no such file, or this agent cannot read it")
     # An nginx worker a SIGKILL of the last run missed still holds its ports: end it first.
     end_stale_nginx(data_dir.nginx)
     ensure_can_bind("--rtmp-listen", config.rtmp_listen)

@@ -70,6 +70,7 @@ from server.nodes.hub import AgentHub
 from server.nodes.hub_deps import HubFeeds, NodeStores, SessionTerms
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.load_events import NodeLoadEvents
+from server.nodes.node_certs import NodeCertificateSigner
 from server.nodes.operations import NodeOperations
 from server.nodes.policy import playback_policy
 from server.nodes.presence import MemoryPresence, Presence, RedisPresence
@@ -91,6 +92,8 @@ from server.settings.security import AccessTokenCap, LivePasswordPolicy
 from server.settings.wiring import build_settings
 from server.streams.service import StreamQueries
 from server.streams.servicer import StreamServicer
+from server.tls.ca import CertificateError
+from server.transport.agent_tls import AgentTlsError, add_agent_listeners
 from server.transport.health import HealthProber
 from server.transport.interceptor import GuardInterceptor
 from server.transport.metrics import GrpcMetrics, MetricsInterceptor
@@ -156,6 +159,10 @@ class ControlPlane:
 
 async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring reads as one list)
     """Migrate the database, build every service and start listening."""
+    try:
+        node_certs = NodeCertificateSigner.from_files(settings.node_ca_cert, settings.node_ca_key)
+    except CertificateError as exc:
+        raise StartupError(f"CAMFLEET_NODE_CA_CERT/_KEY: {exc}") from exc
     if not settings.database_url:
         secure_data_dir(settings.data_dir)
     secure_sqlite_file(settings.resolved_database_url)
@@ -291,6 +298,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
                 silent_after_s=2 * settings.heartbeat_interval.total_seconds(),
             ),
             media,
+            certificates=node_certs,
         ),
         server,
     )
@@ -325,6 +333,12 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     proxy_socket = settings.proxy_socket
     if port and proxy_socket and not listen_on_proxy_socket(server, proxy_socket):
         port = 0
+    try:
+        agent_listeners = add_agent_listeners(server, settings) if port else []
+    except AgentTlsError as exc:
+        await events.close()
+        await engine.dispose()
+        raise StartupError(str(exc)) from exc
     if port == 0:
         await events.close()
         await engine.dispose()
@@ -375,6 +389,8 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     await leadership.start()
     await prober.start()  # SERVING once the stores answer, and only while they do
     log.info("camfleet control plane listening on %s (port %d)", settings.listen, port)
+    for where in agent_listeners:
+        log.info("camfleet control plane listening on %s", where)
     return ControlPlane(
         server,
         port,

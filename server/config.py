@@ -43,6 +43,14 @@ class Settings:
     trust_any_proxy: bool = _D["trusted_proxies"].any_peer
     trusted_proxy_hops: int = _D["trusted_proxy_hops"]
     proxy_socket: str = _D["proxy_socket"]
+    # TLS for node agents (server/transport/agent_tls.py).
+    agent_listen: str = _D["agent_listen"]
+    agent_tls_cert: Path | None = _D["agent_tls_cert"]
+    agent_tls_key: Path | None = _D["agent_tls_key"]
+    node_ca_cert: Path | None = _D["node_ca_cert"]
+    node_ca_key: Path | None = _D["node_ca_key"]
+    agent_mtls_listen: str = _D["agent_mtls_listen"]
+    require_node_certs: bool = _D["require_node_certs"]
     access_token_ttl: timedelta = _D["access_token_ttl"]
     refresh_token_ttl: timedelta = _D["refresh_token_ttl"]
     login_limit_per_account_address: int = _D["login_limit_per_account_address"]
@@ -131,6 +139,7 @@ def load_settings(
             "CAMFLEET_LISTEN cannot be a Unix socket beside CAMFLEET_PROXY_SOCKET: every peer "
             "on a Unix socket would count as the proxy"
         )
+    _check_agent_tls(settings)
     if settings.admin_password:
         problem = password_problem(
             settings.admin_password,
@@ -141,3 +150,25 @@ def load_settings(
         if problem:
             raise ConfigError(f"CAMFLEET_ADMIN_PASSWORD {problem}")
     return args.command, settings
+
+
+def _check_agent_tls(settings: Settings) -> None:
+    """The node agents' TLS options make sense together (server/transport/agent_tls.py)."""
+    listens = settings.agent_listen or settings.agent_mtls_listen
+    if listens and not (settings.agent_tls_cert and settings.agent_tls_key):
+        raise ConfigError(
+            "CAMFLEET_AGENT_LISTEN and CAMFLEET_AGENT_MTLS_LISTEN need CAMFLEET_AGENT_TLS_CERT "
+            "and CAMFLEET_AGENT_TLS_KEY (the certificate agents check)"
+        )
+    if bool(settings.node_ca_cert) != bool(settings.node_ca_key):
+        raise ConfigError("CAMFLEET_NODE_CA_CERT and CAMFLEET_NODE_CA_KEY go together")
+    if settings.agent_mtls_listen and not settings.node_ca_cert:
+        raise ConfigError(
+            "CAMFLEET_AGENT_MTLS_LISTEN needs CAMFLEET_NODE_CA_CERT and CAMFLEET_NODE_CA_KEY "
+            "(the CA whose node certificates it accepts)"
+        )
+    if settings.require_node_certs and not settings.agent_mtls_listen:
+        raise ConfigError(
+            "CAMFLEET_REQUIRE_NODE_CERTS needs CAMFLEET_AGENT_MTLS_LISTEN (where nodes present "
+            "their certificates)"
+        )

@@ -7,6 +7,7 @@ read it.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import NamedTuple
 
 from config_options import (
@@ -42,6 +43,17 @@ def _proxies(name: str, raw: str) -> TrustedProxies:
 
 def _base_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
+
+
+def _optional_file(name: str, raw: str) -> Path | None:
+    return Path(raw.strip()) if raw.strip() else None
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false", "1", "0", "yes", "no", ""}:
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return value in {"true", "1", "yes"}
 
 
 def _score(name: str, raw: str) -> int:
@@ -140,6 +152,61 @@ OPTIONS: tuple[Option, ...] = (
         "a Unix socket (made 0600) the server also listens on for a proxy on this host; "
         "calls on it come through the proxy, so their x-forwarded-for is believed",
         parse=stripped,
+    ),
+    Option(
+        "--agent-listen",
+        "CAMFLEET_AGENT_LISTEN",
+        "",
+        "HOST:PORT of a TLS gRPC listener for node agents (with --agent-tls-cert and "
+        "--agent-tls-key): they authenticate the control plane with its CA and register there; "
+        "empty: none",
+        parse=optional_listen,
+    ),
+    Option(
+        "--agent-tls-cert",
+        "CAMFLEET_AGENT_TLS_CERT",
+        "",
+        "PEM certificate (chain) the agent listeners present; it must name the host agents "
+        "connect to",
+        parse=_optional_file,
+    ),
+    Option(
+        "--agent-tls-key",
+        "CAMFLEET_AGENT_TLS_KEY",
+        "",
+        "PEM private key of --agent-tls-cert",
+        parse=_optional_file,
+    ),
+    Option(
+        "--node-ca-cert",
+        "CAMFLEET_NODE_CA_CERT",
+        "",
+        "PEM CA certificate that signs each node's client certificate at join (from the "
+        "node's own certificate request; its key never leaves the node); empty: nodes get none",
+        parse=_optional_file,
+    ),
+    Option(
+        "--node-ca-key",
+        "CAMFLEET_NODE_CA_KEY",
+        "",
+        "PEM private key of --node-ca-cert",
+        parse=_optional_file,
+    ),
+    Option(
+        "--agent-mtls-listen",
+        "CAMFLEET_AGENT_MTLS_LISTEN",
+        "",
+        "HOST:PORT of a TLS gRPC listener that also requires a node certificate signed by "
+        "--node-ca-cert; a node must present its own (another's is refused); empty: none",
+        parse=optional_listen,
+    ),
+    Option(
+        "--require-node-certs",
+        "CAMFLEET_REQUIRE_NODE_CERTS",
+        "false",
+        "true: node agents' calls (Connect, CheckStreamKey) are refused unless made over "
+        "--agent-mtls-listen with the node's certificate",
+        parse=_boolean,
     ),
     Option(
         "--access-token-ttl",

@@ -10,6 +10,7 @@ from camfleet.v1 import agent_pb2, agent_pb2_grpc
 from server.common.wire import timestamp
 from server.identity.principal import current_call, current_principal
 from server.nodes.hub import AgentHub
+from server.nodes.node_certs import NodeCertificateSigner
 from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry
 from server.recordings.clips import ClipExports, SignedClip
@@ -19,20 +20,35 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     """The node agent's API. Connect and CheckStreamKey run as the node (its `cfn_` credential)."""
 
     def __init__(
-        self, registry: NodeRegistry, hub: AgentHub, check: PublishCheck, clips: ClipExports
+        self,
+        registry: NodeRegistry,
+        hub: AgentHub,
+        check: PublishCheck,
+        clips: ClipExports,
+        *,
+        certificates: NodeCertificateSigner | None = None,
     ) -> None:
         self._registry = registry
         self._hub = hub
         self._check = check
+        # Node client certificates for mutual TLS (a signer without a CA refuses CSRs).
+        self.certificates = certificates or NodeCertificateSigner(None)
         self._clips = clips
 
     async def RegisterNode(
         self, request: agent_pb2.RegisterNodeRequest, context: Any
     ) -> agent_pb2.RegisterNodeResponse:
+        csr = request.certificate_request
+        if csr:
+            self.certificates.check(csr)
         row, credential = await self._registry.register(
             request.join_token, request.name, dict(request.labels)
         )
-        return agent_pb2.RegisterNodeResponse(node_id=row.id, credential=credential)
+        return agent_pb2.RegisterNodeResponse(
+            node_id=row.id,
+            credential=credential,
+            certificate=self.certificates.sign(csr, row.id) if csr else "",
+        )
 
     async def Connect(
         self, request_iterator: AsyncIterator[agent_pb2.ConnectRequest], context: Any

@@ -25,6 +25,7 @@ from server.auth.permissions import Access, Rule, rule_for
 from server.config import Settings
 from server.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
 from server.identity.principal import CallInfo, current_call, set_current_call
+from server.transport.agent_tls import NodeCertificates
 from server.transport.peer import client_address, trusted_proxies
 from server.transport.status import to_grpc_status, unavailable_message
 from server.transport.stream_limits import StreamLimits, bounded_public_stream
@@ -82,6 +83,10 @@ class GuardInterceptor(_Interceptor):
         self._auth = authenticator
         self._audit = audit
         self._proxies = trusted_proxies(settings)
+        # Only with a listener that takes node certificates is there one to check.
+        self._node_certs = (
+            NodeCertificates(settings.require_node_certs) if settings.agent_mtls_listen else None
+        )
         self._streams = StreamLimits(
             settings.max_public_streams_per_address, settings.max_streams_per_principal
         )
@@ -223,6 +228,12 @@ class GuardInterceptor(_Interceptor):
                 ),
                 "authz.denied",
             )
+        if principal.node_id and self._node_certs is not None:
+            try:
+                self._node_certs.check(context, principal.node_id)
+            except (Unauthenticated, PermissionDenied) as err:
+                set_current_call(replace(call, principal=principal))
+                await self._refuse(err, "authn.failed")
         if rule.permission is not None and not principal.can(rule.permission):
             set_current_call(replace(call, principal=principal))
             await self._refuse(

@@ -39,7 +39,7 @@ SEGMENT_EVENT_TYPE_MOVES_BLOCKED: SegmentEventType
 SEGMENT_EVENT_TYPE_MOVES_RESUMED: SegmentEventType
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("join_token", "name", "labels")
+    __slots__ = ("join_token", "name", "labels", "certificate_request")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,18 +50,22 @@ class RegisterNodeRequest(_message.Message):
     JOIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_REQUEST_FIELD_NUMBER: _ClassVar[int]
     join_token: str
     name: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, join_token: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    certificate_request: str
+    def __init__(self, join_token: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., certificate_request: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
-    __slots__ = ("node_id", "credential")
+    __slots__ = ("node_id", "credential", "certificate")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     credential: str
-    def __init__(self, node_id: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+    certificate: str
+    def __init__(self, node_id: _Optional[str] = ..., credential: _Optional[str] = ..., certificate: _Optional[str] = ...) -> None: ...
 
 class ConnectRequest(_message.Message):
     __slots__ = ("event_id", "time", "hello", "heartbeat", "stream_event", "ack", "nack", "segment_event", "recorder_event")
