@@ -179,21 +179,27 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
         RedisRateLimiter(redis, f"{settings.redis_prefix}rl:") if redis else MemoryRateLimiter()
     )
 
+    # The first reads and writes wait too: the database may go away again just after the
+    # schema check (bench_chaos restarted a replica while PostgreSQL restarted). Each can be
+    # made again.
+    db_url = settings.resolved_database_url
     # The stored settings (from the flags on the first start; the stored values win after).
-    platform = await build_settings(sessions, settings)
+    platform = await until_database(db_url, lambda: build_settings(sessions, settings))
     keys = SigningKeys(sessions, max_lifetime=AccessTokenCap(platform.live))
-    await keys.load()
+    await until_database(db_url, keys.load)
     cache = AuthCache()
     audit = AuditLog(sessions, flood_limit=settings.audit_flood_limit)
     users = UserService(sessions, cache, LivePasswordPolicy(platform.live))
-    generated = await users.ensure_admin(settings.admin_password)
+    generated = await until_database(db_url, lambda: users.ensure_admin(settings.admin_password))
     events = await event_log(redis, settings, engine, sessions)
     publisher = EventPublisher(events)
     registry = NodeRegistry(sessions, audit, on_change=publisher.node_changed)
     authenticator = Authenticator(sessions, keys, cache, audit, registry)
     reads = FastReads(engine)
     camera_cache = camera_cache_for(redis, engine, events)
-    playback_secret = await load_or_create_secret(sessions, "playback")
+    playback_secret = await until_database(
+        db_url, lambda: load_or_create_secret(sessions, "playback")
+    )
     cameras = CameraService(
         sessions,
         reads,

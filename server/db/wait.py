@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 10.0
@@ -42,19 +44,20 @@ def where(url: str) -> str:
 
 async def until_database(
     url: str,
-    attempt: Callable[[], Awaitable[None]],
+    attempt: Callable[[], Awaitable[T]],
     *,
     first_delay_s: float = FIRST_DELAY_S,
     max_delay_s: float = MAX_DELAY_S,
-) -> None:
-    """Run `attempt` (the first use of the database) until it succeeds; while the database at
-    `url` is away, wait first_delay_s, doubling to max_delay_s, and log each wait. Anything
-    else (or any error on SQLite, a file) is raised at once."""
+) -> T:
+    """What `attempt` (a use of the database that may be made again) returns, once it
+    succeeds; while the database at `url` is away, wait first_delay_s, doubling to
+    max_delay_s, and log each wait. Anything else (or any error on SQLite, a file) is raised
+    at once."""
     delay = first_delay_s
     waited = 0.0
     while True:
         try:
-            await attempt()
+            result = await attempt()
         except Exception as exc:
             if url.startswith("sqlite") or not database_away(exc):
                 raise
@@ -73,4 +76,4 @@ async def until_database(
             continue
         if waited:
             log.warning("The database at %s answers again after %.0f s", where(url), waited)
-        return
+        return result

@@ -12,14 +12,17 @@ import contextlib
 import inspect
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from camfleet.v1 import agent_pb2
 
 from server.common.tasks import raise_if_cancelling
+from server.db.wait import database_away
 from server.errors import DomainError, InvalidArgument, Unavailable
 from server.nodes.agent_wire import (
     Heartbeat,
@@ -150,7 +153,7 @@ async def read(
     turn, and a reader blocked on it would leave the node's next heartbeats unread: the
     sweeper would declare a healthy node LOST.
     """
-    work: asyncio.Queue[Awaitable[None]] = asyncio.Queue(maxsize=_WORK_BACKLOG)
+    work: asyncio.Queue[Job] = asyncio.Queue(maxsize=_WORK_BACKLOG)
     worker = asyncio.create_task(_work(session, work), name=f"node-{session.name}")
     try:
         async for message in requests:
@@ -158,15 +161,16 @@ async def read(
             if kind == "heartbeat":
                 writes = await handler.heartbeat(session, heartbeat_from(message, session.reports))
                 if writes is not None:  # most heartbeats only refresh presence
-                    await work.put(writes)
+                    await work.put(_Once(writes))
             elif kind == "stream_event":
-                await work.put(_on_stream_event(handler, session, message))
+                await work.put(partial(_on_stream_event, handler, session, message))
             elif kind in ("segment_event", "recorder_event"):
-                await work.put(_on_recording_event(handler, session, message))
+                await work.put(partial(_on_recording_event, handler, session, message))
             elif kind == "ack":
-                await work.put(handler.ack(session, message.ack.version))
+                await work.put(partial(handler.ack, session, message.ack.version))
             elif kind == "nack":
-                await work.put(handler.nack(session, message.nack.version, message.nack.error))
+                nack = message.nack
+                await work.put(partial(handler.nack, session, nack.version, nack.error))
             elif kind == "hello":
                 raise InvalidArgument("Hello may only be the first message of a stream")
             else:
@@ -184,27 +188,80 @@ async def read(
             await worker
         while not work.empty():  # never awaited: close them so Python does not warn
             pending = work.get_nowait()
-            if inspect.iscoroutine(pending):
+            if isinstance(pending, _Once):
                 pending.close()
     session.end(None)
 
 
-async def _work(session: NodeSession, work: asyncio.Queue[Awaitable[None]]) -> None:
-    """Handle the session's messages in the order they came, until cancelled or one fails."""
+# A message's work, made again for each try (a heartbeat's writes: once only, _Once).
+Job = Callable[[], Awaitable[None]]
+# While the database is away, a message's work is tried again (FIRST doubling to MAX) for at
+# most WITHIN, and the session, its stream and its heartbeats, stays up.
+RETRY_FIRST_S, RETRY_MAX_S, RETRY_WITHIN_S = 0.25, 4.0, 120.0
+
+
+class _Once:
+    """An awaitable already made (a heartbeat's writes) as a job that cannot be tried again."""
+
+    def __init__(self, awaitable: Awaitable[None]) -> None:
+        self.awaitable: Awaitable[None] | None = awaitable
+
+    def __call__(self) -> Awaitable[None]:
+        awaitable, self.awaitable = self.awaitable, None
+        if awaitable is None:
+            raise RuntimeError("a heartbeat's writes cannot be tried again")
+        return awaitable
+
+    def close(self) -> None:
+        if inspect.iscoroutine(self.awaitable):
+            self.awaitable.close()
+
+
+async def _work(session: NodeSession, work: asyncio.Queue[Job]) -> None:
+    """Handle the session's messages in the order they came, until cancelled or one fails.
+
+    A message whose writes fail because the database is away (a PostgreSQL restart) is tried
+    again rather than ending the session: an ended session made every agent reconnect, and a
+    Hello cannot succeed until the database is back, so a new leader found nodes silent and
+    declared them lost, moving their cameras (holes in every pull camera's recording). Its
+    heartbeats meanwhile keep presence fresh; what the agent sent stays unacknowledged in its
+    spool. A heartbeat's writes cannot be made again: their failure ends the session as any
+    other failure does (the agent reconnects and its Hello sets the levels again)."""
     while True:
         raise_if_cancelling()
         job = await work.get()
         try:
-            await job
-        except DomainError as err:
-            session.end(err)
-            return
-        except Exception:  # e.g. the database went away: the agent reconnects and resends
-            log.exception("node %s: message handling failed", session.name)
-            session.end(Unavailable("the control plane could not process a message; reconnect"))
-            return
+            if not await _attempts(session, job):
+                return
         finally:
             work.task_done()
+
+
+async def _attempts(session: NodeSession, job: Job) -> bool:
+    """Run `job`, again while the database is away; False when the session must end."""
+    delay, deadline = RETRY_FIRST_S, time.monotonic() + RETRY_WITHIN_S
+    while True:
+        try:
+            await job()
+            return True
+        except DomainError as err:
+            session.end(err)
+            return False
+        except Exception as exc:  # e.g. the database went away: the agent reconnects and resends
+            raise_if_cancelling()
+            if database_away(exc) and not isinstance(job, _Once) and time.monotonic() < deadline:
+                log.warning(
+                    "node %s: the database is away (%s); its message waits, tried again in %.2f s",
+                    session.name,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            log.exception("node %s: message handling failed", session.name)
+            session.end(Unavailable("the control plane could not process a message; reconnect"))
+            return False
 
 
 # Decoded on the worker, in order: a bad event id ends the session after the messages before it.
