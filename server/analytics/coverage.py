@@ -11,8 +11,9 @@ something there; when more than EXACT_CAMERAS did, the hourly rows of those hour
 instead (a whole fleet's timelines would cost a query each).
 
 Gap seconds by cause are the stored gaps (`recording_gaps`) clipped to the range (an open gap
-lasts until now) less the recorded time at their ends (see _gap_seconds), summed by the
-database; count is the gaps that lost time within the range. Holes no stored gap explains
+lasts until now) less the recorded time at their ends (see coverage_gaps.gap_seconds), summed
+by the database, the whole rolled days from their daily sums (`camera_gap_days`); count is the
+gaps that lost time within the range. Holes no stored gap explains
 (GetTimeline's UNKNOWN) are in expected - recorded but not listed by cause.
 """
 
@@ -266,7 +267,13 @@ async def get_coverage(
         per_camera = await reader.series([c.camera_id for c in page]) if many and page else {}
         fleet_series = await reader.series(None) if many else {}
         gaps, fleet_gaps = await gap_totals(
-            session, reader.sql, reader.plan.window, reader.plan.hi, reader.plan.now, condition
+            session,
+            reader.sql,
+            reader.plan.window,
+            reader.plan.hi,
+            reader.plan.now,
+            condition,
+            until,
         )
     for camera in page:
         camera.gaps = gaps.get(camera.camera_id, [])

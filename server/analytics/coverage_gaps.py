@@ -1,6 +1,12 @@
 """GetCoverage's gap seconds by cause: the stored gaps (`recording_gaps`) clipped to the range
 (an open gap lasts until now) less the recorded time at their ends, as GetTimeline shows them,
-summed by the database."""
+summed by the database.
+
+The whole rolled days of the range come from `camera_gap_days` (kept by the daily rollup with
+this very statement over each day), its edges from the gaps. A gap is counted once, in the part
+of the range where its lost time begins: a part counts the gaps beginning within it, and the
+range's first part also those that began before the range and lost time in it (a day's
+`carried`)."""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.analytics.buckets import Sql, epoch
+from server.analytics.days import Split
 from server.analytics.ranges import Window
 from server.db.models import CameraRow, RecordingGapRow, RecordingRow
+from server.db.models.analytics import CameraGapDayRow
 from server.recordings.causes import GapCause
 
 
@@ -25,14 +33,19 @@ class GapTotal:
     count: int
 
 
-def _gap_seconds(
-    sql: Sql, window: Window, hi: datetime, now: datetime, condition: ColumnElement[bool] | None
+def gap_seconds(
+    sql: Sql,
+    lo: datetime,
+    hi: datetime,
+    now: datetime,
+    condition: ColumnElement[bool] | None,
 ) -> Any:
-    """(camera_id, cause, seconds, count) of the stored gaps within the range, each less what
-    was recorded after all, as GetTimeline shows them: a gap is stored from the moment the
-    camera stopped until its next segment is indexed, so it begins no earlier than the end of
-    the segment it interrupted and ends no later than the start of the next one (two indexed
-    lookups per gap)."""
+    """(camera_id, cause, seconds, began, carried) of the stored gaps within [lo, hi), each
+    less what was recorded after all, as GetTimeline shows them: a gap is stored from the
+    moment the camera stopped until its next segment is indexed, so it begins no earlier than
+    the end of the segment it interrupted and ends no later than the start of the next one (two
+    indexed lookups per gap). began/carried: the gaps that lost time in [lo, hi) and began
+    within it / before it."""
     g = RecordingGapRow
     before = aliased(RecordingRow)
     prev_end = (
@@ -48,7 +61,7 @@ def _gap_seconds(
         .join(CameraRow, CameraRow.id == g.camera_id)
         .where(
             g.start_time < hi,
-            or_(g.end_time.is_(None), g.end_time > window.start),
+            or_(g.end_time.is_(None), g.end_time > lo),
         )
     )
     if condition is not None:
@@ -64,19 +77,21 @@ def _gap_seconds(
         .correlate(s1)
         .scalar_subquery()
     )
-    lo_u, hi_u, far = epoch(window.start), epoch(hi), epoch(hi) + 1.0
+    lo_u, hi_u, far = epoch(lo), epoch(hi), epoch(hi) + 1.0
     end = sql.least(
         func.coalesce(sql.epoch(s1.c.end_time), epoch(now)),
         func.coalesce(sql.epoch(next_start), far),
         hi_u,
     )
-    length = end - sql.greatest(sql.epoch(begins), lo_u)
+    begins_u = sql.epoch(begins)
+    length = end - sql.greatest(begins_u, lo_u)
     lasted = case((length > 0, length), else_=0.0)
     return select(
         s1.c.camera_id,
         s1.c.cause,
         func.sum(lasted),
-        func.sum(case((length > 0, 1), else_=0)),
+        func.sum(case((and_(length > 0, begins_u >= lo_u), 1), else_=0)),
+        func.sum(case((and_(length > 0, begins_u < lo_u), 1), else_=0)),
     ).group_by(s1.c.camera_id, s1.c.cause)
 
 
@@ -87,16 +102,40 @@ async def gap_totals(  # noqa: PLR0917 (the reader's plan, spelled out)
     hi: datetime,
     now: datetime,
     condition: ColumnElement[bool] | None,
+    until: datetime | None = None,
 ) -> tuple[dict[str, list[GapTotal]], list[GapTotal]]:
-    stmt = _gap_seconds(sql, window, hi, now, condition)
+    """Per camera and for the fleet, the gaps' seconds and count by cause over [start, hi):
+    the whole days below `until` (the first day not rolled; None: none) from the rollup."""
+    split = Split.of(window.start, hi, until)
     per_camera: dict[str, dict[GapCause, list[float]]] = {}
     fleet: dict[GapCause, list[float]] = {}
-    for camera_id, cause, total, count in (await session.execute(stmt)).all():
+
+    def add(camera_id: str, cause: str, total: Any, count: int) -> None:
         parsed = GapCause.parse(cause)
         for into in (per_camera.setdefault(camera_id, {}), fleet):
             figures = into.setdefault(parsed, [0.0, 0])
             figures[0] += max(0.0, float(total or 0.0))
-            figures[1] += int(count)
+            figures[1] += count
+
+    for lo, part_hi in split.edges:
+        stmt = gap_seconds(sql, lo, part_hi, now, condition)
+        first = lo == window.start
+        for camera_id, cause, total, began, carried in (await session.execute(stmt)).all():
+            add(camera_id, cause, total, int(began or 0) + (int(carried or 0) if first else 0))
+    if split.days is not None:
+        d0, d1 = split.days
+        d = CameraGapDayRow
+        cameras = select(CameraRow.id)  # ids, not a join: read by the key (camera_id, day)
+        if condition is not None:
+            cameras = cameras.where(condition)
+        carried = case((d.day == window.start, d.carried), else_=0)
+        stmt = (
+            select(d.camera_id, d.cause, func.sum(d.seconds), func.sum(d.began + carried))
+            .where(d.day >= d0, d.day < d1, d.camera_id.in_(cameras))
+            .group_by(d.camera_id, d.cause)
+        )
+        for camera_id, cause, total, count in (await session.execute(stmt)).all():
+            add(camera_id, cause, total, int(count or 0))
 
     def listed(by_cause: dict[GapCause, list[float]]) -> list[GapTotal]:
         return [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.analytics.ranges import Window
@@ -58,20 +58,40 @@ def hour_sums(
 ) -> Any:
     """SUM(expected_s), SUM(recorded_s) of the hourly rows of the hours overlapping `spans`
     (of the filter's cameras, or `ids`), grouped by `group` (camera_id, hour or both): plain
-    sums the database does from the rows, whatever the buckets."""
+    sums the database does from the rows, whatever the buckets. A group may come in a row per
+    stretch of hours (the callers add them up).
+
+    One SELECT per stretch, in a UNION ALL, not one SELECT with an OR of the stretches: the OR
+    is no index condition, so PostgreSQL read a filter's cameras through the key (camera_id,
+    hour) with every hour of theirs and filtered (720 rows a camera for a month, where the two
+    edges of a range need ~24); each stretch alone is a range of that key."""
     row = CoverageHourRow
     cameras = select(CameraRow.id)
     if condition is not None:
         cameras = cameras.where(condition)
-    hours = [and_(row.hour >= floor_hour(lo), row.hour < hi) for lo, hi in spans]
-    stmt = (
-        select(*group, func.sum(row.expected_s), func.sum(row.recorded_s))
-        .where(or_(*hours), row.camera_id.in_(cameras))
-        .group_by(*group)
-    )
-    if ids is not None:
-        stmt = stmt.where(row.camera_id.in_(ids))
-    return stmt
+    parts = []
+    for lo, hi in hour_stretches(spans):
+        stmt = (
+            select(*group, func.sum(row.expected_s), func.sum(row.recorded_s))
+            .where(row.hour >= lo, row.hour < hi, row.camera_id.in_(cameras))
+            .group_by(*group)
+        )
+        if ids is not None:
+            stmt = stmt.where(row.camera_id.in_(ids))
+        parts.append(stmt)
+    assert parts, "hour_sums of no span"
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def hour_stretches(spans: list[Interval]) -> list[Interval]:
+    """[floor_hour(lo), hi) of each span, sorted, overlapping ones merged (an hour once)."""
+    out: list[Interval] = []
+    for lo, hi in sorted((floor_hour(lo), hi) for lo, hi in spans if hi > lo):
+        if out and lo < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 def day_sums(
@@ -119,7 +139,7 @@ class Hours:
             if b <= a or length <= 0:
                 continue
             for k in range(w.bucket_of(a), w.bucket_of(b - timedelta(microseconds=1)) + 1):
-                part = min(b, w.bucket_end(k)) - max(a, w.start + k * w.bucket)
+                part = min(b, w.bucket_end(k)) - max(a, w.bucket_start(k))
                 if part > timedelta(0):
                     out.append((k, part.total_seconds() / length))
         self._cache[hour] = out
@@ -176,7 +196,7 @@ def exact(timeline: Timeline, spans: list[Interval], window: Window) -> Series:
     for lo, hi in spans:
         first, last = window.bucket_of(lo), window.bucket_of(hi - timedelta(microseconds=1))
         for k in range(first, last + 1):
-            b_lo, b_hi = max(lo, window.start + k * window.bucket), min(hi, window.bucket_end(k))
+            b_lo, b_hi = max(lo, window.bucket_start(k)), min(hi, window.bucket_end(k))
             out.expected[k] += seconds(p for i in expected if (p := clip(i, b_lo, b_hi)))
             out.recorded[k] += seconds(p for i in timeline.spans if (p := clip(i, b_lo, b_hi)))
     return out

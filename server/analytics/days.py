@@ -6,7 +6,12 @@ The rollups hold closed UTC days up to the rollup job's watermark (a cursor in
 watermark from them and its edges (the partial first and last day, and the days not rolled yet,
 today among them) from the fine tables, each part computed exactly as the whole range would be.
 A bucketed read takes from the rollups only the days lying within one bucket; a day a bucket
-boundary cuts is read from the fine tables like an edge.
+boundary cuts is read from the fine tables like an edge. Buckets of whole days are aligned on
+UTC midnights (server/analytics/ranges.py), so they cut no day: a daily series starting mid-day
+reads its first partial day and the days not rolled from the fine tables, every other day from
+the rollups. An edge of GetUptime starts from the camera's interval running at its midnight,
+which the rollup of the day before keeps (camera_days.midnight_*), so it needs no lookup per
+camera.
 """
 
 from __future__ import annotations
@@ -46,18 +51,20 @@ async def rolled_until(session: AsyncSession) -> datetime | None:
 
 @dataclass(frozen=True)
 class Split:
-    """[lo, hi): `days` the whole rolled days [d0, d1) within it (None: none)."""
+    """[lo, hi): `days` the whole rolled days [d0, d1) within it (None: none); `until` the
+    first day not rolled (None: the rollups are not read)."""
 
     lo: datetime
     hi: datetime
     days: Span | None
+    until: datetime | None = None
 
     @classmethod
     def of(cls, lo: datetime, hi: datetime, until: datetime | None) -> Split:
         if until is None or hi <= lo:
             return cls(lo, hi, None)
         d0, d1 = ceil_day(lo), min(floor_day(hi), floor_day(until))
-        return cls(lo, hi, (d0, d1) if d1 > d0 else None)
+        return cls(lo, hi, (d0, d1) if d1 > d0 else None, until)
 
     @property
     def edges(self) -> list[Span]:

@@ -56,7 +56,7 @@ def _records(sql: Sql, window: Window) -> Any:
     row = AuditLogRow
     suppressed = func.coalesce(cast(row.details["suppressed_before"].as_string(), Integer), 0)
     weight = 1 + suppressed
-    k = sql.floor((sql.epoch(row.time) - epoch(window.start)) / window.bucket_seconds)
+    k = sql.floor((sql.epoch(row.time) - epoch(window.origin)) / window.bucket_seconds)
     return (
         select(
             row.actor.label("actor"),

@@ -2,7 +2,9 @@
 bucket over a range (storage_hourly), with growth per hour.
 
 Written bytes are kept per hour, so each hour's bytes fall in the bucket holding the hour's
-start; buckets finer than an hour show each hour's bytes in its first bucket.
+start; buckets finer than an hour show each hour's bytes in its first bucket. Whole rolled days
+come from `storage_daily` (server/analytics/days.py), for the totals and for every bucket that
+holds the whole day (all of them with whole-day buckets, aligned on UTC midnights).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.analytics.buckets import Sql, epoch
-from server.analytics.days import Split, rolled_until
+from server.analytics.days import Split, bucketed, rolled_until
 from server.analytics.ranges import Window
 from server.common.listing.fields import FieldKind, FieldSpec, FilterSchema
 from server.common.listing.filter import compile_filter
@@ -104,21 +106,11 @@ async def storage(
         f"{window.start}|{window.end}|{window.bucket}|{group_by}|{filter_text}".encode()
     ).hexdigest()[:16]
     offset = decode_page_token(page_token, fingerprint)
-    written_key = {
-        Grouping.CAMERA: StorageHourRow.camera_id,
-        Grouping.NODE: StorageHourRow.node_id,
-        Grouping.TIER: StorageHourRow.tier,
-    }[group_by]
     stored_key = {
         Grouping.CAMERA: RecordingRow.camera_id,
         Grouping.NODE: RecordingRow.node_id,
         Grouping.TIER: RecordingRow.tier,
     }[group_by]
-    where = (
-        StorageHourRow.hour >= window.start,
-        StorageHourRow.hour < window.end,
-        *_conditions(filter_text, _WRITTEN),
-    )
     async with sessions() as session:
         # One row per group for the order and the totals; the series only for the page.
         split = Split.of(window.start, window.end, await rolled_until(session) if rollups else None)
@@ -133,7 +125,7 @@ async def storage(
         kept = {key: (int(total or 0), int(count)) for key, total, count in stored}
         keys = sorted(set(written) | set(kept), key=lambda k: (-kept.get(k, (0, 0))[0], k))
         page = keys[offset : offset + limit]
-        series = await _series(session, window, written_key, where, page)
+        series = await _series(session, window, split, group_by, filter_text, page)
         names = await _names(session, group_by, page)
     hours = window.seconds / 3600.0
     starts = window.bucket_starts()
@@ -185,29 +177,55 @@ async def _written(
     return out
 
 
-async def _series(
+async def _series(  # noqa: PLR0917 (the read's parts, spelled out)
     session: AsyncSession,
     window: Window,
-    key: Any,
-    where: tuple[ColumnElement[bool], ...],
+    split: Split,
+    group_by: Grouping,
+    filter_text: str,
     keys: list[str],
 ) -> dict[str, list[int]]:
     """Bytes written per bucket of each of `keys`, bucketed by the database (a month of hours
-    of 10,000 cameras is 7.2 million rows, their buckets a page's worth)."""
-    sql = Sql(session.get_bind().dialect.name)
-    # A millisecond's nudge: SQLite's julianday leaves an hour's start some microseconds short.
-    offset = sql.epoch(StorageHourRow.hour) - epoch(window.start) + 0.001
-    index = sql.floor(offset / window.bucket_seconds).label("bucket")
+    of 10,000 cameras is 7.2 million rows, their buckets a page's worth): the rolled days
+    within one bucket from their daily rows, the other hours from the hourly rows."""
     out: dict[str, list[int]] = {k: [0] * window.count for k in keys}
     if not keys:
         return out
-    rows = await session.execute(
-        select(key, index, func.sum(StorageHourRow.bytes_written))
-        .where(*where, key.in_(keys))
-        .group_by(key, index)
-    )
-    for k, bucket, total in rows:
-        out[k][min(max(int(bucket), 0), window.count - 1)] += int(total or 0)
+    inside, fine = bucketed(split, window)
+    sql = Sql(session.get_bind().dialect.name)
+    h, d = StorageHourRow, StorageDayRow
+    key = getattr(h, _KEYS[group_by])
+    if fine:
+        # A millisecond's nudge: SQLite's julianday leaves an hour's start microseconds short.
+        offset = sql.epoch(h.hour) - epoch(window.origin) + 0.001
+        index = sql.floor(offset / window.bucket_seconds).label("bucket")
+        # A SELECT per stretch (an OR of stretches is no index condition: coverage_parts).
+        for lo, hi in fine:
+            rows = await session.execute(
+                select(key, index, func.sum(h.bytes_written))
+                .where(
+                    h.hour >= lo, h.hour < hi, key.in_(keys), *_conditions(filter_text, _WRITTEN)
+                )
+                .group_by(key, index)
+            )
+            for k, bucket, total in rows:
+                out[k][min(max(int(bucket), 0), window.count - 1)] += int(total or 0)
+    if inside and split.days is not None:
+        day_key = getattr(d, _KEYS[group_by])
+        rows = await session.execute(
+            select(day_key, d.day, func.sum(d.bytes_written))
+            .where(
+                d.day >= split.days[0],
+                d.day < split.days[1],
+                day_key.in_(keys),
+                *_conditions(filter_text, _DAILY),
+            )
+            .group_by(day_key, d.day)
+        )
+        for k, day, total in rows:
+            at = inside.get(day)
+            if at is not None:
+                out[k][at] += int(total or 0)
     return out
 
 

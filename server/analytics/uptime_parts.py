@@ -68,7 +68,7 @@ async def camera_sums(
         return out.setdefault(camera_id, Sums())
 
     for lo, hi in split.edges:
-        part = f.part(lo, hi)
+        part = f.part(lo, hi, split.until)
         for camera_id, up, known in (await session.execute(sums(part, condition))).all():
             s = of(camera_id)
             s.up += float(up or 0.0)
@@ -129,7 +129,7 @@ async def series(
         out.setdefault(key, {v: [0.0] * window.count for v in VALUES})[name][k] += value
 
     for lo, hi in fine:
-        iv = intervals(f.part(lo, hi), condition, ids)
+        iv = intervals(f.part(lo, hi, split.until), condition, ids)
         rows = (await session.execute(spread(f.sql, iv, keys, VALUES, window.bucket_seconds))).all()
         for key, values in totals(rows, keys, VALUES, window.count, window.bucket_seconds).items():
             for name, per_bucket in values.items():

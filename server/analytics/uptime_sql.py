@@ -11,15 +11,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy import Float, String, Text, and_, case, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ColumnElement
 
 from server.analytics.buckets import Sql, epoch
+from server.analytics.days import DAY, floor_day
 from server.analytics.ranges import Window
 from server.db.models import CameraRow
-from server.db.models.analytics import StateIntervalRow
+from server.db.models.analytics import CameraDayRow, StateIntervalRow
 from server.db.types import UTCDateTime
 
 ONLINE = "online"
@@ -27,7 +28,8 @@ ONLINE = "online"
 
 @dataclass(frozen=True)
 class Frame:
-    """The range as numbers: offsets from its start; [lo, hi) the part read here, with `end`
+    """The range as numbers: offsets from its buckets' origin (its start, or the aligned
+    boundary before it); [lo, hi) the part read here, with `end`
     min(range end, now) (what an outage's length is clipped to)."""
 
     sql: Sql
@@ -41,6 +43,10 @@ class Frame:
     # lo (an indexed lookup a camera), not by scanning every interval that starts before hi:
     # for the parts of a range (its edges, a day), where that scan would read all history.
     seek: bool = False
+    # With seek: the midnight at or before lo whose running intervals the daily rollup keeps
+    # (camera_days.midnight_* of the day before it): the intervals are then those starting in
+    # [midnight, hi) and those kept, with no lookup a camera. None: looked up.
+    midnight: datetime | None = None
 
     @classmethod
     def of(cls, session: AsyncSession, window: Window, now: datetime) -> Frame:
@@ -48,15 +54,19 @@ class Frame:
         return cls(
             Sql(session.get_bind().dialect.name),
             window,
-            epoch(window.start),
+            epoch(window.origin),  # offsets from bucket 0's (aligned) start, for spread
             epoch(now),
             window.start,
             end,
             end,
         )
 
-    def part(self, lo: datetime, hi: datetime) -> Frame:
-        return replace(self, lo=lo, hi=hi, seek=True)
+    def part(self, lo: datetime, hi: datetime, rolled: datetime | None = None) -> Frame:
+        """[lo, hi) of the range; `rolled`: the first day the rollups do not hold (their
+        midnight intervals are used when the day before lo's midnight is rolled)."""
+        midnight = floor_day(lo)
+        kept = midnight if rolled is not None and midnight <= rolled else None
+        return replace(self, lo=lo, hi=hi, seek=True, midnight=kept)
 
     @property
     def end_u(self) -> float:
@@ -67,21 +77,54 @@ def _rows(f: Frame) -> tuple[Any, ColumnElement[bool]]:
     """(the camera intervals that may overlap [lo, hi), a condition on them; the callers filter
     on their ends): all those starting before hi, or (seek) the union of those starting within
     it and each camera's last one before lo (a camera's intervals do not overlap, so no earlier
-    one reaches lo): two index scans, not one of every interval before hi."""
+    one reaches lo): two index scans, not one of every interval before hi. With a kept
+    midnight: those starting from that midnight and the rollup's intervals running at it (one
+    index scan, and the day's rows of camera_days)."""
     table = StateIntervalRow.__table__
     if not f.seek:
         return table, and_(table.c.subject_kind == "camera", table.c.start_time < f.hi)
     c = table.c
+    lo = f.lo if f.midnight is None else f.midnight
     within = select(table).where(
-        c.subject_kind == "camera", c.start_time >= f.lo, c.start_time < f.hi
+        c.subject_kind == "camera", c.start_time >= lo, c.start_time < f.hi
     )
+    if f.midnight is not None:
+        return union_all(within, _kept(f.midnight)).subquery("cand"), true()
+    return union_all(within, last_before(f.sql, lo)).subquery("cand"), true()
+
+
+def _kept(midnight: datetime) -> Any:
+    """The intervals running at `midnight` as the rollup of the day before keeps them, as rows
+    of state_intervals (an end still unknown then is read by the interval's id)."""
+    d, si = CameraDayRow, aliased(StateIntervalRow)
+    now_end = select(si.end_time).where(si.id == d.midnight_id).correlate(d).scalar_subquery()
+    columns = {
+        "id": d.midnight_id,
+        "subject_kind": literal("camera", String(8)),
+        "subject_id": d.camera_id,
+        "state": d.midnight_state,
+        "reason": literal("", Text),
+        "start_time": d.midnight_start,
+        "end_time": func.coalesce(d.midnight_end, now_end),
+    }
+    table = StateIntervalRow.__table__
+    return select(*(columns[k.name].label(k.name) for k in table.c)).where(
+        d.day == midnight - DAY, d.midnight_id.is_not(None)
+    )
+
+
+def last_before(sql: Sql, at: datetime) -> Any:
+    """Each camera's last interval starting before `at` (an indexed lookup a camera), as rows
+    of state_intervals."""
+    table = StateIntervalRow.__table__
+    c = table.c
     last = aliased(StateIntervalRow)
     newest_first = (
         last.subject_kind == "camera",
         last.subject_id == CameraRow.id,
-        last.start_time < f.lo,
+        last.start_time < at,
     )
-    if f.sql.dialect == "postgresql":
+    if sql.dialect == "postgresql":
         # A lateral join: one backward index probe a camera, the row itself.
         found = (
             select(*(getattr(last, k.key).label(k.name) for k in c))
@@ -92,7 +135,7 @@ def _rows(f: Frame) -> tuple[Any, ColumnElement[bool]]:
         )
         before = select(*found.c).select_from(CameraRow).join(found, true())
     else:
-        last_before = (
+        newest = (
             select(last.id)
             .where(*newest_first)
             .order_by(last.start_time.desc())
@@ -100,8 +143,8 @@ def _rows(f: Frame) -> tuple[Any, ColumnElement[bool]]:
             .correlate(CameraRow)
             .scalar_subquery()
         )
-        before = select(table).where(c.id.in_(select(last_before).select_from(CameraRow)))
-    return union_all(within, before).subquery("cand"), true()
+        before = select(table).where(c.id.in_(select(newest).select_from(CameraRow)))
+    return before
 
 
 def clipped(f: Frame, condition: ColumnElement[bool] | None, ids: list[str] | None) -> Any:

@@ -346,7 +346,8 @@ type GetUptimeRequest struct {
 	unknownFields protoimpl.UnknownFields
 
 	Range *TimeRange `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
-	// Bucket size of the series; unset: one bucket for the whole range.
+	// Bucket size of the series (whole days: aligned on UTC midnights, see above); unset: one
+	// bucket for the whole range.
 	Bucket  *durationpb.Duration `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	Filter  string               `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	OrderBy string               `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
@@ -435,6 +436,7 @@ type UptimeBucket struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// Where the bucket starts within the range (a partial first bucket: the range's start).
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Seconds up ÷ seconds known, 0–1 (1 when nothing was known).
 	Uptime float64              `protobuf:"fixed64,2,opt,name=uptime,proto3" json:"uptime,omitempty"`
@@ -763,7 +765,8 @@ type GetCoverageRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	Range     *TimeRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Range *TimeRange `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	// As GetUptimeRequest.bucket.
 	Bucket    *durationpb.Duration `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	Filter    string               `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	OrderBy   string               `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
@@ -850,9 +853,12 @@ type GapSeconds struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	Cause GapCause             `protobuf:"varint,1,opt,name=cause,proto3,enum=camfleet.v1.GapCause" json:"cause,omitempty"`
+	Cause GapCause `protobuf:"varint,1,opt,name=cause,proto3,enum=camfleet.v1.GapCause" json:"cause,omitempty"`
+	// Seconds the stored gaps of this cause lost within the range (less what was recorded after
+	// all at their ends, as GetTimeline shows them).
 	Total *durationpb.Duration `protobuf:"bytes,2,opt,name=total,proto3" json:"total,omitempty"`
-	Count int32                `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// The gaps that lost time within the range, each once (also one lasting several days).
+	Count int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 }
 
 func (x *GapSeconds) Reset() {
@@ -913,6 +919,7 @@ type CoverageBucket struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// Where the bucket starts within the range (a partial first bucket: the range's start).
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	Expected  *durationpb.Duration   `protobuf:"bytes,2,opt,name=expected,proto3" json:"expected,omitempty"`
 	Recorded  *durationpb.Duration   `protobuf:"bytes,3,opt,name=recorded,proto3" json:"recorded,omitempty"`
@@ -1177,7 +1184,9 @@ type GetStorageRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	Range  *TimeRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Range *TimeRange `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	// As GetUptimeRequest.bucket. Bytes are kept per hour: an hour's bytes fall in the bucket
+	// holding the hour's start.
 	Bucket *durationpb.Duration `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	// Default CAMERA.
 	GroupBy StorageGrouping `protobuf:"varint,3,opt,name=group_by,json=groupBy,proto3,enum=camfleet.v1.StorageGrouping" json:"group_by,omitempty"`
@@ -1266,6 +1275,7 @@ type StorageBucket struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// Where the bucket starts within the range (a partial first bucket: the range's start).
 	StartTime    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	BytesWritten int64                  `protobuf:"varint,2,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
 }
@@ -1843,7 +1853,8 @@ type GetStreamHealthRequest struct {
 
 	CameraId string     `protobuf:"bytes,1,opt,name=camera_id,json=cameraId,proto3" json:"camera_id,omitempty"`
 	Range    *TimeRange `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
-	// Default: 1 minute for ranges up to 6 hours, 1 hour beyond.
+	// Default: 1 minute for ranges up to 6 hours, 1 hour beyond. Whole days: aligned on UTC
+	// midnights (see AnalyticsService).
 	Bucket *durationpb.Duration `protobuf:"bytes,3,opt,name=bucket,proto3" json:"bucket,omitempty"`
 }
 
@@ -2056,7 +2067,8 @@ type GetSecurityStatsRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	Range  *TimeRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Range *TimeRange `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	// As GetUptimeRequest.bucket.
 	Bucket *durationpb.Duration `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
 }
 

@@ -33,6 +33,7 @@ from server.db.engine import Sessions
 from server.db.models import utcnow
 from server.db.models.analytics import (
     CameraDayRow,
+    CameraGapDayRow,
     CoverageHourRow,
     DiskSampleRow,
     HealthSampleRow,
@@ -145,5 +146,5 @@ async def _expire(session: AsyncSession, now: datetime) -> None:
     )
     for table in (CoverageHourRow, StorageHourRow, DiskSampleRow):
         await session.execute(delete(table).where(table.hour < coarse_cut))
-    for rolled in (CameraDayRow, StorageDayRow):
+    for rolled in (CameraDayRow, CameraGapDayRow, StorageDayRow):
         await session.execute(delete(rolled).where(rolled.day < coarse_cut - DAY))

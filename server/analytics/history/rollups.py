@@ -10,8 +10,16 @@ run repeated by a new leader changes nothing. Per camera and day:
   it give outage_s and longest_outage_s; the one still running at midnight (or ending exactly
   then) is `cross_start`, and its `cross_end` is filled once the next ONLINE interval shows where
   it ended (on a later run if it is still running);
+- the interval running at the day's end (the last one starting before the next midnight, if it
+  reaches that midnight): `midnight_*`, for the reads whose edge starts the next day; its end,
+  when still open, is filled once it closes (fill_midnight_ends);
 - coverage_hourly's expected and recorded seconds summed; storage_hourly summed per node and
-  tier into `storage_daily`.
+  tier into `storage_daily`;
+- the stored gaps' seconds by cause (coverage_gaps.gap_seconds over the day, the statement a read
+  runs over its edges) into `camera_gap_days`.
+
+Like coverage_hourly, a day is rolled once settled: what changes the past later (a segment
+indexed more than SETTLE late, which shortens a stored gap) is not rolled again.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.analytics.buckets import Sql, epoch
+from server.analytics.coverage_gaps import gap_seconds
 from server.analytics.days import CURSOR, DAY, floor_day
 from server.analytics.history.hourly import CURSOR as HOURLY
 from server.analytics.history.loop import (
@@ -34,9 +43,11 @@ from server.analytics.history.loop import (
     to_epoch_s,
 )
 from server.analytics.ranges import Window
-from server.analytics.uptime_sql import ONLINE, Frame, stretches, sums
+from server.analytics.uptime_sql import ONLINE, Frame, last_before, stretches, sums
+from server.db.models import CameraRow
 from server.db.models.analytics import (
     CameraDayRow,
+    CameraGapDayRow,
     CoverageHourRow,
     StateIntervalRow,
     StorageDayRow,
@@ -68,6 +79,8 @@ async def roll_days(session: AsyncSession, now: datetime) -> int:
         day += DAY
         done += 1
     await fill_cross_ends(session, now)
+    if done:
+        await fill_midnight_ends(session)
     set_cursor(session, row, CURSOR, to_epoch_s(max(day, first)), now)
     return done
 
@@ -116,6 +129,10 @@ async def roll_day(session: AsyncSession, day: datetime, now: datetime) -> None:
                 "cross_end": None,
                 "expected_s": 0.0,
                 "recorded_s": 0.0,
+                "midnight_id": None,
+                "midnight_state": None,
+                "midnight_start": None,
+                "midnight_end": None,
             },
         )
 
@@ -135,6 +152,20 @@ async def roll_day(session: AsyncSession, day: datetime, now: datetime) -> None:
             r["longest_outage_s"] = max(r["longest_outage_s"], length)
         else:
             r["cross_start"] = s0_t
+    nxt = day + DAY
+    kept = last_before(f.sql, nxt).subquery("kept")
+    running = await session.execute(
+        select(kept.c.subject_id, kept.c.id, kept.c.state, kept.c.start_time, kept.c.end_time)
+        .join(CameraRow, CameraRow.id == kept.c.subject_id)
+        .where(or_(kept.c.end_time.is_(None), kept.c.end_time >= nxt))
+    )
+    for camera_id, interval_id, state, began_at, ended_at in running.all():
+        of(camera_id).update(
+            midnight_id=interval_id,
+            midnight_state=state,
+            midnight_start=began_at,
+            midnight_end=ended_at,
+        )
     c = CoverageHourRow
     coverage = await session.execute(
         select(c.camera_id, func.sum(c.expected_s), func.sum(c.recorded_s))
@@ -166,6 +197,38 @@ async def roll_day(session: AsyncSession, day: datetime, now: datetime) -> None:
     await session.execute(delete(StorageDayRow).where(StorageDayRow.day == day))
     if storage:
         await session.execute(insert(StorageDayRow), storage)
+    gaps = [
+        {
+            "camera_id": camera_id,
+            "day": day,
+            "cause": cause,
+            "seconds": max(0.0, float(total or 0.0)),
+            "began": int(began or 0),
+            "carried": int(carried or 0),
+        }
+        for camera_id, cause, total, began, carried in (
+            await session.execute(gap_seconds(f.sql, day, nxt, now, None))
+        ).all()
+        if (total or 0) > 0 or began or carried
+    ]
+    await session.execute(delete(CameraGapDayRow).where(CameraGapDayRow.day == day))
+    if gaps:
+        await session.execute(insert(CameraGapDayRow), gaps)
+
+
+async def fill_midnight_ends(session: AsyncSession) -> None:
+    """The end of each kept midnight interval that was open when its day was rolled and has
+    closed since (reads look such an end up by the interval's id until then). Once per run that
+    rolled a day: a scan of the rows still open, a key lookup each."""
+    d, si = CameraDayRow, aliased(StateIntervalRow)
+    ended = select(si.end_time).where(si.id == d.midnight_id).scalar_subquery()
+    closed = select(si.id).where(si.id == d.midnight_id, si.end_time.is_not(None)).exists()
+    await session.execute(
+        update(d)
+        .where(d.midnight_id.is_not(None), d.midnight_end.is_(None), closed)
+        .values(midnight_end=ended)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def fill_cross_ends(session: AsyncSession, now: datetime) -> None:

@@ -74,7 +74,7 @@ class DomainFigures:
         """One pass over the fleet: GetUptime and GetCoverage answer every camera at once
         (worst uptime first, as the UI's worst cameras), and the camera pages are cut from
         those answers by name."""
-        whole = replace(window, bucket=window.end - window.start)
+        whole = replace(window, bucket=window.end - window.start, aligned=False)
         text = camera_filter(camera_ids)
         uptime = await get_uptime(self._sessions, UptimeQuery(whole, filter=text), whole_fleet=True)
         coverage = await get_coverage(
@@ -104,7 +104,7 @@ class DomainFigures:
         )
 
     async def storage(self, window: Window, camera_ids: Sequence[str]) -> StorageFigures:
-        whole = replace(window, bucket=window.end - window.start)
+        whole = replace(window, bucket=window.end - window.start, aligned=False)
         text = camera_filter(camera_ids)
         first = await storage(self._sessions, whole, Grouping.CAMERA, filter_text=text, size=PAGE)
         nodes = await self._all(whole, Grouping.NODE, text)

@@ -18,6 +18,7 @@ from server.db.models.alerts import (
 )
 from server.db.models.analytics import (
     CameraDayRow,
+    CameraGapDayRow,
     CoverageHourRow,
     DiskSampleRow,
     HealthSampleRow,
@@ -58,6 +59,7 @@ __all__ = [
     "AuditLogRow",
     "Base",
     "CameraDayRow",
+    "CameraGapDayRow",
     "CameraLabelRow",
     "CameraRow",
     "ChannelRow",

@@ -110,7 +110,12 @@ class CameraDayRow(Base):
 
     An outage that began that day and went on past midnight is not in outage_s or
     longest_outage_s: its start is `cross_start` and its end, once known, `cross_end`, so a
-    read takes its full length once (clipped to the read's range)."""
+    read takes its full length once (clipped to the read's range).
+
+    `midnight_*` is the camera's interval running at the day's end (the last one starting before
+    the next midnight), so a read whose edge starts on the next day takes it from here instead
+    of looking it up per camera; its end is filled once it closes (NULL: open when last seen,
+    read through `midnight_id` then)."""
 
     __tablename__ = "camera_days"
 
@@ -127,6 +132,26 @@ class CameraDayRow(Base):
     cross_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expected_s: Mapped[float] = mapped_column(Float, default=0.0)
     recorded_s: Mapped[float] = mapped_column(Float, default=0.0)
+    midnight_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    midnight_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    midnight_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    midnight_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CameraGapDayRow(Base):
+    """Per camera, closed UTC day and cause, the seconds the stored gaps lost that day (as
+    GetCoverage counts them: server/analytics/coverage_gaps.py), `began` the gaps whose lost
+    time began that day and `carried` those that began before it and lost time in it (a read
+    counts a gap in the part of its range where its lost time begins)."""
+
+    __tablename__ = "camera_gap_days"
+
+    camera_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
+    cause: Mapped[str] = mapped_column(String(24), primary_key=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    began: Mapped[int] = mapped_column(Integer, default=0)
+    carried: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StorageDayRow(Base):

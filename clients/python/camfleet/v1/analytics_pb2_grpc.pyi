@@ -35,6 +35,17 @@ class AnalyticsServiceStub:
     at least 1 hour when the range is longer than 30 days (1-minute health buckets are kept 30
     days); at most 10,000 buckets. A range or bucket outside these is INVALID_ARGUMENT naming the
     field. Reads need analytics.read; schedules need analytics.write.
+
+    Buckets: a bucket of a whole number of days (24h, 48h, 168h, ...) is aligned on UTC midnights,
+    as Grafana and Prometheus align theirs: its boundaries fall on the bucket's multiples since
+    1970-01-01T00:00:00Z (every one a UTC midnight; 7-day buckets therefore start on Thursdays),
+    whatever hour the range starts at. The first bucket runs from the range's start to the first
+    boundary after it and the last from the last boundary to the range's end: either may be
+    partial. A partial bucket's start_time is where its part starts (the range's start for the
+    first) and its figures cover that part only (uptime, coverage and their seconds are those of
+    the part; nothing is extrapolated), so a series of N whole days from a mid-day start has N + 1
+    buckets. Any other bucket starts at the range's start and is cut every `bucket` from it (the
+    last one ends at the range's end and may be shorter). Unset: one bucket for the whole range.
     """
 
     @_typing.overload
@@ -80,6 +91,17 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     at least 1 hour when the range is longer than 30 days (1-minute health buckets are kept 30
     days); at most 10,000 buckets. A range or bucket outside these is INVALID_ARGUMENT naming the
     field. Reads need analytics.read; schedules need analytics.write.
+
+    Buckets: a bucket of a whole number of days (24h, 48h, 168h, ...) is aligned on UTC midnights,
+    as Grafana and Prometheus align theirs: its boundaries fall on the bucket's multiples since
+    1970-01-01T00:00:00Z (every one a UTC midnight; 7-day buckets therefore start on Thursdays),
+    whatever hour the range starts at. The first bucket runs from the range's start to the first
+    boundary after it and the last from the last boundary to the range's end: either may be
+    partial. A partial bucket's start_time is where its part starts (the range's start for the
+    first) and its figures cover that part only (uptime, coverage and their seconds are those of
+    the part; nothing is extrapolated), so a series of N whole days from a mid-day start has N + 1
+    buckets. Any other bucket starts at the range's start and is cut every `bucket` from it (the
+    last one ends at the range's end and may be shorter). Unset: one bucket for the whole range.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -121,6 +143,17 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     at least 1 hour when the range is longer than 30 days (1-minute health buckets are kept 30
     days); at most 10,000 buckets. A range or bucket outside these is INVALID_ARGUMENT naming the
     field. Reads need analytics.read; schedules need analytics.write.
+
+    Buckets: a bucket of a whole number of days (24h, 48h, 168h, ...) is aligned on UTC midnights,
+    as Grafana and Prometheus align theirs: its boundaries fall on the bucket's multiples since
+    1970-01-01T00:00:00Z (every one a UTC midnight; 7-day buckets therefore start on Thursdays),
+    whatever hour the range starts at. The first bucket runs from the range's start to the first
+    boundary after it and the last from the last boundary to the range's end: either may be
+    partial. A partial bucket's start_time is where its part starts (the range's start for the
+    first) and its figures cover that part only (uptime, coverage and their seconds are those of
+    the part; nothing is extrapolated), so a series of N whole days from a mid-day start has N + 1
+    buckets. Any other bucket starts at the range's start and is cut every `bucket` from it (the
+    last one ends at the range's end and may be shorter). Unset: one bucket for the whole range.
     """
 
     @_abc_1.abstractmethod

@@ -48,7 +48,8 @@ export type GetUptimeRequest = Message<"camfleet.v1.GetUptimeRequest"> & {
   range?: TimeRange | undefined;
 
   /**
-   * Bucket size of the series; unset: one bucket for the whole range.
+   * Bucket size of the series (whole days: aligned on UTC midnights, see above); unset: one
+   * bucket for the whole range.
    *
    * @generated from field: google.protobuf.Duration bucket = 2;
    */
@@ -90,6 +91,8 @@ export const GetUptimeRequestSchema: GenMessage<GetUptimeRequest> = /*@__PURE__*
  */
 export type UptimeBucket = Message<"camfleet.v1.UptimeBucket"> & {
   /**
+   * Where the bucket starts within the range (a partial first bucket: the range's start).
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 1;
    */
   startTime?: Timestamp | undefined;
@@ -256,6 +259,8 @@ export type GetCoverageRequest = Message<"camfleet.v1.GetCoverageRequest"> & {
   range?: TimeRange | undefined;
 
   /**
+   * As GetUptimeRequest.bucket.
+   *
    * @generated from field: google.protobuf.Duration bucket = 2;
    */
   bucket?: Duration | undefined;
@@ -298,11 +303,16 @@ export type GapSeconds = Message<"camfleet.v1.GapSeconds"> & {
   cause: GapCause;
 
   /**
+   * Seconds the stored gaps of this cause lost within the range (less what was recorded after
+   * all at their ends, as GetTimeline shows them).
+   *
    * @generated from field: google.protobuf.Duration total = 2;
    */
   total?: Duration | undefined;
 
   /**
+   * The gaps that lost time within the range, each once (also one lasting several days).
+   *
    * @generated from field: int32 count = 3;
    */
   count: number;
@@ -320,6 +330,8 @@ export const GapSecondsSchema: GenMessage<GapSeconds> = /*@__PURE__*/
  */
 export type CoverageBucket = Message<"camfleet.v1.CoverageBucket"> & {
   /**
+   * Where the bucket starts within the range (a partial first bucket: the range's start).
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 1;
    */
   startTime?: Timestamp | undefined;
@@ -457,6 +469,9 @@ export type GetStorageRequest = Message<"camfleet.v1.GetStorageRequest"> & {
   range?: TimeRange | undefined;
 
   /**
+   * As GetUptimeRequest.bucket. Bytes are kept per hour: an hour's bytes fall in the bucket
+   * holding the hour's start.
+   *
    * @generated from field: google.protobuf.Duration bucket = 2;
    */
   bucket?: Duration | undefined;
@@ -498,6 +513,8 @@ export const GetStorageRequestSchema: GenMessage<GetStorageRequest> = /*@__PURE_
  */
 export type StorageBucket = Message<"camfleet.v1.StorageBucket"> & {
   /**
+   * Where the bucket starts within the range (a partial first bucket: the range's start).
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 1;
    */
   startTime?: Timestamp | undefined;
@@ -800,7 +817,8 @@ export type GetStreamHealthRequest = Message<"camfleet.v1.GetStreamHealthRequest
   range?: TimeRange | undefined;
 
   /**
-   * Default: 1 minute for ranges up to 6 hours, 1 hour beyond.
+   * Default: 1 minute for ranges up to 6 hours, 1 hour beyond. Whole days: aligned on UTC
+   * midnights (see AnalyticsService).
    *
    * @generated from field: google.protobuf.Duration bucket = 3;
    */
@@ -895,6 +913,8 @@ export type GetSecurityStatsRequest = Message<"camfleet.v1.GetSecurityStatsReque
   range?: TimeRange | undefined;
 
   /**
+   * As GetUptimeRequest.bucket.
+   *
    * @generated from field: google.protobuf.Duration bucket = 2;
    */
   bucket?: Duration | undefined;
@@ -1483,6 +1503,17 @@ export const ReportPeriodSchema: GenEnum<ReportPeriod> = /*@__PURE__*/
  * at least 1 hour when the range is longer than 30 days (1-minute health buckets are kept 30
  * days); at most 10,000 buckets. A range or bucket outside these is INVALID_ARGUMENT naming the
  * field. Reads need analytics.read; schedules need analytics.write.
+ *
+ * Buckets: a bucket of a whole number of days (24h, 48h, 168h, ...) is aligned on UTC midnights,
+ * as Grafana and Prometheus align theirs: its boundaries fall on the bucket's multiples since
+ * 1970-01-01T00:00:00Z (every one a UTC midnight; 7-day buckets therefore start on Thursdays),
+ * whatever hour the range starts at. The first bucket runs from the range's start to the first
+ * boundary after it and the last from the last boundary to the range's end: either may be
+ * partial. A partial bucket's start_time is where its part starts (the range's start for the
+ * first) and its figures cover that part only (uptime, coverage and their seconds are those of
+ * the part; nothing is extrapolated), so a series of N whole days from a mid-day start has N + 1
+ * buckets. Any other bucket starts at the range's start and is cut every `bucket` from it (the
+ * last one ends at the range's end and may be shorter). Unset: one bucket for the whole range.
  *
  * @generated from service camfleet.v1.AnalyticsService
  */
