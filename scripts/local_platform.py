@@ -40,7 +40,13 @@ import grpc
 from demo_cameras import DemoPublishers, ensure_cameras
 from envoy_admin import ADMIN_SOCKET, raise_open_file_limit, routes_to_control_plane
 from envoy_config import parse_origins, render
-from local_tls import CertificateError, add_tls_arguments, check_tls_arguments, edge_certificate
+from local_tls import (
+    CertificateError,
+    add_tls_arguments,
+    check_tls_arguments,
+    edge_certificate,
+    hop_certificates,
+)
 from platform_api import (
     AdminError,
     Metadata,
@@ -152,6 +158,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Free ports by default: two ./start runs side by side (the tests) must not collide.
     args.metrics_listen = args.metrics_listen or f"127.0.0.1:{free_port()}"
     args.node_metrics_listen = args.node_metrics_listen or f"127.0.0.1:{free_port()}"
+    # The control plane's TLS listeners for the node agent (unless --plaintext).
+    args.agent_listen = f"127.0.0.1:{free_port()}"
+    args.agent_mtls_listen = f"127.0.0.1:{free_port()}"
     for flag in (
         "listen",
         "envoy_listen",
@@ -180,11 +189,18 @@ def _host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _media_origin(http_listen: str) -> str:
+def _http_scheme(args: argparse.Namespace) -> str:
+    """The node serves HTTPS with the local CA's certificate unless --plaintext."""
+    return "http" if args.hop_tls is None else "https"
+
+
+def _media_origin(args: argparse.Namespace) -> str:
     """The one node's HTTP origin, which the UI's CSP lets it fetch and play video from; for a
     wildcard bind the node advertises the host's name instead, so allow any (the UI default)."""
-    host = _host_port(http_listen)[0]
-    return "" if host in {"0.0.0.0", "::", ""} else f"http://{http_listen}"  # noqa: S104
+    host = _host_port(args.http_listen)[0]
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104
+        return ""
+    return f"{_http_scheme(args)}://{args.http_listen}"
 
 
 @dataclass
@@ -309,7 +325,7 @@ class Platform:
             "CAMFLEET_LISTEN": args.listen,
             # Cameras publish to the fleet ingest (the node says so too: --public-rtmp-url).
             "CAMFLEET_INGEST_RTMP_URL": f"rtmp://{args.rtmp_listen}/live",
-            "CAMFLEET_HLS_BASE_URL": f"http://{args.http_listen}",
+            "CAMFLEET_HLS_BASE_URL": f"{_http_scheme(args)}://{args.http_listen}",
             # Envoy appends the browser's address to x-forwarded-for and reaches the control
             # plane on this socket alone: one trusted hop, and no other local process can claim
             # an address (a direct TCP client is just 127.0.0.1).
@@ -319,6 +335,15 @@ class Platform:
         }
         if password.value:
             env["CAMFLEET_ADMIN_PASSWORD"] = password.value
+        hops = args.hop_tls
+        # Mutual TLS once the node can have a certificate: a node that joined before ./start
+        # spoke TLS has none, and keeps one-way TLS until it joins again.
+        mutual = hops is not None and (
+            (self.data / "node" / "node-cert.pem").exists()
+            or not (self.data / "node" / "credential.json").exists()
+        )
+        if hops is not None:
+            env.update(hops.control_plane_env(args.agent_listen, args.agent_mtls_listen, mutual))
         control_plane = self.adopt(
             "control plane", start_control_plane(env, None, parent_death=True)
         )
@@ -326,7 +351,7 @@ class Platform:
             "ui server",
             [PYTHON, "-m", "server.ui", "--listen", "127.0.0.1:0", "--dist", args.ui_dist],
             # A CAMFLEET_UI_MEDIA_ORIGINS of the caller wins (more nodes than this one).
-            {"CAMFLEET_UI_MEDIA_ORIGINS": _media_origin(args.http_listen), **os.environ},
+            {"CAMFLEET_UI_MEDIA_ORIGINS": _media_origin(args), **os.environ},
             stdout=subprocess.PIPE,
         )
         envoy_admin = self._spawn_envoy(await self._ui_address(ui))
@@ -340,7 +365,7 @@ class Platform:
             auth = await self._login(channel, password)
             agent_env = {**env, **await self._join_token(channel, auth, env)}
             argv = agent_argv(
-                args.listen,
+                args.listen if hops is None else args.agent_listen,
                 self.data / "node",
                 args.node_rtmp_listen,
                 args.http_listen,
@@ -352,6 +377,7 @@ class Platform:
                     args.node_ingest_listen,
                     "--metrics-listen",
                     args.node_metrics_listen,
+                    *(hops.agent_flags(args.agent_mtls_listen, mutual) if hops else []),
                 ],
             )
             self.adopt("node agent", start_agent(argv, agent_env, None, parent_death=True))
@@ -571,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     _secure(data)
     try:
         args.edge_tls = edge_certificate(args, data, _host_port(args.envoy_listen)[0])
+        args.hop_tls = hop_certificates(args, data, _host_port(args.envoy_listen)[0])
     except (CertificateError, OSError) as exc:
         log.error("TLS: %s", exc)
         return 1

@@ -17,9 +17,12 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.tls.ca import (
+    CA_CERT,
+    CA_KEY,
     CertificateError,
     CertificateFiles,
     ensure_ca,
@@ -28,6 +31,9 @@ from server.tls.ca import (
 )
 
 EDGE = "edge"  # Envoy's certificate: edge.pem and edge-key.pem in the TLS directory
+# The control plane's TLS listeners for node agents, and the node's HTTPS (HLS, WHEP, downloads).
+AGENT_LISTENER = "agent-listener"
+NODE_HTTP = "node-http"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # Listening on every interface (compared, never bound).
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
@@ -106,7 +112,53 @@ def platform_certificates(tls_dir: Path, edge: Iterable[str]) -> dict[str, Certi
     """Every certificate `./start` presents, signed by the CA in `tls_dir` (made there on the
     first call, reused after while it still fits): name → its files."""
     ca = ensure_ca(tls_dir)
-    return {EDGE: ensure_certificate(tls_dir, list(edge), EDGE, ca=ca)}
+    # One machine: the node and the control plane answer to the same names as Envoy.
+    return {
+        name: ensure_certificate(tls_dir, list(edge), name, ca=ca)
+        for name in (EDGE, AGENT_LISTENER, NODE_HTTP)
+    }
+
+
+@dataclass(frozen=True)
+class HopTls:
+    """TLS between ./start's node agent and control plane, and the node's HTTPS: always the
+    local CA's (an operator's --tls-cert is for Envoy, which browsers reach)."""
+
+    ca: Path
+    ca_key: Path
+    agent_listener: CertificateFiles
+    node_http: CertificateFiles
+
+    def control_plane_env(self, listen: str, mtls_listen: str, mutual: bool) -> dict[str, str]:
+        """The control plane's agent listeners; with `mutual`, node certificates required."""
+        env = {
+            "CAMFLEET_AGENT_LISTEN": listen,
+            "CAMFLEET_AGENT_TLS_CERT": str(self.agent_listener.cert),
+            "CAMFLEET_AGENT_TLS_KEY": str(self.agent_listener.key),
+            "CAMFLEET_NODE_CA_CERT": str(self.ca),
+            "CAMFLEET_NODE_CA_KEY": str(self.ca_key),
+            "CAMFLEET_AGENT_MTLS_LISTEN": mtls_listen,
+        }
+        if mutual:
+            env["CAMFLEET_REQUIRE_NODE_CERTS"] = "true"
+        return env
+
+    def agent_flags(self, mtls_listen: str, mutual: bool) -> list[str]:
+        flags = ["--control-plane-ca", str(self.ca)]
+        if mutual:
+            flags += ["--control-plane-mtls", mtls_listen]
+        https = ["--http-tls-cert", str(self.node_http.cert)]
+        return [*flags, *https, "--http-tls-key", str(self.node_http.key)]
+
+
+def hop_certificates(args: argparse.Namespace, data: Path, envoy_host: str) -> HopTls | None:
+    """The local CA's certificates for the agent listeners and the node's HTTPS; None with
+    --plaintext."""
+    if args.plaintext:
+        return None
+    tls_dir = Path(args.tls_dir) if args.tls_dir else data / "tls"
+    made = platform_certificates(tls_dir, edge_hosts(envoy_host))
+    return HopTls(tls_dir / CA_CERT, tls_dir / CA_KEY, made[AGENT_LISTENER], made[NODE_HTTP])
 
 
 def edge_certificate(
@@ -123,12 +175,16 @@ def edge_certificate(
 
 
 __all__ = [
+    "AGENT_LISTENER",
     "EDGE",
+    "NODE_HTTP",
     "CertificateError",
+    "HopTls",
     "add_tls_arguments",
     "check_tls_arguments",
     "edge_certificate",
     "edge_hosts",
+    "hop_certificates",
     "is_loopback",
     "platform_certificates",
 ]

@@ -163,7 +163,15 @@ async def test_start_serves_everything_on_one_url_and_ctrl_c_stops_it(tmp_path: 
             cameras = await camera_pb2_grpc.CameraServiceStub(channel).ListCameras(
                 camera_pb2.ListCamerasRequest(), metadata=auth, timeout=10
             )
+            urls = await camera_pb2_grpc.CameraServiceStub(channel).GetStreamUrls(
+                camera_pb2.GetStreamUrlsRequest(id=cameras.cameras[0].id), metadata=auth, timeout=10
+            )
         assert [c.name for c in cameras.cameras] == ["Demo 1"]
+        # The node joined over mutual TLS with a key made on it, and serves HLS over HTTPS.
+        node_dir = lp.data_dir / "node"
+        assert stat.S_IMODE((node_dir / "node-key.pem").stat().st_mode) == 0o600
+        assert (node_dir / "node-cert.pem").exists()
+        assert urls.hls_playback_url.startswith("https://127.0.0.1:"), urls
 
         # A second Envoy (here the tests') runs beside ./start's: no hot-restart clash.
         control_plane = ("127.0.0.1", int(lp.grpc_target.rsplit(":", 1)[1]))
