@@ -98,18 +98,15 @@ async def test_minutes_merge_by_samples_and_compact_into_hours(env: Env) -> None
     # A year and more later: minutes went after 30 days, hours after a year.
     await compactor.run_once(T0 + timedelta(days=31))
     assert await rows(env, FINE) == [] and len(await rows(env, 3600)) == 1
-    # Over 40 days in daily buckets from half past 23:00: the buckets are UTC days (the first the
-    # half hour left of the range's first day), T0's has the hour's figures, though its minutes
-    # went.
+    # Over 40 days in daily buckets from half past: the buckets are UTC days (the first the part
+    # of T0's day from the range's start), and the first has the hour's figures, though its
+    # minutes went.
     window = health_window(T0 - timedelta(minutes=30), T0 + timedelta(days=40), timedelta(days=1))
     long_range = await stream_health(env.sessions, camera, window)
-    assert [p.start for p in long_range.points[:3]] == [
-        T0 - timedelta(minutes=30),
-        T0,
-        T0 + timedelta(days=1),
-    ]
-    assert [p.samples for p in long_range.points[:3]] == [0, 6, 0]
-    assert long_range.points[1].bitrate_kbps_avg == pytest.approx(1500.0)
+    midnight = T0.replace(hour=0, minute=0) + timedelta(days=1)
+    assert [p.start for p in long_range.points[:2]] == [T0 - timedelta(minutes=30), midnight]
+    assert [p.samples for p in long_range.points[:2]] == [6, 0]
+    assert long_range.points[0].bitrate_kbps_avg == pytest.approx(1500.0)
     await compactor.run_once(T0 + timedelta(days=366))
     assert await rows(env, 3600) == []
 
