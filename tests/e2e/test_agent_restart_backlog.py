@@ -34,8 +34,10 @@ from tests.support.stack import Stack, running_control_plane
 
 pytestmark = pytest.mark.timeout(900)
 
-# The issue's node was 394 files behind.
-UNINDEXED_FILES = 400
+# A few hundred, as the issue's node (394): enough that waiting for them shows (minutes), few
+# enough that the background indexing at the lowest priority ends in the test's time on a
+# loaded machine.
+UNINDEXED_FILES = 300
 # Reports waiting in the spool: 16 cameras' 2 s segments over six minutes away.
 SPOOLED_REPORTS = 3000
 UNINDEXED = "camfleet_agent_unindexed_segments"
