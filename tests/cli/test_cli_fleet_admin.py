@@ -55,6 +55,9 @@ async def test_join_token_registers_a_node_that_is_cordoned_drained_and_labelled
     assert not (await _node(platform, node_id)).schedulable
     table = await cli.run("nodes", "list", "--filter", f'name = "{name}"')
     assert "cordoned" in table.stdout.splitlines()[2], table
+    # Its agent never connected, so it said no CPU cores: "-" (no core limit in placement).
+    wide = await cli.run("-o", "wide", "nodes", "get", name)
+    assert ["CORES", "-"] in [line.split() for line in wide.stdout.splitlines()], wide
     assert (await cli.run("nodes", "uncordon", node_id)).code == 0
     assert (await _node(platform, node_id)).schedulable
 

@@ -47,6 +47,8 @@ COLUMNS = [
     ),
     Column("CAMERAS", lambda n: f"{n.camera_count}/{n.capacity}" if n.capacity else n.camera_count),
     Column("CPU", lambda n: f"{n.host.cpu_percent:.0f}%" if n.HasField("host") else "-"),
+    # What placement keeps the node's ladder transcoding within ("-": its agent did not say).
+    Column("CORES", lambda n: f"{n.cpu_cores:g}" if n.cpu_cores else "-", wide=True),
     Column("ID", lambda n: n.id),
     Column("VERSION", lambda n: n.version, wide=True),
     Column("LABELS", lambda n: labels(n.labels), wide=True),
