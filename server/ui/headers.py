@@ -16,7 +16,10 @@ feeds the <video> through Media Source Extensions (media-src blob:). The nodes' 
 configurable (`--media-origins`); left unset, any http(s) origin is allowed for media and
 fetches only, because nodes register at run time under whatever public host they are given
 and the UI server has no list of them; script, style and framing stay locked to this origin
-either way.
+either way. A recording spread over several nodes (or in the cold tier) comes as a VOD playlist
+the control plane writes inline, a `data:` URL (server/recordings/vod.py), which hls.js fetches:
+connect-src allows `data:` (a fetch of inline bytes sends nothing anywhere). hls.js's ESM build
+runs no blob: worker, so worker-src stays 'self'.
 
 Referrer-Policy is no-referrer: nothing in the platform reads a Referer, the UI's routes live
 in the URL fragment (never sent) and the nodes learn the page's origin from CORS's Origin header
@@ -77,7 +80,7 @@ def content_security_policy(media_origins: Sequence[str], style_nonce: str | Non
         f"style-src {styles}",
         "img-src 'self' data:",
         "font-src 'self'",
-        f"connect-src 'self' {media}",
+        f"connect-src 'self' data: {media}",
         f"media-src 'self' blob: {media}",
         "worker-src 'self'",
         "object-src 'none'",

@@ -125,6 +125,12 @@ def test_the_ui_and_its_live_video_run_under_the_csp_without_a_violation(
     expect(page.get_by_test_id("recording-row").first).to_be_visible(timeout=90_000)
     page.get_by_test_id("recording-play").first.click()
     video_advances(page, '[data-testid="recording-video"]', by_s=1.0)
+    # A recording spread over nodes comes as the control plane's inline playlist (a data: URL,
+    # server/recordings/vod.py), which hls.js fetches like this: the CSP lets it.
+    assert page.evaluate(
+        """() => fetch("data:application/vnd.apple.mpegurl;base64,I0VYVE0zVQo=")
+            .then((r) => r.text())"""
+    ).startswith("#EXTM3U")
 
     assert violations.all() == []
 

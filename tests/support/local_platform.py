@@ -47,7 +47,7 @@ class LocalPlatform:
     pid: int  # the launcher's
     data_dir: Path
     log_path: Path  # everything the launcher and its children printed
-    hls_base_url: str  # the node's HTTP base for signed HLS ("http://127.0.0.1:PORT")
+    hls_base_url: str  # the node's base for signed HLS ("https://127.0.0.1:PORT")
     ca_path: Path | None  # the CA that signed Envoy's certificate; None with --plaintext
 
     @property
@@ -161,7 +161,8 @@ def run_local_platform(
             pid=proc.pid,
             data_dir=data,
             log_path=log_path,
-            hls_base_url=f"http://127.0.0.1:{ports.http}",
+            # The node serves HTTPS with the local CA's certificate, plain only with --plaintext.
+            hls_base_url=f"{'http' if plaintext else 'https'}://127.0.0.1:{ports.http}",
             ca_path=None if plaintext else (tls_dir or data / "tls") / "ca.pem",
         )
     finally:

@@ -187,7 +187,7 @@ def test_the_app_page_allows_only_its_own_scripts_and_no_framing(
     assert csp["base-uri"] == ["'self'"]
     assert csp["default-src"] == ["'self'"]
     # The API is this origin; video comes from the configured node (hls.js feeds MSE: blob:).
-    assert csp["connect-src"] == ["'self'", MEDIA]
+    assert csp["connect-src"] == ["'self'", "data:", MEDIA]
     assert csp["media-src"] == ["'self'", "blob:", MEDIA]
     # Styles: this origin's files and Mantine's <style> elements carrying this page's nonce.
     nonce = re.search(r'<meta property="csp-nonce" nonce="([A-Za-z0-9_-]{16,})">', body.decode())
@@ -230,7 +230,7 @@ def test_without_a_nonce_placeholder_no_inline_style_is_allowed(ui: tuple[str, i
 
 def test_media_may_come_from_any_web_origin_when_none_is_configured(ui: tuple[str, int]) -> None:
     csp = policy(fetch(ui, "/")[1])
-    assert csp["connect-src"] == ["'self'", "http:", "https:"]
+    assert csp["connect-src"] == ["'self'", "data:", "http:", "https:"]
     assert csp["media-src"] == ["'self'", "blob:", "http:", "https:"]
     assert csp["script-src"] == ["'self'"]
 
@@ -241,7 +241,7 @@ def test_media_origins_from_the_environment(
     monkeypatch.setenv("CAMFLEET_UI_MEDIA_ORIGINS", "http://node1:8088, https://[::1]:9443")
     with running_ui_server(make_dist(tmp_path)) as address:
         csp = policy(fetch(address, "/")[1])
-    assert csp["connect-src"] == ["'self'", "http://node1:8088", "https://[::1]:9443"]
+    assert csp["connect-src"] == ["'self'", "data:", "http://node1:8088", "https://[::1]:9443"]
     assert csp["media-src"] == ["'self'", "blob:", "http://node1:8088", "https://[::1]:9443"]
 
 
