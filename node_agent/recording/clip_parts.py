@@ -214,19 +214,25 @@ def concat_plan(pieces: Iterable[Piece]) -> list[ConcatEntry]:
     return entries
 
 
-def concat_text(entries: Sequence[ConcatEntry], starts: Mapping[Path, float]) -> str:
-    """The ffconcat list of `entries`. A cut needs the file's first timestamp (`starts`):
-    ffmpeg's `outpoint` is a timestamp of the file, not an offset into it, and is a decoding
-    time, so what is kept before it decodes whole; a file whose first timestamp is unknown
-    plays whole (its overlap plays twice rather than garbled)."""
+def concat_text(
+    entries: Sequence[ConcatEntry], starts: Mapping[Path, float], offset_s: float = 0.0
+) -> str:
+    """The ffconcat list of `entries`, the first one entered `offset_s` in. ffmpeg's `inpoint`
+    and `outpoint` are timestamps of their file, not offsets into it (`starts`: each file's
+    first one), and decoding times: the copy begins at the keyframe at or before the inpoint,
+    and what is kept before an outpoint decodes whole. A cut in a file whose first timestamp
+    is unknown is not made (its overlap plays twice rather than garbled)."""
     lines = ["ffconcat version 1.0\n"]
-    for entry in entries:
+    for i, entry in enumerate(entries):
         lines.append(_file_line(entry.piece.path))
         start = starts.get(entry.piece.path)
+        skip = offset_s if i == 0 and start is not None else 0.0
+        if skip and start is not None:
+            lines.append(f"inpoint {start + skip:.3f}\n")
         if entry.cut_s is not None and start is not None:
             lines.append(f"outpoint {start + entry.cut_s:.3f}\n")
         if entry.length_s is not None:
-            lines.append(f"duration {entry.length_s:.3f}\n")
+            lines.append(f"duration {entry.length_s - skip:.3f}\n")
     return "".join(lines)
 
 

@@ -183,23 +183,31 @@ class ExportCache:
             )
         entries = concat_plan(pieces)
         kept = [e.piece for e in entries]
-        starts = {
-            e.piece.path: start
-            for e in entries
-            if e.cut_s is not None
-            and (start := await first_timestamp(self._ffprobe, e.piece.path)) is not None
-        }
-        listing = target.with_suffix(".ffconcat")
-        partial = target.with_suffix(".part.mp4")
-        listing.write_text(concat_text(entries, starts))
         first = kept[0].start
         offset = max(0.0, (clip.start - first).total_seconds())
+        # ffconcat's inpoint and outpoint are timestamps of their file: its first one, probed.
+        # (No -ss: ffmpeg's seek in a concat input whose files do not all carry a duration,
+        # as a hole's file does, makes an empty clip.)
+        probed = [e.piece.path for e in entries if e.cut_s is not None]
+        if offset:
+            probed.append(kept[0].path)
+        starts = {
+            path: start
+            for path in probed
+            if (start := await first_timestamp(self._ffprobe, path)) is not None
+        }
+        if offset and kept[0].path not in starts:
+            log.warning("export %s: the first segment's timestamps cannot be read", target.name)
+            return False
+        listing = target.with_suffix(".ffconcat")
+        partial = target.with_suffix(".part.mp4")
+        listing.write_text(concat_text(entries, starts, offset))
         duration = (clip.end - max(clip.start, first)).total_seconds()
         audio = ["-map", "0:a"] if await has_audio(self._ffprobe, kept[0].path) else []
         argv = [
             self._ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-            # Input-side seek: the copy starts at the keyframe at or before the start.
-            "-ss", f"{offset:.3f}", "-f", "concat", "-safe", "0", "-i", str(listing),
+            # The first file's inpoint: the copy starts at the keyframe at or before the start.
+            "-f", "concat", "-safe", "0", "-i", str(listing),
             "-t", f"{duration:.3f}", "-map", "0:v?", *audio,
             "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart",
             "-f", "mp4", str(partial),

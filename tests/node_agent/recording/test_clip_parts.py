@@ -55,6 +55,9 @@ def test_the_list_keeps_real_time_across_holes_and_overlaps(tmp_path: Path) -> N
     ]
     # Its first timestamp unknown, b1 plays whole (the overlap plays twice).
     assert "outpoint" not in concat_text(entries, {})
+    # Entered 0.5 s in: the first file's inpoint, also a timestamp of its own.
+    text = concat_text(entries, {tmp_path / "a1.ts": 1.4}, 0.5)
+    assert text.splitlines()[1:3] == [f"file '{tmp_path}/a1.ts'", "inpoint 1.900"]
 
 
 async def _segments(directory: Path, prefix: str, offset_s: float) -> list[Path]:
