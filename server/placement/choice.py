@@ -5,12 +5,18 @@ why-waiting rules over it. No decisions here (server/placement/planner.py makes 
 Rules:
 - A pull camera fits only on a READY node that is schedulable (neither cordoned nor draining),
   whose labels hold every pair of the camera's selector, and that is not full: capacity > 0 is
-  a hard limit on cameras (0 means unlimited), and a node that said its CPU cores takes a
-  camera only while the cores of its cameras' live ladders (server/placement/cost.py) plus this
-  one's stay within the usable share of them.
+  a hard limit on cameras (0 means unlimited). A node that said its CPU cores is preferred
+  only while the cores of its cameras' live ladders (server/placement/cost.py) plus this one's
+  stay within the usable share of them.
 - Among those, the fullest measure wins least: the higher of (load+1)/capacity and (cores used
   + the camera's)/usable cores (ties: fewest cameras, then name), load = pull cameras placed +
   push cameras homed + handovers targeted there, cores likewise.
+- No node has cores left but one has room for another camera: the camera still goes to the one
+  with the most room (least share), beyond its cores. Recording comes first: a ladder only runs
+  while it is watched, so a node past its cores records every camera and its live rungs fall
+  behind only while all of them are watched at once; a camera left waiting would record
+  nothing (after a node loss, exactly when it matters). The placement event says so
+  (Planner._move), and rebalance never moves a camera onto a node past its cores (takes()).
 - No node fits: the camera waits, with a sentence saying why (why_none).
 """
 
@@ -19,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from server.common.labels import describe_labels
-from server.placement.cost import CPU_HEADROOM, usable_cores
+from server.placement.cost import usable_cores
 from server.placement.fleet import UNLIMITED, PlanCamera, PlanNode
 
 # Float sums of many costs drift by ulps: a node exactly full still takes what fits exactly.
@@ -47,34 +53,35 @@ def best_node(
     cost: float = 0.0,
 ) -> PlanNode | None:
     """The best of the `schedulable` nodes (the caller's filter: this runs per camera) for a
-    camera with `selector` costing `cost` cores, loads as in `load` and `cores`, or None when
-    none fits."""
+    camera with `selector` costing `cost` cores, loads as in `load` and `cores`: one with cores
+    to spare if any, else one past its cores (the rules above), or None when none has room."""
     skip = set(exclude)
+    # The best node with room, and the best of those whose only lack is cores (see the rules).
     best: PlanNode | None = None
     best_key: tuple[float, int, str] = (0.0, 0, "")
+    spill: PlanNode | None = None
+    spill_key: tuple[float, int, str] = (0.0, 0, "")
     for node in schedulable:
         if node.id in skip or (selector and not node.matches(selector)):
             continue
         used = load.get(node.id, 0)
-        used_cores = cores.get(node.id, 0.0) if cores else 0.0
-        if not fits(node, used, used_cores, cost):
+        if node.capacity and used >= node.capacity:
             continue
+        used_cores = cores.get(node.id, 0.0) if cores else 0.0
         share = (used + 1) / (node.capacity or UNLIMITED)
         usable = usable_cores(node.cpu_cores)
         if usable > 0:
             share = max(share, (used_cores + cost) / usable)
         key = (share, used, node.name)
-        if best is None or key < best_key:
+        if out_of_cores(node, used_cores, cost):
+            if spill is None or key < spill_key:
+                spill, spill_key = node, key
+        elif best is None or key < best_key:
             best, best_key = node, key
-    return best
+    return best if best is not None else spill
 
 
-def why_none(
-    nodes: Iterable[PlanNode],
-    selector: Mapping[str, str],
-    cores: Mapping[str, float] | None = None,
-    cost: float = 0.0,
-) -> str:
+def why_none(nodes: Iterable[PlanNode], selector: Mapping[str, str]) -> str:
     """A sentence for a camera no node may take. Every READY node counts, the one the camera
     leaves too: it is draining, or no longer matches, which the sentence then says (leaving it
     out read "no READY node" while one was READY). Nodes without CPU room for the camera's
@@ -90,13 +97,6 @@ def why_none(
     open_ = [n for n in matching if not (n.cordoned or n.draining)]
     if not open_:
         return f"every READY node{wanted} is cordoned or draining"
-    used = cores or {}
-    if any(out_of_cores(n, used.get(n.id, 0.0), cost) for n in open_):
-        return (
-            f"every READY node{wanted} is full: its live ladder needs {cost:.2f} CPU cores to "
-            f"transcode and no node has that free (cameras may fill "
-            f"{CPU_HEADROOM:.0%} of a node's cores)"
-        )
     return f"every READY node{wanted} is full"
 
 
@@ -203,10 +203,22 @@ class FleetPicture:
             cost=camera.cores,
         )
 
+    def past_cores(self, node: PlanNode, camera: PlanCamera) -> str:
+        """How `node` would be past its usable cores with `camera` on it, or "" if it is not."""
+        used = self.cores.get(node.id, 0.0)
+        if not out_of_cores(node, used, camera.cores):
+            return ""
+        usable = usable_cores(node.cpu_cores)
+        return (
+            f"beyond its CPU cores (its live ladder needs {camera.cores:.2f}, "
+            f"{max(0.0, usable - used):.2f} of {usable:.1f} usable are free): it records, and "
+            f"live transcoding there falls behind while all its cameras are watched at once"
+        )
+
     def takes(self, node: PlanNode, camera: PlanCamera) -> bool:
         """`node` has room for `camera` (cameras and cores; its selector is the caller's)."""
         return fits(node, self.load.get(node.id, 0), self.cores.get(node.id, 0.0), camera.cores)
 
     def why_none(self, camera: PlanCamera) -> str:
         """A sentence for a camera no node may take (why_none)."""
-        return why_none(self.nodes.values(), camera.selector, self.cores, camera.cores)
+        return why_none(self.nodes.values(), camera.selector)

@@ -250,6 +250,8 @@ class Planner(FleetPicture):
             message = f"{camera.name} moved from {source} to {to.name} ({reason.value})"
         else:
             message = f"{camera.name} placed on {to.name}"
+        if to is not None and (past := self.past_cores(to, camera)):
+            message = f"{message}, {past}"
         return self._apply(
             Decision(
                 camera.id,

@@ -24,7 +24,7 @@ export function LoadBar({ node }: { node: Node }) {
         {load.label}
       </Text>
       {node.cpuCores > 0 && (
-        // Placement keeps its cameras' ladder transcoding within 90 % of these.
+        // Placement prefers keeping its cameras' ladder transcoding within 90 % of these.
         <Text size="xs" c="dimmed" data-testid="node-cpu-cores" data-cores={node.cpuCores}>
           {`${Number(node.cpuCores.toFixed(2))} CPU cores for transcoding`}
         </Text>
