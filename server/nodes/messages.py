@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from functools import partial
 
 from server.db.models import StreamEventRow, utcnow
+from server.db.wait import database_away
 from server.errors import InvalidArgument
 from server.nodes.agent_wire import Heartbeat, Hello
 from server.nodes.hub_deps import HubFeeds, NodeStores
@@ -82,9 +84,12 @@ class SessionMessages:
         await presence.heartbeat(node_id, self._liveness.heard_at_connect(), HostMetrics(), streams)
         log.info("node %s connected (%d live streams)", row.name, len(streams))
 
-    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None] | None:
-        """Record the heartbeat in presence now; return what remains to write, in order (None:
-        nothing, as for most heartbeats: no status moved and no metrics are due to show)."""
+    async def heartbeat(
+        self, session: NodeSession, beat: Heartbeat
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Record the heartbeat in presence now; return what remains to write, in order, as a
+        job the session may try again while the database is away (None: nothing, as for most
+        heartbeats: no status moved and no metrics are due to show)."""
         now = utcnow()
         # How much longer than this node's best this heartbeat took to be read: a backlog in this
         # process (unread messages wait in gRPC's buffers, which the loop-lag sampler cannot
@@ -107,16 +112,28 @@ class SessionMessages:
         shown = session.metrics
         due = time.monotonic()
         if effects or any(shown.due(s, due) for s in streams):
-            return self._after_heartbeat(session, effects, streams)
+            return partial(self._after_heartbeat, session, effects, streams)
         return None
 
     async def _after_heartbeat(
         self, session: NodeSession, effects: list[Effect], streams: list[LiveStream]
     ) -> None:
+        """The heartbeat's status changes (level-setting, so a second try is harmless), then
+        its metric events. Those are samples, shown again at their next interval: one the
+        database could not take is dropped rather than tried again (retrying it would only
+        hold up the node's next messages and retry the status changes before it)."""
         await self._carry_out(session, effects)
         for stream in streams:
             if session.metrics.should_publish(stream, time.monotonic()):
-                await self._feeds.publisher.stream_updated(stream, describe(stream))
+                try:
+                    await self._feeds.publisher.stream_updated(stream, describe(stream))
+                except Exception as exc:
+                    if not database_away(exc):
+                        raise
+                    log.info(
+                        "node %s: a stream sample was not shown: the database is away", session.name
+                    )
+                    return
 
     async def stream_event(
         self, session: NodeSession, event_id: str, event: StreamEvent | None

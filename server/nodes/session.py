@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import time
@@ -101,9 +100,11 @@ class NodeSession:
 class MessageHandler(Protocol):
     """What a session does with the agent's messages (server/nodes/messages.py)."""
 
-    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None] | None:
-        """Record what must be seen at once; return the writes that wait their turn (None:
-        nothing to write)."""
+    async def heartbeat(
+        self, session: NodeSession, beat: Heartbeat
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Record what must be seen at once; return the writes that wait their turn, as a job
+        that may be tried again (None: nothing to write)."""
         ...
 
     async def stream_event(
@@ -161,7 +162,7 @@ async def read(
             if kind == "heartbeat":
                 writes = await handler.heartbeat(session, heartbeat_from(message, session.reports))
                 if writes is not None:  # most heartbeats only refresh presence
-                    await work.put(_Once(writes))
+                    await work.put(writes)
             elif kind == "stream_event":
                 await work.put(partial(_on_stream_event, handler, session, message))
             elif kind in ("segment_event", "recorder_event"):
@@ -186,35 +187,14 @@ async def read(
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
-        while not work.empty():  # never awaited: close them so Python does not warn
-            pending = work.get_nowait()
-            if isinstance(pending, _Once):
-                pending.close()
     session.end(None)
 
 
-# A message's work, made again for each try (a heartbeat's writes: once only, _Once).
+# A message's work, made again for each try.
 Job = Callable[[], Awaitable[None]]
 # While the database is away, a message's work is tried again (FIRST doubling to MAX) for at
 # most WITHIN, and the session, its stream and its heartbeats, stays up.
 RETRY_FIRST_S, RETRY_MAX_S, RETRY_WITHIN_S = 0.25, 4.0, 120.0
-
-
-class _Once:
-    """An awaitable already made (a heartbeat's writes) as a job that cannot be tried again."""
-
-    def __init__(self, awaitable: Awaitable[None]) -> None:
-        self.awaitable: Awaitable[None] | None = awaitable
-
-    def __call__(self) -> Awaitable[None]:
-        awaitable, self.awaitable = self.awaitable, None
-        if awaitable is None:
-            raise RuntimeError("a heartbeat's writes cannot be tried again")
-        return awaitable
-
-    def close(self) -> None:
-        if inspect.iscoroutine(self.awaitable):
-            self.awaitable.close()
 
 
 async def _work(session: NodeSession, work: asyncio.Queue[Job]) -> None:
@@ -225,8 +205,9 @@ async def _work(session: NodeSession, work: asyncio.Queue[Job]) -> None:
     Hello cannot succeed until the database is back, so a new leader found nodes silent and
     declared them lost, moving their cameras (holes in every pull camera's recording). Its
     heartbeats meanwhile keep presence fresh; what the agent sent stays unacknowledged in its
-    spool. A heartbeat's writes cannot be made again: their failure ends the session as any
-    other failure does (the agent reconnects and its Hello sets the levels again)."""
+    spool. A heartbeat's writes (the status changes it implies) are tried again the same way:
+    ending the session on them made the agent reconnect into a Hello that cannot succeed while
+    the database is away, and its node was declared lost when it came back (bench_chaos)."""
     while True:
         raise_if_cancelling()
         job = await work.get()
@@ -249,7 +230,7 @@ async def _attempts(session: NodeSession, job: Job) -> bool:
             return False
         except Exception as exc:  # e.g. the database went away: the agent reconnects and resends
             raise_if_cancelling()
-            if database_away(exc) and not isinstance(job, _Once) and time.monotonic() < deadline:
+            if database_away(exc) and time.monotonic() < deadline:
                 log.warning(
                     "node %s: the database is away (%s); its message waits, tried again in %.2f s",
                     session.name,

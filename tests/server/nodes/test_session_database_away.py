@@ -7,8 +7,9 @@ their cameras: holes in every pull camera after a PostgreSQL restart (bench_chao
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 from camfleet.v1 import agent_pb2
 from sqlalchemy import text
@@ -29,9 +30,17 @@ class Writes:
         self.stored: list[str] = []
         self.heartbeats = 0
 
-    async def heartbeat(self, session: NodeSession, beat: Heartbeat) -> Awaitable[None] | None:
+    async def heartbeat(
+        self, session: NodeSession, beat: Heartbeat
+    ) -> Callable[[], Awaitable[None]] | None:
         self.heartbeats += 1
-        return None
+        # The third one implies a status change to write (the real handler's effects).
+        return partial(self.write, f"beat {self.heartbeats}") if self.heartbeats == 3 else None
+
+    async def write(self, what: str) -> None:
+        async with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            await conn.execute(text("SELECT 1"))
+        self.stored.append(what)
 
     async def stream_event(
         self, session: NodeSession, event_id: str, event: StreamEvent | None
@@ -76,7 +85,10 @@ async def test_a_message_waits_for_the_database_and_the_session_stays_up() -> No
                 await read(session, agent(), handler)
             assert restarted.is_set()
             assert handler.heartbeats == 6
-            assert handler.stored == ["e1", "ack 7"]  # in order, once the database was back
+            # In order, once the database was back: a heartbeat's writes too (ending the session
+            # on them made the agent reconnect into a Hello that could not succeed, and its
+            # node was declared lost when the database returned).
+            assert handler.stored == ["e1", "ack 7", "beat 3"]
             # The session ended only because the agent's stream did: no error for it.
             assert session.outbox.get_nowait() is None
         finally:
