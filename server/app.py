@@ -370,6 +370,7 @@ async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring re
     await server.start()
     platform.live.follow(events)
     if camera_cache is not None:
+        camera_cache.only_while(lambda: prober.serving)
         camera_cache.start()
     await hub.start()
     leadership.run_while_leader(hub.singleton_jobs())

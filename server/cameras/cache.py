@@ -75,6 +75,21 @@ class CameraCache(Generic[R]):
         self._last_change = 0  # revision of the last camera event (pages)
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._stores_answer: Callable[[], bool] = lambda: True
+
+    def only_while(self, stores_answer: Callable[[], bool]) -> None:
+        """Answer from memory only while `stores_answer()` (the health prober's verdict). A
+        Redis that stopped answering without closing its socket leaves the follower waiting
+        for events that cannot come, while it still looks caught up: another replica's writes
+        would go unseen for the whole outage. The prober finds that within about two seconds
+        (its ping's timeout); reads then go to the database, and lists take their revision from
+        the log, which fails as the store does (UNAVAILABLE naming Redis)."""
+        self._stores_answer = stores_answer
+
+    @property
+    def usable(self) -> bool:
+        """Whether reads may be answered from memory now (see `only_while`)."""
+        return self._following and self._stores_answer()
 
     @property
     def applied(self) -> int:
@@ -134,7 +149,7 @@ class CameraCache(Generic[R]):
 
     async def _fresh(self, revision: int | None = None) -> bool:
         """Whether the cache has applied everything a read beginning now must see."""
-        if not self._following:
+        if not self.usable:
             return False
         target = self.revision() if revision is None else revision
         if self._applied >= target:
@@ -144,7 +159,7 @@ class CameraCache(Generic[R]):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._wait_s):
                 await waiter
-        return self._following and self._applied >= target
+        return self.usable and self._applied >= target
 
     async def _follow(self) -> None:
         while True:

@@ -122,7 +122,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
         # Taken before the query: watching from it may replay a change the list already shows
         # (harmless), but never misses one.
         cache = self._cameras.cache
-        if cache is not None:
+        if cache is not None and cache.usable:
             # What this replica's watchers have seen: the cached page is at least that new.
             revision = cache.revision()
             page = await self._cameras.list(ListRequest.of(request), revision)

@@ -60,6 +60,11 @@ class HealthProber:
         self._serving: bool | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def serving(self) -> bool:
+        """The last probe's verdict: every store answered."""
+        return self._serving is True
+
     async def start(self) -> None:
         """Probe once (so health is right from the first call), then keep probing."""
         await self.probe()
