@@ -12,6 +12,7 @@ import asyncio
 import re
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ async def kannel(
         )
         gateway = Kannel(root, ports["sendsms"], username, password, children)
         await _connected(gateway, within_s)
+        await _smsc_online(ports["admin"], f"{password}-admin", gateway, within_s)
         yield gateway
     finally:
         stop_all([c.proc for c in reversed(children.values())], grace_s=5.0)
@@ -217,3 +219,31 @@ async def _connected(gateway: Kannel, within_s: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"Kannel was not connected in {within_s:g} s:\n{gateway.logs()}")
         await asyncio.sleep(0.1)
+
+
+async def _smsc_online(
+    admin_port: int, admin_password: str, gateway: Kannel, within_s: float
+) -> None:
+    """Until bearerbox's status page says the carrier link is online: a connected fakesmsc is
+    not yet routable for a moment (on a loaded machine, long enough that sendsms answered
+    202 "Queued for later delivery" instead of "Accepted for delivery")."""
+    query = urllib.parse.urlencode({"password": admin_password})
+    url = f"http://{LOOPBACK}:{admin_port}/status.txt?{query}"
+    deadline = time.monotonic() + within_s
+    status = ""
+    while True:
+        gateway.check_alive()
+        try:
+            status = await asyncio.to_thread(_read, url)
+        except OSError:
+            status = ""
+        if re.search(r"\bfake\b.*\(online", status):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Kannel's carrier link was not online in {within_s:g} s:\n{status}")
+        await asyncio.sleep(0.1)
+
+
+def _read(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback, http)
+        return str(response.read().decode(errors="replace"))

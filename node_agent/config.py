@@ -152,8 +152,8 @@ OPTIONS: tuple[Option, ...] = (
         "CAMFLEET_CPU_CORES",
         "",
         "CPU cores this node gives its cameras' transcoding (live ladder rungs), sent when it "
-        "connects; placement keeps the estimated cost within them (default: the cores this "
-        "process may run on)",
+        "connects; placement prefers nodes whose estimated cost stays within them (default: "
+        "the cores this process may run on)",
         parse=values.cpu_cores,
     ),
     LOG_LEVEL,
