@@ -119,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
         "when up) [$CAMFLEET_METRICS_LISTEN]",
     )
     parser.add_argument(
+        "--agent-listen",
+        default="",
+        help="the control plane's TLS listener where nodes join (default: a free loopback port)",
+    )
+    parser.add_argument(
+        "--agent-mtls-listen",
+        default="",
+        help="its mutual-TLS listener where joined nodes connect with the certificate issued at "
+        "join (default: a free loopback port)",
+    )
+    parser.add_argument(
         "--node-metrics-listen",
         default="",
         help="the node agent's Prometheus /metrics (default: a free loopback port, printed)",
@@ -159,8 +170,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.metrics_listen = args.metrics_listen or f"127.0.0.1:{free_port()}"
     args.node_metrics_listen = args.node_metrics_listen or f"127.0.0.1:{free_port()}"
     # The control plane's TLS listeners for the node agent (unless --plaintext).
-    args.agent_listen = f"127.0.0.1:{free_port()}"
-    args.agent_mtls_listen = f"127.0.0.1:{free_port()}"
+    args.agent_listen = args.agent_listen or f"127.0.0.1:{free_port()}"
+    args.agent_mtls_listen = args.agent_mtls_listen or f"127.0.0.1:{free_port()}"
     for flag in (
         "listen",
         "envoy_listen",

@@ -112,13 +112,19 @@ def second_node(platform: LocalPlatform, root: Path, name: str) -> Iterator[node
             .CreateJoinToken(node_pb2.CreateJoinTokenRequest(), metadata=auth, timeout=30)
             .secret
         )
+    # As ./start's own agent: joins on the TLS listener, connects with its node certificate
+    # (./start's control plane requires one), both verified with the local CA.
+    tls = platform.ca_path is not None
     argv = agent_argv(
-        platform.grpc_target,
+        platform.agent_target if tls else platform.grpc_target,
         root / name,
         f"127.0.0.1:{free_port()}",
         f"127.0.0.1:{free_port()}",
         name=name,
     )
+    if tls:
+        argv += ["--control-plane-ca", str(platform.ca_path)]
+        argv += ["--control-plane-mtls", platform.agent_mtls_target]
     agent = start_agent(argv, {**os.environ, "CAMFLEET_JOIN_TOKEN": secret}, root / f"{name}.log")
     try:
         # Its ready line (Playwright's sync API owns this thread's event loop: polled here).

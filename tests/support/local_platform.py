@@ -49,6 +49,9 @@ class LocalPlatform:
     log_path: Path  # everything the launcher and its children printed
     hls_base_url: str  # the node's base for signed HLS ("https://127.0.0.1:PORT")
     ca_path: Path | None  # the CA that signed Envoy's certificate; None with --plaintext
+    # Where nodes join (TLS) and then connect (mutual TLS), as ./start's own agent does.
+    agent_target: str = ""
+    agent_mtls_target: str = ""
 
     @property
     def envoy_target(self) -> str:
@@ -78,10 +81,14 @@ class Ports:
     envoy: int = field(default_factory=free_port)
     rtmp: int = field(default_factory=free_port)
     http: int = field(default_factory=free_port)
+    agent: int = field(default_factory=free_port)
+    agent_mtls: int = field(default_factory=free_port)
 
     def flags(self, data: Path, demo: int) -> list[str]:
         """The launcher's flags for these ports, `data` and `demo` cameras."""
         flags = ["--data-dir", str(data), "--listen", f"127.0.0.1:{self.listen}"]
+        flags += ["--agent-listen", f"127.0.0.1:{self.agent}"]
+        flags += ["--agent-mtls-listen", f"127.0.0.1:{self.agent_mtls}"]
         flags += ["--envoy-listen", f"127.0.0.1:{self.envoy}"]
         flags += ["--rtmp-listen", f"127.0.0.1:{self.rtmp}"]
         flags += ["--http-listen", f"127.0.0.1:{self.http}"]
@@ -164,6 +171,8 @@ def run_local_platform(
             # The node serves HTTPS with the local CA's certificate, plain only with --plaintext.
             hls_base_url=f"{'http' if plaintext else 'https'}://127.0.0.1:{ports.http}",
             ca_path=None if plaintext else (tls_dir or data / "tls") / "ca.pem",
+            agent_target=f"127.0.0.1:{ports.agent}",
+            agent_mtls_target=f"127.0.0.1:{ports.agent_mtls}",
         )
     finally:
         left = stop_launcher(proc)
