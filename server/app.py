@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,6 @@ from camfleet.v1 import (
 )
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2_grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.alerts.wiring import build_alerts
 from server.analytics.history.jobs import history_jobs
@@ -42,12 +40,11 @@ from server.auth.sessions import SessionService
 from server.auth.user_servicer import UserServicer
 from server.auth.users import UserService
 from server.backends import StartupError, camera_cache_for, connect_redis, event_log
-from server.cameras.cache import CameraCache
-from server.cameras.reads import CameraRecord
 from server.cameras.service import CameraService
 from server.cameras.status import CameraStatusWriter
 from server.common.secrets_store import load_or_create_secret
 from server.config import Settings
+from server.control_plane import ControlPlane
 from server.db.engine import (
     create_engine,
     secure_data_dir,
@@ -57,7 +54,6 @@ from server.db.engine import (
 from server.db.fast_reads import FastReads
 from server.db.migrate import upgrade_to_head
 from server.db.wait import until_database
-from server.eventlog.log import EventLog
 from server.events.publisher import EventPublisher
 from server.events.servicer import EventServicer, add_event_service
 from server.kv.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -103,58 +99,9 @@ from server.transport.reflection import enable_reflection
 from server.transport.services import GRPC_OPTIONS, SERVICE_NAMES, serve_generic_only
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from server.metrics.http import MetricsServer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ControlPlane:
-    """A running control plane: its server, port and resources to release on stop."""
-
-    server: grpc.aio.Server
-    port: int
-    engine: AsyncEngine
-    redis: Redis | None
-    health: health_aio.HealthServicer
-    prober: HealthProber
-    authenticator: Authenticator
-    generated_admin_password: str | None
-    reads: FastReads
-    events: EventLog
-    hub: AgentHub
-    leadership: Leadership
-    # The /metrics listener (None: --metrics-listen empty).
-    metrics: MetricsServer | None = None
-    # The stored settings in force, followed on the event log.
-    settings: LiveSettings | None = None
-    # GetCamera and ListCameras in memory (PostgreSQL with Redis), following the event log.
-    camera_cache: CameraCache[CameraRecord] | None = None
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Refuse new calls (health NOT_SERVING), let running ones finish, release resources."""
-        await self.health.enter_graceful_shutdown()
-        if self.metrics is not None:
-            await self.metrics.close()
-        await self.prober.close()
-        # Leadership goes first and at once: another replica takes over the singleton jobs
-        # now rather than after a timeout, while this one drains its calls.
-        await self.leadership.close()
-        # Agent streams never finish by themselves: end them so agents reconnect elsewhere.
-        await self.hub.close()
-        await self.server.stop(grace)
-        await self.authenticator.close()
-        if self.settings is not None:
-            await self.settings.close()
-        if self.camera_cache is not None:
-            await self.camera_cache.close()
-        await self.events.close()
-        if self.redis is not None:
-            await self.redis.aclose()
-        self.reads.close()
-        await self.engine.dispose()
 
 
 async def start(settings: Settings) -> ControlPlane:  # noqa: PLR0915 (wiring reads as one list)
