@@ -14,6 +14,7 @@ from server.db.engine import Sessions
 from server.eventlog.fed import TableFedLog
 from server.eventlog.log import EventLog
 from server.eventlog.sql_log import SqlEventLog
+from server.eventlog.table import counter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -82,4 +83,4 @@ def camera_cache_for(
     Redis, where replicas learn of each other's changes only by polling the table."""
     if redis is None or engine.dialect.name == "sqlite" or not isinstance(events, TableFedLog):
         return None
-    return CameraCache(events, events.revision_here, events.committed_here)
+    return CameraCache(events, events.revision_here, events.committed_here, lambda: counter(engine))

@@ -15,8 +15,12 @@ replica tails the shared stream); asking Redis for the newest revision on every 
 that window too, cost more CPU than the database read it saves (a redis-py GET is 100-300 µs).
 An entry read from the database while a change to it was applied is not kept: every entry is
 stamped with the revision applied before its read, and kept only if no event about it came
-since. A broken or compacted follow clears everything and starts again; until then reads go to
-the database. Permissions and redaction are applied by the servicer to whatever is returned,
+since. A database read can show a write this replica's log has not yet delivered, so after each
+one the database's event counter is read too, and memory answers again only once the cache has
+applied that revision: otherwise a caller could read a write from the database and then the
+state before it from memory (an entry kept while the follower was behind, CI 2026-12-06).
+A broken or compacted follow clears everything and starts again; until then reads go to the
+database. Permissions and redaction are applied by the servicer to whatever is returned,
 as before, and label filters are part of each page's query.
 """
 
@@ -57,14 +61,19 @@ class CameraCache(Generic[R]):
         events: EventLog,
         known_here: Callable[[], int],
         committed_here: Callable[[], int] = lambda: 0,
+        database_revision: Callable[[], Awaitable[int]] | None = None,
         *,
         wait_s: float = WAIT_S,
     ) -> None:
         """`known_here`: the newest revision of the log this replica has (its watchers see);
-        `committed_here`: the newest one this replica committed (read-your-writes)."""
+        `committed_here`: the newest one this replica committed (read-your-writes);
+        `database_revision`: the newest revision committed in the database (the counter), read
+        after each database read (monotonic reads)."""
         self._events = events
         self._known_here = known_here
         self._committed_here = committed_here
+        self._database_revision = database_revision
+        self._shown = 0  # no database read answered here showed anything past this revision
         self._wait_s = wait_s
         self._following = False
         self._epoch = 0  # moves whenever everything is dropped
@@ -114,6 +123,7 @@ class CameraCache(Generic[R]):
                 return kept
         epoch, since = self._epoch, self._applied
         record = await read()
+        await self._showed_database()
         if (
             record is not None
             and self._following
@@ -136,6 +146,7 @@ class CameraCache(Generic[R]):
                 return kept
         epoch, since = self._epoch, self._applied
         page = await read()
+        await self._showed_database()
         if self._following and epoch == self._epoch and self._last_change <= since:
             if len(self._pages) >= _MAX_PAGES:
                 self._pages.pop(next(iter(self._pages)), None)
@@ -145,13 +156,18 @@ class CameraCache(Generic[R]):
     def revision(self) -> int:
         """The log's newest revision on this replica: what a read beginning now must see (a
         list's revision, to watch from)."""
-        return max(self._known_here(), self._committed_here())
+        return max(self._known_here(), self._committed_here(), self._shown)
+
+    async def _showed_database(self) -> None:
+        """A database read just answered: it may show revisions the follower has not applied."""
+        if self._database_revision is not None:
+            self._shown = max(self._shown, await self._database_revision())
 
     async def _fresh(self, revision: int | None = None) -> bool:
         """Whether the cache has applied everything a read beginning now must see."""
         if not self.usable:
             return False
-        target = self.revision() if revision is None else revision
+        target = self.revision() if revision is None else max(revision, self._shown)
         if self._applied >= target:
             return True
         waiter = asyncio.get_running_loop().create_future()
