@@ -1,6 +1,7 @@
 """The node agent assembled: state from the data directory, nginx and its callback API, pull
-cameras' ffmpeg (node_agent.pull), the /stat poller (node_agent.stat_poller), registration, the
-Connect stream, and revoked publishes disconnected.
+cameras' ffmpeg (node_agent.pull), the /stat poller (node_agent.stat_poller), the ladders, WHEP
+and the cold tier (node_agent.media_hooks), registration, the Connect stream, and revoked
+publishes disconnected.
 `await Agent(config).start()` … `stop()`."""
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ from node_agent.control_plane import (
     open_channel,
 )
 from node_agent.credentials import Credential
-from node_agent.desired import Assignment, ColdStorage
+from node_agent.desired import Assignment
 from node_agent.grants import GrantCheck
 from node_agent.hostmetrics import HostMetrics
 from node_agent.http_api import build_app
-from node_agent.ladder.manager import LadderManager
-from node_agent.ladder.wiring import add_ladder_routes, ladder_manager
 from node_agent.live_access import HlsLinks, PlayTokens
+from node_agent.media_hooks import MediaHooks
 from node_agent.messages import AgentMessages, NodeInfo
 from node_agent.metrics import AgentMetrics, MetricsListener
 from node_agent.nginx.access import (
@@ -62,8 +62,6 @@ from node_agent.spool import Spool
 from node_agent.stat_poller import StatPoller
 from node_agent.state import DataDir
 from node_agent.streams import StreamTracker
-from node_agent.webrtc.endpoint import WhepEndpoint
-from node_agent.webrtc.wiring import whep_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +89,6 @@ class Agent:
         self.revoker: KeyRevoker | None = None
         self.recording: RecordingManager | None = None
         self.pulls: PullManager | None = None
-        self.ladders: LadderManager | None = None
         # The Unix sockets of nginx's internals and of the agent's API (nginx's callbacks).
         self.sockets: SocketDir | None = None
         self.play_tokens = PlayTokens()
@@ -107,7 +104,15 @@ class Agent:
         self._poller: asyncio.Task[None] | None = None
         self.metrics: MetricsListener | None = None
         self.settings: SettingsApplier | None = None
-        self.whep: WhepEndpoint | None = None
+        # The ladders, WHEP and the cold tier's settings.
+        self.hooks = MediaHooks(
+            config,
+            play_token=self.play_tokens.issue,
+            assignment=self.assignment,
+            streams=self.streams,
+            data_dir=self.data_dir,
+            recording=lambda: self.recording,
+        )
 
     @property
     def node_id(self) -> str:
@@ -150,14 +155,7 @@ class Agent:
         )
         layout = NginxLayout(self.data_dir.nginx)
         playback = PlaybackGate(self.playback, self.streams, self.assignment)
-        self.whep = whep_endpoint(
-            config,
-            play_token=self.play_tokens.issue,
-            secret=self.playback,
-            grants=playback.grants,
-            streams=self.streams,
-            log_dir=self.data_dir.root / "logs",
-        )
+        self.hooks.open_whep(self.playback, playback.grants)
         callbacks = AgentCallbacks(
             gate,
             playback,
@@ -222,23 +220,13 @@ class Agent:
         self.recording.housekeeper.exports = self.media.exports if self.media else None
         self.recording.cold.configure(settings.cold)
         await self.recording.start()
-        self.ladders = ladder_manager(
-            config,
-            self.nginx,
-            play_token=self.play_tokens.issue,
-            assignment=self.assignment,
-            streams=self.streams,
-            data_dir=self.data_dir,
-        )
-        self.ladders.start()
-        # A recording profile equal to a rung is recorded from the rung (one encode, not two).
-        self.recording.rungs.source = self.ladders
+        self.hooks.start_ladders(self.nginx, self.recording)
         self.settings = SettingsApplier(
             flags,
             settings,
             recording=self._apply_recording,
             hls=self.nginx.set_hls,
-            cold=self._apply_cold,
+            cold=self.hooks.apply_cold,
         )
         self.settings.start()
         # Pull cameras too run from the assignment on disk, before (and without) registration.
@@ -313,10 +301,6 @@ class Agent:
         if self.recording is not None:
             await self.recording.apply_settings(*settings.recording)
 
-    async def _apply_cold(self, cold: ColdStorage | None) -> None:
-        if self.recording is not None:
-            self.recording.cold.configure(cold)
-
     async def _start_api(
         self, callbacks: AgentCallbacks, sockets: SocketDir, worker: WorkerAccount
     ) -> None:
@@ -333,9 +317,7 @@ class Agent:
             parts=self._clip_parts,
         )
         app = build_app(callbacks, self.media)
-        add_ladder_routes(app, callbacks.hls_allowed, lambda: self.ladders)
-        if self.whep is not None:
-            self.whep.add_routes(app)
+        self.hooks.add_routes(app, callbacks.hls_allowed)
         self._api = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._api.setup()
         await web.UnixSite(self._api, str(sockets.agent_socket)).start()
@@ -372,11 +354,7 @@ class Agent:
             # Before nginx: each puller's ffmpeg is ended by its PID, not left to nginx's exit.
             await self.pulls.stop()
             self.pulls = None
-        if self.whep is not None:
-            await self.whep.sessions.close_all()
-        if self.ladders is not None:
-            await self.ladders.stop()
-            self.ladders = None
+        await self.hooks.stop()
         if self.recording is not None:
             # Each recorder closes, indexes and spools its last segment.
             await self.recording.stop()
