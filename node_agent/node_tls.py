@@ -71,7 +71,9 @@ class ControlPlaneTls:
         )
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a host (a name or an address, as given in a flag) is this machine's loopback:
+    "localhost" or a loopback address; any other name is taken as reaching the network."""
     if host == "localhost":
         return True
     try:
@@ -83,7 +85,7 @@ def _loopback(host: str) -> bool:
 def load_control_plane_tls(ca_path: Path | None, target: HostPort) -> ControlPlaneTls:
     """The CA of --control-plane-ca read and checked; ConfigError naming the flag if unusable."""
     if ca_path is None:
-        if not _loopback(target.host):
+        if not is_loopback(target.host):
             log.warning(
                 "speaking plain text to the control plane at %s: the join token and this "
                 "node's credential cross the network unencrypted; give --control-plane-ca to "

@@ -13,13 +13,13 @@ and pin each one's public key, so the leaves are made in one place, here.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from node_agent.node_tls import is_loopback
 from server.tls.ca import (
     CA_CERT,
     CA_KEY,
@@ -69,15 +69,6 @@ def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         help="the CA clients should trust for --tls-cert (default: the certificate itself) "
         "[$CAMFLEET_TLS_CA]",
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_tls_arguments(args: argparse.Namespace, envoy_host: str) -> str | None:
