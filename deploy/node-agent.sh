@@ -7,9 +7,11 @@
 # how to get a new one, and waits for it; `docker compose up -d` writes one (it runs the
 # `join-token` service again) and the agent joins with it, without a restart loop.
 # The token is handed over in the agent's environment only, never printed.
+# CAMFLEET_CONTROL_PLANE_MTLS is dropped for a node registered before it had a certificate.
 set -u
 token_file="${CAMFLEET_JOIN_TOKEN_FILE:-/shared/join-token}"
-credential="${CAMFLEET_AGENT_DATA_DIR:-/data/node}/credential.json"
+data_dir="${CAMFLEET_AGENT_DATA_DIR:-/data/node}"
+credential="$data_dir/credential.json"
 # The agent's exit status when the control plane refused its join token (node_agent/errors.py).
 REFUSED=3
 
@@ -34,6 +36,15 @@ run_agent() {
 }
 
 if [ -s "$credential" ]; then
+  # Registered before compose issued node certificates (none in the data directory): as
+  # ./start, it keeps one-way TLS rather than failing on mutual TLS at every restart.
+  if [ -n "${CAMFLEET_CONTROL_PLANE_MTLS:-}" ] && [ ! -s "$data_dir/node-cert.pem" ]; then
+    echo "node-agent: this node registered without a node certificate, so it connects over" \
+      "TLS without one; the control planes must run with CAMFLEET_REQUIRE_NODE_CERTS=false" \
+      "until it joins again (delete the node and its credential.json, then" \
+      "\`docker compose up -d\`)" >&2
+    unset CAMFLEET_CONTROL_PLANE_MTLS
+  fi
   exec "$@"
 fi
 announced=""

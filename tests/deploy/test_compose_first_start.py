@@ -1,8 +1,11 @@
 """compose.yaml's first start, as processes (no Docker engine here): its two control-plane
 replicas and its `join-token` service start at the same moment on an empty PostgreSQL database
-(the three migrate it together), Envoy in front of the replicas (the compose routes), and its
-node agent started through compose's own entrypoint scripts (deploy/join-token.sh,
-deploy/node-agent.sh) with compose's own environment, a day after the token was made.
+(the three migrate it together) after its `tls` service made the local CA and every certificate
+(deploy/tls.sh), Envoy in front of the replicas (the compose routes), and its node agent
+started through compose's own entrypoint scripts (deploy/join-token.sh, deploy/node-agent.sh)
+with compose's own environment, a day after the token was made: it joins over TLS at a
+replica's agent listener and connects over mutual TLS with the node certificate issued at join,
+as ./start's agent does, and serves HTTPS with the local CA's certificate.
 
 What a person running `docker compose up` sees: both replicas SERVING without a crash, one
 `admin` whose password is the one they chose, and the node READY once they run `docker compose
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,9 +29,9 @@ import psycopg
 from camfleet.v1 import node_pb2
 
 from harness.agents import start_agent, wait_agent_ready
-from harness.control_plane import wait_serving
+from harness.control_plane import start_control_plane, wait_serving
 from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, throwaway_redis_prefix
-from harness.fleet import ADMIN_PASSWORD, Fleet, FleetNode, FleetTiming, Replica
+from harness.fleet import ADMIN_PASSWORD, NODE_HTTP_PORT, Fleet, FleetNode, FleetTiming, Replica
 from harness.netns import temporary_network
 from harness.processes import ROOT, clean_env
 from server.tls.ca import CertificateFiles
@@ -61,6 +66,13 @@ def _tls_service(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _verifies(ca: Path, cert: Path) -> bool:
+    done = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(ca), str(cert)], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
 def _join_token_service(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """compose's `join-token` service: its script, minting with `python -m server`."""
     return subprocess.run(
@@ -72,6 +84,36 @@ def _join_token_service(env: Mapping[str, str]) -> subprocess.CompletedProcess[s
         timeout=180,
         check=False,
     )
+
+
+def _mounted(env: Mapping[str, str], volume: Path) -> dict[str, str]:
+    """`env` with the paths under /tls (where compose mounts a TLS volume) under `volume`."""
+    return {k: f"{volume}/{v[5:]}" if v.startswith("/tls/") else v for k, v in env.items()}
+
+
+async def _start_replica(fleet: Fleet, replica: Replica, agent_ports: tuple[int, int]) -> None:
+    """Fleet.start_replica with the replica's own agent listeners: in compose each replica has
+    its own address for :50052 and :50053; here they share the bridge address."""
+    env = {
+        **fleet.env,
+        "CAMFLEET_LISTEN": f"{fleet.host}:{replica.port}",
+        "CAMFLEET_DATA_DIR": str(fleet.root / f"control-plane-{replica.index}"),
+        "CAMFLEET_AGENT_LISTEN": f"{fleet.host}:{agent_ports[0]}",
+        "CAMFLEET_AGENT_MTLS_LISTEN": f"{fleet.host}:{agent_ports[1]}",
+    }
+    replica.child = start_control_plane(env, replica.log, parent_death=True)
+    await wait_serving(f"{fleet.host}:{replica.port}", replica.child)
+
+
+def _served_certificate(address: str, port: int, ca: Path, name: str) -> bool:
+    """Whether the node's HTTPS presents a certificate, verified against `ca` for `name` (the
+    handshake raises otherwise)."""
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection((address, port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        return bool(tls.getpeercert())
 
 
 async def _until(
@@ -109,12 +151,34 @@ async def test_compose_first_start_on_an_empty_database() -> None:
         node = FleetNode(node_net, "node-1", root / "node-1" / "node", root / "agent-node-1.log")
         node.data_dir.parent.mkdir()
 
+        # The `tls` service first (the replicas and the agent wait for it in compose): the local
+        # CA and its certificates in the `tls` and `node-tls` volumes. Its public host is the
+        # bridge address, which plays `control-plane` (what agents dial) and `envoy` here.
+        net_host = net.bridge_address
+        tls, node_tls, own = root / "tls", root / "node-tls", root / "tls-own"
+        tls.mkdir()
+        own.mkdir()
+        made = _tls_service(
+            {
+                **clean_env(),
+                **environment(compose["tls"]),
+                "CAMFLEET_PUBLIC_HOST": net_host,
+                "CAMFLEET_TLS_DIR": str(tls),
+                "CAMFLEET_NODE_TLS_DIR": str(node_tls),
+                "CAMFLEET_TLS_OWN_DIR": str(own),
+            }
+        )
+        assert made.returncode == 0, made.stderr
+        assert (tls / "ca-key.pem").stat().st_mode & 0o077 == 0
+        assert not (node_tls / "ca-key.pem").exists()
+
         # The replicas: compose's environment with this machine's PostgreSQL and Redis for the
-        # `postgres` and `redis` services. Metrics off: both replicas share one address here
-        # (each has its own container in compose). start_replica sets CAMFLEET_LISTEN.
+        # `postgres` and `redis` services, and the `tls` volume where compose mounts it.
+        # Metrics off: both replicas share one address here (each has its own container in
+        # compose). _start_replica sets CAMFLEET_LISTEN and the agent listeners.
         plane_env = {
             **clean_env(),
-            **environment(compose["control-plane-1"]),
+            **_mounted(environment(compose["control-plane-1"]), tls),
             "CAMFLEET_DATABASE_URL": database_url,
             "CAMFLEET_DATABASE_POOL_SIZE": str(TEST_POOL_SIZE),
             "CAMFLEET_REDIS_URL": REDIS_URL,
@@ -139,32 +203,20 @@ async def test_compose_first_start_on_an_empty_database() -> None:
         fleet.replicas = [
             Replica(i, fleet.free_port(), root / f"control-plane-{i}.log") for i in (1, 2)
         ]
+        agent_ports = {r.index: (fleet.free_port(), fleet.free_port()) for r in fleet.replicas}
         minting = asyncio.create_task(asyncio.to_thread(_join_token_service, token_env))
-        await asyncio.gather(*(fleet.start_replica(r) for r in fleet.replicas))
+        await asyncio.gather(
+            *(_start_replica(fleet, r, agent_ports[r.index]) for r in fleet.replicas)
+        )
         minted = await minting
         assert minted.returncode == 0, minted.stderr
         token = (shared / "join-token").read_text().strip()
         assert token, "the join-token service wrote no token"
         assert token not in minted.stdout + minted.stderr  # secrets stay out of the logs
         assert (shared / "join-token").stat().st_mode & 0o077 == 0
-        # The `tls` service, then Envoy over TLS with its certificate (compose's `tls` volume),
-        # made for the name agents dial: `envoy` there, the bridge address here.
-        tls, own = root / "tls", root / "tls-own"
-        tls.mkdir()
-        own.mkdir()
-        made = _tls_service(
-            {
-                **clean_env(),
-                **environment(compose["tls"]),
-                "CAMFLEET_PUBLIC_HOST": fleet.host,
-                "CAMFLEET_TLS_DIR": str(tls),
-                "CAMFLEET_TLS_OWN_DIR": str(own),
-            }
-        )
-        assert made.returncode == 0, made.stderr
-        assert (tls / "ca-key.pem").stat().st_mode & 0o077 == 0
+        # Envoy over TLS with its certificate from the `tls` volume (for the bridge address).
         await fleet.start_edge(
-            CertificateFiles(tls / "edge.pem", tls / "edge-key.pem", tls / "ca.pem")
+            CertificateFiles(tls / "edge.pem", tls / "edge-key.pem", tls / "edge-ca.pem")
         )
         await fleet.login()  # the admin, with the password the operator chose
         assert _query(database_url, "SELECT username FROM users") == [("admin",)]
@@ -172,11 +224,14 @@ async def test_compose_first_start_on_an_empty_database() -> None:
 
         # The agent first starts a day later: its token has expired.
         _query(database_url, "UPDATE join_tokens SET expires_at = expires_at - interval '1 day'")
+        # The agent's environment with the `node-tls` volume where compose mounts it, and
+        # replica 1's agent listeners for `control-plane` (the alias both replicas answer to).
+        join_port, mtls_port = agent_ports[1]
         agent_env = {
             **clean_env(),
-            **environment(compose["node-agent"]),
-            "CAMFLEET_CONTROL_PLANE": fleet.target,  # Envoy, as envoy:8080 in compose
-            "CAMFLEET_CONTROL_PLANE_CA": str(tls / "ca.pem"),  # the `tls` volume's /tls/ca.pem
+            **_mounted(environment(compose["node-agent"]), node_tls),
+            "CAMFLEET_CONTROL_PLANE": f"{fleet.host}:{join_port}",
+            "CAMFLEET_CONTROL_PLANE_MTLS": f"{fleet.host}:{mtls_port}",
             "CAMFLEET_AGENT_DATA_DIR": str(node.data_dir),
             "CAMFLEET_JOIN_TOKEN_FILE": str(shared / "join-token"),
             "CAMFLEET_LOG_LEVEL": "INFO",
@@ -205,6 +260,16 @@ async def test_compose_first_start_on_an_empty_database() -> None:
         await wait_agent_ready(node.child)
         assert "a new join token arrived" in log()
         await _until_ready(fleet)
+        # Joined with a certificate request: its node certificate, signed by the local CA, is
+        # what it connects with (the replicas refuse node calls without one).
+        assert (node.data_dir / "node-cert.pem").exists()
+        assert _verifies(tls / "ca.pem", node.data_dir / "node-cert.pem")
+        # HLS, WHEP and downloads over HTTPS, with the local CA's certificate for the public
+        # host (the bridge address played it for the `tls` service).
+        served = await asyncio.to_thread(
+            _served_certificate, node.net.address, NODE_HTTP_PORT, tls / "ca.pem", net_host
+        )
+        assert served, "the node's HTTPS presented no certificate"
 
         # `docker compose stop`: the script (PID 1 in the container) hands SIGTERM to the agent,
         # which shuts down cleanly rather than being killed when the grace runs out.

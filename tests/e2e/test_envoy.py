@@ -158,15 +158,18 @@ async def test_a_direct_client_cannot_claim_another_address(platform: Platform) 
     assert [a.source_address for a in failed] == ["127.0.0.1"]
 
 
-def test_compose_node_agent_reaches_the_control_planes_through_envoy() -> None:
-    """(That every variable compose sets is one its program reads: tests/deploy.)"""
+def test_compose_node_agent_reaches_the_control_planes_beside_envoy() -> None:
+    """As ./start's agent: the replicas' own TLS agent listeners (at `control-plane`, their
+    shared alias), not Envoy, which terminates TLS and could not pass on a node certificate.
+    (Every variable compose sets, and its TLS files: tests/deploy/test_compose_settings.py.)"""
     import yaml
 
     from harness.processes import ROOT
 
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     agent = compose["services"]["node-agent"]
-    assert agent["environment"]["CAMFLEET_CONTROL_PLANE"] == "envoy:8080"
+    assert agent["environment"]["CAMFLEET_CONTROL_PLANE"] == "control-plane:50052"
+    assert agent["environment"]["CAMFLEET_CONTROL_PLANE_MTLS"] == "control-plane:50053"
     assert "create-join-token" in " ".join(compose["services"]["join-token"]["entrypoint"])
 
 

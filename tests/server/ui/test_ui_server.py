@@ -256,12 +256,13 @@ def test_a_bad_media_origin_is_refused_clearly(origins: str, tmp_path: Path) -> 
 
 
 def test_compose_allows_media_from_the_node_it_runs() -> None:
-    """compose's UI names node-1's public HTTP origin, the one its signed HLS URLs use."""
+    """compose's UI names node-1's public HTTPS origin, the one its signed HLS URLs use."""
     import yaml
 
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
     node = services["node-agent"]["environment"]
     port = node["CAMFLEET_HTTP_LISTEN"].rpartition(":")[2]
-    node_origin = f"http://{node['CAMFLEET_PUBLIC_HOST']}:{port}"
+    assert node["CAMFLEET_HTTP_TLS_CERT"]  # the node serves HTTPS
+    node_origin = f"https://{node['CAMFLEET_PUBLIC_HOST']}:{port}"
     assert services["ui"]["environment"]["CAMFLEET_UI_MEDIA_ORIGINS"] == node_origin
     assert parse_origins(re.sub(r"\$\{CAMFLEET_PUBLIC_HOST[^}]*\}", "cams.example", node_origin))
