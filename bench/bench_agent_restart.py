@@ -24,7 +24,6 @@ import asyncio
 import io
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -32,13 +31,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import grpc
-from camfleet.v1 import auth_pb2, auth_pb2_grpc, node_pb2
+from camfleet.v1 import node_pb2
 
-from harness.agents import agent_argv, wait_agent_ready
-from harness.control_plane import wait_serving
 from harness.ports import free_port
-from harness.processes import ROOT, Child
+from harness.processes import ROOT
 from tests.support.backlog import (
     a_real_segment,
     heartbeat_age_s,
@@ -49,50 +45,14 @@ from tests.support.backlog import (
     spool_reports,
     unindexed_files,
 )
-from tests.support.platform import ADMIN_PASSWORD, bearer
+from tests.support.platform import ADMIN_PASSWORD
 from tests.support.stack import Stack
 
 # The last commit before the agent indexed in the background and sent with flow control.
 BEFORE = "78f7aca"
-
-
-class TreeStack(Stack):
-    """A Stack whose control plane and agent run from another checkout (`tree`)."""
-
-    tree: Path = ROOT
-
-    async def start_server(self, within_s: float = 180.0) -> None:
-        self.server = Child(
-            "control plane",
-            [sys.executable, "-m", "server"],
-            {**os.environ, **self.env},
-            self._new_log("server"),
-            cwd=self.tree,
-        )
-        await wait_serving(self.target, self.server, within_s)
-        if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(self.target)
-        resp = await auth_pb2_grpc.AuthServiceStub(self.channel).Login(
-            auth_pb2.LoginRequest(username="admin", password=ADMIN_PASSWORD)
-        )
-        self.admin = bearer(resp.tokens.access_token)
-
-    async def start_agent(self) -> None:
-        env = {"CAMFLEET_LOG_LEVEL": "INFO"}
-        if not (self.node_dir / "credential.json").exists():
-            env["CAMFLEET_JOIN_TOKEN"] = await self.join_token()
-        argv = agent_argv(
-            self.target,
-            self.node_dir,
-            f"127.0.0.1:{self.rtmp_port}",
-            self.http_listen,
-            name=self.node_name,
-            extra=self.agent_args,
-        )
-        self.agent = Child(
-            "node agent", argv, {**os.environ, **env}, self._new_log("agent"), cwd=self.tree
-        )
-        await wait_agent_ready(self.agent, within_s=900)
+# Waits for the processes to start: long, for the agent with a backlog on a loaded machine.
+SERVER_START_S = 180.0
+AGENT_START_S = 900.0
 
 
 def extract(rev: str, into: Path) -> Path:
@@ -109,7 +69,8 @@ def extract(rev: str, into: Path) -> Path:
 
 
 @asynccontextmanager
-async def stack_of(tree: Path) -> AsyncIterator[TreeStack]:
+async def stack_of(tree: Path) -> AsyncIterator[Stack]:
+    """A control plane (SQLite) and the agent's data dir, both processes run from `tree`."""
     with tempfile.TemporaryDirectory(prefix="camfleet-bench-restart-") as tmp:
         root = Path(tmp)
         port = free_port()
@@ -122,11 +83,10 @@ async def stack_of(tree: Path) -> AsyncIterator[TreeStack]:
             # The agent's imports come from `tree`, the protos too.
             "PYTHONPATH": f"{tree}:{tree / 'clients' / 'python'}",
         }
-        stack = TreeStack("sqlite", root, env, port, free_port(), free_port())
-        stack.tree = tree
+        stack = Stack("sqlite", root, env, port, free_port(), free_port(), tree=tree)
         stack.agent_args = ["--segment-seconds", "2"]
         try:
-            await stack.start_server()
+            await stack.start_server(SERVER_START_S)
             yield stack
         finally:
             stack.stop()
@@ -134,16 +94,16 @@ async def stack_of(tree: Path) -> AsyncIterator[TreeStack]:
                 await stack.channel.close()
 
 
-async def unindexed(stack: TreeStack, files: int, limit_s: float) -> str:
+async def unindexed(stack: Stack, files: int, limit_s: float) -> str:
     camera = await recorded_camera(stack, "restart-files")
-    await stack.start_agent()
+    await stack.start_agent(AGENT_START_S)
     assert stack.agent is not None
     stack.agent.stop(grace_s=15)
     sample = stack.root / "sample.ts"
     await a_real_segment(sample)
     unindexed_files(stack, camera.id, sample, files)
     started = time.monotonic()
-    await stack.start_agent()
+    await stack.start_agent(AGENT_START_S)
     ready_s = time.monotonic() - started
     while True:  # polled: the control plane's view, as an operator's client sees it
         if (await node(stack)).state == node_pb2.NODE_STATE_READY:
@@ -165,11 +125,11 @@ async def unindexed(stack: TreeStack, files: int, limit_s: float) -> str:
     )
 
 
-async def spooled(stack: TreeStack, reports: int, limit_s: float) -> str:
+async def spooled(stack: Stack, reports: int, limit_s: float) -> str:
     camera = await recorded_camera(stack, "restart-reports")
     await spool_reports(stack, camera.id, reports)
     before = len(stack.logs)
-    await stack.start_agent()
+    await stack.start_agent(AGENT_START_S)
     started = time.monotonic()
     worst = 0.0
     lost = samples = count = 0
@@ -206,7 +166,7 @@ async def main() -> None:
                 files = await unindexed(stack, args.files, args.seconds)
                 print(f"{label:6} {rev:8} {args.files} unindexed files: {files}", flush=True)
             async with stack_of(tree) as stack:
-                await stack.start_agent()  # registers
+                await stack.start_agent(AGENT_START_S)  # registers
                 assert stack.agent is not None
                 stack.agent.stop(grace_s=15)
                 reports = await spooled(stack, args.reports, args.seconds)

@@ -4,12 +4,13 @@ each registers with a join token on its first start and keeps its credential in 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from harness.processes import Child
+from harness.processes import ROOT, Child
 
 READY = "camfleet node agent ready"
 START_TIMEOUT_S = 120.0
@@ -50,10 +51,22 @@ def start_agent(
     log: Path | None,
     *,
     parent_death: bool = False,
+    cwd: Path = ROOT,
 ) -> Child:
     """An agent (`agent_argv`) with `env` (None: ours; add CAMFLEET_JOIN_TOKEN on its first
-    start), its output in `log` (None: ours)."""
-    return Child("node agent", argv, env, log, parent_death=parent_death)
+    start), its output in `log` (None: ours), run from the checkout `cwd`."""
+    return Child("node agent", argv, env, log, parent_death=parent_death, cwd=cwd)
+
+
+async def first_start_env(
+    data_dir: Path, join_token: Callable[[], Awaitable[str]]
+) -> dict[str, str]:
+    """Our environment with the agent logging at INFO, and on its first start (no credential
+    in `data_dir` yet) a fresh join token from `join_token` to register with."""
+    env = {"CAMFLEET_LOG_LEVEL": "INFO"}
+    if not (data_dir / "credential.json").exists():
+        env["CAMFLEET_JOIN_TOKEN"] = await join_token()
+    return {**os.environ, **env}
 
 
 async def wait_agent_ready(

@@ -59,14 +59,17 @@ def start_control_plane(
     *,
     args: Sequence[str] = (),
     parent_death: bool = False,
+    cwd: Path = ROOT,
 ) -> Child:
-    """`python -m server *args` with `env` (None: ours), its output in `log` (None: ours)."""
+    """`python -m server *args` with `env` (None: ours), its output in `log` (None: ours), run
+    from the checkout `cwd`."""
     return Child(
         "control plane",
         [sys.executable, "-m", "server", *args],
         env,
         log,
         parent_death=parent_death,
+        cwd=cwd,
     )
 
 

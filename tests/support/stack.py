@@ -27,11 +27,12 @@ from camfleet.v1 import (
 )
 from google.protobuf import timestamp_pb2
 
-from harness.agents import agent_argv, start_agent, wait_agent_ready
+from harness.agents import START_TIMEOUT_S as AGENT_START_S
+from harness.agents import agent_argv, first_start_env, start_agent, wait_agent_ready
 from harness.control_plane import START_TIMEOUT_S, start_control_plane, wait_serving
 from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, throwaway_redis_prefix
 from harness.ports import free_port
-from harness.processes import Child
+from harness.processes import ROOT, Child
 from tests.support.platform import ADMIN_PASSWORD, Metadata, bearer
 
 # Fast enough for tests to see a lost node quickly, slow enough for a loaded 2-core machine.
@@ -58,6 +59,8 @@ class Stack:
     channel: grpc.aio.Channel | None = None
     admin: Metadata = ()
     logs: list[Path] = field(default_factory=list)
+    # The checkout both processes run from (a bench compares another commit's tree).
+    tree: Path = ROOT
 
     @property
     def node_dir(self) -> Path:
@@ -87,7 +90,9 @@ class Stack:
 
     async def start_server(self, within_s: float = START_TIMEOUT_S) -> None:
         """Start the control plane and wait until it is SERVING; log in as admin."""
-        self.server = start_control_plane({**os.environ, **self.env}, self._new_log("server"))
+        self.server = start_control_plane(
+            {**os.environ, **self.env}, self._new_log("server"), cwd=self.tree
+        )
         await wait_serving(self.target, self.server, within_s, self._server_alive)
         if self.channel is None:
             self.channel = grpc.aio.insecure_channel(self.target)
@@ -113,11 +118,9 @@ class Stack:
         )
         return resp.secret
 
-    async def start_agent(self) -> None:
+    async def start_agent(self, within_s: float = AGENT_START_S) -> None:
         """Start the node agent (registering on first start) and wait for its ready line."""
-        env = {"CAMFLEET_LOG_LEVEL": "INFO"}
-        if not (self.node_dir / "credential.json").exists():
-            env["CAMFLEET_JOIN_TOKEN"] = await self.join_token()
+        env = await first_start_env(self.node_dir, self.join_token)
         argv = agent_argv(
             self.target,
             self.node_dir,
@@ -126,8 +129,8 @@ class Stack:
             name=self.node_name,
             extra=self.agent_args,
         )
-        self.agent = start_agent(argv, {**os.environ, **env}, self._new_log("agent"))
-        await wait_agent_ready(self.agent, check_alive=self._agent_alive)
+        self.agent = start_agent(argv, env, self._new_log("agent"), cwd=self.tree)
+        await wait_agent_ready(self.agent, within_s, check_alive=self._agent_alive)
 
     def kill_agent(self) -> None:
         """SIGKILL the agent (its nginx follows by the parent-death signal)."""
