@@ -30,7 +30,7 @@ from node_agent.recording.clip_parts import (
     concat_plan,
     concat_text,
     fetch_parts,
-    first_timestamp,
+    file_times,
     remove_tree,
 )
 from node_agent.recording.index import Segment
@@ -188,20 +188,26 @@ class ExportCache:
         # ffconcat's inpoint and outpoint are timestamps of their file: its first one, probed.
         # (No -ss: ffmpeg's seek in a concat input whose files do not all carry a duration,
         # as a hole's file does, makes an empty clip.)
-        probed = [e.piece.path for e in entries if e.cut_s is not None]
-        if offset:
-            probed.append(kept[0].path)
-        starts = {
-            path: start
-            for path in probed
-            if (start := await first_timestamp(self._ffprobe, path)) is not None
+        # A cut file and the one after it (its lead), and the first one when entered midway.
+        probed = {
+            path: None
+            for i, e in enumerate(entries)
+            if e.cut_s is not None
+            for path in (e.piece.path, entries[i + 1].piece.path)
         }
-        if offset and kept[0].path not in starts:
+        if offset:
+            probed[kept[0].path] = None
+        times = {
+            path: found
+            for path in probed
+            if (found := await file_times(self._ffprobe, path)) is not None
+        }
+        if offset and kept[0].path not in times:
             log.warning("export %s: the first segment's timestamps cannot be read", target.name)
             return False
         listing = target.with_suffix(".ffconcat")
         partial = target.with_suffix(".part.mp4")
-        listing.write_text(concat_text(entries, starts, offset))
+        listing.write_text(concat_text(entries, times, offset))
         duration = (clip.end - max(clip.start, first)).total_seconds()
         audio = ["-map", "0:a"] if await has_audio(self._ffprobe, kept[0].path) else []
         argv = [
