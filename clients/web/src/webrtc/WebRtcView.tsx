@@ -73,7 +73,12 @@ export function WebRtcView({ camera, stream }: { camera: Camera; stream?: Stream
           return;
         }
         session = s;
+        // The wait for a picture counts from the node's answer and again from the connection,
+        // not from the page's start: a busy node may take a while to answer, and falling back
+        // then would give up on a session that was about to play.
+        since = Date.now();
         s.pc.addEventListener("connectionstatechange", () => {
+          if (s.pc.connectionState === "connected") since = Date.now();
           if (s.pc.connectionState === "failed") fallBack("The WebRTC connection failed.");
         });
         el.srcObject = s.stream;
