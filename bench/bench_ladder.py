@@ -2,7 +2,9 @@
 input, in one run.
 
 One nginx-rtmp rendered by node_agent.nginx.config (the node's real configuration: ingest and
-live HLS), one publisher sending the 720p25 test pattern (x264 ultrafast, a keyframe a second).
+live HLS), one publisher sending the 720p test pattern (x264 ultrafast, a keyframe a second) at
+--fps frames a second: 25 by default, 5 as surveillance cameras are often set (the ladder keeps
+the source's frame rate, so its cost follows it).
 Then, one after the other, the ladder ffmpeg exactly as the agent runs it
 (node_agent.ladder.plan.ffmpeg_argv, playing the stream by camera id with a one-time token):
 
@@ -15,7 +17,7 @@ each over the same window; nginx's number is the baseline (what ingest and live 
 stream cost without any ladder). server/placement/ladder_cost.py holds the cores per rung
 measured so.
 
-    .venv/bin/python -m bench.bench_ladder [--seconds 30] [--warmup 8]
+    .venv/bin/python -m bench.bench_ladder [--seconds 30] [--warmup 8] [--fps 25]
 """
 
 from __future__ import annotations
@@ -111,10 +113,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--fps", type=int, default=25, help="the publisher's frame rate")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-ladder-"))
     print(
-        f"bench_ladder: 720p25 x264 ultrafast -g 25 source, {args.seconds:.0f} s per ladder "
+        f"bench_ladder: 720p{args.fps} x264 ultrafast -g {args.fps} source, "
+        f"{args.seconds:.0f} s per ladder "
         f"({os.cpu_count()} cores, load average {load_average()})"
     )
     publisher: subprocess.Popen[bytes] | None = None
@@ -124,8 +128,8 @@ async def main() -> None:
         async with running_node(workdir / "node", callbacks) as node:
             publisher = subprocess.Popen(  # noqa: ASYNC220
                 [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-                 "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
-                 "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+                 "-re", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={args.fps}",
+                 "-c:v", "libx264", "-preset", "ultrafast", "-g", str(args.fps),
                  "-f", "flv", node.rtmp_url(KEY)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=(workdir / "publisher.log").open("wb"),

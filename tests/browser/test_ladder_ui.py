@@ -20,6 +20,20 @@ the tiles; the ladders would run at about a third of real time and the tiles wou
 placement scheduler itself would put at most 10 such pull cameras on a 2-core node
 (server/placement/cost.py). Sharing one ladder between cameras because their streams happen
 to be identical would be a path that exists only in the test.
+
+Nor 32 cameras at 5 fps (checked for issue 15, 2026-12-06), though surveillance cameras are
+often set so: the ladder keeps the source's frame rate, and `bench_ladder --fps 5` measured
+0.041 cores per camera for source + 360p (0.141 at 25 fps minutes later), so 32 cost about what
+8 cost at 25 fps (~1.0-1.2 cores for the 32 ladders, measured during the test too). But with
+GRID_CAMERAS = 32 at 5 fps the grid never had every tile playing in five runs (load 15-60,
+mostly other work): 32 cold ladders start at once, a tile reloads its player after 10 s without
+progress while the agent holds a cold ladder's master playlist up to 25 s, so tiles reload
+again and again (in 100 s: 247 GetStreamUrls and 216 master playlists for 32 tiles, 41
+segments), ladders idle out (60-76 starts for 32 cameras) and the node missed heartbeats. And
+the bytes would not hold at 5 fps anyway: the 360p rung's bitrate is fixed (800 kbit/s)
+whatever the frame rate, so with 8 cameras at 5 fps the grid downloaded 104 kB per
+camera-second at 360p against 267 kB at full resolution (0.39x, above a third; 0.13x at 25
+fps).
 """
 
 from __future__ import annotations
