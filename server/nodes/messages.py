@@ -99,19 +99,25 @@ class SessionMessages:
         self._liveness.lag.note(delivery - session.fastest_delivery_s)
         streams: list[LiveStream] = []
         effects: list[Effect] = []
+        # Ten reports per heartbeat, a thousand heartbeats a second on a big fleet: the loop
+        # makes one LiveStream per report and nothing else unless a state moves.
+        states, node_id, at = session.streams, session.node_id, beat.at
         for report in beat.streams:
-            step = on_report(session.streams.get(report.camera_id), report, beat.at)
-            if step.state is None or not step.state.live:
-                continue
-            session.streams[report.camera_id] = step.state
-            effects.extend(step.effects)
-            streams.append(LiveStream.reported(report, step.state.status, session.node_id, now))
-        await self._stores.presence.heartbeat(session.node_id, time.time(), beat.host, streams)
+            state = states.get(report.camera_id)
+            if state is None or not state.live:
+                continue  # not shown (its PUBLISH may still be in the spool, or it ended)
+            step = on_report(state, report, at)
+            if step is not None and step.state is not None:  # (a report's step always has one)
+                state = states[report.camera_id] = step.state
+                effects.extend(step.effects)
+            # Positional, in LiveStream's field order (LiveStream.reported, without the call).
+            streams.append(
+                LiveStream(report.camera_id, state.status, node_id, now, "", report.metrics)
+            )
+        await self._stores.presence.heartbeat(node_id, time.time(), beat.host, streams)
         # A turn on the session's worker only when there is something to write: queueing a
         # heartbeat that writes nothing cost a task switch per heartbeat.
-        shown = session.metrics
-        due = time.monotonic()
-        if effects or any(shown.due(s, due) for s in streams):
+        if effects or session.metrics.any_due(streams, time.monotonic()):
             return partial(self._after_heartbeat, session, effects, streams)
         return None
 

@@ -6,6 +6,7 @@ person would notice, and not more often than every few seconds per camera.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from server.nodes.live import LiveStream
@@ -54,10 +55,19 @@ class MetricsThrottle:
     def due(self, stream: LiveStream, now: float) -> bool:
         """Whether `should_publish` has anything to do for this report (changes nothing): a
         first report to remember, or one worth showing."""
-        previous = self._shown.get(stream.camera_id)
-        return previous is None or (
-            now - previous[1] >= self.every_s and worth_showing(previous[0], stream)
-        )
+        return self.any_due((stream,), now)
+
+    def any_due(self, streams: Iterable[LiveStream], now: float) -> bool:
+        """Whether `due` holds for any of a heartbeat's streams (one call per heartbeat, not one
+        per stream: this runs for every heartbeat)."""
+        shown, every = self._shown, self.every_s
+        for stream in streams:
+            previous = shown.get(stream.camera_id)
+            if previous is None or (
+                now - previous[1] >= every and worth_showing(previous[0], stream)
+            ):
+                return True
+        return False
 
     def should_publish(self, stream: LiveStream, now: float) -> bool:
         """Whether this report (at monotonic `now`) becomes an event; remembers it if so."""

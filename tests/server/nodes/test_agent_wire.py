@@ -4,13 +4,15 @@ be what protobuf's ToDatetime gives, and an out-of-range time is no time."""
 from __future__ import annotations
 
 import random
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
-from camfleet.v1 import agent_pb2
+from camfleet.v1 import agent_pb2, node_pb2
 from google.protobuf import timestamp_pb2
 
 from server.nodes.agent_wire import agent_time, heartbeat_from
+from server.nodes.live import HostMetrics
 
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
 EDGES = [
@@ -111,3 +113,13 @@ def test_known_reports_stay_bounded_when_an_agent_names_ever_new_cameras() -> No
         message.heartbeat.streams.add(camera_id=f"cam-{n}", media_flowing=True)
         heartbeat_from(message, known)
     assert len(known) <= 4 + 64 + 1
+
+
+def test_host_metrics_carry_every_field_to_its_namesake() -> None:
+    # host_from_proto builds HostMetrics positionally: a field added or reordered on either side
+    # must not land in another's place.
+    names = [f.name for f in fields(HostMetrics)]
+    assert names == [f.name for f in node_pb2.HostMetrics.DESCRIPTOR.fields]
+    host = node_pb2.HostMetrics(**{name: i + 1 for i, name in enumerate(names)})  # type: ignore[arg-type]
+    message = agent_pb2.ConnectRequest(heartbeat=agent_pb2.Heartbeat(host=host))
+    assert heartbeat_from(message).host == HostMetrics(**{n: i + 1 for i, n in enumerate(names)})  # type: ignore[arg-type]
