@@ -22,6 +22,11 @@ const DESTROY_AFTER_MS = 30_000;
 // A live picture that stands still this long (a stalled buffer, a player that never started)
 // gets a fresh player and URL: operators watch walls of tiles and never press "retry".
 const STALL_RESTART_MS = 10_000;
+// A player that has shown nothing yet waits longer: the node answers a cold ladder's first
+// request only once the ladder plays (up to 25 s, node_agent/ladder/http.py). Restarting at 10 s
+// made a wall of cold tiles ask again and again, each request starting a ladder the last one's
+// abandonment had stopped (32 tiles: 216 playlist requests and 60-76 ladder starts in 100 s).
+const FIRST_PICTURE_MS = 45_000;
 
 type TileState = "idle" | "loading" | "playing" | "paused" | "error";
 
@@ -169,11 +174,13 @@ export function HlsTile({
     if (!el || !online || !inView || !visible) return;
     let last = el.currentTime;
     let since = Date.now();
+    let moved = false;
     const timer = window.setInterval(() => {
       if (el.currentTime !== last) {
         last = el.currentTime;
         since = Date.now();
-      } else if (Date.now() - since > STALL_RESTART_MS) {
+        moved = true;
+      } else if (Date.now() - since > (moved ? STALL_RESTART_MS : FIRST_PICTURE_MS)) {
         since = Date.now();
         drop();
         setState("loading");
