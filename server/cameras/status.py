@@ -21,11 +21,11 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cameras.model import CameraStatus, ChangeKind, ChangeListener, IngestMode
-from server.db.models import CameraRow, utcnow
+from server.db.models import CameraRow, PlacementRow, utcnow
 
 _LIVE = (CameraStatus.CONNECTING.value, CameraStatus.ONLINE.value)
 
@@ -199,14 +199,25 @@ class CameraStatusWriter:
         return changed
 
     async def handover_recorded(
-        self, session: AsyncSession, camera_id: str, node_id: str, epoch: int, at: datetime
+        self,
+        session: AsyncSession,
+        camera_id: str,
+        node_id: str,
+        epoch: int,
+        at: datetime,
+        *,
+        recorded_until: datetime | None = None,
     ) -> None:
         """In the recordings ingest's transaction: `node_id` indexed a segment of the camera
         recorded under placement `epoch`. When that node is the target of the camera's handover
         and the segment is of the handover's epoch (not a stale spool from an earlier stint),
         it has started writing: it becomes the camera's node, ONLINE (it records, so it
         serves the stream; its ONLINE report was held back until now), and the old node's
-        assignment drops the camera."""
+        assignment drops the camera. A segment that ended (`recorded_until`) before the
+        handover began proves nothing: the last file of the target's own earlier stint with
+        the camera, indexed late, carries the epoch the node knows at indexing (CI 2026-12-06:
+        such a file ended a drain's handover at once, and the old node stopped 1.6 s before the
+        new one's first segment began)."""
         target = await session.scalar(
             select(CameraRow.handover_node_id).where(CameraRow.id == camera_id)
         )
@@ -217,6 +228,14 @@ class CameraStatusWriter:
             return
         if row.handover_node_id != node_id or epoch < row.placement_epoch:
             return
+        if recorded_until is not None:
+            began = await session.scalar(
+                select(func.max(PlacementRow.time)).where(
+                    PlacementRow.camera_id == camera_id, PlacementRow.to_node_id == node_id
+                )
+            )
+            if began is not None and recorded_until < began:
+                return
         self._placement.finish_handover(session, row, at)
         if row.status != CameraStatus.ONLINE.value or row.status_reason:
             row.status, row.status_reason = CameraStatus.ONLINE.value, ""

@@ -122,9 +122,17 @@ class Handovers(Protocol):
     server/cameras/status.py's CameraStatusWriter.handover_recorded)."""
 
     async def handover_recorded(
-        self, session: AsyncSession, camera_id: str, node_id: str, epoch: int, at: datetime
+        self,
+        session: AsyncSession,
+        camera_id: str,
+        node_id: str,
+        epoch: int,
+        at: datetime,
+        *,
+        recorded_until: datetime | None = None,
     ) -> None:
-        """`node_id` indexed a segment of the camera recorded under placement `epoch`."""
+        """`node_id` indexed a segment of the camera recorded under placement `epoch`, ending
+        at `recorded_until`."""
         ...
 
 
@@ -179,7 +187,12 @@ class RecordingIngest:
                     self._added(session, added)
                     if self._handovers is not None:  # the target's first segment ends it
                         await self._handovers.handover_recorded(
-                            session, added.camera_id, node_id, added.epoch, at
+                            session,
+                            added.camera_id,
+                            node_id,
+                            added.epoch,
+                            at,
+                            recorded_until=added.end_time,
                         )
             elif event.change is SegmentChange.MOVED:
                 tier = segment.tier

@@ -6,7 +6,7 @@ recorded still finishes on ONLINE."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -28,8 +28,8 @@ async def _handing_over(fleet: Fleet, *, recording: bool) -> tuple[str, str, str
     return camera_id, a, b, 2
 
 
-def _segment(camera_id: str, epoch: int) -> SegmentReport:
-    end = utcnow()
+def _segment(camera_id: str, epoch: int, end: datetime | None = None) -> SegmentReport:
+    end = end or utcnow()
     segment = ReportedSegment(
         id=str(uuid.uuid4()),
         camera_id=camera_id,
@@ -81,3 +81,30 @@ async def test_a_camera_not_recorded_moves_on_the_targets_online(fleet: Fleet) -
     await fleet.status.set(camera_id, CameraStatus.ONLINE, "", b, utcnow())
     row = await fleet.get(camera_id)
     assert (row.node_id, row.handover_node_id, row.placement_epoch) == (b, None, epoch + 1)
+
+
+async def test_a_late_file_of_the_targets_earlier_stint_does_not_end_the_handover(
+    fleet: Fleet,
+) -> None:
+    """The target recorded the camera before (then it was cut off, and the camera moved); its
+    last file of that stint is indexed only now, under the epoch the node knows now, the
+    handover's. It ended before the handover began: the old node goes on (CI 2026-12-06: it
+    stopped 1.6 s before the new node's first segment)."""
+    ingest = RecordingIngest(fleet.sessions, fleet.publisher, handovers=fleet.status)
+    camera_id, a, b, epoch = await _handing_over(fleet, recording=True)
+    began = utcnow()
+    async with fleet.sessions.begin() as session:  # as the store records a drain's handover
+        session.add(
+            PlacementRow(
+                camera_id=camera_id, from_node_id=a, to_node_id=b, reason="drain",
+                message="cam moves from a to b: a drains", epoch=epoch, time=began,
+            )
+        )  # fmt: skip
+    stale = _segment(camera_id, epoch, end=began - timedelta(seconds=5))
+    await ingest.segment_event(b, str(uuid.uuid4()), stale, utcnow())
+    row = await fleet.get(camera_id)
+    assert (row.node_id, row.handover_node_id) == (a, b)
+    # Its first file written since the handover began ends it.
+    await ingest.segment_event(b, str(uuid.uuid4()), _segment(camera_id, epoch), utcnow())
+    row = await fleet.get(camera_id)
+    assert (row.node_id, row.handover_node_id) == (b, None)
