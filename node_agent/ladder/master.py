@@ -74,7 +74,22 @@ def source_from_ffprobe(document: bytes) -> SourceInfo | None:
         level=int(video.get("level") or 0),
         audio_codec=str(audio.get("codec_name", "")) if audio else "",
         audio_profile=str(audio.get("profile", "")) if audio else "",
+        fps=_frame_rate(video),
     )
+
+
+def _frame_rate(video: dict[str, object]) -> float:
+    """ffprobe's average frame rate ("25/1", "30000/1001"), else its r_frame_rate; 0 if
+    neither is a rate (ffprobe writes "0/0" when it cannot tell)."""
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        num, _, den = str(video.get(key, "")).partition("/")
+        try:
+            rate = float(num) / float(den or 1)
+        except (ValueError, ZeroDivisionError):
+            continue
+        if 0 < rate <= 1000:
+            return rate
+    return 0.0
 
 
 @dataclass(frozen=True)

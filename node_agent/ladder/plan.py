@@ -9,6 +9,13 @@ segments at the same instants and a player switches rungs at any segment boundar
 A rung above the source's height is skipped (an upscale spends CPU to show nothing more), as is
 one of the source's own height when the source is copied too; an odd source size is scaled to
 an even width (`scale=-2:H`), which libx264 requires.
+
+The bitrate table is for TABLE_FPS (30 fps, the usual web ladder). A camera set to fewer frames
+a second (surveillance cameras often run at 5-15 fps) gets each encoded rung's bitrate scaled by
+its frame rate over TABLE_FPS, so each frame keeps about the bits it has at 30 fps instead of a
+5 fps 360p rung costing a viewer as many bytes as a 30 fps one. Never below MIN_RATE_SCALE (at
+low rates a frame differs more from the previous one, and keyframes weigh more) and never above
+1x (a 50 or 60 fps camera gets the table's rate).
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ MIN_HEIGHT = 144
 MAX_HEIGHT = 2160
 # Video bitrates (kbit/s) of encoded rungs by height; a height between two takes the lower's.
 _BITRATES = ((144, 200), (240, 400), (360, 800), (480, 1200), (720, 2500), (1080, 5000))
+# The frame rate _BITRATES are meant for, and the least share of them a slower source gets.
+TABLE_FPS = 30.0
+MIN_RATE_SCALE = 0.25
 # What one encoded rung's libx264 runs at (the cost table in server/placement is measured so).
 PRESET = "veryfast"
 # The master playlist this module's caller writes (with CODECS); ffmpeg's own is an input.
@@ -47,10 +57,24 @@ class Rung:
 
     @property
     def video_kbps(self) -> int:
-        """The encoded rung's target video bitrate (0 for the copy: whatever the camera sends)."""
+        """The encoded rung's bitrate in the table, at TABLE_FPS (0 for the copy: whatever the
+        camera sends); what recording profiles are matched on. ffmpeg gets kbps_at(fps)."""
         if self.copied:
             return 0
         return next((k for h, k in reversed(_BITRATES) if h <= self.height), _BITRATES[0][1])
+
+    def kbps_at(self, fps: float) -> int:
+        """The encoded rung's video bitrate for a source of `fps` frames a second (0: unknown,
+        the table's rate)."""
+        return round(self.video_kbps * rate_scale(fps))
+
+
+def rate_scale(fps: float) -> float:
+    """How much of the table's bitrates a source of `fps` gets: fps / TABLE_FPS, within
+    [MIN_RATE_SCALE, 1]; 1 when the frame rate is unknown (0)."""
+    if not fps > 0:
+        return 1.0
+    return min(1.0, max(MIN_RATE_SCALE, fps / TABLE_FPS))
 
 
 def parse_rung(text: str) -> Rung | None:
@@ -76,6 +100,8 @@ class SourceInfo:
     level: int = 0
     audio_codec: str = ""
     audio_profile: str = ""
+    # Frames a second (ffprobe's avg_frame_rate); 0 when ffprobe does not say.
+    fps: float = 0.0
 
     @property
     def has_audio(self) -> bool:
@@ -131,8 +157,8 @@ def plan_ladder(ladder: Sequence[str], source: SourceInfo) -> LadderPlan:
     return LadderPlan(tuple(rungs), tuple(skipped))
 
 
-def _encoded(i: int, rung: Rung) -> list[str]:
-    kbps = rung.video_kbps
+def _encoded(i: int, rung: Rung, fps: float) -> list[str]:
+    kbps = rung.kbps_at(fps)
     return [
         f"-c:v:{i}", "libx264",
         f"-preset:v:{i}", PRESET,
@@ -171,7 +197,7 @@ def ffmpeg_argv(
     for _ in plan.rungs:
         argv += ["-map", "0:v:0"] + (["-map", "0:a:0"] if source.has_audio else [])
     for i, rung in enumerate(plan.rungs):
-        argv += [f"-c:v:{i}", "copy"] if rung.copied else _encoded(i, rung)
+        argv += [f"-c:v:{i}", "copy"] if rung.copied else _encoded(i, rung, source.fps)
     if source.has_audio:
         argv += ["-c:a", "copy"]
     stream_map = " ".join(

@@ -14,7 +14,15 @@ from node_agent.ladder.master import (
     render_master,
     source_from_ffprobe,
 )
-from node_agent.ladder.plan import Rung, SourceInfo, ffmpeg_argv, parse_rung, plan_ladder
+from node_agent.ladder.plan import (
+    MIN_RATE_SCALE,
+    TABLE_FPS,
+    Rung,
+    SourceInfo,
+    ffmpeg_argv,
+    parse_rung,
+    plan_ladder,
+)
 
 HD = SourceInfo(1280, 720, "h264", "High", 31, "aac", "LC")
 
@@ -71,6 +79,34 @@ def test_one_ffmpeg_keys_encoded_rungs_on_source_keyframes(tmp_path: Path) -> No
     assert "0:a:0" not in argv
 
 
+def _rates(argv: list[str], i: int) -> tuple[str, ...]:
+    """Rung i's -b:v, -maxrate:v and -bufsize:v in the ffmpeg command."""
+    return tuple(argv[argv.index(f"-{k}:v:{i}") + 1] for k in ("b", "maxrate", "bufsize"))
+
+
+def test_encoded_rungs_bitrate_follows_the_source_frame_rate(tmp_path: Path) -> None:
+    # The table's 800 kbit/s for 360p is for TABLE_FPS; a 5 fps camera's 360p rung would
+    # otherwise cost a viewer a 30 fps rung's bytes for a sixth of the frames.
+    assert TABLE_FPS == 30 and MIN_RATE_SCALE == 0.25
+    plan = plan_ladder(("source", "720p", "360p"), SourceInfo(1920, 1080, "h264", "High", 40))
+    expected = {
+        0.0: (("2500k", "2750k", "5000k"), ("800k", "880k", "1600k")),  # unknown: the table
+        60.0: (("2500k", "2750k", "5000k"), ("800k", "880k", "1600k")),  # never above 1x
+        30.0: (("2500k", "2750k", "5000k"), ("800k", "880k", "1600k")),
+        25.0: (("2083k", "2291k", "4166k"), ("667k", "733k", "1334k")),
+        15.0: (("1250k", "1375k", "2500k"), ("400k", "440k", "800k")),
+        5.0: (("625k", "687k", "1250k"), ("200k", "220k", "400k")),  # the 0.25x floor
+        1.0: (("625k", "687k", "1250k"), ("200k", "220k", "400k")),
+    }
+    for fps, (hd, low) in expected.items():
+        source = SourceInfo(1920, 1080, "h264", "High", 40, fps=fps)
+        argv = ffmpeg_argv("ffmpeg", "in", plan, tmp_path, source)
+        assert argv[argv.index("-c:v:0") + 1] == "copy"
+        assert (_rates(argv, 1), _rates(argv, 2)) == (hd, low), fps
+    # The nominal rate stays the table's (recording profiles match rungs on it).
+    assert Rung(360).video_kbps == 800 and Rung(360).kbps_at(5) == 200
+
+
 def test_codecs_from_ffprobe_names() -> None:
     assert avc_codec("High", 31) == "avc1.64001f"
     assert avc_codec("Main", 30) == "avc1.4d401e"
@@ -91,6 +127,13 @@ def test_source_from_ffprobe_ignores_nginx_declared_silent_audio() -> None:
     source = source_from_ffprobe(document)
     assert source == SourceInfo(1280, 720, "h264", "High", 31)
     assert source_from_ffprobe(b"not json") is None
+    rated = document.replace(b'"width"', b'"avg_frame_rate": "30000/1001", "width"')
+    assert source_from_ffprobe(rated) == SourceInfo(1280, 720, "h264", "High", 31, fps=30000 / 1001)
+    # ffprobe writes 0/0 for an average it could not take; r_frame_rate then tells.
+    guessed = document.replace(
+        b'"width"', b'"avg_frame_rate": "0/0", "r_frame_rate": "5/1", "width"'
+    )
+    assert source_from_ffprobe(guessed) == SourceInfo(1280, 720, "h264", "High", 31, fps=5.0)
     assert source_from_ffprobe(b'{"streams": [{"codec_type": "audio"}]}') is None
 
 
