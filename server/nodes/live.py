@@ -28,7 +28,10 @@ class HostMetrics:
     load_average_1m: float = 0.0
 
 
-@dataclass(frozen=True)
+# slots: a frozen dataclass with slots is built in 60 % of the time of one without, and these
+# are made for every heartbeat (one NodeLive, a LiveStream per stream: ~11,000 a second for
+# 1,000 nodes of 10 cameras). Not for the metrics types: presence encodes them with vars().
+@dataclass(frozen=True, slots=True)
 class NodeLive:
     """What presence knows of a node: its host and how many streams it serves."""
 
@@ -72,7 +75,7 @@ class StreamReport:
     metrics: StreamMetrics = StreamMetrics()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: see NodeLive
 class LiveStream:
     """A camera's stream as users see it: its status, the node and the latest metrics."""
 
