@@ -142,10 +142,18 @@ def stop_launcher(proc: subprocess.Popen[bytes]) -> list[int]:
 
 @contextmanager
 def run_local_platform(
-    tmp_path: Path, demo: int = 0, *, tls_dir: Path | None = None, plaintext: bool = False
+    tmp_path: Path,
+    demo: int = 0,
+    *,
+    tls_dir: Path | None = None,
+    plaintext: bool = False,
+    media_origins: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[LocalPlatform]:
     """`./start [--demo N]` on free loopback ports with `tmp_path/data`; yields once it printed
-    its ready line; Ctrl-C on exit, and nothing it started may outlive it."""
+    its ready line; Ctrl-C on exit, and nothing it started may outlive it. `media_origins`: more
+    origins than the node's that the UI's CSP lets video come from (an object store, as an
+    operator sets CAMFLEET_UI_MEDIA_ORIGINS); `env`: more of the launcher's environment."""
     data = tmp_path / "data"
     log_path = tmp_path / "local-platform.log"
     ports = Ports()
@@ -154,9 +162,13 @@ def run_local_platform(
         argv.append("--plaintext")
     elif tls_dir is not None:
         argv += ["--tls-dir", str(tls_dir)]
+    node_origin = f"{'http' if plaintext else 'https'}://127.0.0.1:{ports.http}"
+    launcher_env = {**newcomer_env(), **(env or {})}
+    if media_origins:
+        launcher_env["CAMFLEET_UI_MEDIA_ORIGINS"] = " ".join([node_origin, *media_origins])
     with log_path.open("wb") as out:
         proc = subprocess.Popen(
-            argv, cwd=ROOT, env=newcomer_env(), stdout=out, stderr=subprocess.STDOUT
+            argv, cwd=ROOT, env=launcher_env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         url, password = wait_ready(proc, log_path)
@@ -169,7 +181,7 @@ def run_local_platform(
             data_dir=data,
             log_path=log_path,
             # The node serves HTTPS with the local CA's certificate, plain only with --plaintext.
-            hls_base_url=f"{'http' if plaintext else 'https'}://127.0.0.1:{ports.http}",
+            hls_base_url=node_origin,
             ca_path=None if plaintext else (tls_dir or data / "tls") / "ca.pem",
             agent_target=f"127.0.0.1:{ports.agent}",
             agent_mtls_target=f"127.0.0.1:{ports.agent_mtls}",

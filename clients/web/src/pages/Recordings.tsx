@@ -1,10 +1,9 @@
 // Recordings: per camera and day, the timeline of recorded spans and gaps; a player over the
 // signed VOD playlist (hls.js seeks across segments); segment download; clip export.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import {
   Anchor,
   Badge,
-  Box,
   Button,
   Card,
   Group,
@@ -16,7 +15,6 @@ import {
   TextInput,
   Title,
 } from "@mantine/core";
-import Hls from "hls.js";
 import { timestampDate, timestampFromMs, durationMs } from "../recordings/wkt";
 import {
   type Recording,
@@ -29,6 +27,7 @@ import { attempt, ErrorAlert, notifyError } from "../components/feedback";
 import { formatBytes } from "../format";
 import { dayBounds, playableFrom, type Interval } from "../recordings/timeline";
 import { TimelineBar } from "../recordings/TimelineBar";
+import { RecordingPlayer } from "./RecordingPlayer";
 import { useFleet } from "../watch/FleetContext";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
 
@@ -55,41 +54,6 @@ const atTimeOf = (dayStart: number, hhmmss: string) => {
   const [h, m, s] = hhmmss.split(":").map(Number);
   return dayStart + ((h || 0) * 3600 + (m || 0) * 60 + (s || 0)) * 1000;
 };
-
-function Player({ url, startedAt }: { url: string | null; startedAt: number | null }) {
-  const video = useRef<HTMLVideoElement>(null);
-  useEffect(() => {
-    const el = video.current;
-    if (!el || !url) return;
-    let h: Hls | undefined;
-    if (Hls.isSupported()) {
-      h = new Hls();
-      h.loadSource(url);
-      h.attachMedia(el);
-    } else el.src = url;
-    void el.play().catch(() => undefined);
-    return () => h?.destroy();
-  }, [url]);
-  return (
-    <Stack gap={4}>
-      <Box bg="black" style={{ aspectRatio: "16 / 9", borderRadius: 4, overflow: "hidden" }}>
-        <video
-          ref={video}
-          controls
-          muted
-          playsInline
-          style={{ width: "100%", height: "100%" }}
-          data-testid="recording-video"
-        />
-      </Box>
-      <Text size="xs" c="dimmed" data-testid="player-position">
-        {url
-          ? `Playing from ${startedAt ? new Date(startedAt).toLocaleString() : "the start"}`
-          : "Pick a segment or click the timeline to play."}
-      </Text>
-    </Stack>
-  );
-}
 
 export default function RecordingsPage() {
   const api = useApi();
@@ -257,7 +221,7 @@ export default function RecordingsPage() {
         />
       )}
       <Group align="flex-start" grow>
-        <Player url={playUrl} startedAt={playFrom} />
+        <RecordingPlayer url={playUrl} startedAt={playFrom} />
         <Card withBorder>
           <Stack gap="xs">
             <Title order={5}>Export a clip</Title>
