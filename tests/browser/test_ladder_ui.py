@@ -1,6 +1,7 @@
 """The live ladder in Chromium: the single-camera view plays the ladder's master playlist with
 hls.js and switches rungs (the viewer pins 360p, then the source); a 32-tile grid plays each
-camera's lowest rung and downloads at most a third of the bytes the same grid downloads at full
+camera's lowest rung (every tile's video advancing, before and after the measurement, not only
+marked playing) and downloads at most a third of the bytes the same grid downloads at full
 resolution, measured from the browser's network log.
 
 The grid's cameras: one ffmpeg encodes a 720p test pattern once and publishes it to every
@@ -24,16 +25,14 @@ to be identical would be a path that exists only in the test.
 Nor 32 cameras at 5 fps (checked for issue 15, 2026-12-06), though surveillance cameras are
 often set so: the ladder keeps the source's frame rate, and `bench_ladder --fps 5` measured
 0.041 cores per camera for source + 360p (0.141 at 25 fps minutes later), so 32 cost about what
-8 cost at 25 fps (~1.0-1.2 cores for the 32 ladders, measured during the test too). But with
-GRID_CAMERAS = 32 at 5 fps the grid never had every tile playing in five runs (load 15-60,
-mostly other work): 32 cold ladders start at once, a tile reloads its player after 10 s without
-progress while the agent holds a cold ladder's master playlist up to 25 s, so tiles reload
-again and again (in 100 s: 247 GetStreamUrls and 216 master playlists for 32 tiles, 41
-segments), ladders idle out (60-76 starts for 32 cameras) and the node missed heartbeats. And
-the bytes would not hold at 5 fps anyway: the 360p rung's bitrate is fixed (800 kbit/s)
-whatever the frame rate, so with 8 cameras at 5 fps the grid downloaded 104 kB per
-camera-second at 360p against 267 kB at full resolution (0.39x, above a third; 0.13x at 25
-fps).
+8 cost at 25 fps (~1.0-1.2 cores for the 32 ladders). The bytes now hold at 5 fps: a rung's
+bitrate follows the source's frame rate (node_agent/ladder/plan.py, 0.25x of the 30 fps table
+at 5 fps: 200 kbit/s for 360p), and 8 cameras at 5 fps downloaded 27 kB per camera-second at
+360p against 270 kB at full resolution (0.10x; 0.39x before the scaling). But the 32-tile grid
+still did not play: after the tiles' 45 s first-picture wait (HlsTile.tsx), two runs at 5 fps
+(load 7-35) each had a tile never playing in 180 s (tile 0, then tile 11); the second made 114
+ladder starts and 91 "nobody watched it" stops for 32 cameras in about 4 minutes: a cold ladder
+is started, nothing asks for it for 30 s, it idles out and the next try starts it cold again.
 """
 
 from __future__ import annotations
@@ -55,12 +54,15 @@ from tests.support.local_platform import LocalPlatform
 pytestmark = pytest.mark.timeout(600)
 
 GRID_CAMERAS = 8
+# The cameras' frame rate, with a keyframe a second (each HLS segment is one second).
+FPS = 25
 # Media-seconds each grid is measured over (each segment is one second).
 MEASURED_SEGMENTS = 4 * GRID_CAMERAS
 
 
 def _tee_publisher(urls: list[str]) -> subprocess.Popen[bytes]:
-    """720p25 test pattern with a keyframe a second, encoded once, published to every URL."""
+    """720p test pattern at FPS with a keyframe a second, encoded once, published to every
+    URL."""
     outputs = "|".join(f"[f=flv:onfail=ignore]{u}" for u in urls)
     return subprocess.Popen(
         [
@@ -72,13 +74,13 @@ def _tee_publisher(urls: list[str]) -> subprocess.Popen[bytes]:
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=1280x720:rate=25",
+            f"testsrc2=size=1280x720:rate={FPS}",
             "-c:v",
             "libx264",
             "-preset",
             "ultrafast",
             "-g",
-            "25",
+            str(FPS),
             "-flags",
             "+global_header",
             "-map",
@@ -164,6 +166,28 @@ def _until(page: Page, done: Callable[[], bool], what: str, within_s: float) -> 
         page.wait_for_timeout(250)
 
 
+def _every_tile_advances(page: Page, mark: str, by_s: float, within_ms: int) -> None:
+    """Wait until every tile's <video> has played `by_s` seconds past where it was when this
+    call first saw it playing (data-state="playing" alone says the player started, not that
+    pictures keep coming); `mark` names the baseline so a later call takes a new one."""
+    page.wait_for_function(
+        """([mark, by, count]) => {
+            const videos = [...document.querySelectorAll('[data-testid="grid-tile"] video')];
+            if (videos.length !== count) return false;
+            let all = true;
+            for (const v of videos) {
+                if (v.readyState < 2) { all = false; continue; }
+                v.dataset[mark] ??= String(v.currentTime);
+                if (v.currentTime - Number(v.dataset[mark]) < by) all = false;
+            }
+            return all;
+        }""",
+        arg=[mark, by_s, GRID_CAMERAS],
+        timeout=within_ms,
+        polling=500,
+    )
+
+
 def _grid_bytes(browser: Browser, platform: LocalPlatform, expect_ladder: bool) -> float:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
@@ -174,6 +198,7 @@ def _grid_bytes(browser: Browser, platform: LocalPlatform, expect_ladder: bool) 
         expect(tiles).to_have_count(GRID_CAMERAS, timeout=60_000)
         for i in range(GRID_CAMERAS):
             expect(tiles.nth(i)).to_have_attribute("data-state", "playing", timeout=180_000)
+        _every_tile_advances(page, "before", by_s=2.0, within_ms=120_000)
         # Measure only once every tile plays: the segments from here on.
         start = len(log.segments)
         _until(
@@ -182,6 +207,8 @@ def _grid_bytes(browser: Browser, platform: LocalPlatform, expect_ladder: bool) 
             f"{MEASURED_SEGMENTS} segments downloaded by the grid",
             within_s=240,
         )
+        # And every tile still moving once the measured segments are in.
+        _every_tile_advances(page, "after", by_s=2.0, within_ms=120_000)
         fetched = log.segments[start:]
         from_ladder = [u for u, _ in fetched if "/abr/" in u]
         if expect_ladder:
