@@ -88,6 +88,10 @@ class LadderManager:
                     finally:
                         ready.cancel()
                         ended.cancel()
+            # Idle counts from the answer, not the question: a ladder slow to start (32 cold
+            # at once on two cores) was stopped as unwatched 5 s after its viewer's wait ran
+            # out, and started cold again by the viewer's next try (114 starts in 4 minutes).
+            process.last_demand = time.monotonic()
         return process.ready.is_set()
 
     async def _ensure(self, camera_id: str) -> LadderProcess | None:

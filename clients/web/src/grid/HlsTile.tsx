@@ -142,6 +142,13 @@ export function HlsTile({
               setMessage("The playback link expired; renewing it.");
               drop();
               later(1000, () => setGeneration((g) => g + 1));
+            } else if (!h.levels.length) {
+              // No playlist yet (a cold ladder not ready in time): startLoad would not ask for
+              // it again, so a fresh player does.
+              setState("error");
+              setMessage("The stream could not be loaded; retrying.");
+              drop();
+              later(3000, () => setGeneration((g) => g + 1));
             } else {
               setState("error");
               setMessage("The stream could not be loaded; retrying.");
