@@ -43,7 +43,12 @@ class HealthProber:
         redis_url: str | None,
         every_s: float = 1.0,
         timeout_s: float = 1.0,
+        failures: int = 2,
     ) -> None:
+        """`failures`: consecutive failed probes before NOT_SERVING (one is enough to come
+        back). One probe slower than its timeout on a busy machine is not an outage: it took
+        the only replica out of rotation, and a browser's sign-in with it (CI 2026-12-06); two
+        in a row still find a store that is gone within about three seconds."""
         self._health = health
         self._services = ("", *services)
         # SQLite is a file beside us: the application's engine is the one to ask. A server
@@ -57,6 +62,8 @@ class HealthProber:
         self._redis = _probe_client(redis_url, timeout_s) if redis_url else None
         self._every_s = every_s
         self._timeout_s = timeout_s
+        self._failures = failures
+        self._failed = 0  # consecutive failed probes
         self._serving: bool | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -84,7 +91,9 @@ class HealthProber:
     async def probe(self) -> bool:
         """Ask every store once and publish the verdict; True when all answered."""
         problem = await self._database_problem() or await self._redis_problem()
-        serving = problem is None
+        self._failed = 0 if problem is None else self._failed + 1
+        # The first probe decides at once: health is right from the first call.
+        serving = problem is None or (self._failed < self._failures and self._serving is True)
         if serving != self._serving:
             if serving:
                 log.info("storage answers again: SERVING")
