@@ -189,14 +189,13 @@ class ExportCache:
         # (No -ss: ffmpeg's seek in a concat input whose files do not all carry a duration,
         # as a hole's file does, makes an empty clip.)
         # A cut file and the one after it (its lead), and the first one when entered midway.
-        probed = {
-            path: None
+        cuts = [
+            (e.piece.path, entries[i + 1].piece.path)
             for i, e in enumerate(entries)
             if e.cut_s is not None
-            for path in (e.piece.path, entries[i + 1].piece.path)
-        }
-        if offset:
-            probed[kept[0].path] = None
+        ]
+        entered = [kept[0].path] if offset else []
+        probed = dict.fromkeys([*entered, *(path for pair in cuts for path in pair)])
         times = {
             path: found
             for path in probed
