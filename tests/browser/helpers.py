@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -77,16 +78,36 @@ def publish(rtmp_publish_url: str) -> subprocess.Popen[bytes]:
     )
 
 
+# Seconds of picture a <video> has shown since `mark` was first taken: the forward steps of its
+# currentTime between polls, summed. A player started over (the stall watchdog gives a tile a
+# fresh player, whose timeline begins near zero again) goes on counting instead of having to pass
+# its old position; a jump (hls.js skipping to the live edge) is not picture shown.
+PLAYED_JS = """(v, mark) => {
+    const last = v.dataset[mark + "Last"];
+    let played = Number(v.dataset[mark + "Played"] ?? "0");
+    if (v.readyState >= 2 && last !== undefined) {
+        const step = v.currentTime - Number(last);
+        if (step > 0 && step < 5) played += step;
+    }
+    v.dataset[mark + "Last"] = String(v.currentTime);
+    v.dataset[mark + "Played"] = String(played);
+    return played;
+}"""
+
+
+_marks = itertools.count()
+
+
 def video_advances(page: Page, selector: str, by_s: float = 1.0, timeout_ms: int = 60_000) -> None:
-    """Wait until the <video> at `selector` has played `by_s` seconds past where it first was."""
+    """Wait until the <video> at `selector` has shown `by_s` seconds of picture (PLAYED_JS)
+    from this call on."""
     page.wait_for_function(
-        """([sel, by]) => {
-            const v = document.querySelector(sel);
-            if (!v || v.readyState < 2) return false;
-            v.dataset.firstTime ??= String(v.currentTime);
-            return v.currentTime - Number(v.dataset.firstTime) >= by;
-        }""",
-        arg=[selector, by_s],
+        "([sel, by, mark]) => {"
+        "  const v = document.querySelector(sel);"
+        "  if (!v) return false;"
+        f"  return ({PLAYED_JS})(v, mark) >= by;"
+        "}",
+        arg=[selector, by_s, f"advances{next(_marks)}"],
         timeout=timeout_ms,
         polling=250,
     )

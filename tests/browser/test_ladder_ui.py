@@ -45,10 +45,11 @@ import pytest
 from camfleet.v1 import camera_pb2, camera_pb2_grpc
 from google.protobuf import field_mask_pb2
 from playwright.sync_api import Browser, Page, Response, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.processes import stop_by_pid
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import admin_rpc, log_in, video_advances
+from tests.browser.helpers import PLAYED_JS, admin_rpc, log_in, video_advances
 from tests.support.local_platform import LocalPlatform
 
 pytestmark = pytest.mark.timeout(600)
@@ -167,25 +168,38 @@ def _until(page: Page, done: Callable[[], bool], what: str, within_s: float) -> 
 
 
 def _every_tile_advances(page: Page, mark: str, by_s: float, within_ms: int) -> None:
-    """Wait until every tile's <video> has played `by_s` seconds past where it was when this
-    call first saw it playing (data-state="playing" alone says the player started, not that
-    pictures keep coming); `mark` names the baseline so a later call takes a new one."""
-    page.wait_for_function(
-        """([mark, by, count]) => {
-            const videos = [...document.querySelectorAll('[data-testid="grid-tile"] video')];
-            if (videos.length !== count) return false;
-            let all = true;
-            for (const v of videos) {
-                if (v.readyState < 2) { all = false; continue; }
-                v.dataset[mark] ??= String(v.currentTime);
-                if (v.currentTime - Number(v.dataset[mark]) < by) all = false;
-            }
-            return all;
-        }""",
-        arg=[mark, by_s, GRID_CAMERAS],
-        timeout=within_ms,
-        polling=500,
-    )
+    """Wait until every tile's <video> has shown `by_s` seconds of picture since this call first
+    saw it (PLAYED_JS; data-state="playing" alone says the player started, not that pictures
+    keep coming); `mark` names the count so a later call starts a new one. On timeout, each
+    tile's state says which one stood still and why."""
+    try:
+        page.wait_for_function(
+            "([mark, by, count]) => {"
+            "  const videos = [...document.querySelectorAll('[data-testid=\"grid-tile\"] video')];"
+            "  if (videos.length !== count) return false;"
+            f"  return videos.map((v) => ({PLAYED_JS})(v, mark)).every((p) => p >= by);"
+            "}",
+            arg=[mark, by_s, GRID_CAMERAS],
+            timeout=within_ms,
+            polling=500,
+        )
+    except PlaywrightTimeoutError:
+        tiles = page.evaluate(
+            """(mark) => [...document.querySelectorAll('[data-testid="grid-tile"]')].map((t) => {
+                const v = t.querySelector("video");
+                const b = v.buffered;
+                return [t.dataset.name, t.dataset.state, t.innerText.replace(/\\s+/g, " "),
+                    v.readyState, v.paused, v.currentTime.toFixed(1),
+                    b.length ? `${b.start(0).toFixed(1)}-${b.end(b.length - 1).toFixed(1)}` : "",
+                    v.dataset[mark + "Played"]];
+            })""",
+            mark,
+        )
+        rows = "\n".join(" | ".join(str(c) for c in t) for t in tiles)
+        raise AssertionError(
+            f"not every tile showed {by_s} s of picture ({mark}) within {within_ms // 1000} s; "
+            f"name | state | text | readyState | paused | currentTime | buffered | played:\n{rows}"
+        ) from None
 
 
 def _grid_bytes(browser: Browser, platform: LocalPlatform, expect_ladder: bool) -> float:
