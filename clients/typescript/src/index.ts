@@ -7,4 +7,4 @@ export * from "./gen/camfleet/v1/user_pb.js";
 export * from "./gen/camfleet/v1/api_token_pb.js";
 export * from "./gen/camfleet/v1/camera_pb.js";
 export * from "./gen/camfleet/v1/audit_pb.js";
-export { Session, type RefreshLock, type TokenStore } from "./session.js";
+export { refused, Session, type RefreshLock, type TokenStore } from "./session.js";

@@ -8,6 +8,14 @@ import {
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthService, type TokenPair } from "./gen/camfleet/v1/auth_pb.js";
 
+/** Whether the server refused a session's credentials (as opposed to not being reached). */
+export function refused(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return (
+    code === Code.Unauthenticated || code === Code.PermissionDenied || code === Code.InvalidArgument
+  );
+}
+
 /** Where a session keeps its tokens (memory by default; the browser UI shares them through IndexedDB). */
 export interface TokenStore {
   load(): TokenPair | undefined;
@@ -108,7 +116,10 @@ export class Session {
           this.store.save(resp.tokens);
         });
       } catch (err) {
-        this.store.save(undefined);
+        // Only the server's refusal ends the session. A refresh that could not be asked (the
+        // server restarting, a network blip, a deadline) keeps the tokens: the call fails with
+        // its own error, and the next call tries the refresh again.
+        if (refused(err)) this.store.save(undefined);
         throw err;
       } finally {
         this.refreshing = undefined;

@@ -12,7 +12,12 @@ import {
 } from "react";
 import type { User } from "@camfleet/client/gen/camfleet/v1/user_pb.js";
 import type { Api } from "../api/client";
+import { refused } from "@camfleet/client/session.js";
 import { Abilities } from "./navigation";
+import { whoAmIUntilAnswered } from "./whoAmI";
+
+// WhoAmI tries at sign-in: pauses of 0.5, 1, 2 and 4 s between them.
+const SIGN_IN_TRIES = 5;
 
 export interface AuthState {
   api: Api;
@@ -35,25 +40,39 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
   const [endedNotice, setEndedNotice] = useState<string | null>(null);
   const loggingOut = useRef(false);
 
-  const loadMe = useCallback(async () => {
-    try {
-      const me = await api.auth.whoAmI({});
-      setAbilities(new Abilities(me.permissions, me.user?.role));
-      setUser(me.user ?? null);
-    } catch {
-      api.session.clear();
-      setUser(null);
-    }
-  }, [api]);
+  // Who is signed in. At the page's start WhoAmI is asked until it answers (the spinner stays
+  // while the server is away); at sign-in a few times, then the login page says why.
+  const loadMe = useCallback(
+    async (tries: number) => {
+      try {
+        const me = await whoAmIUntilAnswered(() => api.auth.whoAmI({}), tries);
+        setAbilities(new Abilities(me.permissions, me.user?.role));
+        setUser(me.user ?? null);
+      } catch (err) {
+        if (refused(err)) {
+          api.session.clear();
+          setUser(null);
+          return;
+        }
+        // The sign-in did not finish: forget its tokens without "your session has ended".
+        loggingOut.current = true;
+        api.session.clear();
+        loggingOut.current = false;
+        setUser(null);
+        throw err;
+      }
+    },
+    [api],
+  );
 
   useEffect(() => {
-    if (api.session.loggedIn) void loadMe();
+    if (api.session.loggedIn) void loadMe(Infinity).catch(() => undefined);
     // A refresh that fails (session ended elsewhere, refresh token reused) clears the store:
     // go back to the login page.
     return api.store.subscribe((loggedIn, otherTab) => {
       if (loggedIn) {
         // Signed in from another tab: this one follows.
-        if (otherTab) void loadMe();
+        if (otherTab) void loadMe(Infinity).catch(() => undefined);
         return;
       }
       if (!loggingOut.current) setEndedNotice("Your session has ended. Please sign in again.");
@@ -65,7 +84,7 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
     async (username: string, password: string) => {
       await api.session.login(username, password);
       setEndedNotice(null);
-      await loadMe();
+      await loadMe(SIGN_IN_TRIES);
     },
     [api, loadMe],
   );
