@@ -12,7 +12,7 @@ import pytest
 
 from harness.databases import REDIS_URL, throwaway_postgres, throwaway_redis_prefix
 from server.config import Settings
-from tests.support.file_order import FileTimes, order_longest_files_first
+from tests.support.file_order import FileTimes, PhaseCpu, order_longest_files_first
 from tests.support.platform import (
     Platform,
     deactivate_pull_cameras,
@@ -129,6 +129,10 @@ async def make_platform(
 
 
 _FILE_TIMES = FileTimes()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(PhaseCpu(), "camfleet-phase-cpu")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

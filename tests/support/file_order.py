@@ -12,7 +12,9 @@ or a stale time, only costs scheduling quality, never a result.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ def _measured() -> dict[str, float]:
         if not line or line.startswith("#"):
             continue
         seconds, _, path = line.partition(" ")
-        times[path.strip()] = float(seconds)
+        times[path.split()[0]] = float(seconds)
     return times
 
 
@@ -47,21 +49,80 @@ def _rank(path: str, times: dict[str, float], position: dict[str, int]) -> tuple
     return (-times.get(path, 0.0), position[path])
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children it has reaped (the servers, agents,
+    ffmpeg and nginx a test starts and ends by PID; their own children count once reaped)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+_PHASE_START = pytest.StashKey[float]()
+_CPU = "cpu_s"
+
+
+class PhaseCpu:
+    """Worker side: each setup, call and teardown report carries the CPU its phase used, so the
+    controller can sum CPU per file beside wall time. On two cores CPU is what a file costs the
+    others; a file that waits (timers, a receiver down for two minutes) costs wall time only.
+    Session-scoped fixtures (the browser, per-worker databases) count where they start or end."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        item.stash[_PHASE_START] = _cpu_s()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        item.stash[_PHASE_START] = _cpu_s()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        item.stash[_PHASE_START] = _cpu_s()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        start = item.stash.get(_PHASE_START, None)
+        if start is not None:
+            # A new list: the report's is the item's own, shared with its other phases.
+            report.user_properties = [*report.user_properties, (_CPU, _cpu_s() - start)]
+        return report
+
+
 class FileTimes:
-    """Sums setup, call and teardown time per file as reports arrive (on xdist's controller)."""
+    """Sums setup, call and teardown time per file as reports arrive (on xdist's controller),
+    and the CPU the phases used (PhaseCpu)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
 
     def add(self, report: pytest.TestReport) -> None:
-        self.seconds[report.nodeid.split("::")[0]] += report.duration
+        path = report.nodeid.split("::")[0]
+        self.seconds[path] += report.duration
+        for name, value in report.user_properties:
+            if name == _CPU:
+                self.cpu[path] += float(value)
 
     def summary(self, terminal: pytest.TerminalReporter) -> None:
         if not self.seconds:
             return
         write = terminal.write_line
         write("")
-        write(f"slowest test files (seconds, setup + call + teardown; for {_TIMES.name}):")
+        write(
+            f"slowest test files (seconds, setup + call + teardown; for {_TIMES.name}; "
+            "then CPU seconds of the worker and the processes it reaped):"
+        )
         ranked = sorted(self.seconds.items(), key=lambda kv: -kv[1])
         for path, seconds in ranked[:_SHOWN]:
-            write(f"{seconds:8.1f} {path}")
+            write(f"{seconds:8.1f} {path}  (CPU {self.cpu.get(path, 0.0):.1f})")
+        write(
+            f"all {len(self.seconds)} files: {sum(self.seconds.values()):.0f} s, "
+            f"CPU {sum(self.cpu.values()):.0f} s"
+        )
+        by_cpu = sorted(self.cpu.items(), key=lambda kv: -kv[1])[:15]
+        write("most CPU: " + ", ".join(f"{p.removeprefix('tests/')} {c:.0f}" for p, c in by_cpu))
