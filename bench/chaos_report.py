@@ -99,6 +99,25 @@ def _span(r: R.Recording) -> tuple[float, float]:
     return r.start_time.ToDatetime(UTC).timestamp(), r.end_time.ToDatetime(UTC).timestamp()
 
 
+def _same_media(a: R.Recording, b: R.Recording) -> bool:
+    """One node's two segments are its media indexed twice when they hold the same bytes or
+    mostly the same seconds (two recorders on one camera). Two slivers a restart leaves side by
+    side (a fraction of a second each) end within SAME_S of each other yet hold other seconds."""
+    if a.sha256 and a.sha256 == b.sha256:
+        return True
+    (a0, a1), (b0, b1) = _span(a), _span(b)
+    shared = min(a1, b1) - max(a0, b0)
+    return shared > SAME_S and shared >= 0.5 * max(a1 - a0, b1 - b0)
+
+
+def _described(r: R.Recording) -> str:
+    start, end = _span(r)
+    return (
+        f"{r.id[:8]} {datetime.fromtimestamp(start, UTC):%H:%M:%S.%f}"[:-3]
+        + f"+{end - start:.2f} s {r.size_bytes} B"
+    )
+
+
 def union_within(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
     """Seconds of [lo, hi] the spans cover, each second once."""
     total, covered_to = 0.0, lo
@@ -232,9 +251,9 @@ def index_findings(
     t0: datetime,
     t1: datetime,
     handovers: Handovers | None = None,
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """(segments a node holds, begun within [t0, t1), that the control plane does not list;
-    duplicates; handover overlaps).
+    duplicates; handover overlaps; one node's adjacent slivers, not duplicates: _same_media).
 
     Duplicated (must be none): the same id listed twice; two ids for the same media from one
     node (its file indexed twice); or two nodes' segments of the same time when the camera
@@ -252,6 +271,7 @@ def index_findings(
     ]
     dup: list[str] = []
     overlap: list[str] = []
+    slivers: list[str] = []
     for camera_id, recs in got.items():
         seen: dict[str, int] = defaultdict(int)
         for r in recs:
@@ -272,11 +292,16 @@ def index_findings(
                 lo <= a0 <= hi and nodes == pair for lo, hi, nodes in windows
             ):
                 overlap.append(line)
+            elif a.node_id == b.node_id and not _same_media(a, b):
+                slivers.append(f"{_described(a)} and {_described(b)}")
             elif a.node_id == b.node_id:
-                dup.append(f"{line}: the same node's media indexed twice")
+                dup.append(
+                    f"{line}: the same node's media indexed twice ({_described(a)}, "
+                    f"{_described(b)})"
+                )
             else:
                 dup.append(f"{line}: no handover between them (one ran it unassigned)")
-    return lost, dup, overlap
+    return lost, dup, overlap, slivers
 
 
 def events_findings(dsn: str, watcher: EventWatcher, upto: int) -> tuple[int, list[str], int]:
@@ -357,7 +382,7 @@ async def report(
         print("\n".join(findings))
     got = {c: await listed(fleet, c, t0 - timedelta(seconds=30)) for c in ids}
     handovers = handover_windows(dsn, list(ids))
-    lost, dup, overlap = index_findings(fleet, list(ids), got, t0, t1, handovers)
+    lost, dup, overlap, slivers = index_findings(fleet, list(ids), got, t0, t1, handovers)
     late: list[str] = []
     for _ in range(12):
         # A segment held but not listed yet may still be on its way (a spool drains after a
@@ -366,7 +391,7 @@ async def report(
             break
         await asyncio.sleep(5)
         got = {c: await listed(fleet, c, t0 - timedelta(seconds=30)) for c in ids}
-        still, dup, overlap = index_findings(fleet, list(ids), got, t0, t1, handovers)
+        still, dup, overlap, slivers = index_findings(fleet, list(ids), got, t0, t1, handovers)
         late += [line for line in lost if line not in still]
         lost = still
     if late:
@@ -381,6 +406,11 @@ async def report(
         print(f"handover overlaps (make-before-break, both nodes assigned; not duplicates): "
               f"{len(overlap)} segment pairs")  # fmt: skip
         for line in overlap[:10]:
+            print(f"  {line}")
+    if slivers:
+        print(f"one node's short segments ending together, holding other seconds (not "
+              f"duplicates): {len(slivers)} pairs")  # fmt: skip
+        for line in slivers[:10]:
             print(f"  {line}")
     upto = newest_revision(dsn)
     caught = await watcher.caught_up(upto)
