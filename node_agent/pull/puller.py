@@ -97,9 +97,13 @@ class Puller:
         self._settings = settings
         self._report = report
         self._is_publishing = is_publishing
+        # As a recorder's: while the puller is down the camera is neither live nor recorded,
+        # so a healthy puller that dies (its nginx killed, a source's blip) restarts at once;
+        # a source that keeps failing backs off.
         self.policy = RestartPolicy(
             backoff=Backoff(base=settings.backoff_base_s, cap=settings.backoff_cap_s),
             healthy_after_s=10.0,
+            quick_first_restart=True,
         )
         self.runs = 0
         # The reason last reported ("" after a run that published).

@@ -206,10 +206,13 @@ async def test_a_source_that_goes_away_leaves_its_camera_in_error(
     message = await first_error(agent, camera_id)
     assert message in (reasons.SOURCE_ENDED, reasons.CONNECTION_REFUSED, reasons.TIMED_OUT)
     # UNPUBLISH first, then ERROR: the control plane leaves the camera in ERROR, with why.
+    # The first restart is immediate, so its own failure (the source refusing the connection
+    # now) may already have followed as a second ERROR with its reason.
     kinds = [e.type for e in stream_events(agent, camera_id)]
     assert kinds[:1] == [stream_pb2.STREAM_EVENT_TYPE_PUBLISH]
-    ended = [stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH, stream_pb2.STREAM_EVENT_TYPE_ERROR]
-    assert kinds[-2:] == ended
+    assert stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH in kinds, kinds
+    after = kinds[len(kinds) - kinds[::-1].index(stream_pb2.STREAM_EVENT_TYPE_UNPUBLISH) :]
+    assert after and set(after) == {stream_pb2.STREAM_EVENT_TYPE_ERROR}, kinds
     await assign(agent)
 
 
