@@ -236,10 +236,11 @@ class SegmentIndex:
 
     # ----- writes -----------------------------------------------------------------------------
 
-    def add(self, segment: Segment) -> None:
-        """Index a closed segment (a second add of the same id or file is ignored)."""
+    def add(self, segment: Segment) -> bool:
+        """Index a closed segment; False when the same id or file is indexed already (this add
+        is ignored)."""
         with self._lock:
-            self._conn().execute(
+            cursor = self._conn().execute(
                 f"INSERT OR IGNORE INTO segments ({_COLUMNS}, created) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -262,6 +263,7 @@ class SegmentIndex:
                     time.time(),
                 ),
             )
+            return cursor.rowcount == 1
 
     def mark_reported(self, segment_id: str) -> None:
         """Its CLOSED event is in the spool."""

@@ -153,11 +153,18 @@ class SegmentStore:
             epoch=self._epoch_of(file.camera_id),
         )
         try:
-            await asyncio.to_thread(self.index.add, segment)
+            added = await asyncio.to_thread(self.index.add, segment)
         except sqlite3.Error as exc:
             # Left on disk: the next start's rescan indexes it.
             log.error("cannot index %s (%s); it is indexed at the next start", file.path, exc)
             return None
+        if not added:
+            # Another path indexed this file first, under its own id, and reported that (chaos
+            # soak: after an nginx kill one file was reported twice with two ids, and the
+            # control plane listed the same media twice). The index holds it once: so does
+            # the report.
+            log.info("%s is indexed already; not reported again", file.path)
+            return await asyncio.to_thread(self.index.by_path, tier, file.relative_path)
         await self._report(segment)
         return segment
 

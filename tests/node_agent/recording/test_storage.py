@@ -378,6 +378,29 @@ async def test_rescan_finalizes_orphans_finishes_moves_and_drops_missing(tmp_pat
         assert len(spool.pending()) == len(requests)
 
 
+async def test_a_file_delivered_twice_is_indexed_and_reported_once(tmp_path: Path) -> None:
+    # Two paths finishing the same file at once (a recorder's closed segment and its run's
+    # leftovers after nginx died): the chaos soak saw one file listed twice with two ids.
+    camera_id = new_camera_id()
+    with local_store(tmp_path, None) as (tiers, index, spool, store):
+        relative = f"{camera_id}/20261201/20261201T120000.000Z-original-00000.ts"
+        path = tiers[HOT].path_for(relative)
+        await _ts_file(path, 1.0)
+        first = _file(camera_id, relative, path)
+        second = SegmentFile(
+            camera_id, RecordingProfile.ORIGINAL, relative, path,
+            first.start + timedelta(milliseconds=12), None, True,
+        )  # fmt: skip
+        a, b = await asyncio.gather(store.add(first), store.add(second))
+        assert a is not None and b is not None and a.id == b.id
+        assert [s.id for s in all_segments(index, camera_id)] == [a.id]
+        # And once more later: the same.
+        again = await store.add(first)
+        assert again is not None and again.id == a.id
+        requests = [agent_pb2.ConnectRequest.FromString(e.payload) for e in spool.pending()]
+        assert [e.segment.id for e in segment_events(requests, CLOSED)] == [a.id]
+
+
 def _file(camera_id: str, relative: str, path: Path) -> SegmentFile:
     start = datetime.now(UTC) - timedelta(minutes=5)
     return SegmentFile(camera_id, RecordingProfile.ORIGINAL, relative, path, start, None, False)
