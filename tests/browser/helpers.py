@@ -12,6 +12,7 @@ from typing import TypeVar
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.local_platform import LocalPlatform
 
@@ -20,8 +21,26 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 
 
 def log_in(page: Page, url: str, username: str, password: str) -> None:
-    """Open the UI and sign in; returns once the navigation is shown."""
+    """Open the UI and sign in; returns once the navigation is shown. If the login form never
+    shows, the failure says what the page did instead (its errors, failed requests, text)."""
+    seen: list[str] = []
+    page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"[:300]))
+    page.on("requestfailed", lambda r: seen.append(f"failed: {r.url} {r.failure}"))
+    page.on("response", lambda r: seen.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
     page.goto(url)
+    try:
+        # The context's default timeout, as the fill below had.
+        page.get_by_test_id("login-username").wait_for(state="visible")
+    except PlaywrightTimeoutError:
+        shown = page.evaluate(
+            "() => [document.getElementById('root')?.childElementCount ?? -1,"
+            " document.body.innerText.slice(0, 300)]"
+        )
+        raise AssertionError(
+            f"no login form at {page.url}: #root children {shown[0]}, text {shown[1]!r}; "
+            f"the page's errors and failed requests: {seen[-20:]}"
+        ) from None
     page.get_by_test_id("login-username").fill(username)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
