@@ -7,6 +7,7 @@ Envoy."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ from camfleet.v1 import (
 from camfleet.v1 import recording_pb2 as R
 
 from tests.conftest import PlatformFactory
-from tests.support.agent_stream import connect, hello, report
+from tests.support.agent_stream import connect, heartbeat, hello, report
 from tests.support.assertions import audit_since, eventually, now_filter
 from tests.support.platform import Platform, bearer
 from tests.support.recordings import recorder_changed, segment_closed, send_acked, timestamp
@@ -110,14 +111,28 @@ async def test_a_camera_of_a_silent_node_is_taken_before_the_node_is_lost(
     camera = await plane.new_camera()
     async with connect(plane.channel, home.credential, hello(report(camera.id))) as stream:
         await stream.receive_kind("welcome")
-        await eventually(
-            lambda: _camera(plane, camera.id),
-            lambda c: c.status == camera_pb2.CAMERA_STATUS_ONLINE,
-            10,
-        )
-        refused = await _check(plane, other.credential, camera.stream_key)
+
+        async def beat() -> None:
+            # Heartbeating while the first check is made: on a loaded worker, seeing ONLINE can
+            # take longer than the two missed heartbeats (1 s) that free the key.
+            while True:
+                await stream.send(heartbeat(report(camera.id)))
+                await asyncio.sleep(0.2)
+
+        beating = asyncio.create_task(beat())
+        try:
+            await eventually(
+                lambda: _camera(plane, camera.id),
+                lambda c: c.status == camera_pb2.CAMERA_STATUS_ONLINE,
+                10,
+            )
+            refused = await _check(plane, other.credential, camera.stream_key)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
         assert not refused.allowed and "already publishing" in refused.reason
-        # No heartbeat follows the Hello: within a few seconds the key is taken.
+        # No heartbeat follows from here: within a few seconds the key is taken.
         taken = await eventually(
             lambda: _check(plane, other.credential, camera.stream_key), lambda r: r.allowed, 10
         )
