@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 from collections import deque
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
-# Ports this process handed out lately. The kernel picks a free port at random, and one handed
+# Ports this process handed out lately. Each is picked at random, and one handed
 # out a moment ago is free again until its caller binds it: three calls in a row (an agent's
 # control plane, RTMP and HTTP ports) repeated a port about 3 times in 10,000, and nginx then
 # cannot bind its second listener and exits. The last 1,000 are plenty to cover one setup.
@@ -17,15 +19,37 @@ _recent: deque[int] = deque(maxlen=_RECENT)
 _lock = threading.Lock()
 
 
+def _below_ephemeral() -> tuple[int, int]:
+    """Ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range). A port picked
+    inside it is free only until its caller binds it, and any process's outgoing connection may
+    take it meanwhile as its source port (CI: an agent's --metrics-listen port was taken so).
+    Below it only listeners compete, and the bind below sees those."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(1024, low - 12768), low - 1
+
+
+_RANGE = _below_ephemeral()
+# Not the `random` module's shared generator: a test that seeds it must not make every
+# process pick the same ports.
+_rng = random.SystemRandom()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now and that this process has not
-    handed out lately (another process may take it before the caller binds it: good enough on
-    a test machine, retried by nobody)."""
+    handed out lately, below the ephemeral range (another process's free_port may still take
+    it before the caller binds it: one chance in thousands, retried by nobody)."""
     with _lock:
         while True:
+            port = _rng.randint(*_RANGE)
+            if port in _recent:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.bind((LOOPBACK, 0))
-                port = int(sock.getsockname()[1])
-            if port not in _recent:
-                _recent.append(port)
-                return port
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    continue  # listened on, or still in TIME_WAIT
+            _recent.append(port)
+            return port
