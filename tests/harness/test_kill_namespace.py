@@ -5,6 +5,7 @@ worker), which one pass over a snapshot of its PIDs can miss."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 from harness.netns import ip, kill_namespace, temporary_network
 
@@ -18,6 +19,12 @@ def test_a_namespace_is_left_empty_even_while_its_processes_fork() -> None:
             start_new_session=True,
         )
         try:
+            # Killed once it is forking (on a loaded machine `ip netns exec` may not have
+            # started the shell yet, and there would be one process to kill).
+            deadline = time.monotonic() + 30
+            while len(ip("netns", "pids", node.namespace, check=False).split()) < 3:
+                assert time.monotonic() < deadline, "the shell never forked"
+                time.sleep(0.05)
             killed = kill_namespace(node.namespace)
             assert len(killed) > 1
             assert ip("netns", "pids", node.namespace, check=False).split() == []
