@@ -56,40 +56,29 @@ def _cpu_s() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-_PHASE_START = pytest.StashKey[float]()
 _CPU = "cpu_s"
 
 
 class PhaseCpu:
-    """Worker side: each setup, call and teardown report carries the CPU its phase used, so the
-    controller can sum CPU per file beside wall time. On two cores CPU is what a file costs the
-    others; a file that waits (timers, a receiver down for two minutes) costs wall time only.
-    Session-scoped fixtures (the browser, per-worker databases) count where they start or end."""
+    """Worker side: each setup, call and teardown report carries the CPU used since the last
+    report (or the item's start), which is its phase's, so the controller can sum CPU per file
+    beside wall time. On two cores CPU is what a file costs the others; a file that waits
+    (timers, a receiver down for two minutes) costs wall time only. Session-scoped fixtures
+    (the browser, per-worker databases) count where they start or end."""
+
+    def __init__(self) -> None:
+        self._since = _cpu_s()
+
+    def pytest_runtest_logstart(self) -> None:
+        self._since = _cpu_s()
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        item.stash[_PHASE_START] = _cpu_s()
-        return (yield)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        item.stash[_PHASE_START] = _cpu_s()
-        return (yield)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        item.stash[_PHASE_START] = _cpu_s()
-        return (yield)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        start = item.stash.get(_PHASE_START, None)
-        if start is not None:
-            # A new list: the report's is the item's own, shared with its other phases.
-            report.user_properties = [*report.user_properties, (_CPU, _cpu_s() - start)]
+        now = _cpu_s()
+        # A new list: the report's is the item's own, shared with its other phases.
+        report.user_properties = [*report.user_properties, (_CPU, now - self._since)]
+        self._since = now
         return report
 
 
@@ -105,8 +94,8 @@ class FileTimes:
         path = report.nodeid.split("::")[0]
         self.seconds[path] += report.duration
         for name, value in report.user_properties:
-            if name == _CPU:
-                self.cpu[path] += float(value)
+            if name == _CPU and isinstance(value, int | float):
+                self.cpu[path] += value
 
     def summary(self, terminal: pytest.TerminalReporter) -> None:
         if not self.seconds:

@@ -12,20 +12,18 @@ export function retryDelayMs(attempt: number): number {
 
 /**
  * Calls `ask` until it answers or refuses the session; after `tries` failures of another kind
- * the last error is thrown (Infinity: never gives up). `stopped` ends the tries early (the page
- * went away), throwing the last error.
+ * the last error is thrown (Infinity: never gives up).
  */
 export async function whoAmIUntilAnswered(
   ask: () => Promise<WhoAmIResponse>,
   tries: number,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  stopped: () => boolean = () => false,
 ): Promise<WhoAmIResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await ask();
     } catch (err) {
-      if (refused(err) || attempt + 1 >= tries || stopped()) throw err;
+      if (refused(err) || attempt + 1 >= tries) throw err;
       await sleep(retryDelayMs(attempt));
     }
   }
