@@ -29,7 +29,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from harness.control_plane import server_env
-from harness.cpu import load_average, process_cpu_s
+from harness.cpu import load_average, process_cpu_s, run_to_end
 from harness.databases import throwaway_postgres, throwaway_redis_prefix
 from harness.ports import LOOPBACK, free_port
 from harness.processes import ROOT, Child
@@ -131,13 +130,7 @@ def time_to_serving(
 
 def import_cpu(statement: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, from wait4) of `python -c statement`."""
-    began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", statement], env=env, cwd=cwd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"python -c {statement!r} exited with {proc.returncode}")
-    return time.perf_counter() - began, usage.ru_utime + usage.ru_stime
+    return run_to_end([sys.executable, "-c", statement], env=env, cwd=cwd)
 
 
 @contextlib.contextmanager

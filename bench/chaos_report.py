@@ -7,10 +7,9 @@ fault that came last before it, so a finding names its cause."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,18 +17,18 @@ from functools import partial
 import psycopg
 from camfleet.v1 import recording_pb2
 
+from bench.chaos_index import handover_windows, held_within, index_findings, span
 from bench.chaos_observers import ClientLoad, EventWatcher, ts
 from harness.alert_receivers import Receiver
 from harness.fleet import Fleet
 from harness.fleet_reads import retried
-from harness.held_segments import DiskSegment
 
 R = recording_pb2
-# Two segments of the same camera this close at both ends are the same media indexed twice.
-SAME_S = 0.25
 # A hole shorter than this between segments is the recorder's rounding, not a loss.
 HOLE_S = 0.5
 LONG_HOLE_S = 5.0
+# A camera below the target lists each hole with at least this much of it not a node loss.
+UNEXCUSED_S = 0.2
 QUIET_S = 10.0
 TARGET = 0.995  # recorded ÷ expected of a pull camera
 RESTART_AFTER_S = 2.0  # a supervisor's delay before it starts a dead process again
@@ -67,6 +66,9 @@ class CameraResult:
     platform: tuple[float, float, float] = (0.0, 0.0, 0.0)
     # (start, end, cause, reason) of every gap in the window other than a node loss.
     other_gaps: list[tuple[datetime, datetime, str, str]] = field(default_factory=list)
+    # The holes in the index not wholly inside the timeline's node losses: (start, end, the
+    # seconds of it outside them), what a camera below the target lost that was not excused.
+    unexcused: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -95,29 +97,6 @@ async def listed(fleet: Fleet, camera_id: str, since: datetime) -> list[R.Record
             return out
 
 
-def _span(r: R.Recording) -> tuple[float, float]:
-    return r.start_time.ToDatetime(UTC).timestamp(), r.end_time.ToDatetime(UTC).timestamp()
-
-
-def _same_media(a: R.Recording, b: R.Recording) -> bool:
-    """One node's two segments are its media indexed twice when they hold the same bytes or
-    mostly the same seconds (two recorders on one camera). Two slivers a restart leaves side by
-    side (a fraction of a second each) end within SAME_S of each other yet hold other seconds."""
-    if a.sha256 and a.sha256 == b.sha256:
-        return True
-    (a0, a1), (b0, b1) = _span(a), _span(b)
-    shared = min(a1, b1) - max(a0, b0)
-    return shared > SAME_S and shared >= 0.5 * max(a1 - a0, b1 - b0)
-
-
-def _described(r: R.Recording) -> str:
-    start, end = _span(r)
-    return (
-        f"{r.id[:8]} {datetime.fromtimestamp(start, UTC):%H:%M:%S.%f}"[:-3]
-        + f"+{end - start:.2f} s {r.size_bytes} B"
-    )
-
-
 def union_within(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
     """Seconds of [lo, hi] the spans cover, each second once."""
     total, covered_to = 0.0, lo
@@ -127,14 +106,6 @@ def union_within(spans: list[tuple[float, float]], lo: float, hi: float) -> floa
             total += end - start
             covered_to = end
     return total
-
-
-def held_within(fleet: Fleet, ids: list[str], t0: datetime, t1: datetime) -> list[DiskSegment]:
-    """The segments the nodes' own indexes hold for `ids` that began within [t0, t1)."""
-    lo, hi = t0.timestamp(), t1.timestamp()
-    return [
-        s for n in fleet.nodes for s in n.segments() if s.camera_id in ids and lo <= s.start < hi
-    ]
 
 
 async def spool_settled(
@@ -173,12 +144,12 @@ async def camera_result(
 ) -> CameraResult:
     recs = await listed(fleet, camera_id, t0 - timedelta(seconds=30))
     lo, hi = t0.timestamp(), t1.timestamp()
-    recorded = union_within([_span(r) for r in recs], lo, hi)
+    recorded = union_within([span(r) for r in recs], lo, hi)
     request = R.GetTimelineRequest(camera_id=camera_id, start_time=ts(t0), end_time=ts(t1))
     timeline = await retried(
         lambda: fleet.recordings.GetTimeline(request, metadata=fleet.admin, timeout=30)
     )
-    node_lost, others = 0.0, []
+    node_lost, others, lost_spans = 0.0, [], []
     for g in timeline.gaps:
         start = g.start_time.ToDatetime(UTC)
         end = g.end_time.ToDatetime(UTC) if g.HasField("end_time") else t1
@@ -188,10 +159,15 @@ async def camera_result(
         cause = R.GapCause.Name(g.cause).removeprefix("GAP_CAUSE_")
         if g.cause == R.GAP_CAUSE_NODE_LOST:
             node_lost += clipped
+            lost_spans.append((start.timestamp(), end.timestamp()))
         else:
             others.append((start, end, cause, g.reason))
     result = CameraResult(name, mode, recorded, hi - lo, node_lost, other_gaps=others)
-    result.holes, result.long_holes = holes_within([_span(r) for r in recs], lo, hi)
+    result.holes, result.long_holes = holes_within([span(r) for r in recs], lo, hi)
+    for a, b in holes_within([span(r) for r in recs], lo, hi, UNEXCUSED_S)[1]:
+        outside = (b - a) - union_within(lost_spans, a, b)
+        if outside >= UNEXCUSED_S:
+            result.unexcused.append((a, b, outside))
     result.platform = (
         timeline.recorded.ToTimedelta().total_seconds(),
         timeline.expected.ToTimedelta().total_seconds(),
@@ -201,107 +177,19 @@ async def camera_result(
 
 
 def holes_within(
-    spans: list[tuple[float, float]], lo: float, hi: float
+    spans: list[tuple[float, float]], lo: float, hi: float, long_s: float = LONG_HOLE_S
 ) -> tuple[tuple[int, float], list[tuple[float, float]]]:
     """((count, seconds) of the holes of at least HOLE_S between the spans within [lo, hi], the
-    edges of the window included; the holes of at least LONG_HOLE_S)."""
+    edges of the window included; the holes of at least `long_s`)."""
     count, total, covered_to, long = 0, 0.0, lo, []
     for start, end in [*sorted(spans), (hi, hi)]:
-        if start - covered_to >= HOLE_S and start > lo and covered_to < hi:
+        if start - covered_to >= min(HOLE_S, long_s) and start > lo and covered_to < hi:
             count += 1
             total += min(start, hi) - covered_to
-            if min(start, hi) - covered_to >= LONG_HOLE_S:
+            if min(start, hi) - covered_to >= long_s:
                 long.append((covered_to, min(start, hi)))
         covered_to = max(covered_to, min(end, hi))
     return (count, total), long
-
-
-# Placement reasons that start a make-before-break handover (server/placement/planner.py).
-HANDOVER_REASONS = ("drain", "rebalance", "selector")
-# After a handover ends, the old node's assignment is on its way and its last segment closes.
-HANDOVER_GRACE_S = 10.0
-# node ids -> [lo, hi] of a camera's handovers between them.
-Handovers = dict[str, list[tuple[float, float, frozenset[str]]]]
-
-
-def handover_windows(dsn: str, ids: list[str]) -> Handovers:
-    """Per camera, when a make-before-break handover had both nodes assigned: from the
-    placement history (placements), from its start to the camera's next placement row (done
-    or cancelled) plus HANDOVER_GRACE_S."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT camera_id, from_node_id, to_node_id, reason, time FROM placements "
-            "WHERE camera_id = ANY(%s) ORDER BY camera_id, time, id",
-            (ids,),
-        ).fetchall()
-    out: Handovers = defaultdict(list)
-    for i, (camera_id, old, new, reason, at) in enumerate(rows):
-        if reason not in HANDOVER_REASONS or not old or not new or old == new:
-            continue
-        nxt = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][0] == camera_id else None
-        end = nxt[4].timestamp() if nxt else float("inf")
-        out[camera_id].append((at.timestamp() - 1, end + HANDOVER_GRACE_S, frozenset((old, new))))
-    return out
-
-
-def index_findings(
-    fleet: Fleet,
-    ids: list[str],
-    got: dict[str, list[R.Recording]],
-    t0: datetime,
-    t1: datetime,
-    handovers: Handovers | None = None,
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(segments a node holds, begun within [t0, t1), that the control plane does not list;
-    duplicates; handover overlaps; one node's adjacent slivers, not duplicates: _same_media).
-
-    Duplicated (must be none): the same id listed twice; two ids for the same media from one
-    node (its file indexed twice); or two nodes' segments of the same time when the camera
-    was not in a handover between them (one ran it without being assigned it: the fencing
-    failed). A handover's overlap is not a duplicate: make-before-break has the old node
-    record until the new node's first segment is indexed (ARCHITECTURE.md, "Placing pull
-    cameras"); the index keeps both nodes' files, and coverage counts each second once."""
-    listed_ids = {r.id for recs in got.values() for r in recs}
-    lost = [
-        f"{s.node} {s.camera_id[:8]} {datetime.fromtimestamp(s.start, UTC):%H:%M:%S}-"
-        f"{datetime.fromtimestamp(s.end, UTC):%H:%M:%S} id {s.id[:8]}"
-        f"{'' if s.file_present else ' (file gone)'}"
-        for s in held_within(fleet, ids, t0, t1)
-        if s.id not in listed_ids
-    ]
-    dup: list[str] = []
-    overlap: list[str] = []
-    slivers: list[str] = []
-    for camera_id, recs in got.items():
-        seen: dict[str, int] = defaultdict(int)
-        for r in recs:
-            seen[r.id] += 1
-        dup += [f"{camera_id[:8]} id {i[:8]} listed {c} times" for i, c in seen.items() if c > 1]
-        windows = (handovers or {}).get(camera_id, [])
-        ordered = sorted(recs, key=_span)
-        for a, b in itertools.pairwise(ordered):
-            (a0, a1), (b0, b1) = _span(a), _span(b)
-            if a.id == b.id or abs(a0 - b0) >= SAME_S or abs(a1 - b1) >= SAME_S:
-                continue
-            line = (
-                f"{camera_id[:8]} {datetime.fromtimestamp(a0, UTC):%H:%M:%S}: ids "
-                f"{a.id[:8]} (node {a.node_id[:8]}) and {b.id[:8]} (node {b.node_id[:8]})"
-            )
-            pair = frozenset((a.node_id, b.node_id))
-            if a.node_id != b.node_id and any(
-                lo <= a0 <= hi and nodes == pair for lo, hi, nodes in windows
-            ):
-                overlap.append(line)
-            elif a.node_id == b.node_id and not _same_media(a, b):
-                slivers.append(f"{_described(a)} and {_described(b)}")
-            elif a.node_id == b.node_id:
-                dup.append(
-                    f"{line}: the same node's media indexed twice ({_described(a)}, "
-                    f"{_described(b)})"
-                )
-            else:
-                dup.append(f"{line}: no handover between them (one ran it unassigned)")
-    return lost, dup, overlap, slivers
 
 
 def events_findings(dsn: str, watcher: EventWatcher, upto: int) -> tuple[int, list[str], int]:
@@ -357,12 +245,19 @@ async def report(
             print(f"  {line}")
     print("recorded ÷ expected (expected: the window less the timeline's NODE_LOST gaps):")
     failing, findings = 0, []
+    excuses: list[str] = []
     for camera_id, (name, mode) in ids.items():
         r = await camera_result(fleet, camera_id, name, mode, t0, t1)
         mark = ""
         if mode == "pull" and r.ratio < TARGET:
             failing += 1
             mark = "  < 99.5 %"
+            excuses.extend(
+                f"  {name} {datetime.fromtimestamp(a, UTC):%H:%M:%S.%f}"[:-3]
+                + f"+{b - a:.2f} s, {out:.2f} s of it not a node loss, "
+                f"{last_fault_before(chaos.faults, datetime.fromtimestamp(a, UTC))}"
+                for a, b, out in r.unexcused
+            )
         rec, exp, cov = r.platform
         print(f"  {name:14} {mode}  {r.ratio:7.2%}  recorded {r.recorded_s:6.1f} s, "
               f"node lost {r.node_lost_s:5.1f} s, of {r.window_s:.0f} s; holes in the index "
@@ -380,6 +275,9 @@ async def report(
     if findings:
         print("holes of 5 s or more in the index, and timeline gaps other than node losses:")
         print("\n".join(findings))
+    if excuses:
+        print("cameras below the target: their holes in the index beyond node losses")
+        print("\n".join(excuses))
     got = {c: await listed(fleet, c, t0 - timedelta(seconds=30)) for c in ids}
     handovers = handover_windows(dsn, list(ids))
     lost, dup, overlap, slivers = index_findings(fleet, list(ids), got, t0, t1, handovers)

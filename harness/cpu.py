@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,3 +140,15 @@ def load_average() -> str:
         return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def run_to_end(argv: Sequence[str], **popen: object) -> tuple[float, float]:
+    """Run `argv` to its end: (wall seconds, CPU seconds of the child, user + system, from
+    wait4). A nonzero exit raises RuntimeError."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(list(argv), **popen)  # type: ignore[call-overload]  # noqa: S603
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(argv[:6])} ... exited with {proc.returncode}")
+    return time.perf_counter() - began, usage.ru_utime + usage.ru_stime

@@ -11,8 +11,10 @@ dropped: on leaving `running_fleet`, also when the block fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
+import os
 import shutil
 import socket
 import tempfile
@@ -397,6 +399,9 @@ async def running_fleet(
         fleet.ingest_port = fleet.free_port()
         env["CAMFLEET_INGEST_RTMP_URL"] = f"rtmp://{fleet.host}:{fleet.ingest_port}/live"
         sync_stack.callback(shutil.rmtree, root, True)
+        if keep := os.environ.get("CAMFLEET_FLEET_LOGS"):
+            # Every process's log, kept for reading after the fleet is gone (bench_chaos).
+            sync_stack.callback(_keep_logs, root, Path(keep))
         sync_stack.callback(fleet.stop_everything)
         async with fleet.stack as async_stack:
             for i in range(replicas):
@@ -409,3 +414,12 @@ async def running_fleet(
             assert fleet.channel is not None
             async_stack.push_async_callback(fleet.channel.close, None)
             yield fleet
+
+
+def _keep_logs(root: Path, into: Path) -> None:
+    """Copy the fleet's *.log files (not its recordings or databases) into `into`."""
+    for log in root.rglob("*.log"):
+        target = into / log.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copy2(log, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -31,10 +32,36 @@ def _below_ephemeral() -> tuple[int, int]:
     return max(1024, low - 12768), low - 1
 
 
-_RANGE = _below_ephemeral()
+def _this_workers(lo: int, hi: int) -> tuple[int, int]:
+    """The slice of [lo, hi] of this pytest-xdist worker (gw0, gw1, ...; inherited by the
+    processes a test starts, such as ./start): workers never pick each other's ports. Random
+    picks from the whole range by four workers met about once a run (CI: a local platform's
+    agent found its --ingest-listen port taken, and two browser tests errored at setup). The
+    whole range outside pytest-xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    try:
+        index = int(worker.removeprefix("gw"))
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        return lo, hi
+    if not worker.startswith("gw") or count < 2:
+        return lo, hi
+    size = (hi - lo + 1) // count
+    start = lo + (index % count) * size
+    return start, start + size - 1
+
+
+_RANGE = _this_workers(*_below_ephemeral())
 # Not the `random` module's shared generator: a test that seeds it must not make every
 # process pick the same ports.
 _rng = random.SystemRandom()
+
+
+def reserve(port: int) -> None:
+    """Never hand out `port` (one given to this process, which its listener has not bound
+    yet): free_port's own picks are remembered the same way."""
+    with _lock:
+        _recent.append(port)
 
 
 def free_port() -> int:

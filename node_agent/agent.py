@@ -240,6 +240,7 @@ class Agent:
             self.streams,
             self.outbox,
         )
+        self.nginx.exit_listeners.append(self.pulls.nginx_exited)
         await self.pulls.start()
         if config.metrics_listen is not None:
             await self._start_metrics(config.metrics_listen)

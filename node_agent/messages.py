@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT_S = 1.0
 # Whatever a Welcome says, heartbeats stay within these bounds.
 MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 0.1, 300.0
+# When this process started, near enough (this module is imported at the agent's start): every
+# Hello says how long ago, so the control plane can tell a reconnect of a running agent from a
+# new one after an end without a goodbye.
+_STARTED = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class AgentMessages:
                     cpu_cores=self._info.cpu_cores,
                     streams=[report_to_proto(r) for r in self._streams.reports()],
                     assignment_version=self._assignment.version,
+                    uptime_seconds=time.monotonic() - _STARTED,
                 )
             )
         )

@@ -45,7 +45,7 @@ from local_tls import (
 )
 from platform_api import AdminError
 
-from harness.ports import free_port
+from harness.ports import free_port, reserve
 
 READY = "camfleet is up:"
 # Each demo publisher encodes in real time; more than this would starve a small machine.
@@ -133,6 +133,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.demo <= MAX_DEMO:
         parser.error(f"--demo takes 0 to {MAX_DEMO} cameras, got {args.demo}")
+    # The ports given (a test picks some and passes them) are not free_port's to hand out: it
+    # could pick one again before its listener binds it (CI: the control plane's metrics and
+    # the agent's --http-listen on one port, picked by the test and by this process).
+    for name, given in vars(args).items():
+        _, _, port = str(given or "").rpartition(":")
+        if (name == "listen" or name.endswith("_listen")) and port.isdigit():
+            reserve(int(port))
     if not args.node_rtmp_listen:
         args.node_rtmp_listen = f"127.0.0.1:{free_port()}"
     # The node's listener for the ingest (PROXY protocol: Envoy names each camera's address).

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -126,6 +127,8 @@ class NginxRunner:
             policy=RestartPolicy(quick_first_restart=True),
         )
         self._session: aiohttp.ClientSession | None = None
+        # Told at once whenever nginx exits (before it is started again).
+        self.exit_listeners: list[Callable[[], None]] = []
 
     def _exited(self, record: ExitRecord, crash_looping: bool) -> None:
         # The supervisor logs that nginx exited; why (a port taken, a bad directive) is only in
@@ -135,6 +138,8 @@ class NginxRunner:
             log.error("nginx keeps dying (last exit %s): %s", record.returncode, why)
         else:
             log.warning("nginx exited with %s: %s", record.returncode, why)
+        for listener in self.exit_listeners:
+            listener()
 
     @property
     def pid(self) -> int | None:

@@ -60,6 +60,11 @@ class PullManager:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
+    def nginx_exited(self) -> None:
+        """nginx died: every puller publishes again as soon as it is back."""
+        for puller in self.pullers.values():
+            puller.nginx_died()
+
     async def start(self) -> None:
         """Pull what the assignment in force says (the stored one: after the first from the
         control plane, or `hold_stored_s`), then follow every new one."""
@@ -122,7 +127,9 @@ class PullManager:
                     log.info("camera %s: pull stopped", puller.spec.camera_id)
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pullers:
-                    puller = Puller(spec, self.settings, self._report, self._publishing)
+                    puller = Puller(
+                        spec, self.settings, self._report, self._publishing, self._publish_over
+                    )
                     self.pullers[camera_id] = puller
                     puller.start()
 
@@ -138,6 +145,22 @@ class PullManager:
     async def _report(self, camera_id: str, reason: str) -> None:
         # The puller has logged it.
         await self._outbox.emit(stream_event(StreamEventKind.ERROR, camera_id, reason))
+
+    async def _publish_over(self, camera_id: str) -> None:
+        # As node_agent.publish_auth's on_publish_done, for a publish nginx never ended (it
+        # died with it): forgotten here, so nginx's late word (or /stat) adds nothing.
+        publish = self._streams.by_camera(camera_id)
+        if publish is None or self._streams.publish_ended(publish.stream_key) is None:
+            return
+        reason = publish.end_reason or "the puller's ffmpeg exited and nginx said nothing"
+        await self._outbox.emit(
+            stream_event(
+                StreamEventKind.UNPUBLISH,
+                camera_id,
+                reason,
+                remote_address=publish.remote_address,
+            )
+        )
 
     def _publishing(self, camera_id: str) -> bool:
         publish = self._streams.by_camera(camera_id)

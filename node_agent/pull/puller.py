@@ -6,7 +6,11 @@ Invariants (tests/node_agent/test_pull.py):
   nothing retries it (only a new assignment, with another URL, starts a new Puller).
 - ffmpeg's stderr is read by the agent, never written anywhere raw: every line is redacted
   (node_agent.pull.source.PullSource.redact) before it reaches the camera's log file, the
-  agent's log or a reason, because ffmpeg prints its input URL, credentials included.
+  agent's log or a reason, because ffmpeg prints its input URL, credentials included, and its
+  output URL, the camera's stream key included.
+- A run that published and ended without nginx's word (nginx itself died) ends the publish
+  itself (UNPUBLISH, then the ERROR), and its restart waits only for nginx to listen again:
+  waiting for /stat to show the publish gone cost every camera of the node a second.
 - An ERROR is reported when a run fails for another reason than the one last reported, or after
   a run that published (the camera had left ERROR): retries failing the same way add nothing
   to the spool. After a run that published, the ERROR waits (briefly) for nginx's
@@ -32,7 +36,13 @@ from pathlib import Path
 from typing import IO
 
 from node_agent.backoff import Backoff
-from node_agent.pull.reasons import NO_VIDEO, OTHER, UNSUPPORTED_CODEC, classify
+from node_agent.pull.reasons import (
+    NGINX_RESTARTED,
+    NO_VIDEO,
+    OTHER,
+    UNSUPPORTED_CODEC,
+    classify,
+)
 from node_agent.pull.source import PullSource, SourceRefused, ffmpeg_argv, parse_source
 from node_agent.restart_policy import RestartPolicy, kill_group, terminate
 from node_agent.supervisor import spawn_guarded
@@ -44,8 +54,16 @@ log = logging.getLogger(__name__)
 _KEEP_LINES = 40
 # How often a run checks whether its publish has been accepted.
 _POLL_S = 0.25
-# After a run that published: how long the ERROR waits for nginx's on_publish_done.
-_UNPUBLISH_WAIT_S = 3.0
+# After a run that published: how long the ERROR waits for nginx's on_publish_done (it comes
+# within milliseconds from a live nginx; a dead one sends none, and the puller ends the publish
+# itself so as not to wait for /stat to show it gone). Every moment here is a moment the camera
+# is not pulled (chaos soak: its nginx killed, each camera lost ~2 s, 0.5 of it this wait).
+_UNPUBLISH_WAIT_S = 0.2
+# After a run that published, the restart waits (this long at most) for nginx's RTMP port to
+# accept: when nginx itself died, the agent is starting it again, and an ffmpeg started before
+# it listens fails and backs off.
+_NGINX_BACK_S = 5.0
+_NGINX_POLL_S = 0.05
 
 
 def _probe_missed(reason: str) -> bool:
@@ -81,6 +99,12 @@ class PullSettings:
 Report = Callable[[str, str], Awaitable[None]]
 # Whether the camera's publish is live in nginx (node_agent.streams.StreamTracker).
 IsPublishing = Callable[[str], bool]
+# End the camera's publish as nginx's on_publish_done would (its UNPUBLISH): its ffmpeg exited.
+PublishOver = Callable[[str], Awaitable[None]]
+
+
+async def _noop_publish_over(camera_id: str) -> None:
+    return None
 
 
 class Puller:
@@ -92,11 +116,13 @@ class Puller:
         settings: PullSettings,
         report: Report,
         is_publishing: IsPublishing,
+        publish_over: PublishOver = _noop_publish_over,
     ) -> None:
         self.spec = spec
         self._settings = settings
         self._report = report
         self._is_publishing = is_publishing
+        self._publish_over = publish_over
         # As a recorder's: while the puller is down the camera is neither live nor recorded,
         # so a healthy puller that dies (its nginx killed, a source's blip) restarts at once;
         # a source that keeps failing backs off.
@@ -111,6 +137,8 @@ class Puller:
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Set when nginx died during the current run (nginx_died), until that run ends.
+        self._nginx_gone = False
 
     @property
     def pid(self) -> int | None:
@@ -133,6 +161,15 @@ class Puller:
             await terminate(self._proc, grace_s)
         if self._task is not None:
             await cancel_and_wait([self._task])
+
+    def nginx_died(self) -> None:
+        """nginx exited (the agent starts it again at once): this run failed for that reason,
+        whether its ffmpeg already found the connection broken or not (then it is ended now,
+        not when it next writes: 0.3-0.5 s later in the chaos soak, all lost from the
+        recording). No on_publish_done will come; it publishes again once nginx is back."""
+        self._nginx_gone = True
+        if self._proc is not None and self._proc.returncode is None:
+            kill_group(self._proc.pid)
 
     async def _run(self) -> None:
         camera_id = self.spec.camera_id
@@ -178,10 +215,14 @@ class Puller:
                 delay,
             )
             await asyncio.sleep(delay)
+            if published:
+                await self._nginx_back()
 
     async def _once(self, argv: list[str], source: PullSource) -> tuple[int, str, bool]:
         """One run of ffmpeg: (returncode, reason, whether it published)."""
         self.runs += 1
+        # An nginx death between runs is not this run's failure.
+        self._nginx_gone = False
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8") as out:
             try:
@@ -197,7 +238,7 @@ class Puller:
                 return -1, f"{OTHER}: cannot start ffmpeg: {exc}", False
             proc = self._proc
             lines: collections.deque[str] = collections.deque(maxlen=_KEEP_LINES)
-            reader = asyncio.create_task(self._read(proc, source, lines, out))
+            reader = asyncio.create_task(self._read(proc, source, self.spec.stream_key, lines, out))
             published = False
             started = time.monotonic()
             try:
@@ -219,25 +260,57 @@ class Puller:
     async def _read(
         proc: asyncio.subprocess.Process,
         source: PullSource,
+        stream_key: str,
         lines: collections.deque[str],
         out: IO[str],
     ) -> None:
         assert proc.stderr is not None
         async for raw in proc.stderr:
             line = source.redact(raw.decode("utf-8", errors="replace").rstrip())
+            # ffmpeg names its output too (nginx's RTMP URL), stream key and all: a failure to
+            # publish (nginx died) must not put the key in a reason every viewer can read.
+            line = line.replace(stream_key, "<stream key>")
             lines.append(line)
             out.write(line + "\n")
             out.flush()
 
     async def _failed(self, reason: str, published: bool) -> None:
-        """Report a failed run, unless it failed like the one reported before it."""
+        """Report a failed run, unless it failed like the one reported before it. When nginx
+        died (perhaps heard of while waiting here: ffmpeg can find its connection broken
+        first), that is the reason, and no on_publish_done will come."""
         camera_id = self.spec.camera_id
         if published:
             self.reported = ""
             deadline = time.monotonic() + _UNPUBLISH_WAIT_S
             # Polled: the StreamTracker is plain state with nothing to wait on.
-            while self._is_publishing(camera_id) and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+            while (  # noqa: ASYNC110
+                self._is_publishing(camera_id)
+                and not self._nginx_gone
+                and time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.05)
+        if self._nginx_gone:
+            reason = NGINX_RESTARTED
+        if published and self._is_publishing(camera_id):
+            # No word from nginx: it died with the publish (it is being started again). The
+            # publish is over all the same, and its UNPUBLISH goes before the ERROR.
+            await self._publish_over(camera_id)
         if reason != self.reported:
             self.reported = reason
             await self._report(camera_id, reason)
+
+    async def _nginx_back(self) -> None:
+        """Wait until nginx's RTMP port accepts, at most _NGINX_BACK_S (then ffmpeg says why)."""
+        host, _, port = self._settings.rtmp_source.rpartition(":")
+        deadline = time.monotonic() + _NGINX_BACK_S
+        while not self._stopping and time.monotonic() < deadline:
+            try:
+                async with asyncio.timeout(1.0):
+                    _, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            except (OSError, TimeoutError, ValueError):
+                await asyncio.sleep(_NGINX_POLL_S)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return

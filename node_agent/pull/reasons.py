@@ -20,6 +20,11 @@ UNSUPPORTED_CODEC = "unsupported codec"
 FORBIDDEN = "the source refers to a local file or a protocol it may not use"
 SOURCE_ENDED = "the source ended the stream"
 OTHER = "source failed"
+# Not the source: the node's nginx, which the puller publishes into, died (it is started again
+# at once, and so is the pull).
+NGINX_RESTARTED = "nginx on this node restarted"
+# ffmpeg ended by a signal (killed, out of memory): whatever it printed before is no reason.
+KILLED = "the puller's ffmpeg was killed"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # The whitelists at work (node_agent.pull.source), e.g. an HLS playlist naming file: or a
@@ -84,6 +89,10 @@ def classify(lines: Iterable[str], returncode: int, *, outlasted_timeout: bool =
             return reason
     if returncode == 0:
         return SOURCE_ENDED
+    if returncode < 0:
+        # Its last line is some earlier warning (chaos soak: "Timestamps are unset in a
+        # packet", shown as the source's failure).
+        return f"{KILLED} (signal {-returncode})"
     if outlasted_timeout:
         return TIMED_OUT
     if not kept:

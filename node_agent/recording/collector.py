@@ -35,7 +35,14 @@ import time
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from node_agent.recording.fragments import PLAYLIST, Fragment, scan, scan_stamped, taken_from
+from node_agent.recording.fragments import (
+    PLAYLIST,
+    Fragment,
+    cut_off,
+    scan,
+    scan_stamped,
+    taken_from,
+)
 
 # The environment variable naming the fragments' directory.
 FRAGMENTS_ENV = "CAMFLEET_FRAGMENTS"
@@ -216,11 +223,24 @@ def collect(
                 heard = time.monotonic()
         now = time.monotonic()
         if finish_by is not None and (writing is None or now >= finish_by):
+            if writing is not None:
+                _take_orphan(writer, writing, last)
             break
         if finish_by is None and now - heard > idle_exit_s:
             break
         time.sleep(POLL_S)
     writer.close()
+
+
+def _take_orphan(writer: SegmentWriter, path: Path, last: float | None) -> None:
+    """Finishing: take the fragment nginx was writing when it died (with the agent, or killed
+    alone), which it will never close, up to its last packet: its mtime. Without it, every
+    camera of the node lost up to a fragment (a second) before each such death (chaos soak)."""
+    fragment = cut_off(path, time.time())
+    if fragment is None:
+        return  # nginx is still writing it
+    if (last is None or fragment.start > last) and writer.follows(fragment):
+        writer.add(fragment)
 
 
 def main(argv: list[str] | None = None) -> int:

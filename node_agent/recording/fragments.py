@@ -22,6 +22,10 @@ from pathlib import Path
 
 PLAYLIST = "index.m3u8"
 _SUFFIX = ".ts"
+# nginx appends each packet to the fragment it writes as it arrives (every few tens of ms): a
+# fragment still this long, unclosed or closed this long before the next one started, was cut
+# off (its nginx died, killed or with the agent), and its mtime is where its media ends.
+STILL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,37 @@ def scan(directory: Path) -> Scan:
         if duration is None:
             if i + 1 == len(timed):
                 return Scan(closed, directory / name)
-            duration = timed[i + 1][0] - start
+            duration = _unlisted_duration(directory / name, start, timed[i + 1][0])
         closed.append(Fragment(directory / name, start, duration))
     return Scan(closed, None)
+
+
+def _unlisted_duration(path: Path, start: float, next_start: float) -> float:
+    """Media seconds of a fragment the playlist does not list but a newer one follows: up to
+    the next one's start (nginx closes one as it opens the next), unless its last write came
+    well before that. Then an nginx died writing it and the next one is a new nginx's, after
+    an outage: counting the outage as this fragment's media would date its media wrongly and
+    make the recording look unbroken across the hole (chaos soak, an nginx kill)."""
+    written = _last_write(path)
+    if written is not None and start < written < next_start - STILL_S:
+        return written - start
+    return next_start - start
+
+
+def _last_write(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def cut_off(path: Path, now: float) -> Fragment | None:
+    """The fragment nginx was writing (Scan.writing), up to its last write, if nothing has
+    written to it for STILL_S: its nginx died and will never close it. None while written."""
+    start, written = _name_time(path.name), _last_write(path)
+    if start is None or written is None or written <= start or now - written < STILL_S:
+        return None
+    return Fragment(path, start, written - start)
 
 
 _STAMP = "#EXT-X-PROGRAM-DATE-TIME:"

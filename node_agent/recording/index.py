@@ -220,6 +220,16 @@ class SegmentIndex:
             rows = self._conn().execute("SELECT DISTINCT camera_id FROM segments").fetchall()
         return [str(r[0]) for r in rows]
 
+    def last_end(self, camera_id: str) -> datetime | None:
+        """Where `camera_id`'s latest indexed segment ends (None: it has none)."""
+        with self._lock:
+            row = (
+                self._conn()
+                .execute("SELECT MAX(end) FROM segments WHERE camera_id = ?", (camera_id,))
+                .fetchone()
+            )
+        return None if row[0] is None else _utc(float(row[0]))
+
     def bytes_for(self, camera_id: str, tier: StorageTier | None = None) -> int:
         """Total size of `camera_id`'s segments (in one tier, if given)."""
         query = "SELECT COALESCE(SUM(size), 0) FROM segments WHERE camera_id = ?"

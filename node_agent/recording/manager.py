@@ -95,7 +95,8 @@ class RecordingManager:
         self.rungs = RungReuse()
         self.recovery = Recovery()
         self.backfill = Backfill(self.store, workers=settings.backfill_workers)
-        self._stopping: set[asyncio.Task[None]] = set()
+        # The stop of each camera's last recorder stopped: its successor waits for it to end.
+        self._stopping: dict[str, asyncio.Task[None]] = {}
         self._ended: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._disk_error = False
@@ -138,7 +139,7 @@ class RecordingManager:
         )
         self.recorders.clear()
         if self._stopping:
-            await asyncio.gather(*self._stopping, return_exceptions=True)
+            await asyncio.gather(*self._stopping.values(), return_exceptions=True)
 
     async def apply_settings(
         self, segment_s: float, min_free_bytes: int, warm_after_s: float
@@ -227,6 +228,11 @@ class RecordingManager:
             # A recorder whose input just ended is not restarted in a tight loop.
             if camera_id in self.recorders or now - self._ended.get(camera_id, 0.0) < 1.0:
                 continue
+            # Nor before the last one has indexed its last file: the new one starts after it.
+            stopping = self._stopping.get(camera_id)
+            if stopping is not None and not stopping.done():
+                continue
+            self._stopping.pop(camera_id, None)
             recorder = Recorder(
                 spec=spec,
                 hot=self.hot,
@@ -237,6 +243,7 @@ class RecordingManager:
                 is_live=functools.partial(self._live, camera_id),
                 play_token=self.settings.play_token,
                 segment_file=self.settings.segment_file,
+                resume_after=self.index.last_end(camera_id),
             )
             self.recorders[camera_id] = recorder
             recorder.start()
@@ -255,8 +262,7 @@ class RecordingManager:
 
     def _stop_later(self, recorder: Recorder, message: str) -> None:
         task = asyncio.create_task(recorder.stop(message))
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
+        self._stopping[recorder.camera_id] = task
 
     # ----- RecorderSink ---------------------------------------------------------------------
 

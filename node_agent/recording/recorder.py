@@ -85,6 +85,11 @@ class Recorder:
     play_token: Callable[[str], str] | None = None
     # The file holding the platform's segment length, which the collector follows live.
     segment_file: Path | None = None
+    # Where the media of the camera already indexed on this node ends (an earlier recorder's
+    # last file): this recorder takes and indexes nothing before it, so two recorders of one
+    # camera never hold the same moments (the chaos soak found one re-taking, by its first
+    # look back, fragments its predecessor had taken).
+    resume_after: datetime | None = None
     _created: float = field(default_factory=time.time)
     _run: RecorderRun | None = None
     _task: asyncio.Task[None] | None = None
@@ -299,6 +304,8 @@ class Recorder:
             since = self._last_end.timestamp()
         else:
             since = max(self.spec.since, self._created - FIRST_LOOKBACK_S)
+            if self.resume_after is not None:
+                since = max(since, self.resume_after.timestamp())
         argv = collector_argv(self.python, output_pattern, self.segment_s, since, self.segment_file)
         return argv + (["--playlist", self.spec.playlist] if self.spec.playlist else [])
 
@@ -357,7 +364,8 @@ class Recorder:
             # A live run's files come after the previous run's partial one.
             await self._wait_leftovers()
         # A new run's clock is an estimate: never overlap what is recorded already.
-        segment = await self.sink.segment(dataclasses.replace(file, not_before=self._last_end))
+        not_before = self._last_end or self.resume_after
+        segment = await self.sink.segment(dataclasses.replace(file, not_before=not_before))
         if segment is None:
             return
         self.segments += 1

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -89,12 +90,22 @@ class WhepSessions:
                 "try again later or watch over HLS."
             )
         self._pending += 1
-        try:
-            return await self._open(camera_id, offer_sdp)
-        finally:
-            self._pending -= 1
+        held = [True]
 
-    async def _open(self, camera_id: str, offer_sdp: str) -> tuple[str, str]:
+        def release() -> None:
+            """The reservation ends: the session counts itself now, or there is none."""
+            if held:
+                held.clear()
+                self._pending -= 1
+
+        try:
+            return await self._open(camera_id, offer_sdp, release)
+        finally:
+            release()
+
+    async def _open(
+        self, camera_id: str, offer_sdp: str, release: Callable[[], None]
+    ) -> tuple[str, str]:
         pc = RTCPeerConnection()
         session = Session(secrets.token_urlsafe(24), camera_id, pc)
         try:
@@ -109,6 +120,9 @@ class WhepSessions:
             raise
         viewers.sessions.add(session.id)
         self._sessions[session.id] = session
+        # Counted as a session from here on, no longer as an offer being answered (counted
+        # twice while its answer was made, it refused an offer that the limit allowed).
+        release()
         try:
             pc.addTrack(self._relay.subscribe(viewers.feed.track))
             if any(t.kind == "audio" for t in pc.getTransceivers()):

@@ -5,7 +5,8 @@ not paused, or a test) in one short transaction: `SELECT ... FOR UPDATE SKIP LOC
 PostgreSQL (SQLite has one writer at a time anyway), setting claim_until = now + the channel's
 send timeout + a margin, and commits. It sends outside any transaction, then records the
 attempt and its outcome in another: delivered; retrying at now + full-jitter exponential
-backoff (uniform(0, min(30 min, 2 s x 2^attempts))); failed when the refusal is permanent or
+backoff (uniform(0, min(cap, 2 s x 2^attempts)), the cap a minute for a young notification
+and up to 30 min for one failing for hours); failed when the refusal is permanent or
 24 h have passed since the notification was created. A worker killed mid-send leaves its
 claim to run out: another sends the row again under the same id (webhook-id), so receivers
 drop the duplicate. A sent notification's outcome is stored even when the job is cancelled
@@ -58,15 +59,21 @@ ABANDONED = (
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff and the give-up horizon."""
+    """Backoff and the give-up horizon. The cap grows with the notification's age: a minute
+    while it is young (Alertmanager's MaxInterval), so a receiver back from a short outage
+    hears within a minute (with a fixed 30 min cap, one down for three minutes could wait
+    eight more); an eighth of its age later, up to 30 min, so a payload refused all day is
+    tried ~150 times, not thousands."""
 
     base_s: float = 2.0
+    early_cap_s: float = 60.0
     cap_s: float = 30 * 60.0
     give_up_s: float = 24 * 3600.0
 
-    def delay(self, attempts: int, rng: random.Random) -> float:
-        """Full jitter: uniform(0, min(cap, base x 2^attempts))."""
-        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2.0 ** min(attempts, 40)))
+    def delay(self, attempts: int, rng: random.Random, age_s: float = 0.0) -> float:
+        """Full jitter: uniform(0, min(cap at `age_s`, base x 2^attempts))."""
+        cap = min(self.cap_s, max(self.early_cap_s, age_s / 8.0))
+        return rng.uniform(0.0, min(cap, self.base_s * 2.0 ** min(attempts, 40)))
 
 
 @dataclass(frozen=True)
@@ -306,7 +313,8 @@ class Delivery:
             row.last_error = f"{result.error}; given up after {row.attempts} attempts over {span}"
         else:
             row.status = "retrying"
-            delay = timedelta(seconds=self._retry.delay(row.attempts, self._rng))
+            age_s = (now - row.create_time).total_seconds()
+            delay = timedelta(seconds=self._retry.delay(row.attempts, self._rng, age_s))
             row.next_attempt_time = min(now + delay, deadline)
 
 

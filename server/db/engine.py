@@ -36,7 +36,31 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": _pg_options(url)},
+    )
+
+
+def _pg_options(url: str) -> str:
+    """libpq's `options` for our sessions: the URL's own (an operator's search_path, say) and
+    the idle-in-transaction timeout below (connect_args would replace the URL's, not add)."""
+    given = make_url(url).query.get("options", "")
+    own = " ".join(given) if isinstance(given, tuple) else given
+    return f"{own} -c {_IDLE_IN_TRANSACTION}={IDLE_IN_TRANSACTION_MS}".strip()
+
+
+# PostgreSQL ends a session that sits in an open transaction this long without a statement. Ours
+# run a few statements and commit; one sitting idle belongs to a stalled process (a hung host,
+# SIGSTOP, a partition without a reset), and its locks would hold everyone else forever: a
+# stalled leader's fenced write holds the leader row FOR SHARE, so the next leader's claim
+# waited for it and the fleet had no leader (CI, test_replicas' stalled leader). 15 s: after the
+# leader lock's own idle timeout (10 s, server/leader/advisory.py), far beyond any real pause.
+IDLE_IN_TRANSACTION_MS = 15_000
+_IDLE_IN_TRANSACTION = "idle_in_transaction_session_timeout"
 
 
 # Companions SQLite keeps beside a database file. It creates them with the database file's own

@@ -17,10 +17,10 @@ from server.cameras.model import IngestMode
 from server.common.validation import is_id
 from server.db.models import utcnow
 from server.errors import InvalidArgument
+from server.nodes.connect_info import NodeHello
 from server.nodes.convert import EVENT_KINDS, host_from_proto
 from server.nodes.desired import AgentSettings, Assignment, ColdStorage, PlaybackPolicy
 from server.nodes.live import HostMetrics, StreamEvent, StreamMetrics, StreamReport
-from server.nodes.registry import NodeHello
 from server.recordings.convert import (
     PROFILES,
     recorder_report_from_proto,
@@ -47,6 +47,8 @@ class Hello:
     node: NodeHello
     streams: list[StreamReport]
     at: datetime
+    # Seconds since the agent's process started; 0: not said (an older agent).
+    uptime_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def hello_from(message: agent_pb2.ConnectRequest) -> Hello:
         # A report of a camera that cannot exist is no stream of ours.
         [_report(r) for r in hello.streams if is_id(r.camera_id)],
         agent_time(message),
+        # A NaN, a negative or an absurd uptime (over ten years) is not said.
+        hello.uptime_seconds if 0 < hello.uptime_seconds < 3.2e8 else 0.0,
     )
 
 

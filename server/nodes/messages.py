@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from server.db.models import StreamEventRow, utcnow
 from server.db.wait import database_away
 from server.errors import InvalidArgument
 from server.nodes.agent_wire import Heartbeat, Hello
+from server.nodes.connect_info import Connected
 from server.nodes.hub_deps import HubFeeds, NodeStores
 from server.nodes.live import HostMetrics, LiveStream, StreamEvent, StreamEventKind
 from server.nodes.liveness import NodeLiveness
@@ -32,6 +33,7 @@ from server.nodes.stream_state import (
     on_report,
     reconciled,
 )
+from server.recordings.causes import AGENT_RESTARTED_REASON
 from server.recordings.ingest import UnusableEvent
 from server.recordings.reports import (
     RecordingReport,
@@ -60,10 +62,19 @@ class SessionMessages:
     async def hello(self, session: NodeSession, hello: Hello) -> None:
         """Record a Hello: the node READY, its cameras reconciled to what it really streams."""
         presence, node_id, now = self._stores.presence, session.node_id, hello.at
+        heard = await presence.last_heartbeat(node_id)
         # Presence first: the sweeper must never see the node READY without a heartbeat.
         await presence.heartbeat(node_id, time.time(), HostMetrics(), [])
-        row = await self._stores.registry.connected(node_id, hello.node, now)
+        connected = await self._stores.registry.connected(node_id, hello.node, now)
+        row = connected.row
         session.name = row.name
+        silent_since = ended_unannounced(connected, heard, hello.uptime_s)
+        if silent_since is not None:
+            # Before its cameras are reconciled: the gaps are for what it was recording.
+            log.warning("node %s restarted without a goodbye (silent since %s)", row.name, heard)
+            # Back since the new agent started (by its clock, as its segments are stamped).
+            await self._stores.registry.restarted(node_id, now - timedelta(seconds=hello.uptime_s))
+            await self._stores.recordings.node_lost(node_id, silent_since, AGENT_RESTARTED_REASON)
         # Its READY event was staged with the change (before the cameras it brings back, as it
         # happened). Its node-lost gaps stay open: the segments it spooled meanwhile (ingested
         # next) or the camera's next segment anywhere close them where recording really
@@ -245,3 +256,23 @@ class SessionMessages:
             actor=f"node:{session.name}",
             details={"version": str(version), "error": error[:500]},
         )
+
+
+def ended_unannounced(
+    connected: Connected, heard: float | None, uptime_s: float
+) -> datetime | None:
+    """When a node whose agent just connected went silent, if the agent before this one ended
+    without a goodbye and unnoticed: the node was READY (not declared lost, which opened its
+    gaps already, nor gone OFFLINE with a goodbye) and this agent started after the node's last
+    heartbeat (presence's, else the one last persisted). A reconnect of a running agent (its
+    link, or the replica under its stream, broke) started long before. None otherwise, and for
+    an agent that does not say its uptime."""
+    if not connected.was_ready or uptime_s <= 0:
+        return None
+    last = connected.last_heartbeat_at
+    if heard is not None:
+        last = datetime.fromtimestamp(heard, UTC)
+    if last is None:
+        return None
+    started = time.time() - uptime_s
+    return last if started > last.timestamp() else None

@@ -40,6 +40,10 @@ class Presence(Protocol):
         """node id -> time of its last heartbeat."""
         ...
 
+    async def last_heartbeat(self, node_id: str) -> float | None:
+        """The time of one node's last heartbeat; None if none is known."""
+        ...
+
     async def host(self, node_id: str) -> NodeLive | None:
         """Host metrics and live stream count of a node's last heartbeat."""
         ...
@@ -79,6 +83,9 @@ class MemoryPresence:
 
     async def last_heartbeats(self) -> dict[str, float]:
         return dict(self._beats)
+
+    async def last_heartbeat(self, node_id: str) -> float | None:
+        return self._beats.get(node_id)
 
     async def host(self, node_id: str) -> NodeLive | None:
         return self._hosts.get(node_id)
@@ -124,6 +131,10 @@ class RedisPresence:
     async def last_heartbeats(self) -> dict[str, float]:
         raw = await self._redis.hgetall(self._beats)
         return {_text(k): float(v) for k, v in raw.items()}
+
+    async def last_heartbeat(self, node_id: str) -> float | None:
+        raw = await self._redis.hget(self._beats, node_id)
+        return None if raw is None else float(raw)
 
     async def host(self, node_id: str) -> NodeLive | None:
         raw = await self._redis.hget(self._hosts, node_id)

@@ -7,7 +7,6 @@ import enum
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -36,6 +35,7 @@ from server.errors import (
 )
 from server.identity.credentials import NODE_CREDENTIAL_PREFIX, issue, parse
 from server.leader.model import Fence
+from server.nodes.connect_info import Connected, NodeHello
 from server.nodes.join_tokens import JoinTokenService
 from server.nodes.live import NodeLive, NodeView
 from server.nodes.load import NodeLoad, node_load_in
@@ -99,18 +99,6 @@ NODES = Listing(
         tiebreaker=NodeRow.id,
     ),
 )
-
-
-@dataclass(frozen=True)
-class NodeHello:
-    """What an agent says about itself when it connects."""
-
-    version: str
-    capacity: int
-    rtmp_url: str
-    http_url: str
-    # CPU cores it may use; 0: not said (an older agent).
-    cpu_cores: float = 0.0
 
 
 def check_node_name(name: str) -> str:
@@ -307,13 +295,14 @@ class NodeRegistry:
         self._verified.clear()
         return row, cameras
 
-    async def connected(self, node_id: str, hello: NodeHello, at: datetime) -> NodeRow:
+    async def connected(self, node_id: str, hello: NodeHello, at: datetime) -> Connected:
         """Record a (re)connect: READY with what the agent said (an event if it was not)."""
         async with self._sessions.begin() as session:
             row = await session.get(NodeRow, node_id, with_for_update=True)
             if row is None:
                 raise Unauthenticated("this node was deleted; register it again")
-            changed = row.state != NodeState.READY.value
+            before = Connected(row, row.state == NodeState.READY.value, row.last_heartbeat_at)
+            changed = not before.was_ready
             row.state = NodeState.READY.value
             row.state_reason = ""
             if changed:
@@ -328,7 +317,19 @@ class NodeRegistry:
             if changed:
                 message = f"node {row.name} is ready"
                 await self._stage(session, NodeChange.STATE_CHANGED, row, message, None)
-        return row
+        return before
+
+    async def restarted(self, node_id: str, at: datetime) -> None:
+        """The node's agent came back without a goodbye before it was declared lost: it is
+        READY since `at`, when the new agent started (not since its last connect), as after a
+        loss, so that its own segments from then on end the node-lost gaps its restart opens
+        (server.recordings.gaps), and what the agent before it left does not."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(NodeRow)
+                .where(NodeRow.id == node_id, NodeRow.state == NodeState.READY.value)
+                .values(state_changed_at=at)
+            )
 
     async def leave(
         self,

@@ -52,6 +52,9 @@ RANK = {cause: i for i, cause in enumerate(PRECEDENCE)}
 
 # The reasons of the gaps below, as the API shows them beside the cause.
 NODE_LOST_REASON = "node lost"
+# A node whose agent connected anew, started after its last heartbeat, without a goodbye and
+# before it was declared lost: killed, crashed or its host rebooted (server.nodes.messages).
+AGENT_RESTARTED_REASON = "the node's agent restarted without a goodbye"
 CAMERA_STOPPED_REASON = "the camera stopped publishing"
 SOURCE_FAILED_REASON = "source failed"
 

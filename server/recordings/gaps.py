@@ -145,7 +145,9 @@ async def open_gap(
     return gap
 
 
-async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> list[str]:
+async def node_lost(
+    session: AsyncSession, node_id: str, since: datetime, reason: str = NODE_LOST_REASON
+) -> list[str]:
     """Open a node-lost gap from `since` (its last heartbeat) for every camera the node was
     recording; the ids of those cameras. A camera counts when its recorder said "recording"
     and it is on the node, or being handed over to it, or was moved off it for this loss (the
@@ -205,7 +207,7 @@ async def node_lost(session: AsyncSession, node_id: str, since: datetime) -> lis
             node_id=node_id,
             start=await _stopped_recording(session, camera_id, node_id, since),
             cause=GapCause.NODE_LOST,
-            reason=NODE_LOST_REASON,
+            reason=reason,
         )
         if gap is not None:
             opened.append(camera_id)

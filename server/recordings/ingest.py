@@ -35,7 +35,7 @@ from server.db.models import (
     utcnow,
 )
 from server.recordings import gaps
-from server.recordings.causes import recorder_error_cause, reported_gap_cause
+from server.recordings.causes import NODE_LOST_REASON, recorder_error_cause, reported_gap_cause
 from server.recordings.reports import (
     MAX_SEGMENT,
     BadTime,
@@ -309,12 +309,14 @@ class RecordingIngest:
                     session, camera, f"camera {camera.name} recording is {state}{why}"
                 )
 
-    async def node_lost(self, node_id: str, since: datetime) -> None:
+    async def node_lost(
+        self, node_id: str, since: datetime, reason: str = NODE_LOST_REASON
+    ) -> None:
         """Open a node-lost gap from `since` (its last heartbeat) for every camera the node was
         recording; each closes with the camera's next segment, here or on the node that takes
-        it over."""
+        it over. `reason`: how the node was lost, as the timeline shows it."""
         async with self._sessions.begin() as session:
-            opened = await gaps.node_lost(session, node_id, since)
+            opened = await gaps.node_lost(session, node_id, since, reason)
         if opened:
             log.info("node %s lost while recording %d cameras: gaps opened", node_id, len(opened))
 

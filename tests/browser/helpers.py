@@ -14,6 +14,7 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.support.clips import looped_argv, pattern_clip
 from tests.support.local_platform import LocalPlatform
 
 T = TypeVar("T")
@@ -77,17 +78,7 @@ def publish(rtmp_publish_url: str) -> subprocess.Popen[bytes]:
             "-nostdin",
             "-loglevel",
             "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
+            *looped_argv(pattern_clip("640x360", "ultrafast"), None),
             "-f",
             "flv",
             rtmp_publish_url,

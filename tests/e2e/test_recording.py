@@ -252,13 +252,16 @@ async def test_agent_and_control_plane_restarts_lose_and_duplicate_nothing(stack
         ),
         metadata=stack.admin,
     )
-    gaps = [(start(g), end(g), g.reason) for g in line.gaps]
-    shown = [(round((b - a).total_seconds(), 2), why) for a, b, why in gaps]
+    gaps = [(start(g), end(g), g.reason, g.cause) for g in line.gaps]
+    shown = [(round((b - a).total_seconds(), 2), why) for a, b, why, _ in gaps]
     print(f"{len(found)} segments; gaps {shown}; coverage {line.coverage:.4f}")
     # Media is lost only around the agent's death (the recorder's partial segment, the
-    # camera reconnecting); the control plane's death costs nothing.
-    for a, b, why in gaps:
+    # camera reconnecting); the control plane's death costs nothing. The timeline says why:
+    # the node was lost (declared lost, or its new agent came back first and said it had
+    # started after the node's last heartbeat), not an unexplained hole.
+    for a, b, why, cause in gaps:
         lost_from = min(agent_killed - timedelta(seconds=2 * SEGMENT_S), indexed)
         assert lost_from <= a, (why, a, agent_killed, indexed)
         assert b <= recording_again, (why, b, recording_again)
         assert not (a < server_back and b > server_killed), (why, a, b)
+        assert cause == R.GAP_CAUSE_NODE_LOST, (why, a, b)

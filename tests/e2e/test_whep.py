@@ -96,8 +96,10 @@ def feed_pids(stack: Stack) -> list[int]:
 
 
 def agent_log(stack: Stack) -> str:
-    """Everything the agent logged so far."""
-    return "".join(p.read_text(errors="replace") for p in stack.logs if p.name.startswith("agent"))
+    """Everything the agent logged so far, then what its feed ffmpegs said."""
+    logs = [p for p in stack.logs if p.name.startswith("agent")]
+    logs += sorted((stack.node_dir / "logs").glob("webrtc-*.log"))
+    return "".join(p.read_text(errors="replace") for p in logs)
 
 
 async def viewer_of(live: Live) -> Viewer:

@@ -12,8 +12,8 @@ import grpc
 from camfleet.v1 import recording_pb2
 from google.protobuf import timestamp_pb2
 
+from bench.chaos_index import Handovers, index_findings
 from bench.chaos_observers import proxy_reset
-from bench.chaos_report import Handovers, index_findings
 
 T0 = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 CAM = "11111111-1111-1111-1111-111111111111"

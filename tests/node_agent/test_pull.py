@@ -322,6 +322,50 @@ async def test_a_changed_source_url_restarts_the_pull(agent: Agent, source: Rtsp
     await until(lambda: agent.streams.by_camera(camera_id) is None, "the publish to end")
 
 
+async def test_a_pull_publishes_again_at_once_after_its_nginx_is_killed(
+    agent: Agent, source: RtspSource
+) -> None:
+    """nginx SIGKILLed mid-publish (the agent starts it again at once) says nothing of the
+    publish it took with it: the puller, told by the agent, ends its ffmpeg and the publish
+    itself (UNPUBLISH, then the ERROR naming nginx, not the source) and publishes again as soon
+    as nginx listens, without waiting for /stat to show the publish gone ("the stream is gone
+    from nginx") or for ffmpeg to find its connection broken."""
+    camera_id, key = new_camera_id(), "pull" + secrets.token_hex(8)
+    T = stream_pb2
+    await assign(agent, pull(camera_id, source.url, key))
+    await until(
+        lambda: T.STREAM_EVENT_TYPE_MEDIA in [e.type for e in stream_events(agent, camera_id)],
+        "the pulled stream's media",
+    )
+    assert agent.nginx is not None and agent.nginx.pid is not None
+    old_master = agent.nginx.pid
+    for pid in process_tree(old_master):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+
+    def published_twice() -> bool:
+        return [e.type for e in stream_events(agent, camera_id)].count(
+            T.STREAM_EVENT_TYPE_PUBLISH
+        ) > 1
+
+    await until(published_twice, "the publish again into the new nginx")
+    assert agent.nginx.pid not in (None, old_master)
+    events = stream_events(agent, camera_id)
+    kinds = [e.type for e in events]
+    assert kinds[:5] == [
+        T.STREAM_EVENT_TYPE_PUBLISH,
+        T.STREAM_EVENT_TYPE_MEDIA,
+        T.STREAM_EVENT_TYPE_UNPUBLISH,
+        T.STREAM_EVENT_TYPE_ERROR,
+        T.STREAM_EVENT_TYPE_PUBLISH,
+    ], events
+    unpublish, error = events[2], events[3]
+    assert "nginx restarted?" not in unpublish.message, unpublish
+    assert error.message == reasons.NGINX_RESTARTED, error
+    await assign(agent)
+    await until(lambda: agent.streams.by_camera(camera_id) is None, "the publish to end")
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -138,6 +138,9 @@ def test_other_failures_say_what_ffmpeg_said_last() -> None:
         f"{reasons.OTHER}: Error when loading first segment"
     )
     assert reasons.classify([], 0) == reasons.SOURCE_ENDED
+    # Killed, its last warning is not the reason.
+    warned = ["Timestamps are unset in a packet for stream 0. This is deprecated"]
+    assert reasons.classify(warned, -9) == f"{reasons.KILLED} (signal 9)"
     # RTSP's silent-server timeout reads as invalid data; the run's length tells.
     silent = ["rtsp://127.0.0.1:18556/x: Invalid data found when processing input"]
     assert reasons.classify(silent, 1, outlasted_timeout=True) == reasons.TIMED_OUT

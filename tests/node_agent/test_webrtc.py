@@ -5,6 +5,9 @@ viewer starts at a keyframe and never watches a backlog."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import uuid
+from pathlib import Path
 
 import av
 import pytest
@@ -13,9 +16,11 @@ from aiortc.mediastreams import MediaStreamError
 
 from node_agent.config import load_config
 from node_agent.errors import ConfigError
-from node_agent.webrtc.feed import LiveVideoTrack, feed_argv
+from node_agent.webrtc.feed import FeedSettings, LiveVideoTrack, feed_argv
 from node_agent.webrtc.ice import addresses_for
 from node_agent.webrtc.offer import MAX_OFFER_BYTES, OfferRefused, check_offer
+from node_agent.webrtc.sessions import Unavailable, WhepSessions
+from tests.support.agent_node import FFMPEG
 
 
 async def _offer(*codecs: str, kinds: tuple[str, ...] = ("video",)) -> str:
@@ -119,3 +124,30 @@ async def test_a_viewer_starts_at_a_keyframe_and_skips_a_backlog() -> None:
         for _ in range(300):
             await track.recv()
     assert track.readyState == "ended"
+
+
+async def test_an_offer_being_answered_counts_once_against_the_limit(tmp_path: Path) -> None:
+    """A session counts from its reservation until its answer is made, once: counted both as
+    a session and as an offer being answered, it made the node refuse the limit's second
+    viewer (CI: a flood of offers got one 201 where the limit is two)."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    # The feed's ffmpeg plays from an RTMP port nobody listens on: it fails after a while,
+    # which ends both sessions; what counts here is whether the second one is let in.
+    settings = FeedSettings(FFMPEG, f"127.0.0.1:{port}", lambda _: "token", tmp_path)
+    sessions = WhepSessions(settings, max_sessions=2)
+    camera_id = str(uuid.uuid4())
+    offers = [await _offer("H264"), await _offer("H264")]
+    try:
+        first = asyncio.create_task(sessions.open(camera_id, offers[0]))
+        # Until the first session is registered while its answer is still being made.
+        while len(sessions) == 0:
+            assert not first.done(), first
+            await asyncio.sleep(0)
+        assert not first.done(), "the first answer was made without a pause to look in"
+        second = asyncio.create_task(sessions.open(camera_id, offers[1]))
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert not [r for r in results if isinstance(r, Unavailable)], results
+    finally:
+        await sessions.close_all()

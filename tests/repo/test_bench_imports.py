@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OWN = [
     *sorted((ROOT / "harness").glob("*.py")),
     ROOT / "bench" / "bench_chaos.py",
+    ROOT / "bench" / "chaos_index.py",
     ROOT / "bench" / "chaos_observers.py",
     ROOT / "bench" / "chaos_report.py",
 ]

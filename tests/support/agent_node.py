@@ -34,6 +34,7 @@ from node_agent.nginx.config import NginxLayout, NginxPorts, render
 from node_agent.nginx.runner import error_log_tail, prepare_layout
 from node_agent.state import DataDir
 from node_agent.supervisor import Supervisor
+from tests.support.clips import looped_argv, pattern_clip
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
@@ -216,12 +217,11 @@ async def run(argv: Sequence[str], limit_s: float = 20.0) -> tuple[int, str]:
 def ffmpeg_publish_argv(
     url: str, seconds: float, *, size: str = "640x360", preset: str = "veryfast"
 ) -> list[str]:
-    """The brief's test pattern: `size` at 25 fps, H.264, a keyframe every second."""
+    """The brief's test pattern: `size` at 25 fps, H.264, a keyframe every second (encoded
+    once per process and looped: tests/support/clips.py)."""
     return [
         FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-        "-t", str(seconds),
-        "-c:v", "libx264", "-preset", preset, "-g", "25",
+        *looped_argv(pattern_clip(size, preset), seconds),
         "-f", "flv", url,
     ]  # fmt: skip
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -212,3 +213,72 @@ def test_finishing_stops_at_a_hole_left_for_the_next_publish(tmp_path: Path) -> 
     collect(hls, writer, since=T0, stopping=[False], idle_exit_s=0.5)
     times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
     assert times == [approx((T0, T0 + 3)), approx((T0 + 8, T0 + 10))]
+
+
+def test_finishing_takes_the_fragment_a_dead_nginx_left_unclosed(tmp_path: Path) -> None:
+    # nginx died writing the fifth fragment (killed, or with the agent): it is never listed,
+    # no newer one follows, and nothing writes to it any more. Finishing takes it, up to its
+    # last write (its mtime), instead of losing up to a fragment of every camera.
+    hls = tmp_path / "hls"
+    paths = write_stream(hls, [T0 + i for i in range(5)], listed=4)
+    os.utime(paths[4], (T0 + 4.6, T0 + 4.6))
+    out = io.StringIO()
+    writer = SegmentWriter(str(tmp_path / "seg-%05d.ts"), 10.0, out)
+    collect(hls, writer, since=T0, stopping=[True], idle_exit_s=30)
+    times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
+    assert times == [approx((T0, T0 + 4.6))]
+    assert (tmp_path / "seg-00000.ts").read_bytes() == b"".join(p.read_bytes() for p in paths)
+
+
+def test_finishing_leaves_a_fragment_nginx_still_writes(tmp_path: Path) -> None:
+    # Recording turned off while the camera goes on: nginx is still appending to the fragment
+    # (a long GOP keeps it open past the finishing wait). It is the next recorder's, whole.
+    hls = tmp_path / "hls"
+    now = time.time()
+    starts = [now - 4 + i for i in range(5)]
+    paths = write_stream(hls, starts, listed=4)
+    stop = threading.Event()
+
+    def nginx_writing() -> None:
+        while not stop.wait(0.05):
+            with paths[4].open("ab") as fragment:
+                fragment.write(b"+")
+
+    writer_thread = threading.Thread(target=nginx_writing)
+    writer_thread.start()
+    try:
+        out = io.StringIO()
+        writer = SegmentWriter(str(tmp_path / "seg-%05d.ts"), 10.0, out)
+        collect(hls, writer, since=starts[0], stopping=[True], idle_exit_s=30)
+    finally:
+        stop.set()
+        writer_thread.join()
+    times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
+    assert times == [approx((starts[0], starts[0] + 4))]
+
+
+def test_a_fragment_cut_off_by_nginx_death_ends_at_its_last_write(tmp_path: Path) -> None:
+    # nginx died writing T0+2 (its last write at T0+2.5); a new nginx wrote T0+9 on when the
+    # camera came back, and its playlist lists only its own fragments. The cut-off fragment
+    # holds half a second, not the outage up to T0+9; fragments closed normally are unchanged.
+    starts = [T0, T0 + 1, T0 + 2, T0 + 9, T0 + 10]
+    paths = write_stream(tmp_path, starts, listed=0)
+    for path, written in zip(paths, [T0 + 1, T0 + 1.96, T0 + 2.5, T0 + 10, T0 + 10.5], strict=True):
+        os.utime(path, (written, written))
+    (tmp_path / "index.m3u8").write_text(f"#EXTM3U\n#EXTINF:1.000,\n{fragment_name(T0 + 9)}\n")
+    found = scan(tmp_path)
+    assert [(f.start, f.duration) for f in found.closed] == [
+        (T0, 1.0),
+        (T0 + 1, 1.0),
+        (T0 + 2, pytest.approx(0.5)),
+        (T0 + 9, 1.0),
+    ]
+    assert found.writing == paths[4]
+    # A run taking them ends its segment at the hole, and starts the next after it.
+    out = io.StringIO()
+    writer = SegmentWriter(str(tmp_path / "seg-%05d.ts"), 10.0, out)
+    for fragment in found.closed:
+        writer.add(fragment)
+    writer.close()
+    times = [tuple(map(float, line.split(",")[1:])) for line in out.getvalue().splitlines()]
+    assert times == [approx((T0, T0 + 2.5)), approx((T0 + 9, T0 + 10))]

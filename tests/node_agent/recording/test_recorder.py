@@ -52,21 +52,32 @@ KILLED = ("killed" + secrets.token_hex(6), new_camera_id())
 LOOPING = ("looping" + secrets.token_hex(6), new_camera_id())
 LOW = ("low" + secrets.token_hex(6), new_camera_id())
 NOT_RECORDED = ("norec" + secrets.token_hex(6), new_camera_id())
+TOGGLED = ("toggled" + secrets.token_hex(6), new_camera_id())
 
 
-@pytest.fixture(scope="module")
-async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent]:
-    root = tmp_path_factory.mktemp("recording-node")
+def _module_cameras(*, toggled_records: bool = True) -> list[agent_pb2.AssignedCamera]:
+    """The cameras this module's node is assigned (TOGGLED's recording on or off)."""
     not_recorded = recorded_camera(*NOT_RECORDED)
     not_recorded.record = False
-    prepare(
-        root,
+    toggled = recorded_camera(*TOGGLED)
+    toggled.record = toggled_records
+    return [
         recorded_camera(*PLAIN),
         recorded_camera(*KILLED),
         recorded_camera(*LOOPING),
         recorded_camera(*LOW, profile=recording_pb2.RECORDING_PROFILE_LOW),
         not_recorded,
-    )
+        toggled,
+    ]
+
+
+_versions = itertools.count(10)
+
+
+@pytest.fixture(scope="module")
+async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent]:
+    root = tmp_path_factory.mktemp("recording-node")
+    prepare(root, *_module_cameras())
     async with running(config(root)) as a:
         yield a
 
@@ -301,3 +312,40 @@ async def test_delete_segments_request(agent: Agent) -> None:
         )
     )
     assert len(segment_events(spooled(agent), DELETED)) == 1
+
+
+async def test_recording_turned_off_and_on_again_takes_up_where_it_stopped(agent: Agent) -> None:
+    """A camera's next recorder starts where the last one's last file ended: its first look
+    back (the moments of the publish before it started) takes nothing the last one took."""
+    key, camera_id = TOGGLED
+    assert agent.connection is not None
+
+    async def toggle(on: bool) -> None:
+        sent = agent_pb2.Assignment(
+            version=next(_versions), cameras=_module_cameras(toggled_records=on)
+        )
+        [reply] = await agent.connection.messages.handle(  # type: ignore[union-attr]
+            agent_pb2.ConnectResponse(assignment=sent)
+        )
+        assert reply.WhichOneof("body") == "ack", reply
+
+    def states() -> list[int]:
+        return [e.state for e in camera_events(agent, camera_id)]
+
+    async with camera(url(agent, key)):
+        await until(lambda: len(segments(agent, camera_id)) >= 3, "three segments", 60)
+        await toggle(False)
+        await until(lambda: states() == [RECORDING, IDLE], "the recorder to stop")
+        first = segments(agent, camera_id)
+        await toggle(True)
+        await until(
+            lambda: len(segments(agent, camera_id)) >= len(first) + 3, "three more segments", 60
+        )
+    found = segments(agent, camera_id)
+    assert found[: len(first)] == first
+    # The same moments are never held twice (by two files of two recorders).
+    for before, after in itertools.pairwise(found):
+        assert seconds(after.start - before.end) > -0.05, (before, after)
+    # And nothing is lost between them: the next recorder took up at the last one's end.
+    later = found[len(first)]
+    assert abs(seconds(later.start - first[-1].end)) < 0.05, (first[-1], later)

@@ -159,13 +159,17 @@ async def test_failures_are_retried_with_full_jitter_backoff(
     assert (await channel_row(sessions, channel.id)).consecutive_failures == 0
 
 
-def test_backoff_is_capped_at_30_minutes() -> None:
+def test_backoff_is_capped_at_a_minute_then_at_30_minutes_as_the_notification_ages() -> None:
     policy = RetryPolicy()
     rng = random.Random(SEED)
-    delays = [policy.delay(n, rng) for n in range(1, 200)]
-    assert max(delays) <= 1800
-    assert max(delays[20:]) > 900  # capped, not collapsed
-    assert min(delays) >= 0
+    young = [policy.delay(n, rng, age_s=300) for n in range(1, 200)]
+    assert max(young) <= 60  # a receiver back from a short outage hears within a minute
+    assert max(young[20:]) > 30  # capped, not collapsed
+    hour = [policy.delay(n, rng, age_s=3600) for n in range(20, 200)]
+    assert 60 < max(hour) <= 450
+    old = [policy.delay(n, rng, age_s=6 * 3600) for n in range(20, 200)]
+    assert 900 < max(old) <= 1800
+    assert min(young + hour + old) >= 0
 
 
 async def test_a_permanent_refusal_fails_at_once(

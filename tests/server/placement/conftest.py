@@ -26,7 +26,8 @@ from server.db.models import CameraRow, NodeRow, new_id, utcnow
 from server.eventlog.sql_log import SqlEventLog
 from server.events.publisher import EventPublisher
 from server.leader.leadership import Leadership
-from server.nodes.registry import NodeHello, NodeRegistry, NodeState
+from server.nodes.connect_info import NodeHello
+from server.nodes.registry import NodeRegistry, NodeState
 from server.placement.scheduler import Scheduler, SchedulerOptions
 from server.placement.store import PlacementRecorder, PlacementStore
 

@@ -106,7 +106,7 @@ class ConnectResponse(_message.Message):
     def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., event_ack: _Optional[_Union[EventAck, _Mapping]] = ..., delete_segments: _Optional[_Union[DeleteSegments, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("version", "capacity", "rtmp_url", "http_url", "streams", "assignment_version", "cpu_cores")
+    __slots__ = ("version", "capacity", "rtmp_url", "http_url", "streams", "assignment_version", "cpu_cores", "uptime_seconds")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     RTMP_URL_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class Hello(_message.Message):
     STREAMS_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CPU_CORES_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     version: str
     capacity: int
     rtmp_url: str
@@ -121,7 +122,8 @@ class Hello(_message.Message):
     streams: _containers.RepeatedCompositeFieldContainer[StreamReport]
     assignment_version: int
     cpu_cores: float
-    def __init__(self, version: _Optional[str] = ..., capacity: _Optional[int] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ..., assignment_version: _Optional[int] = ..., cpu_cores: _Optional[float] = ...) -> None: ...
+    uptime_seconds: float
+    def __init__(self, version: _Optional[str] = ..., capacity: _Optional[int] = ..., rtmp_url: _Optional[str] = ..., http_url: _Optional[str] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ..., assignment_version: _Optional[int] = ..., cpu_cores: _Optional[float] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("session_id", "heartbeat_interval", "playback_secret", "node_id", "lost_after")

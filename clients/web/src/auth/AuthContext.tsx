@@ -14,7 +14,7 @@ import type { User } from "@camfleet/client/gen/camfleet/v1/user_pb.js";
 import type { Api } from "../api/client";
 import { refused } from "@camfleet/client/session.js";
 import { Abilities } from "./navigation";
-import { whoAmIUntilAnswered } from "./whoAmI";
+import { untilReached, whoAmIUntilAnswered } from "./whoAmI";
 
 // WhoAmI tries at sign-in: pauses of 0.5, 1, 2 and 4 s between them.
 const SIGN_IN_TRIES = 5;
@@ -82,7 +82,7 @@ export function AuthProvider({ api, children }: { api: Api; children: ReactNode 
 
   const login = useCallback(
     async (username: string, password: string) => {
-      await api.session.login(username, password);
+      await untilReached(() => api.session.login(username, password), SIGN_IN_TRIES);
       setEndedNotice(null);
       await loadMe(SIGN_IN_TRIES);
     },

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WhoAmIResponseSchema } from "@camfleet/client/gen/camfleet/v1/auth_pb.js";
-import { retryDelayMs, whoAmIUntilAnswered } from "./whoAmI";
+import { retryDelayMs, untilReached, whoAmIUntilAnswered } from "./whoAmI";
 
 function answers(...outcomes: (Code | "ok")[]) {
   let calls = 0;
@@ -41,15 +41,37 @@ describe("whoAmIUntilAnswered", () => {
     }
   });
 
-  it("gives up after its tries with the last error", async () => {
-    const server = answers(Code.Unavailable);
-    await expect(whoAmIUntilAnswered(server.ask, 5, sleep)).rejects.toMatchObject({
-      code: Code.Unavailable,
-    });
-    expect(server.calls()).toBe(5);
-  });
-
   it("pauses grow to four seconds", () => {
     expect([0, 1, 2, 3, 4, 9].map(retryDelayMs)).toEqual([500, 1000, 2000, 4000, 4000, 4000]);
+  });
+});
+
+describe("untilReached (the sign-in)", () => {
+  it("signs in again while the server cannot be reached, then returns its answer", async () => {
+    slept.length = 0;
+    const server = answers(Code.Unavailable, Code.Unavailable, "ok");
+    const me = await untilReached(server.ask, 5, sleep);
+    expect(me.permissions).toEqual(["x"]);
+    expect(server.calls()).toBe(3);
+    expect(slept).toEqual([500, 1000]);
+  });
+
+  it("stops at once on any other error: a wrong password is not tried again", async () => {
+    for (const code of [Code.Unauthenticated, Code.ResourceExhausted, Code.Internal]) {
+      const server = answers(code, "ok");
+      await expect(untilReached(server.ask, 5, sleep)).rejects.toMatchObject({ code });
+      expect(server.calls()).toBe(1);
+    }
+  });
+});
+
+describe("both", () => {
+  it.each([
+    ["whoAmIUntilAnswered", whoAmIUntilAnswered],
+    ["untilReached", untilReached],
+  ])("%s gives up after its tries with the last error", async (_, call) => {
+    const server = answers(Code.Unavailable);
+    await expect(call(server.ask, 5, sleep)).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(server.calls()).toBe(5);
   });
 });
