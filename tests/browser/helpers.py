@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.clips import looped_argv, pattern_clip
@@ -21,31 +21,54 @@ T = TypeVar("T")
 Metadata = tuple[tuple[str, str | bytes], ...]
 
 
-def log_in(page: Page, url: str, username: str, password: str) -> None:
-    """Open the UI and sign in; returns once the navigation is shown. If the login form never
-    shows, the failure says what the page did instead (its errors, failed requests, text)."""
+def _watch(page: Page) -> list[str]:
+    """What the page reports from now on: errors, console, failed requests, HTTP errors and
+    gRPC errors sent in headers (Envoy's own answers, such as no healthy upstream)."""
     seen: list[str] = []
+
+    def answered(r: Response) -> None:
+        code = r.headers.get("grpc-status", "0")
+        if r.status >= 400 or code != "0":
+            seen.append(
+                f"{r.status} grpc-status {code} {r.headers.get('grpc-message', '')}: {r.url}"
+            )
+
     page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
     page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"[:300]))
     page.on("requestfailed", lambda r: seen.append(f"failed: {r.url} {r.failure}"))
-    page.on("response", lambda r: seen.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+    page.on("response", answered)
+    return seen
+
+
+def _not_shown(page: Page, what: str, seen: list[str]) -> AssertionError:
+    shown = page.evaluate(
+        "() => [document.getElementById('root')?.childElementCount ?? -1,"
+        " document.body.innerText.slice(0, 300)]"
+    )
+    return AssertionError(
+        f"no {what} at {page.url}: #root children {shown[0]}, text {shown[1]!r}; "
+        f"the page's errors and failed requests: {seen[-20:]}"
+    )
+
+
+def log_in(page: Page, url: str, username: str, password: str) -> None:
+    """Open the UI and sign in; returns once the navigation is shown. If the login form or the
+    navigation never shows, the failure says what the page did instead (its errors, failed
+    requests, text)."""
+    seen = _watch(page)
     page.goto(url)
     try:
         # The context's default timeout, as the fill below had.
         page.get_by_test_id("login-username").wait_for(state="visible")
     except PlaywrightTimeoutError:
-        shown = page.evaluate(
-            "() => [document.getElementById('root')?.childElementCount ?? -1,"
-            " document.body.innerText.slice(0, 300)]"
-        )
-        raise AssertionError(
-            f"no login form at {page.url}: #root children {shown[0]}, text {shown[1]!r}; "
-            f"the page's errors and failed requests: {seen[-20:]}"
-        ) from None
+        raise _not_shown(page, "login form", seen) from None
     page.get_by_test_id("login-username").fill(username)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("nav")).to_be_visible()
+    try:
+        page.get_by_test_id("nav").wait_for(state="visible")
+    except PlaywrightTimeoutError:
+        raise _not_shown(page, "navigation after signing in", seen) from None
 
 
 def stored_session(page: Page) -> str | None:

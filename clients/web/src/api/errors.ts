@@ -168,14 +168,20 @@ function seconds(ms: number): string {
   return s === 1 ? "1 second" : `${s} seconds`;
 }
 
+/** `thrown` as a ConnectError, where a fetch() that failed is UNAVAILABLE. fetch() rejects with
+ * a TypeError when the network or Envoy is down or drops the connection; connect-web reports that
+ * as UNKNOWN, but it is "cannot reach the server": said so, and asked again where that is done. */
+export function asConnectError(thrown: unknown): ConnectError {
+  const err = ConnectError.from(thrown);
+  if (err.code === Code.Unknown && err.cause instanceof TypeError) {
+    return new ConnectError(err.rawMessage, Code.Unavailable, undefined, undefined, err.cause);
+  }
+  return err;
+}
+
 /** A human description of any thrown value (ConnectError or not). */
 export function describeError(thrown: unknown): ErrorDescription {
-  let err = ConnectError.from(thrown);
-  // fetch() rejects with a TypeError when the network or Envoy is down; connect-web reports that
-  // as UNKNOWN, but for the person at the screen it is "cannot reach the server".
-  if (err.code === Code.Unknown && err.cause instanceof TypeError) {
-    err = new ConnectError(err.rawMessage, Code.Unavailable, undefined, undefined, err.cause);
-  }
+  const err = asConnectError(thrown);
   const { info, violations, retryAfterMs } = errorDetails(err);
   const reason = info?.reason || undefined;
   const serverSays = sentenceCase(err.rawMessage);

@@ -56,6 +56,19 @@ describe("untilReached (the sign-in)", () => {
     expect(slept).toEqual([500, 1000]);
   });
 
+  it("signs in again after a fetch that failed (the connection dropped)", async () => {
+    slept.length = 0;
+    let calls = 0;
+    const ask = async () => {
+      // What fetch() throws when the network or Envoy drops the request.
+      if (calls++ === 0) throw new TypeError("Failed to fetch");
+      return create(WhoAmIResponseSchema, { permissions: ["x"] });
+    };
+    expect((await untilReached(ask, 5, sleep)).permissions).toEqual(["x"]);
+    expect(calls).toBe(2);
+    expect(slept).toEqual([500]);
+  });
+
   it("stops at once on any other error: a wrong password is not tried again", async () => {
     for (const code of [Code.Unauthenticated, Code.ResourceExhausted, Code.Internal]) {
       const server = answers(code, "ok");

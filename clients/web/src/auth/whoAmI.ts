@@ -2,8 +2,9 @@
 // (the server restarting or busy, Envoy without a healthy replica, a network blip) is asked
 // again after a growing pause. Only the server refusing the session ends it: signing a person
 // out because one call failed told them "Your session has ended" when it had not.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { refused } from "@camfleet/client/session.js";
+import { asConnectError } from "../api/errors";
 import type { WhoAmIResponse } from "@camfleet/client/gen/camfleet/v1/auth_pb.js";
 
 type Sleep = (ms: number) => Promise<void>;
@@ -46,7 +47,7 @@ export function whoAmIUntilAnswered(
 /**
  * Calls `ask` (the sign-in itself) again while the server cannot be reached (UNAVAILABLE:
  * Envoy without a healthy replica, a replica restarting, its database or Redis away for a
- * moment), `tries` times at most; any other error, such as a wrong password or too many
+ * moment; or a fetch() that failed, as the connection dropped), `tries` times at most; any other error, such as a wrong password or too many
  * attempts, is thrown at once. The error's own sentence promised "it will be retried": the
  * sign-in showed it and stopped (CI, a loaded machine's Redis timing out).
  */
@@ -55,5 +56,5 @@ export function untilReached<T>(
   tries: number,
   sleep: Sleep = pause,
 ): Promise<T> {
-  return retrying(ask, tries, (err) => ConnectError.from(err).code !== Code.Unavailable, sleep);
+  return retrying(ask, tries, (err) => asConnectError(err).code !== Code.Unavailable, sleep);
 }

@@ -5,6 +5,7 @@ import { Badge, Button, Group, Stack, Tabs, Text, Title } from "@mantine/core";
 import { useSearchParams } from "react-router";
 import type { Alert } from "@camfleet/client/gen/camfleet/v1/alert_pb.js";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
+import { useLatest } from "../api/latest";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { ErrorAlert } from "../components/feedback";
 import { AlertItem } from "../alerts/AlertItem";
@@ -31,22 +32,26 @@ export default function AlertsPage() {
   const [error, setError] = useState<unknown>(null);
   const [bump, setBump] = useState(0);
 
+  const latest = useLatest();
+
   const load = useCallback(
     async (pageToken = "") => {
+      const newest = latest.begin();
       try {
         const [list, ...totals] = await Promise.all([
           api.alerts.listAlerts({ filter: alertTabFilter(tab), pageSize: PAGE, pageToken }),
           ...TABS.map((t) => api.alerts.listAlerts({ filter: alertTabFilter(t), pageSize: 1 })),
         ]);
+        if (!newest()) return;
         setAlerts((prev) => (pageToken ? [...prev, ...list.alerts] : list.alerts));
         setNext(list.nextPageToken);
         setCounts(Object.fromEntries(TABS.map((t, i) => [t, totals[i].totalSize])));
         setError(null);
       } catch (err) {
-        setError(err);
+        if (newest()) setError(err);
       }
     },
-    [api, tab],
+    [api, tab, latest],
   );
   const reload = useCallback(() => void load(), [load]);
   useThrottledReload(reload, `${alertVersion}.${bump}`);

@@ -57,16 +57,23 @@ export default function CameraPage() {
   const inFeed = fleet.cameras.has(id);
   useEffect(() => {
     if (inFeed) return;
+    // Another camera's link followed meanwhile: its answer is not this page's.
+    let stale = false;
     api.cameras
       .getCamera({ id })
       .then((r) => {
+        if (stale) return;
         setFetched(r.camera ?? null);
         setError(null);
       })
       .catch((err) => {
+        if (stale) return;
         setFetched(null);
         setError(err);
       });
+    return () => {
+      stale = true;
+    };
   }, [api, id, inFeed, fleet.cameraVersion]);
 
   const camera = fleet.cameras.get(id) ?? fetched;

@@ -21,6 +21,7 @@ import {
   type GetTimelineResponse,
   StorageTier,
 } from "@camfleet/client/gen/camfleet/v1/recording_pb.js";
+import { useLatest } from "../api/latest";
 import { useApi, useAuth } from "../auth/AuthContext";
 import { modals } from "@mantine/modals";
 import { attempt, ErrorAlert, notifyError } from "../components/feedback";
@@ -93,8 +94,10 @@ export default function RecordingsPage() {
     if (!cameraId && cameras.length) setCameraId(cameras[0].id);
   }, [cameras, cameraId]);
 
+  const latest = useLatest();
   const load = useCallback(async () => {
     if (!cameraId) return;
+    const newest = latest.begin();
     setError(null);
     const end = Math.min(range.end, Date.now());
     setViewEnd(end);
@@ -112,6 +115,7 @@ export default function RecordingsPage() {
           pageSize: 1000,
         }),
       ]);
+      if (!newest()) return;
       setTimeline(t);
       // Newest first: what an operator looks for is usually what just happened.
       setRecordings([...list.recordings].reverse());
@@ -128,11 +132,12 @@ export default function RecordingsPage() {
         setClipTo((v) => v || clockAt(Math.floor(lastMs / 1000) * 1000));
       }
     } catch (err) {
+      if (!newest()) return;
       setTimeline(null);
       setRecordings([]);
       setError(err);
     }
-  }, [api, cameraId, range]);
+  }, [api, cameraId, range, latest]);
 
   useEffect(() => {
     void load();

@@ -6,6 +6,7 @@ import { Stack, Tabs, Title } from "@mantine/core";
 import { Navigate, useNavigate, useParams } from "react-router";
 import type { Settings } from "@camfleet/client/gen/camfleet/v1/settings_pb.js";
 import { Permission } from "@camfleet/client/gen/camfleet/v1/permission_pb.js";
+import { useLatest } from "../api/latest";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorAlert } from "../components/feedback";
 import { useSettingsClient } from "../settings/client";
@@ -23,19 +24,23 @@ export default function SettingsPage() {
   const [error, setError] = useState<unknown>(null);
   // A fresh form (its draft read from the stored values) after every read.
   const [reads, setReads] = useState(0);
+  const latest = useLatest();
 
   const read = useCallback(async () => {
     if (!spec) return;
+    const newest = latest.begin();
     try {
       const r = await client.getSettings({ group: spec.group });
+      if (!newest()) return;
       setSettings(r.settings ?? null);
       setReads((n) => n + 1);
       setError(null);
     } catch (err) {
+      if (!newest()) return;
       setSettings(null);
       setError(err);
     }
-  }, [client, spec]);
+  }, [client, spec, latest]);
   useEffect(() => void read(), [read]);
 
   if (!spec) return <Navigate to="/settings/streaming" replace />;

@@ -6,6 +6,7 @@ import type {
   SettingsChange,
   SettingsGroup,
 } from "@camfleet/client/gen/camfleet/v1/settings_pb.js";
+import { useLatest } from "../api/latest";
 import { ErrorAlert } from "../components/feedback";
 import { formatTime } from "../format";
 import type { SettingsClient } from "./client";
@@ -23,19 +24,22 @@ export function History({
   const [changes, setChanges] = useState<SettingsChange[] | null>(null);
   const [next, setNext] = useState("");
   const [error, setError] = useState<unknown>(null);
+  const latest = useLatest();
 
   const load = useCallback(
     async (pageToken: string) => {
+      const newest = latest.begin();
       try {
         const r = await client.listSettingsHistory({ group, pageSize: 20, pageToken });
+        if (!newest()) return;
         setChanges((prev) => (pageToken ? [...(prev ?? []), ...r.changes] : r.changes));
         setNext(r.nextPageToken);
         setError(null);
       } catch (err) {
-        setError(err);
+        if (newest()) setError(err);
       }
     },
-    [client, group],
+    [client, group, latest],
   );
   useEffect(() => void load(""), [load, revision]);
 
