@@ -145,6 +145,29 @@ async def connect(
         call.cancel()
 
 
+@contextlib.asynccontextmanager
+async def beating(
+    stream: AgentStream, *streams: agent_pb2.StreamReport, every_s: float = 0.2
+) -> AsyncIterator[None]:
+    """Heartbeats from the node (reporting `streams`) every `every_s` while inside, as a real
+    agent sends them: a loaded machine must not make the node LOST (3 s without one on the
+    tests' planes) before the test means it to be. CI lost test nodes that sent none, or only
+    one at the start, whenever the event loop they share with the plane stalled."""
+
+    async def beat() -> None:
+        while True:
+            await stream.send(heartbeat(*streams))
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def hello(*streams: agent_pb2.StreamReport, version: int = 0) -> agent_pb2.Hello:
     """A Hello of a test node on loopback."""
     return agent_pb2.Hello(

@@ -4,39 +4,17 @@ node, a node already draining)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 from camfleet.v1 import agent_pb2, camera_pb2, event_pb2, node_pb2
 
-from tests.support.agent_stream import AgentStream, connect, heartbeat, hello, report
+from tests.support.agent_stream import beating, connect, hello, report
 from tests.support.assertions import audit_since, eventually, now_filter, refused
 from tests.support.platform import Platform, mask
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-@contextlib.asynccontextmanager
-async def _beating(stream: AgentStream, *streams: agent_pb2.StreamReport) -> AsyncIterator[None]:
-    """Heartbeat every 0.5 s like a real agent, so a loaded machine never sees the node LOST
-    (3 s without one) halfway through a test."""
-
-    async def beat() -> None:
-        while True:
-            await stream.send(heartbeat(*streams))
-            await asyncio.sleep(0.5)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _node_name() -> str:
@@ -226,7 +204,7 @@ async def test_camera_count_is_the_nodes_cameras(platform: Platform) -> None:
     streams = [report(c.id) for c in cameras]
     async with (
         connect(platform.channel, registered.credential, hello(*streams)) as stream,
-        _beating(stream, *streams),
+        beating(stream, *streams, every_s=0.5),
     ):
         await stream.receive_kind("welcome")
         node = await eventually(
@@ -254,7 +232,7 @@ async def test_a_placed_pull_camera_counts_and_drain_remaining_shows_what_is_lef
     registered = await _register(platform, {"test": site})
     async with (
         connect(platform.channel, registered.credential, hello()) as stream,
-        _beating(stream),
+        beating(stream, every_s=0.5),
     ):
         await stream.receive_kind("welcome")
         camera = await platform.new_camera(
@@ -322,7 +300,7 @@ async def test_changed_labels_or_selector_take_a_camera_off_its_node(platform: P
     registered = await _register(platform, {"test": site})
     async with (
         connect(platform.channel, registered.credential, hello()) as stream,
-        _beating(stream),
+        beating(stream, every_s=0.5),
     ):
         await stream.receive_kind("welcome")
         camera = await platform.new_camera(

@@ -7,9 +7,6 @@ that speaks for the camera no more."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,11 +20,16 @@ from camfleet.v1 import (
 )
 from sqlalchemy import select
 
-from server.common.tasks import cancel_and_wait
 from server.db.engine import session_factory
 from server.db.models import RecordingGapRow
 from tests.conftest import PlatformFactory
-from tests.support.agent_stream import AgentStream, connect, heartbeat, hello, report, stream_event
+from tests.support.agent_stream import (
+    beating,
+    connect,
+    hello,
+    report,
+    stream_event,
+)
 from tests.support.assertions import eventually
 from tests.support.platform import Platform, mask
 from tests.support.recordings import (
@@ -57,24 +59,6 @@ def stopped(kind: int, camera_id: str, when: datetime, text: str = "") -> agent_
     msg = stream_event(kind, camera_id, message=text)
     msg.time.CopyFrom(timestamp(when))
     return msg
-
-
-@contextlib.asynccontextmanager
-async def beating(stream: AgentStream) -> AsyncIterator[None]:
-    """Heartbeats from the node every 0.2 s while inside: a loaded machine must not make a
-    node lost (3 s without heartbeats on a fast plane; with 1 s, CI lost one mid-test once its
-    shared event loop stalled) before the test means it to be."""
-
-    async def beat() -> None:
-        while True:
-            await stream.send(heartbeat())
-            await asyncio.sleep(0.2)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        await cancel_and_wait([task])
 
 
 async def timeline(
