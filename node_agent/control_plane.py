@@ -239,7 +239,6 @@ class GrpcClipParts:
                 p.size_bytes,
                 p.url,
                 p.node_name,
-                p.duration.ToTimedelta().total_seconds() if p.HasField("duration") else 0.0,
             )
             for p in response.parts
         ]

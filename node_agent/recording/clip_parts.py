@@ -68,20 +68,6 @@ class RemotePart:
     size_bytes: int
     url: str
     node_name: str
-    # Its measured media length (0: not said, an older control plane): see media_start.
-    duration_s: float = 0.0
-
-
-def media_start(start: datetime, end: datetime, duration_s: float) -> datetime:
-    """Where a file's bytes begin in real time: its end less its measured length, when that is
-    before its indexed `start`. A recorder run's first file is indexed from where the run
-    before it ended when that run's clock ran ahead (SegmentStore.add), but its bytes are
-    whole. A plan that took the indexed start for the bytes' start gave such a file a
-    `duration` shorter than its media, and the clip repeated timestamps (CI: "non
-    monotonically increasing dts" in a clip across a failover)."""
-    if duration_s <= 0:
-        return start
-    return min(start, end - timedelta(seconds=duration_s))
 
 
 @dataclass(frozen=True)
@@ -189,8 +175,7 @@ async def fetch_parts(parts: Sequence[RemotePart], directory: Path, *, budget: i
             async with gate:
                 path = directory / f"{i:05d}.ts"
                 await _fetch(http, part, path)
-                begins = media_start(part.start, part.end, part.duration_s)
-                return Piece(path, begins, part.end, part.node_name)
+                return Piece(path, part.start, part.end, part.node_name)
 
         tasks = [asyncio.create_task(one(i, p)) for i, p in enumerate(parts)]
         try:

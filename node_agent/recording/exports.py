@@ -31,7 +31,6 @@ from node_agent.recording.clip_parts import (
     concat_text,
     fetch_parts,
     file_times,
-    media_start,
     remove_tree,
 )
 from node_agent.recording.index import Segment
@@ -176,9 +175,7 @@ class ExportCache:
 
     async def _join(self, clip: ClipRequest, parts_dir: Path) -> bool:
         target = clip.target
-        pieces = [
-            Piece(s.path, media_start(s.start, s.end, s.duration_s), s.end) for s in clip.segments
-        ]
+        pieces = [Piece(s.path, s.start, s.end) for s in clip.segments]
         if clip.remote:
             # Within the same budget as the clip itself: the parts are on this disk meanwhile.
             pieces += await fetch_parts(

@@ -14,7 +14,6 @@ from server.nodes.node_certs import NodeCertificateSigner
 from server.nodes.publish_check import PublishCheck
 from server.nodes.registry import NodeRegistry
 from server.recordings.clips import ClipExports, SignedClip
-from server.recordings.convert import seconds_duration
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
@@ -97,7 +96,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     size_bytes=p.size_bytes,
                     url=p.url,
                     node_name=p.node_name,
-                    duration=seconds_duration(p.duration_s) if p.duration_s > 0 else None,
                 )
                 for p in parts
             ]

@@ -76,8 +76,6 @@ class ClipPart:
     size_bytes: int
     url: str
     node_name: str
-    # The file's measured media length (its bytes may begin before `start`: ClipPart).
-    duration_s: float = 0.0
 
 
 def _ms(value: int) -> datetime:
@@ -167,7 +165,6 @@ class ClipExports(RecordingMedia):
                     row.size_bytes,
                     url,
                     node.name if node else row.node_id,
-                    row.duration_s,
                 )
             )
         return parts

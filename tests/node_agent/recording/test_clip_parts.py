@@ -21,7 +21,6 @@ from node_agent.recording.clip_parts import (
     concat_text,
     fetch_parts,
     file_times,
-    media_start,
 )
 from tests.support.agent_node import FFMPEG, FFPROBE, run
 
@@ -181,33 +180,6 @@ async def test_two_recordings_overlapping_and_with_a_hole_join_in_real_time(
     assert not complaints, "\n".join(complaints)
 
 
-async def test_a_file_indexed_from_after_its_bytes_begin_keeps_its_bytes_time(
-    tmp_path: Path,
-) -> None:
-    """A recorder run's first file indexed from where the run before it ended (that run's
-    clock ran ahead, and SegmentStore.add trims the overlap off the index) holds 2 s of media
-    in 0.8 indexed seconds. The clip keeps time from its bytes' start, its end less its
-    measured length: 9.5 s in real time, decoding with no timestamp out of order. Taken from
-    the indexed start, the file got a `duration` shorter than its media before the hole after
-    it (CI: "non monotonically increasing dts" in a clip across a failover)."""
-    a = await _recording(tmp_path, "a", 0)
-    r = await _recording(tmp_path, "r", 500)
-    c = await _recording(tmp_path, "c", 9000)
-    restarted = Piece(r[0], media_start(at(4), at(4.8), 2.0), at(4.8))
-    assert restarted.start == at(2.8)
-    pieces = [
-        Piece(a[0], at(0), at(2)),
-        Piece(a[1], at(2), at(4)),
-        restarted,
-        *(Piece(p, at(5.5 + 2 * i), at(7.5 + 2 * i), "c") for i, p in enumerate(c[:2])),
-    ]
-    entries = concat_plan(pieces)
-    assert [e.piece.path for e in entries] == [a[0], a[1], r[0], c[0], c[1]]
-    length, complaint = await _joined(entries, tmp_path)
-    assert abs(length - 9.5) <= 0.5, length
-    assert not complaint
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     async def whole(_: web.Request) -> web.Response:
@@ -255,17 +227,15 @@ async def server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def part(url: str, size: int = len(BODY), i: int = 0, duration_s: float = 0.0) -> RemotePart:
-    return RemotePart(f"r{i}", at(i * 2), at(i * 2 + 2), size, url, "node-b", duration_s)
+def part(url: str, size: int = len(BODY), i: int = 0) -> RemotePart:
+    return RemotePart(f"r{i}", at(i * 2), at(i * 2 + 2), size, url, "node-b")
 
 
 async def test_parts_are_fetched_in_order(server: str, tmp_path: Path) -> None:
-    """In order, each timed from its bytes' start: the last one's indexed start was trimmed
-    (see above), its measured length says where its bytes begin."""
-    parts = [part(f"{server}/whole", i=i) for i in range(3)]
-    parts.append(part(f"{server}/whole", i=3, duration_s=2.5))
-    pieces = await fetch_parts(parts, tmp_path / "p", budget=10**7)
-    assert [p.start for p in pieces] == [at(0), at(2), at(4), at(5.5)]
+    pieces = await fetch_parts(
+        [part(f"{server}/whole", i=i) for i in range(4)], tmp_path / "p", budget=10**7
+    )
+    assert [p.start for p in pieces] == [at(0), at(2), at(4), at(6)]
     assert all(p.path.read_bytes() == BODY for p in pieces)
 
 

@@ -93,8 +93,6 @@ async def test_a_clip_across_two_nodes_is_assembled_where_most_of_it_is(
                 1_000_000,
             )
             assert offsets([part]) == [(25, 35)]
-            # Its measured length: where its bytes begin when its indexed start was trimmed.
-            assert part.duration.ToTimedelta().total_seconds() == 10.0
             m = re.fullmatch(
                 rf"{url_b}/recordings/{b_id}/({GRANT_PATTERN})/(\d+)/([\w-]+)/[\w.-]+\.ts", part.url
             )

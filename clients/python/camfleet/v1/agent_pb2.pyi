@@ -348,22 +348,20 @@ class GetClipPartsRequest(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., grant: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class ClipPart(_message.Message):
-    __slots__ = ("recording_id", "start_time", "end_time", "size_bytes", "url", "node_name", "duration")
+    __slots__ = ("recording_id", "start_time", "end_time", "size_bytes", "url", "node_name")
     RECORDING_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     NODE_NAME_FIELD_NUMBER: _ClassVar[int]
-    DURATION_FIELD_NUMBER: _ClassVar[int]
     recording_id: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     size_bytes: int
     url: str
     node_name: str
-    duration: _duration_pb2.Duration
-    def __init__(self, recording_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., url: _Optional[str] = ..., node_name: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, recording_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., url: _Optional[str] = ..., node_name: _Optional[str] = ...) -> None: ...
 
 class GetClipPartsResponse(_message.Message):
     __slots__ = ("parts",)
