@@ -9,7 +9,6 @@ handover stays under way while the filters are read.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from collections.abc import AsyncIterator
 import grpc
 from camfleet.v1 import agent_pb2, camera_pb2, node_pb2
 
-from tests.support.agent_stream import AgentStream, connect, heartbeat, hello
+from tests.support.agent_stream import beating, connect, hello
 from tests.support.assertions import eventually, refused
 from tests.support.platform import Platform
 
@@ -35,19 +34,8 @@ async def _agent(platform: Platform, labels: dict[str, str]) -> AsyncIterator[st
     )
     async with connect(platform.channel, registered.credential, hello()) as stream:
         await stream.receive_kind("welcome")
-        beat = asyncio.create_task(_beat(stream))
-        try:
+        async with beating(stream, every_s=0.5):
             yield registered.node_id
-        finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-
-
-async def _beat(stream: AgentStream) -> None:
-    while True:
-        await stream.send(heartbeat())
-        await asyncio.sleep(0.5)
 
 
 async def _camera(platform: Platform, camera_id: str) -> camera_pb2.Camera:
