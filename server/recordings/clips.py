@@ -142,7 +142,7 @@ class ClipExports(RecordingMedia):
         ):
             raise PermissionDenied("this clip's link is not valid or has expired")
         lo, hi = _ms(clip.start_ms), _ms(clip.end_ms)
-        ttl = timedelta(seconds=max(1, clip.expires - int(now)))
+        until = datetime.fromtimestamp(clip.expires, UTC)
         async with self._sessions() as session:
             rows = await self._segments(session, camera_id, lo, hi)
             nodes = {n: await self._node_row(session, n) for n in {r.node_id for r in rows}}
@@ -154,7 +154,7 @@ class ClipExports(RecordingMedia):
         for part in chosen.parts:
             row = by_id[part.id]
             node = nodes[row.node_id]
-            url = await self._part_url(row, bases[row.node_id], ttl, decoded)
+            url = await self._part_url(row, bases[row.node_id], until, decoded)
             if url is None:
                 raise FailedPrecondition(_unreachable(node, row.node_id, row))
             parts.append(
@@ -210,16 +210,20 @@ class ClipExports(RecordingMedia):
         return node, True
 
     async def _part_url(
-        self, row: RecordingRow, base: str | None, ttl: timedelta, grant: Grant
+        self, row: RecordingRow, base: str | None, until: datetime, grant: Grant
     ) -> str | None:
-        """Where the assembling node GETs `row`: a presigned URL of its cold object (the node
-        follows no redirect), else a signed download URL at its node; None when neither."""
+        """Where the assembling node GETs `row` until `until` (the clip's own expiry): a
+        presigned URL of its cold object (the node follows no redirect), else a signed download
+        URL at its node; None when neither."""
         if row.tier == "cold" and row.object_key:
+            ttl = max(timedelta(seconds=1), until - utcnow())
             cold = await self._cold_url(row, ttl)
             return cold.url if cold is not None else None
         if base is None:
             return None
-        url, _ = urls.download_url(base, self._secret, row.id, file_name(row), ttl=ttl, grant=grant)
+        url, _ = urls.download_url(
+            base, self._secret, row.id, file_name(row), ttl=until, grant=grant
+        )
         return url
 
     async def _hole(

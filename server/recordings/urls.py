@@ -36,14 +36,19 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def _expiry(ttl: timedelta) -> tuple[int, datetime]:
+def _expiry(ttl: timedelta | datetime) -> tuple[int, datetime]:
+    # A lifetime from now, or the moment it ends (a clip's parts end with the clip: recomputed
+    # from a lifetime, a second boundary crossed in between made them outlive it).
+    end = ttl if isinstance(ttl, datetime) else utcnow() + ttl
     # The whole second that is signed: a fractional expiry would promise validity for up to a
     # second after the node starts refusing the URL.
-    expires = int((utcnow() + ttl).timestamp())
+    expires = int(end.timestamp())
     return expires, datetime.fromtimestamp(expires, UTC)
 
 
-def _signed(secret: bytes, resource: str, grant: Grant, ttl: timedelta) -> tuple[str, datetime]:
+def _signed(
+    secret: bytes, resource: str, grant: Grant, ttl: timedelta | datetime
+) -> tuple[str, datetime]:
     """`<grant>/<expires>/<sig>` of `resource`, and when it expires."""
     expires, at = _expiry(ttl)
     sig = sign_resource(secret, resource, expires, grant)
@@ -56,10 +61,11 @@ def download_url(
     recording_id: str,
     filename: str,
     *,
-    ttl: timedelta,
+    ttl: timedelta | datetime,
     grant: Grant,
 ) -> tuple[str, datetime]:
-    """/recordings/<id>/<grant>/<expires>/<sig>/<filename>: one segment's file."""
+    """/recordings/<id>/<grant>/<expires>/<sig>/<filename>: one segment's file, valid for `ttl`
+    or until it (a datetime)."""
     signed, at = _signed(secret, recording_resource(recording_id), grant, ttl)
     return f"{base_url}/recordings/{recording_id}/{signed}/{filename}", at
 

@@ -9,7 +9,6 @@ own session options are kept beside the timeout."""
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +18,9 @@ from harness.databases import throwaway_postgres
 from server.db.engine import IDLE_IN_TRANSACTION_MS, create_engine
 
 pytestmark = pytest.mark.postgres
+
+# The row locked, and when by the server's clock.
+_SHARE_AT = "SELECT clock_timestamp() FROM leader FOR SHARE"
 
 
 async def test_a_transaction_left_idle_loses_its_locks_to_the_next_writer() -> None:
@@ -30,14 +32,16 @@ async def test_a_transaction_left_idle_loses_its_locks_to_the_next_writer() -> N
                 await conn.execute(text("INSERT INTO leader VALUES ('fleet', 1)"))
             stalled = await engine.connect()
             held = await stalled.begin()
-            await stalled.execute(text("SELECT epoch FROM leader FOR SHARE"))
+            # The server's clock, not this process's: a loaded machine that resumes this test
+            # seconds late must not shorten the wait it measures (CI: 10.3 s by time.monotonic).
+            held_at = (await stalled.execute(text(_SHARE_AT))).scalar()
             # Nothing more from this one: its process has stopped.
-            began = time.monotonic()
             async with engine.begin() as claim:
                 await claim.execute(text("SET LOCAL lock_timeout = '60s'"))
                 await claim.execute(text("SELECT epoch FROM leader FOR UPDATE"))
                 await claim.execute(text("UPDATE leader SET epoch = 2"))
-            waited = time.monotonic() - began
+                got_at = (await claim.execute(text("SELECT clock_timestamp()"))).scalar()
+            waited = (got_at - held_at).total_seconds()
             assert IDLE_IN_TRANSACTION_MS / 1000 - 1 < waited < IDLE_IN_TRANSACTION_MS / 1000 + 20
             # Resumed, the stalled transaction finds its session gone: nothing commits late.
             with pytest.raises(DBAPIError, match=r"idle-in-transaction timeout|closed"):
