@@ -13,10 +13,12 @@ ListRecordings lists."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import psycopg
 import pytest
@@ -297,6 +299,27 @@ def _diagnosis(fleet: Fleet, troubled: list[str]) -> list[str]:
             for line in log.read_text(errors="replace").splitlines()
             if any(w in line for w in (" lost", "placement:", "gaps opened", "handover"))
         ]
+    # Last, where CI's report keeps it: the two segments on each side of every hole.
+    lines.append("around each hole (camera, node, epoch, start, end, indexed):")
+    lines += _around_holes(segments)
+    return lines
+
+
+def _around_holes(segments: list[Any]) -> list[str]:
+    """Per camera, the segments before and after each hole over half a second, compactly."""
+    lines: list[str] = []
+    for _, group in itertools.groupby(segments, key=lambda s: s[0]):
+        rows = list(group)
+        covered = rows[0][4]  # the end of what the segments before row i cover
+        for i in range(1, len(rows)):
+            hole = (rows[i][3] - covered).total_seconds()
+            covered = max(covered, rows[i][4])
+            if hole <= 0.5:
+                continue
+            lines += [
+                f"  {n} {node[:8]} e{epoch} {a:%H:%M:%S.%f} {b:%H:%M:%S.%f} {made:%H:%M:%S.%f}"
+                for n, node, epoch, a, b, made in rows[max(0, i - 2) : i + 2]
+            ] + ["  --"]
     return lines
 
 
