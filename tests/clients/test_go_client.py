@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import ROOT, clean_env
+from harness.processes import clean_env
 from tests.conftest import PlatformFactory
+from tests.support.go_build import GO_CLIENT, go_env
 from tests.support.platform import ADMIN_PASSWORD, Platform
 
-GO_CLIENT = ROOT / "clients" / "go"
 IMPORT_ROOT = "camfleet.io/go"
 PACKAGES = [f"{IMPORT_ROOT}/camfleetv1", f"{IMPORT_ROOT}/camfleet", f"{IMPORT_ROOT}/examples"]
-# The build cache is content-addressed, so reusing it across runs never serves stale results;
-# it lives in the checkout (ignored by git) so later runs skip recompiling grpc-go.
-GO_CACHE = GO_CLIENT / ".cache" / "go-build"
 # Every example and test in clients/go/examples: each must be seen passing.
 EXPECTED = [
     "Example_login",
@@ -62,23 +59,6 @@ async def _run(argv: list[str], env: dict[str, str], cwd: Path, timeout_s: float
     return text
 
 
-def go_env(gopath: Path) -> dict[str, str]:
-    """GOPATH mode, offline: a GOPATH of the test's own holding only clients/go, then Debian's
-    Go packages; no module proxy, no network."""
-    env = clean_env()
-    env.update(
-        GO111MODULE="off",
-        GOPATH=f"{gopath}:/usr/share/gocode",
-        GOCACHE=str(GO_CACHE),
-        GOPROXY="off",
-        # Cache keys independent of the per-run GOPATH, so reruns reuse the cache.
-        GOFLAGS="-trimpath",
-        GOSUMDB="off",
-        CGO_ENABLED="0",
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 async def examples_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Check the formatting of every package of the Go client, vet and build them, run the unit
@@ -89,7 +69,6 @@ async def examples_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gopath = tmp / "gopath"
     (gopath / "src" / "camfleet.io").mkdir(parents=True)
     (gopath / "src" / IMPORT_ROOT).symlink_to(GO_CLIENT, target_is_directory=True)
-    GO_CACHE.mkdir(parents=True, exist_ok=True)
     env = go_env(gopath)
     unformatted = await _run(
         [gofmt, "-l", "camfleet", "examples"],

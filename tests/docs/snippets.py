@@ -10,10 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.processes import ROOT, clean_env
+from harness.processes import ROOT
+from tests.support.go_build import GO_CLIENT, go_env
 
 TS = ROOT / "clients" / "typescript"
-GO_CLIENT = ROOT / "clients" / "go"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 
 
@@ -85,14 +85,6 @@ def build_go(snippets: dict[str, str], tmp: Path) -> None:
         (package / "main.go").write_text(
             f"package main\n\n{imports}\n)\n\nfunc main() {{\n{given}{statements}{used}}}\n"
         )
-    env = clean_env()
-    env.update(
-        GO111MODULE="off",
-        GOPATH=f"{tmp}:/usr/share/gocode",
-        GOCACHE=str(GO_CLIENT / ".cache" / "go-build"),
-        GOPROXY="off",
-        GOFLAGS="",
-        CGO_ENABLED="0",
-    )
+    env = go_env(tmp)
     run([go, "vet", "docsnippets/..."], tmp, env)
     run([go, "build", "docsnippets/..."], tmp, env)

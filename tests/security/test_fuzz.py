@@ -673,6 +673,8 @@ async def _pools(platform: Platform) -> Pools:
 # Property tests
 
 
+# Thousands of calls: on a loaded two-core machine more than the default three minutes.
+@pytest.mark.timeout(600)
 async def test_generated_requests_never_cause_a_server_error(platform: Platform) -> None:
     """Every RPC but PLATFORM_WIDE, called as admin with requests generated from its descriptor,
     answers a status a caller can act on: never UNKNOWN, INTERNAL or UNAVAILABLE."""
@@ -731,6 +733,8 @@ def fuzz_raw_bytes(
     return failures
 
 
+# Thousands of calls: on a loaded two-core machine more than the default three minutes.
+@pytest.mark.timeout(600)
 async def test_raw_and_wrong_type_payloads_never_cause_a_server_error(platform: Platform) -> None:
     """Random bytes and valid messages of another type, sent to every RPC but PLATFORM_WIDE (as
     admin, Logout on a throwaway session): whatever decodes or not, never a server error."""
