@@ -340,5 +340,19 @@ async def report(
     twice = {i: c for i, c in ids_seen.items() if c > 1}
     print(f"notifications: {len(hook.received)} webhook deliveries, {len(ids_seen)} distinct; "
           f"delivered twice: {len(twice)}")  # fmt: skip
+    print(f"  alerts told, per rule (firing / resolved; a notification carries its group's): "
+          f"{told(hook)}")  # fmt: skip
     clean = not (failing or lost or dup or missed or no_event or bad_calls or twice)
     print(f"verdict: {'clean' if clean else 'NOT clean'} ({failing} pull cameras below 99.5 %)")
+
+
+def told(hook: Receiver) -> dict[str, str]:
+    """Rule -> how many distinct alerts the webhook was told of as firing, and as resolved: to
+    set beside the faults (each node loss should be one node-lost alert, firing then
+    resolved), since one notification may carry several alerts of its group."""
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+    for got in hook.received:
+        for alert in got.payload.get("alerts", []):
+            firing, resolved = seen.setdefault(alert.get("rule", "?"), (set(), set()))
+            (resolved if alert.get("state") == "resolved" else firing).add(alert.get("id", ""))
+    return {rule: f"{len(f)} / {len(r)}" for rule, (f, r) in sorted(seen.items())}
