@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -51,12 +52,25 @@ def _not_shown(page: Page, what: str, seen: list[str]) -> AssertionError:
     )
 
 
+def goto(page: Page, url: str) -> Response | None:
+    """page.goto, once more if the load failed with ERR_NETWORK_CHANGED. Chromium fails the
+    navigation under way when the host's network interfaces change, and the multi-node tests
+    beside this one add and remove veth pairs all the time (CI: a log-in's first load). A
+    person would press reload; nothing on the platform's side changed."""
+    try:
+        return page.goto(url)
+    except PlaywrightError as exc:
+        if "net::ERR_NETWORK_CHANGED" not in str(exc):
+            raise
+        return page.goto(url)
+
+
 def log_in(page: Page, url: str, username: str, password: str) -> None:
     """Open the UI and sign in; returns once the navigation is shown. If the login form or the
     navigation never shows, the failure says what the page did instead (its errors, failed
     requests, text)."""
     seen = _watch(page)
-    page.goto(url)
+    goto(page, url)
     try:
         # The context's default timeout, as the fill below had.
         page.get_by_test_id("login-username").wait_for(state="visible")

@@ -34,7 +34,7 @@ from google.protobuf import duration_pb2
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import admin_rpc, log_in, wait_for
+from tests.browser.helpers import admin_rpc, goto, log_in, wait_for
 from tests.support.local_platform import LocalPlatform
 
 
@@ -407,7 +407,7 @@ def test_a_viewer_has_no_alerts_entry_and_is_told_why_on_the_page(
     expect(page.get_by_test_id("nav-cameras")).to_be_visible()
     expect(page.get_by_test_id("nav-alerts")).to_have_count(0)
     expect(page.get_by_test_id("dashboard-alerts")).to_have_count(0)
-    page.goto(f"{local_platform.url}/#/alerts")
+    goto(page, f"{local_platform.url}/#/alerts")
     expect(page.get_by_test_id("error")).to_contain_text("Your account is not allowed to do this.")
 
 

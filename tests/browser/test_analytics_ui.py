@@ -40,7 +40,7 @@ from tests.browser.analytics_helpers import (
     time_range,
 )
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import admin_rpc, log_in, publish, wait_for
+from tests.browser.helpers import admin_rpc, goto, log_in, publish, wait_for
 from tests.support.local_platform import LocalPlatform
 
 
@@ -270,7 +270,7 @@ def test_a_cameras_page_charts_its_stream_health(
 
         wait_for(samples, lambda n: n > 0, "stream health reported", 120)
     log_in(page, local_platform.url, "admin", local_platform.admin_password)
-    page.goto(f"{local_platform.url}/#/cameras/{up.id}")
+    goto(page, f"{local_platform.url}/#/cameras/{up.id}")
     expect(page.get_by_test_id("stream-health")).to_be_visible()
     expect(page.get_by_test_id("bitrate-chart")).to_be_visible()
     expect(page.get_by_test_id("fps-chart")).to_be_visible()
@@ -280,7 +280,7 @@ def test_a_cameras_page_charts_its_stream_health(
     ).to_be_visible()
     screenshot(page, "camera-stream-health")
     # A camera that never published has nothing to chart, and says so.
-    page.goto(f"{local_platform.url}/#/cameras/{fleet['down'].id}")
+    goto(page, f"{local_platform.url}/#/cameras/{fleet['down'].id}")
     expect(page.get_by_test_id("stream-health-empty")).to_be_visible()
 
 

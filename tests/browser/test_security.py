@@ -18,7 +18,7 @@ from camfleet.v1 import auth_pb2
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
 from tests.browser.conftest import EdgeTls
-from tests.browser.helpers import log_in, stored_session, video_advances
+from tests.browser.helpers import goto, log_in, stored_session, video_advances
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
 PAGES = [
@@ -77,7 +77,7 @@ def test_the_ui_and_its_live_video_run_under_the_csp_without_a_violation(
 ) -> None:
     violations = Violations(page)
     assert demo_platform.url.startswith("https://")
-    response = page.goto(demo_platform.url)
+    response = goto(page, demo_platform.url)
     assert response is not None
     # Chromium trusted the edge's certificate (pinned by its key, see conftest) over TLS.
     security = response.security_details()
@@ -177,7 +177,7 @@ def test_a_third_party_page_cannot_frame_the_ui(page: Page, demo_platform: Local
     refused: list[str] = []
     page.on("console", lambda m: refused.append(m.text) if "frame-ancestors" in m.text else None)
     with third_party_site(demo_platform.url) as attacker:
-        page.goto(attacker)
+        goto(page, attacker)
         # The attacker's own frame shows: framing as such works in this browser...
         expect(page.frame_locator("#own").locator("#own")).to_have_text("the attacker's own page")
         # ...but the UI refuses to be framed, and says why (the console line may come a bit
@@ -228,7 +228,7 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
 ) -> None:
     platform = demo_platform
     # A browser still holding what an older build left in localStorage: it is removed on load.
-    page.goto(platform.url)
+    goto(page, platform.url)
     page.evaluate("localStorage.setItem('camfleet.tokens', '{\"refreshToken\":\"left-over\"}')")
     page.reload()
     expect(page.get_by_test_id("login-form")).to_be_visible()
@@ -259,7 +259,7 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
     page.reload()
     expect(page.get_by_test_id("current-role")).to_have_text("admin")
     other = page.context.new_page()
-    other.goto(f"{platform.url}#/nodes")
+    goto(other, f"{platform.url}#/nodes")
     expect(other.get_by_test_id("current-role")).to_have_text("admin")
     for tab in (page, other):
         _assert_no_token_in_web_storage(tab, refresh_token)

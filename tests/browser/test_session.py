@@ -12,7 +12,7 @@ from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import EdgeTls
-from tests.browser.helpers import log_in, stored_session
+from tests.browser.helpers import goto, log_in, stored_session
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
 # The UI refreshes when less than 30 s are left: with 31 s tokens, nearly every call refreshes.
@@ -105,7 +105,7 @@ def test_tabs_share_one_session_and_take_turns_refreshing_it(
     log_in(page, platform.url, "admin", platform.admin_password)
     # A second tab opens signed in (the session is shared by the browser's tabs).
     other = page.context.new_page()
-    other.goto(f"{platform.url}#/cameras")
+    goto(other, f"{platform.url}#/cameras")
     expect(other.get_by_test_id("current-role")).to_have_text("admin")
     first = _refresh_token(page)
 

@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import Metadata, admin_rpc, log_in, nav_labels
+from tests.browser.helpers import Metadata, admin_rpc, goto, log_in, nav_labels
 from tests.support.local_platform import LocalPlatform
 
 RECORDING = settings_pb2.SETTINGS_GROUP_RECORDING
@@ -247,7 +247,7 @@ def test_an_operator_has_no_settings_entry_and_reads_the_refusal(
     log_in(page, local_platform.url, username, password)
     assert "Settings" not in nav_labels(page)
     assert "Analytics" in nav_labels(page)
-    page.goto(f"{local_platform.url}/#/settings/security")
+    goto(page, f"{local_platform.url}/#/settings/security")
     expect(page.get_by_test_id("settings-read-error")).to_contain_text("not allowed")
 
 

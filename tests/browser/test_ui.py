@@ -26,7 +26,7 @@ from playwright.sync_api import Page, expect
 from harness.processes import stop_by_pid
 from harness.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import log_in, nav_labels, publish, video_advances
+from tests.browser.helpers import goto, log_in, nav_labels, publish, video_advances
 from tests.support.local_platform import LocalPlatform
 
 ADMIN_PAGES = [
@@ -48,7 +48,7 @@ ADMIN_PAGES = [
 def test_login_refuses_a_wrong_password_in_words_then_signs_in(
     page: Page, local_platform: LocalPlatform
 ) -> None:
-    page.goto(local_platform.url)
+    goto(page, local_platform.url)
     page.get_by_test_id("login-username").fill("admin")
     page.get_by_test_id("login-password").fill("not the password")
     page.get_by_test_id("login-submit").click()
@@ -248,7 +248,7 @@ def test_a_viewer_sees_no_edit_controls_and_a_refusal_in_words(
         expect(page.get_by_test_id(control)).to_have_count(0)
 
     # A link to an admin page (say, from a colleague): the server refuses and the page says why.
-    page.goto(f"{local_platform.url}#/audit")
+    goto(page, f"{local_platform.url}#/audit")
     expect(page.get_by_test_id("error")).to_have_text(
         "Your account is not allowed to do this. The server said: "
         f"“{username} (viewer) may not call ListAuditLogs: it needs the audit.read permission”."
