@@ -87,7 +87,10 @@ async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() ->
                 "6 pull cameras ONLINE", lambda: cameras(fleet), all_online(pulls), SETTLE_S
             )
             spread = placed_on(cams, pulls)
-            assert sorted(spread.values()) == [2, 2, 2], spread
+            # Uneven (CI once: 3, 2, 1), the placements and losses say which decision made it.
+            assert sorted(spread.values()) == [2, 2, 2], "\n".join(
+                [str(spread), *_diagnosis(fleet, [])]
+            )
             assert set(spread) == set(ids.values()), spread
 
             # Push cameras publish through the fleet ingest and get a home node.
