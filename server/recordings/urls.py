@@ -36,9 +36,12 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def _expiry(ttl: timedelta | datetime) -> tuple[int, datetime]:
-    # A lifetime from now, or the moment it ends (a clip's parts end with the clip: recomputed
-    # from a lifetime, a second boundary crossed in between made them outlive it).
+# How long a URL is valid: a lifetime from now, or the moment it ends (a clip's parts end with
+# the clip: recomputed from a lifetime, a second boundary crossed in between made them outlive it).
+Lifetime = timedelta | datetime
+
+
+def _expiry(ttl: Lifetime) -> tuple[int, datetime]:
     end = ttl if isinstance(ttl, datetime) else utcnow() + ttl
     # The whole second that is signed: a fractional expiry would promise validity for up to a
     # second after the node starts refusing the URL.
@@ -46,9 +49,7 @@ def _expiry(ttl: timedelta | datetime) -> tuple[int, datetime]:
     return expires, datetime.fromtimestamp(expires, UTC)
 
 
-def _signed(
-    secret: bytes, resource: str, grant: Grant, ttl: timedelta | datetime
-) -> tuple[str, datetime]:
+def _signed(secret: bytes, resource: str, grant: Grant, ttl: Lifetime) -> tuple[str, datetime]:
     """`<grant>/<expires>/<sig>` of `resource`, and when it expires."""
     expires, at = _expiry(ttl)
     sig = sign_resource(secret, resource, expires, grant)
@@ -61,11 +62,10 @@ def download_url(
     recording_id: str,
     filename: str,
     *,
-    ttl: timedelta | datetime,
+    ttl: Lifetime,
     grant: Grant,
 ) -> tuple[str, datetime]:
-    """/recordings/<id>/<grant>/<expires>/<sig>/<filename>: one segment's file, valid for `ttl`
-    or until it (a datetime)."""
+    """/recordings/<id>/<grant>/<expires>/<sig>/<filename>: one segment's file."""
     signed, at = _signed(secret, recording_resource(recording_id), grant, ttl)
     return f"{base_url}/recordings/{recording_id}/{signed}/{filename}", at
 
