@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harness.databases import throwaway_postgres
@@ -42,7 +42,7 @@ from server.nodes.load_events import NodeLoadEvents
 from server.nodes.registry import NodeChange
 from server.placement.model import Placement
 from server.placement.planner import Planner
-from server.placement.scheduler import plan_node, read_cameras
+from server.placement.reading import read_cameras, read_nodes
 from server.placement.store import PlacementRecorder, PlacementStore
 
 TARGET_S = 1.0
@@ -109,9 +109,8 @@ async def run(url: str, backend: str, cameras: int, nodes: int) -> Timings:
 
         began = time.perf_counter()
         planner = Planner()
-        async with sessions() as session:
-            for row in await session.scalars(select(NodeRow)):
-                planner.set_node(plan_node(row))
+        for node in await read_nodes(sessions):
+            planner.set_node(node)
         for camera in await read_cameras(sessions):
             planner.set_camera(camera)
         out.read_s = time.perf_counter() - began

@@ -5,6 +5,9 @@ server/nodes/assignment_push.py) and reacts to what changed, not by recomputing 
 - a camera created, activated, updated (selector, ingest mode) or deactivated/deleted: that
   camera is re-read and planned alone;
 - a node that stops being READY (LOST, OFFLINE, deleted): its pull cameras move at once;
+  only the nodes named by the events are re-read (a fleet reconnecting after a restart is a
+  thousand node events: re-reading every node for each batch of them made the connect storm
+  three times slower);
 - a node READY or uncordoned, or with more capacity: waiting cameras are placed;
 - a node's labels changed: its cameras are checked against their selectors;
 - a node draining: make-before-break handovers for each of its pull cameras;
@@ -25,19 +28,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cameras.model import IngestMode
 from server.common.ladder import DEFAULT_LADDER
 from server.common.tasks import raise_if_cancelling
-from server.db.models import CameraRow, NodeRow
 from server.eventlog.log import EventLog
 from server.leader.model import NotLeader
-from server.nodes.registry import NodeState
-from server.placement.cost import ladder_cores
-from server.placement.fleet import Decision, PlanCamera, PlanNode
+from server.placement.fleet import Decision, PlanCamera
 from server.placement.planner import Planner
+from server.placement.reading import plan_camera, read_cameras, read_nodes
 from server.placement.store import PlacementStore
 
 log = logging.getLogger(__name__)
@@ -47,21 +46,6 @@ log = logging.getLogger(__name__)
 _IGNORED_KINDS = frozenset(
     {"camera.status_changed", "camera.recording_state_changed", "camera.placed"}
 )
-_CAMERA_COLUMNS = (
-    CameraRow.id,
-    CameraRow.name,
-    CameraRow.ingest_mode,
-    CameraRow.active,
-    CameraRow.node_id,
-    CameraRow.handover_node_id,
-    CameraRow.node_selector,
-    CameraRow.placement_epoch,
-    CameraRow.placement_reason,
-    CameraRow.live_ladder,
-)
-
-
-_READ_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -77,20 +61,6 @@ class SchedulerOptions:
     # a recording camera its first segment there: the pull's start (~1-3 s) plus one segment
     # (10 s by default), well within.
     handover_timeout_s: float = 60.0
-
-
-def plan_node(row: NodeRow) -> PlanNode:
-    """A node row as the planner sees it."""
-    return PlanNode(
-        id=row.id,
-        name=row.name,
-        ready=row.state == NodeState.READY.value,
-        cordoned=row.cordoned,
-        draining=row.draining,
-        labels=dict(row.labels or {}),
-        capacity=row.capacity,
-        cpu_cores=row.cpu_cores,
-    )
 
 
 class Scheduler:
@@ -113,7 +83,7 @@ class Scheduler:
         self._default_ladder: tuple[str, ...] = DEFAULT_LADDER
         self.planner = Planner()
         self._dirty_cameras: set[str] = set()
-        self._nodes_dirty = False
+        self._dirty_nodes: set[str] = set()
         self._full = True
         self._wake = asyncio.Event()
         self._round = asyncio.Lock()
@@ -149,7 +119,7 @@ class Scheduler:
                             self._dirty_cameras.add(subject.removeprefix("cameras/"))
                             self._wake.set()
                     elif subject.startswith("nodes/"):
-                        self._nodes_dirty = True
+                        self._dirty_nodes.add(subject.removeprefix("nodes/"))
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -213,14 +183,15 @@ class Scheduler:
             if ladder != self._default_ladder:
                 self._default_ladder, self._full = ladder, True
         if self._full:
-            self._full, self._nodes_dirty = False, False
+            self._full = False
             self._dirty_cameras.clear()
+            self._dirty_nodes.clear()
             await self._apply(await self._reconcile(now))
             return
         decisions: list[Decision] = []
-        if self._nodes_dirty:
-            self._nodes_dirty = False
-            decisions += await self._nodes_changed(now)
+        if self._dirty_nodes:
+            node_ids, self._dirty_nodes = self._dirty_nodes, set()
+            decisions += await self._nodes_changed(node_ids, now)
         if self._dirty_cameras:
             ids, self._dirty_cameras = self._dirty_cameras, set()
             switched = await self._reload_cameras(ids)
@@ -237,8 +208,8 @@ class Scheduler:
     async def _reconcile(self, now: float) -> list[Decision]:
         """Re-read the whole fleet and plan every camera."""
         planner = Planner()
-        for row in await self._read_nodes():
-            planner.set_node(plan_node(row))
+        for node in await read_nodes(self._sessions):
+            planner.set_node(node)
         for camera in await self._read_cameras(None):
             old = self.planner.cameras.get(camera.id)
             planner.set_camera(_known_move(camera, old))
@@ -251,14 +222,17 @@ class Scheduler:
                 decisions += planner.drain(node.id, now)
         return decisions
 
-    async def _nodes_changed(self, now: float) -> list[Decision]:
+    async def _nodes_changed(self, node_ids: set[str], now: float) -> list[Decision]:
+        """Re-read the nodes events named (those not found were deleted) and act on what
+        changed for each."""
         planner = self.planner
-        rows = {row.id: plan_node(row) for row in await self._read_nodes()}
+        rows = {node.id: node for node in await read_nodes(self._sessions, node_ids)}
         decisions: list[Decision] = []
         more_room = False
-        for node_id in set(planner.nodes) - set(rows):
-            planner.remove_node(node_id)
-            decisions += planner.failover(node_id, now)
+        for node_id in sorted(node_ids - set(rows)):
+            if node_id in planner.nodes:
+                planner.remove_node(node_id)
+                decisions += planner.failover(node_id, now)
         for node in rows.values():
             before = planner.set_node(node)
             if before == node:
@@ -278,7 +252,9 @@ class Scheduler:
                 more_room = True
         if more_room:
             decisions += planner.place_waiting(now)
-        for node in rows.values():
+        # Every draining node, not only those named: a drain goes on after any change (a
+        # handover cancelled elsewhere, room made), as the full reconcile would. In memory.
+        for node in list(planner.nodes.values()):
             if node.ready and node.draining:
                 decisions += planner.drain(node.id, now)
         return decisions
@@ -311,10 +287,6 @@ class Scheduler:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def _read_nodes(self) -> list[NodeRow]:
-        async with self._sessions() as session:
-            return list(await session.scalars(select(NodeRow)))
-
     async def _read_cameras(self, ids: Iterable[str] | None) -> list[PlanCamera]:
         return await read_cameras(self._sessions, ids, self._default_ladder)
 
@@ -343,44 +315,6 @@ def _known_move(camera: PlanCamera, old: PlanCamera | None) -> PlanCamera:
     if camera.handover_node_id is not None:
         return replace(camera, moved_at=time.monotonic())
     return camera
-
-
-async def read_cameras(
-    sessions: async_sessionmaker[AsyncSession],
-    ids: Iterable[str] | None = None,
-    default_ladder: Sequence[str] = DEFAULT_LADDER,
-) -> list[PlanCamera]:
-    """Cameras (all, or those of `ids`) as the planner sees them: only their placement columns
-    are read; those without a ladder of their own cost `default_ladder`."""
-    query = select(*_CAMERA_COLUMNS)
-    if ids is None:
-        async with sessions() as session:
-            rows = (await session.execute(query)).all()
-            return [plan_camera(row, default_ladder) for row in rows]
-    wanted, out = list(ids), []
-    async with sessions() as session:
-        for start in range(0, len(wanted), _READ_CHUNK):  # within SQLite's bound parameters
-            chunk = wanted[start : start + _READ_CHUNK]
-            rows = (await session.execute(query.where(CameraRow.id.in_(chunk)))).all()
-            out += [plan_camera(row, default_ladder) for row in rows]
-    return out
-
-
-def plan_camera(row: Any, default_ladder: Sequence[str] = DEFAULT_LADDER) -> PlanCamera:
-    """A camera row, or a result row of _CAMERA_COLUMNS (hence Any), as the planner sees it;
-    its cores are its live ladder's (`default_ladder` when it has none of its own)."""
-    return PlanCamera(
-        id=row.id,
-        name=row.name,
-        pull=row.ingest_mode == IngestMode.PULL.value,
-        active=row.active,
-        node_id=row.node_id,
-        handover_node_id=row.handover_node_id,
-        selector=dict(row.node_selector or {}),
-        epoch=row.placement_epoch,
-        waiting=row.placement_reason,
-        cores=ladder_cores(tuple(row.live_ladder or ()) or tuple(default_ladder)),
-    )
 
 
 def placement_jobs(
