@@ -69,6 +69,14 @@ class NodeLiveness:
         self._last_touch = 0.0
         self._took_over_at = 0.0  # when this replica's sweep last started (leadership won)
         self.lag = LoopLag(window_s=max(lost_after_s, 1.0))
+        # Node states as last read, shared by the sweep (5 Hz) and the upkeep (2 Hz): reading
+        # a thousand nodes' states seven times a second was a tenth of a big fleet's heartbeat
+        # cost. Half a silence's worth old at most, so a node that turned READY is in it well
+        # before it could be judged; losses are recorded only from READY (conditional), so a
+        # state that moved meanwhile cannot be overwritten.
+        self._states: dict[str, str] = {}
+        self._states_at = float("-inf")
+        self._states_max_age = min(1.0, lost_after_s / 2)
 
     async def run_upkeep(self, local_nodes: LocalNodes, end_session: EndSession) -> None:
         """Every replica, until cancelled: sample the loop lag, end the sessions of deleted
@@ -126,11 +134,16 @@ class NodeLiveness:
     async def upkeep(self, local_nodes: list[str], end_session: EndSession) -> None:
         """End the sessions of deleted nodes and of nodes the leader found LOST; now and then
         touch the local nodes' last seen."""
-        states = await self._registry.all_states()
+        states = await self._node_states()
+        lost = NodeState.LOST.value
+        if any(states.get(node_id, lost) == lost for node_id in local_nodes):
+            # A session to end, going by states up to a second old: a node registered or back
+            # since then would be ended by mistake. Ended only by what the database says now.
+            states = await self._node_states(fresh=True)
         for node_id in local_nodes:
             if node_id not in states:
                 end_session(node_id, Unauthenticated("this node was deleted; register it again"))
-            elif states[node_id] == NodeState.LOST.value:
+            elif states[node_id] == lost:
                 # The leader (maybe another replica) declared it lost while its stream here stays
                 # open (a hung agent, a cut link without a reset): heartbeats on that stream would
                 # never make it READY again; a new Hello does.
@@ -142,7 +155,7 @@ class NodeLiveness:
 
     async def sweep(self, end_session: EndSession) -> None:
         """Mark READY nodes without a recent heartbeat LOST (the leader's job)."""
-        states = await self._registry.all_states()
+        states = await self._node_states()
         beats = await self._presence.last_heartbeats()
         now = time.time()
         # Bounded, so a node whose clock jumps back cannot stall loss detection for long.
@@ -157,9 +170,19 @@ class NodeLiveness:
                 seen = max(seen, takeover_floor)
             if now - seen > allowed:
                 silent = now - beats[node_id] if node_id in beats else None
+                # Its state moved (lost here or left by another path): read them all anew.
+                self._states_at = float("-inf")
                 if await self._lose(node_id, silent):
                     # A hung agent: make it reconnect and say what it has.
                     end_session(node_id, Unavailable("heartbeats stopped; reconnect"))
+
+    async def _node_states(self, fresh: bool = False) -> dict[str, str]:
+        """Node id -> state, read again when `fresh` or once the last read is
+        `_states_max_age` old."""
+        if fresh or time.monotonic() - self._states_at >= self._states_max_age:
+            self._states = await self._registry.all_states()
+            self._states_at = time.monotonic()
+        return self._states
 
     async def _lose(self, node_id: str, silent_s: float | None) -> bool:
         since = f"no heartbeat for {silent_s:.1f} s" if silent_s else "no heartbeat since restart"
