@@ -13,16 +13,12 @@ ListRecordings lists."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any
+from datetime import UTC, datetime
 
-import psycopg
 import pytest
-from camfleet.v1 import camera_pb2, node_pb2, recording_pb2
+from camfleet.v1 import camera_pb2, node_pb2
 
 from harness.fleet import Fleet, FleetTiming, running_fleet
 from harness.fleet_cameras import PushCamera
@@ -35,13 +31,12 @@ from harness.fleet_reads import (
     create,
     node_ids,
     placed_on,
-    retried,
     until,
 )
 from harness.held_segments import DiskSegment
 from harness.rtsp_source import rtsp_source
-from tests.support.recordings import all_recordings
-from tests.support.stack import ts
+from tests.support.fleet_diagnosis import diagnosis
+from tests.support.fleet_timeline import gaps_without_a_cause, listed_recordings
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.postgres, pytest.mark.redis]
 
@@ -89,7 +84,7 @@ async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() ->
             spread = placed_on(cams, pulls)
             # Uneven (CI once: 3, 2, 1), the placements and losses say which decision made it.
             assert sorted(spread.values()) == [2, 2, 2], "\n".join(
-                [str(spread), *_diagnosis(fleet, [])]
+                [str(spread), *diagnosis(fleet, [])]
             )
             assert set(spread) == set(ids.values()), spread
 
@@ -114,11 +109,13 @@ async def test_fleet_places_fails_over_drains_and_survives_the_leader_dying() ->
                 # one run shows every broken one.
                 everything = pulls + pushes
                 problems = await _cameras_on_two_nodes(fleet, everything, name_of)
-                problems += await _gaps_without_a_cause(fleet, everything, started, drained, window)
+                problems += await gaps_without_a_cause(
+                    fleet, everything, started, drained, window, TIMING.segment_s
+                )
                 problems += await _segments_lost_or_duplicated(fleet, everything, started)
                 # The problems last: a long diagnosis is cut in its middle by CI's report.
                 troubled = [n for n in everything if any(p.startswith(f"{n}:") for p in problems)]
-                assert not problems, "\n".join([*_diagnosis(fleet, troubled), "", *problems])
+                assert not problems, "\n".join([*diagnosis(fleet, troubled), "", *problems])
             finally:
                 for publisher in publishers:
                     await publisher.stop()
@@ -245,87 +242,6 @@ async def _kill_the_leader(fleet: Fleet, names: list[str]) -> None:
     )
 
 
-def _diagnosis(fleet: Fleet, troubled: list[str]) -> list[str]:
-    """For a failure message: the control plane's stored gaps (the timeline's input) and its
-    log lines about losses and placements, and the indexed segments of the `troubled` cameras
-    (node, epoch, times, when indexed), so a run that fails says why."""
-    lines = ["", "stored gaps (camera, node -> to_node, cause, start, end):"]
-    url = fleet.env["CAMFLEET_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, connect_timeout=5) as conn:
-        rows = conn.execute(
-            "SELECT c.name, g.node_id, g.to_node_id, g.cause, g.start_time, g.end_time "
-            "FROM recording_gaps g JOIN cameras c ON c.id = g.camera_id ORDER BY g.start_time"
-        ).fetchall()
-        placements = conn.execute(
-            "SELECT c.name, p.from_node_id, p.to_node_id, p.reason, p.time FROM placements p "
-            "JOIN cameras c ON c.id = p.camera_id ORDER BY p.time"
-        ).fetchall()
-        segments = conn.execute(
-            "SELECT c.name, r.node_id, r.epoch, r.start_time, r.end_time, r.create_time "
-            "FROM recordings r JOIN cameras c ON c.id = r.camera_id WHERE c.name = ANY(%s) "
-            "ORDER BY c.name, r.start_time",
-            (troubled,),
-        ).fetchall()
-        events = conn.execute(
-            "SELECT c.name, e.node_id, e.kind, e.state, e.time FROM recording_events e "
-            "JOIN cameras c ON c.id = e.camera_id WHERE c.ingest_mode = 'push' "
-            "UNION ALL SELECT c.name, e.node_id, 'stream', e.type || ' ' || e.message, e.time "
-            "FROM stream_events e JOIN cameras c ON c.id = e.camera_id "
-            "WHERE c.ingest_mode = 'push' ORDER BY 5"
-        ).fetchall()
-    lines += [
-        f"  {name} {node[:8]} -> {(to or '')[:8]} {cause} {start:%H:%M:%S.%f} "
-        f"{f'{end:%H:%M:%S.%f}' if end else 'open'}"
-        for name, node, to, cause, start, end in rows
-    ]
-    lines.append("placements (camera, from -> to, reason, time):")
-    lines += [
-        f"  {name} {old[:8]} -> {new[:8]} {why} {at:%H:%M:%S.%f}"
-        for name, old, new, why, at in placements
-    ]
-    lines.append("push cameras' recorder and stream events (camera, node, kind, what, time):")
-    lines += [
-        f"  {name} {node[:8]} {kind} {what[:80]} {at:%H:%M:%S.%f}"
-        for name, node, kind, what, at in events
-    ]
-    lines.append(
-        "segments of the cameras with problems (camera, node, epoch, start, end, indexed):"
-    )
-    lines += [
-        f"  {name} {node[:8]} e{epoch} {start:%H:%M:%S.%f} {end:%H:%M:%S.%f} {made:%H:%M:%S.%f}"
-        for name, node, epoch, start, end, made in segments
-    ]
-    lines.append("control plane: losses, placements, gaps:")
-    for log in sorted(fleet.root.glob("control-plane-*.log")):
-        lines += [
-            f"  {log.stem[-1]}: {line[11:220]}"
-            for line in log.read_text(errors="replace").splitlines()
-            if any(w in line for w in (" lost", "placement:", "gaps opened", "handover"))
-        ]
-    # Last, where CI's report keeps it: the two segments on each side of every hole.
-    lines.append("around each hole (camera, node, epoch, start, end, indexed):")
-    lines += _around_holes(segments)
-    return lines
-
-
-def _around_holes(segments: list[Any]) -> list[str]:
-    """Per camera, the segments before and after each hole over half a second, compactly."""
-    lines: list[str] = []
-    for _, group in itertools.groupby(segments, key=lambda s: s[0]):
-        rows = list(group)
-        covered = rows[0][4]  # the end of what the segments before row i cover
-        for i in range(1, len(rows)):
-            hole = (rows[i][3] - covered).total_seconds()
-            covered = max(covered, rows[i][4])
-            if hole <= 0.5:
-                continue
-            lines += [
-                f"  {n} {node[:8]} e{epoch} {a:%H:%M:%S.%f} {b:%H:%M:%S.%f} {made:%H:%M:%S.%f}"
-                for n, node, epoch, a, b, made in rows[max(0, i - 2) : i + 2]
-            ] + ["  --"]
-    return lines
-
-
 def _segments(fleet: Fleet) -> list[DiskSegment]:
     return [s for node in fleet.nodes for s in node.segments()]
 
@@ -387,103 +303,6 @@ async def _one_window(
     return problems, cams
 
 
-def _gap_line(g: recording_pb2.RecordingGap) -> str:
-    start = g.start_time.ToDatetime(UTC)
-    end = g.end_time.ToDatetime(UTC) if g.HasField("end_time") else None
-    length = f"{(end - start).total_seconds():.1f} s" if end else "open"
-    cause = recording_pb2.GapCause.Name(g.cause).removeprefix("GAP_CAUSE_")
-    nodes = " -> ".join(n[:8] for n in g.node_ids)
-    return f"{cause} at {start:%H:%M:%S.%f} ({length}, {g.reason!r}, nodes {nodes})"
-
-
-async def _timeline(
-    fleet: Fleet, camera_id: str, start: datetime, end: datetime
-) -> recording_pb2.GetTimelineResponse:
-    request = recording_pb2.GetTimelineRequest(
-        camera_id=camera_id, start_time=ts(start), end_time=ts(end)
-    )
-    resp: recording_pb2.GetTimelineResponse = await retried(
-        lambda: fleet.recordings.GetTimeline(request, metadata=fleet.admin, timeout=15)
-    )
-    return resp
-
-
-async def _gaps_without_a_cause(
-    fleet: Fleet,
-    names: list[str],
-    started: datetime,
-    drained: list[str],
-    window: tuple[datetime, datetime],
-) -> list[str]:
-    """Every gap in every timeline has a cause (not unspecified, not unknown), every hole
-    between the indexed segments is such a gap (nothing stopped on purpose here, so nothing
-    may go unexplained), and the drained cameras have no gap during the drain. What is not so,
-    one line each."""
-    problems = []
-    cams = await cameras(fleet)
-    end = datetime.now(UTC) - timedelta(seconds=2 * TIMING.segment_s)
-    for name in names:
-        timeline = await _timeline(fleet, cams[name].id, started, end)
-        problems += [
-            f"{name}: {(b - a).total_seconds():.1f} s without a segment from {a:%H:%M:%S.%f} in no "
-            f"gap of the timeline (gaps: {[_gap_line(g) for g in timeline.gaps]})"
-            for a, b in _unexplained_holes(
-                await _listed(fleet, cams[name].id, started), timeline, end
-            )
-        ]
-        unexplained = [
-            g for g in timeline.gaps
-            if g.cause in (recording_pb2.GAP_CAUSE_UNSPECIFIED, recording_pb2.GAP_CAUSE_UNKNOWN)
-        ]  # fmt: skip
-        problems += [f"{name}: gap without a cause: {_gap_line(g)}" for g in unexplained]
-        if name in drained:
-            during = [
-                g for g in timeline.gaps
-                if g.start_time.ToDatetime(UTC) < window[1]
-                and (not g.HasField("end_time") or g.end_time.ToDatetime(UTC) > window[0])
-            ]  # fmt: skip
-            problems += [f"{name}: gap during its drain: {_gap_line(g)}" for g in during]
-    return problems
-
-
-async def _listed(fleet: Fleet, camera_id: str, started: datetime) -> list[recording_pb2.Recording]:
-    request = recording_pb2.ListRecordingsRequest(
-        camera_id=camera_id,
-        start_time=ts(started - timedelta(minutes=1)),
-        end_time=ts(datetime.now(UTC) + timedelta(minutes=1)),
-        page_size=500,
-    )
-    return await retried(partial(all_recordings, fleet.recordings, request, fleet.admin))
-
-
-def _unexplained_holes(
-    listed: list[recording_pb2.Recording],
-    timeline: recording_pb2.GetTimelineResponse,
-    end: datetime,
-) -> list[tuple[datetime, datetime]]:
-    """Holes longer than the timeline's merge slack (1.5 s) between the camera's segments,
-    before `end` (the timeline's), that its gaps leave more than half a second of uncovered."""
-    spans = sorted((r.start_time.ToDatetime(UTC), r.end_time.ToDatetime(UTC)) for r in listed)
-    gaps = [
-        (g.start_time.ToDatetime(UTC), g.end_time.ToDatetime(UTC))
-        for g in timeline.gaps
-        if g.HasField("end_time")
-    ]
-    holes = []
-    covered_to = spans[0][1] if spans else None
-    for start, stop in spans[1:]:
-        assert covered_to is not None
-        if (start - covered_to).total_seconds() > 1.5 and start <= end:
-            hole = (covered_to, start)
-            inside = sum(
-                max(0.0, (min(hole[1], b) - max(hole[0], a)).total_seconds()) for a, b in gaps
-            )
-            if (hole[1] - hole[0]).total_seconds() - inside > 0.5:
-                holes.append(hole)
-        covered_to = max(covered_to, stop)
-    return holes
-
-
 async def _segments_lost_or_duplicated(
     fleet: Fleet, names: list[str], started: datetime
 ) -> list[str]:
@@ -498,7 +317,7 @@ async def _segments_lost_or_duplicated(
         problems: list[str] = []
         disk = await asyncio.to_thread(_segments, fleet)
         for camera_id, name in ids.items():
-            listed = await _listed(fleet, camera_id, started)
+            listed = await listed_recordings(fleet, camera_id, started)
             counts = Counter(r.id for r in listed)
             problems += [f"{name}: {i} listed {k} times" for i, k in counts.items() if k > 1]
             listed_sha = {r.id: r.sha256 for r in listed}
