@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 from camfleet.cli.errors import CliError, ExitCode
 
 CONFIG_ENV = "CAMFLEET_CONFIG"
@@ -93,6 +92,10 @@ def _context_from(name: str, raw: object) -> Context:
 
 def load() -> Config:
     """The configuration; an empty one when the file does not exist yet."""
+    # Imported here, not at the top: `camfleet --help` (or a mistyped command) reads no config
+    # and does without YAML's import.
+    import yaml
+
     path = config_path()
     if not path.exists():
         return Config()
@@ -114,6 +117,8 @@ def load() -> Config:
 
 def save(config: Config) -> None:
     """Write the configuration atomically with mode 0600."""
+    import yaml
+
     path = config_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     document = {

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import grpc
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+# Every command module imports this one (for CliError), so `camfleet --help` does too: grpc and
+# the google.rpc messages, the CLI's largest imports, are imported by the functions below that
+# read a failed call, which run only once a call failed (and grpc is loaded anyway).
+if TYPE_CHECKING:
+    import grpc
+    from google.rpc import status_pb2
 
 
 class ExitCode(enum.IntEnum):
@@ -52,19 +56,20 @@ EXIT_CODES_HELP = (
     "8 conflict, 9 rate limited, 130 interrupted."
 )
 
-_EXIT_BY_STATUS: dict[grpc.StatusCode, ExitCode] = {
-    grpc.StatusCode.INVALID_ARGUMENT: ExitCode.INVALID_ARGUMENT,
-    grpc.StatusCode.OUT_OF_RANGE: ExitCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND: ExitCode.NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS: ExitCode.CONFLICT,
-    grpc.StatusCode.ABORTED: ExitCode.CONFLICT,
-    grpc.StatusCode.FAILED_PRECONDITION: ExitCode.CONFLICT,
-    grpc.StatusCode.UNAUTHENTICATED: ExitCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED: ExitCode.PERMISSION_DENIED,
-    grpc.StatusCode.UNAVAILABLE: ExitCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED: ExitCode.UNAVAILABLE,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ExitCode.RATE_LIMITED,
-    grpc.StatusCode.CANCELLED: ExitCode.INTERRUPTED,
+# By the name of the grpc.StatusCode (grpc is not imported here, see above).
+_EXIT_BY_STATUS: dict[str, ExitCode] = {
+    "INVALID_ARGUMENT": ExitCode.INVALID_ARGUMENT,
+    "OUT_OF_RANGE": ExitCode.INVALID_ARGUMENT,
+    "NOT_FOUND": ExitCode.NOT_FOUND,
+    "ALREADY_EXISTS": ExitCode.CONFLICT,
+    "ABORTED": ExitCode.CONFLICT,
+    "FAILED_PRECONDITION": ExitCode.CONFLICT,
+    "UNAUTHENTICATED": ExitCode.UNAUTHENTICATED,
+    "PERMISSION_DENIED": ExitCode.PERMISSION_DENIED,
+    "UNAVAILABLE": ExitCode.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": ExitCode.UNAVAILABLE,
+    "RESOURCE_EXHAUSTED": ExitCode.RATE_LIMITED,
+    "CANCELLED": ExitCode.INTERRUPTED,
 }
 
 # What the gRPC library (not the server) says when it could not reach the server at all.
@@ -103,6 +108,8 @@ def sentence(text: str) -> str:
 
 
 def _status_of(err: grpc.RpcError) -> status_pb2.Status | None:
+    from grpc_status import rpc_status
+
     try:
         return rpc_status.from_call(err)  # type: ignore[arg-type]
     except (ValueError, AttributeError):
@@ -111,6 +118,8 @@ def _status_of(err: grpc.RpcError) -> status_pb2.Status | None:
 
 def field_violations(err: grpc.RpcError) -> list[tuple[str, str]]:
     """(field, description) of every google.rpc.BadRequest violation the server attached."""
+    from google.rpc import error_details_pb2
+
     status = _status_of(err)
     if status is None:
         return []
@@ -125,6 +134,8 @@ def field_violations(err: grpc.RpcError) -> list[tuple[str, str]]:
 
 def error_reason(err: grpc.RpcError) -> str:
     """The google.rpc.ErrorInfo reason ("TOKEN_EXPIRED", ...) or ""."""
+    from google.rpc import error_details_pb2
+
     status = _status_of(err)
     if status is None:
         return ""
@@ -138,6 +149,8 @@ def error_reason(err: grpc.RpcError) -> str:
 
 def retry_after_seconds(err: grpc.RpcError) -> float | None:
     """The google.rpc.RetryInfo delay, when the server sent one."""
+    from google.rpc import error_details_pb2
+
     status = _status_of(err)
     if status is None:
         return None
@@ -151,6 +164,8 @@ def retry_after_seconds(err: grpc.RpcError) -> float | None:
 
 def is_unreachable(err: grpc.RpcError) -> bool:
     """True when the call never reached a server (down, wrong address, not gRPC)."""
+    import grpc
+
     code = err.code() if hasattr(err, "code") else None
     if code != grpc.StatusCode.UNAVAILABLE:
         return False
@@ -161,6 +176,8 @@ def is_unreachable(err: grpc.RpcError) -> bool:
 def tls_failure(err: grpc.RpcError, server: str = "") -> CliError | None:
     """The sentence for a connection that failed in its TLS handshake (grpc says only
     UNAVAILABLE, with OpenSSL's words in the details), or None when it did not."""
+    import grpc
+
     if (err.code() if hasattr(err, "code") else None) != grpc.StatusCode.UNAVAILABLE:
         return None
     text = f"{getattr(err, 'details', lambda: '')() or ''}"
@@ -192,6 +209,8 @@ def tls_failure(err: grpc.RpcError, server: str = "") -> CliError | None:
 
 def describe_rpc_error(err: grpc.RpcError, server: str = "") -> CliError:
     """The sentence, detail lines and exit code for a failed call."""
+    import grpc
+
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     message = (err.details() if hasattr(err, "details") else "") or ""
     where = f" at {server}" if server else ""
@@ -217,7 +236,7 @@ def describe_rpc_error(err: grpc.RpcError, server: str = "") -> CliError:
     delay = retry_after_seconds(err)
     if delay is not None:
         details.append(f"retry in {delay:.0f} s")
-    exit_code = _EXIT_BY_STATUS.get(code, ExitCode.ERROR)
+    exit_code = _EXIT_BY_STATUS.get(code.name, ExitCode.ERROR)
     if code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL) or not message:
         message = f"the server failed ({code.name}): {message or 'no message'}"
     return CliError(sentence(message), exit_code, details)

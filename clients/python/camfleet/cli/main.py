@@ -6,7 +6,12 @@ Contract for command modules (clients/python/camfleet/cli/commands/<name>.py):
 - append the module's name to COMMAND_MODULES below (the order is the order in --help);
 - take `ctx: typer.Context` in each command and use camfleet.cli.state (session, printer,
   options), camfleet.cli.output (columns, formats) and camfleet.cli.errors (CliError, exit
-  codes). Let grpc.RpcError propagate: main() prints it as one sentence with its exit code.
+  codes). Let grpc.RpcError propagate: main() prints it as one sentence with its exit code;
+- import at the module's top only what registering the commands needs: every module is
+  imported by every run, `camfleet --help` included. grpc, the camfleet.v1 messages and stubs,
+  google.protobuf, rich.progress, yaml and urllib are imported inside the functions that use
+  them (types for annotations under `if TYPE_CHECKING:`); a value shown in a help text is
+  written out, and a test checks it against the .proto.
 A module listed here that does not exist yet is skipped (it may be under way); one that fails
 to import is an error.
 """
@@ -18,12 +23,10 @@ import importlib.util
 import sys
 import traceback
 
-import grpc
 import typer
 from camfleet.cli import state
 from camfleet.cli.errors import EXIT_CODES_HELP, CliError, ExitCode, describe_rpc_error
 from camfleet.cli.output import OutputFormat
-from rich.console import Console
 
 COMMAND_PACKAGE = "camfleet.cli.commands"
 COMMAND_MODULES = [
@@ -113,6 +116,8 @@ _register_commands()
 
 
 def _report(err: CliError, verbose: bool, code_name: str = "") -> int:
+    from rich.console import Console  # only when something failed
+
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"Error: {err.message}", markup=False)
     for line in err.details:
@@ -132,13 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         return status if isinstance(status, int) else (0 if status is None else ExitCode.ERROR)
     except CliError as err:
         return _report(err, verbose)
-    except grpc.RpcError as err:
-        code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-        return _report(describe_rpc_error(err, state.last_server), verbose, code.name)
     except KeyboardInterrupt:
+        from rich.console import Console
+
         Console(stderr=True).print("Interrupted.")
         return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # a bug here: one sentence, the traceback only with --verbose
+    except Exception as exc:
+        # A failed call; grpc is loaded already when one was made (not imported at start-up).
+        import grpc
+
+        if isinstance(exc, grpc.RpcError):
+            code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+            return _report(describe_rpc_error(exc, state.last_server), verbose, code.name)
+        # A bug here: one sentence, the traceback only with --verbose.
         if verbose:
             traceback.print_exc()
         message = f"camfleet failed unexpectedly ({type(exc).__name__}: {exc})"

@@ -24,15 +24,15 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from google.protobuf import json_format
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
-from rich import box
-from rich.console import Console
-from rich.table import Table
+# Command modules import Column and the helpers at start-up, `camfleet --help` included: rich's
+# console and tables, YAML and protobuf's JSON are imported by what prints, when there is
+# something to print.
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from rich.table import Table
 
 
 class OutputFormat(enum.StrEnum):
@@ -51,6 +51,8 @@ class Column:
 
 def to_dict(message: Message) -> dict[str, Any]:
     """A message as plain data: .proto field names, enum names, every field present."""
+    from google.protobuf import json_format
+
     return json_format.MessageToDict(
         message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
     )
@@ -96,6 +98,16 @@ def size(n: int) -> str:
     return f"{n} B"
 
 
+def _table(*, headers: bool) -> Table:
+    """An empty rich table: a list's (a header underlined, no border) or one item's (none)."""
+    from rich import box
+    from rich.table import Table
+
+    if headers:
+        return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    return Table(box=None, show_header=False, pad_edge=False)
+
+
 def _cell(value: object) -> str:
     if value is None or value == "":
         return "-"
@@ -108,6 +120,8 @@ class Printer:
     """Prints data to stdout in the chosen format, notes to stderr."""
 
     def __init__(self, fmt: OutputFormat) -> None:
+        from rich.console import Console
+
         self.format = fmt
         tty = sys.stdout.isatty()
         # Piped output is not wrapped at 80 columns: a pipe has no width.
@@ -121,6 +135,8 @@ class Printer:
     def data(self, value: object) -> None:
         """Plain data (dicts, lists) as JSON or YAML."""
         if self.format == OutputFormat.YAML:
+            import yaml
+
             sys.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
         else:
             sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
@@ -143,7 +159,7 @@ class Printer:
         if self.structured:
             self.data([to_dict(m) for m in rows])
             return
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table = _table(headers=True)
         chosen = self._columns(columns)
         for column in chosen:
             table.add_column(column.header, overflow="fold")
@@ -158,7 +174,7 @@ class Printer:
         if self.structured:
             self.data(to_dict(message))
             return
-        table = Table(box=None, show_header=False, pad_edge=False)
+        table = _table(headers=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for column in self._columns(columns):
@@ -174,7 +190,7 @@ class Printer:
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
         """A table of plain values (for data that is not a protobuf message)."""
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table = _table(headers=True)
         for header in headers:
             table.add_column(header, overflow="fold")
         for row in rows:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from camfleet.cli.errors import CliError, ExitCode
-from google.protobuf import duration_pb2
+
+if TYPE_CHECKING:  # protobuf is imported when a value is converted, not at start-up
+    from google.protobuf import duration_pb2
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -27,6 +30,8 @@ def parse_duration(text: str, option: str) -> timedelta:
 
 
 def duration_message(text: str, option: str) -> duration_pb2.Duration:
+    from google.protobuf import duration_pb2
+
     out = duration_pb2.Duration()
     out.FromTimedelta(parse_duration(text, option))
     return out

@@ -23,13 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from camfleet.cli import config as config_file
 from camfleet.cli.config import Context
 from camfleet.cli.errors import CliError, ExitCode, describe_rpc_error, error_reason
-from camfleet.v1 import auth_pb2, auth_pb2_grpc
+
+if TYPE_CHECKING:
+    from camfleet.v1 import auth_pb2
 
 TOKEN_ENV = "CAMFLEET_TOKEN"
 # Refresh this long before the access token expires (clocks differ a little).
@@ -196,6 +198,8 @@ class Session:
     def refresh(self) -> None:
         """Exchange the refresh token for a new pair and save it (under the config's lock; when
         another process refreshed meanwhile, its pair is used instead)."""
+        from camfleet.v1 import auth_pb2, auth_pb2_grpc  # a refresh is rare: imported for it
+
         spent = self.context.refresh_token
         with config_file.locked():
             stored = config_file.load() if self._persist else None

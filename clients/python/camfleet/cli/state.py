@@ -14,13 +14,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from camfleet.cli import config as config_file
 from camfleet.cli.config import Context
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import OutputFormat, Printer
-from camfleet.cli.session import TOKEN_ENV, Session
+
+# Imported by session() when a command first asks for one: it brings grpc, which
+# `camfleet --help` and the commands that call no server do without.
+if TYPE_CHECKING:
+    from camfleet.cli.session import Session
 
 # The server of the last session opened (for error messages after the command ended).
 last_server = ""
@@ -59,6 +64,8 @@ def session(ctx: typer.Context) -> Session:
     opts = options(ctx)
     if opts._session is not None:
         return opts._session
+    from camfleet.cli.session import TOKEN_ENV, Session
+
     config = config_file.load()
     name = config_file.resolve_name(config, opts.context)
     token = os.environ.get(TOKEN_ENV) or None

@@ -3,8 +3,9 @@ share (paging, name=value options)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
@@ -12,11 +13,12 @@ from camfleet.cli.commands import times
 from camfleet.cli.commands.settings_values import BadValue, apply_assignments
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name
-from camfleet.cli.session import Session
-from camfleet.v1 import alert_pb2, alert_pb2_grpc
-from google.protobuf.message import Message
 
-A = alert_pb2
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.cli.session import Session
+    from camfleet.v1 import alert_pb2, alert_pb2_grpc
+    from google.protobuf.message import Message
+
 silences = typer.Typer(
     name="silences", help="Silences: mute matching alerts for a while.", no_args_is_help=True
 )
@@ -27,6 +29,8 @@ channels = typer.Typer(
 
 def stub(s: Session) -> alert_pb2_grpc.AlertServiceStub:
     """The AlertService of the session."""
+    from camfleet.v1 import alert_pb2_grpc
+
     return s.stub(alert_pb2_grpc.AlertServiceStub)
 
 
@@ -54,6 +58,8 @@ def pairs(words: list[str] | None, option: str) -> dict[str, str]:
 
 
 def _matcher(word: str) -> alert_pb2.Matcher:
+    from camfleet.v1 import alert_pb2 as A
+
     name, sep, value = word.partition("!=")
     operator = A.Matcher.OPERATOR_NOT_EQUAL
     if not sep:
@@ -64,16 +70,18 @@ def _matcher(word: str) -> alert_pb2.Matcher:
     return A.Matcher(name=name.strip(), value=value.strip(), operator=operator)
 
 
+def matchers_text(matchers: Iterable[alert_pb2.Matcher]) -> str:
+    """Matchers as people write them: `camera=ID, site!=north`."""
+    from camfleet.v1 import alert_pb2 as A
+
+    ops = {A.Matcher.OPERATOR_NOT_EQUAL: "!="}
+    return ", ".join(f"{m.name}{ops.get(m.operator, '=')}{m.value}" for m in matchers)
+
+
 _SILENCES = [
     Column("ID", lambda x: x.id),
     Column("STATE", lambda x: enum_name(x, "state")),
-    Column(
-        "MATCHERS",
-        lambda x: ", ".join(
-            f"{m.name}{'!=' if m.operator == A.Matcher.OPERATOR_NOT_EQUAL else '='}{m.value}"
-            for m in x.matchers
-        ),
-    ),
+    Column("MATCHERS", lambda x: matchers_text(x.matchers)),
     Column("START", lambda x: times.when(x.start_time)),
     Column("END", lambda x: times.when(x.end_time)),
     Column("MUTES", lambda x: x.matched_alerts),
@@ -90,6 +98,8 @@ def list_silences(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many."),
 ) -> None:
     """List silences."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     request = A.ListSilencesRequest(page_size=min(limit, 1000), filter=filter_text)
     state.printer(ctx).items(pages(s, stub(s).ListSilences, request, "silences", limit), _SILENCES)
@@ -110,6 +120,8 @@ def create_silence(
     comment: str = typer.Option("", "--comment", help="Why."),
 ) -> None:
     """Mute notifications of alerts whose labels match, from now (or --start) for --duration."""
+    from camfleet.v1 import alert_pb2 as A
+
     since = times.parse_time(start, "--start") if start else datetime.now(UTC)
     length = times.parse_age(duration, "--duration")
     if length <= timedelta(0):
@@ -130,6 +142,8 @@ def expire_silence(
     ctx: typer.Context, silence_id: str = typer.Argument(..., help="The silence's id.")
 ) -> None:
     """End a silence now (it stays listed as EXPIRED)."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     ended = s.call(stub(s).ExpireSilence, A.ExpireSilenceRequest(id=silence_id)).silence
     state.printer(ctx).item(ended, _SILENCES)
@@ -166,6 +180,8 @@ def list_channels(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many."),
 ) -> None:
     """List notification channels."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     request = A.ListChannelsRequest(page_size=min(limit, 1000))
     state.printer(ctx).items(pages(s, stub(s).ListChannels, request, "channels", limit), _CHANNELS)
@@ -176,6 +192,8 @@ def get_channel(
     ctx: typer.Context, channel_id: str = typer.Argument(..., help="The channel's id.")
 ) -> None:
     """Show one channel."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     channel = s.call(stub(s).GetChannel, A.GetChannelRequest(id=channel_id)).channel
     state.printer(ctx).item(channel, _CHANNELS)
@@ -204,6 +222,8 @@ def create_channel(
     ),
 ) -> None:
     """Create a channel; a webhook created without a secret gets one, shown once."""
+    from camfleet.v1 import alert_pb2 as A
+
     if kind not in _TYPES:
         raise CliError(f"{kind!r} is not webhook, email or sms.", ExitCode.USAGE)
     channel = A.Channel(name=name)
@@ -231,6 +251,8 @@ def test_channel(
     ctx: typer.Context, channel_id: str = typer.Argument(..., help="The channel's id.")
 ) -> None:
     """Queue a test notification on the channel (see it in the delivery log)."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     sent = s.call(stub(s).TestChannel, A.TestChannelRequest(id=channel_id)).notification
     state.printer(ctx).done(
@@ -246,6 +268,8 @@ def delete_channel(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a channel."""
+    from camfleet.v1 import alert_pb2 as A
+
     if not yes and not typer.confirm(f"Delete channel {channel_id}?", err=True):
         raise CliError("Nothing deleted.", ExitCode.ERROR)
     s = state.session(ctx)

@@ -5,18 +5,19 @@ group of camfleet.cli.commands.alerts by register()."""
 
 from __future__ import annotations
 
-import grpc
+from typing import TYPE_CHECKING
+
 import typer
 from camfleet.cli import state
 from camfleet.cli.commands import alert_config, alerts, times
 from camfleet.cli.commands.settings_values import BadValue, apply_assignments, enum_number
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name, labels
-from camfleet.cli.session import Session
-from camfleet.v1 import alert_pb2
-from google.protobuf import field_mask_pb2
 
-A = alert_pb2
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.cli.session import Session
+    from camfleet.v1 import alert_pb2
+
 policies = typer.Typer(
     name="policies",
     help="Notification policies: which alerts go to which channels, grouped and repeated how.",
@@ -35,12 +36,9 @@ def register(root: typer.Typer) -> None:
     alerts.app.add_typer(notifications)
 
 
-def _matchers(policy: alert_pb2.NotificationPolicy) -> str:
-    ops = {A.Matcher.OPERATOR_NOT_EQUAL: "!="}
-    return ", ".join(f"{m.name}{ops.get(m.operator, '=')}{m.value}" for m in policy.matchers)
-
-
 def _severities(policy: alert_pb2.NotificationPolicy) -> str:
+    from camfleet.v1 import alert_pb2 as A
+
     names = A.AlertSeverity.DESCRIPTOR.values_by_number
     return ",".join(names[s].name.removeprefix("ALERT_SEVERITY_") for s in policy.severities)
 
@@ -50,7 +48,7 @@ _POLICIES = [
     Column("NAME", lambda p: p.name),
     Column("ORDER", lambda p: p.order),
     Column("CHANNELS", lambda p: ",".join(p.channel_ids)),
-    Column("MATCHERS", lambda p: _matchers(p) or "(every alert)"),
+    Column("MATCHERS", lambda p: alert_config.matchers_text(p.matchers) or "(every alert)"),
     Column("SEVERITIES", lambda p: _severities(p) or "(all)"),
     Column("GROUP BY", lambda p: ",".join(p.group_by)),
     Column("WAIT", lambda p: times.length_text(p.group_wait), wide=True),
@@ -68,6 +66,8 @@ def list_policies(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many."),
 ) -> None:
     """List notification policies in the order they are tried."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     request = A.ListNotificationPoliciesRequest(page_size=min(limit, 1000))
     found = pages(s, stub(s).ListNotificationPolicies, request, "policies", limit)
@@ -75,6 +75,8 @@ def list_policies(
 
 
 def _find(s: Session, policy: str) -> alert_pb2.NotificationPolicy:
+    from camfleet.v1 import alert_pb2 as A
+
     request = A.ListNotificationPoliciesRequest(page_size=1000)
     for p in pages(s, stub(s).ListNotificationPolicies, request, "policies", 100_000):
         if policy in (p.id, p.name):
@@ -123,6 +125,8 @@ def _fill(
     stop: bool | None,
 ) -> list[str]:
     """Put the options given into `policy`; the names of the fields set."""
+    from camfleet.v1 import alert_pb2 as A
+
     paths: list[str] = []
     lists = {
         "channel_ids": channel,
@@ -172,6 +176,8 @@ def create_policy(
     stop: bool | None = _STOP,
 ) -> None:
     """Create a notification policy: alerts matching it go to its channels."""
+    from camfleet.v1 import alert_pb2 as A
+
     policy = A.NotificationPolicy(name=name)
     _fill(
         policy,
@@ -212,6 +218,9 @@ def update_policy(
     stop: bool | None = _STOP,
 ) -> None:
     """Change a policy: only the fields given change (a repeatable option replaces the list)."""
+    from camfleet.v1 import alert_pb2 as A
+    from google.protobuf import field_mask_pb2
+
     policy = A.NotificationPolicy(id=policy_id)
     paths = _fill(
         policy,
@@ -248,6 +257,8 @@ def delete_policy(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a notification policy (alerts it matched notify through the others only)."""
+    from camfleet.v1 import alert_pb2 as A
+
     if not yes and not typer.confirm(f"Delete notification policy {policy_id}?", err=True):
         raise CliError("Nothing deleted.", ExitCode.ERROR)
     s = state.session(ctx)
@@ -280,6 +291,8 @@ def list_notifications(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many."),
 ) -> None:
     """List notifications, newest first."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     request = A.ListNotificationsRequest(page_size=min(limit, 1000), filter=filter_text)
     found = pages(s, stub(s).ListNotifications, request, "notifications", limit)
@@ -309,6 +322,9 @@ def list_deliveries(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many."),
 ) -> None:
     """The delivery log of a notification or a channel, newest first."""
+    import grpc
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     field = "notification_id"
     try:
@@ -329,6 +345,8 @@ def resume_channel(
     ctx: typer.Context, channel_id: str = typer.Argument(..., help="The channel's id.")
 ) -> None:
     """Resume a channel paused after repeated failures (its queued notifications go out)."""
+    from camfleet.v1 import alert_pb2 as A
+
     s = state.session(ctx)
     channel = s.call(stub(s).ResumeChannel, A.ResumeChannelRequest(id=channel_id)).channel
     state.printer(ctx).item(channel, alert_config._CHANNELS)
@@ -353,6 +371,8 @@ def preview_rule(
     match: list[str] | None = alerts._MATCH,
 ) -> None:
     """Show the alerts a rule would raise now, without creating it."""
+    from camfleet.v1 import alert_pb2 as A
+
     kind_name = kind.strip().replace("-", "_")
     names = [f.name for f in A.AlertCondition.DESCRIPTOR.fields]
     if kind_name not in names:

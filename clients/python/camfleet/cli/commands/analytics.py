@@ -6,18 +6,20 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
 from camfleet.cli.commands import times
 from camfleet.cli.commands.settings_values import enum_number
-from camfleet.cli.commands.transfer import part_path
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name
-from camfleet.cli.session import Session
-from camfleet.v1 import analytics_pb2, analytics_pb2_grpc
-from google.protobuf import duration_pb2
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.cli.session import Session
+    from camfleet.v1 import analytics_pb2 as A
+    from camfleet.v1 import analytics_pb2_grpc
+    from google.protobuf import duration_pb2
 
 app = typer.Typer(
     name="analytics",
@@ -25,7 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-A = analytics_pb2
 _START = typer.Option(
     None, "--start", help="From (2026-12-01T00:00:00Z, or an age: 7d). Default: 24h before end."
 )
@@ -36,10 +37,14 @@ _LIMIT = typer.Option(100, "--limit", min=1, max=1000, help="Rows at most.")
 
 
 def _stub(s: Session) -> analytics_pb2_grpc.AnalyticsServiceStub:
+    from camfleet.v1 import analytics_pb2_grpc
+
     return s.stub(analytics_pb2_grpc.AnalyticsServiceStub)
 
 
 def _range(start: str | None, end: str | None) -> A.TimeRange:
+    from camfleet.v1 import analytics_pb2 as A
+
     since, until = times.time_range(start, end, timedelta(hours=24))
     return A.TimeRange(start_time=times.ts(since), end_time=times.ts(until))
 
@@ -78,6 +83,8 @@ def uptime(
     limit: int = _LIMIT,
 ) -> None:
     """Uptime of each camera and of the fleet, with outages."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     resp = s.call(
         _stub(s).GetUptime,
@@ -160,6 +167,8 @@ def coverage(
     limit: int = _LIMIT,
 ) -> None:
     """Recorded ÷ expected per camera (each second once), gap time by cause."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     resp = s.call(
         _stub(s).GetCoverage,
@@ -204,6 +213,8 @@ def storage(
     limit: int = _LIMIT,
 ) -> None:
     """Bytes stored and written, by camera, node or tier."""
+    from camfleet.v1 import analytics_pb2 as A
+
     try:
         grouping = enum_number(A.StorageGrouping.DESCRIPTOR, group_by)
     except ValueError as err:
@@ -239,7 +250,7 @@ _FORECAST = [
     Column("VERDICT", lambda n: enum_name(n, "verdict")),
     Column(
         "FULL IN",
-        lambda n: f"{n.days_until_full:.1f} d" if n.verdict == A.FORECAST_VERDICT_FILLS_UP else "-",
+        lambda n: f"{n.days_until_full:.1f} d" if enum_name(n, "verdict") == "FILLS_UP" else "-",
     ),
     Column("SUMMARY", lambda n: n.summary, wide=True),
 ]
@@ -255,6 +266,8 @@ def forecast(
     ),
 ) -> None:
     """Per node disk: does retention fit (the plateau), or when does it fill up?"""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     request = A.GetStorageForecastRequest(node_id=node)
     if window:
@@ -288,6 +301,8 @@ def stream_health(
     bucket: str | None = _BUCKET,
 ) -> None:
     """Bitrate, frame rate and viewers of one camera per bucket."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     request = A.GetStreamHealthRequest(camera_id=camera_id, range=_range(start, end))
     if bucket:
@@ -304,6 +319,8 @@ def security(
     end: str | None = _END,
 ) -> None:
     """Failed logins and denied calls over the range, by user and by address."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetSecurityStats, A.GetSecurityStatsRequest(range=_range(start, end)))
     out = state.printer(ctx)
@@ -317,8 +334,10 @@ def security(
         out.table(("BY", "WHO", "FAILED LOGINS", "DENIED CALLS"), rows)
 
 
-_FORMATS = {"csv": A.REPORT_FORMAT_CSV, "xlsx": A.REPORT_FORMAT_XLSX, "pdf": A.REPORT_FORMAT_PDF}
-_KINDS = {"camera-performance": A.REPORT_KIND_CAMERA_PERFORMANCE, "storage": A.REPORT_KIND_STORAGE}
+# --format and --kind: the ReportFormat and ReportKind of each word, by name (a message takes an
+# enum's value by its name too; analytics_pb2 is imported only when the command runs).
+_FORMATS = {"csv": "REPORT_FORMAT_CSV", "xlsx": "REPORT_FORMAT_XLSX", "pdf": "REPORT_FORMAT_PDF"}
+_KINDS = {"camera-performance": "REPORT_KIND_CAMERA_PERFORMANCE", "storage": "REPORT_KIND_STORAGE"}
 
 
 @app.command("export-report")
@@ -338,6 +357,9 @@ def export_report(
 ) -> None:
     """Export a report of the range to a file, as the server streams it (a large fleet's report is
     never held whole)."""
+    from camfleet.cli.commands.transfer import part_path
+    from camfleet.v1 import analytics_pb2 as A
+
     if fmt.lower() not in _FORMATS:
         raise CliError(f"--format: {fmt!r} is not csv, xlsx or pdf.", ExitCode.USAGE)
     if kind.lower() not in _KINDS:

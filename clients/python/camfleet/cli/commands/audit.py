@@ -10,7 +10,6 @@ from camfleet.cli import state
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, when
 from camfleet.cli.parsing import join_filters, parse_duration, quote
-from camfleet.v1 import audit_pb2, audit_pb2_grpc
 
 app = typer.Typer(
     name="audit",
@@ -71,6 +70,8 @@ def list_audit(
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
 ) -> None:
     """List audit log entries, newest first."""
+    from camfleet.v1 import audit_pb2, audit_pb2_grpc
+
     s = state.session(ctx)
     parts = [filter_]
     for name, value in (

@@ -5,15 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import grpc
 import typer
 from camfleet.cli import config as config_file
 from camfleet.cli import state
 from camfleet.cli.config import Context
 from camfleet.cli.errors import CliError, ExitCode, describe_rpc_error
 from camfleet.cli.output import Column, enum_name, when
-from camfleet.cli.session import DEFAULT_TIMEOUT_S, open_channel, parse_server, store_tokens
-from camfleet.v1 import auth_pb2, auth_pb2_grpc
 
 WHOAMI_COLUMNS = [
     Column("USER", lambda r: r.user.username or r.user.display_name),
@@ -67,6 +64,10 @@ def login(
     With a password, the session's tokens are refreshed silently until the session ends; with
     --token, the API token is used as it is.
     """
+    import grpc
+    from camfleet.cli.session import DEFAULT_TIMEOUT_S, open_channel, parse_server, store_tokens
+    from camfleet.v1 import auth_pb2, auth_pb2_grpc
+
     opts = state.options(ctx)
     out = state.printer(ctx)
     with config_file.locked():
@@ -130,6 +131,8 @@ def logout(
     ),
 ) -> None:
     """End this context's session on the server and forget its tokens (the context stays)."""
+    from camfleet.v1 import auth_pb2, auth_pb2_grpc
+
     s = state.session(ctx)
     revoked = 0
     if s.context.auth == "password" and s.context.refresh_token:
@@ -161,6 +164,8 @@ def logout(
 
 def whoami(ctx: typer.Context) -> None:
     """Show who you are on the current context's server, your role and permissions."""
+    from camfleet.v1 import auth_pb2, auth_pb2_grpc
+
     s = state.session(ctx)
     resp = s.call(s.stub(auth_pb2_grpc.AuthServiceStub).WhoAmI, auth_pb2.WhoAmIRequest())
     out = state.printer(ctx)

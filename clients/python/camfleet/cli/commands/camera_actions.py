@@ -7,14 +7,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from camfleet.cli import state
 from camfleet.cli.commands.camera_lookup import PAGE_SIZE, list_all, resolve
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column
-from camfleet.v1 import camera_pb2, camera_pb2_grpc
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.v1 import camera_pb2
 
 # A selector may match the whole fleet; more than this is surely a mistake.
 SELECTOR_LIMIT = 100_000
@@ -23,9 +25,12 @@ SELECTOR_LIMIT = 100_000
 @dataclass(frozen=True)
 class Action:
     command: str
-    batch: int
+    # By name, as camera_pb2 is imported only when an action runs: the CameraAction value of
+    # BatchCameraAction (a message takes an enum's value by its name), the RPC on one camera,
+    # and its request message.
+    batch: str
     rpc: str
-    request: Callable[..., Any]
+    request: str
     verb: str  # "activate" -> "Activated"
     help: str
 
@@ -33,49 +38,49 @@ class Action:
 ACTIONS = [
     Action(
         "activate",
-        camera_pb2.CAMERA_ACTION_ACTIVATE,
+        "CAMERA_ACTION_ACTIVATE",
         "ActivateCamera",
-        camera_pb2.ActivateCameraRequest,
+        "ActivateCameraRequest",
         "activated",
         "Activate cameras: their publishes are accepted and they are recorded again.",
     ),
     Action(
         "deactivate",
-        camera_pb2.CAMERA_ACTION_DEACTIVATE,
+        "CAMERA_ACTION_DEACTIVATE",
         "DeactivateCamera",
-        camera_pb2.DeactivateCameraRequest,
+        "DeactivateCameraRequest",
         "deactivated",
         "Deactivate cameras: their publishes are refused and they are not recorded.",
     ),
     Action(
         "start-recording",
-        camera_pb2.CAMERA_ACTION_START_RECORDING,
+        "CAMERA_ACTION_START_RECORDING",
         "StartRecording",
-        camera_pb2.StartRecordingRequest,
+        "StartRecordingRequest",
         "started recording",
         "Start recording cameras.",
     ),
     Action(
         "stop-recording",
-        camera_pb2.CAMERA_ACTION_STOP_RECORDING,
+        "CAMERA_ACTION_STOP_RECORDING",
         "StopRecording",
-        camera_pb2.StopRecordingRequest,
+        "StopRecordingRequest",
         "stopped recording",
         "Stop recording cameras (their recordings stay).",
     ),
     Action(
         "rotate-key",
-        camera_pb2.CAMERA_ACTION_ROTATE_STREAM_KEY,
+        "CAMERA_ACTION_ROTATE_STREAM_KEY",
         "RotateStreamKey",
-        camera_pb2.RotateStreamKeyRequest,
+        "RotateStreamKeyRequest",
         "rotated the stream key of",
         "Issue new stream keys; the old ones stop working at once.",
     ),
     Action(
         "delete",
-        camera_pb2.CAMERA_ACTION_DELETE,
+        "CAMERA_ACTION_DELETE",
         "DeleteCamera",
-        camera_pb2.DeleteCameraRequest,
+        "DeleteCameraRequest",
         "deleted",
         "Delete cameras.",
     ),
@@ -115,6 +120,8 @@ def run_action(
     columns: Sequence[Column],
 ) -> None:
     """Apply `action` to the cameras named by `refs` or matched by `selector`."""
+    from camfleet.v1 import camera_pb2, camera_pb2_grpc
+
     if bool(refs) == (selector is not None):
         raise CliError(
             "Name the cameras (ids or names) or pass --selector FILTER, not both.", ExitCode.USAGE
@@ -135,7 +142,8 @@ def run_action(
         ids = list(dict.fromkeys(resolve(s, r) for r in refs or []))
     changed: list[camera_pb2.Camera] = []
     if len(ids) == 1 and selector is None:
-        resp = s.call(getattr(stub, action.rpc), action.request(id=ids[0]))
+        request = getattr(camera_pb2, action.request)(id=ids[0])
+        resp = s.call(getattr(stub, action.rpc), request)
         if action.command != "delete":
             changed.append(resp.camera)
     else:
@@ -144,11 +152,11 @@ def run_action(
                 stub.BatchCameraAction,
                 camera_pb2.BatchCameraActionRequest(
                     ids=ids[start : start + PAGE_SIZE],
-                    action=action.batch,  # type: ignore[arg-type]
+                    action=action.batch,
                 ),
             )
             changed.extend(batch.cameras)
-    if action.batch == camera_pb2.CAMERA_ACTION_DELETE:
+    if action.batch == "CAMERA_ACTION_DELETE":
         out.done(f"Deleted {len(ids)} camera(s).", {"deleted": ids})
         return
     if action.command == "rotate-key":

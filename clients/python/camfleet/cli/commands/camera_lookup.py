@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.parsing import quote
-from camfleet.v1 import camera_pb2, camera_pb2_grpc
+
+if TYPE_CHECKING:  # the API's messages are imported where a camera is looked up
+    from camfleet.v1 import camera_pb2
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PAGE_SIZE = 1000
@@ -18,6 +20,8 @@ def list_all(
     s: Any, filter_text: str, limit: int, *, search: str = "", order_by: str = "name"
 ) -> tuple[list[camera_pb2.Camera], int]:
     """Up to `limit` cameras matching `filter_text`, and how many match in all."""
+    from camfleet.v1 import camera_pb2, camera_pb2_grpc
+
     stub = s.stub(camera_pb2_grpc.CameraServiceStub)
     found: list[camera_pb2.Camera] = []
     token, total = "", 0

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
@@ -13,8 +13,9 @@ from camfleet.cli.commands.camera_lookup import list_all, resolve
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name, labels, size, when
 from camfleet.cli.parsing import duration_message, parse_pairs
-from camfleet.v1 import camera_pb2, camera_pb2_grpc, recording_pb2
-from google.protobuf import field_mask_pb2
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.v1 import camera_pb2, camera_pb2_grpc
 
 app = typer.Typer(
     name="cameras",
@@ -64,24 +65,27 @@ DETAIL_COLUMNS = [
     Column("UPDATED", lambda c: when(c.update_time)),
 ]
 
-_PROFILES = {
-    v.name.removeprefix("RECORDING_PROFILE_").lower(): v.number
-    for v in recording_pb2.RecordingProfile.DESCRIPTOR.values
-    if v.number
-}
-
 
 def _profile(text: str) -> int:
-    number = _PROFILES.get(text.lower())
+    from camfleet.v1 import recording_pb2
+
+    profiles = {
+        v.name.removeprefix("RECORDING_PROFILE_").lower(): v.number
+        for v in recording_pb2.RecordingProfile.DESCRIPTOR.values
+        if v.number
+    }
+    number = profiles.get(text.lower())
     if number is None:
         raise CliError(
-            f"--profile {text!r} is not a recording profile; choose one of {', '.join(_PROFILES)}.",
+            f"--profile {text!r} is not a recording profile; choose one of {', '.join(profiles)}.",
             ExitCode.USAGE,
         )
     return number
 
 
 def _stub(s: Any) -> camera_pb2_grpc.CameraServiceStub:
+    from camfleet.v1 import camera_pb2_grpc
+
     return s.stub(camera_pb2_grpc.CameraServiceStub)  # type: ignore[no-any-return]
 
 
@@ -116,6 +120,8 @@ def get_camera(
     ctx: typer.Context, camera: str = typer.Argument(..., help="Camera id or name.")
 ) -> None:
     """Show one camera in full."""
+    from camfleet.v1 import camera_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetCamera, camera_pb2.GetCameraRequest(id=resolve(s, camera)))
     state.printer(ctx).item(resp.camera, DETAIL_COLUMNS)
@@ -136,6 +142,8 @@ def _apply(
     ladder: str | None = None,
 ) -> None:
     """Put the given options into `cam`, naming each changed field in `paths`."""
+    from camfleet.v1 import camera_pb2
+
     simple: dict[str, object] = {
         "description": description,
         "location": location,
@@ -220,6 +228,8 @@ def create_camera(
 ) -> None:
     """Create a camera. Push cameras publish RTMP with their stream key; pull cameras are
     pulled from --source-url by a node."""
+    from camfleet.v1 import camera_pb2
+
     s = state.session(ctx)
     cam = camera_pb2.Camera(name=name, active=not inactive)
     if pull is None and source_url:
@@ -268,6 +278,9 @@ def update_camera(
     node_selector: list[str] | None = _SELECTOR,
 ) -> None:
     """Change a camera: only the fields given as options change."""
+    from camfleet.v1 import camera_pb2
+    from google.protobuf import field_mask_pb2
+
     given = (name, description, location, source_url, pull, record, profile, retention, max_bytes)
     if all(v is None for v in (*given, ladder)) and not label and not node_selector:
         raise CliError("Nothing to change: give at least one option (see --help).", ExitCode.USAGE)
@@ -321,6 +334,8 @@ def stream_urls(
     ctx: typer.Context, camera: str = typer.Argument(..., help="Camera id or name.")
 ) -> None:
     """Where the camera publishes (RTMP) and where to watch it (signed HLS URL)."""
+    from camfleet.v1 import camera_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetStreamUrls, camera_pb2.GetStreamUrlsRequest(id=resolve(s, camera)))
     state.printer(ctx).item(

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 import typer
 from camfleet.cli import state
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name, labels, size, to_dict, when
 from camfleet.cli.parsing import duration_message, parse_duration, parse_pairs
-from camfleet.v1 import node_pb2, node_pb2_grpc
-from google.protobuf import field_mask_pb2
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:  # the API's messages, grpc and rich.progress are imported where they are used
+    from camfleet.v1 import node_pb2, node_pb2_grpc
 
 app = typer.Typer(
     name="nodes",
@@ -77,10 +75,14 @@ _PAIRS = typer.Argument(..., help="key=value to set, key- to remove.")
 
 
 def _stub(s: Any) -> node_pb2_grpc.NodeServiceStub:
+    from camfleet.v1 import node_pb2_grpc
+
     return s.stub(node_pb2_grpc.NodeServiceStub)  # type: ignore[no-any-return]
 
 
 def _list(s: Any, filter_text: str, order_by: str, limit: int) -> tuple[list[node_pb2.Node], int]:
+    from camfleet.v1 import node_pb2
+
     found: list[node_pb2.Node] = []
     token, total = "", 0
     while len(found) < limit:
@@ -136,6 +138,8 @@ def list_nodes(
 @app.command("get")
 def get_node(ctx: typer.Context, node: str = _NODE) -> None:
     """Show one node in full."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetNode, node_pb2.GetNodeRequest(id=resolve(s, node)))
     state.printer(ctx).item(resp.node, DETAIL_COLUMNS)
@@ -152,6 +156,8 @@ def _show(ctx: typer.Context, node: node_pb2.Node, text: str) -> None:
 @app.command("cordon")
 def cordon(ctx: typer.Context, node: str = _NODE) -> None:
     """Cordon a node: it keeps what it runs but gets no new pull cameras."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).CordonNode, node_pb2.CordonNodeRequest(id=resolve(s, node)))
     _show(ctx, resp.node, f"Cordoned node {resp.node.name}.")
@@ -160,6 +166,8 @@ def cordon(ctx: typer.Context, node: str = _NODE) -> None:
 @app.command("uncordon")
 def uncordon(ctx: typer.Context, node: str = _NODE) -> None:
     """Uncordon a node: it takes new pull cameras again (this also stops a drain)."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).UncordonNode, node_pb2.UncordonNodeRequest(id=resolve(s, node)))
     _show(ctx, resp.node, f"Uncordoned node {resp.node.name}.")
@@ -168,6 +176,10 @@ def uncordon(ctx: typer.Context, node: str = _NODE) -> None:
 def _follow(s: Any, node: node_pb2.Node, timeout_s: float, interval_s: float) -> node_pb2.Node:
     """Poll the node until its drain is done, showing the cameras moved so far: a live bar on a
     terminal, else a line on stderr whenever the count changes (logs, CI)."""
+    from camfleet.v1 import node_pb2
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     total = node.drain_remaining
     console = Console(stderr=True)
     live = console.is_terminal
@@ -218,6 +230,9 @@ def drain(
     """Drain a node: cordon it and move its pull cameras to other nodes, showing the progress.
 
     Draining a node that is draining already follows its progress."""
+    import grpc
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     out = state.printer(ctx)
     node_id = resolve(s, node)
@@ -249,6 +264,9 @@ def label_node(
     pairs: list[str] = _PAIRS,
 ) -> None:
     """Set or remove a node's labels (what cameras' node selectors match)."""
+    from camfleet.v1 import node_pb2
+    from google.protobuf import field_mask_pb2
+
     s = state.session(ctx)
     current = s.call(_stub(s).GetNode, node_pb2.GetNodeRequest(id=resolve(s, node))).node
     to_set, to_remove = parse_pairs(pairs, "label")
@@ -272,6 +290,8 @@ def delete_node(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Forget a node; its credential stops working."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     node_id = resolve(s, node)
     if not yes:
@@ -290,6 +310,8 @@ def delete_node(
 @app.command("leader")
 def leader(ctx: typer.Context) -> None:
     """Which control-plane replica runs the fleet's singleton jobs now."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetLeader, node_pb2.GetLeaderRequest())
     state.printer(ctx).item(
@@ -313,6 +335,8 @@ def create_join_token(
     ttl: str = typer.Option("1h", "--ttl", help="How long it stays valid (e.g. 30m, 1h, 7d)."),
 ) -> None:
     """Create a join token; pass its secret to `python -m node_agent --join-token`."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(
         _stub(s).CreateJoinToken,
@@ -335,6 +359,8 @@ def create_join_token(
 @join_tokens.command("list")
 def list_join_tokens(ctx: typer.Context) -> None:
     """List join tokens (their secrets are never shown again)."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     found: list[node_pb2.JoinToken] = []
     token = ""
@@ -355,6 +381,8 @@ def revoke_join_token(
     ctx: typer.Context, token_id: str = typer.Argument(..., help="Join token id.")
 ) -> None:
     """Revoke a join token: no more agents may register with it."""
+    from camfleet.v1 import node_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).RevokeJoinToken, node_pb2.RevokeJoinTokenRequest(id=token_id))
     out = state.printer(ctx)

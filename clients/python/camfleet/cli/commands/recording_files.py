@@ -7,25 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
-from camfleet.cli.commands import times, transfer
+from camfleet.cli.commands import times
 from camfleet.cli.commands.settings_values import parse_size
 from camfleet.cli.errors import CliError, ExitCode
-from camfleet.cli.session import Session
-from camfleet.v1 import recording_pb2, recording_pb2_grpc
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-R = recording_pb2
+# The API's messages, grpc, rich.progress and transfer's urllib are imported where a command
+# runs: `camfleet --help` needs none of them.
+if TYPE_CHECKING:
+    from camfleet.cli.commands import transfer
+    from camfleet.cli.session import Session
+    from camfleet.v1 import recording_pb2 as R
+    from camfleet.v1 import recording_pb2_grpc
+    from rich.progress import Progress
+
 _EXTENSIONS = {"mpegts": "ts", "mp4": "mp4"}
 _START = typer.Option(None, "--start", help="From (2026-12-06T03:00:00Z, or an age: 2h).")
 _END = typer.Option(None, "--end", help="Until (default now).")
@@ -33,12 +31,16 @@ _END = typer.Option(None, "--end", help="Until (default now).")
 
 def stub(s: Session) -> recording_pb2_grpc.RecordingServiceStub:
     """The RecordingService of the session."""
+    from camfleet.v1 import recording_pb2_grpc
+
     return s.stub(recording_pb2_grpc.RecordingServiceStub)
 
 
 def listed(
     s: Session, camera_id: str, *, start: str | None, end: str | None, limit: int
 ) -> list[R.Recording]:
+    from camfleet.v1 import recording_pb2 as R
+
     since, until = times.time_range(start, end, timedelta(hours=24))
     request = R.ListRecordingsRequest(
         camera_id=camera_id,
@@ -57,6 +59,15 @@ def listed(
 
 @contextmanager
 def _progress(enabled: bool, console: Any) -> Iterator[Progress]:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -74,6 +85,8 @@ def _progress(enabled: bool, console: Any) -> Iterator[Progress]:
 def _fetch(
     bar: Progress, url: str, dest: Path, *, size: int | None, sha256: str, limit: int
 ) -> transfer.Downloaded:
+    from camfleet.cli.commands import transfer
+
     task = bar.add_task(dest.name, total=size)
 
     def moved(done: int, total: int | None) -> None:
@@ -97,6 +110,8 @@ def _segment_name(r: R.Recording) -> str:
 def _download_segment(
     s: Session, bar: Progress, r: R.Recording, dest: Path, *, limit: int
 ) -> transfer.Downloaded | None:
+    from camfleet.v1 import recording_pb2 as R
+
     if dest.exists() and dest.stat().st_size == r.size_bytes:
         return None  # already whole: a range download run again skips what it has
     url = s.call(stub(s).GetDownloadUrl, R.GetDownloadUrlRequest(id=r.id)).url
@@ -139,6 +154,8 @@ def download(
 
     An interrupted download (Ctrl-C, a full disk, a lost connection) keeps what it wrote in
     FILE.part; the same command run again continues from there."""
+    from camfleet.v1 import recording_pb2 as R
+
     if (recording_id is None) == (camera_id is None):
         raise CliError(
             "Give either a recording id or --camera (with --start/--end).", ExitCode.USAGE
@@ -207,6 +224,9 @@ def export(
     hours). A range recorded on several nodes (a failover) is assembled at one of them, which
     fetches the rest; a gap in the range stays in the clip as time (the picture holds) and is
     named."""
+    from camfleet.cli.commands import transfer
+    from camfleet.v1 import recording_pb2 as R
+
     s = state.session(ctx)
     out = state.printer(ctx)
     since, until = times.time_range(start, end, timedelta(0))

@@ -4,7 +4,7 @@ gaps with their causes), download segments (with a progress bar and resume) and 
 from __future__ import annotations
 
 from datetime import UTC, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
@@ -13,7 +13,9 @@ from camfleet.cli.commands.recording_files import listed as _listed
 from camfleet.cli.commands.recording_files import stub as _stub
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name
-from camfleet.v1 import recording_pb2
+
+if TYPE_CHECKING:  # the API's messages are imported where a command runs
+    from camfleet.v1 import recording_pb2 as R
 
 app = typer.Typer(
     name="recordings",
@@ -21,7 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-R = recording_pb2
 _EXTENSIONS = {"mpegts": "ts", "mp4": "mp4"}
 
 COLUMNS = [
@@ -62,6 +63,8 @@ def list_recordings(
     limit: int = typer.Option(0, "--limit", min=0, help="At most this many (0: all)."),
 ) -> None:
     """List a camera's recorded segments overlapping a time range, oldest first."""
+    from camfleet.v1 import recording_pb2 as R
+
     s = state.session(ctx)
     found = _listed(s, camera_id, start=start, end=end, limit=limit)
     if tier:
@@ -81,6 +84,8 @@ def get_recording(
     ctx: typer.Context, recording_id: str = typer.Argument(..., help="The id.")
 ) -> None:
     """Show one recorded segment."""
+    from camfleet.v1 import recording_pb2 as R
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetRecording, R.GetRecordingRequest(id=recording_id))
     state.printer(ctx).item(resp.recording, COLUMNS)
@@ -129,6 +134,8 @@ def timeline(
     end: str | None = _END,
 ) -> None:
     """Show a camera's recorded spans and gaps (with their causes), and its coverage."""
+    from camfleet.v1 import recording_pb2 as R
+
     s = state.session(ctx)
     since, until = times.time_range(start, end, timedelta(hours=1))
     line = s.call(
@@ -175,6 +182,8 @@ def delete(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a recorded segment from the index and, through its node, from disk."""
+    from camfleet.v1 import recording_pb2 as R
+
     if not yes and not typer.confirm(f"Delete recording {recording_id}?", err=True):
         raise CliError("Nothing deleted.", ExitCode.ERROR)
     s = state.session(ctx)
@@ -191,6 +200,8 @@ def playback_url(
     end: str | None = _END,
 ) -> None:
     """Print a signed VOD HLS URL over the range (a player seeks across segments and gaps)."""
+    from camfleet.v1 import recording_pb2 as R
+
     s = state.session(ctx)
     since, until = times.time_range(start, end, timedelta(0))
     resp = s.call(

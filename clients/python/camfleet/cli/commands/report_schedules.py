@@ -4,6 +4,8 @@ channel of AlertService (list, create, update, delete, run now). register() adds
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from camfleet.cli import state
 from camfleet.cli.commands import analytics, times
@@ -11,11 +13,11 @@ from camfleet.cli.commands.camera_lookup import resolve
 from camfleet.cli.commands.settings_values import BadValue, enum_number
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name
-from camfleet.cli.session import Session
-from camfleet.v1 import analytics_pb2, analytics_pb2_grpc
-from google.protobuf import field_mask_pb2
 
-A = analytics_pb2
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.cli.session import Session
+    from camfleet.v1 import analytics_pb2, analytics_pb2_grpc
+
 schedules = typer.Typer(
     name="schedules",
     help="Report schedules: a report mailed every day or week through an e-mail channel.",
@@ -30,6 +32,8 @@ def register(root: typer.Typer) -> None:
 
 
 def _stub(s: Session) -> analytics_pb2_grpc.AnalyticsServiceStub:
+    from camfleet.v1 import analytics_pb2_grpc
+
     return s.stub(analytics_pb2_grpc.AnalyticsServiceStub)
 
 
@@ -69,6 +73,8 @@ def _fill(
     cameras: list[str] | None,
 ) -> list[str]:
     """Put the options given into `schedule`; the names of the fields set."""
+    from camfleet.v1 import analytics_pb2 as A
+
     paths: list[str] = []
     choices = (
         ("kind", "--kind", A.ReportKind.DESCRIPTOR, kind),
@@ -92,6 +98,8 @@ def _fill(
 @schedules.command("list")
 def list_schedules(ctx: typer.Context) -> None:
     """List report schedules."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     found = s.call(_stub(s).ListReportSchedules, A.ListReportSchedulesRequest()).schedules
     state.printer(ctx).items(found, _SCHEDULES)
@@ -110,6 +118,8 @@ def create_schedule(
     enabled: bool | None = _ENABLED,
 ) -> None:
     """Create a report schedule."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     schedule = A.ReportSchedule(name=name, channel_id=channel, enabled=enabled is not False)
     _fill(
@@ -140,6 +150,9 @@ def update_schedule(
     enabled: bool | None = _ENABLED,
 ) -> None:
     """Change a schedule: only the fields given change (--camera replaces the list)."""
+    from camfleet.v1 import analytics_pb2 as A
+    from google.protobuf import field_mask_pb2
+
     s = state.session(ctx)
     schedule = A.ReportSchedule(id=schedule_id)
     paths = _fill(s, schedule, kind=kind, fmt=fmt, period=period, cameras=cameras)
@@ -165,6 +178,8 @@ def delete_schedule(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a report schedule."""
+    from camfleet.v1 import analytics_pb2 as A
+
     if not yes and not typer.confirm(f"Delete report schedule {schedule_id}?", err=True):
         raise CliError("Nothing deleted.", ExitCode.ERROR)
     s = state.session(ctx)
@@ -177,6 +192,8 @@ def run_schedule(
     ctx: typer.Context, schedule_id: str = typer.Argument(..., help="The schedule's id.")
 ) -> None:
     """Build and mail the schedule's report of the last period now (its next run stays)."""
+    from camfleet.v1 import analytics_pb2 as A
+
     s = state.session(ctx)
     ran = s.call(_stub(s).RunReportSchedule, A.RunReportScheduleRequest(id=schedule_id)).schedule
     out = state.printer(ctx)

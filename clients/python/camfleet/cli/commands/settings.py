@@ -3,27 +3,28 @@ concurrency, history)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 import typer
 from camfleet.cli import state
 from camfleet.cli.commands import times
 from camfleet.cli.commands.settings_values import (
-    GROUP_NAMES,
     GROUPS,
     BadValue,
     apply_assignments,
     field_text,
+    group_name,
     group_number,
     settable_fields,
 )
 from camfleet.cli.errors import CliError, ExitCode, describe_rpc_error, error_reason
 from camfleet.cli.output import Column, OutputFormat, to_dict
-from camfleet.cli.session import Session
-from camfleet.v1 import settings_pb2, settings_pb2_grpc
-from google.protobuf import field_mask_pb2
-from google.protobuf.message import Message
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.cli.session import Session
+    from camfleet.v1 import settings_pb2 as S
+    from camfleet.v1 import settings_pb2_grpc
+    from google.protobuf.message import Message
 
 app = typer.Typer(
     name="settings",
@@ -31,11 +32,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-S = settings_pb2
 _GROUP_HELP = "One of " + ", ".join(GROUPS) + "."
 
 
 def _stub(s: Session) -> settings_pb2_grpc.SettingsServiceStub:
+    from camfleet.v1 import settings_pb2_grpc
+
     return s.stub(settings_pb2_grpc.SettingsServiceStub)
 
 
@@ -99,10 +101,12 @@ def get(
     group: str | None = typer.Argument(None, help="Only this group. " + _GROUP_HELP),
 ) -> None:
     """Show the settings in force (every group, or one) with each group's version."""
+    from camfleet.v1 import settings_pb2 as S
+
     s = state.session(ctx)
     number = _group(group) if group else S.SETTINGS_GROUP_UNSPECIFIED
     resp = s.call(_stub(s).GetSettings, S.GetSettingsRequest(group=number))  # type: ignore[arg-type]
-    _print(ctx, resp.settings, GROUP_NAMES.get(number))
+    _print(ctx, resp.settings, group_name(number))
 
 
 _ASSIGNMENTS = typer.Argument(
@@ -127,8 +131,12 @@ def set_(
     ),
 ) -> None:
     """Change fields of one group; only the fields named change."""
+    import grpc
+    from camfleet.v1 import settings_pb2 as S
+    from google.protobuf import field_mask_pb2
+
     number = _group(group)
-    name = GROUP_NAMES[number]
+    name = group_name(number)
     s = state.session(ctx)
     message_type = getattr(S.Settings(), name).__class__
     message = message_type()
@@ -167,7 +175,7 @@ def set_(
 
 
 _HISTORY = [
-    Column("GROUP", lambda c: GROUP_NAMES.get(c.group, "-")),
+    Column("GROUP", lambda c: group_name(c.group) or "-"),
     Column("VERSION", lambda c: c.version),
     Column("TIME", lambda c: times.when(c.change_time)),
     Column("ACTOR", lambda c: c.actor),
@@ -182,6 +190,8 @@ def history(
     limit: int = typer.Option(50, "--limit", min=1, max=10000, help="At most this many changes."),
 ) -> None:
     """Show who changed which settings when, each field before and after, newest first."""
+    from camfleet.v1 import settings_pb2 as S
+
     s = state.session(ctx)
     number = _group(group) if group else S.SETTINGS_GROUP_UNSPECIFIED
     request = S.ListSettingsHistoryRequest(group=number, page_size=min(limit, 200))  # type: ignore[arg-type]
@@ -201,7 +211,9 @@ def fields(
     group: str = typer.Argument(..., help=_GROUP_HELP),
 ) -> None:
     """List the fields of a group that `settings set` takes."""
-    name = GROUP_NAMES[_group(group)]
+    from camfleet.v1 import settings_pb2 as S
+
+    name = group_name(_group(group))
     message = getattr(S.Settings(), name)
     state.printer(ctx).done(
         "\n".join(settable_fields(message.DESCRIPTOR)), settable_fields(message.DESCRIPTOR)

@@ -11,21 +11,17 @@ empty for none); booleans `true`/`false`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from camfleet.v1 import settings_pb2
-from google.protobuf import duration_pb2
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+# The command modules import this one at start-up (`camfleet --help` included): protobuf and
+# the settings messages are imported by the functions that convert a value.
+if TYPE_CHECKING:
+    from google.protobuf import duration_pb2
+    from google.protobuf.message import Message
 
-GROUPS: dict[str, int] = {
-    "streaming": settings_pb2.SETTINGS_GROUP_STREAMING,
-    "recording": settings_pb2.SETTINGS_GROUP_RECORDING,
-    "storage": settings_pb2.SETTINGS_GROUP_STORAGE,
-    "security": settings_pb2.SETTINGS_GROUP_SECURITY,
-    "notifications": settings_pb2.SETTINGS_GROUP_NOTIFICATIONS,
-}
-GROUP_NAMES = {number: name for name, number in GROUPS.items()}
+# The settings groups (SettingsGroup without its prefix), in the order of the .proto: written out
+# for the help texts, which are built before any protobuf is imported; a test checks the list.
+GROUPS = ("streaming", "recording", "storage", "security", "notifications")
 
 _UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|m|h|d)?\s*$")
@@ -41,12 +37,21 @@ class BadValue(ValueError):
 
 def group_number(name: str) -> int:
     """The SettingsGroup of a group's name."""
-    try:
-        return GROUPS[name.strip().lower()]
-    except KeyError:
-        raise BadValue(
-            f"There is no settings group {name!r}; the groups are {', '.join(GROUPS)}."
-        ) from None
+    from camfleet.v1 import settings_pb2
+
+    wanted = name.strip().lower()
+    if wanted not in GROUPS:
+        raise BadValue(f"There is no settings group {name!r}; the groups are {', '.join(GROUPS)}.")
+    return settings_pb2.SettingsGroup.Value(f"SETTINGS_GROUP_{wanted.upper()}")
+
+
+def group_name(number: int) -> str:
+    """The name of a SettingsGroup ("" for the unspecified one, or one this client knows not)."""
+    from camfleet.v1 import settings_pb2
+
+    value = settings_pb2.SettingsGroup.DESCRIPTOR.values_by_number.get(number)
+    name = value.name.removeprefix("SETTINGS_GROUP_").lower() if value else ""
+    return name if name in GROUPS else ""
 
 
 def settable_fields(descriptor: Any) -> list[str]:
@@ -80,6 +85,8 @@ def apply_assignments(group: str, message: Message, words: list[str]) -> list[st
 
 
 def _set(message: Message, field: Any, text: str) -> None:
+    from google.protobuf.descriptor import FieldDescriptor
+
     if field.is_repeated:
         items = [item.strip() for item in text.split(",") if item.strip()]
         container = getattr(message, field.name)
@@ -94,6 +101,8 @@ def _set(message: Message, field: Any, text: str) -> None:
 
 
 def _scalar(field: Any, text: str) -> Any:
+    from google.protobuf.descriptor import FieldDescriptor
+
     kind = field.type
     if kind == FieldDescriptor.TYPE_STRING:
         return text
@@ -123,6 +132,8 @@ def _int(text: str) -> int:
 
 def parse_duration(text: str) -> duration_pb2.Duration:
     """`10s`, `1.5s`, `500ms`, `5m`, `2h`, `7d` (a bare number is seconds)."""
+    from google.protobuf import duration_pb2
+
     match = _DURATION.match(text)
     if match is None:
         raise BadValue(f"{text!r} is not a duration (e.g. 500ms, 10s, 5m, 2h, 7d)")
@@ -176,6 +187,8 @@ def duration_text(value: duration_pb2.Duration) -> str:
 
 def field_text(message: Message, field: Any) -> str:
     """One field of a group's message as text for a table."""
+    from google.protobuf.descriptor import FieldDescriptor
+
     value = getattr(message, field.name)
     if field.is_repeated:
         return ",".join(str(v) for v in value)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from camfleet.cli.errors import CliError, ExitCode
-from google.protobuf import duration_pb2, timestamp_pb2
+
+if TYPE_CHECKING:  # protobuf is imported when a value is converted, not at start-up
+    from google.protobuf import duration_pb2, timestamp_pb2
 
 _AGE = re.compile(r"^-?\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|min|h|d|w)(?:\s+ago)?$")
 _UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -60,6 +63,8 @@ def time_range(
 
 def ts(at: datetime) -> timestamp_pb2.Timestamp:
     """`at` as a protobuf Timestamp."""
+    from google.protobuf import timestamp_pb2
+
     out = timestamp_pb2.Timestamp()
     out.FromDatetime(at.astimezone(UTC))
     return out
@@ -67,6 +72,8 @@ def ts(at: datetime) -> timestamp_pb2.Timestamp:
 
 def duration(length: timedelta) -> duration_pb2.Duration:
     """`length` as a protobuf Duration."""
+    from google.protobuf import duration_pb2
+
     out = duration_pb2.Duration()
     out.FromTimedelta(length)
     return out

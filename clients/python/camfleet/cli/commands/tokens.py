@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
 from camfleet.cli.output import Column, to_dict, when
 from camfleet.cli.parsing import duration_message
-from camfleet.v1 import api_token_pb2, api_token_pb2_grpc
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.v1 import api_token_pb2_grpc
 
 app = typer.Typer(
     name="api-tokens",
@@ -41,6 +43,8 @@ _ALLOW_CIDR = typer.Option(
 
 
 def _stub(s: Any) -> api_token_pb2_grpc.ApiTokenServiceStub:
+    from camfleet.v1 import api_token_pb2_grpc
+
     return s.stub(api_token_pb2_grpc.ApiTokenServiceStub)  # type: ignore[no-any-return]
 
 
@@ -54,6 +58,8 @@ def list_tokens(
     limit: int = typer.Option(500, "--limit", min=1, help="Show at most this many tokens."),
 ) -> None:
     """List API tokens (never their secrets)."""
+    from camfleet.v1 import api_token_pb2
+
     s = state.session(ctx)
     found: list[api_token_pb2.ApiToken] = []
     token, total = "", 0
@@ -77,6 +83,8 @@ def list_tokens(
 @app.command("get")
 def get_token(ctx: typer.Context, token_id: str = typer.Argument(..., help="Token id.")) -> None:
     """Show one API token."""
+    from camfleet.v1 import api_token_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetApiToken, api_token_pb2.GetApiTokenRequest(id=token_id))
     state.printer(ctx).item(resp.api_token, DETAIL_COLUMNS)
@@ -96,6 +104,8 @@ def create_token(
 ) -> None:
     """Create an API token; its secret is printed once. Use it with `camfleet login --token`
     or CAMFLEET_TOKEN."""
+    from camfleet.v1 import api_token_pb2
+
     s = state.session(ctx)
     request = api_token_pb2.CreateApiTokenRequest(
         api_token=api_token_pb2.ApiToken(
@@ -119,6 +129,8 @@ def create_token(
 @app.command("revoke")
 def revoke_token(ctx: typer.Context, token_id: str = typer.Argument(..., help="Token id.")) -> None:
     """Revoke an API token: calls with it fail from now on."""
+    from camfleet.v1 import api_token_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).RevokeApiToken, api_token_pb2.RevokeApiTokenRequest(id=token_id))
     out = state.printer(ctx)

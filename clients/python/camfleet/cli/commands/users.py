@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from camfleet.cli import state
 from camfleet.cli.errors import CliError, ExitCode
 from camfleet.cli.output import Column, enum_name, when
 from camfleet.cli.parsing import quote
-from camfleet.v1 import common_pb2, user_pb2, user_pb2_grpc
-from google.protobuf import field_mask_pb2
+
+if TYPE_CHECKING:  # the API's messages and grpc are imported where a command runs
+    from camfleet.v1 import user_pb2, user_pb2_grpc
 
 app = typer.Typer(
     name="users",
@@ -29,27 +30,33 @@ COLUMNS = [
     Column("CREATED", lambda u: when(u.create_time), wide=True),
 ]
 DETAIL_COLUMNS = [Column(c.header, c.value) for c in COLUMNS]
-ROLES = {
-    v.name.removeprefix("ROLE_").lower(): v.number
-    for v in common_pb2.Role.DESCRIPTOR.values
-    if v.number
-}
 _USER = typer.Argument(..., help="User id or username.")
 _ROLE_HELP = "Role: admin, operator, viewer or api."
 
 
 def _role(text: str) -> Any:
-    number = ROLES.get(text.lower())
+    from camfleet.v1 import common_pb2
+
+    roles = {
+        v.name.removeprefix("ROLE_").lower(): v.number
+        for v in common_pb2.Role.DESCRIPTOR.values
+        if v.number
+    }
+    number = roles.get(text.lower())
     if number is None:
         raise CliError(f"--role {text!r} is not a role; {_ROLE_HELP.lower()}", ExitCode.USAGE)
     return number
 
 
 def _stub(s: Any) -> user_pb2_grpc.UserServiceStub:
+    from camfleet.v1 import user_pb2_grpc
+
     return s.stub(user_pb2_grpc.UserServiceStub)  # type: ignore[no-any-return]
 
 
 def _list(s: Any, filter_text: str, limit: int) -> tuple[list[user_pb2.User], int]:
+    from camfleet.v1 import user_pb2
+
     found: list[user_pb2.User] = []
     token, total = "", 0
     while len(found) < limit:
@@ -116,6 +123,8 @@ def list_users(
 @app.command("get")
 def get_user(ctx: typer.Context, user: str = _USER) -> None:
     """Show one user account."""
+    from camfleet.v1 import user_pb2
+
     s = state.session(ctx)
     resp = s.call(_stub(s).GetUser, user_pb2.GetUserRequest(id=resolve(s, user)))
     state.printer(ctx).item(resp.user, DETAIL_COLUMNS)
@@ -131,6 +140,8 @@ def create_user(
     password_stdin: bool = _PASSWORD_STDIN,
 ) -> None:
     """Create a user account (asks for its password; the server's password rules apply)."""
+    from camfleet.v1 import user_pb2
+
     s = state.session(ctx)
     password = _new_password(password_stdin)
     resp = s.call(
@@ -159,6 +170,9 @@ def update_user(
     ),
 ) -> None:
     """Change a user's role, display name, or whether it is disabled."""
+    from camfleet.v1 import user_pb2
+    from google.protobuf import field_mask_pb2
+
     s = state.session(ctx)
     changed = user_pb2.User(id=resolve(s, user))
     paths: list[str] = []
@@ -194,6 +208,8 @@ def delete_user(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a user account."""
+    from camfleet.v1 import user_pb2
+
     s = state.session(ctx)
     user_id = resolve(s, user)
     if not yes:
@@ -223,6 +239,8 @@ def change_password(
     ),
 ) -> None:
     """Change a password; every session of that user ends (log in again after your own)."""
+    from camfleet.v1 import user_pb2
+
     s = state.session(ctx)
     request = user_pb2.ChangePasswordRequest()
     if user:
