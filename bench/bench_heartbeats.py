@@ -2,6 +2,7 @@
 
     python -m bench.bench_heartbeats [--nodes 1000] [--cameras-per-node 10] [--seconds 60]
                                      [--backend sqlite|postgres] [--processes 2] [--ramp]
+                                     [--replicas N]
 
 The issue's target: 1,000 nodes x 10 cameras heartbeating at 1 Hz on one control-plane process,
 with no node falsely marked LOST. One run starts the real control plane (`python -m server
@@ -14,8 +15,11 @@ random phase. It prints heartbeats sent per second, server CPU and RSS, the load
 the control plane's responsiveness (health-check round trips during the window), how many nodes
 went LOST (NODE_STATE_CHANGED events watched during the run, and ListNodes at the end) and the
 control-plane / bare CPU ratio. `--ramp` then raises the heartbeat rate step by step until the
-control plane uses ~95 % of a core. Everything it starts is stopped by PID, and every database,
-Redis key and temporary directory it creates is removed, also on failure or Ctrl-C.
+control plane uses ~95 % of a core. `--replicas N` (N >= 2, PostgreSQL) runs the control plane
+as N replicas behind Envoy instead (bench/heartbeat_replicas.py) and adds each replica's and
+Envoy's CPU, and what the replicas reach together. Everything it starts is stopped by PID, and
+every database, Redis key and temporary directory it creates is removed, also on failure or
+Ctrl-C.
 See bench/README.md for what the numbers mean.
 """
 
@@ -36,7 +40,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -58,7 +62,15 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.bench_camera_rpc import run_bench
-from harness.control_plane import server_env, start_control_plane, wait_serving
+from bench.heartbeat_replicas import (
+    ControlPlanes,
+    PartRow,
+    PartUsage,
+    part_rows,
+    together,
+    usage_of,
+)
+from harness.control_plane import server_env
 from harness.cpu import CpuMeter, Usage, load_average, memory_mib
 from harness.databases import postgres_backends, redis_server_pids
 from harness.ports import LOOPBACK, free_port
@@ -761,6 +773,8 @@ class Window:
     rss_mib: tuple[float, float] = (0.0, 0.0)
     probe_ms: array[float] = field(default_factory=lambda: array("d"))
     probe_failures: Counter[str] = field(default_factory=Counter)
+    # Each replica and Envoy on their own, when there are several replicas.
+    parts: dict[str, PartUsage] = field(default_factory=dict)
 
     @property
     def sent_per_s(self) -> float:
@@ -794,15 +808,19 @@ async def measure(
     seconds: float,
     target_rate: float,
     load: LoadProcesses,
-    server_pid: int,
+    server_pids: Sequence[int],
     db: CpuMeter | None = None,
     redis: CpuMeter | None = None,
     probe_channel: grpc.aio.Channel | None = None,
     sink_channel: grpc.aio.Channel | None = None,
+    parts: Mapping[str, int] | None = None,
 ) -> Window:
-    """Counters, CPU and memory over `seconds` of steady load."""
+    """Counters, CPU and memory over `seconds` of steady load; the server's CPU and memory are
+    those of `server_pids` summed, and each of `parts` (name: PID) is measured on its own too,
+    from the same samples."""
     loop = asyncio.get_running_loop()
-    server_meter = CpuMeter.of_pid(server_pid)
+    part_pids = dict(parts or {})
+    server_meter = CpuMeter(lambda: ([*server_pids, *part_pids.values()], None))
     pids = load.pids
     load_meter = CpuMeter(lambda: (pids, None))
     meters = [m for m in (server_meter, load_meter, db, redis) if m is not None]
@@ -833,21 +851,32 @@ async def measure(
     if prober is not None:
         await prober
     usage = {id(m): CpuMeter.usage(b, a) for m, b, a in zip(meters, before, after, strict=True)}
+    # The server meter's samples (always the first) hold every replica's and Envoy's CPU.
+    servers = before[0], after[0]
     return Window(
         label=label,
         seconds=elapsed,
         target_rate=target_rate,
         before=before_counters,
         after=after_counters,
-        server=usage[id(server_meter)],
+        server=usage_of(*servers, server_pids),
         load=usage[id(load_meter)],
         db=usage.get(id(db)) if db is not None else None,
         redis=usage.get(id(redis)) if redis is not None else None,
         received=(received_after - received_before) if stats is not None else None,
-        rss_mib=memory_mib(server_pid),
+        rss_mib=_summed(memory_mib(pid) for pid in server_pids),
         probe_ms=latencies,
         probe_failures=failures,
+        parts={
+            name: PartUsage(usage_of(*servers, [pid]), memory_mib(pid)[0])
+            for name, pid in part_pids.items()
+        },
     )
+
+
+def _summed(pairs: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    now, peak = zip(*pairs, strict=True)
+    return sum(now), sum(peak)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -936,6 +965,27 @@ WIDTHS = (10, 10, 9, 7, 9, 9, 8, 8, 10, 10, 7, 8)
 HEADER = f"  {'target':<26}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, WIDTHS, strict=True))
 
 
+def format_row(label: str, cells: Sequence[str]) -> str:
+    """One table line: the label, then `cells` under COLUMNS."""
+    return f"  {label:<26}" + "".join(f"{c:>{w}}" for c, w in zip(cells, WIDTHS, strict=True))
+
+
+def format_part(row: PartRow) -> str:
+    """A replica's or Envoy's line: heartbeats, CPU, CPU per heartbeat and memory."""
+    rest = ("-",) * (len(COLUMNS) - 5)
+    return format_row(
+        row.label,
+        (
+            "-" if row.hb_per_s is None else f"{'~' * row.estimated}{row.hb_per_s:.0f}",
+            "-",
+            _pct(row.cpu),
+            "-" if row.us_per_hb is None else f"{'~' * row.estimated}{row.us_per_hb:.0f}",
+            "-" if row.rss_mib is None else f"{row.rss_mib:.0f}",
+            *rest,
+        ),
+    )
+
+
 def format_window(w: Window) -> str:
     """One table line."""
     per_hb = w.us_per_heartbeat
@@ -954,7 +1004,7 @@ def format_window(w: Window) -> str:
         "-" if not probes else f"{_percentile(probes, 0.99):.1f}",
         "-" if not probes else f"{max(probes):.0f}",
     )
-    return f"  {w.label:<26}" + "".join(f"{c:>{w_}}" for c, w_ in zip(cells, WIDTHS, strict=True))
+    return format_row(w.label, cells)
 
 
 def describe_counters(c: AgentCounters) -> str:
@@ -1018,7 +1068,7 @@ async def wait_connected(load: LoadProcesses, want: int, within_s: float, what: 
 async def wait_fleet_ready(
     args: argparse.Namespace,
     load: LoadProcesses,
-    server: Child,
+    server: ControlPlanes,
     channel: grpc.aio.Channel,
     fleet: Fleet,
     started: float,
@@ -1103,7 +1153,7 @@ async def baseline_phase(
             args.seconds,
             len(fleet.agents),
             load,
-            sink.pid,
+            [sink.pid],
             sink_channel=sink_channel,
         )
         sink.check_alive()
@@ -1116,7 +1166,7 @@ async def control_plane_phase(
     args: argparse.Namespace,
     target: str,
     fleet: Fleet,
-    server: Child,
+    server: ControlPlanes,
     channel: grpc.aio.Channel,
     database_url: str,
     outcome: Outcome,
@@ -1174,11 +1224,23 @@ async def control_plane_phase(
         window_lags: list[float | None] = []
         sampler = asyncio.create_task(probe.sample(window_start + args.seconds, window_lags))
         main = await measure(
-            "control plane", args.seconds, n, load, server.pid, db, redis, probe_channel=channel
+            server.label,
+            args.seconds,
+            n,
+            load,
+            server.pids,
+            db,
+            redis,
+            probe_channel=channel,
+            parts=server.parts,
         )
         await sampler
         windows.append(main)
         print(format_window(main), flush=True)
+        if main.parts:
+            streams = await server.streams()
+            for row in part_rows(main.seconds, main.sent_per_s, main.parts, streams):
+                print(format_part(row), flush=True)
         main_end = time.monotonic()
         if args.ramp:
             windows.extend(await ramp(args, load, server, channel, db, redis, n, states))
@@ -1245,7 +1307,7 @@ async def control_plane_phase(
 async def ramp(
     args: argparse.Namespace,
     load: LoadProcesses,
-    server: Child,
+    server: ControlPlanes,
     channel: grpc.aio.Channel,
     db: CpuMeter | None,
     redis: CpuMeter | None,
@@ -1271,7 +1333,7 @@ async def ramp(
             args.ramp_step,
             n * hz,
             load,
-            server.pid,
+            server.pids,
             db,
             redis,
             probe_channel=channel,
@@ -1302,11 +1364,15 @@ async def ramp(
 async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix: str) -> int:
     """Start both servers, build the fleet, run both phases and print the report."""
     admin_password = secrets.token_urlsafe(18)
-    server_port, sink_port = free_port(), free_port()
-    env = server_env(work / "data", server_port, admin_password, database_url, prefix)
-    env["CAMFLEET_LOG_LEVEL"] = args.server_log_level
+    sink_port = free_port()
+
+    def env(port: int, data: Path) -> dict[str, str]:
+        values = server_env(data, port, admin_password, database_url, prefix)
+        values["CAMFLEET_LOG_LEVEL"] = args.server_log_level
+        return values
+
     source = server_source()
-    server = start_control_plane(env, work / "server.log", args=HEARTBEAT_FLAGS)
+    server = ControlPlanes(work, args.replicas, env, HEARTBEAT_FLAGS)
     sink: Child | None = None
     channels: list[grpc.aio.Channel] = []
     outcome = Outcome()
@@ -1323,11 +1389,11 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             clean_env(),
             work / "sink.log",
         )
-        server_target, sink_target = f"{LOOPBACK}:{server_port}", f"{LOOPBACK}:{sink_port}"
+        await server.start()
+        server_target, sink_target = server.target, f"{LOOPBACK}:{sink_port}"
         channel = grpc.aio.insecure_channel(server_target)
         sink_channel = grpc.aio.insecure_channel(sink_target)
         channels += [channel, sink_channel]
-        await wait_serving(server_target, server)
         await wait_sink(sink_channel, sink)
         setup_started = time.monotonic()
         fleet = await make_fleet(channel, admin_password, args.nodes, args.cameras_per_node)
@@ -1335,7 +1401,9 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
             f"bench_heartbeats: backend={args.backend} nodes={args.nodes} "
             f"cameras/node={args.cameras_per_node} rate=1 Hz seconds={args.seconds:g} "
             f"warmup={args.warmup:g} processes={args.processes} "
-            f"streams/channel={args.streams_per_channel} ({os.cpu_count()} cores, Python "
+            f"streams/channel={args.streams_per_channel}"
+            + (f" replicas={args.replicas} behind Envoy" if args.replicas > 1 else "")
+            + f" ({os.cpu_count()} cores, Python "
             f"{platform.python_version()}, grpcio {grpc.__version__}, load average "
             f"{load_average()}; server code {source})",
             flush=True,
@@ -1365,15 +1433,16 @@ async def bench(args: argparse.Namespace, work: Path, database_url: str, prefix:
     finally:
         for ch in channels:
             await ch.close(None)
-        for started in (server, sink):
-            if started is not None:
-                started.stop()
+        server.stop()
+        if sink is not None:
+            sink.stop()
         if args.server_log:
-            shutil.copyfile(server.log, args.server_log)
-        digest = log_digest(server.log)
-        if digest:
-            print("  control plane log, warnings and errors (ids and numbers masked as #):")
-            print("\n".join(digest), flush=True)
+            server.keep_logs(args.server_log)
+        for name, log in server.logs:
+            digest = log_digest(log)
+            if digest:
+                print(f"  {name} log, warnings and errors (ids and numbers masked as #):")
+                print("\n".join(digest), flush=True)
 
 
 def verdict(
@@ -1381,13 +1450,19 @@ def verdict(
     baseline: Window | None,
     windows: list[Window],
     outcome: Outcome,
-    server: Child,
+    server: ControlPlanes,
 ) -> int:
     """Print the ratio, the capacity figure and the headline; returns the exit status."""
-    main = next((w for w in windows if w.label == "control plane"), None)
+    main = next((w for w in windows if w.label == server.label), None)
     status = 0
     print()
-    if main is not None and baseline is not None:
+    if main is not None and main.parts:
+        bare = baseline.cpu(baseline.server) if baseline is not None else None
+        for line in together(
+            server.count, main.seconds, main.sent_per_s, main.parts, bare, CPU_LIMIT
+        ):
+            print(line)
+    elif main is not None and baseline is not None:
         cp, bare = main.cpu(main.server), baseline.cpu(baseline.server)
         if cp is not None and bare:
             print(
@@ -1395,7 +1470,7 @@ def verdict(
                 f"({_pct(cp)} vs {_pct(bare)} of a core at {main.sent_per_s:.0f} heartbeats/s)"
             )
     ramped = [w for w in windows if w.label.startswith("control plane @")]
-    if main is not None:
+    if main is not None and not main.parts:
         per_hb = main.us_per_heartbeat
         if per_hb:
             print(
@@ -1478,7 +1553,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--warmup", type=float, default=10.0, help="unmeasured seconds after every node is READY"
     )
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="sqlite (the default for one control plane) or postgres (implied by --replicas)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="control-plane replicas; 2 or more run behind Envoy on PostgreSQL + Redis",
+    )
     parser.add_argument("--processes", type=int, default=2, help="load processes")
     parser.add_argument(
         "--streams-per-channel",
@@ -1544,6 +1630,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--connect-timeout must be 10..3600 and --ramp-step 1..120")
     if not 1 < args.ramp_max_hz <= 100:
         parser.error("--ramp-max-hz must be in (1, 100]")
+    if not 1 <= args.replicas <= 8:
+        parser.error("--replicas must be 1..8")
+    if args.replicas > 1 and args.backend == "sqlite":
+        parser.error("--replicas shares one PostgreSQL and Redis: not with --backend sqlite")
+    if args.replicas > 1 and args.ramp:
+        parser.error("--ramp measures one process; --replicas reports the linear capacity")
+    args.backend = args.backend or ("postgres" if args.replicas > 1 else "sqlite")
     return args
 
 
