@@ -4,8 +4,8 @@ thousand nodes' connect storm slow), as PlanNode and PlanCamera."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,16 +40,16 @@ _NODE_COLUMNS = (
     NodeRow.capacity,
     NodeRow.cpu_cores,
 )
-# Ids per query, within SQLite's bound parameters.
+# Rows per query (ids within SQLite's bound parameters).
 _READ_CHUNK = 1000
+T = TypeVar("T")
 
 
 async def read_nodes(
     sessions: async_sessionmaker[AsyncSession], ids: Iterable[str] | None = None
 ) -> list[PlanNode]:
     """Nodes (all, or those of `ids` that exist) as the planner sees them."""
-    rows = await _rows(sessions, select(*_NODE_COLUMNS), NodeRow.id, ids)
-    return [plan_node(row) for row in rows]
+    return await _rows(sessions, select(*_NODE_COLUMNS), NodeRow.id, ids, plan_node)
 
 
 async def read_cameras(
@@ -59,8 +59,13 @@ async def read_cameras(
 ) -> list[PlanCamera]:
     """Cameras (all, or those of `ids` that exist) as the planner sees them; those without a
     ladder of their own cost `default_ladder`."""
-    rows = await _rows(sessions, select(*_CAMERA_COLUMNS), CameraRow.id, ids)
-    return [plan_camera(row, default_ladder) for row in rows]
+    return await _rows(
+        sessions,
+        select(*_CAMERA_COLUMNS),
+        CameraRow.id,
+        ids,
+        lambda row: plan_camera(row, default_ladder),
+    )
 
 
 async def _rows(
@@ -68,16 +73,31 @@ async def _rows(
     query: Select[*tuple[Any, ...]],
     key: InstrumentedAttribute[str],
     ids: Iterable[str] | None,
-) -> list[Any]:
-    """The rows of `query`: all, or those whose `key` is one of `ids`."""
+    convert: Callable[[Any], T],
+) -> list[T]:
+    """The rows of `query`, all or those whose `key` is one of `ids`, converted, a chunk at a
+    time: between chunks the event loop runs (the leader's heartbeats, every call). A full
+    reconcile read ten thousand cameras in one go: 0.4 s of the loop at once
+    (bench_placement's "read the fleet"; in chunks 0.26 s in all, ~25 ms at a time)."""
+    out: list[T] = []
     async with sessions() as session:
-        if ids is None:
-            return list((await session.execute(query)).all())
-        wanted, out = sorted(ids), list[Any]()
-        for start in range(0, len(wanted), _READ_CHUNK):
-            chunk = wanted[start : start + _READ_CHUNK]
-            out += (await session.execute(query.where(key.in_(chunk)))).all()
-        return out
+        if ids is not None:
+            wanted = sorted(ids)
+            for start in range(0, len(wanted), _READ_CHUNK):
+                chunk = wanted[start : start + _READ_CHUNK]
+                rows = (await session.execute(query.where(key.in_(chunk)))).all()
+                out += [convert(row) for row in rows]
+            return out
+        after: str | None = None
+        while True:  # keyset pages: each camera once, whatever changes meanwhile
+            page = query.order_by(key).limit(_READ_CHUNK)
+            if after is not None:
+                page = page.where(key > after)
+            rows = (await session.execute(page)).all()
+            out += [convert(row) for row in rows]
+            if len(rows) < _READ_CHUNK:
+                return out
+            after = rows[-1].id
 
 
 def plan_node(row: Any) -> PlanNode:
