@@ -97,7 +97,7 @@ async def _rows(
             out += [convert(row) for row in rows]
             if len(rows) < _READ_CHUNK:
                 return out
-            after = rows[-1].id
+            after = getattr(rows[-1], key.key)
 
 
 def plan_node(row: Any) -> PlanNode:

@@ -6,8 +6,8 @@ server/nodes/assignment_push.py) and reacts to what changed, not by recomputing 
   camera is re-read and planned alone;
 - a node that stops being READY (LOST, OFFLINE, deleted): its pull cameras move at once;
   only the nodes named by the events are re-read (a fleet reconnecting after a restart is a
-  thousand node events: re-reading every node for each batch of them made the connect storm
-  three times slower);
+  thousand node events: re-reading every node for each batch of them made bench_heartbeats'
+  connect storm of 1,000 nodes take 344 s instead of 129);
 - a node READY or uncordoned, or with more capacity: waiting cameras are placed;
 - a node's labels changed: its cameras are checked against their selectors;
 - a node draining: make-before-break handovers for each of its pull cameras;
