@@ -19,24 +19,17 @@ and for Envoy, and `together` says what the replicas reach together. Everything 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.control_plane import start_control_plane, wait_serving
 from harness.cpu import CpuMeter, Snapshot, Usage
-from harness.ingest import envoy_binary
+from harness.edge import envoy_admin, spawn_edge
 from harness.ports import LOOPBACK, free_port
 from harness.processes import STOP_GRACE_S, Child, stop_all
-
-# scripts/ are top-level modules to mypy; loaded by name at run time, as harness/fleet.py does.
-_envoy_config: Any = importlib.import_module("scripts.envoy_config")
-_envoy_admin: Any = importlib.import_module("scripts.envoy_admin")
 
 ENVOY_READY_S = 60.0
 # envoy.yaml's cluster of the control-plane replicas.
@@ -118,24 +111,16 @@ class ControlPlanes:
             await self._start_envoy()
 
     async def _start_envoy(self) -> None:
-        workdir = self._work / "envoy"
-        workdir.mkdir(exist_ok=True)
         self._edge_port = free_port()
-        rendered = _envoy_config.render(
-            (LOOPBACK, self._edge_port),
-            _envoy_admin.ADMIN_SOCKET,
-            [(LOOPBACK, port) for port in self._ports],
-        )
-        (workdir / "envoy.json").write_text(json.dumps(rendered))
         # Envoy holds a descriptor per agent connection: it inherits the raised limit.
-        _envoy_admin.raise_open_file_limit()
-        # --disable-hot-restart: other Envoys run on this machine. Run in `workdir`: the admin
-        # socket's path is relative to it.
-        argv = [envoy_binary(), "-c", "envoy.json", "--disable-hot-restart"]
-        self.envoy = Child(
-            "envoy", [*argv, "--log-level", "warning"], None, self._work / "envoy.log",
-            cwd=workdir, parent_death=True,
-        )  # fmt: skip
+        envoy_admin.raise_open_file_limit()
+        self.envoy = spawn_edge(
+            self._work / "envoy",
+            (LOOPBACK, self._edge_port),
+            [(LOOPBACK, port) for port in self._ports],
+            self._work / "envoy.log",
+            parent_death=True,
+        )
         deadline = time.monotonic() + ENVOY_READY_S
         while True:
             hosts = await asyncio.to_thread(self._hosts)
@@ -154,8 +139,8 @@ class ControlPlanes:
         """Envoy's per-host figures of the replicas' cluster, by replica port ({} when its admin
         interface does not answer): lines `control_plane::127.0.0.1:PORT::rq_active::3`."""
         try:
-            status, text = _envoy_admin.admin_request(
-                self._work / "envoy" / _envoy_admin.ADMIN_SOCKET, "GET", "/clusters"
+            status, text = envoy_admin.admin_request(
+                self._work / "envoy" / envoy_admin.ADMIN_SOCKET, "GET", "/clusters"
             )
         except OSError:
             return {}

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import json
 import os
 import shutil
 import socket
@@ -38,17 +36,12 @@ from camfleet.v1 import (
 from harness.agents import agent_argv, start_agent, wait_agent_ready
 from harness.control_plane import start_control_plane, wait_serving
 from harness.databases import REDIS_URL, TEST_POOL_SIZE, throwaway_postgres, throwaway_redis_prefix
+from harness.edge import envoy_admin, spawn_edge
 from harness.held_segments import DiskSegment, held_segments
-from harness.ingest import envoy_binary, running_ingest
+from harness.ingest import running_ingest
 from harness.netns import NetNode, TestNetwork, kill_group, temporary_network
 from harness.processes import Child, clean_env, kill_survivors, process_tree
 from server.tls.ca import CertificateFiles
-
-# scripts/ are top-level modules to mypy (they import each other by bare name, as ./start runs
-# them), so they are loaded here by name at run time: the same routes, filters and checks as
-# ./start and tests/support/envoy.py, without mypy seeing one file under two module names.
-_envoy_config: Any = importlib.import_module("scripts.envoy_config")
-_envoy_admin: Any = importlib.import_module("scripts.envoy_admin")
 
 ADMIN_PASSWORD = "fleet-admin-password"  # a throwaway test fleet's admin
 Metadata = tuple[tuple[str, str], ...]
@@ -295,28 +288,19 @@ class Fleet:
         its health checks: ready once a replica passed them. Over TLS with `tls` (a
         certificate for the bridge address), as compose's Envoy is."""
         self.edge_port = self.free_port()
-        upstreams = [(self.host, r.port) for r in self.replicas]
-        rendered = _envoy_config.render(
-            (self.host, self.edge_port),
-            _envoy_admin.ADMIN_SOCKET,
-            upstreams,
-            tls=(tls.cert, tls.key) if tls else None,
-        )
         self.edge_ca = tls.ca if tls else None
         workdir = self.root / "edge"
-        workdir.mkdir(exist_ok=True)
-        (workdir / "envoy.json").write_text(json.dumps(rendered))
-        # --disable-hot-restart: other Envoys run on this machine. Run in `workdir`: the admin
-        # socket's path is relative to it.
-        argv = [envoy_binary(), "-c", "envoy.json", "--disable-hot-restart"]
-        self._edge = Child(
-            "envoy", [*argv, "--log-level", "warning"], None, self.root / "envoy-edge.log",
-            cwd=workdir,
-        )  # fmt: skip
+        self._edge = spawn_edge(
+            workdir,
+            (self.host, self.edge_port),
+            [(self.host, r.port) for r in self.replicas],
+            self.root / "envoy-edge.log",
+            tls=(tls.cert, tls.key) if tls else None,
+        )
         self.edge_pid = self._edge.pid
-        admin = workdir / _envoy_admin.ADMIN_SOCKET
+        admin = workdir / envoy_admin.ADMIN_SOCKET
         deadline = time.monotonic() + 30
-        while not await asyncio.to_thread(_envoy_admin.routes_to_control_plane, admin):
+        while not await asyncio.to_thread(envoy_admin.routes_to_control_plane, admin):
             if self._edge.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Envoy did not route to a replica:\n{self.logs()}")
             await asyncio.sleep(0.2)
