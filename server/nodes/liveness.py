@@ -12,16 +12,18 @@ replica counts. The timeout grows by the leader's own recent event-loop lag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from server.cameras.status import CameraStatusWriter
-from server.common.tasks import raise_if_cancelling
+from server.common.tasks import cancel_and_wait, raise_if_cancelling
 from server.db.models import utcnow
 from server.errors import DomainError, Unauthenticated, Unavailable
 from server.leader.model import Fence, NotLeader
+from server.nodes.live import HostMetrics
 from server.nodes.loop_lag import LoopLag
 from server.nodes.presence import Presence
 from server.nodes.registry import NodeRegistry, NodeState
@@ -130,6 +132,36 @@ class NodeLiveness:
         deliver a heartbeat (under a connect storm its Welcome and first heartbeats wait in
         this process's queues for seconds; that is not the node's silence)."""
         return time.time() + max(0.0, self._startup_grace - self._lost_after)
+
+    @contextlib.asynccontextmanager
+    async def connecting(self, node_id: str) -> AsyncIterator[None]:
+        """While a node's Hello is being recorded: its heartbeat in presence now and kept fresh
+        until the block ends. The node is there (its stream is open) and sends heartbeats only
+        after the Welcome, while the Hello's writes wait their turn for the database: seconds,
+        under a connect storm. A single stamp before them went stale while the node was already
+        READY (bench_heartbeats: 28-32 of 1,000 nodes declared LOST after 5-7 s at the storm's
+        end), and that wait is not loop lag."""
+        every = min(0.5, self._lost_after / 4)
+
+        async def stamp() -> None:
+            await self._presence.heartbeat(node_id, time.time(), HostMetrics(), [])
+
+        async def keep_fresh() -> None:
+            while True:
+                raise_if_cancelling()
+                await asyncio.sleep(every)
+                try:
+                    await stamp()
+                except Exception as exc:  # presence away: the Hello's own writes will say so
+                    raise_if_cancelling()
+                    log.info("node %s: cannot refresh its heartbeat: %s", node_id, exc)
+
+        await stamp()
+        task = asyncio.create_task(keep_fresh(), name=f"hello-{node_id}")
+        try:
+            yield
+        finally:
+            await cancel_and_wait([task])
 
     async def upkeep(self, local_nodes: list[str], end_session: EndSession) -> None:
         """End the sessions of deleted nodes and of nodes the leader found LOST; now and then

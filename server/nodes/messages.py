@@ -61,10 +61,23 @@ class SessionMessages:
 
     async def hello(self, session: NodeSession, hello: Hello) -> None:
         """Record a Hello: the node READY, its cameras reconciled to what it really streams."""
-        presence, node_id, now = self._stores.presence, session.node_id, hello.at
+        presence, node_id = self._stores.presence, session.node_id
         heard = await presence.last_heartbeat(node_id)
-        # Presence first: the sweeper must never see the node READY without a heartbeat.
-        await presence.heartbeat(node_id, time.time(), HostMetrics(), [])
+        # Presence first, and fresh until the Hello is recorded: the sweeper must never see the
+        # node READY without a recent heartbeat.
+        async with self._liveness.connecting(node_id):
+            streams = await self._connected(session, hello, heard)
+        # Counted from the end of the handshake, not its start, and with a startup grace: under
+        # a connect storm the writes above wait their turn for seconds, and the first heartbeat
+        # comes only after the Welcome.
+        await presence.heartbeat(node_id, self._liveness.heard_at_connect(), HostMetrics(), streams)
+        log.info("node %s connected (%d live streams)", session.name, len(streams))
+
+    async def _connected(
+        self, session: NodeSession, hello: Hello, heard: float | None
+    ) -> list[LiveStream]:
+        """The Hello's writes: the node READY, its cameras reconciled; its live streams."""
+        presence, node_id, now = self._stores.presence, session.node_id, hello.at
         connected = await self._stores.registry.connected(node_id, hello.node, now)
         row = connected.row
         session.name = row.name
@@ -89,11 +102,7 @@ class SessionMessages:
             node_id, live, now, f"not streaming on node {row.name} when it reconnected"
         )
         await presence.drop_streams(c.id for c in changed if c.id not in live)
-        # Counted from the end of the handshake, not its start, and with a startup grace: under
-        # a connect storm the writes above wait their turn for seconds, and the first heartbeat
-        # comes only after the Welcome.
-        await presence.heartbeat(node_id, self._liveness.heard_at_connect(), HostMetrics(), streams)
-        log.info("node %s connected (%d live streams)", row.name, len(streams))
+        return streams
 
     async def heartbeat(
         self, session: NodeSession, beat: Heartbeat

@@ -21,7 +21,9 @@ from camfleet.v1 import (
     stream_pb2,
 )
 from google.protobuf import duration_pb2
+from sqlalchemy import text
 
+from server.db.engine import create_engine
 from tests.conftest import PlatformFactory
 from tests.support.agent_stream import connect, heartbeat, hello, message, report, stream_event
 from tests.support.assertions import audit_since, eventually, now_filter, refused
@@ -372,6 +374,49 @@ async def test_heartbeats_keep_a_node_ready(make_platform: PlatformFactory) -> N
             await stream.send(heartbeat())
             await asyncio.sleep(0.2)
         assert (await _node(plane, node.node_id)).state == node_pb2.NODE_STATE_READY
+
+
+# On PostgreSQL, where a row can be held while the rest of the database works (SQLite's one
+# write lock would hold up the node's READY with the cameras, and the window with it).
+@pytest.mark.parametrize("platform", ["postgres"], indirect=True)
+async def test_a_hello_that_waits_for_the_database_does_not_lose_the_node(
+    make_platform: PlatformFactory,
+) -> None:
+    """Under a connect storm a Hello's writes wait their turn for seconds; the node sends
+    heartbeats only after its Welcome. The node must not be declared LOST once its READY is
+    written while its cameras still wait (bench_heartbeats: 28-32 of 1,000 nodes were, after
+    5-7 s, at the storm's end). Here another transaction holds the camera the node reports for
+    six times the loss timeout, after the node's READY is written."""
+    plane = await make_platform(
+        heartbeat_interval=timedelta(seconds=0.2), node_lost_after=timedelta(seconds=0.6)
+    )
+    node = await plane.register_node()
+    camera = await plane.new_camera()
+    engine = create_engine(plane.settings.resolved_database_url)
+    try:
+        async with engine.connect() as holder:
+            held = await holder.begin()
+            await holder.execute(
+                text("SELECT id FROM cameras WHERE id = :id FOR UPDATE"), {"id": camera.id}
+            )
+            async with connect(plane.channel, node.credential, hello(report(camera.id))) as stream:
+                welcome = asyncio.create_task(stream.receive_kind("welcome"))
+                await eventually(
+                    lambda: _node(plane, node.node_id),
+                    lambda n: n.state == node_pb2.NODE_STATE_READY,
+                    10,
+                )
+                await asyncio.sleep(3.6)
+                assert not welcome.done(), "the Hello did not wait for the held camera"
+                await held.commit()
+                await welcome
+                for _ in range(10):  # 2 s of heartbeats after the Welcome
+                    await stream.send(heartbeat(report(camera.id)))
+                    await asyncio.sleep(0.2)
+                state = await _node(plane, node.node_id)
+                assert state.state == node_pb2.NODE_STATE_READY, state.state_reason
+    finally:
+        await engine.dispose()
 
 
 # --- CheckStreamKey ---------------------------------------------------------------------------
