@@ -213,11 +213,13 @@ class Recorder:
         self._resegment = False
         self._overlap = asyncio.create_task(self._make_before_break())
 
-    async def _make_before_break(self, within_s: float = 10.0) -> None:
+    async def _make_before_break(self, within_s: float = 30.0) -> None:
         """Start the new run beside the current one; once it writes media, end the current one
         at once: its last segment and the new run's first overlap by a moment, which the index
         trims (SegmentStore.add's not_before), so nothing is lost. If the new run has no media
-        within `within_s`, the switch is made anyway and its gap reported."""
+        within `within_s`, the switch is made anyway and its gap reported. The old run records
+        meanwhile, so waiting costs nothing: 10 s was too short for a new encoder to connect
+        and see a keyframe on a loaded machine (CI: an 18 s gap reported at the switch)."""
         old = self._run
         if old is None or old.proc is None or old.proc.returncode is not None:
             return
