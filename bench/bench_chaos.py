@@ -96,6 +96,8 @@ def _children(node: FleetNode, want: str) -> list[int]:
     found = []
     for pid in process_tree(node.pid):
         argv = _cmdline(pid)
+        if not argv:  # it exited between the listing and the read (its cmdline is empty then)
+            continue
         line = " ".join(argv)
         ffmpeg = "ffmpeg" in argv[0]
         collector = "node_agent.recording.collector" in argv
