@@ -56,13 +56,9 @@ class Bucket:
 
     def add(self, bitrate_kbps: float, fps: float, viewers: int, samples: int = 1) -> None:
         """`samples` reports averaging these figures (minimums and maximum as given)."""
-        first = self.samples == 0
-        self.samples += samples
-        self.bitrate_sum += bitrate_kbps * samples
-        self.fps_sum += fps * samples
-        self.bitrate_min = bitrate_kbps if first else min(self.bitrate_min, bitrate_kbps)
-        self.fps_min = fps if first else min(self.fps_min, fps)
-        self.viewers_max = max(self.viewers_max, viewers)
+        self.merge(
+            Bucket(samples, bitrate_kbps * samples, bitrate_kbps, fps * samples, fps, viewers)
+        )
 
     @classmethod
     def of_row(cls, row: StoredBucket) -> Bucket:
