@@ -1,6 +1,13 @@
-"""`camfleet` run as people run it: a child process (the installed console script) with its own
-config file, logged in with `camfleet login`. Asynchronous, so a control plane running in the
-test's own event loop keeps answering while the command runs; every child is ended by PID."""
+"""`camfleet` with its own config file, logged in with `camfleet login`, run to its end by
+`Cli.run` in this process: the console script's own `main()` with the arguments, standard input,
+output and error and the environment a child would have, in a thread so a control plane running
+in the test's event loop keeps answering. A child process costs 0.4-0.7 s of CPU to start
+(Python, typer, grpc and the messages imported again); the suite runs hundreds of commands.
+
+What only a process shows runs as one: `Cli(..., process=True)` for the console script itself
+(its start-up imports, shell completion), `Cli.start` and `running` for commands that run on
+while the test acts (a watch, a download interrupted by a signal). Every child is ended by PID.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,6 +43,7 @@ class Cli:
 
     home: Path
     env: dict[str, str] = field(default_factory=dict)
+    process: bool = False  # run() starts the console script as a child instead
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -77,7 +86,12 @@ class Cli:
         cwd: Path | None = None,
         prefix: tuple[str, ...] = (),
     ) -> Result:
-        """`camfleet ARGS` to its end (killed, and the test failed, after `within_s`)."""
+        """`camfleet ARGS` to its end in `cwd` (the Cli's home by default); the test fails after
+        `within_s`. In this process unless the Cli was made with `process=True` or a prefix is
+        given (a child is killed after `within_s`)."""
+        if not (self.process or prefix):
+            async with asyncio.timeout(within_s):
+                return await asyncio.to_thread(_in_process, args, stdin, self.env, cwd or self.home)
         child = await self.start(*args, cwd=cwd, prefix=prefix)
         try:
             async with asyncio.timeout(within_s):
@@ -94,6 +108,33 @@ class Cli:
             stdin=password + "\n",
         )  # fmt: skip
         assert done.code == 0, done
+
+
+# One command at a time: standard input, output and error and the environment are the process's.
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _in_process(args: tuple[str, ...], stdin: str, env: dict[str, str], cwd: Path) -> Result:
+    """The console script's main() with `args`, as a child with environment `env` in directory
+    `cwd` would run it (variables `env` lacks are unset meanwhile), reading `stdin`. The working
+    directory is the process's too: what the test's event loop runs meanwhile (the control
+    plane, agents' supervisors) uses absolute paths."""
+    from camfleet.cli.main import main
+    from click.testing import CliRunner
+
+    with _ONE_AT_A_TIME:
+        overrides: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+        overrides.update(env)
+        was = Path.cwd()
+        os.chdir(cwd)
+        try:
+            with CliRunner().isolation(input=stdin, env=overrides) as (out, err, _both):
+                code = main(list(args))
+                sys.stdout.flush()
+                sys.stderr.flush()
+                return Result(code, out.getvalue().decode(), err.getvalue().decode())
+        finally:
+            os.chdir(was)
 
 
 def end(child: asyncio.subprocess.Process) -> None:

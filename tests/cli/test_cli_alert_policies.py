@@ -1,5 +1,5 @@
 """`camfleet alerts policies|notifications|deliveries`, `camfleet analytics schedules` and a
-camera's `--ladder` as a subprocess against a live control plane of its own, both backends: a
+camera's `--ladder` against a live control plane of its own (tests/cli/conftest.py): a
 notification policy created, listed, changed and deleted; a test notification delivered to a
 real webhook receiver and found in the notifications and the delivery log; a report schedule
 run now and mailed to a real SMTP server (aiosmtpd); a ladder stored and read back; refused

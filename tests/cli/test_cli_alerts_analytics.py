@@ -1,5 +1,5 @@
-"""`camfleet analytics` and `camfleet alerts` as a subprocess against a live control plane of its
-own (rules, silences and channels would reach the other tests of a shared one), both backends:
+"""`camfleet analytics` and `camfleet alerts` against a live control plane of its own (rules,
+silences and channels would reach the other tests of a shared one; tests/cli/conftest.py):
 reports exported to files that open, the figures as JSON, rules, silences and channels
 created, listed and removed, mistakes as sentences."""
 

@@ -1,4 +1,4 @@
-"""`camfleet cameras` as a subprocess against the shared control plane of each backend: a full
+"""`camfleet cameras` against the worker's shared control plane (tests/cli/conftest.py): a full
 lifecycle checked through the API, the output formats, field violations, a filter's syntax
 error with its position, and bulk actions on a selector's matches behind a confirmation."""
 

@@ -1,5 +1,5 @@
-"""`camfleet nodes`, `users`, `api-tokens` and `audit` as a subprocess against the shared
-control plane of each backend, each result checked through the API."""
+"""`camfleet nodes`, `users`, `api-tokens` and `audit` against the worker's shared control plane
+(tests/cli/conftest.py), each result checked through the API."""
 
 from __future__ import annotations
 

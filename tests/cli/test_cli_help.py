@@ -42,7 +42,7 @@ def test_every_command_and_option_has_help() -> None:
 
 
 async def test_help_lists_the_groups_and_the_exit_codes(tmp_path: Path) -> None:
-    cli = Cli(tmp_path / "cli")
+    cli = Cli(tmp_path / "cli", process=True)  # the console script, as installed
     top = await cli.run("--help")
     assert top.code == 0, top
     for word in ("login", "cameras", "nodes", "api-tokens", "--output", "--context"):
@@ -68,6 +68,7 @@ async def test_shell_completion_completes_commands(tmp_path: Path) -> None:
             "COMP_WORDS": "camfleet cam",
             "COMP_CWORD": "1",
         },
+        process=True,
     )
     done = await cli.run()
     assert done.code == 0, done

@@ -1,5 +1,5 @@
-"""`camfleet` login, contexts and the session, run as a subprocess against live control planes
-on both backends: the config file's mode, a refused config file, a server that is down, an
+"""`camfleet` login, contexts and the session against live control planes (tests/cli/conftest.py):
+the config file's mode, a refused config file, a server that is down, an
 expired access token refreshed silently, a session that ended (log in again), API tokens."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`camfleet settings` and `camfleet events watch` as a subprocess against a live control plane of
-its own (settings changes would reach the other tests of a shared one), on both backends."""
+"""`camfleet settings` and `camfleet events watch` against a live control plane of its own
+(settings changes would reach the other tests of a shared one; tests/cli/conftest.py)."""
 
 from __future__ import annotations
 
