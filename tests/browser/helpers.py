@@ -12,7 +12,7 @@ from typing import TypeVar
 import grpc
 from camfleet.v1 import auth_pb2, auth_pb2_grpc
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.clips import looped_argv, pattern_clip
@@ -52,17 +52,31 @@ def _not_shown(page: Page, what: str, seen: list[str]) -> AssertionError:
     )
 
 
-def goto(page: Page, url: str) -> Response | None:
-    """page.goto, once more if the load failed with ERR_NETWORK_CHANGED. Chromium fails the
-    navigation under way when the host's network interfaces change, and the multi-node tests
-    beside this one add and remove veth pairs all the time (CI: a log-in's first load). A
-    person would press reload; nothing on the platform's side changed."""
-    try:
-        return page.goto(url)
-    except PlaywrightError as exc:
-        if "net::ERR_NETWORK_CHANGED" not in str(exc):
-            raise
-        return page.goto(url)
+def goto(page: Page, url: str, attempts: int = 3) -> Response | None:
+    """page.goto, again (up to `attempts` loads) if the load or a request of it failed with
+    ERR_NETWORK_CHANGED. Chromium fails what is under way when the host's network interfaces
+    change, and the multi-node tests beside this one add and remove veth pairs all the time
+    (CI: a log-in's first load; and the UI's script, which left the page blank). A person
+    would press reload; nothing on the platform's side changed."""
+    for attempt in range(1, attempts + 1):
+        changed: list[str] = []
+
+        def failed(request: Request, changed: list[str] = changed) -> None:
+            if "ERR_NETWORK_CHANGED" in (request.failure or ""):
+                changed.append(request.url)
+
+        page.on("requestfailed", failed)
+        try:
+            response = page.goto(url)
+        except PlaywrightError as exc:
+            if "net::ERR_NETWORK_CHANGED" not in str(exc) or attempt == attempts:
+                raise
+            continue
+        finally:
+            page.remove_listener("requestfailed", failed)
+        if not changed or attempt == attempts:
+            return response
+    raise AssertionError("unreachable")
 
 
 def log_in(page: Page, url: str, username: str, password: str) -> None:
