@@ -9,6 +9,7 @@ applies to every URL a channel holds (http/https only, a host, no credentials)."
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -146,16 +147,17 @@ async def _exchange(
     max_bytes: int,
     tls: ssl.SSLContext | None,
 ) -> HttpAnswer:
-    import aiohttp
-
-    basic = aiohttp.BasicAuth(auth[0], auth[1]) if auth is not None else None
+    sent = dict(headers or {})
+    if auth is not None:  # RFC 7617 in UTF-8 (aiohttp deprecates its BasicAuth and auth=)
+        sent["Authorization"] = (
+            "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        )
     async with session.request(
         method,
         url,
-        headers=dict(headers or {}),
+        headers=sent,
         data=data,
         params=dict(params) if params is not None else None,
-        auth=basic,
         allow_redirects=False,
         ssl=tls if tls is not None else True,
     ) as response:
