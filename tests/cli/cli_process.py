@@ -1,7 +1,7 @@
 """`camfleet` with its own config file, logged in with `camfleet login`, run to its end by
 `Cli.run` in this process: the console script's own `main()` with the arguments, standard input,
 output and error and the environment a child would have, in a thread so a control plane running
-in the test's event loop keeps answering. A child process costs 0.4-0.7 s of CPU to start
+in the test's event loop keeps answering. A child process costs 0.35-0.7 s of CPU to start
 (Python, typer, grpc and the messages imported again); the suite runs hundreds of commands.
 
 What only a process shows runs as one: `Cli(..., process=True)` for the console script itself

@@ -12,8 +12,9 @@ from harness.processes import ROOT, clean_env
 GO_CLIENT = ROOT / "clients" / "go"
 # Go's own default cache (os.UserCacheDir()/go-build), named because the tests' environment is
 # a clean one. The cache is content-addressed, so sharing it between runs and checkouts never
-# serves stale results: a cold one costs ~50 s of CPU compiling grpc-go (test_api_reference:
-# 68 s of CPU cold, ~10 s warm), paid by every fresh clone when it lived in the checkout.
+# serves stale results. A cold one costs the first build ~45 s of CPU compiling grpc-go
+# (test_api_reference's Go build: 55 s of CPU cold, 11 s warm), which every fresh clone paid
+# when the cache lived in the checkout.
 GO_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "go-build"
 
 
