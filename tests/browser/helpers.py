@@ -52,12 +52,22 @@ def _not_shown(page: Page, what: str, seen: list[str]) -> AssertionError:
     )
 
 
-def goto(page: Page, url: str, attempts: int = 3) -> Response | None:
-    """page.goto, again (up to `attempts` loads) if the load or a request of it failed with
-    ERR_NETWORK_CHANGED. Chromium fails what is under way when the host's network interfaces
-    change, and the multi-node tests beside this one add and remove veth pairs all the time
-    (CI: a log-in's first load; and the UI's script, which left the page blank). A person
-    would press reload; nothing on the platform's side changed."""
+def goto(page: Page, url: str) -> Response | None:
+    """page.goto, loaded again if the network changed under it (_load)."""
+    return _load(page, lambda: page.goto(url))
+
+
+def reload(page: Page) -> Response | None:
+    """page.reload, done again if the network changed under it (_load)."""
+    return _load(page, page.reload)
+
+
+def _load(page: Page, load: Callable[[], Response | None], attempts: int = 3) -> Response | None:
+    """`load` (a navigation), again (up to `attempts` times) if it or a request of it failed
+    with ERR_NETWORK_CHANGED. Chromium fails what is under way when the host's network
+    interfaces change, and the multi-node tests beside this one add and remove veth pairs all
+    the time (CI: a log-in's first load; and the UI's script, which left the page blank). A
+    person would press reload; nothing on the platform's side changed."""
     for attempt in range(1, attempts + 1):
         changed: list[str] = []
 
@@ -67,7 +77,7 @@ def goto(page: Page, url: str, attempts: int = 3) -> Response | None:
 
         page.on("requestfailed", failed)
         try:
-            response = page.goto(url)
+            response = load()
         except PlaywrightError as exc:
             if "net::ERR_NETWORK_CHANGED" not in str(exc) or attempt == attempts:
                 raise

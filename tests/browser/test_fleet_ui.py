@@ -40,7 +40,7 @@ from tests.browser.fleet_rpc import (
     second_node,
     segment_count,
 )
-from tests.browser.helpers import admin_rpc, log_in, publish, video_advances, wait_for
+from tests.browser.helpers import admin_rpc, log_in, publish, reload, video_advances, wait_for
 from tests.support.local_platform import LocalPlatform
 
 USER, PASSWORD = "cam", "s3cret-pw"
@@ -245,7 +245,7 @@ def test_the_nodes_page_shows_load_cameras_labels_and_leader_and_a_label_edit_pe
     expect(page.get_by_test_id("node-labels-form")).to_have_count(0)
     labels = row.get_by_test_id("node-label")
     expect(labels).to_have_text(["rack=r1", "site=north"])
-    page.reload()
+    reload(page)
     expect(labels).to_have_text(["rack=r1", "site=north"])
     assert dict(node_named(local_platform).labels) == {"rack": "r1", "site": "north"}
     screenshot(page, "nodes-page")

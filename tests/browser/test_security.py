@@ -18,7 +18,7 @@ from camfleet.v1 import auth_pb2
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
 from tests.browser.conftest import EdgeTls
-from tests.browser.helpers import goto, log_in, stored_session, video_advances
+from tests.browser.helpers import goto, log_in, reload, stored_session, video_advances
 from tests.support.local_platform import LocalPlatform, run_local_platform
 
 PAGES = [
@@ -114,7 +114,7 @@ def test_the_ui_and_its_live_video_run_under_the_csp_without_a_violation(
     expect(tile).to_have_attribute("data-status", "ONLINE", timeout=90_000)
     camera = tile.get_attribute("data-name")
     video_advances(page, f'[data-testid="grid-tile"][data-name="{camera}"] video', by_s=2.0)
-    page.reload()
+    reload(page)
     expect(page.get_by_test_id("grid-tile").first).to_have_attribute("data-state", "playing")
 
     # A recording: its VOD playlist comes inline (a data: URL hls.js fetches), its segments
@@ -230,7 +230,7 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
     # A browser still holding what an older build left in localStorage: it is removed on load.
     goto(page, platform.url)
     page.evaluate("localStorage.setItem('camfleet.tokens', '{\"refreshToken\":\"left-over\"}')")
-    page.reload()
+    reload(page)
     expect(page.get_by_test_id("login-form")).to_be_visible()
     assert "camfleet.tokens" not in _web_storage(page)["local"]
 
@@ -256,7 +256,7 @@ def test_the_refresh_token_stays_out_of_local_storage_and_the_session_still_hold
     _assert_no_token_in_web_storage(page, refresh_token)
 
     # It survives a reload, and a second tab opens signed in: still nothing in web storage.
-    page.reload()
+    reload(page)
     expect(page.get_by_test_id("current-role")).to_have_text("admin")
     other = page.context.new_page()
     goto(other, f"{platform.url}#/nodes")

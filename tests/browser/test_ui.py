@@ -26,7 +26,7 @@ from playwright.sync_api import Page, expect
 from harness.processes import stop_by_pid
 from harness.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.browser.conftest import screenshot
-from tests.browser.helpers import goto, log_in, nav_labels, publish, video_advances
+from tests.browser.helpers import goto, log_in, nav_labels, publish, reload, video_advances
 from tests.support.local_platform import LocalPlatform
 
 ADMIN_PAGES = [
@@ -60,11 +60,11 @@ def test_login_refuses_a_wrong_password_in_words_then_signs_in(
     assert nav_labels(page) == [*ADMIN_PAGES, "My account"]
 
     # A reload keeps the session; logging out ends it.
-    page.reload()
+    reload(page)
     expect(page.get_by_test_id("current-user")).to_have_text("Administrator")
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()
-    page.reload()
+    reload(page)
     expect(page.get_by_test_id("login-form")).to_be_visible()
 
 
