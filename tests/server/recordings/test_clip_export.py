@@ -146,29 +146,40 @@ async def test_a_clip_across_two_nodes_is_assembled_where_most_of_it_is(
         lambda r: r.node.state != node_pb2.NODE_STATE_READY,
         10,
     )
-    async with (
-        connect(platform.channel, a.credential, at_node(url_a)) as on_a,
-        # a stays READY until asked (CI: lost again, 3.3 s without a heartbeat, on a slow
-        # machine between its READY and the export, which then named both nodes).
-        beating(on_a),
-    ):
-        await on_a.receive_kind("welcome")
-        await eventually(
-            lambda: platform.nodes.GetNode(node_pb2.GetNodeRequest(id=a.node_id), metadata=meta),
-            lambda r: r.node.state == node_pb2.NODE_STATE_READY,
-            10,
-        )
-        err = await refused(
-            s.ExportClip(
-                R.ExportClipRequest(camera_id=camera.id, start_time=ts(at(0)), end_time=ts(at(35))),
-                metadata=meta,
-            ),
-            Code.FAILED_PRECONDITION,
-        )
-        assert "node clip-b" in err.message and "try again" not in err.message, err.message
-        assert "export the clip again when the node is back" in err.message
-        # The clip URL signed before b went: the assembling node is told the same.
-        err = await refused(
-            agents.GetClipParts(parts_request(clip.url), metadata=as_a), Code.FAILED_PRECONDITION
-        )
-        assert "node clip-b" in err.message
+
+    async def refusal_while_a_is_ready() -> str:
+        """The export's refusal, asked while a is connected, heartbeating and READY."""
+        async with connect(platform.channel, a.credential, at_node(url_a)) as on_a, beating(on_a):
+            await on_a.receive_kind("welcome")
+            await eventually(
+                lambda: platform.nodes.GetNode(
+                    node_pb2.GetNodeRequest(id=a.node_id), metadata=meta
+                ),
+                lambda r: r.node.state == node_pb2.NODE_STATE_READY,
+                10,
+            )
+            err = await refused(
+                s.ExportClip(
+                    R.ExportClipRequest(
+                        camera_id=camera.id, start_time=ts(at(0)), end_time=ts(at(35))
+                    ),
+                    metadata=meta,
+                ),
+                Code.FAILED_PRECONDITION,
+            )
+            return err.message
+
+    # On a loaded machine a can be lost again between its READY and the export although it
+    # heartbeats (CI: 3.3 s and 3.5 s without one; the refusal then names both nodes): asked
+    # again with a reconnected a, up to three times. Every time, the refusal must be one.
+    for _ in range(3):
+        message = await refusal_while_a_is_ready()
+        if "clip-a" not in message:
+            break
+    assert "node clip-b" in message and "try again" not in message, message
+    assert "export the clip again when the node is back" in message
+    # The clip URL signed before b went: the assembling node is told the same.
+    err = await refused(
+        agents.GetClipParts(parts_request(clip.url), metadata=as_a), Code.FAILED_PRECONDITION
+    )
+    assert "node clip-b" in err.message
